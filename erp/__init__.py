@@ -1,0 +1,67 @@
+"""erp: back office of a self-operated cross-border B2C retailer."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+
+from flask import Flask
+
+from erp.config import Config, validate
+
+
+def _instance_secret(app: Flask) -> str:
+    """Return a secret key kept in ``instance/secret_key`` (created once) for development."""
+    path = os.path.join(app.instance_path, "secret_key")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    with open(path) as fh:
+        return fh.read().strip()
+
+
+def create_app(config: Mapping | None = None) -> Flask:
+    """Create the application: settings from ``ERP_*`` variables, then ``config`` overrides.
+
+    :raises erp.config.ConfigError: if the resulting settings cannot work.
+    """
+    app = Flask(__name__, instance_relative_config=True,
+                template_folder="../templates", static_folder="../static")
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(Config.from_env().as_flask())
+    app.config.update(
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        ERP_PAGE_SIZE=50,
+    )
+    if config:
+        app.config.update(config)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = (
+            "sqlite:///" + os.path.join(app.instance_path, "erp.sqlite3"))
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(app)
+    validate(app.config)
+
+    from erp.extensions import csrf, db, login_manager, migrate
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..",
+                                                     "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from erp.core import web
+    web.init_app(app)
+
+    from erp.core import views as core_views
+    app.register_blueprint(core_views.bp)
+
+    from erp import cli
+    cli.init_app(app)
+
+    return app

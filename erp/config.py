@@ -1,0 +1,97 @@
+"""Settings read from ``ERP_*`` environment variables and validated at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pycountry
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}.") from None
+
+
+def _bool_env(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Config:
+    """Environment-derived settings; ``as_flask()`` turns them into Flask config keys."""
+
+    database_url: str | None
+    secret_key: str | None
+    max_upload_mb: int
+    base_currency: str
+    redis_url: str | None
+    session_minutes: int
+    secure_cookies: bool
+
+    @classmethod
+    def from_env(cls) -> Config:
+        """Read the ``ERP_*`` variables (missing ones take development defaults)."""
+        return cls(
+            database_url=os.environ.get("ERP_DATABASE_URL") or None,
+            secret_key=os.environ.get("ERP_SECRET_KEY") or None,
+            max_upload_mb=_int_env("ERP_MAX_UPLOAD_MB", 16),
+            base_currency=(os.environ.get("ERP_BASE_CURRENCY") or "USD").strip().upper(),
+            redis_url=os.environ.get("ERP_REDIS_URL") or None,
+            session_minutes=_int_env("ERP_SESSION_MINUTES", 480),
+            secure_cookies=_bool_env("ERP_SECURE_COOKIES", False),
+        )
+
+    def as_flask(self) -> dict:
+        """Return the Flask config mapping for these settings."""
+        return {
+            "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "SECRET_KEY": self.secret_key,
+            "MAX_CONTENT_LENGTH": self.max_upload_mb * 1024 * 1024,
+            "ERP_BASE_CURRENCY": self.base_currency,
+            "ERP_REDIS_URL": self.redis_url,
+            "PERMANENT_SESSION_LIFETIME": self.session_minutes * 60,
+            "SESSION_COOKIE_SECURE": self.secure_cookies,
+            "REMEMBER_COOKIE_SECURE": self.secure_cookies,
+        }
+
+
+def validate(config: Mapping) -> None:
+    """Refuse to start with settings that cannot work, naming the setting and the fix.
+
+    :raises ConfigError: for a missing secret key outside development, a malformed database
+        URL, an unknown base currency or a non-positive upload limit.
+    """
+    url = config.get("SQLALCHEMY_DATABASE_URI")
+    if not url:
+        raise ConfigError("ERP_DATABASE_URL is not set and no default database could be chosen.")
+    if not url.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+        raise ConfigError(
+            f"ERP_DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL, got {url!r}.")
+    secret = config.get("SECRET_KEY")
+    if not secret:
+        raise ConfigError("ERP_SECRET_KEY is not set: set it to a long random string.")
+    if not config.get("TESTING") and not config.get("DEBUG") and len(secret) < 16 \
+            and url.startswith("postgresql"):
+        raise ConfigError("ERP_SECRET_KEY is too short for production: use 32+ random characters.")
+    limit = config.get("MAX_CONTENT_LENGTH")
+    if not isinstance(limit, int) or limit <= 0:
+        raise ConfigError("ERP_MAX_UPLOAD_MB must be a positive whole number of megabytes.")
+    ccy = str(config.get("ERP_BASE_CURRENCY") or "")
+    if pycountry.currencies.get(alpha_3=ccy) is None:
+        raise ConfigError(f"ERP_BASE_CURRENCY must be an ISO 4217 code such as USD, got {ccy!r}.")
+    if int(config.get("PERMANENT_SESSION_LIFETIME") or 0) <= 0:
+        raise ConfigError("ERP_SESSION_MINUTES must be a positive whole number.")

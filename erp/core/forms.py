@@ -1,0 +1,103 @@
+"""Core forms: sign-in, passwords, users, settings, exchange rates, audit filters."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, DateField, DecimalField, PasswordField, SelectField,
+                     SelectMultipleField, StringField, TextAreaField)
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from erp.core.models import Role
+
+
+class LoginForm(FlaskForm):
+    """Sign-in form."""
+
+    username = StringField("Username", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+
+
+class ChangePasswordForm(FlaskForm):
+    """Change one's own password."""
+
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=256)])
+    confirm = PasswordField("Repeat new password", validators=[DataRequired()])
+
+    def validate_confirm(self, field):
+        """Check that the two new passwords match."""
+        if field.data != self.new_password.data:
+            from wtforms.validators import ValidationError
+            raise ValidationError("The two new passwords differ.")
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A multiple choice rendered as checkboxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+ROLE_CHOICES = [(r.value, r.label) for r in Role]
+
+
+class UserForm(FlaskForm):
+    """Create or edit a user (the password only on create)."""
+
+    username = StringField("Username", validators=[DataRequired(), Length(min=2, max=64)])
+    full_name = StringField("Full name", validators=[DataRequired(), Length(max=120)])
+    email = StringField("Email", validators=[Optional(), Email(), Length(max=254)])
+    roles = MultiCheckboxField("Roles", choices=ROLE_CHOICES,
+                               validators=[DataRequired(message="Choose at least one role.")])
+    active = BooleanField("Active", default=True)
+    password = PasswordField("Initial password", validators=[Optional(), Length(max=256)])
+
+
+class ResetPasswordForm(FlaskForm):
+    """An admin sets a temporary password."""
+
+    new_password = PasswordField("New temporary password",
+                                 validators=[DataRequired(), Length(max=256)])
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form that only carries the CSRF token (for POST buttons)."""
+
+
+class SettingsForm(FlaskForm):
+    """Company settings."""
+
+    company_name = StringField("Company name", validators=[DataRequired(), Length(max=200)])
+    company_address = TextAreaField("Company address", validators=[DataRequired(),
+                                                                   Length(max=1000)])
+    company_country = StringField("Company country", validators=[DataRequired(),
+                                                                 Length(min=2, max=2)])
+    base_currency = StringField("Base currency", validators=[DataRequired(), Length(min=3, max=3)])
+    approval_threshold = DecimalField("Approval threshold", places=2,
+                                      validators=[InputRequired(), NumberRange(min=0)])
+
+
+class ExchangeRateForm(FlaskForm):
+    """One dated exchange rate."""
+
+    currency = StringField("Currency", validators=[DataRequired(), Length(min=3, max=3)])
+    valid_from = DateField("Valid from", validators=[DataRequired()])
+    rate = DecimalField("Rate (base units per 1 unit)", places=8,
+                        validators=[InputRequired(), NumberRange(min=0)])
+
+
+class AuditFilterForm(FlaskForm):
+    """Audit log filters (GET, no CSRF)."""
+
+    class Meta:
+        """Filters are read-only GET parameters."""
+
+        csrf = False
+
+    user_id = SelectField("User", coerce=str, validators=[Optional()])
+    entity_type = SelectField("Entity", coerce=str, validators=[Optional()])
+    entity_id = StringField("Record id or ref", validators=[Optional(), Length(max=64)])
+    action = StringField("Action", validators=[Optional(), Length(max=96)])
+    date_from = DateField("From", validators=[Optional()])
+    date_to = DateField("To", validators=[Optional()])

@@ -1,0 +1,162 @@
+"""Core models: users and roles, audit events, sequences, settings, exchange rates, login attempts."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from flask_login import UserMixin
+from sqlalchemy import (JSON, CheckConstraint, Date, ForeignKey, Index, Integer,
+                        String, Text, UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from erp.core.types import Rate, UtcDateTime
+from erp.extensions import db
+
+
+def utcnow() -> datetime:
+    """Return the current time in UTC (aware)."""
+    return datetime.now(UTC)
+
+
+class Role(StrEnum):
+    """The five staff roles; a user may hold several."""
+
+    admin = "admin"
+    manager = "manager"
+    purchasing = "purchasing"
+    warehouse = "warehouse"
+    customer_service = "customer_service"
+
+    @property
+    def label(self) -> str:
+        """Return the role's display name."""
+        return self.value.replace("_", " ").capitalize()
+
+
+class User(UserMixin, db.Model):
+    """A member of staff who signs in. ``username`` is unique and stored lower-case."""
+
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str | None] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    role_links: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def roles(self) -> set[Role]:
+        """Return the set of roles the user holds."""
+        return {Role(link.role) for link in self.role_links}
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        """Return whether the account may sign in."""
+        return self.active
+
+    def has_role(self, role: Role | str) -> bool:
+        """Return whether the user holds ``role``."""
+        return Role(role) in self.roles
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+
+class UserRole(db.Model):
+    """One role held by one user."""
+
+    __tablename__ = "user_role"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'manager', 'purchasing', 'warehouse', "
+                        "'customer_service')", name="role_known"),
+    )
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user: Mapped[User] = relationship(back_populates="role_links")
+
+
+class AuditEvent(db.Model):
+    """Who did what to which record, when, with the values before and after.
+
+    Written by :func:`erp.core.audit.record` in the same transaction as the change, so a
+    rolled-back change leaves no event.
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_entity", "entity_type", "entity_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    entity_ref: Mapped[str | None] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(96), index=True)
+    changes: Mapped[dict | None] = mapped_column(JSON)
+
+    actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class Sequence(db.Model):
+    """A document-number counter, e.g. ``PO-2026``; drawn only under a row lock."""
+
+    __tablename__ = "sequence"
+    __table_args__ = (CheckConstraint("last_value >= 0", name="last_value_not_negative"),)
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Setting(db.Model):
+    """A runtime setting a manager or admin changes; defaults live in ``core.settings``."""
+
+    __tablename__ = "setting"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow,
+                                                 onupdate=utcnow)
+
+
+class ExchangeRate(db.Model):
+    """``rate`` base-currency units buy one unit of ``currency``, from ``valid_from`` on."""
+
+    __tablename__ = "exchange_rate"
+    __table_args__ = (
+        UniqueConstraint("currency", "valid_from"),
+        CheckConstraint("rate > 0", name="rate_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    valid_from: Mapped[date] = mapped_column(Date)
+    rate: Mapped[Decimal] = mapped_column(Rate())
+
+
+class LoginAttempt(db.Model):
+    """One sign-in attempt, kept to slow and then refuse repeated failures."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        Index("ix_login_attempt_username_at", "username", "at"),
+        Index("ix_login_attempt_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    success: Mapped[bool] = mapped_column(default=False)

@@ -1,0 +1,95 @@
+"""Permissions: the one role-to-permission table, and the decorators views declare.
+
+Every view declares either ``@permission_required("domain.action")`` or ``@public``;
+``tests/test_routes_roles.py`` walks every route with every role against this table and fails
+on a view that declares neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user
+
+from erp.core.models import Role
+
+#: every permission a view or service may name, with what it allows
+PERMISSIONS: dict[str, str] = {
+    "core.dashboard": "see the home dashboard",
+    "core.own_account": "change one's own password",
+    "core.manage_users": "create, edit, deactivate users and reset passwords",
+    "core.view_audit": "read and export the audit log",
+    "core.manage_settings": "change company settings and exchange rates",
+    "core.view_settings": "read company settings and exchange rates",
+}
+
+_ALL_STAFF = {"core.dashboard", "core.own_account"}
+
+#: the role-to-permission table: the only place that decides who may do what
+ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.admin: frozenset(PERMISSIONS),
+    Role.manager: frozenset(_ALL_STAFF | {"core.view_audit", "core.view_settings"}),
+    Role.purchasing: frozenset(_ALL_STAFF | {"core.view_settings"}),
+    Role.warehouse: frozenset(_ALL_STAFF),
+    Role.customer_service: frozenset(_ALL_STAFF),
+}
+
+
+def register(role_grants: dict[Role, set[str]], descriptions: dict[str, str]) -> None:
+    """Add a domain's permissions and grants to the table (called at import of the domain)."""
+    PERMISSIONS.update(descriptions)
+    for role, perms in role_grants.items():
+        unknown = set(perms) - set(PERMISSIONS)
+        if unknown:
+            raise KeyError(f"Unknown permissions granted to {role}: {sorted(unknown)}")
+        ROLE_PERMISSIONS[role] = ROLE_PERMISSIONS[role] | frozenset(perms)
+    ROLE_PERMISSIONS[Role.admin] = frozenset(PERMISSIONS)
+
+
+def permissions_of(user) -> frozenset[str]:
+    """Return every permission the user's roles grant (empty for anonymous or inactive users)."""
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+        return frozenset()
+    perms: set[str] = set()
+    for role in user.roles:
+        perms |= ROLE_PERMISSIONS.get(role, frozenset())
+    return frozenset(perms)
+
+
+def has_permission(user, permission: str) -> bool:
+    """Return whether ``user`` holds ``permission``.
+
+    :raises KeyError: for a permission name that is not declared (a programming error).
+    """
+    if permission not in PERMISSIONS:
+        raise KeyError(f"Unknown permission {permission!r}")
+    return permission in permissions_of(user)
+
+
+def permission_required(permission: str) -> Callable:
+    """Declare the permission a view needs: anonymous users go to login, others get 403."""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"Unknown permission {permission!r}")
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                from erp.extensions import login_manager
+                return login_manager.unauthorized()
+            if not has_permission(current_user, permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.permission = permission
+        return wrapped
+
+    return decorator
+
+
+def public(view: Callable) -> Callable:
+    """Declare a view open to anonymous users (only login and health check)."""
+    view.public = True
+    return view

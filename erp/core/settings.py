@@ -1,0 +1,120 @@
+"""Runtime settings stored in the database, with typed defaults declared here.
+
+Domains with settings of their own register them with :func:`declare`. Values are stored as
+text and converted on read, so a bad stored value can never crash a page: it falls back to the
+default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import current_app, has_app_context
+from sqlalchemy import select
+
+from erp.core.models import Setting
+from erp.extensions import db
+
+
+def _currency(value: str) -> str:
+    from erp.core.money import validate_currency
+    return validate_currency(value)
+
+
+def _decimal(value: str) -> Decimal:
+    try:
+        dec = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"must be a number, got {value!r}") from None
+    if dec < 0 or not dec.is_finite():
+        raise ValueError("must be zero or more")
+    return dec
+
+
+def _int(value: str) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"must be a whole number, got {value!r}") from None
+    if number < 0:
+        raise ValueError("must be zero or more")
+    return number
+
+
+def _text(value: str) -> str:
+    return str(value).strip()
+
+
+@dataclass(frozen=True)
+class SettingDef:
+    """One declared setting: its key, label, parser (raising ValueError) and default."""
+
+    key: str
+    label: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str = ""
+    multiline: bool = False
+
+
+SETTINGS: dict[str, SettingDef] = {}
+
+
+def declare(*defs: SettingDef) -> None:
+    """Register settings (a domain calls this at import)."""
+    for d in defs:
+        SETTINGS[d.key] = d
+
+
+def _default_currency() -> str:
+    return current_app.config.get("ERP_BASE_CURRENCY", "USD") if has_app_context() else "USD"
+
+
+declare(
+    SettingDef("company_name", "Company name", _text, "Example Trading Ltd",
+               "Printed on purchase orders, invoices and customs documents."),
+    SettingDef("company_address", "Company address", _text,
+               "1 Harbour Road\nShenzhen 518000\nCN", "Sender address; one line per row.",
+               multiline=True),
+    SettingDef("company_country", "Company country (ISO 3166-1 alpha-2)", _text, "CN"),
+    SettingDef("base_currency", "Base currency (ISO 4217)", _currency, None,
+               "Stock is valued and totals are reported in this currency."),
+    SettingDef("approval_threshold", "Approval threshold (base currency)", _decimal,
+               Decimal("5000"), "Purchase orders above this total need a manager's approval."),
+)
+
+
+def get(key: str) -> Any:
+    """Return the typed value of setting ``key`` (its default when unset or unreadable)."""
+    definition = SETTINGS[key]
+    raw = db.session.scalar(select(Setting.value).where(Setting.key == key))
+    if raw is not None:
+        try:
+            return definition.parse(raw)
+        except ValueError:
+            pass
+    if key == "base_currency":
+        return _default_currency()
+    return definition.default
+
+
+def all_values() -> dict[str, Any]:
+    """Return every declared setting's current value."""
+    stored = dict(db.session.execute(select(Setting.key, Setting.value)).all())
+    values = {}
+    for key, definition in SETTINGS.items():
+        try:
+            values[key] = definition.parse(stored[key]) if key in stored else None
+        except ValueError:
+            values[key] = None
+        if values[key] is None:
+            values[key] = _default_currency() if key == "base_currency" else definition.default
+    return values
+
+
+def base_currency() -> str:
+    """Return the base currency code."""
+    return get("base_currency")

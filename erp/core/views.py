@@ -1,0 +1,347 @@
+"""Core screens: sign-in, home, own password, users, audit log, settings, exchange rates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
+                   request, send_file, url_for)
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select, text
+
+from erp.core import excel, queries, services
+from erp.core import settings as settings_mod
+from erp.core.errors import DomainError
+from erp.core.forms import (AuditFilterForm, ChangePasswordForm, ConfirmForm, ExchangeRateForm,
+                            LoginForm, ResetPasswordForm, SettingsForm, UserForm)
+from erp.core.models import ExchangeRate, Role, User
+from erp.core.permissions import permission_required, permissions_of, public
+from erp.core.web import is_safe_next
+from erp.extensions import db
+
+bp = Blueprint("core", __name__)
+
+
+def get_or_404(model, ident):
+    """Return the row of ``model`` with primary key ``ident`` or abort with 404."""
+    obj = db.session.get(model, ident)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def page_arg() -> int:
+    """Return the ``page`` query argument as a positive int."""
+    return max(1, request.args.get("page", 1, type=int) or 1)
+
+
+def xlsx_response(data: bytes, name: str):
+    """Send workbook bytes as a download named ``name-YYYYMMDD.xlsx``."""
+    import io
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+    return send_file(io.BytesIO(data), as_attachment=True, download_name=f"{name}-{stamp}.xlsx",
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def form_errors(form, err: DomainError) -> None:
+    """Attach a service error to the form field it names, or flash it."""
+    field = getattr(form, err.field, None) if err.field else None
+    if field is not None:
+        field.errors = [*field.errors, str(err)] if isinstance(field.errors, list) else [str(err)]
+    else:
+        flash(str(err), "error")
+
+
+@bp.get("/health")
+@public
+def health():
+    """Report whether the app and its database answer (for load balancers; no login)."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        return jsonify(status="ok", database="ok")
+    except Exception:  # noqa: BLE001 - any database failure means unhealthy
+        db.session.rollback()
+        return jsonify(status="error", database="unreachable"), 503
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    """Sign in; failed attempts are slowed, then refused for a while."""
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.username.data, form.password.data,
+                                         address=request.remote_addr or "unknown")
+        except DomainError as err:
+            db.session.commit()  # keep the record of the failed attempt
+            flash(str(err), "error")
+            return render_template("core/login.html", form=form), err.status_code \
+                if err.status_code == 429 else 200
+        db.session.commit()
+        login_user(user)
+        target = request.args.get("next")
+        return redirect(target if is_safe_next(target) else url_for("core.home"))
+    return render_template("core/login.html", form=form)
+
+
+@bp.post("/logout")
+@permission_required("core.own_account")
+def logout():
+    """Sign out."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("core.login"))
+
+
+@bp.get("/")
+@permission_required("core.dashboard")
+def home():
+    """Show the home dashboard for the user's roles."""
+    from erp.core import dashboard
+    return render_template("core/home.html", cards=dashboard.cards_for(current_user),
+                           roles=sorted(r.label for r in current_user.roles))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@permission_required("core.own_account")
+def change_password():
+    """Change one's own password."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_own_password(current_user, current=form.current_password.data,
+                                         new=form.new_password.data)
+        except DomainError as err:
+            db.session.rollback()
+            form_errors(form, err)
+        else:
+            db.session.commit()
+            flash("Your password was changed.", "success")
+            return redirect(url_for("core.home"))
+    return render_template("core/change_password.html", form=form)
+
+
+@bp.get("/admin/users")
+@permission_required("core.manage_users")
+def user_list():
+    """List users with search, role and status filters."""
+    active = {"yes": True, "no": False}.get(request.args.get("active", ""))
+    stmt = queries.user_list_query(request.args.get("q"), request.args.get("role") or None, active)
+    page = db.paginate(stmt, page=page_arg(), per_page=current_app.config["ERP_PAGE_SIZE"],
+                       error_out=False)
+    return render_template("core/user_list.html", page=page, roles=list(Role),
+                           confirm=ConfirmForm())
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@permission_required("core.manage_users")
+def create_user():
+    """Create a user with roles and an initial password."""
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                username=form.username.data, full_name=form.full_name.data,
+                email=form.email.data, roles=form.roles.data, password=form.password.data or "",
+                actor=current_user, must_change_password=True)
+        except DomainError as err:
+            db.session.rollback()
+            form_errors(form, err)
+        else:
+            db.session.commit()
+            flash(f"User {user.username} created; they must change the password at first "
+                  "sign-in.", "success")
+            return redirect(url_for("core.user_list"))
+    return render_template("core/user_form.html", form=form, user=None)
+
+
+@bp.route("/admin/users/<int:user_id>/edit", methods=["GET", "POST"])
+@permission_required("core.manage_users")
+def edit_user(user_id: int):
+    """Edit a user's name, email, roles and active flag."""
+    user = get_or_404(User, user_id)
+    form = UserForm(obj=user)
+    del form.password
+    form.username.render_kw = {"readonly": True}
+    if request.method == "GET":
+        form.roles.data = sorted(r.value for r in user.roles)
+    if form.validate_on_submit():
+        try:
+            services.update_user(user, full_name=form.full_name.data, email=form.email.data,
+                                 roles=form.roles.data, active=form.active.data,
+                                 actor=current_user)
+        except DomainError as err:
+            db.session.rollback()
+            form_errors(form, err)
+        else:
+            db.session.commit()
+            flash(f"User {user.username} saved.", "success")
+            return redirect(url_for("core.user_list"))
+    return render_template("core/user_form.html", form=form, user=user)
+
+
+@bp.post("/admin/users/<int:user_id>/active")
+@permission_required("core.manage_users")
+def toggle_user_active(user_id: int):
+    """Deactivate an active user or reactivate an inactive one."""
+    user = get_or_404(User, user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    services.set_user_active(user, not user.active, actor=current_user)
+    db.session.commit()
+    flash(f"User {user.username} {'reactivated' if user.active else 'deactivated'}.", "success")
+    return redirect(url_for("core.user_list"))
+
+
+@bp.route("/admin/users/<int:user_id>/password", methods=["GET", "POST"])
+@permission_required("core.manage_users")
+def reset_user_password(user_id: int):
+    """Set a temporary password for a user."""
+    user = get_or_404(User, user_id)
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(user, form.new_password.data, actor=current_user)
+        except DomainError as err:
+            db.session.rollback()
+            form_errors(form, err)
+        else:
+            db.session.commit()
+            flash(f"Password of {user.username} reset; they must change it at next sign-in.",
+                  "success")
+            return redirect(url_for("core.user_list"))
+    return render_template("core/reset_password.html", form=form, user=user)
+
+
+def _audit_filters():
+    form = AuditFilterForm(request.args)
+    users = db.session.execute(select(User.id, User.username).order_by(User.username)).all()
+    form.user_id.choices = [("", "Anyone")] + [(str(i), n) for i, n in users]
+    form.entity_type.choices = [("", "Any")] + [
+        (t, t) for t in db.session.scalars(queries.audit_entity_types())]
+    form.validate()
+    filters = queries.AuditFilters(
+        user_id=int(form.user_id.data) if (form.user_id.data or "").isdigit() else None,
+        entity_type=form.entity_type.data or None, entity_id=form.entity_id.data or None,
+        action=form.action.data or None,
+        date_from=form.date_from.data if not form.date_from.errors else None,
+        date_to=form.date_to.data if not form.date_to.errors else None)
+    return form, filters
+
+
+@bp.get("/audit")
+@permission_required("core.view_audit")
+def audit_list():
+    """Show the audit log, filterable by user, entity, action and date."""
+    form, filters = _audit_filters()
+    page = db.paginate(queries.audit_event_query(filters), page=page_arg(),
+                       per_page=current_app.config["ERP_PAGE_SIZE"], error_out=False)
+    return render_template("core/audit_list.html", form=form, page=page)
+
+
+AUDIT_COLUMNS = [
+    excel.Column("at", "When (UTC)", type="str", width=20),
+    excel.Column("actor", "User", width=16),
+    excel.Column("action", "Action", width=28),
+    excel.Column("entity_type", "Entity", width=18),
+    excel.Column("entity_id", "Id", width=10),
+    excel.Column("entity_ref", "Reference", width=20),
+    excel.Column("changes", "Changes", width=60),
+]
+
+
+@bp.get("/audit/export.xlsx")
+@permission_required("core.view_audit")
+def export_audit():
+    """Download the filtered audit log as an Excel workbook."""
+    import json
+    _, filters = _audit_filters()
+    rows = ({"at": e.at.strftime("%Y-%m-%d %H:%M:%S"),
+             "actor": e.actor.username if e.actor else "system", "action": e.action,
+             "entity_type": e.entity_type, "entity_id": e.entity_id,
+             "entity_ref": e.entity_ref or "",
+             "changes": json.dumps(e.changes, ensure_ascii=False) if e.changes else ""}
+            for e in db.session.scalars(queries.audit_event_query(filters)
+                                        .execution_options(yield_per=2000)))
+    return xlsx_response(excel.export_workbook(AUDIT_COLUMNS, rows, title="Audit log"),
+                         "audit-log")
+
+
+@bp.get("/settings")
+@permission_required("core.view_settings")
+def settings_page():
+    """Show company settings (editable by admins)."""
+    values = settings_mod.all_values()
+    form = SettingsForm(data=values)
+    return render_template("core/settings.html", form=form, values=values,
+                           definitions=settings_mod.SETTINGS,
+                           editable="core.manage_settings" in permissions_of(current_user))
+
+
+@bp.post("/settings")
+@permission_required("core.manage_settings")
+def update_settings():
+    """Save company settings."""
+    form = SettingsForm()
+    if form.validate_on_submit():
+        try:
+            changes = services.update_settings(
+                {name: str(field.data) for name, field in form._fields.items()
+                 if name in settings_mod.SETTINGS}, actor=current_user)
+        except DomainError as err:
+            db.session.rollback()
+            form_errors(form, err)
+        else:
+            db.session.commit()
+            flash("Settings saved." if changes else "Nothing changed.", "success")
+            return redirect(url_for("core.settings_page"))
+    return render_template("core/settings.html", form=form, values=settings_mod.all_values(),
+                           definitions=settings_mod.SETTINGS, editable=True), 422
+
+
+@bp.get("/settings/exchange-rates")
+@permission_required("core.view_settings")
+def exchange_rate_list():
+    """List dated exchange rates against the base currency."""
+    stmt = queries.exchange_rate_query(request.args.get("currency"))
+    page = db.paginate(stmt, page=page_arg(), per_page=current_app.config["ERP_PAGE_SIZE"],
+                       error_out=False)
+    return render_template("core/exchange_rate_list.html", page=page, form=ExchangeRateForm(),
+                           confirm=ConfirmForm(), base=settings_mod.base_currency(),
+                           editable="core.manage_settings" in permissions_of(current_user))
+
+
+@bp.post("/settings/exchange-rates")
+@permission_required("core.manage_settings")
+def set_exchange_rate():
+    """Create or replace one dated exchange rate."""
+    form = ExchangeRateForm()
+    if not form.validate_on_submit():
+        for field, errors in form.errors.items():
+            flash(f"{getattr(form, field).label.text}: {'; '.join(errors)}", "error")
+        return redirect(url_for("core.exchange_rate_list"))
+    row = services.set_exchange_rate(form.currency.data, form.valid_from.data, form.rate.data,
+                                     actor=current_user)
+    db.session.commit()
+    flash(f"Rate for {row.currency} from {row.valid_from} saved.", "success")
+    return redirect(url_for("core.exchange_rate_list"))
+
+
+@bp.post("/settings/exchange-rates/<int:rate_id>/delete")
+@permission_required("core.manage_settings")
+def delete_exchange_rate(rate_id: int):
+    """Delete one dated exchange rate."""
+    row = get_or_404(ExchangeRate, rate_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    services.delete_exchange_rate(row, actor=current_user)
+    db.session.commit()
+    flash("Exchange rate deleted.", "success")
+    return redirect(url_for("core.exchange_rate_list"))
+

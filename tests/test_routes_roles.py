@@ -1,0 +1,97 @@
+"""Every URL rule of the app, for anonymous users and every role, against declared permissions.
+
+A view must declare ``@permission_required(...)`` or ``@public``; the walk fails on one that
+declares neither. Denied roles must get 403, anonymous users a redirect to the login page, and
+allowed roles anything but a refusal (200 for argument-free pages).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+
+from erp.core.permissions import ROLE_PERMISSIONS, permission_required, public
+from erp.core.models import Role
+from tests.fixtures.core import ROLES
+
+EXEMPT_ENDPOINTS = {"static"}  # served files: CSS/JS needed by the login page itself
+
+
+def undeclared_views(app: Flask) -> list[str]:
+    """Return the endpoints whose view declares neither a permission nor ``@public``."""
+    return sorted(
+        endpoint for endpoint, view in app.view_functions.items()
+        if endpoint not in EXEMPT_ENDPOINTS
+        and not getattr(view, "permission", None) and not getattr(view, "public", False))
+
+
+def _sample_url(rule) -> str:
+    """Build a URL for ``rule`` with placeholder arguments (ids that may not exist)."""
+    values = {}
+    for arg in rule.arguments:
+        converter = rule._converters[arg].__class__.__name__
+        values[arg] = 1 if converter in {"IntegerConverter"} else "sample"
+    path = rule.rule
+    for arg, value in values.items():
+        path = re.sub(rf"<(?:[^:<>]+:)?{arg}>", str(value), path)
+    return path
+
+
+def _walk(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in EXEMPT_ENDPOINTS:
+            continue
+        view = app.view_functions[rule.endpoint]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, method, view
+
+
+def test_every_view_declares_a_permission(app):
+    assert undeclared_views(app) == []
+
+
+def test_a_view_without_permission_is_detected(app):
+    probe = Flask("probe")
+    probe.add_url_rule("/declared", "declared", permission_required("core.dashboard")(lambda: ""))
+    probe.add_url_rule("/open", "open", public(lambda: ""))
+    probe.add_url_rule("/forgotten", "forgotten", lambda: "")
+    assert undeclared_views(probe) == ["forgotten"]
+
+
+def test_anonymous_is_sent_to_login_except_public_views(client, app):
+    for rule, method, view in _walk(app):
+        response = client.open(_sample_url(rule), method=method)
+        where = f"{method} {rule.rule}"
+        if getattr(view, "public", False):
+            assert response.status_code < 500, where
+            assert "/login" not in response.headers.get("Location", ""), where
+        else:
+            assert response.status_code in (302, 401), where
+            assert "/login" in response.headers.get("Location", ""), where
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_exactly_its_permissions(client, app, login_as, role):
+    login_as(role)
+    granted = ROLE_PERMISSIONS[Role(role)]
+    for rule, method, view in _walk(app):
+        if getattr(view, "public", False) or rule.endpoint == "core.logout":
+            continue
+        response = client.open(_sample_url(rule), method=method)
+        where = f"{role}: {method} {rule.rule} ({view.permission})"
+        if view.permission in granted:
+            assert response.status_code not in (401, 403), where
+            assert "/login" not in response.headers.get("Location", ""), where
+            assert response.status_code < 500, where
+            if method == "GET" and not rule.arguments:
+                assert response.status_code == 200, where
+        else:
+            assert response.status_code == 403, where
+
+
+def test_health_is_public_and_reports_database(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok"}
