@@ -1,0 +1,46 @@
+# erp: `make run` starts the app with demo data; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PG_URL ?= $(ERP_TEST_DATABASE_URL)
+
+.PHONY: run test test-sqlite test-postgres bench lint install migrate demo clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/erp db upgrade
+
+demo: migrate
+	$(BIN)/erp demo
+
+run: demo
+	$(BIN)/erp run --host 127.0.0.1 --port 5000
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+	@if [ -n "$(PG_URL)" ]; then \
+		echo "== again on PostgreSQL ($(PG_URL))"; \
+		ERP_TEST_DATABASE_URL="$(PG_URL)" $(BIN)/python -m pytest -q -p no:cacheprovider; \
+	else \
+		echo "ERP_TEST_DATABASE_URL is not set: PostgreSQL run skipped (CI always sets it)."; \
+	fi
+
+test-sqlite: install
+	env -u ERP_TEST_DATABASE_URL $(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: install
+	$(BIN)/python -m bench
+
+lint: install
+	$(BIN)/ruff check erp tests bench migrations/env.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

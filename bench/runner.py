@@ -1,0 +1,133 @@
+"""The benchmark runner of ``../shared/BENCH.md``: registry, databases, timing, output."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+RESULTS = Path(__file__).parent / "results" / "latest.jsonl"
+SCHEMA = "erp_bench"
+
+
+@dataclass
+class Bench:
+    """A registered benchmark: ``func(db) -> dict`` of figures (``n``, ``seconds``, ...)."""
+
+    name: str
+    func: Callable[[BenchDB], dict]
+
+
+REGISTRY: dict[str, Bench] = {}
+
+
+def bench(name: str):
+    """Register a benchmark function under ``name``."""
+    def decorator(func):
+        REGISTRY[name] = Bench(name, func)
+        return func
+    return decorator
+
+
+@dataclass
+class BenchDB:
+    """A temporary database for one benchmark run, and the run's scale."""
+
+    kind: str  # "sqlite" or "postgresql"
+    url: str
+    quick: bool
+
+    def scale(self, n: int) -> int:
+        """Return ``n``, or a tenth of it in ``--quick`` mode."""
+        return max(1, n // 10) if self.quick else n
+
+
+def log(message: str) -> None:
+    """Print progress to standard error."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def median_seconds(func: Callable[[], None], runs: int = 3) -> float:
+    """Return the median wall time of ``func`` over ``runs`` runs."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_mb() -> float:
+    """Return the peak resident memory of this process in MB."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+@contextlib.contextmanager
+def temp_database(kind: str, quick: bool) -> Iterator[BenchDB]:
+    """Yield a fresh, empty database of ``kind``; drop it afterwards."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="erp-bench-") as tmp:
+            yield BenchDB("sqlite", f"sqlite:///{tmp}/bench.sqlite3", quick)
+        return
+    base = pg_url()
+    engine = create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield BenchDB("postgresql", f"{base}{sep}options=-csearch_path%3D{SCHEMA}", quick)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        engine.dispose()
+
+
+def pg_url() -> str | None:
+    """Return the PostgreSQL URL to benchmark on, if one is configured."""
+    return os.environ.get("ERP_BENCH_DATABASE_URL") or os.environ.get("ERP_TEST_DATABASE_URL")
+
+
+def make_app(db: BenchDB):
+    """Create an app on ``db`` with the schema built, and return it (context not pushed)."""
+    from erp import create_app
+    from erp.extensions import db as sqla
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": db.url, "WTF_CSRF_ENABLED": False,
+                      "SECRET_KEY": "bench-secret-key-0123456789"})
+    with app.app_context():
+        sqla.create_all()
+    return app
+
+
+def run(names: list[str], quick: bool) -> int:
+    """Run the named benchmarks (all when empty) on every configured database."""
+    from bench import suites  # noqa: F401 - registers the benchmarks
+
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        log(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
+        return 2
+    kinds = ["sqlite"] + (["postgresql"] if pg_url() else [])
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for name in names or list(REGISTRY):
+        for kind in kinds:
+            log(f"== {name} on {kind}{' (quick)' if quick else ''}")
+            with temp_database(kind, quick) as db:
+                figures = REGISTRY[name].func(db)
+            line = json.dumps({"bench": name, "db": kind, **figures, "quick": quick})
+            print(line, flush=True)
+            lines.append(line)
+    RESULTS.write_text("".join(f"{line}\n" for line in lines))
+    return 0
