@@ -245,7 +245,8 @@ def export_workbook(
 
     :param spec_or_headers: a :class:`Spec`, or for an ad-hoc list a sequence of
         :class:`Column` objects, ``(key, header)`` pairs or plain keys.
-    :param rows: dicts (by key), sequences (by position) or objects (by attribute).
+    :param rows: dicts (by key), sequences (by position) or objects (by attribute; pass ORM
+        entities themselves, e.g. ``session.scalars(...)``, not one-element result rows).
     :param title: the sheet name; defaults to the spec's title, or "Export".
 
     Text is always written as text (never a formula) and neutralised; numbers, dates and
@@ -327,7 +328,8 @@ def template_workbook(spec: Spec) -> bytes:
         cells = (column.header, _type_label(column), "yes" if column.required else "no",
                  "yes" if column.unique else "no", ", ".join(column.choices or ()), column.help)
         for index, text in enumerate(cells):
-            help_sheet.write_string(row, index, neutralise(text))
+            if text:
+                help_sheet.write_string(row, index, neutralise(text))
     workbook.close()
     return output.getvalue()
 
@@ -526,9 +528,10 @@ def run_import(
     """Check an uploaded file completely, then (unless a dry run) apply it all or nothing.
 
     1. :func:`read_workbook`; 2. ``validate_row(row)`` for every valid row (the domain's
-    lookups and duplicate checks) plus :func:`find_duplicates`; 3. with any error, or on a dry
-    run, return without calling ``apply``; 4. otherwise call ``apply(rows)`` inside
-    ``transaction()`` (e.g. a savepoint), so a failure leaves the database as it was.
+    lookups and duplicate checks; it may store what it looked up in the row for ``apply``)
+    plus :func:`find_duplicates`; 3. with any error, or on a dry run, return without calling
+    ``apply``; 4. otherwise call ``apply(rows)`` inside ``transaction()`` (e.g. a savepoint),
+    so a failure leaves the database as it was.
 
     ``apply`` returns ``{"created": n, "updated": n, "skipped": n, "messages": [...]}`` (or an
     object with those attributes). An exception raised by ``apply`` or ``validate_row`` that
