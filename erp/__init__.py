@@ -55,6 +55,10 @@ def create_app(config: Mapping | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
 
+    # Every domain's models, in DESIGN's order, so the metadata (and migrations) see them all.
+    import erp.brands.models  # noqa: F401
+    import erp.catalog.models  # noqa: F401
+    import erp.core.models  # noqa: F401
     from erp.core import web
     web.init_app(app)
 

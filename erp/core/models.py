@@ -1,4 +1,4 @@
-"""Core models: users and roles, audit events, sequences, settings, exchange rates, login attempts."""
+"""Core models: users and roles, audit events, sequences, settings, rates, login attempts."""
 
 from __future__ import annotations
 
@@ -7,8 +7,17 @@ from decimal import Decimal
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import (JSON, CheckConstraint, Date, ForeignKey, Index, Integer,
-                        String, Text, UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from erp.core.types import Rate, UtcDateTime

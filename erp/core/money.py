@@ -82,7 +82,8 @@ def rate_on(currency: str, on: date, *, base: str) -> Decimal:
     if rate is None:
         raise ValidationError(
             f"To convert {currency} to {base} on {on.isoformat()}, you must first enter an "
-            f"exchange rate for {currency} valid on or before that date (Settings > Exchange rates).")
+            f"exchange rate for {currency} valid on or before that date "
+            "(Settings > Exchange rates).")
     return rate
 
 

@@ -15,7 +15,7 @@ from flask_login import current_user
 
 from erp.core.models import Role
 
-#: every permission a view or service may name, with what it allows
+#: every permission a view may name, with what it allows
 PERMISSIONS: dict[str, str] = {
     "core.dashboard": "see the home dashboard",
     "core.own_account": "change one's own password",
@@ -23,29 +23,25 @@ PERMISSIONS: dict[str, str] = {
     "core.view_audit": "read and export the audit log",
     "core.manage_settings": "change company settings and exchange rates",
     "core.view_settings": "read company settings and exchange rates",
+    "brands.view": "read brands, trademarks and purchasing specifications",
+    "brands.edit": "create and edit brands and draft specifications",
+    "brands.approve": "approve and retire specification versions",
+    "catalog.view": "read and export categories, products and SKUs",
+    "catalog.edit": "create and edit categories, products and SKUs, import the catalog",
 }
 
-_ALL_STAFF = {"core.dashboard", "core.own_account"}
+_ALL_STAFF = {"core.dashboard", "core.own_account", "catalog.view"}
 
 #: the role-to-permission table: the only place that decides who may do what
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.admin: frozenset(PERMISSIONS),
-    Role.manager: frozenset(_ALL_STAFF | {"core.view_audit", "core.view_settings"}),
-    Role.purchasing: frozenset(_ALL_STAFF | {"core.view_settings"}),
+    Role.manager: frozenset(_ALL_STAFF | {
+        "core.view_audit", "core.view_settings", "brands.view", "brands.approve"}),
+    Role.purchasing: frozenset(_ALL_STAFF | {
+        "core.view_settings", "brands.view", "brands.edit", "catalog.edit"}),
     Role.warehouse: frozenset(_ALL_STAFF),
     Role.customer_service: frozenset(_ALL_STAFF),
 }
-
-
-def register(role_grants: dict[Role, set[str]], descriptions: dict[str, str]) -> None:
-    """Add a domain's permissions and grants to the table (called at import of the domain)."""
-    PERMISSIONS.update(descriptions)
-    for role, perms in role_grants.items():
-        unknown = set(perms) - set(PERMISSIONS)
-        if unknown:
-            raise KeyError(f"Unknown permissions granted to {role}: {sorted(unknown)}")
-        ROLE_PERMISSIONS[role] = ROLE_PERMISSIONS[role] | frozenset(perms)
-    ROLE_PERMISSIONS[Role.admin] = frozenset(PERMISSIONS)
 
 
 def permissions_of(user) -> frozenset[str]:

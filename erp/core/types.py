@@ -7,9 +7,8 @@ SQL sums stay exact (``func.sum(col)`` keeps the column type, so it comes back a
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-
 from datetime import UTC
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from sqlalchemy import BigInteger, DateTime
 from sqlalchemy.types import TypeDecorator

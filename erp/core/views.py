@@ -4,16 +4,34 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
-                   request, send_file, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select, text
 
 from erp.core import excel, queries, services
 from erp.core import settings as settings_mod
 from erp.core.errors import DomainError
-from erp.core.forms import (AuditFilterForm, ChangePasswordForm, ConfirmForm, ExchangeRateForm,
-                            LoginForm, ResetPasswordForm, SettingsForm, UserForm)
+from erp.core.forms import (
+    AuditFilterForm,
+    ChangePasswordForm,
+    ConfirmForm,
+    ExchangeRateForm,
+    LoginForm,
+    ResetPasswordForm,
+    SettingsForm,
+    UserForm,
+)
 from erp.core.models import ExchangeRate, Role, User
 from erp.core.permissions import permission_required, permissions_of, public
 from erp.core.web import is_safe_next

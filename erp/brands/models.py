@@ -1,0 +1,190 @@
+"""Brand, trademark and purchasing-specification models, with the specification state machine."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    Enum,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+
+from erp.core.models import User, utcnow
+from erp.core.states import StateMachine
+from erp.core.types import UtcDateTime
+from erp.extensions import db
+
+
+class BrandKind(StrEnum):
+    """Whether the retailer owns the brand or resells someone else's."""
+
+    private = "private"
+    third_party = "third_party"
+
+
+class Brand(db.Model):
+    """A brand; ``code`` is unique and upper-case."""
+
+    __tablename__ = "brand"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[BrandKind] = mapped_column(
+        Enum(BrandKind, native_enum=False, length=20, validate_strings=True),
+        default=BrandKind.private)
+    owner_company: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    logo: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    logo_mime: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    trademarks: Mapped[list[Trademark]] = relationship(
+        back_populates="brand", cascade="all, delete-orphan", order_by="Trademark.country")
+    specifications: Mapped[list[Specification]] = relationship(
+        back_populates="brand", order_by="Specification.number")
+
+    def __repr__(self) -> str:
+        return f"<Brand {self.code}>"
+
+
+class Trademark(db.Model):
+    """A trademark registration of a brand in one country (or region such as EM or WO)."""
+
+    __tablename__ = "trademark"
+    __table_args__ = (UniqueConstraint("brand_id", "country", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(40))
+    country: Mapped[str] = mapped_column(String(2))
+    registered_on: Mapped[date | None] = mapped_column(Date)
+    classes: Mapped[str | None] = mapped_column(String(80))
+
+    brand: Mapped[Brand] = relationship(back_populates="trademarks")
+
+
+class SpecificationState(StrEnum):
+    """Lifecycle of one specification version."""
+
+    draft = "draft"
+    approved = "approved"
+    retired = "retired"
+
+
+S = SpecificationState
+SPECIFICATION_STATES = StateMachine(
+    SpecificationState, initial=S.draft, noun="specification version",
+    transitions={(S.draft, S.approved), (S.approved, S.retired)},
+    colours={S.draft: "orange", S.approved: "green", S.retired: "grey"},
+    groups={"editable": {S.draft}, "usable": {S.approved}},
+)
+
+
+class Specification(db.Model):
+    """A purchasing specification of a brand: a numbered family of versions."""
+
+    __tablename__ = "specification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    brand: Mapped[Brand] = relationship(back_populates="specifications")
+    versions: Mapped[list[SpecificationVersion]] = relationship(
+        back_populates="specification", order_by="SpecificationVersion.version",
+        cascade="all, delete-orphan")
+
+    @property
+    def latest(self) -> SpecificationVersion:
+        """Return the highest version."""
+        return self.versions[-1]
+
+    @property
+    def current(self) -> SpecificationVersion | None:
+        """Return the approved version in force, if any."""
+        return next((v for v in self.versions if v.state == S.approved), None)
+
+
+class SpecificationVersion(db.Model):
+    """One version of a specification. Only a draft may change; an approved one is read-only."""
+
+    __tablename__ = "specification_version"
+    __table_args__ = (
+        UniqueConstraint("specification_id", "version"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    specification_id: Mapped[int] = mapped_column(
+        ForeignKey("specification.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[SpecificationState] = mapped_column(
+        Enum(SpecificationState, native_enum=False, length=20, validate_strings=True),
+        default=S.draft)
+    title: Mapped[str] = mapped_column(String(200))
+    product_type: Mapped[str | None] = mapped_column(String(120))
+    material: Mapped[str | None] = mapped_column(Text)
+    composition: Mapped[str | None] = mapped_column(Text)
+    dimensions: Mapped[str | None] = mapped_column(Text)
+    tolerances: Mapped[str | None] = mapped_column(Text)
+    packaging: Mapped[str | None] = mapped_column(Text)
+    labelling: Mapped[str | None] = mapped_column(Text)
+    care_label: Mapped[str | None] = mapped_column(Text)
+    quality_standard: Mapped[str | None] = mapped_column(String(200))
+    inspection_level: Mapped[str | None] = mapped_column(String(80))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    specification: Mapped[Specification] = relationship(back_populates="versions")
+    attachments: Mapped[list[SpecificationAttachment]] = relationship(
+        back_populates="version", cascade="all, delete-orphan",
+        order_by="SpecificationAttachment.id")
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
+
+    #: the fields a draft's editor changes, and a new version copies
+    CONTENT_FIELDS = ("title", "product_type", "material", "composition", "dimensions",
+                      "tolerances", "packaging", "labelling", "care_label", "quality_standard",
+                      "inspection_level", "notes")
+
+    @property
+    def label(self) -> str:
+        """Return e.g. ``SPEC-2026-000001 v2``."""
+        return f"{self.specification.number} v{self.version}"
+
+    @property
+    def is_editable(self) -> bool:
+        """Return whether this version may still change (only drafts may)."""
+        return self.state == S.draft
+
+
+class SpecificationAttachment(db.Model):
+    """A file attached to a specification version (drawing, photo, test report)."""
+
+    __tablename__ = "specification_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("specification_version.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    mime: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    version: Mapped[SpecificationVersion] = relationship(back_populates="attachments")

@@ -1,0 +1,125 @@
+"""Category, product and SKU models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from erp.brands.models import Brand, SpecificationVersion
+from erp.core.models import utcnow
+from erp.core.types import Money, UtcDateTime
+from erp.extensions import db
+
+
+class Category(db.Model):
+    """A node of the category tree.
+
+    ``path`` holds the ids from the root down, e.g. ``/3/17/42/``, so a subtree is one
+    ``LIKE '/3/17/%'`` and moving it rewrites that prefix; ``full_name`` caches the names
+    (``Apparel / Tops / T-shirts``). Customs defaults apply to everything below unless a nearer
+    category or the SKU itself overrides them.
+    """
+
+    __tablename__ = "category"
+    __table_args__ = (
+        CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"), index=True)
+    path: Mapped[str] = mapped_column(String(400), index=True, default="/")
+    full_name: Mapped[str] = mapped_column(String(1000), default="")
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    hs_code: Mapped[str | None] = mapped_column(String(10))
+    customs_description: Mapped[str | None] = mapped_column(String(200))
+    origin_country: Mapped[str | None] = mapped_column(String(2))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    parent: Mapped[Category | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Category]] = relationship(back_populates="parent",
+                                                    order_by="Category.name")
+
+    def __repr__(self) -> str:
+        return f"<Category {self.code}>"
+
+
+class Product(db.Model):
+    """A style: what the customer sees as one product, sold in one or more SKUs."""
+
+    __tablename__ = "product"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brand.id"), index=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    spec_version_id: Mapped[int | None] = mapped_column(ForeignKey("specification_version.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    brand: Mapped[Brand] = relationship(lazy="joined")
+    category: Mapped[Category] = relationship(lazy="joined")
+    spec_version: Mapped[SpecificationVersion | None] = relationship()
+    skus: Mapped[list[Sku]] = relationship(back_populates="product", order_by="Sku.code")
+
+
+class SkuStatus(StrEnum):
+    """Whether a SKU is sold and bought."""
+
+    active = "active"
+    discontinued = "discontinued"
+
+
+class Sku(db.Model):
+    """A variant that is stocked, sold and declared to customs.
+
+    Customs fields left empty fall back to the nearest category default; weights are grams and
+    dimensions millimetres (DESIGN, "Money, units, codes").
+    """
+
+    __tablename__ = "sku"
+    __table_args__ = (
+        CheckConstraint("weight_g >= 0", name="weight_not_negative"),
+        CheckConstraint("length_mm >= 0 AND width_mm >= 0 AND height_mm >= 0",
+                        name="dimensions_not_negative"),
+        CheckConstraint("reorder_point >= 0 AND reorder_qty >= 0", name="reorder_not_negative"),
+        Index("ix_sku_product_status", "product_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
+    barcode: Mapped[str | None] = mapped_column(String(32), unique=True)
+    barcode_kind: Mapped[str | None] = mapped_column(String(10))
+    colour: Mapped[str | None] = mapped_column(String(60))
+    size: Mapped[str | None] = mapped_column(String(30))
+    weight_g: Mapped[int] = mapped_column(Integer, default=0)
+    length_mm: Mapped[int] = mapped_column(Integer, default=0)
+    width_mm: Mapped[int] = mapped_column(Integer, default=0)
+    height_mm: Mapped[int] = mapped_column(Integer, default=0)
+    hs_code: Mapped[str | None] = mapped_column(String(10))
+    customs_description: Mapped[str | None] = mapped_column(String(200))
+    origin_country: Mapped[str | None] = mapped_column(String(2))
+    declared_value: Mapped[Decimal | None] = mapped_column(Money())
+    declared_currency: Mapped[str | None] = mapped_column(String(3))
+    list_price: Mapped[Decimal | None] = mapped_column(Money())
+    list_currency: Mapped[str | None] = mapped_column(String(3))
+    avg_cost: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    reorder_point: Mapped[int] = mapped_column(Integer, default=0)
+    reorder_qty: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[SkuStatus] = mapped_column(
+        Enum(SkuStatus, native_enum=False, length=20, validate_strings=True),
+        default=SkuStatus.active, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+    product: Mapped[Product] = relationship(back_populates="skus")
+
+    def __repr__(self) -> str:
+        return f"<Sku {self.code}>"
