@@ -12,8 +12,8 @@ import re
 import pytest
 from flask import Flask
 
-from erp.core.permissions import ROLE_PERMISSIONS, permission_required, public
 from erp.core.models import Role
+from erp.core.permissions import ROLE_PERMISSIONS, permission_required, public
 from tests.fixtures.core import ROLES
 
 EXEMPT_ENDPOINTS = {"static"}  # served files: CSS/JS needed by the login page itself

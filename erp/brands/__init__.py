@@ -1,5 +1,5 @@
-"""Brands: the retailer's private brands (and third-party ones it resells), their trademarks,
-and the versioned purchasing specifications goods are made or bought to.
+"""Brands: private and third-party brands, trademarks and purchasing specifications.
 
-Knows core only; knows nothing of the catalog, the warehouse or purchasing.
+The specifications are versioned (draft, approved, retired). Knows core only; knows nothing of
+the catalog, the warehouse or purchasing.
 """
