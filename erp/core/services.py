@@ -35,9 +35,11 @@ class LoginThrottled(DomainError):
 
 MIN_PASSWORD_LENGTH = 10
 LOGIN_WINDOW = timedelta(minutes=15)
-SLOW_AFTER = 3            # failures after which each new attempt must wait a growing delay
+SLOW_AFTER = 3            # failures on one account after which attempts wait a growing delay
 ACCOUNT_LOCK_AFTER = 6    # failures on one account within the window that lock it
+ADDRESS_SLOW_AFTER = 10   # an office shares one address: slow it later than an account
 ADDRESS_LOCK_AFTER = 20   # failures from one address within the window that lock it
+MAX_DELAY = timedelta(seconds=30)  # the growing wait stops growing here, so locks stay reachable
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 _DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
 
@@ -218,7 +220,8 @@ def _failures_since(column, value: str, since: datetime) -> tuple[int, datetime 
     return count, latest
 
 
-def throttle_state(column, value: str, lock_after: int, now: datetime) -> ThrottleState:
+def throttle_state(column, value: str, slow_after: int, lock_after: int,
+                   now: datetime) -> ThrottleState:
     """Return the throttle state of one account (``column`` = username) or address."""
     count, latest = _failures_since(column, value, now - LOGIN_WINDOW)
     if latest is None:
@@ -226,8 +229,8 @@ def throttle_state(column, value: str, lock_after: int, now: datetime) -> Thrott
     if count >= lock_after:
         wait = latest + LOGIN_WINDOW - now
         return ThrottleState(count, max(1, int(wait.total_seconds())), True)
-    if count >= SLOW_AFTER:
-        delay = timedelta(seconds=2 ** (count - SLOW_AFTER + 1))  # 2 s, 4 s, 8 s ...
+    if count >= slow_after:
+        delay = min(timedelta(seconds=2 ** (count - slow_after + 1)), MAX_DELAY)  # 2, 4, 8 s ..
         wait = latest + delay - now
         if wait.total_seconds() > 0:
             return ThrottleState(count, max(1, int(wait.total_seconds() + 0.999)), False)
@@ -247,10 +250,11 @@ def authenticate(username: str, password: str, *, address: str,
     now = now or utcnow()
     name = (username or "").strip().lower()[:64]
     address = (address or "unknown")[:64]
-    for column, value, limit, what in (
-            (LoginAttempt.username, name, ACCOUNT_LOCK_AFTER, "this account"),
-            (LoginAttempt.address, address, ADDRESS_LOCK_AFTER, "your address")):
-        state = throttle_state(column, value, limit, now)
+    for column, value, slow, limit, what in (
+            (LoginAttempt.username, name, SLOW_AFTER, ACCOUNT_LOCK_AFTER, "this account"),
+            (LoginAttempt.address, address, ADDRESS_SLOW_AFTER, ADDRESS_LOCK_AFTER,
+             "your address")):
+        state = throttle_state(column, value, slow, limit, now)
         if state.locked:
             minutes = (state.retry_after + 59) // 60
             raise LoginThrottled(

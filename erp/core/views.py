@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import (
     Blueprint,
     abort,
@@ -13,7 +11,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
@@ -34,40 +31,11 @@ from erp.core.forms import (
 )
 from erp.core.models import ExchangeRate, Role, User
 from erp.core.permissions import permission_required, permissions_of, public
+from erp.core.viewhelpers import form_errors, get_or_404, page_arg, xlsx_response
 from erp.core.web import is_safe_next
 from erp.extensions import db
 
 bp = Blueprint("core", __name__)
-
-
-def get_or_404(model, ident):
-    """Return the row of ``model`` with primary key ``ident`` or abort with 404."""
-    obj = db.session.get(model, ident)
-    if obj is None:
-        abort(404)
-    return obj
-
-
-def page_arg() -> int:
-    """Return the ``page`` query argument as a positive int."""
-    return max(1, request.args.get("page", 1, type=int) or 1)
-
-
-def xlsx_response(data: bytes, name: str):
-    """Send workbook bytes as a download named ``name-YYYYMMDD.xlsx``."""
-    import io
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
-    return send_file(io.BytesIO(data), as_attachment=True, download_name=f"{name}-{stamp}.xlsx",
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-
-
-def form_errors(form, err: DomainError) -> None:
-    """Attach a service error to the form field it names, or flash it."""
-    field = getattr(form, err.field, None) if err.field else None
-    if field is not None:
-        field.errors = [*field.errors, str(err)] if isinstance(field.errors, list) else [str(err)]
-    else:
-        flash(str(err), "error")
 
 
 @bp.get("/health")

@@ -20,6 +20,15 @@ from erp.extensions import db, login_manager
 #: navigation entries: (label, endpoint, permission); a user sees those they may open
 NAV: list[tuple[str, str, str]] = [
     ("Home", "core.home", "core.dashboard"),
+    ("Brands", "brands.brand_list", "brands.view"),
+    ("SKUs", "catalog.sku_list", "catalog.view"),
+    ("Products", "catalog.product_list", "catalog.view"),
+    ("Categories", "catalog.category_list", "catalog.view"),
+    ("Stock", "warehouse.stock_list", "warehouse.view"),
+    ("Moves", "warehouse.move_list", "warehouse.view"),
+    ("Transfer", "warehouse.transfer_stock", "warehouse.move"),
+    ("Counts", "warehouse.cycle_count_list", "warehouse.view"),
+    ("Bins", "warehouse.warehouse_list", "warehouse.manage"),
 ]
 ADMIN_NAV: list[tuple[str, str, str]] = [
     ("Users", "core.user_list", "core.manage_users"),
@@ -159,9 +168,10 @@ def init_app(app: Flask) -> None:
         def nav(entries):
             return [(label, endpoint) for label, endpoint, perm in entries if can(perm)]
 
-        return {"can": can, "main_nav": nav(NAV), "admin_nav": nav(ADMIN_NAV),
-                "url_with": url_with}
+        return {"can": can, "main_nav": nav(NAV), "admin_nav": nav(ADMIN_NAV)}
 
+    # Globals (not context variables) so imported macros such as pagination() see them.
+    app.jinja_env.globals["url_with"] = url_with
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["dt"] = (
         lambda v, fmt="%Y-%m-%d %H:%M": v.strftime(fmt) + (" UTC" if "H" in fmt else "")

@@ -1,19 +1,27 @@
 """Tests for the core Excel import/export framework (erp.core.excel)."""
 
 import io
+import math
+import random
+import re
+import zipfile
 from datetime import date, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 
 import openpyxl
 import pytest
+import xlsxwriter
 
 from erp.core.excel import (
     FORMULA_PREFIXES,
+    MAX_UPLOAD_BYTES,
     CellError,
     Column,
+    FileRefused,
     RowError,
     Spec,
+    check_upload,
     error_report_workbook,
     export_workbook,
     find_duplicates,
@@ -22,6 +30,7 @@ from erp.core.excel import (
     run_import,
     template_workbook,
 )
+from erp.core.excel import reading as excel_reading
 
 
 def _positive(value):
@@ -442,8 +451,10 @@ def test_max_rows_enforced():
 
 def test_unreadable_uploads_are_errors():
     """Garbage, unknown types and non-UTF-8 CSV give a readable error, not an exception."""
-    assert "not a readable Excel" in read_workbook(b"PK\x03\x04junk", SPEC).errors[0].message
-    assert "upload an .xlsx" in read_workbook(b"x", SPEC, filename="a.pdf").errors[0].message
+    assert "damaged or not a complete .xlsx" in read_workbook(b"PK\x03\x04junk",
+                                                              SPEC).errors[0].message
+    assert "Upload an Excel workbook (.xlsx or .xlsm) or a CSV file (.csv)." in read_workbook(
+        b"x", SPEC, filename="a.pdf").errors[0].message
     latin1 = "SKU code\nCaf\xe9\n".encode("latin-1")
     assert "UTF-8" in read_workbook(latin1, SPEC, filename="a.csv").errors[0].message
 
@@ -665,3 +676,368 @@ def test_find_duplicates_ignores_empty_values():
     """Empty values never count as duplicates."""
     rows = [{"_row": 2, "code": None}, {"_row": 3, "code": None}, {"_row": 4, "code": "x"}]
     assert find_duplicates(rows, SPEC) == []
+
+
+# --------------------------------------------------------------------------- refused uploads
+
+MB = 1024 * 1024
+ACCEPTED = "Upload an Excel workbook (.xlsx or .xlsm) or a CSV file (.csv)."
+ENCRYPTED = ("This workbook is password-protected; remove the password in Excel "
+             "(File > Info > Protect Workbook) and upload it again.")
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+BILLION_LAUGHS = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<!DOCTYPE lolz [\n <!ENTITY lol "lol">\n'
+    + b"".join(b' <!ENTITY lol%d "%s">\n' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
+               for i in range(1, 10))
+    + b']>\n<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" '
+    b'uniqueCount="1"><si><t>&lol9;</t></si></sst>')
+
+
+def rezip(data, *, replace=None, drop=(), add=None):
+    """Rebuild a zip (an .xlsx) with some parts replaced, dropped or added."""
+    replace = replace or {}
+    output = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, \
+            zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as target:
+        assert set(replace) <= set(source.namelist())
+        for info in source.infolist():
+            if info.filename not in drop:
+                target.writestr(info.filename, replace.get(info.filename,
+                                                           source.read(info.filename)))
+        for name, content in (add or {}).items():
+            target.writestr(name, content)
+    return output.getvalue()
+
+
+def shared_xlsx(rows):
+    """Build an .xlsx whose text sits in xl/sharedStrings.xml, as Excel writes it."""
+    output = io.BytesIO()
+    workbook = xlsxwriter.Workbook(output)
+    sheet = workbook.add_worksheet("SKUs")
+    for index, row in enumerate(rows):
+        sheet.write_row(index, 0, row)
+    workbook.close()
+    return output.getvalue()
+
+
+def ole_file(*streams):
+    """Minimal bytes of an OLE compound document naming the given streams in its directory."""
+    directory = b"".join(name.encode("utf-16-le").ljust(128, b"\0") for name in streams)
+    return OLE_MAGIC + b"\0" * 504 + directory.ljust(1024, b"\0")
+
+
+def zip_bomb():
+    """An .xlsx holding a 100 MB part of zeros, which deflate packs about 1,000 times."""
+    output = io.BytesIO(rezip(xlsx(GOOD)))
+    with zipfile.ZipFile(output, "a", zipfile.ZIP_DEFLATED) as archive, \
+            archive.open("xl/media/image1.png", "w") as part:
+        chunk = b"\0" * MB
+        for _ in range(100):
+            part.write(chunk)
+    return output.getvalue()
+
+
+def plain_zip(**parts):
+    """A zip holding the given parts (names with "/" spelled "__")."""
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w") as archive:
+        for name, content in parts.items():
+            archive.writestr(name.replace("__", "/"), content)
+    return output.getvalue()
+
+
+REFUSED = {
+    "random bytes": (random.Random(3).randbytes(4096), "data.xlsx",
+                     '"data.xlsx" cannot be imported (it is not in the .xlsx format: it may be '
+                     f"damaged, or another kind of file renamed). {ACCEPTED}"),
+    "png": (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(64), "skus.xlsx",
+            f'"skus.xlsx" cannot be imported (it is a PNG image). {ACCEPTED}'),
+    "pdf": (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "skus.pdf",
+            f'"skus.pdf" cannot be imported (it is a PDF document). {ACCEPTED}'),
+    "exe renamed": (b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff" + bytes(64), "skus.xlsx",
+                    f'"skus.xlsx" cannot be imported (it is a Windows program). {ACCEPTED}'),
+    "binary csv": (b"SKU code\n\0\0\x01\x02", "skus.csv",
+                   f'"skus.csv" cannot be imported (it is not a text file). {ACCEPTED}'),
+    "text as pdf": (b"SKU code\nA\n", "skus.pdf", f'"skus.pdf" cannot be imported. {ACCEPTED}'),
+    "docx": (plain_zip(**{"[Content_Types].xml": "<Types/>", "word__document.xml": "<w/>"}),
+             "skus.xlsx", f'"skus.xlsx" cannot be imported (it is a Word document). {ACCEPTED}'),
+    "zip": (plain_zip(**{"skus.xlsx": b"PK"}), "skus.zip",
+            f'"skus.zip" cannot be imported (it is a zip archive, not an Excel workbook). '
+            f"{ACCEPTED}"),
+    "ods": (plain_zip(mimetype="application/vnd.oasis.opendocument.spreadsheet",
+                      **{"content.xml": "<office/>"}), "skus.ods",
+            '"skus.ods" cannot be imported (an OpenDocument spreadsheet must be saved as '
+            f'"Excel Workbook (.xlsx)" first). {ACCEPTED}'),
+    "xlsb": (plain_zip(**{"[Content_Types].xml": "<Types/>", "xl__workbook.bin": b"\0"}),
+             "skus.xlsb", '"skus.xlsb" cannot be imported (an Excel binary workbook must be '
+                          f'saved as "Excel Workbook (.xlsx)" first). {ACCEPTED}'),
+    "xls text": (b"<html><table></table></html>", "skus.xls",
+                 '"skus.xls" cannot be imported (an Excel 97-2003 file must be saved as '
+                 f'"Excel Workbook (.xlsx)" first). {ACCEPTED}'),
+    "empty": (b"", "skus.xlsx", f"The file is empty. {ACCEPTED}"),
+    "truncated": (xlsx(GOOD)[:2000], "skus.xlsx",
+                  "The file is damaged or not a complete .xlsx workbook (it may have been cut "
+                  "off while downloading or copying). Open it in Excel, save it again and upload "
+                  "it again."),
+    "encrypted": (ole_file("Root Entry", "EncryptionInfo", "EncryptedPackage"), "skus.xlsx",
+                  ENCRYPTED),
+    "legacy xls": (ole_file("Root Entry", "Workbook"), "skus.xls",
+                   "This is an Excel 97-2003 workbook (.xls), another old-format Office file or "
+                   "a password-protected workbook, which cannot be imported. Open it in Excel, "
+                   "remove any password (File > Info > Protect Workbook), save it as "
+                   '"Excel Workbook (.xlsx)" and upload that.'),
+    "xml bomb": (rezip(shared_xlsx(GOOD),
+                       replace={"xl/sharedStrings.xml": BILLION_LAUGHS}), "skus.xlsx",
+                 'The workbook part "xl/sharedStrings.xml" declares a DOCTYPE or ENTITY, which '
+                 'Excel never writes; it was refused as a possible "XML bomb".'),
+    "oversized": (b"SKU code\n" + b"A\n" * (25 * MB // 2), "skus.csv",
+                  "The file is 25.1 MB; the limit is 25 MB. Split it into smaller files."),
+}
+
+
+@pytest.fixture
+def no_reader(monkeypatch):
+    """Fail the test if the workbook reader is ever reached."""
+
+    def refuse(*args):
+        raise AssertionError("the reader opened a file that should have been refused")
+
+    monkeypatch.setattr(excel_reading, "_calamine_rows", refuse)
+    monkeypatch.setattr(excel_reading, "_csv_rows", refuse)
+
+
+@pytest.mark.usefixtures("no_reader")
+@pytest.mark.parametrize("case", REFUSED)
+def test_refused_upload_gives_one_message_and_applies_nothing(case):
+    """Every refused file is one file-level error, apply never runs, no transaction opens."""
+    data, filename, message = REFUSED[case]
+    apply, calls = _apply_recorder()
+    transaction = FakeTransaction()
+    checked = []
+    result = run_import(data, SPEC, filename=filename, apply=apply, dry_run=False,
+                        transaction=transaction, validate_row=checked.append)
+    assert [(error.row, error.column, error.message) for error in result.errors] == [
+        (0, "", message)]
+    assert str(result.errors[0]) == message
+    assert calls == []
+    assert checked == []
+    assert transaction.events == []
+    assert result.row_count == 0
+    with pytest.raises(FileRefused, match=re.escape(message[:40])):
+        check_upload(data, filename)
+
+
+@pytest.mark.usefixtures("no_reader")
+def test_zip_bomb_is_refused_from_its_directory():
+    """A part packed a thousand times is refused from the zip directory, never unpacked."""
+    bomb = zip_bomb()
+    assert len(bomb) < MB
+    apply, calls = _apply_recorder()
+    result = run_import(bomb, SPEC, apply=apply, dry_run=False)
+    assert error_map(result.errors) == {(0, ""): (
+        'The workbook part "xl/media/image1.png" is compressed more than 200 times, which real '
+        'workbooks never are; it was refused as a possible "zip bomb".')}
+    assert calls == []
+    # also when the ratio is allowed, the total unpacked size is capped
+    with pytest.raises(FileRefused, match=r"unpacks to more than 50 MB, the limit"):
+        check_upload(bomb, max_ratio=10_000, max_uncompressed_bytes=50 * MB)
+    assert check_upload(bomb, max_ratio=10_000) == "xlsx"
+
+
+def test_total_unpacked_size_limit_is_a_parameter():
+    """read_workbook and run_import take the unpacked-size limit as a keyword."""
+    upload = xlsx(GOOD)
+    assert read_workbook(upload, SPEC).ok
+    message = read_workbook(upload, SPEC, max_uncompressed_bytes=2048).errors[0].message
+    assert message == ('The workbook unpacks to more than 2 KB, the limit; it may be a "zip '
+                       'bomb". Split it into smaller files.')
+    apply, calls = _apply_recorder()
+    result = run_import(upload, SPEC, apply=apply, dry_run=False, max_uncompressed_bytes=2048)
+    assert error_map(result.errors) == {(0, ""): message}
+    assert calls == []
+
+
+def test_too_many_parts_is_refused():
+    """A workbook with more than 10,000 zip entries is refused."""
+    output = io.BytesIO(xlsx(GOOD))
+    with zipfile.ZipFile(output, "a") as archive:
+        for index in range(10_001):
+            archive.writestr(f"xl/media/{index}.bin", b"")
+    result = read_workbook(output.getvalue(), SPEC)
+    assert error_map(result.errors) == {(0, ""): (
+        'The workbook has more than 10,000 parts, which no real workbook has; it was refused as '
+        'a possible "zip bomb".')}
+    assert check_upload(output.getvalue(), max_entries=20_000) == "xlsx"
+
+
+def test_max_bytes_is_a_parameter():
+    """The size limit is checked first, and callers may lower or raise it."""
+    upload = xlsx(GOOD)
+    assert len(upload) > 2048
+    result = read_workbook(upload, SPEC, max_bytes=2048)
+    assert error_map(result.errors) == {(0, ""): (
+        f"The file is {math.ceil(len(upload) / 1024 * 10) / 10:g} KB; the limit is 2 KB. "
+        "Split it into smaller files.")}
+    big = b"SKU code\n" + b"A\n" * ((3 * MB - 9) // 2)
+    assert read_workbook(big, SPEC, filename="a.csv", max_bytes=2 * MB).errors[0].message == (
+        "The file is 3 MB; the limit is 2 MB. Split it into smaller files.")
+    assert read_workbook(upload, SPEC, max_bytes=len(upload)).ok  # the limit itself is fine
+    assert check_upload(b"SKU code\n".ljust(MAX_UPLOAD_BYTES, b"A"), "a.csv") == "csv"
+
+
+@pytest.mark.parametrize("payload", [
+    BILLION_LAUGHS,
+    BILLION_LAUGHS.decode().encode("utf-16"),  # a parser reads UTF-16 just as well
+    b'<?xml version="1.0"?><!-- a comment first --><!DOCTYPE x SYSTEM "file:///etc/passwd"><sst/>',
+    b'\xef\xbb\xbf  <!ENTITY x "y"><sst/>',
+])
+def test_xml_bombs_are_refused_in_any_part(payload):
+    """A DOCTYPE or ENTITY before the root element of any XML part refuses the workbook."""
+    assert read_workbook(shared_xlsx(GOOD), SPEC).ok
+    for part in ("xl/sharedStrings.xml", "xl/workbook.xml", "xl/worksheets/sheet1.xml",
+                 "[Content_Types].xml"):
+        result = read_workbook(rezip(shared_xlsx(GOOD), replace={part: payload}), SPEC)
+        assert error_map(result.errors) == {(0, ""): (
+            f'The workbook part "{part}" declares a DOCTYPE or ENTITY, which Excel never writes; '
+            'it was refused as a possible "XML bomb".')}
+
+
+def test_xml_part_with_an_endless_prolog_is_refused():
+    """The DOCTYPE scan is bounded: a part must reach its root element within 64 KB."""
+    payload = b'<?xml version="1.0"?><!--' + b"x" * (70 * 1024) + b'--><!DOCTYPE x><sst/>'
+    result = read_workbook(rezip(xlsx(GOOD), replace={"xl/styles.xml": payload}), SPEC)
+    assert result.errors[0].message == (
+        'The workbook part "xl/styles.xml" does not start like an Excel part (no element in its '
+        "first 64 KB); it was refused.")
+
+
+def test_doctype_text_inside_cells_is_not_a_bomb():
+    """Text that merely reads like a declaration, and comments before the root, are fine."""
+    upload = xlsx([["SKU code", "Barcode"], ["a", '<!DOCTYPE html><!ENTITY x "y">']])
+    with zipfile.ZipFile(io.BytesIO(upload)) as archive:
+        styles = archive.read("xl/styles.xml")
+    upload = rezip(upload, replace={"xl/styles.xml": styles.replace(
+        b"?>", b"?>\n<!-- written by hand -->\n<?pi data?>", 1)})
+    result = read_workbook(upload, SPEC)
+    assert result.ok, result.errors
+    assert result.rows[0]["barcode"] == '<!DOCTYPE html><!ENTITY x "y">'
+
+
+def test_encrypted_workbook_named_anything_is_refused():
+    """Detection is by content: the OLE header is enough, whatever the file is called."""
+    encrypted = REFUSED["encrypted"][0]
+    for filename in ("skus.xlsx", "skus.csv", "skus.xls", "skus"):
+        assert read_workbook(encrypted, SPEC, filename=filename).errors[0].message == ENCRYPTED
+    assert "Excel 97-2003 workbook (.xls)" in read_workbook(
+        REFUSED["legacy xls"][0], SPEC, filename="skus.xlsx").errors[0].message
+
+
+def test_zip_entry_encryption_is_refused():
+    """A zip whose parts are encrypted is a password-protected file."""
+    upload = bytearray(xlsx(GOOD))
+    with zipfile.ZipFile(io.BytesIO(bytes(upload))) as archive:
+        offsets = [info.header_offset for info in archive.infolist()]
+    for offset in offsets:  # set the "encrypted" flag of each local header ...
+        upload[offset + 6] |= 1
+    position = upload.find(b"PK\x01\x02")
+    while position != -1:  # ... and of each central directory entry
+        upload[position + 8] |= 1
+        position = upload.find(b"PK\x01\x02", position + 4)
+    assert read_workbook(bytes(upload), SPEC).errors[0].message == ENCRYPTED
+
+
+def test_workbooks_are_recognised_by_content_not_name():
+    """An .xlsx named .csv, .xls or with no extension is still read as the workbook it is."""
+    for filename in ("skus.csv", "skus.xls", "skus", "SKUS.XLSM"):
+        result = read_workbook(xlsx(GOOD), SPEC, filename=filename)
+        assert [row["code"] for row in result.rows] == ["A", "B"], filename
+    assert check_upload(xlsx(GOOD), "x.xlsx") == "xlsx"
+    assert check_upload(b"SKU code\nA\n", "x.csv") == "csv"
+
+
+def test_utf16_unicode_text_is_read():
+    """Excel's "Unicode Text" (.txt, UTF-16 with tabs) is a CSV with NUL bytes: still text."""
+    data = "SKU code\tWeight (g)\r\n中文-1\t3\r\n".encode("utf-16")
+    result = read_workbook(data, SPEC, filename="skus.txt")
+    assert [(row["code"], row["weight"]) for row in result.rows] == [("中文-1", 3)]
+
+
+def test_error_report_never_opens_a_refused_file():
+    """The report of a refused file is a fresh workbook holding just the message."""
+    for case in ("xml bomb", "encrypted", "png", "truncated"):
+        data, filename, message = REFUSED[case]
+        report = load(error_report_workbook(data, SPEC, [CellError(0, "", message)],
+                                            filename=filename))
+        sheet = report.active
+        assert report.sheetnames == ["SKUs"]
+        assert sheet.max_row == 1
+        assert sheet["A1"].value == f"Errors\n{message}"
+    zip_report = load(error_report_workbook(zip_bomb(), SPEC, [CellError(0, "", "bomb")]))
+    assert zip_report.active["A1"].value == "Errors\nbomb"
+
+
+# --------------------------------------------------------------------------- what people type
+
+
+@pytest.mark.parametrize(("column", "cell", "expected"), [
+    ("Weight (g)", " 219 ", 219),
+    ("Weight (g)", "+5", 5),
+    ("Weight (g)", "219.00", 219),
+    ("Unit cost", " 1.50 ", Decimal("1.50")),
+    ("Unit cost", ".5", Decimal("0.5")),
+    ("Active", " Yes ", True),
+    ("Active", "TRUE", True),
+    ("Active", " 0 ", False),
+    ("Barcode", "  0042  ", "0042"),
+    ("Available from", " 2026-01-31 ", date(2026, 1, 31)),
+    ("Kind", "  BUNDLE", "Bundle"),
+])
+def test_numbers_stored_as_text_and_spaces_are_normalised(column, cell, expected):
+    """Numbers typed as text, surrounding spaces and yes/TRUE/1 all read as meant."""
+    result = read_workbook(xlsx([["SKU code", column], ["a", cell]]), SPEC)
+    assert result.ok, result.errors
+    key = next(c.key for c in SPEC.columns if c.header == column)
+    assert result.rows[0][key] == expected
+    assert type(result.rows[0][key]) is type(expected)
+
+
+# --------------------------------------------------------------------------- non-ASCII text
+
+UNICODE_SPEC = Spec("products", "商品 Produits", (
+    Column("code", "SKU code", required=True),
+    Column("name", "名称 / Désignation"),
+    Column("colour", "Colour", choices=("红色", "Blau", "Vert émeraude")),
+))
+UNICODE_ROWS = [
+    {"code": "中文-001", "name": "纯棉T恤 男款 (中文)", "colour": "红色"},
+    {"code": "É-002", "name": "Crème brûlée à l'œuf, Größe XL, Ångström, ñandú", "colour": "Blau"},
+    {"code": "EMOJI-3", "name": "Party 🎉 with 👍🏽 and 👨‍👩‍👧 (ZWJ)", "colour": "Vert émeraude"},
+    {"code": "MIX-4", "name": "Ελληνικά, русский, עברית, العربية, 日本語, 한국어", "colour": None},
+    {"code": "=中文", "name": "-emoji first 🎉", "colour": None},
+]
+
+
+def test_non_ascii_text_survives_export_and_import():
+    """Chinese, accented, right-to-left text and emoji come back exactly, headers too."""
+    data = export_workbook(UNICODE_SPEC, UNICODE_ROWS)
+    assert load(data).sheetnames == ["商品 Produits"]
+    result = read_workbook(data, UNICODE_SPEC)
+    assert result.ok, result.errors
+    assert [{k: v for k, v in row.items() if k != "_row"} for row in result.rows] == UNICODE_ROWS
+    template = load(template_workbook(UNICODE_SPEC))["商品 Produits"]
+    assert [c.value for c in template[1]] == ["SKU code", "名称 / Désignation", "Colour"]
+
+
+def test_non_ascii_text_survives_csv_and_the_error_report():
+    """A UTF-8 CSV keeps its text, and so does the .xlsx error report made from it."""
+    lines = ["SKU code;名称 / Désignation;Colour"] + [
+        f"{row['code']};{row['name']};{row['colour'] or ''}" for row in UNICODE_ROWS]
+    data = "\r\n".join(lines).encode("utf-8-sig")
+    result = read_workbook(data, UNICODE_SPEC, filename="产品.csv")
+    assert [{k: v for k, v in row.items() if k != "_row"} for row in result.rows] == UNICODE_ROWS
+    errors = [CellError(3, "名称 / Désignation", "trop long 太长 🚫")]
+    sheet = load(error_report_workbook(data, UNICODE_SPEC, errors, filename="产品.csv")).active
+    assert sheet["B3"].value == UNICODE_ROWS[1]["name"]
+    assert sheet["D3"].value == "名称 / Désignation: trop long 太长 🚫"
+    assert sheet["B3"].fill.fgColor.rgb.endswith("FFC7CE")

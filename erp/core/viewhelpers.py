@@ -1,0 +1,77 @@
+"""Small helpers every domain's views use: load-or-404, paging, downloads, form errors."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+from flask import abort, flash, request, send_file
+from flask_sqlalchemy.pagination import SelectPagination
+
+from erp.core.errors import DomainError
+from erp.extensions import db
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def get_or_404(model, ident):
+    """Return the row of ``model`` with primary key ``ident`` or abort with 404."""
+    obj = db.session.get(model, ident)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def page_arg() -> int:
+    """Return the ``page`` query argument as a positive int."""
+    return max(1, request.args.get("page", 1, type=int) or 1)
+
+
+class RowPagination(SelectPagination):
+    """A page of a select of several columns: ``items`` are its rows.
+
+    ``db.paginate`` returns ``scalars()``, i.e. only the first column of each row, which suits
+    a select of one entity but not a list query joining columns from several tables.
+    """
+
+    def _query_items(self) -> list:
+        stmt = self._query_args["select"].limit(self.per_page).offset(self._query_offset)
+        return list(self._query_args["session"].execute(stmt).all())
+
+    def _query_count(self) -> int:
+        count = self._query_args.get("count_select")
+        if count is None:
+            return super()._query_count()
+        return self._query_args["session"].execute(count).scalar() or 0
+
+
+def paginate_rows(stmt, *, per_page: int, count=None) -> RowPagination:
+    """Return the page of ``stmt``'s rows that the ``page`` query argument asks for.
+
+    :param count: a select of the total (e.g. one without the joins that only add columns);
+        by default the rows of ``stmt`` are counted.
+    """
+    return RowPagination(select=stmt, count_select=count, session=db.session(), page=page_arg(),
+                         per_page=per_page, max_per_page=None, error_out=False)
+
+
+def xlsx_response(data: bytes, name: str):
+    """Send workbook bytes as a download named ``name-YYYYMMDD.xlsx``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
+    return send_file(io.BytesIO(data), as_attachment=True, download_name=f"{name}-{stamp}.xlsx",
+                     mimetype=XLSX_MIME)
+
+
+def form_errors(form, err: DomainError) -> None:
+    """Attach a service error to the form field it names, or flash it."""
+    field = getattr(form, err.field, None) if err.field else None
+    if field is not None:
+        field.errors = [*field.errors, str(err)] if isinstance(field.errors, list) else [str(err)]
+    else:
+        flash(str(err), "error")
+
+
+def pdf_response(data: bytes, name: str, *, inline: bool = True):
+    """Send PDF bytes, shown in the browser by default."""
+    return send_file(io.BytesIO(data), as_attachment=not inline, download_name=f"{name}.pdf",
+                     mimetype="application/pdf")

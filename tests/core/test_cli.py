@@ -1,0 +1,124 @@
+"""The ``erp`` commands: demo data with printed logins, and creating users."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from erp.cli import DEMO_USERS
+from erp.core import services
+from erp.core.models import ExchangeRate, Role, User
+from erp.extensions import db
+
+LOGIN_LINE = re.compile(r"^\s+(\S+)\s+user (\S+)\s+password (\S+)$", re.M)
+
+
+def demo_logins(result) -> dict[str, tuple[str, str]]:
+    """Return ``{username: (role, password)}`` printed by ``erp demo``."""
+    assert result.exit_code == 0, result.output
+    return {user: (role, password) for role, user, password in LOGIN_LINE.findall(result.output)}
+
+
+def count(model) -> int:
+    """Return the number of rows of ``model``."""
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_demo_creates_one_user_per_role_and_prints_logins(runner):
+    result = runner.invoke(args=["demo"])
+
+    logins = demo_logins(result)
+    assert set(logins) == {username for username, _, _ in DEMO_USERS}
+    assert {role for role, _ in logins.values()} == {r.value for r in Role}
+    for username, (role, password) in logins.items():
+        user = services.get_user_by_username(username)
+        assert user is not None
+        assert user.active
+        assert {r.value for r in user.roles} == {role}
+        assert len(password) >= 8
+    assert count(User) == len(Role)
+    assert count(ExchangeRate) > 0
+
+
+def test_demo_twice_creates_no_duplicates_and_same_passwords(runner):
+    first = demo_logins(runner.invoke(args=["demo"]))
+    users, rates = count(User), count(ExchangeRate)
+
+    second = demo_logins(runner.invoke(args=["demo"]))
+
+    assert second == first
+    assert count(User) == users
+    assert count(ExchangeRate) == rates
+
+
+def test_demo_reset_passwords_prints_new_ones_that_work(runner, client):
+    first = demo_logins(runner.invoke(args=["demo"]))
+    second = demo_logins(runner.invoke(args=["demo", "--reset-passwords"]))
+    assert second.keys() == first.keys()
+    assert all(second[u][1] != first[u][1] for u in first)
+    response = client.post("/login", data={"username": "warehouse",
+                                           "password": second["warehouse"][1]})
+    assert response.status_code == 302
+
+
+def test_demo_printed_password_signs_in(runner, client):
+    logins = demo_logins(runner.invoke(args=["demo"]))
+    _, password = logins["admin"]
+
+    response = client.post("/login", data={"username": "admin", "password": password})
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert client.get("/admin/users").status_code == 200
+
+
+def test_create_user_command_creates_user(runner, client):
+    result = runner.invoke(args=["create-user", "Bob", "--name", "Bob Builder", "--role",
+                                 "warehouse", "--role", "purchasing", "--password",
+                                 "longenough-pass"])
+
+    assert result.exit_code == 0, result.output
+    assert "User bob created with roles warehouse, purchasing." in result.output
+    user = services.get_user_by_username("bob")
+    assert user.full_name == "Bob Builder"
+    assert {r.value for r in user.roles} == {"warehouse", "purchasing"}
+    response = client.post("/login", data={"username": "bob", "password": "longenough-pass"})
+    assert response.status_code == 302
+
+
+def test_create_user_command_duplicate_fails_with_message(runner, create_user):
+    create_user("bob", roles=("warehouse",))
+    users = count(User)
+
+    result = runner.invoke(args=["create-user", "bob", "--name", "Other Bob", "--role",
+                                 "manager", "--password", "longenough-pass"])
+
+    assert result.exit_code == 1
+    assert 'Error: To create user "bob", you must choose another username: it is taken.' \
+        in result.output
+    assert count(User) == users
+    assert {r.value for r in services.get_user_by_username("bob").roles} == {"warehouse"}
+
+
+def test_create_user_command_weak_password_fails(runner):
+    result = runner.invoke(args=["create-user", "bob", "--name", "Bob", "--role", "warehouse",
+                                 "--password", "short"])
+    assert result.exit_code == 1
+    assert "A password must have at least 10 characters." in result.output
+    assert services.get_user_by_username("bob") is None
+
+
+def test_create_user_command_unknown_role_refused(runner):
+    result = runner.invoke(args=["create-user", "bob", "--name", "Bob", "--role", "boss",
+                                 "--password", "longenough-pass"])
+    assert result.exit_code == 2
+    assert "'boss' is not one of" in result.output
+    assert services.get_user_by_username("bob") is None
+
+
+def test_create_user_command_password_prompt_confirmed(runner):
+    result = runner.invoke(args=["create-user", "bob", "--name", "Bob", "--role", "warehouse"],
+                           input="longenough-pass\nlongenough-pass\n")
+    assert result.exit_code == 0, result.output
+    assert services.get_user_by_username("bob") is not None

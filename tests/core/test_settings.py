@@ -1,0 +1,229 @@
+"""Company settings and exchange rates: admins edit, managers read, bad values are refused."""
+
+from __future__ import annotations
+
+import html
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from erp.core import settings
+from erp.core.models import AuditEvent, ExchangeRate, Setting
+from erp.extensions import db
+
+GOOD = {
+    "company_name": "Lantern & Loom Trading Ltd",
+    "company_address": "Unit 5\n18 Harbour Road\nShenzhen",
+    "company_country": "CN",
+    "base_currency": "USD",
+    "approval_threshold": "7500",
+}
+
+
+def text_of(response) -> str:
+    """Return the response body with HTML entities decoded."""
+    return html.unescape(response.get_data(as_text=True))
+
+
+def count(model) -> int:
+    """Return the number of rows of ``model``."""
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def events(action: str) -> list[AuditEvent]:
+    """Return the audit events with ``action``, oldest first."""
+    db.session.expire_all()
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                                   .order_by(AuditEvent.id)))
+
+
+def rates() -> list[tuple[str, date, Decimal]]:
+    """Return every stored exchange rate as ``(currency, valid_from, rate)``."""
+    db.session.expire_all()
+    return [tuple(r) for r in db.session.execute(
+        select(ExchangeRate.currency, ExchangeRate.valid_from, ExchangeRate.rate)
+        .order_by(ExchangeRate.currency, ExchangeRate.valid_from))]
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def test_settings_page_admin_sees_form(client, login_as):
+    login_as("admin")
+    response = client.get("/settings")
+    assert response.status_code == 200
+    body = text_of(response)
+    assert 'action="/settings"' in body
+    assert 'name="company_name"' in body
+    assert 'name="approval_threshold"' in body
+
+
+def test_settings_page_manager_sees_values_read_only(client, login_as):
+    db.session.add(Setting(key="company_name", value="Read Only Ltd"))
+    db.session.commit()
+    login_as("manager")
+    response = client.get("/settings")
+    assert response.status_code == 200
+    body = text_of(response)
+    assert "Read Only Ltd" in body
+    assert 'action="/settings"' not in body
+    assert 'name="company_name"' not in body
+
+
+def test_update_settings_admin_saves_and_audits_before_after(client, login_as):
+    admin = login_as("admin")
+
+    response = client.post("/settings", data=GOOD)
+
+    assert response.status_code == 302
+    assert settings.get("company_name") == "Lantern & Loom Trading Ltd"
+    assert settings.get("company_address") == "Unit 5\n18 Harbour Road\nShenzhen"
+    assert settings.get("approval_threshold") == Decimal("7500")
+    [event] = events("setting.updated")
+    assert event.actor_id == admin.id
+    assert event.entity_type == "setting"
+    assert event.changes == {
+        "company_name": ["Example Trading Ltd", "Lantern & Loom Trading Ltd"],
+        "company_address": ["1 Harbour Road\nShenzhen 518000\nCN",
+                            "Unit 5\n18 Harbour Road\nShenzhen"],
+        "approval_threshold": ["5000", "7500"],
+    }
+    assert "Settings saved." in text_of(client.get("/settings"))
+
+
+def test_update_settings_unchanged_writes_nothing(client, login_as):
+    login_as("admin")
+    client.post("/settings", data=GOOD)
+    audits = count(AuditEvent)
+    response = client.post("/settings", data=GOOD)
+    assert response.status_code == 302
+    assert count(AuditEvent) == audits
+    assert "Nothing changed." in text_of(client.get("/settings"))
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("base_currency", "XXQ", "'XXQ' is not an ISO 4217 currency code"),
+    ("approval_threshold", "-1", "Number must be at least 0"),
+    ("approval_threshold", "lots", "Not a valid decimal value"),
+    ("company_name", "", "This field is required"),
+])
+def test_update_settings_bad_value_rerenders_with_error_and_stores_nothing(
+        client, login_as, field, value, message):
+    login_as("admin")
+    audits = count(AuditEvent)
+
+    response = client.post("/settings", data={**GOOD, field: value})
+
+    assert response.status_code == 422
+    body = text_of(response)
+    assert message in body
+    assert 'action="/settings"' in body  # the form again, with what was typed
+    assert count(Setting) == 0
+    assert count(AuditEvent) == audits
+    assert settings.get("company_name") == "Example Trading Ltd"
+
+
+def test_update_settings_manager_refused(client, login_as):
+    login_as("manager")
+    assert client.post("/settings", data=GOOD).status_code == 403
+    assert count(Setting) == 0
+
+
+# --------------------------------------------------------------------------- exchange rates
+
+
+def test_set_exchange_rate_creates_and_audits(client, login_as):
+    admin = login_as("admin")
+
+    response = client.post("/settings/exchange-rates",
+                           data={"currency": "cny", "valid_from": "2026-01-01", "rate": "0.138"})
+
+    assert response.status_code == 302
+    assert rates() == [("CNY", date(2026, 1, 1), Decimal("0.138"))]
+    [event] = events("exchange_rate.created")
+    assert event.actor_id == admin.id
+    assert event.changes == {"rate": [None, "0.138"], "valid_from": [None, "2026-01-01"]}
+    listing = text_of(client.get("/settings/exchange-rates"))
+    assert "0.13800000" in listing
+
+
+def test_set_exchange_rate_same_currency_and_date_updates(client, login_as):
+    login_as("admin")
+    client.post("/settings/exchange-rates",
+                data={"currency": "EUR", "valid_from": "2026-01-01", "rate": "1.08"})
+    client.post("/settings/exchange-rates",
+                data={"currency": "EUR", "valid_from": "2026-02-01", "rate": "1.09"})
+
+    response = client.post("/settings/exchange-rates",
+                           data={"currency": "EUR", "valid_from": "2026-01-01", "rate": "1.10"})
+
+    assert response.status_code == 302
+    assert rates() == [("EUR", date(2026, 1, 1), Decimal("1.10")),
+                       ("EUR", date(2026, 2, 1), Decimal("1.09"))]
+    [event] = events("exchange_rate.updated")
+    assert event.changes == {"rate": ["1.08000000", "1.10"]}
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"currency": "USD", "rate": "1"}, "USD is the base currency; its rate is always 1."),
+    ({"currency": "EUR", "rate": "0"}, "An exchange rate must be greater than zero."),
+    ({"currency": "XXQ", "rate": "1.2"}, "'XXQ' is not an ISO 4217 currency code"),
+])
+def test_set_exchange_rate_bad_value_refused(client, login_as, data, message):
+    login_as("admin")
+    audits = count(AuditEvent)
+    response = client.post("/settings/exchange-rates", data={"valid_from": "2026-01-01", **data})
+    assert response.status_code == 422
+    assert message in text_of(response)
+    assert rates() == []
+    assert count(AuditEvent) == audits
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"currency": "EUR", "valid_from": "2026-01-01", "rate": "-1"},
+     "Rate (base units per 1 unit): Number must be at least 0"),
+    ({"currency": "EUR", "valid_from": "someday", "rate": "1.1"}, "Valid from: "),
+])
+def test_set_exchange_rate_bad_form_flashes_and_stores_nothing(client, login_as, data,
+                                                              message):
+    login_as("admin")
+    response = client.post("/settings/exchange-rates", data=data)
+    assert response.status_code == 302
+    assert message in text_of(client.get(response.headers["Location"]))
+    assert rates() == []
+
+
+def test_delete_exchange_rate_removes_and_audits(client, login_as):
+    admin = login_as("admin")
+    client.post("/settings/exchange-rates",
+                data={"currency": "GBP", "valid_from": "2026-01-01", "rate": "1.27"})
+    rate_id = db.session.scalar(select(ExchangeRate.id))
+
+    response = client.post(f"/settings/exchange-rates/{rate_id}/delete")
+
+    assert response.status_code == 302
+    assert rates() == []
+    [event] = events("exchange_rate.deleted")
+    assert event.actor_id == admin.id
+    assert event.entity_id == str(rate_id)
+    assert event.changes == {"currency": ["GBP", None], "valid_from": ["2026-01-01", None],
+                             "rate": ["1.27000000", None]}
+    assert client.post(f"/settings/exchange-rates/{rate_id}/delete").status_code == 404
+
+
+def test_exchange_rates_manager_reads_but_cannot_change(client, login_as):
+    row = ExchangeRate(currency="EUR", valid_from=date(2026, 1, 1), rate=Decimal("1.08"))
+    db.session.add(row)
+    db.session.commit()
+    login_as("manager")
+
+    listing = client.get("/settings/exchange-rates")
+    assert listing.status_code == 200
+    assert "1.08000000" in text_of(listing)
+    assert 'action="/settings/exchange-rates"' not in text_of(listing)
+    assert client.post("/settings/exchange-rates", data={
+        "currency": "GBP", "valid_from": "2026-01-01", "rate": "1.27"}).status_code == 403
+    assert client.post(f"/settings/exchange-rates/{row.id}/delete").status_code == 403
+    assert rates() == [("EUR", date(2026, 1, 1), Decimal("1.08"))]
