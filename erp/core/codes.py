@@ -7,6 +7,7 @@ text) and returns the stored form, or raises ``ValueError`` with a message a use
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pycountry
 
@@ -15,6 +16,11 @@ _COUNTRY_ALIASES = {
     "UK": "GB", "ENGLAND": "GB", "GREAT BRITAIN": "GB", "USA": "US", "U.S.A.": "US",
     "UNITED STATES OF AMERICA": "US", "CHINA": "CN", "PRC": "CN", "SOUTH KOREA": "KR",
     "KOREA": "KR", "RUSSIA": "RU", "VIETNAM": "VN", "TAIWAN": "TW", "HOLLAND": "NL",
+    "U.K.": "GB", "U.S.": "US", "UAE": "AE", "REPUBLIC OF KOREA": "KR",
+    # former or everyday names that pycountry no longer (or never) lists
+    "TURKEY": "TR", "MACAU": "MO", "IVORY COAST": "CI", "BURMA": "MM", "SWAZILAND": "SZ",
+    "CAPE VERDE": "CV", "MACEDONIA": "MK", "VATICAN": "VA", "PALESTINE": "PS", "BRUNEI": "BN",
+    "EAST TIMOR": "TL",
 }
 
 
@@ -47,10 +53,15 @@ def normalize_country(value: str) -> str:
 def normalize_hs_code(value) -> str:
     """Return an HS code as 6 to 10 digits without dots (``6109.10.00`` -> ``61091000``).
 
+    Full-width digits and dots (typed with a Chinese or Japanese input method) count as ASCII
+    ones; a whole number that arrives as a float (``610910.0``) counts as that number.
+
     :raises ValueError: if it is not 6 to 10 digits once separators are removed.
     """
-    text = _HS_SEPARATORS.sub("", str(value or "").strip())
-    if not text.isdigit() or not 6 <= len(text) <= 10:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # str(610910.0) would lose its ".0" as a separator: "6109100"
+    text = _HS_SEPARATORS.sub("", unicodedata.normalize("NFKC", str(value or "")).strip())
+    if not _is_ascii_digits(text) or not 6 <= len(text) <= 10:
         raise ValueError(f"{value!r} is not an HS code: use 6 to 10 digits, e.g. 6109.10")
     return text
 
@@ -72,19 +83,23 @@ def gtin_check_digit(body: str) -> int:
 def barcode_kind(value: str) -> str:
     """Return ``"ean13"``, ``"upca"`` or ``"internal"`` for a barcode, checking GTIN digits.
 
-    All-digit codes of 12 or 13 digits are GTINs and must carry a correct check digit; other
-    codes of 4-32 letters, digits, dash or dot are internal codes.
+    All-digit codes of 12 or 13 digits are GTINs (UPC-A, EAN-13) and must carry a correct check
+    digit. So must codes of 8 or 14 digits (EAN-8, GTIN-14), which are then kept as
+    ``"internal"``: an internal code may not have 8 or 14 digits unless its last one is a valid
+    GS1 check digit. Other codes of 4-32 ASCII letters, digits, dashes or dots are internal.
 
-    :raises ValueError: for a wrong check digit or unusable characters.
+    :raises ValueError: for a wrong check digit or unusable characters (digits other than
+        0-9, such as full-width ones, included: a scanner never reads them).
     """
     text = str(value or "").strip()
-    if text.isdigit() and len(text) in (12, 13):
+    digits = _is_ascii_digits(text)
+    if digits and len(text) in (12, 13):
         expected = gtin_check_digit(text[:-1])
         if int(text[-1]) != expected:
             kind = "EAN-13" if len(text) == 13 else "UPC-A"
             raise ValueError(f"{text} is not a valid {kind}: its check digit should be {expected}")
         return "ean13" if len(text) == 13 else "upca"
-    if text.isdigit() and len(text) in (8, 14):
+    if digits and len(text) in (8, 14):
         expected = gtin_check_digit(text[:-1])
         if int(text[-1]) != expected:
             raise ValueError(f"{text} is not a valid GTIN: its check digit should be {expected}")
@@ -93,3 +108,8 @@ def barcode_kind(value: str) -> str:
         raise ValueError(f"{text!r} is not a barcode: use an EAN-13, a UPC-A or an internal code "
                          "of 4-32 letters, digits, dots or dashes")
     return "internal"
+
+
+def _is_ascii_digits(text: str) -> bool:
+    """Whether ``text`` is all 0-9 (``str.isdigit`` also accepts "٣", "３" and "²")."""
+    return text.isascii() and text.isdigit()
