@@ -58,7 +58,7 @@ class Brand(db.Model):
 
 
 class Trademark(db.Model):
-    """A trademark registration of a brand in one country (or region such as EM or WO)."""
+    """A trademark registration of a brand in one country (ISO 3166-1 alpha-2)."""
 
     __tablename__ = "trademark"
     __table_args__ = (UniqueConstraint("brand_id", "country", "number"),)

@@ -1,0 +1,177 @@
+"""The Excel upload screens every import shares: upload, dry run, result page, error report.
+
+A domain declares an :class:`Importer` (its :class:`~erp.core.excel.Spec`, the function that
+runs the import, labels and endpoints) and writes three thin views, each under its own
+permission::
+
+    @bp.route("/import", methods=["GET", "POST"])
+    @permission_required("brands.edit")
+    def import_brands():
+        return importing.import_view(BRAND_IMPORT)
+
+plus one calling :func:`template_download` and one calling :func:`error_report_download`.
+The upload page (``core/import.html``) offers "Check only" (a dry run: nothing is written) and
+"Import" (all or nothing). When the file has errors the page lists them by row and column and
+links to an error report: the uploaded sheet with the bad cells in red. The upload is kept for
+that download in the instance folder for :data:`REPORT_TTL`, readable only by its uploader.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+
+from erp.core import excel
+from erp.core.viewhelpers import xlsx_response
+from erp.extensions import db
+
+#: how long an upload is kept for its error report, in seconds
+REPORT_TTL = 3600
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+
+
+class ImportForm(FlaskForm):
+    """The upload of one spreadsheet; the pressed button says dry run or import."""
+
+    file = FileField("Spreadsheet (.xlsx or .csv)",
+                     validators=[FileRequired("Choose a file to import.")])
+
+
+@dataclass(frozen=True)
+class Importer:
+    """What one import screen needs to know about its domain.
+
+    :param name: a short slug (``"brands"``), used in download names and to keep reports apart.
+    :param title: the page title, e.g. ``"Import brands"``.
+    :param spec: the sheet's columns (the template and the error report use them too).
+    :param run: ``run(data, *, filename, dry_run, actor) -> ImportResult``; it calls
+        :func:`erp.core.excel.run_import` and never commits.
+    :param template_endpoint: the view calling :func:`template_download`.
+    :param report_endpoint: the view calling :func:`error_report_download` (takes ``token``).
+    :param back_endpoint: the list to return to after a successful import.
+    :param intro: one or two sentences shown above the upload form.
+    """
+
+    name: str
+    title: str
+    spec: excel.Spec
+    run: Callable[..., excel.ImportResult]
+    template_endpoint: str
+    report_endpoint: str
+    back_endpoint: str
+    intro: str = ""
+
+
+def import_view(importer: Importer):
+    """Show the upload form (GET), or check or import the uploaded file (POST).
+
+    An import without errors is committed and the user is sent back to the list; a dry run,
+    or a file with errors, shows the result page with every error and nothing written.
+    """
+    form = ImportForm()
+    if request.method == "GET":
+        return render_template("core/import.html", importer=importer, form=form)
+    if not form.validate_on_submit():
+        return render_template("core/import.html", importer=importer, form=form), 422
+    upload = form.file.data
+    filename = os.path.basename(upload.filename or "upload.xlsx")
+    data = upload.read()
+    dry_run = request.form.get("action") != "import"
+    result = importer.run(data, filename=filename, dry_run=dry_run, actor=current_user)
+    if result.ok and not dry_run:
+        db.session.commit()
+        flash(f"{importer.title}: {summary(result)}", "success")
+        return redirect(url_for(importer.back_endpoint))
+    db.session.rollback()  # a dry run or a refused file leaves the database as it was
+    token = _keep_upload(importer, data, filename, result.errors) if result.errors else None
+    return render_template("core/import.html", importer=importer, form=ImportForm(formdata=None),
+                           result=result, filename=filename, report_token=token,
+                           shown_errors=result.errors[:500])
+
+
+def summary(result: excel.ImportResult) -> str:
+    """Return the counts of an import as a sentence: "3 created, 2 updated, 1 unchanged."."""
+    parts = [f"{result.created} created", f"{result.updated} updated"]
+    if result.skipped:
+        parts.append(f"{result.skipped} unchanged")
+    return ", ".join(parts) + "."
+
+
+def template_download(importer: Importer):
+    """Send the empty workbook to fill in, with its Help sheet."""
+    return xlsx_response(excel.template_workbook(importer.spec), f"{importer.name}-template")
+
+
+def error_report_download(importer: Importer, token: str):
+    """Send the uploaded sheet with its bad cells marked; 404 once expired or for another user."""
+    kept = _load_upload(importer, token)
+    if kept is None:
+        abort(404)
+    data, meta = kept
+    errors = [excel.CellError(row, column, message) for row, column, message in meta["errors"]]
+    report = excel.error_report_workbook(data, importer.spec, errors, filename=meta["filename"])
+    return xlsx_response(report, f"{importer.name}-errors")
+
+
+# --------------------------------------------------------------------------- kept uploads
+
+
+def _folder() -> str:
+    path = os.path.join(current_app.instance_path, "import-reports")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    return path
+
+
+def _purge_expired(folder: str) -> None:
+    limit = time.time() - REPORT_TTL
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        try:
+            if os.path.getmtime(path) < limit:
+                os.remove(path)
+        except OSError:
+            pass  # another worker removed it first
+
+
+def _keep_upload(importer: Importer, data: bytes, filename: str,
+                 errors: list[excel.CellError]) -> str:
+    """Store an upload and its errors for the error report; return the token naming them."""
+    folder = _folder()
+    _purge_expired(folder)
+    token = secrets.token_urlsafe(24)
+    meta = {"user_id": current_user.id, "importer": importer.name, "filename": filename,
+            "errors": [[e.row, e.column, e.message] for e in errors]}
+    with open(os.path.join(folder, f"{token}.upload"), "wb") as fh:
+        fh.write(data)
+    with open(os.path.join(folder, f"{token}.json"), "w", encoding="utf-8") as fh:
+        json.dump(meta, fh, ensure_ascii=False)
+    return token
+
+
+def _load_upload(importer: Importer, token: str) -> tuple[bytes, dict] | None:
+    if not _TOKEN_RE.match(token or ""):
+        return None
+    folder = _folder()
+    meta_path = os.path.join(folder, f"{token}.json")
+    try:
+        if os.path.getmtime(meta_path) < time.time() - REPORT_TTL:
+            return None
+        with open(meta_path, encoding="utf-8") as fh:
+            meta = json.load(fh)
+        with open(os.path.join(folder, f"{token}.upload"), "rb") as fh:
+            data = fh.read()
+    except (OSError, ValueError):
+        return None
+    if meta.get("user_id") != current_user.id or meta.get("importer") != importer.name:
+        return None
+    return data, meta
