@@ -68,8 +68,41 @@ def median_seconds(func: Callable[[], None], runs: int = 3) -> float:
 
 
 def peak_mb() -> float:
-    """Return the peak resident memory of this process in MB."""
+    """Return the peak resident memory of this process in MB (since :func:`reset_peak_mb`)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def current_mb() -> float:
+    """Return the resident memory of this process now, in MB (0 where unknown)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def reset_peak_mb() -> float:
+    """Start measuring the peak memory afresh (Linux); return the resident memory now, in MB.
+
+    Benchmarks run one after another in one process, so without this a figure's peak would
+    be the highest of every benchmark before it. Elsewhere the peak is the process's.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")  # resets VmHWM to the current resident size
+    except OSError:
+        pass
+    return current_mb()
 
 
 @contextlib.contextmanager

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from bench.runner import BenchDB, bench, log, make_app, median_seconds
+import statistics
+import time
+
+from bench.runner import (
+    BenchDB,
+    bench,
+    log,
+    make_app,
+    median_seconds,
+    peak_mb,
+    reset_peak_mb,
+)
 
 
 @bench("dashboard_rps")
@@ -32,3 +43,300 @@ def dashboard_rps(db: BenchDB) -> dict:
     with app.app_context():
         sqla.engine.dispose()
     return {"n": n, "seconds": round(seconds, 4), "per_second": round(n / seconds, 1)}
+
+
+# --------------------------------------------------------------------------- catalog (issue 3)
+
+
+def _runs_for(seconds: float) -> int:
+    """Return how many more runs a full-size figure gets: 3 in all under 10 s, else just one."""
+    return 2 if seconds < 10 else 0
+
+
+def _sign_in(app, role: str = "purchasing"):
+    """Create a user of ``role`` and return a test client signed in as them."""
+    from erp.core import services
+    from erp.extensions import db as sqla
+
+    with app.app_context():
+        services.create_user(username="bench", full_name="Bench User",
+                             password="bench-password-1", roles=[role], actor=None)
+        sqla.session.commit()
+    client = app.test_client()
+    response = client.post("/login", data={"username": "bench", "password": "bench-password-1"})
+    assert response.status_code == 302, "bench login failed"
+    return client
+
+
+@bench("sku_import")
+def sku_import(db: BenchDB) -> dict:
+    """A generated SKU sheet, dry run then commit: seconds, peak memory, ratio to calamine."""
+    import io
+    import tempfile
+
+    import python_calamine
+    from sqlalchemy import delete
+
+    from bench import data
+    from erp.catalog.excel import import_skus
+    from erp.catalog.models import Product, Sku
+    from erp.core.models import AuditEvent
+    from erp.extensions import db as sqla
+
+    n = db.scale(100_000)
+    app = make_app(db)
+    with tempfile.TemporaryDirectory(prefix="erp-bench-") as tmp, app.app_context():
+        brands = data.create_brands(5)
+        leaves = data.create_category_tree()
+        sqla.session.commit()
+        path = f"{tmp}/skus.xlsx"
+        data.write_sku_sheet(path, n, brands, leaves)
+        with open(path, "rb") as fh:
+            blob = fh.read()
+        log(f"   {n:,}-row sheet written ({len(blob) / 1e6:.1f} MB)")
+
+        def read_only():
+            workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(blob))
+            for _ in workbook.get_sheet_by_name("SKUs").iter_rows():
+                pass
+
+        baseline = median_seconds(read_only)
+
+        def one_run() -> tuple[float, float, float]:
+            start = time.perf_counter()
+            dry = import_skus(blob, filename="skus.xlsx", dry_run=True, actor=None)
+            sqla.session.rollback()
+            middle = time.perf_counter()
+            result = import_skus(blob, filename="skus.xlsx", dry_run=False, actor=None)
+            sqla.session.commit()
+            end = time.perf_counter()
+            if not (dry.ok and result.ok and result.created == n):
+                errors = (dry.errors + result.errors)[:3]
+                raise RuntimeError(f"the bench sheet was refused: {errors}")
+            # back to no SKUs for the next run (not timed)
+            sqla.session.execute(delete(AuditEvent).where(AuditEvent.entity_type.in_(
+                ["sku", "product"])))
+            sqla.session.execute(delete(Sku))
+            sqla.session.execute(delete(Product))
+            sqla.session.commit()
+            return end - start, middle - start, end - middle
+
+        runs, peaks = [], []
+        start_mb = reset_peak_mb()
+        runs.append(one_run())
+        peaks.append(peak_mb())
+        for _ in range(_runs_for(runs[0][0]) if not db.quick else 2):
+            reset_peak_mb()
+            runs.append(one_run())
+            peaks.append(peak_mb())
+        sqla.engine.dispose()
+    seconds, dry_seconds, commit_seconds = (statistics.median(r[i] for r in runs)
+                                            for i in range(3))
+    log(f"   dry run {dry_seconds:.2f} s + commit {commit_seconds:.2f} s (median of {len(runs)});"
+        f" calamine alone {baseline:.2f} s")
+    return {"n": n, "seconds": round(seconds, 3), "peak_mb": max(peaks),
+            "ratio_to_baseline": round(seconds / baseline, 2),
+            "baseline_seconds": round(baseline, 3), "dry_run_seconds": round(dry_seconds, 3),
+            "commit_seconds": round(commit_seconds, 3), "start_mb": start_mb,
+            "runs": len(runs)}
+
+
+@bench("sku_export")
+def sku_export(db: BenchDB) -> dict:
+    """All SKUs of a generated catalog to .xlsx: seconds and peak memory (constant)."""
+    from bench import data
+    from erp.catalog.excel import export_skus
+    from erp.catalog.queries import SkuFilters
+    from erp.extensions import db as sqla
+
+    n = db.scale(100_000)
+    app = make_app(db)
+    with app.app_context():
+        data.sample_catalog(n)
+        sqla.session.commit()
+        log(f"   {n:,} SKUs generated")
+        times, peaks, size = [], [], 0
+        start_mb = reset_peak_mb()
+        for run in range(3):
+            if run:
+                reset_peak_mb()
+            start = time.perf_counter()
+            size = len(export_skus(SkuFilters()))
+            times.append(time.perf_counter() - start)
+            peaks.append(peak_mb())
+            if run == 0 and not db.quick and times[0] >= 10:
+                break
+        sqla.engine.dispose()
+    seconds = statistics.median(times)
+    log(f"   {n:,} SKUs exported in {seconds:.2f} s ({size / 1e6:.1f} MB, median of "
+        f"{len(times)})")
+    return {"n": n, "seconds": round(seconds, 3), "peak_mb": max(peaks),
+            "start_mb": start_mb, "bytes": size, "runs": len(times)}
+
+
+@bench("sku_list_page")
+def sku_list_page(db: BenchDB) -> dict:
+    """The SKU list with a search and brand, category and status filters: ms and queries."""
+    from sqlalchemy import event, select
+
+    from bench import data
+    from erp.brands.models import Brand
+    from erp.catalog.models import Category
+    from erp.extensions import db as sqla
+
+    n = db.scale(100_000)
+    app = make_app(db)
+    with app.app_context():
+        data.sample_catalog(n)
+        sqla.session.commit()
+        brand_id = sqla.session.scalar(select(Brand.id).where(Brand.code == "BR02"))
+        category_id = sqla.session.scalar(select(Category.id).where(Category.code == "C2"))
+        engine = sqla.engine
+    client = _sign_in(app)
+    url = f"/catalog/skus?q=tee&brand={brand_id}&category={category_id}&status=active"
+
+    statements = []
+
+    def count(*args):
+        statements.append(1)
+
+    def queries_at(per_page: int) -> tuple[int, int]:
+        app.config["ERP_PAGE_SIZE"] = per_page
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            response = client.get(url)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert response.status_code == 200
+        return len(statements), response.get_data(as_text=True).count('name="sku_ids"')
+
+    queries_20, shown_20 = queries_at(20)
+    queries_100, shown_100 = queries_at(100)
+    app.config["ERP_PAGE_SIZE"] = 50  # the app's default page size
+    queries_50, shown = queries_at(50)
+    for _ in range(3):  # warm up
+        client.get(url)
+    times = []
+    for _ in range(30):
+        start = time.perf_counter()
+        assert client.get(url).status_code == 200
+        times.append(time.perf_counter() - start)
+    with app.app_context():
+        engine.dispose()
+    times.sort()
+    median = statistics.median(times)
+    log(f"   median {median * 1000:.1f} ms over {len(times)} requests; {queries_50} queries per "
+        f"page ({queries_20} at 20 rows, {queries_100} at 100; {shown_20}/{shown_100} rows shown)")
+    return {"n": n, "seconds": round(median, 4), "median_ms": round(median * 1000, 1),
+            "p95_ms": round(times[int(len(times) * 0.95) - 1] * 1000, 1),
+            "queries": queries_50, "queries_per_page_20": queries_20,
+            "queries_per_page_100": queries_100, "requests": len(times),
+            "rows_on_page": shown}
+
+
+# --------------------------------------------------------------------------- warehouse (issue 4)
+
+
+@bench("move_tx")
+def move_tx(db: BenchDB) -> dict:
+    """Single-move transactions: post one transfer move through the ledger, commit, repeat."""
+    from bench import data
+    from erp.catalog.models import Sku
+    from erp.extensions import db as sqla
+    from erp.warehouse import services
+    from erp.warehouse.models import LocationKind, MoveKind
+
+    n = db.scale(10_000)
+    app = make_app(db)
+    with app.app_context():
+        data.sample_catalog(20)
+        warehouse = services.create_warehouse(code="BENCH", name="Bench warehouse",
+                                              country="CN", actor=None)
+        bin_a = services.create_location(warehouse, code="A-01", kind="storage", actor=None)
+        bin_b = services.create_location(warehouse, code="B-01", kind="storage", actor=None)
+        supplier = services.virtual_location(LocationKind.supplier)
+        sku_ids = list(sqla.session.scalars(sqla.select(Sku.id).order_by(Sku.id)))
+        services.post_moves([services.MoveSpec(s, supplier.id, bin_a.id, 1_000_000,
+                                               MoveKind.receipt, unit_cost=2)
+                             for s in sku_ids], actor=None)
+        sqla.session.commit()
+        # Ten SKUs taking turns, there and back: each run leaves the levels as it found them.
+        specs = [services.MoveSpec(s, src, dst, 1, MoveKind.transfer, note="bench")
+                 for s in sku_ids[:10] for src, dst in ((bin_a.id, bin_b.id),
+                                                        (bin_b.id, bin_a.id))]
+
+        def work(count: int) -> None:
+            for k in range(count):
+                services.post_move(specs[k % len(specs)], actor=None)
+                sqla.session.commit()
+
+        work(200)  # warm up the connection, the statement caches and the ORM
+        seconds = median_seconds(lambda: work(n))
+        sqla.engine.dispose()
+    log(f"   {n:,} transactions in {seconds:.2f} s: {n / seconds:,.0f} per second")
+    return {"n": n, "seconds": round(seconds, 3), "per_second": round(n / seconds, 1)}
+
+
+@bench("availability")
+def availability(db: BenchDB) -> dict:
+    """Available stock of every SKU, with a short and then a long ledger behind the levels."""
+    from sqlalchemy import func, select
+
+    from bench import data
+    from bench.warehouse_data import LedgerGenerator, create_bins
+    from erp.catalog.models import Sku
+    from erp.extensions import db as sqla
+    from erp.warehouse import services
+    from erp.warehouse.models import StockMove
+    from erp.warehouse.queries import availability_query
+
+    n_skus = db.scale(100_000)
+    n_moves = db.scale(1_000_000)
+    small = n_moves // 10
+    app = make_app(db)
+    with app.app_context():
+        start = time.perf_counter()
+        data.sample_catalog(n_skus)
+        warehouse = services.create_warehouse(code="BENCH", name="Bench warehouse",
+                                              country="CN", actor=None)
+        bins = create_bins(warehouse.id, 2_000)
+        sku_ids = list(sqla.session.scalars(select(Sku.id).order_by(Sku.id)))
+        ledger = LedgerGenerator(sku_ids, bins)
+        sqla.session.commit()
+
+        def measure() -> tuple[float, int]:
+            rows = []
+
+            def fetch():
+                rows[:] = sqla.session.execute(availability_query()).all()
+
+            fetch()  # warm up: the first read pulls the table into the cache
+            took = median_seconds(fetch, runs=5)
+            assert len(rows) == n_skus, f"{len(rows)} SKUs read, {n_skus} expected"
+            return took, sum(r.available for r in rows)
+
+        ledger.post(small)
+        levels = ledger.write_levels()
+        sqla.session.commit()
+        if db.kind == "postgresql":
+            sqla.session.execute(sqla.text("ANALYZE"))
+            sqla.session.commit()
+        log(f"   {n_skus:,} SKUs, {levels:,} levels, {small:,} moves generated "
+            f"({time.perf_counter() - start:.0f} s so far)")
+        seconds_small, available_small = measure()
+        ledger.post(n_moves)
+        levels = ledger.write_levels()
+        sqla.session.commit()
+        if db.kind == "postgresql":
+            sqla.session.execute(sqla.text("ANALYZE"))
+            sqla.session.commit()
+        moves = sqla.session.scalar(select(func.count()).select_from(StockMove))
+        log(f"   {moves:,} moves generated in {time.perf_counter() - start:.0f} s in all")
+        seconds, available = measure()
+        sqla.engine.dispose()
+    log(f"   availability of {n_skus:,} SKUs: {seconds:.3f} s over {moves:,} moves, "
+        f"{seconds_small:.3f} s over {small:,}")
+    return {"n": n_skus, "seconds": round(seconds, 4), "moves": moves, "levels": levels,
+            "seconds_small_ledger": round(seconds_small, 4), "moves_small_ledger": small,
+            "available_units": available, "available_units_small_ledger": available_small}

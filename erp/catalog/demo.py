@@ -1,0 +1,112 @@
+"""Demo catalog: a 3-level category tree with customs defaults and about 200 SKUs."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from erp.brands.models import Brand
+from erp.catalog import services
+from erp.catalog.models import Category, Product
+from erp.core.codes import gtin_check_digit
+from erp.extensions import db
+
+# (code, name, parent code, HS code, customs description, origin)
+CATEGORIES = [
+    ("APP", "Apparel", None, None, None, "CN"),
+    ("APP-TOP", "Tops", "APP", "610910", "Cotton T-shirt", None),
+    ("APP-TOP-TEE", "T-shirts", "APP-TOP", "61091000", "Cotton T-shirt", None),
+    ("APP-TOP-HOOD", "Hoodies", "APP-TOP", "61102000", "Cotton knitted sweatshirt", None),
+    ("APP-KID", "Kidswear", "APP", "611120", "Baby garment of cotton", None),
+    ("APP-KID-SET", "Baby sets", "APP-KID", "61112090", "Baby clothing set of cotton", None),
+    ("HOME", "Home textiles", None, None, None, "CN"),
+    ("HOME-BED", "Bedding", "HOME", "630231", "Cotton bed linen", None),
+    ("HOME-BED-DUV", "Duvet covers", "HOME-BED", "63023100", "Cotton duvet cover", None),
+    ("HOME-BATH", "Bath", "HOME", "630260", "Cotton terry towel", None),
+    ("HOME-BATH-TWL", "Towels", "HOME-BATH", "63026000", "Cotton terry towel", None),
+    ("OUT", "Outdoor", None, None, None, "VN"),
+    ("OUT-BAG", "Bags", "OUT", "420292", "Textile backpack", None),
+    ("OUT-BAG-DAY", "Daypacks", "OUT-BAG", "42029291", "Polyester backpack", None),
+    ("OUT-ACC", "Accessories", "OUT", None, None, None),
+    ("OUT-ACC-BTL", "Bottles", "OUT-ACC", "73239300", "Stainless steel bottle", "CN"),
+]
+
+# (style, name, brand code, category code, colours, sizes, weight g, price USD)
+PRODUCTS = [
+    ("LM-DUV", "Stonewashed linen duvet cover", "LUMA", "HOME-BED-DUV",
+     ["Sand", "Sage", "Slate"], ["Single", "Double", "King"], 1400, "89.00"),
+    ("LM-TWL", "Organic cotton towel", "LUMA", "HOME-BATH-TWL",
+     ["White", "Ochre", "Ink"], ["Hand", "Bath", "Sheet"], 600, "24.00"),
+    ("NP-DAY", "Trail daypack 22 L", "NORDPEAK", "OUT-BAG-DAY",
+     ["Black", "Moss", "Rust"], ["22L", "30L"], 780, "69.00"),
+    ("NP-BTL", "Insulated bottle", "NORDPEAK", "OUT-ACC-BTL",
+     ["Steel", "Black", "Glacier"], ["500ml", "750ml", "1000ml"], 390, "29.00"),
+    ("NP-TEE", "Merino trail tee", "NORDPEAK", "APP-TOP-TEE",
+     ["Black", "Navy", "Moss", "Sand"], ["XS", "S", "M", "L", "XL", "XXL"], 160, "55.00"),
+    ("NP-HOOD", "Fleece hoodie", "NORDPEAK", "APP-TOP-HOOD",
+     ["Charcoal", "Forest"], ["S", "M", "L", "XL"], 520, "79.00"),
+    ("KB-SET", "Organic baby set", "KIBO", "APP-KID-SET",
+     ["Cloud", "Peach", "Mint"], ["0-3M", "3-6M", "6-12M", "12-18M", "18-24M"], 210,
+     "32.00"),
+    ("KB-TEE", "Kids cotton tee", "KIBO", "APP-TOP-TEE",
+     ["Yellow", "Sky", "Coral", "White"], ["2Y", "4Y", "6Y", "8Y", "10Y"], 110, "16.00"),
+    ("LM-THR", "Waffle throw blanket", "LUMA", "HOME-BED",
+     ["Sand", "Sage", "Slate", "Rose"], ["130x170", "150x200"], 900, "59.00"),
+    ("LM-PIL", "Linen pillowcase pair", "LUMA", "HOME-BED-DUV",
+     ["Sand", "Sage", "Slate", "Rose", "White"], ["50x75", "65x65", "50x90"], 300, "35.00"),
+    ("LM-MAT", "Cotton bath mat", "LUMA", "HOME-BATH-TWL",
+     ["White", "Ochre", "Ink", "Sage"], ["50x80", "60x100"], 700, "29.00"),
+    ("NP-TEEW", "Women's merino tee", "NORDPEAK", "APP-TOP-TEE",
+     ["Black", "Berry", "Moss", "Sand"], ["XS", "S", "M", "L", "XL"], 140, "55.00"),
+    ("KB-HOOD", "Kids zip hoodie", "KIBO", "APP-TOP-HOOD",
+     ["Yellow", "Sky", "Coral", "Grey"], ["2Y", "4Y", "6Y", "8Y", "10Y"], 260, "29.00"),
+    ("KB-BAG", "Kids backpack", "KIBO", "OUT-BAG-DAY",
+     ["Yellow", "Sky", "Coral", "Mint", "Navy"], ["8L"], 350, "25.00"),
+    ("KB-SLEEP", "Baby sleeping bag", "KIBO", "APP-KID-SET",
+     ["Cloud", "Peach", "Mint", "Star"], ["0-6M", "6-18M", "18-36M", "3-5Y"], 420, "45.00"),
+]
+
+
+def _ean(seq: int) -> str:
+    body = f"690{seq:09d}"  # 690-699: GS1 China prefixes
+    return body + str(gtin_check_digit(body))
+
+
+def load_demo() -> None:
+    """Create the demo categories, products and SKUs (idempotent: skips what exists)."""
+    by_code: dict[str, Category] = {
+        c.code: c for c in db.session.scalars(select(Category))}
+    for code, name, parent, hs, desc, origin in CATEGORIES:
+        if code not in by_code:
+            by_code[code] = services.create_category(
+                code=code, name=name, parent=by_code.get(parent), actor=None, hs_code=hs,
+                customs_description=desc, origin_country=origin)
+    brands = {b.code: b for b in db.session.scalars(select(Brand))}
+    rng = random.Random(2026)
+    seq = 0
+    for style, name, brand_code, cat_code, colours, sizes, weight, price in PRODUCTS:
+        brand = brands.get(brand_code)
+        if brand is None:
+            continue  # brands demo not loaded
+        product = db.session.scalar(select(Product).where(Product.code == style))
+        if product is None:
+            spec = next((s.current for s in brand.specifications if s.current), None)
+            product = services.create_product(
+                code=style, name=name, brand=brand, category=by_code[cat_code],
+                description=f"{name} by {brand.name}.", spec_version=spec, actor=None)
+        existing = {s.code for s in product.skus}
+        for colour in colours:
+            for size in sizes:
+                seq += 1
+                code = f"{style}-{colour[:3].upper()}-{size.upper().replace(' ', '')}"
+                if code in existing:
+                    continue
+                services.create_sku(
+                    product=product, code=code, actor=None, barcode=_ean(seq), colour=colour,
+                    size=size, weight_g=weight + rng.randint(-20, 20), length_mm=300,
+                    width_mm=220, height_mm=40, list_price=Decimal(price), list_currency="USD",
+                    declared_value=(Decimal(price) * Decimal("0.45")).quantize(Decimal("0.01")),
+                    declared_currency="USD", reorder_point=rng.choice([5, 10, 20]),
+                    reorder_qty=rng.choice([24, 48, 96]))

@@ -1,0 +1,449 @@
+"""Catalog operations: the category tree, products and SKUs, and their customs data.
+
+Every function validates, changes, audits and flushes; none commits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select, update
+
+from erp.brands.models import Brand, SpecificationVersion
+from erp.catalog.models import Category, Product, Sku, SkuStatus
+from erp.core import audit
+from erp.core.codes import barcode_kind, normalize_country, normalize_hs_code
+from erp.core.errors import DomainError, ValidationError
+from erp.core.money import validate_currency
+from erp.extensions import db
+
+
+class CatalogError(DomainError):
+    """A catalog rule was broken."""
+
+
+CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9._\-/]{0,39}$")
+CUSTOMS_FIELDS = ("hs_code", "customs_description", "origin_country")
+
+
+def clean_code(value: Any, *, what: str, field: str = "code") -> str:
+    """Return an upper-case code of 1-40 letters, digits, dot, dash, slash or underscore.
+
+    :raises ValidationError: naming the field.
+    """
+    text = str(value or "").strip().upper()
+    if not CODE_RE.match(text):
+        raise ValidationError(f"A {what} code must be 1-40 letters, digits, '.', '-', '_' or "
+                              f"'/', got {value!r}.", field=field)
+    return text
+
+
+def _optional(value: Any) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _clean_customs(values: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    if "hs_code" in values:
+        raw = _optional(values["hs_code"])
+        try:
+            out["hs_code"] = normalize_hs_code(raw) if raw else None
+        except ValueError as exc:
+            raise ValidationError(f"HS code: {exc}.", field="hs_code") from None
+    if "customs_description" in values:
+        desc = _optional(values["customs_description"])
+        if desc and not desc.isascii():
+            raise ValidationError("The customs description must be in English (plain ASCII "
+                                  "letters), as carriers print it on CN22/CN23.",
+                                  field="customs_description")
+        if desc and len(desc) > 200:
+            raise ValidationError("The customs description may have at most 200 characters.",
+                                  field="customs_description")
+        out["customs_description"] = desc
+    if "origin_country" in values:
+        raw = _optional(values["origin_country"])
+        try:
+            out["origin_country"] = normalize_country(raw) if raw else None
+        except ValueError as exc:
+            raise ValidationError(f"Origin country: {exc}.", field="origin_country") from None
+    return out
+
+
+# --- categories -------------------------------------------------------------------------------
+
+def _place(category: Category, parent: Category | None) -> None:
+    category.parent = parent
+    category.parent_id = parent.id if parent else None
+    category.path = f"{parent.path if parent else '/'}{category.id}/"
+    category.depth = parent.depth + 1 if parent else 0
+    category.full_name = f"{parent.full_name} / {category.name}" if parent else category.name
+
+
+def _refresh_subtree(category: Category, old_path: str, old_full_name: str) -> None:
+    """Rewrite the path, depth and full name of every descendant after a move or rename."""
+    descendants = db.session.scalars(
+        select(Category).where(Category.path.like(f"{old_path}%"), Category.id != category.id))
+    depth_shift = category.depth - (old_path.count("/") - 2)
+    for child in descendants:
+        child.path = category.path + child.path[len(old_path):]
+        child.full_name = category.full_name + child.full_name[len(old_full_name):]
+        child.depth += depth_shift
+
+
+def create_category(*, code: str, name: str, parent: Category | None = None,
+                    actor, **customs) -> Category:
+    """Create a category under ``parent`` (or at the root), with optional customs defaults.
+
+    :raises ValidationError: for a bad code, name or customs value.
+    :raises CatalogError: if the code is taken.
+    """
+    code = clean_code(code, what="category")
+    name = _optional(name)
+    if not name:
+        raise ValidationError("The category name is required.", field="name")
+    if db.session.scalar(select(Category.id).where(Category.code == code)) is not None:
+        raise CatalogError(f'To create category "{code}", you must choose another code: it is '
+                           "taken.", field="code")
+    category = Category(code=code, name=name, **_clean_customs(customs))
+    db.session.add(category)
+    db.session.flush()
+    _place(category, parent)
+    db.session.flush()
+    audit.record(category, "category.created", actor=actor, changes={
+        "code": [None, code], "name": [None, name],
+        "parent": [None, parent.code if parent else None],
+        **{k: [None, getattr(category, k)] for k in CUSTOMS_FIELDS if getattr(category, k)}})
+    return category
+
+
+def update_category(category: Category, *, name: str, actor, **customs) -> Category:
+    """Rename a category and change its customs defaults (the subtree's full names follow).
+
+    :raises ValidationError: for an empty name or a bad customs value.
+    """
+    name = _optional(name)
+    if not name:
+        raise ValidationError("The category name is required.", field="name")
+    values = {"name": name, **_clean_customs(customs)}
+    changes = audit.diff(category, values)
+    if not changes:
+        return category
+    old_path, old_full_name = category.path, category.full_name
+    for key, value in values.items():
+        setattr(category, key, value)
+    if "name" in changes:
+        _place(category, category.parent)
+        _refresh_subtree(category, old_path, old_full_name)
+    audit.record(category, "category.updated", actor=actor, changes=changes)
+    db.session.flush()
+    return category
+
+
+def move_category(category: Category, new_parent: Category | None, *, actor) -> Category:
+    """Move a category and its whole subtree under ``new_parent`` (None: to the root).
+
+    :raises CatalogError: if the new parent is the category itself or one of its descendants.
+    """
+    if new_parent is not None and new_parent.path.startswith(category.path):
+        raise CatalogError(f'To move category "{category.code}" under "{new_parent.code}", you '
+                           "must choose a parent outside its own subtree.", field="parent")
+    if (new_parent.id if new_parent else None) == category.parent_id:
+        return category
+    old_parent = category.parent.code if category.parent else None
+    old_path, old_full_name = category.path, category.full_name
+    _place(category, new_parent)
+    _refresh_subtree(category, old_path, old_full_name)
+    audit.record(category, "category.moved", actor=actor, changes={
+        "parent": [old_parent, new_parent.code if new_parent else None]})
+    db.session.flush()
+    return category
+
+
+@dataclass(frozen=True)
+class CustomsValue:
+    """One effective customs value and where it comes from."""
+
+    value: Any
+    source: str          # "sku", "category" or "missing"
+    source_label: str    # e.g. "SKU" or "Category APP-TOP (Apparel / Tops)"
+
+
+def category_customs_defaults() -> dict[int, dict[str, CustomsValue]]:
+    """Return, for every category, each customs field's nearest default up the tree."""
+    rows = db.session.execute(select(Category.id, Category.parent_id, Category.depth,
+                                     Category.code, Category.full_name, Category.hs_code,
+                                     Category.customs_description, Category.origin_country)
+                              .order_by(Category.depth)).all()
+    result: dict[int, dict[str, CustomsValue]] = {}
+    for row in rows:  # parents come before children (ordered by depth)
+        inherited = dict(result.get(row.parent_id, {}))
+        for field in CUSTOMS_FIELDS:
+            value = getattr(row, field)
+            if value:
+                inherited[field] = CustomsValue(value, "category",
+                                                f"Category {row.code} ({row.full_name})")
+        result[row.id] = inherited
+    return result
+
+
+def effective_customs(sku: Sku, defaults: Mapping[int, Mapping[str, CustomsValue]] | None = None
+                      ) -> dict[str, CustomsValue]:
+    """Return the customs data of ``sku``: its own values, else its category's nearest default."""
+    if defaults is None:
+        defaults = category_customs_defaults()
+    inherited = defaults.get(sku.product.category_id, {})
+    out = {}
+    for field in CUSTOMS_FIELDS:
+        own = getattr(sku, field)
+        if own:
+            out[field] = CustomsValue(own, "sku", "SKU")
+        else:
+            out[field] = inherited.get(field, CustomsValue(None, "missing", "Not set"))
+    return out
+
+
+# --- products ---------------------------------------------------------------------------------
+
+def _clean_product(values: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    name = _optional(values.get("name"))
+    if not name:
+        raise ValidationError("The product name is required.", field="name")
+    out["name"] = name[:200]
+    brand = values.get("brand")
+    if not isinstance(brand, Brand):
+        raise ValidationError("Choose the product's brand.", field="brand")
+    out["brand_id"] = brand.id
+    category = values.get("category")
+    if not isinstance(category, Category):
+        raise ValidationError("Choose the product's category.", field="category")
+    out["category_id"] = category.id
+    out["description"] = _optional(values.get("description"))
+    spec = values.get("spec_version")
+    if spec is not None:
+        if not isinstance(spec, SpecificationVersion) or spec.specification.brand_id != brand.id:
+            raise ValidationError("The specification must belong to the product's brand.",
+                                  field="spec_version")
+        out["spec_version_id"] = spec.id
+    else:
+        out["spec_version_id"] = None
+    return out
+
+
+def create_product(*, code: str, actor, **values) -> Product:
+    """Create a product (style) with its brand, category and optional specification version.
+
+    :raises ValidationError: for a missing name, brand or category, or a foreign specification.
+    :raises CatalogError: if the code is taken.
+    """
+    code = clean_code(code, what="product")
+    cleaned = _clean_product(values)
+    if db.session.scalar(select(Product.id).where(Product.code == code)) is not None:
+        raise CatalogError(f'To create product "{code}", you must choose another code: it is '
+                           "taken.", field="code")
+    product = Product(code=code, **cleaned)
+    db.session.add(product)
+    db.session.flush()
+    audit.record(product, "product.created", actor=actor,
+                 changes={k: [None, v] for k, v in {"code": code, **cleaned}.items()})
+    return product
+
+
+def update_product(product: Product, *, actor, **values) -> Product:
+    """Change a product's name, brand, category, description or specification version.
+
+    :raises ValidationError: as for :func:`create_product`.
+    """
+    cleaned = _clean_product(values)
+    changes = audit.diff(product, cleaned)
+    for key, value in cleaned.items():
+        setattr(product, key, value)
+    if changes:
+        audit.record(product, "product.updated", actor=actor, changes=changes)
+    db.session.flush()
+    db.session.expire(product, ["brand", "category", "spec_version"])
+    return product
+
+
+# --- SKUs -------------------------------------------------------------------------------------
+
+SKU_FIELDS = ("barcode", "colour", "size", "weight_g", "length_mm", "width_mm", "height_mm",
+              "hs_code", "customs_description", "origin_country", "declared_value",
+              "declared_currency", "list_price", "list_currency", "reorder_point", "reorder_qty",
+              "status")
+
+
+def _whole(value: Any, field: str, label: str, maximum: int) -> int:
+    if value is None or str(value).strip() == "":
+        return 0
+    try:
+        dec = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValidationError(f"{label} must be a whole number, got {value!r}.",
+                              field=field) from None
+    if dec != dec.to_integral_value():
+        raise ValidationError(f"{label} must be a whole number, got {value}.", field=field)
+    if not 0 <= dec <= maximum:
+        raise ValidationError(f"{label} must be between 0 and {maximum:,}, got {value}.",
+                              field=field)
+    return int(dec)
+
+
+def _amount(value: Any, field: str, label: str) -> Decimal | None:
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        dec = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValidationError(f"{label} must be a number, got {value!r}.", field=field) from None
+    if not dec.is_finite() or dec < 0 or dec >= Decimal("1e11"):
+        raise ValidationError(f"{label} must be zero or more, got {value}.", field=field)
+    return dec.quantize(Decimal("0.0001"))
+
+
+def _currency(value: Any, field: str, label: str) -> str | None:
+    raw = _optional(value)
+    if raw is None:
+        return None
+    try:
+        return validate_currency(raw)
+    except ValueError as exc:
+        raise ValidationError(f"{label}: {exc}.", field=field) from None
+
+
+def clean_sku_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate and normalise the SKU fields present in ``values`` (used by forms and imports).
+
+    :raises ValidationError: naming the first bad field and why.
+    """
+    out: dict[str, Any] = {}
+    if "barcode" in values:
+        raw = _optional(values["barcode"])
+        try:
+            out["barcode_kind"] = barcode_kind(raw) if raw else None
+        except ValueError as exc:
+            raise ValidationError(f"Barcode: {exc}.", field="barcode") from None
+        out["barcode"] = raw
+    for field, label in (("colour", "Colour"), ("size", "Size")):
+        if field in values:
+            out[field] = _optional(values[field])
+            if out[field] and len(out[field]) > (60 if field == "colour" else 30):
+                raise ValidationError(f"{label} is too long.", field=field)
+    if "weight_g" in values:
+        out["weight_g"] = _whole(values["weight_g"], "weight_g", "Weight (g)", 100_000)
+    for field, label in (("length_mm", "Length (mm)"), ("width_mm", "Width (mm)"),
+                         ("height_mm", "Height (mm)")):
+        if field in values:
+            out[field] = _whole(values[field], field, label, 5_000)
+    for field, label in (("reorder_point", "Reorder point"), ("reorder_qty", "Reorder quantity")):
+        if field in values:
+            out[field] = _whole(values[field], field, label, 10_000_000)
+    out.update(_clean_customs(values))
+    for amount, ccy, label in (("declared_value", "declared_currency", "Declared value"),
+                               ("list_price", "list_currency", "List price")):
+        if amount in values:
+            out[amount] = _amount(values[amount], amount, label)
+        if ccy in values:
+            out[ccy] = _currency(values[ccy], ccy, f"{label} currency")
+        if out.get(amount) is not None and not out.get(ccy, values.get(ccy)):
+            raise ValidationError(f"{label} needs a currency.", field=ccy)
+    if "status" in values:
+        try:
+            out["status"] = SkuStatus(str(values["status"] or "active").strip().lower())
+        except ValueError:
+            raise ValidationError("Status must be active or discontinued.",
+                                  field="status") from None
+    return out
+
+
+def _check_unique_barcode(barcode: str | None, sku_id: int | None) -> None:
+    if not barcode:
+        return
+    other = db.session.scalar(select(Sku.code).where(Sku.barcode == barcode,
+                                                     Sku.id != (sku_id or 0)))
+    if other:
+        raise CatalogError(f'To use barcode {barcode}, you must first remove it from SKU '
+                           f'"{other}": a barcode identifies one SKU.', field="barcode")
+
+
+def create_sku(*, product: Product, code: str, actor, **values) -> Sku:
+    """Create a SKU of ``product``.
+
+    :raises ValidationError: for any bad field.
+    :raises CatalogError: if the code or barcode is taken.
+    """
+    code = clean_code(code, what="SKU")
+    cleaned = clean_sku_values(values)
+    if db.session.scalar(select(Sku.id).where(Sku.code == code)) is not None:
+        raise CatalogError(f'To create SKU "{code}", you must choose another code: it is taken.',
+                           field="code")
+    _check_unique_barcode(cleaned.get("barcode"), None)
+    sku = Sku(code=code, product=product, **cleaned)
+    db.session.add(sku)
+    db.session.flush()
+    audit.record(sku, "sku.created", actor=actor, changes={
+        k: [None, v] for k, v in {"code": code, "product": product.code, **cleaned}.items()
+        if v not in (None, "", 0)})
+    return sku
+
+
+def update_sku(sku: Sku, *, actor, **values) -> Sku:
+    """Change a SKU's fields (the average cost is the warehouse's, see :func:`set_sku_cost`).
+
+    :raises ValidationError: for any bad field.
+    :raises CatalogError: if the barcode belongs to another SKU.
+    """
+    if "avg_cost" in values:
+        raise CatalogError("The cost of a SKU is kept by the warehouse from receipts; it cannot "
+                           "be edited.", field="avg_cost")
+    cleaned = clean_sku_values(values)
+    _check_unique_barcode(cleaned.get("barcode"), sku.id)
+    changes = audit.diff(sku, cleaned)
+    for key, value in cleaned.items():
+        setattr(sku, key, value)
+    if changes:
+        audit.record(sku, "sku.updated", actor=actor, changes=changes)
+    db.session.flush()
+    return sku
+
+
+def set_sku_status(skus: Iterable[Sku], status: str, *, actor) -> int:
+    """Set the status of several SKUs (bulk change); return how many changed.
+
+    :raises ValidationError: for an unknown status.
+    """
+    try:
+        target = SkuStatus(status)
+    except ValueError:
+        raise ValidationError("Status must be active or discontinued.", field="status") from None
+    changed = 0
+    for sku in skus:
+        if sku.status != target:
+            audit.record(sku, "sku.status_changed", actor=actor,
+                         changes={"status": [sku.status, target]})
+            sku.status = target
+            changed += 1
+    db.session.flush()
+    return changed
+
+
+def set_sku_cost(sku_id: int, cost: Decimal, *, actor, reason: str) -> None:
+    """Store a SKU's moving-average cost (called by the warehouse on receipts).
+
+    :raises ValidationError: for a negative cost.
+    """
+    cost = Decimal(cost)
+    if cost < 0:
+        raise ValidationError("A cost cannot be negative.", field="avg_cost")
+    old = db.session.scalar(select(Sku.avg_cost).where(Sku.id == sku_id))
+    if old == cost:
+        return
+    db.session.execute(update(Sku).where(Sku.id == sku_id).values(avg_cost=cost))
+    audit.record(db.session.get(Sku, sku_id), "sku.cost_changed", actor=actor,
+                 changes={"avg_cost": [old, cost], "reason": reason})
+

@@ -1,0 +1,404 @@
+"""Catalog screens: the category tree, products and SKUs."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from erp.brands.models import Brand, Specification, SpecificationVersion
+from erp.catalog import excel as catalog_excel
+from erp.catalog import queries, services
+from erp.catalog.forms import BulkStatusForm, CategoryForm, MoveCategoryForm, ProductForm, SkuForm
+from erp.catalog.models import Category, Product, Sku, SkuStatus
+from erp.core import dashboard, importing
+from erp.core.codes import format_hs_code
+from erp.core.errors import DomainError
+from erp.core.permissions import permission_required
+from erp.core.viewhelpers import (
+    form_errors,
+    get_or_404,
+    page_arg,
+    paginate_rows,
+    xlsx_response,
+)
+from erp.extensions import db
+
+bp = Blueprint("catalog", __name__)
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, type=int)
+    return value if value and value > 0 else None
+
+
+def sku_filters_from_request() -> queries.SkuFilters:
+    """Read the SKU list's search, filters and sort from the query string."""
+    status = request.args.get("status") or None
+    return queries.SkuFilters(
+        q=(request.args.get("q") or "").strip() or None, brand_id=_int_arg("brand"),
+        category_id=_int_arg("category"),
+        status=status if status in {s.value for s in SkuStatus} else None,
+        sort=request.args.get("sort") if request.args.get("sort") in queries.SKU_SORTS else "code",
+        descending=request.args.get("dir") == "desc")
+
+
+def _category_options(exclude_path: str | None = None) -> list[tuple[str, str]]:
+    rows = db.session.execute(select(Category.id, Category.code, Category.full_name,
+                                     Category.path).order_by(Category.full_name)).all()
+    return [(str(r.id), f"{r.full_name} ({r.code})") for r in rows
+            if not (exclude_path and r.path.startswith(exclude_path))]
+
+
+def _brand_options() -> list[tuple[str, str]]:
+    rows = db.session.execute(select(Brand.id, Brand.code, Brand.name).order_by(Brand.code))
+    return [(str(r.id), f"{r.code} {r.name}") for r in rows]
+
+
+def _customs_args(form) -> dict:
+    return {"hs_code": form.hs_code.data, "customs_description": form.customs_description.data,
+            "origin_country": form.origin_country.data}
+
+
+# --- SKUs -------------------------------------------------------------------------------------
+
+@bp.get("/skus")
+@permission_required("catalog.view")
+def sku_list():
+    """List SKUs with search, brand/category/status filters, sort and pagination."""
+    filters = sku_filters_from_request()
+    page = paginate_rows(queries.sku_list_query(filters), count=queries.sku_count_query(filters),
+                         per_page=current_app.config["ERP_PAGE_SIZE"])
+    return render_template("catalog/sku_list.html", page=page, filters=filters,
+                           brands=_brand_options(), categories=_category_options(),
+                           bulk=BulkStatusForm(), sorts=queries.SKU_SORTS)
+
+
+@bp.get("/skus/<int:sku_id>")
+@permission_required("catalog.view")
+def sku_detail(sku_id: int):
+    """Show a SKU with its effective customs data and where each value comes from."""
+    sku = get_or_404(Sku, sku_id)
+    return render_template("catalog/sku_detail.html", sku=sku,
+                           customs=services.effective_customs(sku), format_hs=format_hs_code)
+
+
+@bp.route("/products/<int:product_id>/skus/new", methods=["GET", "POST"])
+@permission_required("catalog.edit")
+def create_sku(product_id: int):
+    """Add a SKU to a product."""
+    product = get_or_404(Product, product_id)
+    form = SkuForm()
+    if form.validate_on_submit():
+        try:
+            sku = services.create_sku(product=product, code=form.code.data, actor=current_user,
+                                      **form.sku_values())
+        except DomainError as err:
+            db.session.rollback()
+            form_errors(form, err)
+        else:
+            db.session.commit()
+            flash(f"SKU {sku.code} created.", "success")
+            return redirect(url_for(".sku_detail", sku_id=sku.id))
+    return render_template("catalog/sku_form.html", form=form, product=product, sku=None)
+
+
+@bp.route("/skus/<int:sku_id>/edit", methods=["GET", "POST"])
+@permission_required("catalog.edit")
+def edit_sku(sku_id: int):
+    """Edit a SKU (its code and cost are not editable here)."""
+    sku = get_or_404(Sku, sku_id)
+    form = SkuForm(obj=sku)
+    form.code.render_kw = {"readonly": True}
+    if request.method == "GET":
+        form.status.data = sku.status.value
+    if form.validate_on_submit():
+        form.code.data = sku.code
+        try:
+            services.update_sku(sku, actor=current_user, **form.sku_values())
+        except DomainError as err:
+            db.session.rollback()
+            form_errors(form, err)
+        else:
+            db.session.commit()
+            flash(f"SKU {sku.code} saved.", "success")
+            return redirect(url_for(".sku_detail", sku_id=sku.id))
+    return render_template("catalog/sku_form.html", form=form, product=sku.product, sku=sku)
+
+
+@bp.post("/skus/status")
+@permission_required("catalog.edit")
+def bulk_sku_status():
+    """Set the status of the ticked SKUs."""
+    form = BulkStatusForm()
+    if not form.validate_on_submit():
+        flash("Tick at least one SKU and choose a status.", "error")
+        return redirect(request.referrer or url_for(".sku_list"))
+    skus = db.session.scalars(select(Sku).where(Sku.id.in_(form.sku_ids.data))).all()
+    changed = services.set_sku_status(skus, form.status.data, actor=current_user)
+    db.session.commit()
+    flash(f"{changed} SKU{'s' if changed != 1 else ''} set to {form.status.data}.", "success")
+    return redirect(request.referrer or url_for(".sku_list"))
+
+
+# --- products ---------------------------------------------------------------------------------
+
+def _product_form(product: Product | None = None) -> ProductForm:
+    form = ProductForm(obj=product)
+    form.brand_id.choices = [("", "Choose a brand")] + _brand_options()
+    form.category_id.choices = [("", "Choose a category")] + _category_options()
+    versions = db.session.execute(
+        select(SpecificationVersion.id, Specification.number, SpecificationVersion.version,
+               SpecificationVersion.title, SpecificationVersion.state, Brand.code)
+        .join(Specification, SpecificationVersion.specification_id == Specification.id)
+        .join(Brand, Specification.brand_id == Brand.id).order_by(Specification.number,
+                                                  SpecificationVersion.version)).all()
+    form.spec_version_id.choices = [("", "None")] + [
+        (str(v.id), f"{v.code}: {v.number} v{v.version} {v.title} ({v.state})") for v in versions]
+    if request.method == "GET" and product is not None:
+        form.brand_id.data = str(product.brand_id)
+        form.category_id.data = str(product.category_id)
+        form.spec_version_id.data = str(product.spec_version_id or "")
+    return form
+
+
+def _product_values(form: ProductForm) -> dict:
+    spec_id = form.spec_version_id.data
+    return {"name": form.name.data, "description": form.description.data,
+            "brand": db.session.get(Brand, int(form.brand_id.data)),
+            "category": db.session.get(Category, int(form.category_id.data)),
+            "spec_version": db.session.get(SpecificationVersion, int(spec_id))
+            if spec_id else None}
+
+
+@bp.get("/products")
+@permission_required("catalog.view")
+def product_list():
+    """List products with search and brand/category filters."""
+    stmt = queries.product_list_query(request.args.get("q"), _int_arg("brand"),
+                                      _int_arg("category"))
+    page = db.paginate(stmt, page=page_arg(), per_page=current_app.config["ERP_PAGE_SIZE"],
+                       error_out=False)
+    counts = dict(db.session.execute(
+        select(Sku.product_id, func.count()).where(Sku.product_id.in_([p.id for p in page.items]))
+        .group_by(Sku.product_id)).all())
+    return render_template("catalog/product_list.html", page=page, counts=counts,
+                           brands=_brand_options(), categories=_category_options())
+
+
+@bp.route("/products/new", methods=["GET", "POST"])
+@permission_required("catalog.edit")
+def create_product():
+    """Create a product (style)."""
+    form = _product_form()
+    if form.validate_on_submit():
+        try:
+            product = services.create_product(code=form.code.data, actor=current_user,
+                                               **_product_values(form))
+        except DomainError as err:
+            db.session.rollback()
+            form_errors(form, err)
+        else:
+            db.session.commit()
+            flash(f"Product {product.code} created; now add its SKUs.", "success")
+            return redirect(url_for(".product_detail", product_id=product.id))
+    return render_template("catalog/product_form.html", form=form, product=None)
+
+
+@bp.get("/products/<int:product_id>")
+@permission_required("catalog.view")
+def product_detail(product_id: int):
+    """Show a product and its SKUs."""
+    product = get_or_404(Product, product_id)
+    return render_template("catalog/product_detail.html", product=product,
+                           bulk=BulkStatusForm())
+
+
+@bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
+@permission_required("catalog.edit")
+def edit_product(product_id: int):
+    """Edit a product's name, brand, category, description and specification version."""
+    product = get_or_404(Product, product_id)
+    form = _product_form(product)
+    form.code.render_kw = {"readonly": True}
+    if form.validate_on_submit():
+        try:
+            services.update_product(product, actor=current_user, **_product_values(form))
+        except DomainError as err:
+            db.session.rollback()
+            form_errors(form, err)
+        else:
+            db.session.commit()
+            flash(f"Product {product.code} saved.", "success")
+            return redirect(url_for(".product_detail", product_id=product.id))
+    return render_template("catalog/product_form.html", form=form, product=product)
+
+
+# --- categories -------------------------------------------------------------------------------
+
+@bp.get("/categories")
+@permission_required("catalog.view")
+def category_list():
+    """Show the category tree with each category's own and inherited customs defaults."""
+    categories = db.session.scalars(queries.category_tree_query()).all()
+    sku_counts = dict(db.session.execute(
+        select(Product.category_id, func.count(Sku.id)).join(Sku)
+        .group_by(Product.category_id)).all())
+    return render_template("catalog/category_list.html", categories=categories,
+                           inherited=services.category_customs_defaults(), sku_counts=sku_counts,
+                           format_hs=format_hs_code)
+
+
+@bp.route("/categories/new", methods=["GET", "POST"])
+@permission_required("catalog.edit")
+def create_category():
+    """Create a category, at the root or under a parent."""
+    form = CategoryForm()
+    form.parent_id.choices = [("", "(root)")] + _category_options()
+    if request.method == "GET" and request.args.get("parent"):
+        form.parent_id.data = request.args["parent"]
+    if form.validate_on_submit():
+        parent = db.session.get(Category, int(form.parent_id.data)) if form.parent_id.data \
+            else None
+        try:
+            category = services.create_category(code=form.code.data, name=form.name.data,
+                                                parent=parent, actor=current_user,
+                                                **_customs_args(form))
+        except DomainError as err:
+            db.session.rollback()
+            form_errors(form, err)
+        else:
+            db.session.commit()
+            flash(f"Category {category.full_name} created.", "success")
+            return redirect(url_for(".category_list"))
+    return render_template("catalog/category_form.html", form=form, category=None)
+
+
+@bp.route("/categories/<int:category_id>/edit", methods=["GET", "POST"])
+@permission_required("catalog.edit")
+def edit_category(category_id: int):
+    """Rename a category or change its customs defaults."""
+    category = get_or_404(Category, category_id)
+    form = CategoryForm(obj=category)
+    del form.parent_id
+    form.code.render_kw = {"readonly": True}
+    if form.validate_on_submit():
+        try:
+            services.update_category(category, name=form.name.data, actor=current_user,
+                                     **_customs_args(form))
+        except DomainError as err:
+            db.session.rollback()
+            form_errors(form, err)
+        else:
+            db.session.commit()
+            flash(f"Category {category.full_name} saved.", "success")
+            return redirect(url_for(".category_list"))
+    return render_template("catalog/category_form.html", form=form, category=category,
+                           move=_move_form(category))
+
+
+def _move_form(category: Category) -> MoveCategoryForm:
+    form = MoveCategoryForm()
+    form.parent_id.choices = [("", "(root)")] + _category_options(exclude_path=category.path)
+    if request.method == "GET":
+        form.parent_id.data = str(category.parent_id or "")
+    return form
+
+
+@bp.post("/categories/<int:category_id>/move")
+@permission_required("catalog.edit")
+def move_category(category_id: int):
+    """Move a category and its subtree under another parent."""
+    category = get_or_404(Category, category_id)
+    form = _move_form(category)
+    form.parent_id.choices = [("", "(root)")] + _category_options()  # the service decides
+    if not form.validate_on_submit():
+        abort(400)
+    parent = db.session.get(Category, int(form.parent_id.data)) if form.parent_id.data else None
+    services.move_category(category, parent, actor=current_user)
+    db.session.commit()
+    flash(f"Category moved: {category.full_name}.", "success")
+    return redirect(url_for(".category_list"))
+
+
+dashboard.register(
+    dashboard.Card("Active SKUs", "catalog.view",
+                   lambda: db.session.scalar(select(func.count()).select_from(Sku)
+                                             .where(Sku.status == SkuStatus.active)) or 0,
+                   "catalog.sku_list", "Search by code, name or barcode"),
+)
+
+
+# --- Excel ------------------------------------------------------------------------------------
+
+SKU_IMPORT = importing.Importer(
+    name="skus", title="Import SKUs", spec=catalog_excel.SKU_SPEC,
+    run=catalog_excel.import_skus, template_endpoint="catalog.sku_import_template",
+    report_endpoint="catalog.sku_import_errors", back_endpoint="catalog.sku_list",
+    intro="One row per SKU, with its product's columns on each row. An existing SKU code "
+          "updates that SKU (empty cells keep its values), a new one creates it, and a new "
+          "product code creates the product. The whole file is applied, or nothing if any row "
+          "has an error.")
+CATEGORY_IMPORT = importing.Importer(
+    name="categories", title="Import categories", spec=catalog_excel.CATEGORY_SPEC,
+    run=catalog_excel.import_categories, template_endpoint="catalog.category_import_template",
+    report_endpoint="catalog.category_import_errors", back_endpoint="catalog.category_list",
+    intro="One row per category. An existing code updates (and moves) that category, a new "
+          "one creates it; a parent may come later in the file than its children. The whole "
+          "file is applied, or nothing if any row has an error.")
+
+
+@bp.get("/skus/export.xlsx")
+@permission_required("catalog.view")
+def export_skus():
+    """Download the SKUs matching the list's search and filters (importable again)."""
+    return xlsx_response(catalog_excel.export_skus(sku_filters_from_request()), "skus")
+
+
+@bp.route("/skus/import", methods=["GET", "POST"])
+@permission_required("catalog.edit")
+def import_skus():
+    """Upload a SKU workbook: check it (dry run) or import it, all or nothing."""
+    return importing.import_view(SKU_IMPORT)
+
+
+@bp.get("/skus/import/template.xlsx")
+@permission_required("catalog.edit")
+def sku_import_template():
+    """Download the empty SKU workbook to fill in."""
+    return importing.template_download(SKU_IMPORT)
+
+
+@bp.get("/skus/import/errors/<token>.xlsx")
+@permission_required("catalog.edit")
+def sku_import_errors(token: str):
+    """Download the last SKU upload with its bad cells marked."""
+    return importing.error_report_download(SKU_IMPORT, token)
+
+
+@bp.get("/categories/export.xlsx")
+@permission_required("catalog.view")
+def export_categories():
+    """Download the category tree (importable again)."""
+    return xlsx_response(catalog_excel.export_categories(), "categories")
+
+
+@bp.route("/categories/import", methods=["GET", "POST"])
+@permission_required("catalog.edit")
+def import_categories():
+    """Upload a category workbook: check it (dry run) or import it, all or nothing."""
+    return importing.import_view(CATEGORY_IMPORT)
+
+
+@bp.get("/categories/import/template.xlsx")
+@permission_required("catalog.edit")
+def category_import_template():
+    """Download the empty category workbook to fill in."""
+    return importing.template_download(CATEGORY_IMPORT)
+
+
+@bp.get("/categories/import/errors/<token>.xlsx")
+@permission_required("catalog.edit")
+def category_import_errors(token: str):
+    """Download the last category upload with its bad cells marked."""
+    return importing.error_report_download(CATEGORY_IMPORT, token)
