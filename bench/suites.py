@@ -278,6 +278,19 @@ def move_tx(db: BenchDB) -> dict:
     return {"n": n, "seconds": round(seconds, 3), "per_second": round(n / seconds, 1)}
 
 
+def _settle(db: BenchDB) -> None:
+    """On PostgreSQL, vacuum and analyse what was just bulk-written, as autovacuum would.
+
+    The generator rewrites every level between the two measurements; without this the second
+    one would also scan the dead rows of the first, which says nothing about the ledger.
+    """
+    from erp.extensions import db as sqla
+
+    if db.kind == "postgresql":
+        with sqla.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE stock_level, reservation, stock_move")
+
+
 @bench("availability")
 def availability(db: BenchDB) -> dict:
     """Available stock of every SKU, with a short and then a long ledger behind the levels."""
@@ -319,18 +332,14 @@ def availability(db: BenchDB) -> dict:
         ledger.post(small)
         levels = ledger.write_levels()
         sqla.session.commit()
-        if db.kind == "postgresql":
-            sqla.session.execute(sqla.text("ANALYZE"))
-            sqla.session.commit()
+        _settle(db)
         log(f"   {n_skus:,} SKUs, {levels:,} levels, {small:,} moves generated "
             f"({time.perf_counter() - start:.0f} s so far)")
         seconds_small, available_small = measure()
         ledger.post(n_moves)
         levels = ledger.write_levels()
         sqla.session.commit()
-        if db.kind == "postgresql":
-            sqla.session.execute(sqla.text("ANALYZE"))
-            sqla.session.commit()
+        _settle(db)
         moves = sqla.session.scalar(select(func.count()).select_from(StockMove))
         log(f"   {moves:,} moves generated in {time.perf_counter() - start:.0f} s in all")
         seconds, available = measure()
@@ -340,3 +349,75 @@ def availability(db: BenchDB) -> dict:
     return {"n": n_skus, "seconds": round(seconds, 4), "moves": moves, "levels": levels,
             "seconds_small_ledger": round(seconds_small, 4), "moves_small_ledger": small,
             "available_units": available, "available_units_small_ledger": available_small}
+
+
+# --------------------------------------------------------------------------- procurement (issue 5)
+
+
+@bench("replenishment")
+def replenishment(db: BenchDB) -> dict:
+    """Replenishment suggestions over every SKU, with levels, price lists and open orders."""
+    from sqlalchemy import func, select
+
+    from bench import data, procurement_data
+    from bench.warehouse_data import LedgerGenerator, create_bins
+    from erp.extensions import db as sqla
+    from erp.procurement.replenishment_queries import (
+        ReplenishmentFilters,
+        suggestion_count_query,
+        suggestion_query,
+    )
+    from erp.procurement.services import replenishment_suggestions, suggestion_from_row
+    from erp.warehouse import services as warehouse_services
+    from erp.warehouse.models import StockLevel
+
+    n_skus = db.scale(100_000)
+    app = make_app(db)
+    with app.app_context():
+        start = time.perf_counter()
+        data.sample_catalog(n_skus)
+        warehouse = warehouse_services.create_warehouse(code="BENCH", name="Bench warehouse",
+                                                        country="CN", actor=None)
+        sku_ids = procurement_data.sku_ids_in_order()
+        ledger = LedgerGenerator(sku_ids, create_bins(warehouse.id, 2_000))
+        ledger.post(n_skus)  # one receipt per SKU: 20 to 49 units against reorder points 0-49
+        levels = ledger.write_levels()
+        suppliers = procurement_data.create_suppliers()
+        items = procurement_data.insert_supplier_items(sku_ids, suppliers)
+        lines = procurement_data.insert_open_orders(sku_ids, suppliers,
+                                                    orders=max(8, n_skus // 500),
+                                                    lines_per_order=50)
+        sqla.session.commit()
+        _settle(db)
+        if db.kind == "postgresql":
+            with sqla.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM ANALYZE sku, product, supplier_item, "
+                                     "purchase_order, purchase_order_line")
+        log(f"   {n_skus:,} SKUs, {levels:,} levels, {items:,} supplier items, {lines:,} open "
+            f"order lines generated in {time.perf_counter() - start:.0f} s")
+        found = []
+
+        def work():
+            found[:] = replenishment_suggestions()
+
+        work()  # warm up: the first read pulls the tables into the cache
+        seconds = median_seconds(work, runs=3)
+        with_supplier = sum(1 for s in found if s.has_supplier)
+        # the list screen: the count and the first page of 50
+        filters = ReplenishmentFilters()
+
+        def page():
+            sqla.session.scalar(suggestion_count_query(filters))
+            [suggestion_from_row(r) for r in sqla.session.execute(
+                suggestion_query(filters).limit(50))]
+
+        page()
+        page_seconds = median_seconds(page, runs=3)
+        on_hand = sqla.session.scalar(select(func.sum(StockLevel.on_hand)))
+        sqla.engine.dispose()
+    log(f"   {len(found):,} suggestions ({with_supplier:,} with a supplier) over {n_skus:,} SKUs "
+        f"in {seconds:.3f} s; list page (count + 50 rows) {page_seconds * 1000:.0f} ms")
+    return {"n": n_skus, "seconds": round(seconds, 4), "suggestions": len(found),
+            "with_supplier": with_supplier, "supplier_items": items, "open_order_lines": lines,
+            "levels": levels, "units_on_hand": int(on_hand or 0),
+            "page_ms": round(page_seconds * 1000, 1)}

@@ -5,14 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 import sys
-from collections.abc import Callable
 
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
-
-#: demo loaders run by ``erp demo`` in order; each domain appends its own (idempotent)
-DEMO_LOADERS: list[Callable[[], None]] = []
 
 
 def _create_app():
@@ -107,8 +103,12 @@ def demo_cmd(reset_passwords: bool):
 
     rows = load_demo_users(reset_passwords)
     load_demo_core()
-    for loader in DEMO_LOADERS:
-        loader()
+    from erp.brands.demo import load_demo as load_demo_brands
+    load_demo_brands()
+    from erp.catalog.demo import load_demo as load_demo_catalog
+    load_demo_catalog()
+    from erp.warehouse.demo import load_demo as load_demo_warehouse
+    load_demo_warehouse()
     db.session.commit()
     click.secho("Demo data loaded. Sign in at http://127.0.0.1:5000 with:", fg="green")
     for username, password, role in rows:
@@ -162,8 +162,138 @@ def check_cmd():
 
 
 
+@click.command("check-ledger")
+@with_appcontext
+def check_ledger_cmd():
+    """Check every stock level against its moves and reservations; exit 1 on any difference."""
+    from sqlalchemy import select
+
+    from erp.catalog.models import Sku
+    from erp.extensions import db
+    from erp.warehouse.models import Location
+    from erp.warehouse.queries import ledger_problems
+
+    problems = ledger_problems(db.session)
+    if not problems:
+        click.secho("Ledger balances: every level equals its moves, nothing is negative, and "
+                    "reserved stays within on hand.", fg="green")
+        return
+    skus = dict(db.session.execute(select(Sku.id, Sku.code).where(
+        Sku.id.in_({p.sku_id for p in problems}))).all())
+    bins = {loc.id: loc.label for loc in db.session.scalars(select(Location).where(
+        Location.id.in_({p.location_id for p in problems})))}
+    for p in problems:
+        where = f"SKU {skus.get(p.sku_id, p.sku_id)} bin {bins.get(p.location_id, p.location_id)}"
+        click.echo(f"{where}: {p.problem}", err=True)
+    click.secho(f"{len(problems)} ledger difference(s).", fg="red", err=True)
+    sys.exit(1)
+
+
+# --- Excel imports and exports ----------------------------------------------------------------
+
+
+@click.group("import")
+def import_group():
+    """Import data from Excel workbooks: all or nothing."""
+
+
+@import_group.command("skus")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check the file and report errors; write nothing.")
+@with_appcontext
+def import_skus_cmd(file: str, dry_run: bool):
+    """Create or update SKUs and their products from FILE; exit 1 on any error."""
+    from erp.catalog.excel import import_skus
+
+    with open(file, "rb") as fh:
+        data = fh.read()
+    # the command's own transaction: committed by _finish_import, or rolled back on any error
+    result = import_skus(data, filename=os.path.basename(file), dry_run=dry_run, actor=None,
+                         savepoint=False)
+    _finish_import(result, file, dry_run)
+
+
+def _finish_import(result, file: str, dry_run: bool) -> None:
+    """Commit an import's unit of work or roll it back, echo the outcome; exit 1 on errors."""
+    from erp.extensions import db
+
+    if not result.ok:
+        db.session.rollback()
+        for error in result.errors:
+            click.echo(str(error) if error.row > 0 else f"File: {error.message}", err=True)
+        click.secho(f"{len(result.errors)} error(s) in {file}; nothing was written.", fg="red",
+                    err=True)
+        sys.exit(1)
+    if dry_run:
+        db.session.rollback()
+        for message in result.messages:
+            click.echo(message)
+        click.secho(f"Checked {file}: no errors; nothing was written (dry run).", fg="green")
+        return
+    db.session.commit()
+    for message in result.messages:
+        click.echo(message)
+    click.secho(f"Imported {file}: {result.created} created, {result.updated} updated, "
+                f"{result.skipped} unchanged.", fg="green")
+
+
+@import_group.command("supplier-prices")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check the file and report errors; write nothing.")
+@with_appcontext
+def import_supplier_prices_cmd(file: str, dry_run: bool):
+    """Create or update supplier items (price lists) from FILE; exit 1 on any error."""
+    from erp.procurement.excel import import_supplier_prices
+
+    with open(file, "rb") as fh:
+        data = fh.read()
+    # the command's own transaction: committed by _finish_import, or rolled back on any error
+    result = import_supplier_prices(data, filename=os.path.basename(file), dry_run=dry_run,
+                                    actor=None, savepoint=False)
+    _finish_import(result, file, dry_run)
+
+
+@click.group("export")
+def export_group():
+    """Export data to Excel workbooks (they import again unchanged)."""
+
+
+@export_group.command("skus")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+@click.option("--q", default=None, help="Search: SKU code, barcode, product code or name.")
+@click.option("--brand", default=None, help="Only this brand (its code).")
+@click.option("--category", default=None, help="Only this category and those below (its code).")
+@click.option("--status", type=click.Choice(["active", "discontinued"]), default=None)
+@with_appcontext
+def export_skus_cmd(file: str, q: str | None, brand: str | None, category: str | None,
+                    status: str | None):
+    """Write the SKUs (with the list's filters) to FILE as an .xlsx workbook."""
+    from sqlalchemy import select
+
+    from erp.brands.models import Brand
+    from erp.catalog.excel import export_skus
+    from erp.catalog.models import Category
+    from erp.catalog.queries import SkuFilters, sku_count_query
+    from erp.extensions import db
+
+    filters = SkuFilters(q=q, status=status)
+    for code, model, attr in ((brand, Brand, "brand_id"), (category, Category, "category_id")):
+        if code:
+            ident = db.session.scalar(select(model.id).where(model.code == code.strip().upper()))
+            if ident is None:
+                click.secho(f"No {model.__tablename__} has the code {code!r}.", fg="red",
+                            err=True)
+                sys.exit(1)
+            setattr(filters, attr, ident)
+    count = db.session.scalar(sku_count_query(filters))
+    with open(file, "wb") as fh:
+        fh.write(export_skus(filters))
+    click.secho(f"{count} SKU(s) written to {file}.", fg="green")
+
+
 #: every command of the group; domains append theirs (registered on each app's ``app.cli``)
-COMMANDS: list[click.Command] = [demo_cmd, create_user_cmd, check_cmd]
+COMMANDS: list[click.Command] = [demo_cmd, create_user_cmd, check_cmd, check_ledger_cmd,
+                               import_group, export_group]
 
 
 def init_app(app) -> None:

@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.fixtures.brands",
     "tests.fixtures.catalog",
     "tests.fixtures.warehouse",
+    "tests.fixtures.procurement",
 ]
 
 PG_URL = os.environ.get("ERP_TEST_DATABASE_URL") or None

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import flask_migrate
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, text
 
 from erp import create_app
 from erp.extensions import db
-from tests.conftest import BASE_CONFIG, PG_URL
+from tests.conftest import BASE_CONFIG, PG_URL, drop_pg_schema, pg_schema_url
 
-SCHEMA = "erp_migration_test"
+SCHEMA = f"erp_migration_test_{os.getpid()}"
 
 
 def _diff(app) -> list:
@@ -23,12 +24,7 @@ def _diff(app) -> list:
 
 def test_upgrade_from_empty_gives_models_schema(tmp_path):
     if PG_URL:
-        admin = create_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-        sep = "&" if "?" in PG_URL else "?"
-        url = f"{PG_URL}{sep}options=-csearch_path%3D{SCHEMA}"
+        url = pg_schema_url(SCHEMA)
     else:
         url = f"sqlite:///{tmp_path}/migrated.sqlite3"
     app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
@@ -43,9 +39,7 @@ def test_upgrade_from_empty_gives_models_schema(tmp_path):
         with app.app_context():
             db.engine.dispose()
         if PG_URL:
-            with admin.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-            admin.dispose()
+            drop_pg_schema(SCHEMA)
 
 
 def test_erp_check_reports_missing_migrations(runner):

@@ -28,18 +28,29 @@ PERMISSIONS: dict[str, str] = {
     "brands.approve": "approve and retire specification versions",
     "catalog.view": "read and export categories, products and SKUs",
     "catalog.edit": "create and edit categories, products and SKUs, import the catalog",
+    "warehouse.view": "read stock by SKU and bin, moves, counts and valuation",
+    "warehouse.move": "transfer stock, request adjustments, count",
+    "warehouse.manage": "set up warehouses and bins, open cycle counts, print bin labels",
+    "warehouse.approve": "approve adjustments and accept cycle counts",
+    "procurement.view": "read suppliers, price lists, purchase orders and receipts",
+    "procurement.edit": "keep suppliers and price lists, draft, submit and order purchase orders",
+    "procurement.approve": "approve purchase orders above the approval threshold",
+    "procurement.receive": "receive deliveries against purchase orders and reverse receipts",
 }
 
-_ALL_STAFF = {"core.dashboard", "core.own_account", "catalog.view"}
+_ALL_STAFF = {"core.dashboard", "core.own_account", "catalog.view", "warehouse.view"}
 
 #: the role-to-permission table: the only place that decides who may do what
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.admin: frozenset(PERMISSIONS),
     Role.manager: frozenset(_ALL_STAFF | {
-        "core.view_audit", "core.view_settings", "brands.view", "brands.approve"}),
+        "core.view_audit", "core.view_settings", "brands.view", "brands.approve",
+        "warehouse.approve", "procurement.view", "procurement.approve"}),
     Role.purchasing: frozenset(_ALL_STAFF | {
-        "core.view_settings", "brands.view", "brands.edit", "catalog.edit"}),
-    Role.warehouse: frozenset(_ALL_STAFF),
+        "core.view_settings", "brands.view", "brands.edit", "catalog.edit", "procurement.view",
+        "procurement.edit"}),
+    Role.warehouse: frozenset(_ALL_STAFF | {"warehouse.move", "warehouse.manage",
+                                            "procurement.view", "procurement.receive"}),
     Role.customer_service: frozenset(_ALL_STAFF),
 }
 

@@ -29,6 +29,10 @@ NAV: list[tuple[str, str, str]] = [
     ("Transfer", "warehouse.transfer_stock", "warehouse.move"),
     ("Counts", "warehouse.cycle_count_list", "warehouse.view"),
     ("Bins", "warehouse.warehouse_list", "warehouse.manage"),
+    ("Suppliers", "procurement.supplier_list", "procurement.view"),
+    ("Purchase orders", "procurement.purchase_order_list", "procurement.view"),
+    ("Receiving", "procurement.receiving_start", "procurement.receive"),
+    ("Replenishment", "procurement.replenishment_list", "procurement.view"),
 ]
 ADMIN_NAV: list[tuple[str, str, str]] = [
     ("Users", "core.user_list", "core.manage_users"),

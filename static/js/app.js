@@ -6,3 +6,23 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 });
+
+// Scanner forms: a scanner types a code and presses Enter. In a form marked "scanform", Enter in
+// a field moves on to the next empty field, and submits once every required field is filled.
+document.addEventListener("keydown", function (event) {
+  var field = event.target;
+  var form = field && field.form;
+  if (event.key !== "Enter" || !form || !form.classList.contains("scanform") ||
+      field.tagName === "TEXTAREA" || field.tagName === "BUTTON") {
+    return;
+  }
+  var fields = Array.prototype.filter.call(form.elements, function (el) {
+    return (el.tagName === "INPUT" && el.type !== "hidden" && el.type !== "checkbox") ||
+      el.tagName === "SELECT";
+  });
+  var next = fields.slice(fields.indexOf(field) + 1).find(function (el) { return !el.value; });
+  if (next && next.name !== "note") {
+    event.preventDefault();
+    next.focus();
+  }
+});

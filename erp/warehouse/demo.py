@@ -1,0 +1,110 @@
+"""Demo warehouse: one warehouse with zones and about 300 bins, and opening stock."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from erp.catalog.models import Sku
+from erp.extensions import db
+from erp.warehouse import services
+from erp.warehouse.models import (
+    CycleCount,
+    Location,
+    LocationKind,
+    MoveKind,
+    StockLevel,
+    StockMove,
+    Warehouse,
+)
+
+#: zone letter -> (aisles, racks per aisle, bins per rack)
+ZONES = {"A": (4, 6, 4), "B": (4, 6, 4), "C": (4, 6, 4)}
+SPECIAL_BINS = [("RCV-01", "receiving"), ("RCV-02", "receiving"), ("PACK-01", "packing"),
+                ("PACK-02", "packing"), ("SHIP-01", "shipping"), ("RET-01", "returns"),
+                ("QUA-01", "quarantine"), ("SCRAP-01", "scrap")]
+
+
+def load_demo() -> None:
+    """Create warehouse SZ1: 296 bins, opening stock, one open cycle count (idempotent)."""
+    warehouse = db.session.scalar(select(Warehouse).where(Warehouse.code == "SZ1"))
+    if warehouse is None:
+        warehouse = services.create_warehouse(
+            code="SZ1", name="Shenzhen fulfilment centre", country="CN",
+            address="Unit 5, 18 Harbour Road\nShenzhen 518000", actor=None)
+    existing = set(db.session.scalars(select(Location.code).where(
+        Location.warehouse_id == warehouse.id)))
+    sequence = 0
+    for code, kind in SPECIAL_BINS:
+        sequence += 10
+        if code not in existing:
+            services.create_location(warehouse, code=code, kind=kind, pick_sequence=sequence,
+                                     actor=None)
+    for zone, (aisles, racks, bins) in ZONES.items():
+        for aisle in range(1, aisles + 1):
+            # Serpentine walk: odd aisles go up the racks, even aisles come back down.
+            rack_order = range(1, racks + 1) if aisle % 2 else range(racks, 0, -1)
+            for rack in rack_order:
+                for level in range(1, bins + 1):
+                    sequence += 10
+                    code = f"{zone}-{aisle:02d}-{rack:02d}-{level:02d}"
+                    if code not in existing:
+                        services.create_location(warehouse, code=code, kind="storage",
+                                                 pick_sequence=sequence, actor=None)
+    db.session.flush()
+    _load_opening_stock(warehouse)
+    _load_demo_count(warehouse)
+
+
+def _load_opening_stock(warehouse: Warehouse) -> None:
+    """Post opening stock for the demo SKUs into the storage bins, once."""
+    already = db.session.scalar(select(func.count()).select_from(StockMove)
+                                .where(StockMove.kind == MoveKind.opening))
+    if already:
+        return
+    storage = db.session.scalars(select(Location).where(
+        Location.warehouse_id == warehouse.id, Location.kind == LocationKind.storage)
+        .order_by(Location.pick_sequence)).all()
+    skus = db.session.scalars(select(Sku).order_by(Sku.code)).all()
+    if not skus:
+        return
+    supplier = services.virtual_location(LocationKind.supplier)
+    rng = random.Random(7)
+    specs = []
+    for i, sku in enumerate(skus):
+        if i % 12 == 11:
+            continue  # some SKUs start out of stock
+        price = sku.declared_value or Decimal("5")
+        cost = (price * Decimal("0.8")).quantize(Decimal("0.01"))
+        specs.append(services.MoveSpec(sku.id, supplier.id, storage[i % len(storage)].id,
+                                       rng.choice([6, 12, 24, 36, 48]), MoveKind.opening,
+                                       unit_cost=cost, ref_type="demo", ref_id=0,
+                                       note="opening stock"))
+    services.post_moves(specs, actor=None)
+
+
+DEMO_COUNT_NOTE = "Demo: weekly count of the first bins of aisle A-01"
+
+
+def _load_demo_count(warehouse: Warehouse) -> None:
+    """Open one cycle count over the first few stocked bins, with one line counted (once)."""
+    if db.session.scalar(select(CycleCount.id).where(CycleCount.note == DEMO_COUNT_NOTE)):
+        return
+    bins = db.session.scalars(
+        select(Location.id).join(StockLevel, StockLevel.location_id == Location.id)
+        .where(Location.warehouse_id == warehouse.id, Location.kind == LocationKind.storage,
+               StockLevel.on_hand > 0)
+        .group_by(Location.id, Location.pick_sequence).order_by(Location.pick_sequence)
+        .limit(4)).all()
+    if not bins:
+        return
+    try:
+        with db.session.begin_nested():
+            count = services.open_cycle_count(warehouse, location_ids=bins, note=DEMO_COUNT_NOTE,
+                                              actor=None)
+            first = count.lines[0]
+            services.record_count(first, first.expected_qty, actor=None)
+    except services.CountError:
+        pass  # someone already counts these bins; the demo leaves their count alone

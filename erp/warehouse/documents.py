@@ -1,0 +1,69 @@
+"""Warehouse PDFs: bin labels (A4 sheets of 3 x 8 self-adhesive labels, Code 128)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen.canvas import Canvas
+
+from erp.core.pdf import Barcode128
+from erp.warehouse.models import Location
+
+#: the common A4 label sheet: 3 columns x 8 rows of 70 x 37.125 mm labels, no margins
+LABEL_COLUMNS, LABEL_ROWS = 3, 8
+LABEL_WIDTH, LABEL_HEIGHT = A4[0] / LABEL_COLUMNS, A4[1] / LABEL_ROWS
+LABELS_PER_PAGE = LABEL_COLUMNS * LABEL_ROWS
+_PAD = 4 * mm
+_CODE_FONT = "Helvetica-Bold"
+
+
+def bin_labels_pdf(locations: Sequence[Location], barcodes: Mapping[int, str], *,
+                   title: str = "Bin labels", compress: bool = True) -> bytes:
+    """Return an A4 PDF with one label per bin, in the order given, 24 to a page.
+
+    Each label shows the bin code in large type, its warehouse and kind, and a Code 128
+    barcode of ``barcodes[location.id]`` (the bare code, or ``WH/CODE`` where the bare code is
+    not unique: see :func:`erp.warehouse.queries.bin_barcode_values`).
+
+    :param compress: off gives readable content streams (tests look for the codes in them).
+    """
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=A4, pageCompression=1 if compress else 0,
+                    invariant=0 if compress else 1)
+    canvas.setTitle(title)
+    canvas.setAuthor("erp")
+    for index, location in enumerate(locations):
+        slot = index % LABELS_PER_PAGE
+        if index and slot == 0:
+            canvas.showPage()
+        column, row = slot % LABEL_COLUMNS, slot // LABEL_COLUMNS
+        x = column * LABEL_WIDTH
+        y = A4[1] - (row + 1) * LABEL_HEIGHT
+        _draw_label(canvas, location, barcodes.get(location.id, location.label), x, y)
+    if not locations:
+        canvas.setFont("Helvetica", 11)
+        canvas.drawString(20 * mm, A4[1] - 25 * mm, "No bins were selected.")
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def _draw_label(canvas: Canvas, location: Location, barcode: str, x: float, y: float) -> None:
+    inner = LABEL_WIDTH - 2 * _PAD
+    top = y + LABEL_HEIGHT - _PAD
+    canvas.setFont("Helvetica", 7.5)
+    warehouse = location.warehouse.code if location.warehouse else ""
+    canvas.drawString(x + _PAD, top - 7, warehouse)
+    canvas.drawRightString(x + LABEL_WIDTH - _PAD, top - 7, location.kind.value.upper())
+    size = 20.0
+    while size > 8 and stringWidth(location.code, _CODE_FONT, size) > inner:
+        size -= 1
+    canvas.setFont(_CODE_FONT, size)
+    canvas.drawCentredString(x + LABEL_WIDTH / 2, top - 9 - size, location.code)
+    # Centred, so the bars keep a quiet zone of at least the padding on both sides.
+    bars = Barcode128(barcode, width=inner, height=10 * mm, font_size=7)
+    bars.drawOn(canvas, x + (LABEL_WIDTH - bars.width) / 2, y + _PAD - 1)

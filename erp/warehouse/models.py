@@ -1,0 +1,341 @@
+"""Warehouse models: bins, the immutable ledger, levels, reservations, adjustments, counts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import (
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from erp.catalog.models import Sku
+from erp.core.errors import DomainError
+from erp.core.models import User, utcnow
+from erp.core.states import StateMachine
+from erp.core.types import Money, UtcDateTime
+from erp.extensions import db
+
+
+def _enum(enum_cls) -> Enum:
+    return Enum(enum_cls, native_enum=False, length=24, validate_strings=True)
+
+
+class Warehouse(db.Model):
+    """A physical warehouse."""
+
+    __tablename__ = "warehouse"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    address: Mapped[str | None] = mapped_column(Text)
+    country: Mapped[str] = mapped_column(String(2))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    locations: Mapped[list[Location]] = relationship(back_populates="warehouse")
+
+
+class LocationKind(StrEnum):
+    """What a location is for; the last three are virtual (no stock level is kept there)."""
+
+    receiving = "receiving"
+    storage = "storage"
+    packing = "packing"
+    shipping = "shipping"
+    returns = "returns"
+    quarantine = "quarantine"
+    scrap = "scrap"
+    supplier = "supplier"
+    customer = "customer"
+    adjustment = "adjustment"
+
+
+VIRTUAL_KINDS = frozenset({LocationKind.supplier, LocationKind.customer, LocationKind.adjustment})
+
+
+class Location(db.Model):
+    """A bin (``A-01-02-03``: zone-aisle-rack-bin) or a virtual location.
+
+    Virtual locations (supplier, customer, inventory adjustment) have no warehouse and no stock
+    level: they are where stock comes from and goes to.
+    """
+
+    __tablename__ = "location"
+    __table_args__ = (
+        UniqueConstraint("warehouse_id", "code"),
+        CheckConstraint("pick_sequence >= 0", name="pick_sequence_not_negative"),
+        Index("ix_location_kind_sequence", "kind", "pick_sequence"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouse.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40), index=True)
+    kind: Mapped[LocationKind] = mapped_column(_enum(LocationKind))
+    pick_sequence: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    warehouse: Mapped[Warehouse | None] = relationship(back_populates="locations")
+
+    @property
+    def is_virtual(self) -> bool:
+        """Return whether the location is virtual (no stock level kept)."""
+        return self.kind in VIRTUAL_KINDS
+
+    @property
+    def label(self) -> str:
+        """Return ``WH1/A-01-02-03`` (or the bare code of a virtual location)."""
+        return f"{self.warehouse.code}/{self.code}" if self.warehouse else self.code
+
+    def __repr__(self) -> str:
+        return f"<Location {self.code}>"
+
+
+class MoveKind(StrEnum):
+    """Why stock moved."""
+
+    receipt = "receipt"
+    receipt_reversal = "receipt_reversal"
+    transfer = "transfer"
+    adjustment = "adjustment"
+    count = "count"
+    pick = "pick"
+    ship = "ship"
+    return_receipt = "return_receipt"
+    scrap = "scrap"
+    opening = "opening"
+
+
+class StockMove(db.Model):
+    """One immutable movement of a positive quantity of a SKU from one location to another.
+
+    A mistake is corrected by a new move, never by an edit: the ORM refuses updates and deletes.
+    """
+
+    __tablename__ = "stock_move"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("from_location_id <> to_location_id", name="locations_differ"),
+        CheckConstraint("unit_cost >= 0", name="unit_cost_not_negative"),
+        Index("ix_stock_move_sku_at", "sku_id", "at"),
+        Index("ix_stock_move_ref", "ref_type", "ref_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("sku.id"))
+    from_location_id: Mapped[int] = mapped_column(ForeignKey("location.id"), index=True)
+    to_location_id: Mapped[int] = mapped_column(ForeignKey("location.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_cost: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    kind: Mapped[MoveKind] = mapped_column(_enum(MoveKind), index=True)
+    ref_type: Mapped[str | None] = mapped_column(String(40))
+    ref_id: Mapped[int | None] = mapped_column(Integer)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    note: Mapped[str | None] = mapped_column(String(500))
+
+    sku: Mapped[Sku] = relationship()
+    from_location: Mapped[Location] = relationship(foreign_keys=[from_location_id])
+    to_location: Mapped[Location] = relationship(foreign_keys=[to_location_id])
+    actor: Mapped[User | None] = relationship()
+
+
+class LedgerImmutable(DomainError):
+    """Someone tried to change or delete a posted stock move."""
+
+
+@event.listens_for(StockMove, "before_update")
+def _deny_update(mapper, connection, target):
+    raise LedgerImmutable(f"Stock move {target.id} is posted and cannot be changed; post a "
+                          "correcting move instead.")
+
+
+@event.listens_for(StockMove, "before_delete")
+def _deny_delete(mapper, connection, target):
+    raise LedgerImmutable(f"Stock move {target.id} is posted and cannot be deleted; post a "
+                          "correcting move instead.")
+
+
+class StockLevel(db.Model):
+    """Stock of one SKU in one physical bin.
+
+    ``on_hand`` equals the sum of moves into the bin minus the moves out of it; ``reserved`` is
+    what reservations hold, never more than on hand.
+    """
+
+    __tablename__ = "stock_level"
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+        CheckConstraint("reserved <= on_hand", name="reserved_within_on_hand"),
+        Index("ix_stock_level_location", "location_id"),
+    )
+
+    sku_id: Mapped[int] = mapped_column(ForeignKey("sku.id"), primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"), primary_key=True)
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+
+    sku: Mapped[Sku] = relationship()
+    location: Mapped[Location] = relationship()
+
+    @property
+    def available(self) -> int:
+        """Return on hand minus reserved."""
+        return self.on_hand - self.reserved
+
+
+class Reservation(db.Model):
+    """Stock of a SKU in a bin held for an opaque reference (e.g. a customer order line)."""
+
+    __tablename__ = "reservation"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        Index("ix_reservation_ref", "ref_type", "ref_id"),
+        Index("ix_reservation_level", "sku_id", "location_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("sku.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    ref_type: Mapped[str] = mapped_column(String(40))
+    ref_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    sku: Mapped[Sku] = relationship()
+    location: Mapped[Location] = relationship()
+
+
+class AdjustmentReason(StrEnum):
+    """Why stock was adjusted."""
+
+    damaged = "damaged"
+    lost = "lost"
+    found = "found"
+    expired = "expired"
+    sample = "sample"
+    data_correction = "data_correction"
+    other = "other"
+
+
+class AdjustmentState(StrEnum):
+    """An adjustment above the value threshold waits for a manager."""
+
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
+A = AdjustmentState
+ADJUSTMENT_STATES = StateMachine(
+    AdjustmentState, initial=A.pending, noun="stock adjustment",
+    transitions={(A.pending, A.approved), (A.pending, A.rejected)},
+    colours={A.pending: "orange", A.approved: "green", A.rejected: "red"},
+)
+
+
+class StockAdjustment(db.Model):
+    """A requested change of on-hand stock in a bin, with its reason and value."""
+
+    __tablename__ = "stock_adjustment"
+    __table_args__ = (CheckConstraint("quantity <> 0", name="quantity_not_zero"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("sku.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    quantity: Mapped[int] = mapped_column(Integer)  # signed: + found, - lost
+    reason: Mapped[AdjustmentReason] = mapped_column(_enum(AdjustmentReason))
+    note: Mapped[str | None] = mapped_column(String(500))
+    value: Mapped[Decimal] = mapped_column(Money())
+    state: Mapped[AdjustmentState] = mapped_column(_enum(AdjustmentState), default=A.pending)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    sku: Mapped[Sku] = relationship()
+    location: Mapped[Location] = relationship()
+    requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+
+class CycleCountState(StrEnum):
+    """Lifecycle of a cycle count."""
+
+    open = "open"
+    review = "review"
+    accepted = "accepted"
+    cancelled = "cancelled"
+
+
+C = CycleCountState
+CYCLE_COUNT_STATES = StateMachine(
+    CycleCountState, initial=C.open, noun="cycle count",
+    transitions={(C.open, C.review), (C.review, C.open), (C.review, C.accepted),
+                 (C.open, C.cancelled), (C.review, C.cancelled)},
+    colours={C.open: "blue", C.review: "orange", C.accepted: "green", C.cancelled: "grey"},
+    groups={"frozen": {C.open, C.review}},
+)
+
+
+class CycleCount(db.Model):
+    """A count of a set of bins or SKUs; its lines' stock is frozen until accepted or cancelled."""
+
+    __tablename__ = "cycle_count"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouse.id"))
+    state: Mapped[CycleCountState] = mapped_column(_enum(CycleCountState), default=C.open,
+                                                   index=True)
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    warehouse: Mapped[Warehouse] = relationship()
+    lines: Mapped[list[CycleCountLine]] = relationship(
+        back_populates="count", cascade="all, delete-orphan", order_by="CycleCountLine.id")
+
+
+class CycleCountLine(db.Model):
+    """One SKU in one bin to count: the quantity expected when the count opened, and counted."""
+
+    __tablename__ = "cycle_count_line"
+    __table_args__ = (
+        UniqueConstraint("count_id", "sku_id", "location_id"),
+        CheckConstraint("counted_qty IS NULL OR counted_qty >= 0", name="counted_not_negative"),
+        Index("ix_cycle_count_line_level", "sku_id", "location_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    count_id: Mapped[int] = mapped_column(ForeignKey("cycle_count.id", ondelete="CASCADE"),
+                                          index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("sku.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    expected_qty: Mapped[int] = mapped_column(Integer)
+    counted_qty: Mapped[int | None] = mapped_column(Integer)
+    counted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    counted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    count: Mapped[CycleCount] = relationship(back_populates="lines")
+    sku: Mapped[Sku] = relationship()
+    location: Mapped[Location] = relationship()
+
+    @property
+    def variance(self) -> int | None:
+        """Return counted minus expected, or None before counting."""
+        return None if self.counted_qty is None else self.counted_qty - self.expected_qty

@@ -1,0 +1,460 @@
+"""Read-side warehouse queries: availability, stock by SKU and bin, moves, ledger check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import Select, and_, case, func, literal, or_, select, union_all
+from sqlalchemy.orm import contains_eager, joinedload
+
+from erp.brands.models import Brand
+from erp.catalog.models import Category, Product, Sku
+from erp.catalog.queries import SkuFilters, sku_list_query
+from erp.core.models import User
+from erp.extensions import db
+from erp.warehouse.models import (
+    CYCLE_COUNT_STATES,
+    VIRTUAL_KINDS,
+    AdjustmentState,
+    CycleCount,
+    CycleCountLine,
+    Location,
+    Reservation,
+    StockAdjustment,
+    StockLevel,
+    StockMove,
+    Warehouse,
+)
+
+
+def availability_query(sku_ids=None) -> Select:
+    """Return ``(sku_id, on_hand, reserved, available)`` summed over every bin.
+
+    Reads ``stock_level`` only, so it does not grow with the length of the ledger. Built on
+    the table rather than the entity, so a session returns plain rows without the ORM's row
+    processing, which costs more than the query itself over 100,000 SKUs.
+    """
+    level = StockLevel.__table__.c
+    stmt = (select(level.sku_id, func.sum(level.on_hand).label("on_hand"),
+                   func.sum(level.reserved).label("reserved"),
+                   func.sum(level.on_hand - level.reserved).label("available"))
+            .group_by(level.sku_id))
+    if sku_ids is not None:
+        stmt = stmt.where(level.sku_id.in_(list(sku_ids)))
+    return stmt
+
+
+def stock_by_bin_query(*, sku_id: int | None = None, location_id: int | None = None,
+                       warehouse_id: int | None = None, q: str | None = None,
+                       nonzero: bool = True) -> Select:
+    """Return levels joined with SKU, bin and warehouse, in pick sequence."""
+    stmt = (select(StockLevel.sku_id, StockLevel.location_id, StockLevel.on_hand,
+                   StockLevel.reserved,
+                   (StockLevel.on_hand - StockLevel.reserved).label("available"),
+                   Sku.code.label("sku_code"), Product.name.label("product_name"),
+                   Location.code.label("bin_code"), Location.kind.label("bin_kind"),
+                   Location.pick_sequence, Warehouse.code.label("warehouse_code"),
+                   Warehouse.id.label("warehouse_id"), Sku.avg_cost)
+            .join(Sku, Sku.id == StockLevel.sku_id)
+            .join(Product, Product.id == Sku.product_id)
+            .join(Location, Location.id == StockLevel.location_id)
+            .join(Warehouse, Warehouse.id == Location.warehouse_id)
+            .order_by(Warehouse.code, Location.pick_sequence, Location.code, Sku.code))
+    if nonzero:
+        stmt = stmt.where(or_(StockLevel.on_hand != 0, StockLevel.reserved != 0))
+    if sku_id:
+        stmt = stmt.where(StockLevel.sku_id == sku_id)
+    if location_id:
+        stmt = stmt.where(StockLevel.location_id == location_id)
+    if warehouse_id:
+        stmt = stmt.where(Location.warehouse_id == warehouse_id)
+    if q:
+        text = q.strip()
+        stmt = stmt.where(or_(Sku.code == text.upper(), Sku.barcode == text,
+                              Location.code == text.upper(),
+                              func.lower(Product.name).like(f"%{text.lower()}%")))
+    return stmt
+
+
+def stock_by_warehouse_query(sku_id: int) -> Select:
+    """Return ``(warehouse, on_hand, reserved, available)`` of one SKU per warehouse."""
+    return (select(Warehouse.code, func.sum(StockLevel.on_hand).label("on_hand"),
+                   func.sum(StockLevel.reserved).label("reserved"),
+                   func.sum(StockLevel.on_hand - StockLevel.reserved).label("available"))
+            .join(Location, Location.id == StockLevel.location_id)
+            .join(Warehouse, Warehouse.id == Location.warehouse_id)
+            .where(StockLevel.sku_id == sku_id).group_by(Warehouse.code)
+            .order_by(Warehouse.code))
+
+
+@dataclass
+class MoveFilters:
+    """The move history's filters."""
+
+    sku_id: int | None = None
+    location_id: int | None = None
+    kind: str | None = None
+    ref_type: str | None = None
+    ref_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def move_history_query(f: MoveFilters) -> Select:
+    """Return stock moves matching the filters, newest first."""
+    stmt = select(StockMove).order_by(StockMove.at.desc(), StockMove.id.desc())
+    if f.sku_id:
+        stmt = stmt.where(StockMove.sku_id == f.sku_id)
+    if f.location_id:
+        stmt = stmt.where(or_(StockMove.from_location_id == f.location_id,
+                              StockMove.to_location_id == f.location_id))
+    if f.kind:
+        stmt = stmt.where(StockMove.kind == f.kind)
+    if f.ref_type:
+        stmt = stmt.where(StockMove.ref_type == f.ref_type)
+    if f.ref_id:
+        stmt = stmt.where(StockMove.ref_id == f.ref_id)
+    if f.date_from:
+        stmt = stmt.where(StockMove.at >= datetime.combine(f.date_from, time.min, UTC))
+    if f.date_to:
+        stmt = stmt.where(StockMove.at < datetime.combine(f.date_to + timedelta(days=1),
+                                                          time.min, UTC))
+    return stmt
+
+
+def valuation_query(group: str = "sku") -> Select:
+    """Return stock value (on hand x moving-average cost) grouped by sku, brand or category."""
+    value = func.sum(StockLevel.on_hand * Sku.avg_cost)
+    base = (select().select_from(StockLevel).join(Sku, Sku.id == StockLevel.sku_id)
+            .join(Product, Product.id == Sku.product_id))
+    if group == "brand":
+        return (base.join(Brand, Brand.id == Product.brand_id)
+                .add_columns(Brand.code.label("key"), Brand.name.label("name"),
+                             func.sum(StockLevel.on_hand).label("on_hand"), value.label("value"))
+                .group_by(Brand.code, Brand.name).order_by(Brand.code))
+    if group == "category":
+        return (base.join(Category, Category.id == Product.category_id)
+                .add_columns(Category.code.label("key"), Category.full_name.label("name"),
+                             func.sum(StockLevel.on_hand).label("on_hand"), value.label("value"))
+                .group_by(Category.code, Category.full_name).order_by(Category.full_name))
+    return (base.add_columns(Sku.code.label("key"), Product.name.label("name"),
+                             func.sum(StockLevel.on_hand).label("on_hand"), Sku.avg_cost,
+                             value.label("value"))
+            .group_by(Sku.code, Product.name, Sku.avg_cost)
+            .having(func.sum(StockLevel.on_hand) != 0).order_by(Sku.code))
+
+
+@dataclass
+class LedgerProblem:
+    """One difference found by the ledger check."""
+
+    sku_id: int
+    location_id: int
+    problem: str
+
+
+def ledger_problems(session) -> list[LedgerProblem]:
+    """Return every ledger difference, checked in SQL over the whole database.
+
+    Each level must equal its moves in minus moves out, nothing may be negative, and reserved
+    must stay within on hand and equal the reservations held.
+    """
+    virtual_ids = select(Location.id).where(Location.kind.in_(list(VIRTUAL_KINDS)))
+    flows = union_all(
+        select(StockMove.sku_id.label("sku_id"), StockMove.to_location_id.label("loc"),
+               StockMove.quantity.label("qty")),
+        select(StockMove.sku_id, StockMove.from_location_id, -StockMove.quantity),
+    ).subquery()
+    from_moves = (select(flows.c.sku_id, flows.c.loc, func.sum(flows.c.qty).label("qty"))
+                  .where(flows.c.loc.not_in(virtual_ids))
+                  .group_by(flows.c.sku_id, flows.c.loc).subquery())
+    held = (select(Reservation.sku_id, Reservation.location_id,
+                   func.sum(Reservation.quantity).label("qty"))
+            .group_by(Reservation.sku_id, Reservation.location_id).subquery())
+    problems: list[LedgerProblem] = []
+    # Levels whose on_hand differs from the moves (including levels with no moves at all).
+    rows = session.execute(
+        select(StockLevel.sku_id, StockLevel.location_id, StockLevel.on_hand,
+               StockLevel.reserved, func.coalesce(from_moves.c.qty, 0).label("moved"),
+               func.coalesce(held.c.qty, 0).label("held"))
+        .outerjoin(from_moves, and_(from_moves.c.sku_id == StockLevel.sku_id,
+                                    from_moves.c.loc == StockLevel.location_id))
+        .outerjoin(held, and_(held.c.sku_id == StockLevel.sku_id,
+                              held.c.location_id == StockLevel.location_id))
+        .where(or_(StockLevel.on_hand != func.coalesce(from_moves.c.qty, 0),
+                   StockLevel.on_hand < 0, StockLevel.reserved < 0,
+                   StockLevel.reserved > StockLevel.on_hand,
+                   StockLevel.reserved != func.coalesce(held.c.qty, 0)))).all()
+    for r in rows:
+        if r.on_hand != r.moved:
+            problems.append(LedgerProblem(r.sku_id, r.location_id,
+                                          f"on hand {r.on_hand} but moves give {r.moved}"))
+        if r.on_hand < 0:
+            problems.append(LedgerProblem(r.sku_id, r.location_id, f"on hand {r.on_hand} < 0"))
+        if r.reserved < 0 or r.reserved > r.on_hand:
+            problems.append(LedgerProblem(r.sku_id, r.location_id,
+                                          f"reserved {r.reserved} outside 0..{r.on_hand}"))
+        if r.reserved != r.held:
+            problems.append(LedgerProblem(r.sku_id, r.location_id,
+                                          f"reserved {r.reserved} but reservations hold {r.held}"))
+    # Moves into bins that have no level row at all.
+    missing = session.execute(
+        select(from_moves.c.sku_id, from_moves.c.loc, from_moves.c.qty)
+        .outerjoin(StockLevel, and_(StockLevel.sku_id == from_moves.c.sku_id,
+                                    StockLevel.location_id == from_moves.c.loc))
+        .where(StockLevel.sku_id.is_(None), from_moves.c.qty != literal(0))).all()
+    problems += [LedgerProblem(r.sku_id, r.loc, f"moves give {r.qty} but no stock level exists")
+                 for r in missing]
+    return problems
+
+
+# --------------------------------------------------------------------------- screens
+
+
+#: the bin list's sort orders; pick sequence is the walking order
+LOCATION_SORTS = {
+    "sequence": (Location.pick_sequence, Location.code),
+    "code": (Location.code,),
+}
+
+
+@dataclass
+class LocationFilters:
+    """The bin list's search (code), filters and sort; also the locations export's."""
+
+    warehouse_id: int | None = None
+    q: str | None = None
+    kind: str | None = None
+    active: bool | None = None
+    sort: str = "sequence"
+    ids: tuple[int, ...] = ()
+
+
+def warehouse_list_query() -> Select:
+    """Return ``(Warehouse, bins, active_bins)``, warehouses by code."""
+    bins = (select(func.count(Location.id)).where(Location.warehouse_id == Warehouse.id)
+            .correlate(Warehouse).scalar_subquery())
+    active_bins = (select(func.count(Location.id))
+                   .where(Location.warehouse_id == Warehouse.id, Location.active.is_(True))
+                   .correlate(Warehouse).scalar_subquery())
+    return (select(Warehouse, bins.label("bins"), active_bins.label("active_bins"))
+            .order_by(Warehouse.code))
+
+
+def location_list_query(f: LocationFilters) -> Select:
+    """Return the physical bins (with their warehouse) matching the filters, in walking order."""
+    stmt = (select(Location).join(Warehouse, Warehouse.id == Location.warehouse_id)
+            .options(contains_eager(Location.warehouse))
+            .where(Location.kind.not_in(list(VIRTUAL_KINDS))))
+    if f.warehouse_id:
+        stmt = stmt.where(Location.warehouse_id == f.warehouse_id)
+    if f.q:
+        stmt = stmt.where(Location.code.like(f"%{_escape_like(f.q.strip().upper())}%",
+                                             escape="\\"))
+    if f.kind:
+        stmt = stmt.where(Location.kind == f.kind)
+    if f.active is not None:
+        stmt = stmt.where(Location.active.is_(f.active))
+    if f.ids:
+        stmt = stmt.where(Location.id.in_(list(f.ids)))
+    return stmt.order_by(Warehouse.code, *LOCATION_SORTS.get(f.sort, LOCATION_SORTS["sequence"]),
+                         Location.id)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def bin_barcode_values(locations) -> dict[int, str]:
+    """Return what each bin's label barcode encodes: its bare code, or ``WH/CODE`` if needed.
+
+    A scanned bare code must find exactly this bin (:func:`~erp.warehouse.services.
+    find_location` looks among every active location), so the bare code is used only when no
+    other active location has the same code.
+    """
+    locations = list(locations)
+    codes = sorted({loc.code for loc in locations})
+    counts: dict[str, int] = {}
+    for start in range(0, len(codes), 500):  # keep IN lists short on every database
+        counts.update(db.session.execute(
+            select(Location.code, func.count(Location.id))
+            .where(Location.active.is_(True), Location.code.in_(codes[start:start + 500]))
+            .group_by(Location.code)).all())
+    values = {}
+    for loc in locations:
+        others = counts.get(loc.code, 0) - (1 if loc.active else 0)
+        values[loc.id] = loc.code if others <= 0 else loc.label
+    return values
+
+
+@dataclass
+class StockFilters:
+    """The stock list's search and filters (and its export's)."""
+
+    warehouse_id: int | None = None
+    q: str | None = None
+    kind: str | None = None
+    available_only: bool = False
+
+
+def stock_list_query(f: StockFilters) -> Select:
+    """Return the non-empty stock levels matching the filters, in walking order."""
+    stmt = stock_by_bin_query(warehouse_id=f.warehouse_id, q=f.q)
+    if f.kind:
+        stmt = stmt.where(Location.kind == f.kind)
+    if f.available_only:
+        stmt = stmt.where(StockLevel.on_hand > StockLevel.reserved)
+    return stmt
+
+
+def move_list_query(f: MoveFilters) -> Select:
+    """Return :func:`move_history_query` with the SKU, bins, warehouses and actor loaded."""
+    return move_history_query(f).options(
+        joinedload(StockMove.sku).joinedload(Sku.product),
+        joinedload(StockMove.from_location).joinedload(Location.warehouse),
+        joinedload(StockMove.to_location).joinedload(Location.warehouse),
+        joinedload(StockMove.actor))
+
+
+def adjustment_list_query(state: str | None = None) -> Select:
+    """Return stock adjustments (optionally of one state), pending first, newest first."""
+    stmt = (select(StockAdjustment).options(
+        joinedload(StockAdjustment.sku), joinedload(StockAdjustment.location)
+        .joinedload(Location.warehouse), joinedload(StockAdjustment.requested_by),
+        joinedload(StockAdjustment.decided_by))
+        .order_by((StockAdjustment.state == AdjustmentState.pending).desc(),
+                  StockAdjustment.requested_at.desc(), StockAdjustment.id.desc()))
+    if state:
+        stmt = stmt.where(StockAdjustment.state == state)
+    return stmt
+
+
+def pending_adjustment_count() -> int:
+    """Return how many adjustments wait for a manager."""
+    return db.session.scalar(select(func.count()).select_from(StockAdjustment).where(
+        StockAdjustment.state == AdjustmentState.pending)) or 0
+
+
+def bins_with_stock_count() -> int:
+    """Return how many bins hold any stock."""
+    return db.session.scalar(select(func.count(func.distinct(StockLevel.location_id)))
+                               .where(StockLevel.on_hand > 0)) or 0
+
+
+# --------------------------------------------------------------------------- cycle counts
+
+
+def frozen_levels_query(*, sku_id: int | None = None, location_id: int | None = None,
+                        warehouse_id: int | None = None) -> Select:
+    """Return the SKU-bin pairs frozen by an open (or in review) cycle count.
+
+    Rows are ``(sku_id, location_id, count_id, count_number, count_state)``; stock screens
+    join or look them up to show a "frozen" badge next to the stock that cannot move.
+    """
+    stmt = (select(CycleCountLine.sku_id, CycleCountLine.location_id,
+                   CycleCount.id.label("count_id"), CycleCount.number.label("count_number"),
+                   CycleCount.state.label("count_state"))
+            .join(CycleCount, CycleCount.id == CycleCountLine.count_id)
+            .where(CycleCount.state.in_(list(CYCLE_COUNT_STATES.groups["frozen"])))
+            .order_by(CycleCountLine.sku_id, CycleCountLine.location_id))
+    if sku_id:
+        stmt = stmt.where(CycleCountLine.sku_id == sku_id)
+    if location_id:
+        stmt = stmt.where(CycleCountLine.location_id == location_id)
+    if warehouse_id:
+        stmt = stmt.where(CycleCount.warehouse_id == warehouse_id)
+    return stmt
+
+
+def frozen_keys(*, sku_id: int | None = None, location_id: int | None = None,
+                warehouse_id: int | None = None) -> dict[tuple[int, int], str]:
+    """Return ``{(sku id, location id): count number}`` of the frozen pairs matching."""
+    rows = db.session.execute(frozen_levels_query(sku_id=sku_id, location_id=location_id,
+                                                  warehouse_id=warehouse_id)).all()
+    return {(r.sku_id, r.location_id): r.count_number for r in rows}
+
+
+def cycle_count_list_query(state: str | None = None, warehouse_id: int | None = None) -> Select:
+    """Return counts with their line, counted and variance totals, open ones first, newest first.
+
+    Rows: ``id, number, state, note, created_at, warehouse_code, created_by, lines, counted,
+    variances``.
+    """
+    totals = (select(CycleCountLine.count_id,
+                     func.count().label("lines"),
+                     func.count(CycleCountLine.counted_qty).label("counted"),
+                     func.sum(case((CycleCountLine.counted_qty != CycleCountLine.expected_qty, 1),
+                                   else_=0)).label("variances"))
+              .group_by(CycleCountLine.count_id).subquery())
+    stmt = (select(CycleCount.id, CycleCount.number, CycleCount.state, CycleCount.note,
+                   CycleCount.created_at, Warehouse.code.label("warehouse_code"),
+                   User.full_name.label("created_by"),
+                   func.coalesce(totals.c.lines, 0).label("lines"),
+                   func.coalesce(totals.c.counted, 0).label("counted"),
+                   func.coalesce(totals.c.variances, 0).label("variances"))
+            .join(Warehouse, Warehouse.id == CycleCount.warehouse_id)
+            .outerjoin(User, User.id == CycleCount.created_by_id)
+            .outerjoin(totals, totals.c.count_id == CycleCount.id)
+            .order_by(CycleCount.state.in_(list(CYCLE_COUNT_STATES.groups["frozen"])).desc(),
+                      CycleCount.created_at.desc(), CycleCount.id.desc()))
+    if state:
+        stmt = stmt.where(CycleCount.state == state)
+    if warehouse_id:
+        stmt = stmt.where(CycleCount.warehouse_id == warehouse_id)
+    return stmt
+
+
+def cycle_count_lines_query(count_id: int) -> Select:
+    """Return a count's lines in bin walking order (pick sequence, bin, SKU).
+
+    Rows: ``id, sku_id, location_id, sku_code, barcode, product_name, colour, size, bin_code,
+    pick_sequence, expected_qty, counted_qty, variance, avg_cost, counted_at, on_hand,
+    reserved`` (the last two are the bin's stock now).
+    """
+    return (select(CycleCountLine.id, CycleCountLine.sku_id, CycleCountLine.location_id,
+                   Sku.code.label("sku_code"), Sku.barcode, Product.name.label("product_name"),
+                   Sku.colour, Sku.size, Location.code.label("bin_code"),
+                   Location.pick_sequence, CycleCountLine.expected_qty,
+                   CycleCountLine.counted_qty,
+                   (CycleCountLine.counted_qty - CycleCountLine.expected_qty).label("variance"),
+                   Sku.avg_cost, CycleCountLine.counted_at,
+                   func.coalesce(StockLevel.on_hand, 0).label("on_hand"),
+                   func.coalesce(StockLevel.reserved, 0).label("reserved"))
+            .join(Sku, Sku.id == CycleCountLine.sku_id)
+            .join(Product, Product.id == Sku.product_id)
+            .join(Location, Location.id == CycleCountLine.location_id)
+            .outerjoin(StockLevel, and_(StockLevel.sku_id == CycleCountLine.sku_id,
+                                        StockLevel.location_id == CycleCountLine.location_id))
+            .where(CycleCountLine.count_id == count_id)
+            .order_by(Location.pick_sequence, Location.code, Sku.code))
+
+
+def valuation_total() -> tuple[int, Decimal]:
+    """Return ``(units on hand, value)`` of all stock at moving-average cost."""
+    row = db.session.execute(
+        select(func.coalesce(func.sum(StockLevel.on_hand), 0),
+               func.sum(StockLevel.on_hand * Sku.avg_cost))
+        .join(Sku, Sku.id == StockLevel.sku_id)).one()
+    return int(row[0] or 0), row[1] if row[1] is not None else Decimal(0)
+
+
+def sku_matches_query(text: str, limit: int = 50) -> Select:
+    """Return up to ``limit`` SKUs whose code, product code or name contains ``text``."""
+    return sku_list_query(SkuFilters(q=text)).limit(limit)
+
+
+def inactive_bin_by_code(text: str) -> Location | None:
+    """Return the one inactive bin with code ``CODE`` or ``WH/CODE``, else None.
+
+    Scanning finds active bins only; the move history also looks up bins since deactivated.
+    """
+    wh_code, _, code = (text or "").strip().upper().rpartition("/")
+    stmt = select(Location).where(Location.code == code, Location.active.is_(False),
+                                  Location.warehouse_id.is_not(None))
+    if wh_code:
+        stmt = stmt.join(Warehouse, Warehouse.id == Location.warehouse_id).where(
+            Warehouse.code == wh_code)
+    found = db.session.scalars(stmt.limit(2)).all()
+    return found[0] if len(found) == 1 else None

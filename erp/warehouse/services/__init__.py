@@ -1,0 +1,63 @@
+"""Warehouse services: every change of stock in the system goes through these functions."""
+
+from erp.warehouse.services.adjustments import (
+                                                approve_adjustment,
+                                                reject_adjustment,
+                                                request_adjustment,
+)
+from erp.warehouse.services.counts import (
+                                                COUNT_REF,
+                                                CountError,
+                                                accept_cycle_count,
+                                                add_count_line,
+                                                bins_from_text,
+                                                cancel_cycle_count,
+                                                count_variance,
+                                                open_count_for,
+                                                open_cycle_count,
+                                                record_count,
+                                                record_counts,
+                                                record_scan,
+                                                recount,
+                                                skus_from_text,
+                                                submit_for_review,
+)
+from erp.warehouse.services.ledger import (
+                                                COSTED_INBOUND,
+                                                MoveSpec,
+                                                StockError,
+                                                drop_reservations,
+                                                lock_levels,
+                                                moving_average_cost,
+                                                post_move,
+                                                post_moves,
+                                                release,
+                                                reservations_for,
+                                                reserve,
+                                                transfer,
+                                                virtual_location,
+)
+from erp.warehouse.services.locations import (
+                                                LocationError,
+                                                clean_location_code,
+                                                create_location,
+                                                create_warehouse,
+                                                find_location,
+                                                update_location,
+                                                update_warehouse,
+)
+from erp.warehouse.services.lookups import find_bin, find_sku
+
+__all__ = [
+    "COSTED_INBOUND", "LocationError", "MoveSpec", "StockError", "approve_adjustment",
+    "clean_location_code", "create_location", "create_warehouse", "drop_reservations",
+    "find_location", "lock_levels", "moving_average_cost", "post_move", "post_moves",
+    "reject_adjustment", "release", "request_adjustment", "reservations_for", "reserve",
+    "transfer", "update_location", "virtual_location",
+    # lookups of what was scanned or typed, and warehouse edits (screens)
+    "find_bin", "find_sku", "update_warehouse",
+    # cycle counts
+    "COUNT_REF", "CountError", "accept_cycle_count", "add_count_line", "bins_from_text",
+    "cancel_cycle_count", "count_variance", "open_count_for", "open_cycle_count", "record_count",
+    "record_counts", "record_scan", "recount", "skus_from_text", "submit_for_review",
+]

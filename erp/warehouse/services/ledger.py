@@ -1,0 +1,404 @@
+"""The stock ledger: post moves, reserve and release, transfer, and the average-cost formula.
+
+Every change of stock goes through :func:`post_moves` (or :func:`reserve` / :func:`release`),
+which lock the affected ``stock_level`` rows in a fixed order (sku id, then location id) before
+reading them, so concurrent transactions queue instead of deadlocking or overselling.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
+
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+
+from erp.catalog import services as catalog_services
+from erp.catalog.models import Sku
+from erp.core import audit
+from erp.core.errors import DomainError, ValidationError
+from erp.core.models import utcnow
+from erp.extensions import db
+from erp.warehouse.models import (
+    CYCLE_COUNT_STATES,
+    VIRTUAL_KINDS,
+    CycleCount,
+    CycleCountLine,
+    Location,
+    LocationKind,
+    MoveKind,
+    Reservation,
+    StockLevel,
+    StockMove,
+    Warehouse,
+)
+
+
+class StockError(DomainError):
+    """A stock rule was broken (negative stock, over-reservation, frozen bin...)."""
+
+
+COST_QUANTUM = Decimal("0.0001")
+#: move kinds whose unit cost updates the SKU's moving-average cost when stock enters a bin
+COSTED_INBOUND = frozenset({MoveKind.receipt, MoveKind.opening, MoveKind.return_receipt})
+
+
+def moving_average_cost(current_cost: Decimal, qty_on_hand: int, unit_cost: Decimal,
+                        qty_in: int) -> Decimal:
+    """Return the new average cost after ``qty_in`` units arrive at ``unit_cost``.
+
+    Tryton's formula: the weighted average of what is on hand and what arrives, when the stock on
+    hand is not negative and the result stays positive; otherwise the incoming cost.
+    """
+    current_cost, unit_cost = Decimal(current_cost), Decimal(unit_cost)
+    if qty_on_hand >= 0 and qty_on_hand + qty_in > 0:
+        result = (current_cost * qty_on_hand + unit_cost * qty_in) / (qty_on_hand + qty_in)
+        if result > 0:
+            return result.quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
+    return unit_cost.quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class MoveSpec:
+    """A move to post: ``quantity`` units of a SKU from one location to another."""
+
+    sku_id: int
+    from_location_id: int
+    to_location_id: int
+    quantity: int
+    kind: MoveKind
+    unit_cost: Decimal | None = None
+    ref_type: str | None = None
+    ref_id: int | None = None
+    note: str | None = None
+
+
+def virtual_location(kind: LocationKind) -> Location:
+    """Return the virtual location of ``kind`` (supplier, customer or adjustment), made once."""
+    if kind not in VIRTUAL_KINDS:
+        raise ValueError(f"{kind} is not a virtual location kind")
+    location = db.session.scalar(select(Location).where(Location.kind == kind,
+                                                        Location.warehouse_id.is_(None)))
+    if location is None:
+        location = Location(code=kind.value.upper(), kind=kind, warehouse_id=None,
+                            pick_sequence=0)
+        db.session.add(location)
+        db.session.flush()
+    return location
+
+
+def _insert_ignore(table, rows: list[dict]):
+    dialect = db.session.get_bind().dialect.name
+    factory = pg_insert if dialect == "postgresql" else sqlite_insert
+    return factory(table).values(rows).on_conflict_do_nothing()
+
+
+# Statements built once: every posting runs them, and building (and cache-keying) a select
+# costs more than running it against a handful of indexed rows (the move_tx benchmark).
+_KEYS_IN = tuple_(StockLevel.sku_id, StockLevel.location_id).in_(
+    bindparam("keys", expanding=True))
+#: the number of the open (or in review) cycle count freezing a level, if any
+_FROZEN_BY = (
+    select(CycleCount.number)
+    .join(CycleCountLine, CycleCountLine.count_id == CycleCount.id)
+    .where(CycleCountLine.sku_id == StockLevel.sku_id,
+           CycleCountLine.location_id == StockLevel.location_id,
+           CycleCount.state.in_(sorted(CYCLE_COUNT_STATES.groups["frozen"])))
+    .limit(1).correlate(StockLevel).scalar_subquery())
+_LEVELS_FOR_UPDATE = (
+    select(StockLevel, _FROZEN_BY.label("frozen_by")).where(_KEYS_IN)
+    .order_by(StockLevel.sku_id, StockLevel.location_id)
+    .with_for_update(of=StockLevel)
+    .execution_options(populate_existing=True))
+# Plain rows, not entities: a posting needs only these few columns of its bins and SKUs.
+_LOCATIONS = (select(Location.id, Location.kind, Location.code,
+                     Warehouse.code.label("warehouse_code"))
+              .outerjoin(Warehouse, Warehouse.id == Location.warehouse_id)
+              .where(Location.id.in_(bindparam("ids", expanding=True))))
+_SKUS = select(Sku.id, Sku.code, Sku.avg_cost).where(Sku.id.in_(bindparam("ids", expanding=True)))
+
+
+class _Bin(NamedTuple):
+    """What a posting needs to know of a location."""
+
+    id: int
+    is_virtual: bool
+    label: str
+
+
+def _lock(keys: Iterable[tuple[int, int]]
+          ) -> tuple[dict[tuple[int, int], StockLevel], dict[tuple[int, int], str]]:
+    """Lock (creating missing) levels in key order; also return the keys a count freezes.
+
+    The freeze is read with the lock, so it is checked in the same statement that serialises
+    postings on those levels.
+    """
+    ordered = sorted(set(keys))
+    levels: dict[tuple[int, int], StockLevel] = {}
+    frozen: dict[tuple[int, int], str] = {}
+    if not ordered:
+        return levels, frozen
+
+    def take(wanted):
+        for level, count_number in db.session.execute(_LEVELS_FOR_UPDATE, {"keys": wanted}):
+            key = (level.sku_id, level.location_id)
+            levels[key] = level
+            if count_number:
+                frozen[key] = count_number
+
+    take(ordered)
+    missing = [key for key in ordered if key not in levels]
+    if missing:
+        # Inserted in key order too; a concurrent insert of the same key makes this wait for
+        # that transaction, then the row is there to lock.
+        db.session.execute(_insert_ignore(StockLevel.__table__, [
+            {"sku_id": s, "location_id": loc, "on_hand": 0, "reserved": 0}
+            for s, loc in missing]))
+        take(missing)
+    return levels, frozen
+
+
+def lock_levels(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
+    """Create missing levels, then lock and return them, in (sku id, location id) order."""
+    return _lock(keys)[0]
+
+
+# The ledger writes with Core statements rather than through the unit of work: a posting is a
+# handful of rows, and the flush machinery cost more than the SQL itself (move_tx benchmark).
+# The ORM objects in the session are kept true to the rows written.
+_SET_ON_HAND = (
+    update(StockLevel.__table__)
+    .where(StockLevel.__table__.c.sku_id == bindparam("key_sku"),
+           StockLevel.__table__.c.location_id == bindparam("key_location"))
+    .values(on_hand=bindparam("new_on_hand")))
+_INSERT_MOVES = insert(StockMove.__table__).returning(StockMove.__table__.c.id,
+                                                      sort_by_parameter_order=True)
+
+
+def _set_on_hand(levels: dict[tuple[int, int], StockLevel],
+                 new_levels: dict[tuple[int, int], int]) -> None:
+    """Write new on-hand figures of locked levels, and show them on the loaded objects."""
+    if not new_levels:
+        return
+    db.session.execute(_SET_ON_HAND, [
+        {"key_sku": sku_id, "key_location": loc_id, "new_on_hand": value}
+        for (sku_id, loc_id), value in new_levels.items()])
+    for key, value in new_levels.items():
+        set_committed_value(levels[key], "on_hand", value)
+
+
+def _insert_moves(rows: list[dict]) -> list[StockMove]:
+    """Insert move rows; return them as persistent (clean) objects of the session."""
+    ids = db.session.execute(_INSERT_MOVES, rows).scalars().all()
+    moves = []
+    for ident, row in zip(ids, rows, strict=True):
+        move = StockMove(id=ident, **row)
+        make_transient_to_detached(move)  # the row exists: attach it without another INSERT
+        moves.append(move)
+    db.session.add_all(moves)
+    return moves
+
+
+def _describe(sku: Sku, location: Location) -> str:
+    return f'SKU "{sku.code}" in bin {location.label}'
+
+
+def post_moves(specs: Sequence[MoveSpec], *, actor, at: datetime | None = None,
+               allow_frozen: bool = False) -> list[StockMove]:
+    """Post moves and update levels (and average costs) in the current transaction.
+
+    All or nothing: every move is checked before anything changes.
+
+    :raises ValidationError: for a non-positive or fractional quantity, a move to the same
+        location, an unknown SKU or location, or a negative cost.
+    :raises StockError: if a bin would go negative, reserved stock would exceed on hand, or a
+        bin is frozen by an open cycle count.
+    """
+    if not specs:
+        return []
+    at = at or utcnow()
+    location_ids = {s.from_location_id for s in specs} | {s.to_location_id for s in specs}
+    locations = {r.id: _Bin(r.id, r.kind in VIRTUAL_KINDS,
+                            f"{r.warehouse_code}/{r.code}" if r.warehouse_code else r.code)
+                 for r in db.session.execute(_LOCATIONS, {"ids": sorted(location_ids)})}
+    skus = {r.id: r for r in db.session.execute(
+        _SKUS, {"ids": sorted({s.sku_id for s in specs})})}
+    costs = {sku_id: row.avg_cost for sku_id, row in skus.items()}
+    deltas: dict[tuple[int, int], int] = defaultdict(int)
+    for n, spec in enumerate(specs, start=1):
+        where = f"Move {n}" if len(specs) > 1 else "The move"
+        if not isinstance(spec.quantity, int) or isinstance(spec.quantity, bool) \
+                or spec.quantity <= 0:
+            raise ValidationError(f"{where}: the quantity must be a whole number above zero, "
+                                  f"got {spec.quantity!r}.", field="quantity")
+        if spec.sku_id not in skus:
+            raise ValidationError(f"{where}: SKU id {spec.sku_id} does not exist.", field="sku")
+        for loc_id in (spec.from_location_id, spec.to_location_id):
+            if loc_id not in locations:
+                raise ValidationError(f"{where}: location id {loc_id} does not exist.",
+                                      field="location")
+        if spec.from_location_id == spec.to_location_id:
+            what = _describe(skus[spec.sku_id], locations[spec.from_location_id])
+            raise ValidationError(f"{where}: {what} cannot move to the bin it is in.",
+                                  field="location")
+        if spec.unit_cost is not None and Decimal(spec.unit_cost) < 0:
+            raise ValidationError(f"{where}: a unit cost cannot be negative.", field="unit_cost")
+        for loc_id, sign in ((spec.from_location_id, -1), (spec.to_location_id, 1)):
+            if not locations[loc_id].is_virtual:
+                deltas[(spec.sku_id, loc_id)] += sign * spec.quantity
+    # Average cost needs the on-hand total across bins before this posting.
+    costed = defaultdict(list)
+    for spec in specs:
+        if spec.kind in COSTED_INBOUND and spec.unit_cost is not None \
+                and locations[spec.from_location_id].is_virtual \
+                and not locations[spec.to_location_id].is_virtual:
+            costed[spec.sku_id].append(spec)
+    totals = {}
+    if costed:
+        totals = dict(db.session.execute(
+            select(StockLevel.sku_id, func.coalesce(func.sum(StockLevel.on_hand), 0))
+            .where(StockLevel.sku_id.in_(list(costed))).group_by(StockLevel.sku_id)).all())
+    levels, frozen = _lock(deltas)
+    if frozen and not allow_frozen:
+        sku_id, loc_id = sorted(frozen)[0]
+        raise StockError(f"{_describe(skus[sku_id], locations[loc_id])} is frozen by cycle "
+                         f"count {frozen[(sku_id, loc_id)]}; finish or cancel that count "
+                         "before moving it.")
+    new_levels: dict[tuple[int, int], int] = {}
+    for key, delta in sorted(deltas.items()):
+        level = levels[key]
+        new_on_hand = level.on_hand + delta
+        if new_on_hand < 0:
+            raise StockError(
+                f"{_describe(skus[key[0]], locations[key[1]])} has {level.on_hand} on hand; "
+                f"cannot take {-delta}.")
+        if level.reserved > new_on_hand:
+            raise StockError(
+                f"{_describe(skus[key[0]], locations[key[1]])} has {level.on_hand} on hand of "
+                f"which {level.reserved} reserved; only {level.on_hand - level.reserved} can "
+                f"move, not {-delta}.")
+        new_levels[key] = new_on_hand
+    _set_on_hand(levels, new_levels)
+    for sku_id, sku_specs in costed.items():
+        cost, on_hand = costs[sku_id] or Decimal(0), int(totals.get(sku_id, 0))
+        for spec in sku_specs:
+            cost = moving_average_cost(cost, on_hand, Decimal(spec.unit_cost), spec.quantity)
+            on_hand += spec.quantity
+        first = sku_specs[0]
+        reason = " ".join(str(p) for p in (first.kind.value, first.ref_type, first.ref_id) if p)
+        catalog_services.set_sku_cost(sku_id, cost, actor=actor, reason=reason)
+        costs[sku_id] = cost  # other moves of the SKU in this posting carry the new cost
+    moves = _insert_moves([{
+        "sku_id": spec.sku_id, "from_location_id": spec.from_location_id,
+        "to_location_id": spec.to_location_id, "quantity": spec.quantity,
+        "unit_cost": Decimal((spec.unit_cost if spec.unit_cost is not None
+                              else costs[spec.sku_id]) or 0),
+        "kind": MoveKind(spec.kind), "ref_type": spec.ref_type, "ref_id": spec.ref_id,
+        "actor_id": getattr(actor, "id", None), "at": at, "note": spec.note} for spec in specs])
+    first = moves[0]
+    # One Core INSERT rather than an ORM object: it spares a second flush at commit, which
+    # matters when each posting is its own transaction (scanner screens, the move_tx benchmark).
+    audit.record_many("stock_move", "stock_move.posted", [(first.id, None, {
+        "kind": first.kind.value, "moves": len(moves),
+        "quantity": sum(m.quantity for m in moves),
+        "ref": f"{first.ref_type}:{first.ref_id}" if first.ref_type else None,
+        "first_move_id": first.id, "last_move_id": moves[-1].id})], actor=actor)
+    return moves
+
+
+def post_move(spec: MoveSpec, *, actor, at: datetime | None = None) -> StockMove:
+    """Post one move; see :func:`post_moves`."""
+    return post_moves([spec], actor=actor, at=at)[0]
+
+
+def transfer(sku: Sku, from_location: Location, to_location: Location, quantity: int, *,
+             actor, note: str | None = None) -> StockMove:
+    """Move available (unreserved) stock between two bins.
+
+    :raises ValidationError: if either location is virtual, or for a bad quantity.
+    :raises StockError: if the source bin lacks available stock or either bin is frozen.
+    """
+    for loc in (from_location, to_location):
+        if loc.is_virtual:
+            raise ValidationError(f"{loc.label} is not a bin: transfers move stock between bins.",
+                                  field="location")
+    return post_move(MoveSpec(sku.id, from_location.id, to_location.id, quantity,
+                              MoveKind.transfer, note=note), actor=actor)
+
+
+def reserve(sku: Sku, location: Location, quantity: int, *, ref_type: str, ref_id: int,
+            actor) -> Reservation:
+    """Hold ``quantity`` of a SKU in a bin for a reference (e.g. a customer order line).
+
+    :raises ValidationError: for a bad quantity or a virtual location.
+    :raises StockError: if the bin has less available than asked.
+    """
+    if not isinstance(quantity, int) or quantity <= 0:
+        raise ValidationError("A reservation needs a whole quantity above zero, got "
+                              f"{quantity!r}.", field="quantity")
+    if location.is_virtual:
+        raise ValidationError(f"Stock cannot be reserved in {location.label}.", field="location")
+    level = lock_levels([(sku.id, location.id)])[(sku.id, location.id)]
+    if level.on_hand - level.reserved < quantity:
+        raise StockError(f"{_describe(sku, location)} has {level.on_hand - level.reserved} "
+                         f"available ({level.on_hand} on hand, {level.reserved} reserved); "
+                         f"cannot reserve {quantity}.")
+    level.reserved += quantity
+    reservation = Reservation(sku_id=sku.id, location_id=location.id, quantity=quantity,
+                              ref_type=ref_type, ref_id=ref_id)
+    db.session.add(reservation)
+    db.session.flush()
+    audit.record(reservation, "reservation.created", actor=actor, changes={
+        "sku": sku.code, "bin": location.label, "quantity": quantity,
+        "ref": f"{ref_type}:{ref_id}"})
+    return reservation
+
+
+def release(reservations: Iterable[Reservation], *, actor, quantity: int | None = None) -> int:
+    """Release reservations (wholly, or ``quantity`` units of a single one); return units freed.
+
+    :raises ValidationError: if a partial quantity is asked for several reservations or exceeds
+        the reservation.
+    """
+    reservations = list(reservations)
+    if not reservations:
+        return 0
+    if quantity is not None and (len(reservations) != 1 or not
+                                 0 < quantity <= reservations[0].quantity):
+        raise ValidationError("A partial release needs one reservation and a quantity up to it.",
+                              field="quantity")
+    levels = lock_levels((r.sku_id, r.location_id) for r in reservations)
+    freed = 0
+    for reservation in reservations:
+        amount = quantity if quantity is not None else reservation.quantity
+        level = levels[(reservation.sku_id, reservation.location_id)]
+        level.reserved -= amount
+        freed += amount
+        audit.record(reservation, "reservation.released", actor=actor, changes={
+            "quantity": [reservation.quantity, reservation.quantity - amount],
+            "ref": f"{reservation.ref_type}:{reservation.ref_id}"})
+        if amount == reservation.quantity:
+            db.session.delete(reservation)
+        else:
+            reservation.quantity -= amount
+    db.session.flush()
+    return freed
+
+
+def reservations_for(ref_type: str, ref_ids: Iterable[int]) -> list[Reservation]:
+    """Return the reservations held for the given references."""
+    return list(db.session.scalars(select(Reservation).where(
+        Reservation.ref_type == ref_type, Reservation.ref_id.in_(list(ref_ids)))
+        .order_by(Reservation.id)))
+
+
+def drop_reservations(ref_type: str, ref_ids: Iterable[int], *, actor) -> int:
+    """Release every reservation of the given references; return units freed."""
+    return release(reservations_for(ref_type, ref_ids), actor=actor)
