@@ -570,3 +570,21 @@ def test_list_pages_do_not_run_a_query_per_row(client, login_as, stocked, create
     with count_queries() as many:
         assert client.get(url).status_code == 200
     assert many.count == few.count
+
+
+def test_stock_frozen_by_an_open_count_is_visible_on_stock_screens(client, login_as, dummy_sku,
+                                                                   create_bin, receive_stock,
+                                                                   dummy_warehouse):
+    bin_a = create_bin()
+    receive_stock(dummy_sku, bin_a, 4)
+    count = services.open_cycle_count(dummy_warehouse, location_ids=[bin_a.id], note=None,
+                                         actor=None)
+    db.session.commit()
+    login_as("warehouse")
+    for url in ("/warehouse/stock", f"/warehouse/stock/sku/{dummy_sku.id}",
+                f"/warehouse/stock/bin/{bin_a.id}"):
+        page = client.get(url).get_data(as_text=True)
+        assert f"frozen · {count.number}" in page, url
+    services.cancel_cycle_count(count, actor=None)
+    db.session.commit()
+    assert "frozen ·" not in client.get("/warehouse/stock").get_data(as_text=True)

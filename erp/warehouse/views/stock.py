@@ -76,7 +76,8 @@ def stock_list():
     filters = stock_filters()
     page = paginate_rows(queries.stock_list_query(filters), per_page=_per_page())
     return render_template("warehouse/stock_list.html", page=page, filters=filters,
-                           warehouses=_warehouses(), kinds=BIN_KINDS)
+                           warehouses=_warehouses(), kinds=BIN_KINDS,
+                           frozen=queries.frozen_keys())
 
 
 @bp.get("/stock/export.xlsx")
@@ -116,7 +117,7 @@ def stock_by_sku(sku_id: int):
         "warehouse/stock_sku.html", sku=sku,
         warehouses=db.session.execute(queries.stock_by_warehouse_query(sku.id)).all(),
         bins=db.session.execute(queries.stock_by_bin_query(sku_id=sku.id)).all(),
-        moves=moves, recent=RECENT_MOVES)
+        frozen=queries.frozen_keys(sku_id=sku.id), moves=moves, recent=RECENT_MOVES)
 
 
 @bp.get("/stock/bin")
@@ -147,7 +148,7 @@ def stock_by_bin(location_id: int):
     return render_template(
         "warehouse/stock_bin.html", location=location,
         levels=db.session.execute(queries.stock_by_bin_query(location_id=location.id)).all(),
-        moves=moves, recent=RECENT_MOVES)
+        frozen=queries.frozen_keys(location_id=location.id), moves=moves, recent=RECENT_MOVES)
 
 
 # --------------------------------------------------------------------------- move history
