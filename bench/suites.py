@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from decimal import Decimal
 
 from bench.runner import (
     BenchDB,
@@ -421,3 +422,108 @@ def replenishment(db: BenchDB) -> dict:
             "with_supplier": with_supplier, "supplier_items": items, "open_order_lines": lines,
             "levels": levels, "units_on_hand": int(on_hand or 0),
             "page_ms": round(page_seconds * 1000, 1)}
+
+
+@bench("po_receive")
+def po_receive(db: BenchDB) -> dict:
+    """A 1,000-line purchase order confirmed (submit, approve, order) and received in full.
+
+    The draft is made through the services first (timed apart, as ``draft_seconds``); the
+    figure is the rest: submit, approve, mark ordered and one receipt of every line (moves,
+    levels, average costs, state), committed. Every run uses SKUs of its own that already
+    have stock on a shelf, so each posts the same work and the average cost really averages.
+    """
+    from sqlalchemy import event, select
+
+    from bench import data, procurement_data
+    from erp.catalog.models import Sku
+    from erp.core import services as core_services
+    from erp.core.models import User
+    from erp.extensions import db as sqla
+    from erp.procurement import services
+    from erp.procurement.models import PurchaseOrder, PurchaseOrderState, Supplier, SupplierItem
+    from erp.warehouse import services as warehouse_services
+    from erp.warehouse.models import Location, LocationKind, MoveKind
+
+    n_lines = db.scale(1_000)
+    runs = 3
+    app = make_app(db)
+    with app.app_context():
+        data.sample_catalog(n_lines * runs * 10 // 9 + 10)  # every tenth SKU is discontinued
+        buyer = core_services.create_user(username="buyer", full_name="Bench Buyer",
+                                          password="bench-password-1", roles=["purchasing"],
+                                          actor=None)
+        manager = core_services.create_user(username="boss", full_name="Bench Manager",
+                                            password="bench-password-1", roles=["manager"],
+                                            actor=None)
+        warehouse = warehouse_services.create_warehouse(code="BENCH", name="Bench warehouse",
+                                                        country="CN", actor=None)
+        receiving = warehouse_services.create_location(warehouse, code="RCV-01",
+                                                       kind="receiving", actor=None)
+        shelf = warehouse_services.create_location(warehouse, code="A-01", kind="storage",
+                                                   actor=None)
+        supplier = procurement_data.create_suppliers()[0]  # in CNY
+        sku_ids = list(sqla.session.scalars(select(Sku.id).where(Sku.status == "active")
+                                            .order_by(Sku.id).limit(n_lines * runs)))
+        sqla.session.execute(sqla.insert(SupplierItem), [
+            {"supplier_id": supplier.id, "sku_id": sku_id, "supplier_code": f"B{i:06d}",
+             "unit_price": Decimal(500 + i % 900).scaleb(-2), "currency": supplier.currency,
+             "moq": 1, "pack_multiple": 1, "lead_time_days": None, "preferred": True}
+            for i, sku_id in enumerate(sku_ids)])
+        vendor = warehouse_services.virtual_location(LocationKind.supplier)
+        warehouse_services.post_moves([
+            warehouse_services.MoveSpec(sku_id, vendor.id, shelf.id, 10, MoveKind.opening,
+                                        unit_cost=Decimal("1.5000"))
+            for sku_id in sku_ids], actor=None)
+        sqla.session.commit()
+        skus = {sku.id: sku for sku in sqla.session.scalars(select(Sku).where(
+            Sku.id.in_(sku_ids)))}
+        log(f"   {len(sku_ids):,} SKUs with stock and supplier prices ready")
+        buyer_id, manager_id = buyer.id, manager.id
+        supplier_id, receiving_id = supplier.id, receiving.id
+
+        statements = []
+
+        def count(*args):
+            statements.append(1)
+
+        times, draft_times, queries = [], [], []
+        for run in range(runs):
+            batch = sku_ids[run * n_lines:(run + 1) * n_lines]
+            start = time.perf_counter()
+            po = services.create_purchase_order(supplier, actor=buyer)
+            for k, sku_id in enumerate(batch):
+                services.add_purchase_order_line(po, skus[sku_id], 12 + k % 36, actor=buyer)
+            sqla.session.commit()
+            draft_times.append(time.perf_counter() - start)
+            # the confirmation and the receipt come in later requests, on a fresh session
+            po_id = po.id
+            sqla.session.remove()
+            statements.clear()
+            event.listen(sqla.engine, "before_cursor_execute", count)
+            start = time.perf_counter()
+            po = sqla.session.get(PurchaseOrder, po_id)
+            buyer, manager = (sqla.session.get(User, buyer_id), sqla.session.get(User, manager_id))
+            receiving = sqla.session.get(Location, receiving_id)
+            services.submit_purchase_order(po, actor=buyer)
+            if po.state == PurchaseOrderState.awaiting_approval:
+                services.approve_purchase_order(po, approver=manager)
+            services.mark_purchase_order_ordered(po, actor=buyer)
+            services.receive_purchase_order(po, {line.id: line.quantity for line in po.lines},
+                                            location=receiving, actor=buyer)
+            sqla.session.commit()
+            times.append(time.perf_counter() - start)
+            event.remove(sqla.engine, "before_cursor_execute", count)
+            queries.append(len(statements))
+            assert po.state == PurchaseOrderState.received, po.state
+            supplier = sqla.session.get(Supplier, supplier_id)
+            skus = {sku.id: sku for sku in sqla.session.scalars(select(Sku).where(
+                Sku.id.in_(sku_ids)))}
+        costs = [skus[sku_id].avg_cost for sku_id in sku_ids[:3]]
+        sqla.engine.dispose()
+    seconds = statistics.median(times)
+    log(f"   {n_lines:,}-line order confirmed and received in {seconds:.3f} s (median of "
+        f"{runs}; {queries[-1]:,} statements); drafting it took "
+        f"{statistics.median(draft_times):.2f} s; average costs now {costs}")
+    return {"n": n_lines, "seconds": round(seconds, 4), "queries": queries[-1],
+            "draft_seconds": round(statistics.median(draft_times), 3), "runs": runs}

@@ -59,11 +59,21 @@ def create_app(config: Mapping | None = None) -> Flask:
     import erp.brands.models  # noqa: F401
     import erp.catalog.models  # noqa: F401
     import erp.core.models  # noqa: F401
+    import erp.procurement.models  # noqa: F401
+    import erp.warehouse.models  # noqa: F401
     from erp.core import web
     web.init_app(app)
 
     from erp.core import views as core_views
     app.register_blueprint(core_views.bp)
+    from erp.brands import views as brand_views
+    app.register_blueprint(brand_views.bp, url_prefix="/brands")
+    from erp.catalog import views as catalog_views
+    app.register_blueprint(catalog_views.bp, url_prefix="/catalog")
+    from erp.warehouse import views as warehouse_views
+    app.register_blueprint(warehouse_views.bp, url_prefix="/warehouse")
+    from erp.procurement import views as procurement_views
+    app.register_blueprint(procurement_views.bp, url_prefix="/procurement")
 
     from erp import cli
     cli.init_app(app)

@@ -109,6 +109,8 @@ def demo_cmd(reset_passwords: bool):
     load_demo_catalog()
     from erp.warehouse.demo import load_demo as load_demo_warehouse
     load_demo_warehouse()
+    from erp.procurement.demo import load_demo as load_demo_procurement
+    load_demo_procurement()
     db.session.commit()
     click.secho("Demo data loaded. Sign in at http://127.0.0.1:5000 with:", fg="green")
     for username, password, role in rows:

@@ -73,17 +73,21 @@ class ConfirmForm(FlaskForm):
     """An empty form that only carries the CSRF token (for POST buttons)."""
 
 
-class SettingsForm(FlaskForm):
-    """Company settings."""
+def settings_form(definitions, **kwargs) -> FlaskForm:
+    """Return a form with one field per declared setting (domains declare their own).
 
-    company_name = StringField("Company name", validators=[DataRequired(), Length(max=200)])
-    company_address = TextAreaField("Company address", validators=[DataRequired(),
-                                                                   Length(max=1000)])
-    company_country = StringField("Company country", validators=[DataRequired(),
-                                                                 Length(min=2, max=2)])
-    base_currency = StringField("Base currency", validators=[DataRequired(), Length(min=3, max=3)])
-    approval_threshold = DecimalField("Approval threshold", places=2,
-                                      validators=[InputRequired(), NumberRange(min=0)])
+    The fields only check presence and length; each setting's parser, run by the service,
+    decides whether a value is acceptable.
+    """
+
+    class SettingsForm(FlaskForm):
+        """Company and domain settings."""
+
+    for key, definition in definitions.items():
+        field_cls = TextAreaField if definition.multiline else StringField
+        setattr(SettingsForm, key, field_cls(definition.label, description=definition.help,
+                                             validators=[InputRequired(), Length(max=1000)]))
+    return SettingsForm(**kwargs)
 
 
 class ExchangeRateForm(FlaskForm):

@@ -26,8 +26,8 @@ from erp.core.forms import (
     ExchangeRateForm,
     LoginForm,
     ResetPasswordForm,
-    SettingsForm,
     UserForm,
+    settings_form,
 )
 from erp.core.models import ExchangeRate, Role, User
 from erp.core.permissions import permission_required, permissions_of, public
@@ -264,7 +264,8 @@ def export_audit():
 def settings_page():
     """Show company settings (editable by admins)."""
     values = settings_mod.all_values()
-    form = SettingsForm(data=values)
+    form = settings_form(settings_mod.SETTINGS,
+                         data={k: "" if v is None else str(v) for k, v in values.items()})
     return render_template("core/settings.html", form=form, values=values,
                            definitions=settings_mod.SETTINGS,
                            editable="core.manage_settings" in permissions_of(current_user))
@@ -274,7 +275,7 @@ def settings_page():
 @permission_required("core.manage_settings")
 def update_settings():
     """Save company settings."""
-    form = SettingsForm()
+    form = settings_form(settings_mod.SETTINGS)
     if form.validate_on_submit():
         try:
             changes = services.update_settings(

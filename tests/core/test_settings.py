@@ -19,6 +19,9 @@ GOOD = {
     "company_country": "CN",
     "base_currency": "USD",
     "approval_threshold": "7500",
+    # settings other domains declare, posted unchanged (the page shows every declared setting)
+    "adjustment_approval_threshold": "200",
+    "over_receipt_tolerance_pct": "0",
 }
 
 
@@ -104,9 +107,10 @@ def test_update_settings_unchanged_writes_nothing(client, login_as):
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("base_currency", "XXQ", "'XXQ' is not an ISO 4217 currency code"),
-    ("approval_threshold", "-1", "Number must be at least 0"),
-    ("approval_threshold", "lots", "Not a valid decimal value"),
+    ("base_currency", "XXQ", "is not an ISO 4217 currency code"),
+    ("approval_threshold", "-1", "must be zero or more"),
+    ("approval_threshold", "lots", "must be a number"),
+    ("over_receipt_tolerance_pct", "-5", "Over-receipt tolerance"),
     ("company_name", "", "This field is required"),
 ])
 def test_update_settings_bad_value_rerenders_with_error_and_stores_nothing(
@@ -227,3 +231,13 @@ def test_exchange_rates_manager_reads_but_cannot_change(client, login_as):
         "currency": "GBP", "valid_from": "2026-01-01", "rate": "1.27"}).status_code == 403
     assert client.post(f"/settings/exchange-rates/{row.id}/delete").status_code == 403
     assert rates() == [("EUR", date(2026, 1, 1), Decimal("1.08"))]
+
+
+def test_settings_page_lists_settings_other_domains_declare(client, login_as):
+    login_as("admin")
+    body = text_of(client.get("/settings"))
+    assert 'name="adjustment_approval_threshold"' in body
+    assert 'name="over_receipt_tolerance_pct"' in body
+    response = client.post("/settings", data={**GOOD, "over_receipt_tolerance_pct": "5"})
+    assert response.status_code == 302
+    assert settings.get("over_receipt_tolerance_pct") == Decimal("5")

@@ -1,0 +1,93 @@
+"""Procurement services: suppliers, purchase orders, receiving and replenishment.
+
+Each area lives in its own module; the public functions are re-exported here.
+"""
+
+from erp.procurement.services.purchase_orders import (
+    APPROVER_ROLES,
+    CancelAfterReceiptError,
+    PurchaseOrderError,
+    add_purchase_order_line,
+    approve_purchase_order,
+    can_approve,
+    can_cancel,
+    can_close,
+    can_edit_lines,
+    can_order,
+    can_receive,
+    can_send_back,
+    can_submit,
+    can_update,
+    cancel_purchase_order,
+    close_purchase_order,
+    create_purchase_order,
+    lock_purchase_order,
+    mark_purchase_order_ordered,
+    nearest_valid_quantity,
+    purchase_order_totals,
+    remove_purchase_order_line,
+    send_back_purchase_order,
+    submit_purchase_order,
+    supplier_item_for,
+    update_expected_date,
+    update_purchase_order,
+    update_purchase_order_line,
+)
+from erp.procurement.services.receiving import (
+    RECEIPT_LINE_REF,
+    RECEIVING_KINDS,
+    ReceivingError,
+    can_reverse,
+    check_receiving_location,
+    over_receipt_tolerance,
+    receivable_limit,
+    receive_purchase_order,
+    reverse_receipt,
+)
+from erp.procurement.services.replenishment import (
+    ReplenishmentError,
+    Suggestion,
+    create_draft_orders,
+    replenishment_suggestions,
+    suggested_quantity,
+    suggestion_from_row,
+)
+from erp.procurement.services.suppliers import (
+    SupplierError,
+    clean_supplier_code,
+    clean_supplier_item_values,
+    clean_unit_price,
+    create_supplier,
+    get_supplier_by_code,
+    get_supplier_item,
+    preferred_supplier_item,
+    preferred_supplier_items,
+    remove_supplier_item,
+    set_supplier_active,
+    set_supplier_item,
+    update_supplier,
+)
+
+__all__ = [
+    # suppliers and price lists
+    "SupplierError", "clean_supplier_code", "clean_supplier_item_values", "clean_unit_price",
+    "create_supplier", "get_supplier_by_code", "get_supplier_item", "preferred_supplier_item",
+    "preferred_supplier_items", "remove_supplier_item", "set_supplier_active", "set_supplier_item",
+    "update_supplier",
+    # replenishment
+    "ReplenishmentError", "Suggestion", "create_draft_orders", "replenishment_suggestions",
+    "suggested_quantity", "suggestion_from_row",
+    # purchase orders
+    "APPROVER_ROLES", "CancelAfterReceiptError", "PurchaseOrderError", "add_purchase_order_line",
+    "approve_purchase_order", "can_approve", "can_cancel", "can_close", "can_edit_lines",
+    "can_order", "can_receive", "can_send_back", "can_submit", "can_update",
+    "cancel_purchase_order", "close_purchase_order", "create_purchase_order",
+    "lock_purchase_order", "mark_purchase_order_ordered", "nearest_valid_quantity",
+    "purchase_order_totals", "remove_purchase_order_line", "send_back_purchase_order",
+    "submit_purchase_order", "supplier_item_for", "update_expected_date",
+    "update_purchase_order", "update_purchase_order_line",
+    # receiving
+    "RECEIPT_LINE_REF", "RECEIVING_KINDS", "ReceivingError", "can_reverse",
+    "check_receiving_location", "over_receipt_tolerance", "receivable_limit",
+    "receive_purchase_order", "reverse_receipt",
+]

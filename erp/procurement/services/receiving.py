@@ -1,0 +1,266 @@
+"""Receiving: goods that arrive against a purchase order go into a bin, at base-currency cost.
+
+One receipt posts one batch of warehouse moves from the virtual supplier location (the
+warehouse updates each SKU's moving-average cost), raises the lines' received quantities and
+moves the order's state. A receipt is reversed by counter-moves while its stock is still in the
+bin it went to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import ROUND_FLOOR, Decimal
+
+from sqlalchemy import select
+
+from erp.catalog.models import Sku
+from erp.core import audit, numbering
+from erp.core import settings as core_settings
+from erp.core.errors import DomainError, ValidationError
+from erp.core.models import utcnow
+from erp.core.money import rate_on, round_unit_cost
+from erp.core.settings import SettingDef, declare
+from erp.core.states import transition
+from erp.extensions import db
+from erp.procurement.models import (
+    PURCHASE_ORDER_STATES,
+    RECEIPT_STATES,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseOrderState,
+    Receipt,
+    ReceiptLine,
+    ReceiptState,
+)
+from erp.procurement.services.purchase_orders import MAX_QUANTITY, lock_purchase_order
+from erp.warehouse.models import Location, LocationKind, MoveKind
+from erp.warehouse.services import MoveSpec, StockError, post_moves, virtual_location
+
+S = PurchaseOrderState
+#: the bin kinds goods may be received into
+RECEIVING_KINDS = frozenset({LocationKind.receiving, LocationKind.storage})
+#: the stock-move reference of a receipt line (and of its reversal)
+RECEIPT_LINE_REF = "receipt_line"
+
+
+def _percent(raw: str) -> Decimal:
+    try:
+        value = Decimal(str(raw).strip())
+    except ArithmeticError:
+        raise ValueError(f"must be a number, got {raw!r}") from None
+    if not value.is_finite() or not 0 <= value <= 1000:
+        raise ValueError("must be a percentage from 0 to 1000")
+    return value
+
+
+declare(SettingDef(
+    "over_receipt_tolerance_pct", "Over-receipt tolerance (%)", _percent, Decimal(0),
+    "How much more than ordered (less any cancelled quantity) a purchase order line may "
+    "receive, in percent of the line; 0 means exactly the quantity ordered."))
+
+
+class ReceivingError(DomainError):
+    """A receiving rule refused the receipt or its reversal."""
+
+
+def _label(state) -> str:
+    return PURCHASE_ORDER_STATES.label(state)
+
+
+def receivable_limit(line: PurchaseOrderLine, tolerance_pct: Decimal) -> int:
+    """Return the most a line may receive in total: quantity less cancelled, plus tolerance.
+
+    The tolerance is a percentage of the line; the result is rounded down.
+    """
+    due = line.quantity - line.cancelled_qty
+    return int((Decimal(due) * (100 + tolerance_pct) / 100).to_integral_value(ROUND_FLOOR))
+
+
+def over_receipt_tolerance() -> Decimal:
+    """Return the ``over_receipt_tolerance_pct`` setting."""
+    return core_settings.get("over_receipt_tolerance_pct")
+
+
+def check_receiving_location(po: PurchaseOrder, location: Location) -> None:
+    """Check that goods may go into ``location``: an active receiving or storage bin.
+
+    :raises ValidationError: naming the location otherwise (field ``location``).
+    """
+    kind = LocationKind(location.kind)
+    if location.is_virtual or kind not in RECEIVING_KINDS:
+        raise ValidationError(
+            f'To receive purchase order "{po.reference}" into {location.label}, you must choose '
+            f"a receiving or storage bin; it is a {kind.value} location.", field="location")
+    if not location.active or (location.warehouse and not location.warehouse.active):
+        raise ValidationError(
+            f'To receive purchase order "{po.reference}" into {location.label}, you must choose '
+            "an active bin; it is inactive.", field="location")
+
+
+def _clean_quantities(po: PurchaseOrder, quantities: Mapping[int, int]) -> dict[int, int]:
+    wanted: dict[int, int] = {}
+    for line_id, qty in quantities.items():
+        if isinstance(qty, bool) or not isinstance(qty, int):
+            raise ValidationError(f'To receive purchase order "{po.reference}", you must enter '
+                                  f"whole quantities; got {qty!r}.", field="quantities")
+        if qty < 0:
+            raise ValidationError(f'To receive purchase order "{po.reference}", you must enter '
+                                  f"quantities of zero or more; got {qty}.", field="quantities")
+        if qty > MAX_QUANTITY:
+            raise ValidationError(f'To receive purchase order "{po.reference}", you must enter '
+                                  f"quantities up to {MAX_QUANTITY:,}; got {qty:,}.",
+                                  field="quantities")
+        if qty:  # a line left at zero did not arrive in this delivery
+            wanted[int(line_id)] = wanted.get(int(line_id), 0) + qty
+    if not wanted:
+        raise ValidationError(f'To receive purchase order "{po.reference}", you must enter a '
+                              "quantity on at least one line.", field="quantities")
+    return wanted
+
+
+def receive_purchase_order(po: PurchaseOrder, quantities: Mapping[int, int], *,
+                           location: Location, actor, note: str | None = None) -> Receipt:
+    """Receive a delivery: ``quantities`` maps order line ids to the units that arrived.
+
+    Lines at zero are skipped. Each line's total received may not exceed its quantity less
+    cancelled plus the ``over_receipt_tolerance_pct`` setting. The stock is posted in one batch
+    from the supplier location into ``location``, at each line's unit price converted to the
+    base currency at today's rate; the order becomes partially or fully received.
+
+    :raises ReceivingError: if the order is not ordered or partially received, or a quantity
+        exceeds what the line may still receive.
+    :raises ValidationError: for a bin that is not an active receiving or storage bin, a
+        negative or fractional quantity, nothing to receive, a line not on this order, or a
+        missing exchange rate.
+    :raises StockError: if the warehouse refuses (e.g. the bin is frozen by a cycle count).
+    """
+    check_receiving_location(po, location)
+    wanted = _clean_quantities(po, quantities)
+    lines = {line.id: line for line in lock_purchase_order(po)}
+    if not PURCHASE_ORDER_STATES.in_group(po.state, "receivable"):
+        raise ReceivingError(f'To receive against purchase order "{po.reference}", you must '
+                             f'have it ordered; it is "{_label(po.state)}".')
+    unknown = sorted(set(wanted) - set(lines))
+    if unknown:
+        raise ValidationError(f'To receive purchase order "{po.reference}", you must enter '
+                              f"quantities for its own lines only; line {unknown[0]} is not "
+                              "one of them.", field="quantities")
+    codes = dict(db.session.execute(select(Sku.id, Sku.code).where(
+        Sku.id.in_({lines[i].sku_id for i in wanted}))).all())
+    tolerance = over_receipt_tolerance()
+    for line_id in sorted(wanted):
+        line, qty = lines[line_id], wanted[line_id]
+        limit = receivable_limit(line, tolerance)
+        if line.received_qty + qty > limit:
+            more = max(0, limit - line.received_qty)
+            raise ReceivingError(
+                f'To receive {qty:,} of SKU "{codes[line.sku_id]}" on purchase order '
+                f'"{po.reference}", you must stay within what the line may still receive: '
+                f"{more:,} ({line.quantity - line.cancelled_qty:,} ordered, "
+                f"{line.received_qty:,} received, over-receipt tolerance {tolerance}%).",
+                field=f"qty-{line_id}")
+    now = utcnow()
+    base = core_settings.base_currency()
+    # One rate for the whole receipt: convert() would look it up again for every line.
+    rate = rate_on(po.currency, now.date(), base=base)
+    receipt = Receipt(number=numbering.next_number("RCV"), order_id=po.id,
+                      location_id=location.id, state=ReceiptState.posted, received_at=now,
+                      received_by_id=getattr(actor, "id", None), note=_note(note))
+    receipt_lines = [
+        ReceiptLine(order_line_id=line_id, sku_id=lines[line_id].sku_id,
+                    quantity=wanted[line_id],
+                    unit_cost_base=round_unit_cost(lines[line_id].unit_price * rate))
+        for line_id in sorted(wanted)]
+    receipt.lines = receipt_lines
+    db.session.add(receipt)
+    db.session.flush()
+    supplier = virtual_location(LocationKind.supplier)
+    moves = post_moves([
+        MoveSpec(rl.sku_id, supplier.id, location.id, rl.quantity, MoveKind.receipt,
+                 unit_cost=rl.unit_cost_base, ref_type=RECEIPT_LINE_REF, ref_id=rl.id,
+                 note=f"{receipt.number} {po.reference}") for rl in receipt_lines],
+        actor=actor, at=now)
+    for rl, move in zip(receipt_lines, moves, strict=True):
+        rl.move_id = move.id
+        lines[rl.order_line_id].received_qty += rl.quantity
+    done = all(line.remaining_qty == 0 for line in lines.values())
+    transition(po, S.received if done else S.partially_received, machine=PURCHASE_ORDER_STATES,
+               actor=actor, changes={"receipt": receipt.number})
+    audit.record(receipt, "receipt.posted", actor=actor, changes={
+        "order": po.reference, "bin": location.label, "currency": base,
+        "lines": [{"line": rl.order_line_id, "sku": codes[rl.sku_id], "quantity": rl.quantity,
+                   "unit_cost_base": rl.unit_cost_base} for rl in receipt_lines]})
+    db.session.flush()
+    return receipt
+
+
+def _note(note: str | None) -> str | None:
+    text = (note or "").strip() or None
+    if text and len(text) > 500:
+        raise ValidationError("A receipt note must be at most 500 characters.", field="note")
+    return text
+
+
+def reverse_receipt(receipt: Receipt, *, actor, reason: str) -> Receipt:
+    """Undo a receipt by counter-moves from its bin back to the supplier location.
+
+    Possible only while the received stock is still (unreserved) in that bin. The lines'
+    received quantities go down and the order returns to partially received, or to ordered
+    when nothing received remains.
+
+    :raises InvalidTransition: if the receipt is already reversed.
+    :raises ReceivingError: if the order is closed or cancelled, or the stock has moved on.
+    :raises ValidationError: without a reason.
+    """
+    RECEIPT_STATES.check(receipt, ReceiptState.reversed)
+    text = (reason or "").strip()
+    if not text:
+        raise ValidationError(f'To reverse receipt "{receipt.number}", you must give a reason.',
+                              field="reason")
+    if len(text) > 500:
+        raise ValidationError(f'To reverse receipt "{receipt.number}", you must keep the reason '
+                              "within 500 characters.", field="reason")
+    po = receipt.order
+    lines = {line.id: line for line in lock_purchase_order(po)}
+    db.session.execute(select(Receipt).where(Receipt.id == receipt.id).with_for_update()
+                       .execution_options(populate_existing=True))
+    RECEIPT_STATES.check(receipt, ReceiptState.reversed)  # again, under the lock
+    if po.state not in (S.partially_received, S.received):
+        raise ReceivingError(f'To reverse receipt "{receipt.number}", you must have its purchase '
+                             f'order "{po.reference}" still receiving; it is '
+                             f'"{_label(po.state)}".')
+    supplier = virtual_location(LocationKind.supplier)
+    location = receipt.location
+    try:
+        post_moves([
+            MoveSpec(rl.sku_id, receipt.location_id, supplier.id, rl.quantity,
+                     MoveKind.receipt_reversal, unit_cost=rl.unit_cost_base,
+                     ref_type=RECEIPT_LINE_REF, ref_id=rl.id,
+                     note=f"reversal of {receipt.number}: {text}"[:500])
+            for rl in receipt.lines], actor=actor)
+    except StockError as err:
+        raise ReceivingError(f'To reverse receipt "{receipt.number}", you must first bring its '
+                             f"stock back to {location.label}: {err}") from None
+    for rl in receipt.lines:
+        lines[rl.order_line_id].received_qty -= rl.quantity
+    received = sum(line.received_qty for line in lines.values())
+    changes = {"receipt_reversed": receipt.number}
+    if received == 0 and po.state == S.received:
+        # The table goes back one step at a time: received -> partially received -> ordered.
+        transition(po, S.partially_received, machine=PURCHASE_ORDER_STATES, actor=actor,
+                   changes=changes, note=text)
+    transition(po, S.ordered if received == 0 else S.partially_received,
+               machine=PURCHASE_ORDER_STATES, actor=actor, changes=changes, note=text)
+    transition(receipt, ReceiptState.reversed, machine=RECEIPT_STATES, actor=actor, note=text)
+    receipt.reversed_at = utcnow()
+    db.session.flush()
+    return receipt
+
+
+def can_reverse(receipt: Receipt) -> bool:
+    """Return whether the receipt may be reversed (posted, its order still receiving).
+
+    Whether its stock is still in the bin is only known when the reversal is tried.
+    """
+    return (receipt.state == ReceiptState.posted
+            and receipt.order.state in (S.partially_received, S.received))

@@ -1,0 +1,14 @@
+"""Procurement screens, one module per area; each registers its views on ``bp``."""
+
+from flask import Blueprint
+
+bp = Blueprint("procurement", __name__)
+
+# The view modules register themselves on bp when imported (below, after bp exists).
+from erp.procurement.views import (  # noqa: E402,F401
+    exports,
+    purchase_orders,
+    receiving,
+    replenishment,
+    suppliers,
+)

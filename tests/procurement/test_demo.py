@@ -1,0 +1,65 @@
+"""The procurement demo: four suppliers with price lists, an order in every state; loads once."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from erp.cli import load_demo_core
+from erp.core.models import AuditEvent
+from erp.extensions import db
+from erp.procurement.demo import load_demo
+from erp.procurement.models import (
+    PurchaseOrder,
+    PurchaseOrderState,
+    Receipt,
+    Supplier,
+    SupplierItem,
+)
+from erp.procurement.services import replenishment_suggestions
+from erp.warehouse.queries import ledger_problems
+
+
+def counts() -> tuple[int, ...]:
+    return tuple(db.session.scalar(select(func.count()).select_from(model))
+                 for model in (Supplier, SupplierItem, PurchaseOrder, Receipt, AuditEvent))
+
+
+def test_load_demo_has_an_order_in_every_state_and_is_idempotent(app, create_user):
+    from erp.brands.demo import load_demo as load_brands
+    from erp.catalog.demo import load_demo as load_catalog
+    from erp.warehouse.demo import load_demo as load_warehouse
+
+    buyer = create_user("purchasing", roles=("purchasing",))
+    manager = create_user("manager", roles=("manager",))
+    load_demo_core()
+    load_brands()
+    load_catalog()
+    load_warehouse()
+    load_demo()
+    db.session.commit()
+
+    suppliers = {s.code: s for s in db.session.scalars(select(Supplier))}
+    assert {(s.country, s.currency) for s in suppliers.values()} == {
+        ("CN", "CNY"), ("VN", "USD"), ("PT", "EUR")}
+    assert len(suppliers) == 4
+    assert all(s.items for s in suppliers.values())
+    orders = db.session.scalars(select(PurchaseOrder).order_by(PurchaseOrder.id)).all()
+    assert {o.state for o in orders} == set(PurchaseOrderState)
+    assert all(o.created_by_id == buyer.id for o in orders)
+    approved_by_manager = [o for o in orders if o.approved_by_id == manager.id]
+    assert approved_by_manager  # the large order went through the manager
+    receipts = db.session.scalars(select(Receipt)).all()
+    assert receipts
+    assert {r.location.label for r in receipts} == {"SZ1/RCV-01"}
+    by_state = {o.state: o for o in orders}
+    closed = by_state[PurchaseOrderState.closed]
+    assert len(closed.receipts) == 2
+    assert any(line.cancelled_qty for line in closed.lines)  # closed short
+    assert all(line.remaining_qty == 0 for line in by_state[PurchaseOrderState.received].lines)
+    assert ledger_problems(db.session) == []
+    assert any(s.has_supplier for s in replenishment_suggestions())
+
+    before = counts()
+    load_demo()
+    db.session.commit()
+    assert counts() == before
