@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 RESULTS = Path(__file__).parent / "results" / "latest.jsonl"
-SCHEMA = "erp_bench"
+SCHEMA = f"erp_bench_{os.getpid()}"  # runs side by side never drop each other's schema
 
 
 @dataclass

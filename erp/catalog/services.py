@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from erp.brands.models import Brand, SpecificationVersion
 from erp.catalog.models import Category, Product, Sku, SkuStatus
@@ -433,17 +434,41 @@ def set_sku_status(skus: Iterable[Sku], status: str, *, actor) -> int:
 
 
 def set_sku_cost(sku_id: int, cost: Decimal, *, actor, reason: str) -> None:
-    """Store a SKU's moving-average cost (called by the warehouse on receipts).
+    """Store one SKU's moving-average cost; see :func:`set_sku_costs`.
 
     :raises ValidationError: for a negative cost.
     """
-    cost = Decimal(cost)
-    if cost < 0:
+    set_sku_costs({sku_id: cost}, actor=actor, reason=reason)
+
+
+def set_sku_costs(costs: Mapping[int, Decimal], *, actor, reason: str) -> int:
+    """Store moving-average costs of several SKUs at once (the warehouse, on receipts).
+
+    One select, one executemany UPDATE and one bulk audit insert, whatever the number of SKUs;
+    SKU objects already loaded in the session get the new cost too. Returns how many changed.
+
+    :raises ValidationError: for a negative cost.
+    """
+    costs = {int(k): Decimal(v) for k, v in costs.items()}
+    if any(c < 0 for c in costs.values()):
         raise ValidationError("A cost cannot be negative.", field="avg_cost")
-    old = db.session.scalar(select(Sku.avg_cost).where(Sku.id == sku_id))
-    if old == cost:
-        return
-    db.session.execute(update(Sku).where(Sku.id == sku_id).values(avg_cost=cost))
-    audit.record(db.session.get(Sku, sku_id), "sku.cost_changed", actor=actor,
-                 changes={"avg_cost": [old, cost], "reason": reason})
+    if not costs:
+        return 0
+    old = {sku_id: (cost, code) for sku_id, cost, code in db.session.execute(
+        select(Sku.id, Sku.avg_cost, Sku.code).where(Sku.id.in_(list(costs))))}
+    changed = {k: c for k, c in costs.items() if k in old and old[k][0] != c}
+    if not changed:
+        return 0
+    table = Sku.__table__
+    # A Core UPDATE: the ORM's bulk update would compare every SKU in the session per call.
+    db.session.execute(table.update().where(table.c.id == bindparam("sku_id"))
+                       .values(avg_cost=bindparam("cost")),
+                       [{"sku_id": k, "cost": c} for k, c in changed.items()])
+    for obj in db.session.identity_map.values():
+        if isinstance(obj, Sku) and obj.id in changed:
+            set_committed_value(obj, "avg_cost", changed[obj.id])
+    audit.record_many("sku", "sku.cost_changed", [
+        (k, old[k][1], {"avg_cost": [old[k][0], c], "reason": reason})
+        for k, c in changed.items()], actor=actor)
+    return len(changed)
 

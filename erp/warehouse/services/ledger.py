@@ -286,15 +286,17 @@ def post_moves(specs: Sequence[MoveSpec], *, actor, at: datetime | None = None,
                 f"move, not {-delta}.")
         new_levels[key] = new_on_hand
     _set_on_hand(levels, new_levels)
+    new_costs: dict[int, Decimal] = {}
     for sku_id, sku_specs in costed.items():
         cost, on_hand = costs[sku_id] or Decimal(0), int(totals.get(sku_id, 0))
         for spec in sku_specs:
             cost = moving_average_cost(cost, on_hand, Decimal(spec.unit_cost), spec.quantity)
             on_hand += spec.quantity
-        first = sku_specs[0]
-        reason = " ".join(str(p) for p in (first.kind.value, first.ref_type, first.ref_id) if p)
-        catalog_services.set_sku_cost(sku_id, cost, actor=actor, reason=reason)
-        costs[sku_id] = cost  # other moves of the SKU in this posting carry the new cost
+        new_costs[sku_id] = costs[sku_id] = cost  # later moves of the SKU carry the new cost
+    if new_costs:
+        first = specs[0]
+        reason = " ".join(str(p) for p in (first.kind.value, first.ref_type) if p)
+        catalog_services.set_sku_costs(new_costs, actor=actor, reason=reason)
     moves = _insert_moves([{
         "sku_id": spec.sku_id, "from_location_id": spec.from_location_id,
         "to_location_id": spec.to_location_id, "quantity": spec.quantity,
