@@ -411,22 +411,6 @@ def remove_attachment(attachment_id: int):
 # --------------------------------------------------------------------------- Excel import
 
 
-@bp.route("/import", methods=["GET", "POST"])
-@permission_required("brands.edit")
-def import_brands():
-    """Upload a brands workbook: check it (dry run) or import it, all or nothing."""
-    return importing.import_view(BRAND_IMPORT)
-
-
-@bp.get("/import/template.xlsx")
-@permission_required("brands.edit")
-def brand_import_template():
-    """Download the empty brands workbook to fill in."""
-    return importing.template_download(BRAND_IMPORT)
-
-
-@bp.get("/import/errors/<token>.xlsx")
-@permission_required("brands.edit")
-def brand_import_errors(token: str):
-    """Download the last upload with its bad cells marked."""
-    return importing.error_report_download(BRAND_IMPORT, token)
+importing.add_import_routes(
+    bp, BRAND_IMPORT, rule="/import", permission="brands.edit",
+    view_name="import_brands", doc="brands workbook")

@@ -355,25 +355,9 @@ def export_skus():
     return xlsx_response(catalog_excel.export_skus(sku_filters_from_request()), "skus")
 
 
-@bp.route("/skus/import", methods=["GET", "POST"])
-@permission_required("catalog.edit")
-def import_skus():
-    """Upload a SKU workbook: check it (dry run) or import it, all or nothing."""
-    return importing.import_view(SKU_IMPORT)
-
-
-@bp.get("/skus/import/template.xlsx")
-@permission_required("catalog.edit")
-def sku_import_template():
-    """Download the empty SKU workbook to fill in."""
-    return importing.template_download(SKU_IMPORT)
-
-
-@bp.get("/skus/import/errors/<token>.xlsx")
-@permission_required("catalog.edit")
-def sku_import_errors(token: str):
-    """Download the last SKU upload with its bad cells marked."""
-    return importing.error_report_download(SKU_IMPORT, token)
+importing.add_import_routes(
+    bp, SKU_IMPORT, rule="/skus/import", permission="catalog.edit",
+    view_name="import_skus", doc="SKU workbook")
 
 
 @bp.get("/categories/export.xlsx")
@@ -383,22 +367,6 @@ def export_categories():
     return xlsx_response(catalog_excel.export_categories(), "categories")
 
 
-@bp.route("/categories/import", methods=["GET", "POST"])
-@permission_required("catalog.edit")
-def import_categories():
-    """Upload a category workbook: check it (dry run) or import it, all or nothing."""
-    return importing.import_view(CATEGORY_IMPORT)
-
-
-@bp.get("/categories/import/template.xlsx")
-@permission_required("catalog.edit")
-def category_import_template():
-    """Download the empty category workbook to fill in."""
-    return importing.template_download(CATEGORY_IMPORT)
-
-
-@bp.get("/categories/import/errors/<token>.xlsx")
-@permission_required("catalog.edit")
-def category_import_errors(token: str):
-    """Download the last category upload with its bad cells marked."""
-    return importing.error_report_download(CATEGORY_IMPORT, token)
+importing.add_import_routes(
+    bp, CATEGORY_IMPORT, rule="/categories/import", permission="catalog.edit",
+    view_name="import_categories", doc="category workbook")

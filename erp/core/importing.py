@@ -1,15 +1,12 @@
 """The Excel upload screens every import shares: upload, dry run, result page, error report.
 
 A domain declares an :class:`Importer` (its :class:`~erp.core.excel.Spec`, the function that
-runs the import, labels and endpoints) and writes three thin views, each under its own
-permission::
+runs the import, labels and endpoints) and registers its three views (upload, template, error
+report) under one permission with :func:`add_import_routes`::
 
-    @bp.route("/import", methods=["GET", "POST"])
-    @permission_required("brands.edit")
-    def import_brands():
-        return importing.import_view(BRAND_IMPORT)
+    importing.add_import_routes(bp, BRAND_IMPORT, rule="/import", permission="brands.edit",
+                                view_name="import_brands", doc="brands workbook")
 
-plus one calling :func:`template_download` and one calling :func:`error_report_download`.
 The upload page (``core/import.html``) offers "Check only" (a dry run: nothing is written) and
 "Import" (all or nothing). When the file has errors the page lists them by row and column and
 links to an error report: the uploaded sheet with the bad cells in red. The upload is kept for
@@ -26,12 +23,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 
 from erp.core import excel
+from erp.core.permissions import permission_required
 from erp.core.viewhelpers import xlsx_response
 from erp.extensions import db
 
@@ -56,7 +54,7 @@ class Importer:
     :param spec: the sheet's columns (the template and the error report use them too).
     :param run: ``run(data, *, filename, dry_run, actor) -> ImportResult``; it calls
         :func:`erp.core.excel.run_import` and never commits.
-    :param template_endpoint: the view calling :func:`template_download`.
+    :param template_endpoint: the view calling :func:`template_download` (``"blueprint.view"``).
     :param report_endpoint: the view calling :func:`error_report_download` (takes ``token``).
     :param back_endpoint: the list to return to after a successful import.
     :param intro: one or two sentences shown above the upload form.
@@ -121,6 +119,52 @@ def error_report_download(importer: Importer, token: str):
     errors = [excel.CellError(row, column, message) for row, column, message in meta["errors"]]
     report = excel.error_report_workbook(data, importer.spec, errors, filename=meta["filename"])
     return xlsx_response(report, f"{importer.name}-errors")
+
+
+def add_import_routes(bp: Blueprint, importer: Importer, *, rule: str, permission: str,
+                      view_name: str, doc: str) -> None:
+    """Register the three views of ``importer`` on ``bp``, each under ``permission``.
+
+    - ``view_name`` at ``rule`` (GET, POST): the upload page (:func:`import_view`);
+    - ``importer.template_endpoint`` at ``rule + "/template.xlsx"``: :func:`template_download`;
+    - ``importer.report_endpoint`` at ``rule + "/errors/<token>.xlsx"``:
+      :func:`error_report_download`.
+
+    :param doc: what is uploaded, e.g. ``"brands workbook"``; it makes the views' docstrings.
+    """
+    template_name = _own_endpoint(bp, importer.template_endpoint)
+    report_name = _own_endpoint(bp, importer.report_endpoint)
+
+    def upload():
+        return import_view(importer)
+
+    def template():
+        return template_download(importer)
+
+    def report(token: str):
+        return error_report_download(importer, token)
+
+    views = (
+        (rule, view_name, upload, ["GET", "POST"],
+         f"Upload a {doc}: check it (dry run) or import it, all or nothing."),
+        (f"{rule}/template.xlsx", template_name, template, ["GET"],
+         f"Download the empty {doc} to fill in."),
+        (f"{rule}/errors/<token>.xlsx", report_name, report, ["GET"],
+         f"Download the last {doc} upload with its bad cells marked."),
+    )
+    for url_rule, endpoint, view, methods, docstring in views:
+        view.__name__ = view.__qualname__ = endpoint
+        view.__doc__ = docstring
+        bp.add_url_rule(url_rule, endpoint, permission_required(permission)(view),
+                        methods=methods)
+
+
+def _own_endpoint(bp: Blueprint, endpoint: str) -> str:
+    """Return the view name of ``endpoint`` (``"brands.x"`` -> ``"x"``), which must be on ``bp``."""
+    prefix, _, name = endpoint.rpartition(".")
+    if prefix != bp.name:
+        raise ValueError(f"Endpoint {endpoint!r} is not on blueprint {bp.name!r}")
+    return name
 
 
 # --------------------------------------------------------------------------- kept uploads

@@ -68,8 +68,9 @@ def export_suggestions(filters: ReplenishmentFilters) -> bytes:
 # --------------------------------------------------------------------------- purchase orders
 
 
-def _order_ref(row) -> str:
-    return row.number or f"draft #{row.id}"
+def _order_ref(number: str | None, order_id: int) -> str:
+    """Return an order's number, or "draft #id" for a draft that has none yet."""
+    return number or f"draft #{order_id}"
 
 
 PURCHASE_ORDER_SPEC = Spec("purchase-orders", "Purchase orders", (
@@ -91,7 +92,7 @@ def export_purchase_orders(filters: PurchaseOrderFilters) -> bytes:
     """Return the purchase orders matching the PO list's filters as an .xlsx workbook."""
     rows = db.session.execute(purchase_order_list_query(filters))
     return export_workbook(PURCHASE_ORDER_SPEC, ({
-        "number": _order_ref(r), "state": PURCHASE_ORDER_STATES.label(r.state),
+        "number": _order_ref(r.number, r.id), "state": PURCHASE_ORDER_STATES.label(r.state),
         "supplier_code": r.supplier_code, "supplier_name": r.supplier_name,
         "currency": r.currency, "line_count": r.line_count, "total": r.total,
         "created_on": r.created_at.date(), "ordered_on": r.ordered_on,
@@ -146,7 +147,7 @@ def export_purchase_order_lines(filters: PurchaseOrderFilters) -> bytes:
     """Return the lines of the orders matching the PO list's filters as an .xlsx workbook."""
     rows = db.session.execute(purchase_order_lines_export_query(filters))
     return export_workbook(PURCHASE_ORDER_LINE_SPEC, ({
-        "number": _order_ref(r), "state": PURCHASE_ORDER_STATES.label(r.state),
+        "number": _order_ref(r.number, r.id), "state": PURCHASE_ORDER_STATES.label(r.state),
         "supplier_code": r.supplier_code, "sku_code": r.sku_code,
         "supplier_sku_code": r.supplier_sku_code, "product_name": r.product_name,
         "colour": r.colour, "size": r.size, "quantity": r.quantity,
@@ -220,7 +221,7 @@ def export_receipts(filters: ReceiptFilters) -> bytes:
     return export_workbook(RECEIPT_SPEC, ({
         "receipt_number": r.receipt_number, "received_at": r.received_at,
         "receipt_state": RECEIPT_STATES.label(r.receipt_state),
-        "order_number": r.order_number or f"draft #{r.order_id}",
+        "order_number": _order_ref(r.order_number, r.order_id),
         "supplier_code": r.supplier_code,
         "bin": f"{r.warehouse_code}/{r.bin_code}" if r.warehouse_code else r.bin_code,
         "sku_code": r.sku_code, "product_name": r.product_name, "quantity": r.quantity,

@@ -232,25 +232,9 @@ def export_supplier_prices():
     return xlsx_response(procurement_excel.export_supplier_prices(filters), "supplier-prices")
 
 
-@bp.route("/suppliers/prices/import", methods=["GET", "POST"])
-@permission_required("procurement.edit")
-def import_supplier_prices():
-    """Upload a price-list workbook: check it (dry run) or import it, all or nothing."""
-    return importing.import_view(PRICE_IMPORT)
-
-
-@bp.get("/suppliers/prices/import/template.xlsx")
-@permission_required("procurement.edit")
-def supplier_price_template():
-    """Download the empty price-list workbook to fill in."""
-    return importing.template_download(PRICE_IMPORT)
-
-
-@bp.get("/suppliers/prices/import/errors/<token>.xlsx")
-@permission_required("procurement.edit")
-def supplier_price_import_errors(token: str):
-    """Download the last price-list upload with its bad cells marked."""
-    return importing.error_report_download(PRICE_IMPORT, token)
+importing.add_import_routes(
+    bp, PRICE_IMPORT, rule="/suppliers/prices/import", permission="procurement.edit",
+    view_name="import_supplier_prices", doc="price-list workbook")
 
 
 # --------------------------------------------------------------------------- performance

@@ -321,22 +321,6 @@ def export_cycle_count(count_id: int):
     return xlsx_response(count_excel.export_count_lines(count), f"count-{count.number}")
 
 
-@bp.route("/counts/import", methods=["GET", "POST"])
-@permission_required("warehouse.move")
-def import_cycle_counts():
-    """Upload counted quantities: check them (dry run) or record them, all or nothing."""
-    return importing.import_view(COUNT_IMPORT)
-
-
-@bp.get("/counts/import/template.xlsx")
-@permission_required("warehouse.move")
-def cycle_count_import_template():
-    """Download the empty count sheet to fill in."""
-    return importing.template_download(COUNT_IMPORT)
-
-
-@bp.get("/counts/import/errors/<token>.xlsx")
-@permission_required("warehouse.move")
-def cycle_count_import_errors(token: str):
-    """Download the last count upload with its bad cells marked."""
-    return importing.error_report_download(COUNT_IMPORT, token)
+importing.add_import_routes(
+    bp, COUNT_IMPORT, rule="/counts/import", permission="warehouse.move",
+    view_name="import_cycle_counts", doc="count sheet")

@@ -211,22 +211,6 @@ def export_locations():
     return xlsx_response(warehouse_excel.export_locations(filters), name)
 
 
-@bp.route("/bins/import", methods=["GET", "POST"])
-@permission_required("warehouse.manage")
-def import_locations():
-    """Upload a bins workbook: check it (dry run) or import it, all or nothing."""
-    return importing.import_view(LOCATION_IMPORT)
-
-
-@bp.get("/bins/import/template.xlsx")
-@permission_required("warehouse.manage")
-def location_import_template():
-    """Download the empty bins workbook to fill in."""
-    return importing.template_download(LOCATION_IMPORT)
-
-
-@bp.get("/bins/import/errors/<token>.xlsx")
-@permission_required("warehouse.manage")
-def location_import_errors(token: str):
-    """Download the last bins upload with its bad cells marked."""
-    return importing.error_report_download(LOCATION_IMPORT, token)
+importing.add_import_routes(
+    bp, LOCATION_IMPORT, rule="/bins/import", permission="warehouse.manage",
+    view_name="import_locations", doc="bins workbook")
