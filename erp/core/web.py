@@ -42,6 +42,26 @@ ADMIN_NAV: list[tuple[str, str, str]] = [
 ]
 
 
+#: menu names of the blueprints, in the order the menus appear
+NAV_GROUPS = {"brands": "Catalog", "catalog": "Catalog", "warehouse": "Warehouse",
+              "procurement": "Purchasing"}
+
+
+def nav_groups(main: list[tuple[str, str, str]], admin: list[tuple[str, str, str]]
+               ) -> list[tuple[str, list[tuple[str, str, str]]]]:
+    """Group the entries a user may open into menus: ``[(menu, [(label, endpoint, url)])]``.
+
+    A menu of one entry is shown as a plain link (its menu name is then ``""``).
+    """
+    groups: dict[str, list[tuple[str, str, str]]] = {}
+    for label, endpoint, url in main:
+        menu = NAV_GROUPS.get(endpoint.split(".")[0], "")
+        groups.setdefault(menu or label, []).append((label, endpoint, url))
+    if admin:
+        groups["Admin"] = admin
+    return [(menu if len(items) > 1 else "", items) for menu, items in groups.items()]
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
     """Turn on foreign keys and WAL for SQLite connections (no effect on PostgreSQL)."""
@@ -170,9 +190,10 @@ def init_app(app: Flask) -> None:
             return permissions.has_permission(current_user, permission)
 
         def nav(entries):
-            return [(label, endpoint) for label, endpoint, perm in entries if can(perm)]
+            return [(label, endpoint, url_for(endpoint)) for label, endpoint, perm in entries
+                    if can(perm)]
 
-        return {"can": can, "main_nav": nav(NAV), "admin_nav": nav(ADMIN_NAV)}
+        return {"can": can, "nav_groups": nav_groups(nav(NAV), nav(ADMIN_NAV))}
 
     # Globals (not context variables) so imported macros such as pagination() see them.
     app.jinja_env.globals["url_with"] = url_with
