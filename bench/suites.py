@@ -527,3 +527,174 @@ def po_receive(db: BenchDB) -> dict:
         f"{statistics.median(draft_times):.2f} s; average costs now {costs}")
     return {"n": n_lines, "seconds": round(seconds, 4), "queries": queries[-1],
             "draft_seconds": round(statistics.median(draft_times), 3), "runs": runs}
+
+
+# --------------------------------------------------------------------------- orders (issue 6)
+
+
+@bench("order_intake")
+def order_intake(db: BenchDB) -> dict:
+    """1,000 two-line orders POSTed to ``/api/v1/orders`` in-process, then allocated.
+
+    The figure is both parts together: every order one request (Bearer token, validation,
+    creation, commit), then one ``allocate_orders`` batch (a savepoint per order, reservations
+    across bins in pick sequence), committed. One SKU in twenty has no stock, so a few orders
+    come out backordered. Each run takes in new order numbers.
+    """
+    from sqlalchemy import select
+
+    from bench import data
+    from erp.catalog.models import Sku
+    from erp.extensions import db as sqla
+    from erp.orders import services
+    from erp.warehouse import services as warehouse_services
+    from erp.warehouse.models import LocationKind, MoveKind
+
+    n_orders = db.scale(1_000)
+    n_skus = 200
+    runs = 3
+    app = make_app(db)
+    with app.app_context():
+        data.sample_catalog(n_skus * 10 // 9 + 10)
+        warehouse = warehouse_services.create_warehouse(code="BENCH", name="Bench warehouse",
+                                                        country="CN", actor=None)
+        shelves = [warehouse_services.create_location(warehouse, code=f"A-{i:02d}",
+                                                      kind="storage", pick_sequence=i * 10,
+                                                      actor=None) for i in range(1, 4)]
+        codes = list(sqla.session.scalars(select(Sku.code).where(Sku.status == "active")
+                                          .order_by(Sku.id).limit(n_skus)))
+        ids = dict(sqla.session.execute(select(Sku.code, Sku.id).where(Sku.code.in_(codes))).all())
+        vendor = warehouse_services.virtual_location(LocationKind.supplier)
+        # enough for every run (about 4 units a line) except on the SKUs left without stock
+        per_bin = n_orders * runs * 2 * 3 // n_skus // len(shelves) + 5
+        warehouse_services.post_moves([
+            warehouse_services.MoveSpec(ids[code], vendor.id, shelf.id, per_bin,
+                                        MoveKind.opening, unit_cost=Decimal("2.0000"))
+            for k, code in enumerate(codes) if k % 20 for shelf in shelves], actor=None)
+        _token, plaintext = services.create_api_token("bench storefront", actor=None)
+        sqla.session.commit()
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {plaintext}"}
+
+    def payload(run: int, n: int) -> dict:
+        return {
+            "number": f"WEB-{run}-{n:06d}", "placed_at": f"2026-11-{1 + n % 28:02d}T10:00:00Z",
+            "customer_name": "Bench Buyer", "email": f"buyer{n}@example.com",
+            "shipping_address": {"name": "Bench Buyer", "address1": f"Hauptstrasse {n}",
+                                 "city": "Berlin", "postal_code": "10115", "country": "DE"},
+            "currency": "EUR", "shipping_charge": "4.90", "priority": n % 3,
+            "lines": [{"sku": codes[(n * 7 + k * 13) % n_skus], "quantity": 1 + (n + k) % 3,
+                       "unit_price": "19.90"} for k in range(2)]}
+
+    times, intake_times, outcomes = [], [], []
+    for run in range(runs):
+        bodies = [payload(run, n) for n in range(n_orders)]
+        start = time.perf_counter()
+        for body in bodies:
+            response = client.post("/api/v1/orders", json=body, headers=headers)
+            assert response.status_code == 201, response.get_json()
+        intake_times.append(time.perf_counter() - start)
+        with app.app_context():
+            summary = services.allocate_orders(actor=None)
+            sqla.session.commit()
+        times.append(time.perf_counter() - start)
+        assert not summary.failed, summary.failed[:3]
+        assert summary.considered >= n_orders, summary  # earlier backorders are retried
+        outcomes.append(summary)
+    with app.app_context():
+        from erp.warehouse.queries import ledger_problems
+        assert ledger_problems(sqla.session) == []
+        sqla.engine.dispose()
+    seconds = statistics.median(times)
+    intake = statistics.median(intake_times)
+    last = outcomes[-1]
+    log(f"   {n_orders:,} two-line orders taken in and allocated in {seconds:.3f} s (median of "
+        f"{runs}; intake {intake:.3f} s, allocation {seconds - intake:.3f} s); "
+        f"{len(last.allocated)} allocated, {len(last.backordered)} backordered")
+    return {"n": n_orders, "seconds": round(seconds, 4), "intake_seconds": round(intake, 4),
+            "allocate_seconds": round(seconds - intake, 4), "allocated": len(last.allocated),
+            "backordered": len(last.backordered), "runs": runs}
+
+
+@bench("order_import")
+def order_import(db: BenchDB) -> dict:
+    """A 50,000-line order sheet (25,000 two-line orders), dry run then commit: seconds."""
+    import tempfile
+
+    import xlsxwriter
+    from sqlalchemy import delete
+
+    from bench import data
+    from erp.core.models import AuditEvent
+    from erp.extensions import db as sqla
+    from erp.orders.excel import ORDER_SPEC, import_orders
+    from erp.orders.models import CustomerOrder, CustomerOrderLine
+
+    lines = 5_000 if db.quick else 50_000
+    n_orders = lines // 2
+    app = make_app(db)
+    countries = [("DE", "10115", "EUR"), ("FR", "75001", "EUR"), ("GB", "SW1A 1AA", "GBP"),
+                 ("US", "10001", "USD"), ("HK", "", "HKD"), ("JP", "100-0001", "JPY")]
+    with tempfile.TemporaryDirectory(prefix="erp-bench-") as tmp, app.app_context():
+        data.sample_catalog(2_000)
+        sqla.session.commit()
+        skus = [f"SKU{i:07d}" for i in range(2_000) if i % 10]  # every tenth is discontinued
+        path = f"{tmp}/orders.xlsx"
+        book = xlsxwriter.Workbook(path, {"constant_memory": True,
+                                          "strings_to_formulas": False})
+        sheet = book.add_worksheet(ORDER_SPEC.title)
+        keys = [column.key for column in ORDER_SPEC.columns]
+        for col, column in enumerate(ORDER_SPEC.columns):
+            sheet.write_string(0, col, column.header)
+        r = 0
+        for o in range(n_orders):
+            country, postal, currency = countries[o % len(countries)]
+            order = {"order_number": f"WEB-{o:07d}",
+                     "placed_at": f"2026-11-{1 + o % 28:02d}T{o % 24:02d}:15:00",
+                     "customer_name": f"Customer {o}", "email": f"c{o}@example.com",
+                     "ship_name": f"Customer {o}", "address1": f"{o % 300} Main Street",
+                     "city": "Springfield", "postal_code": postal, "country": country,
+                     "currency": currency, "shipping_charge": 4.9,
+                     "shipping_service": "standard"}
+            for k in range(2):
+                r += 1
+                values = {**order, "sku": skus[(o * 2 + k) % len(skus)], "quantity": 1 + k,
+                          "unit_price": 19.9}
+                for col, key in enumerate(keys):
+                    value = values.get(key)
+                    if isinstance(value, str) and value:
+                        sheet.write_string(r, col, value)
+                    elif isinstance(value, (int, float)):
+                        sheet.write_number(r, col, value)
+        book.close()
+        with open(path, "rb") as fh:
+            blob = fh.read()
+        log(f"   {lines:,}-line order sheet written ({len(blob) / 1e6:.1f} MB)")
+
+        def one_run() -> tuple[float, float, float]:
+            start = time.perf_counter()
+            dry = import_orders(blob, filename="orders.xlsx", dry_run=True, actor=None)
+            sqla.session.rollback()
+            middle = time.perf_counter()
+            result = import_orders(blob, filename="orders.xlsx", dry_run=False, actor=None)
+            sqla.session.commit()
+            end = time.perf_counter()
+            if not (dry.ok and result.ok and result.created == n_orders):
+                errors = (dry.errors + result.errors)[:3]
+                raise RuntimeError(f"the bench sheet was refused: {errors}")
+            # back to no orders for the next run (not timed)
+            sqla.session.execute(delete(AuditEvent).where(
+                AuditEvent.entity_type == "customer_order"))
+            sqla.session.execute(delete(CustomerOrderLine))
+            sqla.session.execute(delete(CustomerOrder))
+            sqla.session.commit()
+            return end - start, middle - start, end - middle
+
+        runs = [one_run() for _ in range(2 if db.quick else 3)]
+        sqla.engine.dispose()
+    seconds, dry_seconds, commit_seconds = (statistics.median(r[i] for r in runs)
+                                            for i in range(3))
+    log(f"   dry run {dry_seconds:.2f} s + commit {commit_seconds:.2f} s (median of {len(runs)})")
+    return {"n": lines, "orders": n_orders, "seconds": round(seconds, 3),
+            "dry_run_seconds": round(dry_seconds, 3), "commit_seconds": round(commit_seconds, 3),
+            "runs": len(runs)}

@@ -59,6 +59,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     import erp.brands.models  # noqa: F401
     import erp.catalog.models  # noqa: F401
     import erp.core.models  # noqa: F401
+    import erp.orders.models  # noqa: F401
     import erp.procurement.models  # noqa: F401
     import erp.warehouse.models  # noqa: F401
     from erp.core import web
@@ -74,6 +75,11 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.register_blueprint(warehouse_views.bp, url_prefix="/warehouse")
     from erp.procurement import views as procurement_views
     app.register_blueprint(procurement_views.bp, url_prefix="/procurement")
+    from erp.orders import views as order_views
+    app.register_blueprint(order_views.bp, url_prefix="/orders")
+    from erp.orders.api import api_bp as orders_api_bp
+    csrf.exempt(orders_api_bp)
+    app.register_blueprint(orders_api_bp, url_prefix="/api/v1")
 
     from erp import cli
     cli.init_app(app)

@@ -111,6 +111,8 @@ def demo_cmd(reset_passwords: bool):
     load_demo_warehouse()
     from erp.procurement.demo import load_demo as load_demo_procurement
     load_demo_procurement()
+    from erp.orders.demo import load_demo as load_demo_orders
+    load_demo_orders()
     db.session.commit()
     click.secho("Demo data loaded. Sign in at http://127.0.0.1:5000 with:", fg="green")
     for username, password, role in rows:
@@ -255,6 +257,22 @@ def import_supplier_prices_cmd(file: str, dry_run: bool):
     _finish_import(result, file, dry_run)
 
 
+@import_group.command("orders")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check the file and report errors; write nothing.")
+@with_appcontext
+def import_orders_cmd(file: str, dry_run: bool):
+    """Create customer orders from FILE (one row per line); existing numbers are skipped."""
+    from erp.orders.excel import import_orders
+
+    with open(file, "rb") as fh:
+        data = fh.read()
+    # the command's own transaction: committed by _finish_import, or rolled back on any error
+    result = import_orders(data, filename=os.path.basename(file), dry_run=dry_run, actor=None,
+                           savepoint=False)
+    _finish_import(result, file, dry_run)
+
+
 @click.group("export")
 def export_group():
     """Export data to Excel workbooks (they import again unchanged)."""
@@ -293,9 +311,25 @@ def export_skus_cmd(file: str, q: str | None, brand: str | None, category: str |
     click.secho(f"{count} SKU(s) written to {file}.", fg="green")
 
 
+@click.command("allocate")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Allocate at most this many orders.")
+@with_appcontext
+def allocate_cmd(limit: int | None):
+    """Reserve stock for new and backordered orders (priority, then oldest first)."""
+    from erp.extensions import db
+    from erp.orders.services import allocate_orders
+
+    summary = allocate_orders(actor=None, limit=limit)
+    db.session.commit()
+    for number, reason in summary.failed:
+        click.secho(f"{number}: {reason}", fg="red")
+    click.secho(str(summary), fg="yellow" if summary.failed else "green")
+
+
 #: every command of the group; domains append theirs (registered on each app's ``app.cli``)
 COMMANDS: list[click.Command] = [demo_cmd, create_user_cmd, check_cmd, check_ledger_cmd,
-                               import_group, export_group]
+                               import_group, export_group, allocate_cmd]
 
 
 def init_app(app) -> None:

@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fixtures.catalog",
     "tests.fixtures.warehouse",
     "tests.fixtures.procurement",
+    "tests.fixtures.orders",
 ]
 
 PG_URL = os.environ.get("ERP_TEST_DATABASE_URL") or None

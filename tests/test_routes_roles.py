@@ -1,8 +1,10 @@
 """Every URL rule of the app, for anonymous users and every role, against declared permissions.
 
-A view must declare ``@permission_required(...)`` or ``@public``; the walk fails on one that
-declares neither. Denied roles must get 403, anonymous users a redirect to the login page, and
-allowed roles anything but a refusal (200 for argument-free pages).
+A view must declare ``@permission_required(...)``, ``@public`` or ``api`` (a bearer-token API
+view, :func:`erp.orders.api.api_token_required`); the walk fails on one that declares none.
+Denied roles must get 403, anonymous users a redirect to the login page, and allowed roles
+anything but a refusal (200 for argument-free pages). API views answer 401 to anonymous users
+and to every signed-in role alike: a session never opens them, only a token.
 """
 
 from __future__ import annotations
@@ -14,17 +16,19 @@ from flask import Flask
 
 from erp.core.models import Role
 from erp.core.permissions import ROLE_PERMISSIONS, permission_required, public
+from erp.orders.api import api_token_required
 from tests.fixtures.core import ROLES
 
 EXEMPT_ENDPOINTS = {"static"}  # served files: CSS/JS needed by the login page itself
 
 
 def undeclared_views(app: Flask) -> list[str]:
-    """Return the endpoints whose view declares neither a permission nor ``@public``."""
+    """Return the endpoints whose view declares no permission, no ``@public`` and no ``api``."""
     return sorted(
         endpoint for endpoint, view in app.view_functions.items()
         if endpoint not in EXEMPT_ENDPOINTS
-        and not getattr(view, "permission", None) and not getattr(view, "public", False))
+        and not getattr(view, "permission", None) and not getattr(view, "public", False)
+        and not getattr(view, "api", False))
 
 
 def _sample_url(rule) -> str:
@@ -56,6 +60,7 @@ def test_a_view_without_permission_is_detected(app):
     probe = Flask("probe")
     probe.add_url_rule("/declared", "declared", permission_required("core.dashboard")(lambda: ""))
     probe.add_url_rule("/open", "open", public(lambda: ""))
+    probe.add_url_rule("/api", "api", api_token_required(lambda: ""))
     probe.add_url_rule("/forgotten", "forgotten", lambda: "")
     assert undeclared_views(probe) == ["forgotten"]
 
@@ -67,6 +72,9 @@ def test_anonymous_is_sent_to_login_except_public_views(client, app):
         if getattr(view, "public", False):
             assert response.status_code < 500, where
             assert "/login" not in response.headers.get("Location", ""), where
+        elif getattr(view, "api", False):
+            assert response.status_code == 401, where
+            assert response.is_json, where
         else:
             assert response.status_code in (302, 401), where
             assert "/login" in response.headers.get("Location", ""), where
@@ -80,6 +88,9 @@ def test_each_role_gets_exactly_its_permissions(client, app, login_as, role):
         if getattr(view, "public", False) or rule.endpoint == "core.logout":
             continue
         response = client.open(_sample_url(rule), method=method)
+        if getattr(view, "api", False):  # a session is no token
+            assert response.status_code == 401, f"{role}: {method} {rule.rule}"
+            continue
         where = f"{role}: {method} {rule.rule} ({view.permission})"
         if view.permission in granted:
             assert response.status_code not in (401, 403), where

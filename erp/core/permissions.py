@@ -36,9 +36,13 @@ PERMISSIONS: dict[str, str] = {
     "procurement.edit": "keep suppliers and price lists, draft, submit and order purchase orders",
     "procurement.approve": "approve purchase orders above the approval threshold",
     "procurement.receive": "receive deliveries against purchase orders and reverse receipts",
+    "orders.view": "search and read customer orders, export order lists",
+    "orders.edit": "import orders, hold, release, cancel, edit addresses, allocate",
+    "orders.manage_tokens": "create and revoke API tokens of the storefront",
 }
 
-_ALL_STAFF = {"core.dashboard", "core.own_account", "catalog.view", "warehouse.view"}
+_ALL_STAFF = {"core.dashboard", "core.own_account", "catalog.view", "warehouse.view",
+              "orders.view"}
 
 #: the role-to-permission table: the only place that decides who may do what
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
@@ -51,7 +55,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         "procurement.edit"}),
     Role.warehouse: frozenset(_ALL_STAFF | {"warehouse.move", "warehouse.manage",
                                             "procurement.view", "procurement.receive"}),
-    Role.customer_service: frozenset(_ALL_STAFF),
+    Role.customer_service: frozenset(_ALL_STAFF | {"orders.edit"}),
 }
 
 

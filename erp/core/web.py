@@ -33,12 +33,14 @@ NAV: list[tuple[str, str, str]] = [
     ("Purchase orders", "procurement.purchase_order_list", "procurement.view"),
     ("Receiving", "procurement.receiving_start", "procurement.receive"),
     ("Replenishment", "procurement.replenishment_list", "procurement.view"),
+    ("Orders", "orders.order_list", "orders.view"),
 ]
 ADMIN_NAV: list[tuple[str, str, str]] = [
     ("Users", "core.user_list", "core.manage_users"),
     ("Audit log", "core.audit_list", "core.view_audit"),
     ("Settings", "core.settings_page", "core.view_settings"),
     ("Exchange rates", "core.exchange_rate_list", "core.view_settings"),
+    ("API tokens", "orders.token_list", "orders.manage_tokens"),
 ]
 
 
@@ -113,6 +115,8 @@ def init_app(app: Flask) -> None:
         view = app.view_functions.get(request.endpoint) if request.endpoint else None
         if request.endpoint == "static" or getattr(view, "public", False):
             return None
+        if getattr(view, "api", False):
+            return None  # bearer-token views check their token themselves, never the session
         if not current_user.is_authenticated:
             if view is None:
                 return None  # 404/405 for unknown routes, never a login loop

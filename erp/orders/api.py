@@ -1,0 +1,125 @@
+"""The storefront's JSON API (``/api/v1``): order intake, order status, stock, OpenAPI.
+
+Every view but the OpenAPI document needs ``Authorization: Bearer <token>`` with a token an
+admin created (:func:`erp.orders.services.create_api_token`); it never uses the session login.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Blueprint, g, jsonify, request
+from sqlalchemy import select
+
+from erp.catalog.models import Sku, SkuStatus
+from erp.core.models import utcnow
+from erp.core.permissions import public
+from erp.extensions import db
+from erp.orders import services
+from erp.orders.models import CustomerOrder
+from erp.warehouse.queries import availability_query
+
+api_bp = Blueprint("orders_api", __name__)
+
+
+def _unauthorized(message: str):
+    response = jsonify(error=message)
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Bearer realm="erp"'
+    return response
+
+
+def api_token_required(view: Callable) -> Callable:
+    """Accept the request only with an active bearer token (else 401 JSON); set g.api_token."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        scheme, _, plaintext = header.partition(" ")
+        if scheme.lower() != "bearer" or not plaintext.strip():
+            return _unauthorized("An API token is required: Authorization: Bearer <token>.")
+        token = services.find_api_token(plaintext.strip())
+        if token is None:
+            return _unauthorized("The API token is unknown or revoked.")
+        g.api_token = token
+        return view(*args, **kwargs)
+
+    wrapped.api = True
+    return wrapped
+
+
+def order_json(order: CustomerOrder) -> dict:
+    """Return an order as the API shows it."""
+    return {
+        "number": order.number, "state": order.state.value, "channel": order.channel,
+        "placed_at": order.placed_at.isoformat(), "customer_name": order.customer_name,
+        "email": order.email, "phone": order.phone,
+        "shipping_address": {"name": order.ship_name, "address1": order.address1,
+                             "address2": order.address2, "city": order.city,
+                             "region": order.region, "postal_code": order.postal_code,
+                             "country": order.country},
+        "currency": order.currency, "shipping_charge": str(order.shipping_charge),
+        "shipping_service": order.shipping_service, "ioss_number": order.ioss_number,
+        "buyer_tax_id": order.buyer_tax_id, "notes": order.notes, "priority": order.priority,
+        "lines": [{"sku": line.sku.code, "quantity": line.quantity,
+                   "unit_price": str(line.unit_price), "allocated_quantity": line.allocated_qty}
+                  for line in order.lines],
+        "tracking_numbers": [],  # filled once shipping (parcels) exists
+    }
+
+
+@api_bp.post("/orders")
+@api_token_required
+def create_order():
+    """Take in one order; 201 when created, 200 when its number exists, 422 for bad input."""
+    data = request.get_json(silent=True)
+    if data is None:
+        return jsonify(error="The body must be JSON (Content-Type: application/json)."), 400
+    if not isinstance(data, dict):
+        return jsonify(errors={"": "must be a JSON object"}), 422
+    cleaned, errors = services.validate_order_payload(data)
+    if errors:
+        return jsonify(errors=errors), 422
+    try:
+        order, created = services.create_order(cleaned, actor=None)
+    except services.OrderRejected as err:
+        db.session.rollback()
+        return jsonify(errors=err.errors), 422
+    g.api_token.last_used_at = utcnow()
+    db.session.commit()
+    return jsonify(order_json(order)), 201 if created else 200
+
+
+@api_bp.get("/orders/<path:number>")
+@api_token_required
+def order_detail(number: str):
+    """Return one order by its storefront number: state, lines, tracking numbers."""
+    order = db.session.scalar(select(CustomerOrder).where(CustomerOrder.number == number))
+    if order is None:
+        return jsonify(error=f"No order has the number {number!r}."), 404
+    return jsonify(order_json(order))
+
+
+@api_bp.get("/stock")
+@api_token_required
+def stock():
+    """Return the available quantity of every active SKU (or of the ``sku`` codes asked)."""
+    codes = [c.strip().upper() for c in request.args.getlist("sku") if c.strip()]
+    stmt = select(Sku.id, Sku.code).where(Sku.status == SkuStatus.active)
+    if codes:
+        stmt = stmt.where(Sku.code.in_(codes))
+    skus = dict(db.session.execute(stmt).all())
+    available = {row.sku_id: row.available for row in db.session.execute(
+        availability_query(list(skus) if codes else None))}
+    items = sorted(({"sku": code, "available": max(int(available.get(ident) or 0), 0)}
+                    for ident, code in skus.items()), key=lambda item: item["sku"])
+    return jsonify(stock=items)
+
+
+@api_bp.get("/openapi.json")
+@public
+def openapi():
+    """Serve the OpenAPI 3.1 document describing this API."""
+    from erp.orders.openapi import OPENAPI
+    return jsonify(OPENAPI)

@@ -1,0 +1,153 @@
+"""Customer order, order line and API token models, with the customer-order state machine."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from erp.catalog.models import Sku
+from erp.core.models import User, utcnow
+from erp.core.states import StateMachine
+from erp.core.types import Money, UtcDateTime
+from erp.extensions import db
+
+
+def _enum(enum_cls) -> Enum:
+    return Enum(enum_cls, native_enum=False, length=24, validate_strings=True)
+
+
+class ApiToken(db.Model):
+    """A token the storefront uses for the order API; only its SHA-256 hash is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    prefix: Mapped[str] = mapped_column(String(12))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    created_by: Mapped[User | None] = relationship()
+
+    @property
+    def active(self) -> bool:
+        """Return whether the token is still accepted."""
+        return self.revoked_at is None
+
+
+class OrderState(StrEnum):
+    """Lifecycle of a customer order (DESIGN, "State machines")."""
+
+    new = "new"
+    allocated = "allocated"
+    backordered = "backordered"
+    picking = "picking"
+    packed = "packed"
+    shipped = "shipped"
+    delivered = "delivered"
+    on_hold = "on_hold"
+    cancelled = "cancelled"
+
+
+O = OrderState  # noqa: E741 - reads like the other machines' one-letter aliases
+BEFORE_SHIPPING = {O.new, O.allocated, O.backordered, O.picking, O.packed}
+ORDER_STATES = StateMachine(
+    OrderState, initial=O.new, noun="order",
+    transitions={
+        (O.new, O.allocated), (O.new, O.backordered),
+        (O.backordered, O.allocated), (O.backordered, O.backordered),
+        (O.allocated, O.backordered),  # a short pick sends the order back to allocation
+        (O.allocated, O.picking), (O.picking, O.packed), (O.picking, O.backordered),
+        (O.packed, O.shipped), (O.shipped, O.delivered),
+        *{(s, O.on_hold) for s in BEFORE_SHIPPING},
+        (O.on_hold, O.new),  # a release sends the order back to allocation
+        *{(s, O.cancelled) for s in BEFORE_SHIPPING | {O.on_hold}},
+    },
+    colours={O.new: "blue", O.allocated: "purple", O.backordered: "orange", O.picking: "purple",
+             O.packed: "purple", O.shipped: "green", O.delivered: "green", O.on_hold: "red",
+             O.cancelled: "grey"},
+    labels={O.on_hold: "on hold"},
+    groups={"open": BEFORE_SHIPPING | {O.on_hold}, "allocatable": {O.new, O.backordered},
+            "address_editable": {O.new, O.allocated, O.backordered, O.picking, O.on_hold}},
+)
+
+
+class CustomerOrder(db.Model):
+    """An order placed on the storefront; ``number`` is the storefront's and unique."""
+
+    __tablename__ = "customer_order"
+    __table_args__ = (
+        CheckConstraint("shipping_charge >= 0", name="shipping_charge_not_negative"),
+        Index("ix_customer_order_state_priority", "state", "priority", "placed_at"),
+        Index("ix_customer_order_email", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    channel: Mapped[str] = mapped_column(String(40), default="webshop")
+    placed_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    state: Mapped[OrderState] = mapped_column(_enum(OrderState), default=O.new)
+    priority: Mapped[int] = mapped_column(Integer, default=0)  # higher goes first
+    customer_name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    ship_name: Mapped[str] = mapped_column(String(120))
+    address1: Mapped[str] = mapped_column(String(200))
+    address2: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    shipping_charge: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    shipping_service: Mapped[str | None] = mapped_column(String(40))
+    ioss_number: Mapped[str | None] = mapped_column(String(20))
+    buyer_tax_id: Mapped[str | None] = mapped_column(String(40))
+    notes: Mapped[str | None] = mapped_column(Text)
+    hold_reason: Mapped[str | None] = mapped_column(String(200))
+    cancel_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    lines: Mapped[list[CustomerOrderLine]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="CustomerOrderLine.id")
+
+    @property
+    def goods_total(self) -> Decimal:
+        """Return the sum of the lines in the order currency."""
+        return sum((line.amount for line in self.lines), Decimal(0))
+
+
+class CustomerOrderLine(db.Model):
+    """A SKU ordered; ``allocated_qty`` is what reservations hold for it."""
+
+    __tablename__ = "customer_order_line"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_price >= 0", name="price_not_negative"),
+        CheckConstraint("allocated_qty >= 0 AND allocated_qty <= quantity",
+                        name="allocated_within_quantity"),
+        Index("ix_customer_order_line_sku", "sku_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("customer_order.id", ondelete="CASCADE"),
+                                          index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("sku.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(Money())
+    allocated_qty: Mapped[int] = mapped_column(Integer, default=0)
+
+    order: Mapped[CustomerOrder] = relationship(back_populates="lines")
+    sku: Mapped[Sku] = relationship()
+
+    @property
+    def amount(self) -> Decimal:
+        """Return quantity x unit price."""
+        return self.unit_price * self.quantity

@@ -1,0 +1,129 @@
+"""The OpenAPI 3.1 document of the storefront API, written by hand (``/api/v1/openapi.json``)."""
+
+from __future__ import annotations
+
+_ERRORS = {"type": "object", "required": ["errors"], "properties": {"errors": {
+    "type": "object", "additionalProperties": {"type": "string"},
+    "description": 'Messages by field path, e.g. "lines[1].quantity": "must be a whole number".'}}}
+_ERROR = {"type": "object", "properties": {"error": {"type": "string"}}}
+_TEXT = {"type": "string"}
+_OPT_TEXT = {"type": ["string", "null"]}
+_MONEY = {"type": ["string", "number"], "description": "A decimal amount >= 0, e.g. \"12.50\"."}
+
+_ADDRESS = {
+    "type": "object", "required": ["name", "address1", "city", "country"],
+    "properties": {
+        "name": {**_TEXT, "maxLength": 120}, "address1": {**_TEXT, "maxLength": 200},
+        "address2": {**_OPT_TEXT, "maxLength": 200}, "city": {**_TEXT, "maxLength": 100},
+        "region": {**_OPT_TEXT, "maxLength": 100, "description": "State or province."},
+        "postal_code": {**_OPT_TEXT, "maxLength": 20,
+                        "description": "Required except for countries without postal codes "
+                                       "(e.g. HK, AE, QA, IE)."},
+        "country": {**_TEXT, "description": "ISO 3166-1 alpha-2 code, e.g. DE."},
+    },
+}
+_LINE_IN = {"type": "object", "required": ["sku", "quantity", "unit_price"], "properties": {
+    "sku": {**_TEXT, "description": "An active SKU's code or barcode."},
+    "quantity": {"type": "integer", "minimum": 1}, "unit_price": _MONEY}}
+_ORDER_FIELDS = {
+    "number": {**_TEXT, "maxLength": 40, "description": "The storefront's order number."},
+    "placed_at": {**_TEXT, "format": "date-time",
+                  "description": "ISO 8601; without an offset it is taken as UTC."},
+    "customer_name": {**_TEXT, "maxLength": 120},
+    "email": {**_OPT_TEXT, "format": "email", "maxLength": 254},
+    "phone": {**_OPT_TEXT, "maxLength": 40},
+    "currency": {**_TEXT, "description": "ISO 4217 code, e.g. EUR."},
+    "shipping_charge": _MONEY,
+    "shipping_service": {**_OPT_TEXT, "maxLength": 40},
+    "ioss_number": {**_OPT_TEXT, "pattern": "^IM[0-9]{10}$"},
+    "buyer_tax_id": {**_OPT_TEXT, "maxLength": 40},
+    "notes": _OPT_TEXT,
+    "channel": {**_OPT_TEXT, "maxLength": 40, "default": "webshop"},
+    "priority": {"type": "integer", "default": 0, "description": "Higher is allocated first."},
+}
+_STATES = ["new", "allocated", "backordered", "picking", "packed", "shipped", "delivered",
+           "on_hold", "cancelled"]
+
+_SECURED = [{"bearerAuth": []}]
+_UNAUTHORIZED = {"description": "Missing, unknown or revoked token.", "content": {
+    "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _json(ref: str, description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+OPENAPI: dict = {
+    "openapi": "3.1.0",
+    "info": {"title": "ERP storefront API", "version": "1.0.0",
+             "description": "Order intake, order status and stock for the retailer's web store. "
+                            "Tokens are created by an admin under Admin > API tokens."},
+    "servers": [{"url": "/api/v1"}],
+    "security": _SECURED,
+    "paths": {
+        "/orders": {"post": {
+            "summary": "Create an order (idempotent on its number)",
+            "operationId": "createOrder",
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/OrderIn"}}}},
+            "responses": {
+                "201": _json("Order", "The order was created."),
+                "200": _json("Order", "An order with this number exists; it is returned and "
+                                      "nothing was written."),
+                "400": _json("Error", "The body is not JSON."),
+                "401": _UNAUTHORIZED,
+                "422": _json("ValidationErrors", "The order was refused; nothing was stored."),
+            }}},
+        "/orders/{number}": {"get": {
+            "summary": "Read an order: state, lines and tracking numbers",
+            "operationId": "getOrder",
+            "parameters": [{"name": "number", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": _json("Order", "The order."), "401": _UNAUTHORIZED,
+                          "404": _json("Error", "No order has this number.")}}},
+        "/stock": {"get": {
+            "summary": "Available quantity per active SKU",
+            "operationId": "getStock",
+            "parameters": [{"name": "sku", "in": "query", "required": False,
+                            "description": "SKU codes to return (repeat the parameter); "
+                                           "all active SKUs when absent.",
+                            "schema": {"type": "array", "items": {"type": "string"}},
+                            "style": "form", "explode": True}],
+            "responses": {"200": _json("Stock", "Available quantities."),
+                          "401": _UNAUTHORIZED}}},
+        "/openapi.json": {"get": {
+            "summary": "This document", "operationId": "getOpenApi", "security": [],
+            "responses": {"200": {"description": "The OpenAPI document.",
+                                  "content": {"application/json": {}}}}}},
+    },
+    "components": {
+        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                           "description": "Authorization: Bearer <token>"}},
+        "schemas": {
+            "Address": _ADDRESS,
+            "LineIn": _LINE_IN,
+            "OrderIn": {"type": "object",
+                        "required": ["number", "placed_at", "customer_name", "shipping_address",
+                                     "currency", "lines"],
+                        "properties": {
+                            **_ORDER_FIELDS,
+                            "shipping_address": {"$ref": "#/components/schemas/Address"},
+                            "lines": {"type": "array", "minItems": 1, "maxItems": 500,
+                                      "items": {"$ref": "#/components/schemas/LineIn"}}}},
+            "Order": {"type": "object", "properties": {
+                **_ORDER_FIELDS,
+                "state": {"type": "string", "enum": _STATES},
+                "shipping_address": {"$ref": "#/components/schemas/Address"},
+                "lines": {"type": "array", "items": {"type": "object", "properties": {
+                    "sku": _TEXT, "quantity": {"type": "integer"}, "unit_price": _TEXT,
+                    "allocated_quantity": {"type": "integer"}}}},
+                "tracking_numbers": {"type": "array", "items": _TEXT}}},
+            "Stock": {"type": "object", "properties": {"stock": {"type": "array", "items": {
+                "type": "object", "properties": {"sku": _TEXT,
+                                                 "available": {"type": "integer"}}}}}},
+            "ValidationErrors": _ERRORS,
+            "Error": _ERROR,
+        },
+    },
+}

@@ -1,0 +1,37 @@
+"""Order services: intake (validation, creation, API tokens); other areas append theirs."""
+
+from erp.orders.services.intake import (
+    NO_POSTAL_CODE_COUNTRIES,
+    OrderRejected,
+    create_api_token,
+    create_order,
+    find_api_token,
+    hash_token,
+    resolve_skus,
+    revoke_api_token,
+    validate_order_payload,
+)
+
+__all__ = ["NO_POSTAL_CODE_COUNTRIES", "OrderRejected", "create_api_token", "create_order",
+           "find_api_token", "hash_token", "resolve_skus", "revoke_api_token",
+           "validate_order_payload"]
+
+from erp.orders.services.allocation import (  # noqa: E402 - appended by the allocation area
+    AllocationSummary,
+    OrderError,
+    allocate_order,
+    allocate_orders,
+    can_allocate,
+    can_cancel,
+    can_edit_address,
+    can_hold,
+    can_release,
+    cancel_order,
+    hold_order,
+    release_order,
+    update_shipping_address,
+)
+
+__all__ += ["AllocationSummary", "OrderError", "allocate_order", "allocate_orders",
+            "can_allocate", "can_cancel", "can_edit_address", "can_hold", "can_release",
+            "cancel_order", "hold_order", "release_order", "update_shipping_address"]

@@ -1,0 +1,12 @@
+"""Order screens, one module per area; each registers its views on ``bp``."""
+
+from flask import Blueprint
+
+bp = Blueprint("orders", __name__)
+
+# The view modules register themselves on bp when imported (below, after bp exists).
+from erp.orders.views import (  # noqa: E402,F401
+    imports,
+    orders,
+    tokens,
+)

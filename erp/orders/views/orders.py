@@ -1,0 +1,264 @@
+"""Customer-service order screens: search, export, the order page, its actions, allocation."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from erp.catalog.models import Sku
+from erp.core import dashboard
+from erp.core.errors import DomainError
+from erp.core.permissions import has_permission, permission_required
+from erp.core.queries import AuditFilters, audit_event_query
+from erp.core.viewhelpers import form_errors, get_or_404, paginate_rows, xlsx_response
+from erp.extensions import db
+from erp.orders import exports, queries, services
+from erp.orders.models import (
+    ORDER_STATES,
+    CustomerOrder,
+    CustomerOrderLine,
+    OrderState,
+)
+from erp.orders.order_forms import ConfirmForm, ReasonForm, ShippingAddressForm
+from erp.orders.services.allocation import LINE_REF
+from erp.orders.views import bp
+from erp.warehouse.models import Location
+from erp.warehouse.services import reservations_for
+
+O = OrderState  # noqa: E741 - as in erp.orders.models
+#: audit events shown on an order's page (newest first)
+HISTORY_LIMIT = 200
+
+dashboard.register(
+    dashboard.Card("Orders to allocate", "orders.edit",
+                   lambda: queries.count_in_states(O.new), "orders.orders_to_allocate",
+                   "New orders waiting for stock to be reserved"),
+    dashboard.Card("Backordered", "orders.edit",
+                   lambda: queries.count_in_states(O.backordered), "orders.orders_backordered",
+                   "Orders waiting for stock to arrive"),
+    dashboard.Card("On hold", "orders.edit",
+                   lambda: queries.count_in_states(O.on_hold), "orders.orders_on_hold",
+                   "Orders held by customer service"),
+)
+
+
+def _date_arg(name: str) -> date | None:
+    try:
+        return date.fromisoformat((request.args.get(name) or "").strip())
+    except ValueError:
+        return None
+
+
+def order_filters() -> queries.OrderFilters:
+    """Read the order list's search and filters from the query string."""
+    state = request.args.get("state") or None
+    country = (request.args.get("country") or "").strip().upper()
+    return queries.OrderFilters(
+        q=(request.args.get("q") or "").strip()[:120] or None,
+        sku=(request.args.get("sku") or "").strip()[:64] or None,
+        state=state if state in O.__members__ or state in queries.STATE_GROUPS else None,
+        country=country if len(country) == 2 and country.isalpha() else None,
+        date_from=_date_arg("date_from"), date_to=_date_arg("date_to"))
+
+
+def _list_page(filters: queries.OrderFilters, title: str):
+    page = paginate_rows(queries.order_list_query(filters),
+                         count=queries.order_count_query(filters),
+                         per_page=current_app.config["ERP_PAGE_SIZE"])
+    return render_template("orders/order_list.html", page=page, filters=filters, title=title,
+                           machine=ORDER_STATES, states=list(O), groups=queries.STATE_GROUPS,
+                           countries=queries.country_options(), confirm=ConfirmForm())
+
+
+@bp.get("/")
+@permission_required("orders.view")
+def order_list():
+    """List orders: search number, email, name or SKU; filter state, country, placed dates."""
+    return _list_page(order_filters(), "Orders")
+
+
+def _state_page(state: OrderState, title: str):
+    filters = order_filters()
+    filters.state = state.value
+    return _list_page(filters, title)
+
+
+@bp.get("/to-allocate")
+@permission_required("orders.view")
+def orders_to_allocate():
+    """List the new orders waiting for allocation."""
+    return _state_page(O.new, "Orders to allocate")
+
+
+@bp.get("/backordered")
+@permission_required("orders.view")
+def orders_backordered():
+    """List the orders waiting for stock."""
+    return _state_page(O.backordered, "Backordered orders")
+
+
+@bp.get("/on-hold")
+@permission_required("orders.view")
+def orders_on_hold():
+    """List the orders on hold."""
+    return _state_page(O.on_hold, "Orders on hold")
+
+
+@bp.get("/export.xlsx")
+@permission_required("orders.view")
+def export_orders():
+    """Download the orders the list shows (same search and filters) as an Excel workbook."""
+    return xlsx_response(exports.export_orders(order_filters()), "orders")
+
+
+@bp.post("/allocate")
+@permission_required("orders.edit")
+def allocate_all_orders():
+    """Allocate every new and backordered order, oldest (or highest priority) first."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    result = services.allocate_orders(actor=current_user)
+    db.session.commit()
+    flash(f"Allocation run: {result}", "success")
+    return redirect(url_for(".order_list"))
+
+
+def _load(order_id: int) -> CustomerOrder:
+    """Return the order with its lines and their SKUs or 404."""
+    order = db.session.scalar(
+        select(CustomerOrder).where(CustomerOrder.id == order_id)
+        .options(selectinload(CustomerOrder.lines).joinedload(CustomerOrderLine.sku)
+                 .joinedload(Sku.product)))
+    if order is None:
+        abort(404)
+    return order
+
+
+def _reservations(order: CustomerOrder) -> dict[int, list]:
+    """Return ``{line id: [reservation]}`` with their bins loaded in one query."""
+    held = reservations_for(LINE_REF, [line.id for line in order.lines])
+    ids = {r.location_id for r in held}
+    if ids:
+        db.session.scalars(select(Location).where(Location.id.in_(ids))
+                           .options(selectinload(Location.warehouse))).all()
+    by_line: dict[int, list] = defaultdict(list)
+    for reservation in held:
+        by_line[reservation.ref_id].append(reservation)
+    return by_line
+
+
+def _actions(order: CustomerOrder) -> dict[str, bool]:
+    """Return which buttons the signed-in user sees: the table allows it and so do their roles."""
+    edit = has_permission(current_user, "orders.edit")
+    return {
+        "allocate": edit and services.can_allocate(order, current_user),
+        "hold": edit and services.can_hold(order, current_user),
+        "release": edit and services.can_release(order, current_user),
+        "cancel": edit and services.can_cancel(order, current_user),
+        "address": edit and services.can_edit_address(order, current_user),
+    }
+
+
+@bp.get("/<int:order_id>")
+@permission_required("orders.view")
+def order_detail(order_id: int):
+    """Show an order: address, lines with allocation and bins reserved, actions, history."""
+    order = _load(order_id)
+    history = db.session.scalars(audit_event_query(AuditFilters(
+        entity_type="customer_order", entity_id=str(order.id))).limit(HISTORY_LIMIT)).all()
+    return render_template("orders/order_detail.html", order=order, machine=ORDER_STATES,
+                           reservations=_reservations(order), actions=_actions(order),
+                           history=history, history_limit=HISTORY_LIMIT,
+                           confirm=ConfirmForm(), reason_form=ReasonForm())
+
+
+def _act(order_id: int, form_class, action):
+    """Load the order, check the form, run ``action(order, form)`` (one service), commit.
+
+    A refusal of the service is rolled back and shown as a message on the order's page.
+    """
+    order = get_or_404(CustomerOrder, order_id)
+    form = form_class()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            flash(" ".join(errors), "error")
+        return redirect(url_for(".order_detail", order_id=order_id))
+    try:
+        message = action(order, form)
+    except DomainError as err:
+        db.session.rollback()
+        flash(str(err), "error")
+    else:
+        db.session.commit()
+        flash(message, "success")
+    return redirect(url_for(".order_detail", order_id=order_id))
+
+
+@bp.post("/<int:order_id>/allocate")
+@permission_required("orders.edit")
+def allocate_order(order_id: int):
+    """Reserve stock for a new or backordered order."""
+    def act(order, form):
+        services.allocate_order(order, actor=current_user)
+        return f"Order {order.number} is {ORDER_STATES.label(order.state)}."
+    return _act(order_id, ConfirmForm, act)
+
+
+@bp.post("/<int:order_id>/hold")
+@permission_required("orders.edit")
+def hold_order(order_id: int):
+    """Put an order on hold with a reason (its reservations are kept or freed by the rule)."""
+    def act(order, form):
+        services.hold_order(order, reason=form.reason.data.strip(), actor=current_user)
+        return f"Order {order.number} is on hold."
+    return _act(order_id, ReasonForm, act)
+
+
+@bp.post("/<int:order_id>/release")
+@permission_required("orders.edit")
+def release_order(order_id: int):
+    """Release a held order back to allocation."""
+    def act(order, form):
+        services.release_order(order, actor=current_user)
+        return f"Order {order.number} released; it is {ORDER_STATES.label(order.state)}."
+    return _act(order_id, ConfirmForm, act)
+
+
+@bp.post("/<int:order_id>/cancel")
+@permission_required("orders.edit")
+def cancel_order(order_id: int):
+    """Cancel an order before shipping; its reservations are released."""
+    def act(order, form):
+        services.cancel_order(order, reason=form.reason.data.strip(), actor=current_user)
+        return f"Order {order.number} cancelled."
+    return _act(order_id, ReasonForm, act)
+
+
+@bp.route("/<int:order_id>/address", methods=["GET", "POST"])
+@permission_required("orders.edit")
+def edit_order_address(order_id: int):
+    """Change the shipping address of an order that is not yet packed (audited)."""
+    order = get_or_404(CustomerOrder, order_id)
+    if not services.can_edit_address(order, current_user):
+        flash(f'The address of order "{order.number}" can no longer change; it is '
+              f'"{ORDER_STATES.label(order.state)}".', "error")
+        return redirect(url_for(".order_detail", order_id=order.id))
+    form = ShippingAddressForm(obj=order)
+    if form.validate_on_submit():
+        try:
+            services.update_shipping_address(order, form.values(), actor=current_user)
+        except DomainError as err:
+            db.session.rollback()
+            form_errors(form, err)
+        else:
+            db.session.commit()
+            flash(f"Shipping address of order {order.number} saved.", "success")
+            return redirect(url_for(".order_detail", order_id=order.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("orders/order_address.html", order=order, form=form,
+                           machine=ORDER_STATES), status
