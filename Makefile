@@ -25,7 +25,8 @@ run: demo
 	$(BIN)/erp run --host 127.0.0.1 --port 5000
 
 test: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	@echo "== on SQLite"
+	env -u ERP_TEST_DATABASE_URL $(BIN)/python -m pytest -q -p no:cacheprovider
 	@if [ -n "$(PG_URL)" ]; then \
 		echo "== again on PostgreSQL ($(PG_URL))"; \
 		ERP_TEST_DATABASE_URL="$(PG_URL)" $(BIN)/python -m pytest -q -p no:cacheprovider; \
