@@ -39,10 +39,13 @@ PERMISSIONS: dict[str, str] = {
     "orders.view": "search and read customer orders, export order lists",
     "orders.edit": "import orders, hold, release, cancel, edit addresses, allocate",
     "orders.manage_tokens": "create and revoke API tokens of the storefront",
+    "shipping.view": "read waves, parcels, dispatch batches, carriers and the day board",
+    "shipping.work": "build waves, pick, pack, label, void parcels and dispatch batches",
+    "shipping.manage": "keep carriers, services, rate tables, tracking-number ranges and boxes",
 }
 
 _ALL_STAFF = {"core.dashboard", "core.own_account", "catalog.view", "warehouse.view",
-              "orders.view"}
+              "orders.view", "shipping.view"}
 
 #: the role-to-permission table: the only place that decides who may do what
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
@@ -54,7 +57,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         "core.view_settings", "brands.view", "brands.edit", "catalog.edit", "procurement.view",
         "procurement.edit"}),
     Role.warehouse: frozenset(_ALL_STAFF | {"warehouse.move", "warehouse.manage",
-                                            "procurement.view", "procurement.receive"}),
+                                            "procurement.view", "procurement.receive",
+                                            "shipping.work", "shipping.manage"}),
     Role.customer_service: frozenset(_ALL_STAFF | {"orders.edit"}),
 }
 

@@ -66,6 +66,7 @@ ORDER_STATES = StateMachine(
         (O.allocated, O.backordered),  # a short pick sends the order back to allocation
         (O.allocated, O.picking), (O.picking, O.packed), (O.picking, O.backordered),
         (O.packed, O.shipped), (O.shipped, O.delivered),
+        (O.packed, O.picking),  # a voided parcel's goods go back to be packed again
         *{(s, O.on_hold) for s in BEFORE_SHIPPING},
         (O.on_hold, O.new),  # a release sends the order back to allocation
         *{(s, O.cancelled) for s in BEFORE_SHIPPING | {O.on_hold}},

@@ -35,3 +35,15 @@ from erp.orders.services.allocation import (  # noqa: E402 - appended by the all
 __all__ += ["AllocationSummary", "OrderError", "allocate_order", "allocate_orders",
             "can_allocate", "can_cancel", "can_edit_address", "can_hold", "can_release",
             "cancel_order", "hold_order", "release_order", "update_shipping_address"]
+
+from erp.orders.services.fulfilment import (  # noqa: E402 - appended by shipping's needs
+    mark_delivered,
+    mark_packed,
+    mark_picking,
+    mark_repacking,
+    mark_shipped,
+    short_picked,
+)
+
+__all__ += ["mark_delivered", "mark_packed", "mark_picking", "mark_repacking", "mark_shipped",
+            "short_picked"]

@@ -1,0 +1,72 @@
+"""State changes of an order as the warehouse fulfils it; shipping calls these, never the table.
+
+Picking takes the reserved units off the bins: the line's ``allocated_qty`` keeps counting them
+(they are covered, now at the packing bench) while the reservation goes away. A short pick lowers
+``allocated_qty`` by what was not found, so the next allocation reserves only that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from erp.core.states import transition
+from erp.extensions import db
+from erp.orders.models import ORDER_STATES, CustomerOrder, CustomerOrderLine, OrderState
+
+O = OrderState  # noqa: E741 - the models' alias
+
+
+def _move(orders: Iterable[CustomerOrder], target: OrderState, *, actor, note: str | None = None,
+          changes: Mapping | None = None) -> list[CustomerOrder]:
+    """Check every order may go to ``target`` first, then move them all (all or nothing)."""
+    orders = list(orders)
+    for order in orders:
+        ORDER_STATES.check(order, target)
+    for order in orders:
+        transition(order, target, machine=ORDER_STATES, actor=actor, note=note, changes=changes)
+    db.session.flush()
+    return orders
+
+
+def mark_picking(orders: Iterable[CustomerOrder], *, actor, wave: str | None = None
+                 ) -> list[CustomerOrder]:
+    """Allocated orders went into a pick wave (``wave`` is its number, for the history)."""
+    return _move(orders, O.picking, actor=actor, changes={"wave": wave} if wave else None)
+
+
+def mark_packed(order: CustomerOrder, *, actor) -> CustomerOrder:
+    """Every unit of the order is in a closed parcel."""
+    return _move([order], O.packed, actor=actor)[0]
+
+
+def mark_repacking(order: CustomerOrder, *, actor, reason: str) -> CustomerOrder:
+    """A packed order's parcel was voided: its goods wait at the bench to be packed again."""
+    return _move([order], O.picking, actor=actor, note=reason)[0]
+
+
+def mark_shipped(orders: Iterable[CustomerOrder], *, actor, batch: str | None = None
+                 ) -> list[CustomerOrder]:
+    """The orders' parcels left with the carrier (``batch`` is the dispatch batch number)."""
+    return _move(orders, O.shipped, actor=actor, changes={"batch": batch} if batch else None)
+
+
+def mark_delivered(order: CustomerOrder, *, actor) -> CustomerOrder:
+    """The carrier reported the order delivered."""
+    return _move([order], O.delivered, actor=actor)[0]
+
+
+def short_picked(order: CustomerOrder, shortages: Mapping[CustomerOrderLine, int], *, actor,
+                 wave: str | None = None) -> CustomerOrder:
+    """Take units not found at picking off the lines' allocation; back to allocation.
+
+    The caller releases the reservations of those units.
+    """
+    for line, qty in shortages.items():
+        if qty <= 0 or qty > line.allocated_qty:
+            raise ValueError(f"short quantity {qty} of line {line.id} is outside 1.."
+                             f"{line.allocated_qty}")
+        line.allocated_qty -= qty
+    changes = {"short": {str(line.id): qty for line, qty in shortages.items()}}
+    if wave:
+        changes["wave"] = wave
+    return _move([order], O.backordered, actor=actor, changes=changes)[0]

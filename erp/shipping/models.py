@@ -1,0 +1,467 @@
+"""Shipping models: carriers to dispatch batches.
+
+Carriers and their services, tracking-number ranges, boxes, pick waves and pick tasks, packing
+scans, parcels with their customs lines, and dispatch batches.
+
+Weights are whole grams and dimensions whole millimetres (DESIGN, "Units"); money is ``Money``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import (
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from erp.catalog.models import Sku
+from erp.core.models import User, utcnow
+from erp.core.states import StateMachine
+from erp.core.types import Money, UtcDateTime
+from erp.extensions import db
+from erp.orders.models import CustomerOrder, CustomerOrderLine
+from erp.warehouse.models import Location
+
+
+def _enum(enum_cls) -> Enum:
+    return Enum(enum_cls, native_enum=False, length=24, validate_strings=True)
+
+
+# --- carriers, services, rates, tracking numbers, boxes ---------------------------------------
+
+class CarrierKind(StrEnum):
+    """A postal operator files CN22/CN23; an express courier wants a commercial invoice."""
+
+    postal = "postal"
+    express = "express"
+
+
+class Carrier(db.Model):
+    """A postal operator or express courier the retailer hands parcels to."""
+
+    __tablename__ = "carrier"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[CarrierKind] = mapped_column(_enum(CarrierKind), default=CarrierKind.postal)
+    account_number: Mapped[str | None] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    services: Mapped[list[ShippingService]] = relationship(
+        back_populates="carrier", order_by="ShippingService.code")
+
+
+class TrackingKind(StrEnum):
+    """How the service's tracking numbers look."""
+
+    s10 = "s10"        # UPU S10: AA + 8 digits + check digit + country
+    free = "free"      # a courier's own format: prefix + serial, validated by length/characters
+
+
+class CustomsDocs(StrEnum):
+    """Which customs document a service needs."""
+
+    cn22_cn23 = "cn22_cn23"                     # postal: CN22 up to the limit, else CN23
+    cn23 = "cn23"                               # postal parcels and EMS: always CN23
+    commercial_invoice = "commercial_invoice"   # express couriers
+
+
+class ShippingService(db.Model):
+    """A carrier's service (``code`` matches the order's requested shipping service).
+
+    Limits are per parcel: ``max_weight_g`` of chargeable weight (the greater of actual and
+    volumetric, when ``volumetric_divisor`` is set), the longest side and the sum of the three
+    sides in millimetres. Zero means no limit.
+    """
+
+    __tablename__ = "shipping_service"
+    __table_args__ = (
+        CheckConstraint("max_weight_g >= 0", name="max_weight_not_negative"),
+        CheckConstraint("max_longest_mm >= 0 AND max_sum_mm >= 0", name="max_dims_not_negative"),
+        CheckConstraint("volumetric_divisor >= 0", name="divisor_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    carrier_id: Mapped[int] = mapped_column(ForeignKey("carrier.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    tracking_kind: Mapped[TrackingKind] = mapped_column(_enum(TrackingKind))
+    customs_docs: Mapped[CustomsDocs] = mapped_column(_enum(CustomsDocs))
+    max_weight_g: Mapped[int] = mapped_column(Integer, default=0)
+    max_longest_mm: Mapped[int] = mapped_column(Integer, default=0)
+    max_sum_mm: Mapped[int] = mapped_column(Integer, default=0)
+    volumetric_divisor: Mapped[int] = mapped_column(Integer, default=0)  # cm3 per kg; 0 = none
+    cutoff: Mapped[str] = mapped_column(String(5), default="15:00")  # local HH:MM hand-over
+    requires_phone: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    carrier: Mapped[Carrier] = relationship(back_populates="services")
+    zones: Mapped[list[ServiceZone]] = relationship(
+        back_populates="service", cascade="all, delete-orphan", order_by="ServiceZone.country")
+    rates: Mapped[list[ServiceRate]] = relationship(
+        back_populates="service", cascade="all, delete-orphan",
+        order_by="(ServiceRate.zone, ServiceRate.max_weight_g)")
+
+
+class ServiceZone(db.Model):
+    """A destination country the service serves, and its rate zone."""
+
+    __tablename__ = "service_zone"
+    __table_args__ = (UniqueConstraint("service_id", "country"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("shipping_service.id", ondelete="CASCADE"))
+    country: Mapped[str] = mapped_column(String(2))
+    zone: Mapped[str] = mapped_column(String(20))
+
+    service: Mapped[ShippingService] = relationship(back_populates="zones")
+
+
+class ServiceRate(db.Model):
+    """The price of a parcel up to ``max_weight_g`` (chargeable) in a zone."""
+
+    __tablename__ = "service_rate"
+    __table_args__ = (
+        UniqueConstraint("service_id", "zone", "max_weight_g"),
+        CheckConstraint("max_weight_g > 0", name="band_positive"),
+        CheckConstraint("price >= 0", name="price_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("shipping_service.id", ondelete="CASCADE"))
+    zone: Mapped[str] = mapped_column(String(20))
+    max_weight_g: Mapped[int] = mapped_column(Integer)
+    price: Mapped[Decimal] = mapped_column(Money())
+    currency: Mapped[str] = mapped_column(String(3))
+
+    service: Mapped[ShippingService] = relationship(back_populates="rates")
+
+
+class TrackingRange(db.Model):
+    """A block of tracking numbers the carrier allocated for one service.
+
+    S10: ``prefix`` is the two service letters and ``suffix`` the country; each serial gets the
+    UPU check digit. Free-form: the number is ``prefix + serial`` (zero-padded to ``width``) +
+    ``suffix``. ``next_serial`` only grows, so a number is never drawn twice.
+    """
+
+    __tablename__ = "tracking_range"
+    __table_args__ = (
+        CheckConstraint("first_serial >= 0 AND last_serial >= first_serial",
+                        name="serials_ordered"),
+        CheckConstraint("next_serial >= first_serial AND next_serial <= last_serial + 1",
+                        name="next_within_range"),
+        CheckConstraint("warn_below >= 0", name="warn_below_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("shipping_service.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(20))
+    suffix: Mapped[str] = mapped_column(String(20), default="")
+    width: Mapped[int] = mapped_column(Integer, default=8)
+    first_serial: Mapped[int] = mapped_column(Integer)
+    last_serial: Mapped[int] = mapped_column(Integer)
+    next_serial: Mapped[int] = mapped_column(Integer)
+    warn_below: Mapped[int] = mapped_column(Integer, default=500)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    service: Mapped[ShippingService] = relationship()
+
+    @property
+    def remaining(self) -> int:
+        """Return how many numbers are left to draw."""
+        return self.last_serial + 1 - self.next_serial
+
+
+class Box(db.Model):
+    """A carton size the packing station offers (inner dimensions, tare weight)."""
+
+    __tablename__ = "box"
+    __table_args__ = (
+        CheckConstraint("length_mm > 0 AND width_mm > 0 AND height_mm > 0", name="dims_positive"),
+        CheckConstraint("tare_g >= 0", name="tare_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    length_mm: Mapped[int] = mapped_column(Integer)
+    width_mm: Mapped[int] = mapped_column(Integer)
+    height_mm: Mapped[int] = mapped_column(Integer)
+    tare_g: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+# --- pick waves --------------------------------------------------------------------------------
+
+class WaveState(StrEnum):
+    """Lifecycle of a pick wave (DESIGN, "State machines")."""
+
+    open = "open"
+    picking = "picking"
+    done = "done"
+
+
+W = WaveState
+WAVE_STATES = StateMachine(
+    WaveState, initial=W.open, noun="pick wave",
+    transitions={(W.open, W.picking), (W.picking, W.done), (W.open, W.done)},
+    colours={W.open: "blue", W.picking: "purple", W.done: "green"},
+)
+
+
+class PickWave(db.Model):
+    """A group of allocated orders picked together along the bins."""
+
+    __tablename__ = "pick_wave"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    state: Mapped[WaveState] = mapped_column(_enum(WaveState), default=W.open, index=True)
+    filters: Mapped[str | None] = mapped_column(Text)  # JSON of the filters it was built with
+    packing_location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    packing_location: Mapped[Location] = relationship()
+    created_by: Mapped[User | None] = relationship()
+    orders: Mapped[list[PickWaveOrder]] = relationship(
+        back_populates="wave", cascade="all, delete-orphan", order_by="PickWaveOrder.slot")
+    tasks: Mapped[list[PickTask]] = relationship(
+        back_populates="wave", cascade="all, delete-orphan",
+        order_by="(PickTask.sequence, PickTask.id)")
+
+
+class PickWaveOrder(db.Model):
+    """An order in a wave; ``slot`` is its tote or pigeon-hole number (1, 2, ...)."""
+
+    __tablename__ = "pick_wave_order"
+    __table_args__ = (UniqueConstraint("wave_id", "order_id"), UniqueConstraint("wave_id", "slot"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("pick_wave.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("customer_order.id"), index=True)
+    slot: Mapped[int] = mapped_column(Integer)
+
+    wave: Mapped[PickWave] = relationship(back_populates="orders")
+    order: Mapped[CustomerOrder] = relationship()
+
+
+class PickTaskState(StrEnum):
+    """A pick task is open until confirmed in full, or reported short."""
+
+    open = "open"
+    picked = "picked"
+    short = "short"
+
+
+class PickTask(db.Model):
+    """Take ``quantity`` of a SKU from a bin for an order line (from its reservation)."""
+
+    __tablename__ = "pick_task"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("picked_qty >= 0 AND picked_qty <= quantity", name="picked_within"),
+        Index("ix_pick_task_wave_sequence", "wave_id", "sequence"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("pick_wave.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("customer_order.id"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("customer_order_line.id"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("sku.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    sequence: Mapped[int] = mapped_column(Integer, default=0)  # the bin's pick sequence
+    quantity: Mapped[int] = mapped_column(Integer)
+    picked_qty: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[PickTaskState] = mapped_column(_enum(PickTaskState), default=PickTaskState.open)
+    picked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    picked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    wave: Mapped[PickWave] = relationship(back_populates="tasks")
+    order: Mapped[CustomerOrder] = relationship()
+    order_line: Mapped[CustomerOrderLine] = relationship()
+    sku: Mapped[Sku] = relationship()
+    location: Mapped[Location] = relationship()
+
+
+# --- packing and parcels -----------------------------------------------------------------------
+
+class PackScan(db.Model):
+    """Units of an order line scanned at the packing station.
+
+    ``parcel_id`` is empty until the units are closed into a parcel.
+    """
+
+    __tablename__ = "pack_scan"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("customer_order.id"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("customer_order_line.id"))
+    sku_id: Mapped[int] = mapped_column(ForeignKey("sku.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    parcel_id: Mapped[int | None] = mapped_column(ForeignKey("parcel.id"), index=True)
+    scanned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    scanned_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    order_line: Mapped[CustomerOrderLine] = relationship()
+    sku: Mapped[Sku] = relationship()
+
+
+class ParcelState(StrEnum):
+    """Lifecycle of a parcel (DESIGN, "State machines")."""
+
+    packed = "packed"
+    labelled = "labelled"
+    dispatched = "dispatched"
+    voided = "voided"
+
+
+P = ParcelState
+PARCEL_STATES = StateMachine(
+    ParcelState, initial=P.packed, noun="parcel",
+    transitions={(P.packed, P.labelled), (P.labelled, P.dispatched),
+                 (P.packed, P.voided), (P.labelled, P.voided)},
+    colours={P.packed: "blue", P.labelled: "purple", P.dispatched: "green", P.voided: "grey"},
+    groups={"open": {P.packed, P.labelled}},
+)
+
+
+class CustomsForm(StrEnum):
+    """The customs declaration the parcel carries."""
+
+    cn22 = "cn22"
+    cn23 = "cn23"
+    invoice = "invoice"   # express: commercial invoice only
+
+
+class Parcel(db.Model):
+    """A box handed to a carrier, with its tracking number and customs declaration."""
+
+    __tablename__ = "parcel"
+    __table_args__ = (
+        CheckConstraint("weight_g > 0", name="weight_positive"),
+        CheckConstraint("length_mm > 0 AND width_mm > 0 AND height_mm > 0", name="dims_positive"),
+        CheckConstraint("declared_value >= 0", name="declared_value_not_negative"),
+        Index("ix_parcel_state_service", "state", "service_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("customer_order.id"), index=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("shipping_service.id"))
+    box_id: Mapped[int | None] = mapped_column(ForeignKey("box.id"))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("dispatch_batch.id"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer, default=1)  # 1 of n parcels of the order
+    state: Mapped[ParcelState] = mapped_column(_enum(ParcelState), default=P.packed, index=True)
+    tracking_number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    weight_g: Mapped[int] = mapped_column(Integer)
+    length_mm: Mapped[int] = mapped_column(Integer)
+    width_mm: Mapped[int] = mapped_column(Integer)
+    height_mm: Mapped[int] = mapped_column(Integer)
+    declared_value: Mapped[Decimal] = mapped_column(Money())
+    currency: Mapped[str] = mapped_column(String(3))
+    customs_form: Mapped[CustomsForm] = mapped_column(_enum(CustomsForm))
+    customs_category: Mapped[str] = mapped_column(String(40), default="sale_of_goods")
+    ioss_number: Mapped[str | None] = mapped_column(String(20))
+    dutiable: Mapped[bool] = mapped_column(default=False)
+    packed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    packed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    labelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    voided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    void_reason: Mapped[str | None] = mapped_column(String(200))
+
+    order: Mapped[CustomerOrder] = relationship()
+    service: Mapped[ShippingService] = relationship()
+    box: Mapped[Box | None] = relationship()
+    batch: Mapped[DispatchBatch | None] = relationship(back_populates="parcels")
+    packed_by: Mapped[User | None] = relationship()
+    lines: Mapped[list[ParcelLine]] = relationship(
+        back_populates="parcel", cascade="all, delete-orphan", order_by="ParcelLine.id")
+
+
+class ParcelLine(db.Model):
+    """A customs line of a parcel: copied from the catalog when the parcel is closed."""
+
+    __tablename__ = "parcel_line"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("net_weight_g >= 0", name="net_weight_not_negative"),
+        CheckConstraint("unit_value >= 0", name="unit_value_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id", ondelete="CASCADE"),
+                                           index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("customer_order_line.id"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("sku.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(200))
+    hs_code: Mapped[str] = mapped_column(String(10))
+    origin_country: Mapped[str] = mapped_column(String(2))
+    net_weight_g: Mapped[int] = mapped_column(Integer)   # of the whole line
+    unit_value: Mapped[Decimal] = mapped_column(Money())
+
+    parcel: Mapped[Parcel] = relationship(back_populates="lines")
+    order_line: Mapped[CustomerOrderLine] = relationship()
+    sku: Mapped[Sku] = relationship()
+
+    @property
+    def value(self) -> Decimal:
+        """Return quantity x unit value."""
+        return self.unit_value * self.quantity
+
+
+# --- dispatch ----------------------------------------------------------------------------------
+
+class BatchState(StrEnum):
+    """A dispatch batch is filled while open and handed over when closed."""
+
+    open = "open"
+    closed = "closed"
+
+
+DISPATCH_BATCH_STATES = StateMachine(
+    BatchState, initial=BatchState.open, noun="dispatch batch",
+    transitions={(BatchState.open, BatchState.closed)},
+    colours={BatchState.open: "blue", BatchState.closed: "green"},
+)
+
+
+class DispatchBatch(db.Model):
+    """Parcels handed to one carrier together, with a manifest."""
+
+    __tablename__ = "dispatch_batch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    carrier_id: Mapped[int] = mapped_column(ForeignKey("carrier.id"), index=True)
+    state: Mapped[BatchState] = mapped_column(_enum(BatchState), default=BatchState.open,
+                                              index=True)
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    note: Mapped[str | None] = mapped_column(String(500))
+
+    carrier: Mapped[Carrier] = relationship()
+    opened_by: Mapped[User | None] = relationship(foreign_keys=[opened_by_id])
+    closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
+    parcels: Mapped[list[Parcel]] = relationship(back_populates="batch", order_by="Parcel.id")
