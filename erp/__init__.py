@@ -78,6 +78,8 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.register_blueprint(procurement_views.bp, url_prefix="/procurement")
     from erp.orders import views as order_views
     app.register_blueprint(order_views.bp, url_prefix="/orders")
+    from erp.shipping import views as shipping_views
+    app.register_blueprint(shipping_views.bp, url_prefix="/shipping")
     from erp.orders.api import api_bp as orders_api_bp
     csrf.exempt(orders_api_bp)
     app.register_blueprint(orders_api_bp, url_prefix="/api/v1")

@@ -25,6 +25,7 @@ pytest_plugins = [
     "tests.fixtures.warehouse",
     "tests.fixtures.procurement",
     "tests.fixtures.orders",
+    "tests.fixtures.shipping",
 ]
 
 PG_URL = os.environ.get("ERP_TEST_DATABASE_URL") or None

@@ -34,6 +34,12 @@ NAV: list[tuple[str, str, str]] = [
     ("Receiving", "procurement.receiving_start", "procurement.receive"),
     ("Replenishment", "procurement.replenishment_list", "procurement.view"),
     ("Orders", "orders.order_list", "orders.view"),
+    ("Day board", "shipping.board", "shipping.view"),
+    ("Pick waves", "shipping.wave_list", "shipping.view"),
+    ("Packing", "shipping.packing_station", "shipping.work"),
+    ("Parcels", "shipping.parcel_list", "shipping.view"),
+    ("Dispatch", "shipping.batch_list", "shipping.view"),
+    ("Carriers", "shipping.carrier_list", "shipping.view"),
 ]
 ADMIN_NAV: list[tuple[str, str, str]] = [
     ("Users", "core.user_list", "core.manage_users"),
@@ -46,7 +52,7 @@ ADMIN_NAV: list[tuple[str, str, str]] = [
 
 #: menu names of the blueprints, in the order the menus appear
 NAV_GROUPS = {"brands": "Catalog", "catalog": "Catalog", "warehouse": "Warehouse",
-              "procurement": "Purchasing"}
+              "procurement": "Purchasing", "shipping": "Shipping"}
 
 
 def nav_groups(main: list[tuple[str, str, str]], admin: list[tuple[str, str, str]]
@@ -195,6 +201,7 @@ def init_app(app: Flask) -> None:
 
         def nav(entries):
             return [(label, endpoint, url_for(endpoint)) for label, endpoint, perm in entries
+                    if endpoint in app.view_functions  # TEMP while shipping is built
                     if can(perm)]
 
         return {"can": can, "nav_groups": nav_groups(nav(NAV), nav(ADMIN_NAV))}

@@ -1,0 +1,16 @@
+"""Shipping screens, one module per area; each registers its views on ``bp``."""
+
+from flask import Blueprint
+
+bp = Blueprint("shipping", __name__)
+
+# The view modules register themselves on bp when imported (below, after bp exists).
+from erp.shipping.views import (  # noqa: E402,F401
+    board,
+    carriers,
+    dispatch,
+    documents,
+    packing,
+    parcels,
+    waves,
+)

@@ -1,0 +1,3 @@
+"""Shipping screens: board (being built)."""
+
+from erp.shipping.views import bp  # noqa: F401
