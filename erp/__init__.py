@@ -56,6 +56,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     login_manager.init_app(app)
 
     # Every domain's models, in DESIGN's order, so the metadata (and migrations) see them all.
+    import erp.aftersales.models  # noqa: F401
     import erp.brands.models  # noqa: F401
     import erp.catalog.models  # noqa: F401
     import erp.core.models  # noqa: F401
@@ -80,6 +81,8 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.register_blueprint(order_views.bp, url_prefix="/orders")
     from erp.shipping import views as shipping_views
     app.register_blueprint(shipping_views.bp, url_prefix="/shipping")
+    from erp.aftersales import views as aftersales_views
+    app.register_blueprint(aftersales_views.bp, url_prefix="/aftersales")
     from erp.orders.api import api_bp as orders_api_bp
     csrf.exempt(orders_api_bp)
     app.register_blueprint(orders_api_bp, url_prefix="/api/v1")

@@ -113,6 +113,10 @@ def demo_cmd(reset_passwords: bool):
     load_demo_procurement()
     from erp.orders.demo import load_demo as load_demo_orders
     load_demo_orders()
+    from erp.shipping.demo import load_demo as load_demo_shipping
+    load_demo_shipping()
+    from erp.shipping.demo_outbound import load_demo as load_demo_outbound
+    load_demo_outbound()
     db.session.commit()
     click.secho("Demo data loaded. Sign in at http://127.0.0.1:5000 with:", fg="green")
     for username, password, role in rows:

@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.fixtures.procurement",
     "tests.fixtures.orders",
     "tests.fixtures.shipping",
+    "tests.fixtures.aftersales",
 ]
 
 PG_URL = os.environ.get("ERP_TEST_DATABASE_URL") or None

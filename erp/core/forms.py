@@ -85,8 +85,10 @@ def settings_form(definitions, **kwargs) -> FlaskForm:
 
     for key, definition in definitions.items():
         field_cls = TextAreaField if definition.multiline else StringField
+        validators = [Length(max=1000)] if definition.optional else [InputRequired(),
+                                                                      Length(max=1000)]
         setattr(SettingsForm, key, field_cls(definition.label, description=definition.help,
-                                             validators=[InputRequired(), Length(max=1000)]))
+                                             validators=validators))
     return SettingsForm(**kwargs)
 
 

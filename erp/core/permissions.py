@@ -42,24 +42,32 @@ PERMISSIONS: dict[str, str] = {
     "shipping.view": "read waves, parcels, dispatch batches, carriers and the day board",
     "shipping.work": "build waves, pick, pack, label, void parcels and dispatch batches",
     "shipping.manage": "keep carriers, services, rate tables, tracking-number ranges and boxes",
+    "aftersales.view": "search and read after-sales cases, returns and refunds",
+    "aftersales.edit": "open and work cases: notes, attachments, refunds, replacements, reasons",
+    "aftersales.approve": "approve refunds above the threshold and returns outside the window",
+    "aftersales.receive": "receive returned goods and inspect them (grades A, B, C)",
+    "aftersales.report": "read return-rate reports and export refunds for finance",
 }
 
 _ALL_STAFF = {"core.dashboard", "core.own_account", "catalog.view", "warehouse.view",
-              "orders.view", "shipping.view"}
+              "orders.view", "shipping.view", "aftersales.view"}
 
 #: the role-to-permission table: the only place that decides who may do what
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.admin: frozenset(PERMISSIONS),
     Role.manager: frozenset(_ALL_STAFF | {
         "core.view_audit", "core.view_settings", "brands.view", "brands.approve",
-        "warehouse.approve", "procurement.view", "procurement.approve"}),
+        "warehouse.approve", "procurement.view", "procurement.approve", "aftersales.approve",
+        "aftersales.report"}),
     Role.purchasing: frozenset(_ALL_STAFF | {
         "core.view_settings", "brands.view", "brands.edit", "catalog.edit", "procurement.view",
         "procurement.edit"}),
     Role.warehouse: frozenset(_ALL_STAFF | {"warehouse.move", "warehouse.manage",
                                             "procurement.view", "procurement.receive",
-                                            "shipping.work", "shipping.manage"}),
-    Role.customer_service: frozenset(_ALL_STAFF | {"orders.edit"}),
+                                            "shipping.work", "shipping.manage",
+                                            "aftersales.receive"}),
+    Role.customer_service: frozenset(_ALL_STAFF | {"orders.edit", "aftersales.edit",
+                                                   "aftersales.report"}),
 }
 
 

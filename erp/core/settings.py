@@ -58,6 +58,16 @@ class SettingDef:
     default: Any
     help: str = ""
     multiline: bool = False
+    optional: bool = False  # may be left empty (e.g. a tax number the retailer may not have)
+
+
+def as_text(value: Any) -> str:
+    """Return a setting's value as the settings form shows it (sets space-separated)."""
+    if value is None:
+        return ""
+    if isinstance(value, (set, frozenset, list, tuple)):
+        return " ".join(sorted(str(v) for v in value))
+    return str(value)
 
 
 SETTINGS: dict[str, SettingDef] = {}

@@ -265,7 +265,7 @@ def settings_page():
     """Show company settings (editable by admins)."""
     values = settings_mod.all_values()
     form = settings_form(settings_mod.SETTINGS,
-                         data={k: "" if v is None else str(v) for k, v in values.items()})
+                         data={k: settings_mod.as_text(v) for k, v in values.items()})
     return render_template("core/settings.html", form=form, values=values,
                            definitions=settings_mod.SETTINGS,
                            editable="core.manage_settings" in permissions_of(current_user))
@@ -279,7 +279,7 @@ def update_settings():
     if form.validate_on_submit():
         try:
             changes = services.update_settings(
-                {name: str(field.data) for name, field in form._fields.items()
+                {name: str(field.data or "") for name, field in form._fields.items()
                  if name in settings_mod.SETTINGS}, actor=current_user)
         except DomainError as err:
             db.session.rollback()

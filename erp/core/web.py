@@ -40,6 +40,11 @@ NAV: list[tuple[str, str, str]] = [
     ("Parcels", "shipping.parcel_list", "shipping.view"),
     ("Dispatch", "shipping.batch_list", "shipping.view"),
     ("Carriers", "shipping.carrier_list", "shipping.view"),
+    ("Cases", "aftersales.case_list", "aftersales.view"),
+    ("Returns receiving", "aftersales.returns_start", "aftersales.receive"),
+    ("Refunds", "aftersales.refund_list", "aftersales.view"),
+    ("Return rates", "aftersales.return_report", "aftersales.report"),
+    ("Reason codes", "aftersales.reason_list", "aftersales.view"),
 ]
 ADMIN_NAV: list[tuple[str, str, str]] = [
     ("Users", "core.user_list", "core.manage_users"),
@@ -52,7 +57,8 @@ ADMIN_NAV: list[tuple[str, str, str]] = [
 
 #: menu names of the blueprints, in the order the menus appear
 NAV_GROUPS = {"brands": "Catalog", "catalog": "Catalog", "warehouse": "Warehouse",
-              "procurement": "Purchasing", "shipping": "Shipping"}
+              "procurement": "Purchasing", "shipping": "Shipping",
+              "aftersales": "After-sales"}
 
 
 def nav_groups(main: list[tuple[str, str, str]], admin: list[tuple[str, str, str]]
@@ -201,7 +207,7 @@ def init_app(app: Flask) -> None:
 
         def nav(entries):
             return [(label, endpoint, url_for(endpoint)) for label, endpoint, perm in entries
-                    if endpoint in app.view_functions  # TEMP while shipping is built
+                    if endpoint in app.view_functions  # TEMP while after-sales is built
                     if can(perm)]
 
         return {"can": can, "nav_groups": nav_groups(nav(NAV), nav(ADMIN_NAV))}

@@ -13,10 +13,9 @@ from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 
 from erp.catalog.models import Sku, SkuStatus
-from erp.core.models import utcnow
 from erp.core.permissions import public
 from erp.extensions import db
-from erp.orders import services
+from erp.orders import hooks, services
 from erp.orders.models import CustomerOrder
 from erp.warehouse.queries import availability_query
 
@@ -49,8 +48,11 @@ def api_token_required(view: Callable) -> Callable:
     return wrapped
 
 
-def order_json(order: CustomerOrder) -> dict:
-    """Return an order as the API shows it."""
+def order_json(order: CustomerOrder, *, tracking: bool = True) -> dict:
+    """Return an order as the API shows it.
+
+    ``tracking=False`` skips the look-up of tracking numbers (a just-created order has none).
+    """
     return {
         "number": order.number, "state": order.state.value, "channel": order.channel,
         "placed_at": order.placed_at.isoformat(), "customer_name": order.customer_name,
@@ -65,7 +67,8 @@ def order_json(order: CustomerOrder) -> dict:
         "lines": [{"sku": line.sku.code, "quantity": line.quantity,
                    "unit_price": str(line.unit_price), "allocated_quantity": line.allocated_qty}
                   for line in order.lines],
-        "tracking_numbers": [],  # filled once shipping (parcels) exists
+        "tracking_numbers": (hooks.tracking_numbers_for([order.id]).get(order.id, [])
+                             if tracking else []),
     }
 
 
@@ -86,9 +89,11 @@ def create_order():
     except services.OrderRejected as err:
         db.session.rollback()
         return jsonify(errors=err.errors), 422
-    g.api_token.last_used_at = utcnow()
+    services.mark_api_token_used(g.api_token)
+    # built before the commit, which would expire (and reload) the order
+    body = order_json(order, tracking=not created)
     db.session.commit()
-    return jsonify(order_json(order)), 201 if created else 200
+    return jsonify(body), 201 if created else 200
 
 
 @api_bp.get("/orders/<path:number>")

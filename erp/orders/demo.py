@@ -157,8 +157,9 @@ def _payloads(codes: list[Sku]) -> list[dict]:
             "number": f"{NUMBER_PREFIX}{100001 + i}",
             "placed_at": (now - timedelta(hours=6 * (ORDER_COUNT - i))).isoformat(),
             "customer_name": name, "email": _email(name, i),
-            "phone": None if i % 4 else f"+{rng.randint(1, 99)} {rng.randint(100, 999)} "
-                                        f"{rng.randint(1000000, 9999999)}",
+            # express couriers need a phone number; other buyers give one now and then
+            "phone": None if i % 4 and SERVICES.get(country) != "dhl-express" else
+            f"+{rng.randint(1, 99)} {rng.randint(100, 999)} {rng.randint(1000000, 9999999)}",
             "shipping_address": {"name": name, "address1": street,
                                  "address2": "Apt 4B" if i % 9 == 0 else None,
                                  "city": city, "region": region, "postal_code": postal_code,

@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, Select, exists, func, or_, select, type_coerc
 from erp.catalog.models import Sku
 from erp.core.types import Money
 from erp.extensions import db
+from erp.orders import hooks
 from erp.orders.models import ORDER_STATES, CustomerOrder, CustomerOrderLine, OrderState
 
 #: the state filter accepts a state or one of these groups of the state machine
@@ -21,7 +22,8 @@ STATE_GROUPS = {"open": "open (not shipped or cancelled)",
 class OrderFilters:
     """The order list's search and filters.
 
-    :param q: an order number, email or customer name (or part of one).
+    :param q: an order number, email or customer name (or part of one), or a tracking or
+        parcel number that a package above orders recognises (see :mod:`erp.orders.hooks`).
     :param sku: a SKU code: orders having a line of it.
     :param state: a state value, or a group name of :data:`STATE_GROUPS`.
     :param date_from: placed on or after this day (UTC); ``date_to`` placed on or before it.
@@ -50,11 +52,16 @@ def _filtered(stmt: Select, f: OrderFilters) -> Select:
     if f.q:
         text = f.q.strip()
         like = f"%{text.lower()}%"
-        stmt = stmt.where(or_(CustomerOrder.number == text,
-                              func.lower(CustomerOrder.number).like(like),
-                              func.lower(CustomerOrder.email).like(like),
-                              func.lower(CustomerOrder.customer_name).like(like),
-                              func.lower(CustomerOrder.ship_name).like(like)))
+        matches = [CustomerOrder.number == text,
+                   func.lower(CustomerOrder.number).like(like),
+                   func.lower(CustomerOrder.email).like(like),
+                   func.lower(CustomerOrder.customer_name).like(like),
+                   func.lower(CustomerOrder.ship_name).like(like)]
+        for search in hooks.order_id_searches:
+            ids = search(text)
+            if ids is not None:
+                matches.append(CustomerOrder.id.in_(ids))
+        stmt = stmt.where(or_(*matches))
     if f.sku:
         stmt = stmt.where(exists().where(
             CustomerOrderLine.order_id == CustomerOrder.id,

@@ -7,4 +7,4 @@ Sits above orders and warehouse: it moves stock only through warehouse services 
 order's state only through order services.
 """
 
-from erp.shipping import settings  # noqa: E402,F401 - declares the shipping settings
+from erp.shipping import hooks, settings  # noqa: E402,F401 - settings, order-screen hooks

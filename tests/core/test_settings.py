@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from erp.core import settings
 from erp.core.models import AuditEvent, ExchangeRate, Setting
 from erp.extensions import db
+from erp.shipping.settings import EU_COUNTRIES
 
 GOOD = {
     "company_name": "Lantern & Loom Trading Ltd",
@@ -22,6 +23,12 @@ GOOD = {
     # settings other domains declare, posted unchanged (the page shows every declared setting)
     "adjustment_approval_threshold": "200",
     "over_receipt_tolerance_pct": "0",
+    "cn22_max_sdr": "300", "cn22_max_weight_g": "2000", "ioss_number": "",
+    "ioss_max_eur": "150", "eu_countries": EU_COUNTRIES,
+    "uk_vat_number": "", "uk_max_gbp": "135", "dutiable_countries": "US", "eori_number": "",
+    "incoterm": "DAP",
+    "return_window_days": "30", "case_due_days": "3", "refund_approval_threshold": "100",
+    "returns_address": "",
 }
 
 
@@ -241,3 +248,21 @@ def test_settings_page_lists_settings_other_domains_declare(client, login_as):
     response = client.post("/settings", data={**GOOD, "over_receipt_tolerance_pct": "5"})
     assert response.status_code == 302
     assert settings.get("over_receipt_tolerance_pct") == Decimal("5")
+
+
+def test_country_lists_show_as_codes_and_optional_settings_may_be_blank(client, login_as):
+    login_as("admin")
+    body = text_of(client.get("/settings"))
+    assert "frozenset" not in body
+    assert 'value="AT BE BG' in body
+    response = client.post("/settings", data={**GOOD, "eu_countries": "de fr",
+                                              "ioss_number": "IM1234567890"})
+    assert response.status_code == 302
+    assert settings.get("eu_countries") == frozenset({"DE", "FR"})
+    assert settings.get("ioss_number") == "IM1234567890"
+    response = client.post("/settings", data={**GOOD, "ioss_number": ""})
+    assert response.status_code == 302
+    assert settings.get("ioss_number") == ""
+    response = client.post("/settings", data={**GOOD, "ioss_number": "IM12"})
+    assert response.status_code == 422
+    assert "IM followed by 10 digits" in text_of(response)

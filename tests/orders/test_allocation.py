@@ -154,16 +154,15 @@ def test_one_failing_order_does_not_stop_the_batch(skus, create_bin, receive_sto
     receive_stock(a, bin1, 10)
     bad = create_order([(a, 1)], number="BAD")
     create_order([(a, 2)], number="GOOD")
-    real_reserve = allocation.reserve
+    real_reserve_many = allocation.reserve_many
 
-    def reserve(sku, location, quantity, *, ref_type, ref_id, actor):
-        result = real_reserve(sku, location, quantity, ref_type=ref_type, ref_id=ref_id,
-                              actor=actor)
-        if ref_id == bad.lines[0].id:
+    def reserve_many(specs, *, actor):
+        result = real_reserve_many(specs, actor=actor)
+        if any(spec.ref_id == bad.lines[0].id for spec in specs):
             raise DomainError("boom")
         return result
 
-    monkeypatch.setattr(allocation, "reserve", reserve)
+    monkeypatch.setattr(allocation, "reserve_many", reserve_many)
     summary = allocate_orders(actor=None)
     assert summary.failed == [("BAD", "boom")]
     assert summary.allocated == ["GOOD"]

@@ -119,3 +119,23 @@ def test_unknown_sku_rejects_the_whole_order(app, dummy_sku):
 def test_sku_codes_resolve_case_insensitively(app, dummy_sku):
     assert services.resolve_skus(["ts-red-m", "4006381333931", "nope"]) == {
         "ts-red-m": dummy_sku.id, "4006381333931": dummy_sku.id}
+
+
+def test_created_order_reads_as_it_was_stored(app, dummy_sku):
+    """The objects create_order returns (written with Core) match a reload from the database."""
+    from erp.orders.api import order_json
+    cleaned, _ = services.validate_order_payload(payload(placed_at="2026-11-20T12:15:00+02:00"))
+    order, created = services.create_order(cleaned, actor=None)
+    assert created
+    before = order_json(order)
+    assert before["shipping_charge"] == "4.9000"
+    assert before["placed_at"] == "2026-11-20T10:15:00+00:00"
+    assert [line.sku.code for line in order.lines] == ["TS-RED-M", "TS-RED-M"]
+    db.session.commit()
+    db.session.expire_all()
+    assert order_json(db.session.get(CustomerOrder, order.id)) == before
+    assert order.created_at is not None
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "customer_order.created")).one()
+    assert (event.entity_id, event.entity_ref) == (str(order.id), "WEB-1001")
+    assert event.changes == {"channel": "webshop", "lines": 2, "country": "DE"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -24,6 +25,25 @@ def test_token_is_stored_as_its_sha256(app, dummy_admin):
     assert services.find_api_token(plaintext).id == token.id
     assert services.find_api_token(plaintext + "x") is None
     assert services.find_api_token("") is None
+
+
+def test_mark_used_records_the_time_and_refuses_a_revoked_token(app, dummy_admin):
+    token, _ = services.create_api_token("Web store", actor=dummy_admin)
+    assert token.last_used_at is None
+    services.mark_api_token_used(token)
+    db.session.commit()
+    db.session.expire_all()
+    first = token.last_used_at
+    assert first is not None
+    later = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert services.mark_api_token_used(token, at=later).last_used_at == later
+    db.session.commit()
+    db.session.expire_all()
+    assert token.last_used_at == later
+    services.revoke_api_token(token, actor=dummy_admin)
+    with pytest.raises(ValidationError, match="revoked"):
+        services.mark_api_token_used(token)
+    assert token.last_used_at == later
 
 
 def test_revoke(app, dummy_admin):

@@ -119,6 +119,51 @@ def test_release_frees_reserved_stock_wholly_or_partly(dummy_sku, create_bin, re
     assert ledger_problems(db.session) == []
 
 
+def test_reserve_many_reserves_and_audits_each_spec(dummy_sku, create_bin, receive_stock):
+    a, b = create_bin(), create_bin()
+    receive_stock(dummy_sku, a, 5)
+    receive_stock(dummy_sku, b, 2)
+    ids = services.reserve_many([
+        services.ReserveSpec(dummy_sku.id, a.id, 2, "order_line", 1),
+        services.ReserveSpec(dummy_sku.id, a.id, 3, "order_line", 2),  # adds up on one level
+        services.ReserveSpec(dummy_sku.id, b.id, 1, "order_line", 2)], actor=None)
+    assert len(ids) == 3
+    rows = db.session.scalars(select(Reservation).order_by(Reservation.id)).all()
+    assert [r.id for r in rows] == ids
+    assert [(r.location_id, r.quantity, r.ref_id) for r in rows] == [(a.id, 2, 1), (a.id, 3, 2),
+                                                                     (b.id, 1, 2)]
+    assert (level(dummy_sku, a).reserved, level(dummy_sku, b).reserved) == (5, 1)
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "reservation.created").order_by(AuditEvent.id)).all()
+    assert [e.entity_id for e in events] == [str(i) for i in ids]
+    assert events[0].changes == {"sku": "TS-RED-M", "bin": a.label, "quantity": 2,
+                                 "ref": "order_line:1"}
+    assert services.reserve_many([], actor=None) == []
+    assert ledger_problems(db.session) == []
+
+
+def test_reserve_many_is_all_or_nothing(dummy_sku, create_bin, receive_stock):
+    a, b = create_bin(), create_bin()
+    receive_stock(dummy_sku, a, 5)
+    receive_stock(dummy_sku, b, 5)
+    db.session.commit()
+    with pytest.raises(StockError, match=rf'SKU "TS-RED-M" in bin {b.label} has 5 available '
+                                         r"\(5 on hand, 0 reserved\); cannot reserve 6"):
+        services.reserve_many([
+            services.ReserveSpec(dummy_sku.id, a.id, 1, "order_line", 1),
+            services.ReserveSpec(dummy_sku.id, b.id, 4, "order_line", 1),
+            services.ReserveSpec(dummy_sku.id, b.id, 2, "order_line", 2)], actor=None)
+    supplier = services.virtual_location(LocationKind.supplier)
+    with pytest.raises(ValidationError, match="cannot be reserved in SUPPLIER"):
+        services.reserve_many([services.ReserveSpec(dummy_sku.id, supplier.id, 1, "x", 1)],
+                              actor=None)
+    with pytest.raises(ValidationError, match="whole quantity above zero"):
+        services.reserve_many([services.ReserveSpec(dummy_sku.id, a.id, 0, "x", 1)], actor=None)
+    db.session.rollback()
+    assert (level(dummy_sku, a).reserved, level(dummy_sku, b).reserved) == (0, 0)
+    assert db.session.scalar(select(func.count()).select_from(Reservation)) == 0
+
+
 @pytest.mark.parametrize("quantity", [0, -1, 1.5, True])
 def test_bad_quantities_are_refused(dummy_sku, create_bin, quantity):
     a = create_bin()

@@ -39,11 +39,16 @@ __all__ += ["AllocationSummary", "OrderError", "allocate_order", "allocate_order
 from erp.orders.services.fulfilment import (  # noqa: E402 - appended by shipping's needs
     mark_delivered,
     mark_packed,
+    mark_packed_many,
     mark_picking,
     mark_repacking,
     mark_shipped,
     short_picked,
 )
 
-__all__ += ["mark_delivered", "mark_packed", "mark_picking", "mark_repacking", "mark_shipped",
-            "short_picked"]
+__all__ += ["mark_delivered", "mark_packed", "mark_packed_many", "mark_picking",
+            "mark_repacking", "mark_shipped", "short_picked"]
+
+from erp.orders.services.intake import mark_api_token_used  # noqa: E402 - appended by intake
+
+__all__ += ["mark_api_token_used"]

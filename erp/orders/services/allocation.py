@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import selectinload
 
-from erp.catalog.models import Sku
 from erp.core import audit
 from erp.core.codes import normalize_country
 from erp.core.errors import DomainError, ValidationError
@@ -21,11 +20,31 @@ from erp.core.states import InvalidTransition, transition
 from erp.extensions import db
 from erp.orders.models import ORDER_STATES, CustomerOrder, OrderState
 from erp.orders.services.intake import NO_POSTAL_CODE_COUNTRIES
-from erp.warehouse.models import Location, LocationKind, StockLevel
-from erp.warehouse.services import drop_reservations, lock_levels, reserve
+from erp.warehouse.models import (
+    CYCLE_COUNT_STATES,
+    CycleCount,
+    CycleCountLine,
+    Location,
+    LocationKind,
+    StockLevel,
+)
+from erp.warehouse.services import (
+    ReserveSpec,
+    drop_reservations,
+    lock_levels,
+    reserve_many,
+)
 
 O = OrderState  # noqa: E741 - the models' alias
 LINE_REF = "customer_order_line"
+#: a level an open cycle count freezes (e.g. after a short pick) is not reserved from
+_FROZEN_LEVEL = (
+    select(CycleCountLine.id)
+    .join(CycleCount, CycleCount.id == CycleCountLine.count_id)
+    .where(CycleCountLine.sku_id == StockLevel.sku_id,
+           CycleCountLine.location_id == StockLevel.location_id,
+           CycleCount.state.in_(sorted(CYCLE_COUNT_STATES.groups["frozen"])))
+    .correlate(StockLevel).exists())
 #: the shipping-address fields an edit may change
 ADDRESS_FIELDS = ("ship_name", "address1", "address2", "city", "region", "postal_code",
                   "country", "phone")
@@ -77,77 +96,103 @@ def allocate_order(order: CustomerOrder, *, actor) -> OrderState:
     :raises InvalidTransition: if the order is not new or backordered.
     """
     _lock_order(order)
-    return _allocate(order, actor=actor, cache=_Cache())
-
-
-class _Cache:
-    """SKUs and bins used by one allocation run, held so the session does not reload them."""
-
-    def __init__(self):
-        self.skus: dict[int, Sku] = {}
-        self.bins: dict[int, Location] = {}
-
-    def sku(self, sku_id: int) -> Sku:
-        if sku_id not in self.skus:
-            self.skus[sku_id] = db.session.get(Sku, sku_id)
-        return self.skus[sku_id]
-
-    def bin(self, location_id: int) -> Location:
-        if location_id not in self.bins:
-            self.bins[location_id] = db.session.scalars(
-                select(Location).where(Location.id == location_id)
-                .options(joinedload(Location.warehouse))).one()
-        return self.bins[location_id]
-
-
-def _allocate(order: CustomerOrder, *, actor, cache: _Cache) -> OrderState:
-    """Allocate an order whose row the caller has locked."""
-    current = ORDER_STATES.enum(order.state)
     if not can_allocate(order, actor):
-        raise InvalidTransition(order, current, O.allocated, ORDER_STATES)
-    missing = {line.id: line.quantity - line.allocated_qty for line in order.lines}
-    sku_ids = sorted({line.sku_id for line in order.lines if missing[line.id] > 0})
+        raise InvalidTransition(order, ORDER_STATES.enum(order.state), O.allocated, ORDER_STATES)
+    _allocate_many([order], actor=actor)
+    return order.state
+
+
+def _stock_bins(sku_ids: list[int]
+                ) -> tuple[dict[int, list[int]], dict[tuple[int, int], StockLevel]]:
+    """Return the storage bins with stock available of each SKU, in pick-sequence order.
+
+    Their levels come back too, locked (and re-read) in the ledger's key order.
+    """
     bins: dict[int, list[int]] = defaultdict(list)
-    levels = {}
-    if sku_ids:
-        rows = db.session.execute(
-            select(StockLevel.sku_id, StockLevel.location_id)
-            .join(Location, Location.id == StockLevel.location_id)
-            .where(StockLevel.sku_id.in_(sku_ids), Location.kind == LocationKind.storage,
-                   StockLevel.on_hand > StockLevel.reserved)
-            .order_by(Location.pick_sequence, Location.id)).all()
-        for sku_id, location_id in rows:
-            bins[sku_id].append(location_id)
-        # Locked (and re-read) before deciding how much to take, in the ledger's key order.
-        levels = lock_levels((r.sku_id, r.location_id) for r in rows)
+    if not sku_ids:
+        return bins, {}
+    rows = db.session.execute(
+        select(StockLevel.sku_id, StockLevel.location_id)
+        .join(Location, Location.id == StockLevel.location_id)
+        .where(StockLevel.sku_id.in_(sku_ids), Location.kind == LocationKind.storage,
+               StockLevel.on_hand > StockLevel.reserved, ~_FROZEN_LEVEL)
+        .order_by(Location.pick_sequence, Location.id)).all()
+    for sku_id, location_id in rows:
+        bins[sku_id].append(location_id)
+    return bins, lock_levels((r.sku_id, r.location_id) for r in rows)
+
+
+def _plan(order: CustomerOrder, bins: Mapping[int, list[int]],
+          available: dict[tuple[int, int], int]) -> tuple[list[ReserveSpec], dict[str, int]]:
+    """Decide what to reserve for each line's shortfall, taking it off ``available``.
+
+    :returns: the reservations to make and ``{line id: units}`` reserved now.
+    """
+    specs: list[ReserveSpec] = []
     reserved_now: dict[str, int] = {}
     for line in order.lines:
+        missing = line.quantity - line.allocated_qty
         for location_id in bins.get(line.sku_id, ()):
-            if missing[line.id] <= 0:
+            if missing <= 0:
                 break
-            level = levels[(line.sku_id, location_id)]
-            take = min(missing[line.id], level.on_hand - level.reserved)
+            key = (line.sku_id, location_id)
+            take = min(missing, available[key])
             if take <= 0:
                 continue
-            reserve(cache.sku(line.sku_id), cache.bin(location_id), take, ref_type=LINE_REF,
-                    ref_id=line.id, actor=actor)
-            line.allocated_qty += take
-            missing[line.id] -= take
+            available[key] -= take
+            missing -= take
+            specs.append(ReserveSpec(line.sku_id, location_id, take, LINE_REF, line.id))
             reserved_now[str(line.id)] = reserved_now.get(str(line.id), 0) + take
-    complete = all(line.allocated_qty >= line.quantity for line in order.lines)
-    target = O.allocated if complete else O.backordered
-    if target != current or reserved_now:
-        transition(order, target, machine=ORDER_STATES, actor=actor,
-                   changes={"reserved": reserved_now} if reserved_now else None)
+    return specs, reserved_now
+
+
+def _allocate_many(orders: list[CustomerOrder], *, actor) -> None:
+    """Allocate orders the caller has locked and found allocatable, in the order given.
+
+    One read and lock of the stock levels, one :func:`reserve_many` and bulk audit events for
+    all of them: earlier orders take stock first, as if allocated one by one.
+
+    :raises DomainError: if a reservation is refused; nothing of the batch is then kept by
+        the caller's savepoint.
+    """
+    sku_ids = sorted({line.sku_id for order in orders for line in order.lines
+                      if line.quantity > line.allocated_qty})
+    bins, levels = _stock_bins(sku_ids)
+    available = {key: level.on_hand - level.reserved for key, level in levels.items()}
+    plans = []
+    specs: list[ReserveSpec] = []
+    for order in orders:
+        order_specs, reserved_now = _plan(order, bins, available)
+        specs.extend(order_specs)
+        plans.append((order, reserved_now))
+    reserve_many(specs, actor=actor)
+    events: dict[OrderState, list] = defaultdict(list)
+    for order, reserved_now in plans:
+        for line in order.lines:
+            line.allocated_qty += reserved_now.get(str(line.id), 0)
+        complete = all(line.allocated_qty >= line.quantity for line in order.lines)
+        target = O.allocated if complete else O.backordered
+        current = ORDER_STATES.check(order, target)
+        if target == current and not reserved_now:
+            continue  # a backorder on which nothing more could be reserved: left untouched
+        order.state = target
+        changes = {"state": [current.value, target.value]}
+        if reserved_now:
+            changes["reserved"] = reserved_now
+        events[target].append((order.id, order.number, changes))
+    # the events transition() would write, one bulk insert per action
+    for target, rows in events.items():
+        audit.record_many(CustomerOrder.__tablename__, f"{CustomerOrder.__tablename__}."
+                          f"{target.value}", rows, actor=actor)
     db.session.flush()
-    return order.state
 
 
 def allocate_orders(*, actor, limit: int | None = None) -> AllocationSummary:
     """Allocate new and backordered orders, highest priority first, then oldest first.
 
-    Each order runs in its own savepoint: one that fails is rolled back and reported, and the
-    batch goes on. The caller commits once.
+    Orders are allocated in chunks, each in one savepoint; when a chunk fails, it is redone
+    one order per savepoint, so an order that fails is rolled back and reported, and the batch
+    goes on. The caller commits once.
     """
     query = (select(CustomerOrder.id)
              .where(CustomerOrder.state.in_(sorted(ORDER_STATES.groups["allocatable"])))
@@ -157,30 +202,42 @@ def allocate_orders(*, actor, limit: int | None = None) -> AllocationSummary:
         query = query.limit(limit)
     ids = db.session.scalars(query).all()
     summary = AllocationSummary()
-    cache = _Cache()
     chunk = 500
     for start in range(0, len(ids), chunk):
         part = ids[start:start + chunk]
         # Locked in id order (as single allocations lock one row), then re-read: an order
         # another transaction allocated meanwhile is skipped by the state check below.
-        orders = {o.id: o for o in db.session.scalars(
-            select(CustomerOrder).where(CustomerOrder.id.in_(part))
-            .order_by(CustomerOrder.id).with_for_update()
-            .options(selectinload(CustomerOrder.lines))
-            .execution_options(populate_existing=True))}
-        for order_id in part:
-            order = orders[order_id]
-            if not can_allocate(order, actor):
-                continue
-            number = order.number
-            try:
-                with db.session.begin_nested():
-                    state = _allocate(order, actor=actor, cache=cache)
-            except DomainError as err:
-                summary.failed.append((number, str(err)))
-                continue
-            (summary.allocated if state == O.allocated else summary.backordered).append(number)
+        locked = select(CustomerOrder).where(CustomerOrder.id.in_(part)) \
+            .order_by(CustomerOrder.id).with_for_update() \
+            .options(selectinload(CustomerOrder.lines)) \
+            .execution_options(populate_existing=True)
+        orders = {o.id: o for o in db.session.scalars(locked)}
+        todo = [orders[i] for i in part if can_allocate(orders[i], actor)]
+        try:
+            with db.session.begin_nested():
+                _allocate_many(todo, actor=actor)
+        except DomainError:
+            # Re-read what the rolled-back savepoint left stale, then one order at a time.
+            orders = {o.id: o for o in db.session.scalars(locked)}
+            todo = [orders[i] for i in part if can_allocate(orders[i], actor)]
+            for order in todo:
+                number = order.number
+                try:
+                    with db.session.begin_nested():
+                        _allocate_many([order], actor=actor)
+                except DomainError as err:
+                    summary.failed.append((number, str(err)))
+                    continue
+                _count(summary, order)
+            continue
+        for order in todo:
+            _count(summary, order)
     return summary
+
+
+def _count(summary: AllocationSummary, order: CustomerOrder) -> None:
+    (summary.allocated if order.state == O.allocated else summary.backordered).append(
+        order.number)
 
 
 def _release_lines(order: CustomerOrder, *, actor) -> int:

@@ -39,6 +39,11 @@ def mark_packed(order: CustomerOrder, *, actor) -> CustomerOrder:
     return _move([order], O.packed, actor=actor)[0]
 
 
+def mark_packed_many(orders: Iterable[CustomerOrder], *, actor) -> list[CustomerOrder]:
+    """Several orders are fully packed (one flush for all; the packing benchmark's path)."""
+    return _move(orders, O.packed, actor=actor)
+
+
 def mark_repacking(order: CustomerOrder, *, actor, reason: str) -> CustomerOrder:
     """A packed order's parcel was voided: its goods wait at the bench to be packed again."""
     return _move([order], O.picking, actor=actor, note=reason)[0]

@@ -17,7 +17,7 @@ from erp.core.permissions import has_permission, permission_required
 from erp.core.queries import AuditFilters, audit_event_query
 from erp.core.viewhelpers import form_errors, get_or_404, paginate_rows, xlsx_response
 from erp.extensions import db
-from erp.orders import exports, queries, services
+from erp.orders import exports, hooks, queries, services
 from erp.orders.models import (
     ORDER_STATES,
     CustomerOrder,
@@ -174,6 +174,7 @@ def order_detail(order_id: int):
     return render_template("orders/order_detail.html", order=order, machine=ORDER_STATES,
                            reservations=_reservations(order), actions=_actions(order),
                            history=history, history_limit=HISTORY_LIMIT,
+                           panels=hooks.order_panels_for(order),
                            confirm=ConfirmForm(), reason_form=ReasonForm())
 
 

@@ -61,3 +61,7 @@ __all__ = [
     "cancel_cycle_count", "count_variance", "open_count_for", "open_cycle_count", "record_count",
     "record_counts", "record_scan", "recount", "skus_from_text", "submit_for_review",
 ]
+
+from erp.warehouse.services.ledger import ReserveSpec, reserve_many  # noqa: E402 - batched form
+
+__all__ += ["ReserveSpec", "reserve_many"]

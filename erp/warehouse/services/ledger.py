@@ -363,6 +363,87 @@ def reserve(sku: Sku, location: Location, quantity: int, *, ref_type: str, ref_i
     return reservation
 
 
+class ReserveSpec(NamedTuple):
+    """A reservation to make: ``quantity`` of a SKU in a bin, held for a reference."""
+
+    sku_id: int
+    location_id: int
+    quantity: int
+    ref_type: str
+    ref_id: int
+
+
+_INSERT_RESERVATIONS = insert(Reservation.__table__).returning(
+    Reservation.__table__.c.id, sort_by_parameter_order=True)
+_SET_RESERVED = (
+    update(StockLevel.__table__)
+    .where(StockLevel.__table__.c.sku_id == bindparam("key_sku"),
+           StockLevel.__table__.c.location_id == bindparam("key_location"))
+    .values(reserved=bindparam("new_reserved")))
+
+
+def reserve_many(specs: Sequence[ReserveSpec], *, actor) -> list[int]:
+    """Make several reservations at once; return their ids, in the order of ``specs``.
+
+    Like :func:`reserve` for each spec, but all or nothing: the levels are locked once (in key
+    order), every spec is checked against them (several specs on one level add up) before
+    anything is written, then the reservations and their audit events are bulk-inserted.
+
+    :raises ValidationError: for a bad quantity, an unknown SKU or location, or a virtual
+        location.
+    :raises StockError: if a bin has less available than the specs on it ask for together.
+    """
+    if not specs:
+        return []
+    locations = {r.id: _Bin(r.id, r.kind in VIRTUAL_KINDS,
+                            f"{r.warehouse_code}/{r.code}" if r.warehouse_code else r.code)
+                 for r in db.session.execute(
+                     _LOCATIONS, {"ids": sorted({s.location_id for s in specs})})}
+    codes = {r.id: r.code for r in db.session.execute(
+        _SKUS, {"ids": sorted({s.sku_id for s in specs})})}
+    wanted: dict[tuple[int, int], int] = defaultdict(int)
+    for spec in specs:
+        quantity = spec.quantity
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+            raise ValidationError("A reservation needs a whole quantity above zero, got "
+                                  f"{quantity!r}.", field="quantity")
+        if spec.sku_id not in codes:
+            raise ValidationError(f"SKU id {spec.sku_id} does not exist.", field="sku")
+        location = locations.get(spec.location_id)
+        if location is None:
+            raise ValidationError(f"Location id {spec.location_id} does not exist.",
+                                  field="location")
+        if location.is_virtual:
+            raise ValidationError(f"Stock cannot be reserved in {location.label}.",
+                                  field="location")
+        wanted[(spec.sku_id, spec.location_id)] += quantity
+    levels = lock_levels(wanted)
+    new_reserved: dict[tuple[int, int], int] = {}
+    for key, quantity in sorted(wanted.items()):
+        level = levels[key]
+        available = level.on_hand - level.reserved
+        if available < quantity:
+            raise StockError(f'SKU "{codes[key[0]]}" in bin {locations[key[1]].label} has '
+                             f"{available} available ({level.on_hand} on hand, "
+                             f"{level.reserved} reserved); cannot reserve {quantity}.")
+        new_reserved[key] = level.reserved + quantity
+    db.session.execute(_SET_RESERVED, [
+        {"key_sku": sku_id, "key_location": loc_id, "new_reserved": value}
+        for (sku_id, loc_id), value in new_reserved.items()])
+    for key, value in new_reserved.items():
+        set_committed_value(levels[key], "reserved", value)
+    now = utcnow()
+    ids = list(db.session.execute(_INSERT_RESERVATIONS, [
+        {"sku_id": s.sku_id, "location_id": s.location_id, "quantity": s.quantity,
+         "ref_type": s.ref_type, "ref_id": s.ref_id, "created_at": now}
+        for s in specs]).scalars())
+    audit.record_many("reservation", "reservation.created", [
+        (ident, None, {"sku": codes[s.sku_id], "bin": locations[s.location_id].label,
+                       "quantity": s.quantity, "ref": f"{s.ref_type}:{s.ref_id}"})
+        for ident, s in zip(ids, specs, strict=True)], actor=actor)
+    return ids
+
+
 def release(reservations: Iterable[Reservation], *, actor, quantity: int | None = None) -> int:
     """Release reservations (wholly, or ``quantity`` units of a single one); return units freed.
 

@@ -1,0 +1,14 @@
+"""After-sales screens, one module per area; each registers its views on ``bp``."""
+
+from flask import Blueprint
+
+bp = Blueprint("aftersales", __name__)
+
+# The view modules register themselves on bp when imported (below, after bp exists).
+from erp.aftersales.views import (  # noqa: E402,F401
+    cases,
+    reasons,
+    refunds,
+    reports,
+    returns,
+)

@@ -1,0 +1,90 @@
+"""The pick list of a wave (A4): tasks in the bins' pick sequence, with Code 128 barcodes.
+
+One PDF per wave: every task with its bin and SKU barcodes, the quantity, the order and its
+tote (slot); then the totals per SKU and the totes of the wave.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, Spacer
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from erp.catalog.models import Sku
+from erp.core import settings as core_settings
+from erp.core.pdf import NORMAL, SMALL, Barcode128, a4_document, grid_table, text
+from erp.extensions import db
+from erp.shipping.models import PickTask, PickWave, PickWaveOrder
+from erp.shipping.services.waves import filters_from_json
+
+_STATE_MARK = {"open": "", "picked": "picked", "short": "short"}
+
+
+def _sku_name(sku: Sku) -> str:
+    extra = " ".join(part for part in (sku.colour, sku.size) if part)
+    name = sku.product.name if sku.product else ""
+    return f"{name} {extra}".strip()
+
+
+def pick_list_pdf(wave: PickWave) -> bytes:
+    """Return the wave's pick list as A4 PDF bytes, sorted by the bins' pick sequence."""
+    tasks = list(db.session.scalars(
+        select(PickTask).where(PickTask.wave_id == wave.id)
+        .order_by(PickTask.sequence, PickTask.id)
+        .options(joinedload(PickTask.location), joinedload(PickTask.order),
+                 joinedload(PickTask.sku).joinedload(Sku.product))))
+    slots = list(db.session.scalars(
+        select(PickWaveOrder).where(PickWaveOrder.wave_id == wave.id)
+        .order_by(PickWaveOrder.slot).options(selectinload(PickWaveOrder.order))))
+    slot_of = {s.order_id: s.slot for s in slots}
+    tasks.sort(key=lambda t: (t.sequence, t.location.code, t.sku.code, slot_of.get(t.order_id, 0),
+                              t.id))
+
+    rows: list[list] = [["#", "Bin", "SKU", "Item", "Qty", "Tote", "Order", "Done"]]
+    totals: dict[int, list] = {}
+    bins_of: dict[int, set[str]] = defaultdict(set)
+    units_of: dict[int, int] = defaultdict(int)
+    for n, task in enumerate(tasks, start=1):
+        rows.append([
+            str(n), Barcode128(task.location.code, width=42 * mm, height=9 * mm),
+            Barcode128(task.sku.code, width=42 * mm, height=9 * mm),
+            Paragraph(text(_sku_name(task.sku)), SMALL), str(task.quantity),
+            str(slot_of.get(task.order_id, "")), task.order.number,
+            _STATE_MARK.get(task.state.value, ""),
+        ])
+        entry = totals.setdefault(task.sku_id, [task.sku, 0])
+        entry[1] += task.quantity
+        bins_of[task.sku_id].add(task.location.code)
+        units_of[task.order_id] += task.quantity
+
+    filters = filters_from_json(wave.filters)
+    units = sum(t.quantity for t in tasks)
+    subtitle = (f"{len(slots)} orders, {len(tasks)} picks, {units} units to packing location "
+                f"{wave.packing_location.code}. Filters: {filters.describe()}.")
+    story: list = [
+        Barcode128(wave.number, width=70 * mm, height=12 * mm), Spacer(1, 3 * mm),
+        grid_table(rows, col_widths=[9 * mm, 46 * mm, 46 * mm, 32 * mm, 11 * mm, 11 * mm,
+                                     16 * mm, 10 * mm], align_right=(0, 4, 5)),
+        Spacer(1, 6 * mm), Paragraph("<b>Totals per SKU</b>", NORMAL), Spacer(1, 2 * mm),
+        grid_table([["SKU", "Item", "Bins", "Qty"]] + [
+            [sku.code, Paragraph(text(_sku_name(sku)), SMALL),
+             Paragraph(text(", ".join(sorted(bins_of[sku.id]))), SMALL), str(qty)]
+            for sku, qty in sorted(totals.values(), key=lambda e: e[0].code)]
+            + [["Total", "", "", str(units)]],
+            col_widths=[40 * mm, 70 * mm, 55 * mm, 15 * mm], align_right=(3,)),
+        Spacer(1, 6 * mm), Paragraph("<b>Totes</b>", NORMAL), Spacer(1, 2 * mm),
+        grid_table([["Tote", "Order", "Ship to", "Service", "Units"]] + [
+            [str(s.slot), s.order.number, f"{s.order.city}, {s.order.country}",
+             s.order.shipping_service or "",
+             str(units_of[s.order_id])]
+            for s in slots], col_widths=[15 * mm, 40 * mm, 70 * mm, 35 * mm, 20 * mm],
+            align_right=(0, 4)),
+    ]
+    return a4_document(story, title=f"Pick list {wave.number}",
+                       company=core_settings.get("company_name"), subtitle=subtitle)
+
+
+__all__ = ["pick_list_pdf"]

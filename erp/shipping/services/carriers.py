@@ -1,0 +1,513 @@
+"""Carriers and their services: limits, countries served (zones), rate tables and quotes.
+
+A service's limits apply per parcel: the chargeable weight (the greater of the actual weight and
+the volumetric weight, L x W x H in cm / divisor, in kg) and the longest side and the sum of the
+three sides. Zero means no limit (shared/reference/shipping.md, section 8). Weights are whole
+grams and dimensions whole millimetres.
+
+Every function validates, changes, audits and flushes; none commits.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from erp.core import audit
+from erp.core.codes import normalize_country
+from erp.core.errors import ValidationError
+from erp.core.money import to_decimal, validate_currency
+from erp.extensions import db
+from erp.shipping.errors import ShippingError
+from erp.shipping.models import (
+    Carrier,
+    CarrierKind,
+    CustomsDocs,
+    ServiceRate,
+    ServiceZone,
+    ShippingService,
+    TrackingKind,
+)
+
+CARRIER_CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9._\-]{1,19}$")
+SERVICE_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,39}$")
+ZONE_RE = re.compile(r"^[A-Z0-9][A-Z0-9._\-]{0,19}$")
+CUTOFF_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+#: the largest weight (g) or dimension (mm) a limit may hold
+MAX_LIMIT = 10_000_000
+MAX_PRICE = Decimal("1e9")
+
+#: the fields of a service that :func:`update_service` may change
+SERVICE_FIELDS = ("code", "name", "tracking_kind", "customs_docs", "max_weight_g",
+                  "max_longest_mm", "max_sum_mm", "volumetric_divisor", "cutoff",
+                  "requires_phone", "active")
+CARRIER_FIELDS = ("code", "name", "kind", "account_number", "active")
+
+
+# --------------------------------------------------------------------------- cleaning
+
+
+def _text(value: Any, *, field: str, label: str, limit: int, required: bool = True) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        if required:
+            raise ValidationError(f"{label} is required.", field=field)
+        return None
+    if len(text) > limit:
+        raise ValidationError(f"{label} may have at most {limit} characters, this has "
+                              f"{len(text)}.", field=field)
+    return text
+
+
+def _whole(value: Any, *, field: str, label: str, minimum: int = 0,
+           maximum: int = MAX_LIMIT) -> int:
+    message = f"{label} must be a whole number from {minimum:,} to {maximum:,}"
+    if isinstance(value, bool) or value is None or str(value).strip() == "":
+        raise ValidationError(f"{message}.", field=field)
+    try:
+        number = to_decimal(value, field=field)
+    except ValidationError:
+        raise ValidationError(f"{message}, got {value!r}.", field=field) from None
+    if number != number.to_integral_value() or not minimum <= number <= maximum:
+        raise ValidationError(f"{message}, got {value}.", field=field)
+    return int(number)
+
+
+def _enum(enum_cls, value: Any, *, field: str, label: str):
+    try:
+        return enum_cls(value.value if hasattr(value, "value") else str(value or "").strip())
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum_cls)
+        raise ValidationError(f"{label} must be one of {allowed}, got {value!r}.",
+                              field=field) from None
+
+
+def clean_carrier_code(value: Any) -> str:
+    """Return a carrier code upper-cased; 2-20 letters, digits, '.', '-' or '_'."""
+    code = str(value or "").strip().upper()
+    if not CARRIER_CODE_RE.match(code):
+        raise ValidationError(f"{code or 'An empty code'!r} is not a carrier code: use 2-20 "
+                              "letters, digits, '.', '-' or '_', e.g. CNPOST.", field="code")
+    return code
+
+
+def clean_service_code(value: Any) -> str:
+    """Return a service code as given (trimmed): it must match the orders' shipping service.
+
+    :raises ValidationError: unless it is 1-40 letters, digits, '.', '-' or '_'.
+    """
+    code = str(value or "").strip()
+    if not SERVICE_CODE_RE.match(code):
+        raise ValidationError(f"{code or 'An empty code'!r} is not a service code: use 1-40 "
+                              "letters, digits, '.', '-' or '_', e.g. POST-REG.", field="code")
+    return code
+
+
+def clean_country(value: Any, *, field: str = "country") -> str:
+    """Return an ISO 3166-1 alpha-2 country code (names and alpha-3 codes are accepted)."""
+    try:
+        return normalize_country(value)
+    except ValueError as exc:
+        raise ValidationError(f"Country: {exc}.", field=field) from None
+
+
+def clean_zone(value: Any) -> str:
+    """Return a rate zone name upper-cased (1-20 letters, digits, '.', '-' or '_')."""
+    zone = str(value or "").strip().upper()
+    if not ZONE_RE.match(zone):
+        raise ValidationError(f"{zone or 'An empty zone'!r} is not a rate zone: use 1-20 "
+                              "letters, digits, '.', '-' or '_', e.g. EU or ZONE-1.",
+                              field="zone")
+    return zone
+
+
+def clean_cutoff(value: Any) -> str:
+    """Return a hand-over cut-off time as ``HH:MM`` (24 h); ``9:30`` becomes ``09:30``."""
+    text = str(value or "").strip()
+    if re.match(r"^\d:[0-5]\d$", text):
+        text = f"0{text}"
+    if not CUTOFF_RE.match(text):
+        raise ValidationError(f"{text or 'An empty time'!r} is not a cut-off time: use HH:MM "
+                              "on the 24-hour clock, e.g. 15:30.", field="cutoff")
+    return text
+
+
+def clean_price(value: Any, *, field: str = "price") -> Decimal:
+    """Return a rate price: zero or more, at most 2 decimal places."""
+    if value is None or str(value).strip() == "":
+        raise ValidationError("A price is required (zero or more).", field=field)
+    price = to_decimal(value, field=field)
+    if price < 0:
+        raise ValidationError(f"The price must be zero or more, got {value}.", field=field)
+    if price >= MAX_PRICE:
+        raise ValidationError(f"The price must be less than {MAX_PRICE:,.0f}.", field=field)
+    if price != price.quantize(Decimal("0.01")):
+        raise ValidationError(f"The price may have at most 2 decimal places, got {value}.",
+                              field=field)
+    return price.quantize(Decimal("0.01"))
+
+
+def clean_currency(value: Any, *, field: str = "currency") -> str:
+    """Return an ISO 4217 currency code."""
+    try:
+        return validate_currency(str(value or ""))
+    except ValueError as exc:
+        raise ValidationError(f"Currency: {exc}.", field=field) from None
+
+
+def _carrier_values(values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key == "code":
+            out[key] = clean_carrier_code(value)
+        elif key == "name":
+            out[key] = _text(value, field="name", label="The carrier's name", limit=120)
+        elif key == "kind":
+            out[key] = _enum(CarrierKind, value, field="kind", label="The carrier kind")
+        elif key == "account_number":
+            out[key] = _text(value, field=key, label="The account number", limit=40,
+                             required=False)
+        elif key == "active":
+            out[key] = bool(value)
+    return out
+
+
+def _service_values(values: dict[str, Any]) -> dict[str, Any]:
+    labels = {"max_weight_g": "The maximum weight (g)",
+              "max_longest_mm": "The longest side limit (mm)",
+              "max_sum_mm": "The limit on the sum of the sides (mm)",
+              "volumetric_divisor": "The volumetric divisor"}
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key == "code":
+            out[key] = clean_service_code(value)
+        elif key == "name":
+            out[key] = _text(value, field="name", label="The service's name", limit=120)
+        elif key == "tracking_kind":
+            out[key] = _enum(TrackingKind, value, field=key, label="The tracking number kind")
+        elif key == "customs_docs":
+            out[key] = _enum(CustomsDocs, value, field=key, label="The customs documents")
+        elif key in labels:
+            out[key] = _whole(value, field=key, label=labels[key])
+        elif key == "cutoff":
+            out[key] = clean_cutoff(value)
+        elif key in ("requires_phone", "active"):
+            out[key] = bool(value)
+    return out
+
+
+# --------------------------------------------------------------------------- carriers
+
+
+def carrier_by_code(code: Any) -> Carrier | None:
+    """Return the carrier with ``code`` (any case) or None."""
+    text = str(code or "").strip().upper()
+    return db.session.scalar(select(Carrier).where(Carrier.code == text)) if text else None
+
+
+def create_carrier(*, code: str, name: str, kind: CarrierKind | str = CarrierKind.postal,
+                   account_number: str | None = None, actor) -> Carrier:
+    """Create an active carrier.
+
+    :raises ValidationError: for a malformed code, a missing name or an unknown kind.
+    :raises ShippingError: if another carrier has the code.
+    """
+    values = _carrier_values({"code": code, "name": name, "kind": kind,
+                              "account_number": account_number})
+    if carrier_by_code(values["code"]) is not None:
+        raise ShippingError(f'To create carrier "{values["code"]}", you must choose another '
+                            "code: a carrier already uses it.", field="code")
+    carrier = Carrier(**values, active=True)
+    db.session.add(carrier)
+    db.session.flush()
+    audit.record(carrier, "carrier.created", actor=actor, changes={
+        key: [None, value] for key, value in values.items() if value is not None})
+    return carrier
+
+
+def update_carrier(carrier: Carrier, *, actor, **fields: Any) -> Carrier:
+    """Change the given fields (:data:`CARRIER_FIELDS`) of a carrier; audit what differs."""
+    unknown = set(fields) - set(CARRIER_FIELDS)
+    if unknown:
+        raise TypeError(f"update_carrier() got fields it cannot change: {sorted(unknown)}")
+    values = _carrier_values(fields)
+    if "code" in values:
+        other = carrier_by_code(values["code"])
+        if other is not None and other is not carrier:
+            raise ShippingError(f'To rename carrier "{carrier.code}" to "{values["code"]}", you '
+                                f"must choose another code: {other.name} already uses it.",
+                                field="code")
+    changes = audit.diff(carrier, values)
+    if changes:
+        for key in changes:
+            setattr(carrier, key, values[key])
+        audit.record(carrier, "carrier.updated", actor=actor, changes=changes)
+        db.session.flush()
+    return carrier
+
+
+# --------------------------------------------------------------------------- services
+
+
+def service_by_code(code: Any) -> ShippingService | None:
+    """Return the service with exactly ``code`` (trimmed), active or not, or None."""
+    text = str(code or "").strip()
+    return db.session.scalar(select(ShippingService).where(ShippingService.code == text)) \
+        if text else None
+
+
+def create_service(carrier: Carrier, *, code: str, name: str,
+                   tracking_kind: TrackingKind | str, customs_docs: CustomsDocs | str,
+                   max_weight_g: int = 0, max_longest_mm: int = 0, max_sum_mm: int = 0,
+                   volumetric_divisor: int = 0, cutoff: str = "15:00",
+                   requires_phone: bool = False, actor) -> ShippingService:
+    """Create an active service of ``carrier``; limits are >= 0 (0 = no limit).
+
+    :raises ValidationError: for a bad code, name, kind, limit or cut-off (naming the field).
+    :raises ShippingError: if another service has the code.
+    """
+    values = _service_values({
+        "code": code, "name": name, "tracking_kind": tracking_kind, "customs_docs": customs_docs,
+        "max_weight_g": max_weight_g, "max_longest_mm": max_longest_mm, "max_sum_mm": max_sum_mm,
+        "volumetric_divisor": volumetric_divisor, "cutoff": cutoff,
+        "requires_phone": requires_phone})
+    if service_by_code(values["code"]) is not None:
+        raise ShippingError(f'To create service "{values["code"]}", you must choose another '
+                            "code: a service already uses it.", field="code")
+    service = ShippingService(carrier=carrier, **values, active=True)
+    db.session.add(service)
+    db.session.flush()
+    audit.record(service, "shipping_service.created", actor=actor, changes={
+        "carrier": carrier.code, **{key: [None, value] for key, value in values.items()}})
+    return service
+
+
+def update_service(service: ShippingService, *, actor, **fields: Any) -> ShippingService:
+    """Change the given fields (:data:`SERVICE_FIELDS`) of a service; audit what differs.
+
+    :raises ValidationError: for a bad value, naming the field.
+    :raises ShippingError: if another service has the new code.
+    """
+    unknown = set(fields) - set(SERVICE_FIELDS)
+    if unknown:
+        raise TypeError(f"update_service() got fields it cannot change: {sorted(unknown)}")
+    values = _service_values(fields)
+    if "code" in values:
+        other = service_by_code(values["code"])
+        if other is not None and other is not service:
+            raise ShippingError(f'To rename service "{service.code}" to "{values["code"]}", '
+                                f"you must choose another code: {other.name} already uses it.",
+                                field="code")
+    changes = audit.diff(service, values)
+    if changes:
+        for key in changes:
+            setattr(service, key, values[key])
+        audit.record(service, "shipping_service.updated", actor=actor, changes=changes)
+        db.session.flush()
+    return service
+
+
+def set_zones(service: ShippingService, zones: dict[str, str], *, actor) -> ShippingService:
+    """Set the countries ``service`` serves: ``{country: rate zone}`` replaces the list.
+
+    Countries may be codes or names; zones are upper-cased. Audited with the countries added,
+    removed and re-zoned.
+
+    :raises ValidationError: for an unknown country or a malformed zone.
+    """
+    wanted: dict[str, str] = {}
+    for country, zone in zones.items():
+        wanted[clean_country(country)] = clean_zone(zone)
+    current = {z.country: z for z in service.zones}
+    added = {c: z for c, z in wanted.items() if c not in current}
+    removed = sorted(c for c in current if c not in wanted)
+    changed = {c: [current[c].zone, z] for c, z in wanted.items()
+               if c in current and current[c].zone != z}
+    if not (added or removed or changed):
+        return service
+    for country in removed:
+        service.zones.remove(current[country])
+    for country, zone in changed.items():
+        current[country].zone = zone[1]
+    for country, zone in sorted(added.items()):
+        service.zones.append(ServiceZone(country=country, zone=zone))
+    db.session.flush()
+    audit.record(service, "shipping_service.zones_set", actor=actor, changes={
+        "added": added, "removed": removed, "rezoned": changed})
+    return service
+
+
+def parse_zone_lines(text: str) -> dict[str, str]:
+    """Read ``{country: zone}`` from text lines such as ``DE EU`` or ``US, ZONE-2``.
+
+    :raises ValidationError: naming the line that is not "country zone".
+    """
+    out: dict[str, str] = {}
+    for number, line in enumerate(str(text or "").splitlines(), start=1):
+        parts = [p for p in re.split(r"[\s,;:=]+", line.strip()) if p]
+        if not parts:
+            continue
+        if len(parts) != 2:
+            raise ValidationError(f'Line {number} "{line.strip()}": write a country and its '
+                                  "zone, e.g. DE EU.", field="zones")
+        try:
+            country = clean_country(parts[0], field="zones")
+            out[country] = clean_zone(parts[1])
+        except ValidationError as err:
+            raise ValidationError(f"Line {number}: {err}", field="zones") from None
+    return out
+
+
+def zone_of(service: ShippingService, country: str) -> str | None:
+    """Return the rate zone of ``country`` for ``service``, or None if it is not served."""
+    code = str(country or "").strip().upper()
+    return db.session.scalar(select(ServiceZone.zone).where(
+        ServiceZone.service_id == service.id, ServiceZone.country == code))
+
+
+def service_for_order(order) -> ShippingService:
+    """Return the active service the order asks for (``order.shipping_service``).
+
+    :raises ShippingError: naming the order when it asks for no service, an unknown or
+        inactive one, or one that does not serve its country.
+    """
+    code = (order.shipping_service or "").strip()
+    if not code:
+        raise ShippingError(f"Order {order.number} asks for no shipping service; set its "
+                            "shipping service before packing it.")
+    service = service_by_code(code)
+    if service is None:
+        raise ShippingError(f'Order {order.number} asks for shipping service "{code}", which '
+                            "does not exist; create the service or change the order's service.")
+    if not service.active or not service.carrier.active:
+        raise ShippingError(f'Order {order.number} asks for shipping service "{code}", which '
+                            "is inactive; reactivate it or change the order's service.")
+    if zone_of(service, order.country) is None:
+        raise ShippingError(f"Order {order.number} goes to {order.country}, which "
+                            f'{service.name} ("{code}") does not serve; add the country to '
+                            "the service or change the order's service.")
+    return service
+
+
+# --------------------------------------------------------------------------- weights and limits
+
+
+def volumetric_weight_g(service: ShippingService, length_mm: int | None, width_mm: int | None,
+                        height_mm: int | None) -> int:
+    """Return the volumetric weight in grams (rounded up), or 0 without a divisor or sizes.
+
+    kg = L x W x H (cm) / divisor, so g = L x W x H (mm) / divisor (the 1000s cancel).
+    """
+    divisor = service.volumetric_divisor or 0
+    if divisor <= 0 or not (length_mm and width_mm and height_mm):
+        return 0
+    volume = int(length_mm) * int(width_mm) * int(height_mm)
+    return -(-volume // divisor)
+
+
+def chargeable_weight_g(service: ShippingService, weight_g: int, length_mm: int | None,
+                        width_mm: int | None, height_mm: int | None) -> int:
+    """Return the greater of the actual and the volumetric weight, in grams."""
+    return max(int(weight_g), volumetric_weight_g(service, length_mm, width_mm, height_mm))
+
+
+def check_parcel_limits(service: ShippingService, *, weight_g: int, length_mm: int | None,
+                        width_mm: int | None, height_mm: int | None) -> None:
+    """Refuse a parcel that breaks one of the service's limits (0 = no limit).
+
+    :raises ShippingError: naming the limit and the service, e.g. "The parcel weighs 2,350 g
+        (chargeable); Registered air mail takes at most 2,000 g."
+    """
+    if weight_g is None or int(weight_g) <= 0:
+        raise ShippingError("Enter the parcel's weight in grams (more than 0).",
+                            field="weight_g")
+    chargeable = chargeable_weight_g(service, weight_g, length_mm, width_mm, height_mm)
+    if service.max_weight_g and chargeable > service.max_weight_g:
+        volumetric = chargeable > int(weight_g)
+        detail = (f" (chargeable: volumetric; the actual weight is {int(weight_g):,} g)"
+                  if volumetric else " (chargeable)")
+        raise ShippingError(f"The parcel weighs {chargeable:,} g{detail}; {service.name} takes "
+                            f"at most {service.max_weight_g:,} g. Split it into parcels or "
+                            "choose another service.", field="weight_g")
+    sides = [int(s) for s in (length_mm, width_mm, height_mm) if s]
+    if not sides:
+        return
+    if any(s <= 0 for s in sides):
+        raise ShippingError("Parcel dimensions must be more than 0 mm.", field="length_mm")
+    longest = max(sides)
+    if service.max_longest_mm and longest > service.max_longest_mm:
+        raise ShippingError(f"The parcel's longest side is {longest:,} mm; {service.name} takes "
+                            f"at most {service.max_longest_mm:,} mm. Use a smaller box or "
+                            "choose another service.", field="length_mm")
+    total = sum(sides)
+    if service.max_sum_mm and total > service.max_sum_mm:
+        raise ShippingError(f"The parcel's length + width + height is {total:,} mm; "
+                            f"{service.name} takes at most {service.max_sum_mm:,} mm. Use a "
+                            "smaller box or choose another service.", field="length_mm")
+
+
+# --------------------------------------------------------------------------- rates
+
+
+def set_rate(service: ShippingService, *, zone: str, max_weight_g: int, price: Any,
+             currency: str, actor) -> tuple[ServiceRate, str]:
+    """Create or update the rate band (zone, up to ``max_weight_g``) of a service.
+
+    Returns the rate and ``"created"``, ``"updated"`` or ``"skipped"`` (unchanged).
+
+    :raises ValidationError: for a bad zone, band (> 0 g), price (>= 0) or currency.
+    """
+    zone = clean_zone(zone)
+    band = _whole(max_weight_g, field="max_weight_g", label="The weight band (g)", minimum=1)
+    price = clean_price(price)
+    currency = clean_currency(currency)
+    rate = db.session.scalar(select(ServiceRate).where(
+        ServiceRate.service_id == service.id, ServiceRate.zone == zone,
+        ServiceRate.max_weight_g == band))
+    context = {"service": service.code, "zone": zone, "max_weight_g": band}
+    if rate is None:
+        rate = ServiceRate(service_id=service.id, zone=zone, max_weight_g=band, price=price,
+                           currency=currency)
+        db.session.add(rate)
+        db.session.flush()
+        audit.record(rate, "service_rate.created", actor=actor, changes={
+            **context, "price": [None, price], "currency": [None, currency]})
+        db.session.expire(service, ["rates"])
+        return rate, "created"
+    changes = audit.diff(rate, {"price": price, "currency": currency})
+    if not changes:
+        return rate, "skipped"
+    rate.price, rate.currency = price, currency
+    audit.record(rate, "service_rate.updated", actor=actor, changes={**context, **changes})
+    db.session.flush()
+    return rate, "updated"
+
+
+def remove_rate(rate: ServiceRate, *, actor) -> None:
+    """Delete a rate band."""
+    service = rate.service
+    audit.record(rate, "service_rate.removed", actor=actor, changes={
+        "service": service.code, "zone": rate.zone, "max_weight_g": rate.max_weight_g,
+        "price": [rate.price, None], "currency": [rate.currency, None]})
+    db.session.delete(rate)
+    db.session.flush()
+    db.session.expire(service, ["rates"])
+
+
+def quote(service: ShippingService, country: str, chargeable_g: int) -> tuple[Decimal, str] | None:
+    """Return ``(price, currency)`` of the smallest band of the country's zone that fits.
+
+    None when the service does not serve the country, or no band is heavy enough.
+    """
+    zone = zone_of(service, country)
+    if zone is None:
+        return None
+    row = db.session.execute(
+        select(ServiceRate.price, ServiceRate.currency)
+        .where(ServiceRate.service_id == service.id, ServiceRate.zone == zone,
+               ServiceRate.max_weight_g >= int(chargeable_g))
+        .order_by(ServiceRate.max_weight_g).limit(1)).first()
+    return (row.price, row.currency) if row is not None else None

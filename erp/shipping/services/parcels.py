@@ -1,0 +1,293 @@
+"""Parcels after packing: labels (tracking numbers), voiding, finding and the parcel list.
+
+Labelling draws the tracking numbers of all the parcels of one service in a single draw (the
+range row is locked once) and moves them packed -> labelled. Voiding (before dispatch) keeps the
+tracking number on the voided parcel, so it is never used again; the parcel's units stay at the
+packing bench and become unpacked scans of the order again, and a packed order goes back to
+picking to be packed anew.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import Select, bindparam, func, or_, select, update
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from erp.core import audit
+from erp.core.excel import Column, Spec, export_workbook
+from erp.core.models import AuditEvent, utcnow
+from erp.core.states import transition
+from erp.extensions import db
+from erp.orders.models import CustomerOrder, OrderState
+from erp.orders.services import mark_repacking
+from erp.shipping import s10
+from erp.shipping.errors import ShippingError
+from erp.shipping.models import (
+    PARCEL_STATES,
+    Carrier,
+    DispatchBatch,
+    PackScan,
+    Parcel,
+    ParcelLine,
+    ParcelState,
+    ShippingService,
+)
+from erp.shipping.services.customs import check_customs
+from erp.shipping.services.tracking import draw_numbers
+
+P = ParcelState
+MAX_REASON = 200
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def label_parcels(parcels: Iterable[Parcel], *, actor) -> list[Parcel]:
+    """Give packed parcels their tracking numbers (one draw per service); packed -> labelled.
+
+    All or nothing: every parcel is checked before a number is drawn.
+
+    :raises ShippingError: naming a parcel that is not packed, whose customs lines do not add
+        up, or when a service's tracking ranges run out.
+    """
+    parcels = list(dict.fromkeys(parcels))  # each parcel once
+    for parcel in parcels:
+        if parcel.state != P.packed:
+            raise ShippingError(f"Parcel {parcel.number} is {PARCEL_STATES.label(parcel.state)}"
+                                "; only packed parcels get a label (and a tracking number).")
+        check_customs(parcel)
+    db.session.flush()  # the parcels exist (ids) before the bulk UPDATE
+    by_service: dict[int, list[Parcel]] = defaultdict(list)
+    for parcel in parcels:
+        by_service[parcel.service_id].append(parcel)
+    now = utcnow()
+    drawn: list[tuple[Parcel, str]] = []
+    for group in by_service.values():
+        numbers = draw_numbers(group[0].service, len(group), actor=actor)
+        drawn.extend(zip(group, numbers, strict=True))
+    if not drawn:
+        return parcels
+    # one executemany UPDATE and one audit INSERT (a wave's parcels are labelled together)
+    table = Parcel.__table__
+    db.session.execute(
+        update(table).where(table.c.id == bindparam("parcel_id"))
+        .values(state=P.labelled.value, tracking_number=bindparam("tn"), labelled_at=now),
+        [{"parcel_id": parcel.id, "tn": number} for parcel, number in drawn])
+    for parcel, number in drawn:
+        set_committed_value(parcel, "state", P.labelled)
+        set_committed_value(parcel, "tracking_number", number)
+        set_committed_value(parcel, "labelled_at", now)
+    audit.record_many("parcel", f"parcel.{P.labelled.value}", [
+        (parcel.id, parcel.number, {"state": [P.packed.value, P.labelled.value],
+                                    "tracking_number": number})
+        for parcel, number in drawn], actor=actor)
+    return parcels
+
+
+def label_parcel(parcel: Parcel, *, actor) -> Parcel:
+    """Label one parcel; see :func:`label_parcels`."""
+    return label_parcels([parcel], actor=actor)[0]
+
+
+# --------------------------------------------------------------------------- voiding
+
+
+def can_void(parcel: Parcel) -> bool:
+    """Return whether the parcel may be voided now (packed or labelled, in no batch)."""
+    return parcel.state in (P.packed, P.labelled) and parcel.batch_id is None
+
+
+def void_parcel(parcel: Parcel, *, reason: str, actor) -> Parcel:
+    """Void a parcel before dispatch: its goods become unpacked scans of the order again.
+
+    The tracking number stays on the voided parcel (never drawn again). A packed order goes
+    back to picking (:func:`erp.orders.services.mark_repacking`) to be packed anew.
+
+    :raises ShippingError: without a reason, or if the parcel is dispatched, voided already, or
+        in a dispatch batch (take it out of the batch first).
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ShippingError(f"Give a reason to void parcel {parcel.number}.", field="reason")
+    if len(reason) > MAX_REASON:
+        raise ShippingError(f"The reason may have at most {MAX_REASON} characters.",
+                            field="reason")
+    if parcel.state == P.dispatched:
+        raise ShippingError(f"Parcel {parcel.number} was dispatched: it left with the carrier "
+                            "and cannot be voided; handle it as a return.")
+    if parcel.state == P.voided:
+        raise ShippingError(f"Parcel {parcel.number} is already voided.")
+    if parcel.batch_id is not None:
+        batch = db.session.get(DispatchBatch, parcel.batch_id)
+        raise ShippingError(f"Parcel {parcel.number} is in dispatch batch "
+                            f"{batch.number if batch else parcel.batch_id}; take it out of the "
+                            "batch before voiding it.")
+    units = db.session.execute(
+        update(PackScan).where(PackScan.parcel_id == parcel.id).values(parcel_id=None)
+        .execution_options(synchronize_session="fetch")).rowcount
+    parcel.voided_at = utcnow()
+    parcel.void_reason = reason
+    transition(parcel, P.voided, machine=PARCEL_STATES, actor=actor, note=reason,
+               changes={"tracking_number": parcel.tracking_number, "scan_rows": units})
+    db.session.flush()
+    order = parcel.order
+    if order.state == OrderState.packed:
+        mark_repacking(order, actor=actor,
+                       reason=f"Parcel {parcel.number} voided: {reason}")
+    return parcel
+
+
+# --------------------------------------------------------------------------- finding
+
+
+def find_parcel(text: str) -> Parcel | None:
+    """Return the parcel with this tracking number (S10 typed any way) or parcel number."""
+    raw = (text or "").strip().upper()
+    if not raw:
+        return None
+    number = s10.normalise(raw)
+    return db.session.scalar(select(Parcel).where(or_(
+        Parcel.tracking_number == number, Parcel.number == raw)).order_by(Parcel.id).limit(1))
+
+
+def parcel_history(parcel: Parcel, limit: int = 200) -> list[AuditEvent]:
+    """Return the parcel's audit events, newest first."""
+    return list(db.session.scalars(
+        select(AuditEvent).where(AuditEvent.entity_type == "parcel",
+                                 AuditEvent.entity_id == str(parcel.id))
+        .options(selectinload(AuditEvent.actor))
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)))
+
+
+def load_parcel(parcel_id: int) -> Parcel | None:
+    """Return the parcel with its order, service, box and lines (with SKUs) loaded."""
+    return db.session.scalar(select(Parcel).where(Parcel.id == parcel_id).options(
+        selectinload(Parcel.lines).selectinload(ParcelLine.sku),
+        selectinload(Parcel.order), selectinload(Parcel.service),
+        selectinload(Parcel.box), selectinload(Parcel.batch)))
+
+
+# --------------------------------------------------------------------------- the parcel list
+
+
+@dataclass
+class ParcelFilters:
+    """The parcel list's search and filters.
+
+    :param q: a tracking number (S10 typed with spaces or dashes too), a parcel number or an
+        order number.
+    :param state: a parcel state, or ``open`` (packed or labelled).
+    :param service: a service code.
+    :param date_from: packed on or after this day (UTC); ``date_to`` on or before it.
+    """
+
+    q: str | None = None
+    state: str | None = None
+    service: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def _filtered(stmt: Select, f: ParcelFilters) -> Select:
+    if f.q:
+        raw = f.q.strip().upper()
+        number = s10.normalise(raw)
+        stmt = stmt.where(or_(Parcel.tracking_number == number, Parcel.number == raw,
+                              func.upper(CustomerOrder.number) == raw,
+                              Parcel.tracking_number.like(f"%{number}%")))
+    if f.state in PARCEL_STATES.groups:
+        stmt = stmt.where(Parcel.state.in_(sorted(PARCEL_STATES.groups[f.state])))
+    elif f.state in P.__members__:
+        stmt = stmt.where(Parcel.state == P(f.state))
+    if f.service:
+        stmt = stmt.where(ShippingService.code == f.service)
+    if f.date_from:
+        stmt = stmt.where(Parcel.packed_at >= datetime.combine(f.date_from, time.min, UTC))
+    if f.date_to:
+        stmt = stmt.where(Parcel.packed_at < datetime.combine(
+            f.date_to + timedelta(days=1), time.min, UTC))
+    return stmt
+
+
+def _joined(stmt: Select) -> Select:
+    return (stmt.join(CustomerOrder, CustomerOrder.id == Parcel.order_id)
+            .join(ShippingService, ShippingService.id == Parcel.service_id))
+
+
+def parcel_list_query(f: ParcelFilters) -> Select:
+    """Return the parcels matching the filters, newest packed first, one row each.
+
+    Columns: ``id, number, sequence, state, tracking_number, packed_at, labelled_at,
+    dispatched_at, weight_g, length_mm, width_mm, height_mm, declared_value, currency,
+    customs_form, ioss_number, dutiable, order_id, order_number, ship_name, country,
+    service_code, service_name, carrier_code, batch_number``.
+    """
+    stmt = _joined(select(
+        Parcel.id, Parcel.number, Parcel.sequence, Parcel.state, Parcel.tracking_number,
+        Parcel.packed_at, Parcel.labelled_at, Parcel.dispatched_at, Parcel.weight_g,
+        Parcel.length_mm, Parcel.width_mm, Parcel.height_mm, Parcel.declared_value,
+        Parcel.currency, Parcel.customs_form, Parcel.ioss_number, Parcel.dutiable,
+        Parcel.order_id, CustomerOrder.number.label("order_number"), CustomerOrder.ship_name,
+        CustomerOrder.country, ShippingService.code.label("service_code"),
+        ShippingService.name.label("service_name"), Carrier.code.label("carrier_code"),
+        DispatchBatch.number.label("batch_number")))
+    stmt = (stmt.join(Carrier, Carrier.id == ShippingService.carrier_id)
+            .outerjoin(DispatchBatch, DispatchBatch.id == Parcel.batch_id)
+            .order_by(Parcel.packed_at.desc(), Parcel.id.desc()))
+    return _filtered(stmt, f)
+
+
+def parcel_count_query(f: ParcelFilters) -> Select:
+    """Return the number of parcels matching the filters."""
+    return _filtered(_joined(select(func.count()).select_from(Parcel)), f)
+
+
+def service_options() -> list[tuple[str, str]]:
+    """Return ``(code, name)`` of every service, for the list's filter."""
+    return list(db.session.execute(select(ShippingService.code, ShippingService.name)
+                                   .order_by(ShippingService.code)).all())
+
+
+PARCEL_SPEC = Spec("parcels", "Parcels", (
+    Column("number", "Parcel", width=18),
+    Column("tracking_number", "Tracking number", width=20),
+    Column("state", "State", width=12),
+    Column("order_number", "Order", width=18),
+    Column("sequence", "No.", type="int", width=6),
+    Column("ship_name", "Addressee", width=26),
+    Column("country", "Country", width=8),
+    Column("service_code", "Service", width=14),
+    Column("carrier_code", "Carrier", width=10),
+    Column("weight_g", "Weight (g)", type="int", width=10),
+    Column("dimensions", "L x W x H (mm)", width=16),
+    Column("declared_value", "Declared value", type="decimal", width=14),
+    Column("currency", "Currency", width=8),
+    Column("customs_form", "Customs form", width=12),
+    Column("ioss_number", "IOSS", width=14),
+    Column("dutiable", "Dutiable", width=8),
+    Column("packed_at", "Packed (UTC)", type="auto", width=18),
+    Column("labelled_at", "Labelled (UTC)", type="auto", width=18),
+    Column("dispatched_at", "Dispatched (UTC)", type="auto", width=18),
+    Column("batch_number", "Batch", width=18),
+))
+
+
+def export_parcels(filters: ParcelFilters) -> bytes:
+    """Return the parcels matching the list's filters as an .xlsx workbook."""
+    rows = db.session.execute(parcel_list_query(filters))
+    return export_workbook(PARCEL_SPEC, ({
+        "number": r.number, "tracking_number": r.tracking_number,
+        "state": PARCEL_STATES.label(r.state), "order_number": r.order_number,
+        "sequence": r.sequence, "ship_name": r.ship_name, "country": r.country,
+        "service_code": r.service_code, "carrier_code": r.carrier_code,
+        "weight_g": r.weight_g, "dimensions": f"{r.length_mm} x {r.width_mm} x {r.height_mm}",
+        "declared_value": r.declared_value, "currency": r.currency,
+        "customs_form": r.customs_form.value.upper() if r.customs_form else None,
+        "ioss_number": r.ioss_number, "dutiable": "yes" if r.dutiable else "no",
+        "packed_at": r.packed_at, "labelled_at": r.labelled_at,
+        "dispatched_at": r.dispatched_at, "batch_number": r.batch_number} for r in rows))

@@ -1,0 +1,301 @@
+"""Tracking numbers: ranges allocated by the carrier, drawn under a lock, never reused.
+
+A range belongs to one service. S10 ranges (shared/reference/shipping.md, section 1) have two
+service letters as ``prefix`` and the issuing country as ``suffix``; each serial gets the UPU
+mod-11 check digit. Free-form (courier) ranges give ``prefix + serial`` zero-padded to
+``width`` + ``suffix``.
+
+Numbers are drawn like document numbers (:mod:`erp.core.numbering`): a single
+``UPDATE tracking_range SET next_serial = next_serial + n ... RETURNING next_serial`` takes
+the row lock (PostgreSQL) or the write lock (SQLite), so two transactions never get the same
+number; ``next_serial`` only grows, so a number is never given twice, even when the parcel that
+had it is voided. When a range cannot give all the numbers asked for, it gives what it has left
+and the rest comes from the service's next active range (in the order they were loaded).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+import pycountry
+from sqlalchemy import select, update
+
+from erp.core import audit
+from erp.core.errors import ValidationError
+from erp.extensions import db
+from erp.shipping import s10
+from erp.shipping.errors import ShippingError
+from erp.shipping.models import ShippingService, TrackingKind, TrackingRange
+
+#: an Integer column holds up to 2**31 - 1, and next_serial may be last_serial + 1
+MAX_SERIAL = 2_147_483_646
+MAX_S10_SERIAL = 99_999_999
+FREE_PART_RE = re.compile(r"^[A-Z0-9]{0,20}$")
+#: the most numbers one call may draw
+MAX_DRAW = 100_000
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def format_number(rng: TrackingRange, serial: int, kind: TrackingKind) -> str:
+    """Return the tracking number of ``serial`` in ``rng``."""
+    if kind == TrackingKind.s10:
+        return s10.make(rng.prefix, serial, rng.suffix)
+    return f"{rng.prefix}{serial:0{rng.width}d}{rng.suffix}"
+
+
+def _numbers(prefix: str, suffix: str, width: int, kind: TrackingKind, start: int,
+             count: int) -> list[str]:
+    if kind == TrackingKind.s10:
+        return [s10.make(prefix, serial, suffix) for serial in range(start, start + count)]
+    return [f"{prefix}{serial:0{width}d}{suffix}" for serial in range(start, start + count)]
+
+
+# --------------------------------------------------------------------------- ranges
+
+
+def _whole(value: Any, *, field: str, label: str, minimum: int, maximum: int) -> int:
+    message = f"{label} must be a whole number from {minimum:,} to {maximum:,}"
+    if isinstance(value, bool) or value is None or str(value).strip() == "":
+        raise ValidationError(f"{message}.", field=field)
+    try:
+        number = int(str(value).strip().replace(",", ""))
+    except ValueError:
+        raise ValidationError(f"{message}, got {value!r}.", field=field) from None
+    if not minimum <= number <= maximum:
+        raise ValidationError(f"{message}, got {number:,}.", field=field)
+    return number
+
+
+def _clean_s10_parts(prefix: Any, suffix: Any) -> tuple[str, str]:
+    prefix = str(prefix or "").strip().upper()
+    if not re.match(r"^[A-Z]{2}$", prefix):
+        raise ValidationError(f"{prefix or 'An empty prefix'!r} is not an S10 prefix: use the "
+                              "two service letters the carrier gave, e.g. RR or LK.",
+                              field="prefix")
+    if prefix[0] in s10.RESERVED_FIRST_LETTERS:
+        raise ValidationError(f"S10 service letters beginning with {prefix[0]} are reserved "
+                              "(J, K, S, T and W); check the prefix the carrier gave.",
+                              field="prefix")
+    suffix = str(suffix or "").strip().upper()
+    if not re.match(r"^[A-Z]{2}$", suffix) or pycountry.countries.get(alpha_2=suffix) is None:
+        raise ValidationError(f"{suffix or 'An empty suffix'!r} is not a country code: an S10 "
+                              "number ends with the ISO code of the issuing post's country, "
+                              "e.g. CN.", field="suffix")
+    return prefix, suffix
+
+
+def _clean_free_parts(prefix: Any, suffix: Any) -> tuple[str, str]:
+    prefix = str(prefix or "").strip().upper()
+    suffix = str(suffix or "").strip().upper()
+    for value, field in ((prefix, "prefix"), (suffix, "suffix")):
+        if not FREE_PART_RE.match(value):
+            raise ValidationError(f"The {field} {value!r} may hold only letters and digits, at "
+                                  "most 20.", field=field)
+    return prefix, suffix
+
+
+def add_range(service: ShippingService, *, prefix: str, first_serial: int, last_serial: int,
+              suffix: str = "", warn_below: int = 500, width: int | None = None,
+              actor) -> TrackingRange:
+    """Load a range of tracking numbers the carrier allocated for ``service``.
+
+    S10 services: ``prefix`` two letters not beginning with J, K, S, T or W; ``suffix`` an ISO
+    country code; serials 0 to 99,999,999 (8 digits). Free-form: ``prefix``/``suffix`` letters
+    and digits, ``width`` the zero-padded serial digits (default: the last serial's), and the
+    whole number 6 to 40 characters.
+
+    :raises ValidationError: for a bad prefix, suffix, serials or warning level.
+    :raises ShippingError: if the serials overlap a range already loaded with the same prefix
+        and suffix (any service): a number must never be given twice.
+    """
+    kind = service.tracking_kind
+    if kind == TrackingKind.s10:
+        prefix, suffix = _clean_s10_parts(prefix, suffix)
+        maximum, width = MAX_S10_SERIAL, 8
+    else:
+        prefix, suffix = _clean_free_parts(prefix, suffix)
+        maximum = MAX_SERIAL
+    first = _whole(first_serial, field="first_serial", label="The first serial", minimum=0,
+                   maximum=maximum)
+    last = _whole(last_serial, field="last_serial", label="The last serial", minimum=0,
+                  maximum=maximum)
+    if last < first:
+        raise ValidationError(f"The last serial ({last:,}) must not be below the first "
+                              f"({first:,}).", field="last_serial")
+    warn = _whole(warn_below, field="warn_below", label="The running-low warning level",
+                  minimum=0, maximum=MAX_SERIAL)
+    if kind != TrackingKind.s10:
+        digits = len(str(last))
+        width = digits if width in (None, "") else _whole(
+            width, field="width", label="The serial width", minimum=1, maximum=12)
+        if digits > width:
+            raise ValidationError(f"The last serial {last:,} has {digits} digits, more than "
+                                  f"the width of {width}.", field="width")
+        sample = f"{prefix}{last:0{width}d}{suffix}"
+        if not s10.FREE_FORM.match(sample):
+            raise ValidationError(f'A number such as "{sample}" must have 6 to 40 letters and '
+                                  "digits; change the prefix, suffix or width.", field="width")
+    clash = db.session.scalar(select(TrackingRange).where(
+        TrackingRange.prefix == prefix, TrackingRange.suffix == suffix,
+        TrackingRange.first_serial <= last, TrackingRange.last_serial >= first)
+        .order_by(TrackingRange.id).limit(1))
+    if clash is not None:
+        raise ShippingError(
+            f"To load {prefix} {first:,}-{last:,} {suffix}".rstrip() + ", you must correct the "
+            f"serials: they overlap the range {clash.first_serial:,}-{clash.last_serial:,} "
+            f"already loaded for {clash.service.name}, and a tracking number is never given "
+            "twice.", field="first_serial")
+    rng = TrackingRange(service_id=service.id, prefix=prefix, suffix=suffix, width=width,
+                        first_serial=first, last_serial=last, next_serial=first,
+                        warn_below=warn, active=True,
+                        created_by_id=getattr(actor, "id", None))
+    db.session.add(rng)
+    db.session.flush()
+    audit.record(rng, "tracking_range.created", actor=actor, changes={
+        "service": service.code, "prefix": [None, prefix], "suffix": [None, suffix],
+        "width": [None, width], "first_serial": [None, first], "last_serial": [None, last],
+        "warn_below": [None, warn]})
+    return rng
+
+
+def set_range_active(rng: TrackingRange, active: bool, *, actor) -> TrackingRange:
+    """Stop drawing from a range, or draw from it again (its next serial is kept)."""
+    active = bool(active)
+    if rng.active != active:
+        rng.active = active
+        audit.record(rng, "tracking_range.reactivated" if active
+                     else "tracking_range.deactivated", actor=actor,
+                     changes={"service": rng.service.code, "active": [not active, active]})
+        db.session.flush()
+    return rng
+
+
+def set_warn_below(rng: TrackingRange, warn_below: int, *, actor) -> TrackingRange:
+    """Change the remaining count under which the range is reported running low."""
+    warn = _whole(warn_below, field="warn_below", label="The running-low warning level",
+                  minimum=0, maximum=MAX_SERIAL)
+    if rng.warn_below != warn:
+        audit.record(rng, "tracking_range.updated", actor=actor, changes={
+            "service": rng.service.code, "warn_below": [rng.warn_below, warn]})
+        rng.warn_below = warn
+        db.session.flush()
+    return rng
+
+
+def service_ranges(service: ShippingService) -> list[TrackingRange]:
+    """Return the ranges of a service in the order they are drawn from."""
+    return list(db.session.scalars(select(TrackingRange).where(
+        TrackingRange.service_id == service.id).order_by(TrackingRange.id)))
+
+
+def remaining_numbers(service: ShippingService) -> int:
+    """Return how many numbers the service's active ranges have left."""
+    return sum(r.remaining for r in service_ranges(service) if r.active)
+
+
+def ranges_running_low() -> list[TrackingRange]:
+    """Return the active ranges with fewer numbers left than their warning level.
+
+    A range counts only while its service as a whole is low: once a follow-on range is loaded
+    with enough numbers, the old range stops being reported.
+    """
+    ranges = db.session.scalars(select(TrackingRange).where(TrackingRange.active.is_(True))
+                                .order_by(TrackingRange.service_id, TrackingRange.id)).all()
+    total: dict[int, int] = defaultdict(int)
+    for rng in ranges:
+        total[rng.service_id] += rng.remaining
+    return [rng for rng in ranges
+            if rng.remaining < rng.warn_below and total[rng.service_id] < rng.warn_below]
+
+
+# --------------------------------------------------------------------------- drawing
+
+
+def _take_all(range_id: int, count: int):
+    """Advance the range by ``count`` if it has that many left; return the row or None."""
+    stmt = (update(TrackingRange)
+            .where(TrackingRange.id == range_id, TrackingRange.active.is_(True),
+                   TrackingRange.next_serial + count <= TrackingRange.last_serial + 1)
+            .values(next_serial=TrackingRange.next_serial + count)
+            .returning(TrackingRange.next_serial, TrackingRange.prefix, TrackingRange.suffix,
+                       TrackingRange.width))
+    return db.session.execute(stmt, execution_options={"synchronize_session": False}).first()
+
+
+def _take_rest(range_id: int, count: int) -> tuple[int, int, Any] | None:
+    """Take what is left of the range (less than ``count``): return (start, taken, row)."""
+    # The no-op update locks the row and reads its current values; nothing can move it until
+    # this transaction ends, so the second update below cannot race.
+    locked = db.session.execute(
+        update(TrackingRange)
+        .where(TrackingRange.id == range_id, TrackingRange.active.is_(True),
+               TrackingRange.next_serial <= TrackingRange.last_serial)
+        .values(next_serial=TrackingRange.next_serial)
+        .returning(TrackingRange.next_serial, TrackingRange.last_serial, TrackingRange.prefix,
+                   TrackingRange.suffix, TrackingRange.width),
+        execution_options={"synchronize_session": False}).first()
+    if locked is None:
+        return None
+    taken = min(count, locked.last_serial + 1 - locked.next_serial)
+    db.session.execute(
+        update(TrackingRange).where(TrackingRange.id == range_id)
+        .values(next_serial=locked.next_serial + taken),
+        execution_options={"synchronize_session": False})
+    return locked.next_serial, taken, locked
+
+
+def draw_numbers(service: ShippingService, count: int, *, actor) -> list[str]:
+    """Draw ``count`` new tracking numbers for ``service``, in serial order.
+
+    :raises ShippingError: naming the service when its active ranges cannot give them all
+        (nothing is drawn then: the caller rolls back).
+    """
+    count = int(count)
+    if count <= 0:
+        return []
+    if count > MAX_DRAW:
+        raise ShippingError(f"At most {MAX_DRAW:,} tracking numbers can be drawn at once.")
+    kind = service.tracking_kind
+    candidates = db.session.scalars(select(TrackingRange.id).where(
+        TrackingRange.service_id == service.id, TrackingRange.active.is_(True),
+        TrackingRange.next_serial <= TrackingRange.last_serial)
+        .order_by(TrackingRange.id)).all()
+    numbers: list[str] = []
+    drawn: list[tuple[int, int, int]] = []  # (range id, first serial, count)
+    for range_id in candidates:
+        needed = count - len(numbers)
+        row = _take_all(range_id, needed)
+        if row is not None:
+            start, taken = row.next_serial - needed, needed
+        else:
+            rest = _take_rest(range_id, needed)
+            if rest is None:
+                continue
+            start, taken, row = rest
+        numbers.extend(_numbers(row.prefix, row.suffix, row.width, kind, start, taken))
+        drawn.append((range_id, start, taken))
+        if len(numbers) == count:
+            break
+    if len(numbers) < count:
+        raise ShippingError(
+            f"{service.name} ({service.code}) has no tracking numbers left: {count:,} asked "
+            f"for, {len(numbers):,} available. Load a new range from the carrier under "
+            "Shipping > Carriers.")
+    for range_id, start, taken in drawn:
+        rng = db.session.get(TrackingRange, range_id)
+        if rng is not None:
+            db.session.refresh(rng, ["next_serial"])
+            audit.record(rng, "tracking_range.drawn", actor=actor, changes={
+                "service": service.code, "count": taken,
+                "first": format_number(rng, start, kind),
+                "last": format_number(rng, start + taken - 1, kind)})
+    return numbers
+
+
+def draw_number(service: ShippingService, *, actor) -> str:
+    """Draw one new tracking number for ``service``."""
+    return draw_numbers(service, 1, actor=actor)[0]
