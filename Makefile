@@ -24,15 +24,9 @@ demo: migrate
 run: demo
 	$(BIN)/erp run --host 127.0.0.1 --port 5000
 
+# SQLite and PostgreSQL passes run side by side (one per core); both reports are printed.
 test: install
-	@echo "== on SQLite"
-	env -u ERP_TEST_DATABASE_URL $(BIN)/python -m pytest -q -p no:cacheprovider
-	@if [ -n "$(PG_URL)" ]; then \
-		echo "== again on PostgreSQL ($(PG_URL))"; \
-		ERP_TEST_DATABASE_URL="$(PG_URL)" $(BIN)/python -m pytest -q -p no:cacheprovider; \
-	else \
-		echo "ERP_TEST_DATABASE_URL is not set: PostgreSQL run skipped (CI always sets it)."; \
-	fi
+	ERP_TEST_DATABASE_URL="$(PG_URL)" bash scripts/test-both.sh $(BIN)/python
 
 test-sqlite: install
 	env -u ERP_TEST_DATABASE_URL $(BIN)/python -m pytest -q -p no:cacheprovider

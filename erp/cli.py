@@ -117,6 +117,8 @@ def demo_cmd(reset_passwords: bool):
     load_demo_shipping()
     from erp.shipping.demo_outbound import load_demo as load_demo_outbound
     load_demo_outbound()
+    from erp.aftersales.demo import load_demo as load_demo_aftersales
+    load_demo_aftersales()
     db.session.commit()
     click.secho("Demo data loaded. Sign in at http://127.0.0.1:5000 with:", fg="green")
     for username, password, role in rows:

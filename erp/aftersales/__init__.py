@@ -4,4 +4,4 @@ Sits above shipping: it reads what was shipped through shipping's queries, posts
 through warehouse services, and creates replacement orders through order services.
 """
 
-from erp.aftersales import settings  # noqa: E402,F401 - declares the after-sales settings
+from erp.aftersales import hooks, settings  # noqa: E402,F401 - settings, order-page panel

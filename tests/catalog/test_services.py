@@ -13,7 +13,8 @@ from erp.extensions import db
 
 
 def _events(action: str) -> list[AuditEvent]:
-    return db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
+    return db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                              .order_by(AuditEvent.id)).all()
 
 
 # --- categories -------------------------------------------------------------------------------
