@@ -145,7 +145,7 @@ def make_app(db: BenchDB):
 
 def run(names: list[str], quick: bool) -> int:
     """Run the named benchmarks (all when empty) on every configured database."""
-    from bench import suites, suites_shipping  # noqa: F401 - registers the benchmarks
+    from bench import suites, suites_reports, suites_shipping  # noqa: F401 - registers them
 
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:

@@ -83,6 +83,8 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.register_blueprint(shipping_views.bp, url_prefix="/shipping")
     from erp.aftersales import views as aftersales_views
     app.register_blueprint(aftersales_views.bp, url_prefix="/aftersales")
+    from erp.reports import views as report_views
+    app.register_blueprint(report_views.bp, url_prefix="/reports")
     from erp.orders.api import api_bp as orders_api_bp
     csrf.exempt(orders_api_bp)
     app.register_blueprint(orders_api_bp, url_prefix="/api/v1")

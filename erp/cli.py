@@ -333,9 +333,55 @@ def allocate_cmd(limit: int | None):
     click.secho(str(summary), fg="yellow" if summary.failed else "green")
 
 
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
+@click.option("--simple", is_flag=True, help="Run jobs in this process (no fork per job).")
+@with_appcontext
+def worker_cmd(burst: bool, simple: bool):
+    """Run background jobs from the RQ queue on ERP_REDIS_URL (old result files go first)."""
+    from redis.exceptions import RedisError
+
+    from erp.core.jobs import run_worker
+
+    if not current_app.config.get("ERP_REDIS_URL"):
+        click.secho("ERP_REDIS_URL is not set: set it to the Redis server (e.g. "
+                    "redis://127.0.0.1:6379/0). Without it jobs run inside the web process and "
+                    "no worker is needed.", fg="red", err=True)
+        sys.exit(1)
+    try:
+        run_worker(burst=burst, simple=simple)
+    except RedisError as exc:
+        click.secho(f"Redis unreachable at ERP_REDIS_URL: {exc}", fg="red", err=True)
+        sys.exit(1)
+
+
+@click.command("report")
+@click.argument("name")
+@click.option("--from", "date_from", default=None, metavar="YYYY-MM-DD",
+              help="First day of the period (range reports; default 30 days before --to).")
+@click.option("--to", "date_to", default=None, metavar="YYYY-MM-DD",
+              help="Last day of the period, or the as-of date (default today, UTC).")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="The .xlsx file to write.")
+@with_appcontext
+def report_cmd(name: str, date_from: str | None, date_to: str | None, out: str):
+    """Write Excel report NAME for a period to --out (exit 2 on a bad name or date)."""
+    from erp.reports.registry import ReportError, build_report
+
+    try:
+        data, filename = build_report(name, date_from, date_to, user="erp report (CLI)")
+    except ReportError as err:
+        raise click.UsageError(str(err)) from None
+    with open(out, "wb") as fh:
+        fh.write(data)
+    click.secho(f"Report {name} written to {out} ({len(data):,} bytes; {filename}).",
+                fg="green")
+
+
 #: every command of the group; domains append theirs (registered on each app's ``app.cli``)
 COMMANDS: list[click.Command] = [demo_cmd, create_user_cmd, check_cmd, check_ledger_cmd,
-                               import_group, export_group, allocate_cmd]
+                               import_group, export_group, allocate_cmd, worker_cmd,
+                               report_cmd]
 
 
 def init_app(app) -> None:

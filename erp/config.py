@@ -41,6 +41,8 @@ class Config:
     redis_url: str | None
     session_minutes: int
     secure_cookies: bool
+    jobs_timeout: int = 3600
+    jobs_keep_days: int = 7
 
     @classmethod
     def from_env(cls) -> Config:
@@ -53,6 +55,8 @@ class Config:
             redis_url=os.environ.get("ERP_REDIS_URL") or None,
             session_minutes=_int_env("ERP_SESSION_MINUTES", 480),
             secure_cookies=_bool_env("ERP_SECURE_COOKIES", False),
+            jobs_timeout=_int_env("ERP_JOBS_TIMEOUT", 3600),
+            jobs_keep_days=_int_env("ERP_JOBS_KEEP_DAYS", 7),
         )
 
     def as_flask(self) -> dict:
@@ -66,6 +70,8 @@ class Config:
             "PERMANENT_SESSION_LIFETIME": self.session_minutes * 60,
             "SESSION_COOKIE_SECURE": self.secure_cookies,
             "REMEMBER_COOKIE_SECURE": self.secure_cookies,
+            "ERP_JOBS_TIMEOUT": self.jobs_timeout,
+            "ERP_JOBS_KEEP_DAYS": self.jobs_keep_days,
         }
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     Date,
+    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -169,3 +170,41 @@ class LoginAttempt(db.Model):
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     success: Mapped[bool] = mapped_column(default=False)
+
+
+class JobState(StrEnum):
+    """Where a background job is."""
+
+    queued = "queued"
+    running = "running"
+    finished = "finished"
+    failed = "failed"
+
+
+class BackgroundJob(db.Model):
+    """Long work (a large report, export or batch PDF) run off the request.
+
+    Run by an RQ worker when ``ERP_REDIS_URL`` is set, else in-process; either way its state,
+    progress and result file are kept here, so a page can show a progress bar and then a link.
+    """
+
+    __tablename__ = "background_job"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a UUID
+    kind: Mapped[str] = mapped_column(String(60))
+    params: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    state: Mapped[JobState] = mapped_column(
+        Enum(JobState, native_enum=False, length=16, validate_strings=True),
+        default=JobState.queued, index=True)
+    progress: Mapped[int] = mapped_column(Integer, default=0)  # percent
+    message: Mapped[str | None] = mapped_column(String(200))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    result_path: Mapped[str | None] = mapped_column(String(300))
+    result_name: Mapped[str | None] = mapped_column(String(200))
+    result_mime: Mapped[str | None] = mapped_column(String(100))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    user: Mapped[User | None] = relationship()

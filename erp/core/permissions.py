@@ -23,6 +23,7 @@ PERMISSIONS: dict[str, str] = {
     "core.view_audit": "read and export the audit log",
     "core.manage_settings": "change company settings and exchange rates",
     "core.view_settings": "read company settings and exchange rates",
+    "core.view_costs": "see average costs and stock values wherever they are shown",
     "brands.view": "read brands, trademarks and purchasing specifications",
     "brands.edit": "create and edit brands and draft specifications",
     "brands.approve": "approve and retire specification versions",
@@ -47,6 +48,7 @@ PERMISSIONS: dict[str, str] = {
     "aftersales.approve": "approve refunds above the threshold and returns outside the window",
     "aftersales.receive": "receive returned goods and inspect them (grades A, B, C)",
     "aftersales.report": "read return-rate reports and export refunds for finance",
+    "reports.view": "open the manager dashboard and run the Excel reports (costs and values)",
 }
 
 _ALL_STAFF = {"core.dashboard", "core.own_account", "catalog.view", "warehouse.view",
@@ -58,7 +60,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.manager: frozenset(_ALL_STAFF | {
         "core.view_audit", "core.view_settings", "brands.view", "brands.approve",
         "warehouse.approve", "procurement.view", "procurement.approve", "aftersales.approve",
-        "aftersales.report"}),
+        "aftersales.report", "core.view_costs", "reports.view"}),
     Role.purchasing: frozenset(_ALL_STAFF | {
         "core.view_settings", "brands.view", "brands.edit", "catalog.edit", "procurement.view",
         "procurement.edit"}),

@@ -75,3 +75,32 @@ def pdf_response(data: bytes, name: str, *, inline: bool = True):
     """Send PDF bytes, shown in the browser by default."""
     return send_file(io.BytesIO(data), as_attachment=not inline, download_name=f"{name}.pdf",
                      mimetype="application/pdf")
+
+
+def save_form(form, obj, *, create, update, saved: str, next_url: str, template: str,
+              **context):
+    """Run the create-or-edit cycle of a simple record form and return the response.
+
+    On a valid POST, ``create(**values)`` (when ``obj`` is None; an ``active`` value is
+    dropped, since a new record is active) or ``update(obj, **values)`` runs with the form's
+    ``values()``; the result is committed, ``saved`` (formatted with ``obj=``) flashed and the
+    user sent to ``next_url``. A service refusal is rolled back and shown on the form.
+    """
+    from flask import redirect, render_template
+
+    if form.validate_on_submit():
+        values = form.values()
+        try:
+            if obj is None:
+                values.pop("active", None)
+                obj = create(**values)
+            else:
+                update(obj, **values)
+        except DomainError as err:
+            db.session.rollback()
+            form_errors(form, err)
+        else:
+            db.session.commit()
+            flash(saved.format(obj=obj), "success")
+            return redirect(next_url)
+    return render_template(template, form=form, **context)

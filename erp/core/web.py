@@ -45,6 +45,9 @@ NAV: list[tuple[str, str, str]] = [
     ("Refunds", "aftersales.refund_list", "aftersales.view"),
     ("Return rates", "aftersales.return_report", "aftersales.report"),
     ("Reason codes", "aftersales.reason_list", "aftersales.view"),
+    ("Dashboard", "reports.dashboard", "reports.view"),
+    ("Excel reports", "reports.report_list", "reports.view"),
+    ("My jobs", "reports.job_list", "reports.view"),
 ]
 ADMIN_NAV: list[tuple[str, str, str]] = [
     ("Users", "core.user_list", "core.manage_users"),
@@ -58,7 +61,7 @@ ADMIN_NAV: list[tuple[str, str, str]] = [
 #: menu names of the blueprints, in the order the menus appear
 NAV_GROUPS = {"brands": "Catalog", "catalog": "Catalog", "warehouse": "Warehouse",
               "procurement": "Purchasing", "shipping": "Shipping",
-              "aftersales": "After-sales"}
+              "aftersales": "After-sales", "reports": "Reports"}
 
 
 def nav_groups(main: list[tuple[str, str, str]], admin: list[tuple[str, str, str]]

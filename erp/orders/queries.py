@@ -127,3 +127,24 @@ def country_options() -> list[str]:
     """Return the shipping countries that occur in orders, sorted."""
     return list(db.session.scalars(select(CustomerOrder.country).distinct()
                                    .order_by(CustomerOrder.country)))
+
+
+def backordered_orders_query() -> Select:
+    """Return the backordered orders, oldest placed first, with their units short.
+
+    Columns: ``id, number, placed_at, customer_name, country, units, allocated``. The line
+    totals are summed for the backordered orders only (not over every order's lines).
+    """
+    totals = (select(CustomerOrderLine.order_id,
+                     func.sum(CustomerOrderLine.quantity).label("units"),
+                     func.sum(CustomerOrderLine.allocated_qty).label("allocated"))
+              .join(CustomerOrder, CustomerOrder.id == CustomerOrderLine.order_id)
+              .where(CustomerOrder.state == OrderState.backordered)
+              .group_by(CustomerOrderLine.order_id).subquery())
+    return (select(CustomerOrder.id, CustomerOrder.number, CustomerOrder.placed_at,
+                   CustomerOrder.customer_name, CustomerOrder.country,
+                   func.coalesce(totals.c.units, 0).label("units"),
+                   func.coalesce(totals.c.allocated, 0).label("allocated"))
+            .outerjoin(totals, totals.c.order_id == CustomerOrder.id)
+            .where(CustomerOrder.state == OrderState.backordered)
+            .order_by(CustomerOrder.placed_at, CustomerOrder.id))

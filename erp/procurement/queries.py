@@ -219,3 +219,35 @@ def supplier_options(active_only: bool = False) -> list[tuple[int, str, str, str
     if active_only:
         stmt = stmt.where(Supplier.active.is_(True))
     return [tuple(row) for row in db.session.execute(stmt)]
+
+
+def open_purchase_orders_summary() -> list[dict]:
+    """Return the open purchase orders (approved, ordered, partly received) per state and currency.
+
+    Each row: ``state, currency, orders, total`` (the orders' value, cancelled quantities
+    excluded) and ``open_value`` (what is still to receive: quantity - received - cancelled,
+    never below zero, x unit price, in ten-thousandths summed exactly).
+    """
+    from decimal import Decimal
+
+    remaining = PurchaseOrderLine.quantity - PurchaseOrderLine.received_qty \
+        - PurchaseOrderLine.cancelled_qty
+    open_raw = case((remaining > 0, remaining), else_=0) * type_coerce(
+        PurchaseOrderLine.unit_price, BigInteger)
+    lines = (select(PurchaseOrderLine.order_id,
+                    func.sum(_line_amount_raw()).label("total"),
+                    func.sum(open_raw).label("open_raw"))
+             .group_by(PurchaseOrderLine.order_id).subquery())
+    states = sorted(PURCHASE_ORDER_STATES.groups["incoming"])
+    rows = db.session.execute(
+        select(PurchaseOrder.state, PurchaseOrder.currency, func.count().label("orders"),
+               type_coerce(func.sum(func.coalesce(lines.c.total, 0)), Money()).label("total"),
+               type_coerce(func.sum(func.coalesce(lines.c.open_raw, 0)), Money())
+               .label("open_value"))
+        .outerjoin(lines, lines.c.order_id == PurchaseOrder.id)
+        .where(PurchaseOrder.state.in_(states))
+        .group_by(PurchaseOrder.state, PurchaseOrder.currency)
+        .order_by(PurchaseOrder.state, PurchaseOrder.currency)).all()
+    return [{"state": PurchaseOrderState(r.state), "currency": r.currency,
+             "orders": int(r.orders), "total": r.total or Decimal(0),
+             "open_value": r.open_value or Decimal(0)} for r in rows]

@@ -360,6 +360,7 @@ class Parcel(db.Model):
         CheckConstraint("length_mm > 0 AND width_mm > 0 AND height_mm > 0", name="dims_positive"),
         CheckConstraint("declared_value >= 0", name="declared_value_not_negative"),
         Index("ix_parcel_state_service", "state", "service_id"),
+        Index("ix_parcel_state_dispatched", "state", "dispatched_at"),  # period reports
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -189,12 +189,17 @@ STOCK_COLUMNS = (
 )
 
 
-def export_stock(filters: queries.StockFilters) -> bytes:
-    """Return the stock list matching its filters as an .xlsx workbook."""
+def export_stock(filters: queries.StockFilters, *, costs: bool = True) -> bytes:
+    """Return the stock list matching its filters as an .xlsx workbook.
+
+    :param costs: include the average cost and value columns (``core.view_costs`` only).
+    """
     stmt = queries.stock_list_query(filters).execution_options(yield_per=2000)
     rows = ({**r._asdict(), "value": round_amount(r.on_hand * (r.avg_cost or Decimal(0)))}
             for r in db.session.execute(stmt))
-    return excel.export_workbook(STOCK_COLUMNS, rows, title="Stock")
+    columns = STOCK_COLUMNS if costs else tuple(
+        c for c in STOCK_COLUMNS if c.key not in ("avg_cost", "value"))
+    return excel.export_workbook(columns, rows, title="Stock")
 
 
 MOVE_COLUMNS = (
@@ -212,8 +217,11 @@ MOVE_COLUMNS = (
 )
 
 
-def export_moves(filters: queries.MoveFilters) -> bytes:
-    """Return the move history matching its filters as an .xlsx workbook, newest first."""
+def export_moves(filters: queries.MoveFilters, *, costs: bool = True) -> bytes:
+    """Return the move history matching its filters as an .xlsx workbook, newest first.
+
+    :param costs: include the unit cost column (``core.view_costs`` only).
+    """
     stmt = queries.move_list_query(filters).execution_options(yield_per=2000)
     rows = ({"at": m.at.strftime("%Y-%m-%d %H:%M"), "kind": m.kind.value, "sku": m.sku.code,
              "product": m.sku.product.name, "quantity": m.quantity,
@@ -221,7 +229,8 @@ def export_moves(filters: queries.MoveFilters) -> bytes:
              "unit_cost": m.unit_cost, "reference": move_reference(m) or None,
              "user": m.actor.username if m.actor else "system", "note": m.note}
             for m in db.session.scalars(stmt))
-    return excel.export_workbook(MOVE_COLUMNS, rows, title="Stock moves")
+    columns = MOVE_COLUMNS if costs else tuple(c for c in MOVE_COLUMNS if c.key != "unit_cost")
+    return excel.export_workbook(columns, rows, title="Stock moves")
 
 
 def move_reference(move) -> str:

@@ -128,6 +128,7 @@ class StockMove(db.Model):
         CheckConstraint("from_location_id <> to_location_id", name="locations_differ"),
         CheckConstraint("unit_cost >= 0", name="unit_cost_not_negative"),
         Index("ix_stock_move_sku_at", "sku_id", "at"),
+        Index("ix_stock_move_kind_at", "kind", "at"),  # period figures by kind (reports)
         Index("ix_stock_move_ref", "ref_type", "ref_id"),
     )
 

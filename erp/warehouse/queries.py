@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import Select, and_, case, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import contains_eager, joinedload
 
 from erp.brands.models import Brand
@@ -458,3 +458,65 @@ def inactive_bin_by_code(text: str) -> Location | None:
             Warehouse.code == wh_code)
     found = db.session.scalars(stmt.limit(2)).all()
     return found[0] if len(found) == 1 else None
+
+
+def _stock_value_raw():
+    """Return on hand x average cost of a level, in ten-thousandths (exact integer)."""
+    from sqlalchemy import BigInteger, type_coerce
+
+    return StockLevel.on_hand * type_coerce(Sku.avg_cost, BigInteger)
+
+
+def stock_value_by_brand_category_query() -> Select:
+    """Return stock on hand and its value (x moving-average cost) per brand and category.
+
+    Columns: ``brand_code, brand_name, category_code, category_name, on_hand, value``; levels
+    exist in physical bins only. One small grouped result for both of the dashboard's splits;
+    levels are summed per product first, so brand and category are looked up once a product.
+    """
+    from sqlalchemy import type_coerce
+
+    from erp.core.types import Money
+
+    per_product = (select(Sku.product_id, func.sum(StockLevel.on_hand).label("on_hand"),
+                          func.sum(_stock_value_raw()).label("value_raw"))
+                   .select_from(StockLevel)
+                   .join(Sku, Sku.id == StockLevel.sku_id)
+                   .where(StockLevel.on_hand > 0)
+                   .group_by(Sku.product_id).subquery())
+    return (select(Brand.code.label("brand_code"), Brand.name.label("brand_name"),
+                   Category.code.label("category_code"),
+                   Category.full_name.label("category_name"),
+                   func.sum(per_product.c.on_hand).label("on_hand"),
+                   type_coerce(func.sum(per_product.c.value_raw), Money()).label("value"))
+            .select_from(per_product)
+            .join(Product, Product.id == per_product.c.product_id)
+            .join(Brand, Brand.id == Product.brand_id)
+            .join(Category, Category.id == Product.category_id)
+            .group_by(Brand.code, Brand.name, Category.code, Category.full_name))
+
+
+def slow_movers_query(since: datetime) -> Select:
+    """Return the SKUs with stock on hand and no units shipped since ``since``.
+
+    Shipped: a ``ship`` move (to the customer) at or after ``since``. Columns: ``sku_id,
+    sku_code, product_name, on_hand, avg_cost, value``; unordered (order by value to rank).
+    """
+    from sqlalchemy import BigInteger, type_coerce
+
+    from erp.core.types import Money
+    from erp.warehouse.models import MoveKind
+
+    # a correlated NOT EXISTS (an anti-join using ix_stock_move_sku_at), not NOT IN
+    shipped = exists().where(StockMove.sku_id == Sku.id, StockMove.kind == MoveKind.ship,
+                             StockMove.at >= since)
+    on_hand = (select(StockLevel.sku_id, func.sum(StockLevel.on_hand).label("on_hand"))
+               .where(StockLevel.on_hand > 0).group_by(StockLevel.sku_id).subquery())
+    return (select(Sku.id.label("sku_id"), Sku.code.label("sku_code"),
+                   Product.name.label("product_name"), on_hand.c.on_hand, Sku.avg_cost,
+                   type_coerce(on_hand.c.on_hand * type_coerce(Sku.avg_cost, BigInteger),
+                               Money()).label("value"))
+            .select_from(on_hand)
+            .join(Sku, Sku.id == on_hand.c.sku_id)
+            .join(Product, Product.id == Sku.product_id)
+            .where(~shipped))

@@ -10,7 +10,7 @@ from erp.core import dashboard, importing
 from erp.core.errors import DomainError
 from erp.core.forms import ConfirmForm
 from erp.core.permissions import permission_required
-from erp.core.viewhelpers import form_errors, get_or_404, xlsx_response
+from erp.core.viewhelpers import form_errors, get_or_404, save_form, xlsx_response
 from erp.extensions import db
 from erp.shipping import excel as shipping_excel
 from erp.shipping.carrier_forms import (
@@ -71,23 +71,12 @@ def carrier_list():
 
 
 def _carrier_form(carrier: Carrier | None):
-    form = CarrierForm(obj=carrier)
-    if form.validate_on_submit():
-        values = form.values()
-        try:
-            if carrier is None:
-                values.pop("active", None)
-                carrier = carriers.create_carrier(actor=current_user, **values)
-            else:
-                carriers.update_carrier(carrier, actor=current_user, **values)
-        except DomainError as err:
-            db.session.rollback()
-            form_errors(form, err)
-        else:
-            db.session.commit()
-            flash(f"Carrier {carrier.code} saved.", "success")
-            return redirect(url_for(".carrier_list"))
-    return render_template("shipping/carriers/carrier_form.html", form=form, carrier=carrier)
+    return save_form(
+        CarrierForm(obj=carrier), carrier,
+        create=lambda **v: carriers.create_carrier(actor=current_user, **v),
+        update=lambda c, **v: carriers.update_carrier(c, actor=current_user, **v),
+        saved="Carrier {obj.code} saved.", next_url=url_for(".carrier_list"),
+        template="shipping/carriers/carrier_form.html", carrier=carrier)
 
 
 @bp.route("/carriers/new", methods=["GET", "POST"])
@@ -298,23 +287,12 @@ def box_list():
 
 
 def _box_form(box: Box | None):
-    form = BoxForm(obj=box)
-    if form.validate_on_submit():
-        values = form.values()
-        try:
-            if box is None:
-                values.pop("active", None)
-                box = boxes.create_box(actor=current_user, **values)
-            else:
-                boxes.update_box(box, actor=current_user, **values)
-        except DomainError as err:
-            db.session.rollback()
-            form_errors(form, err)
-        else:
-            db.session.commit()
-            flash(f"Box {box.code} saved.", "success")
-            return redirect(url_for(".box_list"))
-    return render_template("shipping/carriers/box_form.html", form=form, box=box)
+    return save_form(
+        BoxForm(obj=box), box,
+        create=lambda **v: boxes.create_box(actor=current_user, **v),
+        update=lambda b, **v: boxes.update_box(b, actor=current_user, **v),
+        saved="Box {obj.code} saved.", next_url=url_for(".box_list"),
+        template="shipping/carriers/box_form.html", box=box)
 
 
 @bp.route("/boxes/new", methods=["GET", "POST"])

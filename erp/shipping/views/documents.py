@@ -65,25 +65,25 @@ def wave_labels_pdf(wave_id: int):
     return pdf_response(label_pdf(parcels), f"labels-{wave.number}")
 
 
-@bp.get("/batches/<int:batch_id>/labels.pdf")
-@permission_required("shipping.view")
-def batch_labels_pdf(batch_id: int):
-    """Print the labels of a dispatch batch's parcels in one PDF."""
+def _batch_pdf(batch_id: int, draw, name: str):
+    """Return ``draw(parcels)`` of a dispatch batch's parcels as ``name-<batch number>.pdf``."""
     batch = get_or_404(DispatchBatch, batch_id)
     parcels = batch_parcels(batch.id)
     if not parcels:
         raise ShippingError(f"Dispatch batch {batch.number} has no parcels yet: scan parcels "
                             "into it first.")
-    return pdf_response(label_pdf(parcels), f"labels-{batch.number}")
+    return pdf_response(draw(parcels), f"{name}-{batch.number}")
+
+
+@bp.get("/batches/<int:batch_id>/labels.pdf")
+@permission_required("shipping.view")
+def batch_labels_pdf(batch_id: int):
+    """Print the labels of a dispatch batch's parcels in one PDF."""
+    return _batch_pdf(batch_id, label_pdf, "labels")
 
 
 @bp.get("/batches/<int:batch_id>/customs.pdf")
 @permission_required("shipping.view")
 def batch_customs_pdf(batch_id: int):
     """Print the CN23s and commercial invoices of a dispatch batch's parcels in one PDF."""
-    batch = get_or_404(DispatchBatch, batch_id)
-    parcels = batch_parcels(batch.id)
-    if not parcels:
-        raise ShippingError(f"Dispatch batch {batch.number} has no parcels yet: scan parcels "
-                            "into it first.")
-    return pdf_response(customs_pdf(parcels), f"customs-{batch.number}")
+    return _batch_pdf(batch_id, customs_pdf, "customs")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from erp.catalog.models import Sku
 from erp.core import dashboard
 from erp.core.errors import DomainError
-from erp.core.permissions import permission_required
+from erp.core.permissions import has_permission, permission_required
 from erp.core.settings import base_currency
 from erp.core.viewhelpers import (
     form_errors,
@@ -83,8 +83,9 @@ def stock_list():
 @bp.get("/stock/export.xlsx")
 @permission_required("warehouse.view")
 def export_stock():
-    """Download the stock list with its filters as an Excel workbook."""
-    return xlsx_response(warehouse_excel.export_stock(stock_filters()), "stock")
+    """Download the stock list with its filters as an Excel workbook (costs for managers)."""
+    return xlsx_response(warehouse_excel.export_stock(
+        stock_filters(), costs=has_permission(current_user, "core.view_costs")), "stock")
 
 
 # --------------------------------------------------------------------------- by SKU, by bin
@@ -207,7 +208,8 @@ def export_moves():
     if filters is None:
         flash(" ".join(form.sku.errors + form.bin.errors), "error")
         return redirect(url_for(".move_list", **request.args))
-    return xlsx_response(warehouse_excel.export_moves(filters), "stock-moves")
+    return xlsx_response(warehouse_excel.export_moves(
+        filters, costs=has_permission(current_user, "core.view_costs")), "stock-moves")
 
 
 # --------------------------------------------------------------------------- transfer
@@ -350,7 +352,7 @@ def _valuation_group() -> str:
 
 
 @bp.get("/valuation")
-@permission_required("warehouse.view")
+@permission_required("core.view_costs")
 def valuation():
     """Show stock value (on hand x moving-average cost) per SKU, brand or category."""
     group = _valuation_group()
@@ -362,7 +364,7 @@ def valuation():
 
 
 @bp.get("/valuation/export.xlsx")
-@permission_required("warehouse.view")
+@permission_required("core.view_costs")
 def export_valuation():
     """Download the stock valuation (as grouped on the screen) as an Excel workbook."""
     group = _valuation_group()

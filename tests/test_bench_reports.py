@@ -1,0 +1,33 @@
+"""The report benchmarks: registered, run at smoke size, and their data set is consistent."""
+
+import json
+
+import pytest
+
+from bench import runner, suites_reports  # noqa: F401 - registers the benchmarks
+
+
+def test_report_benchmarks_are_registered():
+    assert {"dashboard", "valuation_past"} <= set(runner.REGISTRY)
+
+
+@pytest.mark.parametrize("name", ["dashboard", "valuation_past"])
+def test_quick_run_prints_a_figure(name, capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(runner, "RESULTS", tmp_path / "latest.jsonl")
+    monkeypatch.delenv("ERP_BENCH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("ERP_TEST_DATABASE_URL", raising=False)
+    assert runner.run([name], quick=True) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (line["bench"], line["db"]) == (name, "sqlite")
+    assert line["n"] == (20_000 if name == "dashboard" else 100_000)
+    assert line["seconds"] > 0
+
+
+def test_large_data_set_keeps_the_ledger_consistent(app):
+    from bench import data_large
+    from erp.extensions import db
+    from erp.warehouse.queries import ledger_problems
+
+    made = data_large.build(n_skus=200, n_moves=2_000, n_orders=500)
+    assert (made["skus"], made["moves"], made["orders"]) == (200, 2_000, 500)
+    assert ledger_problems(db.session) == []
