@@ -104,9 +104,14 @@ def _schema(tmp_path_factory):
 def _empty_all_tables() -> None:
     # DELETE, children first: on tables of a few rows it is far cheaper than TRUNCATE, which
     # takes exclusive locks and rewrites files for every table on every test.
+    # On PostgreSQL all the DELETEs go in one round trip (a simple-query batch).
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as conn:
-        for table in reversed(db.metadata.sorted_tables):
-            conn.execute(table.delete())
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("; ".join(f'DELETE FROM "{name}"' for name in tables))
+        else:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
 
 
 @pytest.fixture
