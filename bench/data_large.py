@@ -102,6 +102,10 @@ def build(n_skus: int = 100_000, n_moves: int = 1_000_000, n_orders: int = 200_0
     _aftersales(now)
     db.session.commit()
     _fix_sequences()
+    # Planner statistics, as autovacuum (PostgreSQL) or a maintenance ANALYZE (SQLite) keeps
+    # them on a live database; without them a bulk-loaded table looks empty to the planner.
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
     return {"skus": len(sku_ids), "moves": moves, "levels": levels, "orders": orders,
             "parcels": parcels, "build_seconds": round(time.perf_counter() - started, 1)}
 
