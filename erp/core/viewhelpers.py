@@ -104,3 +104,24 @@ def save_form(form, obj, *, create, update, saved: str, next_url: str, template:
             flash(saved.format(obj=obj), "success")
             return redirect(next_url)
     return render_template(template, form=form, **context)
+
+
+def commit_or_refuse(action, next_url: str, *, refused: str = "{err}"):
+    """Run ``action()`` (one service call returning the success message) and redirect.
+
+    The message is committed and flashed; a :class:`DomainError` is rolled back and flashed as
+    ``refused`` (formatted with ``err=``). Compute ``next_url`` before calling: after a
+    rollback the session's objects are expired.
+    """
+    from flask import redirect
+
+    try:
+        message = action()
+    except DomainError as err:
+        db.session.rollback()
+        flash(refused.format(err=err), "error")
+    else:
+        db.session.commit()
+        if message:
+            flash(message, "success")
+    return redirect(next_url)

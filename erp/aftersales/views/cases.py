@@ -31,7 +31,14 @@ from erp.core import dashboard
 from erp.core.errors import DomainError
 from erp.core.models import User, utcnow
 from erp.core.permissions import has_permission, permission_required
-from erp.core.viewhelpers import form_errors, get_or_404, paginate_rows, pdf_response, xlsx_response
+from erp.core.viewhelpers import (
+    commit_or_refuse,
+    form_errors,
+    get_or_404,
+    paginate_rows,
+    pdf_response,
+    xlsx_response,
+)
 from erp.extensions import db
 from erp.orders.models import CustomerOrder
 from erp.shipping import queries as shipping_queries
@@ -295,15 +302,10 @@ def _user_names(case: AfterSalesCase) -> dict[int, str]:
 
 def _act(case: AfterSalesCase, action, success: str):
     """Run ``action()`` (a service call) and commit, or roll back and flash the refusal."""
-    try:
+    def run():
         action()
-    except DomainError as err:
-        db.session.rollback()
-        flash(str(err), "error")
-    else:
-        db.session.commit()
-        flash(success, "success")
-    return redirect(url_for(".case_detail", case_id=case.id))
+        return success
+    return commit_or_refuse(run, url_for(".case_detail", case_id=case.id))
 
 
 def _invalid(form, case: AfterSalesCase):

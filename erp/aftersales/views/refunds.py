@@ -21,7 +21,13 @@ from erp.core import settings as core_settings
 from erp.core.errors import DomainError
 from erp.core.excel import export_workbook
 from erp.core.permissions import has_permission, permission_required
-from erp.core.viewhelpers import form_errors, get_or_404, paginate_rows, xlsx_response
+from erp.core.viewhelpers import (
+    commit_or_refuse,
+    form_errors,
+    get_or_404,
+    paginate_rows,
+    xlsx_response,
+)
 from erp.extensions import db
 
 KIND_LABELS = {RefundKind.refund: "Refund", RefundKind.keep_it: "Keep it (no return)"}
@@ -99,16 +105,12 @@ def export_refund_list():
 
 def _decide(refund_id: int, action, success: str):
     refund = get_or_404(Refund, refund_id)
-    try:
+
+    def run():
         action(refund)
-    except DomainError as err:
-        db.session.rollback()
-        flash(str(err), "error")
-    else:
-        db.session.commit()
-        flash(success.format(rma=refund.case.number,
-                             amount=f"{refund.amount:,.2f} {refund.currency}"), "success")
-    return redirect(request.referrer or url_for(".refund_list"))
+        return success.format(rma=refund.case.number,
+                              amount=f"{refund.amount:,.2f} {refund.currency}")
+    return commit_or_refuse(run, request.referrer or url_for(".refund_list"))
 
 
 @bp.post("/refunds/<int:refund_id>/approve")

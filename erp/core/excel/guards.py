@@ -17,6 +17,11 @@ import os
 import zipfile
 import zlib
 
+#: what reading a damaged or foreign zip raises: zipfile raises NotImplementedError for a
+#: compression method it does not support and RuntimeError for an encrypted member
+ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+                   RuntimeError)
+
 __all__ = [
     "CSV_EXTENSIONS",
     "ENCRYPTED_MESSAGE",
@@ -208,8 +213,7 @@ def _check_xml_prolog(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> None:
                         f'The workbook part "{entry.filename}" does not start like an Excel '
                         f"part (no element in its first {_size(XML_PROLOG_LIMIT)}); it was "
                         "refused.")
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
-            RuntimeError) as exc:
+    except ZIP_READ_ERRORS as exc:
         raise FileRefused(DAMAGED_MESSAGE) from exc
 
 
@@ -265,8 +269,7 @@ def _zip_kind(archive: zipfile.ZipFile, names: set[str]) -> str:
     if "mimetype" in names:
         try:
             mimetype = archive.read("mimetype")[:100]
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
-                RuntimeError):
+        except ZIP_READ_ERRORS:
             mimetype = b""
         if b"opendocument.spreadsheet" in mimetype:
             return _EXTENSION_HINTS[".ods"]

@@ -15,7 +15,13 @@ from erp.core import dashboard
 from erp.core.errors import DomainError
 from erp.core.permissions import has_permission, permission_required
 from erp.core.queries import AuditFilters, audit_event_query
-from erp.core.viewhelpers import form_errors, get_or_404, paginate_rows, xlsx_response
+from erp.core.viewhelpers import (
+    commit_or_refuse,
+    form_errors,
+    get_or_404,
+    paginate_rows,
+    xlsx_response,
+)
 from erp.extensions import db
 from erp.orders import exports, hooks, queries, services
 from erp.orders.models import (
@@ -189,15 +195,8 @@ def _act(order_id: int, form_class, action):
         for errors in form.errors.values():
             flash(" ".join(errors), "error")
         return redirect(url_for(".order_detail", order_id=order_id))
-    try:
-        message = action(order, form)
-    except DomainError as err:
-        db.session.rollback()
-        flash(str(err), "error")
-    else:
-        db.session.commit()
-        flash(message, "success")
-    return redirect(url_for(".order_detail", order_id=order_id))
+    return commit_or_refuse(lambda: action(order, form),
+                            url_for(".order_detail", order_id=order_id))
 
 
 @bp.post("/<int:order_id>/allocate")

@@ -10,10 +10,15 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from erp.core.errors import DomainError
 from erp.core.excel import Column, Spec, export_workbook
 from erp.core.permissions import has_permission, permission_required
-from erp.core.viewhelpers import get_or_404, paginate_rows, pdf_response, xlsx_response
+from erp.core.viewhelpers import (
+    commit_or_refuse,
+    get_or_404,
+    paginate_rows,
+    pdf_response,
+    xlsx_response,
+)
 from erp.extensions import db
 from erp.shipping import queries
 from erp.shipping.documents.handover import handover_pdf
@@ -141,16 +146,8 @@ def _act(batch: DispatchBatch, action):
 
     Either way the user is back on the batch page, its scan field focused for the next parcel.
     """
-    batch_id = batch.id
-    try:
-        message = action()
-    except DomainError as err:
-        db.session.rollback()
-        flash(f"Refused: {err}", "error")
-    else:
-        db.session.commit()
-        flash(message, "success")
-    return redirect(url_for(".batch_detail", batch_id=batch_id))
+    return commit_or_refuse(action, url_for(".batch_detail", batch_id=batch.id),
+                            refused="Refused: {err}")
 
 
 @bp.post("/batches/<int:batch_id>/scan")

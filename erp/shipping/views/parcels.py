@@ -10,10 +10,8 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from erp.core.errors import DomainError
 from erp.core.permissions import has_permission, permission_required
-from erp.core.viewhelpers import paginate_rows, xlsx_response
-from erp.extensions import db
+from erp.core.viewhelpers import commit_or_refuse, paginate_rows, xlsx_response
 from erp.orders.models import ORDER_STATES
 from erp.shipping.models import PARCEL_STATES, ParcelState
 from erp.shipping.services import parcels as services
@@ -103,15 +101,8 @@ def _act(parcel_id: int, form, action):
         for errors in form.errors.values():
             flash(" ".join(errors), "error")
         return redirect(url_for(".parcel_detail", parcel_id=parcel_id))
-    try:
-        message = action(parcel, form)
-    except DomainError as err:
-        db.session.rollback()
-        flash(str(err), "error")
-    else:
-        db.session.commit()
-        flash(message, "success")
-    return redirect(url_for(".parcel_detail", parcel_id=parcel_id))
+    return commit_or_refuse(lambda: action(parcel, form),
+                            url_for(".parcel_detail", parcel_id=parcel_id))
 
 
 @bp.post("/parcels/<int:parcel_id>/label")

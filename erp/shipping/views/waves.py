@@ -16,6 +16,7 @@ from erp.core.errors import DomainError
 from erp.core.excel import Column, Spec, export_workbook
 from erp.core.permissions import has_permission, permission_required
 from erp.core.viewhelpers import (
+    commit_or_refuse,
     form_errors,
     get_or_404,
     paginate_rows,
@@ -198,15 +199,7 @@ def _act(wave_id: int, action):
     wave = get_or_404(PickWave, wave_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    try:
-        message = action(wave)
-    except DomainError as err:
-        db.session.rollback()
-        flash(str(err), "error")
-    else:
-        db.session.commit()
-        flash(message, "success")
-    return redirect(url_for(".wave_detail", wave_id=wave_id))
+    return commit_or_refuse(lambda: action(wave), url_for(".wave_detail", wave_id=wave_id))
 
 
 @bp.post("/waves/<int:wave_id>/start")
