@@ -17,10 +17,9 @@ import os
 import zipfile
 import zlib
 
-#: what reading a damaged or foreign zip raises: zipfile raises NotImplementedError for a
-#: compression method it does not support and RuntimeError for an encrypted member
-ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
-                   RuntimeError)
+#: what reading a damaged or foreign zip raises; RuntimeError covers an encrypted member and
+#: (through its subclass) a compression method zipfile does not support
+ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError)
 
 __all__ = [
     "CSV_EXTENSIONS",
