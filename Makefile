@@ -31,7 +31,12 @@ test: install
 test-sqlite: install
 	env -u ERP_TEST_DATABASE_URL $(BIN)/python -m pytest -q -p no:cacheprovider
 
-bench: install
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
 lint: install

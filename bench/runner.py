@@ -16,6 +16,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from bench import targets
+
+# BENCH.md's one line per figure; beside it latest.json, with the targets and statuses
 RESULTS = Path(__file__).parent / "results" / "latest.jsonl"
 SCHEMA = f"erp_bench_{os.getpid()}"  # runs side by side never drop each other's schema
 
@@ -26,15 +29,16 @@ class Bench:
 
     name: str
     func: Callable[[BenchDB], dict]
+    kinds: tuple[str, ...] = ("sqlite", "postgresql")
 
 
 REGISTRY: dict[str, Bench] = {}
 
 
-def bench(name: str):
-    """Register a benchmark function under ``name``."""
+def bench(name: str, kinds: tuple[str, ...] = ("sqlite", "postgresql")):
+    """Register a benchmark function under ``name``, run on the database ``kinds`` it names."""
     def decorator(func):
-        REGISTRY[name] = Bench(name, func)
+        REGISTRY[name] = Bench(name, func, kinds)
         return func
     return decorator
 
@@ -137,7 +141,8 @@ def make_app(db: BenchDB):
     from erp.extensions import db as sqla
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": db.url, "WTF_CSRF_ENABLED": False,
-                      "SECRET_KEY": "bench-secret-key-0123456789"})
+                      "SECRET_KEY": "bench-secret-key-0123456789",
+                      "RATELIMIT_ENABLED": False})  # 1,000s of in-process API posts
     with app.app_context():
         sqla.create_all()
     return app
@@ -153,14 +158,34 @@ def run(names: list[str], quick: bool) -> int:
         return 2
     kinds = ["sqlite"] + (["postgresql"] if pg_url() else [])
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    lines = []
+    lines: list[str] = []
+    results: list[dict] = []
     for name in names or list(REGISTRY):
         for kind in kinds:
+            if kind not in REGISTRY[name].kinds:
+                continue
             log(f"== {name} on {kind}{' (quick)' if quick else ''}")
             with temp_database(kind, quick) as db:
                 figures = REGISTRY[name].func(db)
-            line = json.dumps({"bench": name, "db": kind, **figures, "quick": quick})
+            result = {"bench": name, "db": kind, **figures, "quick": quick}
+            line = json.dumps(result)
             print(line, flush=True)
             lines.append(line)
-    RESULTS.write_text("".join(f"{line}\n" for line in lines))
+            results.append(result)
+            _write(lines, results, quick)  # after each figure: a crash later keeps the rest
+    log("")
+    log(targets.table(results))
     return 0
+
+
+def _write(lines: list[str], results: list[dict], quick: bool) -> None:
+    """Write ``latest.jsonl`` (BENCH.md) and ``latest.json`` (with targets and statuses)."""
+    RESULTS.write_text("".join(f"{line}\n" for line in lines))
+    summary = {
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "quick": quick,
+        "cpus": os.cpu_count(),
+        "results": [{**result, "checks": [
+            {"figure": figure, "target": target, "status": status}
+            for figure, target, status in targets.judge(result)]} for result in results],
+    }
+    RESULTS.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -10,14 +10,15 @@ from bench.runner import BenchDB, bench, log, make_app
 
 
 def _large(db: BenchDB):
-    """Create an app on ``db`` and fill it with :mod:`bench.data_large` (a tenth when quick)."""
-    from bench import data_large
+    """Create an app on ``db`` and fill it with :mod:`erp.scale.large` (a tenth when quick)."""
     from erp.extensions import db as sqla
+    from erp.scale import large as data_large
 
     app = make_app(db)
     with app.app_context():
         made = data_large.build(n_skus=db.scale(100_000), n_moves=db.scale(1_000_000),
-                                n_orders=db.scale(200_000))
+                                n_orders=db.scale(200_000), n_parcels=db.scale(150_000),
+                                n_cases=db.scale(5_000))
         if db.kind == "postgresql":
             with sqla.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM ANALYZE")

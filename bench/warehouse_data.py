@@ -16,23 +16,12 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert
+
+from erp.scale.catalog import create_bins  # noqa: F401 - re-exported
 
 BATCH = 50_000
 UNIT_COST = Decimal("2.5000")
-
-
-def create_bins(warehouse_id: int, count: int) -> list[int]:
-    """Bulk-insert ``count`` storage bins ``Z-AAA-BB`` into a warehouse; return their ids."""
-    from erp.extensions import db
-    from erp.warehouse.models import Location, LocationKind
-
-    rows = [{"warehouse_id": warehouse_id, "code": f"Z-{i // 50:03d}-{i % 50:02d}",
-             "kind": LocationKind.storage, "pick_sequence": i * 10, "active": True}
-            for i in range(count)]
-    db.session.execute(insert(Location), rows)
-    return list(db.session.scalars(select(Location.id).where(
-        Location.warehouse_id == warehouse_id, Location.code.like("Z-%")).order_by(Location.id)))
 
 
 class LedgerGenerator:

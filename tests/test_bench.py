@@ -1,6 +1,7 @@
 """The benchmark runner works end to end at smoke-test size (no timing is asserted)."""
 
 import json
+import re
 
 from bench import runner
 
@@ -10,14 +11,46 @@ def test_dashboard_rps_quick_prints_a_figure(capsys, monkeypatch, tmp_path):
     monkeypatch.delenv("ERP_BENCH_DATABASE_URL", raising=False)
     monkeypatch.delenv("ERP_TEST_DATABASE_URL", raising=False)
     assert runner.run(["dashboard_rps"], quick=True) == 0
-    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    captured = capsys.readouterr()
+    line = json.loads(captured.out.strip().splitlines()[-1])
     assert line["bench"] == "dashboard_rps"
     assert line["db"] == "sqlite"
     assert line["n"] == 50
     assert line["per_second"] > 0
     assert (tmp_path / "latest.jsonl").read_text().strip() == json.dumps(line)
+    summary = json.loads((tmp_path / "latest.json").read_text())
+    assert summary["results"][0]["checks"][0]["status"] == "report"  # no target was set
+    # the table, on standard error
+    row = r"^dashboard_rps\s+sqlite\s+per_second [\d.,]+\s+-\s+report$"
+    assert re.search(row, captured.err, re.M)
 
 
 def test_unknown_benchmark_is_refused(capsys):
     assert runner.run(["no_such_figure"], quick=True) == 2
     assert "unknown benchmark" in capsys.readouterr().err
+
+
+def test_targets_judge_each_figure_against_its_issue_target():
+    from bench.targets import judge, table
+
+    fast = {"bench": "dispatch", "db": "sqlite", "seconds": 2.0, "quick": False}
+    slow = {**fast, "seconds": 6.5}
+    assert judge(fast) == [("seconds 2", "< 5", "pass")]
+    assert judge(slow) == [("seconds 6.5", "< 5", "MISS")]
+    # "under 5 s on SQLite": the PostgreSQL figure is a report without a target
+    assert judge({**slow, "db": "postgresql"})[0][2] == "report"
+    assert judge({**slow, "quick": True})[0][2] == "quick"
+    load = {"bench": "load", "db": "postgresql", "p95_ms": 120.0, "errors": 3, "quick": False}
+    assert [row[2] for row in judge(load)] == ["pass", "MISS"]
+    assert judge({"bench": "load", "db": "postgresql", "quick": False})[0][2] == "MISS"
+    text = table([fast, load])
+    assert text.splitlines()[0].split() == ["benchmark", "db", "figure", "target", "status"]
+    assert re.search(r"^dispatch\s+sqlite\s+seconds 2\s+< 5\s+pass$", text, re.M)
+    assert re.search(r"^load\s+postgresql\s+errors 3\s+0\s+MISS$", text, re.M)
+
+
+def test_every_registered_benchmark_has_a_target_entry():
+    from bench import runner, suites, suites_reports, suites_shipping  # noqa: F401
+    from bench.targets import TARGETS
+
+    assert set(runner.REGISTRY) <= set(TARGETS)

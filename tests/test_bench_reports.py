@@ -24,10 +24,11 @@ def test_quick_run_prints_a_figure(name, capsys, monkeypatch, tmp_path):
 
 
 def test_large_data_set_keeps_the_ledger_consistent(app):
-    from bench import data_large
     from erp.extensions import db
+    from erp.scale import large as data_large
     from erp.warehouse.queries import ledger_problems
 
-    made = data_large.build(n_skus=200, n_moves=2_000, n_orders=500)
-    assert (made["skus"], made["moves"], made["orders"]) == (200, 2_000, 500)
+    made = data_large.build(n_skus=200, n_moves=2_000, n_orders=500, n_parcels=300, n_cases=20)
+    assert (made["skus"], made["moves"], made["orders"], made["cases"]) == (200, 2_000, 500, 20)
+    assert 270 <= made["parcels"] <= 330  # the shipped share is sized for about 300 parcels
     assert ledger_problems(db.session) == []

@@ -1,4 +1,7 @@
-"""The large data set of the report benchmarks: 100,000 SKUs, 1,000,000 moves, 200,000 orders.
+"""The large data set: 100,000 SKUs, 1,000,000 moves, 200,000 orders, 150,000 parcels, 5,000 cases.
+
+``erp demo --scale large`` loads it as a demo database, and the report and dashboard benchmarks
+build it in their temporary databases.
 
 Built by bulk ``INSERT`` statements (executemany of lists of dicts, in chunks) with explicit
 primary keys into an empty database, so nothing needs ``RETURNING``; PostgreSQL sequences are
@@ -14,10 +17,12 @@ context on an empty schema; it commits.
   three receipts, and ``stock_level`` is rebuilt from the moves in SQL (``INSERT ... SELECT``
   of moves in minus moves out per SKU and physical location), so the ledger is consistent.
 - **Orders**: ``n_orders`` orders of one or two lines, placed over ``DAYS`` days to 8 countries on
-  4 services with cut-offs; 90 % shipped (a dispatched parcel with customs lines 4 to 40 hours
-  later, one in ten split in two parcels), 3 % backordered, the rest new.
+  4 services with cut-offs; enough of them shipped for about ``n_parcels`` parcels (a dispatched
+  parcel with customs lines 4 to 40 hours later, one two-line order in ten split in two
+  parcels), 3 % backordered, the rest new.
 - **Purchasing and after-sales**: 20 suppliers, 400 purchase orders of 5 lines in every state
-  with receipts, and after-sales cases on one shipped order in 50 with approved refunds.
+  with receipts, and ``n_cases`` after-sales cases spread evenly over the shipped orders, half of
+  them closed with an approved refund.
 """
 
 from __future__ import annotations
@@ -27,7 +32,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
+
+from erp.scale import catalog
+from erp.scale.catalog import create_bins
 
 DAYS = 500
 CHUNK = 20_000
@@ -69,11 +77,19 @@ def _scramble(i: int) -> int:
     return (i * 2654435761) & 0xFFFFFFFF
 
 
+FIRST_NAMES = ("Anna", "Lukas", "Chloé", "James", "Sofia", "Daan", "Giulia", "Mateo", "Yuki",
+               "Olivia", "Noah", "Emma", "Léa", "Oscar", "Mia", "Hugo")
+LAST_NAMES = ("Schmidt", "Martin", "Smith", "Johnson", "de Vries", "Rossi", "García", "Tanaka",
+              "Müller", "Dubois", "Brown", "Jansen", "Bianchi", "López", "Sato", "Wilson")
+
+
+LARGE_SIZES = {"n_skus": 100_000, "n_moves": 1_000_000, "n_orders": 200_000,
+               "n_parcels": 150_000, "n_cases": 5_000}
+
+
 def build(n_skus: int = 100_000, n_moves: int = 1_000_000, n_orders: int = 200_000,
-          now: datetime | None = None) -> dict:
+          n_parcels: int = 150_000, n_cases: int = 5_000, now: datetime | None = None) -> dict:
     """Generate the data set (see the module); return what was made and how long it took."""
-    from bench import data
-    from bench.warehouse_data import create_bins
     from erp.catalog.models import Sku
     from erp.extensions import db
     from erp.warehouse import services as warehouse_services
@@ -81,7 +97,7 @@ def build(n_skus: int = 100_000, n_moves: int = 1_000_000, n_orders: int = 200_0
 
     started = time.perf_counter()
     now = now or datetime.now(UTC).replace(microsecond=0)
-    data.sample_catalog(n_skus)
+    catalog.sample_catalog(n_skus)
     warehouse = warehouse_services.create_warehouse(code="BIG", name="Large warehouse",
                                                     country="CN", actor=None)
     bins = create_bins(warehouse.id, 2_000)
@@ -96,10 +112,10 @@ def build(n_skus: int = 100_000, n_moves: int = 1_000_000, n_orders: int = 200_0
     moves = _ledger(sku_ids, bins, packing.id, supplier.id, customer.id, n_moves, now)
     levels = _levels(supplier.id, customer.id)
     _log(f"   {moves:,} moves and {levels:,} levels in {time.perf_counter() - started:.0f} s")
-    orders, parcels = _orders(sku_ids, n_orders, now)
+    orders, parcels = _orders(sku_ids, n_orders, n_parcels, now)
     _log(f"   {orders:,} orders and {parcels:,} parcels in {time.perf_counter() - started:.0f} s")
     _purchasing(sku_ids, bins[0], now)
-    _aftersales(now)
+    cases = _aftersales(n_cases, now)
     db.session.commit()
     _fix_sequences()
     # Planner statistics, as autovacuum (PostgreSQL) or a maintenance ANALYZE (SQLite) keeps
@@ -107,7 +123,8 @@ def build(n_skus: int = 100_000, n_moves: int = 1_000_000, n_orders: int = 200_0
     with db.engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
     return {"skus": len(sku_ids), "moves": moves, "levels": levels, "orders": orders,
-            "parcels": parcels, "build_seconds": round(time.perf_counter() - started, 1)}
+            "parcels": parcels, "cases": cases,
+            "build_seconds": round(time.perf_counter() - started, 1)}
 
 
 def _ledger(sku_ids, bins, packing_id, supplier_id, customer_id, n_moves, now) -> int:
@@ -174,8 +191,12 @@ def _levels(supplier_id: int, customer_id: int) -> int:
     return db.session.scalar(text("SELECT COUNT(*) FROM stock_level"))
 
 
-def _orders(sku_ids, n_orders, now) -> tuple[int, int]:
-    """Insert the orders, their lines, parcels and parcel lines with explicit ids."""
+def _orders(sku_ids, n_orders, n_parcels, now) -> tuple[int, int]:
+    """Insert the orders, their lines, parcels and parcel lines with explicit ids.
+
+    One order in two has two lines and one of those in ten ships as two parcels, so a shipped
+    order makes 1.05 parcels: the shipped share is chosen to make about ``n_parcels``.
+    """
     from erp.extensions import db
     from erp.orders.models import OrderState
     from erp.shipping.models import (
@@ -205,20 +226,25 @@ def _orders(sku_ids, n_orders, now) -> tuple[int, int]:
     line_id = parcel_id = 0
     n_skus = len(sku_ids)
     price = Decimal("19.90")
+    shipped_pct = max(0, min(97, round(100 * n_parcels / (1.05 * n_orders)))) if n_orders else 0
     for o in range(1, n_orders + 1):
         h = _scramble(o)
         placed = start + timedelta(minutes=(o * span) // n_orders)
         if placed > now - timedelta(hours=2):
             placed = now - timedelta(hours=2)
         roll = h % 100
-        state = (OrderState.shipped if roll < 90 else OrderState.backordered if roll < 93
-                 else OrderState.new)
+        state = (OrderState.shipped if roll < shipped_pct
+                 else OrderState.backordered if roll < shipped_pct + 3 else OrderState.new)
         country = COUNTRIES[h % len(COUNTRIES)]
         service = services[(h >> 3) % len(services)]
+        first, last = FIRST_NAMES[(h >> 15) % 16], LAST_NAMES[(h >> 19) % 16]
+        name = f"{first} {last}"
+        email = f"{first}.{last}.{o}@example.com".lower().replace(" ", "")
         orders.append({"id": o, "number": f"BIG-{o:07d}", "channel": "webshop",
                        "placed_at": placed, "state": state, "priority": 0,
-                       "customer_name": "Bench Buyer", "email": f"b{o}@example.com",
-                       "ship_name": "Bench Buyer", "address1": f"Street {o}", "city": "City",
+                       "customer_name": name, "email": email,
+                       "ship_name": name, "address1": f"{1 + h % 200} Market Street",
+                       "city": "City",
                        "postal_code": "10115", "country": country, "currency": "EUR",
                        "shipping_charge": Decimal("4.90"), "shipping_service": service.code,
                        "created_at": placed})
@@ -321,8 +347,8 @@ def _purchasing(sku_ids, bin_id, now) -> None:
         db.session.execute(insert(model.__table__), rows)
 
 
-def _aftersales(now) -> None:
-    """Cases on one shipped order in 50 (reasons cycling), half with an approved refund."""
+def _aftersales(n_cases: int, now) -> int:
+    """``n_cases`` cases spread over the shipped orders (reasons cycling), half refunded."""
     from erp.aftersales.models import (
         AfterSalesCase,
         CaseLine,
@@ -338,21 +364,33 @@ def _aftersales(now) -> None:
     db.session.execute(insert(ReasonCode.__table__), [
         {"id": i, "code": code, "name": name, "sort_order": i, "active": True}
         for i, (code, name) in enumerate(REASONS, start=1)])
+    shipped = db.session.scalar(select(func.count()).select_from(CustomerOrder)
+                                .where(CustomerOrder.state == OrderState.shipped)) or 0
+    step = max(1, shipped // n_cases) if n_cases else 0
     first_lines: dict[int, tuple] = {}
-    for order_id, placed, line_id, sku_id in db.session.execute(
-            select(CustomerOrder.id, CustomerOrder.placed_at, CustomerOrderLine.id,
-                   CustomerOrderLine.sku_id)
-            .join(CustomerOrderLine, CustomerOrderLine.order_id == CustomerOrder.id)
-            .where(CustomerOrder.state == OrderState.shipped, CustomerOrder.id % 50 == 0)
-            .order_by(CustomerOrder.id, CustomerOrderLine.id)):
-        first_lines.setdefault(order_id, (placed, line_id, sku_id))
+    if step:
+        query = (select(CustomerOrder.id, CustomerOrder.placed_at, CustomerOrderLine.id,
+                        CustomerOrderLine.sku_id, CustomerOrder.customer_name,
+                        CustomerOrder.email)
+                 .join(CustomerOrderLine, CustomerOrderLine.order_id == CustomerOrder.id)
+                 .where(CustomerOrder.state == OrderState.shipped)
+                 .order_by(CustomerOrder.id, CustomerOrderLine.id))
+        index, last = -1, None
+        for order_id, placed, line_id, sku_id, name, email in db.session.execute(query):
+            if order_id == last:
+                continue  # only each order's first line
+            last, index = order_id, index + 1
+            if index % step == 0 and len(first_lines) < n_cases:
+                first_lines[order_id] = (placed, line_id, sku_id, name, email)
     cases, case_lines, refunds = [], [], []
-    for n, (order_id, (placed, line_id, sku_id)) in enumerate(first_lines.items(), start=1):
+    for n, (order_id, picked) in enumerate(first_lines.items(), start=1):
+        placed, line_id, sku_id, name, email = picked
         opened = min(now - timedelta(minutes=10), placed + timedelta(days=5))
         cases.append({"id": n, "number": f"RMA-{n:07d}", "order_id": order_id,
                       "case_type": CaseType.return_refund, "reason_id": 1 + n % len(REASONS),
                       "state": CaseState.closed if n % 2 else CaseState.open,
-                      "contact_name": "Bench Buyer", "due_at": opened + timedelta(days=3),
+                      "contact_name": name, "contact_email": email,
+                      "due_at": opened + timedelta(days=3),
                       "opened_at": opened})
         case_lines.append({"case_id": n, "order_line_id": line_id, "sku_id": sku_id,
                            "quantity": 1})
@@ -363,6 +401,7 @@ def _aftersales(now) -> None:
     for model, rows in ((AfterSalesCase, cases), (CaseLine, case_lines), (Refund, refunds)):
         for batch in _chunks(rows):
             db.session.execute(insert(model.__table__), batch)
+    return len(cases)
 
 
 def _fix_sequences() -> None:

@@ -1,0 +1,80 @@
+"""The targets the issues set for each figure, and the table ``make bench`` prints.
+
+A target is ``(key, op, limit, databases)``: the figure ``key`` of a result line must be below
+(``"<"``) or above (``">"``) ``limit`` on the listed databases (``None``: on every database). An
+issue that sets a target "on SQLite" leaves the PostgreSQL figure as a report without a target.
+"""
+
+from __future__ import annotations
+
+import operator
+
+BOTH = None
+SQLITE = ("sqlite",)
+
+TARGETS: dict[str, list[tuple[str, str, float, tuple[str, ...] | None]]] = {
+    "dashboard_rps": [],
+    "sku_import": [("seconds", "<", 15, SQLITE), ("peak_mb", "<", 600, SQLITE)],
+    "sku_export": [("seconds", "<", 12, BOTH)],
+    "sku_list_page": [("median_ms", "<", 50, BOTH)],
+    "move_tx": [("per_second", ">", 1000, SQLITE)],
+    "availability": [("seconds", "<", 0.5, BOTH)],
+    "po_receive": [("seconds", "<", 2, SQLITE)],
+    "replenishment": [("seconds", "<", 3, BOTH)],
+    "order_intake": [("seconds", "<", 3, SQLITE)],
+    "order_import": [("seconds", "<", 20, BOTH)],
+    "dispatch": [("seconds", "<", 5, SQLITE)],
+    "labels_pdf": [("seconds", "<", 3, BOTH)],
+    "dashboard": [("seconds", "<", 1, BOTH)],
+    "valuation_past": [("seconds", "<", 5, BOTH)],
+    "load": [("p95_ms", "<", 300, BOTH), ("errors", "<", 1, BOTH)],
+}
+
+OPS = {"<": operator.lt, ">": operator.gt}
+
+
+def judge(result: dict) -> list[tuple[str, str, str]]:
+    """Return ``(figure, target, status)`` rows for one result line.
+
+    The status is ``pass``, ``MISS``, ``report`` (no target on this database) or ``quick`` (a
+    ``--quick`` run at a tenth of the size is never compared with a target).
+    """
+    rows = []
+    applicable = [t for t in TARGETS.get(result["bench"], [])
+                  if t[3] is None or result["db"] in t[3]]
+    if not applicable:
+        key = next((k for k in ("per_second", "p95_ms", "median_ms", "seconds") if k in result),
+                   "seconds")
+        return [(f"{key} {_fmt(result.get(key))}", "-", "report")]
+    for key, op, limit, _ in applicable:
+        value = result.get(key)
+        target = f"{op} {_fmt(limit)}" if key != "errors" else "0"
+        if result.get("quick"):
+            status = "quick"
+        elif value is None:
+            status = "MISS"  # the figure is missing: treat as not met
+        else:
+            status = "pass" if OPS[op](value, limit) else "MISS"
+        rows.append((f"{key} {_fmt(value)}", target, status))
+    return rows
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "?"
+    if isinstance(value, float):
+        return f"{value:,.3g}" if value < 10 else f"{value:,.1f}"
+    return f"{value:,}"
+
+
+def table(results: list[dict]) -> str:
+    """Return the text table of every figure with its target and status."""
+    rows = [("benchmark", "db", "figure", "target", "status")]
+    for result in results:
+        for figure, target, status in judge(result):
+            rows.append((result["bench"], result["db"], figure, target, status))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+             for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
