@@ -47,13 +47,22 @@ def create_app(config: Mapping | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app)
     validate(app.config)
+    if app.config.get("ERP_PROXY_HOPS"):
+        # trust X-Forwarded-For/-Proto/-Host/-Port from that many proxies in front (only then)
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        hops = app.config["ERP_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
+                                x_port=hops)
+    from erp.core import requestlog
+    requestlog.init_app(app)  # first, so every request (even a refused one) gets its id
 
-    from erp.extensions import csrf, db, login_manager, migrate
+    from erp.extensions import csrf, db, limiter, login_manager, migrate
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..",
                                                      "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)  # limits only where a view declares one (the API, POST /login)
 
     # Every domain's models, in DESIGN's order, so the metadata (and migrations) see them all.
     import erp.aftersales.models  # noqa: F401
@@ -85,6 +94,8 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.register_blueprint(aftersales_views.bp, url_prefix="/aftersales")
     from erp.reports import views as report_views
     app.register_blueprint(report_views.bp, url_prefix="/reports")
+    from erp.privacy import views as privacy_views
+    app.register_blueprint(privacy_views.bp, url_prefix="/privacy")
     from erp.orders.api import api_bp as orders_api_bp
     csrf.exempt(orders_api_bp)
     app.register_blueprint(orders_api_bp, url_prefix="/api/v1")

@@ -85,8 +85,9 @@ def load_demo_core() -> None:
             "approval_threshold": "5000",
         }, actor=None)
     base = settings.base_currency()
+    # every currency the demo's orders and suppliers use, so refunds and reports convert them
     for ccy, rate in (("CNY", "0.1380"), ("EUR", "1.0850"), ("GBP", "1.2700"), ("USD", "1"),
-                      ("JPY", "0.0067")):
+                      ("JPY", "0.0067"), ("AUD", "0.6600"), ("CAD", "0.7300")):
         if ccy == base:
             continue
         exists = db.session.scalar(select(ExchangeRate.id).where(ExchangeRate.currency == ccy))
@@ -96,13 +97,31 @@ def load_demo_core() -> None:
 
 @click.command("demo")
 @click.option("--reset-passwords", is_flag=True, help="Give the demo users new passwords.")
+@click.option("--scale", type=click.Choice(["small", "large"]), default="small", show_default=True,
+              help="small: a walk-through of every screen; large: 100,000 SKUs, 1,000,000 "
+                   "moves, 200,000 orders, 150,000 parcels and 5,000 cases, into an empty "
+                   "database.")
+@click.option("--divide-by", type=click.IntRange(min=1), default=1, hidden=True,
+              help="Build the large data set at 1/N of its size (tests).")
 @with_appcontext
-def demo_cmd(reset_passwords: bool):
-    """Load idempotent demo data and print the demo logins."""
+def demo_cmd(reset_passwords: bool, scale: str, divide_by: int):
+    """Load idempotent demo data (or the large data set) and print the demo logins."""
     from erp.extensions import db
 
+    if scale == "large":
+        _refuse_unless_empty()
     rows = load_demo_users(reset_passwords)
     load_demo_core()
+    if scale == "large":
+        from erp.scale import large
+        db.session.commit()
+        made = large.build(**{key: max(1, value // divide_by)
+                                 for key, value in large.LARGE_SIZES.items()})
+        click.secho("Large data set loaded: " + ", ".join(
+            f"{value:,} {key}" for key, value in made.items() if key != "build_seconds")
+            + f" in {made['build_seconds']:.0f} s.", fg="green")
+        _print_logins(rows)
+        return
     from erp.brands.demo import load_demo as load_demo_brands
     load_demo_brands()
     from erp.catalog.demo import load_demo as load_demo_catalog
@@ -120,10 +139,32 @@ def demo_cmd(reset_passwords: bool):
     from erp.aftersales.demo import load_demo as load_demo_aftersales
     load_demo_aftersales()
     db.session.commit()
-    click.secho("Demo data loaded. Sign in at http://127.0.0.1:5000 with:", fg="green")
+    click.secho("Demo data loaded.", fg="green")
+    _print_logins(rows)
+
+
+def _print_logins(rows) -> None:
+    click.echo("Sign in at http://127.0.0.1:5000 with:")
     for username, password, role in rows:
         click.echo(f"  {role:<17} user {username:<11} password {password}")
     click.echo(f"(kept in {_credentials_path()})")
+
+
+def _refuse_unless_empty() -> None:
+    """Stop unless the catalog, ledger and orders are empty (the large set uses fixed ids)."""
+    from sqlalchemy import func, select
+
+    from erp.catalog.models import Sku
+    from erp.extensions import db
+    from erp.orders.models import CustomerOrder
+    from erp.warehouse.models import StockMove
+
+    for model, what in ((Sku, "SKUs"), (StockMove, "stock moves"), (CustomerOrder, "orders")):
+        if db.session.scalar(select(func.count()).select_from(model)):
+            raise click.ClickException(
+                f"The database already holds {what}; the large data set needs an empty one. "
+                "Point ERP_DATABASE_URL at a new database (or remove instance/erp.sqlite3), "
+                "run `erp db upgrade`, then `erp demo --scale large`.")
 
 
 @click.command("create-user")
@@ -378,13 +419,66 @@ def report_cmd(name: str, date_from: str | None, date_to: str | None, out: str):
                 fg="green")
 
 
+@click.command("backup")
+@click.option("--out", default=None, type=click.Path(dir_okay=False, writable=True),
+              help="The file to write (default instance/backups/erp-YYYYmmdd-HHMMSS.sqlite3 "
+                   "or .dump on PostgreSQL).")
+@with_appcontext
+def backup_cmd(out: str | None):
+    """Back up the whole database while the app keeps serving (exit 1 on failure)."""
+    from erp.core.backup import BackupError, backup_database
+    from erp.extensions import db
+
+    try:
+        result = backup_database(out)
+    except BackupError as err:
+        db.session.rollback()
+        click.secho(f"Error: {err}", fg="red", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.secho(f"Backup written to {result.path} ({result.size:,} bytes): "
+                f"{result.describe_counts()}.", fg="green")
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+@with_appcontext
+def restore_cmd(ctx: click.Context, file: str, yes: bool):
+    """Replace the whole database with backup FILE, then check the ledger (exit 1 if not ok)."""
+    from erp.core.backup import BackupError, database_url, restore_database
+    from erp.extensions import db
+
+    target = database_url().render_as_string(hide_password=True)
+    if not yes:
+        click.confirm(f"This overwrites every row of the database {target} with {file}. "
+                      "Continue?", abort=True)
+    try:
+        result = restore_database(file)
+    except BackupError as err:
+        db.session.rollback()
+        click.secho(f"Error: {err}", fg="red", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.secho(f"Restored {file} into {target}: {result.describe_counts()}.", fg="green")
+    from erp.core.dbcheck import script_directory
+    heads = set(script_directory().get_heads())
+    if set(result.revision) != heads:
+        click.secho(f"The backup is at migration {', '.join(result.revision) or 'none'}, head is "
+                    f"{', '.join(sorted(heads))}: run 'erp db upgrade'.", fg="yellow")
+    ctx.invoke(check_ledger_cmd)
+
+
 #: every command of the group; domains append theirs (registered on each app's ``app.cli``)
 COMMANDS: list[click.Command] = [demo_cmd, create_user_cmd, check_cmd, check_ledger_cmd,
                                import_group, export_group, allocate_cmd, worker_cmd,
-                               report_cmd]
+                               report_cmd, backup_cmd, restore_cmd]
 
 
 def init_app(app) -> None:
     """Register the erp commands on ``app.cli`` (so ``erp`` and the test runner both see them)."""
-    for command in COMMANDS:
+    from erp.privacy.cli import personal_data_group  # above the domains: imported late
+
+    for command in [*COMMANDS, personal_data_group]:
         app.cli.add_command(command)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pycountry
+from limits import parse_many
 
 
 class ConfigError(RuntimeError):
@@ -43,6 +44,11 @@ class Config:
     secure_cookies: bool
     jobs_timeout: int = 3600
     jobs_keep_days: int = 7
+    log_format: str | None = None  # json | text; None: json unless debugging
+    proxy_hops: int = 0
+    api_rate_limit: str = "600 per minute"
+    login_rate_limit: str = "30 per minute"
+    ratelimit_storage_url: str | None = None
 
     @classmethod
     def from_env(cls) -> Config:
@@ -57,6 +63,11 @@ class Config:
             secure_cookies=_bool_env("ERP_SECURE_COOKIES", False),
             jobs_timeout=_int_env("ERP_JOBS_TIMEOUT", 3600),
             jobs_keep_days=_int_env("ERP_JOBS_KEEP_DAYS", 7),
+            log_format=(os.environ.get("ERP_LOG_FORMAT") or "").strip().lower() or None,
+            proxy_hops=_int_env("ERP_PROXY_HOPS", 0),
+            api_rate_limit=os.environ.get("ERP_API_RATE_LIMIT") or "600 per minute",
+            login_rate_limit=os.environ.get("ERP_LOGIN_RATE_LIMIT") or "30 per minute",
+            ratelimit_storage_url=os.environ.get("ERP_RATELIMIT_STORAGE_URL") or None,
         )
 
     def as_flask(self) -> dict:
@@ -72,6 +83,13 @@ class Config:
             "REMEMBER_COOKIE_SECURE": self.secure_cookies,
             "ERP_JOBS_TIMEOUT": self.jobs_timeout,
             "ERP_JOBS_KEEP_DAYS": self.jobs_keep_days,
+            "ERP_LOG_FORMAT": self.log_format,
+            "ERP_PROXY_HOPS": self.proxy_hops,
+            # Flask-Limiter: only views that declare a limit are limited (no default limits)
+            "RATELIMIT_ENABLED": True,
+            "ERP_API_RATE_LIMIT": self.api_rate_limit,
+            "ERP_LOGIN_RATE_LIMIT": self.login_rate_limit,
+            "RATELIMIT_STORAGE_URI": self.ratelimit_storage_url or self.redis_url or "memory://",
         }
 
 
@@ -101,3 +119,26 @@ def validate(config: Mapping) -> None:
         raise ConfigError(f"ERP_BASE_CURRENCY must be an ISO 4217 code such as USD, got {ccy!r}.")
     if int(config.get("PERMANENT_SESSION_LIFETIME") or 0) <= 0:
         raise ConfigError("ERP_SESSION_MINUTES must be a positive whole number.")
+    if config.get("ERP_LOG_FORMAT") not in (None, "json", "text"):
+        raise ConfigError(f"ERP_LOG_FORMAT must be json or text, got {config['ERP_LOG_FORMAT']!r}.")
+    hops = config.get("ERP_PROXY_HOPS") or 0
+    if not isinstance(hops, int) or hops < 0:
+        raise ConfigError("ERP_PROXY_HOPS must be 0 (no proxy) or the number of proxies in front.")
+    for name in ("ERP_API_RATE_LIMIT", "ERP_LOGIN_RATE_LIMIT"):
+        _check_rate_limit(name, config.get(name))
+    storage = str(config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    if not storage.startswith(("memory://", "redis://", "rediss://", "redis+sentinel://",
+                               "redis+cluster://", "valkey://", "valkeys://")):
+        raise ConfigError("ERP_RATELIMIT_STORAGE_URL must be memory:// or a redis:// URL, "
+                          f"got {storage!r}.")
+
+
+def _check_rate_limit(name: str, value) -> None:
+    """Refuse a rate limit that Flask-Limiter cannot parse, e.g. "600 per minute"."""
+    try:
+        items = parse_many(str(value or ""))
+    except ValueError:
+        items = []
+    if not items or any(item.amount <= 0 for item in items):
+        raise ConfigError(f'{name} must be a rate limit such as "600 per minute" or '
+                          f'"30/minute", got {value!r}.')

@@ -1,5 +1,8 @@
 """Flask extensions, created unbound here and bound to the app in :func:`erp.create_app`."""
 
+from flask import Flask, current_app, has_app_context
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -27,3 +30,50 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+
+class AppScopedLimiter(Limiter):
+    """A :class:`Limiter` whose switch and counter storage belong to each app it is bound to.
+
+    Flask-Limiter keeps ``enabled`` and its storage on the extension object, so with one
+    module-level limiter every ``create_app`` would replace the counters of the apps made
+    before it (and an app made with ``RATELIMIT_ENABLED = False``, like the benchmarks', would
+    switch limiting off for the others). Here they live in ``app.extensions``: each app (each
+    test's app) has its own ``memory://`` counters and its own switch.
+    """
+
+    _binding: Flask | None = None
+
+    def init_app(self, app: Flask) -> None:
+        """Bind to ``app``: its settings give its own storage and on/off switch."""
+        self._binding = app
+        try:
+            super().init_app(app)
+        finally:
+            self._binding = None
+
+    def _scoped_state(self) -> dict:
+        app = self._binding
+        if app is None and has_app_context():
+            app = current_app._get_current_object()
+        if app is None:
+            return self.__dict__.setdefault("_unbound_state", {})
+        return app.extensions.setdefault("erp_limiter_state", {})
+
+
+def _app_scoped(name: str, default):
+    def getter(self):
+        return self._scoped_state().get(name, default)
+
+    def setter(self, value):
+        self._scoped_state()[name] = value
+
+    return property(getter, setter)
+
+
+AppScopedLimiter.enabled = _app_scoped("enabled", True)
+AppScopedLimiter._storage = _app_scoped("_storage", None)
+AppScopedLimiter._limiter = _app_scoped("_limiter", None)
+
+#: rate limits: only the views that declare one are limited (no default limits)
+limiter = AppScopedLimiter(key_func=get_remote_address, default_limits=[])

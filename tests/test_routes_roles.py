@@ -70,7 +70,8 @@ def test_anonymous_is_sent_to_login_except_public_views(client, app):
         response = client.open(_sample_url(rule), method=method)
         where = f"{method} {rule.rule}"
         if getattr(view, "public", False):
-            assert response.status_code < 500, where
+            # /ready answers 503 here by design: the test database (create_all) has no migrations
+            assert response.status_code < 500 or rule.endpoint == "core.ready", where
             assert "/login" not in response.headers.get("Location", ""), where
         elif getattr(view, "api", False):
             assert response.status_code == 401, where

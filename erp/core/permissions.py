@@ -49,6 +49,8 @@ PERMISSIONS: dict[str, str] = {
     "aftersales.receive": "receive returned goods and inspect them (grades A, B, C)",
     "aftersales.report": "read return-rate reports and export refunds for finance",
     "reports.view": "open the manager dashboard and run the Excel reports (costs and values)",
+    "privacy.export": "look up a consumer's personal data by e-mail and export it (GDPR)",
+    "privacy.anonymise": "anonymise a consumer's personal data everywhere (GDPR erasure)",
 }
 
 _ALL_STAFF = {"core.dashboard", "core.own_account", "catalog.view", "warehouse.view",
@@ -60,7 +62,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.manager: frozenset(_ALL_STAFF | {
         "core.view_audit", "core.view_settings", "brands.view", "brands.approve",
         "warehouse.approve", "procurement.view", "procurement.approve", "aftersales.approve",
-        "aftersales.report", "core.view_costs", "reports.view"}),
+        "aftersales.report", "core.view_costs", "reports.view", "privacy.export"}),
     Role.purchasing: frozenset(_ALL_STAFF | {
         "core.view_settings", "brands.view", "brands.edit", "catalog.edit", "procurement.view",
         "procurement.edit"}),
@@ -69,7 +71,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
                                             "shipping.work", "shipping.manage",
                                             "aftersales.receive"}),
     Role.customer_service: frozenset(_ALL_STAFF | {"orders.edit", "aftersales.edit",
-                                                   "aftersales.report"}),
+                                                   "aftersales.report", "privacy.export"}),
 }
 
 

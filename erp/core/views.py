@@ -13,6 +13,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select, text
 
@@ -33,7 +34,7 @@ from erp.core.models import ExchangeRate, Role, User
 from erp.core.permissions import permission_required, permissions_of, public
 from erp.core.viewhelpers import form_errors, get_or_404, page_arg, xlsx_response
 from erp.core.web import is_safe_next
-from erp.extensions import db
+from erp.extensions import db, limiter
 
 bp = Blueprint("core", __name__)
 
@@ -50,10 +51,52 @@ def health():
         return jsonify(status="error", database="unreachable"), 503
 
 
+#: the migration heads of each migrations directory, read once per process
+_MIGRATION_HEADS: dict[str, tuple[str, ...]] = {}
+
+
+def _migration_heads() -> tuple[str, ...]:
+    from erp.core.dbcheck import script_directory
+
+    key = str(current_app.extensions["migrate"].directory)
+    if key not in _MIGRATION_HEADS:
+        _MIGRATION_HEADS[key] = tuple(sorted(script_directory().get_heads()))
+    return _MIGRATION_HEADS[key]
+
+
+@bp.get("/ready")
+@public
+def ready():
+    """Report whether this server can take traffic: database answers, migrations at head."""
+    from alembic.runtime.migration import MigrationContext
+
+    heads = _migration_heads()
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(select(1))
+            current = tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
+    except Exception as exc:  # noqa: BLE001 - any database failure means not ready
+        current_app.logger.warning("/ready: database unreachable: %s", exc)
+        # the exception's type only: its text may name hosts and users
+        return jsonify(status="unavailable",
+                       reason=f"database unreachable: {type(exc).__name__}"), 503
+    if current != heads:
+        return jsonify(status="unavailable",
+                       reason=f"migrations not at head: current {', '.join(current) or 'none'}, "
+                              f"head {', '.join(heads)}"), 503
+    return jsonify(status="ready", database="ok", migrations=list(heads))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@limiter.limit(lambda: current_app.config["ERP_LOGIN_RATE_LIMIT"], methods=["POST"],
+               key_func=get_remote_address, scope="login")
 def login():
-    """Sign in; failed attempts are slowed, then refused for a while."""
+    """Sign in; failed attempts are slowed, then refused for a while.
+
+    Posts are also limited per address (``ERP_LOGIN_RATE_LIMIT``) before the database
+    throttle is consulted: a 429 page says when to retry.
+    """
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
     form = LoginForm()

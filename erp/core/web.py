@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import math
+import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from flask import Flask, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
@@ -55,6 +67,7 @@ ADMIN_NAV: list[tuple[str, str, str]] = [
     ("Settings", "core.settings_page", "core.view_settings"),
     ("Exchange rates", "core.exchange_rate_list", "core.view_settings"),
     ("API tokens", "orders.token_list", "orders.manage_tokens"),
+    ("Personal data", "privacy.subject_page", "privacy.export"),
 ]
 
 
@@ -161,6 +174,9 @@ def init_app(app: Flask) -> None:
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
             "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+        if app.config.get("SESSION_COOKIE_SECURE"):  # ERP_SECURE_COOKIES: served over HTTPS
+            response.headers.setdefault("Strict-Transport-Security",
+                                        "max-age=31536000; includeSubDomains")
         if request.endpoint != "static":
             response.headers.setdefault("Cache-Control", "no-store")
         return response
@@ -200,6 +216,23 @@ def init_app(app: Flask) -> None:
         413, "File too large",
         f"Uploads are limited to {app.config['MAX_CONTENT_LENGTH'] // (1024 * 1024)} MB. "
         "Split the file and try again."))
+    @app.errorhandler(429)
+    def _too_many_requests(err):
+        # e.g. POST /login over ERP_LOGIN_RATE_LIMIT (the API answers its own 429 in JSON)
+        from erp.extensions import limiter
+        breached = limiter.current_limit
+        wait = max(1, math.ceil(breached.window[0] - time.time())) if breached else 60
+        message = (f"Too many requests from your address. Wait {wait} seconds, "
+                   "then try again.")
+        if _wants_json():
+            response = jsonify(error=message)
+        else:
+            response = make_response(render_template(
+                "errors/error.html", code=429, title="Too many requests", message=message))
+        response.status_code = 429
+        response.headers["Retry-After"] = str(wait)
+        return response
+
     app.register_error_handler(500, _page(
         500, "Something went wrong", "The error was logged and nothing was saved. Try again."))
 

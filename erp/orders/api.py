@@ -2,24 +2,79 @@
 
 Every view but the OpenAPI document needs ``Authorization: Bearer <token>`` with a token an
 admin created (:func:`erp.orders.services.create_api_token`); it never uses the session login.
+
+Requests are rate limited (``ERP_API_RATE_LIMIT``, e.g. "600 per minute"), counted per token
+(per address for the OpenAPI document and for requests without a valid token); over the limit
+the answer is 429 JSON with a ``Retry-After`` header.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from functools import wraps
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
+from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 
 from erp.catalog.models import Sku, SkuStatus
 from erp.core.permissions import public
-from erp.extensions import db
+from erp.extensions import db, limiter
 from erp.orders import hooks, services
 from erp.orders.models import CustomerOrder
 from erp.warehouse.queries import availability_query
 
 api_bp = Blueprint("orders_api", __name__)
+
+_TOKEN_KEY = "erp.api_token"  # request.environ key: the token looked up once per request
+
+
+def current_api_token():
+    """Return the active token named by the request's bearer header, or None.
+
+    Looked up once per request (the rate limit's key and the view both need it).
+    """
+    environ = request.environ
+    if _TOKEN_KEY not in environ:
+        scheme, _, plaintext = request.headers.get("Authorization", "").partition(" ")
+        environ[_TOKEN_KEY] = (services.find_api_token(plaintext.strip())
+                               if scheme.lower() == "bearer" and plaintext.strip() else None)
+    return environ[_TOKEN_KEY]
+
+
+def rate_limit_key() -> str:
+    """Count requests per API token; per address for the OpenAPI document or without a token."""
+    if request.endpoint != "orders_api.openapi":
+        token = current_api_token()
+        if token is not None:
+            return f"token:{token.id}"
+    return f"address:{get_remote_address()}"
+
+
+limiter.shared_limit(lambda: current_app.config["ERP_API_RATE_LIMIT"], scope="storefront-api",
+                     key_func=rate_limit_key)(api_bp)
+
+
+@api_bp.errorhandler(429)
+def too_many_requests(err):
+    """Answer 429 JSON saying the limit and when to retry, with a Retry-After header."""
+    breached = limiter.current_limit
+    retry_after = max(1, math.ceil(breached.window[0] - time.time())) if breached else 60
+    item = getattr(getattr(err, "limit", None), "limit", None)
+    who = "token" if rate_limit_key().startswith("token:") else "address"
+    if item is not None:
+        unit = item.GRANULARITY.name
+        period = unit if item.multiples == 1 else f"{item.multiples} {unit}s"
+        limit_text = f"at most {item.amount} per {period} for this {who}"
+    else:
+        limit_text = f"too many requests for this {who}"
+    response = jsonify(error=f"Too many requests: {limit_text}; "
+                             f"retry after {retry_after} seconds.")
+    response.status_code = 429
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _unauthorized(message: str):
@@ -38,7 +93,7 @@ def api_token_required(view: Callable) -> Callable:
         scheme, _, plaintext = header.partition(" ")
         if scheme.lower() != "bearer" or not plaintext.strip():
             return _unauthorized("An API token is required: Authorization: Bearer <token>.")
-        token = services.find_api_token(plaintext.strip())
+        token = current_api_token()
         if token is None:
             return _unauthorized("The API token is unknown or revoked.")
         g.api_token = token

@@ -49,6 +49,14 @@ _UNAUTHORIZED = {"description": "Missing, unknown or revoked token.", "content":
     "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
+_TOO_MANY = {
+    "description": "Over the rate limit (ERP_API_RATE_LIMIT, counted per token; per address "
+                   "for this document and for requests without a valid token).",
+    "headers": {"Retry-After": {"description": "Seconds to wait before trying again.",
+                                "schema": {"type": "integer", "minimum": 1}}},
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
 def _json(ref: str, description: str) -> dict:
     return {"description": description,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
@@ -58,7 +66,8 @@ OPENAPI: dict = {
     "openapi": "3.1.0",
     "info": {"title": "ERP storefront API", "version": "1.0.0",
              "description": "Order intake, order status and stock for the retailer's web store. "
-                            "Tokens are created by an admin under Admin > API tokens."},
+                            "Tokens are created by an admin under Admin > API tokens. "
+                            "Requests are rate limited per token (429 with Retry-After)."},
     "servers": [{"url": "/api/v1"}],
     "security": _SECURED,
     "paths": {
@@ -73,7 +82,9 @@ OPENAPI: dict = {
                                       "nothing was written."),
                 "400": _json("Error", "The body is not JSON."),
                 "401": _UNAUTHORIZED,
+                "413": _json("Error", "The body is larger than the upload limit."),
                 "422": _json("ValidationErrors", "The order was refused; nothing was stored."),
+                "429": _TOO_MANY,
             }}},
         "/orders/{number}": {"get": {
             "summary": "Read an order: state, lines and tracking numbers",
@@ -81,7 +92,8 @@ OPENAPI: dict = {
             "parameters": [{"name": "number", "in": "path", "required": True,
                             "schema": {"type": "string"}}],
             "responses": {"200": _json("Order", "The order."), "401": _UNAUTHORIZED,
-                          "404": _json("Error", "No order has this number.")}}},
+                          "404": _json("Error", "No order has this number."),
+                          "429": _TOO_MANY}}},
         "/stock": {"get": {
             "summary": "Available quantity per active SKU",
             "operationId": "getStock",
@@ -91,11 +103,12 @@ OPENAPI: dict = {
                             "schema": {"type": "array", "items": {"type": "string"}},
                             "style": "form", "explode": True}],
             "responses": {"200": _json("Stock", "Available quantities."),
-                          "401": _UNAUTHORIZED}}},
+                          "401": _UNAUTHORIZED, "429": _TOO_MANY}}},
         "/openapi.json": {"get": {
             "summary": "This document", "operationId": "getOpenApi", "security": [],
             "responses": {"200": {"description": "The OpenAPI document.",
-                                  "content": {"application/json": {}}}}}},
+                                  "content": {"application/json": {}}},
+                          "429": _TOO_MANY}}},
     },
     "components": {
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",

@@ -122,3 +122,32 @@ def test_create_user_command_password_prompt_confirmed(runner):
                            input="longenough-pass\nlongenough-pass\n")
     assert result.exit_code == 0, result.output
     assert services.get_user_by_username("bob") is not None
+
+
+def test_demo_scale_large_builds_a_consistent_data_set_with_logins(runner, app):
+    from erp.aftersales.models import AfterSalesCase
+    from erp.brands.models import Brand
+    from erp.catalog.models import Sku
+    from erp.orders.models import CustomerOrder
+    from erp.shipping.models import Parcel
+    from erp.warehouse.models import StockMove
+    from erp.warehouse.queries import ledger_problems
+
+    result = runner.invoke(args=["demo", "--scale", "large", "--divide-by", "1000"])
+    assert result.exit_code == 0, result.output
+    assert "Large data set loaded" in result.output
+    assert set(demo_logins(result)) >= {"admin", "manager", "warehouse"}
+    assert (count(Sku), count(StockMove), count(CustomerOrder), count(AfterSalesCase)) == (
+        100, 1_000, 200, 5)
+    assert count(Brand) == 5
+    assert 120 <= count(Parcel) <= 180  # sized for about 150
+    assert ledger_problems(db.session) == []
+    assert runner.invoke(args=["check-ledger"]).exit_code == 0
+
+
+def test_demo_scale_large_refuses_a_database_with_data(runner, create_sku):
+    create_sku()
+    db.session.commit()
+    result = runner.invoke(args=["demo", "--scale", "large", "--divide-by", "1000"])
+    assert result.exit_code != 0
+    assert "needs an empty one" in result.output
