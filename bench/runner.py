@@ -21,6 +21,7 @@ from bench import targets
 # BENCH.md's one line per figure; beside it latest.json, with the targets and statuses
 RESULTS = Path(__file__).parent / "results" / "latest.jsonl"
 SCHEMA = f"erp_bench_{os.getpid()}"  # runs side by side never drop each other's schema
+QUICK_DIVISOR = 10  # --quick runs at a tenth (BENCH.md); the test suite's smoke runs go smaller
 
 
 @dataclass
@@ -53,7 +54,7 @@ class BenchDB:
 
     def scale(self, n: int) -> int:
         """Return ``n``, or a tenth of it in ``--quick`` mode."""
-        return max(1, n // 10) if self.quick else n
+        return max(1, n // QUICK_DIVISOR) if self.quick else n
 
 
 def log(message: str) -> None:
@@ -150,7 +151,7 @@ def make_app(db: BenchDB):
 
 def run(names: list[str], quick: bool) -> int:
     """Run the named benchmarks (all when empty) on every configured database."""
-    from bench import suites, suites_reports, suites_shipping  # noqa: F401 - registers them
+    from bench import suites, suites_load, suites_reports, suites_shipping  # noqa: F401 - registers them
 
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:

@@ -1,0 +1,607 @@
+"""The ``load`` benchmark: gunicorn (4 workers) on PostgreSQL under 20 simulated staff.
+
+The data (a mid-size catalog with stock in bins, some thousands of orders in mixed states,
+staff with known passwords, picked orders waiting at the packing bench and confirmed purchase
+orders waiting to be received) is built in the runner's temporary schema. Then the real app
+runs under ``gunicorn -w 4`` as a subprocess, and locust (``bench/locustfile.py``, headless, one
+process) plays the warehouse floor against it for 60 seconds: packers scan, close and label
+parcels, receivers receive purchase order lines, and office staff browse lists and pages.
+Every simulated user signs in through the login form and works on its own orders only, so
+nobody fights over an order; a refusal where success is expected counts as an error.
+
+The figures are locust's aggregated ones (``p50_ms``, ``p95_ms``, ``p99_ms``, ``per_second``,
+``errors``), the five slowest request names by p95, and ``ledger_ok``: whether every stock
+level still equals its moves after the run (``erp check-ledger``'s query).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from bench.runner import BenchDB, bench, log, make_app
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+PASSWORD = "load-bench-Passw0rd"
+SECRET_KEY = "load-bench-secret-key-0123456789abcdef"
+#: accounts per role: (role, prefix, how many)
+ACCOUNTS = (("warehouse", "wh", 10), ("purchasing", "buyer", 4), ("customer_service", "cs", 3),
+            ("manager", "mgr", 3))
+COUNTRIES = ("DE", "FR", "GB", "US")
+POSTCODES = {"DE": "10115", "FR": "75001", "GB": "SW1A 1AA", "US": "10001"}
+CURRENCIES = {"DE": "EUR", "FR": "EUR", "GB": "GBP", "US": "USD"}
+SERVICE_CODES = ("POST-REG", "EPACKET", "EMS", "EXPRESS")
+BOX_CODE = "L"
+BOX_TARE_G = 300
+RECEIVING_BIN = "RCV-01"
+PO_LINES = 8
+PO_LINE_QTY = 120
+
+
+# --------------------------------------------------------------------------- locust's figures
+
+
+def _number(value: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def parse_stats(path: str | Path) -> dict:
+    """Read locust's ``*_stats.csv``: the "Aggregated" row, and p95 per request name.
+
+    Returns ``{"n", "errors", "p50_ms", "p95_ms", "p99_ms", "per_second", "by_name"}``, where
+    ``by_name`` maps each request name to ``{"n", "errors", "p95_ms"}``.
+
+    :raises ValueError: if the file has no "Aggregated" row (locust did not finish).
+    """
+    total, by_name = None, {}
+    with open(path, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            figures = {"n": int(_number(row.get("Request Count"))),
+                       "errors": int(_number(row.get("Failure Count"))),
+                       "p50_ms": _number(row.get("50%")), "p95_ms": _number(row.get("95%")),
+                       "p99_ms": _number(row.get("99%")),
+                       "per_second": round(_number(row.get("Requests/s")), 2)}
+            if row.get("Name") == "Aggregated":
+                total = figures
+            elif row.get("Name"):
+                by_name[row["Name"]] = {k: figures[k] for k in ("n", "errors", "p95_ms")}
+    if total is None:
+        raise ValueError(f"{path} has no Aggregated row: locust did not finish its run.")
+    return {**total, "by_name": by_name}
+
+
+def slowest(by_name: dict, count: int = 5) -> dict[str, float]:
+    """Return ``{name: p95_ms}`` of the ``count`` slowest request names by p95."""
+    ranked = sorted(by_name.items(), key=lambda item: (-item[1]["p95_ms"], item[0]))
+    return {name: figures["p95_ms"] for name, figures in ranked[:count]}
+
+
+# --------------------------------------------------------------------------- the data
+
+
+def _accounts() -> list[tuple[str, str]]:
+    """Return ``(username, role)`` of every simulated member of staff."""
+    return [(f"{prefix}{i:02d}", role) for role, prefix, count in ACCOUNTS
+            for i in range(1, count + 1)]
+
+
+def _order_row(number: str, i: int, placed: datetime, state: str, **extra) -> dict:
+    country = COUNTRIES[i % len(COUNTRIES)]
+    return {"number": number, "channel": "webshop", "placed_at": placed, "state": state,
+            "priority": 0, "customer_name": "Load Buyer", "email": f"buyer{i}@example.com",
+            "phone": "+49 30 123456", "ship_name": "Load Buyer", "address1": f"Street {i}",
+            "city": "City", "postal_code": POSTCODES[country], "country": country,
+            "currency": CURRENCIES[country], "shipping_charge": Decimal("4.90"),
+            "shipping_service": SERVICE_CODES[(i // 4) % len(SERVICE_CODES)],
+            "created_at": placed, **extra}
+
+
+def _insert_orders(rows: list[dict], sku_ids: list[int], offset: int) -> list[int]:
+    """Insert orders of one or two one-unit lines (SKUs taken from ``sku_ids``); return ids."""
+    from sqlalchemy import insert
+
+    from erp.extensions import db as sqla
+    from erp.orders.models import CustomerOrder, CustomerOrderLine
+
+    if not rows:
+        return []
+    ids = list(sqla.session.scalars(
+        insert(CustomerOrder).returning(CustomerOrder.id, sort_by_parameter_order=True), rows))
+    lines = []
+    for k, order_id in enumerate(ids):
+        for j in range(1 + (offset + k) % 2):
+            lines.append({"order_id": order_id,
+                          "sku_id": sku_ids[((offset + k) * 7 + j) % len(sku_ids)],
+                          "quantity": 1, "unit_price": Decimal("12.90"), "allocated_qty": 0})
+    sqla.session.execute(insert(CustomerOrderLine), lines)
+    return ids
+
+
+def _shipping_setup(tracking_numbers: int):
+    """Carriers, four services serving DE/FR/GB/US with tracking ranges, and the box."""
+    from erp.shipping.services import boxes, carriers, tracking
+
+    post = carriers.create_carrier(code="CNPOST", name="China Post", kind="postal", actor=None)
+    courier = carriers.create_carrier(code="EXP", name="Express courier", kind="express",
+                                      actor=None)
+    specs = [(post, "POST-REG", "Registered air mail", "s10", "cn22_cn23", 2000, "RR", "CN", 0),
+             (post, "EPACKET", "Tracked small packet", "s10", "cn22_cn23", 2000, "LK", "CN", 0),
+             (post, "EMS", "EMS", "s10", "cn23", 30000, "EE", "CN", 0),
+             (courier, "EXPRESS", "Express worldwide", "free", "commercial_invoice", 30000, "EX",
+              "", 5000)]
+    services = {}
+    for carrier, code, name, kind, docs, max_g, prefix, suffix, divisor in specs:
+        service = carriers.create_service(
+            carrier, code=code, name=name, tracking_kind=kind, customs_docs=docs,
+            max_weight_g=max_g, max_longest_mm=1000, max_sum_mm=2000,
+            volumetric_divisor=divisor, requires_phone=kind == "free", actor=None)
+        carriers.set_zones(service, {c: "EU" if c in {"DE", "FR"} else "ROW"
+                                     for c in COUNTRIES}, actor=None)
+        tracking.add_range(service, prefix=prefix, first_serial=10_000_000,
+                           last_serial=10_000_000 + tracking_numbers, suffix=suffix,
+                           warn_below=10, actor=None)
+        services[code] = service
+    boxes.create_box(code=BOX_CODE, name="Large box", length_mm=500, width_mm=400,
+                     height_mm=300, tare_g=BOX_TARE_G, actor=None)
+    return services
+
+
+def _history(sku_ids: list[int], services: dict, n: int, now: datetime, start: int) -> int:
+    """Insert ``n`` past orders: 80 % shipped (a dispatched parcel), the rest held or cancelled.
+
+    Returns the next order number. They are bulk rows, as a long-running shop's history is; the
+    stock ledger knows nothing of them, which ``check-ledger`` does not mind.
+    """
+    from sqlalchemy import insert, select
+
+    from erp.extensions import db as sqla
+    from erp.orders.models import CustomerOrderLine
+    from erp.shipping.models import CustomsForm, Parcel, ParcelLine, ParcelState
+
+    rows = []
+    for i in range(n):
+        placed = now - timedelta(days=60) + timedelta(minutes=i * 60 * 24 * 59 // max(n, 1))
+        roll = i % 20
+        if roll < 16:
+            rows.append(_order_row(f"WEB-{start + i:07d}", i, placed, "shipped"))
+        elif roll < 18:
+            rows.append(_order_row(f"WEB-{start + i:07d}", i, placed, "on_hold",
+                                   hold_reason="Address to confirm with the customer"))
+        else:
+            rows.append(_order_row(f"WEB-{start + i:07d}", i, placed, "cancelled",
+                                   cancel_reason="Customer changed their mind"))
+    ids = _insert_orders(rows, sku_ids, start)
+    shipped = {order_id: row for order_id, row in zip(ids, rows, strict=True)
+               if row["state"] == "shipped"}
+    lines: dict[int, list] = {}
+    for line_id, order_id, sku_id in sqla.session.execute(
+            select(CustomerOrderLine.id, CustomerOrderLine.order_id, CustomerOrderLine.sku_id)
+            .where(CustomerOrderLine.order_id.in_(list(shipped))).order_by(CustomerOrderLine.id)):
+        lines.setdefault(order_id, []).append((line_id, sku_id))
+    parcels = []
+    for k, (order_id, row) in enumerate(shipped.items()):
+        sent = row["placed_at"] + timedelta(hours=20)
+        parcels.append({
+            "number": f"PCL-OLD-{k + 1:07d}", "order_id": order_id,
+            "service_id": services[row["shipping_service"]].id, "sequence": 1,
+            "state": ParcelState.dispatched, "tracking_number": f"OLD{k + 1:09d}",
+            "weight_g": 400 + k % 900, "length_mm": 500, "width_mm": 400, "height_mm": 300,
+            "declared_value": Decimal("12.90") * len(lines[order_id]),
+            "currency": row["currency"], "customs_form": CustomsForm.cn23,
+            "customs_category": "sale_of_goods", "dutiable": False,
+            "packed_at": sent - timedelta(hours=2), "labelled_at": sent - timedelta(hours=2),
+            "dispatched_at": sent})
+    parcel_ids = list(sqla.session.scalars(
+        insert(Parcel).returning(Parcel.id, sort_by_parameter_order=True), parcels))
+    sqla.session.execute(insert(ParcelLine), [
+        {"parcel_id": parcel_id, "order_line_id": line_id, "sku_id": sku_id, "quantity": 1,
+         "description": "Cotton T-shirt", "hs_code": "610910", "origin_country": "CN",
+         "net_weight_g": 200, "unit_value": Decimal("12.90")}
+        for parcel_id, order_id in zip(parcel_ids, shipped, strict=True)
+        for line_id, sku_id in lines[order_id]])
+    return start + n
+
+
+def _packing_work(packers: list, per_packer: int, sku_ids: list[int], now: datetime,
+                  start: int) -> tuple[dict, int]:
+    """Orders for each packer: allocated, waved (one wave per packer) and picked in full.
+
+    Returns ``({username: [order work]}, next order number)``; an order's work is its id,
+    number, the barcodes to scan and the weight to enter.
+    """
+    from sqlalchemy import select
+
+    from erp.catalog.models import Sku
+    from erp.extensions import db as sqla
+    from erp.orders import services as order_services
+    from erp.orders.models import CustomerOrder, CustomerOrderLine
+    from erp.shipping.models import PickWaveOrder
+    from erp.shipping.services import waves
+
+    n = len(packers) * per_packer
+    placed = now - timedelta(hours=6)
+    rows = [_order_row(f"WEB-{start + i:07d}", i, placed + timedelta(seconds=i), "new")
+            for i in range(n)]
+    _insert_orders(rows, sku_ids, start)
+    summary = order_services.allocate_orders(actor=None)
+    if len(summary.allocated) != n:
+        raise RuntimeError(f"{len(summary.allocated)} of {n} packing orders allocated: "
+                           f"{summary}")
+    work = {}
+    for user in packers:
+        wave = waves.build_wave(waves.WaveFilters(max_orders=per_packer), actor=user)
+        waves.pick_all(wave, actor=user)
+        orders = sqla.session.scalars(
+            select(CustomerOrder).join(PickWaveOrder, PickWaveOrder.order_id == CustomerOrder.id)
+            .where(PickWaveOrder.wave_id == wave.id).order_by(PickWaveOrder.slot)).all()
+        items = {}
+        for order_id, barcode, weight in sqla.session.execute(
+                select(CustomerOrderLine.order_id, Sku.barcode, Sku.weight_g)
+                .join(Sku, Sku.id == CustomerOrderLine.sku_id)
+                .where(CustomerOrderLine.order_id.in_([o.id for o in orders]))
+                .order_by(CustomerOrderLine.id)):
+            items.setdefault(order_id, []).append((barcode, weight))
+        work[user.username] = [
+            {"id": o.id, "number": o.number, "scan": [b for b, _ in items[o.id]],
+             "weight_g": BOX_TARE_G + sum(w for _, w in items[o.id])} for o in orders]
+    return work, start + n
+
+
+def _receiving_work(receivers: list, per_receiver: int, sku_ids: list[int],
+                    suppliers: list) -> dict:
+    """Ordered purchase orders for each receiver, of SKUs no other receiver has.
+
+    Returns ``{username: [purchase order numbers]}``.
+    """
+    from sqlalchemy import insert
+
+    from erp.core.models import utcnow
+    from erp.extensions import db as sqla
+    from erp.procurement.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderState
+
+    now = utcnow()
+    work, orders, plan = {}, [], []
+    k = 0
+    for user in receivers:
+        work[user.username] = []
+        for _ in range(per_receiver):
+            supplier = suppliers[k % len(suppliers)]
+            number = f"PO-LOAD-{k + 1:06d}"
+            orders.append({"number": number, "supplier_id": supplier.id,
+                           "state": PurchaseOrderState.ordered, "currency": supplier.currency,
+                           "expected_date": now.date(), "ordered_on": now.date() - timedelta(
+                               days=20), "notes": None, "created_by_id": None,
+                           "created_at": now - timedelta(days=21), "approved_by_id": None,
+                           "approved_at": now - timedelta(days=21), "closed_at": None})
+            plan.append(sku_ids[k * PO_LINES:(k + 1) * PO_LINES])
+            work[user.username].append(number)
+            k += 1
+    if k * PO_LINES > len(sku_ids):
+        raise RuntimeError(f"{len(sku_ids)} SKUs are too few for {k} purchase orders.")
+    ids = list(sqla.session.scalars(insert(PurchaseOrder).returning(
+        PurchaseOrder.id, sort_by_parameter_order=True), orders))
+    sqla.session.execute(insert(PurchaseOrderLine), [
+        {"order_id": order_id, "sku_id": sku_id, "supplier_code": None,
+         "quantity": PO_LINE_QTY, "unit_price": Decimal("4.2500"), "received_qty": 0,
+         "cancelled_qty": 0, "expected_date": None}
+        for order_id, skus in zip(ids, plan, strict=True) for sku_id in skus])
+    return work
+
+
+def build_data(db: BenchDB, app, *, per_packer: int, per_receiver: int) -> dict:
+    """Build the load test's data in ``db`` and return the work file's content (committed)."""
+    from sqlalchemy import func, select
+
+    from bench import data, procurement_data
+    from bench.warehouse_data import LedgerGenerator, create_bins
+    from erp.catalog.models import Sku
+    from erp.core import services as core_services
+    from erp.core.models import utcnow
+    from erp.extensions import db as sqla
+    from erp.orders import services as order_services
+    from erp.orders.models import CustomerOrder
+    from erp.warehouse import services as warehouse_services
+
+    n_skus = db.scale(20_000)
+    started = time.perf_counter()
+    with app.app_context():
+        data.sample_catalog(n_skus)
+        for currency, rate in (("XDR", "1.3300"), ("GBP", "1.2700")):
+            core_services.set_exchange_rate(currency, date(2026, 1, 1), Decimal(rate),
+                                            actor=None)
+        suppliers = procurement_data.create_suppliers()  # and the CNY and EUR rates
+        warehouse = warehouse_services.create_warehouse(code="LOAD", name="Load warehouse",
+                                                        country="CN", actor=None)
+        bins = create_bins(warehouse.id, max(40, n_skus // 50))
+        all_skus = list(sqla.session.scalars(select(Sku.id).order_by(Sku.id)))
+        ledger = LedgerGenerator(all_skus, bins)
+        ledger.post(len(all_skus) * 2)  # a receipt per SKU, then transfers and shipments
+        ledger.write_levels()
+        warehouse_services.create_location(warehouse, code="PACK-01", kind="packing",
+                                           pick_sequence=0, actor=None)
+        warehouse_services.create_location(warehouse, code=RECEIVING_BIN, kind="receiving",
+                                           pick_sequence=0, actor=None)
+        users = {}
+        for username, role in _accounts():
+            users[username] = core_services.create_user(
+                username=username, full_name=f"Load {role} {username}", password=PASSWORD,
+                roles=[role], actor=None)
+        staff = [u for name, u in users.items() if name.startswith("wh")]
+        # packable SKUs (light, with customs data) for orders; others for purchase orders
+        packable = list(sqla.session.scalars(
+            select(Sku.id).where(Sku.status == "active", Sku.hs_code.is_not(None),
+                                 Sku.customs_description.is_not(None), Sku.weight_g < 600)
+            .order_by(Sku.id)))
+        for_orders = packable[::2]
+        for_purchasing = packable[1::2]
+        services = _shipping_setup(len(staff) * per_packer * 2 + 100)
+        now = utcnow()
+        number = _history(for_orders, services, db.scale(3_000), now, start=1)
+        packing, number = _packing_work(staff, per_packer, for_orders, now, number)
+        # some allocated orders waiting for a wave, and a morning's new orders
+        extra = db.scale(300)
+        _insert_orders([_order_row(f"WEB-{number + i:07d}", i, now - timedelta(hours=2),
+                                   "new") for i in range(extra)], for_orders, number)
+        order_services.allocate_orders(actor=None)
+        number += extra
+        _insert_orders([_order_row(f"WEB-{number + i:07d}", i, now - timedelta(minutes=30),
+                                   "new") for i in range(extra)], for_orders, number)
+        receiving = _receiving_work(staff, per_receiver, for_purchasing, suppliers)
+        procurement_data.insert_open_orders(for_purchasing[len(staff) * per_receiver
+                                                           * PO_LINES:],
+                                            suppliers, orders=max(8, n_skus // 500),
+                                            lines_per_order=10)
+        sqla.session.commit()
+        order_ids = list(sqla.session.scalars(select(CustomerOrder.id).order_by(
+            func.random()).limit(200)))
+        search = ["tee", "Merino", "Chino", "tote", f"SKU{n_skus // 3:07d}"[:8], "runner",
+                  "Yoga", "BR02"]
+        orders = sqla.session.scalar(select(func.count()).select_from(CustomerOrder))
+        _analyse(db)
+        sqla.engine.dispose()
+    log(f"   data: {n_skus:,} SKUs, {orders:,} orders, {len(staff)} warehouse accounts with "
+        f"{per_packer} picked orders and {per_receiver} purchase orders each, built in "
+        f"{time.perf_counter() - started:.0f} s")
+    return {"password": PASSWORD,
+            "warehouse": [{"username": name, "orders": packing[name],
+                           "purchase_orders": receiving[name], "box": BOX_CODE}
+                          for name in sorted(packing)],
+            "office": [name for name, role in _accounts() if role != "warehouse"],
+            "browse": {"order_ids": order_ids, "search": search},
+            "orders": orders, "skus": n_skus}
+
+
+def _analyse(db: BenchDB) -> None:
+    """Refresh the planner statistics of the bulk-written tables, as autovacuum would."""
+    from erp.extensions import db as sqla
+
+    if db.kind != "postgresql":
+        return
+    with sqla.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        quote = conn.dialect.identifier_preparer.quote  # "user" is a reserved word
+        names = ", ".join(quote(name) for name in sqla.metadata.tables)
+        conn.exec_driver_sql(f"VACUUM ANALYZE {names}")  # table names from our own metadata
+
+
+# --------------------------------------------------------------------------- the processes
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _venv_bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_server(url: str, port: int, workers: int, log_path: Path) -> subprocess.Popen:
+    """Start gunicorn on the database ``url``; return once ``/health`` answers.
+
+    :raises RuntimeError: if the server exits or does not answer within 60 seconds.
+    """
+    env = {**os.environ, "ERP_DATABASE_URL": url, "ERP_SECRET_KEY": SECRET_KEY,
+           "ERP_SECURE_COOKIES": "0",
+           # 20 staff sign in from one address within seconds: the limits measure the
+           # limiter, not the app, so they are set out of reach (they cannot be switched off)
+           "ERP_API_RATE_LIMIT": "100000 per minute",
+           "ERP_LOGIN_RATE_LIMIT": "10000 per minute"}
+    logfile = open(log_path, "wb")  # noqa: SIM115 - closed when the server stops
+    proc = subprocess.Popen(
+        [_venv_bin("gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
+         "--timeout", "60", "erp.wsgi:app"],
+        cwd=ROOT, env=env, stdout=logfile, stderr=subprocess.STDOUT)
+    proc.logfile = logfile
+    deadline = time.monotonic() + 60
+    health = f"http://127.0.0.1:{port}/health"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            stop_server(proc)
+            raise RuntimeError(f"gunicorn exited ({proc.returncode}): "
+                               + log_path.read_text(errors="replace")[-2000:])
+        if _answers(health):
+            break
+        time.sleep(0.3)
+    else:
+        stop_server(proc)
+        raise RuntimeError("gunicorn did not answer /health within 60 s: "
+                           + log_path.read_text(errors="replace")[-2000:])
+    # every worker imports the app on its own: wait until all have booted and answered
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and \
+            log_path.read_text(errors="replace").count("Booting worker") < workers:
+        time.sleep(0.2)
+    for _ in range(4 * workers):
+        _answers(f"http://127.0.0.1:{port}/login")
+    return proc
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Stop gunicorn: SIGTERM (a graceful shutdown), then SIGKILL after 20 seconds."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    logfile = getattr(proc, "logfile", None)
+    if logfile is not None:
+        logfile.close()
+
+
+def server_cpu_seconds(master_pid: int) -> float | None:
+    """Return the CPU seconds (user + system) the gunicorn workers of ``master_pid`` have used.
+
+    Read from ``/proc`` (Linux); None elsewhere. Unlike response times, this does not grow when
+    other work on the machine competes for the CPUs.
+    """
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total, found = 0, False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        if int(fields[1]) == master_pid:  # the parent pid: one of the workers
+            total += int(fields[11]) + int(fields[12])  # utime + stime, in ticks
+            found = True
+    return total / tick if found else None
+
+
+def run_locust(host: str, work_path: Path, csv_prefix: Path, *, users: int, seconds: int,
+               log_path: Path) -> int:
+    """Run locust headless against ``host``; return its exit code (1 when a request failed)."""
+    env = {**os.environ, "ERP_LOAD_WORK": str(work_path),
+           "ERP_LOAD_SIGNED_IN": str(csv_prefix) + "_signed_in.json"}
+    spawn_rate = max(1, users // 2)
+    cmd = [_venv_bin("locust"), "-f", str(LOCUSTFILE), "--headless", "-u", str(users),
+           "-r", str(spawn_rate), "-t", f"{seconds}s", "--host", host, "--csv",
+           str(csv_prefix), "--only-summary", "--stop-timeout", "10"]
+    with open(log_path, "wb") as logfile:
+        try:
+            proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=logfile,
+                                  stderr=subprocess.STDOUT, timeout=seconds + 120, check=False)
+        except subprocess.TimeoutExpired as err:
+            raise RuntimeError(f"locust did not finish within {seconds + 120} s") from err
+    return proc.returncode
+
+
+def _outcome(db: BenchDB, app) -> dict:
+    """Check the ledger and count the work done during the run."""
+    from sqlalchemy import func, select
+
+    from erp.extensions import db as sqla
+    from erp.procurement.models import Receipt
+    from erp.shipping.models import Parcel, ParcelState
+    from erp.warehouse.queries import ledger_problems
+
+    with app.app_context():
+        problems = ledger_problems(sqla.session)
+        labelled = sqla.session.scalar(select(func.count()).select_from(Parcel).where(
+            Parcel.state == ParcelState.labelled)) or 0
+        receipts = sqla.session.scalar(select(func.count()).select_from(Receipt)) or 0
+        sqla.engine.dispose()
+    for problem in problems[:5]:
+        log(f"   ledger: {problem}")
+    return {"ledger_ok": not problems, "parcels_labelled": labelled, "receipts": receipts}
+
+
+@bench("load", kinds=("postgresql",))
+def load(db: BenchDB) -> dict:
+    """20 simulated staff for 60 s against gunicorn (4 workers) on PostgreSQL.
+
+    ``--quick``: 5 users for 10 s on a tenth of the data.
+    """
+    users, seconds, workers = (5, 10, 4) if db.quick else (20, 60, 4)
+    app = make_app(db)
+    work = build_data(db, app, per_packer=10 if db.quick else 40,
+                      per_receiver=2 if db.quick else 3)
+    with tempfile.TemporaryDirectory(prefix="erp-load-") as tmp:
+        tmp_path = Path(tmp)
+        work_path = tmp_path / "work.json"
+        work_path.write_text(json.dumps(work))
+        port = free_port()
+        host_load = round(os.getloadavg()[0], 2)  # other work on the machine skews the figures
+        server = start_server(db.url, port, workers, tmp_path / "gunicorn.log")
+        try:
+            log(f"   gunicorn -w {workers} on port {port}; locust: {users} users for {seconds} s "
+                f"(load average before: {host_load} on {os.cpu_count()} CPUs)")
+            cpu_before = server_cpu_seconds(server.pid)
+            started = time.perf_counter()
+            code = run_locust(f"http://127.0.0.1:{port}", work_path, tmp_path / "load",
+                              users=users, seconds=seconds, log_path=tmp_path / "locust.log")
+            took = time.perf_counter() - started
+            cpu_after = server_cpu_seconds(server.pid)
+        finally:
+            stop_server(server)
+        stats_path = tmp_path / "load_stats.csv"
+        if not stats_path.exists():
+            raise RuntimeError(f"locust wrote no statistics (exit {code}): "
+                               + (tmp_path / "locust.log").read_text(errors="replace")[-3000:])
+        figures = parse_stats(stats_path)
+        signed_in_path = tmp_path / "load_signed_in.json"
+        at_work = json.loads(signed_in_path.read_text()) if signed_in_path.exists() else {}
+        failures = tmp_path / "load_failures.csv"
+        if figures["errors"] and failures.exists():
+            log("   failures:\n" + failures.read_text(errors="replace")[:3000])
+        server_log = (tmp_path / "gunicorn.log").read_text(errors="replace")
+        if "Traceback" in server_log:
+            log("   gunicorn log (tail):\n" + server_log[-3000:])
+    outcome = _outcome(db, app)
+    by_name = figures.pop("by_name")
+    server_cpu = None
+    if cpu_before is not None and cpu_after is not None and figures["n"]:
+        server_cpu = round((cpu_after - cpu_before) * 1000 / figures["n"], 1)
+    log(f"   {figures['n']:,} requests in {took:.0f} s ({figures['per_second']}/s): p50 "
+        f"{figures['p50_ms']:.0f} ms, p95 {figures['p95_ms']:.0f} ms, p99 "
+        f"{figures['p99_ms']:.0f} ms, {figures['errors']} errors (once all signed in: "
+        f"{at_work.get('n', 0):,} requests, p50 {at_work.get('p50_ms', 0):.0f} ms, p95 "
+        f"{at_work.get('p95_ms', 0):.0f} ms); "
+        f"{outcome['parcels_labelled']} parcels labelled, {outcome['receipts']} receipts, "
+        f"ledger {'balances' if outcome['ledger_ok'] else 'DOES NOT balance'}; the app "
+        f"used {server_cpu} ms of CPU per request")
+    for name, row in sorted(by_name.items(), key=lambda item: -item[1]["p95_ms"]):
+        log(f"     {row['p95_ms']:>7.0f} ms p95  {row['n']:>5}  {row['errors']:>3} err  {name}")
+    return {"n": figures["n"], "seconds": seconds, "p50_ms": figures["p50_ms"],
+            "p95_ms": figures["p95_ms"], "p99_ms": figures["p99_ms"],
+            "per_second": figures["per_second"], "errors": figures["errors"], "users": users,
+            "workers": workers, "host_load_1m": host_load,
+            "server_cpu_ms_per_request": server_cpu, **outcome,
+            "slowest_p95_ms": slowest(by_name),
+            # the same once every user has signed in (the sign-in storm of the start left out)
+            **{f"signed_in_{k}": v for k, v in at_work.items()},
+            "orders": work["orders"], "skus": work["skus"]}
