@@ -8,7 +8,8 @@ document.addEventListener("submit", function (event) {
 });
 
 // Scanner forms: a scanner types a code and presses Enter. In a form marked "scanform", Enter in
-// a field moves on to the next empty field, and submits once every required field is filled.
+// a field moves on to the next empty required field, and submits once every required field is
+// filled (optional fields, such as a parcel's dimensions when a box is chosen, are skipped).
 document.addEventListener("keydown", function (event) {
   var field = event.target;
   var form = field && field.form;
@@ -20,8 +21,10 @@ document.addEventListener("keydown", function (event) {
     return (el.tagName === "INPUT" && el.type !== "hidden" && el.type !== "checkbox") ||
       el.tagName === "SELECT";
   });
-  var next = fields.slice(fields.indexOf(field) + 1).find(function (el) { return !el.value; });
-  if (next && next.name !== "note") {
+  var next = fields.slice(fields.indexOf(field) + 1).find(function (el) {
+    return !el.value && el.required;
+  });
+  if (next) {
     event.preventDefault();
     next.focus();
   }

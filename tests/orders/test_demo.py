@@ -70,3 +70,9 @@ def test_demo_command_loads_orders(runner, app):
     assert result.exit_code == 0, result.output
     assert db.session.scalar(select(func.count()).select_from(CustomerOrder)) >= 95
     assert ledger_problems(db.session) == []
+    # every order currency converts to the base currency (refunds and reports need it)
+    from erp.core.models import ExchangeRate
+    from erp.core.settings import base_currency
+    used = set(db.session.scalars(select(CustomerOrder.currency).distinct()))
+    rated = set(db.session.scalars(select(ExchangeRate.currency))) | {base_currency()}
+    assert used - rated == set()
