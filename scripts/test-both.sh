@@ -7,10 +7,10 @@ PG_URL="${ERP_TEST_DATABASE_URL:-}"
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
 
-env -u ERP_TEST_DATABASE_URL "$PYTHON" -m pytest -q -p no:cacheprovider >"$logs/sqlite" 2>&1 &
+env -u ERP_TEST_DATABASE_URL "$PYTHON" -m pytest -q -p no:cacheprovider --durations=15 >"$logs/sqlite" 2>&1 &
 sqlite_pid=$!
 if [ -n "$PG_URL" ]; then
-  ERP_TEST_DATABASE_URL="$PG_URL" "$PYTHON" -m pytest -q -p no:cacheprovider >"$logs/pg" 2>&1 &
+  ERP_TEST_DATABASE_URL="$PG_URL" "$PYTHON" -m pytest -q -p no:cacheprovider --durations=15 >"$logs/pg" 2>&1 &
   pg_pid=$!
 fi
 
