@@ -32,6 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from bench.runner import BenchDB, bench, log, make_app
+from bench.suites_shipping import BOX_CODE, BOX_TARE_G, create_services
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -44,8 +45,6 @@ COUNTRIES = ("DE", "FR", "GB", "US")
 POSTCODES = {"DE": "10115", "FR": "75001", "GB": "SW1A 1AA", "US": "10001"}
 CURRENCIES = {"DE": "EUR", "FR": "EUR", "GB": "GBP", "US": "USD"}
 SERVICE_CODES = ("POST-REG", "EPACKET", "EMS", "EXPRESS")
-BOX_CODE = "L"
-BOX_TARE_G = 300
 RECEIVING_BIN = "RCV-01"
 PO_LINES = 8
 PO_LINE_QTY = 120
@@ -135,31 +134,7 @@ def _insert_orders(rows: list[dict], sku_ids: list[int], offset: int) -> list[in
 
 def _shipping_setup(tracking_numbers: int):
     """Carriers, four services serving DE/FR/GB/US with tracking ranges, and the box."""
-    from erp.shipping.services import boxes, carriers, tracking
-
-    post = carriers.create_carrier(code="CNPOST", name="China Post", kind="postal", actor=None)
-    courier = carriers.create_carrier(code="EXP", name="Express courier", kind="express",
-                                      actor=None)
-    specs = [(post, "POST-REG", "Registered air mail", "s10", "cn22_cn23", 2000, "RR", "CN", 0),
-             (post, "EPACKET", "Tracked small packet", "s10", "cn22_cn23", 2000, "LK", "CN", 0),
-             (post, "EMS", "EMS", "s10", "cn23", 30000, "EE", "CN", 0),
-             (courier, "EXPRESS", "Express worldwide", "free", "commercial_invoice", 30000, "EX",
-              "", 5000)]
-    services = {}
-    for carrier, code, name, kind, docs, max_g, prefix, suffix, divisor in specs:
-        service = carriers.create_service(
-            carrier, code=code, name=name, tracking_kind=kind, customs_docs=docs,
-            max_weight_g=max_g, max_longest_mm=1000, max_sum_mm=2000,
-            volumetric_divisor=divisor, requires_phone=kind == "free", actor=None)
-        carriers.set_zones(service, {c: "EU" if c in {"DE", "FR"} else "ROW"
-                                     for c in COUNTRIES}, actor=None)
-        tracking.add_range(service, prefix=prefix, first_serial=10_000_000,
-                           last_serial=10_000_000 + tracking_numbers, suffix=suffix,
-                           warn_below=10, actor=None)
-        services[code] = service
-    boxes.create_box(code=BOX_CODE, name="Large box", length_mm=500, width_mm=400,
-                     height_mm=300, tare_g=BOX_TARE_G, actor=None)
-    return services
+    return create_services(tracking_numbers)[0]
 
 
 def _history(sku_ids: list[int], services: dict, n: int, now: datetime, start: int) -> int:

@@ -147,6 +147,43 @@ def labels_pdf(db: BenchDB) -> dict:
             "per_second": round(n / seconds, 1), "pdf_mb": round(sizes[-1] / 1e6, 2)}
 
 
+SERVICE_COUNTRIES = ("DE", "FR", "GB", "US")
+BOX_CODE = "L"
+BOX_TARE_G = 300
+
+
+def create_services(tracking_numbers: int) -> tuple[dict, object]:
+    """Create the carriers, four services and the large box; return ({code: service}, box).
+
+    The services serve DE/FR/GB/US and each gets ``tracking_numbers`` tracking numbers.
+    """
+    from erp.shipping.services import boxes, carriers, tracking
+
+    post = carriers.create_carrier(code="CNPOST", name="China Post", kind="postal", actor=None)
+    courier = carriers.create_carrier(code="EXP", name="Express courier", kind="express",
+                                      actor=None)
+    specs = [(post, "POST-REG", "Registered air mail", "s10", "cn22_cn23", 2000, "RR", "CN", 0),
+             (post, "EPACKET", "Tracked small packet", "s10", "cn22_cn23", 2000, "LK", "CN", 0),
+             (post, "EMS", "EMS", "s10", "cn23", 30000, "EE", "CN", 0),
+             (courier, "EXPRESS", "Express worldwide", "free", "commercial_invoice", 30000, "EX",
+              "", 5000)]
+    services = {}
+    for carrier, code, name, kind, docs, max_g, prefix, suffix, divisor in specs:
+        service = carriers.create_service(
+            carrier, code=code, name=name, tracking_kind=kind, customs_docs=docs,
+            max_weight_g=max_g, max_longest_mm=1000, max_sum_mm=2000,
+            volumetric_divisor=divisor, requires_phone=kind == "free", actor=None)
+        carriers.set_zones(service, {c: "EU" if c in {"DE", "FR"} else "ROW"
+                                     for c in SERVICE_COUNTRIES}, actor=None)
+        tracking.add_range(service, prefix=prefix, first_serial=10_000_000,
+                           last_serial=10_000_000 + tracking_numbers, suffix=suffix,
+                           warn_below=10, actor=None)
+        services[code] = service
+    box = boxes.create_box(code=BOX_CODE, name="Large box", length_mm=500, width_mm=400,
+                           height_mm=300, tare_g=BOX_TARE_G, actor=None)
+    return services, box
+
+
 def _outbound_setup(n_orders: int, runs: int) -> dict:
     """Catalog, bins, carriers with four services, rates and 3 x ``n_orders`` new orders.
 
@@ -160,7 +197,6 @@ def _outbound_setup(n_orders: int, runs: int) -> dict:
     from erp.core.services import set_exchange_rate
     from erp.extensions import db as sqla
     from erp.orders.models import CustomerOrder, CustomerOrderLine
-    from erp.shipping.services import boxes, carriers, tracking
     from erp.warehouse import services as warehouse_services
     from erp.warehouse.models import LocationKind, MoveKind
 
@@ -185,28 +221,8 @@ def _outbound_setup(n_orders: int, runs: int) -> dict:
         warehouse_services.MoveSpec(sku_id, vendor.id, shelf.id, per_bin, MoveKind.opening,
                                     unit_cost=Decimal("2.0000"))
         for sku_id in sku_ids for shelf in shelves], actor=None)
-    post = carriers.create_carrier(code="CNPOST", name="China Post", kind="postal", actor=None)
-    courier = carriers.create_carrier(code="EXP", name="Express courier", kind="express",
-                                      actor=None)
-    specs = [(post, "POST-REG", "Registered air mail", "s10", "cn22_cn23", 2000, "RR", "CN", 0),
-             (post, "EPACKET", "Tracked small packet", "s10", "cn22_cn23", 2000, "LK", "CN", 0),
-             (post, "EMS", "EMS", "s10", "cn23", 30000, "EE", "CN", 0),
-             (courier, "EXPRESS", "Express worldwide", "free", "commercial_invoice", 30000, "EX",
-              "", 5000)]
-    codes = []
-    for carrier, code, name, kind, docs, max_g, prefix, suffix, divisor in specs:
-        service = carriers.create_service(
-            carrier, code=code, name=name, tracking_kind=kind, customs_docs=docs,
-            max_weight_g=max_g, max_longest_mm=1000, max_sum_mm=2000,
-            volumetric_divisor=divisor, requires_phone=kind == "free", actor=None)
-        carriers.set_zones(service, {c: "EU" if c in {"DE", "FR"} else "ROW"
-                                     for c in ("DE", "FR", "GB", "US")}, actor=None)
-        tracking.add_range(service, prefix=prefix, first_serial=10_000_000,
-                           last_serial=10_000_000 + n_orders * runs * 2, suffix=suffix,
-                           warn_below=10, actor=None)
-        codes.append(code)
-    box = boxes.create_box(code="L", name="Large box", length_mm=500, width_mm=400,
-                           height_mm=300, tare_g=300, actor=None)
+    services, box = create_services(n_orders * runs * 2)
+    codes = list(services)
     sqla.session.flush()
     countries = ("DE", "FR", "GB", "US")
     postcodes = {"DE": "10115", "FR": "75001", "GB": "SW1A 1AA", "US": "10001"}

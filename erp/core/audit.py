@@ -23,7 +23,8 @@ def entity_name(obj: Any) -> str:
 _PLAIN = frozenset({type(None), bool, int, str})  # JSON as they are (checked by exact type)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Return ``value`` as JSON data: Decimal and float as strings, enums by value, dates ISO."""
     if type(value) in _PLAIN:
         return value
     if type(value) is dict:
@@ -36,10 +37,10 @@ def _jsonable(value: Any) -> Any:
                 out[str(key)] = item
             elif kind is list and len(item) == 2:
                 before, after = item
-                out[str(key)] = [before if type(before) in _PLAIN else _jsonable(before),
-                                 after if type(after) in _PLAIN else _jsonable(after)]
+                out[str(key)] = [before if type(before) in _PLAIN else jsonable(before),
+                                 after if type(after) in _PLAIN else jsonable(after)]
             else:
-                out[str(key)] = _jsonable(item)
+                out[str(key)] = jsonable(item)
         return out
     if value is None or isinstance(value, (bool, int, str)):
         return value
@@ -50,9 +51,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        items = [_jsonable(v) for v in value]
+        items = [jsonable(v) for v in value]
         return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
     return str(value)
 
@@ -84,7 +85,7 @@ def record(obj: Any, action: str, *, actor: Any, changes: Mapping | None = None)
         entity_id=str(ident),
         entity_ref=_reference(obj),
         action=action,
-        changes=_jsonable(changes) if changes else None,
+        changes=jsonable(changes) if changes else None,
     )
     db.session.add(event)
     return event
@@ -104,7 +105,7 @@ def record_many(entity_type: str, action: str,
     actor_id = getattr(actor, "id", None)
     rows = [{"at": now, "actor_id": actor_id, "entity_type": entity_type,
              "entity_id": str(ident), "entity_ref": str(ref)[:120] if ref else None,
-             "action": action, "changes": _jsonable(changes) if changes else None}
+             "action": action, "changes": jsonable(changes) if changes else None}
             for ident, ref, changes in events]
     if rows:
         # a Core INSERT (one executemany): the ORM's per-row bookkeeping is not needed here

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, date, datetime
-from decimal import Decimal
-from enum import Enum
+from datetime import UTC, datetime
 from typing import Any
 
 import xlsxwriter
 from sqlalchemy import select
 
 from erp.core import audit
+from erp.core.audit import jsonable
 from erp.core.excel import neutralise
 from erp.core.models import AuditEvent, User
 from erp.extensions import db
@@ -29,27 +28,10 @@ from erp.privacy.services.subject import (
 )
 
 
-def _plain(value: Any) -> Any:
-    """Return ``value`` as JSON: Decimal as a string, datetimes ISO, enums by value."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return str(value)
-
-
 def _record(kind: str, obj: Any, **extra: Any) -> dict[str, Any]:
     columns = FIELDS[kind][:len(FIELDS[kind]) - len(EXTRA_FIELDS.get(kind, ()))]
-    out = {key: _plain(getattr(obj, key)) for key in columns}
-    out.update({key: _plain(value) for key, value in extra.items()})
+    out = {key: jsonable(getattr(obj, key)) for key in columns}
+    out.update({key: jsonable(value) for key, value in extra.items()})
     return out
 
 
