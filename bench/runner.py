@@ -173,20 +173,32 @@ def run(names: list[str], quick: bool) -> int:
             print(line, flush=True)
             lines.append(line)
             results.append(result)
-            _write(lines, results, quick)  # after each figure: a crash later keeps the rest
+            _write(lines, results)  # after each figure: a crash later keeps the rest
     log("")
     log(targets.table(results))
     return 0
 
 
-def _write(lines: list[str], results: list[dict], quick: bool) -> None:
-    """Write ``latest.jsonl`` (BENCH.md) and ``latest.json`` (with targets and statuses)."""
+def _write(lines: list[str], results: list[dict]) -> None:
+    """Write ``latest.jsonl`` (BENCH.md: this run's lines) and ``latest.json``.
+
+    ``latest.json`` keeps the latest result of every benchmark and database, each with the time
+    it was measured, its checks against the targets and their status: a run of some benchmarks
+    replaces their entries and keeps the others'.
+    """
     RESULTS.write_text("".join(f"{line}\n" for line in lines))
-    summary = {
-        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "quick": quick,
-        "cpus": os.cpu_count(),
-        "results": [{**result, "checks": [
-            {"figure": figure, "target": target, "status": status}
-            for figure, target, status in targets.judge(result)]} for result in results],
-    }
+    summary_path = RESULTS.with_suffix(".json")
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    fresh = {(r["bench"], r["db"]) for r in results}
+    try:
+        kept = [r for r in json.loads(summary_path.read_text())["results"]
+                if (r["bench"], r["db"]) not in fresh]
+    except (OSError, ValueError, KeyError, TypeError):
+        kept = []  # none yet, or unreadable: start afresh
+    order = {name: i for i, name in enumerate(REGISTRY)}
+    entries = kept + [{**result, "measured_at": now, "checks": [
+        {"figure": figure, "target": target, "status": status}
+        for figure, target, status in targets.judge(result)]} for result in results]
+    entries.sort(key=lambda r: (order.get(r["bench"], len(order)), r["db"] != "sqlite"))
+    summary = {"generated_at": now, "cpus": os.cpu_count(), "results": entries}
     RESULTS.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -43,8 +43,10 @@ def judge(result: dict) -> list[tuple[str, str, str]]:
     applicable = [t for t in TARGETS.get(result["bench"], [])
                   if t[3] is None or result["db"] in t[3]]
     if not applicable:
-        key = next((k for k in ("per_second", "p95_ms", "median_ms", "seconds") if k in result),
-                   "seconds")
+        # the figure the target names on the other database, else the main figure
+        preferred = [t[0] for t in TARGETS.get(result["bench"], [])]
+        key = next((k for k in (*preferred, "per_second", "p95_ms", "median_ms", "seconds")
+                    if k in result), "seconds")
         return [(f"{key} {_fmt(result.get(key))}", "-", "report")]
     for key, op, limit, _ in applicable:
         value = result.get(key)

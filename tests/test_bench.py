@@ -54,3 +54,26 @@ def test_every_registered_benchmark_has_a_target_entry():
     from bench.targets import TARGETS
 
     assert set(runner.REGISTRY) <= set(TARGETS)
+
+
+def test_latest_json_keeps_other_benchmarks_and_replaces_rerun_ones(monkeypatch, tmp_path):
+    monkeypatch.setattr(runner, "RESULTS", tmp_path / "latest.jsonl")
+    older = {"bench": "dispatch", "db": "sqlite", "seconds": 2.0, "quick": False}
+    stale = {"bench": "labels_pdf", "db": "sqlite", "seconds": 9.0, "quick": False}
+    runner._write([json.dumps(older), json.dumps(stale)], [older, stale])
+    rerun = {**stale, "seconds": 0.8}
+    runner._write([json.dumps(rerun)], [rerun])
+    # latest.jsonl holds this run's lines only (BENCH.md); latest.json every latest figure
+    assert (tmp_path / "latest.jsonl").read_text().splitlines() == [json.dumps(rerun)]
+    summary = json.loads((tmp_path / "latest.json").read_text())["results"]
+    assert {(r["bench"], r["seconds"]) for r in summary} == {("dispatch", 2.0),
+                                                             ("labels_pdf", 0.8)}
+    assert all(r["checks"][0]["status"] == "pass" for r in summary)
+
+
+def test_a_figure_without_target_reports_the_figure_the_target_names_elsewhere():
+    from bench.targets import judge
+
+    line = {"bench": "dispatch", "db": "postgresql", "seconds": 3.4, "per_second": 297.0,
+            "quick": False}
+    assert judge(line) == [("seconds 3.4", "-", "report")]
