@@ -309,6 +309,27 @@ def stock_list_query(f: StockFilters) -> Select:
     return stmt
 
 
+def stock_list_count_query(f: StockFilters) -> Select:
+    """Return the number of rows :func:`stock_list_query` gives, with only the joins it needs.
+
+    Without a search the SKU, product and warehouse joins add columns, not conditions, so the
+    count reads the levels (and their bins for a warehouse or kind) alone.
+    """
+    if f.q:
+        return select(func.count()).select_from(stock_list_query(f).order_by(None).subquery())
+    stmt = (select(func.count()).select_from(StockLevel)
+            .where(or_(StockLevel.on_hand != 0, StockLevel.reserved != 0)))
+    if f.warehouse_id or f.kind:
+        stmt = stmt.join(Location, Location.id == StockLevel.location_id)
+    if f.warehouse_id:
+        stmt = stmt.where(Location.warehouse_id == f.warehouse_id)
+    if f.kind:
+        stmt = stmt.where(Location.kind == f.kind)
+    if f.available_only:
+        stmt = stmt.where(StockLevel.on_hand > StockLevel.reserved)
+    return stmt
+
+
 def move_list_query(f: MoveFilters) -> Select:
     """Return :func:`move_history_query` with the SKU, bins, warehouses and actor loaded."""
     return move_history_query(f).options(

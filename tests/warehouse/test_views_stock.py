@@ -161,6 +161,30 @@ def test_stock_list_filters_and_pages(client, login_as, stocked, create_sku, cre
     assert "Page 2 of 2" in page
 
 
+def test_stock_list_count_matches_the_rows_for_every_filter(stocked, create_sku, create_bin,
+                                                           receive_stock):
+    from sqlalchemy import func, select
+
+    from erp.warehouse import queries
+
+    sku, a, _, b = stocked
+    other = create_sku("MUG-01")
+    receive_stock(other, create_bin("A-03", kind="packing"), 5)
+    services.reserve(sku, b, 4, ref_type="order_line", ref_id=43, actor=None)
+    db.session.commit()
+    for filters in (queries.StockFilters(), queries.StockFilters(kind="packing"),
+                    queries.StockFilters(warehouse_id=b.warehouse_id),
+                    queries.StockFilters(available_only=True),
+                    queries.StockFilters(q="MUG-01"),
+                    queries.StockFilters(warehouse_id=a.warehouse_id, kind="storage",
+                                         available_only=True)):
+        rows = db.session.execute(queries.stock_list_query(filters)).all()
+        assert db.session.scalar(queries.stock_list_count_query(filters)) == len(rows), filters
+    assert db.session.scalar(queries.stock_list_count_query(queries.StockFilters())) == 3
+    assert db.session.scalar(select(func.count()).select_from(
+        queries.stock_list_query(queries.StockFilters(available_only=True)).subquery())) == 2
+
+
 def test_stock_list_available_only_hides_fully_reserved_bins(client, login_as, stocked):
     sku, a, _, b = stocked
     services.reserve(sku, b, 4, ref_type="order_line", ref_id=43, actor=None)

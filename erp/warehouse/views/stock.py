@@ -74,7 +74,8 @@ def stock_filters() -> queries.StockFilters:
 def stock_list():
     """List stock levels: search SKU, barcode, bin or name; filter warehouse, bin kind."""
     filters = stock_filters()
-    page = paginate_rows(queries.stock_list_query(filters), per_page=_per_page())
+    page = paginate_rows(queries.stock_list_query(filters), per_page=_per_page(),
+                         count=queries.stock_list_count_query(filters))
     return render_template("warehouse/stock_list.html", page=page, filters=filters,
                            warehouses=_warehouses(), kinds=BIN_KINDS,
                            frozen=queries.frozen_keys())
