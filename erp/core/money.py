@@ -32,6 +32,26 @@ def validate_currency(code: str) -> str:
     return value
 
 
+#: ISO 4217 codes that are not money a consumer pays in: precious metals, bond-market and
+#: accounting units, the SDR (kept as a rate for the postal CN22 limit), test and "no currency"
+#: codes, and the funds codes of a few countries.
+NON_PAYMENT_CURRENCIES = frozenset({
+    "XAU", "XAG", "XPD", "XPT", "XBA", "XBB", "XBC", "XBD", "XDR", "XSU", "XUA", "XTS", "XXX",
+    "BOV", "CHE", "CHW", "CLF", "COU", "MXV", "USN", "UYI", "UYW"})
+
+
+def validate_payment_currency(code: str) -> str:
+    """Return ``code`` upper-cased if customers can pay in it (an ISO 4217 legal tender).
+
+    :raises ValueError: naming the bad code, and why a real code such as XAU is refused.
+    """
+    value = validate_currency(code)
+    if value in NON_PAYMENT_CURRENCIES:
+        raise ValueError(f"{value} is an ISO 4217 code but not a currency customers pay in "
+                         "(metals, funds, the SDR and test codes are refused)")
+    return value
+
+
 def to_decimal(value, *, field: str = "amount") -> Decimal:
     """Parse ``value`` as a finite Decimal without passing through float.
 

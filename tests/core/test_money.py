@@ -179,3 +179,14 @@ def test_convert_missing_rate_refused_naming_currency_and_date(app):
 def test_convert_bad_currency_refused(app):
     with pytest.raises(ValueError, match="'EURO' is not an ISO 4217 currency code"):
         money.convert(Decimal("1"), "EURO", "USD", on=date(2026, 1, 1))
+
+
+@pytest.mark.parametrize(("code", "ok"), [("xof", True), ("XAF", True), ("XCD", True),
+                                          ("EUR", True), ("XDR", False), ("XTS", False),
+                                          ("USN", False)])
+def test_payment_currency_refuses_codes_nobody_pays_in(code, ok):
+    if ok:
+        assert money.validate_payment_currency(code) == code.upper()
+    else:
+        with pytest.raises(ValueError, match="not a currency customers pay in"):
+            money.validate_payment_currency(code)

@@ -44,6 +44,8 @@ def test_missing_fields_are_named():
     ({"placed_at": "yesterday"}, "placed_at", "ISO 8601"),
     ({"email": "not-an-email"}, "email", "not an email"),
     ({"currency": "EURO"}, "currency", "ISO 4217"),
+    ({"currency": "XXX"}, "currency", "not a currency customers pay in"),
+    ({"currency": "xau"}, "currency", "not a currency customers pay in"),
     ({"ioss_number": "IM12"}, "ioss_number", "IM followed by 10 digits"),
     ({"number": "N" * 41}, "number", "too long"),
     ({"customer_name": 12}, "customer_name", "must be text"),
