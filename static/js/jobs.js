@@ -1,5 +1,5 @@
 // Job page: poll the job's JSON status every second and update the progress bar, the message,
-// then show the download link or the error once the job has ended.
+// its start and end times, then show the download link or the error once the job has ended.
 (function () {
   "use strict";
 
@@ -16,6 +16,8 @@
     var downloadRow = document.getElementById("job-download-row");
     var download = document.getElementById("job-download");
     var error = document.getElementById("job-error");
+    var started = document.getElementById("job-started");
+    var ended = document.getElementById("job-ended");
     var colours = {queued: "grey", running: "blue", finished: "green", failed: "red"};
     var failures = 0;
 
@@ -26,6 +28,12 @@
       state.textContent = status.state_label;
       state.className = "badge badge-" + (colours[status.state] || "grey");
       message.textContent = status.message || "";
+      if (started) {
+        started.textContent = status.started_at || "";
+      }
+      if (ended) {
+        ended.textContent = status.finished_at || "";
+      }
       if (status.download_url) {
         download.href = status.download_url;
         download.textContent = "Download " + (status.result_name || "the file");

@@ -66,7 +66,9 @@ def test_status_json_and_download(client, manager):
         "id": job.id, "state": "finished", "state_label": "Finished", "progress": 100,
         "message": "", "error": None, "done": True,
         "download_url": f"/reports/jobs/{job.id}/download",
-        "result_name": "stock report.xlsx", "expired": False}
+        "result_name": "stock report.xlsx", "expired": False,
+        "started_at": job.started_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "finished_at": job.finished_at.strftime("%Y-%m-%d %H:%M UTC")}
     with client.get(f"/reports/jobs/{job.id}/download") as download:
         assert download.status_code == 200
         assert download.data == b"xxxxx"

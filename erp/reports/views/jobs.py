@@ -49,6 +49,9 @@ def job_status(job: BackgroundJob) -> dict:
         "download_url": url_for(".job_download", job_id=job.id) if has_file else None,
         "result_name": job.result_name if has_file else None,
         "expired": state == JobState.finished and bool(job.result_name) and not has_file,
+        # as the page shows them (its ``dt`` filter), so polling fills in the times too
+        "started_at": current_app.jinja_env.filters["dt"](job.started_at),
+        "finished_at": current_app.jinja_env.filters["dt"](job.finished_at),
     }
 
 
