@@ -76,6 +76,8 @@ class Location(db.Model):
         UniqueConstraint("warehouse_id", "code"),
         CheckConstraint("pick_sequence >= 0", name="pick_sequence_not_negative"),
         Index("ix_location_kind_sequence", "kind", "pick_sequence"),
+        # the walking order of the stock list: read in order, so a page stops early
+        Index("ix_location_warehouse_sequence", "warehouse_id", "pick_sequence", "code"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
