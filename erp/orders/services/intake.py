@@ -24,7 +24,7 @@ from erp.core import audit
 from erp.core.codes import normalize_country
 from erp.core.errors import ValidationError
 from erp.core.models import utcnow
-from erp.core.money import NON_PAYMENT_CURRENCIES, validate_payment_currency
+from erp.core.money import validate_payment_currency
 from erp.extensions import db
 from erp.orders.models import ApiToken, CustomerOrder, CustomerOrderLine, OrderState
 
@@ -212,8 +212,7 @@ def validate_order_payload(data: Mapping) -> tuple[dict[str, Any], dict[str, str
         try:
             cleaned["currency"] = validate_payment_currency(currency)
         except ValueError as err:
-            errors["currency"] = (str(err) if currency.strip().upper() in NON_PAYMENT_CURRENCIES
-                                  else f"{currency!r} is not an ISO 4217 currency code (e.g. EUR)")
+            errors["currency"] = str(err)
 
     charge = data.get("shipping_charge")
     cleaned["shipping_charge"] = (Decimal(0) if charge is None or charge == ""
