@@ -1,0 +1,47 @@
+"""Lock the row that owns a limit before reading the figures the limit is checked against.
+
+DESIGN ("Transactions and concurrency"): every service that checks a limit and then writes first
+locks the owner (the case for refunds, the PO line for receipts, the order for cancel and hold,
+the batch for dispatch) and reads after the lock, so two requests never both see "26.68 still
+refundable". On PostgreSQL this is ``SELECT ... FOR UPDATE``; on SQLite the write transaction
+itself (``BEGIN IMMEDIATE``, see :mod:`erp.core.transactions`) already serialises writers and
+the ``FOR UPDATE`` is dropped by SQLAlchemy. ``populate_existing`` reloads the object from the
+locked row, so attributes read before the lock are replaced by current values.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from sqlalchemy import inspect, select
+
+from erp.extensions import db
+
+T = TypeVar("T")
+
+
+def lock(obj: T) -> T:
+    """Lock ``obj``'s row until the transaction ends and refresh ``obj`` from it; return ``obj``."""
+    mapper = inspect(obj).mapper
+    pk_cols = mapper.primary_key
+    ident = mapper.primary_key_from_instance(obj)
+    stmt = select(mapper.class_).where(*(col == val for col, val in zip(pk_cols, ident,
+                                                                        strict=True)))
+    db.session.execute(stmt.with_for_update(of=mapper.class_)
+                       .execution_options(populate_existing=True)).scalar_one()
+    return obj
+
+
+def lock_many(model: type[T], ids) -> list[T]:
+    """Lock the rows of ``model`` with primary keys ``ids`` in id order (no deadlocks); return them.
+
+    Locking in one fixed order is what keeps two requests that lock overlapping sets from
+    waiting on each other forever.
+    """
+    ids = sorted(set(ids))
+    if not ids:
+        return []
+    pk = inspect(model).primary_key[0]
+    return list(db.session.scalars(select(model).where(pk.in_(ids)).order_by(pk)
+                                   .with_for_update(of=model)
+                                   .execution_options(populate_existing=True)))
