@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from flask import Flask
 
 from erp.config import Config, validate
+from erp.core.transactions import RetryingFlask
 
 
 def _instance_secret(app: Flask) -> str:
@@ -27,7 +28,7 @@ def create_app(config: Mapping | None = None) -> Flask:
 
     :raises erp.config.ConfigError: if the resulting settings cannot work.
     """
-    app = Flask(__name__, instance_relative_config=True,
+    app = RetryingFlask(__name__, instance_relative_config=True,
                 template_folder="../templates", static_folder="../static")
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(Config.from_env().as_flask())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import sys
@@ -9,6 +10,8 @@ import sys
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
+
+from erp.core import transactions
 
 
 def _create_app():
@@ -481,4 +484,28 @@ def init_app(app) -> None:
     from erp.privacy.cli import personal_data_group  # above the domains: imported late
 
     for command in [*COMMANDS, personal_data_group]:
+        _begin_immediate(command)
         app.cli.add_command(command)
+
+
+def _begin_immediate(command: click.Command) -> None:
+    """Make ``command`` (and a group's subcommands) a write unit of work on SQLite.
+
+    Its transactions begin with ``BEGIN IMMEDIATE`` (:mod:`erp.core.transactions`), so a command
+    and a web request never both act on figures read before the other's write. The worker is
+    left alone: each job chooses for itself.
+    """
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _begin_immediate(sub)
+        return
+    if command.name == "worker" or command.callback is None:
+        return
+    callback = command.callback
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        with transactions.intent("write"):
+            return callback(*args, **kwargs)
+
+    command.callback = run

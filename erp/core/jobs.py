@@ -47,6 +47,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.utils import secure_filename
 
+from erp.core import transactions
 from erp.core.errors import DomainError
 from erp.core.models import BackgroundJob, JobState, Role, utcnow
 from erp.extensions import db
@@ -299,7 +300,10 @@ def _run(job_id: str) -> str | None:
         if fn is None:
             raise JobError(f"Unknown job kind {job.kind!r}.")
         context.params = load_params(job.params)
-        result = fn(context, **context.params)
+        # A job reads (reports, exports): SQLite's write lock stays free for the requests,
+        # and for its own progress, written through another connection.
+        with transactions.intent("read"):
+            result = fn(context, **context.params)
         stored = _store(job.id, result) if result is not None else None
     except Exception as err:  # noqa: BLE001 - every failure is stored on the job
         db.session.rollback()

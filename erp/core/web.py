@@ -1,4 +1,4 @@
-"""Request-level wiring: sign-in enforcement, error pages, template helpers, SQLite pragmas."""
+"""Request-level wiring: sign-in enforcement, error pages, template helpers."""
 
 from __future__ import annotations
 
@@ -20,8 +20,6 @@ from flask import (
 )
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from erp.core import permissions
 from erp.core.errors import DomainError
@@ -90,18 +88,6 @@ def nav_groups(main: list[tuple[str, str, str]], admin: list[tuple[str, str, str
     if admin:
         groups["Admin"] = admin
     return [(menu if len(items) > 1 else "", items) for menu, items in groups.items()]
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record):
-    """Turn on foreign keys and WAL for SQLite connections (no effect on PostgreSQL)."""
-    module = type(dbapi_connection).__module__
-    if module.startswith("sqlite3"):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.close()
 
 
 @login_manager.user_loader

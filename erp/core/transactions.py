@@ -1,0 +1,172 @@
+"""Transactions that isolate on both databases, and whole-request retries on PostgreSQL.
+
+**SQLite.** The pysqlite driver opens a transaction only at the first INSERT/UPDATE/DELETE, so
+the reads a service checks a limit against run outside any transaction and ``FOR UPDATE`` means
+nothing there. As SQLAlchemy's pysqlite documentation ("Serializable isolation / Savepoints /
+Transactional DDL") describes, units of work that will write take transactions out of the
+driver's hands (``isolation_level = None``) and emit ``BEGIN IMMEDIATE`` themselves: requests
+with an unsafe method (POST, PUT, PATCH, DELETE) and ``erp`` CLI commands. A second writer then
+waits (``busy_timeout``) for the first to commit and reads current figures, instead of reading
+stale ones.
+
+Everything else (GET requests, background jobs, scripts) keeps the driver's deferred mode: it
+takes no lock for its reads, so readers never queue behind writers (WAL mode), and it never
+holds a read snapshot that a later write could not upgrade. :func:`intent` sets the choice for
+a block.
+
+**PostgreSQL.** Row locks (:mod:`erp.core.locking`) serialise writers; a request that still meets
+a serialization failure or a deadlock (SQLSTATE 40001 / 40P01) is rolled back and run again
+whole, at most :data:`RETRIES` times with jittered back-off, and then answered with a "try
+again" page (503), never a 500. A request that waited too long for SQLite's write lock gets the
+same page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import random
+import time
+from collections.abc import Iterator
+
+from flask import Flask, has_request_context, jsonify, render_template, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+log = logging.getLogger(__name__)
+
+#: times a request is run again after a serialization failure or deadlock
+RETRIES = 3
+#: SQLSTATEs after which the whole unit of work may simply be run again
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+#: milliseconds SQLite waits for another writer's lock before giving up
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+_intent: contextvars.ContextVar[str | None] = contextvars.ContextVar("erp_tx_intent",
+                                                                     default=None)
+
+
+@contextlib.contextmanager
+def intent(kind: str) -> Iterator[None]:
+    """Begin the transactions of this block for ``kind`` ("write" or "read") work on SQLite."""
+    if kind not in ("write", "read"):
+        raise ValueError(f"intent must be 'write' or 'read', not {kind!r}")
+    token = _intent.set(kind)
+    try:
+        yield
+    finally:
+        _intent.reset(token)
+
+
+def set_intent(kind: str | None) -> None:
+    """Set the intent for the rest of this context (a CLI command); ``None`` to go by request."""
+    _intent.set(kind)
+
+
+def writes() -> bool:
+    """Return whether a transaction begun now should take SQLite's write lock at once."""
+    kind = _intent.get()
+    if kind is not None:
+        return kind == "write"
+    return has_request_context() and request.method not in SAFE_METHODS
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_connect(dbapi_connection, connection_record):
+    """SQLite: foreign keys and WAL on, and a writer's wait for the lock bounded."""
+    if not type(dbapi_connection).__module__.startswith("sqlite3"):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn):
+    """SQLite: BEGIN IMMEDIATE for write work; the driver's deferred mode for the rest."""
+    if conn.dialect.name != "sqlite":
+        return
+    dbapi_connection = conn.connection.dbapi_connection
+    if writes():
+        # Not in a transaction here (SQLAlchemy begins before the first statement), so
+        # switching the driver's mode commits nothing.
+        dbapi_connection.isolation_level = None
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        dbapi_connection.isolation_level = ""  # pysqlite's default: BEGIN at the first write
+
+
+def sqlstate(err: BaseException) -> str | None:
+    """Return the SQLSTATE of a database error, where the driver gives one."""
+    orig = getattr(err, "orig", None)
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+def is_retryable(err: BaseException) -> bool:
+    """Return whether ``err`` is a serialization failure or deadlock: run the work again."""
+    return isinstance(err, DBAPIError) and sqlstate(err) in RETRYABLE_SQLSTATES
+
+
+def is_busy(err: BaseException) -> bool:
+    """Return whether ``err`` is SQLite giving up on another writer's lock."""
+    return isinstance(err, DBAPIError) and "database is locked" in str(getattr(err, "orig", ""))
+
+
+def backoff(attempt: int) -> float:
+    """Return the seconds to wait before attempt ``attempt + 1``: jittered, growing."""
+    return random.uniform(0.5, 1.5) * 0.05 * (2 ** (attempt - 1))
+
+
+def try_again_response():
+    """Answer a request whose unit of work could not get through: 503 with Retry-After."""
+    message = ("Several people changed the same records at this moment, so nothing was saved. "
+               "Try again.")
+    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+        response = jsonify(error=message)
+    else:
+        response = render_template("errors/error.html", code=503, title="Try again",
+                                   message=message)
+    from flask import make_response
+    response = make_response(response)
+    response.status_code = 503
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+class RetryingFlask(Flask):
+    """A Flask app that runs a request again when the database asks for it (PostgreSQL)."""
+
+    def full_dispatch_request(self):
+        """Dispatch the request; on a serialization failure or deadlock roll back and retry."""
+        from erp.extensions import db
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return super().full_dispatch_request()
+            except DBAPIError as err:
+                db.session.rollback()
+                if is_busy(err):
+                    log.warning("Request %s %s gave up waiting for the database's write lock",
+                                request.method, request.path)
+                    return self.finalize_request(try_again_response())
+                if not is_retryable(err):
+                    raise
+                if attempt > RETRIES:
+                    log.warning("Request %s %s failed %d times on %s; answered 'try again'",
+                                request.method, request.path, attempt, sqlstate(err))
+                    return self.finalize_request(try_again_response())
+                log.info("Request %s %s met %s; running it again (attempt %d)",
+                         request.method, request.path, sqlstate(err), attempt + 1)
+                time.sleep(backoff(attempt))
+
+
+def init_app(app: Flask) -> None:
+    """Nothing to bind per app: the engine events are global and check the dialect."""
+    app.extensions["erp_transactions"] = True
