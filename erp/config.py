@@ -49,6 +49,8 @@ class Config:
     api_rate_limit: str = "600 per minute"
     login_rate_limit: str = "30 per minute"
     ratelimit_storage_url: str | None = None
+    idempotency_key_hours: int = 24
+    submission_key_hours: int = 24
 
     @classmethod
     def from_env(cls) -> Config:
@@ -68,6 +70,8 @@ class Config:
             api_rate_limit=os.environ.get("ERP_API_RATE_LIMIT") or "600 per minute",
             login_rate_limit=os.environ.get("ERP_LOGIN_RATE_LIMIT") or "30 per minute",
             ratelimit_storage_url=os.environ.get("ERP_RATELIMIT_STORAGE_URL") or None,
+            idempotency_key_hours=_int_env("ERP_IDEMPOTENCY_KEY_HOURS", 24),
+            submission_key_hours=_int_env("ERP_SUBMISSION_KEY_HOURS", 24),
         )
 
     def as_flask(self) -> dict:
@@ -90,6 +94,9 @@ class Config:
             "ERP_API_RATE_LIMIT": self.api_rate_limit,
             "ERP_LOGIN_RATE_LIMIT": self.login_rate_limit,
             "RATELIMIT_STORAGE_URI": self.ratelimit_storage_url or self.redis_url or "memory://",
+            # how long a repeated API request / form submission is still recognised
+            "ERP_IDEMPOTENCY_KEY_HOURS": self.idempotency_key_hours,
+            "ERP_SUBMISSION_KEY_HOURS": self.submission_key_hours,
         }
 
 
@@ -124,6 +131,11 @@ def validate(config: Mapping) -> None:
     hops = config.get("ERP_PROXY_HOPS") or 0
     if not isinstance(hops, int) or hops < 0:
         raise ConfigError("ERP_PROXY_HOPS must be 0 (no proxy) or the number of proxies in front.")
+    for name in ("ERP_IDEMPOTENCY_KEY_HOURS", "ERP_SUBMISSION_KEY_HOURS"):
+        hours = config.get(name, 24)
+        if not isinstance(hours, int) or hours < 24:
+            raise ConfigError(f"{name} must be a whole number of hours, at least 24 (a retry "
+                              f"a day later must still be recognised), got {hours!r}.")
     for name in ("ERP_API_RATE_LIMIT", "ERP_LOGIN_RATE_LIMIT"):
         _check_rate_limit(name, config.get(name))
     storage = str(config.get("RATELIMIT_STORAGE_URI") or "memory://")

@@ -208,3 +208,48 @@ class BackgroundJob(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     user: Mapped[User | None] = relationship()
+
+
+class FormSubmission(db.Model):
+    """The one-time key of a rendered form, stored in the transaction of the change it made.
+
+    A repeat of the same submission (double click, a retried post) finds its key here and shows
+    the first outcome instead of acting again. Kept ``ERP_SUBMISSION_KEY_HOURS``.
+    """
+
+    __tablename__ = "form_submission"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    endpoint: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    outcome: Mapped[str | None] = mapped_column(Text)  # the message the first answer flashed
+    location: Mapped[str | None] = mapped_column(String(500))  # where the first answer led
+
+    user: Mapped[User] = relationship()
+
+
+class IdempotencyKey(db.Model):
+    """An API request's ``Idempotency-Key`` with its stored response (IETF draft).
+
+    ``status_code`` is NULL while the first request is still running (a repeat then gets 409).
+    ``scope`` says whose key it is (``token:<id>``), so two clients never share keys.
+    """
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(60))
+    key: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(300))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the request body
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    location: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -20,6 +20,7 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy import select
 
 from erp.catalog.models import Sku, SkuStatus
+from erp.core import idempotency
 from erp.core.permissions import public
 from erp.extensions import db, limiter
 from erp.orders import hooks, services
@@ -55,6 +56,15 @@ def rate_limit_key() -> str:
 
 limiter.shared_limit(lambda: current_app.config["ERP_API_RATE_LIMIT"], scope="storefront-api",
                      key_func=rate_limit_key)(api_bp)
+
+
+def idempotency_scope() -> str | None:
+    """Whose ``Idempotency-Key`` this is: the token's (no token, no key handling)."""
+    token = current_api_token()
+    return f"token:{token.id}" if token is not None else None
+
+
+idempotency.init_blueprint(api_bp, idempotency_scope)
 
 
 @api_bp.errorhandler(429)

@@ -4,7 +4,39 @@ document.addEventListener("submit", function (event) {
   var message = button && button.getAttribute("data-confirm");
   if (message && !window.confirm(message)) {
     event.preventDefault();
+    return;
   }
+  var form = event.target;
+  if (form.method.toLowerCase() !== "post") {
+    return;
+  }
+  // A form in flight cannot be sent again: a second click while the first is on its way would
+  // only be answered "already done" by the server (its one-time key), which is what counts.
+  if (form.dataset.inFlight) {
+    event.preventDefault();
+    return;
+  }
+  form.dataset.inFlight = "1";
+  var buttons = Array.prototype.filter.call(
+    form.querySelectorAll("button[type=submit], button:not([type]), input[type=submit]"),
+    function (b) { return !b.disabled; });
+  // Disabled after this event, so the clicked button's name and value are still sent.
+  window.setTimeout(function () {
+    buttons.forEach(function (b) { b.disabled = true; b.dataset.inFlight = "1"; });
+  }, 0);
+  // A download (PDF, Excel) leaves the page where it is: free the form again after a while.
+  window.setTimeout(function () {
+    delete form.dataset.inFlight;
+    buttons.forEach(function (b) { b.disabled = false; delete b.dataset.inFlight; });
+  }, 8000);
+});
+
+// Coming back to a page from the browser's cache shows its forms ready again.
+window.addEventListener("pageshow", function () {
+  document.querySelectorAll("[data-in-flight]").forEach(function (el) {
+    delete el.dataset.inFlight;
+    if (el.tagName !== "FORM") { el.disabled = false; }
+  });
 });
 
 // Scanner forms: a scanner types a code and presses Enter. In a form marked "scanform", Enter in
