@@ -1,0 +1,304 @@
+"""The guarded operations: every state-changing POST route, and how it is proven to act once.
+
+DESIGN ("Transactions and concurrency"): a service that checks a limit and then writes locks the
+row that owns the limit first. This module is the one list of those operations. Each entry of
+:data:`GUARDED` builds a scenario with the services (committed), names the staff role and the
+form to post, and checks afterwards that the limit held. ``test_guarded.py`` fires the form 8
+times at once, from 8 signed-in people, against a real server, and runs the check, and a
+meta-test fails when a POST route is in neither :data:`GUARDED` nor :data:`SAFE_TO_REPEAT`.
+
+A route is *safe to repeat* when 8 identical requests at once cannot break a limit: they write
+the same values, or a unique key (a code, a number) refuses all but one, or they only read.
+Its reason is written beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from erp.core.models import AuditEvent
+from erp.extensions import db
+from erp.warehouse.models import StockLevel
+from erp.warehouse.queries import ledger_problems
+from tests.concurrency.harness import Answer
+
+
+@dataclass
+class Scenario:
+    """What to post, as whom, and what must hold afterwards."""
+
+    role: str
+    path: str
+    data: dict
+    check: Callable[[list[Answer]], None]
+
+
+#: endpoint -> builds the scenario from pytest fixtures (``get(name)``)
+GUARDED: dict[str, Callable[[Callable[[str], object]], Scenario]] = {}
+
+
+def guarded(endpoint: str):
+    """Register a scenario builder for ``endpoint``."""
+
+    def register(build):
+        GUARDED[endpoint] = build
+        return build
+
+    return register
+
+
+def audit_count(action: str) -> int:
+    """Return how many audit events of ``action`` exist."""
+    return db.session.scalar(select(func.count()).select_from(AuditEvent)
+                             .where(AuditEvent.action == action))
+
+
+def level(sku, location) -> StockLevel | None:
+    """Return the current stock level of ``sku`` in ``location``."""
+    db.session.expire_all()
+    return db.session.scalar(select(StockLevel).where(StockLevel.sku_id == sku.id,
+                                                      StockLevel.location_id == location.id))
+
+
+def ledger_balances() -> None:
+    """Assert that the stock ledger balances."""
+    db.session.expire_all()
+    assert ledger_problems(db.session) == []
+
+
+# --- procurement -------------------------------------------------------------------------------
+
+
+@guarded("procurement.receive_purchase_order")
+def receive_the_remaining_quantity(get) -> Scenario:
+    """8 receipts of a PO line's remaining 6 units: one posts, the others are refused."""
+    po = get("purchase_order_in")("partially_received")  # 4 of 10 into WH1/RCV-01
+    line, rcv = po.lines[0], get("receiving_bin")
+    sku = line.sku
+
+    def check(answers):
+        db.session.expire_all()
+        assert line.received_qty == 10
+        assert level(sku, rcv).on_hand == 10
+        assert audit_count("purchase_order.received") + audit_count(
+            "purchase_order.partially_received") >= 1
+        ledger_balances()
+
+    return Scenario("warehouse", f"/procurement/receiving/{po.id}",
+                    {"action": "receive", "bin": rcv.label, f"qty-{line.id}": "6"}, check)
+
+
+# --- orders ------------------------------------------------------------------------------------
+
+
+def _allocated_order(get, quantity=5):
+    sku = get("stocked_sku")("CONC-1", quantity)
+    order = get("create_order")([(sku, quantity)])
+    from erp.orders.services import allocate_order
+    allocate_order(order, actor=None)
+    db.session.commit()
+    return order, sku
+
+
+@guarded("orders.allocate_order")
+def allocate_the_same_order(get) -> Scenario:
+    """8 allocations of one order for all 5 units in stock: reserved once."""
+    sku = get("stocked_sku")("CONC-1", 5)
+    order = get("create_order")([(sku, 5)])
+    db.session.commit()
+
+    def check(answers):
+        db.session.expire_all()
+        assert order.lines[0].allocated_qty == 5
+        assert db.session.scalar(select(func.sum(StockLevel.reserved))
+                                 .where(StockLevel.sku_id == sku.id)) == 5
+        ledger_balances()
+
+    return Scenario("customer_service", f"/orders/{order.id}/allocate", {}, check)
+
+
+@guarded("orders.cancel_order")
+def cancel_the_same_order(get) -> Scenario:
+    """8 cancels of an allocated order: cancelled once, its reservations released once."""
+    order, sku = _allocated_order(get)
+
+    def check(answers):
+        db.session.expire_all()
+        assert order.state.value == "cancelled"
+        assert audit_count("customer_order.cancelled") == 1
+        assert db.session.scalar(select(func.sum(StockLevel.reserved))
+                                 .where(StockLevel.sku_id == sku.id)) == 0
+        ledger_balances()
+
+    return Scenario("customer_service", f"/orders/{order.id}/cancel",
+                    {"reason": "customer asked"}, check)
+
+
+@guarded("orders.hold_order")
+def hold_the_same_order(get) -> Scenario:
+    """8 holds of one order: held once, one audit event."""
+    order, _ = _allocated_order(get)
+
+    def check(answers):
+        db.session.expire_all()
+        assert order.state.value == "on_hold"
+        assert audit_count("customer_order.on_hold") == 1
+
+    return Scenario("customer_service", f"/orders/{order.id}/hold",
+                    {"reason": "Fraud check"}, check)
+
+
+# --- warehouse ---------------------------------------------------------------------------------
+
+
+@guarded("warehouse.transfer_stock")
+def transfer_the_whole_bin(get) -> Scenario:
+    """8 transfers of all 5 units of a bin: one moves them, the others find nothing left."""
+    sku = get("create_sku")("CONC-T")
+    a, b = get("create_bin")("A-01"), get("create_bin")("B-01")
+    get("receive_stock")(sku, a, 5)
+    db.session.commit()
+
+    def check(answers):
+        assert level(sku, a).on_hand == 0
+        assert level(sku, b).on_hand == 5
+        ledger_balances()
+
+    return Scenario("warehouse", "/warehouse/transfer",
+                    {"from_bin": a.label, "sku": sku.code, "quantity": "5",
+                     "to_bin": b.label}, check)
+
+
+# --- after-sales -------------------------------------------------------------------------------
+
+
+@guarded("aftersales.refund_new")
+def refund_the_whole_amount(get) -> Scenario:
+    """8 refunds of the whole refundable amount of one case: one is made."""
+    from erp.aftersales.models import CaseType, Refund
+    from erp.aftersales.services import cases
+    coat = get("customs_stock")("COAT-1")
+    order = get("ship_order")([(coat, 1, "150.00")])
+    agent = get("create_user")("agent-x", roles=("customer_service",))
+    case = cases.open_case(order, case_type=CaseType.refund_only,
+                           reason=get("reasons")["DEFECTIVE"],
+                           lines={order.lines[0].id: 1}, actor=agent)
+    db.session.commit()
+
+    def check(answers):
+        db.session.expire_all()
+        refunds = db.session.scalars(select(Refund).where(Refund.case_id == case.id)).all()
+        assert len(refunds) == 1
+        assert sum((r.amount for r in refunds), Decimal(0)) == Decimal("150.00")
+
+    return Scenario("customer_service", f"/aftersales/cases/{case.id}/refunds/new",
+                    {"kind": "refund", "amount": "150.00"}, check)
+
+
+_ADMIN_LIST = ("edits a reference list (a code, name or flag); codes are unique, so of 8 "
+               "identical creations one is saved and the others are refused as duplicates, "
+               "and 8 identical edits write the same values")
+_SAME_VALUES = "writes the values in the form: 8 identical requests leave the same result"
+_APPENDS = ("adds a note or file and checks no limit: 8 people adding it are 8 additions, and one "
+            "person's repeat is caught by the form's one-time key")
+_IMPORT = ("an all-or-nothing import keyed by codes or numbers: a second identical file is "
+           "refused or changes nothing (tests/*/test_excel.py)")
+_READS = "only reads (an export or a file download): nothing to protect"
+
+#: POST routes that 8 identical requests at once cannot harm, and why
+SAFE_TO_REPEAT: dict[str, str] = {
+    "core.login": "signing in changes no business data; attempts are throttled per user",
+    "core.logout": "ends the caller's own session only",
+    "core.change_password": "sets the caller's own password to the value in the form",
+    "core.create_user": _ADMIN_LIST,
+    "core.edit_user": _SAME_VALUES,
+    "core.reset_user_password": "sets the password in the form; repeats set the same one",
+    "core.toggle_user_active": "sets the flag the form names (active or not), not a toggle",
+    "core.update_settings": _SAME_VALUES,
+    "core.set_exchange_rate": "one rate per currency and date: a repeat replaces it with the "
+                              "same value",
+    "core.delete_exchange_rate": "a deleted rate cannot be deleted twice; the others find nothing",
+    "brands.create_brand": _ADMIN_LIST,
+    "brands.edit_brand": _SAME_VALUES,
+    "brands.toggle_brand_active": "sets the flag the form names, not a toggle",
+    "brands.import_brands": _IMPORT,
+    "brands.upload_brand_logo": "replaces the logo with the uploaded file: the same result",
+    "brands.remove_brand_logo": "removing an absent logo does nothing",
+    "brands.add_trademark": _APPENDS,
+    "brands.remove_trademark": "a removed trademark cannot be removed twice",
+    "brands.add_attachment": _APPENDS,
+    "brands.remove_attachment": "a removed attachment cannot be removed twice",
+    "brands.create_specification": _ADMIN_LIST,
+    "brands.update_specification_version": "edits a draft version's content to the form's "
+                                           "values; an approved version is read-only",
+    "catalog.create_category": _ADMIN_LIST,
+    "catalog.edit_category": _SAME_VALUES,
+    "catalog.move_category": "moves a category under the parent the form names: the same "
+                             "result each time",
+    "catalog.import_categories": _IMPORT,
+    "catalog.create_product": _ADMIN_LIST,
+    "catalog.edit_product": _SAME_VALUES,
+    "catalog.create_sku": _ADMIN_LIST,
+    "catalog.edit_sku": _SAME_VALUES,
+    "catalog.import_skus": _IMPORT,
+    "catalog.bulk_sku_status": "sets the status the form names on the ticked SKUs",
+    "warehouse.create_warehouse": _ADMIN_LIST,
+    "warehouse.edit_warehouse": _SAME_VALUES,
+    "warehouse.create_bin": _ADMIN_LIST,
+    "warehouse.edit_bin": _SAME_VALUES,
+    "warehouse.import_locations": _IMPORT,
+    "procurement.create_supplier": _ADMIN_LIST,
+    "procurement.edit_supplier": _SAME_VALUES,
+    "procurement.toggle_supplier_active": "sets the flag the form names, not a toggle",
+    "procurement.add_supplier_item": _ADMIN_LIST,
+    "procurement.edit_supplier_item": _SAME_VALUES,
+    "procurement.remove_supplier_item": "a removed price-list row cannot be removed twice",
+    "procurement.import_supplier_prices": _IMPORT,
+    "procurement.create_purchase_order": "each request creates its own draft, which a person "
+                                         "then fills; a double click is caught by the form key",
+    "procurement.edit_purchase_order": "edits a draft's header to the form's values",
+    "procurement.add_purchase_order_line": "adds a line to a draft (no limit until submitted); "
+                                           "one person's repeat is caught by the form key",
+    "procurement.edit_purchase_order_line": "sets a draft line to the form's values",
+    "procurement.remove_purchase_order_line": "a removed draft line cannot be removed twice",
+    "orders.create_token": "each request makes its own token (shown once); a double click is "
+                           "caught by the form key",
+    "orders.revoke_token": "a revoked token stays revoked; the others find it revoked",
+    "orders.import_orders": _IMPORT,
+    "orders_api.create_order": "an order number is unique: one of 8 identical posts creates "
+                               "it and the others answer 200 with it (or 409 when different); "
+                               "tests/orders/test_api_idempotency.py",
+    "shipping.create_carrier": _ADMIN_LIST,
+    "shipping.edit_carrier": _SAME_VALUES,
+    "shipping.create_service": _ADMIN_LIST,
+    "shipping.edit_service": _SAME_VALUES,
+    "shipping.set_service_zones": "sets the service's zones to the form's list",
+    "shipping.add_rate": "one price per service, zone and weight band: a repeat is refused or "
+                         "writes the same price",
+    "shipping.remove_rate": "a removed rate cannot be removed twice",
+    "shipping.import_rates": _IMPORT,
+    "shipping.import_zones": _IMPORT,
+    "shipping.add_tracking_range": "ranges may not overlap: of 8 identical ranges one is saved",
+    "shipping.toggle_range_active": "sets the flag the form names, not a toggle",
+    "shipping.create_box": _ADMIN_LIST,
+    "shipping.edit_box": _SAME_VALUES,
+    "aftersales.reason_new": _ADMIN_LIST,
+    "aftersales.reason_edit": _SAME_VALUES,
+    "aftersales.reason_activate": "sets the reason active: the same result each time",
+    "aftersales.reason_deactivate": "sets the reason inactive: the same result each time",
+    "aftersales.reason_defaults": "adds the default reasons that are missing: a second run finds "
+                                  "none missing (codes are unique)",
+    "aftersales.case_note": _APPENDS,
+    "aftersales.case_attach": _APPENDS,
+    "aftersales.case_contact": _SAME_VALUES,
+    "aftersales.case_tracking": "records the return's tracking number from the form",
+    "aftersales.case_assign": "assigns the case to the person the form names",
+    "aftersales.case_take": "assigns the case to whoever takes it; no limit to break",
+    "reports.run_report": "starts a read-only report job for the caller",
+    "privacy.subject_page": _READS,
+    "privacy.export_subject": _READS,
+}
