@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from datetime import timedelta
 
 from flask import Flask, flash, g, has_request_context, redirect, request, session, url_for
@@ -32,10 +33,13 @@ from sqlalchemy import delete, event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from erp.core import transactions
 from erp.core.models import FormSubmission, utcnow
 from erp.extensions import db
 
 FIELD = "_submission"
+#: seconds a repeat waits for the first submission's outcome before answering without it
+OUTCOME_WAIT_SECONDS = 3.0
 _KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
@@ -65,7 +69,25 @@ def describe(row: FormSubmission) -> str:
     return text
 
 
+def _settled(row: FormSubmission) -> FormSubmission:
+    """Wait (briefly) for the first submission to record its outcome, and return the row.
+
+    A repeat that waited on the first one's transaction can find its key committed a moment
+    before the first answer records what it said and where it led (just after its commit).
+    The reads here take no lock, so the first request can write while this one waits.
+    """
+    deadline = time.monotonic() + OUTCOME_WAIT_SECONDS
+    row_id = row.id
+    while row.location is None and time.monotonic() < deadline:
+        db.session.rollback()
+        time.sleep(0.05)
+        with transactions.intent("read"):
+            row = db.session.get(FormSubmission, row_id) or row
+    return row
+
+
 def _answer_repeat(row: FormSubmission):
+    row = _settled(row)
     flash(describe(row), "info")
     target = row.location or request.referrer or url_for("core.home")
     return redirect(target)
