@@ -151,7 +151,13 @@ def make_app(db: BenchDB):
 
 def run(names: list[str], quick: bool) -> int:
     """Run the named benchmarks (all when empty) on every configured database."""
-    from bench import suites, suites_load, suites_reports, suites_shipping  # noqa: F401 - registers them
+    from bench import (  # noqa: F401 - registers them
+        suites,
+        suites_load,
+        suites_race,
+        suites_reports,
+        suites_shipping,
+    )
 
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
@@ -162,6 +168,10 @@ def run(names: list[str], quick: bool) -> int:
     lines: list[str] = []
     results: list[dict] = []
     for name in names or list(REGISTRY):
+        if not set(kinds) & set(REGISTRY[name].kinds):
+            log(f"== {name}: skipped, it runs on {' and '.join(REGISTRY[name].kinds)} only"
+                " (set ERP_BENCH_DATABASE_URL or ERP_TEST_DATABASE_URL)")
+            continue
         for kind in kinds:
             if kind not in REGISTRY[name].kinds:
                 continue

@@ -1,8 +1,9 @@
 """The targets the issues set for each figure, and the table ``make bench`` prints.
 
 A target is ``(key, op, limit, databases)``: the figure ``key`` of a result line must be below
-(``"<"``) or above (``">"``) ``limit`` on the listed databases (``None``: on every database). An
-issue that sets a target "on SQLite" leaves the PostgreSQL figure as a report without a target.
+(``"<"``), above (``">"``) or equal to (``"=="``, every item of a list) ``limit`` on the listed
+databases (``None``: on every database). An issue that sets a target "on SQLite" leaves the
+PostgreSQL figure as a report without a target.
 """
 
 from __future__ import annotations
@@ -28,9 +29,19 @@ TARGETS: dict[str, list[tuple[str, str, float, tuple[str, ...] | None]]] = {
     "dashboard": [("seconds", "<", 1, BOTH)],
     "valuation_past": [("seconds", "<", 5, BOTH)],
     "load": [("p95_ms", "<", 300, BOTH), ("errors", "<", 1, BOTH)],
+    # issue 15: exactly as many reservations succeed as there are units, in every round
+    "race": [("successes_per_round", "==", 10, BOTH), ("errors_5xx", "<", 1, BOTH)],
 }
 
-OPS = {"<": operator.lt, ">": operator.gt}
+
+def _equal(value, limit) -> bool:
+    """``value`` (or every item of it, when a list) equals ``limit``."""
+    if isinstance(value, list):
+        return bool(value) and all(item == limit for item in value)
+    return value == limit
+
+
+OPS = {"<": operator.lt, ">": operator.gt, "==": _equal}
 
 
 def judge(result: dict) -> list[tuple[str, str, str]]:
@@ -50,7 +61,7 @@ def judge(result: dict) -> list[tuple[str, str, str]]:
         return [(f"{key} {_fmt(result.get(key))}", "-", "report")]
     for key, op, limit, _ in applicable:
         value = result.get(key)
-        target = f"{op} {_fmt(limit)}" if key != "errors" else "0"
+        target = "0" if key.startswith("errors") else f"{op} {_fmt(limit)}"
         if result.get("quick"):
             status = "quick"
         elif value is None:
@@ -64,6 +75,8 @@ def judge(result: dict) -> list[tuple[str, str, str]]:
 def _fmt(value) -> str:
     if value is None:
         return "?"
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(item) for item in value) + "]"
     if isinstance(value, float):
         return f"{value:,.3g}" if value < 10 else f"{value:,.1f}"
     return f"{value:,}"
