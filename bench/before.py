@@ -20,7 +20,6 @@ and its line says why it has no before figure (``before_error``).
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -132,8 +131,8 @@ def run_in_tree(tree: Path, name: str, kind: str, quick: bool, label: str) -> di
     tail: list[str] = []
     with tempfile.TemporaryFile(mode="w+") as out:
         with subprocess.Popen([sys.executable, "-c", DRIVER, name, kind, "1" if quick else "0"],
-                              cwd=tree, stdout=out, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}) as proc:
+                              cwd=tree, stdout=out, stderr=subprocess.PIPE,
+                              text=True) as proc:
             for line in proc.stderr:
                 line = line.rstrip("\n")
                 tail = [*tail[-19:], line]
