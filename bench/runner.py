@@ -149,9 +149,21 @@ def make_app(db: BenchDB):
     return app
 
 
-def run(names: list[str], quick: bool) -> int:
-    """Run the named benchmarks (all when empty) on every configured database."""
-    from bench import suites, suites_load, suites_reports, suites_shipping  # noqa: F401 - registers them
+def run(names: list[str], quick: bool, before: bool = False) -> int:
+    """Run the named benchmarks (all when empty) on every configured database.
+
+    With ``before``, the benchmarks of :data:`bench.before.COMPARED` also run in the tree of
+    the commit before issue 15, alternating with today's (``make bench`` does; the test suite's
+    smoke runs do not).
+    """
+    from bench import (  # noqa: F401 - registers them
+        suites,
+        suites_load,
+        suites_race,
+        suites_reports,
+        suites_shipping,
+    )
+    from bench.before import COMPARED, Baseline, compare
 
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
@@ -161,19 +173,30 @@ def run(names: list[str], quick: bool) -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     lines: list[str] = []
     results: list[dict] = []
-    for name in names or list(REGISTRY):
-        for kind in kinds:
-            if kind not in REGISTRY[name].kinds:
+    with Baseline() as baseline:
+        for name in names or list(REGISTRY):
+            if not set(kinds) & set(REGISTRY[name].kinds):
+                log(f"== {name}: skipped, it runs on {' and '.join(REGISTRY[name].kinds)} only"
+                    " (set ERP_BENCH_DATABASE_URL or ERP_TEST_DATABASE_URL)")
                 continue
-            log(f"== {name} on {kind}{' (quick)' if quick else ''}")
-            with temp_database(kind, quick) as db:
-                figures = REGISTRY[name].func(db)
-            result = {"bench": name, "db": kind, **figures, "quick": quick}
-            line = json.dumps(result)
-            print(line, flush=True)
-            lines.append(line)
-            results.append(result)
-            _write(lines, results)  # after each figure: a crash later keeps the rest
+            for kind in kinds:
+                if kind not in REGISTRY[name].kinds:
+                    continue
+                log(f"== {name} on {kind}{' (quick)' if quick else ''}")
+                figures = None
+                if before and name in COMPARED:
+                    figures = compare(name, kind, quick, baseline)
+                if figures is None:
+                    with temp_database(kind, quick) as db:
+                        figures = REGISTRY[name].func(db)
+                    if before and name in COMPARED:
+                        figures["before_error"] = baseline.error
+                result = {"bench": name, "db": kind, **figures, "quick": quick}
+                line = json.dumps(result)
+                print(line, flush=True)
+                lines.append(line)
+                results.append(result)
+                _write(lines, results)  # after each figure: a crash later keeps the rest
     log("")
     log(targets.table(results))
     return 0

@@ -1,8 +1,14 @@
 """The targets the issues set for each figure, and the table ``make bench`` prints.
 
 A target is ``(key, op, limit, databases)``: the figure ``key`` of a result line must be below
-(``"<"``) or above (``">"``) ``limit`` on the listed databases (``None``: on every database). An
-issue that sets a target "on SQLite" leaves the PostgreSQL figure as a report without a target.
+(``"<"``), above (``">"``) or equal to (``"=="``, every item of a list) ``limit`` on the listed
+databases (``None``: on every database). An issue that sets a target "on SQLite" leaves the
+PostgreSQL figure as a report without a target.
+
+``ratio_to_before`` is today's figure over the figure of the commit before issue 15, measured in
+the same run (:mod:`bench.before`): "within 10 %" is a ratio under 1.1 for a time and over 0.9
+for a rate. It is judged only on lines that measured it; a line whose before figure could not be
+measured (``before_error``) shows the target as ``n/a``.
 """
 
 from __future__ import annotations
@@ -11,59 +17,97 @@ import operator
 
 BOTH = None
 SQLITE = ("sqlite",)
+#: issue 15: within 10 % of the commit before its work, measured in the same run
+SLOWER_AT_MOST = ("ratio_to_before", "<", 1.1, BOTH)  # a time, today / before
+FASTER_AT_LEAST = ("ratio_to_before", ">", 0.9, BOTH)  # a rate, today / before
 
 TARGETS: dict[str, list[tuple[str, str, float, tuple[str, ...] | None]]] = {
     "dashboard_rps": [],
     "sku_import": [("seconds", "<", 15, SQLITE), ("peak_mb", "<", 600, SQLITE)],
     "sku_export": [("seconds", "<", 12, BOTH)],
     "sku_list_page": [("median_ms", "<", 50, BOTH)],
-    "move_tx": [("per_second", ">", 1000, SQLITE)],
+    "move_tx": [("per_second", ">", 1000, SQLITE), FASTER_AT_LEAST],
     "availability": [("seconds", "<", 0.5, BOTH)],
-    "po_receive": [("seconds", "<", 2, SQLITE)],
+    "po_receive": [("seconds", "<", 2, SQLITE), SLOWER_AT_MOST],
     "replenishment": [("seconds", "<", 3, BOTH)],
-    "order_intake": [("seconds", "<", 3, SQLITE)],
+    "order_intake": [("seconds", "<", 3, SQLITE), SLOWER_AT_MOST],
     "order_import": [("seconds", "<", 20, BOTH)],
-    "dispatch": [("seconds", "<", 5, SQLITE)],
+    "dispatch": [("seconds", "<", 5, SQLITE), SLOWER_AT_MOST],
     "labels_pdf": [("seconds", "<", 3, BOTH)],
     "dashboard": [("seconds", "<", 1, BOTH)],
     "valuation_past": [("seconds", "<", 5, BOTH)],
     "load": [("p95_ms", "<", 300, BOTH), ("errors", "<", 1, BOTH)],
+    # issue 15: exactly as many reservations succeed as there are units, in every round
+    "race": [("successes_per_round", "==", 10, BOTH), ("errors_5xx", "<", 1, BOTH)],
 }
+RELATIVE = "ratio_to_before"
 
-OPS = {"<": operator.lt, ">": operator.gt}
+
+def _equal(value, limit) -> bool:
+    """``value`` (or every item of it, when a list) equals ``limit``."""
+    if isinstance(value, list):
+        return bool(value) and all(item == limit for item in value)
+    return value == limit
+
+
+OPS = {"<": operator.lt, ">": operator.gt, "==": _equal}
 
 
 def judge(result: dict) -> list[tuple[str, str, str]]:
     """Return ``(figure, target, status)`` rows for one result line.
 
-    The status is ``pass``, ``MISS``, ``report`` (no target on this database) or ``quick`` (a
-    ``--quick`` run at a tenth of the size is never compared with a target).
+    The status is ``pass``, ``MISS``, ``report`` (no target on this database), ``quick`` (a
+    ``--quick`` run at a tenth of the size is never compared with a target) or ``n/a`` (the
+    before figure could not be measured).
     """
     rows = []
     applicable = [t for t in TARGETS.get(result["bench"], [])
                   if t[3] is None or result["db"] in t[3]]
-    if not applicable:
+    absolute = [t for t in applicable if t[0] != RELATIVE]
+    relative = [t for t in applicable if t[0] == RELATIVE
+                and (RELATIVE in result or result.get("before_error"))]
+    if not absolute:
         # the figure the target names on the other database, else the main figure
-        preferred = [t[0] for t in TARGETS.get(result["bench"], [])]
+        preferred = [t[0] for t in TARGETS.get(result["bench"], []) if t[0] != RELATIVE]
         key = next((k for k in (*preferred, "per_second", "p95_ms", "median_ms", "seconds")
                     if k in result), "seconds")
-        return [(f"{key} {_fmt(result.get(key))}", "-", "report")]
-    for key, op, limit, _ in applicable:
+        rows.append((f"{key} {_fmt(result.get(key))}", "-", "report"))
+    for key, op, limit, _ in absolute + relative:
         value = result.get(key)
-        target = f"{op} {_fmt(limit)}" if key != "errors" else "0"
-        if result.get("quick"):
+        target = "0" if key.startswith("errors") else f"{op} {_fmt(limit)}"
+        figure = f"{key} {_fmt(value)}"
+        if key == RELATIVE:
+            figure = _before_figure(result)
+        if key == RELATIVE and value is None:
+            status = "n/a"  # no before figure: git or the commit was not there
+        elif result.get("quick"):
             status = "quick"
         elif value is None:
             status = "MISS"  # the figure is missing: treat as not met
         else:
             status = "pass" if OPS[op](value, limit) else "MISS"
-        rows.append((f"{key} {_fmt(value)}", target, status))
+        rows.append((figure, target, status))
     return rows
+
+
+def _before_figure(result: dict) -> str:
+    """Return e.g. ``ratio_to_before 1.03 (seconds 2.1 vs 2.04)``."""
+    ratio = result.get(RELATIVE)
+    if ratio is None:
+        return f"{RELATIVE} ? (no before figure)"
+    key = next((k[:-len("_before")] for k in result if k.endswith("_before")
+                and k[:-len("_before")] in result), None)
+    if key is None:
+        return f"{RELATIVE} {_fmt(ratio)}"
+    return (f"{RELATIVE} {_fmt(ratio)} ({key} {_fmt(result[key])} vs "
+            f"{_fmt(result[key + '_before'])})")
 
 
 def _fmt(value) -> str:
     if value is None:
         return "?"
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(item) for item in value) + "]"
     if isinstance(value, float):
         return f"{value:,.3g}" if value < 10 else f"{value:,.1f}"
     return f"{value:,}"
