@@ -240,8 +240,13 @@ def _approve(refund: Refund, actor, *, note: str | None = None) -> None:
 def approve_refund(refund: Refund, *, actor: User | None) -> Refund:
     """Approve a pending refund (a manager other than the one who requested it).
 
+    The case is locked first and what it may still refund is checked again (refunds left
+    pending side by side before the lock existed would otherwise both pass).
+
     :raises InvalidTransition: if the refund is not pending.
     :raises PermissionDenied: without ``aftersales.approve``, or for one's own request.
+    :raises AfterSalesError: if the other refunds approved or pending leave too little room
+        (unless the refund was requested with an override).
     """
     case = _lock_refund(refund)
     REFUND_STATES.check(refund, R.approved)
@@ -254,11 +259,12 @@ def approve_refund(refund: Refund, *, actor: User | None) -> Refund:
         # Re-checked under the lock: what the case may still refund besides this refund.
         room = max(Decimal("0.00"), case_value(case) - refunded_amount(case, exclude=refund))
         if refund.amount > room:
+            money = f"{refund.amount.quantize(CENT)} {refund.currency}"
             raise AfterSalesError(
-                f"To approve the refund of {refund.amount} {refund.currency} for {case.number}, "
-                f"it must stay within what may still be refunded: {room} {refund.currency} (the "
-                f"lines' value {case_value(case)} minus other refunds approved or pending). "
-                "Reject it, or have a manager request an override.")
+                f"To approve the refund of {money} for {case.number}, it must stay within what "
+                f"may still be refunded: {room} {refund.currency} (the lines' value "
+                f"{case_value(case)} minus other refunds approved or pending). Reject it, or "
+                "have a manager request an override.")
     _approve(refund, actor)
     db.session.flush()
     return refund
