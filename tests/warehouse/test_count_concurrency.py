@@ -159,6 +159,28 @@ def test_eight_scans_at_once_all_count(app, stock, people):
     assert _audits("cycle_count.scanned") == CALLS
 
 
+def test_eight_scans_of_an_unlisted_sku_add_one_line_that_counts_them_all(app, stock, people,
+                                                                           create_sku):
+    green = create_sku("GREEN-M")  # never in A1: the first scan adds it to the count
+    db.session.commit()
+    count_id, green_id = _count(stock, "open").id, green.id
+    bin_code = stock["a1"].code
+
+    def prepare(n):
+        count, user = db.session.get(CycleCount, count_id), _user(people["warehouse"][n])
+        _ = count.lines
+        return lambda: services.record_scan(count, bin_code, "GREEN-M", actor=user).id
+
+    outcomes = race(app, prepare)
+    assert outcomes.wins == CALLS
+    lines = db.session.scalars(select(CycleCountLine).where(
+        CycleCountLine.count_id == count_id, CycleCountLine.sku_id == green_id)).all()
+    assert [(line.expected_qty, line.counted_qty) for line in lines] == [(0, CALLS)]
+    assert _audits("cycle_count.line_added") == 1
+    assert _audits("cycle_count.scanned") == CALLS - 1
+    assert ledger_problems(db.session) == []
+
+
 def _pending_adjustment(stock) -> int:
     """Request +150 RED-M in A1 (150 x 2.00 = 300.00, above the 200 threshold); return its id."""
     adjustment = services.request_adjustment(stock["red"], stock["a1"], 150, reason="found",
