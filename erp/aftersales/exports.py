@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 from erp.aftersales.models import REFUND_STATES, AfterSalesCase, Refund, RefundKind, RefundState
 from erp.core import audit
 from erp.core.excel import Column, Spec, export_workbook
+from erp.core.locking import lock_many
 from erp.core.models import User, utcnow
 from erp.extensions import db
 from erp.orders.models import CustomerOrder
@@ -185,22 +186,24 @@ def mark_exported(refund_ids: Iterable[int], *, actor) -> int:
     ids = sorted({int(i) for i in refund_ids})
     if not ids:
         return 0
-    rows = db.session.execute(
-        select(Refund.id, AfterSalesCase.number, Refund.amount, Refund.currency)
-        .join(AfterSalesCase, AfterSalesCase.id == Refund.case_id)
-        .where(Refund.id.in_(ids), Refund.state == RefundState.approved,
-               Refund.exported_at.is_(None))
-        .order_by(Refund.id).with_for_update(of=Refund)).all()
-    if not rows:
+    # Each refund owns its stamp: lock them (id order), then read which are still to stamp, so
+    # two confirmations at once stamp each refund once.
+    refunds = [refund for refund in lock_many(Refund, ids)
+               if refund.state == RefundState.approved and refund.exported_at is None]
+    if not refunds:
         return 0
+    numbers = dict(db.session.execute(
+        select(Refund.id, AfterSalesCase.number)
+        .join(AfterSalesCase, AfterSalesCase.id == Refund.case_id)
+        .where(Refund.id.in_([refund.id for refund in refunds]))).all())
     now = utcnow()
-    for refund in db.session.scalars(select(Refund).where(Refund.id.in_([r.id for r in rows]))):
+    for refund in refunds:
         refund.exported_at = now
     audit.record_many(Refund.__tablename__, "refund.exported", [
-        (r.id, r.number, {"amount": f"{r.amount} {r.currency}", "exported_at": now})
-        for r in rows], actor=actor)
+        (r.id, numbers[r.id], {"amount": f"{r.amount} {r.currency}", "exported_at": now})
+        for r in refunds], actor=actor)
     db.session.flush()
-    return len(rows)
+    return len(refunds)
 
 
 __all__ = ["FINANCE_SPEC", "LIST_SPEC", "REFUND_STATES", "RefundFilters", "export_refunds",

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from erp.aftersales.errors import AfterSalesError
-from erp.aftersales.models import CaseState, CaseType, RefundKind, RefundState
+from erp.aftersales.models import CaseState, CaseType, Refund, RefundKind, RefundState
 from erp.aftersales.services import cases, resolution, returns
 from erp.core.errors import PermissionDenied, ValidationError
 from erp.core.models import AuditEvent
@@ -127,6 +127,33 @@ def test_manager_cannot_approve_own_request_and_rejection_frees_amount(
     assert refund.state == RefundState.rejected
     assert case.state == CaseState.open
     assert resolution.refundable_amount(case) == Decimal("150.00")
+
+
+def test_approval_rechecks_what_may_still_be_refunded(ship_order, customs_stock, reasons,
+                                                      returns_bins, people):
+    # Two pending refunds of the whole case, as the race before the case lock left on the demo:
+    # neither may be approved while the other counts; rejecting one lets the other through.
+    coat = customs_stock("COAT-1")
+    order = ship_order([(coat, 1, "150.00")])  # above the threshold: refunds wait
+    case = _case(order, reasons, people["cs"], case_type=CaseType.lost_parcel)
+    first = resolution.request_refund(case, amount="150.00", actor=people["cs"])
+    second = Refund(case_id=case.id, kind=RefundKind.refund, amount=Decimal("150.00"),
+                    currency="EUR", state=RefundState.pending, over_value_override=False,
+                    requested_by_id=people["cs"].id, requested_at=first.requested_at)
+    db.session.add(second)
+    db.session.commit()
+    for refund in (first, second):
+        with pytest.raises(AfterSalesError, match=r"To approve the refund of 150.00 EUR for "
+                           r"RMA-\d{4}-\d{6}, it must stay within what may still be refunded: "
+                           r"0.00 EUR"):
+            resolution.approve_refund(refund, actor=people["manager"])
+        db.session.rollback()
+    assert (first.state, second.state, case.state) == (RefundState.pending,
+                                                       RefundState.pending, CaseState.open)
+    resolution.reject_refund(second, reason="duplicate", actor=people["manager"])
+    resolution.approve_refund(first, actor=people["manager"])
+    assert (first.state, second.state, case.state) == (RefundState.approved,
+                                                       RefundState.rejected, CaseState.resolved)
 
 
 def test_keep_it_refund_resolves_open_return_case_without_stock_moves(shipped, reasons, people):

@@ -29,6 +29,7 @@ from erp.aftersales.models import (
 )
 from erp.core import audit, settings
 from erp.core.errors import PermissionDenied, ValidationError
+from erp.core.locking import lock
 from erp.core.models import User, utcnow
 from erp.core.numbering import next_number
 from erp.core.permissions import has_permission
@@ -224,6 +225,9 @@ def open_case(order: CustomerOrder, *, case_type: CaseType | str,
     """
     case_type = _case_type(case_type)
     reason = _reason(reason)
+    # The order owns what its cases may still claim: two cases opened at once queue here, and
+    # the second counts the first one's lines.
+    lock(order)
     if shipping_queries.shipped_at(order.id) is None:
         raise AfterSalesError(f"Order {order.number} has not shipped yet: change or cancel the "
                               "order instead.")
@@ -300,6 +304,7 @@ def authorise_return(case: AfterSalesCase, *, actor: User | None,
     if tracking and len(tracking) > 40:
         raise ValidationError("A return tracking number has at most 40 characters.",
                               field="return_tracking")
+    lock(case)
     transition(case, C.awaiting_return, machine=CASE_STATES, actor=actor,
                changes={"return_tracking": tracking} if tracking else None)
     case.return_tracking = tracking
@@ -325,6 +330,7 @@ def set_return_tracking(case: AfterSalesCase, tracking: str | None, *,
 def assign_case(case: AfterSalesCase, user: User | None, *,
                 actor: User | None) -> AfterSalesCase:
     """Give the case to an agent (``None`` leaves it unassigned)."""
+    lock(case)
     if CaseState(case.state) == C.closed:
         raise AfterSalesError(f"{case.number} is closed: it cannot be reassigned.")
     if user is not None and (not user.active or not has_permission(user, "aftersales.edit")):
@@ -399,6 +405,7 @@ def reject_case(case: AfterSalesCase, *, reason: str, actor: User | None) -> Aft
     reason = _clean(reason, limit=200)
     if not reason:
         raise ValidationError(f"Say why {case.number} is rejected.", field="reason")
+    lock(case)
     transition(case, C.rejected, machine=CASE_STATES, actor=actor, note=reason)
     case.rejection_reason = reason
     db.session.flush()
@@ -411,6 +418,7 @@ def mark_resolved(case: AfterSalesCase, *, resolution: str,
     resolution = _clean(resolution, limit=500)
     if not resolution:
         raise ValidationError(f"Say how {case.number} was resolved.", field="resolution")
+    lock(case)
     transition(case, C.resolved, machine=CASE_STATES, actor=actor, note=resolution)
     case.resolution = resolution
     case.resolved_at = utcnow()
@@ -420,6 +428,7 @@ def mark_resolved(case: AfterSalesCase, *, resolution: str,
 
 def close_case(case: AfterSalesCase, *, actor: User | None) -> AfterSalesCase:
     """Close a resolved or rejected case."""
+    lock(case)
     transition(case, C.closed, machine=CASE_STATES, actor=actor)
     case.closed_at = utcnow()
     db.session.flush()

@@ -34,6 +34,7 @@ from erp.aftersales.services.cases import mark_resolved
 from erp.core import audit
 from erp.core import settings as core_settings
 from erp.core.errors import PermissionDenied, ValidationError
+from erp.core.locking import lock
 from erp.core.models import User, utcnow
 from erp.core.money import CENT, convert, round_amount, to_decimal
 from erp.core.permissions import has_permission
@@ -155,11 +156,14 @@ def request_refund(case: AfterSalesCase, *, amount, actor: User | None,
         rejected, a keep-it refund on a case whose goods do not come back or that is not open.
     :raises PermissionDenied: an override by a user without ``aftersales.approve``.
     """
-    order = case.order
     try:
         kind = RefundKind(kind)
     except ValueError:
         raise ValidationError(f"Unknown refund kind {kind!r}.", field="kind") from None
+    # The case owns the refundable amount: lock it, then read its state and refunds, so two
+    # requests at once queue and the second sees the first one's refund.
+    lock(case)
+    order = case.order
     if case.state in NO_REFUND_STATES:
         raise AfterSalesError(f"{case.number} is {CaseState(case.state).value}: no refund can "
                               "be requested on it any more.")
@@ -202,6 +206,17 @@ def request_refund(case: AfterSalesCase, *, amount, actor: User | None,
     return refund
 
 
+def _lock_refund(refund: Refund) -> AfterSalesCase:
+    """Lock the refund's case (the owner of the refundable amount), then the refund; reload both.
+
+    Case first, as :func:`request_refund` does, so deciding and requesting never wait on each
+    other in opposite orders. Returns the case.
+    """
+    case = lock(refund.case)
+    lock(refund)
+    return case
+
+
 def _check_approver(refund: Refund, actor, action: str) -> None:
     if not has_permission(actor, "aftersales.approve"):
         raise PermissionDenied(f"To {action} the refund of {refund.amount} {refund.currency} "
@@ -225,15 +240,31 @@ def _approve(refund: Refund, actor, *, note: str | None = None) -> None:
 def approve_refund(refund: Refund, *, actor: User | None) -> Refund:
     """Approve a pending refund (a manager other than the one who requested it).
 
+    The case is locked first and what it may still refund is checked again (refunds left
+    pending side by side before the lock existed would otherwise both pass).
+
     :raises InvalidTransition: if the refund is not pending.
     :raises PermissionDenied: without ``aftersales.approve``, or for one's own request.
+    :raises AfterSalesError: if the other refunds approved or pending leave too little room
+        (unless the refund was requested with an override).
     """
+    case = _lock_refund(refund)
     REFUND_STATES.check(refund, R.approved)
     _check_approver(refund, actor, "approve")
     if refund.requested_by_id is not None and getattr(actor, "id", None) == \
             refund.requested_by_id:
-        raise PermissionDenied(f"The refund for {refund.case.number} must be approved by a "
+        raise PermissionDenied(f"The refund for {case.number} must be approved by a "
                                "manager other than the one who requested it.")
+    if not refund.over_value_override:
+        # Re-checked under the lock: what the case may still refund besides this refund.
+        room = max(Decimal("0.00"), case_value(case) - refunded_amount(case, exclude=refund))
+        if refund.amount > room:
+            money = f"{refund.amount.quantize(CENT)} {refund.currency}"
+            raise AfterSalesError(
+                f"To approve the refund of {money} for {case.number}, it must stay within what "
+                f"may still be refunded: {room} {refund.currency} (the lines' value "
+                f"{case_value(case)} minus other refunds approved or pending). Reject it, or "
+                "have a manager request an override.")
     _approve(refund, actor)
     db.session.flush()
     return refund
@@ -246,6 +277,7 @@ def reject_refund(refund: Refund, *, reason: str, actor: User | None) -> Refund:
     :raises PermissionDenied: without ``aftersales.approve``.
     :raises ValidationError: without a reason.
     """
+    _lock_refund(refund)
     REFUND_STATES.check(refund, R.rejected)
     _check_approver(refund, actor, "reject")
     reason = (reason or "").strip()
@@ -309,6 +341,8 @@ def create_replacement(case: AfterSalesCase, *, actor: User | None) -> CustomerO
         replacement, a return-for-replacement case before inspection, or an order the intake
         refuses (e.g. a SKU no longer active).
     """
+    # The case owns its one replacement: lock it, then look whether it already has one.
+    lock(case)
     order = case.order
     if case.replacement_order_id is not None:
         raise AfterSalesError(f"{case.number} already has its replacement order "
@@ -374,6 +408,7 @@ def resolve_after_inspection(case: AfterSalesCase, *, actor: User | None,
 
     :raises AfterSalesError: if the case is not inspected, or nothing is left to refund.
     """
+    lock(case)
     if case.state != C.inspected:
         raise AfterSalesError(f"{case.number} is {CaseState(case.state).value.replace('_', ' ')}"
                               ": it can be settled once its returned goods are inspected.")

@@ -27,6 +27,7 @@ from erp.aftersales.models import (
 from erp.catalog.models import Sku
 from erp.core import audit
 from erp.core.errors import ValidationError
+from erp.core.locking import lock
 from erp.core.models import User, utcnow
 from erp.core.states import transition
 from erp.extensions import db
@@ -167,13 +168,19 @@ def _first_location(kind: LocationKind) -> Location | None:
                              .order_by(Location.pick_sequence, Location.id).limit(1))
 
 
-def _lock_case(case: AfterSalesCase) -> None:
-    db.session.execute(select(AfterSalesCase).where(AfterSalesCase.id == case.id)
-                       .with_for_update().execution_options(populate_existing=True))
-
-
 # ---------------------------------------------------------------------------------------------
 # Receiving
+
+
+def _lock_case(case: AfterSalesCase) -> None:
+    """Lock the case (the owner of what may come back and of its grades), then reload its items.
+
+    Item objects loaded earlier in the transaction would otherwise keep what they held then
+    (an item another inspector graded meanwhile would still look ungraded).
+    """
+    lock(case)
+    db.session.scalars(select(ReturnItem).where(ReturnItem.case_id == case.id)
+                       .execution_options(populate_existing=True)).all()
 
 
 def _quantity(value, where: str, field: str = "quantity") -> int:

@@ -16,6 +16,7 @@ from erp.catalog.models import Sku, SkuStatus
 from erp.core import audit, numbering
 from erp.core import settings as core_settings
 from erp.core.errors import DomainError, PermissionDenied, ValidationError
+from erp.core.locking import lock
 from erp.core.models import Role, utcnow
 from erp.core.money import CENT, convert, round_amount, round_unit_cost
 from erp.core.states import InvalidTransition, transition
@@ -214,6 +215,7 @@ def add_purchase_order_line(po: PurchaseOrder, sku: Sku, quantity: int, *, actor
     :raises ValidationError: for a quantity or price that is not a positive whole number / a
         non-negative amount.
     """
+    lock(po)  # the order owns its lines: no line slips in while it is submitted
     _require_editable(po, "add a line to")
     if sku.status == SkuStatus.discontinued:
         raise PurchaseOrderError(
@@ -245,6 +247,7 @@ def update_purchase_order_line(line: PurchaseOrderLine, *, quantity: int,
     :raises ValidationError: for a bad quantity or price.
     """
     po, sku = line.order, line.sku
+    lock(po)
     _require_editable(po, "change a line of")
     quantity = _quantity(quantity)
     item = supplier_item_for(po, sku)
@@ -267,6 +270,7 @@ def remove_purchase_order_line(line: PurchaseOrderLine, *, actor) -> None:
     :raises PurchaseOrderError: if the order is not a draft.
     """
     po = line.order
+    lock(po)
     _require_editable(po, "remove a line from")
     summary = _line_summary(line, line.sku.code)
     po.lines.remove(line)
@@ -280,6 +284,7 @@ def update_purchase_order(po: PurchaseOrder, *, expected_date: date | None,
 
     :raises PurchaseOrderError: if the order is closed or cancelled.
     """
+    lock(po)
     _require_open(po, "change")
     changes = audit.diff(po, {"expected_date": expected_date, "notes": _clean_text(notes)})
     for key, (_, after) in changes.items():
@@ -301,6 +306,7 @@ def update_expected_date(po_or_line: PurchaseOrder | PurchaseOrderLine, date: da
         po, line = po_or_line.order, po_or_line
     else:
         po, line = po_or_line, None
+    lock(po)
     _require_open(po, "change the expected date of")
     target = line if line is not None else po
     before = target.expected_date
@@ -344,6 +350,9 @@ def submit_purchase_order(po: PurchaseOrder, *, actor) -> PurchaseOrder:
     :raises PurchaseOrderError: if it has no lines or its supplier is inactive.
     :raises ValidationError: if the exchange rate to value it is missing.
     """
+    # The order owns its state, lines and total: read them after the lock (lines reloaded), so
+    # a second submit, or a line changed meanwhile, waits and then is seen.
+    lock_purchase_order(po)
     PURCHASE_ORDER_STATES.check(po, S.awaiting_approval)  # both targets leave draft only
     if not po.lines:
         raise PurchaseOrderError(f'To submit purchase order "{po.reference}", you must first '
@@ -384,6 +393,7 @@ def approve_purchase_order(po: PurchaseOrder, *, approver) -> PurchaseOrder:
     :raises InvalidTransition: if it is not awaiting approval.
     :raises PermissionDenied: if the approver is not a manager or admin, or created the order.
     """
+    lock(po)
     # Not the table alone: it also lets a draft under the threshold become approved.
     if po.state != S.awaiting_approval:
         raise InvalidTransition(po, po.state, S.approved, PURCHASE_ORDER_STATES)
@@ -404,6 +414,7 @@ def send_back_purchase_order(po: PurchaseOrder, *, actor, reason: str) -> Purcha
     :raises PermissionDenied: if the actor is not a manager or admin.
     :raises ValidationError: without a reason.
     """
+    lock(po)
     PURCHASE_ORDER_STATES.check(po, S.draft)
     _check_approver(po, actor, "send back")
     reason = _require_reason(reason, "send back", po)
@@ -420,6 +431,7 @@ def mark_purchase_order_ordered(po: PurchaseOrder, *, actor,
 
     :raises InvalidTransition: if the order is not approved.
     """
+    lock(po)
     # Not the table alone: it also lets a reversed receipt take an order back to "ordered".
     if po.state != S.approved:
         raise InvalidTransition(po, po.state, S.ordered, PURCHASE_ORDER_STATES)
@@ -442,8 +454,7 @@ def lock_purchase_order(po: PurchaseOrder) -> list[PurchaseOrderLine]:
     queue one behind another on the same order and each sees the quantities the previous one
     committed (SQLite serialises writers anyway).
     """
-    db.session.execute(select(PurchaseOrder).where(PurchaseOrder.id == po.id)
-                       .with_for_update().execution_options(populate_existing=True))
+    lock(po)
     return list(db.session.scalars(
         select(PurchaseOrderLine).where(PurchaseOrderLine.order_id == po.id)
         .order_by(PurchaseOrderLine.id).with_for_update()
@@ -458,13 +469,12 @@ def cancel_purchase_order(po: PurchaseOrder, *, actor, reason: str) -> PurchaseO
     :raises InvalidTransition: if it is already closed or cancelled.
     :raises ValidationError: without a reason.
     """
-    if po.state in (S.partially_received, S.received):
+    lines = lock_purchase_order(po)  # a receipt posting meanwhile commits first, then we see it
+    if po.state in (S.partially_received, S.received) \
+            or any(line.received_qty for line in lines):
         raise CancelAfterReceiptError(po)
     PURCHASE_ORDER_STATES.check(po, S.cancelled)
     reason = _require_reason(reason, "cancel", po)
-    lines = lock_purchase_order(po)
-    if any(line.received_qty for line in lines):
-        raise CancelAfterReceiptError(po)
     transition(po, S.cancelled, machine=PURCHASE_ORDER_STATES, actor=actor, note=reason)
     po.closed_at = utcnow()
     db.session.flush()
@@ -477,9 +487,8 @@ def close_purchase_order(po: PurchaseOrder, *, actor, reason: str) -> PurchaseOr
     :raises InvalidTransition: unless the order is partially or fully received.
     :raises ValidationError: without a reason when something remains to receive.
     """
-    PURCHASE_ORDER_STATES.check(po, S.closed)
     lines = lock_purchase_order(po)
-    PURCHASE_ORDER_STATES.check(po, S.closed)  # read again under the lock
+    PURCHASE_ORDER_STATES.check(po, S.closed)
     short = {line.id: line.remaining_qty for line in lines if line.remaining_qty}
     note = _require_reason(reason, "close", po) if short else _clean_text(reason)
     skus = dict(db.session.execute(select(Sku.id, Sku.code).where(

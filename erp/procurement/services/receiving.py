@@ -17,6 +17,7 @@ from erp.catalog.models import Sku
 from erp.core import audit, numbering
 from erp.core import settings as core_settings
 from erp.core.errors import DomainError, ValidationError
+from erp.core.locking import lock
 from erp.core.models import utcnow
 from erp.core.money import rate_on, round_unit_cost
 from erp.core.settings import SettingDef, declare
@@ -222,8 +223,7 @@ def reverse_receipt(receipt: Receipt, *, actor, reason: str) -> Receipt:
                               "within 500 characters.", field="reason")
     po = receipt.order
     lines = {line.id: line for line in lock_purchase_order(po)}
-    db.session.execute(select(Receipt).where(Receipt.id == receipt.id).with_for_update()
-                       .execution_options(populate_existing=True))
+    lock(receipt)
     RECEIPT_STATES.check(receipt, ReceiptState.reversed)  # again, under the lock
     if po.state not in (S.partially_received, S.received):
         raise ReceivingError(f'To reverse receipt "{receipt.number}", you must have its purchase '

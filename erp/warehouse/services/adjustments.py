@@ -8,6 +8,7 @@ from erp.catalog.models import Sku
 from erp.core import audit, numbering
 from erp.core import settings as core_settings
 from erp.core.errors import PermissionDenied, ValidationError
+from erp.core.locking import lock
 from erp.core.models import Role, utcnow
 from erp.core.settings import SettingDef, declare
 from erp.core.states import transition
@@ -98,6 +99,9 @@ def approve_adjustment(adjustment: StockAdjustment, *, actor) -> StockAdjustment
     :raises StockError: if the bin no longer holds the stock to take out.
     """
     _check_manager(adjustment, actor)
+    # The adjustment owns its decision: lock it and read its state after the lock, so a second
+    # approval waits and is refused instead of posting the move again.
+    lock(adjustment)
     _post(adjustment, actor)
     db.session.flush()
     return adjustment
@@ -111,6 +115,7 @@ def reject_adjustment(adjustment: StockAdjustment, *, actor, note: str | None = 
     :raises InvalidTransition: if it is not pending.
     """
     _check_manager(adjustment, actor)
+    lock(adjustment)
     transition(adjustment, AdjustmentState.rejected, machine=ADJUSTMENT_STATES, actor=actor,
                note=note)
     adjustment.decided_by_id = getattr(actor, "id", None)

@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, or_, select, tuple_
 from erp.catalog.models import Sku
 from erp.core import audit, numbering
 from erp.core.errors import DomainError, PermissionDenied, ValidationError
+from erp.core.locking import lock
 from erp.core.models import Role, utcnow
 from erp.core.states import transition
 from erp.extensions import db
@@ -206,6 +207,20 @@ def open_cycle_count(warehouse: Warehouse, *, location_ids: Iterable[int] | None
 # --------------------------------------------------------------------------- counting
 
 
+def _lock_count(count: CycleCount, *, lines: bool = True) -> CycleCount:
+    """Lock the count (the owner of its lines and its decision) and reload it after the lock.
+
+    Every count service takes this lock before any stock level, so they queue in one order.
+    With ``lines``, the count's lines are read again too: line objects loaded earlier in the
+    transaction would otherwise keep the quantities they had then.
+    """
+    lock(count)
+    if lines:
+        db.session.scalars(select(CycleCountLine).where(CycleCountLine.count_id == count.id)
+                           .execution_options(populate_existing=True)).all()
+    return count
+
+
 def _ensure_open(count: CycleCount, action: str) -> None:
     if count.state != CycleCountState.open:
         raise CountError(f'To {action} cycle count "{count.number}", it must be open; it is '
@@ -237,9 +252,15 @@ def record_count(line: CycleCountLine, counted_qty: int, *, actor) -> CycleCount
     :raises CountError: if the count is not open.
     :raises ValidationError: for a negative or fractional quantity.
     """
-    count = line.count
+    count = _lock_count(line.count, lines=False)
+    db.session.refresh(line)
     _ensure_open(count, "count lines of")
-    counted_qty = _check_quantity(counted_qty)
+    return _record(line, _check_quantity(counted_qty), actor)
+
+
+def _record(line: CycleCountLine, counted_qty: int, actor) -> CycleCountLine:
+    """Set a line's counted quantity and audit the change (the count is locked and open)."""
+    count = line.count
     before = line.counted_qty
     _set_counted(line, counted_qty, actor)
     db.session.flush()
@@ -257,6 +278,7 @@ def record_counts(count: CycleCount, quantities: Mapping[int, int], *, actor) ->
     :raises CountError: if the count is not open.
     :raises ValidationError: for an unknown line or a bad quantity (naming the line).
     """
+    _lock_count(count)
     _ensure_open(count, "count lines of")
     lines = {line.id: line for line in count.lines}
     for line_id, quantity in quantities.items():
@@ -272,7 +294,7 @@ def record_counts(count: CycleCount, quantities: Mapping[int, int], *, actor) ->
     changed = 0
     for line_id, quantity in sorted(quantities.items()):
         if lines[line_id].counted_qty != quantity:
-            record_count(lines[line_id], quantity, actor=actor)
+            _record(lines[line_id], quantity, actor)
             changed += 1
     return changed
 
@@ -287,6 +309,7 @@ def add_count_line(count: CycleCount, location: Location, sku: Sku, *, counted_q
         open count holds it.
     :raises ValidationError: if the bin is virtual, inactive or in another warehouse.
     """
+    _lock_count(count, lines=False)  # before the levels, as every count service
     _ensure_open(count, "add a line to")
     if location.is_virtual or location.warehouse_id != count.warehouse_id or not location.active:
         raise ValidationError(f"{location.label} is not an active bin of warehouse "
@@ -295,7 +318,13 @@ def add_count_line(count: CycleCount, location: Location, sku: Sku, *, counted_q
     if counted_qty is not None:
         counted_qty = _check_quantity(counted_qty)
     key = (sku.id, location.id)
-    if any((line.sku_id, line.location_id) == key for line in count.lines):
+    # Counted in SQL: loading a count's thousands of lines for every unexpected find of an
+    # import would cost more than the find.
+    listed, size = db.session.execute(
+        select(func.count().filter(CycleCountLine.sku_id == sku.id,
+                                   CycleCountLine.location_id == location.id), func.count())
+        .where(CycleCountLine.count_id == count.id)).one()
+    if listed:
         raise CountError(f'Cycle count "{count.number}" already lists SKU "{sku.code}" in bin '
                          f"{location.code}; enter its quantity on that line.", field="sku")
     level = lock_levels([key])[key]
@@ -304,11 +333,11 @@ def add_count_line(count: CycleCount, location: Location, sku: Sku, *, counted_q
         raise CountError(f'To add SKU "{sku.code}" in bin {location.label} to cycle count '
                          f'"{count.number}", you must first finish or cancel cycle count '
                          f"{taken[key]}, which counts it.", field="sku")
-    if len(count.lines) >= MAX_COUNT_LINES:
+    if size >= MAX_COUNT_LINES:
         raise CountError(f'Cycle count "{count.number}" has {MAX_COUNT_LINES:,} lines, the most '
                          "a count may have; open another count.")
-    line = CycleCountLine(sku=sku, location=location, expected_qty=level.on_hand)
-    count.lines.append(line)
+    line = CycleCountLine(count=count, sku=sku, location=location, expected_qty=level.on_hand)
+    db.session.add(line)
     if counted_qty is not None:
         _set_counted(line, counted_qty, actor)
     db.session.flush()
@@ -326,6 +355,9 @@ def record_scan(count: CycleCount, bin_code: str, sku_code_or_barcode: str, qty:
     :raises CountError: if the count is not open, or another open count holds the SKU there.
     :raises ValidationError: for an unknown bin or SKU, or a bad quantity.
     """
+    # Scans add up: lock the count, then read the line's total, so two scanners at once both
+    # count.
+    _lock_count(count, lines=False)
     _ensure_open(count, "scan into")
     qty = _check_quantity(qty, field="qty")
     if not (bin_code or "").strip():
@@ -335,8 +367,9 @@ def record_scan(count: CycleCount, bin_code: str, sku_code_or_barcode: str, qty:
     except ValidationError as err:
         raise ValidationError(str(err), field="bin_code") from None
     sku = find_sku(sku_code_or_barcode, field="sku_code")
-    line = next((line for line in count.lines
-                 if line.sku_id == sku.id and line.location_id == location.id), None)
+    line = db.session.scalar(select(CycleCountLine).where(
+        CycleCountLine.count_id == count.id, CycleCountLine.sku_id == sku.id,
+        CycleCountLine.location_id == location.id).execution_options(populate_existing=True))
     if line is None:
         return add_count_line(count, location, sku, counted_qty=qty, actor=actor)
     before = line.counted_qty
@@ -365,6 +398,7 @@ def submit_for_review(count: CycleCount, *, actor) -> CycleCount:
     :raises InvalidTransition: if the count is not open.
     :raises CountError: while any line is not counted.
     """
+    _lock_count(count)
     CYCLE_COUNT_STATES.check(count, CycleCountState.review)
     missing = [line for line in count.lines if line.counted_qty is None]
     if missing:
@@ -389,6 +423,7 @@ def recount(count: CycleCount, line_ids: Iterable[int], *, actor,
     :raises ValidationError: if no line, or a line of another count, is chosen.
     """
     _check_manager(count, actor, "send back for recount")
+    _lock_count(count)
     CYCLE_COUNT_STATES.check(count, CycleCountState.open)
     wanted = set(line_ids)
     lines = [line for line in count.lines if line.id in wanted]
@@ -431,6 +466,9 @@ def accept_cycle_count(count: CycleCount, *, actor) -> CycleCount:
     :raises CountError: if a counted quantity is below what reservations hold in that bin.
     """
     _check_manager(count, actor, "accept")
+    # The count owns its decision: lock it before its levels, then read its state and lines,
+    # so a second acceptance (or a cancel) waits and is refused instead of posting again.
+    _lock_count(count)
     CYCLE_COUNT_STATES.check(count, CycleCountState.accepted)
     keys = [(line.sku_id, line.location_id) for line in count.lines]
     levels = lock_levels(keys)
@@ -477,6 +515,7 @@ def cancel_cycle_count(count: CycleCount, *, actor, note: str | None = None) -> 
 
     :raises InvalidTransition: if the count is accepted or already cancelled.
     """
+    _lock_count(count, lines=False)
     transition(count, CycleCountState.cancelled, machine=CYCLE_COUNT_STATES, actor=actor,
                note=(note or "").strip() or None)
     count.decided_by_id = getattr(actor, "id", None)
