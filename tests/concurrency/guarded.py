@@ -6,6 +6,10 @@ row that owns the limit first. This module is the one list of those operations. 
 form to post, and checks afterwards that the limit held. ``test_guarded.py`` fires the form 8
 times at once, from 8 signed-in people, against a real server, and runs the check, and a
 meta-test fails when a POST route is in neither :data:`GUARDED` nor :data:`SAFE_TO_REPEAT`.
+The first scenarios are below; the rest live in :mod:`tests.concurrency.scenarios`, one module
+per domain, and register here when it is imported (at the end of this module). A check asks
+what two successes would leave behind: a second audit event of the move, a second number
+drawn, stock moved twice, a limit passed.
 
 A route is *safe to repeat* when 8 identical requests at once cannot break a limit: they write
 the same values, or a unique key (a code, a number) refuses all but one, or they only read.
