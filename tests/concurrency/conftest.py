@@ -6,10 +6,13 @@ import itertools
 
 import pytest
 
-from erp import create_app
-from erp.extensions import db
-from tests.concurrency.harness import GunicornServer, Staff, ThreadedServer
-from tests.conftest import BASE_CONFIG, PG_URL
+# the scenarios' checks say which figure was off, as a test module's asserts do
+pytest.register_assert_rewrite("tests.concurrency.guarded", "tests.concurrency.scenarios")
+
+from erp import create_app  # noqa: E402
+from erp.extensions import db  # noqa: E402
+from tests.concurrency.harness import GunicornServer, Staff, ThreadedServer  # noqa: E402
+from tests.conftest import BASE_CONFIG, PG_URL  # noqa: E402
 
 _people = itertools.count(1)
 

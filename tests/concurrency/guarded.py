@@ -6,6 +6,10 @@ row that owns the limit first. This module is the one list of those operations. 
 form to post, and checks afterwards that the limit held. ``test_guarded.py`` fires the form 8
 times at once, from 8 signed-in people, against a real server, and runs the check, and a
 meta-test fails when a POST route is in neither :data:`GUARDED` nor :data:`SAFE_TO_REPEAT`.
+The first scenarios are below; the rest live in :mod:`tests.concurrency.scenarios`, one module
+per domain, and register here when it is imported (at the end of this module). A check asks
+what two successes would leave behind: a second audit event of the move, a second number
+drawn, stock moved twice, a limit passed.
 
 A route is *safe to repeat* when 8 identical requests at once cannot break a limit: they write
 the same values, or a unique key (a code, a number) refuses all but one, or they only read.
@@ -16,10 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from erp.core import audit, numbering
 from erp.core.models import AuditEvent
 from erp.extensions import db
 from erp.warehouse.models import StockLevel
@@ -35,6 +41,7 @@ class Scenario:
     path: str
     data: dict
     check: Callable[[list[Answer]], None]
+    files: dict | None = None  #: ``{field: (filename, bytes, mime)}`` for an upload
 
 
 #: endpoint -> builds the scenario from pytest fixtures (``get(name)``)
@@ -51,10 +58,23 @@ def guarded(endpoint: str):
     return register
 
 
-def audit_count(action: str) -> int:
-    """Return how many audit events of ``action`` exist."""
-    return db.session.scalar(select(func.count()).select_from(AuditEvent)
-                             .where(AuditEvent.action == action))
+def audit_count(action: str, of=None) -> int:
+    """Return how many audit events of ``action`` exist (about the record ``of`` if given)."""
+    stmt = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action)
+    if of is not None:
+        stmt = stmt.where(AuditEvent.entity_type == audit.entity_name(of),
+                          AuditEvent.entity_id == str(of.id))
+    return db.session.scalar(stmt)
+
+
+def drawn(prefix: str) -> int:
+    """Return how many ``PREFIX-YYYY-…`` document numbers were drawn this year."""
+    return numbering.current_value(f"{prefix}-{date.today().year}")
+
+
+def successes(answers: list[Answer]) -> int:
+    """Return how many answers redirect (the form's success; refusals re-render or 409)."""
+    return sum(a.status == 302 for a in answers)
 
 
 def level(sku, location) -> StockLevel | None:
@@ -95,7 +115,8 @@ def receive_the_remaining_quantity(get) -> Scenario:
 # --- orders ------------------------------------------------------------------------------------
 
 
-def _allocated_order(get, quantity=5):
+def allocated_order(get, quantity=5):
+    """Return ``(order, sku)``: an order of ``quantity`` units, all in stock, allocated."""
     sku = get("stocked_sku")("CONC-1", quantity)
     order = get("create_order")([(sku, quantity)])
     from erp.orders.services import allocate_order
@@ -124,7 +145,7 @@ def allocate_the_same_order(get) -> Scenario:
 @guarded("orders.cancel_order")
 def cancel_the_same_order(get) -> Scenario:
     """8 cancels of an allocated order: cancelled once, its reservations released once."""
-    order, sku = _allocated_order(get)
+    order, sku = allocated_order(get)
 
     def check(answers):
         db.session.expire_all()
@@ -141,7 +162,7 @@ def cancel_the_same_order(get) -> Scenario:
 @guarded("orders.hold_order")
 def hold_the_same_order(get) -> Scenario:
     """8 holds of one order: held once, one audit event."""
-    order, _ = _allocated_order(get)
+    order, _ = allocated_order(get)
 
     def check(answers):
         db.session.expire_all()
@@ -260,6 +281,10 @@ SAFE_TO_REPEAT: dict[str, str] = {
     "procurement.import_supplier_prices": _IMPORT,
     "procurement.create_purchase_order": "each request creates its own draft, which a person "
                                          "then fills; a double click is caught by the form key",
+    "procurement.create_draft_orders": "each request drafts its own purchase orders from the "
+                                       "ticked quantities (the service checks no open draft); "
+                                       "drafts commit no money or stock until submitted and "
+                                       "approved, and a double click is caught by the form key",
     "procurement.edit_purchase_order": "edits a draft's header to the form's values",
     "procurement.add_purchase_order_line": "adds a line to a draft (no limit until submitted); "
                                            "one person's repeat is caught by the form key",
@@ -285,6 +310,10 @@ SAFE_TO_REPEAT: dict[str, str] = {
     "shipping.add_tracking_range": "ranges may not overlap: of 8 identical ranges one is saved",
     "shipping.toggle_range_active": "sets the flag the form names, not a toggle",
     "shipping.create_box": _ADMIN_LIST,
+    "shipping.open_batch": "each request opens its own dispatch batch (a carrier may have two "
+                           "open, for two collections a day), numbered from the locked sequence; "
+                           "an empty batch cannot be closed, and a double click is caught by "
+                           "the form key",
     "shipping.edit_box": _SAME_VALUES,
     "aftersales.reason_new": _ADMIN_LIST,
     "aftersales.reason_edit": _SAME_VALUES,
@@ -302,3 +331,7 @@ SAFE_TO_REPEAT: dict[str, str] = {
     "privacy.subject_page": _READS,
     "privacy.export_subject": _READS,
 }
+
+
+# The scenarios of the other operations, one module per domain, register themselves here.
+from tests.concurrency import scenarios  # noqa: E402, F401 - imported to register

@@ -101,23 +101,24 @@ class Staff:
         self.csrf = csrf_token(home.text) or ""
         return self
 
-    def post(self, path: str, data: dict) -> Answer:
-        """Post a form as this person; redirects are not followed."""
+    def post(self, path: str, data: dict, files: dict | None = None) -> Answer:
+        """Post a form (with ``files``: a multipart upload) as this person; no redirects."""
         answer = self.session.post(f"{self.server.url}{path}",
-                                   data={**data, "csrf_token": self.csrf}, timeout=120,
-                                   allow_redirects=False)
+                                   data={**data, "csrf_token": self.csrf}, files=files,
+                                   timeout=120, allow_redirects=False)
         return Answer(answer.status_code, answer.headers.get("Location", ""), answer.text)
 
 
-def fire_together(staff: list[Staff], path: str, data: dict) -> list[Answer]:
-    """Post the same form from every member of ``staff`` at once; return every answer."""
+def fire_together(staff: list[Staff], path: str, data: dict,
+                  files: dict | None = None) -> list[Answer]:
+    """Post the same form (and ``files``) from every member of ``staff`` at once."""
     barrier = threading.Barrier(len(staff), timeout=60)
     answers: list[Answer | BaseException] = [None] * len(staff)  # type: ignore[list-item]
 
     def run(i: int) -> None:
         try:
             barrier.wait()
-            answers[i] = staff[i].post(path, data)
+            answers[i] = staff[i].post(path, data, files)
         except BaseException as exc:  # noqa: BLE001 - reported by the caller
             answers[i] = exc
 

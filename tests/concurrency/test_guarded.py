@@ -30,7 +30,7 @@ def test_every_state_changing_post_route_is_guarded_or_marked_safe(app):
 def test_identical_requests_at_once_act_within_the_limit(request, staff, endpoint):
     scenario = GUARDED[endpoint](request.getfixturevalue)
     people = staff(scenario.role, PEOPLE)
-    answers = fire_together(people, scenario.path, scenario.data)
+    answers = fire_together(people, scenario.path, scenario.data, scenario.files)
     server_errors = [(a.status, a.body[:500]) for a in answers if a.status >= 500]
     assert server_errors == []
     refused = [a for a in answers if a.status in (401, 403, 404, 400)]

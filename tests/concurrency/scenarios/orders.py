@@ -1,0 +1,95 @@
+"""Customer-order operations posted 8 times at once: allocation run, release, address; erasure."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from erp.extensions import db
+from erp.orders.services import hold_order
+from erp.warehouse.models import StockLevel
+from tests.concurrency.guarded import (
+    Scenario,
+    allocated_order,
+    audit_count,
+    guarded,
+    ledger_balances,
+)
+
+
+def reserved(sku) -> int:
+    """Return the units of ``sku`` reserved in every bin."""
+    db.session.expire_all()
+    return db.session.scalar(select(func.sum(StockLevel.reserved))
+                             .where(StockLevel.sku_id == sku.id)) or 0
+
+
+@guarded("orders.allocate_all_orders")
+def run_allocation_at_once(get) -> Scenario:
+    """8 allocation runs over orders of 3 and 3 for 5 in stock: 3 + 2 reserved, never more."""
+    sku = get("stocked_sku")("CONC-1", 5)
+    first = get("create_order")([(sku, 3)])
+    second = get("create_order")([(sku, 3)])
+    db.session.commit()
+
+    def check(answers):
+        assert reserved(sku) == 5
+        assert [first.lines[0].allocated_qty, second.lines[0].allocated_qty] == [3, 2]
+        assert [first.state.value, second.state.value] == ["allocated", "backordered"]
+        assert audit_count("customer_order.allocated", of=first) == 1
+        assert audit_count("customer_order.backordered", of=second) == 1
+        ledger_balances()
+
+    return Scenario("customer_service", "/orders/allocate", {}, check)
+
+
+@guarded("orders.release_order")
+def release_the_same_order(get) -> Scenario:
+    """8 releases of a held order: released and re-allocated once."""
+    order, sku = allocated_order(get)
+    hold_order(order, reason="Fraud check", actor=None)
+    db.session.commit()
+
+    def check(answers):
+        assert reserved(sku) == 5
+        assert order.state.value == "allocated"
+        assert audit_count("customer_order.new", of=order) == 1
+        assert audit_count("customer_order.allocated", of=order) == 2  # before the hold, after
+        ledger_balances()
+
+    return Scenario("customer_service", f"/orders/{order.id}/release", {}, check)
+
+
+@guarded("orders.edit_order_address")
+def correct_the_same_address(get) -> Scenario:
+    """8 identical address corrections: the address changes once, one audit event."""
+    order, _ = allocated_order(get)
+    address = {"ship_name": "Erika Mustermann", "address1": "Jungfernstieg 7", "address2": "",
+               "city": "Hamburg", "region": "", "postal_code": "20354", "country": "DE",
+               "phone": ""}
+
+    def check(answers):
+        db.session.expire_all()
+        assert (order.address1, order.city, order.postal_code) == (
+            "Jungfernstieg 7", "Hamburg", "20354")
+        assert audit_count("customer_order.address_changed", of=order) == 1
+
+    return Scenario("customer_service", f"/orders/{order.id}/address", address, check)
+
+
+@guarded("privacy.anonymise_subject")
+def anonymise_the_same_customer(get) -> Scenario:
+    """8 erasures of one customer: anonymised once, one ``privacy.anonymised`` event."""
+    email = "jane.roe@example.com"
+    sku = get("stocked_sku")("CONC-1", 0)
+    order = get("create_order")([(sku, 1)], email=email, customer_name="Jane Roe",
+                                ship_name="Jane Roe", state="cancelled")
+    db.session.commit()
+
+    def check(answers):
+        db.session.expire_all()
+        assert (order.email, order.customer_name) == (None, "Anonymised customer")
+        assert audit_count("privacy.anonymised") == 1
+
+    return Scenario("admin", "/privacy/anonymise",
+                    {"email": email, "confirm_email": email,
+                     "reason": "Erasure request of 5 January 2026"}, check)
