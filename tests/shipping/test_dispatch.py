@@ -405,7 +405,8 @@ def test_batch_screens_for_warehouse(client, login_as, dispatch_world):
     assert pdf.mimetype == "application/pdf"
 
     response = client.post(f"/shipping/batches/{batch.id}/close", follow_redirects=True)
-    assert f"Batch {batch.number} closed: 1 parcel," in response.get_data(as_text=True)
+    assert f"Batch {batch.number} closed: 1 parcel dispatched (" in response.get_data(
+        as_text=True)
     db.session.expire_all()
     assert batch.state == BatchState.closed
     assert db.session.get(Parcel, parcel.id).state == ParcelState.dispatched
@@ -460,7 +461,7 @@ def test_add_waiting_parcels_takes_the_carriers_labelled_parcels(dispatch_world,
     taken = w.parcel(w.setup["post"], [(w.sku, 1)])
     dispatch.scan_into_batch(other, taken.tracking_number, actor=dummy_admin)
     assert queries.waiting_parcel_count(post_batch.carrier_id) == 2
-    assert dispatch.add_waiting_parcels(post_batch, actor=dummy_admin) == 2
+    assert dispatch.add_waiting_parcels(post_batch, actor=dummy_admin).added == 2
     assert [p.batch_id for p in post_parcels] == [post_batch.id] * 2
     assert taken.batch_id == other.id
     assert queries.waiting_parcel_count(post_batch.carrier_id) == 0
