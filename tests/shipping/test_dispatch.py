@@ -269,6 +269,12 @@ def test_close_batch_posts_moves_ships_orders(dispatch_world, post_batch, dummy_
     assert sorted(summary.orders_waiting) == sorted([split_first.order.number,
                                                      partly.order.number])
     assert summary.declared == {"EUR": Decimal("59.40")}
+    # what was sent, then which orders are not complete and why (never the parcels just sent)
+    assert str(summary).startswith(f"Batch {post_batch.number} closed: 4 parcels dispatched "
+                                   "(6 units, ")
+    assert "; 2 orders shipped; 2 orders not complete yet: " in str(summary)
+    assert f"{split_first.order.number} (1 parcel still to send)" in str(summary)
+    assert f"{partly.order.number} (still being packed)" in str(summary)
     for parcel in (a, b, split_first, partly):
         db.session.refresh(parcel)
         assert parcel.state == ParcelState.dispatched

@@ -32,7 +32,7 @@ from erp.core.models import utcnow
 from erp.core.numbering import next_number
 from erp.core.states import transition
 from erp.extensions import db
-from erp.orders.models import CustomerOrder, OrderState
+from erp.orders.models import ORDER_STATES, CustomerOrder, OrderState
 from erp.orders.services import mark_shipped
 from erp.shipping import s10
 from erp.shipping.errors import ShippingError
@@ -86,8 +86,7 @@ class BatchSummary:
                 f"{_n(self.orders_shipped, 'order')} shipped")
         if self.orders_waiting:
             more = ", ..." if len(self.orders_waiting) > 5 else ""
-            text += (f"; {_n(len(self.orders_waiting), 'order')} of these parcels still "
-                     f"{'waits' if len(self.orders_waiting) == 1 else 'wait'} for more: "
+            text += (f"; {_n(len(self.orders_waiting), 'order')} not complete yet: "
                      + ", ".join(f"{number} ({self.waiting_for.get(number, 'more to send')})"
                                  for number in self.orders_waiting[:5]) + more)
         return text + "."
@@ -346,8 +345,8 @@ def _refusal(parcel, order: CustomerOrder) -> str | None:
         why = f" ({parcel.void_reason})" if parcel.void_reason else ""
         return f"{what} was voided{why}; take it off the trolley"
     if parcel.state == P.packed:
-        return (f"{what} has no valid label: its label was voided (the address changed); "
-                "print its new label once it is out of the batch, and scan it again")
+        return (f"{what} has no valid label (its label was voided): print its new label once "
+                "it is out of the batch, and scan it again")
     if parcel.state != P.labelled:
         return f'{what} is "{PARCEL_STATES.label(parcel.state)}", not labelled'
     refusal = order_refusal(order)
@@ -465,7 +464,8 @@ def close_batch(batch: DispatchBatch, *, actor) -> BatchSummary:
         summary.orders_waiting.append(order.number)
         summary.waiting_for[order.number] = (
             f"{_n(to_send[order.id], 'parcel')} still to send" if order.id in to_send
-            else "still being packed")
+            else "still being packed" if order.state == OrderState.picking
+            else ORDER_STATES.label(order.state))
 
     # 4. the batch itself
     batch.closed_at = now
