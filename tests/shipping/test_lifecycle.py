@@ -6,6 +6,8 @@ lock the row that owns what they check (the order, the batch, the parcel) before
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from sqlalchemy import event
 
@@ -85,10 +87,15 @@ def lock_spy(monkeypatch):
         seen.append(("lock_many", model.__tablename__))
         return locking.lock_many(model, ids)
 
-    for module in (dispatch, packing):
-        monkeypatch.setattr(module, "lock", spy_lock)
+    def spy_lock_rows(model, ids, *columns):
+        seen.append(("lock_rows", model.__tablename__))
+        return locking.lock_rows(model, ids, *columns)
+
     for module in (dispatch, packing, parcels):
-        monkeypatch.setattr(module, "lock_many", spy_lock_many)
+        monkeypatch.setattr(module, "lock", spy_lock)
+    monkeypatch.setattr(dispatch, "lock_many", spy_lock_many)
+    for module in (packing, parcels):
+        monkeypatch.setattr(module, "lock_rows", spy_lock_rows)
     return seen
 
 
@@ -104,11 +111,14 @@ def test_packing_locks_the_order_before_reading_it(outbound_floor, lock_spy):
                                   actor=floor.packer)
     assert lock_spy == [("lock", order)] * 6
     lock_spy.clear()
-    packing.pack_orders([order], box=floor.setup["boxes"][0], actor=floor.packer)
-    assert lock_spy[0] == ("lock_many", "customer_order")
-    lock_spy.clear()
     parcels.label_parcel(parcel, actor=floor.packer)
-    assert lock_spy == [("lock_many", "customer_order"), ("lock_many", "parcel")]
+    assert lock_spy == [("lock_rows", "customer_order"), ("lock_rows", "parcel")]
+    lock_spy.clear()
+    parcels.void_parcel(parcel, reason="Torn box", actor=floor.packer)
+    assert lock_spy == [("lock", order), ("lock", parcel)]
+    lock_spy.clear()
+    packing.pack_orders([order], box=floor.setup["boxes"][0], actor=floor.packer)
+    assert lock_spy == [("lock_rows", "customer_order")]
 
 
 def test_dispatch_locks_the_batch_then_the_parcels(outbound_floor, lock_spy):
@@ -134,6 +144,22 @@ def test_dispatch_locks_the_batch_then_the_parcels(outbound_floor, lock_spy):
     assert lock_spy == [("lock", batch)]
 
 
+@contextlib.contextmanager
+def for_update_tables():
+    """Collect the table of each ``SELECT ... FOR UPDATE OF <table>`` run inside, in order."""
+    locked = []
+
+    def note(conn, cursor, statement, *args):
+        if "FOR UPDATE OF " in statement:
+            locked.append(statement.split("FOR UPDATE OF ")[1].split()[0])
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        yield locked
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+
+
 @pytest.mark.postgres
 def test_close_locks_batch_then_orders_then_parcels_then_stock(outbound_floor):
     floor = outbound_floor
@@ -141,16 +167,19 @@ def test_close_locks_batch_then_orders_then_parcels_then_stock(outbound_floor):
     batch = floor.batch()
     dispatch.scan_into_batch(batch, parcel.tracking_number, actor=floor.packer)
     db.session.commit()
-    locked = []
-
-    def note(conn, cursor, statement, *args):
-        if "FOR UPDATE" in statement:
-            locked.append(statement.split("FOR UPDATE OF ")[1].split()[0]
-                          if "FOR UPDATE OF " in statement else statement)
-
-    event.listen(db.engine, "before_cursor_execute", note)
-    try:
+    with for_update_tables() as locked:
         dispatch.close_batch(batch, actor=floor.packer)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", note)
     assert locked[:4] == ["dispatch_batch", "customer_order", "parcel", "stock_level"]
+
+
+@pytest.mark.postgres
+def test_packing_and_labelling_lock_orders_before_parcels(outbound_floor):
+    floor = outbound_floor
+    order = floor.picked([(floor.tee, 1)])
+    with for_update_tables() as locked:
+        (parcel,) = packing.pack_orders([order], box=floor.setup["boxes"][0],
+                                        actor=floor.packer)
+    assert locked[0] == "customer_order"
+    with for_update_tables() as locked:
+        parcels.label_parcel(parcel, actor=floor.packer)
+    assert locked[:2] == ["customer_order", "parcel"]

@@ -162,11 +162,14 @@ def find_scanned_parcel(text: str) -> Parcel | None:
         .order_by(Parcel.id).with_for_update()).first()
 
 
-def _check_can_add(batch: DispatchBatch, parcel: Parcel) -> None:
-    """Refuse a parcel that may not go into ``batch`` (see :func:`scan_into_batch`)."""
+def _check_can_add(batch: DispatchBatch, parcel: Parcel, order) -> None:
+    """Refuse a parcel that may not go into ``batch`` (see :func:`scan_into_batch`).
+
+    ``order`` is the parcel's order as a row of :func:`_order_figures`.
+    """
     what = _describe(parcel)
-    if parcel.state == P.voided and parcel.order.state == OrderState.cancelled:
-        raise ShippingError(f"{what} was voided: order {parcel.order.number} was cancelled. Do "
+    if parcel.state == P.voided and order.state == OrderState.cancelled:
+        raise ShippingError(f"{what} was voided: order {order.number} was cancelled. Do "
                             "not send it; take it off the trolley, its goods go back to stock.",
                             field="code")
     if parcel.state == P.voided:
@@ -186,7 +189,7 @@ def _check_can_add(batch: DispatchBatch, parcel: Parcel) -> None:
         raise ShippingError(
             f"{what} goes with {service.carrier.name} ({service.name}), not with "
             f"{batch.carrier.name}: put it in a {service.carrier.name} batch.", field="code")
-    refusal = order_refusal(parcel.order)
+    refusal = order_refusal(order)
     if refusal:
         raise ShippingError(f"{what} may not go: {refusal}.", field="code")
     if parcel.state != P.labelled:
@@ -214,7 +217,7 @@ def scan_into_batch(batch: DispatchBatch, text: str, *, actor) -> Parcel:
         raise ShippingError(f'No parcel has the tracking or parcel number "{text.strip()}". '
                             "Check the label, or look the parcel up in the parcel search.",
                             field="code")
-    _check_can_add(batch, parcel)
+    _check_can_add(batch, parcel, _order_figures([parcel])[parcel.order_id])
     parcel.batch_id = batch.id
     parcel.batch = batch
     audit.record(parcel, "parcel.batched", actor=actor, changes={"batch": batch.number})
@@ -222,12 +225,21 @@ def scan_into_batch(batch: DispatchBatch, text: str, *, actor) -> Parcel:
     return parcel
 
 
-def _load_orders(parcels: Sequence[Parcel]) -> None:
-    """Load the parcels' orders in one query (the checks read their state)."""
+def _order_figures(parcels: Sequence[Parcel]) -> dict:
+    """Return ``{order id: row of number, state, hold_reason}`` of the parcels' orders.
+
+    Read now, not from the session's objects. Not locked: closing the batch checks again
+    under lock.
+    """
     ids = sorted({p.order_id for p in parcels})
+    found = {}
     for start in range(0, len(ids), 500):
-        db.session.scalars(select(CustomerOrder).where(
-            CustomerOrder.id.in_(ids[start:start + 500]))).all()
+        for row in db.session.execute(
+                select(CustomerOrder.id, CustomerOrder.number, CustomerOrder.state,
+                       CustomerOrder.hold_reason)
+                .where(CustomerOrder.id.in_(ids[start:start + 500]))):
+            found[row.id] = row
+    return found
 
 
 def add_parcels(batch: DispatchBatch, parcels: Sequence[Parcel], *, actor) -> int:
@@ -246,11 +258,12 @@ def add_parcels(batch: DispatchBatch, parcels: Sequence[Parcel], *, actor) -> in
     return _add(batch, parcels, actor=actor)
 
 
-def _add(batch: DispatchBatch, parcels: list[Parcel], *, actor) -> int:
+def _add(batch: DispatchBatch, parcels: list[Parcel], *, actor, orders: dict | None = None
+         ) -> int:
     """Check every parcel (locked by the caller), then put them all into ``batch``."""
-    _load_orders(parcels)
+    orders = orders if orders is not None else _order_figures(parcels)
     for parcel in parcels:
-        _check_can_add(batch, parcel)
+        _check_can_add(batch, parcel, orders[parcel.order_id])
     ids = [p.id for p in parcels]
     for chunk in range(0, len(ids), 500):
         db.session.execute(update(Parcel).where(Parcel.id.in_(ids[chunk:chunk + 500]))
@@ -271,7 +284,8 @@ def waiting_parcels(carrier: Carrier, *, for_update: bool = False) -> list[Parce
                    Parcel.batch_id.is_(None))
             .order_by(Parcel.id).options(contains_eager(Parcel.service)))
     if for_update:
-        stmt = stmt.with_for_update(of=Parcel).execution_options(populate_existing=True)
+        # the conditions are checked on the locked rows: those found are labelled, unbatched
+        stmt = stmt.with_for_update(of=Parcel)
     return list(db.session.scalars(stmt))
 
 
@@ -285,16 +299,16 @@ def add_waiting_parcels(batch: DispatchBatch, *, actor) -> AddedParcels:
     lock(batch)
     _ensure_open(batch, "send more parcels")
     waiting = waiting_parcels(batch.carrier, for_update=True)
-    _load_orders(waiting)
+    orders = _order_figures(waiting)
     result = AddedParcels(batch=batch.number)
     ready = []
     for parcel in waiting:
-        refusal = order_refusal(parcel.order)
+        refusal = order_refusal(orders[parcel.order_id])
         if refusal:
             result.left_out.append(f"{_describe(parcel)}: {refusal}")
         else:
             ready.append(parcel)
-    result.added = _add(batch, ready, actor=actor)
+    result.added = _add(batch, ready, actor=actor, orders=orders)
     return result
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.orm import selectinload
 from erp.catalog.models import Sku
 from erp.core import audit
 from erp.core.errors import ValidationError
-from erp.core.locking import lock, lock_many
+from erp.core.locking import lock, lock_rows
 from erp.core.models import Sequence as NumberSequence
 from erp.core.models import utcnow
 from erp.core.numbering import next_value
@@ -530,8 +530,11 @@ def pack_orders(orders: Iterable[CustomerOrder], *, box: Box | None, actor,
     if not orders:
         return []
     ids = [order.id for order in orders]
-    lock_many(CustomerOrder, ids)  # in id order; the objects are refreshed
+    # the orders locked in id order; one whose state changed since it was loaded is re-read
+    current = lock_rows(CustomerOrder, ids, CustomerOrder.state, CustomerOrder.hold_reason)
     for order in orders:
+        if (order.state, order.hold_reason) != tuple(current[order.id][1:]):
+            db.session.refresh(order)
         check_packable(order)
     for chunk in _chunks(ids):  # lines, SKUs and products in a few queries
         db.session.scalars(select(CustomerOrder).where(CustomerOrder.id.in_(chunk)).options(

@@ -27,7 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from erp.core import audit
 from erp.core.excel import Column, Spec, export_workbook
-from erp.core.locking import lock_many
+from erp.core.locking import lock, lock_rows
 from erp.core.models import AuditEvent, utcnow
 from erp.core.states import transition
 from erp.extensions import db
@@ -60,7 +60,8 @@ def order_refusal(order: CustomerOrder) -> str | None:
     """Return why the order's parcels may not be labelled or sent now, or None.
 
     An order on hold (naming its reason) or cancelled, with what to do with the parcel.
-    Callers lock the order first.
+    ``order`` is the order or a row of its number, state and hold reason; callers lock it or
+    check again under lock (closing a batch does).
     """
     state = OrderState(order.state)
     if state == OrderState.on_hold:
@@ -73,13 +74,27 @@ def order_refusal(order: CustomerOrder) -> str | None:
     return None
 
 
-def lock_parcels(parcels: Iterable[Parcel]) -> list[Parcel]:
-    """Lock the parcels' orders, then the parcels (ids ascending), and re-read them."""
+#: what labelling reads of an order, under its lock
+_ORDER_FIGURES = (CustomerOrder.number, CustomerOrder.state, CustomerOrder.hold_reason,
+                  CustomerOrder.country)
+
+
+def lock_parcels(parcels: Iterable[Parcel]) -> dict:
+    """Lock the parcels' orders, then the parcels (ids ascending); return the orders' figures.
+
+    ``{order id: row of number, state, hold_reason, country}`` read under the lock. A parcel
+    whose state or batch changed since it was loaded is refreshed. Rows rather than entities:
+    labelling a wave re-reads a thousand parcels and orders.
+    """
     parcels = list(parcels)
     db.session.flush()  # new parcels get their ids
-    lock_many(CustomerOrder, {p.order_id for p in parcels})
-    lock_many(Parcel, [p.id for p in parcels])
-    return parcels
+    orders = lock_rows(CustomerOrder, {p.order_id for p in parcels}, *_ORDER_FIGURES)
+    current = lock_rows(Parcel, [p.id for p in parcels], Parcel.state, Parcel.batch_id)
+    for parcel in parcels:
+        row = current[parcel.id]
+        if (parcel.state, parcel.batch_id) != (row.state, row.batch_id):
+            db.session.refresh(parcel)
+    return orders
 
 
 # --------------------------------------------------------------------------- labels
@@ -96,9 +111,11 @@ def label_parcels(parcels: Iterable[Parcel], *, actor) -> list[Parcel]:
         cancelled, whose service does not serve the order's country, whose customs lines do
         not add up, or when a service's tracking ranges run out.
     """
-    parcels = lock_parcels(dict.fromkeys(parcels))  # each parcel once
+    parcels = list(dict.fromkeys(parcels))  # each parcel once
+    orders = lock_parcels(parcels)
     served: dict[tuple[int, str], bool] = {}
     for parcel in parcels:
+        order = orders[parcel.order_id]
         if parcel.state != P.packed:
             raise ShippingError(f"Parcel {parcel.number} is {PARCEL_STATES.label(parcel.state)}"
                                 "; only packed parcels get a label (and a tracking number).")
@@ -107,17 +124,17 @@ def label_parcels(parcels: Iterable[Parcel], *, actor) -> list[Parcel]:
                 f"Parcel {parcel.number} is in dispatch batch {parcel.batch.number} with a "
                 "voided label: take it out of the batch first, then label it and scan the new "
                 "label into a batch.")
-        refusal = order_refusal(parcel.order)
+        refusal = order_refusal(order)
         if refusal:
             raise ShippingError(f"Parcel {parcel.number} may not be labelled: {refusal}.")
-        key = (parcel.service_id, parcel.order.country)
+        key = (parcel.service_id, order.country)
         if key not in served:
-            served[key] = zone_of(parcel.service, parcel.order.country) is not None
+            served[key] = zone_of(parcel.service, order.country) is not None
         if not served[key]:
             raise ShippingError(
                 f"Parcel {parcel.number} goes by {parcel.service.name}, which does not serve "
-                f"{parcel.order.country} (order {parcel.order.number}'s address): void the "
-                "parcel and pack it again with a service that does.")
+                f"{order.country} (order {order.number}'s address): void the parcel and pack "
+                "it again with a service that does.")
         check_customs(parcel)
     by_service: dict[int, list[Parcel]] = defaultdict(list)
     for parcel in parcels:
@@ -174,7 +191,8 @@ def void_parcel(parcel: Parcel, *, reason: str, actor) -> Parcel:
     if len(reason) > MAX_REASON:
         raise ShippingError(f"The reason may have at most {MAX_REASON} characters.",
                             field="reason")
-    lock_parcels([parcel])
+    lock(parcel.order)  # the order first (a packed one goes back to picking), then the parcel
+    lock(parcel)
     if parcel.state == P.dispatched:
         raise ShippingError(f"Parcel {parcel.number} was dispatched: it left with the carrier "
                             "and cannot be voided; handle it as a return.")
