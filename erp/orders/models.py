@@ -69,6 +69,9 @@ ORDER_STATES = StateMachine(
         (O.packed, O.picking),  # a voided parcel's goods go back to be packed again
         *{(s, O.on_hold) for s in BEFORE_SHIPPING},
         (O.on_hold, O.new),  # a release sends the order back to allocation
+        # ... or, when goods were picked before the hold, back to where they are: allocation
+        # of the rest, the packing bench, or packed
+        (O.on_hold, O.backordered), (O.on_hold, O.picking), (O.on_hold, O.packed),
         *{(s, O.cancelled) for s in BEFORE_SHIPPING | {O.on_hold}},
     },
     colours={O.new: "blue", O.allocated: "purple", O.backordered: "orange", O.picking: "purple",
@@ -76,7 +79,8 @@ ORDER_STATES = StateMachine(
              O.cancelled: "grey"},
     labels={O.on_hold: "on hold"},
     groups={"open": BEFORE_SHIPPING | {O.on_hold}, "allocatable": {O.new, O.backordered},
-            "address_editable": {O.new, O.allocated, O.backordered, O.picking, O.on_hold}},
+            # a packed order's labels are voided by the change (erp.orders.hooks)
+            "address_editable": BEFORE_SHIPPING | {O.on_hold}},
 )
 
 

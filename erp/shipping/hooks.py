@@ -1,4 +1,4 @@
-"""What shipping adds to the order screens and API through :mod:`erp.orders.hooks`."""
+"""What shipping adds to the order screens, API and lifecycle through :mod:`erp.orders.hooks`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from erp.extensions import db
 from erp.orders import hooks
 from erp.shipping import s10
 from erp.shipping.models import Parcel, ParcelState
+from erp.shipping.services import lifecycle
 
 
 def order_ids_by_parcel(text: str) -> Select | None:
@@ -49,3 +50,8 @@ def parcels_panel(order) -> Markup:
 hooks.order_id_searches.append(order_ids_by_parcel)
 hooks.tracking_numbers.append(tracking_numbers)
 hooks.order_panels.append(parcels_panel)
+
+# the order's lifecycle reaches its parcels (erp.shipping.services.lifecycle)
+hooks.order_cancelling.connect(lifecycle.cancel_order_parcels)
+hooks.order_shipping_changed.connect(lifecycle.void_labels_on_change)
+hooks.order_fulfilment_state.connect(lifecycle.fulfilment_state)

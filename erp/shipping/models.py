@@ -337,7 +337,8 @@ P = ParcelState
 PARCEL_STATES = StateMachine(
     ParcelState, initial=P.packed, noun="parcel",
     transitions={(P.packed, P.labelled), (P.labelled, P.dispatched),
-                 (P.packed, P.voided), (P.labelled, P.voided)},
+                 (P.packed, P.voided), (P.labelled, P.voided),
+                 (P.labelled, P.packed)},  # label voided (address changed): needs a new one
     colours={P.packed: "blue", P.labelled: "purple", P.dispatched: "green", P.voided: "grey"},
     groups={"open": {P.packed, P.labelled}},
 )

@@ -269,6 +269,12 @@ def test_close_batch_posts_moves_ships_orders(dispatch_world, post_batch, dummy_
     assert sorted(summary.orders_waiting) == sorted([split_first.order.number,
                                                      partly.order.number])
     assert summary.declared == {"EUR": Decimal("59.40")}
+    # what was sent, then which orders are not complete and why (never the parcels just sent)
+    assert str(summary).startswith(f"Batch {post_batch.number} closed: 4 parcels dispatched "
+                                   "(6 units, ")
+    assert "; 2 orders shipped; 2 orders not complete yet: " in str(summary)
+    assert f"{split_first.order.number} (1 parcel still to send)" in str(summary)
+    assert f"{partly.order.number} (still being packed)" in str(summary)
     for parcel in (a, b, split_first, partly):
         db.session.refresh(parcel)
         assert parcel.state == ParcelState.dispatched
@@ -405,7 +411,8 @@ def test_batch_screens_for_warehouse(client, login_as, dispatch_world):
     assert pdf.mimetype == "application/pdf"
 
     response = client.post(f"/shipping/batches/{batch.id}/close", follow_redirects=True)
-    assert f"Batch {batch.number} closed: 1 parcel," in response.get_data(as_text=True)
+    assert f"Batch {batch.number} closed: 1 parcel dispatched (" in response.get_data(
+        as_text=True)
     db.session.expire_all()
     assert batch.state == BatchState.closed
     assert db.session.get(Parcel, parcel.id).state == ParcelState.dispatched
@@ -460,7 +467,7 @@ def test_add_waiting_parcels_takes_the_carriers_labelled_parcels(dispatch_world,
     taken = w.parcel(w.setup["post"], [(w.sku, 1)])
     dispatch.scan_into_batch(other, taken.tracking_number, actor=dummy_admin)
     assert queries.waiting_parcel_count(post_batch.carrier_id) == 2
-    assert dispatch.add_waiting_parcels(post_batch, actor=dummy_admin) == 2
+    assert dispatch.add_waiting_parcels(post_batch, actor=dummy_admin).added == 2
     assert [p.batch_id for p in post_parcels] == [post_batch.id] * 2
     assert taken.batch_id == other.id
     assert queries.waiting_parcel_count(post_batch.carrier_id) == 0

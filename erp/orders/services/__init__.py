@@ -17,7 +17,9 @@ __all__ = ["NO_POSTAL_CODE_COUNTRIES", "OrderRejected", "create_api_token", "cre
            "validate_order_payload"]
 
 from erp.orders.services.allocation import (  # noqa: E402 - appended by the allocation area
+    AddressChanges,
     AllocationSummary,
+    CancelAfterShipping,
     OrderError,
     allocate_order,
     allocate_orders,
@@ -32,9 +34,10 @@ from erp.orders.services.allocation import (  # noqa: E402 - appended by the all
     update_shipping_address,
 )
 
-__all__ += ["AllocationSummary", "OrderError", "allocate_order", "allocate_orders",
-            "can_allocate", "can_cancel", "can_edit_address", "can_hold", "can_release",
-            "cancel_order", "hold_order", "release_order", "update_shipping_address"]
+__all__ += ["AddressChanges", "AllocationSummary", "CancelAfterShipping", "OrderError",
+            "allocate_order", "allocate_orders", "can_allocate", "can_cancel", "can_edit_address",
+            "can_hold", "can_release", "cancel_order", "hold_order", "release_order",
+            "update_shipping_address"]
 
 from erp.orders.services.fulfilment import (  # noqa: E402 - appended by shipping's needs
     mark_delivered,

@@ -2,6 +2,12 @@
 
 Stock is reserved through the warehouse's ledger services with the opaque reference
 ``ref_type="customer_order_line", ref_id=<line id>``; this module never writes stock levels itself.
+
+Each operation locks the order's row first (:func:`erp.core.locking.lock`) and reads its state
+and lines after the lock. What packages above orders hold for the order (parcels, goods at the
+packing bench) is handled by their receivers of the signals in :mod:`erp.orders.hooks`: a
+cancel is refused when a parcel already left, and voids the others; an address change voids
+printed labels.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from sqlalchemy.orm import selectinload
 from erp.core import audit
 from erp.core.codes import normalize_country
 from erp.core.errors import DomainError, ValidationError
+from erp.core.locking import lock
 from erp.core.states import InvalidTransition, transition
 from erp.extensions import db
+from erp.orders import hooks
 from erp.orders.models import ORDER_STATES, CustomerOrder, OrderState
 from erp.orders.services.intake import NO_POSTAL_CODE_COUNTRIES
 from erp.warehouse.models import (
@@ -30,8 +38,9 @@ from erp.warehouse.models import (
 )
 from erp.warehouse.services import (
     ReserveSpec,
-    drop_reservations,
     lock_levels,
+    release,
+    reservations_for,
     reserve_many,
 )
 
@@ -53,7 +62,31 @@ _MAX_LENGTHS = {name: getattr(CustomerOrder, name).type.length for name in ADDRE
 
 
 class OrderError(DomainError):
-    """An order rule was broken (e.g. editing the address of a packed order)."""
+    """An order rule was broken (e.g. editing the address of a shipped order)."""
+
+
+class CancelAfterShipping(InvalidTransition):
+    """A shipped or delivered order cannot be cancelled: after-sales takes it from there."""
+
+    def __init__(self, order: CustomerOrder):
+        super().__init__(order, ORDER_STATES.enum(order.state), O.cancelled, ORDER_STATES)
+        self.message = (
+            f'To cancel order "{order.number}", it must not have left the warehouse; it is '
+            f'"{ORDER_STATES.label(order.state)}". Open an after-sales case for it instead (a '
+            "return, refund or replacement).")
+        self.args = (self.message,)
+
+
+class AddressChanges(dict):
+    """``{field: [old, new]}`` of an address edit, with ``notices`` for the user.
+
+    The notices come from the packages above orders (e.g. "the label of parcel ... is void:
+    print a new one").
+    """
+
+    def __init__(self, changes=(), notices=()):
+        super().__init__(changes)
+        self.notices: list[str] = list(notices)
 
 
 @dataclass
@@ -74,13 +107,6 @@ class AllocationSummary:
                 f"{len(self.backordered)} backordered, {len(self.failed)} failed.")
 
 
-def _lock_order(order: CustomerOrder) -> None:
-    """Lock the order's row and reload it, so two allocations of one order queue."""
-    db.session.flush()
-    db.session.execute(select(CustomerOrder).where(CustomerOrder.id == order.id)
-                       .with_for_update().execution_options(populate_existing=True))
-
-
 def can_allocate(order: CustomerOrder, actor=None) -> bool:
     """Return whether :func:`allocate_order` would accept the order's state."""
     return ORDER_STATES.in_group(order.state, "allocatable")
@@ -95,7 +121,7 @@ def allocate_order(order: CustomerOrder, *, actor) -> OrderState:
     :returns: the order's new state.
     :raises InvalidTransition: if the order is not new or backordered.
     """
-    _lock_order(order)
+    lock(order)
     if not can_allocate(order, actor):
         raise InvalidTransition(order, ORDER_STATES.enum(order.state), O.allocated, ORDER_STATES)
     _allocate_many([order], actor=actor)
@@ -240,11 +266,22 @@ def _count(summary: AllocationSummary, order: CustomerOrder) -> None:
         order.number)
 
 
-def _release_lines(order: CustomerOrder, *, actor) -> int:
-    """Drop every reservation of the order's lines and zero their allocated quantities."""
-    freed = drop_reservations(LINE_REF, [line.id for line in order.lines], actor=actor)
+def _release_lines(order: CustomerOrder, *, actor, keep_picked: bool = False) -> int:
+    """Drop every reservation of the order's lines; return the units freed.
+
+    A line's ``allocated_qty`` counts its reserved units and the units already picked (they
+    wait at the packing bench). With ``keep_picked`` (a hold) it goes down by what was
+    released, so the picked units stay covered; otherwise (a cancel, whose goods go back to
+    stock) it becomes zero.
+    """
+    held = reservations_for(LINE_REF, [line.id for line in order.lines])
+    released: dict[int, int] = defaultdict(int)
+    for reservation in held:
+        released[reservation.ref_id] += reservation.quantity
+    freed = release(held, actor=actor)
     for line in order.lines:
-        line.allocated_qty = 0
+        line.allocated_qty = (max(line.allocated_qty - released[line.id], 0) if keep_picked
+                              else 0)
     return freed
 
 
@@ -265,15 +302,18 @@ def can_hold(order: CustomerOrder, actor=None) -> bool:
 
 
 def hold_order(order: CustomerOrder, *, reason: str, actor) -> CustomerOrder:
-    """Put an order on hold, releasing its reservations.
+    """Put an order on hold, releasing its reservations (picked goods stay at the bench).
+
+    While it is held, shipping refuses to pack or label its parcels, to put them in a dispatch
+    batch and to close a batch holding them, naming the hold.
 
     :raises InvalidTransition: if the order is shipped, delivered, cancelled or already held.
     :raises ValidationError: without a reason.
     """
     reason = _reason(reason, "hold", order)
-    _lock_order(order)
+    lock(order)
     ORDER_STATES.check(order, O.on_hold)
-    freed = _release_lines(order, actor=actor)
+    freed = _release_lines(order, actor=actor, keep_picked=True)
     order.hold_reason = reason
     transition(order, O.on_hold, machine=ORDER_STATES, actor=actor, note=reason,
                changes={"released": freed})
@@ -286,16 +326,41 @@ def can_release(order: CustomerOrder, actor=None) -> bool:
     return ORDER_STATES.can(order.state, O.new)
 
 
+def _release_target(order: CustomerOrder) -> OrderState:
+    """Return where a held order goes back to, from what it holds now (not from its history).
+
+    Nothing picked: back to new, to be allocated. Some units picked: backordered, so
+    allocation reserves the rest. Every unit picked: back to the packing bench, or packed when
+    shipping says every unit is in a parcel.
+    """
+    if not any(line.allocated_qty for line in order.lines):
+        return O.new
+    if any(line.allocated_qty < line.quantity for line in order.lines):
+        return O.backordered
+    states = hooks.send(hooks.order_fulfilment_state, order)
+    return O.packed if O.packed.value in states else O.picking
+
+
 def release_order(order: CustomerOrder, *, actor) -> OrderState:
-    """Take an order off hold (back to new) and allocate it; return its new state.
+    """Take an order off hold and return its new state.
+
+    An order held before picking goes back to new and is allocated again. One whose goods
+    were picked goes back to where they are (see :func:`_release_target`), and its parcels may
+    be labelled and dispatched again.
 
     :raises InvalidTransition: if the order is not on hold.
     """
-    _lock_order(order)
-    transition(order, O.new, machine=ORDER_STATES, actor=actor,
+    lock(order)
+    if ORDER_STATES.enum(order.state) != O.on_hold:
+        raise InvalidTransition(order, ORDER_STATES.enum(order.state), O.new, ORDER_STATES)
+    target = _release_target(order)
+    transition(order, target, machine=ORDER_STATES, actor=actor,
                changes={"hold_reason": [order.hold_reason, None]})
     order.hold_reason = None
-    return allocate_order(order, actor=actor)
+    if target in (O.new, O.backordered):
+        return allocate_order(order, actor=actor)
+    db.session.flush()
+    return order.state
 
 
 def can_cancel(order: CustomerOrder, actor=None) -> bool:
@@ -306,16 +371,27 @@ def can_cancel(order: CustomerOrder, actor=None) -> bool:
 def cancel_order(order: CustomerOrder, *, reason: str, actor) -> CustomerOrder:
     """Cancel an order before shipping, releasing its reservations.
 
-    :raises InvalidTransition: if the order is shipped, delivered or already cancelled.
+    Shipping (through :data:`erp.orders.hooks.order_cancelling`) refuses the cancel when a
+    parcel of the order was dispatched, and otherwise voids its parcels and puts the goods
+    picked for it back into storage; what it did is added to the audit event.
+
+    :raises CancelAfterShipping: if the order is shipped or delivered (after-sales handles it).
+    :raises InvalidTransition: if the order is already cancelled.
+    :raises DomainError: a receiver's refusal, e.g. a parcel of the order already dispatched.
     :raises ValidationError: without a reason.
     """
     reason = _reason(reason, "cancel", order)
-    _lock_order(order)
+    lock(order)
+    if ORDER_STATES.enum(order.state) in (O.shipped, O.delivered):
+        raise CancelAfterShipping(order)
     ORDER_STATES.check(order, O.cancelled)
+    details: dict = {}
+    for result in hooks.send(hooks.order_cancelling, order, actor=actor, reason=reason):
+        details.update(result)
     freed = _release_lines(order, actor=actor)
     order.cancel_reason = reason
     transition(order, O.cancelled, machine=ORDER_STATES, actor=actor, note=reason,
-               changes={"released": freed})
+               changes={"released": freed, **details})
     db.session.flush()
     return order
 
@@ -364,29 +440,37 @@ def _clean_address(order: CustomerOrder, fields: Mapping[str, object]) -> dict[s
 
 
 def update_shipping_address(order: CustomerOrder, fields: Mapping[str, object], *,
-                            actor) -> dict[str, list]:
-    """Change shipping-address fields of an order not yet packed; return ``{field: [old, new]}``.
+                            actor) -> AddressChanges:
+    """Change shipping-address fields of an order not yet shipped; return ``{field: [old, new]}``.
 
-    :raises OrderError: if the order is packed, shipped, delivered or cancelled.
+    Labels already printed for the order's parcels carry the old address: shipping voids them
+    (through :data:`erp.orders.hooks.order_shipping_changed`) and the result's ``notices`` ask
+    for new ones.
+
+    :raises OrderError: if the order is shipped, delivered or cancelled.
     :raises ValidationError: for an unknown, missing, over-long field or a bad country.
     """
+    lock(order)
     if not can_edit_address(order, actor):
         raise OrderError(
-            f'To edit the shipping address of order "{order.number}", it must not be packed, '
-            f'shipped or cancelled yet; it is "{ORDER_STATES.label(order.state)}".')
+            f'To edit the shipping address of order "{order.number}", it must not be shipped '
+            f'or cancelled yet; it is "{ORDER_STATES.label(order.state)}".')
     values = _clean_address(order, fields)
     changes = audit.diff(order, values)
     if not changes:
-        return {}
+        return AddressChanges()
     for name, (_old, new) in changes.items():
         setattr(order, name, new)
     audit.record(order, "customer_order.address_changed", actor=actor, changes=changes)
     db.session.flush()
-    return changes
+    notices = [notice for result in hooks.send(hooks.order_shipping_changed, order, actor=actor,
+                                               changes=changes) for notice in result]
+    return AddressChanges(changes, notices)
 
 
 __all__ = [
-    "LINE_REF", "AllocationSummary", "OrderError", "allocate_order",
+    "LINE_REF", "AddressChanges", "AllocationSummary", "CancelAfterShipping", "OrderError",
+    "allocate_order",
     "allocate_orders", "can_allocate", "can_cancel", "can_edit_address", "can_hold",
     "can_release", "cancel_order", "hold_order", "release_order", "update_shipping_address",
 ]

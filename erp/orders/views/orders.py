@@ -232,7 +232,7 @@ def release_order(order_id: int):
 @bp.post("/<int:order_id>/cancel")
 @permission_required("orders.edit")
 def cancel_order(order_id: int):
-    """Cancel an order before shipping; its reservations are released."""
+    """Cancel an order before shipping: reservations released, parcels voided, goods put back."""
     def act(order, form):
         services.cancel_order(order, reason=form.reason.data.strip(), actor=current_user)
         return f"Order {order.number} cancelled."
@@ -242,7 +242,7 @@ def cancel_order(order_id: int):
 @bp.route("/<int:order_id>/address", methods=["GET", "POST"])
 @permission_required("orders.edit")
 def edit_order_address(order_id: int):
-    """Change the shipping address of an order that is not yet packed (audited)."""
+    """Change the shipping address of an order not yet shipped (audited; voids printed labels)."""
     order = get_or_404(CustomerOrder, order_id)
     if not services.can_edit_address(order, current_user):
         flash(f'The address of order "{order.number}" can no longer change; it is '
@@ -251,13 +251,15 @@ def edit_order_address(order_id: int):
     form = ShippingAddressForm(obj=order)
     if form.validate_on_submit():
         try:
-            services.update_shipping_address(order, form.values(), actor=current_user)
+            changes = services.update_shipping_address(order, form.values(), actor=current_user)
         except DomainError as err:
             db.session.rollback()
             form_errors(form, err)
         else:
             db.session.commit()
             flash(f"Shipping address of order {order.number} saved.", "success")
+            for notice in changes.notices:  # e.g. a label voided: print a new one
+                flash(notice, "warning")
             return redirect(url_for(".order_detail", order_id=order.id))
     status = 422 if request.method == "POST" else 200
     return render_template("orders/order_address.html", order=order, form=form,

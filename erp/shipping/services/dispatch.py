@@ -6,6 +6,14 @@ have all left become shipped.
 
 Several batches of one carrier may be open at a time (a morning and an afternoon collection, or
 two trucks); a parcel is only ever in one batch.
+
+A parcel whose order is on hold or cancelled does not go: scanning it, adding it with the
+waiting parcels and closing a batch that holds it are refused, naming the hold. Closing
+re-checks every parcel of the batch under lock and lists each one that may not go.
+
+Locks: the batch first; closing then locks the batch's orders and then its parcels (ids
+ascending), the order in which cancelling an order and labelling lock them; scanning, adding
+and removing lock the batch, then the parcels.
 """
 
 from __future__ import annotations
@@ -15,15 +23,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import contains_eager
 
 from erp.core import audit
+from erp.core.locking import lock, lock_many
 from erp.core.models import utcnow
 from erp.core.numbering import next_number
 from erp.core.states import transition
 from erp.extensions import db
-from erp.orders.models import CustomerOrder, OrderState
+from erp.orders.models import ORDER_STATES, CustomerOrder, OrderState
 from erp.orders.services import mark_shipped
 from erp.shipping import s10
 from erp.shipping.errors import ShippingError
@@ -40,6 +49,7 @@ from erp.shipping.models import (
     PickWaveOrder,
     ShippingService,
 )
+from erp.shipping.services.parcels import order_refusal
 from erp.warehouse.models import Location, LocationKind, MoveKind
 from erp.warehouse.services import MoveSpec, post_moves, virtual_location
 
@@ -63,19 +73,41 @@ class BatchSummary:
     units: int = 0
     weight_g: int = 0
     orders_shipped: int = 0
-    orders_waiting: list[str] = field(default_factory=list)  # orders with parcels still to go
+    #: orders of the batch's parcels that are not complete yet (more to pack or send later)
+    orders_waiting: list[str] = field(default_factory=list)
+    #: order number -> what it still waits for ("1 parcel still to send", "still being packed")
+    waiting_for: dict[str, str] = field(default_factory=dict)
     declared: dict[str, Decimal] = field(default_factory=dict)  # currency -> declared value
 
     def __str__(self) -> str:
-        """Return a one-line summary for a message."""
-        text = (f"Batch {self.number} closed: {_n(self.parcels, 'parcel')}, "
-                f"{_n(self.units, 'unit')}, {self.weight_g / 1000:,.3f} kg; "
+        """Return a one-line summary for a message: what was sent, then what was not."""
+        text = (f"Batch {self.number} closed: {_n(self.parcels, 'parcel')} dispatched "
+                f"({_n(self.units, 'unit')}, {self.weight_g / 1000:,.3f} kg); "
                 f"{_n(self.orders_shipped, 'order')} shipped")
         if self.orders_waiting:
             more = ", ..." if len(self.orders_waiting) > 5 else ""
-            text += (f"; {_n(len(self.orders_waiting), 'order')} still to pack or send ("
-                     + ", ".join(self.orders_waiting[:5]) + more + ")")
+            text += (f"; {_n(len(self.orders_waiting), 'order')} not complete yet: "
+                     + ", ".join(f"{number} ({self.waiting_for.get(number, 'more to send')})"
+                                 for number in self.orders_waiting[:5]) + more)
         return text + "."
+
+
+@dataclass
+class AddedParcels:
+    """What :func:`add_waiting_parcels` did: parcels added, and those left out with why."""
+
+    batch: str
+    added: int = 0
+    left_out: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        """Return a message for the user."""
+        text = (f"{_n(self.added, 'labelled parcel')} added to {self.batch}.")
+        if self.left_out:
+            more = f" (and {len(self.left_out) - 5} more)" if len(self.left_out) > 5 else ""
+            text += (f" Left out, {len(self.left_out)}: " + "; ".join(self.left_out[:5])
+                     + more + ".")
+        return text
 
 
 def open_batch(carrier: Carrier, *, actor, note: str | None = None) -> DispatchBatch:
@@ -130,9 +162,16 @@ def find_scanned_parcel(text: str) -> Parcel | None:
         .order_by(Parcel.id).with_for_update()).first()
 
 
-def _check_can_add(batch: DispatchBatch, parcel: Parcel) -> None:
-    """Refuse a parcel that may not go into ``batch`` (see :func:`scan_into_batch`)."""
+def _check_can_add(batch: DispatchBatch, parcel: Parcel, order) -> None:
+    """Refuse a parcel that may not go into ``batch`` (see :func:`scan_into_batch`).
+
+    ``order`` is the parcel's order as a row of :func:`_order_figures`.
+    """
     what = _describe(parcel)
+    if parcel.state == P.voided and order.state == OrderState.cancelled:
+        raise ShippingError(f"{what} was voided: order {order.number} was cancelled. Do "
+                            "not send it; take it off the trolley, its goods go back to stock.",
+                            field="code")
     if parcel.state == P.voided:
         raise ShippingError(f"{what} was voided: do not send it. Take it off the trolley and "
                             "give it to the packing station.", field="code")
@@ -150,6 +189,9 @@ def _check_can_add(batch: DispatchBatch, parcel: Parcel) -> None:
         raise ShippingError(
             f"{what} goes with {service.carrier.name} ({service.name}), not with "
             f"{batch.carrier.name}: put it in a {service.carrier.name} batch.", field="code")
+    refusal = order_refusal(order)
+    if refusal:
+        raise ShippingError(f"{what} may not go: {refusal}.", field="code")
     if parcel.state != P.labelled:
         raise ShippingError(f"{what} has no label yet: label it first, then scan it again.",
                             field="code")
@@ -158,11 +200,14 @@ def _check_can_add(batch: DispatchBatch, parcel: Parcel) -> None:
 def scan_into_batch(batch: DispatchBatch, text: str, *, actor) -> Parcel:
     """Put the parcel with this tracking or parcel number into the open ``batch``.
 
+    Locks the batch, then the parcel.
+
     :raises ShippingError: if the batch is closed; the number is unknown; the parcel is voided,
-        already dispatched, already in this or another batch, has no label yet, or goes with
-        another carrier.
+        already dispatched, already in this or another batch, has no label yet, goes with
+        another carrier, or its order is on hold (naming the hold) or cancelled.
     :raises ValidationError: for an S10 number with a wrong check digit.
     """
+    lock(batch)
     _ensure_open(batch, "send more parcels")
     if not s10.normalise(text):
         raise ShippingError("Scan a parcel's tracking number (or type its parcel number).",
@@ -172,7 +217,7 @@ def scan_into_batch(batch: DispatchBatch, text: str, *, actor) -> Parcel:
         raise ShippingError(f'No parcel has the tracking or parcel number "{text.strip()}". '
                             "Check the label, or look the parcel up in the parcel search.",
                             field="code")
-    _check_can_add(batch, parcel)
+    _check_can_add(batch, parcel, _order_figures([parcel])[parcel.order_id])
     parcel.batch_id = batch.id
     parcel.batch = batch
     audit.record(parcel, "parcel.batched", actor=actor, changes={"batch": batch.number})
@@ -180,17 +225,45 @@ def scan_into_batch(batch: DispatchBatch, text: str, *, actor) -> Parcel:
     return parcel
 
 
+def _order_figures(parcels: Sequence[Parcel]) -> dict:
+    """Return ``{order id: row of number, state, hold_reason}`` of the parcels' orders.
+
+    Read now, not from the session's objects. Not locked: closing the batch checks again
+    under lock.
+    """
+    ids = sorted({p.order_id for p in parcels})
+    found = {}
+    for start in range(0, len(ids), 500):
+        for row in db.session.execute(
+                select(CustomerOrder.id, CustomerOrder.number, CustomerOrder.state,
+                       CustomerOrder.hold_reason)
+                .where(CustomerOrder.id.in_(ids[start:start + 500]))):
+            found[row.id] = row
+    return found
+
+
 def add_parcels(batch: DispatchBatch, parcels: Sequence[Parcel], *, actor) -> int:
     """Put many parcels into the open ``batch`` at once (one UPDATE); return how many.
 
-    The same checks as :func:`scan_into_batch`, all before anything changes.
+    The same checks as :func:`scan_into_batch`, all before anything changes; the batch is
+    locked, then the parcels.
 
     :raises ShippingError: as :func:`scan_into_batch`, naming the first parcel refused.
     """
+    lock(batch)
     _ensure_open(batch, "send more parcels")
     parcels = list(parcels)
+    db.session.flush()
+    lock_many(Parcel, [p.id for p in parcels])
+    return _add(batch, parcels, actor=actor)
+
+
+def _add(batch: DispatchBatch, parcels: list[Parcel], *, actor, orders: dict | None = None
+         ) -> int:
+    """Check every parcel (locked by the caller), then put them all into ``batch``."""
+    orders = orders if orders is not None else _order_figures(parcels)
     for parcel in parcels:
-        _check_can_add(batch, parcel)
+        _check_can_add(batch, parcel, orders[parcel.order_id])
     ids = [p.id for p in parcels]
     for chunk in range(0, len(ids), 500):
         db.session.execute(update(Parcel).where(Parcel.id.in_(ids[chunk:chunk + 500]))
@@ -200,30 +273,55 @@ def add_parcels(batch: DispatchBatch, parcels: Sequence[Parcel], *, actor) -> in
     return len(parcels)
 
 
-def waiting_parcels(carrier: Carrier) -> list[Parcel]:
-    """Return the labelled parcels of ``carrier``'s services that are in no batch yet."""
-    return list(db.session.scalars(
-        select(Parcel).join(ShippingService, ShippingService.id == Parcel.service_id)
-        .where(ShippingService.carrier_id == carrier.id, Parcel.state == P.labelled,
-               Parcel.batch_id.is_(None))
-        .order_by(Parcel.id).options(contains_eager(Parcel.service))))
+def waiting_parcels(carrier: Carrier, *, for_update: bool = False) -> list[Parcel]:
+    """Return the labelled parcels of ``carrier``'s services that are in no batch yet.
+
+    Parcels of orders on hold or cancelled are among them; :func:`add_waiting_parcels` leaves
+    them out. ``for_update`` locks the parcels' rows.
+    """
+    stmt = (select(Parcel).join(ShippingService, ShippingService.id == Parcel.service_id)
+            .where(ShippingService.carrier_id == carrier.id, Parcel.state == P.labelled,
+                   Parcel.batch_id.is_(None))
+            .order_by(Parcel.id).options(contains_eager(Parcel.service)))
+    if for_update:
+        # the conditions are checked on the locked rows: those found are labelled, unbatched
+        stmt = stmt.with_for_update(of=Parcel)
+    return list(db.session.scalars(stmt))
 
 
-def add_waiting_parcels(batch: DispatchBatch, *, actor) -> int:
+def add_waiting_parcels(batch: DispatchBatch, *, actor) -> AddedParcels:
     """Put every labelled parcel of the batch's carrier that is in no batch into it.
+
+    A parcel whose order is on hold or cancelled is left out, and named with the reason.
 
     :raises ShippingError: if the batch is closed.
     """
+    lock(batch)
     _ensure_open(batch, "send more parcels")
-    return add_parcels(batch, waiting_parcels(batch.carrier), actor=actor)
+    waiting = waiting_parcels(batch.carrier, for_update=True)
+    orders = _order_figures(waiting)
+    result = AddedParcels(batch=batch.number)
+    ready = []
+    for parcel in waiting:
+        refusal = order_refusal(orders[parcel.order_id])
+        if refusal:
+            result.left_out.append(f"{_describe(parcel)}: {refusal}")
+        else:
+            ready.append(parcel)
+    result.added = _add(batch, ready, actor=actor, orders=orders)
+    return result
 
 
 def remove_from_batch(batch: DispatchBatch, parcel: Parcel, *, actor) -> Parcel:
     """Take ``parcel`` out of the open ``batch`` (it stays labelled, ready for another batch).
 
+    Locks the batch, then the parcel.
+
     :raises ShippingError: if the batch is closed or the parcel is not in it.
     """
+    lock(batch)
     _ensure_open(batch, "change what goes")
+    lock(parcel)
     if parcel.batch_id != batch.id:
         raise ShippingError(f"{_describe(parcel)} is not in batch {batch.number}.")
     parcel.batch_id = None
@@ -254,6 +352,41 @@ def _default_packing_location() -> int:
     return location_id
 
 
+def _refusal(parcel, order: CustomerOrder) -> str | None:
+    """Return why ``parcel`` (a row of :func:`close_batch`) may not go now, or None."""
+    what = _describe(parcel)
+    if parcel.state == P.voided:
+        why = f" ({parcel.void_reason})" if parcel.void_reason else ""
+        return f"{what} was voided{why}; take it off the trolley"
+    if parcel.state == P.packed:
+        return (f"{what} has no valid label (its label was voided): print its new label once "
+                "it is out of the batch, and scan it again")
+    if parcel.state != P.labelled:
+        return f'{what} is "{PARCEL_STATES.label(parcel.state)}", not labelled'
+    refusal = order_refusal(order)
+    if refusal:
+        return f"{what}: {refusal}"
+    return None
+
+
+def _refuse_what_may_not_go(batch: DispatchBatch, parcels, orders) -> None:
+    """Refuse the close listing every parcel of the batch that may not go, with why.
+
+    :raises ShippingError: if one parcel or more may not go.
+    """
+    problems = [why for parcel in parcels
+                if (why := _refusal(parcel, orders[parcel.order_id])) is not None]
+    if not problems:
+        return
+    shown = problems[:20]
+    more = f" ({len(problems) - 20} more not shown)" if len(problems) > 20 else ""
+    them = "it" if len(problems) == 1 else "them"
+    raise ShippingError(
+        f"Batch {batch.number} cannot be closed: {_n(len(problems), 'parcel')} in it may not "
+        f"go. " + ". ".join(shown) + f"{more}. To close the batch, remove {them} from the "
+        "batch first.")
+
+
 def close_batch(batch: DispatchBatch, *, actor) -> BatchSummary:
     """Hand the batch to the carrier and return what was sent.
 
@@ -262,27 +395,33 @@ def close_batch(batch: DispatchBatch, *, actor) -> BatchSummary:
     posting; the orders whose every parcel (voided ones aside) is dispatched and that have
     nothing left to pack become shipped.
 
-    :raises ShippingError: if the batch is closed or empty, or holds a parcel that is no longer
-        labelled (voided after it was scanned: remove it).
+    Every parcel is checked again inside this transaction, after locking the batch, then the
+    parcels' orders, then the parcels (ids ascending): a parcel voided, relabelled or whose
+    order was put on hold or cancelled since it was scanned refuses the whole close.
+
+    :raises ShippingError: if the batch is closed or empty, or holds a parcel that may not go,
+        listing each such parcel and why (voided, label voided, order on hold naming the hold,
+        order cancelled).
     :raises StockError: if the packing bench lacks a parcel's units.
     """
+    lock(batch)
     _ensure_open(batch, "send more parcels")
+    orders = {order.id: order for order in db.session.scalars(
+        select(CustomerOrder).where(CustomerOrder.id.in_(
+            select(Parcel.order_id).where(Parcel.batch_id == batch.id)))
+        .order_by(CustomerOrder.id).with_for_update(of=CustomerOrder)
+        .execution_options(populate_existing=True))}
     # Plain rows, not entities: a batch may hold thousands of parcels and closing needs only
     # these columns (the benchmark closes 1,000 parcels).
     parcels = db.session.execute(
         select(Parcel.id, Parcel.number, Parcel.tracking_number, Parcel.order_id, Parcel.state,
-               Parcel.weight_g, Parcel.declared_value, Parcel.currency)
-        .where(Parcel.batch_id == batch.id).order_by(Parcel.id)).all()
+               Parcel.weight_g, Parcel.declared_value, Parcel.currency, Parcel.void_reason)
+        .where(Parcel.batch_id == batch.id).order_by(Parcel.id)
+        .with_for_update(of=Parcel)).all()
     if not parcels:
         raise ShippingError(f"Batch {batch.number} is empty: scan the parcels into it before "
                             "closing it.")
-    wrong = [p for p in parcels if p.state != P.labelled]
-    if wrong:
-        raise ShippingError(
-            f"{_describe(wrong[0])} in batch {batch.number} is "
-            f'"{PARCEL_STATES.label(wrong[0].state)}", not labelled: remove it from the batch '
-            f"before closing it" + (f" ({len(wrong)} parcels like it)." if len(wrong) > 1
-                                    else "."))
+    _refuse_what_may_not_go(batch, parcels, orders)
     DISPATCH_BATCH_STATES.check(batch, BatchState.closed)
     now = utcnow()
     summary = BatchSummary(number=batch.number, parcels=len(parcels))
@@ -321,22 +460,26 @@ def close_batch(batch: DispatchBatch, *, actor) -> BatchSummary:
         (p.id, p.number, {"state": ["labelled", "dispatched"], "batch": batch.number})
         for p in parcels), actor=actor)
 
-    # 3. the orders: shipped once nothing of them is left to pack or send
-    order_ids = sorted({p.order_id for p in parcels})
-    still_to_go = exists().where(Parcel.order_id == CustomerOrder.id,
-                                 Parcel.state.in_([P.packed, P.labelled]))
-    ready = list(db.session.scalars(
-        select(CustomerOrder).where(CustomerOrder.id.in_(order_ids),
-                                    CustomerOrder.state == OrderState.packed, ~still_to_go)
-        .order_by(CustomerOrder.id)))
+    # 3. the orders (locked above): shipped once nothing of them is left to pack or send
+    to_send: dict[int, int] = dict(db.session.execute(
+        select(Parcel.order_id, func.count())
+        .where(Parcel.order_id.in_(select(Parcel.order_id).where(Parcel.batch_id == batch.id)),
+               Parcel.state.in_([P.packed, P.labelled]))
+        .group_by(Parcel.order_id)).all())
+    ready = [order for order_id, order in sorted(orders.items())
+             if order.state == OrderState.packed and order_id not in to_send]
     if ready:
         mark_shipped(ready, actor=actor, batch=batch.number)
     summary.orders_shipped = len(ready)
     shipped = {o.id for o in ready}
-    if len(shipped) < len(order_ids):
-        summary.orders_waiting = list(db.session.scalars(
-            select(CustomerOrder.number).where(CustomerOrder.id.in_(
-                [i for i in order_ids if i not in shipped])).order_by(CustomerOrder.number)))
+    for order in sorted(orders.values(), key=lambda o: o.number):
+        if order.id in shipped:
+            continue
+        summary.orders_waiting.append(order.number)
+        summary.waiting_for[order.number] = (
+            f"{_n(to_send[order.id], 'parcel')} still to send" if order.id in to_send
+            else "still being packed" if order.state == OrderState.picking
+            else ORDER_STATES.label(order.state))
 
     # 4. the batch itself
     batch.closed_at = now

@@ -13,6 +13,10 @@ when every picked unit of it is already scanned (an extra item, or one not picke
 
 :func:`pack_orders` is the bulk path (the benchmark, and "pack everything" of a wave): it reads
 what it needs in a few queries, draws the parcel numbers in one statement and flushes once.
+
+Every change locks the order first (then reads its state and counts), so a hold or cancel
+and a scan or close of the same order queue: the one that comes second sees the other's
+outcome.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from sqlalchemy.orm import selectinload
 from erp.catalog.models import Sku
 from erp.core import audit
 from erp.core.errors import ValidationError
+from erp.core.locking import lock, lock_rows
 from erp.core.models import Sequence as NumberSequence
 from erp.core.models import utcnow
 from erp.core.numbering import next_value
@@ -207,6 +212,11 @@ def _fully_packed(order: CustomerOrder, counts: Mapping[int, LineCounts]) -> boo
     return all(counts.get(line.id, LineCounts()).packed >= line.quantity for line in order.lines)
 
 
+def is_fully_packed(order: CustomerOrder) -> bool:
+    """Return whether every unit of the order is in a closed parcel that is not voided."""
+    return _fully_packed(order, line_counts([order.id]))
+
+
 # --------------------------------------------------------------------------- scanning
 
 
@@ -227,6 +237,7 @@ def scan_item(order: CustomerOrder, code: str, *, actor, quantity: int = 1) -> P
     :raises ShippingError: loudly, when the SKU is unknown, not in the order, already scanned
         in full (an extra item) or not picked for the order; or the order may not be packed.
     """
+    lock(order)
     check_packable(order)
     qty = _quantity(quantity)
     try:
@@ -264,6 +275,7 @@ def unscan_item(order: CustomerOrder, code: str, *, actor, quantity: int = 1) ->
     :returns: the units taken back.
     :raises ShippingError: if no unassigned scan of that SKU is left.
     """
+    lock(order)
     check_packable(order)
     qty = _quantity(quantity)
     try:
@@ -294,6 +306,7 @@ def unscan_item(order: CustomerOrder, code: str, *, actor, quantity: int = 1) ->
 
 def clear_scans(order: CustomerOrder, *, actor) -> int:
     """Drop every scan of the order not yet closed into a parcel; return the units dropped."""
+    lock(order)
     scans = unassigned_scans(order)
     units = sum(s.quantity for s in scans)
     for scan in scans:
@@ -476,6 +489,7 @@ def close_parcel(order: CustomerOrder, *, weight_g: int, box: Box | None = None,
         the catalog lacks customs data for a SKU, an exchange rate is missing, or the order may
         not be packed.
     """
+    lock(order)
     check_packable(order)
     scans = unassigned_scans(order)
     if not scans:
@@ -515,9 +529,13 @@ def pack_orders(orders: Iterable[CustomerOrder], *, box: Box | None, actor,
     orders = list(dict.fromkeys(orders))
     if not orders:
         return []
-    for order in orders:
-        check_packable(order)
     ids = [order.id for order in orders]
+    # the orders locked in id order; one whose state changed since it was loaded is re-read
+    current = lock_rows(CustomerOrder, ids, CustomerOrder.state, CustomerOrder.hold_reason)
+    for order in orders:
+        if (order.state, order.hold_reason) != tuple(current[order.id][1:]):
+            db.session.refresh(order)
+        check_packable(order)
     for chunk in _chunks(ids):  # lines, SKUs and products in a few queries
         db.session.scalars(select(CustomerOrder).where(CustomerOrder.id.in_(chunk)).options(
             selectinload(CustomerOrder.lines).selectinload(CustomerOrderLine.sku)

@@ -5,6 +5,13 @@ range row is locked once) and moves them packed -> labelled. Voiding (before dis
 tracking number on the voided parcel, so it is never used again; the parcel's units stay at the
 packing bench and become unpacked scans of the order again, and a packed order goes back to
 picking to be packed anew.
+
+A parcel of an order on hold or cancelled is not labelled (:func:`order_refusal`). When the
+order's address changes after labelling, the label is voided (:func:`void_label`): labelled ->
+packed, without a tracking number, so the parcel needs a new label.
+
+Locks: the parcels' orders first, then the parcels (ids ascending), as cancelling an order and
+closing a dispatch batch do, so they queue instead of deadlocking.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from erp.core import audit
 from erp.core.excel import Column, Spec, export_workbook
+from erp.core.locking import lock, lock_rows
 from erp.core.models import AuditEvent, utcnow
 from erp.core.states import transition
 from erp.extensions import db
@@ -37,11 +45,56 @@ from erp.shipping.models import (
     ParcelState,
     ShippingService,
 )
-from erp.shipping.services.customs import check_customs
+from erp.shipping.services.carriers import zone_of
+from erp.shipping.services.customs import CustomsContext, check_customs, ioss_for, is_dutiable
 from erp.shipping.services.tracking import draw_numbers
 
 P = ParcelState
 MAX_REASON = 200
+
+
+# --------------------------------------------------------------------------- guards
+
+
+def order_refusal(order: CustomerOrder) -> str | None:
+    """Return why the order's parcels may not be labelled or sent now, or None.
+
+    An order on hold (naming its reason) or cancelled, with what to do with the parcel.
+    ``order`` is the order or a row of its number, state and hold reason; callers lock it or
+    check again under lock (closing a batch does).
+    """
+    state = OrderState(order.state)
+    if state == OrderState.on_hold:
+        why = f" ({order.hold_reason})" if order.hold_reason else ""
+        return (f"order {order.number} is on hold{why}; put the parcel aside until customer "
+                "service releases the hold")
+    if state == OrderState.cancelled:
+        return (f"order {order.number} was cancelled; do not send the parcel, its goods go "
+                "back to stock")
+    return None
+
+
+#: what labelling reads of an order, under its lock
+_ORDER_FIGURES = (CustomerOrder.number, CustomerOrder.state, CustomerOrder.hold_reason,
+                  CustomerOrder.country)
+
+
+def lock_parcels(parcels: Iterable[Parcel]) -> dict:
+    """Lock the parcels' orders, then the parcels (ids ascending); return the orders' figures.
+
+    ``{order id: row of number, state, hold_reason, country}`` read under the lock. A parcel
+    whose state or batch changed since it was loaded is refreshed. Rows rather than entities:
+    labelling a wave re-reads a thousand parcels and orders.
+    """
+    parcels = list(parcels)
+    db.session.flush()  # new parcels get their ids
+    orders = lock_rows(CustomerOrder, {p.order_id for p in parcels}, *_ORDER_FIGURES)
+    current = lock_rows(Parcel, [p.id for p in parcels], Parcel.state, Parcel.batch_id)
+    for parcel in parcels:
+        row = current[parcel.id]
+        if (parcel.state, parcel.batch_id) != (row.state, row.batch_id):
+            db.session.refresh(parcel)
+    return orders
 
 
 # --------------------------------------------------------------------------- labels
@@ -50,18 +103,39 @@ MAX_REASON = 200
 def label_parcels(parcels: Iterable[Parcel], *, actor) -> list[Parcel]:
     """Give packed parcels their tracking numbers (one draw per service); packed -> labelled.
 
-    All or nothing: every parcel is checked before a number is drawn.
+    All or nothing: every parcel is checked (after locking the orders, then the parcels)
+    before a number is drawn.
 
-    :raises ShippingError: naming a parcel that is not packed, whose customs lines do not add
-        up, or when a service's tracking ranges run out.
+    :raises ShippingError: naming a parcel that is not packed, is in a dispatch batch (its label
+        was voided there: take it out first), whose order is on hold (naming the hold) or
+        cancelled, whose service does not serve the order's country, whose customs lines do
+        not add up, or when a service's tracking ranges run out.
     """
     parcels = list(dict.fromkeys(parcels))  # each parcel once
+    orders = lock_parcels(parcels)
+    served: dict[tuple[int, str], bool] = {}
     for parcel in parcels:
+        order = orders[parcel.order_id]
         if parcel.state != P.packed:
             raise ShippingError(f"Parcel {parcel.number} is {PARCEL_STATES.label(parcel.state)}"
                                 "; only packed parcels get a label (and a tracking number).")
+        if parcel.batch_id is not None:
+            raise ShippingError(
+                f"Parcel {parcel.number} is in dispatch batch {parcel.batch.number} with a "
+                "voided label: take it out of the batch first, then label it and scan the new "
+                "label into a batch.")
+        refusal = order_refusal(order)
+        if refusal:
+            raise ShippingError(f"Parcel {parcel.number} may not be labelled: {refusal}.")
+        key = (parcel.service_id, order.country)
+        if key not in served:
+            served[key] = zone_of(parcel.service, order.country) is not None
+        if not served[key]:
+            raise ShippingError(
+                f"Parcel {parcel.number} goes by {parcel.service.name}, which does not serve "
+                f"{order.country} (order {order.number}'s address): void the parcel and pack "
+                "it again with a service that does.")
         check_customs(parcel)
-    db.session.flush()  # the parcels exist (ids) before the bulk UPDATE
     by_service: dict[int, list[Parcel]] = defaultdict(list)
     for parcel in parcels:
         by_service[parcel.service_id].append(parcel)
@@ -117,6 +191,8 @@ def void_parcel(parcel: Parcel, *, reason: str, actor) -> Parcel:
     if len(reason) > MAX_REASON:
         raise ShippingError(f"The reason may have at most {MAX_REASON} characters.",
                             field="reason")
+    lock(parcel.order)  # the order first (a packed one goes back to picking), then the parcel
+    lock(parcel)
     if parcel.state == P.dispatched:
         raise ShippingError(f"Parcel {parcel.number} was dispatched: it left with the carrier "
                             "and cannot be voided; handle it as a return.")
@@ -127,19 +203,72 @@ def void_parcel(parcel: Parcel, *, reason: str, actor) -> Parcel:
         raise ShippingError(f"Parcel {parcel.number} is in dispatch batch "
                             f"{batch.number if batch else parcel.batch_id}; take it out of the "
                             "batch before voiding it.")
-    units = db.session.execute(
-        update(PackScan).where(PackScan.parcel_id == parcel.id).values(parcel_id=None)
-        .execution_options(synchronize_session="fetch")).rowcount
-    parcel.voided_at = utcnow()
-    parcel.void_reason = reason
-    transition(parcel, P.voided, machine=PARCEL_STATES, actor=actor, note=reason,
-               changes={"tracking_number": parcel.tracking_number, "scan_rows": units})
-    db.session.flush()
+    void(parcel, reason=reason, actor=actor)
     order = parcel.order
     if order.state == OrderState.packed:
         mark_repacking(order, actor=actor,
                        reason=f"Parcel {parcel.number} voided: {reason}")
     return parcel
+
+
+def void(parcel: Parcel, *, reason: str, actor, changes: dict | None = None) -> None:
+    """Move a packed or labelled parcel to voided; its scans become unassigned again.
+
+    The caller has locked the order and the parcel, and checked the rules. A parcel still in
+    a dispatch batch stays in it, so closing the batch refuses it until it is taken out.
+    """
+    units = db.session.execute(
+        update(PackScan).where(PackScan.parcel_id == parcel.id).values(parcel_id=None)
+        .execution_options(synchronize_session="fetch")).rowcount
+    parcel.voided_at = utcnow()
+    parcel.void_reason = reason[:MAX_REASON]
+    transition(parcel, P.voided, machine=PARCEL_STATES, actor=actor, note=reason,
+               changes={"tracking_number": parcel.tracking_number, "scan_rows": units,
+                        **(changes or {})})
+    db.session.flush()
+
+
+def refresh_destination(parcel: Parcel, *, ctx: CustomsContext | None = None) -> dict:
+    """Recompute what the parcel's customs data takes from the address (IOSS, dutiable).
+
+    :returns: ``{field: [old, new]}`` of what changed (already set on the parcel).
+    :raises ShippingError: if the IOSS check needs an exchange rate nobody entered.
+    """
+    order = parcel.order
+    ctx = ctx or CustomsContext(utcnow().date())
+    values = {"dutiable": is_dutiable(order.country, ctx=ctx),
+              "ioss_number": ioss_for(order, order.goods_total, order.currency, ctx.on,
+                                      ctx=ctx)}
+    changes = {name: [getattr(parcel, name), value] for name, value in values.items()
+               if getattr(parcel, name) != value}
+    for name, (_old, new) in changes.items():
+        setattr(parcel, name, new)
+    return changes
+
+
+def void_label(parcel: Parcel, *, reason: str, actor, changes: dict | None = None) -> str:
+    """Void the label of a labelled parcel (its address changed): labelled -> packed.
+
+    The tracking number is taken off the parcel (its range never draws it again, and the audit
+    event keeps it), so the parcel needs a new label. A parcel in a dispatch batch stays there:
+    closing the batch refuses it until it is taken out, labelled again and scanned in. The
+    caller has locked the order and the parcel.
+
+    :returns: a notice for the user.
+    """
+    old = PARCEL_STATES.check(parcel, P.packed)
+    number = parcel.tracking_number
+    parcel.state = P.packed
+    parcel.tracking_number = None
+    parcel.labelled_at = None
+    audit.record(parcel, "parcel.label_voided", actor=actor, changes={
+        "state": [old.value, P.packed.value], "tracking_number": [number, None],
+        "reason": reason, **(changes or {})})
+    db.session.flush()
+    where = (f" and take it out of dispatch batch {parcel.batch.number}"
+             if parcel.batch_id is not None else "")
+    return (f"Parcel {parcel.number}: its label {number} is void ({reason}). Print a new label"
+            f"{where}.")
 
 
 # --------------------------------------------------------------------------- finding

@@ -168,15 +168,15 @@ def scan_into_batch(batch_id: int):
 @bp.post("/batches/<int:batch_id>/add-waiting")
 @permission_required("shipping.work")
 def add_waiting_parcels(batch_id: int):
-    """Put every labelled parcel of the batch's carrier that is in no batch into the batch."""
+    """Put every labelled parcel of the batch's carrier that is in no batch into the batch.
+
+    Parcels of orders on hold or cancelled are left out and named in the message.
+    """
     batch = get_or_404(DispatchBatch, batch_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
 
-    def act():
-        added = services.add_waiting_parcels(batch, actor=current_user)
-        return f"{added:,} labelled parcel{'' if added == 1 else 's'} added to {batch.number}."
-    return _act(batch, act)
+    return _act(batch, lambda: str(services.add_waiting_parcels(batch, actor=current_user)))
 
 
 @bp.post("/batches/<int:batch_id>/parcels/<int:parcel_id>/remove")

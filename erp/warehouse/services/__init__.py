@@ -65,3 +65,12 @@ __all__ = [
 from erp.warehouse.services.ledger import ReserveSpec, reserve_many  # noqa: E402 - batched form
 
 __all__ += ["ReserveSpec", "reserve_many"]
+
+from erp.warehouse.services.restock import (  # noqa: E402 - goods back to storage
+    RestockResult,
+    RestockSpec,
+    restock,
+    restock_bin,
+)
+
+__all__ += ["RestockResult", "RestockSpec", "restock", "restock_bin"]
