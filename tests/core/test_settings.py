@@ -29,7 +29,7 @@ GOOD = {
     "uk_vat_number": "", "uk_max_gbp": "135", "dutiable_countries": "US", "eori_number": "",
     "incoterm": "DAP",
     "return_window_days": "30", "case_due_days": "3", "refund_approval_threshold": "100",
-    "returns_address": "",
+    "returns_address": "", "order_review_quantity": "100",
 }
 
 
@@ -167,6 +167,8 @@ def test_update_settings_bad_value_rerenders_with_error_and_stores_nothing(
     ("uk_max_gbp", "0", "UK low-value threshold (GBP) must be more than zero."),
     ("return_window_days", "0", "Return window (days from shipping) must be more than zero."),
     ("case_due_days", "-3", "Case service level (days to resolve) must be zero or more."),
+    ("order_review_quantity", "0", "Order line quantity held for review must be more than "
+                                   "zero."),
     ("adjustment_approval_threshold", "lots", "Adjustment approval threshold (base currency) "
                                               "must be a number, got 'lots'."),
     ("refund_approval_threshold", "NaN", "must be zero or more"),
@@ -234,7 +236,7 @@ def test_update_settings_good_values_saved_normalised_and_audited(client, login_
     assert client.post("/settings", data=GOOD).status_code == 302
     good = {"base_currency": "eur", "company_country": "de", "incoterm": "ddp",
             "eu_countries": "de, fr  at", "cn22_max_weight_g": "1500",
-            "return_window_days": "14"}
+            "order_review_quantity": "40", "return_window_days": "14"}
 
     response = client.post("/settings", data={**GOOD, **good})
 
@@ -244,11 +246,13 @@ def test_update_settings_good_values_saved_normalised_and_audited(client, login_
     assert settings.get("incoterm") == "DDP"
     assert settings.get("eu_countries") == frozenset({"DE", "FR", "AT"})
     assert settings.get("cn22_max_weight_g") == 1500
+    assert settings.get("order_review_quantity") == 40
     assert settings.get("return_window_days") == 14
     event = events("setting.updated")[-1]
     assert event.actor_id == admin.id
     assert set(event.changes) == set(good)
     assert event.changes["incoterm"] == ["DAP", "DDP"]
+    assert event.changes["order_review_quantity"] == [100, 40]
 
 
 def test_update_settings_manager_refused(client, login_as):
