@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from erp.core.models import Setting
 from erp.extensions import db
@@ -151,14 +151,31 @@ declare(
 )
 
 
+# built once: building the select cost more than running it
+_VALUE_OF = select(Setting.value).where(Setting.key == bindparam("key"))
+
+
 def get(key: str) -> Any:
     """Return the typed value of setting ``key`` (its default when unset or unreadable)."""
+    return parse_stored(key, db.session.scalar(_VALUE_OF, {"key": key}))
+
+
+def stored_text(key: str):
+    """Return a scalar subquery of setting ``key``'s stored text (NULL when unset).
+
+    For a hot path that reads a setting on every call (order intake): it rides along as a
+    column of a query that runs anyway, and :func:`parse_stored` turns it into the value.
+    """
+    return select(Setting.value).where(Setting.key == key).scalar_subquery()
+
+
+def parse_stored(key: str, raw: str | None) -> Any:
+    """Return the typed value of setting ``key`` stored as ``raw`` (default if unset or bad)."""
     definition = SETTINGS[key]
-    raw = db.session.scalar(select(Setting.value).where(Setting.key == key))
     if raw is not None:
         try:
             return definition.parse(raw)
-        except ValueError:
+        except (ValueError, ArithmeticError):
             pass
     if key == "base_currency":
         return _default_currency()
@@ -172,7 +189,7 @@ def all_values() -> dict[str, Any]:
     for key, definition in SETTINGS.items():
         try:
             values[key] = definition.parse(stored[key]) if key in stored else None
-        except ValueError:
+        except (ValueError, ArithmeticError):
             values[key] = None
         if values[key] is None:
             values[key] = _default_currency() if key == "base_currency" else definition.default

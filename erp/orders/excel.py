@@ -156,6 +156,7 @@ class _OrderImport:
         self.new_orders: dict[str, dict[str, Any]] = {}  # number -> cleaned order
         self.repeats: dict[str, dict[str, Any]] = {}  # existing number -> cleaned order
         self.holds: dict[str, str] = {}  # new number -> why it goes on hold for review
+        self.now = utcnow()  # an order may be dated at most a day ahead of it
 
     def validate_row(self, row: dict[str, Any]) -> list[excel.CellError]:
         """Check one line row: its order (once), agreement with the order's first row, SKU."""
@@ -178,7 +179,7 @@ class _OrderImport:
                     payload["shipping_address"][target] = value
                 else:
                     payload[target] = value
-            cleaned, problems = validate_order_payload(payload)
+            cleaned, problems = validate_order_payload(payload, now=self.now)
             for path, message in problems.items():
                 if path.startswith("lines[0]."):
                     key = _LINE_FIELDS.get(path.removeprefix("lines[0]."), "sku")
@@ -237,14 +238,22 @@ class _OrderImport:
 
     def _check_new_orders(self) -> list[excel.CellError]:
         numbers = [n for n in self.new_orders if n not in self.bad]
+        limit = core_settings.get("order_review_quantity")
         intake = []
+        made: dict[tuple[int, int], hooks.IntakeLine] = {}  # lines are alike: built once
         for number in numbers:
             order = self.new_orders[number]
             lines = []
             for line in order["lines"]:
-                code, weight, length, width, height = self.sku_info[line["sku_id"]]
-                lines.append(hooks.IntakeLine(code, line["quantity"], weight, length, width,
-                                              height))
+                key = (line["sku_id"], line["quantity"])
+                item = made.get(key)
+                if item is None:
+                    code, weight, length, width, height = self.sku_info[key[0]]
+                    item = made[key] = hooks.IntakeLine(code, key[1], weight, length, width,
+                                                        height)
+                lines.append(item)
+                if item.quantity > limit and number not in self.holds:
+                    self.holds[number] = ""  # the reason once every line is known
             intake.append(hooks.IntakeOrder(
                 number=number, country=order["country"],
                 shipping_service=order.get("shipping_service"), phone=order.get("phone"),
@@ -254,14 +263,10 @@ class _OrderImport:
             number = numbers[index]
             errors.extend(self._error(number, path, message)
                           for path, message in problems.items())
-        limit = None
-        for number, order in zip(numbers, intake, strict=True):
-            if any(line.quantity > 1 for line in order.lines):
-                limit = limit or core_settings.get("order_review_quantity")
-                reason = review_reason(((line.sku_code, line.quantity) for line in order.lines),
-                                       limit)
-                if reason:
-                    self.holds[number] = reason
+        for number in self.holds:
+            self.holds[number] = review_reason(
+                ((self.sku_info[line["sku_id"]][0], line["quantity"])
+                 for line in self.new_orders[number]["lines"]), limit)
         return errors
 
     def _check_repeats(self) -> list[excel.CellError]:

@@ -22,7 +22,7 @@ tracking_numbers: list[Callable[[Sequence[int]], dict[int, list[str]]]] = []
 order_panels: list[Callable[[Any], Any]] = []
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IntakeLine:
     """One line of an order being taken in, with its SKU's catalog weight and size."""
 
@@ -34,7 +34,7 @@ class IntakeLine:
     height_mm: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IntakeOrder:
     """An order the API or the order sheet is about to store, as intake checks see it."""
 

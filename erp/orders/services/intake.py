@@ -296,8 +296,10 @@ def validate_order_payload(data: Mapping, *,
 
 # Statements built once: an API request creates one order, and building (and cache-keying)
 # these selects cost more than running them (the order_intake benchmark).
-_SKUS_BY_KEY = select(Sku).where(or_(Sku.code.in_(bindparam("codes", expanding=True)),
-                                     Sku.barcode.in_(bindparam("barcodes", expanding=True))))
+# The review quantity rides along with the SKUs (one query fewer for every order).
+_SKUS_BY_KEY = select(Sku, core_settings.stored_text("order_review_quantity")).where(
+    or_(Sku.code.in_(bindparam("codes", expanding=True)),
+        Sku.barcode.in_(bindparam("barcodes", expanding=True))))
 _ORDER_BY_NUMBER = select(CustomerOrder).where(CustomerOrder.number == bindparam("number"))
 _INSERT_ORDER = insert(CustomerOrder.__table__).returning(CustomerOrder.__table__.c.id)
 _INSERT_LINES = insert(CustomerOrderLine.__table__).returning(
@@ -305,26 +307,33 @@ _INSERT_LINES = insert(CustomerOrderLine.__table__).returning(
 _MONEY = Decimal("0.0001")  # the scale of the Money columns, which round-trip to 4 places
 
 
-def _active_skus(keys: Iterable[str]) -> dict[str, Sku]:
-    """Return ``{code or barcode: Sku}`` for the active SKUs among ``keys`` (one query)."""
+def _active_skus(keys: Iterable[str]) -> tuple[dict[str, Sku], str | None]:
+    """Return ``{code or barcode: Sku}`` for the active SKUs among ``keys`` (one query).
+
+    Also the stored text of the ``order_review_quantity`` setting (None when unset or when no
+    SKU matched).
+    """
     keys = {k for k in keys if k}
     if not keys:
-        return {}
+        return {}, None
     found: dict[str, Sku] = {}
-    for sku in db.session.scalars(_SKUS_BY_KEY, {"codes": sorted({k.upper() for k in keys}),
-                                                 "barcodes": sorted(keys)}):
+    review = None
+    for sku, stored in db.session.execute(
+            _SKUS_BY_KEY, {"codes": sorted({k.upper() for k in keys}),
+                           "barcodes": sorted(keys)}).tuples():
+        review = stored  # the same on every row
         if getattr(sku.status, "value", sku.status) != "active":
             continue
         found[sku.code] = sku
         if sku.barcode:
             found[sku.barcode] = sku
     return {k: found[k.upper()] if k.upper() in found else found[k]
-            for k in keys if k.upper() in found or k in found}
+            for k in keys if k.upper() in found or k in found}, review
 
 
 def resolve_skus(keys: Iterable[str]) -> dict[str, int]:
     """Return ``{code or barcode: sku id}`` for the active SKUs among ``keys`` (one query)."""
-    return {key: sku.id for key, sku in _active_skus(keys).items()}
+    return {key: sku.id for key, sku in _active_skus(keys)[0].items()}
 
 
 def _order_values(cleaned: Mapping[str, Any]) -> dict[str, Any]:
@@ -501,7 +510,7 @@ def create_order(cleaned: Mapping[str, Any], *, actor,
         if differences:
             raise OrderConflict(existing.number, differences)
         return existing, False
-    skus = _active_skus(line["sku"] for line in cleaned["lines"])
+    skus, review_text = _active_skus(line["sku"] for line in cleaned["lines"])
     errors = {f"lines[{i}].sku": f"no active SKU has the code or barcode {line['sku']!r}"
               for i, line in enumerate(cleaned["lines"]) if line["sku"] not in skus}
     if errors:
@@ -533,11 +542,10 @@ def create_order(cleaned: Mapping[str, Any], *, actor,
     audit.record_many(CustomerOrder.__tablename__, "customer_order.created", [
         (order_id, order.number, {"channel": order.channel, "lines": len(lines),
                                   "country": order.country})], actor=actor)
-    if review and max(line["quantity"] for line in cleaned["lines"]) > 1:
-        # the setting is at least 1, so an order of single units never needs the look-up
+    if review:
         reason = review_reason(((skus[line["sku"]].code, line["quantity"])
                                 for line in cleaned["lines"]),
-                               core_settings.get("order_review_quantity"))
+                               core_settings.parse_stored("order_review_quantity", review_text))
         if reason:
             from erp.orders.services.allocation import hold_order  # allocation imports intake
             hold_order(order, reason=reason, actor=actor)
