@@ -412,8 +412,8 @@ def _shown(value: Any) -> str:
 
 
 def _number(value: Decimal) -> str:
-    text = format(Decimal(value).quantize(_MONEY).normalize(), "f")
-    return text
+    """Show an amount without trailing zeros: 19.9000 -> 19.9, 100.0000 -> 100."""
+    return format(Decimal(value).quantize(_MONEY).normalize(), "f")
 
 
 def _line_differences(order: CustomerOrder, lines: Sequence[Mapping[str, Any]]) -> list[str]:
