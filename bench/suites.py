@@ -637,6 +637,14 @@ def order_import(db: BenchDB) -> dict:
                  ("US", "10001", "USD"), ("HK", "", "HKD"), ("JP", "100-0001", "JPY")]
     with tempfile.TemporaryDirectory(prefix="erp-bench-") as tmp, app.app_context():
         data.sample_catalog(2_000)
+        # the service the sheet asks for, serving its countries (intake checks it)
+        from erp.shipping.services import carriers
+        post = carriers.create_carrier(code="POST", name="Bench post", kind="postal",
+                                       actor=None)
+        standard = carriers.create_service(post, code="standard", name="Standard",
+                                           tracking_kind="s10", customs_docs="cn22_cn23",
+                                           max_weight_g=30_000, actor=None)
+        carriers.set_zones(standard, {c: "ROW" for c, _, _ in countries}, actor=None)
         sqla.session.commit()
         skus = [f"SKU{i:07d}" for i in range(2_000) if i % 10]  # every tenth is discontinued
         path = f"{tmp}/orders.xlsx"

@@ -133,10 +133,11 @@ def demo_cmd(reset_passwords: bool, scale: str, divide_by: int):
     load_demo_warehouse()
     from erp.procurement.demo import load_demo as load_demo_procurement
     load_demo_procurement()
-    from erp.orders.demo import load_demo as load_demo_orders
-    load_demo_orders()
+    # carriers and services first: intake refuses an order its service cannot ship
     from erp.shipping.demo import load_demo as load_demo_shipping
     load_demo_shipping()
+    from erp.orders.demo import load_demo as load_demo_orders
+    load_demo_orders()
     from erp.shipping.demo_outbound import load_demo as load_demo_outbound
     load_demo_outbound()
     from erp.aftersales.demo import load_demo as load_demo_aftersales

@@ -10,6 +10,7 @@ them. Everything goes through the services.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -19,6 +20,7 @@ from erp.aftersales.services import cases, resolution, returns
 from erp.aftersales.services.reasons import ensure_default_reasons
 from erp.core import settings as core_settings
 from erp.core.errors import DomainError
+from erp.core.money import convert
 from erp.core.services import get_user_by_username
 from erp.extensions import db
 from erp.orders.models import CustomerOrder, OrderState
@@ -107,6 +109,15 @@ def _ship_more(count: int, actor) -> None:
         dispatch.close_batch(batch, actor=actor)
 
 
+def _value_in_base(order: CustomerOrder) -> Decimal:
+    """Return the order's goods value in the base currency (its own without a rate)."""
+    value = sum((line.unit_price * line.quantity for line in order.lines), Decimal(0))
+    try:
+        return convert(value, order.currency, core_settings.base_currency(), on=date.today())
+    except DomainError:
+        return value
+
+
 def _lines(order: CustomerOrder, *, whole: bool = False) -> dict[int, int]:
     """Return the case lines: all that remains of the order, or one unit of its first line."""
     remaining = {line_id: qty for line_id, qty in cases.remaining_quantities(order).items()
@@ -140,7 +151,8 @@ def _play(case, target: str, people) -> None:
         threshold = core_settings.get("refund_approval_threshold")
         if not resolution.needs_approval(amount, case.order.currency):
             # a small order: the manager refunds the postage too (over the lines' value)
-            amount = (threshold * 2).quantize(Decimal("0.01"))
+            amount = convert(threshold * 2, core_settings.base_currency(), case.order.currency,
+                             on=date.today(), places=Decimal("0.01"))
             resolution.request_refund(case, amount=amount, actor=manager, override=True,
                                       note="Order value and postage")
         else:
@@ -192,9 +204,9 @@ def load_demo() -> None:
         shipped = _shipped_orders()
     if not shipped:
         return
-    # the costliest order is the lost one whose refund waits for a manager
-    pending_order = max(shipped, key=lambda o: sum(
-        (line.unit_price * line.quantity for line in o.lines), Decimal(0)))
+    # the costliest order (in the base currency: 4,350 JPY is less than 100 USD) is the lost
+    # one whose refund waits for a manager
+    pending_order = max(shipped, key=_value_in_base)
     others = [o for o in shipped if o.id != pending_order.id]
     for i, (case_type, reason, target, note) in enumerate(PLAN):
         if target == "pending":

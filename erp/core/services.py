@@ -17,7 +17,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from erp.core import audit
 from erp.core import settings as settings_mod
-from erp.core.errors import DomainError, ValidationError
+from erp.core.errors import DomainError, FieldErrors, ValidationError
 from erp.core.models import ExchangeRate, LoginAttempt, Role, Setting, User, UserRole, utcnow
 from erp.core.money import validate_currency
 from erp.extensions import db
@@ -279,20 +279,43 @@ def authenticate(username: str, password: str, *, address: str,
     return user
 
 
-def update_settings(values: Mapping[str, str], *, actor: User) -> dict[str, list]:
-    """Validate and store settings; return the ``{key: [before, after]}`` that changed.
+def check_settings(values: Mapping[str, str]) -> tuple[dict[str, tuple], dict[str, str]]:
+    """Parse settings as the settings form sends them; return ``(parsed, errors)``.
 
-    :raises ValidationError: naming the first setting whose value is not acceptable.
+    ``parsed`` maps each good key to ``(value, text)``; ``errors`` maps each bad key to a
+    message naming the setting and why, so every problem can be shown at once. No writes.
     """
-    parsed = {}
+    parsed: dict[str, tuple] = {}
+    errors: dict[str, str] = {}
     for key, raw in values.items():
         definition = settings_mod.SETTINGS.get(key)
         if definition is None:
-            raise ValidationError(f"Unknown setting {key!r}.", field=key)
+            errors[key] = f"Unknown setting {key!r}."
+            continue
+        text = str(raw if raw is not None else "").strip()
+        if not text and not definition.optional:
+            errors[key] = f"{definition.label} is required."
+            continue
         try:
-            parsed[key] = (definition.parse(raw), str(raw).strip())
-        except ValueError as exc:
-            raise ValidationError(f"{definition.label} {exc}.", field=key) from None
+            parsed[key] = (definition.parse(text), text)
+        except (ValueError, ArithmeticError) as exc:
+            errors[key] = f"{definition.label} {exc}."
+    return parsed, errors
+
+
+def update_settings(values: Mapping[str, str], *, actor: User) -> dict[str, list]:
+    """Validate and store settings; return the ``{key: [before, after]}`` that changed.
+
+    All or nothing: every value is checked first, and one bad value stores none.
+
+    :raises FieldErrors: naming every setting whose value is not acceptable, each with its
+        reason (``errors`` by setting key).
+    """
+    parsed, errors = check_settings(values)
+    if errors:
+        listed = "; ".join(errors.values())
+        raise FieldErrors(f"To save the settings, you must fix {len(errors)} "
+                          f"value{'s' if len(errors) > 1 else ''}: {listed}", errors)
     current = settings_mod.all_values()
     changes = {}
     for key, (value, text) in parsed.items():

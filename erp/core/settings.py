@@ -13,15 +13,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from erp.core.models import Setting
 from erp.extensions import db
 
 
 def _currency(value: str) -> str:
-    from erp.core.money import validate_currency
-    return validate_currency(value)
+    """An ISO 4217 code customers pay in (the SDR, metals, funds and test codes are refused)."""
+    from erp.core.money import validate_payment_currency
+    return validate_payment_currency(value)
 
 
 def _decimal(value: str) -> Decimal:
@@ -29,7 +30,7 @@ def _decimal(value: str) -> Decimal:
         dec = Decimal(str(value).strip())
     except InvalidOperation:
         raise ValueError(f"must be a number, got {value!r}") from None
-    if dec < 0 or not dec.is_finite():
+    if not dec.is_finite() or dec < 0:  # NaN first: comparing it raises
         raise ValueError("must be zero or more")
     return dec
 
@@ -42,6 +43,57 @@ def _int(value: str) -> int:
     if number < 0:
         raise ValueError("must be zero or more")
     return number
+
+
+def _positive_decimal(value: str) -> Decimal:
+    """A limit (an amount, a value threshold) where zero would mean nothing passes."""
+    dec = _decimal(value)
+    if dec == 0:
+        raise ValueError("must be more than zero")
+    return dec
+
+
+def _positive_int(value: str) -> int:
+    """A limit in whole units (grams, days, pieces) where zero would mean nothing passes."""
+    number = _int(value)
+    if number == 0:
+        raise ValueError("must be more than zero")
+    return number
+
+
+def _country(value: str) -> str:
+    """An ISO 3166-1 alpha-2 code (a name such as "China" reads as its code)."""
+    from erp.core.codes import normalize_country
+    return normalize_country(value)
+
+
+def _countries(value: str) -> frozenset[str]:
+    """ISO 3166-1 alpha-2 codes separated by spaces or commas; one bad code refuses them all.
+
+    A bad code is never dropped: a list that silently lost a member (or kept ``ZZ``) would
+    change who gets IOSS or a dutiable parcel without anyone noticing.
+    """
+    import pycountry
+
+    codes = [c.strip().upper() for c in str(value).replace(",", " ").split() if c.strip()]
+    bad = sorted({c for c in codes if len(c) != 2 or pycountry.countries.get(alpha_2=c) is None})
+    if bad:
+        raise ValueError(f"must be ISO 3166-1 alpha-2 country codes (e.g. DE FR); "
+                         f"{', '.join(bad)} {'is not one' if len(bad) == 1 else 'are not'}")
+    return frozenset(codes)
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    """Return a parser accepting one of ``allowed`` (any case), returned as written there."""
+
+    def parse(value: str) -> str:
+        text = str(value).strip().upper()
+        for option in allowed:
+            if option.upper() == text:
+                return option
+        raise ValueError(f"must be one of {', '.join(allowed)}, got {str(value).strip()!r}")
+
+    return parse
 
 
 def _text(value: str) -> str:
@@ -89,22 +141,41 @@ declare(
     SettingDef("company_address", "Company address", _text,
                "1 Harbour Road\nShenzhen 518000\nCN", "Sender address; one line per row.",
                multiline=True),
-    SettingDef("company_country", "Company country (ISO 3166-1 alpha-2)", _text, "CN"),
+    SettingDef("company_country", "Company country (ISO 3166-1 alpha-2)", _country, "CN",
+               "The sender's country on labels and customs documents."),
     SettingDef("base_currency", "Base currency (ISO 4217)", _currency, None,
                "Stock is valued and totals are reported in this currency."),
     SettingDef("approval_threshold", "Approval threshold (base currency)", _decimal,
-               Decimal("5000"), "Purchase orders above this total need a manager's approval."),
+               Decimal("5000"), "Purchase orders above this total need a manager's approval "
+               "(0: every purchase order does)."),
 )
+
+
+# built once: building the select cost more than running it
+_VALUE_OF = select(Setting.value).where(Setting.key == bindparam("key"))
 
 
 def get(key: str) -> Any:
     """Return the typed value of setting ``key`` (its default when unset or unreadable)."""
+    return parse_stored(key, db.session.scalar(_VALUE_OF, {"key": key}))
+
+
+def stored_text(key: str):
+    """Return a scalar subquery of setting ``key``'s stored text (NULL when unset).
+
+    For a hot path that reads a setting on every call (order intake): it rides along as a
+    column of a query that runs anyway, and :func:`parse_stored` turns it into the value.
+    """
+    return select(Setting.value).where(Setting.key == key).scalar_subquery()
+
+
+def parse_stored(key: str, raw: str | None) -> Any:
+    """Return the typed value of setting ``key`` stored as ``raw`` (default if unset or bad)."""
     definition = SETTINGS[key]
-    raw = db.session.scalar(select(Setting.value).where(Setting.key == key))
     if raw is not None:
         try:
             return definition.parse(raw)
-        except ValueError:
+        except (ValueError, ArithmeticError):
             pass
     if key == "base_currency":
         return _default_currency()
@@ -118,7 +189,7 @@ def all_values() -> dict[str, Any]:
     for key, definition in SETTINGS.items():
         try:
             values[key] = definition.parse(stored[key]) if key in stored else None
-        except ValueError:
+        except (ValueError, ArithmeticError):
             values[key] = None
         if values[key] is None:
             values[key] = _default_currency() if key == "base_currency" else definition.default

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from flask import abort, flash, request, send_file
@@ -63,12 +64,24 @@ def xlsx_response(data: bytes, name: str):
 
 
 def form_errors(form, err: DomainError) -> None:
-    """Attach a service error to the form field it names, or flash it."""
-    field = getattr(form, err.field, None) if err.field else None
-    if field is not None:
-        field.errors = [*field.errors, str(err)] if isinstance(field.errors, list) else [str(err)]
-    else:
+    """Attach a service error to the form field it names, or flash it.
+
+    An error carrying ``errors`` (a ``{field: message}`` mapping, e.g.
+    :class:`~erp.core.errors.FieldErrors`) puts each message next to its own field; messages
+    for fields the form lacks are flashed.
+    """
+    by_field = getattr(err, "errors", None)
+    if not isinstance(by_field, Mapping):
+        by_field = {err.field: str(err)} if err.field else {}
+    if not by_field:
         flash(str(err), "error")
+    for name, message in by_field.items():
+        field = form._fields.get(name) if name else None
+        if field is not None:
+            field.errors = [*field.errors, message] if isinstance(field.errors, list) \
+                else [message]
+        else:
+            flash(message, "error")
 
 
 def pdf_response(data: bytes, name: str, *, inline: bool = True):

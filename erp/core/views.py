@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 
 from erp.core import excel, queries, services
 from erp.core import settings as settings_mod
-from erp.core.errors import DomainError
+from erp.core.errors import DomainError, FieldErrors
 from erp.core.forms import (
     AuditFilterForm,
     ChangePasswordForm,
@@ -317,13 +317,13 @@ def settings_page():
 @bp.post("/settings")
 @permission_required("core.manage_settings")
 def update_settings():
-    """Save company settings."""
+    """Save company settings; on any bad value show every error next to its field."""
     form = settings_form(settings_mod.SETTINGS)
+    values = {name: str(field.data or "") for name, field in form._fields.items()
+              if name in settings_mod.SETTINGS}
     if form.validate_on_submit():
         try:
-            changes = services.update_settings(
-                {name: str(field.data or "") for name, field in form._fields.items()
-                 if name in settings_mod.SETTINGS}, actor=current_user)
+            changes = services.update_settings(values, actor=current_user)
         except DomainError as err:
             db.session.rollback()
             form_errors(form, err)
@@ -331,6 +331,13 @@ def update_settings():
             db.session.commit()
             flash("Settings saved." if changes else "Nothing changed.", "success")
             return redirect(url_for("core.settings_page"))
+    else:
+        # the form's own checks (a required field left empty) stop before the service, so
+        # ask the service about the other fields too: every error shows at once
+        _, errors = services.check_settings(
+            {name: value for name, value in values.items() if not form[name].errors})
+        if errors:
+            form_errors(form, FieldErrors("", errors))
     return render_template("core/settings.html", form=form, values=settings_mod.all_values(),
                            definitions=settings_mod.SETTINGS, editable=True), 422
 

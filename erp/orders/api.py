@@ -129,6 +129,7 @@ def order_json(order: CustomerOrder, *, tracking: bool = True) -> dict:
         "currency": order.currency, "shipping_charge": str(order.shipping_charge),
         "shipping_service": order.shipping_service, "ioss_number": order.ioss_number,
         "buyer_tax_id": order.buyer_tax_id, "notes": order.notes, "priority": order.priority,
+        "hold_reason": order.hold_reason,
         "lines": [{"sku": line.sku.code, "quantity": line.quantity,
                    "unit_price": str(line.unit_price), "allocated_quantity": line.allocated_qty}
                   for line in order.lines],
@@ -140,7 +141,11 @@ def order_json(order: CustomerOrder, *, tracking: bool = True) -> dict:
 @api_bp.post("/orders")
 @api_token_required
 def create_order():
-    """Take in one order; 201 when created, 200 when its number exists, 422 for bad input."""
+    """Take in one order; 201 when created, 200 when its number exists with the same values.
+
+    422 names each bad field (including why the order cannot ship); 409 names what differs
+    from the stored order of the same number.
+    """
     data = request.get_json(silent=True)
     if data is None:
         return jsonify(error="The body must be JSON (Content-Type: application/json)."), 400
@@ -154,6 +159,9 @@ def create_order():
     except services.OrderRejected as err:
         db.session.rollback()
         return jsonify(errors=err.errors), 422
+    except services.OrderConflict as err:
+        db.session.rollback()
+        return jsonify(error=err.message, differences=err.differences), 409
     services.mark_api_token_used(g.api_token)
     # built before the commit, which would expire (and reload) the order
     body = order_json(order, tracking=not created)

@@ -117,6 +117,10 @@ WEIGHTS = {"US": 24, "GB": 14, "DE": 14, "FR": 9, "AU": 7, "CA": 7, "JP": 5, "NL
 EU = {"DE", "FR", "NL", "ES", "IT"}
 SERVICES = {"US": "usps-ground", "CA": "dhl-express", "JP": "dhl-express", "AU": "dhl-express",
             "GB": "royal-mail-intl"}
+#: the heaviest parcel (g) each of those services takes (:data:`erp.shipping.demo.SERVICES`);
+#: a heavier order goes by DHL Express, as the storefront's checkout would offer
+SERVICE_MAX_G = {"usps-ground": 2000, "royal-mail-intl": 2000, "dhl-parcel-eu": 31500,
+                 "dhl-express": 70000}
 
 #: order index -> reason: put on hold before allocation
 HOLDS = {7: "Address check: apartment number missing",
@@ -126,7 +130,7 @@ HOLDS = {7: "Address check: apartment number missing",
 #: order index -> reason: cancelled before allocation
 CANCELS = {12: "Customer cancelled by email", 35: "Duplicate of an earlier order",
            58: "Payment declined", 80: "Customer cancelled: ordered the wrong size"}
-#: orders asking for more than the warehouse holds (become backordered)
+#: orders whose first line asks for more than the warehouse holds (become backordered)
 BULK = {15: 60, 48: 80, 71: 55}
 
 
@@ -140,6 +144,13 @@ def _email(name: str, n: int) -> str:
     return f"{plain.replace(' ', '.').replace(chr(39), '')}{n % 7 or ''}@example.com"
 
 
+def _service(country: str, lines: list[tuple[Sku, int]]) -> str:
+    """Return the service the storefront offers for the country and the goods' weight."""
+    code = SERVICES.get(country, "dhl-parcel-eu")
+    weight = sum((sku.weight_g or 0) * quantity for sku, quantity in lines)
+    return code if weight <= SERVICE_MAX_G[code] else "dhl-express"
+
+
 def _payloads(codes: list[Sku]) -> list[dict]:
     rng = random.Random(20266)
     now = utcnow().replace(microsecond=0)
@@ -151,14 +162,19 @@ def _payloads(codes: list[Sku]) -> list[dict]:
         street, city, region, postal_code = rng.choice(addresses)
         name = rng.choice(NAMES[country])
         skus = rng.sample(codes, rng.choice([1, 1, 1, 2, 2, 3]))
-        lines = [{"sku": sku.code, "quantity": BULK.get(i, rng.choice([1, 1, 1, 2, 3])),
-                  "unit_price": str(_price(sku, rate, quantum))} for sku in skus]
+        quantities = [rng.choice([1, 1, 1, 2, 3]) for _ in skus]
+        if i in BULK:
+            quantities[0] = BULK[i]
+        lines = [{"sku": sku.code, "quantity": quantity,
+                  "unit_price": str(_price(sku, rate, quantum))}
+                 for sku, quantity in zip(skus, quantities, strict=True)]
+        service = _service(country, list(zip(skus, quantities, strict=True)))
         payloads.append({
             "number": f"{NUMBER_PREFIX}{100001 + i}",
             "placed_at": (now - timedelta(hours=6 * (ORDER_COUNT - i))).isoformat(),
             "customer_name": name, "email": _email(name, i),
             # express couriers need a phone number; other buyers give one now and then
-            "phone": None if i % 4 and SERVICES.get(country) != "dhl-express" else
+            "phone": None if i % 4 and service != "dhl-express" else
             f"+{rng.randint(1, 99)} {rng.randint(100, 999)} {rng.randint(1000000, 9999999)}",
             "shipping_address": {"name": name, "address1": street,
                                  "address2": "Apt 4B" if i % 9 == 0 else None,
@@ -167,7 +183,7 @@ def _payloads(codes: list[Sku]) -> list[dict]:
             "currency": currency,
             "shipping_charge": "0" if len(lines) > 1 else str(
                 (Decimal("4.95") * Decimal(rate)).quantize(Decimal(quantum))),
-            "shipping_service": SERVICES.get(country, "dhl-parcel-eu"),
+            "shipping_service": service,
             "ioss_number": "IM2760000742" if country in EU and i % 3 == 0 else None,
             "priority": 1 if i % 25 == 24 else 0,
             "notes": "Gift wrap, please" if i % 17 == 5 else None,

@@ -1,10 +1,13 @@
 """The order sheet: one row per order LINE, the order's columns repeated on each of its rows.
 
 Rows are grouped by order number; the order columns must agree on every row of one order. Each
-order goes through the API's checks (:func:`erp.orders.services.validate_order_payload`), so a
-sheet and the storefront are held to the same rules. An order number already in the database
-is reported and skipped, never duplicated. All or nothing; the writes are bulk ``INSERT``s
-(built for 50,000-line files, ``bench order_import``).
+order goes through the API's checks (:func:`erp.orders.services.validate_order_payload`, then
+the intake checks of :mod:`erp.orders.hooks`: the service must serve the country and take the
+goods' estimated weight), so a sheet and the storefront are held to the same rules. An order
+number already in the database is skipped when the sheet has the same values for it (importing
+a file twice creates nothing new), and refused naming each difference when it does not. An
+order with a line above the ``order_review_quantity`` setting is put on hold for review. All or
+nothing; the writes are bulk ``INSERT``s (built for 50,000-line files, ``bench order_import``).
 """
 
 from __future__ import annotations
@@ -13,13 +16,17 @@ from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.orm import selectinload
 
 from erp.catalog.models import Sku, SkuStatus
 from erp.core import audit, excel
+from erp.core import settings as core_settings
 from erp.core.models import utcnow
 from erp.extensions import db
+from erp.orders import hooks
 from erp.orders.models import CustomerOrder, CustomerOrderLine, OrderState
-from erp.orders.services.intake import validate_order_payload
+from erp.orders.services.allocation import hold_order
+from erp.orders.services.intake import order_differences, review_reason, validate_order_payload
 
 _CHUNK = 5_000
 
@@ -40,10 +47,11 @@ ORDER_SPEC = excel.Spec(
     columns=(
         excel.Column("order_number", "Order number", required=True,
                      help="The storefront's order number; the rows of one order share it. An "
-                          "order already in the ERP is skipped."),
+                          "order already in the ERP is skipped if its rows are the same, and "
+                          "refused if they differ."),
         excel.Column("placed_at", "Placed at", type="auto", required=True,
                      help="Date and time the order was placed (ISO 8601 or an Excel date); "
-                          "taken as UTC without an offset."),
+                          "taken as UTC without an offset. At most a day ahead of now."),
         excel.Column("customer_name", "Customer name", required=True, width=24),
         excel.Column("email", "Email", width=24),
         excel.Column("phone", "Phone"),
@@ -60,12 +68,17 @@ ORDER_SPEC = excel.Spec(
                      help="ISO 3166-1 code (DE, US) or a country name."),
         excel.Column("currency", "Currency", required=True, help="ISO 4217 code, e.g. EUR."),
         excel.Column("shipping_charge", "Shipping charge", type="decimal"),
-        excel.Column("shipping_service", "Shipping service"),
+        excel.Column("shipping_service", "Shipping service",
+                     help="The code of an active service that serves the country and takes the "
+                          "order's weight (catalog weight x quantity); empty: the packing bench "
+                          "chooses."),
         excel.Column("ioss_number", "IOSS", help="IM followed by 10 digits."),
         excel.Column("buyer_tax_id", "Buyer tax id"),
         excel.Column("notes", "Notes", width=30),
         excel.Column("sku", "SKU", required=True, help="An active SKU's code or barcode."),
-        excel.Column("quantity", "Quantity", type="int", required=True),
+        excel.Column("quantity", "Quantity", type="int", required=True,
+                     help="A line above the review quantity (a setting, 100 by default) puts "
+                          "the order on hold for review."),
         excel.Column("unit_price", "Unit price", type="decimal", required=True),
     ),
 )
@@ -74,6 +87,8 @@ _HEADERS = {column.key: column.header for column in ORDER_SPEC.columns}
 _PATHS = {("shipping_address." + v if k in _ADDRESS else v): k for k, v in ORDER_COLUMNS.items()}
 _PATHS.update({"shipping_address": "ship_name", "lines": "sku"})
 _LINE_FIELDS = {"sku": "sku", "quantity": "quantity", "unit_price": "unit_price"}
+#: the stored attributes the sheet has columns for: a re-imported order is compared on these
+_SHEET_ATTRIBUTES = frozenset("number" if key == "order_number" else key for key in ORDER_COLUMNS)
 
 
 def import_orders(data: bytes, *, filename: str = "orders.xlsx", dry_run: bool, actor,
@@ -87,13 +102,15 @@ def import_orders(data: bytes, *, filename: str = "orders.xlsx", dry_run: bool, 
     job = _OrderImport(actor, filename)
     result = excel.run_import(
         data, ORDER_SPEC, filename=filename, dry_run=dry_run, validate_row=job.validate_row,
-        apply=job.apply, transaction=db.session.begin_nested if savepoint else None)
+        validate_rows=job.validate_orders, apply=job.apply,
+        transaction=db.session.begin_nested if savepoint else None)
     if result.ok:
         result.messages.extend(job.skip_messages())
         if dry_run:
             result.messages.append(f"{len(job.new_orders):,} new orders, "
                                    f"{sum(len(o['lines']) for o in job.new_orders.values()):,} "
                                    "lines.")
+            result.messages.extend(job.hold_messages(dry_run=True))
     return result
 
 
@@ -116,23 +133,30 @@ def _payload_value(key: str, value: Any) -> Any:
 
 
 class _OrderImport:
-    """One order import: lookups read once, and the two callbacks of ``run_import``."""
+    """One order import: lookups read once, and the three callbacks of ``run_import``."""
 
     def __init__(self, actor, filename: str) -> None:
         self.actor = actor
         self.filename = filename
         self.skus: dict[str, int] = {}
-        self.sku_codes: dict[int, str] = {}
-        for ident, code, barcode in db.session.execute(
-                select(Sku.id, Sku.code, Sku.barcode).where(Sku.status == SkuStatus.active)):
+        #: sku id -> (code, weight g, length, width, height mm): for the intake checks
+        self.sku_info: dict[int, tuple[str, int, int, int, int]] = {}
+        for ident, code, barcode, weight, length, width, height in db.session.execute(
+                select(Sku.id, Sku.code, Sku.barcode, Sku.weight_g, Sku.length_mm,
+                       Sku.width_mm, Sku.height_mm).where(Sku.status == SkuStatus.active)):
             self.skus[code] = ident
-            self.sku_codes[ident] = code
+            self.sku_info[ident] = (code, weight or 0, length or 0, width or 0, height or 0)
             if barcode:
                 self.skus[barcode] = ident
         self.existing: set[str] = set(db.session.scalars(select(CustomerOrder.number)))
-        self.skipped: dict[str, int] = {}  # existing number -> first row
+        self.skipped: dict[str, int] = {}  # existing number, the same in the sheet -> first row
         self.first_rows: dict[str, dict[str, Any]] = {}
+        self.line_rows: dict[str, list[int]] = {}  # number -> the row of each of its lines
+        self.bad: set[str] = set()  # numbers with an error in one of their rows
         self.new_orders: dict[str, dict[str, Any]] = {}  # number -> cleaned order
+        self.repeats: dict[str, dict[str, Any]] = {}  # existing number -> cleaned order
+        self.holds: dict[str, str] = {}  # new number -> why it goes on hold for review
+        self.now = utcnow()  # an order may be dated at most a day ahead of it
 
     def validate_row(self, row: dict[str, Any]) -> list[excel.CellError]:
         """Check one line row: its order (once), agreement with the order's first row, SKU."""
@@ -143,9 +167,8 @@ class _OrderImport:
             errors.append(excel.CellError(number_row, _HEADERS.get(key, ""), message))
 
         number = str(row["order_number"]).strip()
-        if number in self.existing:
-            self.skipped.setdefault(number, number_row)
-            return errors
+        repeat = number in self.existing
+        orders = self.repeats if repeat else self.new_orders
         first = self.first_rows.setdefault(number, row)
         line = {"sku": row["sku"], "quantity": row["quantity"], "unit_price": row["unit_price"]}
         if first is row:
@@ -156,7 +179,7 @@ class _OrderImport:
                     payload["shipping_address"][target] = value
                 else:
                     payload[target] = value
-            cleaned, problems = validate_order_payload(payload)
+            cleaned, problems = validate_order_payload(payload, now=self.now)
             for path, message in problems.items():
                 if path.startswith("lines[0]."):
                     key = _LINE_FIELDS.get(path.removeprefix("lines[0]."), "sku")
@@ -167,7 +190,7 @@ class _OrderImport:
                 row["_bad"] = True
             else:
                 cleaned["lines"] = []
-                self.new_orders[number] = cleaned
+                orders[number] = cleaned
         else:
             for key in ORDER_COLUMNS:
                 if row[key] != first[key]:
@@ -178,26 +201,119 @@ class _OrderImport:
                 error("quantity", "must be at least 1")
             if row["unit_price"] is not None and row["unit_price"] < 0:
                 error("unit_price", "must not be negative")
-        sku_key = row["sku"]
-        sku_id = self.skus.get(sku_key) or self.skus.get(str(sku_key).upper())
-        if sku_id is None:
-            error("sku", f"no active SKU has the code or barcode {_show(sku_key)}")
-        order = self.new_orders.get(number)
-        if order is not None and not errors:
-            order["lines"].append({"sku_id": sku_id, "quantity": row["quantity"],
-                                   "unit_price": row["unit_price"]})
+        order = orders.get(number)
+        if repeat:
+            # compared with the stored order's lines, whatever its SKUs' status is today
+            if order is not None and not errors:
+                order["lines"].append(line)
+        else:
+            sku_key = row["sku"]
+            sku_id = self.skus.get(sku_key) or self.skus.get(str(sku_key).upper())
+            if sku_id is None:
+                error("sku", f"no active SKU has the code or barcode {_show(sku_key)}")
+            if order is not None and not errors:
+                order["lines"].append({"sku_id": sku_id, "quantity": row["quantity"],
+                                       "unit_price": row["unit_price"]})
+                self.line_rows.setdefault(number, []).append(number_row)
+        if errors:
+            self.bad.add(number)
+        return errors
+
+    def validate_orders(self, rows: list[dict[str, Any]]) -> list[excel.CellError]:
+        """Check what needs every row of an order: can it ship, does a repeat differ."""
+        errors = self._check_new_orders()
+        errors.extend(self._check_repeats())
+        return errors
+
+    def _error(self, number: str, path: str, message: str) -> excel.CellError:
+        """Return an error at the row and column an intake field path points to."""
+        key = _PATHS.get(path)
+        row = self.first_rows[number]["_row"]
+        if key is None and path.startswith("lines["):
+            index, _, field = path.removeprefix("lines[").partition("].")
+            rows = self.line_rows.get(number, [])
+            row = rows[int(index)] if index.isdigit() and int(index) < len(rows) else row
+            key = _LINE_FIELDS.get(field, "sku")
+        return excel.CellError(row, _HEADERS.get(key or "", ""), message)
+
+    def _check_new_orders(self) -> list[excel.CellError]:
+        numbers = [n for n in self.new_orders if n not in self.bad]
+        limit = core_settings.get("order_review_quantity")
+        intake = []
+        made: dict[tuple[int, int], hooks.IntakeLine] = {}  # lines are alike: built once
+        for number in numbers:
+            order = self.new_orders[number]
+            lines = []
+            for line in order["lines"]:
+                key = (line["sku_id"], line["quantity"])
+                item = made.get(key)
+                if item is None:
+                    code, weight, length, width, height = self.sku_info[key[0]]
+                    item = made[key] = hooks.IntakeLine(code, key[1], weight, length, width,
+                                                        height)
+                lines.append(item)
+                if item.quantity > limit and number not in self.holds:
+                    self.holds[number] = ""  # the reason once every line is known
+            intake.append(hooks.IntakeOrder(
+                number=number, country=order["country"],
+                shipping_service=order.get("shipping_service"), phone=order.get("phone"),
+                lines=tuple(lines)))
+        errors = []
+        for index, problems in sorted(hooks.intake_problems(intake).items()):
+            number = numbers[index]
+            errors.extend(self._error(number, path, message)
+                          for path, message in problems.items())
+        for number in self.holds:
+            self.holds[number] = review_reason(
+                ((self.sku_info[line["sku_id"]][0], line["quantity"])
+                 for line in self.new_orders[number]["lines"]), limit)
+        return errors
+
+    def _check_repeats(self) -> list[excel.CellError]:
+        """Skip an order already stored that the sheet repeats; refuse one that differs."""
+        numbers = [n for n in self.repeats if n not in self.bad]
+        errors = []
+        for start in range(0, len(numbers), 500):
+            stored = db.session.scalars(
+                select(CustomerOrder).where(CustomerOrder.number.in_(numbers[start:start + 500]))
+                .options(selectinload(CustomerOrder.lines).selectinload(CustomerOrderLine.sku)))
+            for order in stored:
+                differences = order_differences(order, self.repeats[order.number],
+                                                fields=_SHEET_ATTRIBUTES)
+                if not differences:
+                    self.skipped[order.number] = self.first_rows[order.number]["_row"]
+                    continue
+                for path, text in differences.items():
+                    errors.append(self._error(
+                        order.number, path, f"order {order.number} is already in the ERP with "
+                                            f"other values: {text}"))
         return errors
 
     def skip_messages(self) -> list[str]:
-        """Say which orders were skipped because their numbers exist already."""
+        """Say which orders were skipped because they are in the ERP already, the same."""
         if not self.skipped:
             return []
-        shown = ", ".join(f"{n} (row {r})" for n, r in list(self.skipped.items())[:20])
+        skipped = sorted(self.skipped.items(), key=lambda item: item[1])
+        shown = ", ".join(f"{n} (row {r})" for n, r in skipped[:20])
         more = f" and {len(self.skipped) - 20:,} more" if len(self.skipped) > 20 else ""
         return [f"{len(self.skipped):,} orders already in the ERP were skipped: {shown}{more}."]
 
+    def hold_messages(self, *, dry_run: bool) -> list[str]:
+        """Say which new orders go (or went) on hold for review, and why."""
+        if not self.holds:
+            return []
+        shown = "; ".join(f"{n} (row {self.first_rows[n]['_row']}): {reason}"
+                          for n, reason in list(self.holds.items())[:20])
+        more = f"; and {len(self.holds) - 20:,} more" if len(self.holds) > 20 else ""
+        verb = "will be put" if dry_run else "were put"
+        return [f"{len(self.holds):,} orders {verb} on hold for review: {shown}{more}."]
+
     def apply(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
-        """Insert the new orders, then their lines and audit events, in bulk statements."""
+        """Insert the new orders, then their lines and audit events, in bulk statements.
+
+        Orders with a line above the review quantity are then put on hold (the hold's own
+        service and audit event), one by one: they are few.
+        """
         now = utcnow()
         numbers = list(self.new_orders)
         line_count = 0
@@ -223,8 +339,14 @@ class _OrderImport:
                                        "country": self.new_orders[number]["country"],
                                        "import": self.filename})
                 for number in chunk], actor=self.actor)
+        held = sorted(self.holds)
+        for start in range(0, len(held), 500):
+            for order in db.session.scalars(select(CustomerOrder).where(
+                    CustomerOrder.number.in_(held[start:start + 500])).order_by(CustomerOrder.id)):
+                hold_order(order, reason=self.holds[order.number], actor=self.actor)
         return {"created": len(numbers), "updated": 0, "skipped": len(self.skipped),
-                "messages": [f"{len(numbers):,} orders with {line_count:,} lines created."]}
+                "messages": [f"{len(numbers):,} orders with {line_count:,} lines created.",
+                             *self.hold_messages(dry_run=False)]}
 
 
 def _show(value: Any) -> str:

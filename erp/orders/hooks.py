@@ -1,6 +1,7 @@
 """Extension points that packages above orders fill in.
 
 DESIGN keeps the import direction one way: orders never imports shipping or after-sales. The
+<<<<<<< HEAD
 order screens and API still show tracking numbers and parcels, so those packages register
 functions here when they are imported, and orders calls whatever is registered.
 
@@ -9,11 +10,17 @@ must not leave, a new address needs a new label). Orders announces those changes
 blinker signals below, inside the same transaction; the packages above connect to them. A
 receiver may refuse the change by raising a :class:`~erp.core.errors.DomainError` before it
 changes anything, and the whole change is then refused.
+=======
+order screens and API still show tracking numbers and parcels, and intake must refuse an order
+that cannot ship (shipping knows services, countries served and limits), so those packages
+register functions here when they are imported, and orders calls whatever is registered.
+>>>>>>> wt-intake
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from blinker import Namespace
@@ -51,12 +58,62 @@ def send(signal, order, **kwargs) -> list[Any]:
     return [result for _receiver, result in signal.send(order, **kwargs) if result is not None]
 
 
+@dataclass(frozen=True, slots=True)
+class IntakeLine:
+    """One line of an order being taken in, with its SKU's catalog weight and size."""
+
+    sku_code: str
+    quantity: int
+    weight_g: int = 0
+    length_mm: int = 0
+    width_mm: int = 0
+    height_mm: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeOrder:
+    """An order the API or the order sheet is about to store, as intake checks see it."""
+
+    number: str
+    country: str
+    shipping_service: str | None
+    phone: str | None = None
+    lines: tuple[IntakeLine, ...] = field(default_factory=tuple)
+
+    @property
+    def weight_g(self) -> int:
+        """Return the estimated weight: catalog weight x quantity, summed over the lines.
+
+        No packaging is added: the box is only chosen at the packing bench.
+        """
+        return sum(line.weight_g * line.quantity for line in self.lines)
+
+
+#: ``(orders) -> {index in orders: {field path: message}}``: why an order about to be taken in
+#: cannot ship as asked (its service does not serve its country, the goods outweigh the
+#: service's limit, ...). Field paths are the API's (``"shipping_service"``, ``"lines"``,
+#: ``"lines[0].sku"``, ``"phone"``). Called with every order of an import at once.
+intake_checks: list[Callable[[Sequence[IntakeOrder]], dict[int, dict[str, str]]]] = []
+
+
 def tracking_numbers_for(order_ids: Sequence[int]) -> dict[int, list[str]]:
     """Return the tracking numbers every registered package knows for the orders."""
     found: dict[int, list[str]] = {}
     for lookup in tracking_numbers:
         for order_id, numbers in lookup(order_ids).items():
             found.setdefault(order_id, []).extend(numbers)
+    return found
+
+
+def intake_problems(orders: Sequence[IntakeOrder]) -> dict[int, dict[str, str]]:
+    """Return every registered check's refusals, ``{index in orders: {field: message}}``."""
+    found: dict[int, dict[str, str]] = {}
+    if not orders:
+        return found
+    for check in intake_checks:
+        for index, problems in check(orders).items():
+            for path, message in problems.items():
+                found.setdefault(index, {}).setdefault(path, message)
     return found
 
 

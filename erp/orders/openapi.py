@@ -6,6 +6,11 @@ _ERRORS = {"type": "object", "required": ["errors"], "properties": {"errors": {
     "type": "object", "additionalProperties": {"type": "string"},
     "description": 'Messages by field path, e.g. "lines[1].quantity": "must be a whole number".'}}}
 _ERROR = {"type": "object", "properties": {"error": {"type": "string"}}}
+_CONFLICT = {"type": "object", "required": ["error", "differences"], "properties": {
+    "error": {"type": "string"},
+    "differences": {"type": "object", "additionalProperties": {"type": "string"},
+                    "description": 'What differs by field path, e.g. "lines": "SKU TS-RED-M '
+                                   'quantity 3 != 2 stored".'}}}
 _TEXT = {"type": "string"}
 _OPT_TEXT = {"type": ["string", "null"]}
 _MONEY = {"type": ["string", "number"], "description": "A decimal amount >= 0, e.g. \"12.50\"."}
@@ -24,17 +29,25 @@ _ADDRESS = {
 }
 _LINE_IN = {"type": "object", "required": ["sku", "quantity", "unit_price"], "properties": {
     "sku": {**_TEXT, "description": "An active SKU's code or barcode."},
-    "quantity": {"type": "integer", "minimum": 1}, "unit_price": _MONEY}}
+    "quantity": {"type": "integer", "minimum": 1,
+                 "description": "A line above the order_review_quantity setting (default 100) "
+                                "puts the order on hold for review."},
+    "unit_price": _MONEY}}
 _ORDER_FIELDS = {
     "number": {**_TEXT, "maxLength": 40, "description": "The storefront's order number."},
     "placed_at": {**_TEXT, "format": "date-time",
-                  "description": "ISO 8601; without an offset it is taken as UTC."},
+                  "description": "ISO 8601; without an offset it is taken as UTC. At most a "
+                                 "day ahead of now."},
     "customer_name": {**_TEXT, "maxLength": 120},
     "email": {**_OPT_TEXT, "format": "email", "maxLength": 254},
     "phone": {**_OPT_TEXT, "maxLength": 40},
     "currency": {**_TEXT, "description": "ISO 4217 code, e.g. EUR."},
     "shipping_charge": _MONEY,
-    "shipping_service": {**_OPT_TEXT, "maxLength": 40},
+    "shipping_service": {**_OPT_TEXT, "maxLength": 40,
+                         "description": "The code of an active shipping service that serves "
+                                        "the country and takes the goods' estimated weight "
+                                        "(catalog weight x quantity) and sizes; none lets the "
+                                        "packing bench choose."},
     "ioss_number": {**_OPT_TEXT, "pattern": "^IM[0-9]{10}$"},
     "buyer_tax_id": {**_OPT_TEXT, "maxLength": 40},
     "notes": _OPT_TEXT,
@@ -78,12 +91,17 @@ OPENAPI: dict = {
                 "schema": {"$ref": "#/components/schemas/OrderIn"}}}},
             "responses": {
                 "201": _json("Order", "The order was created."),
-                "200": _json("Order", "An order with this number exists; it is returned and "
-                                      "nothing was written."),
+                "200": _json("Order", "An order with this number exists with the same values; "
+                                      "it is returned and nothing was written."),
                 "400": _json("Error", "The body is not JSON."),
                 "401": _UNAUTHORIZED,
                 "413": _json("Error", "The body is larger than the upload limit."),
-                "422": _json("ValidationErrors", "The order was refused; nothing was stored."),
+                "409": _json("Conflict", "An order with this number exists with different "
+                                         "values; each difference is named and nothing was "
+                                         "written."),
+                "422": _json("ValidationErrors", "The order was refused (bad values, or it "
+                                                 "cannot ship with its service); nothing was "
+                                                 "stored."),
                 "429": _TOO_MANY,
             }}},
         "/orders/{number}": {"get": {
@@ -127,6 +145,8 @@ OPENAPI: dict = {
             "Order": {"type": "object", "properties": {
                 **_ORDER_FIELDS,
                 "state": {"type": "string", "enum": _STATES},
+                "hold_reason": {**_OPT_TEXT, "description": "Why the order is on hold, e.g. "
+                                                            "a line above the review quantity."},
                 "shipping_address": {"$ref": "#/components/schemas/Address"},
                 "lines": {"type": "array", "items": {"type": "object", "properties": {
                     "sku": _TEXT, "quantity": {"type": "integer"}, "unit_price": _TEXT,
@@ -136,6 +156,7 @@ OPENAPI: dict = {
                 "type": "object", "properties": {"sku": _TEXT,
                                                  "available": {"type": "integer"}}}}}},
             "ValidationErrors": _ERRORS,
+            "Conflict": _CONFLICT,
             "Error": _ERROR,
         },
     },

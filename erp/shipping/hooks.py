@@ -1,4 +1,4 @@
-"""What shipping adds to the order screens, API and lifecycle through :mod:`erp.orders.hooks`."""
+"""What shipping adds to the order screens, API, intake and lifecycle (:mod:`erp.orders.hooks`)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from erp.orders import hooks
 from erp.shipping import s10
 from erp.shipping.models import Parcel, ParcelState
 from erp.shipping.services import lifecycle
+from erp.shipping.services.carriers import intake_problems
 
 
 def order_ids_by_parcel(text: str) -> Select | None:
@@ -50,6 +51,7 @@ def parcels_panel(order) -> Markup:
 hooks.order_id_searches.append(order_ids_by_parcel)
 hooks.tracking_numbers.append(tracking_numbers)
 hooks.order_panels.append(parcels_panel)
+hooks.intake_checks.append(intake_problems)
 
 # the order's lifecycle reaches its parcels (erp.shipping.services.lifecycle)
 hooks.order_cancelling.connect(lifecycle.cancel_order_parcels)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -28,13 +29,24 @@ GOOD = {
     "uk_vat_number": "", "uk_max_gbp": "135", "dutiable_countries": "US", "eori_number": "",
     "incoterm": "DAP",
     "return_window_days": "30", "case_due_days": "3", "refund_approval_threshold": "100",
-    "returns_address": "",
+    "returns_address": "", "order_review_quantity": "100",
 }
 
 
 def text_of(response) -> str:
     """Return the response body with HTML entities decoded."""
     return html.unescape(response.get_data(as_text=True))
+
+
+def field_errors(response) -> dict[str, list[str]]:
+    """Return the error messages the settings form shows next to each field, by field name."""
+    found = {}
+    for block in re.findall(r'<div class="field has-error[^"]*">(.*?)\n  </div>',
+                            response.get_data(as_text=True), flags=re.DOTALL):
+        name = re.search(r'name="([^"]+)"', block).group(1)
+        found[name] = [html.unescape(m) for m in re.findall(r'<div class="error">(.*?)</div>',
+                                                            block, flags=re.DOTALL)]
+    return found
 
 
 def count(model) -> int:
@@ -134,6 +146,113 @@ def test_update_settings_bad_value_rerenders_with_error_and_stores_nothing(
     assert count(Setting) == 0
     assert count(AuditEvent) == audits
     assert settings.get("company_name") == "Example Trading Ltd"
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("base_currency", "XXX", "Base currency (ISO 4217) XXX is an ISO 4217 code but not a "
+                             "currency customers pay in"),
+    ("base_currency", "XDR", "XDR is an ISO 4217 code but not a currency customers pay in"),
+    ("company_country", "ZZ", "Company country (ISO 3166-1 alpha-2) 'ZZ' is not a country"),
+    ("eu_countries", EU_COUNTRIES + " ZZ", "EU member states must be ISO 3166-1 alpha-2 "
+                                           "country codes (e.g. DE FR); ZZ is not one."),
+    ("eu_countries", "DE FR XX QQ", "QQ, XX are not."),
+    ("dutiable_countries", "US USA", "Destinations where every parcel is dutiable must be ISO "
+                                     "3166-1 alpha-2 country codes (e.g. DE FR); USA is not one"),
+    ("incoterm", "FOB", "Incoterm on commercial invoices (DAP or DDP) must be one of DAP, DDP, "
+                        "got 'FOB'."),
+    ("cn22_max_weight_g", "0", "CN22 weight limit (g) must be more than zero."),
+    ("cn22_max_weight_g", "2.5", "CN22 weight limit (g) must be a whole number"),
+    ("cn22_max_sdr", "0", "CN22 value limit (SDR) must be more than zero."),
+    ("ioss_max_eur", "-150", "IOSS threshold (EUR) must be zero or more."),
+    ("uk_max_gbp", "0", "UK low-value threshold (GBP) must be more than zero."),
+    ("return_window_days", "0", "Return window (days from shipping) must be more than zero."),
+    ("case_due_days", "-3", "Case service level (days to resolve) must be zero or more."),
+    ("order_review_quantity", "0", "Order line quantity held for review must be more than "
+                                   "zero."),
+    ("adjustment_approval_threshold", "lots", "Adjustment approval threshold (base currency) "
+                                              "must be a number, got 'lots'."),
+    ("refund_approval_threshold", "NaN", "must be zero or more"),
+])
+def test_update_settings_each_bad_value_refused_next_to_its_field(client, login_as, field,
+                                                                  value, message):
+    login_as("admin")
+    audits = count(AuditEvent)
+
+    response = client.post("/settings", data={**GOOD, field: value})
+
+    assert response.status_code == 422
+    [shown] = field_errors(response)[field]
+    assert message in shown
+    assert set(field_errors(response)) == {field}
+    assert count(Setting) == 0
+    assert count(AuditEvent) == audits
+
+
+def test_update_settings_shows_every_error_at_once_and_saves_nothing(client, login_as):
+    login_as("admin")
+    audits = count(AuditEvent)
+    bad = {"base_currency": "XXX", "company_country": "ZZ", "eu_countries": "DE FR ZZ",
+           "incoterm": "EXW", "cn22_max_weight_g": "0", "company_name": ""}
+
+    response = client.post("/settings", data={**GOOD, "approval_threshold": "9000", **bad})
+
+    assert response.status_code == 422
+    errors = field_errors(response)
+    assert set(errors) == set(bad)
+    assert "not a currency customers pay in" in errors["base_currency"][0]
+    assert "'ZZ' is not a country" in errors["company_country"][0]
+    assert "ZZ is not one" in errors["eu_countries"][0]
+    assert "must be one of DAP, DDP" in errors["incoterm"][0]
+    assert "must be more than zero" in errors["cn22_max_weight_g"][0]
+    assert errors["company_name"] == ["This field is required."]
+    body = text_of(response)
+    assert 'value="DE FR ZZ"' in body  # what was typed, to correct
+    # nothing saved: not the bad values, nor the good one posted with them
+    assert count(Setting) == 0
+    assert count(AuditEvent) == audits
+    assert settings.get("approval_threshold") == Decimal("5000")
+    assert settings.get("eu_countries") == frozenset(EU_COUNTRIES.split())
+
+
+def test_update_settings_service_refuses_all_or_nothing(app):
+    from erp.core import services
+    from erp.core.errors import FieldErrors
+
+    with pytest.raises(FieldErrors) as err:
+        services.update_settings({"company_name": "New Name Ltd", "incoterm": "fob",
+                                  "eu_countries": "DE ZZ"}, actor=None)
+    assert err.value.errors == {
+        "incoterm": "Incoterm on commercial invoices (DAP or DDP) must be one of DAP, DDP, got "
+                    "'fob'.",
+        "eu_countries": "EU member states must be ISO 3166-1 alpha-2 country codes (e.g. DE "
+                        "FR); ZZ is not one."}
+    assert str(err.value).startswith("To save the settings, you must fix 2 values: ")
+    db.session.rollback()
+    assert count(Setting) == 0
+
+
+def test_update_settings_good_values_saved_normalised_and_audited(client, login_as):
+    admin = login_as("admin")
+    assert client.post("/settings", data=GOOD).status_code == 302
+    good = {"base_currency": "eur", "company_country": "de", "incoterm": "ddp",
+            "eu_countries": "de, fr  at", "cn22_max_weight_g": "1500",
+            "order_review_quantity": "40", "return_window_days": "14"}
+
+    response = client.post("/settings", data={**GOOD, **good})
+
+    assert response.status_code == 302, field_errors(response)
+    assert settings.get("base_currency") == "EUR"
+    assert settings.get("company_country") == "DE"
+    assert settings.get("incoterm") == "DDP"
+    assert settings.get("eu_countries") == frozenset({"DE", "FR", "AT"})
+    assert settings.get("cn22_max_weight_g") == 1500
+    assert settings.get("order_review_quantity") == 40
+    assert settings.get("return_window_days") == 14
+    event = events("setting.updated")[-1]
+    assert event.actor_id == admin.id
+    assert set(event.changes) == set(good)
+    assert event.changes["incoterm"] == ["DAP", "DDP"]
+    assert event.changes["order_review_quantity"] == [100, 40]
 
 
 def test_update_settings_manager_refused(client, login_as):

@@ -95,9 +95,13 @@ def _can_be_negative(operation) -> bool:
     ("POST", "/orders", {"body": payload(number="WEB-3003")}, 201),
     ("POST", "/orders", {"body": payload()}, 200),
     ("POST", "/orders", {"body": payload(number="WEB-4004", currency="EURO")}, 422),
+    ("POST", "/orders", {"body": payload(customer_name="Someone Else")}, 409),
+    ("POST", "/orders", {"body": payload(number="WEB-5005", lines=[
+        {"sku": "TS-RED-M", "quantity": 500, "unit_price": "1"}])}, 201),
     ("GET", "/stock", {"query": {"sku": ["TS-RED-M", "NOPE"]}}, 200),
     ("GET", "/stock", {}, 200),
-], ids=["order", "no-order", "create", "duplicate", "refused", "stock-some", "stock-all"])
+], ids=["order", "no-order", "create", "duplicate", "refused", "conflict", "held",
+        "stock-some", "stock-all"])
 def test_known_answers_conform_to_the_document(app, token, method, path, kwargs, status):
     """Answers the generated data rarely reaches (an existing order, a 201) are checked too."""
     case = SCHEMA[path][method].Case(**kwargs, **(

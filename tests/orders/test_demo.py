@@ -25,6 +25,7 @@ def counts() -> tuple[int, ...]:
 def test_load_demo_orders_is_realistic_clean_and_idempotent(app, create_user):
     from erp.brands.demo import load_demo as load_brands
     from erp.catalog.demo import load_demo as load_catalog
+    from erp.shipping.demo import load_demo as load_shipping
     from erp.warehouse.demo import load_demo as load_warehouse
 
     service = create_user("service", roles=("customer_service",))
@@ -32,6 +33,7 @@ def test_load_demo_orders_is_realistic_clean_and_idempotent(app, create_user):
     load_brands()
     load_catalog()
     load_warehouse()
+    load_shipping()  # the services the orders ask for: intake checks them
     load_demo()
     db.session.commit()
 

@@ -60,13 +60,38 @@ def test_dry_run_writes_nothing(app, skus):
     assert counts() == (0, 0)
 
 
-def test_existing_numbers_are_reported_and_skipped(app, skus):
-    assert run(sheet([row("WEB-1", quantity=5)])).ok
-    result = run(sheet([row("WEB-1", quantity=9), row("WEB-1", "TS-BLU-L"), row("WEB-3")]))
+def test_reimporting_the_same_file_creates_nothing(app, skus):
+    data = sheet([row("WEB-1", quantity=5), row("WEB-1", "TS-BLU-L"), row("WEB-2")])
+    assert run(data).ok
+    audits = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    # the same orders, their rows in another order, and one new order
+    again = sheet([row("WEB-2"), row("WEB-1", "TS-BLU-L"), row("WEB-3"),
+                   row("WEB-1", "4006381333931", quantity=5)])
+    result = run(again)
     assert result.ok, result.errors
-    assert (result.created, result.skipped) == (1, 1)
-    assert any("WEB-1 (row 2)" in message for message in result.messages)
+    assert (result.created, result.skipped) == (1, 2)
+    assert any("2 orders already in the ERP were skipped: WEB-2 (row 2), WEB-1 (row 3)" in m
+               for m in result.messages), result.messages
+    assert counts() == (3, 4)
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == audits + 1
+
+
+def test_changed_rows_for_an_existing_order_are_refused_naming_the_differences(app, skus):
+    assert run(sheet([row("WEB-1", quantity=5), row("WEB-2")])).ok
+    audits = db.session.scalar(select(func.count()).select_from(AuditEvent))
+
+    result = run(sheet([row("WEB-1", quantity=9, city="Leeds"),
+                        row("WEB-1", "TS-BLU-L", city="Leeds"), row("WEB-2"), row("WEB-3")]))
+
+    assert not result.ok
+    found = {(error.row, error.column, error.message) for error in result.errors}
+    assert found == {
+        (2, "City", 'order WEB-1 is already in the ERP with other values: "Leeds" here, '
+                    '"London" stored'),
+        (2, "SKU", "order WEB-1 is already in the ERP with other values: SKU TS-RED-M "
+                   "quantity 9 != 5 stored; SKU TS-BLU-L is not in the stored order")}
     assert counts() == (2, 2)
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == audits
     order = db.session.scalar(select(CustomerOrder).where(CustomerOrder.number == "WEB-1"))
     assert [line.quantity for line in order.lines] == [5]
 
@@ -143,3 +168,77 @@ def test_upload_screen(client, login_as, skus):
     response = client.post("/orders/import", data=data, content_type="multipart/form-data")
     assert response.status_code == 302
     assert counts() == (1, 1)
+
+
+# --------------------------------------------------------------------------- intake stops what
+# cannot ship (the API's checks, see tests/orders/test_api.py): POST-REG takes 2,000 g, 600 mm
+# on the longest side, to twelve countries (not BR); EXPRESS needs a phone number
+
+
+@pytest.fixture
+def services_on_file(shipping_setup, create_sku):
+    """The shipping fixture's services, and a SKU too long for POST-REG (committed)."""
+    create_sku("RUG-1", weight_g=900, length_mm=1200, width_mm=200, height_mm=200)
+    db.session.commit()
+    return shipping_setup
+
+
+def test_orders_their_service_cannot_ship_are_refused_at_their_row_and_column(
+        app, skus, services_on_file):
+    brazil = {"country": "BR", "postal_code": "01000-000", "currency": "BRL"}
+    result = run(sheet([
+        row("WEB-1", shipping_service="POST-REG"),                       # fine
+        row("WEB-2", shipping_service="POST-REG", **brazil),             # not served
+        row("WEB-3", shipping_service="POST-REG", quantity=6),           # 6 + 6 x 180 g
+        row("WEB-3", "TS-BLU-L", shipping_service="POST-REG", quantity=6),
+        row("WEB-4", shipping_service="POST-REG"),
+        row("WEB-4", "RUG-1", shipping_service="POST-REG"),              # too long
+        row("WEB-5", shipping_service="EXPRESS"),                        # no phone
+        row("WEB-6", shipping_service="NOPE"),
+        row("WEB-7", placed_at="2999-01-01 10:00"),                      # in the future
+    ]))
+    assert not result.ok
+    found = {(error.row, error.column): error.message for error in result.errors}
+    assert "more than a day ahead of now" in found.pop((10, "Placed at"))
+    assert found == {
+        (3, "Shipping service"): 'Registered air mail ("POST-REG") does not serve BR; choose '
+                                 "a service that does",
+        (4, "SKU"): "the goods weigh an estimated 2,160 g (catalog weight x quantity); "
+                    'Registered air mail ("POST-REG") takes at most 2,000 g a parcel',
+        (7, "SKU"): 'RUG-1 is 1,200 mm long; Registered air mail ("POST-REG") takes at most '
+                    "600 mm on the longest side",
+        (8, "Phone"): 'is required by Express worldwide ("EXPRESS")',
+        (9, "Shipping service"): 'no shipping service has the code "NOPE"; use the code of '
+                                 "one of the ERP's services, or none for the packing bench "
+                                 "to choose",
+    }
+    assert counts() == (0, 0)
+    # the dry run reports the same, and the corrected sheet goes in
+    assert not run(sheet([row("WEB-6", shipping_service="NOPE")]), dry_run=True).ok
+    assert run(sheet([row("WEB-1", shipping_service="POST-REG"),
+                      row("WEB-5", shipping_service="EXPRESS", phone="+44 20 7946 0000")])).ok
+    assert counts() == (2, 2)
+
+
+def test_line_above_review_quantity_holds_its_order(app, skus):
+    data = sheet([row("WEB-1", quantity=100), row("WEB-2", quantity=2),
+                  row("WEB-2", "TS-BLU-L", quantity=250)])
+    dry = run(data, dry_run=True)
+    assert dry.ok, dry.errors
+    assert ("1 orders will be put on hold for review: WEB-2 (row 3): Review: quantity above "
+            "100 on TS-BLU-L x 250." in dry.messages), dry.messages
+    assert counts() == (0, 0)
+
+    result = run(data)
+
+    assert result.ok, result.errors
+    assert "1 orders were put on hold for review: WEB-2 (row 3): Review: quantity above 100 on " \
+           "TS-BLU-L x 250." in result.messages
+    states = dict(db.session.execute(select(CustomerOrder.number, CustomerOrder.state)).all())
+    assert states == {"WEB-1": OrderState.new, "WEB-2": OrderState.on_hold}
+    held = db.session.scalar(select(CustomerOrder).where(CustomerOrder.number == "WEB-2"))
+    assert held.hold_reason == "Review: quantity above 100 on TS-BLU-L x 250"
+    [event] = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "customer_order.on_hold")).all()
+    assert event.entity_ref == "WEB-2"
+    assert event.changes["note"] == "Review: quantity above 100 on TS-BLU-L x 250"

@@ -141,3 +141,26 @@ def test_created_order_reads_as_it_was_stored(app, dummy_sku):
         AuditEvent.action == "customer_order.created")).one()
     assert (event.entity_id, event.entity_ref) == (str(order.id), "WEB-1001")
     assert event.changes == {"channel": "webshop", "lines": 2, "country": "DE"}
+
+
+def test_placed_at_may_be_at_most_a_day_ahead():
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 20, 10, 15, tzinfo=UTC)
+    _, errors = services.validate_order_payload(payload(placed_at="2026-11-21T10:15:00Z"),
+                                                now=now)
+    assert errors == {}
+    _, errors = services.validate_order_payload(payload(placed_at="2026-11-21T10:16:00Z"),
+                                                now=now)
+    assert errors == {"placed_at": "is 2026-11-21T10:16+00:00, more than a day ahead of now "
+                                   "(2026-11-20T10:15+00:00); an order cannot be placed in the "
+                                   "future"}
+
+
+def test_review_reason_names_the_lines_and_fits_the_column():
+    assert services.review_reason([("A", 100), ("B", 3)], 100) is None
+    assert services.review_reason([("A", 101), ("B", 3), ("C", 1000)], 100) == (
+        "Review: quantity above 100 on A x 101, C x 1,000")
+    long = services.review_reason([(f"SKU-{i:04d}", 500) for i in range(30)], 100)
+    assert len(long) == 200
+    assert long.endswith("...")

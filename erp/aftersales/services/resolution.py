@@ -377,7 +377,8 @@ def create_replacement(case: AfterSalesCase, *, actor: User | None) -> CustomerO
     if errors:
         raise OrderRejected(errors)
     try:
-        replacement, _created = create_order(cleaned, actor=actor)
+        # its quantities were the original order's, reviewed then: no hold for review
+        replacement, _created = create_order(cleaned, actor=actor, review=False)
     except OrderRejected as err:
         raise AfterSalesError(f"The replacement for {case.number} cannot be created: "
                               f"{err}.") from err

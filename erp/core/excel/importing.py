@@ -43,6 +43,7 @@ def run_import(
     apply: Callable[[list[dict[str, Any]]], Mapping[str, Any] | Any],
     dry_run: bool,
     validate_row: Callable[[dict[str, Any]], list[CellError] | None] | None = None,
+    validate_rows: Callable[[list[dict[str, Any]]], list[CellError] | None] | None = None,
     transaction: Callable[[], AbstractContextManager[Any]] | None = None,
     error_types: tuple[type[Exception], ...] = (ValueError,),
     max_bytes: int = guards.MAX_UPLOAD_BYTES,
@@ -53,14 +54,16 @@ def run_import(
     1. :func:`read_workbook` (a file refused by :func:`check_upload`, e.g. over ``max_bytes``,
     is one file-level error, so ``apply`` is never called); 2. ``validate_row(row)`` for every
     valid row (the domain's lookups and duplicate checks; it may store what it looked up in the
-    row for ``apply``) plus :func:`find_duplicates`; 3. with any error, or on a dry run,
-    return without calling ``apply``; 4. otherwise call ``apply(rows)`` inside
-    ``transaction()`` (e.g. a savepoint), so a failure leaves the database as it was.
+    row for ``apply``), then ``validate_rows(rows)`` once with them all (checks that need
+    every row, e.g. an order's weight over its line rows), plus :func:`find_duplicates`; 3.
+    with any error, or on a dry run, return without calling ``apply``; 4. otherwise call
+    ``apply(rows)`` inside ``transaction()`` (e.g. a savepoint), so a failure leaves the
+    database as it was.
 
     ``apply`` returns ``{"created": n, "updated": n, "skipped": n, "messages": [...]}`` (or an
-    object with those attributes). An exception raised by ``apply`` or ``validate_row`` that
-    has a ``row`` attribute (see :class:`RowError`), or is one of ``error_types``, becomes an
-    error in the result after the transaction has seen it; anything else propagates.
+    object with those attributes). An exception raised by a callback that has a ``row``
+    attribute (see :class:`RowError`), or is one of ``error_types``, becomes an error in the
+    result after the transaction has seen it; anything else propagates.
     """
     parsed = read_workbook(data, spec, filename=filename, max_bytes=max_bytes,
                            max_uncompressed_bytes=max_uncompressed_bytes)
@@ -73,6 +76,11 @@ def run_import(
             except Exception as exc:  # user errors are kept, others re-raised
                 row_errors = [_error_from_exception(exc, error_types, default_row=row["_row"])]
             result.errors.extend(row_errors or ())
+    if validate_rows is not None:
+        try:
+            result.errors.extend(validate_rows(parsed.rows) or ())
+        except Exception as exc:  # user errors are kept, others re-raised
+            result.errors.append(_error_from_exception(exc, error_types, default_row=0))
     result.errors.extend(find_duplicates(parsed.rows, spec))
     result.errors.sort(key=lambda error: error.row)
     if result.errors:

@@ -2,19 +2,23 @@
 
 from erp.orders.services.intake import (
     NO_POSTAL_CODE_COUNTRIES,
+    OrderConflict,
     OrderRejected,
     create_api_token,
     create_order,
     find_api_token,
     hash_token,
+    intake_order,
+    order_differences,
     resolve_skus,
+    review_reason,
     revoke_api_token,
     validate_order_payload,
 )
 
-__all__ = ["NO_POSTAL_CODE_COUNTRIES", "OrderRejected", "create_api_token", "create_order",
-           "find_api_token", "hash_token", "resolve_skus", "revoke_api_token",
-           "validate_order_payload"]
+__all__ = ["NO_POSTAL_CODE_COUNTRIES", "OrderConflict", "OrderRejected", "create_api_token",
+           "create_order", "find_api_token", "hash_token", "intake_order", "order_differences",
+           "resolve_skus", "review_reason", "revoke_api_token", "validate_order_payload"]
 
 from erp.orders.services.allocation import (  # noqa: E402 - appended by the allocation area
     AddressChanges,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,11 +21,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from erp.catalog.models import Sku
 from erp.core import audit
+from erp.core import settings as core_settings
 from erp.core.codes import normalize_country
-from erp.core.errors import ValidationError
+from erp.core.errors import DomainError, ValidationError
 from erp.core.models import utcnow
 from erp.core.money import validate_payment_currency
+from erp.core.settings import SettingDef, _positive_int, declare
 from erp.extensions import db
+from erp.orders import hooks
 from erp.orders.models import ApiToken, CustomerOrder, CustomerOrderLine, OrderState
 
 #: countries whose addresses have no postal code, so none is required there (ISO alpha-2).
@@ -51,9 +54,17 @@ ADDRESS_KEYS = {"name": "ship_name", "address1": "address1", "address2": "addres
                 "city": "city", "region": "region", "postal_code": "postal_code",
                 "country": "country"}
 MAX_LINES = 500
+#: how far ahead of now an order may be dated (clocks drift; a storefront abroad is hours ahead)
+MAX_PLACED_AHEAD = timedelta(days=1)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _IOSS = re.compile(r"^IM\d{10}$")
 _MONEY_LIMIT = Decimal("1e12")
+
+
+declare(SettingDef(
+    "order_review_quantity", "Order line quantity held for review", _positive_int, 100,
+    "An order taken in (API or order sheet) with a line of more units than this is put on "
+    "hold for review, with the line named as the reason."))
 
 
 class OrderRejected(ValidationError):
@@ -64,6 +75,25 @@ class OrderRejected(ValidationError):
         self.errors = dict(errors)
         field, message = next(iter(self.errors.items()))
         super().__init__(f"To create the order, you must fix {field}: {message}.", field=field)
+
+
+class OrderConflict(DomainError):
+    """An order number that exists already was sent again with different values.
+
+    ``differences`` maps each field path (as the API names it: ``"lines"``,
+    ``"shipping_address.city"``, ``"shipping_service"``) to what differs; nothing was written.
+    """
+
+    status_code = 409
+
+    def __init__(self, number: str, differences: Mapping[str, str]) -> None:
+        """Keep every difference; the message lists them all."""
+        self.number = number
+        self.differences = dict(differences)
+        listed = "; ".join(f"{path}: {text}" for path, text in self.differences.items())
+        super().__init__(f'Order "{number}" exists already with different values ({listed}); '
+                         "send a new order number for a new order, or the same values to read "
+                         "the existing one.", field=next(iter(self.differences)))
 
 
 # --------------------------------------------------------------------------- validation
@@ -125,7 +155,7 @@ def _amount(value: Any, field: str, errors: dict[str, str]) -> Decimal | None:
     return None
 
 
-def _placed_at(value: Any, errors: dict[str, str]) -> datetime | None:
+def _placed_at(value: Any, errors: dict[str, str], now: datetime) -> datetime | None:
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str) and value.strip():
@@ -141,10 +171,17 @@ def _placed_at(value: Any, errors: dict[str, str]) -> datetime | None:
     else:
         errors["placed_at"] = "must be an ISO 8601 date and time, e.g. 2026-11-25T13:45:00Z"
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment > now + MAX_PLACED_AHEAD:
+        errors["placed_at"] = (f"is {moment.isoformat(timespec='minutes')}, more than a day "
+                               f"ahead of now ({now.isoformat(timespec='minutes')}); an order "
+                               "cannot be placed in the future")
+        return None
+    return moment
 
 
-def validate_order_payload(data: Mapping) -> tuple[dict[str, Any], dict[str, str]]:
+def validate_order_payload(data: Mapping, *,
+                           now: datetime | None = None) -> tuple[dict[str, Any], dict[str, str]]:
     """Check an order as the API receives it; return ``(cleaned, errors)``.
 
     ``data`` holds ``number``, ``placed_at``, ``customer_name``, ``email``, ``phone``,
@@ -154,6 +191,8 @@ def validate_order_payload(data: Mapping) -> tuple[dict[str, Any], dict[str, str
     (each ``sku``, a SKU code or barcode, ``quantity`` and ``unit_price``). ``errors`` maps a
     field path (``"shipping_address.country"``, ``"lines[1].quantity"``) to its message;
     ``cleaned`` is complete only when ``errors`` is empty. No database access.
+
+    ``placed_at`` may be at most a day ahead of ``now`` (default: the current time).
     """
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
@@ -183,7 +222,7 @@ def validate_order_payload(data: Mapping) -> tuple[dict[str, Any], dict[str, str
         cleaned["ioss_number"] = cleaned["ioss_number"].upper().replace(" ", "")
         if not _IOSS.match(cleaned["ioss_number"]):
             errors["ioss_number"] = "must be IM followed by 10 digits"
-    cleaned["placed_at"] = _placed_at(data.get("placed_at"), errors)
+    cleaned["placed_at"] = _placed_at(data.get("placed_at"), errors, now or utcnow())
 
     if "shipping_address" not in errors:
         country = address.get("country")
@@ -257,8 +296,10 @@ def validate_order_payload(data: Mapping) -> tuple[dict[str, Any], dict[str, str
 
 # Statements built once: an API request creates one order, and building (and cache-keying)
 # these selects cost more than running them (the order_intake benchmark).
-_SKUS_BY_KEY = select(Sku).where(or_(Sku.code.in_(bindparam("codes", expanding=True)),
-                                     Sku.barcode.in_(bindparam("barcodes", expanding=True))))
+# The review quantity rides along with the SKUs (one query fewer for every order).
+_SKUS_BY_KEY = select(Sku, core_settings.stored_text("order_review_quantity")).where(
+    or_(Sku.code.in_(bindparam("codes", expanding=True)),
+        Sku.barcode.in_(bindparam("barcodes", expanding=True))))
 _ORDER_BY_NUMBER = select(CustomerOrder).where(CustomerOrder.number == bindparam("number"))
 _INSERT_ORDER = insert(CustomerOrder.__table__).returning(CustomerOrder.__table__.c.id)
 _INSERT_LINES = insert(CustomerOrderLine.__table__).returning(
@@ -266,26 +307,33 @@ _INSERT_LINES = insert(CustomerOrderLine.__table__).returning(
 _MONEY = Decimal("0.0001")  # the scale of the Money columns, which round-trip to 4 places
 
 
-def _active_skus(keys: Iterable[str]) -> dict[str, Sku]:
-    """Return ``{code or barcode: Sku}`` for the active SKUs among ``keys`` (one query)."""
+def _active_skus(keys: Iterable[str]) -> tuple[dict[str, Sku], str | None]:
+    """Return ``{code or barcode: Sku}`` for the active SKUs among ``keys`` (one query).
+
+    Also the stored text of the ``order_review_quantity`` setting (None when unset or when no
+    SKU matched).
+    """
     keys = {k for k in keys if k}
     if not keys:
-        return {}
+        return {}, None
     found: dict[str, Sku] = {}
-    for sku in db.session.scalars(_SKUS_BY_KEY, {"codes": sorted({k.upper() for k in keys}),
-                                                 "barcodes": sorted(keys)}):
+    review = None
+    for sku, stored in db.session.execute(
+            _SKUS_BY_KEY, {"codes": sorted({k.upper() for k in keys}),
+                           "barcodes": sorted(keys)}).tuples():
+        review = stored  # the same on every row
         if getattr(sku.status, "value", sku.status) != "active":
             continue
         found[sku.code] = sku
         if sku.barcode:
             found[sku.barcode] = sku
     return {k: found[k.upper()] if k.upper() in found else found[k]
-            for k in keys if k.upper() in found or k in found}
+            for k in keys if k.upper() in found or k in found}, review
 
 
 def resolve_skus(keys: Iterable[str]) -> dict[str, int]:
     """Return ``{code or barcode: sku id}`` for the active SKUs among ``keys`` (one query)."""
-    return {key: sku.id for key, sku in _active_skus(keys).items()}
+    return {key: sku.id for key, sku in _active_skus(keys)[0].items()}
 
 
 def _order_values(cleaned: Mapping[str, Any]) -> dict[str, Any]:
@@ -301,22 +349,175 @@ def _persistent(obj):
     return obj
 
 
-def create_order(cleaned: Mapping[str, Any], *, actor) -> tuple[CustomerOrder, bool]:
+def intake_order(cleaned: Mapping[str, Any], skus: Mapping[str, Sku]) -> hooks.IntakeOrder:
+    """Describe a cleaned order for the intake checks, with its SKUs' catalog weights and sizes.
+
+    ``skus`` maps each line's ``sku`` key (code or barcode) to its SKU.
+    """
+    lines = []
+    for line in cleaned["lines"]:
+        sku = skus[line["sku"]]
+        lines.append(hooks.IntakeLine(
+            sku_code=sku.code, quantity=line["quantity"], weight_g=int(sku.weight_g or 0),
+            length_mm=int(sku.length_mm or 0), width_mm=int(sku.width_mm or 0),
+            height_mm=int(sku.height_mm or 0)))
+    return hooks.IntakeOrder(number=cleaned["number"], country=cleaned["country"],
+                             shipping_service=cleaned.get("shipping_service"),
+                             phone=cleaned.get("phone"), lines=tuple(lines))
+
+
+def review_reason(lines: Iterable[tuple[str, int]], limit: int) -> str | None:
+    """Return why an order goes on hold for review: its lines above ``limit`` units, or None.
+
+    ``lines`` holds ``(sku code, quantity)``; the reason fits the order's 200 characters.
+    """
+    over = [f"{code} x {quantity:,}" for code, quantity in lines if quantity > limit]
+    if not over:
+        return None
+    reason = f"Review: quantity above {limit:,} on {', '.join(over)}"
+    return reason if len(reason) <= 200 else reason[:197] + "..."
+
+
+#: what a re-sent order is compared on: (stored attribute, field path in the API payload)
+COMPARED_FIELDS: tuple[tuple[str, str], ...] = (
+    ("placed_at", "placed_at"), ("customer_name", "customer_name"), ("email", "email"),
+    ("phone", "phone"), ("ship_name", "shipping_address.name"),
+    ("address1", "shipping_address.address1"), ("address2", "shipping_address.address2"),
+    ("city", "shipping_address.city"), ("region", "shipping_address.region"),
+    ("postal_code", "shipping_address.postal_code"), ("country", "shipping_address.country"),
+    ("currency", "currency"), ("shipping_charge", "shipping_charge"),
+    ("shipping_service", "shipping_service"), ("ioss_number", "ioss_number"),
+    ("buyer_tax_id", "buyer_tax_id"), ("notes", "notes"), ("channel", "channel"),
+    ("priority", "priority"),
+)
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return value.quantize(_MONEY)
+    if isinstance(value, str):
+        return value or None
+    return value
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == "":
+        return "nothing"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return _number(value)
+    text = str(value)
+    return f'"{text if len(text) <= 40 else text[:37] + "..."}"'
+
+
+def _number(value: Decimal) -> str:
+    """Show an amount without trailing zeros: 19.9000 -> 19.9, 100.0000 -> 100."""
+    return format(Decimal(value).quantize(_MONEY).normalize(), "f")
+
+
+def _line_differences(order: CustomerOrder, lines: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Say how ``lines`` (each ``sku`` code or barcode, ``quantity``, ``unit_price``) differ.
+
+    Lines are matched by SKU, in any order; a SKU on two lines is compared as the set of its
+    (quantity, price) pairs.
+    """
+    codes: dict[str, str] = {}
+    stored: dict[str, list[tuple[int, Decimal]]] = {}
+    for line in order.lines:
+        codes[line.sku.code.upper()] = line.sku.code
+        if line.sku.barcode:
+            codes.setdefault(line.sku.barcode, line.sku.code)
+        stored.setdefault(line.sku.code, []).append(
+            (line.quantity, Decimal(line.unit_price).quantize(_MONEY)))
+    sent: dict[str, list[tuple[int, Decimal]]] = {}
+    for line in lines:
+        key = str(line["sku"] or "").strip()
+        code = codes.get(key) or codes.get(key.upper()) or key
+        sent.setdefault(code, []).append((int(line["quantity"]),
+                                          Decimal(line["unit_price"]).quantize(_MONEY)))
+    found = []
+    for code in dict.fromkeys([*sent, *stored]):
+        here, there = sorted(sent.get(code, [])), sorted(stored.get(code, []))
+        if here == there:
+            continue
+        if not there:
+            found.append(f"SKU {code} is not in the stored order")
+        elif not here:
+            found.append(f"SKU {code} of the stored order is missing here")
+        elif len(here) == len(there) == 1:
+            (qty, price), (old_qty, old_price) = here[0], there[0]
+            if qty != old_qty:
+                found.append(f"SKU {code} quantity {qty:,} != {old_qty:,} stored")
+            if price != old_price:
+                found.append(f"SKU {code} unit price {_number(price)} != {_number(old_price)} "
+                             "stored")
+        else:
+            def listed(pairs):
+                return ", ".join(f"{q:,} at {_number(p)}" for q, p in pairs)
+            found.append(f"SKU {code} lines {listed(here)} != {listed(there)} stored")
+    return found
+
+
+def order_differences(order: CustomerOrder, cleaned: Mapping[str, Any], *,
+                      fields: Iterable[str] | None = None) -> dict[str, str]:
+    """Return how a validated order differs from the stored ``order`` of the same number.
+
+    Compared: the stored fields (normalised as intake stores them: trimmed text, empty as
+    none, money at 4 places, times in UTC) and the lines (by SKU, quantity and unit price).
+    ``fields`` limits the comparison to those stored attributes (an order sheet has no
+    priority or channel column); the lines are always compared.
+
+    :returns: ``{field path: what differs}``, empty when the order is the same.
+    """
+    wanted = set(fields) if fields is not None else None
+    found: dict[str, str] = {}
+    for attribute, path in COMPARED_FIELDS:
+        if wanted is not None and attribute not in wanted:
+            continue
+        here = _comparable(cleaned.get(attribute))
+        there = _comparable(getattr(order, attribute))
+        if attribute == "channel":
+            here = here or "webshop"
+        if attribute == "priority":
+            here = here or 0
+        if here != there:
+            found[path] = f"{_shown(here)} here, {_shown(there)} stored"
+    lines = _line_differences(order, cleaned["lines"])
+    if lines:
+        found["lines"] = "; ".join(lines)
+    return found
+
+
+def create_order(cleaned: Mapping[str, Any], *, actor,
+                 review: bool = True) -> tuple[CustomerOrder, bool]:
     """Store a validated order (from :func:`validate_order_payload`) in state ``new``.
 
-    Idempotent on the order number: when it exists, that order is returned with ``False``
-    and nothing is written.
+    Idempotent on the order number: when it exists with the same values
+    (:func:`order_differences`), that order is returned with ``False`` and nothing is written.
+    The order must be able to ship as asked (every check in :data:`erp.orders.hooks.
+    intake_checks`: shipping's service, country and limits). With ``review``, an order with a
+    line above the ``order_review_quantity`` setting is put on hold for review, that line named
+    as the reason (a replacement order, whose quantities were reviewed already, passes False).
 
-    :raises OrderRejected: naming each line whose SKU is unknown or not active.
+    :raises OrderConflict: when the number exists with different values, naming each one.
+    :raises OrderRejected: naming each line whose SKU is unknown or not active, or each reason
+        the order cannot ship (its service, country, weight or a line's size).
     """
     existing = db.session.scalar(_ORDER_BY_NUMBER, {"number": cleaned["number"]})
     if existing is not None:
+        differences = order_differences(existing, cleaned)
+        if differences:
+            raise OrderConflict(existing.number, differences)
         return existing, False
-    skus = _active_skus(line["sku"] for line in cleaned["lines"])
+    skus, review_text = _active_skus(line["sku"] for line in cleaned["lines"])
     errors = {f"lines[{i}].sku": f"no active SKU has the code or barcode {line['sku']!r}"
               for i, line in enumerate(cleaned["lines"]) if line["sku"] not in skus}
     if errors:
         raise OrderRejected(errors)
+    problems = hooks.intake_problems([intake_order(cleaned, skus)])
+    if problems:
+        raise OrderRejected(problems[0])
     # Core INSERTs rather than the unit of work (a request stores one order, and the flush
     # machinery cost more than the SQL); the objects returned are kept true to the rows, with
     # money at the 4 places it comes back from the database with.
@@ -341,6 +542,13 @@ def create_order(cleaned: Mapping[str, Any], *, actor) -> tuple[CustomerOrder, b
     audit.record_many(CustomerOrder.__tablename__, "customer_order.created", [
         (order_id, order.number, {"channel": order.channel, "lines": len(lines),
                                   "country": order.country})], actor=actor)
+    if review:
+        reason = review_reason(((skus[line["sku"]].code, line["quantity"])
+                                for line in cleaned["lines"]),
+                               core_settings.parse_stored("order_review_quantity", review_text))
+        if reason:
+            from erp.orders.services.allocation import hold_order  # allocation imports intake
+            hold_order(order, reason=reason, actor=actor)
     return order, True
 
 
@@ -413,6 +621,7 @@ def find_api_token(plaintext: str | None) -> ApiToken | None:
     return token if token is not None and token.active else None
 
 
-__all__ = ["NO_POSTAL_CODE_COUNTRIES", "OrderRejected", "create_api_token",
-           "create_order", "find_api_token", "hash_token", "mark_api_token_used", "resolve_skus",
-           "revoke_api_token", "validate_order_payload"]
+__all__ = ["NO_POSTAL_CODE_COUNTRIES", "OrderConflict", "OrderRejected", "create_api_token",
+           "create_order", "find_api_token", "hash_token", "intake_order", "mark_api_token_used",
+           "order_differences", "resolve_skus", "review_reason", "revoke_api_token",
+           "validate_order_payload"]

@@ -11,16 +11,20 @@ Every function validates, changes, audits and flushes; none commits.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from erp.core import audit
 from erp.core.codes import normalize_country
 from erp.core.errors import ValidationError
 from erp.core.money import to_decimal, validate_currency
 from erp.extensions import db
+from erp.orders.hooks import IntakeOrder
 from erp.shipping.errors import ShippingError
 from erp.shipping.models import (
     Carrier,
@@ -390,6 +394,94 @@ def service_for_order(order) -> ShippingService:
                             f'{service.name} ("{code}") does not serve; add the country to '
                             "the service or change the order's service.")
     return service
+
+
+def intake_problems(orders: Sequence[IntakeOrder]) -> dict[int, dict[str, str]]:
+    """Say why orders about to be taken in cannot ship with the service they ask for.
+
+    Registered as an intake check (:data:`erp.orders.hooks.intake_checks`), so the API and the
+    order sheet refuse what packing would refuse later: a service that does not exist or is
+    inactive, that does not serve the order's country, whose weight limit the goods' estimated
+    weight (:attr:`IntakeOrder.weight_g`) exceeds, whose longest side or length + width +
+    height limit a single item exceeds, or that needs a phone number the order lacks. An order
+    asking for no service is left alone: the packing bench chooses one. One query for the
+    services and one for their zones, however many orders.
+
+    :returns: ``{index in orders: {field path: message}}`` for the orders refused.
+    """
+    codes = sorted({o.shipping_service for o in orders if o.shipping_service})
+    if not codes:
+        return {}
+    services: dict[str, _IntakeService] = {}
+    for start in range(0, len(codes), 500):
+        for service in db.session.scalars(
+                select(ShippingService).where(ShippingService.code.in_(codes[start:start + 500]))
+                .options(joinedload(ShippingService.carrier))):
+            services[service.code] = _IntakeService(
+                service.id, f'{service.name} ("{service.code}")',
+                service.active and service.carrier.active, service.max_weight_g or 0,
+                service.max_longest_mm or 0, service.max_sum_mm or 0, service.requires_phone)
+    served = set(db.session.execute(
+        select(ServiceZone.service_id, ServiceZone.country)
+        .where(ServiceZone.service_id.in_([s.id for s in services.values()]))).tuples()) \
+        if services else set()
+    found: dict[int, dict[str, str]] = {}
+    for index, order in enumerate(orders):
+        if not order.shipping_service:
+            continue
+        problems = _intake_problems(order, services.get(order.shipping_service), served)
+        if problems:
+            found[index] = problems
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _IntakeService:
+    """What the intake check needs of a service, read once per import."""
+
+    id: int
+    named: str
+    active: bool
+    max_weight_g: int
+    max_longest_mm: int
+    max_sum_mm: int
+    requires_phone: bool
+
+
+def _intake_problems(order: IntakeOrder, service: _IntakeService | None,
+                     served: set[tuple[int, str]]) -> dict[str, str]:
+    if service is None:
+        return {"shipping_service": f'no shipping service has the code '
+                                    f'"{order.shipping_service}"; use the code of one of the '
+                                    "ERP's services, or none for the packing bench to choose"}
+    named = service.named
+    if not service.active:
+        return {"shipping_service": f"{named} is inactive; choose an active service"}
+    problems: dict[str, str] = {}
+    if (service.id, order.country) not in served:
+        problems["shipping_service"] = (f"{named} does not serve {order.country}; choose a "
+                                        "service that does")
+    if service.max_weight_g:
+        weight = order.weight_g
+        if weight > service.max_weight_g:
+            problems["lines"] = (f"the goods weigh an estimated {weight:,} g (catalog weight x "
+                                 f"quantity); {named} takes at most {service.max_weight_g:,} g "
+                                 "a parcel")
+    if service.max_longest_mm or service.max_sum_mm:
+        for i, line in enumerate(order.lines):
+            longest = max(line.length_mm, line.width_mm, line.height_mm)
+            total = line.length_mm + line.width_mm + line.height_mm
+            if service.max_longest_mm and longest > service.max_longest_mm:
+                problems[f"lines[{i}].sku"] = (
+                    f"{line.sku_code} is {longest:,} mm long; {named} takes at most "
+                    f"{service.max_longest_mm:,} mm on the longest side")
+            elif service.max_sum_mm and total > service.max_sum_mm:
+                problems[f"lines[{i}].sku"] = (
+                    f"{line.sku_code} measures {total:,} mm length + width + height; {named} "
+                    f"takes at most {service.max_sum_mm:,} mm")
+    if service.requires_phone and not (order.phone or "").strip():
+        problems["phone"] = f"is required by {named}"
+    return problems
 
 
 # --------------------------------------------------------------------------- weights and limits

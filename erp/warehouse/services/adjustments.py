@@ -10,7 +10,7 @@ from erp.core import settings as core_settings
 from erp.core.errors import PermissionDenied, ValidationError
 from erp.core.locking import lock
 from erp.core.models import Role, utcnow
-from erp.core.settings import SettingDef, declare
+from erp.core.settings import SettingDef, _decimal, declare
 from erp.core.states import transition
 from erp.extensions import db
 from erp.warehouse.models import (
@@ -24,17 +24,10 @@ from erp.warehouse.models import (
 )
 from erp.warehouse.services.ledger import MoveSpec, post_move, virtual_location
 
-
-def _threshold(raw: str) -> Decimal:
-    value = Decimal(str(raw).strip())
-    if value < 0:
-        raise ValueError("must be zero or more")
-    return value
-
-
 declare(SettingDef("adjustment_approval_threshold", "Adjustment approval threshold (base "
-                   "currency)", _threshold, Decimal("200"),
-                   "Stock adjustments worth more than this wait for a manager's approval."))
+                   "currency)", _decimal, Decimal("200"),
+                   "Stock adjustments worth more than this wait for a manager's approval "
+                   "(0: every adjustment does)."))
 
 
 def request_adjustment(sku: Sku, location: Location, quantity: int, *, reason: str,
