@@ -15,10 +15,10 @@ holds a read snapshot that a later write could not upgrade. :func:`intent` sets 
 a block.
 
 **PostgreSQL.** Row locks (:mod:`erp.core.locking`) serialise writers; a request that still meets
-a serialization failure or a deadlock (SQLSTATE 40001 / 40P01) is rolled back and run again
-whole, at most :data:`RETRIES` times with jittered back-off, and then answered with a "try
-again" page (503), never a 500. A request that waited too long for SQLite's write lock gets the
-same page.
+a serialization failure, a deadlock or a unique key taken meanwhile (SQLSTATE 40001 / 40P01 /
+23505) is rolled back and run again whole, at most :data:`RETRIES` times with jittered
+back-off, and then answered with a "try again" page (503), never a 500. A request that waited
+too long for SQLite's write lock gets the same page.
 """
 
 from __future__ import annotations
@@ -39,8 +39,11 @@ log = logging.getLogger(__name__)
 
 #: times a request is run again after a serialization failure or deadlock
 RETRIES = 3
-#: SQLSTATEs after which the whole unit of work may simply be run again
-RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+#: SQLSTATEs after which the whole unit of work may simply be run again: a serialization
+#: failure, a deadlock, and a unique key another request took between this one's check and its
+#: insert (run again, the check sees the row and answers as it would have: "already exists",
+#: or an identical order re-posted)
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "23505"})
 #: milliseconds SQLite waits for another writer's lock before giving up
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 

@@ -182,3 +182,26 @@ def test_a_server_error_releases_the_key(app, client, token):
     assert db.session.scalar(select(func.count()).select_from(IdempotencyKey)) == 0
     assert client.post("/api/v1/test/fail", json={}, headers=headers).status_code == 201
     assert calls == [1, 1]
+
+
+def test_simultaneous_first_posts_of_one_order_number_create_it_once(app, token, dummy_sku):
+    """Both pass the 'number is new' check; the loser's insert meets the unique key, runs
+    again, and finds the order: 201 once, 200 for the others, never a 500."""
+    headers = {"Authorization": f"Bearer {token}"}
+    for round_ in range(3):
+        body = payload(number=f"WEB-RACE-{round_}")
+        barrier = threading.Barrier(4, timeout=20)
+        statuses = []
+
+        def post_it(body=body, barrier=barrier, statuses=statuses):
+            client = app.test_client()
+            barrier.wait()
+            statuses.append(client.post("/api/v1/orders", json=body, headers=headers).status_code)
+
+        threads = [threading.Thread(target=post_it) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert sorted(statuses) == [200, 200, 200, 201], statuses
+    assert order_count() == 3

@@ -214,3 +214,17 @@ def test_every_order_operation_locks_the_order_first(create_order, stocked, monk
      "address": lambda: update_shipping_address(order, {"city": "Bonn"}, actor=None)
      }[operation]()
     assert locked[0] == (order, 0)  # locked before anything was written
+
+
+def test_address_change_to_a_country_the_service_does_not_serve_is_refused(
+        create_order, stocked, shipping_setup):
+    order = create_order([(stocked[0], 1)], shipping_service="POST-REG")
+    db.session.commit()
+    with pytest.raises(DomainError, match='To send order "WEB-.*" to BR, its service must serve '
+                                          "that country") as refused:
+        update_shipping_address(order, {"country": "BR"}, actor=None)
+    assert refused.value.field == "country"
+    db.session.rollback()
+    assert order.country == "DE"
+    changes = update_shipping_address(order, {"country": "FR"}, actor=None)  # it serves FR
+    assert changes["country"] == ["DE", "FR"]

@@ -459,6 +459,8 @@ def update_shipping_address(order: CustomerOrder, fields: Mapping[str, object], 
     changes = audit.diff(order, values)
     if not changes:
         return AddressChanges()
+    if "country" in changes and order.shipping_service:
+        _check_service_serves(order, changes["country"][1])
     for name, (_old, new) in changes.items():
         setattr(order, name, new)
     audit.record(order, "customer_order.address_changed", actor=actor, changes=changes)
@@ -466,6 +468,22 @@ def update_shipping_address(order: CustomerOrder, fields: Mapping[str, object], 
     notices = [notice for result in hooks.send(hooks.order_shipping_changed, order, actor=actor,
                                                changes=changes) for notice in result]
     return AddressChanges(changes, notices)
+
+
+def _check_service_serves(order: CustomerOrder, country: str) -> None:
+    """Refuse a new country the order's service cannot ship to (intake's own checks)."""
+    lines = tuple(hooks.IntakeLine(
+        sku_code=line.sku.code, quantity=line.quantity, weight_g=int(line.sku.weight_g or 0),
+        length_mm=int(line.sku.length_mm or 0), width_mm=int(line.sku.width_mm or 0),
+        height_mm=int(line.sku.height_mm or 0)) for line in order.lines)
+    probe = hooks.IntakeOrder(number=order.number, country=country,
+                              shipping_service=order.shipping_service, phone=order.phone,
+                              lines=lines)
+    problem = hooks.intake_problems([probe]).get(0, {}).get("shipping_service")
+    if problem:
+        raise ValidationError(
+            f'To send order "{order.number}" to {country}, its service must serve that country: '
+            f"{problem}", field="country")
 
 
 __all__ = [
