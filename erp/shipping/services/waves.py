@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from erp.core import audit, numbering
 from erp.core.errors import ValidationError
+from erp.core.locking import lock
 from erp.core.models import utcnow
 from erp.core.states import transition
 from erp.extensions import db
@@ -237,6 +238,7 @@ def start_wave(wave: PickWave, *, actor) -> PickWave:
 
     :raises InvalidTransition: if the wave is not open.
     """
+    lock(wave)  # the wave owns its state: two pickers pressing Start start it once
     transition(wave, WaveState.picking, machine=WAVE_STATES, actor=actor)
     wave.started_at = utcnow()
     db.session.flush()
@@ -244,7 +246,8 @@ def start_wave(wave: PickWave, *, actor) -> PickWave:
 
 
 def _ensure_picking(wave: PickWave, action: str, *, actor) -> None:
-    """Start an open wave on its first pick; refuse a finished one."""
+    """Start an open wave on its first pick; refuse a finished one (the wave locked first)."""
+    lock(wave)
     if wave.state == WaveState.open:
         start_wave(wave, actor=actor)
     elif wave.state != WaveState.picking:
@@ -255,8 +258,7 @@ def _ensure_picking(wave: PickWave, action: str, *, actor) -> None:
 def _ensure_open_task(task: PickTask, action: str) -> None:
     """Lock the task's row (two pickers on one task queue), re-read it, and check it is open."""
     db.session.flush()
-    db.session.execute(select(PickTask).where(PickTask.id == task.id).with_for_update()
-                       .execution_options(populate_existing=True))
+    lock(task)
     if task.state != T.open:
         raise ShippingError(f"To {action} this task (SKU {task.sku.code} from bin "
                             f"{task.location.code} for order {task.order.number}), it must be "
@@ -524,6 +526,7 @@ def finish_wave(wave: PickWave, actor) -> PickWave:
 
     :raises ShippingError: while a task is open, naming how many and the first.
     """
+    lock(wave)  # a second finish waits here, then finds the wave done
     first = db.session.scalar(select(PickTask).where(
         PickTask.wave_id == wave.id, PickTask.state == T.open)
         .order_by(PickTask.sequence, PickTask.id).limit(1))
