@@ -71,7 +71,9 @@ def test_arrival_in_receiving_bin_opens_task_suggesting_bin_that_holds_sku(
     event = db.session.scalar(select(AuditEvent).where(
         AuditEvent.action == "putaway_task.created", AuditEvent.entity_id == str(task.id)))
     assert event.entity_ref == task.number
-    assert event.changes["quantity"] == [None, 24]
+    assert event.changes["tasks"] == [{
+        "task": task.id, "sku": "TS-RED-M", "from_location_id": dock.id, "quantity": 24,
+        "suggested_location_id": shelves["A-01-01-03"].id}]
     assert putaway_waiting() == (1, 24)
 
 
@@ -129,6 +131,11 @@ def test_without_holder_or_zone_the_first_empty_bin_is_suggested_once(
     suggested = {t.suggested_location_id for t in db.session.scalars(
         select(PutawayTask).where(PutawayTask.state == PutawayState.open))}
     assert len(suggested) == 4
+    # one audit event for the posting's two tasks, as the ledger writes one for its moves
+    event = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "putaway_task.created").order_by(AuditEvent.id.desc())).first()
+    assert event.entity_ref.endswith(" and 1 more")
+    assert len(event.changes["tasks"]) == 2
 
 
 def test_the_receiving_bins_zone_comes_before_the_rest_of_the_warehouse(

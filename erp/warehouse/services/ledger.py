@@ -290,7 +290,7 @@ def post_moves(specs: Sequence[MoveSpec], *, actor, at: datetime | None = None,
                 f"move, not {-delta}.")
         new_levels[key] = new_on_hand
     _set_on_hand(levels, new_levels)
-    _sync_putaway(specs, locations, levels, actor=actor, at=at)
+    _sync_putaway(specs, locations, levels, skus, actor=actor, at=at)
     new_costs: dict[int, Decimal] = {}
     for sku_id, sku_specs in costed.items():
         cost, on_hand = costs[sku_id] or Decimal(0), int(totals.get(sku_id, 0))
@@ -321,7 +321,8 @@ def post_moves(specs: Sequence[MoveSpec], *, actor, at: datetime | None = None,
 
 
 def _sync_putaway(specs: Sequence[MoveSpec], locations: dict[int, _Bin],
-                  levels: dict[tuple[int, int], StockLevel], *, actor, at: datetime) -> None:
+                  levels: dict[tuple[int, int], StockLevel], skus: dict, *, actor,
+                  at: datetime) -> None:
     """Keep the put-away tasks of the receiving bins this posting touched true to their stock.
 
     Generic on purpose: whatever brings goods into a receiving bin (a purchase receipt, a
@@ -341,7 +342,8 @@ def _sync_putaway(specs: Sequence[MoveSpec], locations: dict[int, _Bin],
         from erp.warehouse.services.putaway import sync_putaway_tasks  # it posts moves too
 
         sync_putaway_tasks(waiting, {key: locations[key[1]].warehouse_id for key in waiting},
-                           actor=actor, at=at)
+                           actor=actor, at=at,
+                           sku_codes={key[0]: skus[key[0]].code for key in waiting})
 
 
 def post_move(spec: MoveSpec, *, actor, at: datetime | None = None) -> StockMove:

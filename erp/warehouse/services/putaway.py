@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import insert, select
 
 from erp.catalog.models import Sku
 from erp.core import audit
@@ -54,8 +54,7 @@ from erp.warehouse.services.lookups import find_sku
 
 P = PutawayState
 TASK_NUMBER_RE = re.compile(r"^PA-?0*(\d{1,12})$")
-_INSERT_TASKS = insert(PutawayTask.__table__).returning(PutawayTask.__table__.c.id,
-                                                        sort_by_parameter_order=True)
+_INSERT_TASKS = insert(PutawayTask.__table__)
 
 
 class PutawayError(DomainError):
@@ -67,7 +66,8 @@ class PutawayError(DomainError):
 
 def sync_putaway_tasks(waiting: Mapping[tuple[int, int], int],
                        warehouses: Mapping[tuple[int, int], int | None], *, actor,
-                       at: datetime | None = None) -> None:
+                       at: datetime | None = None,
+                       sku_codes: Mapping[int, str] | None = None) -> None:
     """Make the open tasks of (SKU, receiving bin) pairs match what waits there.
 
     Called by the ledger under the locks of those stock levels, so two postings into one bin
@@ -75,37 +75,52 @@ def sync_putaway_tasks(waiting: Mapping[tuple[int, int], int],
 
     :param waiting: ``{(sku id, receiving bin id): units}`` the bin holds and can move now.
     :param warehouses: the warehouse of each pair's bin.
+    :param sku_codes: the SKUs' codes, when the caller has them (for the audit trail).
     """
     at = at or utcnow()
     keys = sorted(waiting)
+    # Two short IN lists rather than one of pairs: a receipt of many lines has one bin.
     tasks = {(t.sku_id, t.from_location_id): t for t in db.session.scalars(
         select(PutawayTask).where(PutawayTask.state == P.open,
-                                  tuple_(PutawayTask.sku_id, PutawayTask.from_location_id)
-                                  .in_(keys)).order_by(PutawayTask.id))}
+                                  PutawayTask.sku_id.in_({sku for sku, _ in keys}),
+                                  PutawayTask.from_location_id.in_({loc for _, loc in keys}))
+        .order_by(PutawayTask.id))
+        if (t.sku_id, t.from_location_id) in waiting}
     new = [key for key in keys if waiting[key] > 0 and key not in tasks
            and warehouses.get(key) is not None]
     grown = [key for key, task in tasks.items()
              if waiting[key] > task.left and task.suggested_location_id is None]
     suggested = suggest_bins([(*key, warehouses[key]) for key in new + grown])
-    codes = dict(db.session.execute(select(Sku.id, Sku.code).where(
-        Sku.id.in_({key[0] for key in keys}))).all())
+    codes = dict(sku_codes) if sku_codes is not None else dict(db.session.execute(
+        select(Sku.id, Sku.code).where(Sku.id.in_({key[0] for key in keys}))).all())
     for key, task in sorted(tasks.items()):
         _resize(task, waiting[key], suggested.get(key), codes[key[0]], actor=actor, at=at)
     if tasks:
         db.session.flush()  # the ledger writes with Core: keep no change pending in the ORM
     if not new:
         return
-    ids = db.session.execute(_INSERT_TASKS, [
+    # One executemany, then the ids read back by key (a key has one open task): RETURNING
+    # would make SQLite insert row by row, and a receipt may carry a thousand lines.
+    db.session.execute(_INSERT_TASKS, [
         {"sku_id": sku_id, "warehouse_id": warehouses[(sku_id, loc_id)],
          "from_location_id": loc_id, "suggested_location_id": suggested.get((sku_id, loc_id)),
          "quantity": waiting[(sku_id, loc_id)], "done_qty": 0, "state": P.open,
-         "created_at": at} for sku_id, loc_id in new]).scalars().all()
-    audit.record_many(PutawayTask.__tablename__, "putaway_task.created", [
-        (ident, putaway_number(ident), {
-            "sku": codes[sku_id], "from_location_id": loc_id,
-            "quantity": [None, waiting[(sku_id, loc_id)]],
-            "suggested_location_id": suggested.get((sku_id, loc_id))})
-        for ident, (sku_id, loc_id) in zip(ids, new, strict=True)], actor=actor)
+         "created_at": at} for sku_id, loc_id in new])
+    locations = {loc_id for _, loc_id in new}
+    skus = {sku_id for sku_id, _ in new}
+    ids = {(sku_id, loc_id): ident for ident, sku_id, loc_id in db.session.execute(
+        select(PutawayTask.id, PutawayTask.sku_id, PutawayTask.from_location_id).where(
+            PutawayTask.state == P.open, PutawayTask.from_location_id.in_(locations),
+            PutawayTask.sku_id.in_(skus)))}
+    # One event for the posting's tasks, as the ledger writes one for its moves: a receipt of
+    # a thousand lines would otherwise spend longer on audit rows than on the stock.
+    first = min(ids[key] for key in new)
+    audit.record_many(PutawayTask.__tablename__, "putaway_task.created", [(first, (
+        putaway_number(first) if len(new) == 1 else
+        f"{putaway_number(first)} and {len(new) - 1} more"), {
+        "tasks": [{"task": ids[key], "sku": codes[key[0]], "from_location_id": key[1],
+                   "quantity": waiting[key], "suggested_location_id": suggested.get(key)}
+                  for key in new]})], actor=actor)
 
 
 def _resize(task: PutawayTask, waiting: int, suggestion: int | None, sku_code: str, *, actor,
