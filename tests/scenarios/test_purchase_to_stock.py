@@ -1,5 +1,4 @@
-"""Scenario: suggestion -> draft PO -> approval -> ordered -> two deliveries -> closed short
--> put away.
+"""Scenario: suggestion -> draft PO -> approval -> ordered -> deliveries -> closed -> put away.
 
 Written as numbered steps, like Tryton's ``scenario_purchase.rst``; it calls services only and
 commits where a screen would (one unit of work per step). At each step it checks the stock

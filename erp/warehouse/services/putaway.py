@@ -79,12 +79,13 @@ def sync_putaway_tasks(waiting: Mapping[tuple[int, int], int],
     """
     at = at or utcnow()
     keys = sorted(waiting)
-    # Two short IN lists rather than one of pairs: a receipt of many lines has one bin.
+    # Two short IN lists rather than one of pairs: a receipt of many lines has one bin. Read
+    # afresh (a copy loaded before the levels were locked may be stale).
     tasks = {(t.sku_id, t.from_location_id): t for t in db.session.scalars(
         select(PutawayTask).where(PutawayTask.state == P.open,
                                   PutawayTask.sku_id.in_({sku for sku, _ in keys}),
                                   PutawayTask.from_location_id.in_({loc for _, loc in keys}))
-        .order_by(PutawayTask.id))
+        .order_by(PutawayTask.id).execution_options(populate_existing=True))
         if (t.sku_id, t.from_location_id) in waiting}
     new = [key for key in keys if waiting[key] > 0 and key not in tasks
            and warehouses.get(key) is not None]
