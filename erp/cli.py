@@ -390,6 +390,20 @@ def allocate_cmd(limit: int | None):
     click.secho(str(summary), fg="yellow" if summary.failed else "green")
 
 
+@click.command("putaway-sync")
+@with_appcontext
+def putaway_sync_cmd():
+    """Open put-away tasks for goods already lying in receiving bins (once, after upgrading)."""
+    from erp.extensions import db
+    from erp.warehouse.queries import putaway_waiting
+    from erp.warehouse.services import sync_receiving_bins
+
+    sync_receiving_bins(actor=None)
+    db.session.commit()
+    tasks, units = putaway_waiting()
+    click.secho(f"{tasks:,} put-away task(s) open, {units:,} unit(s) waiting.", fg="green")
+
+
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
 @click.option("--simple", is_flag=True, help="Run jobs in this process (no fork per job).")
@@ -489,7 +503,8 @@ def restore_cmd(ctx: click.Context, file: str, yes: bool):
 #: every command of the group; domains append theirs (registered on each app's ``app.cli``)
 COMMANDS: list[click.Command] = [demo_cmd, create_user_cmd, check_cmd, check_ledger_cmd,
                                purge_keys_cmd,
-                               import_group, export_group, allocate_cmd, worker_cmd,
+                               import_group, export_group, allocate_cmd, putaway_sync_cmd,
+                               worker_cmd,
                                report_cmd, backup_cmd, restore_cmd]
 
 

@@ -23,6 +23,8 @@ class Card:
     count: Callable[[], int]
     endpoint: str
     hint: str = ""
+    #: a figure beside the count, read with it (e.g. "120 units"), or None
+    detail: Callable[[], str] | None = None
 
 
 CARDS: list[Card] = []
@@ -36,7 +38,8 @@ def register(*cards: Card) -> None:
 def cards_for(user) -> list[dict]:
     """Return the cards ``user`` may see, with their counts and links."""
     perms = permissions_of(user)
-    return [{"title": c.title, "count": c.count(), "url": url_for(c.endpoint), "hint": c.hint}
+    return [{"title": c.title, "count": c.count(), "url": url_for(c.endpoint), "hint": c.hint,
+             "detail": c.detail() if c.detail else ""}
             for c in CARDS if c.permission in perms]
 
 

@@ -37,6 +37,7 @@ NAV: list[tuple[str, str, str]] = [
     ("Stock", "warehouse.stock_list", "warehouse.view"),
     ("Moves", "warehouse.move_list", "warehouse.view"),
     ("Transfer", "warehouse.transfer_stock", "warehouse.move"),
+    ("Put-away", "warehouse.put_away_stock", "warehouse.move"),
     ("Counts", "warehouse.cycle_count_list", "warehouse.view"),
     ("Bins", "warehouse.warehouse_list", "warehouse.manage"),
     ("Suppliers", "procurement.supplier_list", "procurement.view"),

@@ -25,7 +25,7 @@ from erp.core.permissions import public
 from erp.extensions import db, limiter
 from erp.orders import hooks, services
 from erp.orders.models import CustomerOrder
-from erp.warehouse.queries import availability_query
+from erp.warehouse.queries import stock_availability_query
 
 api_bp = Blueprint("orders_api", __name__)
 
@@ -182,17 +182,29 @@ def order_detail(number: str):
 @api_bp.get("/stock")
 @api_token_required
 def stock():
-    """Return the available quantity of every active SKU (or of the ``sku`` codes asked)."""
+    """Return the stock of every active SKU (or of the ``sku`` codes asked).
+
+    ``available`` is exactly what allocation can still reserve (active storage bins not
+    frozen by a count); ``inbound`` waits in receiving bins to be put away; ``blocked`` is in
+    quarantine, returns, packing or shipping bins, inactive bins or frozen by a count.
+    """
     codes = [c.strip().upper() for c in request.args.getlist("sku") if c.strip()]
     stmt = select(Sku.id, Sku.code).where(Sku.status == SkuStatus.active)
     if codes:
         stmt = stmt.where(Sku.code.in_(codes))
     skus = dict(db.session.execute(stmt).all())
-    available = {row.sku_id: row.available for row in db.session.execute(
-        availability_query(list(skus) if codes else None))}
-    items = sorted(({"sku": code, "available": max(int(available.get(ident) or 0), 0)}
-                    for ident, code in skus.items()), key=lambda item: item["sku"])
+    figures = {row.sku_id: row for row in db.session.execute(
+        stock_availability_query(list(skus) if codes else None))}
+    items = sorted((_stock_item(code, figures.get(ident)) for ident, code in skus.items()),
+                   key=lambda item: item["sku"])
     return jsonify(stock=items)
+
+
+def _stock_item(code: str, row) -> dict:
+    if row is None:
+        return {"sku": code, "available": 0, "inbound": 0, "blocked": 0}
+    return {"sku": code, "available": max(int(row.available), 0), "inbound": int(row.inbound),
+            "blocked": int(row.blocked)}
 
 
 @api_bp.get("/openapi.json")

@@ -113,14 +113,14 @@ OPENAPI: dict = {
                           "404": _json("Error", "No order has this number."),
                           "429": _TOO_MANY}}},
         "/stock": {"get": {
-            "summary": "Available quantity per active SKU",
+            "summary": "Available, inbound and blocked quantities per active SKU",
             "operationId": "getStock",
             "parameters": [{"name": "sku", "in": "query", "required": False,
                             "description": "SKU codes to return (repeat the parameter); "
                                            "all active SKUs when absent.",
                             "schema": {"type": "array", "items": {"type": "string"}},
                             "style": "form", "explode": True}],
-            "responses": {"200": _json("Stock", "Available quantities."),
+            "responses": {"200": _json("Stock", "Stock per SKU, by code."),
                           "401": _UNAUTHORIZED, "429": _TOO_MANY}}},
         "/openapi.json": {"get": {
             "summary": "This document", "operationId": "getOpenApi", "security": [],
@@ -152,9 +152,23 @@ OPENAPI: dict = {
                     "sku": _TEXT, "quantity": {"type": "integer"}, "unit_price": _TEXT,
                     "allocated_quantity": {"type": "integer"}}}},
                 "tracking_numbers": {"type": "array", "items": _TEXT}}},
-            "Stock": {"type": "object", "properties": {"stock": {"type": "array", "items": {
-                "type": "object", "properties": {"sku": _TEXT,
-                                                 "available": {"type": "integer"}}}}}},
+            "Stock": {"type": "object", "required": ["stock"], "properties": {"stock": {
+                "type": "array", "items": {"$ref": "#/components/schemas/StockItem"}}}},
+            "StockItem": {
+                "type": "object", "required": ["sku", "available", "inbound", "blocked"],
+                "properties": {
+                    "sku": _TEXT,
+                    "available": {"type": "integer", "minimum": 0,
+                                  "description": "What an order can still reserve: on hand "
+                                                 "less reserved in active storage bins that no "
+                                                 "stock count freezes."},
+                    "inbound": {"type": "integer", "minimum": 0,
+                                "description": "On hand in receiving bins, waiting to be put "
+                                               "away; available once it is."},
+                    "blocked": {"type": "integer", "minimum": 0,
+                                "description": "On hand that cannot be sold now: in "
+                                               "quarantine, returns, packing, shipping or "
+                                               "inactive bins, or frozen by a stock count."}}},
             "ValidationErrors": _ERRORS,
             "Conflict": _CONFLICT,
             "Error": _ERROR,

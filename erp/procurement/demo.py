@@ -20,7 +20,8 @@ from erp.core.services import get_user_by_username
 from erp.extensions import db
 from erp.procurement import services
 from erp.procurement.models import PurchaseOrder, PurchaseOrderState, Supplier
-from erp.warehouse.models import Location, Warehouse
+from erp.warehouse import services as warehouse_services
+from erp.warehouse.models import Location, PutawayState, PutawayTask, Warehouse
 
 S = PurchaseOrderState
 
@@ -70,7 +71,8 @@ def load_demo() -> None:
         .where(Warehouse.code == "SZ1", Location.code == "RCV-01"))
     if receiving is None:
         return  # the warehouse demo is not loaded
-    _load_orders(suppliers, buyer, manager, receiving)
+    orders = _load_orders(suppliers, buyer, manager, receiving)
+    _put_away(orders[S.closed], get_user_by_username("warehouse"))
 
 
 def _load_suppliers(actor) -> dict[str, Supplier]:
@@ -117,7 +119,8 @@ def _lines(supplier: Supplier, styles: list[str], count: int, start: int = 0):
     return [(sku, max(items[sku.id].moq, items[sku.id].pack_multiple * 10)) for sku in chosen]
 
 
-def _load_orders(suppliers: dict[str, Supplier], buyer, manager, receiving: Location) -> None:
+def _load_orders(suppliers: dict[str, Supplier], buyer, manager,
+                 receiving: Location) -> dict[PurchaseOrderState, PurchaseOrder]:
     today = utcnow().date()
     textile, bags = suppliers["CN-KQTEX"], suppliers["VN-SGBAG"]
     bottles, linen = suppliers["CN-YKBTL"], suppliers["PT-GMLIN"]
@@ -134,10 +137,29 @@ def _load_orders(suppliers: dict[str, Supplier], buyer, manager, receiving: Loca
         (S.closed, linen, _lines(linen, ["LM-PIL"], 3), 60),
         (S.cancelled, bags, _lines(bags, ["KB-BAG"], 2), None),
     ]
+    orders = {}
     for state, supplier, lines, days_ago in plans:
         if lines:
-            _order(state, supplier, lines, buyer, manager, receiving,
-                   ordered_on=today - timedelta(days=days_ago) if days_ago else None)
+            orders[state] = _order(state, supplier, lines, buyer, manager, receiving,
+                                   ordered_on=today - timedelta(days=days_ago) if days_ago
+                                   else None)
+    return orders
+
+
+def _put_away(po: PurchaseOrder | None, worker) -> None:
+    """Put the oldest order's goods away into their suggested bins; the newer ones still wait.
+
+    The receipts opened put-away tasks in the receiving bin (the warehouse does that for any
+    arrival there), so the demo shows both: tasks done, and tasks waiting on the scanner screen.
+    """
+    if po is None:
+        return
+    skus = {line.sku_id for line in po.lines}
+    for task in db.session.scalars(select(PutawayTask).where(
+            PutawayTask.state == PutawayState.open, PutawayTask.sku_id.in_(skus))
+            .order_by(PutawayTask.id)):
+        if task.suggested_location is not None:
+            warehouse_services.confirm_putaway(task, task.suggested_location, actor=worker)
 
 
 def _order(state, supplier, lines, buyer, manager, receiving, *, ordered_on) -> PurchaseOrder:

@@ -100,3 +100,19 @@ class MoveFilterForm(FlaskForm):
     ref_id = IntegerField("Reference id", validators=[Optional(), NumberRange(min=0, max=_LIMIT)])
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])
+
+
+class PutawayForm(FlaskForm):
+    """One put-away scan: the task (or SKU), a smaller quantity if not all, then the bin.
+
+    The bin is not required here: a task scanned alone is shown with its suggestion and the
+    bin asked next (the ``required`` flag only tells the scanner script to move on to it).
+    """
+
+    scan = StringField("Task or SKU", validators=[Optional(), Length(max=64)],
+                       render_kw={**_SCAN, "required": True})
+    quantity = IntegerField("Quantity (empty = all left)",
+                            validators=[Optional(), NumberRange(min=1, max=_LIMIT)],
+                            render_kw={"inputmode": "numeric", "autocomplete": "off"})
+    bin = StringField("Bin", validators=[Optional(), Length(max=64)],
+                      render_kw={**_SCAN, "required": True})

@@ -342,3 +342,73 @@ class CycleCountLine(db.Model):
     def variance(self) -> int | None:
         """Return counted minus expected, or None before counting."""
         return None if self.counted_qty is None else self.counted_qty - self.expected_qty
+
+
+class PutawayState(StrEnum):
+    """Lifecycle of a put-away task."""
+
+    open = "open"
+    done = "done"
+    cancelled = "cancelled"
+
+
+P = PutawayState
+#: the stock-move reference of a put-away (``ref_id`` is the task's id)
+PUTAWAY_REF = "putaway_task"
+PUTAWAY_STATES = StateMachine(
+    PutawayState, initial=P.open, noun="put-away task",
+    transitions={(P.open, P.done), (P.open, P.cancelled)},
+    colours={P.open: "blue", P.done: "green", P.cancelled: "grey"},
+    groups={"final": {P.done, P.cancelled}},
+)
+
+
+class PutawayTask(db.Model):
+    """Stock of one SKU waiting in a receiving bin to be put away into a storage bin.
+
+    There is at most one open task per (SKU, receiving bin): a later arrival adds to it. While
+    the task is open, what is left (``quantity - done_qty``) equals what the receiving bin holds
+    of the SKU and can move (on hand less reserved); the ledger keeps it so on every posting
+    that touches the bin, under the lock of that stock level.
+    """
+
+    __tablename__ = "putaway_task"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("done_qty >= 0 AND done_qty <= quantity", name="done_within_quantity"),
+        Index("ix_putaway_task_level", "sku_id", "from_location_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("sku.id"))
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouse.id"))
+    from_location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    suggested_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    done_qty: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[PutawayState] = mapped_column(_enum(PutawayState), default=P.open, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    sku: Mapped[Sku] = relationship()
+    warehouse: Mapped[Warehouse] = relationship()
+    from_location: Mapped[Location] = relationship(foreign_keys=[from_location_id])
+    suggested_location: Mapped[Location | None] = relationship(
+        foreign_keys=[suggested_location_id])
+    done_by: Mapped[User | None] = relationship()
+
+    @property
+    def number(self) -> str:
+        """Return the task number a scanner reads, ``PA-000123`` (from the id)."""
+        return putaway_number(self.id)
+
+    @property
+    def left(self) -> int:
+        """Return the units still to put away."""
+        return self.quantity - self.done_qty
+
+
+def putaway_number(task_id: int) -> str:
+    """Return the number of put-away task ``task_id``: ``PA-000123``."""
+    return f"PA-{task_id:06d}"

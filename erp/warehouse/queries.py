@@ -21,6 +21,9 @@ from erp.warehouse.models import (
     CycleCount,
     CycleCountLine,
     Location,
+    LocationKind,
+    PutawayState,
+    PutawayTask,
     Reservation,
     StockAdjustment,
     StockLevel,
@@ -28,9 +31,85 @@ from erp.warehouse.models import (
     Warehouse,
 )
 
+# --------------------------------------------------------------------------- availability
+#
+# One truth of what can be sold: *allocatable* stock is stock in storage bins that are active
+# and whose SKU-bin pair no open (or in review) cycle count freezes. Allocation reserves only
+# from there, and the storefront API reports only that as available, through the two builders
+# below; neither writes its own condition, so they cannot drift apart.
+
+#: the level's SKU-bin pair is frozen by an open (or in review) cycle count
+FROZEN_LEVEL = (
+    select(CycleCountLine.id)
+    .join(CycleCount, CycleCount.id == CycleCountLine.count_id)
+    .where(CycleCountLine.sku_id == StockLevel.sku_id,
+           CycleCountLine.location_id == StockLevel.location_id,
+           CycleCount.state.in_(sorted(CYCLE_COUNT_STATES.groups["frozen"])))
+    .correlate(StockLevel).exists())
+
+
+def allocatable_condition():
+    """Return the condition that a level (joined with its ``Location``) may be reserved from.
+
+    Storage bins only, active, and not frozen by a count: the single definition allocation and
+    the stock API share.
+    """
+    return and_(Location.kind == LocationKind.storage, Location.active.is_(True),
+                ~FROZEN_LEVEL)
+
+
+def allocatable_bins_query(sku_ids) -> Select:
+    """Return ``(sku_id, location_id)`` of the levels allocation may reserve from, in walking order.
+
+    Only levels with something available (on hand above reserved) are listed.
+    """
+    return (select(StockLevel.sku_id, StockLevel.location_id)
+            .join(Location, Location.id == StockLevel.location_id)
+            .where(StockLevel.sku_id.in_(list(sku_ids)), allocatable_condition(),
+                   StockLevel.on_hand > StockLevel.reserved)
+            .order_by(Location.pick_sequence, Location.id))
+
+
+#: the buckets of :func:`stock_availability_query`
+BUCKET_AVAILABLE, BUCKET_INBOUND, BUCKET_BLOCKED = 0, 1, 2
+
+
+def stock_availability_query(sku_ids=None) -> Select:
+    """Return ``(sku_id, available, inbound, blocked)`` per SKU with any stock level.
+
+    - ``available``: on hand less reserved in allocatable bins (:func:`allocatable_condition`),
+      exactly what allocation can still reserve;
+    - ``inbound``: on hand in receiving bins, waiting to be put away;
+    - ``blocked``: on hand anywhere else: quarantine, returns, packing, shipping and scrap
+      bins, inactive bins, and SKU-bin pairs frozen by a count.
+
+    What is reserved in allocatable bins is in none of them, so on hand is ``available +
+    reserved there + inbound + blocked``.
+    """
+    level = StockLevel
+    bucket = case((Location.kind == LocationKind.receiving, BUCKET_INBOUND),
+                  (allocatable_condition(), BUCKET_AVAILABLE), else_=BUCKET_BLOCKED)
+    rows = (select(level.sku_id, level.on_hand, level.reserved, bucket.label("bucket"))
+            .join(Location, Location.id == level.location_id))
+    if sku_ids is not None:
+        rows = rows.where(level.sku_id.in_(list(sku_ids)))
+    rows = rows.subquery("levels")
+
+    def total(value, which):
+        return func.coalesce(func.sum(case((rows.c.bucket == which, value), else_=0)), 0)
+
+    return (select(rows.c.sku_id,
+                   total(rows.c.on_hand - rows.c.reserved, BUCKET_AVAILABLE).label("available"),
+                   total(rows.c.on_hand, BUCKET_INBOUND).label("inbound"),
+                   total(rows.c.on_hand, BUCKET_BLOCKED).label("blocked"))
+            .group_by(rows.c.sku_id))
+
 
 def availability_query(sku_ids=None) -> Select:
     """Return ``(sku_id, on_hand, reserved, available)`` summed over every bin.
+
+    This is the stock the company holds (replenishment's stock position counts goods in
+    receiving and quarantine too); what can be sold is :func:`stock_availability_query`.
 
     Reads ``stock_level`` only, so it does not grow with the length of the ledger. Built on
     the table rather than the entity, so a session returns plain rows without the ORM's row
@@ -544,3 +623,117 @@ def slow_movers_query(since: datetime) -> Select:
             .join(Product, Product.id == Sku.product_id)
             .outerjoin(shipped, shipped.c.sku_id == on_hand.c.sku_id)
             .where(shipped.c.sku_id.is_(None)))
+
+
+# --------------------------------------------------------------------------- put-away
+
+#: the bin has a line in an open (or in review) cycle count: nothing new goes in meanwhile
+BIN_UNDER_COUNT = (
+    select(CycleCountLine.id)
+    .join(CycleCount, CycleCount.id == CycleCountLine.count_id)
+    .where(CycleCountLine.location_id == Location.id,
+           CycleCount.state.in_(sorted(CYCLE_COUNT_STATES.groups["frozen"])))
+    .correlate(Location).exists())
+
+
+def bin_zone(code: str) -> str:
+    """Return the zone of a bin code: ``A`` of ``A-01-02-03`` (zone-aisle-rack-bin)."""
+    return code.split("-", 1)[0]
+
+
+def _putaway_target():
+    """Return the condition that a bin may take put-away stock: active storage, not counted."""
+    return and_(Location.kind == LocationKind.storage, Location.active.is_(True),
+                ~BIN_UNDER_COUNT)
+
+
+def putaway_holders_query(sku_ids, warehouse_ids) -> Select:
+    """Return ``(sku_id, warehouse_id, location_id)`` of put-away targets holding each SKU.
+
+    In walking order, so the first row of a SKU and warehouse is the bin to suggest.
+    """
+    return (select(StockLevel.sku_id, Location.warehouse_id, Location.id.label("location_id"))
+            .join(Location, Location.id == StockLevel.location_id)
+            .where(StockLevel.sku_id.in_(list(sku_ids)),
+                   Location.warehouse_id.in_(list(warehouse_ids)), StockLevel.on_hand > 0,
+                   _putaway_target())
+            .order_by(Location.pick_sequence, Location.code, Location.id))
+
+
+def product_zones_query(product_ids, warehouse_ids) -> Select:
+    """Return ``(product_id, warehouse_id, code)`` of storage bins holding each product's SKUs.
+
+    In walking order: the first bin's zone is where the product (its other sizes and colours)
+    is kept.
+    """
+    return (select(Sku.product_id, Location.warehouse_id, Location.code)
+            .select_from(StockLevel)
+            .join(Sku, Sku.id == StockLevel.sku_id)
+            .join(Location, Location.id == StockLevel.location_id)
+            .where(Sku.product_id.in_(list(product_ids)),
+                   Location.warehouse_id.in_(list(warehouse_ids)),
+                   Location.kind == LocationKind.storage, StockLevel.on_hand > 0)
+            .order_by(Location.pick_sequence, Location.code, Location.id))
+
+
+def empty_storage_bins_query(warehouse_id: int, *, zone: str | None = None,
+                             limit: int | None = None) -> Select:
+    """Return ``(id, code)`` of empty put-away targets of a warehouse, in walking order.
+
+    Empty: no stock on hand or reserved, and not already the suggestion of an open put-away
+    task (so two SKUs are not sent to one empty bin). ``zone`` keeps to bins ``ZONE-...``.
+    """
+    held = (select(StockLevel.location_id)
+            .where(StockLevel.location_id == Location.id,
+                   or_(StockLevel.on_hand > 0, StockLevel.reserved > 0))
+            .correlate(Location).exists())
+    promised = (select(PutawayTask.id)
+                .where(PutawayTask.suggested_location_id == Location.id,
+                       PutawayTask.state == PutawayState.open)
+                .correlate(Location).exists())
+    stmt = (select(Location.id, Location.code)
+            .where(Location.warehouse_id == warehouse_id, _putaway_target(), ~held, ~promised)
+            .order_by(Location.pick_sequence, Location.code, Location.id))
+    if zone:
+        stmt = stmt.where(Location.code.like(f"{_escape_like(zone)}-%", escape="\\"))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return stmt
+
+
+def open_putaway_query(warehouse_id: int | None = None) -> Select:
+    """Return the open put-away tasks for the scanner screen, in walking order.
+
+    The order is that of their suggested bins (tasks without a suggestion last), then oldest
+    first.
+
+    Rows: ``id, sku_id, sku_code, barcode, product_name, colour, size, from_code,
+    suggested_code, quantity, done_qty, left, created_at``.
+    """
+    source = Location.__table__.alias("source")
+    target = Location.__table__.alias("target")
+    stmt = (select(PutawayTask.id, PutawayTask.sku_id, Sku.code.label("sku_code"), Sku.barcode,
+                   Product.name.label("product_name"), Sku.colour, Sku.size,
+                   source.c.code.label("from_code"), target.c.code.label("suggested_code"),
+                   PutawayTask.quantity, PutawayTask.done_qty,
+                   (PutawayTask.quantity - PutawayTask.done_qty).label("left"),
+                   PutawayTask.created_at)
+            .join(Sku, Sku.id == PutawayTask.sku_id)
+            .join(Product, Product.id == Sku.product_id)
+            .join(source, source.c.id == PutawayTask.from_location_id)
+            .outerjoin(target, target.c.id == PutawayTask.suggested_location_id)
+            .where(PutawayTask.state == PutawayState.open)
+            .order_by(target.c.id.is_(None), target.c.pick_sequence, target.c.code,
+                      PutawayTask.id))
+    if warehouse_id:
+        stmt = stmt.where(PutawayTask.warehouse_id == warehouse_id)
+    return stmt
+
+
+def putaway_waiting() -> tuple[int, int]:
+    """Return ``(open tasks, units)`` waiting to be put away."""
+    row = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(PutawayTask.quantity - PutawayTask.done_qty),
+                                           0))
+        .where(PutawayTask.state == PutawayState.open)).one()
+    return int(row[0]), int(row[1])

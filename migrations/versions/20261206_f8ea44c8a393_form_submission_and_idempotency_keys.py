@@ -1,7 +1,7 @@
 """form submission and idempotency keys
 
 Revision ID: f8ea44c8a393
-Revises: 111787ec47ab
+Revises: 4bf5c6d11f65
 Create Date: 2026-12-06 21:38:46.585577
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'f8ea44c8a393'
-down_revision = '111787ec47ab'
+down_revision = '4bf5c6d11f65'
 branch_labels = None
 depends_on = None
 

@@ -230,10 +230,42 @@ def test_stock_lists_available_quantities(client, token, create_sku, create_bin,
     db.session.commit()
     response = client.get("/api/v1/stock", headers=auth(token))
     assert response.status_code == 200
-    assert response.get_json() == {"stock": [{"sku": "AAA-1", "available": 12},
-                                             {"sku": "BBB-2", "available": 0}]}
+    assert response.get_json() == {"stock": [
+        {"sku": "AAA-1", "available": 12, "inbound": 0, "blocked": 0},
+        {"sku": "BBB-2", "available": 0, "inbound": 0, "blocked": 0}]}
     response = client.get("/api/v1/stock?sku=bbb-2&sku=NOPE", headers=auth(token))
-    assert response.get_json() == {"stock": [{"sku": "BBB-2", "available": 0}]}
+    assert response.get_json() == {"stock": [
+        {"sku": "BBB-2", "available": 0, "inbound": 0, "blocked": 0}]}
+
+
+def test_stock_available_is_what_allocation_can_reserve(
+        client, token, dummy_warehouse, create_sku, create_bin, receive_stock, create_order):
+    """Receiving is inbound; quarantine, frozen and inactive bins are blocked."""
+    from erp.orders.services import allocate_order
+    from erp.warehouse import services as warehouse_services
+
+    sku = create_sku("AAA-1")
+    shelf, counted, retired = create_bin(), create_bin(), create_bin()
+    receive_stock(sku, shelf, 10)
+    warehouse_services.reserve(sku, shelf, 3, ref_type="test", ref_id=1, actor=None)
+    receive_stock(sku, create_bin("RCV-01", kind="receiving"), 4)
+    receive_stock(sku, create_bin("QUA-01", kind="quarantine"), 3)
+    receive_stock(sku, create_bin("RET-01", kind="returns"), 1)
+    receive_stock(sku, counted, 5)
+    warehouse_services.open_cycle_count(dummy_warehouse, location_ids=[counted.id], actor=None)
+    warehouse_services.update_location(retired, kind="storage", pick_sequence=5, active=False,
+                                       actor=None)
+    receive_stock(sku, retired, 2)  # a posting does not ask whether the bin is active
+    db.session.commit()
+    body = client.get("/api/v1/stock?sku=AAA-1", headers=auth(token)).get_json()
+    assert body == {"stock": [{"sku": "AAA-1", "available": 7, "inbound": 4, "blocked": 11}]}
+
+    order = create_order([(sku, 8)])
+    allocate_order(order, actor=None)
+    assert order.lines[0].allocated_qty == 7  # all that was offered, and no more
+    db.session.commit()
+    body = client.get("/api/v1/stock?sku=AAA-1", headers=auth(token)).get_json()
+    assert body["stock"][0]["available"] == 0
 
 
 def test_openapi_document_is_public_and_describes_the_paths(client):

@@ -16,6 +16,7 @@ from erp.procurement.models import (
     SupplierItem,
 )
 from erp.procurement.services import replenishment_suggestions
+from erp.warehouse.models import PutawayState, PutawayTask
 from erp.warehouse.queries import ledger_problems
 
 
@@ -58,6 +59,13 @@ def test_load_demo_has_an_order_in_every_state_and_is_idempotent(app, create_use
     assert all(line.remaining_qty == 0 for line in by_state[PurchaseOrderState.received].lines)
     assert ledger_problems(db.session) == []
     assert any(s.has_supplier for s in replenishment_suggestions())
+    # the receipts opened put-away tasks; the closed order's goods are already put away
+    tasks = db.session.scalars(select(PutawayTask)).all()
+    closed_skus = {line.sku_id for line in closed.lines}
+    assert {t.state for t in tasks if t.sku_id in closed_skus} == {PutawayState.done}
+    waiting = [t for t in tasks if t.state == PutawayState.open]
+    assert waiting
+    assert all(t.suggested_location_id for t in waiting)
 
     before = counts()
     load_demo()

@@ -24,7 +24,14 @@ from erp.procurement.models import (
 )
 from erp.procurement.services import ReceivingError
 from erp.warehouse import services as warehouse_services
-from erp.warehouse.models import LocationKind, MoveKind, StockLevel, StockMove
+from erp.warehouse.models import (
+    LocationKind,
+    MoveKind,
+    PutawayState,
+    PutawayTask,
+    StockLevel,
+    StockMove,
+)
 from erp.warehouse.queries import ledger_problems
 from tests.procurement.helpers import (
     audit_actions,
@@ -510,3 +517,34 @@ def test_two_receipts_of_the_same_line_at_once_stay_within_the_tolerance(
     expected_state = S.received if line.received_qty >= 10 else S.partially_received
     assert db.session.get(PurchaseOrder, po_id).state == expected_state
     assert ledger_problems(db.session) == []
+
+
+def test_receipts_into_receiving_open_putaway_tasks_that_reversals_shrink(
+        cny_order, receiving_bin, storage_bin, clerk):
+    tee_line, cap_line = lines_of(cny_order)["TEE-BLK-M"], lines_of(cny_order)["CAP-NAVY"]
+    first = services.receive_purchase_order(cny_order, {tee_line.id: 30, cap_line.id: 40},
+                                            location=receiving_bin, actor=clerk)
+    services.receive_purchase_order(cny_order, {tee_line.id: 20}, location=receiving_bin,
+                                    actor=clerk)
+    db.session.commit()
+
+    def tasks():
+        db.session.expire_all()
+        return {t.sku.code: t for t in db.session.scalars(select(PutawayTask))}
+
+    assert {code: (t.left, t.state) for code, t in tasks().items()} == {
+        "TEE-BLK-M": (50, PutawayState.open), "CAP-NAVY": (40, PutawayState.open)}
+    warehouse_services.confirm_putaway(tasks()["TEE-BLK-M"], storage_bin, 10, actor=clerk)
+    services.reverse_receipt(first, actor=clerk, reason="wrong colour delivered")
+    db.session.commit()
+    after = tasks()
+    assert (after["TEE-BLK-M"].left, after["TEE-BLK-M"].state) == (10, PutawayState.open)
+    assert after["CAP-NAVY"].state == PutawayState.cancelled
+    assert ledger_problems(db.session) == []
+
+
+def test_a_receipt_straight_into_storage_opens_no_putaway_task(cny_order, storage_bin, clerk):
+    tee_line = lines_of(cny_order)["TEE-BLK-M"]
+    services.receive_purchase_order(cny_order, {tee_line.id: 5}, location=storage_bin,
+                                    actor=clerk)
+    assert db.session.scalar(select(func.count()).select_from(PutawayTask)) == 0

@@ -1,4 +1,4 @@
-"""Scenario: suggestion -> draft PO -> approval -> ordered -> two deliveries -> closed short.
+"""Scenario: suggestion -> draft PO -> approval -> ordered -> deliveries -> closed -> put away.
 
 Written as numbered steps, like Tryton's ``scenario_purchase.rst``; it calls services only and
 commits where a screen would (one unit of work per step). At each step it checks the stock
@@ -20,8 +20,12 @@ from erp.extensions import db
 from erp.procurement import services
 from erp.procurement.models import PurchaseOrderState
 from erp.warehouse import services as warehouse_services
-from erp.warehouse.models import StockLevel
-from erp.warehouse.queries import availability_query, ledger_problems
+from erp.warehouse.models import PutawayState, PutawayTask, StockLevel
+from erp.warehouse.queries import (
+    availability_query,
+    ledger_problems,
+    stock_availability_query,
+)
 
 S = PurchaseOrderState
 
@@ -31,6 +35,12 @@ def stock(sku) -> tuple[int, int, Decimal]:
     db.session.expire_all()
     row = db.session.execute(availability_query([sku.id])).one()
     return int(row.on_hand), int(row.reserved), db.session.get(type(sku), sku.id).avg_cost
+
+
+def sellable(sku) -> tuple[int, int, int]:
+    """Return what the storefront API reports: (available, inbound, blocked)."""
+    row = db.session.execute(stock_availability_query([sku.id])).one()
+    return int(row.available), int(row.inbound), int(row.blocked)
 
 
 def in_bin(sku, location) -> int:
@@ -142,7 +152,8 @@ def test_purchase_to_stock_scenario(create_user, create_sku, create_supplier,
                                 ("sku", "sku.cost_changed", buyer.id),
                                 ("purchase_order", "purchase_order.partially_received",
                                  buyer.id),
-                                ("receipt", "receipt.posted", buyer.id)}
+                                ("receipt", "receipt.posted", buyer.id),
+                                ("putaway_task", "putaway_task.created", buyer.id)}
     assert suggestion_for(tee) is None  # 31 available + 36 incoming
 
     # 8. Second delivery: 24 more. Average cost: (34 x 9.2706 + 24 x 9.80) / 58 = 9.4897.
@@ -154,6 +165,7 @@ def test_purchase_to_stock_scenario(create_user, create_sku, create_supplier,
     assert (line.received_qty, line.remaining_qty) == (48, 12)
     assert in_bin(tee, receiving) == 48
     assert stock(tee) == (58, 3, Decimal("9.4897"))
+    assert ("putaway_task", "putaway_task.updated", buyer.id) in trail(mark)  # the same task
     assert ("receipt", "receipt.posted", buyer.id) in trail(mark)
     assert ("purchase_order", "purchase_order.partially_received", buyer.id) in trail(mark)
 
@@ -180,4 +192,16 @@ def test_purchase_to_stock_scenario(create_user, create_sku, create_supplier,
                        "purchase_order.awaiting_approval", "purchase_order.approved",
                        "purchase_order.ordered", "purchase_order.partially_received",
                        "purchase_order.partially_received", "purchase_order.closed"]
+    assert ledger_problems(db.session) == []
+
+    # 11. Put away: the two deliveries wait in one task suggesting the shelf that holds the
+    #     SKU. Until it is done the storefront sees them as inbound, not available.
+    [task] = db.session.scalars(select(PutawayTask)).all()
+    assert (task.left, task.suggested_location_id) == (48, shelf.id)
+    assert sellable(tee) == (7, 48, 0)
+    warehouse_services.confirm_putaway(task, shelf, actor=None)
+    db.session.commit()
+    assert task.state == PutawayState.done
+    assert (in_bin(tee, receiving), in_bin(tee, shelf)) == (0, 58)
+    assert sellable(tee) == (55, 0, 0)
     assert ledger_problems(db.session) == []

@@ -62,3 +62,51 @@ def test_twenty_threads_reserving_the_last_five_units(app, dummy_sku, create_bin
                                                        StockLevel.location_id == bin_id))
     assert (level.on_hand, level.reserved) == (5, 5)
     assert ledger_problems(db.session) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("quantity", "winners"), [(None, 1), (2, 6)], ids=["all", "by-two"])
+def test_eight_simultaneous_scans_of_one_putaway_task(app, dummy_sku, create_bin, receive_stock,
+                                                      quantity, winners):
+    """Each scan puts away all that is left, or 2: the task's figures lose no update."""
+    from erp.warehouse.models import PutawayState, PutawayTask
+
+    dock = create_bin("RCV-01", kind="receiving")
+    shelf = create_bin("A-01-01-01")
+    receive_stock(dummy_sku, dock, 12)
+    db.session.commit()
+    task_id = db.session.scalar(select(PutawayTask.id))
+    sku_id, dock_id, shelf_id = dummy_sku.id, dock.id, shelf.id
+    barrier = threading.Barrier(8, timeout=30)
+    outcomes: list[str] = []
+    guard = threading.Lock()
+
+    def worker():
+        with app.app_context():
+            task = db.session.get(PutawayTask, task_id)
+            location = db.session.get(Location, shelf_id)
+            barrier.wait()
+            try:
+                services.confirm_putaway(task, location, quantity, actor=None)
+                db.session.commit()
+                result = "ok"
+            except DomainError:
+                db.session.rollback()
+                result = "refused"
+            finally:
+                db.session.remove()
+            with guard:
+                outcomes.append(result)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes) == ["ok"] * winners + ["refused"] * (8 - winners)
+    db.session.expire_all()
+    task = db.session.get(PutawayTask, task_id)
+    assert (task.state, task.done_qty) == (PutawayState.done, 12)
+    assert db.session.get(StockLevel, (sku_id, shelf_id)).on_hand == 12
+    assert db.session.get(StockLevel, (sku_id, dock_id)).on_hand == 0
+    assert ledger_problems(db.session) == []

@@ -28,14 +28,8 @@ from erp.extensions import db
 from erp.orders import hooks
 from erp.orders.models import ORDER_STATES, CustomerOrder, OrderState
 from erp.orders.services.intake import NO_POSTAL_CODE_COUNTRIES
-from erp.warehouse.models import (
-    CYCLE_COUNT_STATES,
-    CycleCount,
-    CycleCountLine,
-    Location,
-    LocationKind,
-    StockLevel,
-)
+from erp.warehouse.models import StockLevel
+from erp.warehouse.queries import allocatable_bins_query
 from erp.warehouse.services import (
     ReserveSpec,
     lock_levels,
@@ -46,14 +40,6 @@ from erp.warehouse.services import (
 
 O = OrderState  # noqa: E741 - the models' alias
 LINE_REF = "customer_order_line"
-#: a level an open cycle count freezes (e.g. after a short pick) is not reserved from
-_FROZEN_LEVEL = (
-    select(CycleCountLine.id)
-    .join(CycleCount, CycleCount.id == CycleCountLine.count_id)
-    .where(CycleCountLine.sku_id == StockLevel.sku_id,
-           CycleCountLine.location_id == StockLevel.location_id,
-           CycleCount.state.in_(sorted(CYCLE_COUNT_STATES.groups["frozen"])))
-    .correlate(StockLevel).exists())
 #: the shipping-address fields an edit may change
 ADDRESS_FIELDS = ("ship_name", "address1", "address2", "city", "region", "postal_code",
                   "country", "phone")
@@ -130,19 +116,16 @@ def allocate_order(order: CustomerOrder, *, actor) -> OrderState:
 
 def _stock_bins(sku_ids: list[int]
                 ) -> tuple[dict[int, list[int]], dict[tuple[int, int], StockLevel]]:
-    """Return the storage bins with stock available of each SKU, in pick-sequence order.
+    """Return the bins with stock available of each SKU, in pick-sequence order.
 
-    Their levels come back too, locked (and re-read) in the ledger's key order.
+    Only allocatable bins (the warehouse's one definition, which the stock API reports too):
+    active storage bins whose stock no open cycle count freezes. Their levels come back too,
+    locked (and re-read) in the ledger's key order.
     """
     bins: dict[int, list[int]] = defaultdict(list)
     if not sku_ids:
         return bins, {}
-    rows = db.session.execute(
-        select(StockLevel.sku_id, StockLevel.location_id)
-        .join(Location, Location.id == StockLevel.location_id)
-        .where(StockLevel.sku_id.in_(sku_ids), Location.kind == LocationKind.storage,
-               StockLevel.on_hand > StockLevel.reserved, ~_FROZEN_LEVEL)
-        .order_by(Location.pick_sequence, Location.id)).all()
+    rows = db.session.execute(allocatable_bins_query(sku_ids)).all()
     for sku_id, location_id in rows:
         bins[sku_id].append(location_id)
     return bins, lock_levels((r.sku_id, r.location_id) for r in rows)

@@ -47,6 +47,16 @@ from erp.warehouse.services.locations import (
                                                 update_warehouse,
 )
 from erp.warehouse.services.lookups import find_bin, find_sku
+from erp.warehouse.services.putaway import (
+                                                PutawayError,
+                                                can_confirm_putaway,
+                                                confirm_putaway,
+                                                find_putaway_bin,
+                                                find_putaway_task,
+                                                suggest_bins,
+                                                sync_putaway_tasks,
+                                                sync_receiving_bins,
+)
 
 __all__ = [
     "COSTED_INBOUND", "LocationError", "MoveSpec", "StockError", "approve_adjustment",
@@ -60,6 +70,9 @@ __all__ = [
     "COUNT_REF", "CountError", "accept_cycle_count", "add_count_line", "bins_from_text",
     "cancel_cycle_count", "count_variance", "open_count_for", "open_cycle_count", "record_count",
     "record_counts", "record_scan", "recount", "skus_from_text", "submit_for_review",
+    # put-away
+    "PutawayError", "can_confirm_putaway", "confirm_putaway", "find_putaway_bin",
+    "find_putaway_task", "suggest_bins", "sync_putaway_tasks", "sync_receiving_bins",
 ]
 
 from erp.warehouse.services.ledger import ReserveSpec, reserve_many  # noqa: E402 - batched form

@@ -28,6 +28,7 @@ from erp.core.models import utcnow
 from erp.extensions import db
 from erp.warehouse.models import (
     CYCLE_COUNT_STATES,
+    PUTAWAY_REF,
     VIRTUAL_KINDS,
     CycleCount,
     CycleCountLine,
@@ -118,7 +119,7 @@ _LEVELS_FOR_UPDATE = (
     .with_for_update(of=StockLevel)
     .execution_options(populate_existing=True))
 # Plain rows, not entities: a posting needs only these few columns of its bins and SKUs.
-_LOCATIONS = (select(Location.id, Location.kind, Location.code,
+_LOCATIONS = (select(Location.id, Location.kind, Location.code, Location.warehouse_id,
                      Warehouse.code.label("warehouse_code"))
               .outerjoin(Warehouse, Warehouse.id == Location.warehouse_id)
               .where(Location.id.in_(bindparam("ids", expanding=True))))
@@ -131,6 +132,8 @@ class _Bin(NamedTuple):
     id: int
     is_virtual: bool
     label: str
+    kind: LocationKind | None = None
+    warehouse_id: int | None = None
 
 
 def _lock(keys: Iterable[tuple[int, int]]
@@ -226,7 +229,8 @@ def post_moves(specs: Sequence[MoveSpec], *, actor, at: datetime | None = None,
     at = at or utcnow()
     location_ids = {s.from_location_id for s in specs} | {s.to_location_id for s in specs}
     locations = {r.id: _Bin(r.id, r.kind in VIRTUAL_KINDS,
-                            f"{r.warehouse_code}/{r.code}" if r.warehouse_code else r.code)
+                            f"{r.warehouse_code}/{r.code}" if r.warehouse_code else r.code,
+                            r.kind, r.warehouse_id)
                  for r in db.session.execute(_LOCATIONS, {"ids": sorted(location_ids)})}
     skus = {r.id: r for r in db.session.execute(
         _SKUS, {"ids": sorted({s.sku_id for s in specs})})}
@@ -286,6 +290,7 @@ def post_moves(specs: Sequence[MoveSpec], *, actor, at: datetime | None = None,
                 f"move, not {-delta}.")
         new_levels[key] = new_on_hand
     _set_on_hand(levels, new_levels)
+    _sync_putaway(specs, locations, levels, skus, actor=actor, at=at)
     new_costs: dict[int, Decimal] = {}
     for sku_id, sku_specs in costed.items():
         cost, on_hand = costs[sku_id] or Decimal(0), int(totals.get(sku_id, 0))
@@ -315,14 +320,43 @@ def post_moves(specs: Sequence[MoveSpec], *, actor, at: datetime | None = None,
     return moves
 
 
+def _sync_putaway(specs: Sequence[MoveSpec], locations: dict[int, _Bin],
+                  levels: dict[tuple[int, int], StockLevel], skus: dict, *, actor,
+                  at: datetime) -> None:
+    """Keep the put-away tasks of the receiving bins this posting touched true to their stock.
+
+    Generic on purpose: whatever brings goods into a receiving bin (a purchase receipt, a
+    return, a transfer) opens or grows a task, and whatever takes them out otherwise (a receipt
+    reversal, a transfer) shrinks or closes it. A put-away's own move is left to the put-away
+    service, which updates its task itself. Runs under the levels' locks.
+    """
+    waiting: dict[tuple[int, int], int] = {}
+    for spec in specs:
+        if spec.ref_type == PUTAWAY_REF:
+            continue
+        for loc_id in (spec.from_location_id, spec.to_location_id):
+            if locations[loc_id].kind == LocationKind.receiving:
+                level = levels[(spec.sku_id, loc_id)]
+                waiting[(spec.sku_id, loc_id)] = level.on_hand - level.reserved
+    if waiting:
+        from erp.warehouse.services.putaway import sync_putaway_tasks  # it posts moves too
+
+        sync_putaway_tasks(waiting, {key: locations[key[1]].warehouse_id for key in waiting},
+                           actor=actor, at=at,
+                           sku_codes={key[0]: skus[key[0]].code for key in waiting})
+
+
 def post_move(spec: MoveSpec, *, actor, at: datetime | None = None) -> StockMove:
     """Post one move; see :func:`post_moves`."""
     return post_moves([spec], actor=actor, at=at)[0]
 
 
 def transfer(sku: Sku, from_location: Location, to_location: Location, quantity: int, *,
-             actor, note: str | None = None) -> StockMove:
+             actor, note: str | None = None, ref_type: str | None = None,
+             ref_id: int | None = None) -> StockMove:
     """Move available (unreserved) stock between two bins.
+
+    ``ref_type`` and ``ref_id`` name what the move was for (e.g. a put-away task).
 
     :raises ValidationError: if either location is virtual, or for a bad quantity.
     :raises StockError: if the source bin lacks available stock or either bin is frozen.
@@ -332,7 +366,8 @@ def transfer(sku: Sku, from_location: Location, to_location: Location, quantity:
             raise ValidationError(f"{loc.label} is not a bin: transfers move stock between bins.",
                                   field="location")
     return post_move(MoveSpec(sku.id, from_location.id, to_location.id, quantity,
-                              MoveKind.transfer, note=note), actor=actor)
+                              MoveKind.transfer, ref_type=ref_type, ref_id=ref_id, note=note),
+                     actor=actor)
 
 
 def reserve(sku: Sku, location: Location, quantity: int, *, ref_type: str, ref_id: int,

@@ -5,4 +5,4 @@ from flask import Blueprint
 bp = Blueprint("warehouse", __name__)
 
 # The view modules register themselves on bp when imported (below, after bp exists).
-from erp.warehouse.views import counts, locations, stock  # noqa: E402,F401
+from erp.warehouse.views import counts, locations, putaway, stock  # noqa: E402,F401
