@@ -185,8 +185,11 @@ def test_a_server_error_releases_the_key(app, client, token):
 
 
 def test_simultaneous_first_posts_of_one_order_number_create_it_once(app, token, dummy_sku):
-    """Both pass the 'number is new' check; the loser's insert meets the unique key, runs
-    again, and finds the order: 201 once, 200 for the others, never a 500."""
+    """Several first posts of one new order number at once create it once, never a 500.
+
+    All pass the 'number is new' check; the losers' inserts meet the unique key, run again,
+    and find the order: 201 once, 200 for the others.
+    """
     headers = {"Authorization": f"Bearer {token}"}
     for round_ in range(3):
         body = payload(number=f"WEB-RACE-{round_}")

@@ -250,3 +250,26 @@ def reject_the_same_adjustment(get) -> Scenario:
 
     return Scenario("manager", f"/warehouse/adjustments/{adjustment.id}/reject",
                     {"note": "Count the bin first"}, check)
+
+
+@guarded("warehouse.put_away_stock")
+def put_away_one_task(get) -> Scenario:
+    """8 put-away scans of one task for all 6 units: the goods move into the bin once."""
+    from erp.warehouse.models import PutawayState, PutawayTask
+    sku = get("create_sku")("PUT-1")
+    rcv, shelf = get("create_bin")("RCV-09", kind="receiving"), get("create_bin")("A-09-01-01")
+    get("receive_stock")(sku, rcv, 6)  # a posting into a receiving bin opens the task
+    db.session.commit()
+    task = db.session.scalar(select(PutawayTask).where(PutawayTask.sku_id == sku.id))
+
+    def check(answers):
+        db.session.expire_all()
+        assert (task.state, task.done_qty) == (PutawayState.done, 6)
+        assert level(sku, rcv).on_hand == 0
+        assert level(sku, shelf).on_hand == 6
+        assert db.session.scalar(select(func.count()).select_from(StockMove).where(
+            StockMove.sku_id == sku.id, StockMove.to_location_id == shelf.id)) == 1
+        ledger_balances()
+
+    return Scenario("warehouse", "/warehouse/putaway",
+                    {"scan": task.number, "bin": shelf.label}, check)
