@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from erp.core.errors import DomainError
 from erp.extensions import db
 
@@ -24,6 +26,15 @@ CALLS = 8
 #: ``app_config`` for these tests: one connection per thread, and some for the test itself
 POOL_CONFIG = {"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": CALLS + 4, "max_overflow": 4,
                                              "pool_timeout": 30}}
+
+
+@pytest.fixture
+def people(create_user):
+    """Return ``{role: [user ids]}``: 8 agents, 8 managers and 8 warehouse users. Committed."""
+    out = {role: [create_user(f"{role}-{n}", roles=(role,)).id for n in range(CALLS)]
+           for role in ("customer_service", "manager", "warehouse")}
+    db.session.commit()
+    return out
 
 
 @dataclass

@@ -27,6 +27,7 @@ pytest_plugins = [
     "tests.fixtures.orders",
     "tests.fixtures.shipping",
     "tests.fixtures.aftersales",
+    "tests.concurrency_helpers",  # the people fixture of the service-level races
 ]
 
 PG_URL = os.environ.get("ERP_TEST_DATABASE_URL") or None

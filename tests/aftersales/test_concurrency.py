@@ -33,14 +33,6 @@ def app_config():
     return POOL_CONFIG
 
 
-@pytest.fixture
-def people(create_user):
-    """Return the ids of 8 agents, 8 managers and 8 warehouse users. Committed."""
-    out = {role: [create_user(f"{role}-{n}", roles=(role,)).id for n in range(CALLS)]
-           for role in ("customer_service", "manager", "warehouse")}
-    db.session.commit()
-    return out
-
 
 @pytest.fixture
 def shipped(ship_order, customs_stock, reasons, returns_bins):

@@ -11,6 +11,7 @@ from erp.extensions import db
 from erp.warehouse import services
 from erp.warehouse.models import Location, StockLevel
 from erp.warehouse.queries import ledger_problems
+from tests.concurrency_helpers import race
 
 
 @pytest.fixture
@@ -77,34 +78,14 @@ def test_eight_simultaneous_scans_of_one_putaway_task(app, dummy_sku, create_bin
     db.session.commit()
     task_id = db.session.scalar(select(PutawayTask.id))
     sku_id, dock_id, shelf_id = dummy_sku.id, dock.id, shelf.id
-    barrier = threading.Barrier(8, timeout=30)
-    outcomes: list[str] = []
-    guard = threading.Lock()
 
-    def worker():
-        with app.app_context():
-            task = db.session.get(PutawayTask, task_id)
-            location = db.session.get(Location, shelf_id)
-            barrier.wait()
-            try:
-                services.confirm_putaway(task, location, quantity, actor=None)
-                db.session.commit()
-                result = "ok"
-            except DomainError:
-                db.session.rollback()
-                result = "refused"
-            finally:
-                db.session.remove()
-            with guard:
-                outcomes.append(result)
+    def prepare(n):
+        task = db.session.get(PutawayTask, task_id)
+        location = db.session.get(Location, shelf_id)
+        return lambda: services.confirm_putaway(task, location, quantity, actor=None)
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert sorted(outcomes) == ["ok"] * winners + ["refused"] * (8 - winners)
-    db.session.expire_all()
+    outcomes = race(app, prepare)
+    assert outcomes.wins == winners
     task = db.session.get(PutawayTask, task_id)
     assert (task.state, task.done_qty) == (PutawayState.done, 12)
     assert db.session.get(StockLevel, (sku_id, shelf_id)).on_hand == 12

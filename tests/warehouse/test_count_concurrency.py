@@ -34,14 +34,6 @@ def app_config():
     return POOL_CONFIG
 
 
-@pytest.fixture
-def people(create_user):
-    """Return the ids of 8 warehouse users and 8 managers. Committed."""
-    out = {role: [create_user(f"{role}-{n}", roles=(role,)).id for n in range(CALLS)]
-           for role in ("warehouse", "manager")}
-    db.session.commit()
-    return out
-
 
 @pytest.fixture
 def stock(create_sku, create_bin, receive_stock):
