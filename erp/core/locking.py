@@ -5,8 +5,8 @@ locks the owner (the case for refunds, the PO line for receipts, the order for c
 the batch for dispatch) and reads after the lock, so two requests never both see "26.68 still
 refundable". On PostgreSQL this is ``SELECT ... FOR UPDATE``; on SQLite the write transaction
 itself (``BEGIN IMMEDIATE``, see :mod:`erp.core.transactions`) already serialises writers and
-the ``FOR UPDATE`` is dropped by SQLAlchemy. ``populate_existing`` reloads the object from the
-locked row, so attributes read before the lock are replaced by current values.
+the ``FOR UPDATE`` is dropped by SQLAlchemy. The locked row is read again, so values read
+before the lock are replaced by current ones.
 """
 
 from __future__ import annotations
@@ -21,14 +21,16 @@ T = TypeVar("T")
 
 
 def lock(obj: T) -> T:
-    """Lock ``obj``'s row until the transaction ends and refresh ``obj`` from it; return ``obj``."""
+    """Lock ``obj``'s row until the transaction ends and refresh its columns; return ``obj``.
+
+    Only the columns are read again (``SELECT ... FOR UPDATE``): collections already loaded stay
+    loaded, so a 1,000-line order is not read twice. A service that checks a limit against
+    children (the lines of an order, the refunds of a case) reads them after this lock.
+    """
     mapper = inspect(obj).mapper
-    pk_cols = mapper.primary_key
-    ident = mapper.primary_key_from_instance(obj)
-    stmt = select(mapper.class_).where(*(col == val for col, val in zip(pk_cols, ident,
-                                                                        strict=True)))
-    db.session.execute(stmt.with_for_update(of=mapper.class_)
-                       .execution_options(populate_existing=True)).scalar_one()
+    db.session.flush()  # what this transaction changed is written first, never lost
+    db.session.refresh(obj, attribute_names=[attr.key for attr in mapper.column_attrs],
+                       with_for_update=True)
     return obj
 
 

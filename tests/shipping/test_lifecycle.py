@@ -152,6 +152,8 @@ def for_update_tables():
     def note(conn, cursor, statement, *args):
         if "FOR UPDATE OF " in statement:
             locked.append(statement.split("FOR UPDATE OF ")[1].split()[0])
+        elif "FOR UPDATE" in statement:  # one table's row (erp.core.locking.lock)
+            locked.append(statement.split("\nFROM ")[1].split()[0].strip('"'))
 
     event.listen(db.engine, "before_cursor_execute", note)
     try:
