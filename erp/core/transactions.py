@@ -96,12 +96,13 @@ def _sqlite_begin(conn):
     if conn.dialect.name != "sqlite":
         return
     dbapi_connection = conn.connection.dbapi_connection
+    # Not in a transaction here (SQLAlchemy begins before the first statement), so switching
+    # the driver's mode commits nothing; it is switched only when it differs (not free).
     if writes():
-        # Not in a transaction here (SQLAlchemy begins before the first statement), so
-        # switching the driver's mode commits nothing.
-        dbapi_connection.isolation_level = None
+        if dbapi_connection.isolation_level is not None:
+            dbapi_connection.isolation_level = None
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-    else:
+    elif dbapi_connection.isolation_level != "":
         dbapi_connection.isolation_level = ""  # pysqlite's default: BEGIN at the first write
 
 
