@@ -124,11 +124,13 @@ def test_receipt_export_applies_filters(client, login_as, orders):
         Receipt.order_id == orders["partial"].id)).one()
     receipt.received_at = datetime.now(UTC) - timedelta(days=7)
     db.session.commit()
-    week_ago = (TODAY - timedelta(days=7)).isoformat()
+    # dates from the clock now, not from when the module was imported (a run across midnight)
+    today = datetime.now(UTC).date()
+    week_ago = (today - timedelta(days=7)).isoformat()
     assert [r["SKU"] for r in sheet_rows(client.get(
         f"{url}?received_from={week_ago}&received_to={week_ago}"))] == ["B-PART"]
     assert [r["SKU"] for r in sheet_rows(client.get(
-        f"{url}?received_from={TODAY.isoformat()}"))] == ["A-RCVD"]
+        f"{url}?received_from={today.isoformat()}"))] == ["A-RCVD"]
 
 
 def test_reversed_receipts_show_as_reversed(client, login_as, orders):
