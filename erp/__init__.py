@@ -74,8 +74,9 @@ def create_app(config: Mapping | None = None) -> Flask:
     import erp.procurement.models  # noqa: F401
     import erp.shipping.models  # noqa: F401
     import erp.warehouse.models  # noqa: F401
-    from erp.core import submissions, web
+    from erp.core import i18n, submissions, web
     web.init_app(app)
+    i18n.init_app(app)  # after web: its locale filters replace web's English-only ones
     submissions.init_app(app)  # after web: the sign-in check runs before a key is claimed
 
     from erp.core import views as core_views

@@ -78,13 +78,14 @@ def round_unit_cost(value: Decimal) -> Decimal:
     return Decimal(value).quantize(UNIT_COST, rounding=ROUND_HALF_UP)
 
 
-def format_money(value: Decimal | None, currency: str | None = None, places: int = 2) -> str:
-    """Format an amount with thousands separators and its currency code, e.g. ``1,234.50 USD``."""
-    if value is None:
-        return ""
-    quantum = Decimal(1).scaleb(-places)
-    text = f"{Decimal(value).quantize(quantum, rounding=ROUND_HALF_UP):,}"
-    return f"{text} {currency}" if currency else text
+def format_money(value: Decimal | None, currency: str | None = None,
+                 places: int | None = None) -> str:
+    """Format an amount in the reader's locale with the currency's minor units: ``198.00 USD``.
+
+    See :func:`erp.core.i18n.format_money`.
+    """
+    from erp.core.i18n import format_money as localized
+    return localized(value, currency, places)
 
 
 def rate_on(currency: str, on: date, *, base: str) -> Decimal:

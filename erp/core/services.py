@@ -198,6 +198,24 @@ def change_own_password(user: User, *, current: str, new: str) -> User:
     return user
 
 
+def set_language(user: User, language: str | None) -> User:
+    """Set the language ``user`` works in (``None``: let the browser decide).
+
+    :raises ValidationError: if the language is not one erp has a catalog for.
+    """
+    from erp.core.i18n import LANGUAGES, _
+    language = (language or "").strip() or None
+    if language is not None and language not in LANGUAGES:
+        raise ValidationError(_("Choose one of the languages offered, not %(value)s.",
+                                value=language), field="language")
+    if user.language != language:
+        audit.record(user, "user.language_changed", actor=user,
+                     changes={"language": [user.language, language]})
+        user.language = language
+        db.session.flush()
+    return user
+
+
 @dataclass
 class ThrottleState:
     """How sign-in attempts for an account or address currently stand."""

@@ -145,6 +145,9 @@ declare(
                "The sender's country on labels and customs documents."),
     SettingDef("base_currency", "Base currency (ISO 4217)", _currency, None,
                "Stock is valued and totals are reported in this currency."),
+    SettingDef("default_language", "Default language", _choice("en", "zh_Hans_CN"), "en",
+               "The language of a user who has chosen none and whose browser asks for neither "
+               "English nor Chinese (en or zh_Hans_CN)."),
     SettingDef("approval_threshold", "Approval threshold (base currency)", _decimal,
                Decimal("5000"), "Purchase orders above this total need a manager's approval "
                "(0: every purchase order does)."),

@@ -137,6 +137,27 @@ def home():
                            roles=sorted(r.label for r in current_user.roles))
 
 
+@bp.post("/account/language")
+@permission_required("core.own_account")
+def set_language():
+    """Switch the language the signed-in user works in, then go back to the page."""
+    from erp.core.i18n import _, refresh
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        services.set_language(current_user, request.form.get("language"))
+    except DomainError as err:
+        db.session.rollback()
+        flash(str(err), "error")
+    else:
+        db.session.commit()
+        refresh()  # the message below is already in the new language
+        flash(_("Language changed."), "success")
+    target = request.form.get("next")
+    return redirect(target if is_safe_next(target) else url_for("core.home"))
+
+
 @bp.route("/account/password", methods=["GET", "POST"])
 @permission_required("core.own_account")
 def change_password():

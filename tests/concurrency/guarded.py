@@ -234,6 +234,7 @@ _READS = "only reads (an export or a file download): nothing to protect"
 SAFE_TO_REPEAT: dict[str, str] = {
     "core.login": "signing in changes no business data; attempts are throttled per user",
     "core.logout": "ends the caller's own session only",
+    "core.set_language": "sets one field of the caller's own account to the value chosen",
     "core.change_password": "sets the caller's own password to the value in the form",
     "core.create_user": _ADMIN_LIST,
     "core.edit_user": _SAME_VALUES,

@@ -29,7 +29,7 @@ GOOD = {
     "uk_vat_number": "", "uk_max_gbp": "135", "dutiable_countries": "US", "eori_number": "",
     "incoterm": "DAP",
     "return_window_days": "30", "case_due_days": "3", "refund_approval_threshold": "100",
-    "returns_address": "", "order_review_quantity": "100",
+    "returns_address": "", "order_review_quantity": "100", "default_language": "en",
 }
 
 
