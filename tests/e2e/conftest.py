@@ -196,9 +196,12 @@ class Staff:
     ``dialogs``.
     """
 
-    def __init__(self, browser, server: LiveServer):
+    def __init__(self, browser, server: LiveServer, *, viewport: dict | None = None,
+                 locale: str = "en-US"):
         self._browser = browser
         self._server = server
+        self._viewport = viewport or {"width": 1280, "height": 900}
+        self._locale = locale  # the browser's language, sent as Accept-Language
         self._pages: dict = {}
         self._contexts: list = []
         self.page = None
@@ -218,7 +221,7 @@ class Staff:
 
         username, password = self._server.logins[role]
         context = self._browser.new_context(base_url=self._server.url, accept_downloads=True,
-                                            viewport={"width": 1280, "height": 900})
+                                            viewport=self._viewport, locale=self._locale)
         self._contexts.append(context)
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
@@ -230,10 +233,12 @@ class Staff:
 
         page.on("dialog", accept)
         page.goto("/login")
-        page.get_by_label("Username").fill(username)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_role("heading", level=1)).to_contain_text("Good day")
+        # by name, not label: the form is in the browser's language
+        page.locator("input[name=username]").fill(username)
+        page.locator("input[name=password]").fill(password)
+        page.locator("form button[type=submit]").click()
+        expect(page.locator("body.home, h1")).not_to_have_count(0)
+        expect(page).to_have_url(re.compile(r"/$"))
         return page
 
     def close(self) -> None:
@@ -248,3 +253,42 @@ def staff(browser, live_server):
     people = Staff(browser, live_server)
     yield people
     people.close()
+
+
+#: a handheld scanner's screen (portrait), on which every scanner page must fit
+HANDHELD = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def handheld(browser, live_server):
+    """Return a :class:`Staff` whose pages are a 390 × 844 handheld's."""
+    people = Staff(browser, live_server, viewport=HANDHELD)
+    yield people
+    people.close()
+
+
+@pytest.fixture
+def chinese_staff(browser, live_server):
+    """Return a :class:`Staff` whose browser asks for Chinese (zh-CN)."""
+    people = Staff(browser, live_server, locale="zh-CN")
+    yield people
+    people.close()
+
+
+def assert_fits_handheld(page) -> None:
+    """Assert the page needs no horizontal scrolling and its scan field has the focus.
+
+    The scan field is the element with ``autofocus``; a scanner types into whatever has focus,
+    so it must be that one when the page opens.
+    """
+    width = page.evaluate("document.documentElement.scrollWidth")
+    viewport = page.evaluate("window.innerWidth")
+    wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+        .slice(0, 5).map(e => e.tagName + (e.id ? '#' + e.id : '') +
+                         (e.className ? '.' + String(e.className).split(' ').join('.') : ''))""")
+    assert width <= viewport, f"{page.url}: {width} px wide on a {viewport} px screen; " \
+        f"past the edge: {wide}"
+    focused = page.evaluate("document.activeElement && document.activeElement.hasAttribute("
+                            "'autofocus') ? document.activeElement.name : null")
+    assert focused, f"{page.url}: the scan field (autofocus) does not have the focus"
