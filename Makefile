@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PG_URL ?= $(ERP_TEST_DATABASE_URL)
+PORT   ?= 5000
 
 .PHONY: run test test-sqlite test-postgres bench lint install migrate demo clean
 
@@ -19,10 +20,10 @@ migrate: install
 	$(BIN)/erp db upgrade
 
 demo: migrate
-	$(BIN)/erp demo
+	ERP_RUN_PORT=$(PORT) $(BIN)/erp demo
 
 run: demo
-	$(BIN)/erp run --host 127.0.0.1 --port 5000
+	$(BIN)/erp run --host 127.0.0.1 --port $(PORT)
 
 # SQLite and PostgreSQL passes run side by side (one per core); both reports are printed.
 test: install

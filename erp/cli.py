@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import secrets
 import sys
 
@@ -35,7 +36,23 @@ DEMO_USERS = [
 
 
 def _credentials_path() -> str:
-    return os.path.join(current_app.instance_path, "demo-logins.txt")
+    """Return the file keeping the demo logins of the configured database.
+
+    The default database (``instance/erp.sqlite3``) keeps them in ``instance/demo-logins.txt``;
+    any other in a file named after that database (``demo-logins-large.sqlite3.txt``,
+    ``demo-logins-erp_large.txt`` for PostgreSQL's ``erp_large``), so loading the large data
+    set elsewhere leaves the demo's logins alone.
+    """
+    from sqlalchemy.engine import make_url
+
+    url = make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    default = os.path.join(current_app.instance_path, "erp.sqlite3")
+    if url.get_backend_name() == "sqlite" and url.database and \
+            os.path.abspath(url.database) == os.path.abspath(default):
+        return os.path.join(current_app.instance_path, "demo-logins.txt")
+    name = os.path.basename(url.database or "") or url.get_backend_name()
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    return os.path.join(current_app.instance_path, f"demo-logins-{name}.txt")
 
 
 def load_demo_users(reset_passwords: bool = False) -> list[tuple[str, str, str]]:
@@ -148,7 +165,8 @@ def demo_cmd(reset_passwords: bool, scale: str, divide_by: int):
 
 
 def _print_logins(rows) -> None:
-    click.echo("Sign in at http://127.0.0.1:5000 with:")
+    port = os.environ.get("ERP_RUN_PORT") or "5000"  # `make run PORT=...` passes it on
+    click.echo(f"Sign in at http://127.0.0.1:{port} with:")
     for username, password, role in rows:
         click.echo(f"  {role:<17} user {username:<11} password {password}")
     click.echo(f"(kept in {_credentials_path()})")

@@ -151,3 +151,32 @@ def test_demo_scale_large_refuses_a_database_with_data(runner, create_sku):
     result = runner.invoke(args=["demo", "--scale", "large", "--divide-by", "1000"])
     assert result.exit_code != 0
     assert "needs an empty one" in result.output
+
+
+def test_demo_keeps_the_logins_of_another_database_in_a_file_named_after_it(app):
+    """Loading the large set into another database leaves the demo's logins file alone."""
+    import os
+
+    from erp.cli import _credentials_path
+
+    instance = app.instance_path
+    cases = {
+        f"sqlite:///{os.path.join(instance, 'erp.sqlite3')}": "demo-logins.txt",
+        f"sqlite:///{os.path.join(instance, 'large.sqlite3')}": "demo-logins-large.sqlite3.txt",
+        "postgresql+psycopg://postgres@127.0.0.1:5432/erp_large": "demo-logins-erp_large.txt",
+    }
+    saved = app.config["SQLALCHEMY_DATABASE_URI"]
+    try:
+        for uri, name in cases.items():
+            app.config["SQLALCHEMY_DATABASE_URI"] = uri
+            assert _credentials_path() == os.path.join(instance, name)
+    finally:
+        app.config["SQLALCHEMY_DATABASE_URI"] = saved
+
+
+def test_demo_prints_the_port_make_run_serves_on(runner, monkeypatch):
+    monkeypatch.setenv("ERP_RUN_PORT", "5077")
+
+    result = runner.invoke(args=["demo"])
+
+    assert "Sign in at http://127.0.0.1:5077 with:" in result.output
