@@ -435,6 +435,9 @@ def intake_problems(orders: Sequence[IntakeOrder]) -> dict[int, dict[str, str]]:
     asking for no service is left alone: the packing bench chooses one. One query for the
     services and one for their zones, however many orders.
 
+    The messages stay English: the storefront's JSON API returns them to the shop, whatever the
+    language of the person signed in here.
+
     :returns: ``{index in orders: {field path: message}}`` for the orders refused.
     """
     codes = sorted({o.shipping_service for o in orders if o.shipping_service})
