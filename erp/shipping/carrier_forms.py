@@ -10,7 +10,15 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from erp.shipping.models import CarrierKind, CustomsDocs, TrackingKind
+from erp.core.i18n import _l
+from erp.shipping.models import (
+    CARRIER_KIND_LABELS,
+    CUSTOMS_DOCS_LABELS,
+    TRACKING_KIND_LABELS,
+    CarrierKind,
+    CustomsDocs,
+    TrackingKind,
+)
 
 
 def _values(form: FlaskForm) -> dict:
@@ -20,11 +28,11 @@ def _values(form: FlaskForm) -> dict:
 class CarrierForm(FlaskForm):
     """Create or edit a carrier."""
 
-    code = StringField("Code", validators=[DataRequired(), Length(max=20)])
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    kind = SelectField("Kind", choices=[(k.value, k.value) for k in CarrierKind])
-    account_number = StringField("Account number", validators=[Optional(), Length(max=40)])
-    active = BooleanField("Active", default=True)
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=20)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    kind = SelectField(_l("Kind"), choices=[(k.value, CARRIER_KIND_LABELS[k]) for k in CarrierKind])
+    account_number = StringField(_l("Account number"), validators=[Optional(), Length(max=40)])
+    active = BooleanField(_l("Active"), default=True)
 
     def values(self) -> dict:
         """Return the carrier fields by name, as the services take them."""
@@ -34,24 +42,23 @@ class CarrierForm(FlaskForm):
 class ServiceForm(FlaskForm):
     """Create or edit a shipping service and its limits."""
 
-    code = StringField("Code", validators=[DataRequired(), Length(max=40)])
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    tracking_kind = SelectField("Tracking numbers", choices=[
-        (TrackingKind.s10.value, "S10 (UPU, with check digit)"),
-        (TrackingKind.free.value, "Courier's own format")])
-    customs_docs = SelectField("Customs documents", choices=[
-        (CustomsDocs.cn22_cn23.value, "CN22, or CN23 above the limits"),
-        (CustomsDocs.cn23.value, "Always CN23"),
-        (CustomsDocs.commercial_invoice.value, "Commercial invoice")])
-    max_weight_g = StringField("Max weight (g)", default="0", validators=[Length(max=12)])
-    max_longest_mm = StringField("Max longest side (mm)", default="0",
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    tracking_kind = SelectField(_l("Tracking numbers"), choices=[
+        (k.value, TRACKING_KIND_LABELS[k]) for k in (TrackingKind.s10, TrackingKind.free)])
+    customs_docs = SelectField(_l("Customs documents"), choices=[
+        (d.value, CUSTOMS_DOCS_LABELS[d])
+        for d in (CustomsDocs.cn22_cn23, CustomsDocs.cn23, CustomsDocs.commercial_invoice)])
+    max_weight_g = StringField(_l("Max weight (g)"), default="0", validators=[Length(max=12)])
+    max_longest_mm = StringField(_l("Max longest side (mm)"), default="0",
                                  validators=[Length(max=12)])
-    max_sum_mm = StringField("Max sum of sides (mm)", default="0", validators=[Length(max=12)])
-    volumetric_divisor = StringField("Volumetric divisor", default="0",
+    max_sum_mm = StringField(_l("Max sum of sides (mm)"), default="0",
+                             validators=[Length(max=12)])
+    volumetric_divisor = StringField(_l("Volumetric divisor"), default="0",
                                      validators=[Length(max=12)])
-    cutoff = StringField("Cut-off (HH:MM)", default="15:00", validators=[Length(max=5)])
-    requires_phone = BooleanField("Needs the addressee's phone")
-    active = BooleanField("Active", default=True)
+    cutoff = StringField(_l("Cut-off (HH:MM)"), default="15:00", validators=[Length(max=5)])
+    requires_phone = BooleanField(_l("Needs the addressee's phone"))
+    active = BooleanField(_l("Active"), default=True)
 
     def values(self) -> dict:
         """Return the service fields by name, as the services take them."""
@@ -61,40 +68,40 @@ class ServiceForm(FlaskForm):
 class ZonesForm(FlaskForm):
     """The countries a service serves, one ``country zone`` per line."""
 
-    zones = TextAreaField("Countries and zones", validators=[Length(max=20000)])
+    zones = TextAreaField(_l("Countries and zones"), validators=[Length(max=20000)])
 
 
 class RateForm(FlaskForm):
     """Add or change one rate band."""
 
-    zone = StringField("Zone", validators=[DataRequired(), Length(max=20)])
-    max_weight_g = StringField("Up to (g)", validators=[DataRequired(), Length(max=12)])
-    price = StringField("Price", validators=[DataRequired(), Length(max=20)])
-    currency = StringField("Currency", validators=[DataRequired(), Length(max=3)])
+    zone = StringField(_l("Zone"), validators=[DataRequired(), Length(max=20)])
+    max_weight_g = StringField(_l("Up to (g)"), validators=[DataRequired(), Length(max=12)])
+    price = StringField(_l("Price"), validators=[DataRequired(), Length(max=20)])
+    currency = StringField(_l("Currency"), validators=[DataRequired(), Length(max=3)])
 
 
 class RangeForm(FlaskForm):
     """Load a tracking-number range from the carrier."""
 
-    prefix = StringField("Prefix", validators=[Optional(), Length(max=20)])
-    first_serial = StringField("First serial", validators=[DataRequired(), Length(max=12)])
-    last_serial = StringField("Last serial", validators=[DataRequired(), Length(max=12)])
-    suffix = StringField("Suffix", validators=[Optional(), Length(max=20)])
-    width = StringField("Serial digits (courier)", validators=[Optional(), Length(max=2)])
-    warn_below = StringField("Warn below", default="500",
+    prefix = StringField(_l("Prefix"), validators=[Optional(), Length(max=20)])
+    first_serial = StringField(_l("First serial"), validators=[DataRequired(), Length(max=12)])
+    last_serial = StringField(_l("Last serial"), validators=[DataRequired(), Length(max=12)])
+    suffix = StringField(_l("Suffix"), validators=[Optional(), Length(max=20)])
+    width = StringField(_l("Serial digits (courier)"), validators=[Optional(), Length(max=2)])
+    warn_below = StringField(_l("Warn below"), default="500",
                              validators=[DataRequired(), Length(max=12)])
 
 
 class BoxForm(FlaskForm):
     """Create or edit a box size."""
 
-    code = StringField("Code", validators=[DataRequired(), Length(max=20)])
-    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
-    length_mm = StringField("Length (mm)", validators=[DataRequired(), Length(max=6)])
-    width_mm = StringField("Width (mm)", validators=[DataRequired(), Length(max=6)])
-    height_mm = StringField("Height (mm)", validators=[DataRequired(), Length(max=6)])
-    tare_g = StringField("Tare (g)", default="0", validators=[DataRequired(), Length(max=6)])
-    active = BooleanField("Active", default=True)
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=20)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)])
+    length_mm = StringField(_l("Length (mm)"), validators=[DataRequired(), Length(max=6)])
+    width_mm = StringField(_l("Width (mm)"), validators=[DataRequired(), Length(max=6)])
+    height_mm = StringField(_l("Height (mm)"), validators=[DataRequired(), Length(max=6)])
+    tare_g = StringField(_l("Tare (g)"), default="0", validators=[DataRequired(), Length(max=6)])
+    active = BooleanField(_l("Active"), default=True)
 
     def values(self) -> dict:
         """Return the box fields by name, as the services take them."""

@@ -12,7 +12,9 @@ row and column, template download):
   are kept (remove them on the service's page).
 
 Both go through the services' own rules (:mod:`erp.shipping.services.carriers`), and an exported
-sheet imports again unchanged.
+sheet imports again unchanged. The column headers stay English whatever the reader's language, so
+a sheet exported by one person imports for another; the errors found in a file are in the
+reader's language.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sqlalchemy import select
 
 from erp.core import excel
 from erp.core.errors import DomainError
+from erp.core.i18n import _, format_number
 from erp.core.money import validate_currency
 from erp.extensions import db
 from erp.shipping.models import ServiceRate, ServiceZone, ShippingService
@@ -38,21 +41,21 @@ def _rule(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
         try:
             return check(value)
         except DomainError as err:
-            raise ValueError(str(err).rstrip(".")) from None
+            raise ValueError(str(err).rstrip(".。")) from None
 
     return validate
 
 
 def _band(value: int) -> int:
     if not 1 <= value <= carriers.MAX_LIMIT:
-        raise ValueError(f"must be a whole number of grams from 1 to {carriers.MAX_LIMIT:,}, "
-                         f"got {value}")
+        raise ValueError(_("must be a whole number of grams from 1 to %(most)s, got %(value)s",
+                           most=format_number(carriers.MAX_LIMIT), value=value))
     return value
 
 
 def _price(value: Decimal) -> Decimal:
     if value < 0:
-        raise ValueError(f"must be zero or more, got {value}")
+        raise ValueError(_("must be zero or more, got %(value)s", value=value))
     return _rule(carriers.clean_price)(value)
 
 
@@ -125,6 +128,11 @@ def export_zones(service_id: int | None = None) -> bytes:
 # --------------------------------------------------------------------------- imports
 
 
+def _unknown_service(code) -> str:
+    return _('no shipping service has the code "%(code)s"; create the service first or correct '
+             "the code", code=code)
+
+
 def _services() -> dict[str, ShippingService]:
     return {s.code: s for s in db.session.scalars(select(ShippingService))}
 
@@ -145,29 +153,29 @@ def import_rates(data: bytes, *, filename: str = "shipping-rates.xlsx", dry_run:
         service = services.get(row["service_code"])
         if service is None:
             return [excel.CellError(number, _RATE_HEADERS["service_code"],
-                                    f'no shipping service has the code "{row["service_code"]}"'
-                                    "; create the service first or correct the code")]
+                                    _unknown_service(row["service_code"]))]
         row["_service"] = service
         errors = []
         if (service.id, row["zone"]) not in zones:
             errors.append(excel.CellError(
                 number, _RATE_HEADERS["zone"],
-                f'{service.code} serves no country in zone "{row["zone"]}"; import the zones '
-                "first or correct the zone"))
+                _('%(service)s serves no country in zone "%(zone)s"; import the zones first or '
+                  "correct the zone", service=service.code, zone=row["zone"])))
         key = (service.id, row["zone"], row["max_weight_g"])
         first = seen.setdefault(key, number)
         if first != number:
             errors.append(excel.CellError(
                 number, _RATE_HEADERS["max_weight_g"],
-                f"the band {row['max_weight_g']:,} g of {service.code} zone {row['zone']} is "
-                f"also in row {first}"))
+                _("the band %(band)s g of %(service)s zone %(zone)s is also in row %(row)s",
+                  band=format_number(row["max_weight_g"]), service=service.code,
+                  zone=row["zone"], row=first)))
         return errors
 
     def apply(rows: list[dict[str, Any]]) -> dict[str, int]:
         counts = {"created": 0, "updated": 0, "skipped": 0}
         for row in rows:
             try:
-                _, outcome = carriers.set_rate(
+                _rate, outcome = carriers.set_rate(
                     row["_service"], zone=row["zone"], max_weight_g=row["max_weight_g"],
                     price=row["price"], currency=row["currency"], actor=actor)
             except DomainError as err:
@@ -195,14 +203,14 @@ def import_zones(data: bytes, *, filename: str = "shipping-zones.xlsx", dry_run:
         service = services.get(row["service_code"])
         if service is None:
             return [excel.CellError(number, _ZONE_HEADERS["service_code"],
-                                    f'no shipping service has the code "{row["service_code"]}"'
-                                    "; create the service first or correct the code")]
+                                    _unknown_service(row["service_code"]))]
         row["_service"] = service
         first = seen.setdefault((service.id, row["country"]), number)
         if first != number:
             return [excel.CellError(number, _ZONE_HEADERS["country"],
-                                    f"{row['country']} of {service.code} is also in row "
-                                    f"{first}")]
+                                    _("%(country)s of %(service)s is also in row %(row)s",
+                                      country=row["country"], service=service.code,
+                                      row=first))]
         return []
 
     def apply(rows: list[dict[str, Any]]) -> dict[str, int]:

@@ -11,7 +11,7 @@ from sqlalchemy import Select, or_, select
 from erp.extensions import db
 from erp.orders import hooks
 from erp.shipping import s10
-from erp.shipping.models import Parcel, ParcelState
+from erp.shipping.models import CUSTOMS_FORM_LABELS, PARCEL_STATES, Parcel, ParcelState
 from erp.shipping.services import lifecycle
 from erp.shipping.services.carriers import intake_problems
 
@@ -45,7 +45,8 @@ def parcels_panel(order) -> Markup:
     parcels = db.session.scalars(select(Parcel).where(Parcel.order_id == order.id)
                                  .order_by(Parcel.sequence, Parcel.id)).all()
     return Markup(render_template("shipping/order_parcels.html", parcels=parcels,
-                                  view_functions=current_app.view_functions))
+                                  view_functions=current_app.view_functions,
+                                  machine=PARCEL_STATES, customs_forms=CUSTOMS_FORM_LABELS))
 
 
 hooks.order_id_searches.append(order_ids_by_parcel)

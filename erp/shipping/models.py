@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from erp.catalog.models import Sku
+from erp.core.i18n import _l
 from erp.core.models import User, utcnow
 from erp.core.states import StateMachine
 from erp.core.types import Money, UtcDateTime
@@ -37,6 +38,29 @@ def _enum(enum_cls) -> Enum:
     return Enum(enum_cls, native_enum=False, length=24, validate_strings=True)
 
 
+class _States(StateMachine):
+    """A state machine whose labels and noun are read in the reader's language.
+
+    ``labels`` and ``noun`` are given lazily (``_l``). :attr:`labels` keeps their English text
+    (the msgids), as every machine does; :meth:`label` returns the translation when asked.
+    """
+
+    def __init__(self, enum, *, labels, noun, **kwargs):
+        self._translated = dict(labels)
+        super().__init__(enum, labels={s: _msgid(text) for s, text in labels.items()},
+                         noun=noun, **kwargs)
+
+    def label(self, state) -> str:
+        """Return the label of a state in the reader's language."""
+        return str(self._translated[self.enum(state)])
+
+
+def _msgid(text) -> str:
+    """Return the English text of a lazy string (its msgid), or the text itself."""
+    args = getattr(text, "_args", None)
+    return args[0] if args else str(text)
+
+
 # --- carriers, services, rates, tracking numbers, boxes ---------------------------------------
 
 class CarrierKind(StrEnum):
@@ -44,6 +68,10 @@ class CarrierKind(StrEnum):
 
     postal = "postal"
     express = "express"
+
+
+#: what the screens call a carrier kind
+CARRIER_KIND_LABELS = {CarrierKind.postal: _l("postal"), CarrierKind.express: _l("express")}
 
 
 class Carrier(db.Model):
@@ -75,6 +103,14 @@ class CustomsDocs(StrEnum):
     cn22_cn23 = "cn22_cn23"                     # postal: CN22 up to the limit, else CN23
     cn23 = "cn23"                               # postal parcels and EMS: always CN23
     commercial_invoice = "commercial_invoice"   # express couriers
+
+
+#: what the screens call the tracking number kinds and customs documents of a service
+TRACKING_KIND_LABELS = {TrackingKind.s10: _l("S10 (UPU, with check digit)"),
+                        TrackingKind.free: _l("Courier's own format")}
+CUSTOMS_DOCS_LABELS = {CustomsDocs.cn22_cn23: _l("CN22, or CN23 above the limits"),
+                       CustomsDocs.cn23: _l("Always CN23"),
+                       CustomsDocs.commercial_invoice: _l("Commercial invoice")}
 
 
 class ShippingService(db.Model):
@@ -216,8 +252,9 @@ class WaveState(StrEnum):
 
 
 W = WaveState
-WAVE_STATES = StateMachine(
-    WaveState, initial=W.open, noun="pick wave",
+WAVE_STATES = _States(
+    WaveState, initial=W.open, noun=_l("pick wave"),
+    labels={W.open: _l("open"), W.picking: _l("picking"), W.done: _l("done")},
     transitions={(W.open, W.picking), (W.picking, W.done), (W.open, W.done)},
     colours={W.open: "blue", W.picking: "purple", W.done: "green"},
 )
@@ -268,6 +305,11 @@ class PickTaskState(StrEnum):
     open = "open"
     picked = "picked"
     short = "short"
+
+
+#: what the screens call a pick task's state
+PICK_TASK_LABELS = {PickTaskState.open: _l("open"), PickTaskState.picked: _l("picked"),
+                    PickTaskState.short: _l("short")}
 
 
 class PickTask(db.Model):
@@ -334,8 +376,10 @@ class ParcelState(StrEnum):
 
 
 P = ParcelState
-PARCEL_STATES = StateMachine(
-    ParcelState, initial=P.packed, noun="parcel",
+PARCEL_STATES = _States(
+    ParcelState, initial=P.packed, noun=_l("parcel"),
+    labels={P.packed: _l("packed"), P.labelled: _l("labelled"), P.dispatched: _l("dispatched"),
+            P.voided: _l("voided")},
     transitions={(P.packed, P.labelled), (P.labelled, P.dispatched),
                  (P.packed, P.voided), (P.labelled, P.voided),
                  (P.labelled, P.packed)},  # label voided (address changed): needs a new one
@@ -350,6 +394,11 @@ class CustomsForm(StrEnum):
     cn22 = "cn22"
     cn23 = "cn23"
     invoice = "invoice"   # express: commercial invoice only
+
+
+#: what the screens call a parcel's customs declaration
+CUSTOMS_FORM_LABELS = {CustomsForm.cn22: "CN22", CustomsForm.cn23: "CN23",
+                       CustomsForm.invoice: _l("Commercial invoice")}
 
 
 class Parcel(db.Model):
@@ -440,8 +489,9 @@ class BatchState(StrEnum):
     closed = "closed"
 
 
-DISPATCH_BATCH_STATES = StateMachine(
-    BatchState, initial=BatchState.open, noun="dispatch batch",
+DISPATCH_BATCH_STATES = _States(
+    BatchState, initial=BatchState.open, noun=_l("dispatch batch"),
+    labels={BatchState.open: _l("open"), BatchState.closed: _l("closed")},
     transitions={(BatchState.open, BatchState.closed)},
     colours={BatchState.open: "blue", BatchState.closed: "green"},
 )

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from sqlalchemy import BigInteger, Select, case, func, or_, select, type_coerce
 
+from erp.core.i18n import _
 from erp.core.models import User
 from erp.core.types import Money
 from erp.extensions import db
@@ -286,7 +287,7 @@ def day_board(now: datetime | None = None, tz: tzinfo | None = None) -> Board:
         if row is None:
             service = services.get(r.service)
             row = rows[r.service] = ServiceRow(
-                r.service, service.name if service else "(unknown or no service)",
+                r.service, service.name if service else _("(unknown or no service)"),
                 carriers.get(service.carrier_id, "") if service else "",
                 service.cutoff if service else None,
                 cutoff_passed(service.cutoff, now) if service else False, 0, 0, 0)

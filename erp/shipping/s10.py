@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from erp.core.errors import ValidationError
+from erp.core.i18n import _
 
 WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
 PATTERN = re.compile(r"^[A-Z]{2}\d{8}\d[A-Z]{2}$")
@@ -46,15 +47,16 @@ def parse(text: str, *, field: str = "tracking_number") -> str:
     """Return the normalised S10 number, or raise a ValidationError that says what is wrong."""
     number = normalise(text)
     if not number:
-        raise ValidationError("Enter or scan a tracking number.", field=field)
+        raise ValidationError(_("Enter or scan a tracking number."), field=field)
     if not PATTERN.match(number):
-        raise ValidationError(f'"{number}" is not an S10 tracking number: it must be two letters, '
-                              "nine digits and two letters (for example RA473124829GB).",
-                              field=field)
+        raise ValidationError(_('"%(number)s" is not an S10 tracking number: it must be two '
+                                "letters, nine digits and two letters (for example "
+                                "RA473124829GB).", number=number), field=field)
     expected = check_digit(number[2:10])
     if int(number[10]) != expected:
-        raise ValidationError(f'"{number}" has a wrong check digit: {number[10]} where '
-                              f"{expected} is right. Check the number for a typing error.",
+        raise ValidationError(_('"%(number)s" has a wrong check digit: %(digit)s where '
+                                "%(expected)s is right. Check the number for a typing error.",
+                                number=number, digit=number[10], expected=expected),
                               field=field)
     return number
 
@@ -68,6 +70,6 @@ def parse_any(text: str, *, field: str = "tracking_number") -> str:
     if len(number) == 13 and number[:2].isalpha() and number[-2:].isalpha():
         return parse(number, field=field)
     if not FREE_FORM.match(number):
-        raise ValidationError(f'"{number}" is not a tracking number: use 6 to 40 letters and '
-                              "digits.", field=field)
+        raise ValidationError(_('"%(number)s" is not a tracking number: use 6 to 40 letters and '
+                                "digits.", number=number), field=field)
     return number

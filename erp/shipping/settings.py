@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from erp.core.i18n import _, _l
 from erp.core.settings import (
     SettingDef,
     _choice,
@@ -22,7 +23,7 @@ from erp.core.settings import (
 def _ioss(value: str) -> str:
     text = str(value).strip().upper().replace(" ", "")
     if text and not (len(text) == 12 and text.startswith("IM") and text[2:].isdigit()):
-        raise ValueError("must be IM followed by 10 digits (or empty)")
+        raise ValueError(_("must be IM followed by 10 digits (or empty)"))
     return text
 
 
@@ -33,25 +34,26 @@ EU_COUNTRIES = ("AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL 
                 "SK")
 
 declare(
-    SettingDef("cn22_max_sdr", "CN22 value limit (SDR)", _positive_decimal, Decimal("300"),
-               "Postal items worth more than this (converted at the XDR exchange rate) take a "
-               "CN23 instead of a CN22."),
-    SettingDef("cn22_max_weight_g", "CN22 weight limit (g)", _positive_int, 2000,
-               "Postal items heavier than this take a CN23."),
-    SettingDef("ioss_number", "IOSS number", _ioss, "",
-               "IM + 10 digits; put on EU parcels within the IOSS threshold (manifest and "
-               "commercial invoice only, never on the label).", optional=True),
-    SettingDef("ioss_max_eur", "IOSS threshold (EUR)", _positive_decimal, Decimal("150")),
-    SettingDef("eu_countries", "EU member states", _countries, _countries(EU_COUNTRIES),
-               "ISO 3166-1 alpha-2 codes; orders to these countries can go under IOSS."),
-    SettingDef("uk_vat_number", "UK VAT number", _text, "",
-               "Put on UK parcels within the UK threshold.", optional=True),
-    SettingDef("uk_max_gbp", "UK low-value threshold (GBP)", _positive_decimal, Decimal("135")),
-    SettingDef("dutiable_countries", "Destinations where every parcel is dutiable",
+    SettingDef("cn22_max_sdr", _l("CN22 value limit (SDR)"), _positive_decimal, Decimal("300"),
+               _l("Postal items worth more than this (converted at the XDR exchange rate) take "
+                  "a CN23 instead of a CN22.")),
+    SettingDef("cn22_max_weight_g", _l("CN22 weight limit (g)"), _positive_int, 2000,
+               _l("Postal items heavier than this take a CN23.")),
+    SettingDef("ioss_number", _l("IOSS number"), _ioss, "",
+               _l("IM + 10 digits; put on EU parcels within the IOSS threshold (manifest and "
+                  "commercial invoice only, never on the label)."), optional=True),
+    SettingDef("ioss_max_eur", _l("IOSS threshold (EUR)"), _positive_decimal, Decimal("150")),
+    SettingDef("eu_countries", _l("EU member states"), _countries, _countries(EU_COUNTRIES),
+               _l("ISO 3166-1 alpha-2 codes; orders to these countries can go under IOSS.")),
+    SettingDef("uk_vat_number", _l("UK VAT number"), _text, "",
+               _l("Put on UK parcels within the UK threshold."), optional=True),
+    SettingDef("uk_max_gbp", _l("UK low-value threshold (GBP)"), _positive_decimal,
+               Decimal("135")),
+    SettingDef("dutiable_countries", _l("Destinations where every parcel is dutiable"),
                _countries, _countries("US"),
-               "Parcels to these countries are marked dutiable (no de minimis)."),
-    SettingDef("eori_number", "Exporter EORI / registration number", _text, "",
-               "Printed on commercial invoices.", optional=True),
-    SettingDef("incoterm", "Incoterm on commercial invoices (DAP or DDP)", _choice(*INCOTERMS),
-               "DAP"),
+               _l("Parcels to these countries are marked dutiable (no de minimis).")),
+    SettingDef("eori_number", _l("Exporter EORI / registration number"), _text, "",
+               _l("Printed on commercial invoices."), optional=True),
+    SettingDef("incoterm", _l("Incoterm on commercial invoices (DAP or DDP)"),
+               _choice(*INCOTERMS), "DAP"),
 )

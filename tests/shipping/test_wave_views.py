@@ -147,7 +147,7 @@ def test_short_pick_from_the_screen_then_confirm_all_and_finish(client, login_as
     finish = client.post(f"/shipping/waves/{wave.id}/finish", follow_redirects=True)
     assert "still open" in page(finish)
     confirm = client.post(f"/shipping/waves/{wave.id}/pick-all", follow_redirects=True)
-    assert "2 pick(s)" in page(confirm)
+    assert f"2 picks of wave {wave.number} confirmed." in page(confirm)
     detail = page(client.get(f"/shipping/waves/{wave.id}"))
     assert "Short picks" in detail
     finish = client.post(f"/shipping/waves/{wave.id}/finish", follow_redirects=True)

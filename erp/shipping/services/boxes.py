@@ -12,9 +12,11 @@ from sqlalchemy import select
 
 from erp.core import audit
 from erp.core.errors import ValidationError
+from erp.core.i18n import _, _l, format_number
 from erp.extensions import db
 from erp.shipping.errors import ShippingError
 from erp.shipping.models import Box
+from erp.shipping.services.carriers import whole_number_error
 
 BOX_CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9._\-]{0,19}$")
 MAX_SIDE_MM = 5_000
@@ -22,40 +24,47 @@ MAX_TARE_G = 100_000
 BOX_FIELDS = ("code", "name", "length_mm", "width_mm", "height_mm", "tare_g", "active")
 
 
-def _whole(value: Any, *, field: str, label: str, minimum: int, maximum: int) -> int:
-    message = f"{label} must be a whole number from {minimum:,} to {maximum:,}"
+def _whole(value: Any, *, field: str, label, minimum: int, maximum: int) -> int:
     if isinstance(value, bool) or value is None or str(value).strip() == "":
-        raise ValidationError(f"{message}.", field=field)
+        raise ValidationError(whole_number_error(label, minimum, maximum), field=field)
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise ValidationError(f"{message}, got {value!r}.", field=field) from None
+        raise ValidationError(whole_number_error(label, minimum, maximum, repr(value)),
+                              field=field) from None
     if not minimum <= number <= maximum:
-        raise ValidationError(f"{message}, got {number:,}.", field=field)
+        raise ValidationError(whole_number_error(label, minimum, maximum,
+                                                 format_number(number)), field=field)
     return number
+
+
+#: what a box's sides are called in messages
+_SIDES = {"length_mm": _l("The length (mm)"), "width_mm": _l("The width (mm)"),
+          "height_mm": _l("The height (mm)")}
 
 
 def _values(values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    sides = {"length_mm": "The length (mm)", "width_mm": "The width (mm)",
-             "height_mm": "The height (mm)"}
+    sides = _SIDES
     for key, value in values.items():
         if key == "code":
             code = str(value or "").strip().upper()
             if not BOX_CODE_RE.match(code):
-                raise ValidationError(f"{code or 'An empty code'!r} is not a box code: use 1-20 "
-                                      "letters, digits, '.', '-' or '_', e.g. M.", field="code")
+                raise ValidationError(_("%(code)s is not a box code: use 1-20 letters, digits, "
+                                        "'.', '-' or '_', e.g. M.",
+                                        code=repr(code) if code else _("An empty code")),
+                                      field="code")
             out[key] = code
         elif key == "name":
             name = str(value or "").strip()
             if not name or len(name) > 80:
-                raise ValidationError("A box needs a name of at most 80 characters.",
+                raise ValidationError(_("A box needs a name of at most 80 characters."),
                                       field="name")
             out[key] = name
         elif key in sides:
             out[key] = _whole(value, field=key, label=sides[key], minimum=1, maximum=MAX_SIDE_MM)
         elif key == "tare_g":
-            out[key] = _whole(value, field=key, label="The tare weight (g)", minimum=0,
+            out[key] = _whole(value, field=key, label=_("The tare weight (g)"), minimum=0,
                               maximum=MAX_TARE_G)
         elif key == "active":
             out[key] = bool(value)
@@ -85,8 +94,8 @@ def create_box(*, code: str, name: str, length_mm: int, width_mm: int, height_mm
     values = _values({"code": code, "name": name, "length_mm": length_mm,
                       "width_mm": width_mm, "height_mm": height_mm, "tare_g": tare_g})
     if box_by_code(values["code"]) is not None:
-        raise ShippingError(f'To create box "{values["code"]}", you must choose another code: '
-                            "a box already uses it.", field="code")
+        raise ShippingError(_('To create box "%(code)s", you must choose another code: a box '
+                              "already uses it.", code=values["code"]), field="code")
     box = Box(**values, active=True)
     db.session.add(box)
     db.session.flush()
@@ -107,9 +116,9 @@ def update_box(box: Box, *, actor, **fields: Any) -> Box:
     if "code" in values:
         other = box_by_code(values["code"])
         if other is not None and other is not box:
-            raise ShippingError(f'To rename box "{box.code}" to "{values["code"]}", you must '
-                                f"choose another code: {other.name} already uses it.",
-                                field="code")
+            raise ShippingError(_('To rename box "%(old)s" to "%(code)s", you must choose '
+                                  "another code: %(other)s already uses it.", old=box.code,
+                                  code=values["code"], other=other.name), field="code")
     changes = audit.diff(box, values)
     if changes:
         for key in changes:

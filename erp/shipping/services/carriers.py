@@ -22,6 +22,7 @@ from sqlalchemy.orm import joinedload
 from erp.core import audit
 from erp.core.codes import normalize_country
 from erp.core.errors import ValidationError
+from erp.core.i18n import _, _l, format_number
 from erp.core.money import to_decimal, validate_currency
 from erp.extensions import db
 from erp.orders.hooks import IntakeOrder
@@ -58,34 +59,45 @@ def _text(value: Any, *, field: str, label: str, limit: int, required: bool = Tr
     text = str(value).strip() if value is not None else ""
     if not text:
         if required:
-            raise ValidationError(f"{label} is required.", field=field)
+            raise ValidationError(_("%(label)s is required.", label=label), field=field)
         return None
     if len(text) > limit:
-        raise ValidationError(f"{label} may have at most {limit} characters, this has "
-                              f"{len(text)}.", field=field)
+        raise ValidationError(_("%(label)s may have at most %(most)s characters, this has "
+                                "%(count)s.", label=label, most=limit, count=len(text)),
+                              field=field)
     return text
 
 
-def _whole(value: Any, *, field: str, label: str, minimum: int = 0,
+def whole_number_error(label, minimum: int, maximum: int, value: Any = None) -> str:
+    """Return "<label> must be a whole number from <minimum> to <maximum>[, got <value>]."."""
+    names = {"label": label, "least": format_number(minimum), "most": format_number(maximum)}
+    if value is None:
+        return _("%(label)s must be a whole number from %(least)s to %(most)s.", **names)
+    return _("%(label)s must be a whole number from %(least)s to %(most)s, got %(value)s.",
+             value=value, **names)
+
+
+def _whole(value: Any, *, field: str, label, minimum: int = 0,
            maximum: int = MAX_LIMIT) -> int:
-    message = f"{label} must be a whole number from {minimum:,} to {maximum:,}"
     if isinstance(value, bool) or value is None or str(value).strip() == "":
-        raise ValidationError(f"{message}.", field=field)
+        raise ValidationError(whole_number_error(label, minimum, maximum), field=field)
     try:
         number = to_decimal(value, field=field)
     except ValidationError:
-        raise ValidationError(f"{message}, got {value!r}.", field=field) from None
+        raise ValidationError(whole_number_error(label, minimum, maximum, repr(value)),
+                              field=field) from None
     if number != number.to_integral_value() or not minimum <= number <= maximum:
-        raise ValidationError(f"{message}, got {value}.", field=field)
+        raise ValidationError(whole_number_error(label, minimum, maximum, value), field=field)
     return int(number)
 
 
-def _enum(enum_cls, value: Any, *, field: str, label: str):
+def _enum(enum_cls, value: Any, *, field: str, label):
     try:
         return enum_cls(value.value if hasattr(value, "value") else str(value or "").strip())
     except ValueError:
         allowed = ", ".join(member.value for member in enum_cls)
-        raise ValidationError(f"{label} must be one of {allowed}, got {value!r}.",
+        raise ValidationError(_("%(label)s must be one of %(allowed)s, got %(value)s.",
+                                label=label, allowed=allowed, value=repr(value)),
                               field=field) from None
 
 
@@ -93,8 +105,9 @@ def clean_carrier_code(value: Any) -> str:
     """Return a carrier code upper-cased; 2-20 letters, digits, '.', '-' or '_'."""
     code = str(value or "").strip().upper()
     if not CARRIER_CODE_RE.match(code):
-        raise ValidationError(f"{code or 'An empty code'!r} is not a carrier code: use 2-20 "
-                              "letters, digits, '.', '-' or '_', e.g. CNPOST.", field="code")
+        raise ValidationError(_("%(code)s is not a carrier code: use 2-20 letters, digits, '.', "
+                                "'-' or '_', e.g. CNPOST.",
+                                code=repr(code) if code else _("An empty code")), field="code")
     return code
 
 
@@ -105,8 +118,9 @@ def clean_service_code(value: Any) -> str:
     """
     code = str(value or "").strip()
     if not SERVICE_CODE_RE.match(code):
-        raise ValidationError(f"{code or 'An empty code'!r} is not a service code: use 1-40 "
-                              "letters, digits, '.', '-' or '_', e.g. POST-REG.", field="code")
+        raise ValidationError(_("%(code)s is not a service code: use 1-40 letters, digits, '.', "
+                                "'-' or '_', e.g. POST-REG.",
+                                code=repr(code) if code else _("An empty code")), field="code")
     return code
 
 
@@ -115,16 +129,16 @@ def clean_country(value: Any, *, field: str = "country") -> str:
     try:
         return normalize_country(value)
     except ValueError as exc:
-        raise ValidationError(f"Country: {exc}.", field=field) from None
+        raise ValidationError(_("Country: %(error)s.", error=exc), field=field) from None
 
 
 def clean_zone(value: Any) -> str:
     """Return a rate zone name upper-cased (1-20 letters, digits, '.', '-' or '_')."""
     zone = str(value or "").strip().upper()
     if not ZONE_RE.match(zone):
-        raise ValidationError(f"{zone or 'An empty zone'!r} is not a rate zone: use 1-20 "
-                              "letters, digits, '.', '-' or '_', e.g. EU or ZONE-1.",
-                              field="zone")
+        raise ValidationError(_("%(zone)s is not a rate zone: use 1-20 letters, digits, '.', "
+                                "'-' or '_', e.g. EU or ZONE-1.",
+                                zone=repr(zone) if zone else _("An empty zone")), field="zone")
     return zone
 
 
@@ -134,23 +148,27 @@ def clean_cutoff(value: Any) -> str:
     if re.match(r"^\d:[0-5]\d$", text):
         text = f"0{text}"
     if not CUTOFF_RE.match(text):
-        raise ValidationError(f"{text or 'An empty time'!r} is not a cut-off time: use HH:MM "
-                              "on the 24-hour clock, e.g. 15:30.", field="cutoff")
+        raise ValidationError(_("%(time)s is not a cut-off time: use HH:MM on the 24-hour "
+                                "clock, e.g. 15:30.",
+                                time=repr(text) if text else _("An empty time")),
+                              field="cutoff")
     return text
 
 
 def clean_price(value: Any, *, field: str = "price") -> Decimal:
     """Return a rate price: zero or more, at most 2 decimal places."""
     if value is None or str(value).strip() == "":
-        raise ValidationError("A price is required (zero or more).", field=field)
+        raise ValidationError(_("A price is required (zero or more)."), field=field)
     price = to_decimal(value, field=field)
     if price < 0:
-        raise ValidationError(f"The price must be zero or more, got {value}.", field=field)
-    if price >= MAX_PRICE:
-        raise ValidationError(f"The price must be less than {MAX_PRICE:,.0f}.", field=field)
-    if price != price.quantize(Decimal("0.01")):
-        raise ValidationError(f"The price may have at most 2 decimal places, got {value}.",
+        raise ValidationError(_("The price must be zero or more, got %(value)s.", value=value),
                               field=field)
+    if price >= MAX_PRICE:
+        raise ValidationError(_("The price must be less than %(most)s.",
+                                most=format_number(MAX_PRICE, places=0)), field=field)
+    if price != price.quantize(Decimal("0.01")):
+        raise ValidationError(_("The price may have at most 2 decimal places, got %(value)s.",
+                                value=value), field=field)
     return price.quantize(Decimal("0.01"))
 
 
@@ -159,7 +177,7 @@ def clean_currency(value: Any, *, field: str = "currency") -> str:
     try:
         return validate_currency(str(value or ""))
     except ValueError as exc:
-        raise ValidationError(f"Currency: {exc}.", field=field) from None
+        raise ValidationError(_("Currency: %(error)s.", error=exc), field=field) from None
 
 
 def _carrier_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -168,32 +186,37 @@ def _carrier_values(values: dict[str, Any]) -> dict[str, Any]:
         if key == "code":
             out[key] = clean_carrier_code(value)
         elif key == "name":
-            out[key] = _text(value, field="name", label="The carrier's name", limit=120)
+            out[key] = _text(value, field="name", label=_("The carrier's name"), limit=120)
         elif key == "kind":
-            out[key] = _enum(CarrierKind, value, field="kind", label="The carrier kind")
+            out[key] = _enum(CarrierKind, value, field="kind", label=_("The carrier kind"))
         elif key == "account_number":
-            out[key] = _text(value, field=key, label="The account number", limit=40,
+            out[key] = _text(value, field=key, label=_("The account number"), limit=40,
                              required=False)
         elif key == "active":
             out[key] = bool(value)
     return out
 
 
+#: what a service's limits are called in messages
+_SERVICE_LIMITS = {"max_weight_g": _l("The maximum weight (g)"),
+                   "max_longest_mm": _l("The longest side limit (mm)"),
+                   "max_sum_mm": _l("The limit on the sum of the sides (mm)"),
+                   "volumetric_divisor": _l("The volumetric divisor")}
+
+
 def _service_values(values: dict[str, Any]) -> dict[str, Any]:
-    labels = {"max_weight_g": "The maximum weight (g)",
-              "max_longest_mm": "The longest side limit (mm)",
-              "max_sum_mm": "The limit on the sum of the sides (mm)",
-              "volumetric_divisor": "The volumetric divisor"}
+    labels = _SERVICE_LIMITS
     out: dict[str, Any] = {}
     for key, value in values.items():
         if key == "code":
             out[key] = clean_service_code(value)
         elif key == "name":
-            out[key] = _text(value, field="name", label="The service's name", limit=120)
+            out[key] = _text(value, field="name", label=_("The service's name"), limit=120)
         elif key == "tracking_kind":
-            out[key] = _enum(TrackingKind, value, field=key, label="The tracking number kind")
+            out[key] = _enum(TrackingKind, value, field=key,
+                             label=_("The tracking number kind"))
         elif key == "customs_docs":
-            out[key] = _enum(CustomsDocs, value, field=key, label="The customs documents")
+            out[key] = _enum(CustomsDocs, value, field=key, label=_("The customs documents"))
         elif key in labels:
             out[key] = _whole(value, field=key, label=labels[key])
         elif key == "cutoff":
@@ -222,8 +245,8 @@ def create_carrier(*, code: str, name: str, kind: CarrierKind | str = CarrierKin
     values = _carrier_values({"code": code, "name": name, "kind": kind,
                               "account_number": account_number})
     if carrier_by_code(values["code"]) is not None:
-        raise ShippingError(f'To create carrier "{values["code"]}", you must choose another '
-                            "code: a carrier already uses it.", field="code")
+        raise ShippingError(_('To create carrier "%(code)s", you must choose another code: a '
+                              "carrier already uses it.", code=values["code"]), field="code")
     carrier = Carrier(**values, active=True)
     db.session.add(carrier)
     db.session.flush()
@@ -241,9 +264,9 @@ def update_carrier(carrier: Carrier, *, actor, **fields: Any) -> Carrier:
     if "code" in values:
         other = carrier_by_code(values["code"])
         if other is not None and other is not carrier:
-            raise ShippingError(f'To rename carrier "{carrier.code}" to "{values["code"]}", you '
-                                f"must choose another code: {other.name} already uses it.",
-                                field="code")
+            raise ShippingError(_('To rename carrier "%(old)s" to "%(code)s", you must choose '
+                                  "another code: %(other)s already uses it.", old=carrier.code,
+                                  code=values["code"], other=other.name), field="code")
     changes = audit.diff(carrier, values)
     if changes:
         for key in changes:
@@ -279,8 +302,8 @@ def create_service(carrier: Carrier, *, code: str, name: str,
         "volumetric_divisor": volumetric_divisor, "cutoff": cutoff,
         "requires_phone": requires_phone})
     if service_by_code(values["code"]) is not None:
-        raise ShippingError(f'To create service "{values["code"]}", you must choose another '
-                            "code: a service already uses it.", field="code")
+        raise ShippingError(_('To create service "%(code)s", you must choose another code: a '
+                              "service already uses it.", code=values["code"]), field="code")
     service = ShippingService(carrier=carrier, **values, active=True)
     db.session.add(service)
     db.session.flush()
@@ -302,9 +325,9 @@ def update_service(service: ShippingService, *, actor, **fields: Any) -> Shippin
     if "code" in values:
         other = service_by_code(values["code"])
         if other is not None and other is not service:
-            raise ShippingError(f'To rename service "{service.code}" to "{values["code"]}", '
-                                f"you must choose another code: {other.name} already uses it.",
-                                field="code")
+            raise ShippingError(_('To rename service "%(old)s" to "%(code)s", you must choose '
+                                  "another code: %(other)s already uses it.", old=service.code,
+                                  code=values["code"], other=other.name), field="code")
     changes = audit.diff(service, values)
     if changes:
         for key in changes:
@@ -355,13 +378,15 @@ def parse_zone_lines(text: str) -> dict[str, str]:
         if not parts:
             continue
         if len(parts) != 2:
-            raise ValidationError(f'Line {number} "{line.strip()}": write a country and its '
-                                  "zone, e.g. DE EU.", field="zones")
+            raise ValidationError(_('Line %(number)s "%(line)s": write a country and its zone, '
+                                    "e.g. DE EU.", number=number, line=line.strip()),
+                                  field="zones")
         try:
             country = clean_country(parts[0], field="zones")
             out[country] = clean_zone(parts[1])
         except ValidationError as err:
-            raise ValidationError(f"Line {number}: {err}", field="zones") from None
+            raise ValidationError(_("Line %(number)s: %(error)s", number=number, error=str(err)),
+                                  field="zones") from None
     return out
 
 
@@ -380,19 +405,22 @@ def service_for_order(order) -> ShippingService:
     """
     code = (order.shipping_service or "").strip()
     if not code:
-        raise ShippingError(f"Order {order.number} asks for no shipping service; set its "
-                            "shipping service before packing it.")
+        raise ShippingError(_("Order %(order)s asks for no shipping service; set its shipping "
+                              "service before packing it.", order=order.number))
     service = service_by_code(code)
     if service is None:
-        raise ShippingError(f'Order {order.number} asks for shipping service "{code}", which '
-                            "does not exist; create the service or change the order's service.")
+        raise ShippingError(_('Order %(order)s asks for shipping service "%(code)s", which does '
+                              "not exist; create the service or change the order's service.",
+                              order=order.number, code=code))
     if not service.active or not service.carrier.active:
-        raise ShippingError(f'Order {order.number} asks for shipping service "{code}", which '
-                            "is inactive; reactivate it or change the order's service.")
+        raise ShippingError(_('Order %(order)s asks for shipping service "%(code)s", which is '
+                              "inactive; reactivate it or change the order's service.",
+                              order=order.number, code=code))
     if zone_of(service, order.country) is None:
-        raise ShippingError(f"Order {order.number} goes to {order.country}, which "
-                            f'{service.name} ("{code}") does not serve; add the country to '
-                            "the service or change the order's service.")
+        raise ShippingError(_('Order %(order)s goes to %(country)s, which %(service)s '
+                              '("%(code)s") does not serve; add the country to the service or '
+                              "change the order's service.", order=order.number,
+                              country=order.country, service=service.name, code=code))
     return service
 
 
@@ -406,6 +434,9 @@ def intake_problems(orders: Sequence[IntakeOrder]) -> dict[int, dict[str, str]]:
     height limit a single item exceeds, or that needs a phone number the order lacks. An order
     asking for no service is left alone: the packing bench chooses one. One query for the
     services and one for their zones, however many orders.
+
+    The messages stay English: the storefront's JSON API returns them to the shop, whatever the
+    language of the person signed in here.
 
     :returns: ``{index in orders: {field path: message}}`` for the orders refused.
     """
@@ -514,31 +545,39 @@ def check_parcel_limits(service: ShippingService, *, weight_g: int, length_mm: i
         (chargeable); Registered air mail takes at most 2,000 g."
     """
     if weight_g is None or int(weight_g) <= 0:
-        raise ShippingError("Enter the parcel's weight in grams (more than 0).",
+        raise ShippingError(_("Enter the parcel's weight in grams (more than 0)."),
                             field="weight_g")
     chargeable = chargeable_weight_g(service, weight_g, length_mm, width_mm, height_mm)
     if service.max_weight_g and chargeable > service.max_weight_g:
-        volumetric = chargeable > int(weight_g)
-        detail = (f" (chargeable: volumetric; the actual weight is {int(weight_g):,} g)"
-                  if volumetric else " (chargeable)")
-        raise ShippingError(f"The parcel weighs {chargeable:,} g{detail}; {service.name} takes "
-                            f"at most {service.max_weight_g:,} g. Split it into parcels or "
-                            "choose another service.", field="weight_g")
+        names = {"weight": format_number(chargeable), "service": service.name,
+                 "most": format_number(service.max_weight_g)}
+        if chargeable > int(weight_g):
+            message = _("The parcel weighs %(weight)s g (chargeable: volumetric; the actual "
+                        "weight is %(actual)s g); %(service)s takes at most %(most)s g. Split it "
+                        "into parcels or choose another service.",
+                        actual=format_number(int(weight_g)), **names)
+        else:
+            message = _("The parcel weighs %(weight)s g (chargeable); %(service)s takes at most "
+                        "%(most)s g. Split it into parcels or choose another service.", **names)
+        raise ShippingError(message, field="weight_g")
     sides = [int(s) for s in (length_mm, width_mm, height_mm) if s]
     if not sides:
         return
     if any(s <= 0 for s in sides):
-        raise ShippingError("Parcel dimensions must be more than 0 mm.", field="length_mm")
+        raise ShippingError(_("Parcel dimensions must be more than 0 mm."), field="length_mm")
     longest = max(sides)
     if service.max_longest_mm and longest > service.max_longest_mm:
-        raise ShippingError(f"The parcel's longest side is {longest:,} mm; {service.name} takes "
-                            f"at most {service.max_longest_mm:,} mm. Use a smaller box or "
-                            "choose another service.", field="length_mm")
+        raise ShippingError(_("The parcel's longest side is %(longest)s mm; %(service)s takes at "
+                              "most %(most)s mm. Use a smaller box or choose another service.",
+                              longest=format_number(longest), service=service.name,
+                              most=format_number(service.max_longest_mm)), field="length_mm")
     total = sum(sides)
     if service.max_sum_mm and total > service.max_sum_mm:
-        raise ShippingError(f"The parcel's length + width + height is {total:,} mm; "
-                            f"{service.name} takes at most {service.max_sum_mm:,} mm. Use a "
-                            "smaller box or choose another service.", field="length_mm")
+        raise ShippingError(_("The parcel's length + width + height is %(total)s mm; "
+                              "%(service)s takes at most %(most)s mm. Use a smaller box or "
+                              "choose another service.", total=format_number(total),
+                              service=service.name, most=format_number(service.max_sum_mm)),
+                            field="length_mm")
 
 
 # --------------------------------------------------------------------------- rates
@@ -553,7 +592,8 @@ def set_rate(service: ShippingService, *, zone: str, max_weight_g: int, price: A
     :raises ValidationError: for a bad zone, band (> 0 g), price (>= 0) or currency.
     """
     zone = clean_zone(zone)
-    band = _whole(max_weight_g, field="max_weight_g", label="The weight band (g)", minimum=1)
+    band = _whole(max_weight_g, field="max_weight_g", label=_("The weight band (g)"),
+                  minimum=1)
     price = clean_price(price)
     currency = clean_currency(currency)
     rate = db.session.scalar(select(ServiceRate).where(

@@ -30,6 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from erp.catalog.services import category_customs_defaults, effective_customs
 from erp.core import settings
 from erp.core.errors import ValidationError
+from erp.core.i18n import _, _l, format_date
 from erp.core.money import UNIT_COST, rate_on
 from erp.orders.models import CustomerOrder, CustomerOrderLine
 from erp.shipping.errors import ShippingError
@@ -37,8 +38,12 @@ from erp.shipping.models import CustomsDocs, CustomsForm, Parcel, ParcelLine, Sh
 
 SDR = "XDR"
 #: what a missing customs field is called in messages
-FIELD_LABELS = {"hs_code": "HS code", "customs_description": "English customs description",
-                "origin_country": "country of origin"}
+FIELD_LABELS = {"hs_code": _l("HS code"),
+                "customs_description": _l("English customs description"),
+                "origin_country": _l("country of origin")}
+#: what a parcel's customs line lacks, in messages
+LINE_LABELS = {"description": _l("English description"), "hs_code": _l("HS code"),
+               "origin_country": _l("country of origin")}
 
 
 @dataclass
@@ -64,12 +69,12 @@ class CustomsContext:
             try:
                 self._rates[currency] = rate_on(currency, self.on, base=self.base)
             except ValidationError:
-                what = "SDR (currency code XDR)" if currency == SDR else currency
-                raise ShippingError(
-                    f"To choose the customs declaration, the parcel's value must be converted "
-                    f"to {what}, but no {currency} exchange rate is known on or before "
-                    f"{self.on.isoformat()}; enter one under Settings > Exchange rates."
-                ) from None
+                what = _("SDR (currency code XDR)") if currency == SDR else currency
+                raise ShippingError(_(
+                    "To choose the customs declaration, the parcel's value must be converted to "
+                    "%(what)s, but no %(currency)s exchange rate is known on or before %(day)s; "
+                    "enter one under Settings > Exchange rates.", what=what, currency=currency,
+                    day=format_date(self.on))) from None
         return self._rates[currency]
 
     def convert(self, amount: Decimal, currency: str, to: str) -> Decimal:
@@ -165,10 +170,10 @@ def customs_line_values(items: Iterable[tuple[CustomerOrderLine, int]], *,
         missing = [FIELD_LABELS[k] for k in ("hs_code", "customs_description", "origin_country")
                    if not data[k].value]
         if missing:
-            raise ShippingError(
-                f"SKU {sku.code} has no {' and no '.join(missing)} in the catalog, so its "
-                "customs declaration cannot be made; enter it on the SKU or its category, then "
-                "close the parcel again.")
+            raise ShippingError(_(
+                "SKU %(sku)s has no %(missing)s in the catalog, so its customs declaration "
+                "cannot be made; enter it on the SKU or its category, then close the parcel "
+                "again.", sku=sku.code, missing=_(" and no ").join(str(m) for m in missing)))
         out.append({
             "order_line_id": line.id, "sku_id": sku.id, "quantity": qty,
             "description": str(data["customs_description"].value)[:200],
@@ -186,7 +191,7 @@ def customs_lines_for(items: Iterable[tuple[CustomerOrderLine, int]], *,
     See :func:`customs_line_values` for the rules and the error.
     """
     items = list(items)
-    by_id = {line.id: line for line, _ in items}
+    by_id = {line.id: line for line, _qty in items}
     return [ParcelLine(order_line=by_id[v["order_line_id"]], sku=by_id[v["order_line_id"]].sku,
                        **v) for v in customs_line_values(items, defaults=defaults)]
 
@@ -208,22 +213,25 @@ def check_customs(parcel: Parcel) -> None:
     :raises ShippingError: naming the parcel, the SKU and what is wrong.
     """
     if not parcel.lines:
-        raise ShippingError(f"Parcel {parcel.number} has no customs lines; it must contain the "
-                            "goods it declares.")
+        raise ShippingError(_("Parcel %(parcel)s has no customs lines; it must contain the "
+                              "goods it declares.", parcel=parcel.number))
     for line in parcel.lines:
         code = line.sku.code if line.sku is not None else f"id {line.sku_id}"
-        for attr, label in (("description", "English description"), ("hs_code", "HS code"),
-                            ("origin_country", "country of origin")):
+        for attr, label in LINE_LABELS.items():
             if not (getattr(line, attr) or "").strip():
-                raise ShippingError(f"Parcel {parcel.number}: the customs line of SKU {code} "
-                                    f"has no {label}.")
+                raise ShippingError(_("Parcel %(parcel)s: the customs line of SKU %(sku)s has no "
+                                      "%(field)s.", parcel=parcel.number, sku=code,
+                                      field=label))
         if len(line.hs_code) < 6 or not line.hs_code.isdigit():
-            raise ShippingError(f"Parcel {parcel.number}: the HS code {line.hs_code!r} of SKU "
-                                f"{code} must have at least 6 digits.")
+            raise ShippingError(_("Parcel %(parcel)s: the HS code %(hs)s of SKU %(sku)s must "
+                                  "have at least 6 digits.", parcel=parcel.number,
+                                  hs=repr(line.hs_code), sku=code))
         if not line.quantity or line.quantity <= 0:
-            raise ShippingError(f"Parcel {parcel.number}: the customs line of SKU {code} has no "
-                                "quantity.")
+            raise ShippingError(_("Parcel %(parcel)s: the customs line of SKU %(sku)s has no "
+                                  "quantity.", parcel=parcel.number, sku=code))
     total = declared_value(parcel.lines)
     if total != Decimal(parcel.declared_value):
-        raise ShippingError(f"Parcel {parcel.number} declares {parcel.declared_value} "
-                            f"{parcel.currency}, but its customs lines add up to {total}.")
+        raise ShippingError(_("Parcel %(parcel)s declares %(declared)s %(currency)s, but its "
+                              "customs lines add up to %(total)s.", parcel=parcel.number,
+                              declared=parcel.declared_value, currency=parcel.currency,
+                              total=total))

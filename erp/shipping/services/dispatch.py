@@ -27,6 +27,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import contains_eager
 
 from erp.core import audit
+from erp.core.i18n import _, format_number, ngettext
 from erp.core.locking import lock, lock_many
 from erp.core.models import utcnow
 from erp.core.numbering import next_number
@@ -60,8 +61,12 @@ PARCEL_REF = "parcel"
 P = ParcelState
 
 
-def _n(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+def _parcels(count: int) -> str:
+    return ngettext("%(count)s parcel", "%(count)s parcels", count, count=format_number(count))
+
+
+def _orders(count: int) -> str:
+    return ngettext("%(count)s order", "%(count)s orders", count, count=format_number(count))
 
 
 @dataclass
@@ -81,15 +86,23 @@ class BatchSummary:
 
     def __str__(self) -> str:
         """Return a one-line summary for a message: what was sent, then what was not."""
-        text = (f"Batch {self.number} closed: {_n(self.parcels, 'parcel')} dispatched "
-                f"({_n(self.units, 'unit')}, {self.weight_g / 1000:,.3f} kg); "
-                f"{_n(self.orders_shipped, 'order')} shipped")
-        if self.orders_waiting:
-            more = ", ..." if len(self.orders_waiting) > 5 else ""
-            text += (f"; {_n(len(self.orders_waiting), 'order')} not complete yet: "
-                     + ", ".join(f"{number} ({self.waiting_for.get(number, 'more to send')})"
-                                 for number in self.orders_waiting[:5]) + more)
-        return text + "."
+        names = {"batch": self.number, "parcels": _parcels(self.parcels),
+                 "units": ngettext("%(count)s unit", "%(count)s units", self.units,
+                                   count=format_number(self.units)),
+                 "weight": format_number(Decimal(self.weight_g) / 1000, places=3),
+                 "orders": _orders(self.orders_shipped)}
+        if not self.orders_waiting:
+            return _("Batch %(batch)s closed: %(parcels)s dispatched (%(units)s, %(weight)s kg); "
+                     "%(orders)s shipped.", **names)
+        waiting = _(", ").join(
+            _("%(order)s (%(why)s)", order=number,
+              why=self.waiting_for.get(number) or _("more to send"))
+            for number in self.orders_waiting[:5])
+        if len(self.orders_waiting) > 5:
+            waiting = _("%(list)s, ...", list=waiting)
+        return _("Batch %(batch)s closed: %(parcels)s dispatched (%(units)s, %(weight)s kg); "
+                 "%(orders)s shipped; %(waiting)s not complete yet: %(list)s.",
+                 waiting=_orders(len(self.orders_waiting)), list=waiting, **names)
 
 
 @dataclass
@@ -102,11 +115,16 @@ class AddedParcels:
 
     def __str__(self) -> str:
         """Return a message for the user."""
-        text = (f"{_n(self.added, 'labelled parcel')} added to {self.batch}.")
+        text = ngettext("%(count)s labelled parcel added to %(batch)s.",
+                        "%(count)s labelled parcels added to %(batch)s.", self.added,
+                        count=format_number(self.added), batch=self.batch)
         if self.left_out:
-            more = f" (and {len(self.left_out) - 5} more)" if len(self.left_out) > 5 else ""
-            text += (f" Left out, {len(self.left_out)}: " + "; ".join(self.left_out[:5])
-                     + more + ".")
+            left = _("; ").join(self.left_out[:5])
+            if len(self.left_out) > 5:
+                left = _("%(list)s (and %(count)s more)", list=left,
+                         count=len(self.left_out) - 5)
+            text += " " + _("Left out, %(count)s: %(list)s.", count=len(self.left_out),
+                            list=left)
         return text
 
 
@@ -118,8 +136,8 @@ def open_batch(carrier: Carrier, *, actor, note: str | None = None) -> DispatchB
     :raises ShippingError: if the carrier is inactive.
     """
     if not carrier.active:
-        raise ShippingError(f'Carrier "{carrier.name}" is inactive; activate it before opening '
-                            "a dispatch batch for it.")
+        raise ShippingError(_('Carrier "%(carrier)s" is inactive; activate it before opening a '
+                              "dispatch batch for it.", carrier=carrier.name))
     batch = DispatchBatch(number=next_number(BATCH_PREFIX), carrier_id=carrier.id,
                           state=BatchState.open, opened_by_id=getattr(actor, "id", None),
                           opened_at=utcnow(), note=(note or "").strip()[:500] or None)
@@ -131,15 +149,22 @@ def open_batch(carrier: Carrier, *, actor, note: str | None = None) -> DispatchB
 
 
 def _ensure_open(batch: DispatchBatch, action: str) -> None:
+    """Refuse a closed batch; ``action`` is ``"send more parcels"`` or ``"change what goes"``."""
     if batch.state != BatchState.open:
-        raise ShippingError(f"Batch {batch.number} is closed: it was handed to the carrier. To "
-                            f"{action}, open a new batch.")
+        if action == "change what goes":
+            message = _("Batch %(batch)s is closed: it was handed to the carrier. To change what "
+                        "goes, open a new batch.", batch=batch.number)
+        else:
+            message = _("Batch %(batch)s is closed: it was handed to the carrier. To send more "
+                        "parcels, open a new batch.", batch=batch.number)
+        raise ShippingError(message)
 
 
 def _describe(parcel: Parcel) -> str:
     if parcel.tracking_number:
-        return f"Parcel {parcel.number} ({parcel.tracking_number})"
-    return f"Parcel {parcel.number}"
+        return _("Parcel %(parcel)s (%(tracking)s)", parcel=parcel.number,
+                 tracking=parcel.tracking_number)
+    return _("Parcel %(parcel)s", parcel=parcel.number)
 
 
 def find_scanned_parcel(text: str) -> Parcel | None:
@@ -169,32 +194,39 @@ def _check_can_add(batch: DispatchBatch, parcel: Parcel, order) -> None:
     """
     what = _describe(parcel)
     if parcel.state == P.voided and order.state == OrderState.cancelled:
-        raise ShippingError(f"{what} was voided: order {order.number} was cancelled. Do "
-                            "not send it; take it off the trolley, its goods go back to stock.",
-                            field="code")
+        raise ShippingError(_("%(what)s was voided: order %(order)s was cancelled. Do not send "
+                              "it; take it off the trolley, its goods go back to stock.",
+                              what=what, order=order.number), field="code")
     if parcel.state == P.voided:
-        raise ShippingError(f"{what} was voided: do not send it. Take it off the trolley and "
-                            "give it to the packing station.", field="code")
+        raise ShippingError(_("%(what)s was voided: do not send it. Take it off the trolley and "
+                              "give it to the packing station.", what=what), field="code")
     if parcel.state == P.dispatched:
-        where = f" in batch {parcel.batch.number}" if parcel.batch else ""
-        raise ShippingError(f"{what} was already dispatched{where}; it cannot be sent twice.",
-                            field="code")
+        if parcel.batch:
+            message = _("%(what)s was already dispatched in batch %(batch)s; it cannot be sent "
+                        "twice.", what=what, batch=parcel.batch.number)
+        else:
+            message = _("%(what)s was already dispatched; it cannot be sent twice.", what=what)
+        raise ShippingError(message, field="code")
     if parcel.batch_id == batch.id:
-        raise ShippingError(f"{what} is already in this batch ({batch.number}).", field="code")
+        raise ShippingError(_("%(what)s is already in this batch (%(batch)s).", what=what,
+                              batch=batch.number), field="code")
     if parcel.batch_id is not None:
-        raise ShippingError(f"{what} is already in batch {parcel.batch.number}; remove it from "
-                            "that batch first if it should go with this one.", field="code")
+        raise ShippingError(_("%(what)s is already in batch %(batch)s; remove it from that "
+                              "batch first if it should go with this one.", what=what,
+                              batch=parcel.batch.number), field="code")
     service = parcel.service
     if service.carrier_id != batch.carrier_id:
-        raise ShippingError(
-            f"{what} goes with {service.carrier.name} ({service.name}), not with "
-            f"{batch.carrier.name}: put it in a {service.carrier.name} batch.", field="code")
+        raise ShippingError(_(
+            "%(what)s goes with %(carrier)s (%(service)s), not with %(batch_carrier)s: put it in "
+            "a %(carrier)s batch.", what=what, carrier=service.carrier.name,
+            service=service.name, batch_carrier=batch.carrier.name), field="code")
     refusal = order_refusal(order)
     if refusal:
-        raise ShippingError(f"{what} may not go: {refusal}.", field="code")
-    if parcel.state != P.labelled:
-        raise ShippingError(f"{what} has no label yet: label it first, then scan it again.",
+        raise ShippingError(_("%(what)s may not go: %(why)s.", what=what, why=refusal),
                             field="code")
+    if parcel.state != P.labelled:
+        raise ShippingError(_("%(what)s has no label yet: label it first, then scan it again.",
+                              what=what), field="code")
 
 
 def scan_into_batch(batch: DispatchBatch, text: str, *, actor) -> Parcel:
@@ -210,13 +242,13 @@ def scan_into_batch(batch: DispatchBatch, text: str, *, actor) -> Parcel:
     lock(batch)
     _ensure_open(batch, "send more parcels")
     if not s10.normalise(text):
-        raise ShippingError("Scan a parcel's tracking number (or type its parcel number).",
+        raise ShippingError(_("Scan a parcel's tracking number (or type its parcel number)."),
                             field="code")
     parcel = find_scanned_parcel(text)
     if parcel is None:
-        raise ShippingError(f'No parcel has the tracking or parcel number "{text.strip()}". '
-                            "Check the label, or look the parcel up in the parcel search.",
-                            field="code")
+        raise ShippingError(_('No parcel has the tracking or parcel number "%(number)s". Check '
+                              "the label, or look the parcel up in the parcel search.",
+                              number=text.strip()), field="code")
     _check_can_add(batch, parcel, _order_figures([parcel])[parcel.order_id])
     parcel.batch_id = batch.id
     parcel.batch = batch
@@ -305,7 +337,8 @@ def add_waiting_parcels(batch: DispatchBatch, *, actor) -> AddedParcels:
     for parcel in waiting:
         refusal = order_refusal(orders[parcel.order_id])
         if refusal:
-            result.left_out.append(f"{_describe(parcel)}: {refusal}")
+            result.left_out.append(_("%(what)s: %(why)s", what=_describe(parcel),
+                                     why=refusal))
         else:
             ready.append(parcel)
     result.added = _add(batch, ready, actor=actor, orders=orders)
@@ -323,7 +356,8 @@ def remove_from_batch(batch: DispatchBatch, parcel: Parcel, *, actor) -> Parcel:
     _ensure_open(batch, "change what goes")
     lock(parcel)
     if parcel.batch_id != batch.id:
-        raise ShippingError(f"{_describe(parcel)} is not in batch {batch.number}.")
+        raise ShippingError(_("%(what)s is not in batch %(batch)s.", what=_describe(parcel),
+                              batch=batch.number))
     parcel.batch_id = None
     parcel.batch = None
     audit.record(parcel, "parcel.unbatched", actor=actor, changes={"batch": batch.number})
@@ -347,8 +381,8 @@ def _default_packing_location() -> int:
         select(Location.id).where(Location.kind == LocationKind.packing,
                                   Location.active.is_(True)).order_by(Location.id).limit(1))
     if location_id is None:
-        raise ShippingError("There is no packing location: create a location of kind "
-                            "packing in the warehouse, where packed parcels wait.")
+        raise ShippingError(_("There is no packing location: create a location of kind "
+                              "packing in the warehouse, where packed parcels wait."))
     return location_id
 
 
@@ -356,16 +390,19 @@ def _refusal(parcel, order: CustomerOrder) -> str | None:
     """Return why ``parcel`` (a row of :func:`close_batch`) may not go now, or None."""
     what = _describe(parcel)
     if parcel.state == P.voided:
-        why = f" ({parcel.void_reason})" if parcel.void_reason else ""
-        return f"{what} was voided{why}; take it off the trolley"
+        if parcel.void_reason:
+            return _("%(what)s was voided (%(reason)s); take it off the trolley", what=what,
+                     reason=parcel.void_reason)
+        return _("%(what)s was voided; take it off the trolley", what=what)
     if parcel.state == P.packed:
-        return (f"{what} has no valid label (its label was voided): print its new label once "
-                "it is out of the batch, and scan it again")
+        return _("%(what)s has no valid label (its label was voided): print its new label once "
+                 "it is out of the batch, and scan it again", what=what)
     if parcel.state != P.labelled:
-        return f'{what} is "{PARCEL_STATES.label(parcel.state)}", not labelled'
+        return _('%(what)s is "%(state)s", not labelled', what=what,
+                 state=PARCEL_STATES.label(parcel.state))
     refusal = order_refusal(order)
     if refusal:
-        return f"{what}: {refusal}"
+        return _("%(what)s: %(why)s", what=what, why=refusal)
     return None
 
 
@@ -378,13 +415,15 @@ def _refuse_what_may_not_go(batch: DispatchBatch, parcels, orders) -> None:
                 if (why := _refusal(parcel, orders[parcel.order_id])) is not None]
     if not problems:
         return
-    shown = problems[:20]
-    more = f" ({len(problems) - 20} more not shown)" if len(problems) > 20 else ""
-    them = "it" if len(problems) == 1 else "them"
-    raise ShippingError(
-        f"Batch {batch.number} cannot be closed: {_n(len(problems), 'parcel')} in it may not "
-        f"go. " + ". ".join(shown) + f"{more}. To close the batch, remove {them} from the "
-        "batch first.")
+    shown = _(". ").join(problems[:20])
+    if len(problems) > 20:
+        shown = _("%(list)s (%(count)s more not shown)", list=shown, count=len(problems) - 20)
+    raise ShippingError(ngettext(
+        "Batch %(batch)s cannot be closed: %(count)s parcel in it may not go. %(problems)s. To "
+        "close the batch, remove it from the batch first.",
+        "Batch %(batch)s cannot be closed: %(count)s parcels in it may not go. %(problems)s. To "
+        "close the batch, remove them from the batch first.", len(problems),
+        count=format_number(len(problems)), batch=batch.number, problems=shown))
 
 
 def close_batch(batch: DispatchBatch, *, actor) -> BatchSummary:
@@ -419,8 +458,8 @@ def close_batch(batch: DispatchBatch, *, actor) -> BatchSummary:
         .where(Parcel.batch_id == batch.id).order_by(Parcel.id)
         .with_for_update(of=Parcel)).all()
     if not parcels:
-        raise ShippingError(f"Batch {batch.number} is empty: scan the parcels into it before "
-                            "closing it.")
+        raise ShippingError(_("Batch %(batch)s is empty: scan the parcels into it before "
+                              "closing it.", batch=batch.number))
     _refuse_what_may_not_go(batch, parcels, orders)
     DISPATCH_BATCH_STATES.check(batch, BatchState.closed)
     now = utcnow()
@@ -477,8 +516,10 @@ def close_batch(batch: DispatchBatch, *, actor) -> BatchSummary:
             continue
         summary.orders_waiting.append(order.number)
         summary.waiting_for[order.number] = (
-            f"{_n(to_send[order.id], 'parcel')} still to send" if order.id in to_send
-            else "still being packed" if order.state == OrderState.picking
+            ngettext("%(count)s parcel still to send", "%(count)s parcels still to send",
+                     to_send[order.id], count=format_number(to_send[order.id]))
+            if order.id in to_send
+            else _("still being packed") if order.state == OrderState.picking
             else ORDER_STATES.label(order.state))
 
     # 4. the batch itself

@@ -21,6 +21,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from erp.core import audit
+from erp.core.i18n import _
 from erp.core.models import utcnow
 from erp.extensions import db
 from erp.orders.models import CustomerOrder, OrderState
@@ -49,17 +50,20 @@ def _refuse_after_dispatch(order: CustomerOrder, parcels: list[Parcel]) -> None:
     if not gone:
         return
     first = gone[0]
-    what = f"parcel {first.number}" + (f" ({first.tracking_number})"
-                                       if first.tracking_number else "")
+    parcel = (_("parcel %(parcel)s (%(tracking)s)", parcel=first.number,
+                tracking=first.tracking_number) if first.tracking_number
+              else _("parcel %(parcel)s", parcel=first.number))
     if first.batch_id is not None:
-        what += f" left in dispatch batch {first.batch.number}"
+        what = _("%(parcel)s left in dispatch batch %(batch)s", parcel=parcel,
+                 batch=first.batch.number)
     else:
-        what += " was dispatched"
-    more = f" (and {len(gone) - 1} more)" if len(gone) > 1 else ""
-    raise ShippingError(
-        f'To cancel order "{order.number}", none of its parcels may have left the warehouse; '
-        f"{what}{more}. Open an after-sales case for the order instead (a return, refund or "
-        "replacement).")
+        what = _("%(parcel)s was dispatched", parcel=parcel)
+    if len(gone) > 1:
+        what = _("%(what)s (and %(count)s more)", what=what, count=len(gone) - 1)
+    raise ShippingError(_(
+        'To cancel order "%(order)s", none of its parcels may have left the warehouse; '
+        "%(what)s. Open an after-sales case for the order instead (a return, refund or "
+        "replacement).", order=order.number, what=what))
 
 
 def _put_back(order: CustomerOrder, *, actor) -> dict:
@@ -86,7 +90,7 @@ def _put_back(order: CustomerOrder, *, actor) -> dict:
     return details
 
 
-def cancel_order_parcels(order: CustomerOrder, *, actor, reason: str, **_) -> dict | None:
+def cancel_order_parcels(order: CustomerOrder, *, actor, reason: str, **_signal) -> dict | None:
     """Refuse the cancel of an order with a dispatched parcel; else void its parcels, restock.
 
     A voided parcel still in an open dispatch batch stays there: closing the batch refuses it
@@ -110,7 +114,7 @@ def cancel_order_parcels(order: CustomerOrder, *, actor, reason: str, **_) -> di
     return details or None
 
 
-def void_labels_on_change(order: CustomerOrder, *, actor, changes: dict, **_) -> list[str]:
+def void_labels_on_change(order: CustomerOrder, *, actor, changes: dict, **_signal) -> list[str]:
     """Void the labels of the order's labelled parcels after its address (or service) changed.
 
     A change of country also recomputes the parcels' IOSS number and dutiable flag.
@@ -121,21 +125,26 @@ def void_labels_on_change(order: CustomerOrder, *, actor, changes: dict, **_) ->
     parcels = [p for p in _lock_parcels(order) if p.state in _OPEN]
     if not parcels:
         return []
-    what = "address" if set(changes) - {"shipping_service"} else "shipping service"
-    reason = f"the {what} of order {order.number} changed"
+    address = bool(set(changes) - {"shipping_service"})
+    # the audit keeps the reason in English (stored data); the notice says it to the reader
+    reason = (f"the {'address' if address else 'shipping service'} of order {order.number} "
+              "changed")
+    why = (_("the address of order %(order)s changed", order=order.number) if address
+           else _("the shipping service of order %(order)s changed", order=order.number))
     ctx = CustomsContext(utcnow().date())
     notices = []
     for parcel in parcels:
         refreshed = refresh_destination(parcel, ctx=ctx) if "country" in changes else {}
         if parcel.state == P.labelled:
-            notices.append(void_label(parcel, reason=reason, actor=actor, changes=refreshed))
+            notices.append(void_label(parcel, reason=reason, actor=actor, changes=refreshed,
+                                      why=why))
         elif refreshed:
             audit.record(parcel, "parcel.destination_changed", actor=actor, changes=refreshed)
     db.session.flush()
     return notices
 
 
-def fulfilment_state(order: CustomerOrder, **_) -> str:
+def fulfilment_state(order: CustomerOrder, **_signal) -> str:
     """Return ``"packed"`` when every unit of the order is in a parcel, else ``"picking"``."""
     return (OrderState.packed.value if packing.is_fully_packed(order)
             else OrderState.picking.value)

@@ -33,6 +33,7 @@ from sqlalchemy.orm import selectinload
 from erp.catalog.models import Sku
 from erp.core import audit
 from erp.core.errors import ValidationError
+from erp.core.i18n import _, _l, format_number, ngettext
 from erp.core.locking import lock, lock_rows
 from erp.core.models import Sequence as NumberSequence
 from erp.core.models import utcnow
@@ -81,21 +82,25 @@ def packing_refusal(order: CustomerOrder) -> str | None:
         return None
     number = order.number
     if state == O.on_hold:
-        why = f" ({order.hold_reason})" if order.hold_reason else ""
-        return (f"Order {number} is on hold{why}: do not pack it; put the goods aside and tell "
-                "customer service.")
+        if order.hold_reason:
+            return _("Order %(order)s is on hold (%(reason)s): do not pack it; put the goods "
+                     "aside and tell customer service.", order=number, reason=order.hold_reason)
+        return _("Order %(order)s is on hold: do not pack it; put the goods aside and tell "
+                 "customer service.", order=number)
     if state == O.cancelled:
-        return (f"Order {number} is cancelled: do not pack it; put the goods aside to go back "
-                "to stock.")
+        return _("Order %(order)s is cancelled: do not pack it; put the goods aside to go back "
+                 "to stock.", order=number)
     if state == O.packed:
-        return (f"Order {number} is already packed; void one of its parcels to pack it again.")
+        return _("Order %(order)s is already packed; void one of its parcels to pack it again.",
+                 order=number)
     if state in (O.shipped, O.delivered):
-        return f"Order {number} is already {ORDER_STATES.label(state)}: do not pack it again."
+        return _("Order %(order)s is already %(state)s: do not pack it again.", order=number,
+                 state=ORDER_STATES.label(state))
     if state == O.backordered:
-        return (f"Order {number} is backordered (short picked): keep its picked goods at the "
-                "bench until the rest is allocated and picked.")
-    return (f"Order {number} is {ORDER_STATES.label(state)}: it has not been picked in a wave "
-            "yet, so it cannot be packed.")
+        return _("Order %(order)s is backordered (short picked): keep its picked goods at the "
+                 "bench until the rest is allocated and picked.", order=number)
+    return _("Order %(order)s is %(state)s: it has not been picked in a wave yet, so it cannot "
+             "be packed.", order=number, state=ORDER_STATES.label(state))
 
 
 def check_packable(order: CustomerOrder) -> None:
@@ -115,7 +120,7 @@ def find_order_for_packing(text: str) -> CustomerOrder:
     """
     value = (text or "").strip()
     if not value:
-        raise ShippingError("Scan or type an order number or a tote (WAVE-…/slot).",
+        raise ShippingError(_("Scan or type an order number or a tote (WAVE-…/slot)."),
                             field="order")
     match = WAVE_SLOT_RE.match(value)
     if match:
@@ -125,15 +130,17 @@ def find_order_for_packing(text: str) -> CustomerOrder:
             .join(PickWave, PickWave.id == PickWaveOrder.wave_id)
             .where(PickWave.number == wave_number, PickWaveOrder.slot == slot))
         if order is None:
-            raise ShippingError(f"Tote {slot} of wave {wave_number} holds no order; check the "
-                                "wave number and the slot.", field="order")
+            raise ShippingError(_("Tote %(slot)s of wave %(wave)s holds no order; check the "
+                                  "wave number and the slot.", slot=slot, wave=wave_number),
+                                field="order")
     else:
         order = db.session.scalar(select(CustomerOrder).where(CustomerOrder.number == value))
         if order is None:
             order = db.session.scalar(select(CustomerOrder).where(
                 func.upper(CustomerOrder.number) == value.upper()).limit(1))
         if order is None:
-            raise ShippingError(f'No order has the number "{value}".', field="order")
+            raise ShippingError(_('No order has the number "%(number)s".', number=value),
+                                field="order")
     check_packable(order)
     return order
 
@@ -224,10 +231,10 @@ def _quantity(value, *, field: str = "quantity") -> int:
     try:
         qty = int(value)
     except (TypeError, ValueError):
-        raise ShippingError(f"The quantity must be a whole number, got {value!r}.",
-                            field=field) from None
+        raise ShippingError(_("The quantity must be a whole number, got %(value)s.",
+                              value=repr(value)), field=field) from None
     if qty <= 0:
-        raise ShippingError("The quantity must be at least 1.", field=field)
+        raise ShippingError(_("The quantity must be at least 1."), field=field)
     return qty
 
 
@@ -243,11 +250,13 @@ def scan_item(order: CustomerOrder, code: str, *, actor, quantity: int = 1) -> P
     try:
         sku = find_sku(code, field="code")
     except ValidationError as err:
-        raise ShippingError(f"{err} Put the item aside.", field="code") from None
+        raise ShippingError(_("%(error)s Put the item aside.", error=str(err)),
+                            field="code") from None
     lines = [line for line in order.lines if line.sku_id == sku.id]
     if not lines:
-        raise ShippingError(f"SKU {sku.code} is not in order {order.number}: wrong item. Put "
-                            "it aside; it belongs to another order.", field="code")
+        raise ShippingError(_("SKU %(sku)s is not in order %(order)s: wrong item. Put it aside; "
+                              "it belongs to another order.", sku=sku.code, order=order.number),
+                            field="code")
     counts = line_counts([order.id])
     target = next((line for line in lines if counts[line.id].to_scan >= qty), None)
     if target is None:
@@ -255,13 +264,15 @@ def scan_item(order: CustomerOrder, code: str, *, actor, quantity: int = 1) -> P
         done = sum(counts[line.id].scanned + counts[line.id].packed for line in lines)
         picked = sum(counts[line.id].picked for line in lines)
         if done + qty > ordered:
-            raise ShippingError(f"All {ordered} of SKU {sku.code} in order {order.number} are "
-                                f"already scanned or packed: this one is extra. Put it aside.",
+            raise ShippingError(_("All %(ordered)s of SKU %(sku)s in order %(order)s are "
+                                  "already scanned or packed: this one is extra. Put it aside.",
+                                  ordered=ordered, sku=sku.code, order=order.number),
                                 field="code")
-        raise ShippingError(f"Only {picked} of {ordered} of SKU {sku.code} were picked for "
-                            f"order {order.number} and {done} are scanned: this one was not "
-                            "picked for the order. Put it aside and check the pick.",
-                            field="code")
+        raise ShippingError(_("Only %(picked)s of %(ordered)s of SKU %(sku)s were picked for "
+                              "order %(order)s and %(done)s are scanned: this one was not "
+                              "picked for the order. Put it aside and check the pick.",
+                              picked=picked, ordered=ordered, sku=sku.code, order=order.number,
+                              done=done), field="code")
     scan = PackScan(order_id=order.id, order_line_id=target.id, sku_id=sku.id, quantity=qty,
                     scanned_by_id=getattr(actor, "id", None))
     db.session.add(scan)
@@ -285,9 +296,12 @@ def unscan_item(order: CustomerOrder, code: str, *, actor, quantity: int = 1) ->
     scans = [s for s in unassigned_scans(order) if s.sku_id == sku.id]
     available = sum(s.quantity for s in scans)
     if available < qty:
-        raise ShippingError(f"Only {available} unit(s) of SKU {sku.code} are scanned and not "
-                            f"in a parcel of order {order.number}; nothing to take back.",
-                            field="code")
+        raise ShippingError(ngettext(
+            "Only %(count)s unit of SKU %(sku)s is scanned and not in a parcel of order "
+            "%(order)s; nothing to take back.",
+            "Only %(count)s units of SKU %(sku)s are scanned and not in a parcel of order "
+            "%(order)s; nothing to take back.", available, count=format_number(available),
+            sku=sku.code, order=order.number), field="code")
     left = qty
     for scan in reversed(scans):  # newest first
         take = min(left, scan.quantity)
@@ -321,15 +335,22 @@ def clear_scans(order: CustomerOrder, *, actor) -> int:
 # --------------------------------------------------------------------------- closing parcels
 
 
-def _whole(value, *, field: str, label: str, maximum: int) -> int:
+#: what the parcel's measures are called in messages
+_MEASURES = {"weight_g": _l("weight (g)"), "length_mm": _l("length (mm)"),
+             "width_mm": _l("width (mm)"), "height_mm": _l("height (mm)")}
+
+
+def _whole(value, *, field: str, maximum: int) -> int:
+    """Return a whole measure of the parcel (``field`` names it in the messages)."""
+    label = _MEASURES[field]
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise ShippingError(f"Enter the parcel's {label} as a whole number.",
-                            field=field) from None
+        raise ShippingError(_("Enter the parcel's %(measure)s as a whole number.",
+                              measure=label), field=field) from None
     if number <= 0 or number > maximum:
-        raise ShippingError(f"The parcel's {label} must be between 1 and {maximum:,}.",
-                            field=field)
+        raise ShippingError(_("The parcel's %(measure)s must be between 1 and %(most)s.",
+                              measure=label, most=format_number(maximum)), field=field)
     return number
 
 
@@ -337,14 +358,13 @@ def _dimensions(box: Box | None, length_mm, width_mm, height_mm) -> tuple[int, i
     given = [v for v in (length_mm, width_mm, height_mm) if v not in (None, "")]
     if given:
         if len(given) != 3:
-            raise ShippingError("Enter all three dimensions (length, width, height in mm), or "
-                                "pick a box.", field="length_mm")
-        return (_whole(length_mm, field="length_mm", label="length (mm)", maximum=MAX_SIDE_MM),
-                _whole(width_mm, field="width_mm", label="width (mm)", maximum=MAX_SIDE_MM),
-                _whole(height_mm, field="height_mm", label="height (mm)",
-                       maximum=MAX_SIDE_MM))
+            raise ShippingError(_("Enter all three dimensions (length, width, height in mm), "
+                                  "or pick a box."), field="length_mm")
+        return (_whole(length_mm, field="length_mm", maximum=MAX_SIDE_MM),
+                _whole(width_mm, field="width_mm", maximum=MAX_SIDE_MM),
+                _whole(height_mm, field="height_mm", maximum=MAX_SIDE_MM))
     if box is None:
-        raise ShippingError("Pick a box or enter the parcel's dimensions.", field="box")
+        raise ShippingError(_("Pick a box or enter the parcel's dimensions."), field="box")
     return box.length_mm, box.width_mm, box.height_mm
 
 
@@ -388,15 +408,16 @@ def _plan_parcel(order: CustomerOrder, items: list[tuple[CustomerOrderLine, int]
                  weight_g, box: Box | None, dims: tuple, service: ShippingService | None,
                  ctx: CustomsContext, actor, at) -> _Planned:
     """Check a parcel of ``items`` (limits, customs data) and return its values, unnumbered."""
-    weight = _whole(weight_g, field="weight_g", label="weight (g)", maximum=MAX_WEIGHT_G)
+    weight = _whole(weight_g, field="weight_g", maximum=MAX_WEIGHT_G)
     length, width, height = _dimensions(box, *dims)
     service = service or carriers.service_for_order(order)
     carriers.check_parcel_limits(service, weight_g=weight, length_mm=length, width_mm=width,
                                  height_mm=height)
     if service.requires_phone and not (order.phone or "").strip():
-        raise ShippingError(f"{service.name} needs the addressee's phone number, and order "
-                            f"{order.number} has none; add it to the order or choose another "
-                            "service.", field="service")
+        raise ShippingError(_("%(service)s needs the addressee's phone number, and order "
+                              "%(order)s has none; add it to the order or choose another "
+                              "service.", service=service.name, order=order.number),
+                            field="service")
     lines = customs_line_values(items, defaults=ctx.category_defaults())
     value = declared_value(lines)
     values = {
@@ -493,8 +514,8 @@ def close_parcel(order: CustomerOrder, *, weight_g: int, box: Box | None = None,
     check_packable(order)
     scans = unassigned_scans(order)
     if not scans:
-        raise ShippingError(f"Scan the items of this parcel of order {order.number} before "
-                            "closing it.", field="code")
+        raise ShippingError(_("Scan the items of this parcel of order %(order)s before closing "
+                              "it.", order=order.number), field="code")
     by_line = {line.id: line for line in order.lines}
     at = utcnow()
     ctx = CustomsContext(at.date())
@@ -560,7 +581,8 @@ def pack_orders(orders: Iterable[CustomerOrder], *, box: Box | None, actor,
             if c.to_scan:
                 new.append((line, c.to_scan))
         if not items:
-            raise ShippingError(f"Order {order.number} has nothing at the bench to pack.")
+            raise ShippingError(_("Order %(order)s has nothing at the bench to pack.",
+                                  order=order.number))
         chosen = service
         if chosen is None:
             key = (order.shipping_service, order.country)

@@ -27,6 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from erp.core import audit
 from erp.core.excel import Column, Spec, export_workbook
+from erp.core.i18n import _
 from erp.core.locking import lock, lock_rows
 from erp.core.models import AuditEvent, utcnow
 from erp.core.states import transition
@@ -65,12 +66,15 @@ def order_refusal(order: CustomerOrder) -> str | None:
     """
     state = OrderState(order.state)
     if state == OrderState.on_hold:
-        why = f" ({order.hold_reason})" if order.hold_reason else ""
-        return (f"order {order.number} is on hold{why}; put the parcel aside until customer "
-                "service releases the hold")
+        if order.hold_reason:
+            return _("order %(order)s is on hold (%(reason)s); put the parcel aside until "
+                     "customer service releases the hold", order=order.number,
+                     reason=order.hold_reason)
+        return _("order %(order)s is on hold; put the parcel aside until customer service "
+                 "releases the hold", order=order.number)
     if state == OrderState.cancelled:
-        return (f"order {order.number} was cancelled; do not send the parcel, its goods go "
-                "back to stock")
+        return _("order %(order)s was cancelled; do not send the parcel, its goods go back to "
+                 "stock", order=order.number)
     return None
 
 
@@ -117,24 +121,27 @@ def label_parcels(parcels: Iterable[Parcel], *, actor) -> list[Parcel]:
     for parcel in parcels:
         order = orders[parcel.order_id]
         if parcel.state != P.packed:
-            raise ShippingError(f"Parcel {parcel.number} is {PARCEL_STATES.label(parcel.state)}"
-                                "; only packed parcels get a label (and a tracking number).")
+            raise ShippingError(_("Parcel %(parcel)s is %(state)s; only packed parcels get a "
+                                  "label (and a tracking number).", parcel=parcel.number,
+                                  state=PARCEL_STATES.label(parcel.state)))
         if parcel.batch_id is not None:
-            raise ShippingError(
-                f"Parcel {parcel.number} is in dispatch batch {parcel.batch.number} with a "
-                "voided label: take it out of the batch first, then label it and scan the new "
-                "label into a batch.")
+            raise ShippingError(_(
+                "Parcel %(parcel)s is in dispatch batch %(batch)s with a voided label: take it "
+                "out of the batch first, then label it and scan the new label into a batch.",
+                parcel=parcel.number, batch=parcel.batch.number))
         refusal = order_refusal(order)
         if refusal:
-            raise ShippingError(f"Parcel {parcel.number} may not be labelled: {refusal}.")
+            raise ShippingError(_("Parcel %(parcel)s may not be labelled: %(why)s.",
+                                  parcel=parcel.number, why=refusal))
         key = (parcel.service_id, order.country)
         if key not in served:
             served[key] = zone_of(parcel.service, order.country) is not None
         if not served[key]:
-            raise ShippingError(
-                f"Parcel {parcel.number} goes by {parcel.service.name}, which does not serve "
-                f"{order.country} (order {order.number}'s address): void the parcel and pack "
-                "it again with a service that does.")
+            raise ShippingError(_(
+                "Parcel %(parcel)s goes by %(service)s, which does not serve %(country)s (order "
+                "%(order)s's address): void the parcel and pack it again with a service that "
+                "does.", parcel=parcel.number, service=parcel.service.name,
+                country=order.country, order=order.number))
         check_customs(parcel)
     by_service: dict[int, list[Parcel]] = defaultdict(list)
     for parcel in parcels:
@@ -187,22 +194,23 @@ def void_parcel(parcel: Parcel, *, reason: str, actor) -> Parcel:
     """
     reason = (reason or "").strip()
     if not reason:
-        raise ShippingError(f"Give a reason to void parcel {parcel.number}.", field="reason")
-    if len(reason) > MAX_REASON:
-        raise ShippingError(f"The reason may have at most {MAX_REASON} characters.",
+        raise ShippingError(_("Give a reason to void parcel %(parcel)s.", parcel=parcel.number),
                             field="reason")
+    if len(reason) > MAX_REASON:
+        raise ShippingError(_("The reason may have at most %(most)s characters.",
+                              most=MAX_REASON), field="reason")
     lock(parcel.order)  # the order first (a packed one goes back to picking), then the parcel
     lock(parcel)
     if parcel.state == P.dispatched:
-        raise ShippingError(f"Parcel {parcel.number} was dispatched: it left with the carrier "
-                            "and cannot be voided; handle it as a return.")
+        raise ShippingError(_("Parcel %(parcel)s was dispatched: it left with the carrier and "
+                              "cannot be voided; handle it as a return.", parcel=parcel.number))
     if parcel.state == P.voided:
-        raise ShippingError(f"Parcel {parcel.number} is already voided.")
+        raise ShippingError(_("Parcel %(parcel)s is already voided.", parcel=parcel.number))
     if parcel.batch_id is not None:
         batch = db.session.get(DispatchBatch, parcel.batch_id)
-        raise ShippingError(f"Parcel {parcel.number} is in dispatch batch "
-                            f"{batch.number if batch else parcel.batch_id}; take it out of the "
-                            "batch before voiding it.")
+        raise ShippingError(_("Parcel %(parcel)s is in dispatch batch %(batch)s; take it out of "
+                              "the batch before voiding it.", parcel=parcel.number,
+                              batch=batch.number if batch else parcel.batch_id))
     void(parcel, reason=reason, actor=actor)
     order = parcel.order
     if order.state == OrderState.packed:
@@ -246,7 +254,8 @@ def refresh_destination(parcel: Parcel, *, ctx: CustomsContext | None = None) ->
     return changes
 
 
-def void_label(parcel: Parcel, *, reason: str, actor, changes: dict | None = None) -> str:
+def void_label(parcel: Parcel, *, reason: str, actor, changes: dict | None = None,
+               why: str | None = None) -> str:
     """Void the label of a labelled parcel (its address changed): labelled -> packed.
 
     The tracking number is taken off the parcel (its range never draws it again, and the audit
@@ -254,6 +263,9 @@ def void_label(parcel: Parcel, *, reason: str, actor, changes: dict | None = Non
     closing the batch refuses it until it is taken out, labelled again and scanned in. The
     caller has locked the order and the parcel.
 
+    :param reason: kept in the audit event (English, as stored data is).
+    :param why: the reason as the notice says it, in the reader's language (default
+        ``reason``).
     :returns: a notice for the user.
     """
     old = PARCEL_STATES.check(parcel, P.packed)
@@ -265,10 +277,13 @@ def void_label(parcel: Parcel, *, reason: str, actor, changes: dict | None = Non
         "state": [old.value, P.packed.value], "tracking_number": [number, None],
         "reason": reason, **(changes or {})})
     db.session.flush()
-    where = (f" and take it out of dispatch batch {parcel.batch.number}"
-             if parcel.batch_id is not None else "")
-    return (f"Parcel {parcel.number}: its label {number} is void ({reason}). Print a new label"
-            f"{where}.")
+    names = {"parcel": parcel.number, "label": number, "why": why or reason}
+    if parcel.batch_id is not None:
+        return _("Parcel %(parcel)s: its label %(label)s is void (%(why)s). Print a new label "
+                 "and take it out of dispatch batch %(batch)s.", batch=parcel.batch.number,
+                 **names)
+    return _("Parcel %(parcel)s: its label %(label)s is void (%(why)s). Print a new label.",
+             **names)
 
 
 # --------------------------------------------------------------------------- finding
@@ -382,34 +397,37 @@ def service_options() -> list[tuple[str, str]]:
                                    .order_by(ShippingService.code)).all())
 
 
-PARCEL_SPEC = Spec("parcels", "Parcels", (
-    Column("number", "Parcel", width=18),
-    Column("tracking_number", "Tracking number", width=20),
-    Column("state", "State", width=12),
-    Column("order_number", "Order", width=18),
-    Column("sequence", "No.", type="int", width=6),
-    Column("ship_name", "Addressee", width=26),
-    Column("country", "Country", width=8),
-    Column("service_code", "Service", width=14),
-    Column("carrier_code", "Carrier", width=10),
-    Column("weight_g", "Weight (g)", type="int", width=10),
-    Column("dimensions", "L x W x H (mm)", width=16),
-    Column("declared_value", "Declared value", type="decimal", width=14),
-    Column("currency", "Currency", width=8),
-    Column("customs_form", "Customs form", width=12),
-    Column("ioss_number", "IOSS", width=14),
-    Column("dutiable", "Dutiable", width=8),
-    Column("packed_at", "Packed (UTC)", type="auto", width=18),
-    Column("labelled_at", "Labelled (UTC)", type="auto", width=18),
-    Column("dispatched_at", "Dispatched (UTC)", type="auto", width=18),
-    Column("batch_number", "Batch", width=18),
-))
+def parcel_spec() -> Spec:
+    """Return the columns of the parcel export, headed in the reader's language."""
+    return Spec("parcels", _("Parcels"), (
+        Column("number", _("Parcel"), width=18),
+        Column("tracking_number", _("Tracking number"), width=20),
+        Column("state", _("State"), width=12),
+        Column("order_number", _("Order"), width=18),
+        Column("sequence", _("No."), type="int", width=6),
+        Column("ship_name", _("Addressee"), width=26),
+        Column("country", _("Country"), width=8),
+        Column("service_code", _("Service"), width=14),
+        Column("carrier_code", _("Carrier"), width=10),
+        Column("weight_g", _("Weight (g)"), type="int", width=10),
+        Column("dimensions", _("L x W x H (mm)"), width=16),
+        Column("declared_value", _("Declared value"), type="decimal", width=14),
+        Column("currency", _("Currency"), width=8),
+        Column("customs_form", _("Customs form"), width=12),
+        Column("ioss_number", "IOSS", width=14),
+        Column("dutiable", _("Dutiable"), width=8),
+        Column("packed_at", _("Packed (UTC)"), type="auto", width=18),
+        Column("labelled_at", _("Labelled (UTC)"), type="auto", width=18),
+        Column("dispatched_at", _("Dispatched (UTC)"), type="auto", width=18),
+        Column("batch_number", _("Batch"), width=18),
+    ))
 
 
 def export_parcels(filters: ParcelFilters) -> bytes:
     """Return the parcels matching the list's filters as an .xlsx workbook."""
     rows = db.session.execute(parcel_list_query(filters))
-    return export_workbook(PARCEL_SPEC, ({
+    yes, no = _("yes"), _("no")
+    return export_workbook(parcel_spec(), ({
         "number": r.number, "tracking_number": r.tracking_number,
         "state": PARCEL_STATES.label(r.state), "order_number": r.order_number,
         "sequence": r.sequence, "ship_name": r.ship_name, "country": r.country,
@@ -417,6 +435,6 @@ def export_parcels(filters: ParcelFilters) -> bytes:
         "weight_g": r.weight_g, "dimensions": f"{r.length_mm} x {r.width_mm} x {r.height_mm}",
         "declared_value": r.declared_value, "currency": r.currency,
         "customs_form": r.customs_form.value.upper() if r.customs_form else None,
-        "ioss_number": r.ioss_number, "dutiable": "yes" if r.dutiable else "no",
+        "ioss_number": r.ioss_number, "dutiable": yes if r.dutiable else no,
         "packed_at": r.packed_at, "labelled_at": r.labelled_at,
         "dispatched_at": r.dispatched_at, "batch_number": r.batch_number} for r in rows))

@@ -24,10 +24,13 @@ from sqlalchemy import select, update
 
 from erp.core import audit
 from erp.core.errors import ValidationError
+from erp.core.i18n import _
+from erp.core.i18n import format_number as fmt_number
 from erp.extensions import db
 from erp.shipping import s10
 from erp.shipping.errors import ShippingError
 from erp.shipping.models import ShippingService, TrackingKind, TrackingRange
+from erp.shipping.services.carriers import whole_number_error
 
 #: an Integer column holds up to 2**31 - 1, and next_serial may be last_serial + 1
 MAX_SERIAL = 2_147_483_646
@@ -57,44 +60,49 @@ def _numbers(prefix: str, suffix: str, width: int, kind: TrackingKind, start: in
 # --------------------------------------------------------------------------- ranges
 
 
-def _whole(value: Any, *, field: str, label: str, minimum: int, maximum: int) -> int:
-    message = f"{label} must be a whole number from {minimum:,} to {maximum:,}"
+def _whole(value: Any, *, field: str, label, minimum: int, maximum: int) -> int:
     if isinstance(value, bool) or value is None or str(value).strip() == "":
-        raise ValidationError(f"{message}.", field=field)
+        raise ValidationError(whole_number_error(label, minimum, maximum), field=field)
     try:
         number = int(str(value).strip().replace(",", ""))
     except ValueError:
-        raise ValidationError(f"{message}, got {value!r}.", field=field) from None
+        raise ValidationError(whole_number_error(label, minimum, maximum, repr(value)),
+                              field=field) from None
     if not minimum <= number <= maximum:
-        raise ValidationError(f"{message}, got {number:,}.", field=field)
+        raise ValidationError(whole_number_error(label, minimum, maximum,
+                                                 fmt_number(number)), field=field)
     return number
 
 
 def _clean_s10_parts(prefix: Any, suffix: Any) -> tuple[str, str]:
     prefix = str(prefix or "").strip().upper()
     if not re.match(r"^[A-Z]{2}$", prefix):
-        raise ValidationError(f"{prefix or 'An empty prefix'!r} is not an S10 prefix: use the "
-                              "two service letters the carrier gave, e.g. RR or LK.",
+        raise ValidationError(_("%(prefix)s is not an S10 prefix: use the two service letters "
+                                "the carrier gave, e.g. RR or LK.",
+                                prefix=repr(prefix) if prefix else _("An empty prefix")),
                               field="prefix")
     if prefix[0] in s10.RESERVED_FIRST_LETTERS:
-        raise ValidationError(f"S10 service letters beginning with {prefix[0]} are reserved "
-                              "(J, K, S, T and W); check the prefix the carrier gave.",
-                              field="prefix")
+        raise ValidationError(_("S10 service letters beginning with %(letter)s are reserved (J, "
+                                "K, S, T and W); check the prefix the carrier gave.",
+                                letter=prefix[0]), field="prefix")
     suffix = str(suffix or "").strip().upper()
     if not re.match(r"^[A-Z]{2}$", suffix) or pycountry.countries.get(alpha_2=suffix) is None:
-        raise ValidationError(f"{suffix or 'An empty suffix'!r} is not a country code: an S10 "
-                              "number ends with the ISO code of the issuing post's country, "
-                              "e.g. CN.", field="suffix")
+        raise ValidationError(_("%(suffix)s is not a country code: an S10 number ends with the "
+                                "ISO code of the issuing post's country, e.g. CN.",
+                                suffix=repr(suffix) if suffix else _("An empty suffix")),
+                              field="suffix")
     return prefix, suffix
 
 
 def _clean_free_parts(prefix: Any, suffix: Any) -> tuple[str, str]:
     prefix = str(prefix or "").strip().upper()
     suffix = str(suffix or "").strip().upper()
-    for value, field in ((prefix, "prefix"), (suffix, "suffix")):
-        if not FREE_PART_RE.match(value):
-            raise ValidationError(f"The {field} {value!r} may hold only letters and digits, at "
-                                  "most 20.", field=field)
+    if not FREE_PART_RE.match(prefix):
+        raise ValidationError(_("The prefix %(value)s may hold only letters and digits, at most "
+                                "20.", value=repr(prefix)), field="prefix")
+    if not FREE_PART_RE.match(suffix):
+        raise ValidationError(_("The suffix %(value)s may hold only letters and digits, at most "
+                                "20.", value=repr(suffix)), field="suffix")
     return prefix, suffix
 
 
@@ -119,36 +127,41 @@ def add_range(service: ShippingService, *, prefix: str, first_serial: int, last_
     else:
         prefix, suffix = _clean_free_parts(prefix, suffix)
         maximum = MAX_SERIAL
-    first = _whole(first_serial, field="first_serial", label="The first serial", minimum=0,
+    first = _whole(first_serial, field="first_serial", label=_("The first serial"), minimum=0,
                    maximum=maximum)
-    last = _whole(last_serial, field="last_serial", label="The last serial", minimum=0,
+    last = _whole(last_serial, field="last_serial", label=_("The last serial"), minimum=0,
                   maximum=maximum)
     if last < first:
-        raise ValidationError(f"The last serial ({last:,}) must not be below the first "
-                              f"({first:,}).", field="last_serial")
-    warn = _whole(warn_below, field="warn_below", label="The running-low warning level",
+        raise ValidationError(_("The last serial (%(last)s) must not be below the first "
+                                "(%(first)s).", last=fmt_number(last),
+                                first=fmt_number(first)), field="last_serial")
+    warn = _whole(warn_below, field="warn_below", label=_("The running-low warning level"),
                   minimum=0, maximum=MAX_SERIAL)
     if kind != TrackingKind.s10:
         digits = len(str(last))
         width = digits if width in (None, "") else _whole(
-            width, field="width", label="The serial width", minimum=1, maximum=12)
+            width, field="width", label=_("The serial width"), minimum=1, maximum=12)
         if digits > width:
-            raise ValidationError(f"The last serial {last:,} has {digits} digits, more than "
-                                  f"the width of {width}.", field="width")
+            raise ValidationError(_("The last serial %(last)s has %(digits)s digits, more than "
+                                    "the width of %(width)s.", last=fmt_number(last),
+                                    digits=digits, width=width), field="width")
         sample = f"{prefix}{last:0{width}d}{suffix}"
         if not s10.FREE_FORM.match(sample):
-            raise ValidationError(f'A number such as "{sample}" must have 6 to 40 letters and '
-                                  "digits; change the prefix, suffix or width.", field="width")
+            raise ValidationError(_('A number such as "%(sample)s" must have 6 to 40 letters and '
+                                    "digits; change the prefix, suffix or width.",
+                                    sample=sample), field="width")
     clash = db.session.scalar(select(TrackingRange).where(
         TrackingRange.prefix == prefix, TrackingRange.suffix == suffix,
         TrackingRange.first_serial <= last, TrackingRange.last_serial >= first)
         .order_by(TrackingRange.id).limit(1))
     if clash is not None:
-        raise ShippingError(
-            f"To load {prefix} {first:,}-{last:,} {suffix}".rstrip() + ", you must correct the "
-            f"serials: they overlap the range {clash.first_serial:,}-{clash.last_serial:,} "
-            f"already loaded for {clash.service.name}, and a tracking number is never given "
-            "twice.", field="first_serial")
+        loading = f"{prefix} {first:,}-{last:,} {suffix}".rstrip()
+        raise ShippingError(_(
+            "To load %(range)s, you must correct the serials: they overlap the range "
+            "%(first)s-%(last)s already loaded for %(service)s, and a tracking number is never "
+            "given twice.", range=loading, first=fmt_number(clash.first_serial),
+            last=fmt_number(clash.last_serial), service=clash.service.name),
+            field="first_serial")
     rng = TrackingRange(service_id=service.id, prefix=prefix, suffix=suffix, width=width,
                         first_serial=first, last_serial=last, next_serial=first,
                         warn_below=warn, active=True,
@@ -176,7 +189,7 @@ def set_range_active(rng: TrackingRange, active: bool, *, actor) -> TrackingRang
 
 def set_warn_below(rng: TrackingRange, warn_below: int, *, actor) -> TrackingRange:
     """Change the remaining count under which the range is reported running low."""
-    warn = _whole(warn_below, field="warn_below", label="The running-low warning level",
+    warn = _whole(warn_below, field="warn_below", label=_("The running-low warning level"),
                   minimum=0, maximum=MAX_SERIAL)
     if rng.warn_below != warn:
         audit.record(rng, "tracking_range.updated", actor=actor, changes={
@@ -258,7 +271,8 @@ def draw_numbers(service: ShippingService, count: int, *, actor) -> list[str]:
     if count <= 0:
         return []
     if count > MAX_DRAW:
-        raise ShippingError(f"At most {MAX_DRAW:,} tracking numbers can be drawn at once.")
+        raise ShippingError(_("At most %(most)s tracking numbers can be drawn at once.",
+                              most=fmt_number(MAX_DRAW)))
     kind = service.tracking_kind
     candidates = db.session.scalars(select(TrackingRange.id).where(
         TrackingRange.service_id == service.id, TrackingRange.active.is_(True),
@@ -281,10 +295,11 @@ def draw_numbers(service: ShippingService, count: int, *, actor) -> list[str]:
         if len(numbers) == count:
             break
     if len(numbers) < count:
-        raise ShippingError(
-            f"{service.name} ({service.code}) has no tracking numbers left: {count:,} asked "
-            f"for, {len(numbers):,} available. Load a new range from the carrier under "
-            "Shipping > Carriers.")
+        raise ShippingError(_(
+            "%(service)s (%(code)s) has no tracking numbers left: %(asked)s asked for, "
+            "%(available)s available. Load a new range from the carrier under Shipping > "
+            "Carriers.", service=service.name, code=service.code, asked=fmt_number(count),
+            available=fmt_number(len(numbers))))
     for range_id, start, taken in drawn:
         rng = db.session.get(TrackingRange, range_id)
         if rng is not None:

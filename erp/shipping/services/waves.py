@@ -22,15 +22,17 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from erp.core import audit, numbering
 from erp.core.errors import ValidationError
+from erp.core.i18n import _, format_datetime, format_number, ngettext
 from erp.core.locking import lock
 from erp.core.models import utcnow
 from erp.core.states import transition
 from erp.extensions import db
-from erp.orders.models import CustomerOrder, CustomerOrderLine, OrderState
+from erp.orders.models import ORDER_STATES, CustomerOrder, CustomerOrderLine, OrderState
 from erp.orders.services.allocation import LINE_REF
 from erp.orders.services.fulfilment import mark_picking, short_picked
 from erp.shipping.errors import ShippingError
 from erp.shipping.models import (
+    PICK_TASK_LABELS,
     WAVE_STATES,
     PickTask,
     PickTaskState,
@@ -88,17 +90,19 @@ class WaveFilters:
         return json.dumps(data, sort_keys=True)
 
     def describe(self) -> str:
-        """Return the filters in words, for messages."""
+        """Return the filters in words, for messages (in the reader's language)."""
         parts = []
         if self.service_code:
-            parts.append(f"service {self.service_code}")
+            parts.append(_("service %(code)s", code=self.service_code))
         if self.country:
-            parts.append(f"country {self.country}")
+            parts.append(_("country %(country)s", country=self.country))
         if self.single_item is not None:
-            parts.append("single-item orders" if self.single_item else "multi-item orders")
+            parts.append(_("single-item orders") if self.single_item
+                         else _("multi-item orders"))
         if self.placed_before is not None:
-            parts.append(f"placed before {self.placed_before:%Y-%m-%d %H:%M}")
-        return ", ".join(parts) or "no filter"
+            parts.append(_("placed before %(time)s",
+                           time=format_datetime(self.placed_before)))
+        return _(", ").join(parts) or _("no filter")
 
 
 def filters_from_json(text: str | None) -> WaveFilters:
@@ -116,12 +120,13 @@ def _clean(filters: WaveFilters) -> WaveFilters:
     max_orders = filters.max_orders
     if not isinstance(max_orders, int) or isinstance(max_orders, bool) \
             or not 0 < max_orders <= MAX_WAVE_ORDERS:
-        raise ValidationError(f"A wave takes 1 to {MAX_WAVE_ORDERS:,} orders, not "
-                              f"{max_orders!r}.", field="max_orders")
+        raise ValidationError(_("A wave takes 1 to %(most)s orders, not %(value)s.",
+                                most=format_number(MAX_WAVE_ORDERS), value=repr(max_orders)),
+                              field="max_orders")
     country = (filters.country or "").strip().upper() or None
     if country is not None and not (len(country) == 2 and country.isalpha()):
-        raise ValidationError(f'"{filters.country}" is not a two-letter country code.',
-                              field="country")
+        raise ValidationError(_('"%(country)s" is not a two-letter country code.',
+                                country=filters.country), field="country")
     service = (filters.service_code or "").strip().upper() or None
     return WaveFilters(service_code=service, country=country, single_item=filters.single_item,
                        placed_before=filters.placed_before, max_orders=max_orders)
@@ -180,8 +185,8 @@ def packing_location() -> Location:
         Location.kind == LocationKind.packing, Location.active.is_(True))
         .order_by(Location.id).limit(1))
     if location is None:
-        raise ShippingError("To build a pick wave, you must set up a packing location (a bin of "
-                            "kind packing) for picked goods to go to.")
+        raise ShippingError(_("To build a pick wave, you must set up a packing location (a bin "
+                              "of kind packing) for picked goods to go to."))
     return location
 
 
@@ -201,9 +206,9 @@ def build_wave(filters: WaveFilters, *, actor) -> PickWave:
     location = packing_location()
     orders = wave_candidates(filters, lock=True)
     if not orders:
-        raise ShippingError(f"No allocated order waiting for a wave matches these filters "
-                            f"({filters.describe()}); change the filters or allocate orders "
-                            "first.")
+        raise ShippingError(_("No allocated order waiting for a wave matches these filters "
+                              "(%(filters)s); change the filters or allocate orders first.",
+                              filters=filters.describe()))
     wave = PickWave(number=numbering.next_number("WAVE"), state=WaveState.open,
                     filters=filters.to_json(), packing_location_id=location.id,
                     created_by_id=getattr(actor, "id", None))
@@ -246,23 +251,44 @@ def start_wave(wave: PickWave, *, actor) -> PickWave:
 
 
 def _ensure_picking(wave: PickWave, action: str, *, actor) -> None:
-    """Start an open wave on its first pick; refuse a finished one (the wave locked first)."""
+    """Start an open wave on its first pick; refuse a finished one (the wave locked first).
+
+    ``action`` is ``"pick"``, ``"confirm all picks"`` or ``"report a short pick"``.
+    """
     lock(wave)
     if wave.state == WaveState.open:
         start_wave(wave, actor=actor)
     elif wave.state != WaveState.picking:
-        raise ShippingError(f'To {action} in wave "{wave.number}", it must still be picking; it '
-                            f"is {WAVE_STATES.label(wave.state)}.")
+        names = {"wave": wave.number, "state": WAVE_STATES.label(wave.state)}
+        if action == "confirm all picks":
+            message = _('To confirm all picks in wave "%(wave)s", it must still be picking; it '
+                        "is %(state)s.", **names)
+        elif action == "report a short pick":
+            message = _('To report a short pick in wave "%(wave)s", it must still be picking; '
+                        "it is %(state)s.", **names)
+        else:
+            message = _('To pick in wave "%(wave)s", it must still be picking; it is '
+                        "%(state)s.", **names)
+        raise ShippingError(message)
 
 
 def _ensure_open_task(task: PickTask, action: str) -> None:
-    """Lock the task's row (two pickers on one task queue), re-read it, and check it is open."""
+    """Lock the task's row (two pickers on one task queue), re-read it, and check it is open.
+
+    ``action`` is ``"confirm"`` or ``"report short"``.
+    """
     db.session.flush()
     lock(task)
     if task.state != T.open:
-        raise ShippingError(f"To {action} this task (SKU {task.sku.code} from bin "
-                            f"{task.location.code} for order {task.order.number}), it must be "
-                            f"open; it was already {task.state.value}.")
+        names = {"sku": task.sku.code, "bin": task.location.code, "order": task.order.number,
+                 "state": PICK_TASK_LABELS[T(task.state)]}
+        if action == "report short":
+            message = _("To report short this task (SKU %(sku)s from bin %(bin)s for order "
+                        "%(order)s), it must be open; it was already %(state)s.", **names)
+        else:
+            message = _("To confirm this task (SKU %(sku)s from bin %(bin)s for order "
+                        "%(order)s), it must be open; it was already %(state)s.", **names)
+        raise ShippingError(message)
 
 
 # --------------------------------------------------------------------------- picking
@@ -289,10 +315,10 @@ def _frozen(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], str]:
 
 
 def _frozen_error(task: PickTask, count_number: str) -> ShippingError:
-    return ShippingError(
-        f"Bin {task.location.code} is frozen for SKU {task.sku.code} by cycle count "
-        f"{count_number} (opened after a short pick). Leave the units there and report this "
-        "task short with 0 found, or finish the count first.")
+    return ShippingError(_(
+        "Bin %(bin)s is frozen for SKU %(sku)s by cycle count %(count)s (opened after a short "
+        "pick). Leave the units there and report this task short with 0 found, or finish the "
+        "count first.", bin=task.location.code, sku=task.sku.code, count=count_number))
 
 
 def _release_for(needs: dict[tuple[int, int], int], *, actor) -> None:
@@ -317,9 +343,10 @@ def _release_for(needs: dict[tuple[int, int], int], *, actor) -> None:
              else partial.append((reservation, take)))
             left -= take
         if left > 0:
-            raise ShippingError(f"Order line {key[0]} holds {qty - left} reserved in that bin, "
-                                f"not the {qty} to pick; the reservation changed since the wave "
-                                "was built. Report the task short and let allocation retry.")
+            raise ShippingError(_(
+                "Order line %(line)s holds %(held)s reserved in that bin, not the %(qty)s to "
+                "pick; the reservation changed since the wave was built. Report the task short "
+                "and let allocation retry.", line=key[0], held=qty - left, qty=qty))
     release(whole, actor=actor)
     for reservation, take in partial:
         release([reservation], actor=actor, quantity=take)
@@ -343,24 +370,27 @@ def _check_scan(task: PickTask, bin_code: str, sku_code: str) -> None:
     try:
         location = find_bin(bin_code, field="bin_code")
     except ValidationError as err:
-        raise ShippingError(f"{err} Scan bin {task.location.code}.", field="bin_code") from None
+        raise ShippingError(_("%(error)s Scan bin %(bin)s.", error=str(err),
+                              bin=task.location.code), field="bin_code") from None
     if location.id != task.location_id:
-        raise ShippingError(f"Wrong bin: you scanned {location.code}, but this task is in bin "
-                            f"{task.location.code}. Go to bin {task.location.code} and scan "
-                            "it.", field="bin_code")
+        raise ShippingError(_("Wrong bin: you scanned %(scanned)s, but this task is in bin "
+                              "%(bin)s. Go to bin %(bin)s and scan it.", scanned=location.code,
+                              bin=task.location.code), field="bin_code")
     try:
         sku = find_sku(sku_code, field="sku_code")
     except ValidationError as err:
-        raise ShippingError(f"{err} Scan SKU {task.sku.code}.", field="sku_code") from None
+        raise ShippingError(_("%(error)s Scan SKU %(sku)s.", error=str(err),
+                              sku=task.sku.code), field="sku_code") from None
     if sku.id != task.sku_id:
-        raise ShippingError(f"Wrong item: you scanned SKU {sku.code}, but this task takes SKU "
-                            f"{task.sku.code} from bin {task.location.code}.",
-                            field="sku_code")
+        raise ShippingError(_("Wrong item: you scanned SKU %(scanned)s, but this task takes SKU "
+                              "%(sku)s from bin %(bin)s.", scanned=sku.code, sku=task.sku.code,
+                              bin=task.location.code), field="sku_code")
 
 
 def _check_qty(value, *, most: int, field: str, least: int = 1) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not least <= value <= most:
-        raise ValidationError(f"Enter a whole quantity from {least} to {most}, not {value!r}.",
+        raise ValidationError(_("Enter a whole quantity from %(least)s to %(most)s, not "
+                                "%(value)s.", least=least, most=most, value=repr(value)),
                               field=field)
     return value
 
@@ -378,10 +408,10 @@ def confirm_pick(task: PickTask, *, bin_code: str, sku_code: str, quantity: int 
     wave = task.wave
     _ensure_open_task(task, "confirm")
     if task.order.state in _STOPPED:
-        state = task.order.state.value.replace("_", " ")
-        raise ShippingError(f"Order {task.order.number} is {state}: leave SKU {task.sku.code} "
-                            f"in bin {task.location.code} and report this task short with 0 "
-                            "found.")
+        raise ShippingError(_("Order %(order)s is %(state)s: leave SKU %(sku)s in bin %(bin)s "
+                              "and report this task short with 0 found.",
+                              order=task.order.number, state=ORDER_STATES.label(task.order.state),
+                              sku=task.sku.code, bin=task.location.code))
     _check_scan(task, bin_code, sku_code)
     left = task.quantity - task.picked_qty
     qty = left if quantity is None else _check_qty(quantity, most=left, field="quantity")
@@ -460,10 +490,10 @@ def _drop(task: PickTask, found_qty: int, *, actor) -> PickTask:
     Holding or cancelling released the order's reservations already; its goods stay in the bin.
     """
     if found_qty:
-        raise ShippingError(f"Order {task.order.number} is "
-                            f"{task.order.state.value.replace('_', ' ')}: leave SKU "
-                            f"{task.sku.code} in bin {task.location.code} and report 0 found.",
-                            field="found_qty")
+        raise ShippingError(_("Order %(order)s is %(state)s: leave SKU %(sku)s in bin %(bin)s "
+                              "and report 0 found.", order=task.order.number,
+                              state=ORDER_STATES.label(task.order.state), sku=task.sku.code,
+                              bin=task.location.code), field="found_qty")
     task.state = T.short
     task.picked_by_id = getattr(actor, "id", None)
     task.picked_at = utcnow()
@@ -533,10 +563,13 @@ def finish_wave(wave: PickWave, actor) -> PickWave:
     if first is not None:
         left = db.session.scalar(select(func.count()).select_from(PickTask).where(
             PickTask.wave_id == wave.id, PickTask.state == T.open))
-        raise ShippingError(
-            f'To finish wave "{wave.number}", you must pick or report short every task; '
-            f"{left} {'is' if left == 1 else 'are'} still open (next: SKU {first.sku.code} "
-            f"from bin {first.location.code} for order {first.order.number}).")
+        raise ShippingError(ngettext(
+            'To finish wave "%(wave)s", you must pick or report short every task; %(count)s is '
+            "still open (next: SKU %(sku)s from bin %(bin)s for order %(order)s).",
+            'To finish wave "%(wave)s", you must pick or report short every task; %(count)s are '
+            "still open (next: SKU %(sku)s from bin %(bin)s for order %(order)s).",
+            left, count=format_number(left), wave=wave.number, sku=first.sku.code,
+            bin=first.location.code, order=first.order.number))
     WAVE_STATES.check(wave, WaveState.done)
     tasks = db.session.execute(select(
         func.count(), func.coalesce(func.sum(PickTask.picked_qty), 0),

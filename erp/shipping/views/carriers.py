@@ -9,6 +9,7 @@ from sqlalchemy import select
 from erp.core import dashboard, importing
 from erp.core.errors import DomainError
 from erp.core.forms import ConfirmForm
+from erp.core.i18n import _, _l, format_number, ngettext
 from erp.core.permissions import permission_required
 from erp.core.viewhelpers import form_errors, get_or_404, save_form, xlsx_response
 from erp.extensions import db
@@ -21,25 +22,35 @@ from erp.shipping.carrier_forms import (
     ServiceForm,
     ZonesForm,
 )
-from erp.shipping.models import Box, Carrier, ServiceRate, ShippingService, TrackingRange
+from erp.shipping.models import (
+    CARRIER_KIND_LABELS,
+    CUSTOMS_DOCS_LABELS,
+    TRACKING_KIND_LABELS,
+    Box,
+    Carrier,
+    ServiceRate,
+    ShippingService,
+    TrackingRange,
+)
 from erp.shipping.services import boxes, carriers, tracking
 from erp.shipping.views import bp
 
 RATE_IMPORT = importing.Importer(
-    name="shipping-rates", title="Import shipping rates", spec=shipping_excel.RATE_SPEC,
+    name="shipping-rates", title=_l("Import shipping rates"), spec=shipping_excel.RATE_SPEC,
     run=shipping_excel.import_rates, template_endpoint="shipping.rate_template",
     report_endpoint="shipping.rate_import_errors", back_endpoint="shipping.carrier_list",
-    intro="One row per service code, zone and weight band (the largest chargeable weight in "
-          "grams the price covers). A band the service has is updated, a new one added; bands "
-          "not in the file are kept. Import the zones (countries per zone) first. The whole "
-          "file is applied, or nothing if any row has an error.")
+    intro=_l("One row per service code, zone and weight band (the largest chargeable weight in "
+             "grams the price covers). A band the service has is updated, a new one added; "
+             "bands not in the file are kept. Import the zones (countries per zone) first. The "
+             "whole file is applied, or nothing if any row has an error."))
 ZONE_IMPORT = importing.Importer(
-    name="shipping-zones", title="Import shipping zones", spec=shipping_excel.ZONE_SPEC,
+    name="shipping-zones", title=_l("Import shipping zones"), spec=shipping_excel.ZONE_SPEC,
     run=shipping_excel.import_zones, template_endpoint="shipping.zone_template",
     report_endpoint="shipping.zone_import_errors", back_endpoint="shipping.carrier_list",
-    intro="One row per service code and destination country with its rate zone. A country "
-          "the service serves is moved to the zone given, a new one added; countries not in "
-          "the file are kept. The whole file is applied, or nothing if any row has an error.")
+    intro=_l("One row per service code and destination country with its rate zone. A country "
+             "the service serves is moved to the zone given, a new one added; countries not in "
+             "the file are kept. The whole file is applied, or nothing if any row has an "
+             "error."))
 
 
 dashboard.register(dashboard.Card(
@@ -67,7 +78,8 @@ def carrier_list():
     for rng in ranges:
         remaining[rng.service_id] = remaining.get(rng.service_id, 0) + rng.remaining
     return render_template("shipping/carriers/list.html", carriers=rows, remaining=remaining,
-                           low=tracking.ranges_running_low())
+                           low=tracking.ranges_running_low(), kinds=CARRIER_KIND_LABELS,
+                           tracking_kinds=TRACKING_KIND_LABELS, customs_docs=CUSTOMS_DOCS_LABELS)
 
 
 def _carrier_form(carrier: Carrier | None):
@@ -75,7 +87,8 @@ def _carrier_form(carrier: Carrier | None):
         CarrierForm(obj=carrier), carrier,
         create=lambda **v: carriers.create_carrier(actor=current_user, **v),
         update=lambda c, **v: carriers.update_carrier(c, actor=current_user, **v),
-        saved="Carrier {obj.code} saved.", next_url=url_for(".carrier_list"),
+        # the service names the carrier after saving: core fills in {obj.code}
+        saved=_("Carrier %(code)s saved.", code="{obj.code}"), next_url=url_for(".carrier_list"),
         template="shipping/carriers/carrier_form.html", carrier=carrier)
 
 
@@ -114,7 +127,7 @@ def _service_form(carrier: Carrier, service: ShippingService | None):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Service {service.code} saved.", "success")
+            flash(_("Service %(code)s saved.", code=service.code), "success")
             return redirect(url_for(".service_detail", service_id=service.id))
     return render_template("shipping/carriers/service_form.html", form=form, carrier=carrier,
                            service=service)
@@ -151,7 +164,8 @@ def _service_page(service: ShippingService, *, zones_form=None, rate_form=None, 
         "shipping/carriers/service_detail.html", service=service, ranges=ranges, low=low,
         remaining=sum(r.remaining for r in ranges if r.active),
         zones_form=zones_form, rate_form=rate_form or RateForm(formdata=None),
-        range_form=range_form), status
+        range_form=range_form, kinds=CARRIER_KIND_LABELS, tracking_kinds=TRACKING_KIND_LABELS,
+        customs_docs=CUSTOMS_DOCS_LABELS), status
 
 
 @bp.get("/services/<int:service_id>")
@@ -176,7 +190,7 @@ def set_service_zones(service_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Countries of {service.code} saved.", "success")
+            flash(_("Countries of %(code)s saved.", code=service.code), "success")
             return redirect(url_for(".service_detail", service_id=service.id))
     return _service_page(service, zones_form=form, status=422)
 
@@ -197,7 +211,7 @@ def add_rate(service_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Rate of {service.code} saved.", "success")
+            flash(_("Rate of %(code)s saved.", code=service.code), "success")
             return redirect(url_for(".service_detail", service_id=service.id))
     return _service_page(service, rate_form=form, status=422)
 
@@ -211,7 +225,7 @@ def remove_rate(rate_id: int):
     _post_form()
     carriers.remove_rate(rate, actor=current_user)
     db.session.commit()
-    flash("Rate band removed.", "success")
+    flash(_("Rate band removed."), "success")
     return redirect(url_for(".service_detail", service_id=service_id))
 
 
@@ -233,7 +247,9 @@ def add_tracking_range(service_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"{rng.remaining:,} tracking numbers loaded for {service.code}.", "success")
+            flash(ngettext("%(count)s tracking number loaded for %(code)s.",
+                           "%(count)s tracking numbers loaded for %(code)s.", rng.remaining,
+                           count=format_number(rng.remaining), code=service.code), "success")
             return redirect(url_for(".service_detail", service_id=service.id))
     return _service_page(service, range_form=form, status=422)
 
@@ -246,7 +262,7 @@ def toggle_range_active(range_id: int):
     _post_form()
     tracking.set_range_active(rng, not rng.active, actor=current_user)
     db.session.commit()
-    flash(f"Range {'reactivated' if rng.active else 'deactivated'}.", "success")
+    flash(_("Range reactivated.") if rng.active else _("Range deactivated."), "success")
     return redirect(url_for(".service_detail", service_id=rng.service_id))
 
 
@@ -291,7 +307,7 @@ def _box_form(box: Box | None):
         BoxForm(obj=box), box,
         create=lambda **v: boxes.create_box(actor=current_user, **v),
         update=lambda b, **v: boxes.update_box(b, actor=current_user, **v),
-        saved="Box {obj.code} saved.", next_url=url_for(".box_list"),
+        saved=_("Box %(code)s saved.", code="{obj.code}"), next_url=url_for(".box_list"),
         template="shipping/carriers/box_form.html", box=box)
 
 

@@ -11,6 +11,7 @@ from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from erp.core.excel import Column, Spec, export_workbook
+from erp.core.i18n import _, _l
 from erp.core.permissions import has_permission, permission_required
 from erp.core.viewhelpers import (
     commit_or_refuse,
@@ -23,7 +24,14 @@ from erp.extensions import db
 from erp.shipping import queries
 from erp.shipping.documents.handover import handover_pdf
 from erp.shipping.manifest import manifest_xlsx
-from erp.shipping.models import DISPATCH_BATCH_STATES, BatchState, Carrier, DispatchBatch, Parcel
+from erp.shipping.models import (
+    CUSTOMS_FORM_LABELS,
+    DISPATCH_BATCH_STATES,
+    BatchState,
+    Carrier,
+    DispatchBatch,
+    Parcel,
+)
 from erp.shipping.services import dispatch as services
 from erp.shipping.views import bp
 
@@ -31,8 +39,8 @@ from erp.shipping.views import bp
 class OpenBatchForm(FlaskForm):
     """Open a dispatch batch: the carrier it goes to."""
 
-    carrier_id = SelectField("Carrier", coerce=int, validators=[DataRequired()])
-    note = StringField("Note", validators=[Optional(), Length(max=500)])
+    carrier_id = SelectField(_l("Carrier"), coerce=int, validators=[DataRequired()])
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
 
     def __init__(self, *args, **kwargs):
         """Offer the active carriers."""
@@ -44,25 +52,28 @@ class OpenBatchForm(FlaskForm):
 class ScanForm(FlaskForm):
     """A scanned tracking number (or typed parcel number)."""
 
-    code = StringField("Tracking or parcel number", validators=[DataRequired(), Length(max=60)])
+    code = StringField(_l("Tracking or parcel number"),
+                       validators=[DataRequired(), Length(max=60)])
 
 
 class ConfirmForm(FlaskForm):
     """An empty form that carries the CSRF token (remove, close)."""
 
 
-BATCH_SPEC = Spec("dispatch-batches", "Dispatch batches", (
-    Column("number", "Batch", width=18),
-    Column("carrier_code", "Carrier", width=10),
-    Column("carrier_name", "Carrier name", width=22),
-    Column("state", "State", width=10),
-    Column("opened_at", "Opened (UTC)", type="auto", width=18),
-    Column("closed_at", "Closed (UTC)", type="auto", width=18),
-    Column("opened_by", "Opened by", width=14),
-    Column("parcels", "Parcels", type="int", width=9),
-    Column("weight_kg", "Weight kg", type="decimal", decimals=3, width=11),
-    Column("note", "Note", width=30),
-))
+def batch_spec() -> Spec:
+    """Return the columns of the batch export, headed in the reader's language."""
+    return Spec("dispatch-batches", _("Dispatch batches"), (
+        Column("number", _("Batch"), width=18),
+        Column("carrier_code", _("Carrier"), width=10),
+        Column("carrier_name", _("Carrier name"), width=22),
+        Column("state", _("State"), width=10),
+        Column("opened_at", _("Opened (UTC)"), type="auto", width=18),
+        Column("closed_at", _("Closed (UTC)"), type="auto", width=18),
+        Column("opened_by", _("Opened by"), width=14),
+        Column("parcels", _("Parcels"), type="int", width=9),
+        Column("weight_kg", _("Weight kg"), type="decimal", decimals=3, width=11),
+        Column("note", _("Note"), width=30),
+    ))
 
 
 def _date_arg(name: str) -> date | None:
@@ -100,7 +111,7 @@ def batch_list():
 def export_batches():
     """Download the batches the list shows (same search and filters) as an Excel workbook."""
     rows = db.session.execute(queries.batch_list_query(batch_filters()))
-    data = export_workbook(BATCH_SPEC, ({
+    data = export_workbook(batch_spec(), ({
         **r._mapping, "state": DISPATCH_BATCH_STATES.label(r.state),
         "weight_kg": r.weight_g / 1000} for r in rows))
     return xlsx_response(data, "dispatch-batches")
@@ -115,7 +126,8 @@ def open_batch():
         carrier = get_or_404(Carrier, form.carrier_id.data)
         batch = services.open_batch(carrier, actor=current_user, note=form.note.data)
         db.session.commit()
-        flash(f"Batch {batch.number} for {carrier.name} is open: scan its parcels.", "success")
+        flash(_("Batch %(batch)s for %(carrier)s is open: scan its parcels.",
+                batch=batch.number, carrier=carrier.name), "success")
         return redirect(url_for(".batch_detail", batch_id=batch.id))
     if request.method == "GET" and request.args.get("carrier_id", type=int):
         form.carrier_id.data = request.args.get("carrier_id", type=int)
@@ -138,7 +150,7 @@ def batch_detail(batch_id: int):
         waiting=queries.waiting_parcel_count(batch.carrier_id)
         if batch.state == BatchState.open else 0,
         labels_url="shipping.batch_labels_pdf" in views,
-        customs_url="shipping.batch_customs_pdf" in views)
+        customs_url="shipping.batch_customs_pdf" in views, customs_forms=CUSTOMS_FORM_LABELS)
 
 
 def _act(batch: DispatchBatch, action):
@@ -146,8 +158,9 @@ def _act(batch: DispatchBatch, action):
 
     Either way the user is back on the batch page, its scan field focused for the next parcel.
     """
+    # core fills in {err}, the refusal, already in the reader's language
     return commit_or_refuse(action, url_for(".batch_detail", batch_id=batch.id),
-                            refused="Refused: {err}")
+                            refused=_("Refused: %(error)s", error="{err}"))
 
 
 @bp.post("/batches/<int:batch_id>/scan")
@@ -157,11 +170,12 @@ def scan_into_batch(batch_id: int):
     batch = get_or_404(DispatchBatch, batch_id)
     form = ScanForm()
     if not form.validate_on_submit():
-        flash("Scan a parcel's tracking number, or type its parcel number.", "error")
+        flash(_("Scan a parcel's tracking number, or type its parcel number."), "error")
         return redirect(url_for(".batch_detail", batch_id=batch.id))
     def act():
         parcel = services.scan_into_batch(batch, form.code.data, actor=current_user)
-        return f"{parcel.number} ({parcel.tracking_number}) added to {batch.number}."
+        return _("%(parcel)s (%(tracking)s) added to %(batch)s.", parcel=parcel.number,
+                 tracking=parcel.tracking_number, batch=batch.number)
     return _act(batch, act)
 
 
@@ -189,7 +203,8 @@ def remove_from_batch(batch_id: int, parcel_id: int):
         abort(400)
     def act():
         services.remove_from_batch(batch, parcel, actor=current_user)
-        return f"{parcel.number} taken out of {batch.number}."
+        return _("%(parcel)s taken out of %(batch)s.", parcel=parcel.number,
+                 batch=batch.number)
     return _act(batch, act)
 
 

@@ -6,6 +6,7 @@ number cannot print a label: the documents raise a ShippingError, shown as a 409
 
 from __future__ import annotations
 
+from erp.core.i18n import _
 from erp.core.permissions import permission_required
 from erp.core.viewhelpers import get_or_404, pdf_response
 from erp.shipping.documents.customs import cn23_pdf, commercial_invoice_pdf, customs_pdf
@@ -60,8 +61,8 @@ def wave_labels_pdf(wave_id: int):
     wave = get_or_404(PickWave, wave_id)
     parcels = wave_parcels(wave.id)
     if not parcels:
-        raise ShippingError(f"Wave {wave.number} has no labelled parcels yet: pack and label "
-                            "its orders first.")
+        raise ShippingError(_("Wave %(wave)s has no labelled parcels yet: pack and label its "
+                              "orders first.", wave=wave.number))
     return pdf_response(label_pdf(parcels), f"labels-{wave.number}")
 
 
@@ -70,8 +71,8 @@ def _batch_pdf(batch_id: int, draw, name: str):
     batch = get_or_404(DispatchBatch, batch_id)
     parcels = batch_parcels(batch.id)
     if not parcels:
-        raise ShippingError(f"Dispatch batch {batch.number} has no parcels yet: scan parcels "
-                            "into it first.")
+        raise ShippingError(_("Dispatch batch %(batch)s has no parcels yet: scan parcels into "
+                              "it first.", batch=batch.number))
     return pdf_response(draw(parcels), f"{name}-{batch.number}")
 
 

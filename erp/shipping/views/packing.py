@@ -17,10 +17,18 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from erp.catalog.models import Sku
 from erp.core.errors import DomainError
+from erp.core.i18n import _, _l, format_number, ngettext
 from erp.core.permissions import permission_required
 from erp.extensions import db
 from erp.orders.models import ORDER_STATES, CustomerOrder, CustomerOrderLine
-from erp.shipping.models import PARCEL_STATES, Box, ParcelState, PickWave, PickWaveOrder
+from erp.shipping.models import (
+    CUSTOMS_FORM_LABELS,
+    PARCEL_STATES,
+    Box,
+    ParcelState,
+    PickWave,
+    PickWaveOrder,
+)
 from erp.shipping.services import boxes, packing, parcels
 from erp.shipping.services.carriers import service_by_code
 from erp.shipping.views import bp
@@ -34,29 +42,29 @@ class FindOrderForm(FlaskForm):
 
         csrf = False
 
-    q = StringField("Order or tote", validators=[Optional(), Length(max=60)])
+    q = StringField(_l("Order or tote"), validators=[Optional(), Length(max=60)])
 
 
 class ScanForm(FlaskForm):
     """Scan one item (SKU code or barcode)."""
 
-    code = StringField("Scan item", validators=[DataRequired(message="Scan an item."),
-                                                Length(max=64)])
-    quantity = IntegerField("Quantity", default=1,
+    code = StringField(_l("Scan item"), validators=[DataRequired(message=_l("Scan an item.")),
+                                                    Length(max=64)])
+    quantity = IntegerField(_l("Quantity"), default=1,
                             validators=[Optional(), NumberRange(min=1, max=9999)])
 
 
 class ParcelForm(FlaskForm):
     """Close the scanned items into a parcel: box or dimensions, weight, service."""
 
-    box = SelectField("Box", coerce=str, validators=[Optional()])
-    weight_g = IntegerField("Weight (g)", validators=[
-        DataRequired(message="Weigh the parcel and enter its weight in grams."),
+    box = SelectField(_l("Box"), coerce=str, validators=[Optional()])
+    weight_g = IntegerField(_l("Weight (g)"), validators=[
+        DataRequired(message=_l("Weigh the parcel and enter its weight in grams.")),
         NumberRange(min=1, max=1_000_000)])
-    length_mm = IntegerField("Length (mm)", validators=[Optional(), NumberRange(min=1)])
-    width_mm = IntegerField("Width (mm)", validators=[Optional(), NumberRange(min=1)])
-    height_mm = IntegerField("Height (mm)", validators=[Optional(), NumberRange(min=1)])
-    service = SelectField("Service", coerce=str, validators=[Optional()])
+    length_mm = IntegerField(_l("Length (mm)"), validators=[Optional(), NumberRange(min=1)])
+    width_mm = IntegerField(_l("Width (mm)"), validators=[Optional(), NumberRange(min=1)])
+    height_mm = IntegerField(_l("Height (mm)"), validators=[Optional(), NumberRange(min=1)])
+    service = SelectField(_l("Service"), coerce=str, validators=[Optional()])
 
 
 class ConfirmForm(FlaskForm):
@@ -78,17 +86,18 @@ def _load(order_id: int) -> CustomerOrder:
 
 def _parcel_form(order: CustomerOrder, **kwargs) -> ParcelForm:
     form = ParcelForm(**kwargs)
-    form.box.choices = [("", "— enter the dimensions —")] + [
+    form.box.choices = [("", _("— enter the dimensions —"))] + [
         (b.code, f"{b.code} · {b.name} ({b.length_mm}×{b.width_mm}×{b.height_mm} mm)")
         for b in boxes.active_boxes()]
-    form.service.choices = [("", f"As ordered ({order.shipping_service or 'none'})")] + [
+    form.service.choices = [("", _("As ordered (%(service)s)",
+                                   service=order.shipping_service or _("none")))] + [
         (code, f"{code} · {name}") for code, name in parcels.service_options()]
     return form
 
 
 def _unscan_form(**kwargs) -> ScanForm:
     form = ScanForm(prefix="unscan", **kwargs)
-    form.code.label.text = "Item to take back"
+    form.code.label.text = _("Item to take back")
     return form
 
 
@@ -105,7 +114,8 @@ def _station(order: CustomerOrder | None = None, *, refusal: str | None = None,
              status: int = 200):
     context = {"find_form": FindOrderForm(request.args), "order": order, "refusal": refusal,
                "docs": _docs_available(), "order_machine": ORDER_STATES,
-               "parcel_machine": PARCEL_STATES, "confirm": ConfirmForm()}
+               "parcel_machine": PARCEL_STATES, "confirm": ConfirmForm(),
+               "customs_forms": CUSTOMS_FORM_LABELS}
     if order is not None:
         rows = packing.packing_status(order)
         order_parcels = packing.order_parcels(order)
@@ -157,8 +167,8 @@ def packing_scan(order_id: int):
     order = _load(order_id)
     form = ScanForm()
     if not form.validate_on_submit():
-        message = " ".join(e for errors in form.errors.values() for e in errors)
-        return _station(order, refusal=message or "Scan an item.", status=422)
+        message = " ".join(str(e) for errors in form.errors.values() for e in errors)
+        return _station(order, refusal=message or _("Scan an item."), status=422)
     try:
         scan = packing.scan_item(order, form.code.data, quantity=form.quantity.data or 1,
                                  actor=current_user)
@@ -166,8 +176,8 @@ def packing_scan(order_id: int):
         return _refused(order, err)
     db.session.commit()
     row = next(r for r in packing.packing_status(order) if r["line"].id == scan.order_line_id)
-    flash(f"{scan.sku.code}: {row['scanned'] + row['packed']} of {row['ordered']} scanned.",
-          "success")
+    flash(_("%(sku)s: %(done)s of %(ordered)s scanned.", sku=scan.sku.code,
+            done=row["scanned"] + row["packed"], ordered=row["ordered"]), "success")
     return redirect(url_for(".packing_order", order_id=order.id))
 
 
@@ -178,14 +188,15 @@ def packing_unscan(order_id: int):
     order = _load(order_id)
     form = _unscan_form()
     if not form.validate_on_submit():
-        return _station(order, refusal="Scan the item to take back.", status=422)
+        return _station(order, refusal=_("Scan the item to take back."), status=422)
     try:
         qty = packing.unscan_item(order, form.code.data, quantity=form.quantity.data or 1,
                                   actor=current_user)
     except DomainError as err:
         return _refused(order, err)
     db.session.commit()
-    flash(f"{qty} × {form.code.data.strip()} taken back; it is no longer scanned.", "success")
+    flash(_("%(qty)s × %(code)s taken back; it is no longer scanned.", qty=qty,
+            code=form.code.data.strip()), "success")
     return redirect(url_for(".packing_order", order_id=order.id))
 
 
@@ -198,7 +209,9 @@ def packing_clear(order_id: int):
         abort(400)
     units = packing.clear_scans(order, actor=current_user)
     db.session.commit()
-    flash(f"{units} scanned unit(s) cleared; scan the items again.", "success")
+    flash(ngettext("%(count)s scanned unit cleared; scan the items again.",
+                   "%(count)s scanned units cleared; scan the items again.", units,
+                   count=format_number(units)), "success")
     return redirect(url_for(".packing_order", order_id=order.id))
 
 
@@ -209,7 +222,7 @@ def packing_close(order_id: int):
     order = _load(order_id)
     form = _parcel_form(order)
     if not form.validate_on_submit():
-        message = " ".join(e for errors in form.errors.values() for e in errors)
+        message = " ".join(str(e) for errors in form.errors.values() for e in errors)
         return _station(order, refusal=message, parcel_form=form, status=422)
     box = db.session.scalar(select(Box).where(Box.code == form.box.data)) \
         if form.box.data else None
@@ -222,10 +235,15 @@ def packing_close(order_id: int):
     except DomainError as err:
         return _refused(order, err, parcel_form=form)
     db.session.commit()
-    done = " The order is packed: label it." if order.state == "packed" else \
-        " Scan the items of the next parcel."
-    flash(f"Parcel {parcel.number} closed ({parcel.customs_form.value.upper()}, "
-          f"{parcel.weight_g:,} g).{done}", "success")
+    names = {"parcel": parcel.number, "form": CUSTOMS_FORM_LABELS[parcel.customs_form],
+             "weight": format_number(parcel.weight_g)}
+    if order.state == "packed":
+        message = _("Parcel %(parcel)s closed (%(form)s, %(weight)s g). The order is packed: "
+                    "label it.", **names)
+    else:
+        message = _("Parcel %(parcel)s closed (%(form)s, %(weight)s g). Scan the items of the "
+                    "next parcel.", **names)
+    flash(message, "success")
     return redirect(url_for(".packing_order", order_id=order.id))
 
 
@@ -238,13 +256,14 @@ def packing_label(order_id: int):
         abort(400)
     todo = [p for p in packing.order_parcels(order) if p.state == ParcelState.packed]
     if not todo:
-        flash(f"Order {order.number} has no packed parcel waiting for a label.", "error")
+        flash(_("Order %(order)s has no packed parcel waiting for a label.",
+                order=order.number), "error")
         return redirect(url_for(".packing_order", order_id=order.id))
     try:
         parcels.label_parcels(todo, actor=current_user)
     except DomainError as err:
         return _refused(order, err)
     db.session.commit()
-    flash("Labelled: " + ", ".join(f"{p.number} → {p.tracking_number}" for p in todo)
-          + ". Print the labels below.", "success")
+    flash(_("Labelled: %(list)s. Print the labels below.",
+            list=_(", ").join(f"{p.number} → {p.tracking_number}" for p in todo)), "success")
     return redirect(url_for(".packing_order", order_id=order.id))

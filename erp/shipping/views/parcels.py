@@ -10,10 +10,11 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from erp.core.i18n import _, _l
 from erp.core.permissions import has_permission, permission_required
 from erp.core.viewhelpers import commit_or_refuse, paginate_rows, xlsx_response
 from erp.orders.models import ORDER_STATES
-from erp.shipping.models import PARCEL_STATES, ParcelState
+from erp.shipping.models import CUSTOMS_FORM_LABELS, PARCEL_STATES, ParcelState
 from erp.shipping.services import parcels as services
 from erp.shipping.views import bp
 
@@ -21,8 +22,8 @@ from erp.shipping.views import bp
 class VoidForm(FlaskForm):
     """Void a parcel: a reason is required."""
 
-    reason = StringField("Reason", validators=[DataRequired(message="Give a reason."),
-                                               Length(max=200)])
+    reason = StringField(_l("Reason"), validators=[DataRequired(message=_l("Give a reason.")),
+                                                   Length(max=200)])
 
 
 class ConfirmForm(FlaskForm):
@@ -65,7 +66,8 @@ def parcel_list():
                          per_page=current_app.config["ERP_PAGE_SIZE"])
     return render_template("shipping/parcels/parcel_list.html", page=page, filters=filters,
                            machine=PARCEL_STATES, states=list(ParcelState),
-                           groups=PARCEL_STATES.groups, services=services.service_options())
+                           groups=PARCEL_STATES.groups, services=services.service_options(),
+                           customs_forms=CUSTOMS_FORM_LABELS)
 
 
 @bp.get("/parcels/export.xlsx")
@@ -89,7 +91,8 @@ def parcel_detail(parcel_id: int):
         can_label=work and parcel.state == ParcelState.packed,
         can_void=work and services.can_void(parcel),
         docs="shipping.parcel_label_pdf" in current_app.view_functions,
-        void_form=VoidForm(formdata=None), confirm=ConfirmForm())
+        void_form=VoidForm(formdata=None), confirm=ConfirmForm(),
+        customs_forms=CUSTOMS_FORM_LABELS)
 
 
 def _act(parcel_id: int, form, action):
@@ -99,7 +102,7 @@ def _act(parcel_id: int, form, action):
         abort(404)
     if not form.validate_on_submit():
         for errors in form.errors.values():
-            flash(" ".join(errors), "error")
+            flash(" ".join(str(e) for e in errors), "error")
         return redirect(url_for(".parcel_detail", parcel_id=parcel_id))
     return commit_or_refuse(lambda: action(parcel, form),
                             url_for(".parcel_detail", parcel_id=parcel_id))
@@ -111,7 +114,8 @@ def parcel_label(parcel_id: int):
     """Give a packed parcel its tracking number (packed -> labelled)."""
     def act(parcel, form):
         services.label_parcel(parcel, actor=current_user)
-        return f"Parcel {parcel.number} labelled: {parcel.tracking_number}."
+        return _("Parcel %(parcel)s labelled: %(tracking)s.", parcel=parcel.number,
+                 tracking=parcel.tracking_number)
     return _act(parcel_id, ConfirmForm(), act)
 
 
@@ -121,6 +125,6 @@ def parcel_void(parcel_id: int):
     """Void a parcel before dispatch; its goods become unpacked scans of the order again."""
     def act(parcel, form):
         services.void_parcel(parcel, reason=form.reason.data, actor=current_user)
-        return (f"Parcel {parcel.number} voided; its items wait at the bench to be packed "
-                f"again (order {parcel.order.number}).")
+        return _("Parcel %(parcel)s voided; its items wait at the bench to be packed again "
+                 "(order %(order)s).", parcel=parcel.number, order=parcel.order.number)
     return _act(parcel_id, VoidForm(), act)

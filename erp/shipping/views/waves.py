@@ -14,6 +14,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from erp.core.errors import DomainError
 from erp.core.excel import Column, Spec, export_workbook
+from erp.core.i18n import _, _l, format_number, ngettext
 from erp.core.permissions import has_permission, permission_required
 from erp.core.viewhelpers import (
     commit_or_refuse,
@@ -24,8 +25,10 @@ from erp.core.viewhelpers import (
     xlsx_response,
 )
 from erp.extensions import db
+from erp.orders.models import ORDER_STATES
 from erp.shipping.documents.pick_list import pick_list_pdf
 from erp.shipping.models import (
+    PICK_TASK_LABELS,
     WAVE_STATES,
     PickTask,
     PickTaskState,
@@ -37,8 +40,8 @@ from erp.shipping.models import (
 from erp.shipping.services import waves as services
 from erp.shipping.views import bp
 
-ITEM_CHOICES = [("", "Any number of items"), ("single", "Single-item orders"),
-                ("multi", "Multi-item orders")]
+ITEM_CHOICES = [("", _l("Any number of items")), ("single", _l("Single-item orders")),
+                ("multi", _l("Multi-item orders"))]
 
 
 class ConfirmForm(FlaskForm):
@@ -48,12 +51,13 @@ class ConfirmForm(FlaskForm):
 class WaveForm(FlaskForm):
     """The filters of a new wave; the service decides what matches."""
 
-    service_code = SelectField("Shipping service", choices=[], validators=[Optional()])
-    country = StringField("Country (ISO code)", validators=[Optional(), Length(min=2, max=2)])
-    items = SelectField("Items", choices=ITEM_CHOICES, validators=[Optional()])
-    placed_before = DateTimeLocalField("Placed before (cut-off, UTC)", format="%Y-%m-%dT%H:%M",
-                                       validators=[Optional()])
-    max_orders = IntegerField("Maximum orders", default=200, validators=[
+    service_code = SelectField(_l("Shipping service"), choices=[], validators=[Optional()])
+    country = StringField(_l("Country (ISO code)"),
+                          validators=[Optional(), Length(min=2, max=2)])
+    items = SelectField(_l("Items"), choices=ITEM_CHOICES, validators=[Optional()])
+    placed_before = DateTimeLocalField(_l("Placed before (cut-off, UTC)"),
+                                       format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    max_orders = IntegerField(_l("Maximum orders"), default=200, validators=[
         InputRequired(), NumberRange(min=1, max=services.MAX_WAVE_ORDERS)])
 
     def filters(self) -> services.WaveFilters:
@@ -71,31 +75,34 @@ class PickForm(FlaskForm):
     """A scanned pick: the bin, then the SKU; the quantity defaults to the task's."""
 
     task_id = HiddenField()
-    bin_code = StringField("Bin", validators=[Optional(), Length(max=60)])
-    sku_code = StringField("SKU or barcode", validators=[Optional(), Length(max=64)])
-    qty = IntegerField("Quantity", validators=[Optional(), NumberRange(min=1)])
+    bin_code = StringField(_l("Bin"), validators=[Optional(), Length(max=60)])
+    sku_code = StringField(_l("SKU or barcode"), validators=[Optional(), Length(max=64)])
+    qty = IntegerField(_l("Quantity"), validators=[Optional(), NumberRange(min=1)])
 
 
 class ShortForm(FlaskForm):
     """A short pick: how many units were found in the bin."""
 
-    found_qty = IntegerField("Found", default=0, validators=[InputRequired(), NumberRange(min=0)])
+    found_qty = IntegerField(_l("Found"), default=0,
+                             validators=[InputRequired(), NumberRange(min=0)])
 
 
-WAVE_SPEC = Spec("pick-waves", "Pick waves", (
-    Column("number", "Wave", width=20),
-    Column("state", "State", width=10),
-    Column("created_at", "Created (UTC)", type="auto", width=18),
-    Column("started_at", "Started (UTC)", type="auto", width=18),
-    Column("done_at", "Done (UTC)", type="auto", width=18),
-    Column("orders", "Orders", type="int", width=8),
-    Column("tasks", "Tasks", type="int", width=8),
-    Column("open", "Open", type="int", width=8),
-    Column("short", "Short", type="int", width=8),
-    Column("units", "Units", type="int", width=8),
-    Column("picked", "Units picked", type="int", width=12),
-    Column("filters", "Filters", width=50),
-))
+def wave_spec() -> Spec:
+    """Return the columns of the wave export, headed in the reader's language."""
+    return Spec("pick-waves", _("Pick waves"), (
+        Column("number", _("Wave"), width=20),
+        Column("state", _("State"), width=10),
+        Column("created_at", _("Created (UTC)"), type="auto", width=18),
+        Column("started_at", _("Started (UTC)"), type="auto", width=18),
+        Column("done_at", _("Done (UTC)"), type="auto", width=18),
+        Column("orders", _("Orders"), type="int", width=8),
+        Column("tasks", _("Tasks"), type="int", width=8),
+        Column("open", _("Open"), type="int", width=8),
+        Column("short", _("Short"), type="int", width=8),
+        Column("units", _("Units"), type="int", width=8),
+        Column("picked", _("Units picked"), type="int", width=12),
+        Column("filters", _("Filters"), width=50),
+    ))
 
 
 def _list_args() -> dict:
@@ -123,7 +130,7 @@ def wave_export():
     """Download the waves the list shows (same filters) as an Excel workbook."""
     rows = db.session.execute(services.wave_list_query(**_list_args())).all()
     progress = services.wave_progress([r.id for r in rows])
-    data = export_workbook(WAVE_SPEC, ({
+    data = export_workbook(wave_spec(), ({
         "number": r.number, "state": WAVE_STATES.label(r.state), "created_at": r.created_at,
         "started_at": r.started_at, "done_at": r.done_at, "orders": r.order_count,
         "tasks": progress[r.id].tasks, "open": progress[r.id].open,
@@ -136,7 +143,7 @@ def wave_export():
 def _service_choices() -> list[tuple[str, str]]:
     services_ = db.session.scalars(select(ShippingService).where(ShippingService.active.is_(True))
                                    .order_by(ShippingService.code)).all()
-    return [("", "Any service")] + [(s.code, f"{s.code} · {s.name}") for s in services_]
+    return [("", _("Any service"))] + [(s.code, f"{s.code} · {s.name}") for s in services_]
 
 
 @bp.route("/waves/new", methods=["GET", "POST"])
@@ -155,8 +162,12 @@ def wave_new():
             else:
                 wave = services.build_wave(filters, actor=current_user)
                 db.session.commit()
-                flash(f"Wave {wave.number} built with {len(wave.orders)} orders and "
-                      f"{len(wave.tasks)} picks.", "success")
+                orders, picks = len(wave.orders), len(wave.tasks)
+                flash(_("Wave %(wave)s built with %(orders)s and %(picks)s.", wave=wave.number,
+                        orders=ngettext("%(count)s order", "%(count)s orders", orders,
+                                        count=format_number(orders)),
+                        picks=ngettext("%(count)s pick", "%(count)s picks", picks,
+                                       count=format_number(picks))), "success")
                 return redirect(url_for(".wave_detail", wave_id=wave.id))
         except DomainError as err:
             db.session.rollback()
@@ -187,7 +198,8 @@ def wave_detail(wave_id: int):
     return render_template(
         "shipping/waves/wave_detail.html", wave=wave, tasks=tasks, slots=slots,
         progress=services.wave_progress([wave.id])[wave.id], machine=WAVE_STATES,
-        shorts=[t for t in tasks if t.state == PickTaskState.short],
+        shorts=[t for t in tasks if t.state == PickTaskState.short], task_labels=PICK_TASK_LABELS,
+        order_machine=ORDER_STATES,
         filters=services.filters_from_json(wave.filters).describe(), confirm=ConfirmForm(),
         can_work=work and wave.state != WaveState.done,
         labels_url=url_for("shipping.wave_labels_pdf", wave_id=wave.id)
@@ -208,7 +220,7 @@ def wave_start(wave_id: int):
     """Start picking a wave."""
     def act(wave):
         services.start_wave(wave, actor=current_user)
-        return f"Wave {wave.number} is picking."
+        return _("Wave %(wave)s is picking.", wave=wave.number)
     return _act(wave_id, act)
 
 
@@ -219,10 +231,15 @@ def wave_pick_all(wave_id: int):
     def act(wave):
         done = services.pick_all(wave, actor=current_user)
         left = services.wave_progress([wave.id])[wave.id].open
-        message = f"{done} pick(s) of wave {wave.number} confirmed."
+        message = ngettext("%(count)s pick of wave %(wave)s confirmed.",
+                           "%(count)s picks of wave %(wave)s confirmed.", done,
+                           count=format_number(done), wave=wave.number)
         if left:
-            message += (f" {left} left open: their bins are being counted; report them short "
-                        "from the picking screen.")
+            message += " " + ngettext(
+                "%(count)s left open: its bin is being counted; report it short from the picking "
+                "screen.",
+                "%(count)s left open: their bins are being counted; report them short from the "
+                "picking screen.", left, count=format_number(left))
         return message
     return _act(wave_id, act)
 
@@ -233,7 +250,7 @@ def wave_finish(wave_id: int):
     """Close a wave whose tasks are all picked or short."""
     def act(wave):
         services.finish_wave(wave, actor=current_user)
-        return f"Wave {wave.number} is done."
+        return _("Wave %(wave)s is done.", wave=wave.number)
     return _act(wave_id, act)
 
 
@@ -261,8 +278,9 @@ def wave_pick(wave_id: int):
     wave = get_or_404(PickWave, wave_id)
     task = _task_of(wave, request.values.get("task_id") or request.args.get("task"))
     if request.method == "POST" and task is not None and task.state != PickTaskState.open:
-        flash(f"The pick of {task.sku.code} from {task.location.code} for order "
-              f"{task.order.number} is already {task.state.value}; here is the next one.",
+        flash(_("The pick of %(sku)s from %(bin)s for order %(order)s is already %(state)s; "
+                "here is the next one.", sku=task.sku.code, bin=task.location.code,
+                order=task.order.number, state=PICK_TASK_LABELS[PickTaskState(task.state)]),
               "error")
         return redirect(url_for(".wave_pick", wave_id=wave.id))
     if task is None or task.state != PickTaskState.open:
@@ -285,8 +303,9 @@ def wave_pick(wave_id: int):
                 status = 422
             else:
                 db.session.commit()
-                flash(f"Picked {task.picked_qty} × {task.sku.code} from {task.location.code} "
-                      f"for tote {services.slots_by_order(wave).get(task.order_id)}.", "success")
+                flash(_("Picked %(qty)s × %(sku)s from %(bin)s for tote %(tote)s.",
+                        qty=task.picked_qty, sku=task.sku.code, bin=task.location.code,
+                        tote=services.slots_by_order(wave).get(task.order_id)), "success")
                 return redirect(url_for(".wave_pick", wave_id=wave.id))
     elif request.method == "POST":
         status = 422 if task is not None else 200
@@ -314,7 +333,7 @@ def wave_short(wave_id: int, task_id: int):
         abort(404)
     form = ShortForm()
     if not form.validate_on_submit():
-        flash("Enter the quantity found in the bin (0 or more).", "error")
+        flash(_("Enter the quantity found in the bin (0 or more)."), "error")
         return redirect(url_for(".wave_pick", wave_id=wave.id, task=task.id))
     try:
         services.report_short(task, found_qty=form.found_qty.data, actor=current_user)
@@ -323,7 +342,7 @@ def wave_short(wave_id: int, task_id: int):
         flash(str(err), "error")
         return redirect(url_for(".wave_pick", wave_id=wave.id, task=task.id))
     db.session.commit()
-    flash(f"Short pick of {task.sku.code} in {task.location.code} reported: "
-          f"{task.picked_qty} taken; order {task.order.number} goes back to allocation and the "
-          "bin will be counted.", "success")
+    flash(_("Short pick of %(sku)s in %(bin)s reported: %(qty)s taken; order %(order)s goes "
+            "back to allocation and the bin will be counted.", sku=task.sku.code,
+            bin=task.location.code, qty=task.picked_qty, order=task.order.number), "success")
     return redirect(url_for(".wave_pick", wave_id=wave.id))
