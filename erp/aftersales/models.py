@@ -111,7 +111,7 @@ class CaseState(StrEnum):
 
 C = CaseState
 CASE_STATES = ShownStateMachine(
-    CaseState, initial=C.open, noun="after-sales case",
+    CaseState, initial=C.open, noun=_l("after-sales case"),
     transitions={
         (C.open, C.awaiting_return), (C.awaiting_return, C.received),
         (C.received, C.inspected), (C.inspected, C.resolved), (C.resolved, C.closed),
@@ -306,7 +306,7 @@ class RefundState(StrEnum):
 
 R = RefundState
 REFUND_STATES = ShownStateMachine(
-    RefundState, initial=R.pending, noun="refund",
+    RefundState, initial=R.pending, noun=_l("refund"),
     transitions={(R.pending, R.approved), (R.pending, R.rejected)},
     colours={R.pending: "orange", R.approved: "green", R.rejected: "red"},
     shown={R.pending: _l("pending"), R.approved: _l("approved"), R.rejected: _l("rejected")},
