@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 from erp.aftersales.models import REFUND_STATES, AfterSalesCase, Refund, RefundKind, RefundState
 from erp.core import audit
 from erp.core.excel import Column, Spec, export_workbook
+from erp.core.i18n import _, _l
 from erp.core.locking import lock_many
 from erp.core.models import User, utcnow
 from erp.extensions import db
@@ -101,23 +102,25 @@ def refund_count_query(f: RefundFilters) -> Select:
     return _filtered(stmt, f)
 
 
-LIST_SPEC = Spec("refund-list", "Refunds", (
-    Column("rma", "RMA", width=18),
-    Column("order_number", "Order", width=16),
-    Column("customer_name", "Customer", width=26),
-    Column("email", "Email", width=28),
-    Column("amount", "Amount", type="decimal", width=12),
-    Column("currency", "Currency", width=8),
-    Column("kind", "Kind", width=18),
-    Column("state", "State", width=10),
-    Column("requested_at", "Requested at (UTC)", type="auto", width=18),
-    Column("requested_by", "Requested by", width=16),
-    Column("decided_by", "Decided by", width=20),
-    Column("decided_at", "Decided at (UTC)", type="auto", width=18),
-    Column("exported_at", "Exported at (UTC)", type="auto", width=18),
-    Column("over_value_override", "Override", type="bool", width=9),
-    Column("note", "Note", width=40),
-))
+def list_spec() -> Spec:
+    """Return the refund list export's columns, headed in the reader's language."""
+    return Spec("refund-list", _("Refunds"), (
+        Column("rma", _("RMA"), width=18),
+        Column("order_number", _("Order"), width=16),
+        Column("customer_name", _("Customer"), width=26),
+        Column("email", _("Email"), width=28),
+        Column("amount", _("Amount"), type="decimal", width=12),
+        Column("currency", _("Currency"), width=8),
+        Column("kind", _("Kind"), width=18),
+        Column("state", _("State"), width=10),
+        Column("requested_at", _("Requested at (UTC)"), type="auto", width=18),
+        Column("requested_by", _("Requested by"), width=16),
+        Column("decided_by", _("Decided by"), width=20),
+        Column("decided_at", _("Decided at (UTC)"), type="auto", width=18),
+        Column("exported_at", _("Exported at (UTC)"), type="auto", width=18),
+        Column("over_value_override", _("Override"), type="bool", width=9),
+        Column("note", _("Note"), width=40),
+    ))
 
 
 def pending_refund_count() -> int:
@@ -146,26 +149,32 @@ def finance_refunds_query(*, date_from: date | None = None, date_to: date | None
     return stmt.order_by(Refund.decided_at, Refund.id)
 
 
-FINANCE_SPEC = Spec("refunds", "Refunds", (
-    Column("rma", "RMA", width=18),
-    Column("order_number", "Order", width=16),
-    Column("customer_name", "Customer", width=26),
-    Column("email", "Email", width=28),
-    Column("amount", "Amount", type="decimal", width=12),
-    Column("currency", "Currency", width=8),
-    Column("kind", "Kind", width=10),
-    Column("decided_by", "Approved by", width=20),
-    Column("decided_at", "Approved at (UTC)", type="auto", width=18),
-    Column("note", "Note", width=40),
-    Column("refund_id", "Refund id", type="int", width=10),
-))
+def finance_spec() -> Spec:
+    """Return the finance export's columns, headed in the reader's language."""
+    return Spec("refunds", _("Refunds"), (
+        Column("rma", _("RMA"), width=18),
+        Column("order_number", _("Order"), width=16),
+        Column("customer_name", _("Customer"), width=26),
+        Column("email", _("Email"), width=28),
+        Column("amount", _("Amount"), type="decimal", width=12),
+        Column("currency", _("Currency"), width=8),
+        Column("kind", _("Kind"), width=10),
+        Column("decided_by", _("Approved by"), width=20),
+        Column("decided_at", _("Approved at (UTC)"), type="auto", width=18),
+        Column("note", _("Note"), width=40),
+        Column("refund_id", _("Refund id"), type="int", width=10),
+    ))
+
+
+#: a refund's kind as finance reads it (the page and the file)
+FINANCE_KINDS = {RefundKind.refund: _l("refund"), RefundKind.keep_it: _l("keep it")}
 
 
 def finance_rows(stmt: Select) -> list[dict]:
     """Return the export's rows (dicts by the spec's keys) of a finance query."""
     return [{"rma": r.rma, "order_number": r.order_number, "customer_name": r.customer_name,
              "email": r.email, "amount": r.amount, "currency": r.currency,
-             "kind": "keep it" if r.kind == RefundKind.keep_it else "refund",
+             "kind": str(FINANCE_KINDS[RefundKind(r.kind)]),
              "decided_by": r.decided_by or "", "decided_at": r.decided_at, "note": r.note,
              "refund_id": r.id} for r in db.session.execute(stmt)]
 
@@ -173,7 +182,7 @@ def finance_rows(stmt: Select) -> list[dict]:
 def export_refunds(*, date_from: date | None = None, date_to: date | None = None,
                    unexported_only: bool = False) -> bytes:
     """Return the approved refunds for finance as an .xlsx workbook (see the query's filters)."""
-    return export_workbook(FINANCE_SPEC, finance_rows(finance_refunds_query(
+    return export_workbook(finance_spec(), finance_rows(finance_refunds_query(
         date_from=date_from, date_to=date_to, unexported_only=unexported_only)))
 
 
@@ -206,6 +215,6 @@ def mark_exported(refund_ids: Iterable[int], *, actor) -> int:
     return len(refunds)
 
 
-__all__ = ["FINANCE_SPEC", "LIST_SPEC", "REFUND_STATES", "RefundFilters", "export_refunds",
-           "finance_refunds_query", "finance_rows", "mark_exported", "pending_refund_count",
-           "refund_count_query", "refund_list_query"]
+__all__ = ["FINANCE_KINDS", "REFUND_STATES", "RefundFilters", "export_refunds",
+           "finance_refunds_query", "finance_rows", "finance_spec", "list_spec", "mark_exported",
+           "pending_refund_count", "refund_count_query", "refund_list_query"]

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from erp.catalog.models import Sku
+from erp.core.i18n import _l
 from erp.core.models import User, utcnow
 from erp.core.states import StateMachine
 from erp.core.types import Money, UtcDateTime
@@ -62,6 +63,35 @@ class CaseType(StrEnum):
     wrong_item = "wrong_item"
 
 
+#: what a person reads for each case type, in their language
+CASE_TYPE_LABELS = {
+    CaseType.return_refund: _l("Return refund"),
+    CaseType.return_replacement: _l("Return replacement"),
+    CaseType.refund_only: _l("Refund only"),
+    CaseType.replacement_only: _l("Replacement only"),
+    CaseType.lost_parcel: _l("Lost parcel"),
+    CaseType.damaged: _l("Damaged"),
+    CaseType.wrong_item: _l("Wrong item"),
+}
+
+
+class ShownStateMachine(StateMachine):
+    """A state machine whose :meth:`label` is in the reader's language.
+
+    The table keeps its plain English labels (audit, the meta-test); ``shown`` maps each state
+    to its lazily translated label, which badges, lists and refusals read.
+    """
+
+    def __init__(self, *args, shown, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.shown = dict(shown)
+
+    def label(self, state) -> str:
+        """Return the label of a state in the reader's language."""
+        shown = self.shown.get(self.enum(state))
+        return str(shown) if shown is not None else super().label(state)
+
+
 #: case types whose goods come back to the warehouse
 RETURN_TYPES = frozenset({CaseType.return_refund, CaseType.return_replacement,
                           CaseType.wrong_item})
@@ -80,8 +110,8 @@ class CaseState(StrEnum):
 
 
 C = CaseState
-CASE_STATES = StateMachine(
-    CaseState, initial=C.open, noun="after-sales case",
+CASE_STATES = ShownStateMachine(
+    CaseState, initial=C.open, noun=_l("after-sales case"),
     transitions={
         (C.open, C.awaiting_return), (C.awaiting_return, C.received),
         (C.received, C.inspected), (C.inspected, C.resolved), (C.resolved, C.closed),
@@ -94,6 +124,9 @@ CASE_STATES = StateMachine(
     labels={C.awaiting_return: "awaiting return"},
     groups={"active": {C.open, C.awaiting_return, C.received, C.inspected},
             "finished": {C.resolved, C.closed, C.rejected}},
+    shown={C.open: _l("open"), C.awaiting_return: _l("awaiting return"),
+           C.received: _l("received"), C.inspected: _l("inspected"),
+           C.resolved: _l("resolved"), C.closed: _l("closed"), C.rejected: _l("rejected")},
 )
 
 
@@ -258,6 +291,11 @@ class RefundKind(StrEnum):
     keep_it = "keep_it"
 
 
+#: what a person reads for each refund kind, in their language
+REFUND_KIND_LABELS = {RefundKind.refund: _l("Refund"),
+                      RefundKind.keep_it: _l("Keep it (no return)")}
+
+
 class RefundState(StrEnum):
     """A refund above the threshold waits for a manager."""
 
@@ -267,10 +305,11 @@ class RefundState(StrEnum):
 
 
 R = RefundState
-REFUND_STATES = StateMachine(
-    RefundState, initial=R.pending, noun="refund",
+REFUND_STATES = ShownStateMachine(
+    RefundState, initial=R.pending, noun=_l("refund"),
     transitions={(R.pending, R.approved), (R.pending, R.rejected)},
     colours={R.pending: "orange", R.approved: "green", R.rejected: "red"},
+    shown={R.pending: _l("pending"), R.approved: _l("approved"), R.rejected: _l("rejected")},
 )
 
 

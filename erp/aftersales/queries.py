@@ -1,5 +1,7 @@
 """Read-side after-sales queries: the case queue, its count and export, a case's history.
 
+Also the lookup of the order a new case is about (:func:`find_orders_for_case`).
+
 Everything is filtered, counted and ordered in SQL; nothing here writes.
 """
 
@@ -12,6 +14,7 @@ from sqlalchemy import Select, and_, case, func, literal, or_, select
 
 from erp.aftersales.models import (
     CASE_STATES,
+    CASE_TYPE_LABELS,
     AfterSalesCase,
     CaseLine,
     CaseState,
@@ -19,6 +22,7 @@ from erp.aftersales.models import (
     ReasonCode,
 )
 from erp.core.excel import Column, Spec, export_workbook
+from erp.core.i18n import _
 from erp.core.models import AuditEvent, User, utcnow
 from erp.extensions import db
 from erp.orders.models import CustomerOrder
@@ -134,38 +138,41 @@ def case_count_query(f: CaseFilters) -> Select:
     return _filtered(select(func.count()).select_from(AfterSalesCase), f)
 
 
-CASE_SPEC = Spec("aftersales-cases", "After-sales cases", (
-    Column("number", "RMA", width=18),
-    Column("state", "State", width=16),
-    Column("case_type", "Type", width=20),
-    Column("reason_name", "Reason", width=22),
-    Column("order_number", "Order", width=18),
-    Column("country", "Country", width=8),
-    Column("contact_name", "Contact", width=24),
-    Column("contact_email", "E-mail", width=28),
-    Column("agent", "Agent", width=14),
-    Column("units", "Units", type="int", width=8),
-    Column("opened_at", "Opened (UTC)", type="auto", width=18),
-    Column("due_at", "Due (UTC)", type="auto", width=18),
-    Column("overdue", "Overdue", width=9),
-))
+def case_spec() -> Spec:
+    """Return the case export's columns, headed in the reader's language."""
+    return Spec("aftersales-cases", _("After-sales cases"), (
+        Column("number", _("RMA"), width=18),
+        Column("state", _("State"), width=16),
+        Column("case_type", _("Type"), width=20),
+        Column("reason_name", _("Reason"), width=22),
+        Column("order_number", _("Order"), width=18),
+        Column("country", _("Country"), width=8),
+        Column("contact_name", _("Contact"), width=24),
+        Column("contact_email", _("E-mail"), width=28),
+        Column("agent", _("Agent"), width=14),
+        Column("units", _("Units"), type="int", width=8),
+        Column("opened_at", _("Opened (UTC)"), type="auto", width=18),
+        Column("due_at", _("Due (UTC)"), type="auto", width=18),
+        Column("overdue", _("Overdue"), width=9),
+    ))
 
 
 def case_export_rows(f: CaseFilters):
-    """Yield the export's rows (dicts by :data:`CASE_SPEC` keys) of the matching cases."""
+    """Yield the export's rows (dicts by :func:`case_spec` keys) of the matching cases."""
+    yes = _("yes")
     for r in db.session.execute(case_list_query(f)):
         yield {**r._mapping, "state": CASE_STATES.label(r.state),
-               "case_type": type_label(r.case_type), "overdue": "yes" if r.overdue else ""}
+               "case_type": type_label(r.case_type), "overdue": yes if r.overdue else ""}
 
 
 def cases_xlsx(f: CaseFilters) -> bytes:
     """Return the matching cases as an Excel workbook (text neutralised, never a formula)."""
-    return export_workbook(CASE_SPEC, case_export_rows(f))
+    return export_workbook(case_spec(), case_export_rows(f))
 
 
 def type_label(case_type: CaseType | str) -> str:
-    """Return the human label of a case type (``lost_parcel`` -> ``Lost parcel``)."""
-    return CaseType(case_type).value.replace("_", " ").capitalize()
+    """Return a case type's label in the reader's language: ``lost_parcel`` -> Lost parcel."""
+    return str(CASE_TYPE_LABELS[CaseType(case_type)])
 
 
 def agent_options() -> list[User]:
@@ -190,3 +197,48 @@ def case_history(case_id: int, *, limit: int = 200) -> list[AuditEvent]:
         select(AuditEvent).where(AuditEvent.entity_type == AfterSalesCase.__tablename__,
                                  AuditEvent.entity_id == str(case_id))
         .order_by(AuditEvent.at, AuditEvent.id).limit(limit)))
+
+
+# --------------------------------------------------------------------------- opening a case
+
+
+@dataclass
+class OrderSearch:
+    """The orders found for what customer service typed to open a case.
+
+    :param text: what was searched, as typed (trimmed).
+    :param orders: the matching orders, the newest first (at most the search's limit).
+    :param more: whether more orders matched than are listed.
+    """
+
+    text: str
+    orders: list[CustomerOrder]
+    more: bool = False
+
+
+def find_orders_for_case(text: str | None, *, limit: int = 50) -> OrderSearch:
+    """Return the orders a new case may be about, from what the customer gives.
+
+    An order number (exact, any case) finds that order alone. Otherwise the orders are those
+    with a parcel of that tracking (or parcel) number, and those of that customer e-mail
+    (exact, any case). Last, a whole number that is an order's id finds it (links use ids).
+
+    :param limit: the most orders listed; ``more`` says whether others matched.
+    """
+    text = (text or "").strip()
+    if not text:
+        return OrderSearch(text, [])
+    by_number = db.session.scalar(select(CustomerOrder).where(
+        func.upper(CustomerOrder.number) == text.upper()))
+    if by_number is not None:
+        return OrderSearch(text, [by_number])
+    clauses = [CustomerOrder.id.in_(shipping_queries.order_ids_by_tracking(text))]
+    if "@" in text:
+        clauses.append(func.lower(CustomerOrder.email) == text.lower())
+    found = list(db.session.scalars(
+        select(CustomerOrder).where(or_(*clauses))
+        .order_by(CustomerOrder.placed_at.desc(), CustomerOrder.id.desc()).limit(limit + 1)))
+    if not found and text.isdigit() and len(text) <= 12:
+        by_id = db.session.get(CustomerOrder, int(text))
+        found = [by_id] if by_id is not None else []
+    return OrderSearch(text, found[:limit], more=len(found) > limit)

@@ -34,6 +34,7 @@ from erp.aftersales.models import (
 from erp.brands.models import Brand
 from erp.catalog.models import Category, Product, Sku
 from erp.core.excel import neutralise
+from erp.core.i18n import _, _l, format_date, format_datetime
 from erp.extensions import db
 from erp.orders.models import CustomerOrder
 from erp.shipping.models import Parcel, ParcelLine, ParcelState
@@ -41,9 +42,15 @@ from erp.shipping.models import Parcel, ParcelLine, ParcelState
 #: case types whose units count as returned
 RETURN_RATE_TYPES = (CaseType.return_refund, CaseType.return_replacement, CaseType.refund_only,
                      CaseType.wrong_item)
-#: the report's dimensions: key -> tab label
+#: the report's dimensions: key -> tab label (English; see :data:`DIMENSION_LABELS`)
 DIMENSIONS = {"sku": "SKU", "brand": "Brand", "category": "Category", "reason": "Reason",
               "country": "Country"}
+#: each dimension's column heading, in the reader's language
+DIMENSION_LABELS = {"sku": _l("SKU"), "brand": _l("Brand"), "category": _l("Category"),
+                    "reason": _l("Reason"), "country": _l("Country")}
+#: each dimension's tab and sheet name, in the reader's language
+DIMENSION_TABS = {"sku": _l("By sku"), "brand": _l("By brand"), "category": _l("By category"),
+                  "reason": _l("By reason"), "country": _l("By country")}
 
 
 @dataclass
@@ -227,9 +234,10 @@ def report_workbook(report: ReturnReport) -> bytes:
     integer = book.add_format({"num_format": "#,##0"})
     percent = book.add_format({"num_format": "0.0%"})
     money = book.add_format({"num_format": "#,##0.00"})
-    for dimension, title in DIMENSIONS.items():
-        sheet = book.add_worksheet(f"By {title.lower()}")
-        heads = (title, "Name", "Units shipped", "Units returned", "Return rate")
+    for dimension in DIMENSIONS:
+        sheet = book.add_worksheet(str(DIMENSION_TABS[dimension]))
+        heads = (str(DIMENSION_LABELS[dimension]), _("Name"), _("Units shipped"),
+                 _("Units returned"), _("Return rate"))
         for col, (text, width) in enumerate(zip(heads, (18, 36, 14, 14, 12), strict=True)):
             sheet.set_column(col, col, width)
             sheet.write_string(0, col, text, header)
@@ -243,26 +251,26 @@ def report_workbook(report: ReturnReport) -> bytes:
                 sheet.write_number(i, 4, float(row.rate), percent)
         sheet.freeze_panes(1, 0)
         sheet.autofilter(0, 0, len(rows), len(heads) - 1)
-    params = book.add_worksheet("Parameters")
+    params = book.add_worksheet(_("Parameters"))
     params.set_column(0, 0, 28)
     params.set_column(1, 1, 60)
-    params.write_string(0, 0, "Parameter", header)
-    params.write_string(0, 1, "Value", header)
+    params.write_string(0, 0, _("Parameter"), header)
+    params.write_string(0, 1, _("Value"), header)
     lines: list[tuple[str, object, object]] = [
-        ("Period from", report.date_from.isoformat(), None),
-        ("Period to", report.date_to.isoformat(), None),
-        ("Units shipped", report.shipped, integer),
-        ("Units returned", report.returned, integer),
-        ("Return rate", float(report.rate) if report.rate is not None else "", percent),
-        ("Refunds approved", report.refund_count, integer),
+        (_("Period from"), format_date(report.date_from), None),
+        (_("Period to"), format_date(report.date_to), None),
+        (_("Units shipped"), report.shipped, integer),
+        (_("Units returned"), report.returned, integer),
+        (_("Return rate"), float(report.rate) if report.rate is not None else "", percent),
+        (_("Refunds approved"), report.refund_count, integer),
     ]
-    lines += [(f"Refunds approved ({cur})", float(total), money)
+    lines += [(_("Refunds approved (%(currency)s)", currency=cur), float(total), money)
               for cur, total in report.refunds.items()]
     lines += [
-        ("Returned units", "Case lines of return, refund-only and wrong-item cases opened in "
-                           "the period, not rejected", None),
-        ("Shipped units", "Parcel lines of parcels dispatched in the period", None),
-        ("Generated (UTC)", datetime.now(UTC).strftime("%Y-%m-%d %H:%M"), None),
+        (_("Returned units"), _("Case lines of return, refund-only and wrong-item cases opened "
+                                "in the period, not rejected"), None),
+        (_("Shipped units"), _("Parcel lines of parcels dispatched in the period"), None),
+        (_("Generated"), format_datetime(datetime.now(UTC)), None),
     ]
     for i, (name, value, fmt) in enumerate(lines, start=1):
         params.write_string(i, 0, name)

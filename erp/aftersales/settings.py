@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from erp.core.i18n import _l
 from erp.core.settings import SettingDef, _decimal, _positive_int, _text, declare
 
 declare(
-    SettingDef("return_window_days", "Return window (days from shipping)", _positive_int, 30,
-               "A case opened later than this after the order shipped needs a manager's "
-               "override."),
-    SettingDef("case_due_days", "Case service level (days to resolve)", _positive_int, 3,
-               "A new case is due this many days after it is opened; later ones are flagged "
-               "overdue."),
-    SettingDef("refund_approval_threshold", "Refund approval threshold (base currency)",
+    SettingDef("return_window_days", _l("Return window (days from shipping)"), _positive_int,
+               30, _l("A case opened later than this after the order shipped needs a manager's "
+                      "override.")),
+    SettingDef("case_due_days", _l("Case service level (days to resolve)"), _positive_int, 3,
+               _l("A new case is due this many days after it is opened; later ones are flagged "
+                  "overdue.")),
+    SettingDef("refund_approval_threshold", _l("Refund approval threshold (base currency)"),
                _decimal, Decimal("100"),
-               "Refunds above this amount (converted to the base currency) wait for a "
-               "manager's approval (0: every refund does)."),
-    SettingDef("returns_address", "Returns address", _text, "",
-               "Printed on return authorisations; one line per row. Empty: the company "
-               "address.", multiline=True, optional=True),
+               _l("Refunds above this amount (converted to the base currency) wait for a "
+                  "manager's approval (0: every refund does).")),
+    SettingDef("returns_address", _l("Returns address"), _text, "",
+               _l("Printed on return authorisations; one line per row. Empty: the company "
+                  "address."), multiline=True, optional=True),
 )

@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select
 from erp.aftersales.errors import AfterSalesError
 from erp.aftersales.models import (
     CASE_STATES,
+    CASE_TYPE_LABELS,
     AfterSalesCase,
     CaseAttachment,
     CaseLine,
@@ -29,6 +30,7 @@ from erp.aftersales.models import (
 )
 from erp.core import audit, settings
 from erp.core.errors import PermissionDenied, ValidationError
+from erp.core.i18n import _, format_date, format_number, ngettext
 from erp.core.locking import lock
 from erp.core.models import User, utcnow
 from erp.core.numbering import next_number
@@ -71,8 +73,8 @@ def _case_type(value: CaseType | str) -> CaseType:
     try:
         return CaseType(value)
     except ValueError:
-        raise ValidationError(f"Unknown case type {value!r}: choose one of "
-                              f"{', '.join(t.value for t in CaseType)}.",
+        raise ValidationError(_("Unknown case type %(value)s: choose one of %(types)s.",
+                                value=repr(value), types=", ".join(t.value for t in CaseType)),
                               field="case_type") from None
 
 
@@ -84,10 +86,10 @@ def _reason(value: ReasonCode | int | str | None) -> ReasonCode:
         reason = db.session.scalar(select(ReasonCode).where(
             ReasonCode.code == value.strip().upper()))
     if reason is None:
-        raise ValidationError("Choose a reason for the case.", field="reason")
+        raise ValidationError(_("Choose a reason for the case."), field="reason")
     if not reason.active:
-        raise ValidationError(f"Reason {reason.code} is no longer in use: choose another one.",
-                              field="reason")
+        raise ValidationError(_("Reason %(code)s is no longer in use: choose another one.",
+                                code=reason.code), field="reason")
     return reason
 
 
@@ -97,12 +99,18 @@ def _contact(name: str | None, email: str | None, phone: str | None,
     email = _clean(email, limit=254) or order.email
     phone = _clean(phone, limit=40) or order.phone
     if email and not EMAIL_RE.match(email):
-        raise ValidationError(f"{email!r} is not an e-mail address.", field="contact_email")
+        raise ValidationError(_("%(email)s is not an e-mail address.", email=repr(email)),
+                              field="contact_email")
     return name, email, phone
 
 
 def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d") if value else "-"
+    return format_date(value) if value else "-"
+
+
+def type_name(case_type: CaseType | str) -> str:
+    """Return how a sentence names a case type: ``a lost parcel case``, in the reader's language."""
+    return str(CASE_TYPE_LABELS[CaseType(case_type)]).lower()
 
 
 def is_overdue(case: AfterSalesCase, now: datetime | None = None) -> bool:
@@ -153,10 +161,10 @@ def _parcel(order: CustomerOrder, parcel: Parcel | int | None,
     if parcel is not None and not isinstance(parcel, Parcel):
         parcel = db.session.get(Parcel, int(parcel))
         if parcel is None:
-            raise ValidationError("That parcel does not exist.", field="parcel")
+            raise ValidationError(_("That parcel does not exist."), field="parcel")
     if parcel is not None and parcel.order_id != order.id:
-        raise AfterSalesError(f"Parcel {parcel.number} does not belong to order {order.number}.",
-                              field="parcel")
+        raise AfterSalesError(_("Parcel %(parcel)s does not belong to order %(order)s.",
+                                parcel=parcel.number, order=order.number), field="parcel")
     if case_type not in PARCEL_TYPES:
         return parcel
     if parcel is None:
@@ -164,8 +172,11 @@ def _parcel(order: CustomerOrder, parcel: Parcel | int | None,
                       if p.state == ParcelState.dispatched]
         if len(dispatched) == 1:
             return dispatched[0]
-        raise AfterSalesError(f"Order {order.number} has {len(dispatched)} dispatched parcels: "
-                              "choose the parcel that was lost or damaged.", field="parcel")
+        raise AfterSalesError(ngettext(
+            "Order %(order)s has %(num)d dispatched parcel: choose the parcel that was lost or "
+            "damaged.",
+            "Order %(order)s has %(num)d dispatched parcels: choose the parcel that was lost or "
+            "damaged.", len(dispatched), order=order.number), field="parcel")
     return parcel
 
 
@@ -178,29 +189,35 @@ def _check_lines(order: CustomerOrder, lines: Mapping[int, int]) -> list[tuple[
     for line_id, qty in lines.items():
         line = by_id.get(int(line_id))
         if line is None:
-            raise ValidationError(f"Line {line_id} is not a line of order {order.number}.",
-                                  field="lines")
+            raise ValidationError(_("Line %(line)s is not a line of order %(order)s.",
+                                    line=line_id, order=order.number), field="lines")
         try:
             qty = int(qty)
         except (TypeError, ValueError):
-            raise ValidationError(f"{line.sku.code}: the quantity must be a whole number.",
-                                  field="lines") from None
+            raise ValidationError(_("%(sku)s: the quantity must be a whole number.",
+                                    sku=line.sku.code), field="lines") from None
         if qty < 0:
-            raise ValidationError(f"{line.sku.code}: the quantity cannot be negative.",
-                                  field="lines")
+            raise ValidationError(_("%(sku)s: the quantity cannot be negative.",
+                                    sku=line.sku.code), field="lines")
         if qty == 0:
             continue
         sent = shipped.get(line.id, 0)
         earlier = taken.get(line.id, 0)
         if qty > sent - earlier:
-            detail = f"{sent} shipped" + (f", {earlier} already in earlier cases"
-                                          if earlier else "")
-            raise AfterSalesError(
-                f"{line.sku.code}: {qty} is more than order {order.number} can still claim "
-                f"({detail}; at most {max(sent - earlier, 0)}).", field="lines")
+            values = {"sku": line.sku.code, "qty": format_number(qty), "order": order.number,
+                      "shipped": format_number(sent), "earlier": format_number(earlier),
+                      "most": format_number(max(sent - earlier, 0))}
+            if earlier:
+                message = _("%(sku)s: %(qty)s is more than order %(order)s can still claim "
+                            "(%(shipped)s shipped, %(earlier)s already in earlier cases; at most "
+                            "%(most)s).", **values)
+            else:
+                message = _("%(sku)s: %(qty)s is more than order %(order)s can still claim "
+                            "(%(shipped)s shipped; at most %(most)s).", **values)
+            raise AfterSalesError(message, field="lines")
         chosen.append((line, qty))
     if not chosen:
-        raise ValidationError("Give the quantity of at least one line the case concerns.",
+        raise ValidationError(_("Give the quantity of at least one line the case concerns."),
                               field="lines")
     return chosen
 
@@ -229,8 +246,8 @@ def open_case(order: CustomerOrder, *, case_type: CaseType | str,
     # the second counts the first one's lines.
     lock(order)
     if shipping_queries.shipped_at(order.id) is None:
-        raise AfterSalesError(f"Order {order.number} has not shipped yet: change or cancel the "
-                              "order instead.")
+        raise AfterSalesError(_("Order %(order)s has not shipped yet: change or cancel the "
+                                "order instead.", order=order.number))
     chosen = _check_lines(order, lines)
     parcel = _parcel(order, parcel, case_type)
     now = utcnow()
@@ -241,13 +258,13 @@ def open_case(order: CustomerOrder, *, case_type: CaseType | str,
         days = settings.get("return_window_days")
         if not override_note:
             raise AfterSalesError(
-                f"Order {order.number}'s {days}-day return window closed on "
-                f"{_when(window_end)}: a manager must override it with a note.",
-                field="window_override_note")
+                _("Order %(order)s's %(days)s-day return window closed on %(date)s: a manager "
+                  "must override it with a note.", order=order.number, days=days,
+                  date=_when(window_end)), field="window_override_note")
         if not has_permission(actor, "aftersales.approve"):
             raise PermissionDenied(
-                f"Order {order.number}'s return window closed on {_when(window_end)}: only a "
-                "manager can override it.")
+                _("Order %(order)s's return window closed on %(date)s: only a manager can "
+                  "override it.", order=order.number, date=_when(window_end)))
         overridden = True
     name, email, phone = _contact(contact_name, contact_email, contact_phone, order)
     case = AfterSalesCase(
@@ -297,12 +314,12 @@ def authorise_return(case: AfterSalesCase, *, actor: User | None,
     :raises AfterSalesError: for a case type whose goods do not come back.
     """
     if not case.expects_return:
-        kind = CaseType(case.case_type).value.replace("_", " ")
-        raise AfterSalesError(f"{case.number} is a {kind} case: no goods come back, so there "
-                              "is no return to authorise.")
+        raise AfterSalesError(_("%(case)s is a %(type)s case: no goods come back, so there is "
+                                "no return to authorise.", case=case.number,
+                                type=type_name(case.case_type)))
     tracking = (return_tracking or "").replace(" ", "").strip().upper() or None
     if tracking and len(tracking) > 40:
-        raise ValidationError("A return tracking number has at most 40 characters.",
+        raise ValidationError(_("A return tracking number has at most 40 characters."),
                               field="return_tracking")
     lock(case)
     transition(case, C.awaiting_return, machine=CASE_STATES, actor=actor,
@@ -317,7 +334,7 @@ def set_return_tracking(case: AfterSalesCase, tracking: str | None, *,
     """Record the tracking number of the customer's return parcel."""
     tracking = (tracking or "").replace(" ", "").strip().upper() or None
     if tracking and len(tracking) > 40:
-        raise ValidationError("A return tracking number has at most 40 characters.",
+        raise ValidationError(_("A return tracking number has at most 40 characters."),
                               field="return_tracking")
     if tracking != case.return_tracking:
         audit.record(case, "aftersales_case.return_tracking", actor=actor,
@@ -332,10 +349,11 @@ def assign_case(case: AfterSalesCase, user: User | None, *,
     """Give the case to an agent (``None`` leaves it unassigned)."""
     lock(case)
     if CaseState(case.state) == C.closed:
-        raise AfterSalesError(f"{case.number} is closed: it cannot be reassigned.")
+        raise AfterSalesError(_("%(case)s is closed: it cannot be reassigned.",
+                                case=case.number))
     if user is not None and (not user.active or not has_permission(user, "aftersales.edit")):
-        raise AfterSalesError(f"{user.username} cannot work after-sales cases: choose an agent "
-                              "of customer service.", field="assigned_to")
+        raise AfterSalesError(_("%(user)s cannot work after-sales cases: choose an agent of "
+                                "customer service.", user=user.username), field="assigned_to")
     new_id = user.id if user else None
     if new_id != case.assigned_to_id:
         before = case.assigned_to.username if case.assigned_to else None
@@ -352,13 +370,14 @@ def add_note(case: AfterSalesCase, body: str, *, visibility: NoteVisibility | st
     """Add an entry to the case's timeline (internal, or what the customer was told)."""
     body = (body or "").strip()
     if not body:
-        raise ValidationError("Write the note first.", field="body")
+        raise ValidationError(_("Write the note first."), field="body")
     if len(body) > MAX_NOTE_CHARS:
-        raise ValidationError(f"A note has at most {MAX_NOTE_CHARS} characters.", field="body")
+        raise ValidationError(_("A note has at most %(num)s characters.",
+                                num=format_number(MAX_NOTE_CHARS)), field="body")
     try:
         visibility = NoteVisibility(visibility)
     except ValueError:
-        raise ValidationError("A note is internal or for the customer.",
+        raise ValidationError(_("A note is internal or for the customer."),
                               field="visibility") from None
     note = CaseNote(visibility=visibility, body=body, author_id=getattr(actor, "id", None),
                     created_at=utcnow())
@@ -381,16 +400,18 @@ def add_attachment(case: AfterSalesCase, filename: str, mime: str, data: bytes, 
         mime = "image/jpeg"
     size = len(data or b"")
     if size == 0:
-        raise ValidationError(f"{name} is empty.", field="file")
+        raise ValidationError(_("%(file)s is empty.", file=name), field="file")
     if size > MAX_ATTACHMENT_BYTES:
-        raise ValidationError(f"{name} is {size / 1024 / 1024:.1f} MB: attachments are at most "
-                              f"{MAX_ATTACHMENT_BYTES // 1024 // 1024} MB.", field="file")
+        raise ValidationError(_("%(file)s is %(size)s MB: attachments are at most %(most)s MB.",
+                                file=name, size=format_number(size / 1024 / 1024, 1),
+                                most=MAX_ATTACHMENT_BYTES // 1024 // 1024), field="file")
     signatures = ATTACHMENT_TYPES.get(mime)
     if signatures is None:
-        raise ValidationError(f"{name}: only photos (JPEG, PNG, GIF, WebP) and PDF files can be "
-                              "attached.", field="file")
+        raise ValidationError(_("%(file)s: only photos (JPEG, PNG, GIF, WebP) and PDF files can "
+                                "be attached.", file=name), field="file")
     if not data.startswith(signatures) or (mime == "image/webp" and data[8:12] != b"WEBP"):
-        raise ValidationError(f"{name} is not really a {mime} file.", field="file")
+        raise ValidationError(_("%(file)s is not really a %(type)s file.", file=name,
+                                type=mime), field="file")
     attachment = CaseAttachment(filename=name, mime=mime, size=size, data=data,
                                 uploaded_by_id=getattr(actor, "id", None), uploaded_at=utcnow())
     case.attachments.append(attachment)
@@ -404,7 +425,8 @@ def reject_case(case: AfterSalesCase, *, reason: str, actor: User | None) -> Aft
     """Refuse the claim (``open`` or ``awaiting_return`` -> ``rejected``) with the reason."""
     reason = _clean(reason, limit=200)
     if not reason:
-        raise ValidationError(f"Say why {case.number} is rejected.", field="reason")
+        raise ValidationError(_("Say why %(case)s is rejected.", case=case.number),
+                              field="reason")
     lock(case)
     transition(case, C.rejected, machine=CASE_STATES, actor=actor, note=reason)
     case.rejection_reason = reason
@@ -417,7 +439,8 @@ def mark_resolved(case: AfterSalesCase, *, resolution: str,
     """Record how the case was settled: ``open`` or ``inspected`` -> ``resolved``."""
     resolution = _clean(resolution, limit=500)
     if not resolution:
-        raise ValidationError(f"Say how {case.number} was resolved.", field="resolution")
+        raise ValidationError(_("Say how %(case)s was resolved.", case=case.number),
+                              field="resolution")
     lock(case)
     transition(case, C.resolved, machine=CASE_STATES, actor=actor, note=resolution)
     case.resolution = resolution

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from erp.aftersales.models import ReasonCode
 from erp.core import audit
 from erp.core.errors import ValidationError
+from erp.core.i18n import _
 from erp.core.models import User
 from erp.extensions import db
 
@@ -34,22 +35,23 @@ def _values(code: str, name: str, sort_order: int | str | None,
             reason: ReasonCode | None = None) -> tuple[str, str, int]:
     code = (code or "").strip().upper().replace(" ", "_").replace("-", "_")
     if not code:
-        raise ValidationError("A reason needs a code.", field="code")
+        raise ValidationError(_("A reason needs a code."), field="code")
     if not CODE_RE.match(code):
-        raise ValidationError(f"Reason code {code!r} may only hold capital letters, digits and "
-                              "underscores (at most 30).", field="code")
+        raise ValidationError(_("Reason code %(code)s may only hold capital letters, digits and "
+                                "underscores (at most 30).", code=repr(code)), field="code")
     clash = db.session.scalar(select(ReasonCode).where(ReasonCode.code == code))
     if clash is not None and clash is not reason:
-        raise ValidationError(f"Reason code {code} already exists ({clash.name}).", field="code")
+        raise ValidationError(_("Reason code %(code)s already exists (%(name)s).", code=code,
+                                name=clash.name), field="code")
     name = (name or "").strip()
     if not name:
-        raise ValidationError(f"Reason {code} needs a name.", field="name")
+        raise ValidationError(_("Reason %(code)s needs a name.", code=code), field="name")
     if len(name) > 120:
-        raise ValidationError("A reason's name has at most 120 characters.", field="name")
+        raise ValidationError(_("A reason's name has at most 120 characters."), field="name")
     try:
         order = int(sort_order) if sort_order not in (None, "") else None
     except (TypeError, ValueError):
-        raise ValidationError("The sort order must be a whole number.",
+        raise ValidationError(_("The sort order must be a whole number."),
                               field="sort_order") from None
     if order is None:
         order = reason.sort_order if reason is not None else (

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from erp.aftersales.errors import AfterSalesError
 from erp.aftersales.models import (
+    CASE_STATES,
     REFUND_STATES,
     AfterSalesCase,
     CaseState,
@@ -30,10 +31,11 @@ from erp.aftersales.models import (
     RefundKind,
     RefundState,
 )
-from erp.aftersales.services.cases import mark_resolved
+from erp.aftersales.services.cases import mark_resolved, type_name
 from erp.core import audit
 from erp.core import settings as core_settings
 from erp.core.errors import PermissionDenied, ValidationError
+from erp.core.i18n import _, format_money
 from erp.core.locking import lock
 from erp.core.models import User, utcnow
 from erp.core.money import CENT, convert, round_amount, to_decimal
@@ -65,13 +67,18 @@ MAX_AMOUNT = Decimal("1e10")
 
 
 def _type_label(case: AfterSalesCase) -> str:
-    return CaseType(case.case_type).value.replace("_", " ")
+    return type_name(case.case_type)
+
+
+def _state(case: AfterSalesCase) -> str:
+    return CASE_STATES.label(case.state)
 
 
 def _clean(value: str | None, limit: int) -> str | None:
     text = (value or "").strip()
     if len(text) > limit:
-        raise ValidationError(f"Keep the note within {limit} characters.", field="note")
+        raise ValidationError(_("Keep the note within %(num)s characters.", num=limit),
+                              field="note")
     return text or None
 
 
@@ -104,13 +111,14 @@ def refundable_amount(case: AfterSalesCase) -> Decimal:
 def _amount(value, case: AfterSalesCase) -> Decimal:
     amount = to_decimal(value, field="amount")
     if amount <= 0:
-        raise ValidationError(f"The refund for {case.number} must be more than zero.",
-                              field="amount")
+        raise ValidationError(_("The refund for %(case)s must be more than zero.",
+                                case=case.number), field="amount")
     if amount != amount.quantize(CENT):
-        raise ValidationError(f"The refund for {case.number} may have at most 2 decimals, got "
-                              f"{amount}.", field="amount")
+        raise ValidationError(_("The refund for %(case)s may have at most 2 decimals, got "
+                                "%(amount)s.", case=case.number, amount=amount), field="amount")
     if amount >= MAX_AMOUNT:
-        raise ValidationError(f"The refund for {case.number} is too large.", field="amount")
+        raise ValidationError(_("The refund for %(case)s is too large.", case=case.number),
+                              field="amount")
     return amount.quantize(CENT)
 
 
@@ -159,37 +167,42 @@ def request_refund(case: AfterSalesCase, *, amount, actor: User | None,
     try:
         kind = RefundKind(kind)
     except ValueError:
-        raise ValidationError(f"Unknown refund kind {kind!r}.", field="kind") from None
+        raise ValidationError(_("Unknown refund kind %(kind)s.", kind=repr(kind)),
+                              field="kind") from None
     # The case owns the refundable amount: lock it, then read its state and refunds, so two
     # requests at once queue and the second sees the first one's refund.
     lock(case)
     order = case.order
     if case.state in NO_REFUND_STATES:
-        raise AfterSalesError(f"{case.number} is {CaseState(case.state).value}: no refund can "
-                              "be requested on it any more.")
+        raise AfterSalesError(_("%(case)s is %(state)s: no refund can be requested on it any "
+                                "more.", case=case.number, state=_state(case)))
     if currency is not None and currency.strip().upper() != order.currency:
-        raise ValidationError(f"Refunds for {case.number} are in the order's currency "
-                              f"{order.currency}, not {currency}.", field="currency")
+        raise ValidationError(_("Refunds for %(case)s are in the order's currency %(currency)s, "
+                                "not %(given)s.", case=case.number, currency=order.currency,
+                                given=currency), field="currency")
     amount = _amount(amount, case)
     if kind == RefundKind.keep_it and not can_keep_it(case):
         if not case.expects_return:
-            raise AfterSalesError(f"{case.number} is a {_type_label(case)} case: no goods come "
-                                  "back, so use a plain refund rather than keep-it.",
-                                  field="kind")
-        raise AfterSalesError(f"A keep-it refund for {case.number} is only possible while it is "
-                              f"open (before the return); it is "
-                              f"{CaseState(case.state).value.replace('_', ' ')}.", field="kind")
+            raise AfterSalesError(_("%(case)s is a %(type)s case: no goods come back, so use a "
+                                    "plain refund rather than keep-it.", case=case.number,
+                                    type=_type_label(case)), field="kind")
+        raise AfterSalesError(_("A keep-it refund for %(case)s is only possible while it is open "
+                                "(before the return); it is %(state)s.", case=case.number,
+                                state=_state(case)), field="kind")
     refundable = refundable_amount(case)
     over_value = amount > refundable
     if over_value and not override:
         raise AfterSalesError(
-            f"The refund of {amount} {order.currency} for {case.number} is above what may still "
-            f"be refunded ({refundable} {order.currency}: the lines' value "
-            f"{case_value(case)} minus refunds approved or pending). Lower it, or have a "
-            "manager override.", field="amount")
+            _("The refund of %(amount)s for %(case)s is above what may still be refunded "
+              "(%(refundable)s: the lines' value %(value)s minus refunds approved or pending). "
+              "Lower it, or have a manager override.",
+              amount=format_money(amount, order.currency), case=case.number,
+              refundable=format_money(refundable, order.currency),
+              value=format_money(case_value(case))), field="amount")
     if over_value and not has_permission(actor, "aftersales.approve"):
-        raise PermissionDenied(f"Only a manager can refund more than the lines of {case.number} "
-                               f"are worth ({refundable} {order.currency} refundable).")
+        raise PermissionDenied(_("Only a manager can refund more than the lines of %(case)s are "
+                                 "worth (%(refundable)s refundable).", case=case.number,
+                                 refundable=format_money(refundable, order.currency)))
     refund = Refund(case_id=case.id, kind=kind, amount=amount, currency=order.currency,
                     state=R.pending, over_value_override=over_value,
                     note=_clean(note, 500), requested_by_id=getattr(actor, "id", None),
@@ -219,8 +232,13 @@ def _lock_refund(refund: Refund) -> AfterSalesCase:
 
 def _check_approver(refund: Refund, actor, action: str) -> None:
     if not has_permission(actor, "aftersales.approve"):
-        raise PermissionDenied(f"To {action} the refund of {refund.amount} {refund.currency} "
-                               f"for {refund.case.number}, you must be a manager.")
+        values = {"amount": format_money(refund.amount, refund.currency),
+                  "case": refund.case.number}
+        if action == "approve":
+            raise PermissionDenied(_("To approve the refund of %(amount)s for %(case)s, you must "
+                                     "be a manager.", **values))
+        raise PermissionDenied(_("To reject the refund of %(amount)s for %(case)s, you must be "
+                                 "a manager.", **values))
 
 
 def can_decide_refund(refund: Refund, user) -> bool:
@@ -253,18 +271,18 @@ def approve_refund(refund: Refund, *, actor: User | None) -> Refund:
     _check_approver(refund, actor, "approve")
     if refund.requested_by_id is not None and getattr(actor, "id", None) == \
             refund.requested_by_id:
-        raise PermissionDenied(f"The refund for {case.number} must be approved by a "
-                               "manager other than the one who requested it.")
+        raise PermissionDenied(_("The refund for %(case)s must be approved by a manager other "
+                                 "than the one who requested it.", case=case.number))
     if not refund.over_value_override:
         # Re-checked under the lock: what the case may still refund besides this refund.
         room = max(Decimal("0.00"), case_value(case) - refunded_amount(case, exclude=refund))
         if refund.amount > room:
-            money = f"{refund.amount.quantize(CENT)} {refund.currency}"
             raise AfterSalesError(
-                f"To approve the refund of {money} for {case.number}, it must stay within what "
-                f"may still be refunded: {room} {refund.currency} (the lines' value "
-                f"{case_value(case)} minus other refunds approved or pending). Reject it, or "
-                "have a manager request an override.")
+                _("To approve the refund of %(amount)s for %(case)s, it must stay within what may "
+                  "still be refunded: %(room)s (the lines' value %(value)s minus other refunds "
+                  "approved or pending). Reject it, or have a manager request an override.",
+                  amount=format_money(refund.amount, refund.currency), case=case.number,
+                  room=format_money(room, refund.currency), value=format_money(case_value(case))))
     _approve(refund, actor)
     db.session.flush()
     return refund
@@ -282,10 +300,10 @@ def reject_refund(refund: Refund, *, reason: str, actor: User | None) -> Refund:
     _check_approver(refund, actor, "reject")
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError(f"Say why the refund for {refund.case.number} is rejected.",
-                              field="reason")
+        raise ValidationError(_("Say why the refund for %(case)s is rejected.",
+                                case=refund.case.number), field="reason")
     if len(reason) > 200:
-        raise ValidationError("Keep the reason within 200 characters.", field="reason")
+        raise ValidationError(_("Keep the reason within 200 characters."), field="reason")
     transition(refund, R.rejected, machine=REFUND_STATES, actor=actor, note=reason,
                changes={"case": refund.case.number,
                         "amount": f"{refund.amount} {refund.currency}"})
@@ -345,19 +363,19 @@ def create_replacement(case: AfterSalesCase, *, actor: User | None) -> CustomerO
     lock(case)
     order = case.order
     if case.replacement_order_id is not None:
-        raise AfterSalesError(f"{case.number} already has its replacement order "
-                              f"{case.replacement_order.number}.")
+        raise AfterSalesError(_("%(case)s already has its replacement order %(order)s.",
+                                case=case.number, order=case.replacement_order.number))
     ctype = CaseType(case.case_type)
     if ctype not in REPLACE_FROM_OPEN | REPLACE_AFTER_INSPECTION:
-        raise AfterSalesError(f"{case.number} is a {_type_label(case)} case: it gets a refund, "
-                              "not a replacement.")
+        raise AfterSalesError(_("%(case)s is a %(type)s case: it gets a refund, not a "
+                                "replacement.", case=case.number, type=_type_label(case)))
     if not can_create_replacement(case):
-        state = CaseState(case.state).value.replace("_", " ")
         if ctype == CaseType.return_replacement:
-            raise AfterSalesError(f"The replacement for {case.number} is sent once the returned "
-                                  f"goods are inspected; the case is {state}.")
-        raise AfterSalesError(f"{case.number} is {state}: a replacement can only be created "
-                              "while it is open.")
+            raise AfterSalesError(_("The replacement for %(case)s is sent once the returned goods "
+                                    "are inspected; the case is %(state)s.", case=case.number,
+                                    state=_state(case)))
+        raise AfterSalesError(_("%(case)s is %(state)s: a replacement can only be created while "
+                                "it is open.", case=case.number, state=_state(case)))
     number = _replacement_number(order)
     payload = {
         "number": number, "placed_at": utcnow().isoformat(),
@@ -380,8 +398,8 @@ def create_replacement(case: AfterSalesCase, *, actor: User | None) -> CustomerO
         # its quantities were the original order's, reviewed then: no hold for review
         replacement, _created = create_order(cleaned, actor=actor, review=False)
     except OrderRejected as err:
-        raise AfterSalesError(f"The replacement for {case.number} cannot be created: "
-                              f"{err}.") from err
+        raise AfterSalesError(_("The replacement for %(case)s cannot be created: %(reason)s.",
+                                case=case.number, reason=err)) from err
     allocate_order(replacement, actor=actor)
     case.replacement_order_id = replacement.id
     case.replacement_order = replacement
@@ -411,8 +429,8 @@ def resolve_after_inspection(case: AfterSalesCase, *, actor: User | None,
     """
     lock(case)
     if case.state != C.inspected:
-        raise AfterSalesError(f"{case.number} is {CaseState(case.state).value.replace('_', ' ')}"
-                              ": it can be settled once its returned goods are inspected.")
+        raise AfterSalesError(_("%(case)s is %(state)s: it can be settled once its returned "
+                                "goods are inspected.", case=case.number, state=_state(case)))
     ctype = CaseType(case.case_type)
     wants_refund = ctype == CaseType.return_refund or (
         ctype == CaseType.wrong_item and refund_amount is not None

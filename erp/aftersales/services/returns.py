@@ -27,6 +27,7 @@ from erp.aftersales.models import (
 from erp.catalog.models import Sku
 from erp.core import audit
 from erp.core.errors import ValidationError
+from erp.core.i18n import _, _l, format_datetime, format_number
 from erp.core.locking import lock
 from erp.core.models import User, utcnow
 from erp.core.states import transition
@@ -45,18 +46,36 @@ MAX_QUANTITY = 100_000
 GRADE_KINDS = {Grade.A: LocationKind.storage, Grade.B: LocationKind.quarantine,
                Grade.C: LocationKind.scrap}
 GRADE_MOVES = {Grade.A: MoveKind.transfer, Grade.B: MoveKind.transfer, Grade.C: MoveKind.scrap}
-GRADE_LABELS = {Grade.A: "A · restock", Grade.B: "B · quarantine", Grade.C: "C · scrap"}
+GRADE_LABELS = {Grade.A: _l("A · restock"), Grade.B: _l("B · quarantine"),
+                Grade.C: _l("C · scrap")}
+#: how a sentence names a kind of location ("an active storage bin")
+LOCATION_KIND_NAMES = {
+    LocationKind.receiving: _l("receiving"), LocationKind.storage: _l("storage"),
+    LocationKind.packing: _l("packing"), LocationKind.shipping: _l("shipping"),
+    LocationKind.returns: _l("returns"), LocationKind.quarantine: _l("quarantine"),
+    LocationKind.scrap: _l("scrap"), LocationKind.supplier: _l("supplier"),
+    LocationKind.customer: _l("customer"), LocationKind.adjustment: _l("adjustment"),
+}
 
 
 def _label(state) -> str:
     return CASE_STATES.label(state)
 
 
-def _when_by(at, user_id: int | None) -> str:
+def _kind(kind: LocationKind) -> str:
+    return str(LOCATION_KIND_NAMES.get(LocationKind(kind), kind))
+
+
+def _when_by(at, user_id: int | None) -> dict[str, str]:
+    """Return ``when`` and ``user`` of a message saying when and by whom something was done."""
     user = db.session.get(User, user_id) if user_id else None
-    who = user.username if user else "the system"
-    when = f"{at:%Y-%m-%d %H:%M} UTC" if at else "an unknown date"
-    return f"on {when} by {who}"
+    return {"user": user.username if user else _("the system"),
+            "when": format_datetime(at) if at else _("an unknown date")}
+
+
+def _type(case: AfterSalesCase) -> str:
+    from erp.aftersales.services.cases import type_name
+    return type_name(case.case_type)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,8 +93,8 @@ def find_case_for_receipt(text: str) -> AfterSalesCase:
     """
     value = (text or "").strip()
     if not value:
-        raise ValidationError("Scan or type the RMA number or the customer's return tracking "
-                              "number.", field="number")
+        raise ValidationError(_("Scan or type the RMA number or the customer's return tracking "
+                                "number."), field="number")
     case = db.session.scalar(select(AfterSalesCase).where(
         func.upper(AfterSalesCase.number) == value.upper()))
     if case is None:
@@ -88,17 +107,17 @@ def find_case_for_receipt(text: str) -> AfterSalesCase:
         case = next((c for c in matches if c.state == S.awaiting_return),
                     matches[0] if matches else None)
     if case is None:
-        raise AfterSalesError(f'No after-sales case has the RMA or return tracking number '
-                              f'"{value}". Check the label, or set the parcel aside and ask '
-                              "customer service.", field="number")
+        raise AfterSalesError(_('No after-sales case has the RMA or return tracking number '
+                                '"%(value)s". Check the label, or set the parcel aside and ask '
+                                'customer service.', value=value), field="number")
     if case.state in (S.rejected, S.closed):
-        raise AfterSalesError(f"{case.number} is {_label(case.state)}: its goods are not "
-                              "expected back. Set the parcel aside and ask customer service.",
-                              field="number")
+        raise AfterSalesError(_("%(case)s is %(state)s: its goods are not expected back. Set "
+                                "the parcel aside and ask customer service.", case=case.number,
+                                state=_label(case.state)), field="number")
     if not case.expects_return:
-        raise AfterSalesError(f"{case.number} is a {case.case_type.value.replace('_', ' ')} "
-                              "case: no goods are expected back. Set the parcel aside and ask "
-                              "customer service.", field="number")
+        raise AfterSalesError(_("%(case)s is a %(type)s case: no goods are expected back. Set "
+                                "the parcel aside and ask customer service.", case=case.number,
+                                type=_type(case)), field="number")
     return case
 
 
@@ -157,8 +176,9 @@ def returns_location() -> Location:
     """
     location = _first_location(LocationKind.returns)
     if location is None:
-        raise AfterSalesError("To receive a return, you must have an active returns location: "
-                              "create a bin of kind returns under Warehouse > Locations.")
+        raise AfterSalesError(_("To receive a return, you must have an active returns "
+                                "location: create a bin of kind returns under Warehouse > "
+                                "Locations."))
     return location
 
 
@@ -185,11 +205,12 @@ def _lock_case(case: AfterSalesCase) -> None:
 
 def _quantity(value, where: str, field: str = "quantity") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValidationError(f"{where}: the quantity must be a whole number above zero, got "
-                              f"{value!r}.", field=field)
+        raise ValidationError(_("%(where)s: the quantity must be a whole number above zero, "
+                                "got %(value)s.", where=where, value=repr(value)), field=field)
     if value > MAX_QUANTITY:
-        raise ValidationError(f"{where}: the quantity must be at most {MAX_QUANTITY:,}, got "
-                              f"{value:,}.", field=field)
+        raise ValidationError(_("%(where)s: the quantity must be at most %(most)s, got "
+                                "%(value)s.", where=where, most=format_number(MAX_QUANTITY),
+                                value=format_number(value)), field=field)
     return value
 
 
@@ -198,18 +219,21 @@ def _check_receivable(case: AfterSalesCase) -> None:
             or (case.state in (S.resolved, S.closed) and case.items):
         first = case.items[0] if case.items else None
         at = case.received_at or (first.received_at if first else None)
-        raise AfterSalesError(f"{case.number} was received "
-                              f"{_when_by(at, first.received_by_id if first else None)}; a "
-                              "return is received once. Set this parcel aside and ask "
-                              "customer service.")
+        raise AfterSalesError(_("%(case)s was received on %(when)s by %(user)s; a return is "
+                                "received once. Set this parcel aside and ask customer "
+                                "service.", case=case.number,
+                                **_when_by(at, first.received_by_id if first else None)))
     if not case.expects_return:
-        raise AfterSalesError(f"{case.number} is a {case.case_type.value.replace('_', ' ')} "
-                              "case: no goods are expected back.")
+        raise AfterSalesError(_("%(case)s is a %(type)s case: no goods are expected back.",
+                                case=case.number, type=_type(case)))
+    if case.state == S.open:
+        raise AfterSalesError(_("To receive %(case)s, it must be awaiting return; it is "
+                                "%(state)s: ask customer service to authorise the return first.",
+                                case=case.number, state=_label(case.state)))
     if case.state != S.awaiting_return:
-        hint = ("ask customer service to authorise the return first" if case.state == S.open
-                else "set the parcel aside and ask customer service")
-        raise AfterSalesError(f"To receive {case.number}, it must be awaiting return; it is "
-                              f"{_label(case.state)}: {hint}.")
+        raise AfterSalesError(_("To receive %(case)s, it must be awaiting return; it is "
+                                "%(state)s: set the parcel aside and ask customer service.",
+                                case=case.number, state=_label(case.state)))
 
 
 def receive_return(case: AfterSalesCase,
@@ -238,35 +262,37 @@ def receive_return(case: AfterSalesCase,
         try:
             line_id, sku_id, description, qty = entry
         except (TypeError, ValueError):
-            raise ValidationError(f"Item {n} must be (case line, SKU, description, quantity); "
-                                  f"got {entry!r}.", field="items") from None
-        where = f"To receive {case.number}, item {n}"
+            raise ValidationError(_("Item %(n)s must be (case line, SKU, description, "
+                                    "quantity); got %(entry)s.", n=n, entry=repr(entry)),
+                                  field="items") from None
+        where = _("To receive %(case)s, item %(n)s", case=case.number, n=n)
         qty = _quantity(qty, where)
         if line_id is not None:
             if line_id not in lines:
-                raise ValidationError(f"{where}: line {line_id} is not a line of "
-                                      f"{case.number}.", field="items")
+                raise ValidationError(_("%(where)s: line %(line)s is not a line of %(case)s.",
+                                        where=where, line=line_id, case=case.number),
+                                      field="items")
             per_line[line_id] += qty
         elif sku_id is not None:
             per_sku[int(sku_id)] += qty
         else:
             text = (description or "").strip()
             if not text:
-                raise ValidationError(f"{where}: give the SKU, or describe the unknown item.",
-                                      field="description")
+                raise ValidationError(_("%(where)s: give the SKU, or describe the unknown "
+                                        "item.", where=where), field="description")
             if len(text) > 200:
-                raise ValidationError(f"{where}: the description must be at most 200 "
-                                      "characters.", field="description")
+                raise ValidationError(_("%(where)s: the description must be at most 200 "
+                                        "characters.", where=where), field="description")
             unknown.append((text, qty))
     if not per_line and not per_sku and not unknown:
-        raise ValidationError(f"To receive {case.number}, enter at least one unit.",
-                              field="items")
+        raise ValidationError(_("To receive %(case)s, enter at least one unit.",
+                                case=case.number), field="items")
     skus = {sku.id: sku for sku in db.session.scalars(
         select(Sku).where(Sku.id.in_(set(per_sku) | {ln.sku_id for ln in lines.values()})))}
     missing = sorted(set(per_sku) - set(skus))
     if missing:
-        raise ValidationError(f"To receive {case.number}: SKU id {missing[0]} does not exist.",
-                              field="sku")
+        raise ValidationError(_("To receive %(case)s: SKU id %(id)s does not exist.",
+                                case=case.number, id=missing[0]), field="sku")
     # SKUs scanned without a line fill the case's lines of that SKU first.
     for sku_id, qty in per_sku.items():
         for line in lines.values():
@@ -331,8 +357,10 @@ def _describe(item: ReturnItem, skus: Mapping[int, Sku] | None = None) -> dict:
 def item_label(item: ReturnItem) -> str:
     """Return how a message names an item: its SKU code, or its description."""
     if item.sku is not None:
-        return f'SKU "{item.sku.code}"' + (" (unexpected)" if item.unexpected else "")
-    return f'unknown item "{item.description}"'
+        if item.unexpected:
+            return _('SKU "%(sku)s" (unexpected)', sku=item.sku.code)
+        return _('SKU "%(sku)s"', sku=item.sku.code)
+    return _('unknown item "%(description)s"', description=item.description)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -363,14 +391,20 @@ def _target(case: AfterSalesCase, item: ReturnItem, grade: Grade,
     if location_id is not None:
         location = db.session.get(Location, location_id)
         if location is None:
-            raise ValidationError(f"To grade {name} of {case.number} {grade.value}: location "
-                                  f"id {location_id} does not exist.", field="bin")
+            raise ValidationError(_("To grade %(item)s of %(case)s %(grade)s: location id %(id)s "
+                                    "does not exist.", item=name, case=case.number,
+                                    grade=grade.value, id=location_id), field="bin")
         if location.kind != kind or not location.active:
-            raise ValidationError(
-                f"To grade {name} of {case.number} {grade.value}, you must choose an active "
-                f"{kind.value} bin; {location.label} is "
-                f"{'inactive' if not location.active else 'a ' + location.kind.value + ' bin'}.",
-                field="bin")
+            values = {"item": name, "case": case.number, "grade": grade.value,
+                      "kind": _kind(kind), "bin": location.label}
+            if not location.active:
+                message = _("To grade %(item)s of %(case)s %(grade)s, you must choose an active "
+                            "%(kind)s bin; %(bin)s is inactive.", **values)
+            else:
+                message = _("To grade %(item)s of %(case)s %(grade)s, you must choose an active "
+                            "%(kind)s bin; %(bin)s is a %(other)s bin.",
+                            other=_kind(location.kind), **values)
+            raise ValidationError(message, field="bin")
         return location
     if grade == Grade.A:
         location = default_restock_bin(item.sku_id)
@@ -379,9 +413,10 @@ def _target(case: AfterSalesCase, item: ReturnItem, grade: Grade,
             cache[kind] = _first_location(kind)
         location = cache[kind]
     if location is None:
-        raise AfterSalesError(f"To grade {name} of {case.number} {grade.value}, you must have "
-                              f"an active {kind.value} location: create one under Warehouse > "
-                              "Locations.")
+        raise AfterSalesError(_("To grade %(item)s of %(case)s %(grade)s, you must have an "
+                                "active %(kind)s location: create one under Warehouse > "
+                                "Locations.", item=name, case=case.number, grade=grade.value,
+                                kind=_kind(kind)))
     return location
 
 
@@ -405,56 +440,68 @@ def inspect_return(case: AfterSalesCase,
     if case.state != S.received:
         if case.state in (S.inspected, S.resolved, S.closed) and case.items:
             graded = next((i for i in case.items if i.inspected_at), None)
-            raise AfterSalesError(
-                f"{case.number} was inspected "
-                f"{_when_by(graded.inspected_at, graded.inspected_by_id) if graded else ''}; "
-                "its items are graded once.")
-        raise AfterSalesError(f"To inspect {case.number}, it must be received; it is "
-                              f"{_label(case.state)}.")
+            if graded is None:
+                raise AfterSalesError(_("%(case)s was inspected; its items are graded once.",
+                                        case=case.number))
+            raise AfterSalesError(_("%(case)s was inspected on %(when)s by %(user)s; its items "
+                                    "are graded once.", case=case.number,
+                                    **_when_by(graded.inspected_at, graded.inspected_by_id)))
+        raise AfterSalesError(_("To inspect %(case)s, it must be received; it is %(state)s.",
+                                case=case.number, state=_label(case.state)))
     if not grades:
-        raise ValidationError(f"To inspect {case.number}, grade at least one item.",
-                              field="grades")
+        raise ValidationError(_("To inspect %(case)s, grade at least one item.",
+                                case=case.number), field="grades")
     items = {item.id: item for item in case.items}
     cache: dict = {}
     plan: list[tuple[ReturnItem, list[tuple[Grade, int, Location | None]]]] = []
     for item_id in sorted(grades):
         item = items.get(int(item_id))
         if item is None:
-            raise ValidationError(f"To inspect {case.number}: item {item_id} is not an item "
-                                  "of this case.", field="grades")
+            raise ValidationError(_("To inspect %(case)s: item %(item)s is not an item of this "
+                                    "case.", case=case.number, item=item_id), field="grades")
         name = item_label(item)
         if item.grade is not None:
-            raise ValidationError(f"To inspect {case.number}: {name} is already graded "
-                                  f"{Grade(item.grade).value}.", field=f"item-{item.id}")
+            raise ValidationError(_("To inspect %(case)s: %(item)s is already graded %(grade)s.",
+                                    case=case.number, item=name,
+                                    grade=Grade(item.grade).value), field=f"item-{item.id}")
         merged: dict[tuple[Grade, int | None], int] = defaultdict(int)
         for entry in grades[item_id]:
             try:
                 raw_grade, qty, location_id = entry
             except (TypeError, ValueError):
-                raise ValidationError(f"To inspect {case.number}: each grade of {name} must be "
-                                      f"(grade, quantity, location); got {entry!r}.",
+                raise ValidationError(_("To inspect %(case)s: each grade of %(item)s must be "
+                                        "(grade, quantity, location); got %(entry)s.",
+                                        case=case.number, item=name, entry=repr(entry)),
                                       field=f"item-{item.id}") from None
             try:
                 grade = Grade(str(raw_grade).strip().upper())
             except ValueError:
-                raise ValidationError(f"To inspect {case.number}: {raw_grade!r} is not a grade "
-                                      f"of {name}; use A, B or C.",
+                raise ValidationError(_("To inspect %(case)s: %(grade)s is not a grade of "
+                                        "%(item)s; use A, B or C.", case=case.number,
+                                        grade=repr(raw_grade), item=name),
                                       field=f"item-{item.id}") from None
-            qty = _quantity(qty, f"To grade {name} of {case.number} {grade.value}",
+            qty = _quantity(qty, _("To grade %(item)s of %(case)s %(grade)s", item=name,
+                                   case=case.number, grade=grade.value),
                             field=f"item-{item.id}")
             merged[(grade, location_id)] += qty
         total = sum(merged.values())
         if total != item.quantity:
-            more = "more" if total > item.quantity else "fewer"
-            raise ValidationError(
-                f"To inspect {case.number}, grade every unit of {name} once: {item.quantity:,} "
-                f"received, {total:,} graded ({more}).", field=f"item-{item.id}")
+            values = {"case": case.number, "item": name,
+                      "received": format_number(item.quantity), "graded": format_number(total)}
+            if total > item.quantity:
+                message = _("To inspect %(case)s, grade every unit of %(item)s once: "
+                            "%(received)s received, %(graded)s graded (more).", **values)
+            else:
+                message = _("To inspect %(case)s, grade every unit of %(item)s once: "
+                            "%(received)s received, %(graded)s graded (fewer).", **values)
+            raise ValidationError(message, field=f"item-{item.id}")
         entries = []
         for (grade, location_id), qty in merged.items():
             if item.sku_id is None:
                 if grade == Grade.A:
-                    raise ValidationError(f"To inspect {case.number}: {name} has no SKU and "
-                                          "cannot be restocked; grade it B or C.",
+                    raise ValidationError(_("To inspect %(case)s: %(item)s has no SKU and "
+                                            "cannot be restocked; grade it B or C.",
+                                            case=case.number, item=name),
                                           field=f"item-{item.id}")
                 entries.append((grade, qty, None))
             else:

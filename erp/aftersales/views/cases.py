@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from erp.aftersales import documents, queries
 from erp.aftersales.models import (
     CASE_STATES,
+    CASE_TYPE_LABELS,
     REFUND_STATES,
     AfterSalesCase,
     CaseAttachment,
@@ -29,6 +30,7 @@ from erp.aftersales.services.reasons import active_reasons, all_reasons
 from erp.aftersales.views import bp
 from erp.core import dashboard
 from erp.core.errors import DomainError
+from erp.core.i18n import _, _l
 from erp.core.models import User, utcnow
 from erp.core.permissions import has_permission, permission_required
 from erp.core.viewhelpers import (
@@ -40,73 +42,76 @@ from erp.core.viewhelpers import (
     xlsx_response,
 )
 from erp.extensions import db
-from erp.orders.models import CustomerOrder
+from erp.orders.models import ORDER_STATES, CustomerOrder
 from erp.shipping import queries as shipping_queries
-from erp.shipping.models import ParcelState
+from erp.shipping.models import PARCEL_STATES, ParcelState
 
-TYPE_CHOICES = [(t.value, queries.type_label(t)) for t in CaseType]
+TYPE_CHOICES = [(t.value, CASE_TYPE_LABELS[t]) for t in CaseType]
 
 
 class NewCaseForm(FlaskForm):
     """Open a case: type, reason, contact, parcel, note (line quantities are ``qty-<id>``)."""
 
-    case_type = SelectField("Type", choices=TYPE_CHOICES, validators=[DataRequired()])
-    reason_id = SelectField("Reason", coerce=int, validators=[DataRequired()])
-    parcel_id = SelectField("Parcel (lost or damaged)", coerce=int, validators=[Optional()])
-    contact_name = StringField("Contact name", validators=[Optional(), Length(max=120)])
-    contact_email = StringField("Contact e-mail", validators=[Optional(), Length(max=254)])
-    contact_phone = StringField("Contact phone", validators=[Optional(), Length(max=40)])
-    note = TextAreaField("Note (internal)", validators=[Optional(), Length(max=5000)])
-    window_override_note = StringField("Return window override (managers)",
+    case_type = SelectField(_l("Type"), choices=TYPE_CHOICES, validators=[DataRequired()])
+    reason_id = SelectField(_l("Reason"), coerce=int, validators=[DataRequired()])
+    parcel_id = SelectField(_l("Parcel (lost or damaged)"), coerce=int,
+                            validators=[Optional()])
+    contact_name = StringField(_l("Contact name"), validators=[Optional(), Length(max=120)])
+    contact_email = StringField(_l("Contact e-mail"), validators=[Optional(), Length(max=254)])
+    contact_phone = StringField(_l("Contact phone"), validators=[Optional(), Length(max=40)])
+    note = TextAreaField(_l("Note (internal)"), validators=[Optional(), Length(max=5000)])
+    window_override_note = StringField(_l("Return window override (managers)"),
                                        validators=[Optional(), Length(max=200)])
 
 
 class NoteForm(FlaskForm):
     """Add a timeline entry."""
 
-    body = TextAreaField("Note", validators=[DataRequired(), Length(max=5000)])
-    visibility = SelectField("Visibility", choices=[
-        (NoteVisibility.internal.value, "Internal"),
-        (NoteVisibility.customer.value, "Told the customer")])
+    body = TextAreaField(_l("Note"), validators=[DataRequired(), Length(max=5000)])
+    visibility = SelectField(_l("Visibility"), choices=[
+        (NoteVisibility.internal.value, _l("Internal")),
+        (NoteVisibility.customer.value, _l("Told the customer"))])
 
 
 class AttachmentForm(FlaskForm):
     """Upload a photo or PDF."""
 
-    file = FileField("Photo or PDF (at most 5 MB)", validators=[FileRequired()])
+    file = FileField(_l("Photo or PDF (at most 5 MB)"), validators=[FileRequired()])
 
 
 class AssignForm(FlaskForm):
     """Give the case to an agent (empty: unassigned)."""
 
-    user_id = SelectField("Agent", coerce=int)
+    user_id = SelectField(_l("Agent"), coerce=int)
 
 
 class AuthoriseForm(FlaskForm):
     """Authorise the return, with the customer's return tracking if known."""
 
-    return_tracking = StringField("Return tracking (optional)",
+    return_tracking = StringField(_l("Return tracking (optional)"),
                                   validators=[Optional(), Length(max=40)])
 
 
 class TrackingForm(FlaskForm):
     """Record the customer's return tracking number."""
 
-    return_tracking = StringField("Return tracking", validators=[Optional(), Length(max=40)])
+    return_tracking = StringField(_l("Return tracking"),
+                                  validators=[Optional(), Length(max=40)])
 
 
 class RejectForm(FlaskForm):
     """Reject the case with a reason."""
 
-    reason = StringField("Why it is rejected", validators=[DataRequired(), Length(max=200)])
+    reason = StringField(_l("Why it is rejected"),
+                         validators=[DataRequired(), Length(max=200)])
 
 
 class ContactForm(FlaskForm):
     """Change the customer contact."""
 
-    contact_name = StringField("Name", validators=[Optional(), Length(max=120)])
-    contact_email = StringField("E-mail", validators=[Optional(), Length(max=254)])
-    contact_phone = StringField("Phone", validators=[Optional(), Length(max=40)])
+    contact_name = StringField(_l("Name"), validators=[Optional(), Length(max=120)])
+    contact_email = StringField(_l("E-mail"), validators=[Optional(), Length(max=254)])
+    contact_phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
 
 
 class ConfirmForm(FlaskForm):
@@ -173,17 +178,6 @@ def export_cases():
 # --------------------------------------------------------------------------- opening
 
 
-def _find_order(text: str) -> CustomerOrder | None:
-    text = (text or "").strip()
-    if not text:
-        return None
-    order = db.session.scalar(select(CustomerOrder).where(
-        func.upper(CustomerOrder.number) == text.upper()))
-    if order is None and text.isdigit():
-        order = db.session.get(CustomerOrder, int(text))
-    return order
-
-
 def _order_lines(order: CustomerOrder) -> list[dict]:
     shipped = shipping_queries.shipped_quantities([order.id])
     remaining = services.remaining_quantities(order)
@@ -195,13 +189,16 @@ def _order_lines(order: CustomerOrder) -> list[dict]:
 @bp.route("/cases/new", methods=["GET", "POST"])
 @permission_required("aftersales.edit")
 def case_new():
-    """Open a case on a shipped order (``?order=`` its number or id)."""
-    query = (request.args.get("order") or "").strip()[:60]
-    order = _find_order(query)
-    if order is None:
-        if query:
-            flash(f"No order {query}: check the number.", "error")
-        return render_template("aftersales/cases/find_order.html", query=query)
+    """Open a case on a shipped order, found by its number, a parcel's tracking or an e-mail.
+
+    ``?order=`` is what the customer gave: one matching order opens the case form, several
+    are listed to choose from.
+    """
+    search = queries.find_orders_for_case((request.args.get("order") or "")[:254])
+    if len(search.orders) != 1:
+        return render_template("aftersales/cases/find_order.html", search=search,
+                               order_machine=ORDER_STATES)
+    order = search.orders[0]
     form = NewCaseForm()
     reasons = active_reasons()
     form.reason_id.choices = [(r.id, r.name) for r in reasons]
@@ -220,8 +217,9 @@ def case_new():
                 try:
                     quantities[row["line"].id] = int(raw)
                 except ValueError:
-                    bad_quantity = (f"{row['line'].sku.code}: the quantity must be a whole "
-                                    f"number, got {raw[:20]!r}.")
+                    bad_quantity = _("%(sku)s: the quantity must be a whole number, got "
+                                     "%(value)s.", sku=row["line"].sku.code,
+                                     value=repr(raw[:20]))
     if form.validate_on_submit() and bad_quantity:
         flash(bad_quantity, "error")
     elif form.validate_on_submit():
@@ -237,7 +235,8 @@ def case_new():
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Case {case.number} is open for order {order.number}.", "success")
+            flash(_("Case %(case)s is open for order %(order)s.", case=case.number,
+                    order=order.number), "success")
             return redirect(url_for(".case_detail", case_id=case.id))
     elif request.method == "GET":
         form.contact_name.data = order.customer_name
@@ -263,7 +262,7 @@ def case_detail(case_id: int):
     can_edit = has_permission(current_user, "aftersales.edit")
     views = current_app.view_functions
     assign = AssignForm(formdata=None)
-    assign.user_id.choices = [(0, "Unassigned")] + [
+    assign.user_id.choices = [(0, _("Unassigned"))] + [
         (u.id, f"{u.full_name} ({u.username})") for u in queries.agent_options()]
     assign.user_id.data = case.assigned_to_id or 0
     contact = ContactForm(formdata=None, obj=case)
@@ -271,7 +270,8 @@ def case_detail(case_id: int):
     state = CaseState(case.state)
     return render_template(
         "aftersales/cases/detail.html", case=case, machine=CASE_STATES,
-        refund_machine=REFUND_STATES, type_label=queries.type_label,
+        refund_machine=REFUND_STATES, parcel_machine=PARCEL_STATES,
+        type_label=queries.type_label,
         overdue=services.is_overdue(case), can_edit=can_edit,
         parcels=shipping_queries.order_parcels(case.order_id),
         history=queries.case_history(case.id), note_form=NoteForm(formdata=None),
@@ -322,9 +322,9 @@ def case_assign(case_id: int):
     case = get_or_404(AfterSalesCase, case_id)
     user_id = request.form.get("user_id", type=int) or 0
     user = get_or_404(User, user_id) if user_id else None
-    return _act(case, lambda: services.assign_case(case, user, actor=current_user),
-                f"{case.number} is now " + (f"assigned to {user.username}." if user
-                                            else "unassigned."))
+    success = (_("%(case)s is now assigned to %(user)s.", case=case.number, user=user.username)
+               if user else _("%(case)s is now unassigned.", case=case.number))
+    return _act(case, lambda: services.assign_case(case, user, actor=current_user), success)
 
 
 @bp.post("/cases/<int:case_id>/take")
@@ -333,7 +333,7 @@ def case_take(case_id: int):
     """Assign the case to oneself."""
     case = get_or_404(AfterSalesCase, case_id)
     return _act(case, lambda: services.assign_case(case, current_user, actor=current_user),
-                f"{case.number} is now yours.")
+                _("%(case)s is now yours.", case=case.number))
 
 
 @bp.post("/cases/<int:case_id>/authorise")
@@ -346,7 +346,8 @@ def case_authorise(case_id: int):
         return _invalid(form, case)
     return _act(case, lambda: services.authorise_return(
         case, actor=current_user, return_tracking=form.return_tracking.data),
-        f"Return authorised for {case.number}: print the authorisation and label.")
+        _("Return authorised for %(case)s: print the authorisation and label.",
+          case=case.number))
 
 
 @bp.post("/cases/<int:case_id>/tracking")
@@ -359,7 +360,7 @@ def case_tracking(case_id: int):
         return _invalid(form, case)
     return _act(case, lambda: services.set_return_tracking(
         case, form.return_tracking.data, actor=current_user),
-        f"Return tracking of {case.number} saved.")
+        _("Return tracking of %(case)s saved.", case=case.number))
 
 
 @bp.post("/cases/<int:case_id>/reject")
@@ -372,7 +373,7 @@ def case_reject(case_id: int):
         return _invalid(form, case)
     return _act(case, lambda: services.reject_case(case, reason=form.reason.data,
                                                    actor=current_user),
-                f"{case.number} is rejected.")
+                _("%(case)s is rejected.", case=case.number))
 
 
 @bp.post("/cases/<int:case_id>/close")
@@ -384,7 +385,7 @@ def case_close(case_id: int):
     if not form.validate_on_submit():
         abort(400)
     return _act(case, lambda: services.close_case(case, actor=current_user),
-                f"{case.number} is closed.")
+                _("%(case)s is closed.", case=case.number))
 
 
 @bp.post("/cases/<int:case_id>/contact")
@@ -397,7 +398,7 @@ def case_contact(case_id: int):
         return _invalid(form, case)
     return _act(case, lambda: services.update_contact(
         case, name=form.contact_name.data, email=form.contact_email.data,
-        phone=form.contact_phone.data, actor=current_user), "Contact saved.")
+        phone=form.contact_phone.data, actor=current_user), _("Contact saved."))
 
 
 @bp.post("/cases/<int:case_id>/notes")
@@ -410,7 +411,7 @@ def case_note(case_id: int):
         return _invalid(form, case)
     return _act(case, lambda: services.add_note(case, form.body.data,
                                                 visibility=form.visibility.data,
-                                                actor=current_user), "Note added.")
+                                                actor=current_user), _("Note added."))
 
 
 @bp.post("/cases/<int:case_id>/attachments")
@@ -425,7 +426,7 @@ def case_attach(case_id: int):
     data = upload.read(services.MAX_ATTACHMENT_BYTES + 1)
     return _act(case, lambda: services.add_attachment(
         case, upload.filename or "", upload.mimetype or "", data, actor=current_user),
-        f"{upload.filename} attached.")
+        _("%(file)s attached.", file=upload.filename))
 
 
 @bp.get("/cases/<int:case_id>/attachments/<int:attachment_id>")
@@ -442,7 +443,7 @@ def case_attachment(case_id: int, attachment_id: int):
 def _document(case_id: int, build, name: str):
     case = get_or_404(AfterSalesCase, case_id)
     if CaseState(case.state) == CaseState.open:
-        flash(f"Authorise the return of {case.number} first.", "error")
+        flash(_("Authorise the return of %(case)s first.", case=case.number), "error")
         return redirect(url_for(".case_detail", case_id=case.id))
     try:
         data = build(case)

@@ -13,6 +13,7 @@ from erp.aftersales.models import AfterSalesCase, ReasonCode
 from erp.aftersales.services import reasons as services
 from erp.aftersales.views import bp
 from erp.core.errors import DomainError
+from erp.core.i18n import _, _l, ngettext
 from erp.core.permissions import permission_required
 from erp.core.viewhelpers import form_errors, get_or_404
 from erp.extensions import db
@@ -21,10 +22,10 @@ from erp.extensions import db
 class ReasonForm(FlaskForm):
     """A reason code: code, name, place in the list, whether it is offered."""
 
-    code = StringField("Code", validators=[DataRequired(), Length(max=30)])
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    sort_order = IntegerField("Sort order", validators=[Optional()])
-    active = BooleanField("Offered for new cases", default=True)
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=30)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    sort_order = IntegerField(_l("Sort order"), validators=[Optional()])
+    active = BooleanField(_l("Offered for new cases"), default=True)
 
 
 class ConfirmForm(FlaskForm):
@@ -64,7 +65,7 @@ def reason_new():
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Reason {reason.code} added.", "success")
+            flash(_("Reason %(code)s added.", code=reason.code), "success")
             return redirect(url_for(".reason_list"))
     status = 422 if request.method == "POST" else 200
     return render_template("aftersales/reasons/form.html", form=form, reason=None), status
@@ -86,7 +87,7 @@ def reason_edit(reason_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Reason {reason.code} saved.", "success")
+            flash(_("Reason %(code)s saved.", code=reason.code), "success")
             return redirect(url_for(".reason_list"))
     status = 422 if request.method == "POST" else 200
     return render_template("aftersales/reasons/form.html", form=form, reason=reason), status
@@ -101,7 +102,7 @@ def reason_deactivate(reason_id: int):
         abort(400)
     services.deactivate_reason(reason, actor=current_user)
     db.session.commit()
-    flash(f"Reason {reason.code} is no longer offered.", "success")
+    flash(_("Reason %(code)s is no longer offered.", code=reason.code), "success")
     return redirect(url_for(".reason_list"))
 
 
@@ -114,7 +115,7 @@ def reason_activate(reason_id: int):
         abort(400)
     services.activate_reason(reason, actor=current_user)
     db.session.commit()
-    flash(f"Reason {reason.code} is offered again.", "success")
+    flash(_("Reason %(code)s is offered again.", code=reason.code), "success")
     return redirect(url_for(".reason_list"))
 
 
@@ -126,6 +127,7 @@ def reason_defaults():
         abort(400)
     added = services.ensure_default_reasons(current_user)
     db.session.commit()
-    flash(f"{len(added)} standard reason(s) added." if added
-          else "Every standard reason is already there.", "success")
+    flash(ngettext("%(num)d standard reason added.", "%(num)d standard reasons added.",
+                   len(added)) if added else _("Every standard reason is already there."),
+          "success")
     return redirect(url_for(".reason_list"))

@@ -14,12 +14,22 @@ from wtforms import BooleanField, DecimalField, HiddenField, SelectField, String
 from wtforms.validators import DataRequired, Length, Optional
 
 from erp.aftersales import exports
-from erp.aftersales.models import REFUND_STATES, AfterSalesCase, Refund, RefundKind, RefundState
+from erp.aftersales.models import (
+    CASE_STATES,
+    REFUND_KIND_LABELS,
+    REFUND_STATES,
+    AfterSalesCase,
+    Refund,
+    RefundKind,
+    RefundState,
+)
+from erp.aftersales.queries import type_label
 from erp.aftersales.services import resolution as services
 from erp.aftersales.views import bp
 from erp.core import settings as core_settings
 from erp.core.errors import DomainError
 from erp.core.excel import export_workbook
+from erp.core.i18n import _, _l, format_money, ngettext
 from erp.core.permissions import has_permission, permission_required
 from erp.core.viewhelpers import (
     commit_or_refuse,
@@ -29,24 +39,25 @@ from erp.core.viewhelpers import (
     xlsx_response,
 )
 from erp.extensions import db
+from erp.orders.models import ORDER_STATES
 
-KIND_LABELS = {RefundKind.refund: "Refund", RefundKind.keep_it: "Keep it (no return)"}
+KIND_LABELS = REFUND_KIND_LABELS
 
 
 class RefundForm(FlaskForm):
     """Request a refund for a case."""
 
-    kind = SelectField("Kind", choices=[(k.value, label) for k, label in KIND_LABELS.items()],
+    kind = SelectField(_l("Kind"), choices=[(k.value, label) for k, label in KIND_LABELS.items()],
                        validators=[DataRequired()])
-    amount = DecimalField("Amount", places=2, validators=[DataRequired()])
-    note = StringField("Note", validators=[Optional(), Length(max=500)])
-    override = BooleanField("Override: refund more than the lines are worth (managers)")
+    amount = DecimalField(_l("Amount"), places=2, validators=[DataRequired()])
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
+    override = BooleanField(_l("Override: refund more than the lines are worth (managers)"))
 
 
 class RejectForm(FlaskForm):
     """Reject a pending refund: the reason."""
 
-    reason = StringField("Reason", validators=[DataRequired(), Length(max=200)])
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=200)])
 
 
 class ConfirmExportForm(FlaskForm):
@@ -97,19 +108,20 @@ def refund_list():
 def export_refund_list():
     """Download the refunds the list shows (same search and filters) as an Excel workbook."""
     rows = db.session.execute(exports.refund_list_query(refund_filters()))
-    data = export_workbook(exports.LIST_SPEC, ({
-        **r._mapping, "kind": KIND_LABELS[RefundKind(r.kind)],
+    data = export_workbook(exports.list_spec(), ({
+        **r._mapping, "kind": str(KIND_LABELS[RefundKind(r.kind)]),
         "state": REFUND_STATES.label(r.state)} for r in rows))
     return xlsx_response(data, "refunds")
 
 
-def _decide(refund_id: int, action, success: str):
+def _decide(refund_id: int, action, success):
+    """Run ``action(refund)``; ``success(rma, amount)`` returns the message to flash."""
     refund = get_or_404(Refund, refund_id)
 
     def run():
         action(refund)
-        return success.format(rma=refund.case.number,
-                              amount=f"{refund.amount:,.2f} {refund.currency}")
+        return success(rma=refund.case.number,
+                       amount=format_money(refund.amount, refund.currency))
     return commit_or_refuse(run, request.referrer or url_for(".refund_list"))
 
 
@@ -120,7 +132,7 @@ def refund_approve(refund_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     return _decide(refund_id, lambda r: services.approve_refund(r, actor=current_user),
-                   "Refund of {amount} for {rma} approved.")
+                   lambda **v: _("Refund of %(amount)s for %(rma)s approved.", **v))
 
 
 @bp.post("/refunds/<int:refund_id>/reject")
@@ -130,10 +142,11 @@ def refund_reject(refund_id: int):
     form = RejectForm()
     if not form.validate_on_submit():
         get_or_404(Refund, refund_id)
-        flash("Give the reason for rejecting the refund.", "error")
+        flash(_("Give the reason for rejecting the refund."), "error")
         return redirect(url_for(".refund_list"))
     return _decide(refund_id, lambda r: services.reject_refund(
-        r, reason=form.reason.data, actor=current_user), "Refund of {amount} for {rma} rejected.")
+        r, reason=form.reason.data, actor=current_user),
+        lambda **v: _("Refund of %(amount)s for %(rma)s rejected.", **v))
 
 
 @bp.route("/cases/<int:case_id>/refunds/new", methods=["GET", "POST"])
@@ -155,16 +168,18 @@ def refund_new(case_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            money = f"{refund.amount:,.2f} {refund.currency}"
+            money = format_money(refund.amount, refund.currency)
             if refund.state == RefundState.pending:
-                flash(f"Refund of {money} for {case.number} is waiting for a manager's "
-                      "approval.", "success")
+                flash(_("Refund of %(amount)s for %(rma)s is waiting for a manager's approval.",
+                        amount=money, rma=case.number), "success")
             else:
-                flash(f"Refund of {money} for {case.number} approved.", "success")
+                flash(_("Refund of %(amount)s for %(rma)s approved.", amount=money,
+                        rma=case.number), "success")
             return redirect(url_for(".case_detail", case_id=case.id))
     status = 422 if request.method == "POST" else 200
     return render_template(
         "aftersales/refunds/form.html", form=form, case=case, approver=approver,
+        type_label=type_label, machine=CASE_STATES,
         refundable=services.refundable_amount(case), value=services.case_value(case),
         threshold=core_settings.get("refund_approval_threshold"),
         base_currency=core_settings.base_currency(), keep_it=services.can_keep_it(case),
@@ -185,8 +200,9 @@ def replacement_create(case_id: int):
         flash(str(err), "error")
     else:
         db.session.commit()
-        flash(f"Replacement order {order.number} created for {case.number} "
-              f"({order.state.value}).", "success")
+        flash(_("Replacement order %(order)s created for %(case)s (%(state)s).",
+                order=order.number, case=case.number, state=ORDER_STATES.label(order.state)),
+              "success")
     return redirect(url_for(".case_detail", case_id=case.id))
 
 
@@ -230,7 +246,7 @@ def mark_refunds_exported():
     """Confirm that finance has the file: stamp its refunds as exported."""
     form = ConfirmExportForm()
     if not form.validate_on_submit():
-        flash("Nothing to mark as exported.", "error")
+        flash(_("Nothing to mark as exported."), "error")
         return redirect(url_for(".refund_finance"))
     try:
         ids = [int(i) for i in form.ids.data.split(",") if i.strip()]
@@ -238,5 +254,6 @@ def mark_refunds_exported():
         abort(400)
     count = exports.mark_exported(ids, actor=current_user)
     db.session.commit()
-    flash(f"{count} refund{'' if count == 1 else 's'} marked as exported.", "success")
+    flash(ngettext("%(num)d refund marked as exported.", "%(num)d refunds marked as exported.",
+                   count), "success")
     return redirect(url_for(".refund_finance"))

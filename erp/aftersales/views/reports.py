@@ -38,7 +38,8 @@ def return_report():
         dimension = "sku"
     report = reports.return_report(date_from, date_to)
     return render_template("aftersales/reports/returns.html", report=report,
-                           dimension=dimension, dimensions=reports.DIMENSIONS,
+                           dimension=dimension, dimensions=reports.DIMENSION_LABELS,
+                           tabs=reports.DIMENSION_TABS,
                            rows=report.rows[dimension])
 
 

@@ -17,10 +17,12 @@ from wtforms import IntegerField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
 from erp.aftersales.models import CASE_STATES, AfterSalesCase, CaseState, Grade, ReturnItem
+from erp.aftersales.queries import type_label
 from erp.aftersales.services import returns
 from erp.aftersales.views import bp
 from erp.core.errors import DomainError, ValidationError
 from erp.core.excel import Column, export_workbook
+from erp.core.i18n import _, _l, format_datetime, format_number
 from erp.core.permissions import has_permission, permission_required
 from erp.core.viewhelpers import get_or_404, paginate_rows, xlsx_response
 from erp.extensions import db
@@ -40,23 +42,23 @@ class FindReturnForm(FlaskForm):
 
         csrf = False
 
-    number = StringField("RMA or return tracking number",
+    number = StringField(_l("RMA or return tracking number"),
                          validators=[Optional(), Length(max=60)], render_kw=_SCAN)
-    search = StringField("Search", validators=[Optional(), Length(max=60)])
+    search = StringField(_l("Search"), validators=[Optional(), Length(max=60)])
 
 
 class ReceiveReturnForm(FlaskForm):
     """The scan box and the unexpected-item entry; quantities are ``qty-<line id>`` fields."""
 
-    scan = StringField("Scan a SKU (adds 1)", validators=[Optional(), Length(max=64)],
+    scan = StringField(_l("Scan a SKU (adds 1)"), validators=[Optional(), Length(max=64)],
                        render_kw=_SCAN)
-    extra_code = StringField("SKU code or barcode", validators=[Optional(), Length(max=64)],
-                             render_kw=_SCAN)
-    extra_description = StringField("or describe an unknown item",
+    extra_code = StringField(_l("SKU code or barcode"),
+                             validators=[Optional(), Length(max=64)], render_kw=_SCAN)
+    extra_description = StringField(_l("or describe an unknown item"),
                                     validators=[Optional(), Length(max=200)])
-    extra_qty = IntegerField("Quantity", default=1, validators=[
+    extra_qty = IntegerField(_l("Quantity"), default=1, validators=[
         Optional(), NumberRange(min=1, max=returns.MAX_QUANTITY,
-                                message="Enter a whole number of 1 or more.")])
+                                message=_l("Enter a whole number of 1 or more."))])
 
 
 class InspectForm(FlaskForm):
@@ -94,29 +96,37 @@ def returns_start():
             target = _route(case)
             if target and can_receive:
                 return redirect(target)
-            if target:
-                form.number.errors = [f"{case.number} is {CASE_STATES.label(case.state)}; "
-                                      "receiving and inspection are for warehouse staff."]
-            else:
-                when = (f" (received {case.received_at:%Y-%m-%d %H:%M} UTC)"
-                        if case.received_at else "")
-                form.number.errors = [f"{case.number} is {CASE_STATES.label(case.state)}"
-                                      f"{when}: there is nothing to receive or inspect."]
+            form.number.errors = [_nothing_to_do(case, can_act=target is not None)]
     page = paginate_rows(returns.cases_to_receive_query(form.search.data), per_page=PER_PAGE)
     return render_template("aftersales/returns/start.html", form=form, page=page,
                            to_inspect=returns.cases_to_inspect(), machine=CASE_STATES,
-                           can_receive=can_receive,
+                           can_receive=can_receive, type_label=type_label,
                            case_detail="aftersales.case_detail" in current_app.view_functions)
 
 
-EXPORT_COLUMNS = (
-    Column("number", "RMA", width=18), Column("order_number", "Order", width=16),
-    Column("case_type", "Type", width=18), Column("contact_name", "Customer", width=28),
-    Column("return_tracking", "Return tracking", width=18),
-    Column("opened_at", "Opened", type="date", width=12),
-    Column("due_at", "Due", type="date", width=12),
-    Column("units", "Units expected", type="int", width=10),
-)
+def _nothing_to_do(case: AfterSalesCase, *, can_act: bool) -> str:
+    """Return why a scanned case does not open the receive or inspect screen."""
+    state = CASE_STATES.label(case.state)
+    if can_act:
+        return _("%(case)s is %(state)s; receiving and inspection are for warehouse staff.",
+                 case=case.number, state=state)
+    if case.received_at:
+        return _("%(case)s is %(state)s (received %(when)s): there is nothing to receive or "
+                 "inspect.", case=case.number, state=state, when=format_datetime(case.received_at))
+    return _("%(case)s is %(state)s: there is nothing to receive or inspect.",
+             case=case.number, state=state)
+
+
+def export_columns() -> tuple[Column, ...]:
+    """Return the columns of the awaiting-return export, headed in the reader's language."""
+    return (
+        Column("number", _("RMA"), width=18), Column("order_number", _("Order"), width=16),
+        Column("case_type", _("Type"), width=18), Column("contact_name", _("Customer"), width=28),
+        Column("return_tracking", _("Return tracking"), width=18),
+        Column("opened_at", _("Opened"), type="date", width=12),
+        Column("due_at", _("Due"), type="date", width=12),
+        Column("units", _("Units expected"), type="int", width=10),
+    )
 
 
 @bp.get("/returns/export")
@@ -127,11 +137,11 @@ def returns_export():
     for case, order_number in db.session.execute(
             returns.cases_to_receive_query(request.args.get("search"))):
         rows.append({"number": case.number, "order_number": order_number,
-                     "case_type": case.case_type.value.replace("_", " "),
+                     "case_type": type_label(case.case_type),
                      "contact_name": case.contact_name, "return_tracking": case.return_tracking,
                      "opened_at": case.opened_at.date(), "due_at": case.due_at.date(),
                      "units": sum(line.quantity for line in case.lines)})
-    return xlsx_response(export_workbook(EXPORT_COLUMNS, rows, title="Awaiting return"),
+    return xlsx_response(export_workbook(export_columns(), rows, title=_("Awaiting return")),
                          "returns-awaiting")
 
 
@@ -168,11 +178,11 @@ def _read_entries(entries: list[_Entry]) -> bool:
         try:
             entry.entered = int(raw)
         except ValueError:
-            entry.error = f'"{raw}" is not a whole number.'
+            entry.error = _('"%(value)s" is not a whole number.', value=raw)
             ok = False
             continue
         if entry.entered < 0:
-            entry.error = "Enter zero or more."
+            entry.error = _("Enter zero or more.")
             ok = False
     return ok
 
@@ -189,7 +199,7 @@ def _read_extras() -> tuple[list[_Extra], bool]:
         try:
             extra.quantity = int(raw)
         except ValueError:
-            extra.error = f'"{raw}" is not a whole number.'
+            extra.error = _('"%(value)s" is not a whole number.', value=raw)
             ok = False
         if not extra.error and extra.quantity == 0:
             continue  # set to 0: taken back
@@ -215,11 +225,12 @@ def _scan(entries: list[_Entry], extras: list[_Extra], text: str) -> str:
         entry = next((e for e in mine if (e.entered or 0) < e.expected.expected), mine[0])
         entry.entered = (entry.entered or 0) + 1
         if entry.entered > entry.expected.expected:
-            entry.notes = [f"{entry.entered - entry.expected.expected:,} above the "
-                           f"{entry.expected.expected:,} expected: recorded as unexpected."]
-        return f'1 × {sku.code} added.'
+            entry.notes = [_("%(above)s above the %(expected)s expected: recorded as unexpected.",
+                             above=format_number(entry.entered - entry.expected.expected),
+                             expected=format_number(entry.expected.expected))]
+        return _("1 × %(sku)s added.", sku=sku.code)
     _add_extra(extras, sku.code, "", 1)
-    return f'{sku.code} is not on this case: 1 unit added to the unexpected items.'
+    return _("%(sku)s is not on this case: 1 unit added to the unexpected items.", sku=sku.code)
 
 
 def _items(entries: list[_Entry], extras: list[_Extra]) -> list[tuple]:
@@ -275,9 +286,7 @@ def return_receive(case_id: int):
                     db.session.commit()
                     units = sum(i.quantity for i in items)
                     odd = sum(i.quantity for i in items if i.unexpected)
-                    flash(f"{case.number}: {units:,} unit(s) received"
-                          + (f", {odd:,} of them unexpected" if odd else "")
-                          + ". Grade them now.", "success")
+                    flash(_received_message(case, units, odd), "success")
                     return redirect(url_for(".return_inspect", case_id=case.id))
             else:
                 status = _add(form, entries, extras)
@@ -289,6 +298,15 @@ def return_receive(case_id: int):
                            extras=extras, form=form, focus=focus, machine=CASE_STATES,
                            receivable=case.state == CaseState.awaiting_return,
                            case_url=_case_detail_url(case)), status
+
+
+def _received_message(case: AfterSalesCase, units: int, odd: int) -> str:
+    """Return the flash after a receipt: how many units came back, how many unexpected."""
+    if odd:
+        return _("%(case)s: %(num)s unit(s) received, %(odd)s of them unexpected. Grade them "
+                 "now.", case=case.number, num=format_number(units), odd=format_number(odd))
+    return _("%(case)s: %(num)s unit(s) received. Grade them now.", case=case.number,
+             num=format_number(units))
 
 
 def _add(form: ReceiveReturnForm, entries: list[_Entry], extras: list[_Extra]) -> int:
@@ -368,9 +386,10 @@ def _read_grades(case: AfterSalesCase, gradings: list[_Grading]) -> dict | None:
                 try:
                     qty = int(raw)
                 except ValueError:
-                    raise ValidationError(f'{g.name}: "{raw}" is not a whole number.') from None
+                    raise ValidationError(_('%(item)s: "%(value)s" is not a whole number.',
+                                            item=g.name, value=raw)) from None
                 if qty < 0:
-                    raise ValidationError(f"{g.name}: enter zero or more.")
+                    raise ValidationError(_("%(item)s: enter zero or more.", item=g.name))
                 if qty:
                     location_id = None
                     if grade == Grade.A and g.bin:
@@ -398,9 +417,9 @@ def return_inspect(case_id: int):
         if grades is None:
             status = 422
             if form.errors:
-                flash("The form expired; enter the grades again.", "error")
+                flash(_("The form expired; enter the grades again."), "error")
         elif not grades:
-            flash("Enter the grades of at least one item.", "error")
+            flash(_("Enter the grades of at least one item."), "error")
             status = 422
         else:
             try:
@@ -426,10 +445,12 @@ def return_inspect(case_id: int):
                 units = {grade: sum(r.quantity for r in graded if r.grade == grade)
                          for grade in Grade}
                 done = case.state == CaseState.inspected
-                flash(f"{case.number}: graded A {units[Grade.A]:,}, B {units[Grade.B]:,}, "
-                      f"C {units[Grade.C]:,}."
-                      + (" Inspection complete." if done else " Items remain to grade."),
-                      "success")
+                values = {"case": case.number, "a": format_number(units[Grade.A]),
+                          "b": format_number(units[Grade.B]), "c": format_number(units[Grade.C])}
+                flash(_("%(case)s: graded A %(a)s, B %(b)s, C %(c)s. Inspection complete.",
+                        **values) if done else
+                      _("%(case)s: graded A %(a)s, B %(b)s, C %(c)s. Items remain to grade.",
+                        **values), "success")
                 if done:
                     return redirect(_case_detail_url(case) or url_for(".returns_start"))
                 return redirect(url_for(".return_inspect", case_id=case.id))
