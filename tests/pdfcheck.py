@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -282,7 +283,22 @@ def problems(data: bytes, *, margin: float = 4.0, min_size: float = 6.0,
 
 
 def check_layout(data: bytes, **options) -> list[Page]:
-    """Assert the PDF has no layout fault (see :func:`problems`); return its pages."""
+    """Assert the PDF has no layout fault (see :func:`problems`); return its pages.
+
+    With ``PDFCHECK_DUMP=folder`` in the environment each PDF checked is also written there,
+    with a PNG of its first page (:func:`render_png`), to look at.
+    """
+    folder = os.environ.get("PDFCHECK_DUMP")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        name = os.environ.get("PYTEST_CURRENT_TEST", "document").split(" ")[0]
+        path = os.path.join(folder, re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[-120:])
+        suffix = 1
+        while os.path.exists(f"{path}-{suffix}.pdf"):
+            suffix += 1
+        with open(f"{path}-{suffix}.pdf", "wb") as fh:
+            fh.write(data)
+        render_png(data, f"{path}-{suffix}.png")
     found = problems(data, **options)
     assert not found, "PDF layout faults:\n" + "\n".join(found[:40])
     return layout(data)

@@ -49,7 +49,8 @@ def test_returns_address_setting(case):
                                   actor=None)
     _, text = _read(documents.return_authorisation_pdf(case))
     assert "Dock 7" in text
-    assert documents.return_address_lines() == ["Returns Dept", "Dock 7", "Shenzhen"]
+    # the lines as typed, the company's country once, last, in capitals
+    assert documents.return_address_lines() == ["Returns Dept", "Dock 7", "Shenzhen", "CHINA"]
 
 
 def test_label_100x150(case):

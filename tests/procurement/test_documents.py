@@ -72,7 +72,7 @@ def test_purchase_order_pdf_shows_company_supplier_lines_terms_and_specs(specifi
     for expected in (po.number, "Lantern & Loom Trading Ltd", "1 Harbour Road",
                      "Shenzhen Textiles Co.", "SZTEX", "Li Wei", "sales@sztex.example.com",
                      "LUMA-TEE-M", "SZ-CT-180", "SZ-MUG", "Luma crew tee", "Black / M",
-                     spec_label, "30% deposit, 70% before shipping", "300", "4.2000",
+                     spec_label, "30% deposit, 70% before shipping", "300", "4.20",
                      "1,260.00", "1,312.80 USD", "Pack by size & colour."):
         assert expected in shown, expected
     assert total == Decimal("1312.80")

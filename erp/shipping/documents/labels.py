@@ -175,9 +175,9 @@ def missing_glyphs(parcels: Iterable[Parcel]) -> dict[str, set[str]]:
 # Vertical layout (points from the bottom of the page).
 TOP = PAGE_H - MARGIN
 HEADER_BOTTOM = TOP - 13 * mm
-SENDER_BOTTOM = HEADER_BOTTOM - 19 * mm
-ADDRESS_BOTTOM = SENDER_BOTTOM - 36 * mm
-BARCODE_BOTTOM = ADDRESS_BOTTOM - 24 * mm
+SENDER_BOTTOM = HEADER_BOTTOM - 18 * mm
+ADDRESS_BOTTOM = SENDER_BOTTOM - 33 * mm
+BARCODE_BOTTOM = ADDRESS_BOTTOM - 22 * mm
 INFO_BOTTOM = BARCODE_BOTTOM - 11 * mm
 BOTTOM = MARGIN
 LEFT = MARGIN + PAD
@@ -292,7 +292,7 @@ def _cn22(canvas: Canvas, parcel: Parcel, who: Sender) -> None:
     currency = parcel.currency
     lines = list(parcel.lines)
     width = CN22_COLS[0][1]
-    floor = _certification_top() + CN22_STEP + 2 * mm  # the total row stays above this
+    floor = _certification_top() + 4  # the total row (drawn below the last line) stays above
     y = CN22_HEAD_Y - 1.6 * mm - CN22_SIZE - 1.2
     shown = 0
     for index, line in enumerate(lines):
@@ -362,7 +362,7 @@ def _label(canvas: Canvas, parcel: Parcel, who: Sender, counts: dict[int, int]) 
     width = RIGHT - LEFT - 7 * mm
     x = LEFT + 7 * mm
     name = (order.ship_name or "").strip()
-    draw_lines(canvas, lines[:-1], x, SENDER_BOTTOM - 5.5 * mm, ADDRESS_BOTTOM + 10.5 * mm,
+    draw_lines(canvas, lines[:-1], x, SENDER_BOTTOM - 1.5 * mm, ADDRESS_BOTTOM + 10.5 * mm,
                 width, 10.5, bold_line=" ".join(name.split()))
     fonts.draw_string(canvas, x, ADDRESS_BOTTOM + 5.6 * mm, lines[-1], 12, bold=True,
                       max_width=width)
@@ -370,8 +370,8 @@ def _label(canvas: Canvas, parcel: Parcel, who: Sender, counts: dict[int, int]) 
         fonts.draw_string(canvas, x, ADDRESS_BOTTOM + 1.6 * mm, f"Tel. {order.phone}", 7,
                           max_width=width)
     # tracking barcode and the number below it
-    _barcode(canvas, parcel.tracking_number, BARCODE_BOTTOM + 6.5 * mm)
-    fonts.draw_string(canvas, PAGE_W / 2, BARCODE_BOTTOM + 2 * mm,
+    _barcode(canvas, parcel.tracking_number, BARCODE_BOTTOM + 5.5 * mm)
+    fonts.draw_string(canvas, PAGE_W / 2, BARCODE_BOTTOM + 1.6 * mm,
                       _spaced(parcel.tracking_number), 10, bold=True, align="centre",
                       max_width=RIGHT - LEFT)
     # weight, order reference, n/N, parcel number
