@@ -256,6 +256,29 @@ def tokens(text: str) -> list[tuple[str, bool]]:
         piece += char
     if piece:
         out.append((piece, space))
+    return _join_short_words(out)
+
+
+#: a run of Chinese or Japanese characters this short is a word kept whole (数量, 单价, 库位)
+SHORT_WORD = 5
+
+
+def _join_short_words(pieces: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """Keep a short run of Chinese characters (a caption like 数量) on one line."""
+    out: list[tuple[str, bool]] = []
+    index = 0
+    while index < len(pieces):
+        end = index + 1
+        if _breaks_anywhere(pieces[index][0][0]):
+            while (end < len(pieces) and not pieces[end][1]
+                   and _breaks_anywhere(pieces[end][0][0])):
+                end += 1
+        run = "".join(piece for piece, _space in pieces[index:end])
+        if end - index > 1 and len(run) <= SHORT_WORD:
+            out.append((run, pieces[index][1]))
+        else:
+            out.extend(pieces[index:end])
+        index = end
     return out
 
 

@@ -369,14 +369,24 @@ def _cell_min(cell, size: float) -> float:
     return 0.0
 
 
+def _cell_natural(cell, size: float) -> float:
+    if isinstance(cell, Text):
+        return cell.natural_width(size)
+    if isinstance(cell, list):
+        return max((_cell_natural(part, size) for part in cell), default=0.0)
+    return _cell_min(cell, size)
+
+
 def fit_widths(cells: Sequence[Sequence], widths: Sequence[float], size: float, *,
                padding: float, min_size: float = MIN_SIZE,
                spans: Sequence[tuple[int, int]] = ()) -> tuple[list[float], float]:
     """Return column widths (same total) and a text size at which no word has to break.
 
-    A column too narrow for its longest word takes room from the columns that have some to
-    spare; the text shrinks (by half points, down to ``min_size``) only when there is no room
-    left. Cells in ``spans`` (``(row, column)`` of a cell spanning columns) are left out.
+    A column too narrow for its longest word takes room first from columns wider than their
+    longest line (room nobody uses), then from columns that can wrap, in proportion to what
+    they can give; the text shrinks (by half points, down to ``min_size``) only when there is
+    no room left. Cells in ``spans`` (``(row, column)`` of a cell spanning columns) are left
+    out.
     """
     widths = [float(w) for w in widths]
     total = sum(widths)
@@ -384,21 +394,30 @@ def fit_widths(cells: Sequence[Sequence], widths: Sequence[float], size: float, 
     current = size
     while True:
         need = [0.0] * len(widths)
+        natural = [0.0] * len(widths)
         for r, row in enumerate(cells):
             for c, cell in enumerate(row):
                 if (r, c) not in skip:
                     need[c] = max(need[c], _cell_min(cell, current) + 2 * padding)
+                    natural[c] = max(natural[c], _cell_natural(cell, current) + 2 * padding)
         if sum(need) <= total + 0.01 or current <= min_size:
             break
         current = max(min_size, current - 0.5)
-    short = [max(0.0, n - w) for n, w in zip(need, widths, strict=True)]
-    deficit = sum(short)
-    if deficit > 0:
-        slack = [max(0.0, w - n) for n, w in zip(need, widths, strict=True)]
-        spare = sum(slack)
-        share = min(1.0, deficit / spare) if spare else 0.0
-        widths = [max(w, n) if s_ > 0 else w - sl * share
-                  for w, n, s_, sl in zip(widths, need, short, slack, strict=True)]
+    deficit = sum(max(0.0, n - w) for n, w in zip(need, widths, strict=True))
+    if deficit <= 0:
+        return widths, current
+    widths = [max(w, n) for w, n in zip(widths, need, strict=True)]
+    # 1. room nobody uses: a column wider than its longest line
+    for limit in (natural, need):
+        spare = [max(0.0, w - max(lim, n)) for w, lim, n in zip(widths, limit, need, strict=True)]
+        available = sum(spare)
+        if available <= 0:
+            continue
+        share = min(1.0, deficit / available)
+        widths = [w - sp * share for w, sp in zip(widths, spare, strict=True)]
+        deficit -= available * share
+        if deficit <= 0.01:
+            break
     return widths, current
 
 

@@ -17,7 +17,7 @@ from reportlab.platypus import KeepTogether, Spacer
 from erp.core import fonts
 from erp.core import settings as core_settings
 from erp.core.addresses import free_address
-from erp.core.i18n import _l
+from erp.core.i18n import _l, format_number
 from erp.core.money import format_money
 from erp.core.pdf import (
     A4_INNER_WIDTH,
@@ -64,9 +64,10 @@ def _parties(po: PurchaseOrder, company: Company, words: _Words):
                                          name=company.name)
     seller_lines, _country = free_address((supplier.address or "").splitlines(),
                                           supplier.country, name=supplier.name)
-    contact = [words(_l("Supplier code: %(code)s", code=supplier.code))]
+    code_caption, attention = words(_l("Supplier code")), words(_l("Attn"))
+    contact = [f"{code_caption}: {supplier.code}"]
     if supplier.contact_name:
-        contact.append(words(_l("Attn: %(name)s", name=supplier.contact_name)))
+        contact.append(f"{attention}: {supplier.contact_name}")
     contact += [value for value in (supplier.email, supplier.phone) if value]
     buyer = block(words(_l("Buyer")), buyer_lines, bold_line=company.name)
     seller = block(words(_l("Supplier")), seller_lines + contact, bold_line=supplier.name)
@@ -88,7 +89,7 @@ def _terms(po: PurchaseOrder, words: _Words):
 
 
 def _line_table(po: PurchaseOrder, words: _Words):
-    head = [words(_l("#"), "\n"), words(_l("Our SKU"), "\n"), words(_l("Supplier code"), "\n"),
+    head = ["#", words(_l("Our SKU"), "\n"), words(_l("Supplier code"), "\n"),
             words(_l("Description"), "\n"), words(_l("Specification"), "\n"),
             words(_l("Expected"), "\n"), words(_l("Qty"), "\n"),
             words(_l("Unit price"), "\n"), words(_l("Amount"), "\n")]
@@ -105,9 +106,9 @@ def _line_table(po: PurchaseOrder, words: _Words):
         units += qty
         description = product.name + (f"\n{variant}" if variant else "")
         if line.cancelled_qty:
+            cancelled, ordered = format_number(line.cancelled_qty), format_number(line.quantity)
             description += "\n" + words(_l("%(cancelled)s of %(quantity)s cancelled",
-                                           cancelled=f"{line.cancelled_qty:,}",
-                                           quantity=f"{line.quantity:,}"))
+                                           cancelled=cancelled, quantity=ordered))
         expected = line.expected_date or po.expected_date
         rows.append([str(n), sku.code, line.supplier_code or "", description, spec,
                      expected.isoformat() if expected else "", f"{qty:,}",
@@ -155,7 +156,8 @@ def _purchase_order_pdf(po: PurchaseOrder, company: Company, total: Decimal,
                             state=str(PURCHASE_ORDER_STATES.label(state)).upper()))
     elif state == PurchaseOrderState.cancelled:
         subtitle = words(_l("CANCELLED"))
-    title = f"{words(_l('Purchase order'))} {po.number or po.reference}"
+    caption = words(_l("Purchase order"))
+    title = f"{caption} {po.number or po.reference}"
     return a4_document(story, title=title, company=company.name, subtitle=subtitle)
 
 
