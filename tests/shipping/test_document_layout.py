@@ -260,3 +260,31 @@ def test_pick_list_in_english_and_in_chinese(wave):
     pages = check_layout(data, titles=[f"拣货单 {wave.number}"])
     assert "已拣" in pages[0].text
     assert any(run.font == "ERP-Sans" for run in layout(data)[0].runs)
+
+
+def test_pick_list_download_follows_the_readers_language(client, login_as, wave):
+    login_as("warehouse")
+    english = layout(client.get(f"/shipping/waves/{wave.id}/pick-list.pdf").data)[0].text
+    assert "12 orders, 24 picks," in " ".join(english.split())
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    response = client.get(f"/shipping/waves/{wave.id}/pick-list.pdf")
+    assert response.status_code == 200
+    text = " ".join(layout(response.data)[0].text.split())
+    assert f"拣货单 {wave.number}" in text
+    assert "12 个订单，24 次拣货" in text
+    assert "周转箱" in text
+
+
+def test_papers_going_abroad_stay_english_for_a_chinese_reader(client, login_as, world):
+    parcel = world("DE", service="ems", form="cn23")
+    db.session.commit()
+    login_as("warehouse")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    for endpoint in ("label", "cn23", "invoice", "packing-slip"):
+        response = client.get(f"/shipping/parcels/{parcel.id}/{endpoint}.pdf")
+        assert response.status_code == 200, endpoint
+        text = " ".join(layout(response.data)[0].text.split())
+        assert "打印" not in text and "页" not in text, endpoint
+        assert "GERMANY" in text, endpoint
+        if endpoint != "label":
+            assert "Page 1" in text, endpoint

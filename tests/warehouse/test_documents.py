@@ -166,3 +166,15 @@ def test_count_sheet_layout_in_english_and_chinese(long_count):
     pages = check_layout(pdf, titles=[f"盘点表 {long_count.number}"])
     assert "库位" in pages[0].text
     assert "盲盘" in pages[0].text
+
+
+def test_count_sheet_download_in_chinese(client, login_as, long_count):
+    from tests.pdfcheck import layout
+
+    login_as("warehouse")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    response = client.get(f"/warehouse/counts/{long_count.id}/sheet.pdf")
+    assert response.status_code == 200
+    text = " ".join(layout(response.data)[0].text.split())
+    assert f"盘点表 {long_count.number}" in text
+    assert "行数 30" in text
