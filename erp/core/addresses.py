@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -230,7 +230,3 @@ def free_address(lines: Iterable[str | None], country: str | None, *,
     formatted = format_address({"name": name, "street": typed}, country)
     return formatted, country
 
-
-def join(lines: Sequence[str], separator: str = ", ") -> str:
-    """Return address lines on one line (``Hauptstrasse 1, 10115 Berlin, GERMANY``)."""
-    return separator.join(line for line in lines if line)

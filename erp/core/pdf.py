@@ -89,19 +89,24 @@ def _units(segments: Sequence[Segment], bold_all: bool) -> list[list]:
     with its punctuation; ``parts`` are ``(text, bold)`` pieces (a word may change weight).
     """
     paragraphs: list[list] = [[]]
+    spaced = False  # the previous segment ended with a space
     for content, bold in segments:
         bold = bold or bold_all
         for index, paragraph in enumerate(content.split("\n")):
             if index:
                 paragraphs.append([])
+                spaced = False
             units = paragraphs[-1]
             for n, (piece, space) in enumerate(fonts.tokens(paragraph)):
+                space = space or (n == 0 and spaced)
                 glue = (n == 0 and not space and units and not paragraph.startswith(" ")
                         and not fonts.tokens(units[-1][0][-1][0] + piece[:1])[1:])
                 if glue:  # "RMA-1" then "." in another weight: one unit
                     units[-1][0].append((piece, bold))
                 else:
                     units.append(([(piece, bold)], space or (n == 0 and paragraph[:1] == " ")))
+        if content:
+            spaced = content.endswith(" ") or (spaced and not content.strip())
     return paragraphs
 
 
