@@ -15,45 +15,49 @@ from datetime import datetime, timedelta
 
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import Spacer
 
 from erp.aftersales.errors import AfterSalesError
 from erp.aftersales.models import AfterSalesCase, CaseState
 from erp.core import fonts
 from erp.core import settings as core_settings
+from erp.core.addresses import free_address, order_address
 from erp.core.pdf import (
-    NORMAL,
-    SMALL,
-    TITLE,
+    A4_INNER_WIDTH,
     Barcode128,
+    Heading,
     LABEL_100x150,
+    Text,
     a4_document,
-    draw_code128,
-    grid_table,
-    text,
+    block,
+    boxes,
+    data_table,
+    draw_lines,
+    in_english,
 )
-from erp.shipping.documents.labels import addressee_lines, country_name, sender
+from erp.shipping.documents.labels import sender
 
 #: at least this many days to send the goods back once authorised
 MIN_DAYS_TO_RETURN = 14
 
 
 def return_address_lines() -> list[str]:
-    """Return the lines of the address returns go to (the setting, else the company's)."""
+    """Return the lines of the address returns go to (the setting, else the company's).
+
+    The lines are printed as typed; a last line naming a country gives the country (else the
+    company's), printed once, last, in English capitals.
+    """
     configured = core_settings.get("returns_address") or ""
     lines = [line.strip() for line in configured.splitlines() if line.strip()]
-    if lines:
-        return lines
     who = sender()
-    return [line for line in (who.name, *who.address_lines, who.country_name) if line]
+    if lines:
+        return free_address(lines, who.country)[0]
+    return who.lines()
 
 
 def customer_lines(case: AfterSalesCase) -> list[str]:
     """Return the customer's name and address (the contact's name, the order's address)."""
-    lines = addressee_lines(case.order)
-    if case.contact_name and lines:
-        lines[0] = case.contact_name
-    return lines
+    return order_address(case.order, name=case.contact_name or None)
 
 
 def return_deadline(case: AfterSalesCase) -> datetime:
@@ -85,13 +89,13 @@ def _check(case: AfterSalesCase) -> None:
         raise AfterSalesError(f"{case.number} was rejected: no return is authorised.")
 
 
-def _address_block(title: str, lines: list[str]) -> list:
-    return [Paragraph(f"<b>{text(title)}</b>", SMALL),
-            *[Paragraph(fonts.markup(line), NORMAL) for line in lines]]
+def _customer_name(case: AfterSalesCase) -> str:
+    return case.contact_name or case.order.ship_name or ""
 
 
+@in_english
 def return_authorisation_pdf(case: AfterSalesCase) -> bytes:
-    """Return the A4 return authorisation of a case whose goods come back.
+    """Return the A4 return authorisation of a case whose goods come back (in English).
 
     :raises AfterSalesError: the case type expects no return.
     """
@@ -100,42 +104,43 @@ def return_authorisation_pdf(case: AfterSalesCase) -> bytes:
     company = sender().name
     deadline = return_deadline(case).strftime("%Y-%m-%d")
     story: list = [
-        Paragraph(f"Return authorisation {text(case.number)}", TITLE),
-        Paragraph(f"Order {text(case.order.number)} &middot; opened "
-                  f"{case.opened_at:%Y-%m-%d}", NORMAL),
+        Heading(f"Return authorisation {case.number}"),
+        Text(f"Order {case.order.number} · opened {case.opened_at:%Y-%m-%d}", 9.5),
         Spacer(1, 3 * mm),
         Barcode128(case.number, width=80 * mm, height=16 * mm, font_size=10),
         Spacer(1, 5 * mm),
-    ]
-    addresses = Table([[_address_block("Send the parcel to", return_address_lines()),
-                        _address_block("From (customer)", customer_lines(case))]],
-                      colWidths=[90 * mm, 90 * mm])
-    addresses.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
-                                   ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
-    story += [addresses, Spacer(1, 5 * mm), Paragraph("<b>Items to return</b>", NORMAL),
-              Spacer(1, 1 * mm)]
+        boxes([block("Send the parcel to", return_address_lines(), size=9.5,
+                     bold_first=True),
+               block("From (customer)", customer_lines(case), size=9.5,
+                     bold_line=_customer_name(case))], [A4_INNER_WIDTH / 2] * 2),
+        Spacer(1, 5 * mm), Text("Items to return", 10, bold=True, space_after=1 * mm)]
     rows: list[list] = [["#", "SKU", "Description", "Qty"]]
     for n, line in enumerate(case.lines, start=1):
-        rows.append([str(n), line.sku.code, Paragraph(fonts.markup(_describe(line.sku)), SMALL),
-                     str(line.quantity)])
-    story.append(grid_table(rows, col_widths=[10 * mm, 45 * mm, 105 * mm, 20 * mm],
-                            align_right=(3,)))
+        rows.append([str(n), line.sku.code, _describe(line.sku), str(line.quantity)])
+    story.append(data_table(rows, widths=[10 * mm, 50 * mm, 100 * mm, 20 * mm],
+                            align_right=(0, 3)))
     units = sum(line.quantity for line in case.lines)
     instructions = [
-        f"Write the return number <b>{text(case.number)}</b> clearly on the outside of the "
-        "parcel, or stick the return label on it, and put this page inside.",
-        f"Send the {units} item(s) above by <b>{deadline}</b>. Parcels arriving without the "
-        "return number may be delayed.",
-        "If the parcel crosses a border, declare it as <b>\"Returned goods\"</b> on the customs "
-        "declaration (CN22/CN23), with the same description and value as on the original "
-        "shipment, so that no duty or tax is charged twice.",
-        "Keep the receipt and tracking number of your parcel until your case is settled.",
+        [("Write the return number ", False), (case.number, True),
+         (" clearly on the outside of the parcel, or stick the return label on it, and put "
+          "this page inside.", False)],
+        [(f"Send the {units} {'item' if units == 1 else 'items'} above by ", False),
+         (deadline, True), (". Parcels arriving without the return number may be delayed.",
+                            False)],
+        [("If the parcel crosses a border, declare it as ", False), ('"Returned goods"', True),
+         (" on the customs declaration (CN22/CN23), with the same description and value as on "
+          "the original shipment, so that no duty or tax is charged twice.", False)],
+        [("Keep the receipt and tracking number of your parcel until your case is settled.",
+          False)],
     ]
-    story += [Spacer(1, 5 * mm), Paragraph("<b>How to return the goods</b>", NORMAL)]
-    story += [Paragraph(f"{n}. {line}", NORMAL) for n, line in enumerate(instructions, 1)]
-    return a4_document(story, title="Return authorisation", company=company)
+    story += [Spacer(1, 5 * mm), Text("How to return the goods", 10, bold=True,
+                                      space_after=1 * mm)]
+    story += [Text([(f"{n}. ", False), *line], 9.5, space_after=1 * mm)
+              for n, line in enumerate(instructions, 1)]
+    return a4_document(story, title="Return authorisation", company=company, heading=False)
 
 
+@in_english
 def return_label_pdf(case: AfterSalesCase) -> bytes:
     """Return a 100 x 150 mm return label: from the customer to the returns address, RMA code.
 
@@ -157,38 +162,31 @@ def return_label_pdf(case: AfterSalesCase) -> bytes:
     fonts.draw_string(canvas, width - margin, y, "RETURNED GOODS", 9, bold=True, align="right")
     y -= 8 * mm
 
+    # the RMA barcode at the bottom, the addresses above it
+    bar_y = margin + 12 * mm
+    rma_y = bar_y + 24.5 * mm
     fonts.draw_string(canvas, margin, y, "FROM", 7, bold=True)
-    y -= 4 * mm
-    for line in customer_lines(case)[:6]:
-        for part in fonts.wrap(line, 8.5, inner)[:2]:
-            fonts.draw_string(canvas, margin, y, part, 8.5, max_width=inner)
-            y -= 3.8 * mm
-    y -= 3 * mm
+    y -= 2 * mm
+    customer = customer_lines(case)
+    room = (y - rma_y) * 0.42  # the customer's address gets about two fifths of the room
+    last = draw_lines(canvas, customer, margin, y, y - room, inner, 8.5,
+                      bold_line=_customer_name(case))
+    y = last - 4.5 * mm
     canvas.line(margin, y + 1.5 * mm, width - margin, y + 1.5 * mm)
     y -= 3 * mm
-
     fonts.draw_string(canvas, margin, y, "TO", 7, bold=True)
-    y -= 5.5 * mm
-    for line in return_address_lines()[:7]:
-        for part in fonts.wrap(line, 11, inner)[:2]:
-            fonts.draw_string(canvas, margin, y, part, 11, max_width=inner, bold=True)
-            y -= 5 * mm
-
-    # the RMA barcode at the bottom
-    bar_y = margin + 12 * mm
-    draw_code128(canvas, case.number, margin + 4 * mm, bar_y, width=inner - 8 * mm,
-                 height=18 * mm, font_size=10)
-    fonts.draw_string(canvas, width / 2, bar_y + 23 * mm, f"RMA {case.number}", 12, bold=True,
-                      align="centre")
+    y -= 2 * mm
+    draw_lines(canvas, return_address_lines(), margin, y, rma_y + 6 * mm, inner, 11,
+               bold=True)
+    bars = Barcode128(case.number, width=inner - 8 * mm, height=18 * mm, font_size=10)
+    bars.drawOn(canvas, (width - bars.width) / 2, bar_y)
+    fonts.draw_string(canvas, width / 2, rma_y, f"RMA {case.number}", 12, bold=True,
+                      align="centre", max_width=inner)
     foot = f"Order {case.order.number}"
     if case.return_tracking:
         foot += f" · return tracking {case.return_tracking}"
     fonts.draw_string(canvas, width / 2, margin + 3 * mm, foot, 7, align="centre",
                       max_width=inner)
-    country = country_name(case.order.country)
-    if country:
-        fonts.draw_string(canvas, width - margin, margin + 7 * mm, f"from {country}", 6.5,
-                          align="right")
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()

@@ -155,14 +155,15 @@ def runs(text: str) -> tuple[tuple[str, str], ...]:
     return tuple((font, part) for font, part in out)
 
 
-def string_width(text: str, size: float) -> float:
+def string_width(text: str, size: float, *, bold: bool = False) -> float:
     """Return the width of ``text`` drawn at ``size`` points with the fonts chosen for it."""
-    return _width(str(text), size)
+    return _width(str(text), size, bold)
 
 
 @lru_cache(maxsize=65536)
-def _width(text: str, size: float) -> float:
-    return sum(_run_width(font, part, size) for font, part in runs(text))
+def _width(text: str, size: float, bold: bool = False) -> float:
+    return sum(_run_width(BASE_BOLD if bold and font == BASE else font, part, size)
+               for font, part in runs(text))
 
 
 @lru_cache(maxsize=65536)
@@ -170,21 +171,25 @@ def _run_width(font: str, part: str, size: float) -> float:
     return pdfmetrics.stringWidth(part, font, size)
 
 
+#: the smallest size text is drawn at: below it a label or a form is not legible
+MIN_SIZE = 6.0
+
+
 def draw_string(canvas, x: float, y: float, text, size: float, *,
                 max_width: float | None = None, bold: bool = False,
-                align: str = "left", min_size: float = 5.0) -> float:
+                align: str = "left", min_size: float = MIN_SIZE) -> float:
     """Draw ``text`` at ``(x, y)`` in the fonts that cover it; return the size used.
 
-    ``max_width`` shrinks the font size (down to ``min_size``) so the text fits instead of cutting
-    characters off. ``bold`` uses Helvetica-Bold for Latin-1 text (the TrueType fonts have no bold
-    face here). ``align`` is ``left``, ``right`` or ``centre`` around ``x``.
+    ``max_width`` shrinks the font size (down to ``min_size``, 6 pt) so the text fits instead of
+    cutting characters off. ``bold`` uses Helvetica-Bold for Latin-1 text (the TrueType fonts
+    have no bold face here). ``align`` is ``left``, ``right`` or ``centre`` around ``x``.
     """
     text = "" if text is None else str(text)
     if not text:
         return size
     parts = runs(text)
     if max_width is not None or align != "left":
-        width = _width(text, size)
+        width = _width(text, size, bold)
         if max_width is not None and width > max_width and width > 0:
             new_size = max(min_size, size * max_width / width)
             width = width * new_size / size
@@ -206,28 +211,120 @@ def draw_string(canvas, x: float, y: float, text, size: float, *,
     return size
 
 
-def wrap(text: str | None, size: float, max_width: float) -> list[str]:
-    """Break ``text`` into lines no wider than ``max_width`` (words first, else characters).
+def fit_size(text: str | None, size: float, max_width: float, *, bold: bool = False,
+             min_size: float = MIN_SIZE) -> float:
+    """Return the largest size up to ``size`` (not under ``min_size``) at which text fits."""
+    width = _width(str(text or ""), size, bold)
+    if width <= max_width or width <= 0:
+        return size
+    return max(min_size, size * max_width / width)
 
-    Existing line breaks are kept. Chinese and Japanese text without spaces breaks between
-    characters. Nothing is dropped.
+
+# Characters a line may not start with (they stay with the character before them), and the
+# scripts written without spaces, where a line may break between any two characters.
+_NO_BREAK_BEFORE = set("，。、：；！？）」』】〉》〕］｝,.;:!?)]}%％·・ー～…")
+_NO_BREAK_AFTER = set("（「『【〈《〔［｛([{")
+
+
+def _breaks_anywhere(char: str) -> bool:
+    code = ord(char)
+    return (0x3040 <= code <= 0x30FF or 0x3400 <= code <= 0x4DBF or 0x4E00 <= code <= 0x9FFF
+            or 0xAC00 <= code <= 0xD7AF or 0xF900 <= code <= 0xFAFF or 0xFF00 <= code <= 0xFFEF
+            or 0x3000 <= code <= 0x303F or 0x20000 <= code <= 0x2FA1F)
+
+
+def tokens(text: str) -> list[tuple[str, bool]]:
+    """Split one line of text into the pieces a line may break between.
+
+    Returns ``(piece, space_before)`` pairs. Latin words (codes like ``KB-BAG-COR-8``
+    included) are never split: a line breaks at a space, or between two Chinese or Japanese
+    characters (closing punctuation stays with the character before it).
+    """
+    out: list[tuple[str, bool]] = []
+    piece, space = "", False
+    for char in str(text):
+        if char == " ":
+            if piece:
+                out.append((piece, space))
+                piece = ""
+            space = True
+            continue
+        if (piece and piece[-1] not in _NO_BREAK_AFTER and char not in _NO_BREAK_BEFORE
+                and (_breaks_anywhere(char) or _breaks_anywhere(piece[-1]))):
+            out.append((piece, space))
+            piece, space = "", False
+        piece += char
+    if piece:
+        out.append((piece, space))
+    return _join_short_words(out)
+
+
+#: a run of Chinese or Japanese characters this short is a word kept whole (数量, 单价, 库位)
+SHORT_WORD = 5
+
+
+def _join_short_words(pieces: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
+    """Keep a short run of Chinese characters (a caption like 数量) on one line."""
+    out: list[tuple[str, bool]] = []
+    index = 0
+    while index < len(pieces):
+        end = index + 1
+        if _breaks_anywhere(pieces[index][0][0]):
+            while (end < len(pieces) and not pieces[end][1]
+                   and _breaks_anywhere(pieces[end][0][0])):
+                end += 1
+        run = "".join(piece for piece, _space in pieces[index:end])
+        if end - index > 1 and len(run) <= SHORT_WORD:
+            out.append((run, pieces[index][1]))
+        else:
+            out.extend(pieces[index:end])
+        index = end
+    return out
+
+
+def min_width(text: str | None, size: float, *, bold: bool = False) -> float:
+    """Return the width of the widest piece of ``text`` a line cannot break (its longest word)."""
+    widest = 0.0
+    for paragraph in str(text or "").splitlines():
+        for piece, _space in tokens(paragraph):
+            widest = max(widest, _width(piece, size, bold))
+    return widest
+
+
+def wrap(text: str | None, size: float, max_width: float, *, bold: bool = False,
+         break_words: bool = True) -> list[str]:
+    """Break ``text`` into lines no wider than ``max_width``.
+
+    Lines break at spaces and between Chinese or Japanese characters; existing line breaks are
+    kept. A word wider than the line is broken between characters when ``break_words``, else
+    left whole on its own line (the caller shrinks the text or widens the column). Nothing is
+    dropped.
     """
     lines: list[str] = []
-    for paragraph in str(text or "").splitlines():
+    for paragraph in str(text or "").splitlines() or [""]:
         line = ""
-        for word in paragraph.split(" "):
-            candidate = f"{line} {word}" if line else word
-            if string_width(candidate, size) <= max_width:
+        for piece, space in tokens(paragraph):
+            candidate = f"{line}{' ' if space and line else ''}{piece}"
+            if not line or _width(candidate, size, bold) <= max_width:
+                if not line and _width(piece, size, bold) > max_width and break_words:
+                    for char in piece:  # a word wider than the line: break it
+                        if line and _width(line + char, size, bold) > max_width:
+                            lines.append(line)
+                            line = ""
+                        line += char
+                    continue
                 line = candidate
                 continue
-            if line:
-                lines.append(line)
+            lines.append(line)
             line = ""
-            for char in word:  # a word (or CJK run) wider than the line: break it
-                if line and string_width(line + char, size) > max_width:
-                    lines.append(line)
-                    line = ""
-                line += char
+            if _width(piece, size, bold) > max_width and break_words:
+                for char in piece:
+                    if line and _width(line + char, size, bold) > max_width:
+                        lines.append(line)
+                        line = ""
+                    line += char
+            else:
+                line = piece
         if line:
             lines.append(line)
     return lines

@@ -1,17 +1,34 @@
-"""Procurement PDFs: the purchase order sent to the supplier (A4)."""
+"""Procurement PDFs: the purchase order sent to the supplier (A4).
+
+The order is printed in the supplier's language (``Supplier.language``). A supplier reading
+Chinese gets every caption in Chinese followed by the English (``采购单 Purchase order``), so
+the order also reads for the buyer's own staff; other suppliers get English.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from reportlab.lib import colors
+from flask_babel import force_locale
 from reportlab.lib.units import mm
-from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import KeepTogether, Spacer
 
+from erp.core import fonts
+from erp.core import settings as core_settings
+from erp.core.addresses import free_address
+from erp.core.i18n import _l, format_number
 from erp.core.money import format_money
-from erp.core.pdf import NORMAL, SMALL, a4_document, grid_table, text
+from erp.core.pdf import (
+    A4_INNER_WIDTH,
+    Text,
+    a4_document,
+    block,
+    boxes,
+    data_table,
+    in_language,
+    pairs_table,
+)
 from erp.procurement.models import PURCHASE_ORDER_STATES, PurchaseOrder, PurchaseOrderState
 
 
@@ -21,54 +38,62 @@ class Company:
 
     name: str
     address: str
+    country: str | None = None
 
 
-def _lines_html(value: str | None) -> str:
-    return "<br/>".join(text(part) for part in (value or "").splitlines() if part.strip())
+class _Words:
+    """Captions in the supplier's language, followed by the English for a Chinese supplier."""
+
+    def __init__(self, bilingual: bool):
+        self.bilingual = bilingual
+
+    def __call__(self, message, separator: str = " ") -> str:
+        local = str(message)
+        if not self.bilingual:
+            return local
+        with force_locale("en"):
+            english = str(message)
+        return local if local == english else f"{local}{separator}{english}"
 
 
-def _block(title: str, rows: Sequence[str]) -> list:
-    return [Paragraph(f"<b>{text(title)}</b>", SMALL)] + [
-        Paragraph(row, NORMAL) for row in rows if row]
-
-
-def _parties(po: PurchaseOrder, company: Company) -> Table:
+def _parties(po: PurchaseOrder, company: Company, words: _Words):
     supplier = po.supplier
-    buyer = _block("Buyer", [f"<b>{text(company.name)}</b>", _lines_html(company.address)])
-    seller = _block("Supplier", [
-        f"<b>{text(supplier.name)}</b> ({text(supplier.code)})",
-        _lines_html(supplier.address), text(supplier.country),
-        f"Attn: {text(supplier.contact_name)}" if supplier.contact_name else "",
-        text(supplier.email) if supplier.email else "",
-        text(supplier.phone) if supplier.phone else ""])
-    table = Table([[buyer, seller]], colWidths=[90 * mm, 90 * mm])
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
-                               ("BOX", (0, 0), (0, 0), 0.25, colors.grey),
-                               ("BOX", (1, 0), (1, 0), 0.25, colors.grey),
-                               ("TOPPADDING", (0, 0), (-1, -1), 4),
-                               ("BOTTOMPADDING", (0, 0), (-1, -1), 4)]))
-    return table
+    buyer_lines, _country = free_address((company.address or "").splitlines(),
+                                         company.country
+                                         or core_settings.get("company_country"),
+                                         name=company.name)
+    seller_lines, _country = free_address((supplier.address or "").splitlines(),
+                                          supplier.country, name=supplier.name)
+    code_caption, attention = words(_l("Supplier code")), words(_l("Attn"))
+    contact = [f"{code_caption}: {supplier.code}"]
+    if supplier.contact_name:
+        contact.append(f"{attention}: {supplier.contact_name}")
+    contact += [value for value in (supplier.email, supplier.phone) if value]
+    buyer = block(words(_l("Buyer")), buyer_lines, bold_line=company.name)
+    seller = block(words(_l("Supplier")), seller_lines + contact, bold_line=supplier.name)
+    return boxes([buyer, seller], [A4_INNER_WIDTH / 2] * 2)
 
 
-def _terms(po: PurchaseOrder) -> Table:
+def _terms(po: PurchaseOrder, words: _Words):
     rows = [
-        ("Order number", po.number or f"{po.reference} (not yet submitted)"),
-        ("Order date", po.ordered_on.isoformat() if po.ordered_on else "not yet placed"),
-        ("Expected delivery", po.expected_date.isoformat() if po.expected_date else "to agree"),
-        ("Currency", po.currency),
-        ("Payment terms", po.supplier.payment_terms or "as agreed"),
+        (words(_l("Order number")),
+         po.number or words(_l("%(reference)s (not yet submitted)", reference=po.reference))),
+        (words(_l("Order date")),
+         po.ordered_on.isoformat() if po.ordered_on else words(_l("not yet placed"))),
+        (words(_l("Expected delivery")),
+         po.expected_date.isoformat() if po.expected_date else words(_l("to agree"))),
+        (words(_l("Currency")), po.currency),
+        (words(_l("Payment terms")), po.supplier.payment_terms or words(_l("as agreed"))),
     ]
-    table = Table([[Paragraph(f"<b>{text(k)}</b>", SMALL), Paragraph(text(v), NORMAL)]
-                   for k, v in rows], colWidths=[40 * mm, 140 * mm])
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
-                               ("TOPPADDING", (0, 0), (-1, -1), 1),
-                               ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
-    return table
+    return pairs_table(rows, widths=(50 * mm, 130 * mm))
 
 
-def _line_table(po: PurchaseOrder) -> tuple[Table, int, list[str]]:
-    rows: list[list] = [["#", "Our SKU", "Supplier code", "Description", "Specification",
-                         "Expected", "Qty", "Unit price", "Amount"]]
+def _line_table(po: PurchaseOrder, words: _Words):
+    head = ["#", words(_l("Our SKU"), "\n"), words(_l("Supplier code"), "\n"),
+            words(_l("Description"), "\n"), words(_l("Specification"), "\n"),
+            words(_l("Expected"), "\n"), words(_l("Qty"), "\n"),
+            words(_l("Unit price"), "\n"), words(_l("Amount"), "\n")]
+    rows: list[list] = [head]
     units = 0
     specs: list[str] = []
     for n, line in enumerate(po.lines, start=1):
@@ -79,57 +104,71 @@ def _line_table(po: PurchaseOrder) -> tuple[Table, int, list[str]]:
             specs.append(spec)
         qty = line.quantity - line.cancelled_qty
         units += qty
-        description = text(product.name) + (f"<br/>{text(variant)}" if variant else "")
+        description = product.name + (f"\n{variant}" if variant else "")
         if line.cancelled_qty:
-            description += f"<br/><i>{line.cancelled_qty:,} of {line.quantity:,} cancelled</i>"
+            cancelled, ordered = format_number(line.cancelled_qty), format_number(line.quantity)
+            description += "\n" + words(_l("%(cancelled)s of %(quantity)s cancelled",
+                                           cancelled=cancelled, quantity=ordered))
         expected = line.expected_date or po.expected_date
-        rows.append([str(n), Paragraph(text(sku.code), SMALL),
-                     Paragraph(text(line.supplier_code or ""), SMALL),
-                     Paragraph(description, SMALL), Paragraph(text(spec), SMALL),
+        rows.append([str(n), sku.code, line.supplier_code or "", description, spec,
                      expected.isoformat() if expected else "", f"{qty:,}",
                      format_money(line.unit_price, None, 4), format_money(line.amount)])
-    widths = [7 * mm, 26 * mm, 22 * mm, 44 * mm, 25 * mm, 17 * mm, 12 * mm, 15 * mm, 17 * mm]
-    return grid_table(rows, col_widths=widths, align_right=(6, 7, 8), font_size=7.5), units, specs
+    widths = [7 * mm, 27 * mm, 23 * mm, 36 * mm, 22 * mm, 18 * mm, 12 * mm, 17 * mm, 18 * mm]
+    table = data_table(rows, widths=widths, align_right=(0, 6, 7, 8), size=7.5)
+    return table, units, specs
 
 
-def _totals(total: Decimal, currency: str, units: int) -> Table:
-    table = Table([["Units", f"{units:,}"], ["Total", format_money(total, currency)]],
-                  colWidths=[30 * mm, 40 * mm], hAlign="RIGHT")
-    table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), "Helvetica", 9),
-                               ("FONT", (0, 1), (-1, 1), "Helvetica-Bold", 10),
-                               ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-                               ("LINEABOVE", (0, 1), (-1, 1), 0.5, colors.black)]))
+def _totals(total: Decimal, currency: str, units: int, words: _Words):
+    table = data_table([[words(_l("Units")), f"{units:,}"],
+                        [[(words(_l("Total")), True)], [(format_money(total, currency), True)]]],
+                       widths=[40 * mm, 45 * mm], header=False, align_right=(1,), size=9.5)
+    table.hAlign = "RIGHT"
     return table
 
 
-def purchase_order_pdf(po: PurchaseOrder, *, company: Company, total: Decimal) -> bytes:
-    """Return the A4 purchase order to send to the supplier.
-
-    It shows the buyer and supplier, the order's terms, each line with the supplier's code and
-    the brand's purchasing specification reference, and the total in the order currency.
-
-    :param total: the order total in its currency (see ``purchase_order_totals``).
-    """
-    story: list = [_parties(po, company), Spacer(1, 4 * mm), _terms(po), Spacer(1, 5 * mm)]
-    lines, units, specs = _line_table(po)
-    story += [lines, Spacer(1, 3 * mm), _totals(total, po.currency, units), Spacer(1, 5 * mm)]
-    notes = []
+def _purchase_order_pdf(po: PurchaseOrder, company: Company, total: Decimal,
+                        bilingual: bool) -> bytes:
+    fonts.register_fonts()
+    words = _Words(bilingual)
+    story: list = [_parties(po, company, words), Spacer(1, 4 * mm), _terms(po, words),
+                   Spacer(1, 5 * mm)]
+    lines, units, specs = _line_table(po, words)
+    story += [lines, Spacer(1, 3 * mm), _totals(total, po.currency, units, words),
+              Spacer(1, 5 * mm)]
+    notes: list = []
     if specs:
-        notes.append(Paragraph(
+        notes.append(Text(words(_l(
             "Goods must conform to the purchasing specification given on each line: "
-            + ", ".join(text(s) for s in specs) + ". Ask us for a copy before production.",
-            SMALL))
+            "%(specs)s. Ask us for a copy before production.", specs=", ".join(specs)), "\n"),
+            8.5, space_after=1.5 * mm))
     if po.notes:
-        notes.append(Paragraph(f"<b>Notes:</b> {_lines_html(po.notes)}", SMALL))
-    notes.append(Paragraph(
-        f"Please confirm this order, its prices and the delivery date to {text(company.name)}, "
-        f"quoting {text(po.number or po.reference)} on every delivery note and invoice.", SMALL))
+        notes.append(Text([(words(_l("Notes:")) + " ", True), (po.notes, False)], 8.5,
+                          space_after=1.5 * mm))
+    notes.append(Text(words(_l(
+        "Please confirm this order, its prices and the delivery date to %(company)s, quoting "
+        "%(number)s on every delivery note and invoice.", company=company.name,
+        number=po.number or po.reference), "\n"), 8.5))
     story.append(KeepTogether(notes))
     state = PurchaseOrderState(po.state)
     subtitle = ""
     if state in (PurchaseOrderState.draft, PurchaseOrderState.awaiting_approval):
-        subtitle = f"{PURCHASE_ORDER_STATES.label(state).upper()}: not valid as an order yet"
+        subtitle = words(_l("%(state)s: not valid as an order yet",
+                            state=str(PURCHASE_ORDER_STATES.label(state)).upper()))
     elif state == PurchaseOrderState.cancelled:
-        subtitle = "CANCELLED"
-    return a4_document(story, title=f"Purchase order {po.number or po.reference}",
-                       company=company.name, subtitle=subtitle)
+        subtitle = words(_l("CANCELLED"))
+    caption = words(_l("Purchase order"))
+    title = f"{caption} {po.number or po.reference}"
+    return a4_document(story, title=title, company=company.name, subtitle=subtitle)
+
+
+def purchase_order_pdf(po: PurchaseOrder, *, company: Company, total: Decimal) -> bytes:
+    """Return the A4 purchase order to send to the supplier, in the supplier's language.
+
+    It shows the buyer and supplier, the order's terms, each line with the supplier's code and
+    the brand's purchasing specification reference, and the total in the order currency. For a
+    supplier reading Chinese every caption is in Chinese and English.
+
+    :param total: the order total in its currency (see ``purchase_order_totals``).
+    """
+    language = getattr(po.supplier, "language", None) or "en"
+    return in_language(language, _purchase_order_pdf, po, company, total, language != "en")

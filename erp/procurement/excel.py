@@ -133,6 +133,7 @@ SUPPLIER_COLUMNS = (
     excel.Column("currency", "Currency", width=9),
     excel.Column("payment_terms", "Payment terms", width=24),
     excel.Column("lead_time_days", "Lead time (days)", type="int", width=14),
+    excel.Column("language", "Order language", width=12),
     excel.Column("active", "Active", type="bool", width=8),
 )
 

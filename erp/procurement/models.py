@@ -48,6 +48,9 @@ class Supplier(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     payment_terms: Mapped[str | None] = mapped_column(String(120))
     lead_time_days: Mapped[int] = mapped_column(Integer, default=14)
+    #: the language purchase orders are printed in ("en" or "zh_Hans_CN"; Chinese orders
+    #: carry the English too)
+    language: Mapped[str] = mapped_column(String(16), default="en", server_default="en")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 

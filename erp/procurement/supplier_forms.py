@@ -6,8 +6,10 @@ Numbers are text fields parsed by the services, so a bad value gets the service'
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
+
+from erp.core.i18n import _l
 
 
 class SupplierForm(FlaskForm):
@@ -24,6 +26,9 @@ class SupplierForm(FlaskForm):
     payment_terms = StringField("Payment terms", validators=[Optional(), Length(max=120)])
     lead_time_days = StringField("Lead time (days)", default="14",
                                  validators=[DataRequired(), Length(max=6)])
+    language = SelectField(_l("Language of purchase orders"), default="", choices=[
+        ("", _l("By country: Chinese and English for China, else English")),
+        ("en", _l("English")), ("zh_Hans_CN", _l("Chinese and English"))])
 
     def supplier_values(self) -> dict:
         """Return the supplier fields by name, as the services take them."""

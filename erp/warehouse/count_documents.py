@@ -1,4 +1,8 @@
-"""The count sheet PDF: a blind list to count from, in bin walking order, with barcodes."""
+"""The count sheet PDF: a blind list to count from, in bin walking order, with barcodes.
+
+It stays in the warehouse: it is printed in the language of the person printing it (the
+request's locale).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ from collections.abc import Sequence
 
 from reportlab.lib import colors
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import Spacer, Table, TableStyle
 
-from erp.core.pdf import NORMAL, SMALL, Barcode128, a4_document, text
+from erp.core.i18n import _, format_datetime
+from erp.core.pdf import Barcode128, Text, a4_document, data_table
 from erp.warehouse.models import CYCLE_COUNT_STATES, CycleCount
 
 
@@ -20,37 +25,30 @@ def count_sheet_pdf(count: CycleCount, lines: Sequence, *, company: str) -> byte
     column is left empty to write in. Each line carries Code 128 barcodes of its bin and SKU,
     so a scanner can be used with the sheet.
     """
-    head = Table([[
-        Barcode128(count.number, width=70 * mm, height=12 * mm),
-        Paragraph(
-            f"<b>Warehouse</b> {text(count.warehouse.code)} · <b>State</b> "
-            f"{text(CYCLE_COUNT_STATES.label(count.state))} · <b>Lines</b> {len(lines)}<br/>"
-            f"<b>Opened</b> {count.created_at:%Y-%m-%d %H:%M} UTC"
-            + (f"<br/><b>Note</b> {text(count.note)}" if count.note else ""), NORMAL),
-    ]], colWidths=[80 * mm, 100 * mm])
-    head.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
-    rows = [["#", "Bin", "SKU", "Product", "Counted"]]
+    facts = [[(_("Warehouse") + " ", True), (count.warehouse.code, False)],
+             [(_("State") + " ", True), (str(CYCLE_COUNT_STATES.label(count.state)), False)],
+             [(_("Lines") + " ", True), (str(len(lines)), False)],
+             [(_("Opened") + " ", True), (format_datetime(count.created_at), False)]]
+    if count.note:
+        facts.append([(_("Note") + " ", True), (count.note, False)])
+    head = Table([[Barcode128(count.number, width=70 * mm, height=12 * mm),
+                   [Text(segments, 9.5) for segments in facts]]],
+                 colWidths=[80 * mm, 100 * mm])
+    head.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                              ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    rows: list[list] = [["#", _("Bin"), _("SKU"), _("Product"), _("Counted")]]
     for n, line in enumerate(lines, start=1):
         variant = " / ".join(p for p in (line.colour, line.size) if p)
-        product = text(line.product_name) + (f"<br/>{text(variant)}" if variant else "") + (
-            f"<br/>{text(line.barcode)}" if line.barcode else "")
-        rows.append([str(n), Barcode128(line.bin_code, width=48 * mm, height=9 * mm),
-                     Barcode128(line.sku_code, width=52 * mm, height=9 * mm),
-                     Paragraph(product, SMALL), ""])
-    table = Table(rows, colWidths=[8 * mm, 50 * mm, 54 * mm, 46 * mm, 22 * mm], repeatRows=1)
-    table.setStyle(TableStyle([
-        ("FONT", (0, 0), (-1, -1), "Helvetica", 8.5),
-        ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8.5),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8ebf0")),
-        ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-        ("BOX", (4, 1), (4, -1), 1, colors.black),  # the column to write in
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("TOPPADDING", (0, 1), (-1, -1), 4),
-        ("BOTTOMPADDING", (0, 1), (-1, -1), 4),
-    ]))
-    footer = Paragraph("Count every SKU in each bin and write the quantity found. Write SKUs "
-                       "found in a bin but not listed at the end, with their bin. Counted by: "
-                       "______________________ Date: ____________", SMALL)
+        product = "\n".join(part for part in (line.product_name, variant, line.barcode) if part)
+        rows.append([str(n), Barcode128(line.bin_code, width=46 * mm, height=9 * mm),
+                     Barcode128(line.sku_code, width=50 * mm, height=9 * mm), product, ""])
+    table = data_table(rows, widths=[9 * mm, 50 * mm, 54 * mm, 45 * mm, 22 * mm],
+                       align_right=(0,), valign="MIDDLE", padding=3,
+                       style=[("BOX", (4, 1), (4, -1), 1, colors.black)])  # to write in
+    footer = Text(_("Count every SKU in each bin and write the quantity found. Write SKUs "
+                    "found in a bin but not listed at the end, with their bin.") + "\n"
+                  + _("Counted by: %(name)s Date: %(date)s", name="_" * 22, date="_" * 12), 8.5)
     story = [head, Spacer(1, 4 * mm), table, Spacer(1, 6 * mm), footer]
-    return a4_document(story, title=f"Count sheet {count.number}", company=company,
-                       subtitle="Blind count: expected quantities are not printed.")
+    return a4_document(story, title=_("Count sheet %(number)s", number=count.number),
+                       company=company,
+                       subtitle=_("Blind count: expected quantities are not printed."))

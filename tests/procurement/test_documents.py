@@ -72,7 +72,7 @@ def test_purchase_order_pdf_shows_company_supplier_lines_terms_and_specs(specifi
     for expected in (po.number, "Lantern & Loom Trading Ltd", "1 Harbour Road",
                      "Shenzhen Textiles Co.", "SZTEX", "Li Wei", "sales@sztex.example.com",
                      "LUMA-TEE-M", "SZ-CT-180", "SZ-MUG", "Luma crew tee", "Black / M",
-                     spec_label, "30% deposit, 70% before shipping", "300", "4.2000",
+                     spec_label, "30% deposit, 70% before shipping", "300", "4.20",
                      "1,260.00", "1,312.80 USD", "Pack by size & colour."):
         assert expected in shown, expected
     assert total == Decimal("1312.80")
@@ -98,3 +98,72 @@ def test_a_long_purchase_order_runs_over_several_pages(create_purchase_order, cr
     pdf = documents.purchase_order_pdf(po, company=COMPANY, total=po.total)
     assert page_count(pdf) >= 3
     assert "120.00 USD" in page_text(pdf)
+
+
+# --------------------------------------------------------------------------- layout, language
+
+LONG_CODES = [f"KB-BAG-COR-8-L-WATERPROOF-{n:03d}" for n in range(30)]
+
+
+@pytest.fixture
+def long_order(create_supplier_row, create_supplier_item_row, create_sku, create_product,
+               create_purchase_order):
+    """Return ``long_order(language)``: 30 lines of long-coded SKUs from a supplier in China."""
+
+    def factory(language: str = "en"):
+        supplier = create_supplier_row(
+            name="Shaoxing Keqiao Textile Mill Co., Ltd. (export department)",
+            contact_name="Chen Jing", email="sales@kqtex.example.com", phone="+86 575 8412 3377",
+            address="No. 18 Textile City Avenue, Keqiao District\nShaoxing, Zhejiang 312030\n"
+                    "China", payment_terms="30% deposit, 70% before shipment",
+            language=language)
+        product = create_product(name="Children's waterproof backpack, recycled polyester")
+        skus = [create_sku(code, product=product, colour="Coral", size="8 L / large")
+                for code in LONG_CODES]
+        for n, sku in enumerate(skus):
+            create_supplier_item_row(supplier, sku, "12.3456",
+                                     supplier_code=f"KQTEX-BP-2026-{n:04d}-COR")
+        db.session.commit()
+        return create_purchase_order(supplier, lines=[(sku, 600 + n) for n, sku in
+                                                      enumerate(skus)], state="ordered",
+                                     notes="Pack 12 per carton; carton labels with our SKU.")
+
+    return factory
+
+
+def test_purchase_order_layout_with_long_codes_and_many_lines(long_order):
+    from tests.pdfcheck import check_layout
+
+    po = long_order("en")
+    pdf = documents.purchase_order_pdf(po, company=COMPANY, total=po.total)
+    pages = check_layout(pdf, titles=[f"Purchase order {po.number}"])
+    assert len(pages) >= 2
+    texts = {run.text for page in pages for run in page.runs}
+    for code in LONG_CODES:  # never broken: each code is one run
+        assert code in texts, code
+    assert "KQTEX-BP-2026-0000-COR" in texts
+    # the supplier's address: as typed, the country once, last, in capitals
+    first = " ".join(pages[0].text.split())
+    assert "Shaoxing, Zhejiang 312030 CHINA" in first
+    assert "China" not in first
+
+
+def test_chinese_supplier_gets_the_order_in_chinese_and_english(long_order):
+    from tests.pdfcheck import check_layout, layout
+
+    po = long_order("zh_Hans_CN")
+    pdf = documents.purchase_order_pdf(po, company=COMPANY, total=po.total)
+    pages = check_layout(pdf, titles=[f"采购单 Purchase order {po.number}"])
+    text = " ".join(pages[0].text.split())
+    for expected in ("供应商 Supplier", "订单号 Order number", "付款条件 Payment terms",
+                     "数量 Qty", "单价 Unit price"):
+        assert expected in text, expected
+    fonts_used = {run.font for run in layout(pdf)[0].runs if "采购单" in run.text}
+    assert fonts_used == {"ERP-Sans"}
+
+
+def test_english_supplier_gets_english_only(long_order):
+    po = long_order("en")
+    text = page_text(documents.purchase_order_pdf(po, company=COMPANY, total=po.total))
+    assert "Order number" in text
+    assert "采购单" not in text

@@ -15,6 +15,7 @@ from erp.shipping.documents.labels import country_name, label_pdf, load_parcels,
 from erp.shipping.documents.slips import packing_slip_pdf
 from erp.shipping.errors import ShippingError
 from erp.shipping.models import CustomsForm, Parcel, ParcelLine, ParcelState
+from tests.pdfcheck import layout
 
 LABEL_SIZE = (283.46, 425.2)
 A4_SIZE = (595.28, 841.89)
@@ -34,6 +35,17 @@ def page_size(page) -> tuple[float, float]:
 def text_of(data: bytes) -> str:
     """Return the text of every page of a PDF."""
     return "\n".join(page.extract_text() for page in pages(data))
+
+
+def ticked(data: bytes, page: int = 1) -> list[str]:
+    """Return the captions of the category boxes ticked with an X on a page."""
+    runs = layout(data)[page - 1].runs
+    found = []
+    for mark in (run for run in runs if run.text == "X"):
+        beside = [run for run in runs if run is not mark and abs(run.y - mark.y) < 2.5
+                  and 0 < run.x - mark.x < 15]
+        found += [run.text for run in beside]
+    return found
 
 
 @pytest.fixture
@@ -145,10 +157,11 @@ def test_cn23_fields(make_parcel):
     assert page_size(pages(data)[0]) == A4_SIZE
     content = text_of(data)
     for expected in ("CN 23", parcel.tracking_number, "张伟", "香港", "HONG KONG",
-                     "+852 1234 5678", "buyer", "HK-IMP-1", "[X] Sale of goods", "610910",
-                     "Total gross weight", "0.450 kg", "Postal charges", "Invoice number",
+                     "+852 1234 5678", "buyer", "HK-IMP-1", "Sale of goods", "610910",
+                     "Total gross weight", "0.450", "Postal charges", "Invoice (15)",
                      "Office of origin", "2026-03-02", "I certify"):
         assert expected in content, expected
+    assert ticked(data) == ["Sale of goods"]
 
 
 def test_packing_slip(make_parcel):
@@ -271,8 +284,8 @@ def test_wave_and_batch_pdfs(client, login_as, make_parcel, shipping_setup, pack
     content = text_of(response.data)
     assert "CN 23" in content
     assert "COMMERCIAL INVOICE" in content
-    assert f"CUSTOMS DECLARATION CN 23 — {second.number}" in content
-    assert f"CN 23 — {first.number}" not in content  # a CN22 parcel: its label carries it
+    assert f"CN 23\n{second.number}" in content
+    assert f"CN 23\n{first.number}" not in content  # a CN22 parcel: its label carries it
 
     response = client.get(f"/shipping/batches/{empty.id}/labels.pdf")
     assert response.status_code == 409

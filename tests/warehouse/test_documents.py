@@ -99,3 +99,82 @@ def test_an_inactive_namesake_does_not_force_the_long_barcode(create_bin):
     assert services.find_location("A-01-01-01") is live
     # The inactive bin gets the long form: its bare code would find the active namesake.
     assert values[old.id] == "WH2/A-01-01-01"
+
+
+# --------------------------------------------------------------------------- layout, language
+
+LONG_BINS = ["A-01-02-03-LEVEL4-LEFT", "MEZZANINE-B-12-07-04", "RCV-DOCK-02-OVERFLOW"]
+
+
+def test_bin_labels_layout_with_long_codes(create_bin):
+    from tests.pdfcheck import check_layout
+
+    bins = [create_bin(f"{code}-{n}") for n in range(9) for code in LONG_BINS]  # 27 labels
+    pages = check_layout(documents.bin_labels_pdf(bins, bin_barcode_values(bins)))
+    assert len(pages) == 2
+    # each code printed whole twice: large, and under its barcode
+    texts = [run.text for page in pages for run in page.runs]
+    assert all(texts.count(location.code) == 2 for location in bins)
+
+
+def test_bin_labels_in_the_printing_users_language(create_bin):
+    from flask_babel import force_locale
+
+    from tests.pdfcheck import check_layout
+
+    bins = [create_bin("A-01-01-01"), create_bin("RCV-01", kind="receiving")]
+    with force_locale("zh_Hans_CN"):
+        pdf = documents.bin_labels_pdf(bins, bin_barcode_values(bins))
+    runs = check_layout(pdf)[0].runs
+    assert {"存储", "收货"} <= {run.text for run in runs}
+    assert {run.font for run in runs if run.text == "收货"} == {"ERP-Sans"}
+
+
+@pytest.fixture
+def long_count(create_sku, create_product, create_bin, receive_stock):
+    """An open count of 30 lines with long bin and SKU codes and long product names."""
+    product = create_product(name="Organic cotton baby sleeping bag with zip, 2.5 tog")
+    skus = [create_sku(f"KB-SLEEP-CLO-18-36M-ORGANIC-{n:02d}", product=product,
+                       colour="Cloud white", size="18-36 months",
+                       barcode="4006381333931" if n == 0 else None)
+            for n in range(10)]
+    bins = [create_bin(code) for code in LONG_BINS]
+    for location in bins:
+        for sku in skus:
+            receive_stock(sku, location, 3, "2.00")
+    count = services.open_cycle_count(bins[0].warehouse, location_ids=[b.id for b in bins],
+                                      note="Quarterly count of the mezzanine, zone B",
+                                      actor=None)
+    db.session.commit()
+    return count
+
+
+def test_count_sheet_layout_in_english_and_chinese(long_count):
+    from flask_babel import force_locale
+
+    from erp.warehouse.count_documents import count_sheet_pdf
+    from erp.warehouse.queries import cycle_count_lines_query
+    from tests.pdfcheck import check_layout
+
+    lines = db.session.execute(cycle_count_lines_query(long_count.id)).all()
+    pdf = count_sheet_pdf(long_count, lines, company="Lantern & Loom Trading Ltd")
+    pages = check_layout(pdf, titles=[f"Count sheet {long_count.number}"])
+    assert len(pages) >= 2
+    assert "(continued)" in pages[1].text
+    with force_locale("zh_Hans_CN"):
+        pdf = count_sheet_pdf(long_count, lines, company="Lantern & Loom Trading Ltd")
+    pages = check_layout(pdf, titles=[f"盘点表 {long_count.number}"])
+    assert "库位" in pages[0].text
+    assert "盲盘" in pages[0].text
+
+
+def test_count_sheet_download_in_chinese(client, login_as, long_count):
+    from tests.pdfcheck import layout
+
+    login_as("warehouse")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    response = client.get(f"/warehouse/counts/{long_count.id}/sheet.pdf")
+    assert response.status_code == 200
+    text = " ".join(layout(response.data)[0].text.split())
+    assert f"盘点表 {long_count.number}" in text
+    assert "行数 30" in text

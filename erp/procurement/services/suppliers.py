@@ -43,7 +43,9 @@ MAX_PRICE = Decimal("1e11")
 
 #: the fields of a supplier that :func:`update_supplier` may change
 SUPPLIER_FIELDS = ("code", "name", "contact_name", "email", "phone", "address", "country",
-                   "currency", "payment_terms", "lead_time_days")
+                   "currency", "payment_terms", "lead_time_days", "language")
+#: the languages a purchase order can be printed in
+SUPPLIER_LANGUAGES = ("en", "zh_Hans_CN")
 #: the text fields: (label, longest length)
 _TEXT_LIMITS = {"name": ("name", 200), "contact_name": ("contact name", 120),
                 "email": ("email", 254), "phone": ("phone", 40), "address": ("address", 1000),
@@ -121,6 +123,8 @@ def _clean_supplier_field(key: str, value: Any) -> Any:
     if key == "lead_time_days":
         return _whole_number(value, field="lead_time_days", label="The lead time in days",
                              minimum=0, maximum=MAX_LEAD_TIME_DAYS)
+    if key == "language":
+        return clean_supplier_language(value)
     text = _optional_text(value, key)
     if key == "email" and text is not None:
         try:
@@ -132,6 +136,27 @@ def _clean_supplier_field(key: str, value: Any) -> Any:
         raise ValidationError(f"{text!r} is not a phone number: use digits, spaces, '+', '-', "
                               "'.', '/' and brackets, e.g. +86 755 1234 5678.", field="phone")
     return text
+
+
+def default_supplier_language(country: str | None) -> str:
+    """Return the language a new supplier's orders print in: Chinese in China, else English."""
+    return "zh_Hans_CN" if (country or "").strip().upper() == "CN" else "en"
+
+
+def clean_supplier_language(value: Any) -> str:
+    """Return a supported order language (``en``, ``zh_Hans_CN``; ``zh``, ``zh-CN`` accepted).
+
+    :raises ValidationError: for any other language.
+    """
+    text = str(value if value is not None else "").strip()
+    folded = text.replace("-", "_").lower()
+    if folded in ("en", "english") or folded.startswith("en_"):
+        return "en"
+    if folded.startswith("zh") or text in ("中文", "简体中文", "Chinese"):
+        return "zh_Hans_CN"
+    raise ValidationError(f"Language: {text or 'an empty value'!r} is not a language orders can "
+                          "be printed in: use en (English) or zh_Hans_CN (Chinese).",
+                          field="language")
 
 
 def _supplier_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -159,8 +184,12 @@ def _ensure_code_free(code: str, supplier: Supplier | None) -> None:
 def create_supplier(*, code: str, name: str, country: str, currency: str, actor: User | None,
                     contact_name: str | None = None, email: str | None = None,
                     phone: str | None = None, address: str | None = None,
-                    payment_terms: str | None = None, lead_time_days: int = 14) -> Supplier:
+                    payment_terms: str | None = None, lead_time_days: int = 14,
+                    language: str | None = None) -> Supplier:
     """Create an active supplier; its code is stored upper-case, its country as ISO alpha-2.
+
+    Without a ``language`` its purchase orders print in Chinese (with the English) for a
+    supplier in China, else in English.
 
     :raises ValidationError: for a malformed code, a missing name, an unknown country or
         currency, a bad email or phone, text too long, or a lead time outside 0-999 days.
@@ -170,6 +199,8 @@ def create_supplier(*, code: str, name: str, country: str, currency: str, actor:
         "code": code, "name": name, "contact_name": contact_name, "email": email,
         "phone": phone, "address": address, "country": country, "currency": currency,
         "payment_terms": payment_terms, "lead_time_days": lead_time_days})
+    values["language"] = (clean_supplier_language(language) if language
+                          else default_supplier_language(values["country"]))
     _ensure_code_free(values["code"], None)
     supplier = Supplier(**values, active=True)
     db.session.add(supplier)
@@ -184,7 +215,8 @@ def update_supplier(supplier: Supplier, *, actor: User | None, **fields: Any) ->
     """Change the given fields of a supplier (only what differs is changed and audited).
 
     ``fields`` are any of :data:`SUPPLIER_FIELDS`; a field not given keeps its value, and an
-    empty optional one (``None`` or ``""``) clears it. The supplier items keep their own
+    empty optional one (``None`` or ``""``) clears it. An empty ``language`` chooses it by the
+    country (:func:`default_supplier_language`). The supplier items keep their own
     currency when the supplier's changes.
 
     :raises TypeError: for a field that is not a supplier field (``active`` has its own
@@ -195,7 +227,11 @@ def update_supplier(supplier: Supplier, *, actor: User | None, **fields: Any) ->
     unknown = set(fields) - set(SUPPLIER_FIELDS)
     if unknown:
         raise TypeError(f"update_supplier() got fields it cannot change: {sorted(unknown)}")
-    values = _supplier_values(fields)
+    automatic = "language" in fields and not str(fields["language"] or "").strip()
+    values = _supplier_values({k: v for k, v in fields.items()
+                               if not (automatic and k == "language")})
+    if automatic:  # no choice: by the (new) country
+        values["language"] = default_supplier_language(values.get("country", supplier.country))
     if "code" in values:
         _ensure_code_free(values["code"], supplier)
     changes = audit.diff(supplier, values)

@@ -1,4 +1,8 @@
-"""The dispatch hand-over sheet (A4): what the driver signs for when collecting a batch."""
+"""The dispatch hand-over sheet (A4): what the driver signs for when collecting a batch.
+
+The carrier's driver signs it: like the manifests, it is printed in English
+(:func:`erp.core.pdf.in_english`).
+"""
 
 from __future__ import annotations
 
@@ -6,24 +10,16 @@ from collections import defaultdict
 from decimal import Decimal
 
 from reportlab.lib import colors
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import KeepTogether, Spacer, Table, TableStyle
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from erp.core import settings as core_settings
-from erp.core.fonts import font_for
 from erp.core.money import format_money
-from erp.core.pdf import NORMAL, SMALL, a4_document, grid_table, text
+from erp.core.pdf import Text, a4_document, data_table, in_english, pairs_table
 from erp.extensions import db
 from erp.shipping.models import DISPATCH_BATCH_STATES, BatchState, DispatchBatch, Parcel
-
-
-def _para(value: str) -> Paragraph:
-    """Return ``value`` as a paragraph in a font that prints it (a carrier name in Chinese)."""
-    return Paragraph(text(value), ParagraphStyle(f"handover-{font_for(value)}", parent=NORMAL,
-                                                 fontName=font_for(value)))
 
 
 def _kg(grams: int) -> str:
@@ -36,7 +32,7 @@ def _parcels(batch: DispatchBatch) -> list[Parcel]:
         .options(joinedload(Parcel.order), joinedload(Parcel.service))))
 
 
-def _facts(batch: DispatchBatch) -> Table:
+def _facts(batch: DispatchBatch):
     carrier = batch.carrier
     day = batch.closed_at or batch.opened_at
     rows = [("Carrier", f"{carrier.name} ({carrier.code})"),
@@ -45,30 +41,26 @@ def _facts(batch: DispatchBatch) -> Table:
             ("Date", day.strftime("%Y-%m-%d") if day else ""),
             ("State", DISPATCH_BATCH_STATES.label(batch.state)
              + ("" if batch.state == BatchState.closed else " (not yet closed)"))]
-    table = Table([[Paragraph(f"<b>{text(k)}</b>", SMALL), _para(v)] for k, v in rows],
-                  colWidths=[35 * mm, 145 * mm])
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
-                               ("TOPPADDING", (0, 0), (-1, -1), 1),
-                               ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
-    return table
+    return pairs_table(rows, widths=(35 * mm, 145 * mm))
 
 
 def _signatures() -> Table:
-    blank = "_" * 34
-    rows = [["Handed over by (warehouse)", "Received by (driver)"],
-            [f"Name: {blank}", f"Name: {blank}"],
-            [f"Signature: {blank}", f"Signature: {blank}"],
-            [f"Date and time: {blank}", f"Date and time: {blank}"],
-            ["", "Vehicle / route: " + "_" * 26]]
-    table = Table(rows, colWidths=[90 * mm, 90 * mm])
-    table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), "Helvetica", 9),
-                               ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 10),
-                               ("TOPPADDING", (0, 1), (-1, -1), 9),
+    blank = "_" * 30
+    cells = [[Text("Handed over by (warehouse)", 10, bold=True),
+              Text("Received by (driver)", 10, bold=True)]]
+    for caption in ("Name", "Signature", "Date and time"):
+        cells.append([Text(f"{caption}: {blank}", 9), Text(f"{caption}: {blank}", 9)])
+    cells.append([Text(""), Text("Vehicle / route: " + "_" * 24, 9)])
+    table = Table(cells, colWidths=[90 * mm, 90 * mm])
+    table.setStyle(TableStyle([("TOPPADDING", (0, 1), (-1, -1), 9),
+                               ("LEFTPADDING", (0, 0), (-1, -1), 4),
+                               ("RIGHTPADDING", (0, 0), (-1, -1), 4),
                                ("BOX", (0, 0), (0, -1), 0.5, colors.black),
                                ("BOX", (1, 0), (1, -1), 0.5, colors.black)]))
     return table
 
 
+@in_english
 def handover_pdf(batch: DispatchBatch, *, company: str | None = None) -> bytes:
     """Return the A4 hand-over sheet of ``batch``.
 
@@ -91,19 +83,19 @@ def handover_pdf(batch: DispatchBatch, *, company: str | None = None) -> bytes:
         weight += parcel.weight_g
     widths = [9 * mm, 33 * mm, 27 * mm, 27 * mm, 22 * mm, 15 * mm, 18 * mm, 29 * mm]
     story: list = [_facts(batch), Spacer(1, 5 * mm),
-                   grid_table(rows, col_widths=widths, align_right=(0, 6, 7), font_size=8),
+                   data_table(rows, widths=widths, align_right=(0, 6, 7), size=8),
                    Spacer(1, 4 * mm)]
     totals = [["Parcels", f"{len(parcels):,}"], ["Total weight", f"{_kg(weight)} kg"]]
     totals += [[f"Declared value {currency}", format_money(amount, currency)]
                for currency, amount in sorted(declared.items())]
-    total_table = Table(totals, colWidths=[45 * mm, 45 * mm], hAlign="RIGHT")
-    total_table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), "Helvetica-Bold", 10),
-                                     ("ALIGN", (1, 0), (1, -1), "RIGHT"),
-                                     ("LINEABOVE", (0, 0), (-1, 0), 0.5, colors.black)]))
+    total_table = data_table([[[(label, True)], [(value, True)]] for label, value in totals],
+                             widths=[45 * mm, 45 * mm], header=False, align_right=(1,),
+                             size=10)
+    total_table.hAlign = "RIGHT"
     story.append(KeepTogether([
         total_table, Spacer(1, 8 * mm),
-        Paragraph(f"The carrier received the {len(parcels):,} parcels listed above, in good "
-                  "order, unless noted here: " + "_" * 60, SMALL),
+        Text(f"The carrier received the {len(parcels):,} parcels listed above, in good "
+             "order, unless noted here: " + "_" * 50, 8.5),
         Spacer(1, 6 * mm), _signatures()]))
     company = company or core_settings.get("company_name")
     return a4_document(story, title=f"Dispatch hand-over {batch.number}", company=company,

@@ -1,10 +1,14 @@
 """Parcel labels: 100 x 150 mm pages in the UPU layout, one per parcel, with the CN22 block.
 
 Labels are drawn straight on the canvas (no Platypus) for speed: the static frame of the page
-(borders, captions, the sender block) is drawn once per PDF as a form XObject and reused on every
-page, fonts are registered once per process, and the font of each piece of text is cached.
-The IOSS number is never printed on a label (reference, section 4): it goes in the electronic
-data and on the commercial invoice only.
+(borders, captions, the sender block, the CN22 captions and certification) is drawn once per PDF
+as a form XObject and reused on every page, fonts are registered once per process, and the font
+of each piece of text is cached. The IOSS number is never printed on a label (reference,
+section 4): it goes in the electronic data and on the commercial invoice only.
+
+Labels go abroad to carriers and customs: they are printed in English whatever the reader's
+language (:func:`erp.core.pdf.in_english`). Addresses are printed in the destination country's
+format (:mod:`erp.core.addresses`).
 
 The helpers at the top (sender, addressee lines, country names, parcel counts) are shared with
 the A4 customs documents and the packing slip.
@@ -17,9 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import lru_cache
 
-import pycountry
 from reportlab.graphics.barcode import code128
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
@@ -28,14 +30,21 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from erp.core import fonts
 from erp.core import settings as core_settings
-from erp.core.pdf import LABEL_100x150
+from erp.core.addresses import country_name, country_of, free_address, order_address
+from erp.core.money import format_money
+from erp.core.pdf import LABEL_100x150, draw_lines, in_english
 from erp.extensions import db
 from erp.shipping.errors import ShippingError
 from erp.shipping.models import CustomsForm, Parcel, ParcelState, ShippingService
 
+__all__ = ["CATEGORIES", "CERTIFICATION", "Sender", "addressee_lines", "batch_parcels",
+           "country_name", "kg", "label_pdf", "load_parcels", "missing_glyphs", "money",
+           "parcel_counts", "parcel_of", "posting_date", "sender", "wave_parcels"]
+
 PAGE_W, PAGE_H = LABEL_100x150
 MARGIN = 3 * mm
 INNER_W = PAGE_W - 2 * MARGIN
+PAD = 1.5 * mm               # text keeps this far from the frame's lines
 BAR_WIDTH = 0.33 * mm        # the postal recommendation (0.25 to 0.51 mm)
 BAR_HEIGHT = 14 * mm         # at least 12.5 mm recommended
 CATEGORIES = (("gift", "Gift"), ("documents", "Documents"),
@@ -61,39 +70,34 @@ class Sender:
         """Return the sender's country in English capitals."""
         return country_name(self.country)
 
+    def lines(self, *, with_name: bool = True) -> list[str]:
+        """Return the sender's address as printed: the typed lines, the country once, last."""
+        lines, _country = free_address(self.address_lines, self.country,
+                                       name=self.name if with_name else None)
+        return lines
+
 
 def sender() -> Sender:
-    """Return the sender from the settings (company_name, company_address, company_country)."""
+    """Return the sender from the settings (company_name, company_address, company_country).
+
+    Without a company_country, a last address line naming a country (``China``) gives it.
+    """
     address = core_settings.get("company_address") or ""
-    return Sender(name=core_settings.get("company_name") or "",
-                  address_lines=tuple(p.strip() for p in address.splitlines() if p.strip()),
-                  country=(core_settings.get("company_country") or "").upper())
-
-
-@lru_cache(maxsize=512)
-def country_name(code: str | None) -> str:
-    """Return the English country name in capitals (``DE`` -> ``GERMANY``); the code if unknown."""
-    if not code:
-        return ""
-    country = pycountry.countries.get(alpha_2=code.upper())
-    if country is None:
-        return code.upper()
-    return (getattr(country, "common_name", None) or country.name).upper()
+    lines = tuple(p.strip() for p in address.splitlines() if p.strip())
+    country = (core_settings.get("company_country") or "").upper()
+    if not country and lines:
+        country = country_of(lines[-1]) or ""
+    return Sender(name=core_settings.get("company_name") or "", address_lines=lines,
+                  country=country)
 
 
 def addressee_lines(order) -> list[str]:
-    """Return the delivery address lines: name, street lines, city/region/postcode, COUNTRY.
+    """Return the delivery address lines in the destination country's format.
 
-    The country is the last line, in English capitals, as postal operators expect.
+    See :func:`erp.core.addresses.format_address`: the country is the last line, once, in
+    English capitals, as postal operators expect.
     """
-    lines = [order.ship_name, order.address1]
-    if order.address2:
-        lines.append(order.address2)
-    place = " ".join(p for p in (order.city, order.region, order.postal_code) if p)
-    if place:
-        lines.append(place)
-    lines.append(country_name(order.country))
-    return [line for line in lines if line]
+    return order_address(order)
 
 
 def parcel_counts(parcels: Sequence[Parcel]) -> dict[int, int]:
@@ -133,9 +137,9 @@ def kg(grams: int | None) -> str:
     return f"{Decimal(grams or 0) / 1000:.3f}"
 
 
-def money(value: Decimal | None) -> str:
-    """Format an amount with two decimals and thousands separators."""
-    return f"{Decimal(value or 0):,.2f}"
+def money(value: Decimal | None, currency: str | None = None) -> str:
+    """Format an amount with its currency's decimals (``86.90 GBP``, ``4,800 JPY``)."""
+    return format_money(Decimal(value or 0), currency)
 
 
 def posting_date(parcel: Parcel) -> date:
@@ -171,16 +175,42 @@ def missing_glyphs(parcels: Iterable[Parcel]) -> dict[str, set[str]]:
 # Vertical layout (points from the bottom of the page).
 TOP = PAGE_H - MARGIN
 HEADER_BOTTOM = TOP - 13 * mm
-SENDER_BOTTOM = HEADER_BOTTOM - 19 * mm
-ADDRESS_BOTTOM = SENDER_BOTTOM - 36 * mm
-BARCODE_BOTTOM = ADDRESS_BOTTOM - 24 * mm
+SENDER_BOTTOM = HEADER_BOTTOM - 18 * mm
+ADDRESS_BOTTOM = SENDER_BOTTOM - 33 * mm
+BARCODE_BOTTOM = ADDRESS_BOTTOM - 22 * mm
 INFO_BOTTOM = BARCODE_BOTTOM - 11 * mm
 BOTTOM = MARGIN
+LEFT = MARGIN + PAD
+RIGHT = PAGE_W - MARGIN - PAD
 FRAME = "erp_label_frame"
 CN22_FRAME = "erp_label_cn22"
+LOGO_W = 24.5 * mm
+# the info row: (caption, width) of weight, order, parcel n/N, parcel number
+INFO_COLUMNS = (("Weight", 19 * mm), ("Order", 29 * mm), ("Parcel", 12 * mm),
+                ("Parcel no.", INNER_W - 60 * mm))
 
-# CN22 table columns (x offsets from the left margin).
-CN22_COLS = (0, 40 * mm, 54 * mm, 68 * mm, 84 * mm)
+# CN22 block: the captions' and columns' positions and sizes
+CN22_SIZE = 6.0                   # the smallest legible size, also of the certification
+CN22_STEP = 7.4                   # line pitch of the articles
+CN22_TITLE_Y = INFO_BOTTOM - 4.2 * mm
+CN22_CATEGORY_Y = (INFO_BOTTOM - 8.2 * mm, INFO_BOTTOM - 11.8 * mm)
+CN22_CATEGORY_X = (0, 30 * mm, 60 * mm)
+CN22_TICK = 2.8 * mm
+CN22_HEAD_Y = INFO_BOTTOM - 16.2 * mm
+# columns: description, net weight, value, HS tariff number, origin (x from LEFT, width)
+CN22_COLS = ((0, 37 * mm), (38 * mm, 13 * mm), (52 * mm, 16 * mm), (69 * mm, 14 * mm),
+             (84 * mm, RIGHT - LEFT - 84 * mm))
+CN22_SIGN_Y = BOTTOM + 2 * mm
+
+
+def _certification_lines() -> list[str]:
+    return fonts.wrap(CERTIFICATION, CN22_SIZE, RIGHT - LEFT)
+
+
+def _certification_top() -> float:
+    """Return the y of the top of the certification (the articles stay above it)."""
+    count = len(_certification_lines())
+    return CN22_SIGN_Y + 8.5 + (count - 1) * 7 + CN22_SIZE * 0.8
 
 
 def _draw_frame(canvas: Canvas, who: Sender) -> None:
@@ -192,67 +222,38 @@ def _draw_frame(canvas: Canvas, who: Sender) -> None:
     for y in (HEADER_BOTTOM, SENDER_BOTTOM, ADDRESS_BOTTOM, BARCODE_BOTTOM, INFO_BOTTOM):
         canvas.line(MARGIN, y, PAGE_W - MARGIN, y)
     # logo area at the top right
-    canvas.rect(PAGE_W - MARGIN - 26 * mm, HEADER_BOTTOM + 1.5 * mm, 24.5 * mm, 10 * mm)
-    canvas.setFont("Helvetica-Bold", 6)
-    canvas.drawString(MARGIN + 1.5 * mm, HEADER_BOTTOM - 3 * mm, "FROM:")
-    canvas.drawString(MARGIN + 1.5 * mm, SENDER_BOTTOM - 3 * mm, "TO:")
-    y = HEADER_BOTTOM - 5.5 * mm
-    fonts.draw_string(canvas, MARGIN + 10 * mm, y, who.name, 8, bold=True,
-                      max_width=INNER_W - 12 * mm)
-    country = {who.country.upper(), who.country_name.upper()}
-    address = [line for line in who.address_lines if line.strip().upper() not in country]
-    if len(address) > 3:  # never cut: join the rest onto the third line (shrunk to fit)
-        address = address[:2] + [", ".join(address[2:])]
-    for line in address:
-        y -= 2.8 * mm
-        fonts.draw_string(canvas, MARGIN + 10 * mm, y, line, 7, max_width=INNER_W - 12 * mm)
-    y -= 2.8 * mm
-    fonts.draw_string(canvas, MARGIN + 10 * mm, y, who.country_name, 7, bold=True)
-    canvas.setFont("Helvetica", 6)
-    x = MARGIN + 1.5 * mm
-    for caption in ("Weight", "Order", "Parcel", "Parcel no."):
-        canvas.drawString(x, INFO_BOTTOM + 7.5 * mm, caption)
-        x += INNER_W / 4
+    canvas.rect(PAGE_W - MARGIN - LOGO_W - 1.5 * mm, HEADER_BOTTOM + 1.5 * mm, LOGO_W, 10 * mm)
+    fonts.draw_string(canvas, LEFT, HEADER_BOTTOM - 3.2 * mm, "FROM:", 6, bold=True)
+    fonts.draw_string(canvas, LEFT, SENDER_BOTTOM - 3.2 * mm, "TO:", 6, bold=True)
+    lines = who.lines()
+    draw_lines(canvas, lines, LEFT + 8.5 * mm, HEADER_BOTTOM - 2 * mm, SENDER_BOTTOM + 1 * mm,
+                RIGHT - LEFT - 8.5 * mm, 7.5, bold_line=who.name, min_size=6)
+    x = LEFT
+    for caption, width in INFO_COLUMNS:
+        fonts.draw_string(canvas, x, INFO_BOTTOM + 7.6 * mm, caption, 6)
+        x += width
     canvas.endForm()
 
     canvas.beginForm(CN22_FRAME)
-    top = INFO_BOTTOM
-    canvas.setFont("Helvetica-Bold", 8)
-    canvas.drawString(MARGIN + 1.5 * mm, top - 4 * mm, "CUSTOMS DECLARATION  CN 22")
-    canvas.setFont("Helvetica", 6)
-    canvas.drawRightString(PAGE_W - MARGIN - 1.5 * mm, top - 4 * mm, "May be opened officially")
-    x, y = MARGIN + 1.5 * mm, top - 8 * mm
+    fonts.draw_string(canvas, LEFT, CN22_TITLE_Y, "CUSTOMS DECLARATION  CN 22", 8, bold=True)
+    fonts.draw_string(canvas, RIGHT, CN22_TITLE_Y, "May be opened officially", 6,
+                      align="right")
     for n, (_key, caption) in enumerate(CATEGORIES):
-        if n == 3:
-            x, y = MARGIN + 1.5 * mm, y - 3.5 * mm
-        canvas.rect(x, y - 0.3 * mm, 2.4 * mm, 2.4 * mm)
-        canvas.drawString(x + 3.2 * mm, y, caption)
-        x += 31 * mm
-    y -= 5 * mm
-    heads = ("Quantity and detailed description", "Weight (kg)", "Value", "HS tariff no.",
-             "Origin")
-    canvas.setFont("Helvetica-Bold", 5.5)
-    for col, head in zip(CN22_COLS, heads, strict=True):
-        canvas.drawString(MARGIN + 1.5 * mm + col, y, head)
-    canvas.line(MARGIN, y - 1 * mm, PAGE_W - MARGIN, y - 1 * mm)
-    canvas.setFont("Helvetica", 5.2)
-    text = canvas.beginText(MARGIN + 1.5 * mm, BOTTOM + 7 * mm)
-    text.setFont("Helvetica", 5.2)
-    for part in _split(CERTIFICATION, 118):
-        text.textLine(part)
-    canvas.drawText(text)
+        x, y = LEFT + CN22_CATEGORY_X[n % 3], CN22_CATEGORY_Y[n // 3]
+        canvas.rect(x, y - 1 * mm, CN22_TICK, CN22_TICK)
+        fonts.draw_string(canvas, x + CN22_TICK + 1 * mm, y, caption, CN22_SIZE)
+    heads = ("Quantity and detailed description", "Weight (kg)", "Value",
+             "HS tariff no.", "Origin")
+    for (x, width), head in zip(CN22_COLS, heads, strict=True):
+        fonts.draw_string(canvas, LEFT + x, CN22_HEAD_Y, head, CN22_SIZE, bold=True,
+                          max_width=width)
+    canvas.line(MARGIN, CN22_HEAD_Y - 1.6 * mm, PAGE_W - MARGIN, CN22_HEAD_Y - 1.6 * mm)
+    lines = _certification_lines()
+    y = CN22_SIGN_Y + 8.5 + (len(lines) - 1) * 7
+    for line in lines:
+        fonts.draw_string(canvas, LEFT, y, line, CN22_SIZE)
+        y -= 7
     canvas.endForm()
-
-
-def _split(text: str, width: int) -> list[str]:
-    lines, line = [], ""
-    for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return lines + ([line] if line else [])
 
 
 def _barcode(canvas: Canvas, number: str, y: float) -> None:
@@ -275,68 +276,69 @@ def _barcode(canvas: Canvas, number: str, y: float) -> None:
     canvas.addLiteral(" ".join(ops) + " f")
 
 
+def _cn22_row(canvas: Canvas, y: float, values: Sequence[str], *, bold: bool = False) -> None:
+    for (x, width), value in zip(CN22_COLS[1:], values, strict=False):
+        fonts.draw_string(canvas, LEFT + x, y, value, CN22_SIZE, bold=bold, max_width=width)
+
+
 def _cn22(canvas: Canvas, parcel: Parcel, who: Sender) -> None:
     canvas.doForm(CN22_FRAME)
-    top = INFO_BOTTOM
-    # tick the category
-    x, y = MARGIN + 1.5 * mm, top - 8 * mm
+    chosen = parcel.customs_category or "sale_of_goods"
     for n, (key, _caption) in enumerate(CATEGORIES):
-        if n == 3:
-            x, y = MARGIN + 1.5 * mm, y - 3.5 * mm
-        if key == (parcel.customs_category or "sale_of_goods"):
-            canvas.setFont("Helvetica-Bold", 7)
-            canvas.drawString(x + 0.4 * mm, y, "X")
-        x += 31 * mm
-    y -= 8.5 * mm
-    left = MARGIN + 1.5 * mm
-    lines = list(parcel.lines)
-    room = 6
-    shown = lines if len(lines) <= room else lines[:room - 1]
+        if key == chosen:
+            x, y = LEFT + CN22_CATEGORY_X[n % 3], CN22_CATEGORY_Y[n // 3]
+            fonts.draw_string(canvas, x + CN22_TICK / 2, y - 1 * mm + 0.6 * mm, "X", 6.5,
+                              bold=True, align="centre")
     currency = parcel.currency
-    for line in shown:
-        fonts.draw_string(canvas, left, y, f"{line.quantity} x {line.description}", 5.8,
-                          max_width=CN22_COLS[1] - 1.5 * mm)
-        canvas.setFont("Helvetica", 5.8)
-        canvas.drawString(left + CN22_COLS[1], y, kg(line.net_weight_g))
-        canvas.drawString(left + CN22_COLS[2], y, f"{money(line.value)} {currency}")
-        canvas.drawString(left + CN22_COLS[3], y, line.hs_code or "")
-        canvas.drawString(left + CN22_COLS[4], y, line.origin_country or "")
-        y -= 2.9 * mm
-    if len(shown) < len(lines):
-        rest = lines[len(shown):]
-        canvas.setFont("Helvetica-Oblique", 5.8)
-        canvas.drawString(left, y, f"+ {len(rest)} more line(s), "
-                                   f"{sum(r.quantity for r in rest)} item(s): see the invoice")
-        canvas.setFont("Helvetica", 5.8)
-        canvas.drawString(left + CN22_COLS[1], y, kg(sum(r.net_weight_g for r in rest)))
-        canvas.drawString(left + CN22_COLS[2], y,
-                          f"{money(sum((r.value for r in rest), Decimal(0)))} {currency}")
-        y -= 2.9 * mm
-    canvas.line(MARGIN, y + 1.8 * mm, PAGE_W - MARGIN, y + 1.8 * mm)
-    y -= 0.6 * mm
-    canvas.setFont("Helvetica-Bold", 6.2)
-    canvas.drawString(left, y, "Total")
-    canvas.drawString(left + CN22_COLS[1], y, kg(sum(line.net_weight_g for line in lines)))
-    canvas.drawString(left + CN22_COLS[2], y, f"{money(parcel.declared_value)} {currency}")
-    canvas.setFont("Helvetica", 6)
-    canvas.drawString(left, BOTTOM + 1.8 * mm,
-                      f"Date and sender's signature: {posting_date(parcel).isoformat()}")
-    fonts.draw_string(canvas, PAGE_W - MARGIN - 1.5 * mm, BOTTOM + 1.8 * mm, who.name, 6,
-                      align="right", max_width=INNER_W / 2)
+    lines = list(parcel.lines)
+    width = CN22_COLS[0][1]
+    floor = _certification_top() + 4  # the total row (drawn below the last line) stays above
+    y = CN22_HEAD_Y - 1.6 * mm - CN22_SIZE - 1.2
+    shown = 0
+    for index, line in enumerate(lines):
+        parts = fonts.wrap(f"{line.quantity} x {line.description}", CN22_SIZE, width)
+        rest = len(lines) - index - 1
+        need = len(parts) * CN22_STEP + (CN22_STEP if rest else 0)
+        if y - need < floor:
+            break
+        _cn22_row(canvas, y, [kg(line.net_weight_g), money(line.value, currency),
+                              line.hs_code or "", line.origin_country or ""])
+        for part in parts:
+            fonts.draw_string(canvas, LEFT, y, part, CN22_SIZE)
+            y -= CN22_STEP
+        shown += 1
+    if shown < len(lines):
+        rest = lines[shown:]
+        fonts.draw_string(canvas, LEFT, y, f"+ {len(rest)} more, "
+                                           f"{sum(r.quantity for r in rest)} pcs: see invoice",
+                          CN22_SIZE, max_width=width)
+        _cn22_row(canvas, y, [kg(sum(r.net_weight_g for r in rest)),
+                              money(sum((r.value for r in rest), Decimal(0)), currency)])
+        y -= CN22_STEP
+    canvas.line(MARGIN, y + CN22_STEP - 2.5, PAGE_W - MARGIN, y + CN22_STEP - 2.5)
+    y -= 1.2
+    fonts.draw_string(canvas, LEFT, y, "Total", CN22_SIZE + 0.5, bold=True)
+    _cn22_row(canvas, y, [kg(sum(line.net_weight_g for line in lines)),
+                          money(parcel.declared_value, currency)], bold=True)
+    fonts.draw_string(canvas, LEFT, CN22_SIGN_Y,
+                      f"Date and sender's signature: {posting_date(parcel).isoformat()}", 6.5)
+    fonts.draw_string(canvas, RIGHT, CN22_SIGN_Y, who.name, 6.5, align="right",
+                      max_width=(RIGHT - LEFT) / 2 - 2 * mm)
 
 
 def _no_cn22(canvas: Canvas, parcel: Parcel) -> None:
     note = {CustomsForm.cn23: "CUSTOMS DECLARATION CN 23 ATTACHED",
             CustomsForm.invoice: "COMMERCIAL INVOICE ATTACHED"}.get(parcel.customs_form, "")
     if note:
-        canvas.setFont("Helvetica-Bold", 9)
-        canvas.drawCentredString(PAGE_W / 2, INFO_BOTTOM - 8 * mm, note)
-    canvas.setFont("Helvetica", 7)
+        fonts.draw_string(canvas, PAGE_W / 2, INFO_BOTTOM - 8 * mm, note, 9, bold=True,
+                          align="centre", max_width=RIGHT - LEFT)
     lines = list(parcel.lines)
-    canvas.drawCentredString(
-        PAGE_W / 2, INFO_BOTTOM - 13 * mm,
-        f"{sum(line.quantity for line in lines)} item(s), declared value "
-        f"{money(parcel.declared_value)} {parcel.currency}")
+    items = sum(line.quantity for line in lines)
+    fonts.draw_string(
+        canvas, PAGE_W / 2, INFO_BOTTOM - 13 * mm,
+        f"{items} {'item' if items == 1 else 'items'}, declared value "
+        f"{money(parcel.declared_value, parcel.currency)}", 7, align="centre",
+        max_width=RIGHT - LEFT)
 
 
 def _label(canvas: Canvas, parcel: Parcel, who: Sender, counts: dict[int, int]) -> None:
@@ -347,42 +349,39 @@ def _label(canvas: Canvas, parcel: Parcel, who: Sender, counts: dict[int, int]) 
     service = parcel.service
     canvas.doForm(FRAME)
     # header: service and carrier, logo area
-    left = MARGIN + 1.5 * mm
-    fonts.draw_string(canvas, left, TOP - 5.5 * mm, service.name.upper(), 10, bold=True,
-                      max_width=INNER_W - 30 * mm)
-    fonts.draw_string(canvas, left, TOP - 10 * mm, service.carrier.name, 7.5,
-                      max_width=INNER_W - 30 * mm)
-    canvas.setFont("Helvetica-Bold", 9)
-    canvas.drawCentredString(PAGE_W - MARGIN - 13.75 * mm, HEADER_BOTTOM + 5.2 * mm,
-                             service.carrier.code)
-    # addressee
+    head_width = INNER_W - LOGO_W - 6 * mm
+    fonts.draw_string(canvas, LEFT, TOP - 5.5 * mm, service.name.upper(), 10, bold=True,
+                      max_width=head_width)
+    fonts.draw_string(canvas, LEFT, TOP - 10.5 * mm, service.carrier.name, 7.5,
+                      max_width=head_width)
+    fonts.draw_string(canvas, PAGE_W - MARGIN - 1.5 * mm - LOGO_W / 2, HEADER_BOTTOM + 5.2 * mm,
+                      service.carrier.code, 9, bold=True, align="centre",
+                      max_width=LOGO_W - 3 * mm)
+    # addressee: the lines in the country's order, the country last and large
     lines = addressee_lines(order)
-    y = SENDER_BOTTOM - 8 * mm
-    x = MARGIN + 8 * mm
-    width = INNER_W - 10 * mm
-    body = lines[:-1]
-    size = 10 if len(body) <= 4 else 9
-    step = size * 1.2
-    for n, line in enumerate(body):
-        fonts.draw_string(canvas, x, y, line, size, max_width=width, bold=n == 0)
-        y -= step
-    fonts.draw_string(canvas, x, ADDRESS_BOTTOM + 6 * mm, lines[-1], 12, bold=True,
+    width = RIGHT - LEFT - 7 * mm
+    x = LEFT + 7 * mm
+    name = (order.ship_name or "").strip()
+    draw_lines(canvas, lines[:-1], x, SENDER_BOTTOM - 1.5 * mm, ADDRESS_BOTTOM + 10.5 * mm,
+                width, 10.5, bold_line=" ".join(name.split()))
+    fonts.draw_string(canvas, x, ADDRESS_BOTTOM + 5.6 * mm, lines[-1], 12, bold=True,
                       max_width=width)
     if order.phone:
-        fonts.draw_string(canvas, x, ADDRESS_BOTTOM + 1.8 * mm, f"Tel. {order.phone}", 7,
+        fonts.draw_string(canvas, x, ADDRESS_BOTTOM + 1.6 * mm, f"Tel. {order.phone}", 7,
                           max_width=width)
     # tracking barcode and the number below it
-    _barcode(canvas, parcel.tracking_number, BARCODE_BOTTOM + 6.5 * mm)
-    canvas.setFont("Helvetica-Bold", 10)
-    canvas.drawCentredString(PAGE_W / 2, BARCODE_BOTTOM + 2 * mm, _spaced(parcel.tracking_number))
+    _barcode(canvas, parcel.tracking_number, BARCODE_BOTTOM + 5.5 * mm)
+    fonts.draw_string(canvas, PAGE_W / 2, BARCODE_BOTTOM + 1.6 * mm,
+                      _spaced(parcel.tracking_number), 10, bold=True, align="centre",
+                      max_width=RIGHT - LEFT)
     # weight, order reference, n/N, parcel number
-    x = left
-    canvas.setFont("Helvetica-Bold", 8.5)
-    for value in (f"{kg(parcel.weight_g)} kg", order.number, parcel_of(parcel, counts) or "1/1",
-                  parcel.number):
-        fonts.draw_string(canvas, x, INFO_BOTTOM + 2.5 * mm, value, 8.5, bold=True,
-                          max_width=INNER_W / 4 - 2 * mm)
-        x += INNER_W / 4
+    x = LEFT
+    values = (f"{kg(parcel.weight_g)} kg", order.number, parcel_of(parcel, counts) or "1/1",
+              parcel.number)
+    for (_caption, column), value in zip(INFO_COLUMNS, values, strict=True):
+        fonts.draw_string(canvas, x, INFO_BOTTOM + 2.4 * mm, value, 8.5, bold=True,
+                          max_width=column - 2 * mm)
+        x += column
     if parcel.customs_form == CustomsForm.cn22:
         _cn22(canvas, parcel, who)
     else:
@@ -396,6 +395,7 @@ def _spaced(number: str) -> str:
     return number
 
 
+@in_english
 def label_pdf(parcels: Sequence[Parcel]) -> bytes:
     """Return one PDF with a 100 x 150 mm label page per parcel.
 

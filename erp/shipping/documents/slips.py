@@ -1,14 +1,18 @@
-"""Packing slips (A4): what is in the parcel, for the customer; no prices."""
+"""Packing slips (A4): what is in the parcel, for the customer; no prices.
+
+The slip goes to the consumer abroad with the parcel: it is printed in English
+(:func:`erp.core.pdf.in_english`), the delivery address in the destination country's format.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from reportlab.lib.units import mm
-from reportlab.platypus import PageBreak, Paragraph, Spacer
+from reportlab.platypus import PageBreak, Spacer
 
 from erp.core import fonts
-from erp.core.pdf import NORMAL, SMALL, TITLE, a4_document, grid_table, text
+from erp.core.pdf import Heading, Text, a4_document, block, data_table, in_english
 from erp.shipping.documents.labels import addressee_lines, parcel_counts, sender
 from erp.shipping.models import Parcel
 
@@ -19,16 +23,14 @@ THANKS = ("Thank you for your order! If anything is wrong with it, please contac
 def _slip(parcel: Parcel, counts: dict[int, int]) -> list:
     order = parcel.order
     total = counts.get(parcel.order_id, 1)
-    lines = addressee_lines(order)
-    story: list = [Paragraph(f"Packing slip &mdash; order {text(order.number)}", TITLE)]
-    story.append(Paragraph(
-        f"Parcel {text(parcel.number)}"
+    story: list = [Heading(f"Packing slip — order {order.number}")]
+    story.append(Text(
+        f"Parcel {parcel.number}"
         + (f" ({parcel.sequence}/{total})" if total > 1 else "")
-        + (f" &middot; tracking {text(parcel.tracking_number)}" if parcel.tracking_number
-           else ""), NORMAL))
+        + (f" · tracking {parcel.tracking_number}" if parcel.tracking_number else ""), 9.5))
     story.append(Spacer(1, 3 * mm))
-    story.append(Paragraph("<b>Deliver to</b>", SMALL))
-    story += [Paragraph(fonts.markup(line), NORMAL) for line in lines]
+    story += block("Deliver to", addressee_lines(order), size=9.5,
+                   bold_line=order.ship_name)
     story.append(Spacer(1, 4 * mm))
     rows: list[list] = [["#", "SKU", "Item", "Qty"]]
     for n, line in enumerate(parcel.lines, start=1):
@@ -37,20 +39,21 @@ def _slip(parcel: Parcel, counts: dict[int, int]) -> list:
         variant = " / ".join(v for v in (getattr(sku, "colour", None), getattr(sku, "size", None))
                              if v)
         label = f"{name} ({variant})" if variant else name
-        rows.append([str(n), sku.code if sku is not None else "",
-                     Paragraph(fonts.markup(label or line.description), SMALL),
+        rows.append([str(n), sku.code if sku is not None else "", label or line.description,
                      str(line.quantity)])
-    story.append(grid_table(rows, col_widths=[10 * mm, 45 * mm, 105 * mm, 20 * mm],
-                            align_right=(3,)))
+    story.append(data_table(rows, widths=[10 * mm, 50 * mm, 100 * mm, 20 * mm],
+                            align_right=(0, 3)))
     units = sum(line.quantity for line in parcel.lines)
-    story += [Spacer(1, 2 * mm), Paragraph(f"{units} item(s) in this parcel.", NORMAL)]
+    story += [Spacer(1, 2 * mm),
+              Text(f"{units} {'item' if units == 1 else 'items'} in this parcel.", 9.5)]
     if total > 1:
-        story.append(Paragraph(f"Your order comes in {total} parcels; this is parcel "
-                               f"{parcel.sequence}.", NORMAL))
-    story += [Spacer(1, 8 * mm), Paragraph(text(THANKS), NORMAL)]
+        story.append(Text(f"Your order comes in {total} parcels; this is parcel "
+                          f"{parcel.sequence}.", 9.5))
+    story += [Spacer(1, 8 * mm), Text(THANKS, 9.5)]
     return story
 
 
+@in_english
 def packing_slip_pdf(parcels: Sequence[Parcel]) -> bytes:
     """Return one A4 PDF with a packing slip per parcel."""
     fonts.register_fonts()
@@ -61,5 +64,6 @@ def packing_slip_pdf(parcels: Sequence[Parcel]) -> bytes:
         if n:
             story.append(PageBreak())
         story += _slip(parcel, counts)
-    return a4_document(story or [Paragraph("No parcels.", NORMAL)], title="Packing slip",
-                       company=who.name)
+    if not story:
+        return a4_document([Text("No parcels.", 9.5)], title="Packing slip", company=who.name)
+    return a4_document(story, title="Packing slip", company=who.name, heading=False)
