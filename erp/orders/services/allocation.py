@@ -77,20 +77,34 @@ class AddressChanges(dict):
 
 @dataclass
 class AllocationSummary:
-    """What a batch allocation did: order numbers by outcome, and failures with their reason."""
+    """What a batch allocation did: order numbers by outcome, and failures with their reason.
+
+    ``skipped`` are the orders another person or process changed between the start of the run
+    and their batch (allocated, held or cancelled meanwhile): left as they are.
+    """
 
     allocated: list[str] = field(default_factory=list)
     backordered: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def considered(self) -> int:
         """Return how many orders the batch looked at."""
-        return len(self.allocated) + len(self.backordered) + len(self.failed)
+        return len(self.allocated) + len(self.backordered) + len(self.failed) + \
+            len(self.skipped)
+
+    def add(self, other: AllocationSummary) -> None:
+        """Add the outcome of another batch of the same run."""
+        self.allocated.extend(other.allocated)
+        self.backordered.extend(other.backordered)
+        self.failed.extend(other.failed)
+        self.skipped.extend(other.skipped)
 
     def __str__(self) -> str:
-        return (f"{self.considered} order(s) considered: {len(self.allocated)} allocated, "
-                f"{len(self.backordered)} backordered, {len(self.failed)} failed.")
+        text = (f"{self.considered} order(s) considered: {len(self.allocated)} allocated, "
+                f"{len(self.backordered)} backordered, {len(self.failed)} failed")
+        return text + (f", {len(self.skipped)} changed meanwhile." if self.skipped else ".")
 
 
 def can_allocate(order: CustomerOrder, actor=None) -> bool:
@@ -196,12 +210,14 @@ def _allocate_many(orders: list[CustomerOrder], *, actor) -> None:
     db.session.flush()
 
 
-def allocate_orders(*, actor, limit: int | None = None) -> AllocationSummary:
-    """Allocate new and backordered orders, highest priority first, then oldest first.
+#: orders locked and allocated together (one savepoint, one reserve_many)
+BATCH_SIZE = 500
 
-    Orders are allocated in chunks, each in one savepoint; when a chunk fails, it is redone
-    one order per savepoint, so an order that fails is rolled back and reported, and the batch
-    goes on. The caller commits once.
+
+def allocation_queue(*, limit: int | None = None) -> list[int]:
+    """Return the ids of the orders to allocate, at most ``limit``.
+
+    New and backordered orders, highest priority first, then oldest first.
     """
     query = (select(CustomerOrder.id)
              .where(CustomerOrder.state.in_(sorted(ORDER_STATES.groups["allocatable"])))
@@ -209,38 +225,64 @@ def allocate_orders(*, actor, limit: int | None = None) -> AllocationSummary:
                        CustomerOrder.id))
     if limit is not None:
         query = query.limit(limit)
-    ids = db.session.scalars(query).all()
+    return list(db.session.scalars(query))
+
+
+def allocate_batch(ids: list[int], *, actor) -> AllocationSummary:
+    """Allocate the orders ``ids`` (a part of :func:`allocation_queue`), in that order.
+
+    The orders are locked in id order (as single allocations lock one row) and re-read; one
+    another transaction allocated, held or cancelled meanwhile is skipped. They are allocated
+    together in one savepoint; when that fails, one order per savepoint, so an order that
+    fails is rolled back and reported, and the others go on. Flushes; the caller commits.
+    """
     summary = AllocationSummary()
-    chunk = 500
-    for start in range(0, len(ids), chunk):
-        part = ids[start:start + chunk]
-        # Locked in id order (as single allocations lock one row), then re-read: an order
-        # another transaction allocated meanwhile is skipped by the state check below.
-        locked = select(CustomerOrder).where(CustomerOrder.id.in_(part)) \
-            .order_by(CustomerOrder.id).with_for_update() \
-            .options(selectinload(CustomerOrder.lines)) \
-            .execution_options(populate_existing=True)
+    locked = select(CustomerOrder).where(CustomerOrder.id.in_(ids)) \
+        .order_by(CustomerOrder.id).with_for_update() \
+        .options(selectinload(CustomerOrder.lines)) \
+        .execution_options(populate_existing=True)
+
+    def allocatable() -> list[CustomerOrder]:
         orders = {o.id: o for o in db.session.scalars(locked)}
-        todo = [orders[i] for i in part if can_allocate(orders[i], actor)]
-        try:
-            with db.session.begin_nested():
-                _allocate_many(todo, actor=actor)
-        except DomainError:
-            # Re-read what the rolled-back savepoint left stale, then one order at a time.
-            orders = {o.id: o for o in db.session.scalars(locked)}
-            todo = [orders[i] for i in part if can_allocate(orders[i], actor)]
-            for order in todo:
-                number = order.number
-                try:
-                    with db.session.begin_nested():
-                        _allocate_many([order], actor=actor)
-                except DomainError as err:
-                    summary.failed.append((number, str(err)))
-                    continue
-                _count(summary, order)
-            continue
-        for order in todo:
+        return [orders[i] for i in ids if i in orders and can_allocate(orders[i], actor)]
+
+    todo = allocatable()
+    if len(todo) < len(ids):
+        kept = {o.id for o in todo}
+        summary.skipped.extend(number for i, number in db.session.execute(
+            select(CustomerOrder.id, CustomerOrder.number).where(
+                CustomerOrder.id.in_([i for i in ids if i not in kept]))))
+    try:
+        with db.session.begin_nested():
+            _allocate_many(todo, actor=actor)
+    except DomainError:
+        # Re-read what the rolled-back savepoint left stale, then one order at a time.
+        for order in allocatable():
+            number = order.number
+            try:
+                with db.session.begin_nested():
+                    _allocate_many([order], actor=actor)
+            except DomainError as err:
+                summary.failed.append((number, str(err)))
+                continue
             _count(summary, order)
+        return summary
+    for order in todo:
+        _count(summary, order)
+    return summary
+
+
+def allocate_orders(*, actor, limit: int | None = None) -> AllocationSummary:
+    """Allocate new and backordered orders, highest priority first, then oldest first.
+
+    Orders are allocated in batches of :data:`BATCH_SIZE` (:func:`allocate_batch`); an order
+    that fails is rolled back and reported, and the run goes on. The caller commits once; the
+    background job (:mod:`erp.orders.jobs`) commits after each batch instead.
+    """
+    ids = allocation_queue(limit=limit)
+    summary = AllocationSummary()
+    for start in range(0, len(ids), BATCH_SIZE):
+        summary.add(allocate_batch(ids[start:start + BATCH_SIZE], actor=actor))
     return summary
 
 
@@ -470,8 +512,8 @@ def _check_service_serves(order: CustomerOrder, country: str) -> None:
 
 
 __all__ = [
-    "LINE_REF", "AddressChanges", "AllocationSummary", "CancelAfterShipping", "OrderError",
-    "allocate_order",
-    "allocate_orders", "can_allocate", "can_cancel", "can_edit_address", "can_hold",
-    "can_release", "cancel_order", "hold_order", "release_order", "update_shipping_address",
+    "BATCH_SIZE", "LINE_REF", "AddressChanges", "AllocationSummary", "CancelAfterShipping",
+    "OrderError", "allocate_batch", "allocate_order", "allocate_orders", "allocation_queue",
+    "can_allocate", "can_cancel", "can_edit_address", "can_hold", "can_release",
+    "cancel_order", "hold_order", "release_order", "update_shipping_address",
 ]

@@ -10,8 +10,9 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from erp.core import exports
 from erp.core.permissions import has_permission, permission_required
-from erp.core.viewhelpers import commit_or_refuse, paginate_rows, xlsx_response
+from erp.core.viewhelpers import commit_or_refuse, paginate_rows
 from erp.orders.models import ORDER_STATES
 from erp.shipping.models import PARCEL_STATES, ParcelState
 from erp.shipping.services import parcels as services
@@ -72,7 +73,7 @@ def parcel_list():
 @permission_required("shipping.view")
 def parcel_export():
     """Download the parcels the list shows (same search and filters) as an Excel workbook."""
-    return xlsx_response(services.export_parcels(parcel_filters()), "parcels")
+    return exports.respond("parcels", parcel_filters())
 
 
 @bp.get("/parcels/<int:parcel_id>")
