@@ -88,11 +88,15 @@ def register(export: ListExport) -> ListExport:
 
 
 def counted(rows: Iterable[T], progress: Callable[[int], None] | None,
-            every: int = PROGRESS_EVERY) -> Iterator[T]:
-    """Yield ``rows``, calling ``progress(rows so far)`` every ``every`` rows (if given)."""
+            every: int | None = None) -> Iterator[T]:
+    """Yield ``rows``, calling ``progress(rows so far)`` every ``every`` rows (if given).
+
+    ``every`` defaults to :data:`PROGRESS_EVERY`.
+    """
     if progress is None:
         yield from rows
         return
+    every = every or PROGRESS_EVERY
     done = 0
     for row in rows:
         yield row
