@@ -156,8 +156,8 @@ def test_one_failing_order_does_not_stop_the_batch(skus, create_bin, receive_sto
     create_order([(a, 2)], number="GOOD")
     real_reserve_many = allocation.reserve_many
 
-    def reserve_many(specs, *, actor):
-        result = real_reserve_many(specs, actor=actor)
+    def reserve_many(specs, *, actor, **options):
+        result = real_reserve_many(specs, actor=actor, **options)
         if any(spec.ref_id == bad.lines[0].id for spec in specs):
             raise DomainError("boom")
         return result

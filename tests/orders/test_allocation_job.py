@@ -189,10 +189,10 @@ def test_orders_changed_meanwhile_and_failures_are_skipped_with_reasons(app, cre
 
     real_reserve = allocation.reserve_many
 
-    def refuse_third(specs, *, actor):
+    def refuse_third(specs, *, actor, **options):
         if any(spec.ref_id == third.lines[0].id for spec in specs):
             raise DomainError("Bin A-01-01-01 is being counted.")
-        return real_reserve(specs, actor=actor)
+        return real_reserve(specs, actor=actor, **options)
 
     monkeypatch.setattr(order_jobs, "allocation_queue", queue_then_someone_cancels)
     monkeypatch.setattr(allocation, "reserve_many", refuse_third)

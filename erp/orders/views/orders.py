@@ -120,7 +120,10 @@ def orders_on_hold():
 @bp.get("/export.xlsx")
 @permission_required("orders.view")
 def export_orders():
-    """Download the orders the list shows (same search and filters) as an Excel workbook."""
+    """Download the orders the list shows (same search and filters) as an Excel workbook.
+
+    Above ``export_job_rows`` rows it is written by a background job; this goes to its page.
+    """
     return core_exports.respond(exports.LIST_EXPORT.name, order_filters())
 
 

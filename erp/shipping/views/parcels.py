@@ -72,7 +72,10 @@ def parcel_list():
 @bp.get("/parcels/export.xlsx")
 @permission_required("shipping.view")
 def parcel_export():
-    """Download the parcels the list shows (same search and filters) as an Excel workbook."""
+    """Download the parcels the list shows (same search and filters) as an Excel workbook.
+
+    Above ``export_job_rows`` rows it is written by a background job; this goes to its page.
+    """
     return exports.respond("parcels", parcel_filters())
 
 

@@ -84,7 +84,10 @@ def stock_list():
 @bp.get("/stock/export.xlsx")
 @permission_required("warehouse.view")
 def export_stock():
-    """Download the stock list with its filters as an Excel workbook (costs for managers)."""
+    """Download the stock list with its filters as an Excel workbook (costs for managers).
+
+    Above ``export_job_rows`` rows it is written by a background job; this goes to its page.
+    """
     return exports.respond("stock", stock_filters())
 
 
