@@ -147,11 +147,6 @@ def _details(params: dict) -> list[tuple[Any, Any]]:
         rows.append((_("List"), export.title))
     if params.get("total") is not None:
         rows.append((_("Rows"), format_number(params["total"])))
-    filters = {k: v for k, v in (params.get("filters") or {}).items() if v not in (None, "",
-                                                                                  False)}
-    if filters:
-        rows.append((_("Filters"), "; ".join(f"{k.replace('_', ' ')}: {v}"
-                                             for k, v in filters.items())))
     return rows
 
 
