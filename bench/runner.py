@@ -158,6 +158,7 @@ def run(names: list[str], quick: bool, before: bool = False) -> int:
     """
     from bench import (  # noqa: F401 - registers them
         suites,
+        suites_jobs,
         suites_load,
         suites_race,
         suites_reports,

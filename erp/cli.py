@@ -397,15 +397,31 @@ def export_skus_cmd(file: str, q: str | None, brand: str | None, category: str |
               help="Allocate at most this many orders.")
 @with_appcontext
 def allocate_cmd(limit: int | None):
-    """Reserve stock for new and backordered orders (priority, then oldest first)."""
-    from erp.extensions import db
-    from erp.orders.services import allocate_orders
+    """Reserve stock for new and backordered orders (priority, then oldest first).
 
-    summary = allocate_orders(actor=None, limit=limit)
-    db.session.commit()
-    for number, reason in summary.failed:
+    Runs the allocation job (as "Allocate all" does) in this process, showing its progress;
+    refused while another allocation run is queued or running.
+    """
+    from erp.core import jobs
+    from erp.orders import jobs as order_jobs
+
+    def show(percent: int, message: str | None) -> None:
+        click.echo(f"{percent:3d} %  {message or ''}", err=True)
+
+    job, started = jobs.submit_once(order_jobs.KIND, user=None, wait=True, listener=show,
+                                    limit=limit)
+    if not started:
+        click.secho(f"An allocation run (job {job.id}, {job.state.value}) is already under "
+                    "way; run this again once it has finished.", fg="red", err=True)
+        sys.exit(1)
+    if job.error:
+        click.secho(job.error, fg="red", err=True)
+        sys.exit(1)
+    summary = jobs.load_summary(job) or {}
+    for number, reason in summary.get("failures", []):
         click.secho(f"{number}: {reason}", fg="red")
-    click.secho(str(summary), fg="yellow" if summary.failed else "green")
+    click.secho(order_jobs.summary_sentence(summary),
+                fg="yellow" if summary.get("skipped") else "green")
 
 
 @click.command("putaway-sync")

@@ -10,9 +10,15 @@ A job kind is a function registered with :func:`register`; :func:`submit` stores
 - synchronously with ``wait=True`` or the config ``ERP_JOBS_SYNC=True`` (tests, CLI).
 
 Either way the row carries the state, progress, message and result file, so the job page shows a
-progress bar and then a download link. Result files live under ``instance/jobs/<id>/<name>``
-and are removed by :func:`cleanup` after ``ERP_JOBS_KEEP_DAYS`` days (the worker runs it at
-start). Example::
+progress bar and then a download link. A job without a file (an allocation run) leaves a
+``summary`` instead: :attr:`JobContext.summary`, stored as JSON, which the job's page shows.
+
+A job runs in the language of the person who started it (the request's, kept on the row), so
+its progress messages and refusals read in that language. :func:`submit_once` starts a job of a
+kind only if none of that kind is queued or running (one allocation run at a time).
+
+Result files live under ``instance/jobs/<id>/<name>`` and are removed by :func:`cleanup` after
+``ERP_JOBS_KEEP_DAYS`` days (the worker runs it at start). Example::
 
     @jobs.register("echo")
     def echo(job: JobContext, *, text: str) -> JobResult:
@@ -42,13 +48,15 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, has_app_context, has_request_context
+from flask_babel import force_locale
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.utils import secure_filename
 
-from erp.core import transactions
+from erp.core import numbering, transactions
 from erp.core.errors import DomainError
+from erp.core.i18n import LANGUAGES, _, company_language, current_language
 from erp.core.models import BackgroundJob, JobState, Role, utcnow
 from erp.extensions import db
 
@@ -77,29 +85,60 @@ class JobResult:
 REGISTRY: dict[str, Callable[..., JobResult | None]] = {}
 
 
-def register(kind: str) -> Callable:
+@dataclass(frozen=True)
+class KindPage:
+    """How the job page shows jobs of a kind (all optional).
+
+    :param label: the kind's name on the pages (a lazy string).
+    :param title: ``title(params) -> str``: the page's heading for one job (e.g. which export).
+    :param details: ``details(params) -> [(label, value)]``: the parameters worth showing;
+        without it every parameter is listed as stored.
+    :param summary_template: the template that shows the job's :attr:`JobContext.summary`
+        (given as ``summary``) once it has finished.
+    """
+
+    label: Any = None
+    title: Callable[[dict], str] | None = None
+    details: Callable[[dict], list[tuple[Any, Any]]] | None = None
+    summary_template: str | None = None
+
+
+#: kind -> how its jobs are shown (:class:`KindPage`)
+PAGES: dict[str, KindPage] = {}
+
+
+def register(kind: str, *, page: KindPage | None = None) -> Callable:
     """Register the decorated function as the runner of jobs of ``kind``.
 
     The function is called as ``fn(job: JobContext, **params)`` and returns a :class:`JobResult`
-    (or ``None`` for a job without a file).
+    (or ``None`` for a job without a file). ``page`` says how the job page shows the kind.
     """
     def decorator(fn: Callable[..., JobResult | None]) -> Callable[..., JobResult | None]:
         REGISTRY[kind] = fn
+        if page is not None:
+            PAGES[kind] = page
         return fn
     return decorator
 
 
 class JobContext:
-    """What a running job sees: its id, kind, params and user, and :meth:`progress`."""
+    """What a running job sees: its id, kind, params and user, and :meth:`progress`.
+
+    A job without a file sets :attr:`summary` (a dict that JSON can hold) for its page.
+    """
 
     #: progress writes closer together than this are skipped (except to 100 %)
     MIN_INTERVAL = 0.25
 
-    def __init__(self, job_id: str, kind: str, params: dict, user_id: int | None):
+    def __init__(self, job_id: str, kind: str, params: dict, user_id: int | None,
+                 listener: Callable[[int, str | None], None] | None = None):
         self.job_id = job_id
         self.kind = kind
         self.params = params
         self.user_id = user_id
+        self.summary: dict | None = None
+        #: called with every progress recorded (the CLI prints it); never fatal to the job
+        self.listener = listener
         self._last: tuple[int, str | None] | None = None
         self._last_at = 0.0
 
@@ -129,6 +168,12 @@ class JobContext:
             log.warning("Could not record the progress of job %s", self.job_id, exc_info=True)
             return
         self._last, self._last_at = (value, message), now
+        if self.listener is not None:
+            try:
+                self.listener(value, message)
+            except Exception:  # noqa: BLE001 - a display that fails never stops the work
+                log.warning("The progress listener of job %s failed", self.job_id,
+                            exc_info=True)
 
 
 # --- params: JSON with dates, datetimes and decimals kept --------------------------------------
@@ -172,11 +217,22 @@ def load_params(text: str | None) -> dict:
 _THREADS: dict[str, threading.Thread] = {}
 
 
-def submit(kind: str, *, user, wait: bool = False, **params) -> BackgroundJob:
+def _language(user) -> str | None:
+    """Return the language a job started now runs in: the request's, else the user's choice."""
+    if has_request_context():
+        return current_language()
+    chosen = getattr(user, "language", None)
+    return chosen if chosen in LANGUAGES else None  # None: the company's default, when run
+
+
+def submit(kind: str, *, user, wait: bool = False,
+           listener: Callable[[int, str | None], None] | None = None,
+           **params) -> BackgroundJob:
     """Create a job of ``kind`` for ``user`` (committed) and start it; return its row.
 
     Runs on RQ when ``ERP_REDIS_URL`` is set, else in a background thread of this process;
-    synchronously when ``wait`` is true or ``ERP_JOBS_SYNC`` is set. Commits the session.
+    synchronously when ``wait`` is true or ``ERP_JOBS_SYNC`` is set (``listener`` then hears
+    each progress step: ``listener(percent, message)``). Commits the session.
 
     :raises KeyError: for a kind nobody registered.
     :raises TypeError: for params that cannot be stored as JSON.
@@ -184,13 +240,13 @@ def submit(kind: str, *, user, wait: bool = False, **params) -> BackgroundJob:
     if kind not in REGISTRY:
         raise KeyError(f"No background job kind {kind!r} is registered.")
     job = BackgroundJob(id=str(uuid.uuid4()), kind=kind, params=dump_params(params),
-                        state=JobState.queued, progress=0,
+                        state=JobState.queued, progress=0, language=_language(user),
                         user_id=getattr(user, "id", None), created_at=utcnow())
     db.session.add(job)
     db.session.commit()
     app = current_app._get_current_object()
     if wait or app.config.get("ERP_JOBS_SYNC"):
-        run_job(job.id, app=app)
+        run_job(job.id, app=app, listener=listener)
         db.session.refresh(job)
     elif app.config.get("ERP_REDIS_URL"):
         try:
@@ -202,7 +258,7 @@ def submit(kind: str, *, user, wait: bool = False, **params) -> BackgroundJob:
         except Exception:  # noqa: BLE001 - a queue that cannot be reached fails the job, visibly
             log.exception("Could not enqueue background job %s", job.id)
             job.state, job.finished_at = JobState.failed, utcnow()
-            job.error = "The job queue (Redis) cannot be reached; try again later."
+            job.error = _("The job queue (Redis) cannot be reached; try again later.")
             db.session.commit()
     else:
         thread = threading.Thread(target=_run_in_thread, args=(app, job.id),
@@ -210,6 +266,48 @@ def submit(kind: str, *, user, wait: bool = False, **params) -> BackgroundJob:
         _THREADS[job.id] = thread
         thread.start()
     return job
+
+
+def active(kind: str) -> BackgroundJob | None:
+    """Return the oldest job of ``kind`` still queued or running, if any.
+
+    A job left "running" or "queued" longer than twice the job timeout (its process died) no
+    longer counts: :func:`cleanup` marks it failed.
+    """
+    timeout = int(current_app.config.get("ERP_JOBS_TIMEOUT") or DEFAULT_TIMEOUT)
+    return db.session.scalar(
+        select(BackgroundJob).where(
+            BackgroundJob.kind == kind,
+            BackgroundJob.state.in_([JobState.queued, JobState.running]),
+            BackgroundJob.created_at >= utcnow() - timedelta(seconds=2 * timeout))
+        .order_by(BackgroundJob.created_at, BackgroundJob.id).limit(1))
+
+
+def submit_once(kind: str, *, user, wait: bool = False,
+                listener: Callable[[int, str | None], None] | None = None,
+                **params) -> tuple[BackgroundJob, bool]:
+    """Start a job of ``kind`` unless one is queued or running; return ``(job, started)``.
+
+    The check and the new row are made under a lock of the kind's sequence row (the database
+    write lock on SQLite), so of two people who click at once, one starts the job and the
+    other gets that job back (``started`` false). Commits the session.
+    """
+    numbering.next_value(f"job:{kind}")  # the lock: held until the commit in submit()
+    running = active(kind)
+    if running is not None:
+        db.session.commit()
+        return running, False
+    return submit(kind, user=user, wait=wait, listener=listener, **params), True
+
+
+def load_summary(job: BackgroundJob) -> dict | None:
+    """Return the summary a finished job left (see :attr:`JobContext.summary`), or ``None``."""
+    if not job.summary:
+        return None
+    try:
+        return load_params(job.summary)
+    except ValueError:
+        return None
 
 
 def _run_in_thread(app: Flask, job_id: str) -> None:
@@ -257,7 +355,8 @@ def queue(app: Flask | None = None):
 _WORKER_APP: Flask | None = None
 
 
-def run_job(job_id: str, app: Flask | None = None) -> str | None:
+def run_job(job_id: str, app: Flask | None = None,
+            listener: Callable[[int, str | None], None] | None = None) -> str | None:
     """Run the job ``job_id``: mark it running, call its function, store the file, finish it.
 
     Uses the current app context, else ``app``, else an app built once with
@@ -265,7 +364,7 @@ def run_job(job_id: str, app: Flask | None = None) -> str | None:
     never raised. Returns the final state (``None`` for an unknown id).
     """
     if has_app_context() and (app is None or current_app._get_current_object() is app):
-        return _run(job_id)
+        return _run(job_id, listener)
     if app is None:
         global _WORKER_APP
         if _WORKER_APP is None:
@@ -273,19 +372,23 @@ def run_job(job_id: str, app: Flask | None = None) -> str | None:
             _WORKER_APP = create_app()
         app = _WORKER_APP
     with app.app_context():
-        return _run(job_id)
+        return _run(job_id, listener)
 
 
 def _user_message(err: BaseException) -> str:
     if isinstance(err, JobError | DomainError):
-        return str(err) or "The job failed."
+        return str(err) or _("The job failed.")
     if type(err).__name__ == "JobTimeoutException":
-        return "The job took too long and was stopped; try a shorter period."
-    return ("The job failed unexpectedly; the details are in the server log "
-            f"({type(err).__name__}).")
+        return _("The job took too long and was stopped; try a shorter period.")
+    return _("The job failed unexpectedly; the details are in the server log (%(error)s).",
+             error=type(err).__name__)
 
 
-def _run(job_id: str) -> str | None:
+def _job_language(job: BackgroundJob) -> str:
+    return job.language if job.language in LANGUAGES else company_language()
+
+
+def _run(job_id: str, listener: Callable[[int, str | None], None] | None = None) -> str | None:
     job = db.session.get(BackgroundJob, job_id)
     if job is None:
         log.warning("Background job %s does not exist", job_id)
@@ -293,24 +396,29 @@ def _run(job_id: str) -> str | None:
     if job.state in (JobState.finished, JobState.failed):
         return job.state.value
     job.state, job.started_at, job.progress = JobState.running, utcnow(), 0
+    language = _job_language(job)
     db.session.commit()
-    context = JobContext(job.id, job.kind, {}, job.user_id)
+    context = JobContext(job.id, job.kind, {}, job.user_id, listener)
     try:
         fn = REGISTRY.get(job.kind)
         if fn is None:
-            raise JobError(f"Unknown job kind {job.kind!r}.")
+            raise JobError(_("Unknown job kind %(kind)s.", kind=job.kind))
         context.params = load_params(job.params)
         # A job reads (reports, exports): SQLite's write lock stays free for the requests,
-        # and for its own progress, written through another connection.
-        with transactions.intent("read"):
+        # and for its own progress, written through another connection. A job that writes
+        # takes write intent for each of its own short transactions.
+        with transactions.intent("read"), force_locale(language):
             result = fn(context, **context.params)
         stored = _store(job.id, result) if result is not None else None
+        summary = dump_params(context.summary) if context.summary is not None else None
     except Exception as err:  # noqa: BLE001 - every failure is stored on the job
         db.session.rollback()
         if not isinstance(err, JobError | DomainError):
             log.exception("Background job %s (%s) failed", job_id, job.kind if job else "?")
         job = db.session.get(BackgroundJob, job_id)
-        job.state, job.error, job.finished_at = JobState.failed, _user_message(err), utcnow()
+        with force_locale(language):
+            message = _user_message(err)
+        job.state, job.error, job.finished_at = JobState.failed, message, utcnow()
         db.session.commit()
         _remove_dir(job_id)
         return job.state.value
@@ -318,6 +426,7 @@ def _run(job_id: str) -> str | None:
     job = db.session.get(BackgroundJob, job_id)
     job.state, job.progress, job.finished_at = JobState.finished, 100, utcnow()
     job.message = None  # the last step's message ("Saving...") is over
+    job.summary = summary
     if stored is not None:
         job.result_path, job.result_name, job.result_mime = stored
     db.session.commit()
@@ -398,7 +507,7 @@ def cleanup(days: int | None = None, *, now: datetime | None = None) -> int:
             BackgroundJob.state == JobState.running,
             BackgroundJob.started_at < now - timedelta(seconds=2 * timeout))):
         job.state, job.finished_at = JobState.failed, now
-        job.error = "The job was interrupted (its worker stopped); start it again."
+        job.error = _("The job was interrupted (its worker stopped); start it again.")
     db.session.commit()
     root = _jobs_root()
     if os.path.isdir(root):

@@ -184,10 +184,12 @@ class JobState(StrEnum):
 
 
 class BackgroundJob(db.Model):
-    """Long work (a large report, export or batch PDF) run off the request.
+    """Long work (a large report, export, allocation run or batch PDF) run off the request.
 
     Run by an RQ worker when ``ERP_REDIS_URL`` is set, else in-process; either way its state,
     progress and result file are kept here, so a page can show a progress bar and then a link.
+    ``summary`` is what a job without a file reports (JSON, e.g. an allocation run's counts);
+    ``language`` is the language of the person who started it, which the job runs in.
     """
 
     __tablename__ = "background_job"
@@ -205,6 +207,8 @@ class BackgroundJob(db.Model):
     result_name: Mapped[str | None] = mapped_column(String(200))
     result_mime: Mapped[str | None] = mapped_column(String(100))
     error: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)  # JSON
+    language: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -19,6 +19,8 @@ from erp.core.models import Role
 PERMISSIONS: dict[str, str] = {
     "core.dashboard": "see the home dashboard",
     "core.own_account": "change one's own password",
+    "core.own_jobs": "follow one's own background jobs (large exports, allocation runs, "
+                     "reports) and download their files",
     "core.manage_users": "create, edit, deactivate users and reset passwords",
     "core.view_audit": "read and export the audit log",
     "core.manage_settings": "change company settings and exchange rates",
@@ -53,8 +55,8 @@ PERMISSIONS: dict[str, str] = {
     "privacy.anonymise": "anonymise a consumer's personal data everywhere (GDPR erasure)",
 }
 
-_ALL_STAFF = {"core.dashboard", "core.own_account", "catalog.view", "warehouse.view",
-              "orders.view", "shipping.view", "aftersales.view"}
+_ALL_STAFF = {"core.dashboard", "core.own_account", "core.own_jobs", "catalog.view",
+              "warehouse.view", "orders.view", "shipping.view", "aftersales.view"}
 
 #: the role-to-permission table: the only place that decides who may do what
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {

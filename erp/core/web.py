@@ -58,7 +58,7 @@ NAV: list[tuple[str, str, str]] = [
     ("Reason codes", "aftersales.reason_list", "aftersales.view"),
     ("Dashboard", "reports.dashboard", "reports.view"),
     ("Excel reports", "reports.report_list", "reports.view"),
-    ("My jobs", "reports.job_list", "reports.view"),
+    ("My jobs", "reports.job_list", "core.own_jobs"),
 ]
 ADMIN_NAV: list[tuple[str, str, str]] = [
     ("Users", "core.user_list", "core.manage_users"),

@@ -9,15 +9,17 @@ An export imported again changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
-from erp.core import excel
+from erp.core import excel, exports
 from erp.core.errors import DomainError
+from erp.core.i18n import _l
 from erp.core.money import round_amount
+from erp.core.permissions import has_permission
 from erp.extensions import db
 from erp.warehouse import queries, services
 from erp.warehouse.models import (
@@ -189,17 +191,28 @@ STOCK_COLUMNS = (
 )
 
 
-def export_stock(filters: queries.StockFilters, *, costs: bool = True) -> bytes:
+def export_stock(filters: queries.StockFilters, *, costs: bool = True,
+                 progress: Callable[[int], None] | None = None) -> bytes:
     """Return the stock list matching its filters as an .xlsx workbook.
 
     :param costs: include the average cost and value columns (``core.view_costs`` only).
+    :param progress: called with the rows written every few thousand rows (a background
+        export).
     """
     stmt = queries.stock_list_query(filters).execution_options(yield_per=2000)
     rows = ({**r._asdict(), "value": round_amount(r.on_hand * (r.avg_cost or Decimal(0)))}
-            for r in db.session.execute(stmt))
+            for r in exports.counted(db.session.execute(stmt), progress))
     columns = STOCK_COLUMNS if costs else tuple(
         c for c in STOCK_COLUMNS if c.key not in ("avg_cost", "value"))
     return excel.export_workbook(columns, rows, title="Stock")
+
+
+exports.register(exports.ListExport(
+    "stock", _l("Stock"), "warehouse.view", queries.StockFilters,
+    count=lambda f: db.session.scalar(queries.stock_list_count_query(f)) or 0,
+    build=lambda f, *, user, progress: export_stock(
+        f, costs=has_permission(user, "core.view_costs"), progress=progress),
+    filename="stock"))
 
 
 MOVE_COLUMNS = (

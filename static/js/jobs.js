@@ -1,5 +1,7 @@
 // Job page: poll the job's JSON status every second and update the progress bar, the message,
 // its start and end times, then show the download link or the error once the job has ended.
+// A job that leaves a summary (data-reload-when-done) reloads the page to show it. The words
+// come from the page's data attributes, in the reader's language.
 (function () {
   "use strict";
 
@@ -19,6 +21,11 @@
     var started = document.getElementById("job-started");
     var ended = document.getElementById("job-ended");
     var colours = {queued: "grey", running: "blue", finished: "green", failed: "red"};
+    var downloadLabel = box.getAttribute("data-download-label") || "Download %s";
+    var downloadDefault = box.getAttribute("data-download-default") || "Download the file";
+    var lostContact = box.getAttribute("data-lost-contact") ||
+      "Lost contact with the server: reload the page.";
+    var reloadWhenDone = box.getAttribute("data-reload-when-done") === "true";
     var failures = 0;
 
     function show(status) {
@@ -36,7 +43,8 @@
       }
       if (status.download_url) {
         download.href = status.download_url;
-        download.textContent = "Download " + (status.result_name || "the file");
+        download.textContent = status.result_name ?
+          downloadLabel.replace("%s", status.result_name) : downloadDefault;
         downloadRow.hidden = false;
       }
       if (status.error) {
@@ -45,6 +53,9 @@
       }
       if (status.done) {
         box.setAttribute("data-done", "true");
+        if (reloadWhenDone && status.state === "finished") {
+          window.location.reload();
+        }
       }
     }
 
@@ -69,7 +80,7 @@
           if (failures < 30) {
             window.setTimeout(poll, 2000);
           } else {
-            message.textContent = "Lost contact with the server: reload the page.";
+            message.textContent = lostContact;
           }
         });
     }

@@ -25,8 +25,10 @@ from erp.orders.services.allocation import (  # noqa: E402 - appended by the all
     AllocationSummary,
     CancelAfterShipping,
     OrderError,
+    allocate_batch,
     allocate_order,
     allocate_orders,
+    allocation_queue,
     can_allocate,
     can_cancel,
     can_edit_address,
@@ -39,7 +41,8 @@ from erp.orders.services.allocation import (  # noqa: E402 - appended by the all
 )
 
 __all__ += ["AddressChanges", "AllocationSummary", "CancelAfterShipping", "OrderError",
-            "allocate_order", "allocate_orders", "can_allocate", "can_cancel", "can_edit_address",
+            "allocate_batch", "allocate_order", "allocate_orders", "allocation_queue",
+            "can_allocate", "can_cancel", "can_edit_address",
             "can_hold", "can_release", "cancel_order", "hold_order", "release_order",
             "update_shipping_address"]
 

@@ -11,8 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from erp.catalog.models import Sku
-from erp.core import dashboard
+from erp.core import dashboard, jobs
+from erp.core import exports as core_exports
 from erp.core.errors import DomainError
+from erp.core.i18n import _, format_datetime
 from erp.core.permissions import has_permission, permission_required
 from erp.core.queries import AuditFilters, audit_event_query
 from erp.core.viewhelpers import (
@@ -20,10 +22,10 @@ from erp.core.viewhelpers import (
     form_errors,
     get_or_404,
     paginate_rows,
-    xlsx_response,
 )
 from erp.extensions import db
 from erp.orders import exports, hooks, queries, services
+from erp.orders import jobs as order_jobs
 from erp.orders.models import (
     ORDER_STATES,
     CustomerOrder,
@@ -118,19 +120,32 @@ def orders_on_hold():
 @bp.get("/export.xlsx")
 @permission_required("orders.view")
 def export_orders():
-    """Download the orders the list shows (same search and filters) as an Excel workbook."""
-    return xlsx_response(exports.export_orders(order_filters()), "orders")
+    """Download the orders the list shows (same search and filters) as an Excel workbook.
+
+    Above ``export_job_rows`` rows it is written by a background job; this goes to its page.
+    """
+    return core_exports.respond(exports.LIST_EXPORT.name, order_filters())
 
 
 @bp.post("/allocate")
 @permission_required("orders.edit")
 def allocate_all_orders():
-    """Allocate every new and backordered order, oldest (or highest priority) first."""
+    """Start the allocation run of every new and backordered order as a background job.
+
+    One run at a time: while one is queued or running, the button leads to its page (or, for
+    someone who may not see it, back to the list, saying who started it).
+    """
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    result = services.allocate_orders(actor=current_user)
-    db.session.commit()
-    flash(f"Allocation run: {result}", "success")
+    job, started = jobs.submit_once(order_jobs.KIND, user=current_user)
+    if started or jobs.get(job.id, current_user) is not None:
+        if not started:
+            flash(_("An allocation run is already under way: here is its progress."), "info")
+        return redirect(url_for("reports.job_detail", job_id=job.id))
+    flash(_("An allocation run started by %(name)s at %(time)s is still under way; start "
+            "another once it has finished.",
+            name=job.user.full_name if job.user else _("the system"),
+            time=format_datetime(job.created_at)), "warning")
     return redirect(url_for(".order_list"))
 
 

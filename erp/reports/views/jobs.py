@@ -4,7 +4,10 @@ The job page shows a progress bar that ``static/js/jobs.js`` updates by polling 
 every second, then the download link or the error.
 
 A job is visible to its owner and to admins; anyone else gets 404 (not 403), so job ids do not
-leak. Jobs are started by report pages (``erp.core.jobs.submit``), which need ``reports.view``.
+leak. Jobs are started by the report pages, by large list exports (:mod:`erp.core.exports`) and
+by "Allocate all", so every member of staff may follow their own (``core.own_jobs``). A kind
+may say how its page looks (:class:`erp.core.jobs.KindPage`): its title, the parameters worth
+showing, and the template of the summary a job without a file leaves.
 """
 
 from __future__ import annotations
@@ -13,18 +16,19 @@ from flask import abort, current_app, jsonify, render_template, send_file, url_f
 from flask_login import current_user
 
 from erp.core import jobs
+from erp.core.i18n import _l
 from erp.core.models import BackgroundJob, JobState
-from erp.core.permissions import permission_required
+from erp.core.permissions import has_permission, permission_required
 from erp.core.viewhelpers import page_arg
 from erp.extensions import db
 from erp.reports.views import bp
 
-STATE_LABELS = {JobState.queued: "Queued", JobState.running: "Running",
-                JobState.finished: "Finished", JobState.failed: "Failed"}
+STATE_LABELS = {JobState.queued: _l("Queued"), JobState.running: _l("Running"),
+                JobState.finished: _l("Finished"), JobState.failed: _l("Failed")}
 STATE_COLOURS = {JobState.queued: "grey", JobState.running: "blue",
                  JobState.finished: "green", JobState.failed: "red"}
 #: what a kind is called on the pages (others show the kind itself)
-KIND_LABELS: dict[str, str] = {"report": "Excel report"}
+KIND_LABELS: dict[str, object] = {"report": _l("Excel report")}
 
 
 def _job_or_404(job_id: str) -> BackgroundJob:
@@ -41,7 +45,7 @@ def job_status(job: BackgroundJob) -> dict:
     return {
         "id": job.id,
         "state": state.value,
-        "state_label": STATE_LABELS[state],
+        "state_label": str(STATE_LABELS[state]),
         "progress": 100 if state == JobState.finished else int(job.progress or 0),
         "message": job.message or "",
         "error": job.error if state == JobState.failed else None,
@@ -58,33 +62,43 @@ def job_status(job: BackgroundJob) -> dict:
 @bp.app_template_global("job_kind_label")
 def job_kind_label(kind: str) -> str:
     """Return the human name of a job kind."""
-    return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
+    page = jobs.PAGES.get(kind)
+    if page is not None and page.label is not None:
+        return str(page.label)
+    return str(KIND_LABELS.get(kind, kind.replace("_", " ").capitalize()))
 
 
 @bp.get("/jobs")
-@permission_required("reports.view")
+@permission_required("core.own_jobs")
 def job_list():
     """List the user's background jobs, newest first."""
     page = db.paginate(jobs.user_jobs_query(current_user), page=page_arg(),
                        per_page=current_app.config["ERP_PAGE_SIZE"], error_out=False)
     report_list_url = (url_for(".report_list") if "reports.report_list" in
-                       current_app.view_functions else None)
+                       current_app.view_functions and has_permission(current_user,
+                                                                     "reports.view") else None)
     return render_template("reports/jobs/list.html", page=page, labels=STATE_LABELS,
                            colours=STATE_COLOURS, states=JobState,
                            report_list_url=report_list_url)
 
 
 @bp.get("/jobs/<job_id>")
-@permission_required("reports.view")
+@permission_required("core.own_jobs")
 def job_detail(job_id: str):
-    """A job's page: its progress bar (polled), then the download link or the error."""
+    """A job's page: its progress bar (polled), then the download link, summary or error."""
     job = _job_or_404(job_id)
+    params = jobs.load_params(job.params)
+    page = jobs.PAGES.get(job.kind, jobs.KindPage())
+    details = page.details(params) if page.details else [
+        (name.replace("_", " ").capitalize(), value) for name, value in params.items()]
     return render_template("reports/jobs/detail.html", job=job, status=job_status(job),
-                           params=jobs.load_params(job.params), colours=STATE_COLOURS)
+                           title=page.title(params) if page.title else job_kind_label(job.kind),
+                           details=details, summary=jobs.load_summary(job),
+                           summary_template=page.summary_template, colours=STATE_COLOURS)
 
 
 @bp.get("/jobs/<job_id>.json")
-@permission_required("reports.view")
+@permission_required("core.own_jobs")
 def job_status_json(job_id: str):
     """The job's state and progress as JSON (the job page polls it every second)."""
     response = jsonify(job_status(_job_or_404(job_id)))
@@ -93,7 +107,7 @@ def job_status_json(job_id: str):
 
 
 @bp.get("/jobs/<job_id>/download")
-@permission_required("reports.view")
+@permission_required("core.own_jobs")
 def job_download(job_id: str):
     """Download a finished job's file, with its name and type."""
     job = _job_or_404(job_id)

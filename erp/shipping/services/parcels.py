@@ -17,7 +17,7 @@ closing a dispatch batch do, so they queue instead of deadlocking.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -25,9 +25,9 @@ from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from erp.core import audit
+from erp.core import audit, exports
 from erp.core.excel import Column, Spec, export_workbook
-from erp.core.i18n import _
+from erp.core.i18n import _, _l
 from erp.core.locking import lock, lock_rows
 from erp.core.models import AuditEvent, utcnow
 from erp.core.states import transition
@@ -423,9 +423,14 @@ def parcel_spec() -> Spec:
     ))
 
 
-def export_parcels(filters: ParcelFilters) -> bytes:
-    """Return the parcels matching the list's filters as an .xlsx workbook."""
-    rows = db.session.execute(parcel_list_query(filters))
+def export_parcels(filters: ParcelFilters, *,
+                   progress: Callable[[int], None] | None = None) -> bytes:
+    """Return the parcels matching the list's filters as an .xlsx workbook.
+
+    ``progress(rows written)`` is called every few thousand rows (a background export).
+    """
+    rows = exports.counted(db.session.execute(
+        parcel_list_query(filters).execution_options(yield_per=2000)), progress)
     yes, no = _("yes"), _("no")
     return export_workbook(parcel_spec(), ({
         "number": r.number, "tracking_number": r.tracking_number,
@@ -438,3 +443,10 @@ def export_parcels(filters: ParcelFilters) -> bytes:
         "ioss_number": r.ioss_number, "dutiable": yes if r.dutiable else no,
         "packed_at": r.packed_at, "labelled_at": r.labelled_at,
         "dispatched_at": r.dispatched_at, "batch_number": r.batch_number} for r in rows))
+
+
+exports.register(exports.ListExport(
+    "parcels", _l("Parcels"), "shipping.view", ParcelFilters,
+    count=lambda f: db.session.scalar(parcel_count_query(f)) or 0,
+    build=lambda f, *, user, progress: export_parcels(f, progress=progress),
+    filename="parcels"))

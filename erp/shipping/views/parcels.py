@@ -10,9 +10,10 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from erp.core import exports
 from erp.core.i18n import _, _l
 from erp.core.permissions import has_permission, permission_required
-from erp.core.viewhelpers import commit_or_refuse, paginate_rows, xlsx_response
+from erp.core.viewhelpers import commit_or_refuse, paginate_rows
 from erp.orders.models import ORDER_STATES
 from erp.shipping.models import CUSTOMS_FORM_LABELS, PARCEL_STATES, ParcelState
 from erp.shipping.services import parcels as services
@@ -73,8 +74,11 @@ def parcel_list():
 @bp.get("/parcels/export.xlsx")
 @permission_required("shipping.view")
 def parcel_export():
-    """Download the parcels the list shows (same search and filters) as an Excel workbook."""
-    return xlsx_response(services.export_parcels(parcel_filters()), "parcels")
+    """Download the parcels the list shows (same search and filters) as an Excel workbook.
+
+    Above ``export_job_rows`` rows it is written by a background job; this goes to its page.
+    """
+    return exports.respond("parcels", parcel_filters())
 
 
 @bp.get("/parcels/<int:parcel_id>")

@@ -8,7 +8,7 @@ reading them, so concurrent transactions queue instead of deadlocking or oversel
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -417,12 +417,16 @@ _SET_RESERVED = (
     .values(reserved=bindparam("new_reserved")))
 
 
-def reserve_many(specs: Sequence[ReserveSpec], *, actor) -> list[int]:
+def reserve_many(specs: Sequence[ReserveSpec], *, actor,
+                 locked: Mapping[tuple[int, int], StockLevel] | None = None) -> list[int]:
     """Make several reservations at once; return their ids, in the order of ``specs``.
 
     Like :func:`reserve` for each spec, but all or nothing: the levels are locked once (in key
     order), every spec is checked against them (several specs on one level add up) before
     anything is written, then the reservations and their audit events are bulk-inserted.
+    ``locked``: levels the caller already locked with :func:`lock_levels` in this transaction
+    (and read under that lock), used as they are instead of being locked again; any other
+    level the specs name is locked here.
 
     :raises ValidationError: for a bad quantity, an unknown SKU or location, or a virtual
         location.
@@ -452,7 +456,10 @@ def reserve_many(specs: Sequence[ReserveSpec], *, actor) -> list[int]:
             raise ValidationError(f"Stock cannot be reserved in {location.label}.",
                                   field="location")
         wanted[(spec.sku_id, spec.location_id)] += quantity
-    levels = lock_levels(wanted)
+    if locked is not None and all(key in locked for key in wanted):
+        levels = locked
+    else:
+        levels = lock_levels(wanted)
     new_reserved: dict[tuple[int, int], int] = {}
     for key, quantity in sorted(wanted.items()):
         level = levels[key]

@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from erp.catalog.models import Sku
-from erp.core import dashboard
+from erp.core import dashboard, exports
 from erp.core.errors import DomainError
 from erp.core.permissions import has_permission, permission_required
 from erp.core.settings import base_currency
@@ -84,9 +84,11 @@ def stock_list():
 @bp.get("/stock/export.xlsx")
 @permission_required("warehouse.view")
 def export_stock():
-    """Download the stock list with its filters as an Excel workbook (costs for managers)."""
-    return xlsx_response(warehouse_excel.export_stock(
-        stock_filters(), costs=has_permission(current_user, "core.view_costs")), "stock")
+    """Download the stock list with its filters as an Excel workbook (costs for managers).
+
+    Above ``export_job_rows`` rows it is written by a background job; this goes to its page.
+    """
+    return exports.respond("stock", stock_filters())
 
 
 # --------------------------------------------------------------------------- by SKU, by bin

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import func, select
 
+from erp.core.models import BackgroundJob, JobState
 from erp.extensions import db
 from erp.orders.services import hold_order
 from erp.warehouse.models import StockLevel
@@ -23,15 +26,39 @@ def reserved(sku) -> int:
                              .where(StockLevel.sku_id == sku.id)) or 0
 
 
+def wait_for_allocation_runs(timeout: float = 60) -> list[BackgroundJob]:
+    """Wait until no allocation run is queued or running (they run in the server's threads)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        db.session.rollback()
+        db.session.expire_all()
+        runs = list(db.session.scalars(select(BackgroundJob).where(
+            BackgroundJob.kind == "allocate_all")))
+        if all(r.state in (JobState.finished, JobState.failed) for r in runs) \
+                or time.monotonic() > deadline:
+            return runs
+        time.sleep(0.1)
+
+
 @guarded("orders.allocate_all_orders")
 def run_allocation_at_once(get) -> Scenario:
-    """8 allocation runs over orders of 3 and 3 for 5 in stock: 3 + 2 reserved, never more."""
+    """8 "Allocate all" at once, orders of 3 and 3 for 5 in stock: one run, 3 + 2 reserved.
+
+    The first post starts the background job; the others, arriving while it is queued or
+    running, are led to it (or back to the list): a run may start only after the one before
+    has finished, never beside it.
+    """
     sku = get("stocked_sku")("CONC-1", 5)
     first = get("create_order")([(sku, 3)])
     second = get("create_order")([(sku, 3)])
     db.session.commit()
 
     def check(answers):
+        runs = sorted(wait_for_allocation_runs(), key=lambda r: r.created_at)
+        assert {r.state for r in runs} == {JobState.finished}, [(r.state, r.error) for r in runs]
+        for before, after in zip(runs, runs[1:], strict=False):
+            assert after.created_at >= before.finished_at  # one run at a time
+        assert all(a.status == 302 for a in answers)
         assert reserved(sku) == 5
         assert [first.lines[0].allocated_qty, second.lines[0].allocated_qty] == [3, 2]
         assert [first.state.value, second.state.value] == ["allocated", "backordered"]
