@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, flash, redirect, render_template, send_file, url_for
 from flask_login import current_user
 
+import erp.privacy.audit_text  # noqa: F401 - registers the audit log's sentences
 from erp.core.errors import DomainError, ValidationError
 from erp.core.permissions import permission_required
 from erp.core.viewhelpers import form_errors, xlsx_response
