@@ -49,6 +49,7 @@ from werkzeug.utils import secure_filename
 
 from erp.core import transactions
 from erp.core.errors import DomainError
+from erp.core.i18n import _
 from erp.core.models import BackgroundJob, JobState, Role, utcnow
 from erp.extensions import db
 
@@ -202,7 +203,7 @@ def submit(kind: str, *, user, wait: bool = False, **params) -> BackgroundJob:
         except Exception:  # noqa: BLE001 - a queue that cannot be reached fails the job, visibly
             log.exception("Could not enqueue background job %s", job.id)
             job.state, job.finished_at = JobState.failed, utcnow()
-            job.error = "The job queue (Redis) cannot be reached; try again later."
+            job.error = _("The job queue (Redis) cannot be reached; try again later.")
             db.session.commit()
     else:
         thread = threading.Thread(target=_run_in_thread, args=(app, job.id),
@@ -278,11 +279,11 @@ def run_job(job_id: str, app: Flask | None = None) -> str | None:
 
 def _user_message(err: BaseException) -> str:
     if isinstance(err, JobError | DomainError):
-        return str(err) or "The job failed."
+        return str(err) or _("The job failed.")
     if type(err).__name__ == "JobTimeoutException":
-        return "The job took too long and was stopped; try a shorter period."
-    return ("The job failed unexpectedly; the details are in the server log "
-            f"({type(err).__name__}).")
+        return _("The job took too long and was stopped; try a shorter period.")
+    return _("The job failed unexpectedly; the details are in the server log (%(error)s).",
+             error=type(err).__name__)
 
 
 def _run(job_id: str) -> str | None:
@@ -298,7 +299,7 @@ def _run(job_id: str) -> str | None:
     try:
         fn = REGISTRY.get(job.kind)
         if fn is None:
-            raise JobError(f"Unknown job kind {job.kind!r}.")
+            raise JobError(_("Unknown job kind %(kind)s.", kind=repr(job.kind)))
         context.params = load_params(job.params)
         # A job reads (reports, exports): SQLite's write lock stays free for the requests,
         # and for its own progress, written through another connection.
@@ -398,7 +399,7 @@ def cleanup(days: int | None = None, *, now: datetime | None = None) -> int:
             BackgroundJob.state == JobState.running,
             BackgroundJob.started_at < now - timedelta(seconds=2 * timeout))):
         job.state, job.finished_at = JobState.failed, now
-        job.error = "The job was interrupted (its worker stopped); start it again."
+        job.error = _("The job was interrupted (its worker stopped); start it again.")
     db.session.commit()
     root = _jobs_root()
     if os.path.isdir(root):

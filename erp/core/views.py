@@ -302,12 +302,12 @@ def audit_list():
 AUDIT_COLUMNS = [
     excel.Column("at", _l("When (UTC)"), type="str", width=20),
     excel.Column("actor", _l("User"), width=16),
-    excel.Column("what", _l("What happened"), width=80),
     excel.Column("action", _l("Action"), width=28),
     excel.Column("entity_type", _l("Entity"), width=18),
     excel.Column("entity_id", _l("Id"), width=10),
     excel.Column("entity_ref", _l("Reference"), width=20),
     excel.Column("changes", _l("Changes"), width=60),
+    excel.Column("what", _l("What happened"), width=80),
 ]
 
 

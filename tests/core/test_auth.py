@@ -290,7 +290,7 @@ def test_authenticate_failures_across_usernames_lock_address(create_user):
             if "refused" in str(err):
                 locked = True
                 break
-            at += timedelta(seconds=int(re.search(r"Wait (\d+) seconds", str(err)).group(1)))
+            at += timedelta(seconds=int(re.search(r"Wait (\d+) seconds?", str(err)).group(1)))
         except ValidationError:
             failures += 1
             at += timedelta(seconds=1)
