@@ -417,7 +417,14 @@ def changes_phrase(event: Event, *, skip: Iterable[str] = ()) -> str:
         else:
             parts.append(_("%(field)s changed from %(old)s to %(new)s", field=label,
                            old=event.before(key), new=event[key]))
-    return "; ".join(parts)
+    return join(parts)
+
+
+def join(parts: Iterable[str]) -> str:
+    """Join clauses of one sentence ("A; B" in English, "A；B" in Chinese)."""
+    from erp.core.i18n import _
+    # NOTE: the separator between two clauses of one sentence (a semicolon and a space)
+    return _("; ").join(parts)
 
 
 def generic_sentence(event: Event) -> str:

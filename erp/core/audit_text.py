@@ -107,7 +107,7 @@ def _user_updated(e: audit.Event) -> str:
     rest = e.changed(skip=("roles",))
     if rest:
         parts.append(rest)
-    return _("User %(ref)s updated: %(changes)s.", ref=e.ref, changes="; ".join(parts))
+    return _("User %(ref)s updated: %(changes)s.", ref=e.ref, changes=audit.join(parts))
 
 
 def _language(value) -> str:
@@ -127,7 +127,7 @@ def _settings(e: audit.Event) -> str:
         label = str(definition.label) if definition else key.replace("_", " ")
         parts.append(_("%(setting)s from %(old)s to %(new)s", setting=label,
                        old=e.before(key), new=e[key]))
-    return _("Settings changed: %(changes)s.", changes="; ".join(parts))
+    return _("Settings changed: %(changes)s.", changes=audit.join(parts))
 
 
 audit.register_many({

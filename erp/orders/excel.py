@@ -111,9 +111,9 @@ def import_orders(data: bytes, *, filename: str = "orders.xlsx", dry_run: bool, 
         if dry_run:
             lines = sum(len(o["lines"]) for o in job.new_orders.values())
             result.messages.append(_("%(orders)s, %(lines)s.", orders=ngettext(
-                "%(num)s new order", "%(num)s new orders", len(job.new_orders),
-                num=format_number(len(job.new_orders))), lines=ngettext(
-                "%(num)s line", "%(num)s lines", lines, num=format_number(lines))))
+                "%(count)s new order", "%(count)s new orders", len(job.new_orders),
+                count=format_number(len(job.new_orders))), lines=ngettext(
+                "%(count)s line", "%(count)s lines", lines, count=format_number(lines))))
             result.messages.extend(job.hold_messages(dry_run=True))
     return result
 
@@ -305,9 +305,9 @@ class _OrderImport:
         if len(self.skipped) > 20:
             shown = _("%(list)s and %(more)s more", list=shown,
                       more=format_number(len(self.skipped) - 20))
-        return [ngettext("%(num)s order already in the ERP was skipped: %(list)s.",
-                         "%(num)s orders already in the ERP were skipped: %(list)s.",
-                         len(self.skipped), num=format_number(len(self.skipped)), list=shown)]
+        return [ngettext("%(count)s order already in the ERP was skipped: %(list)s.",
+                         "%(count)s orders already in the ERP were skipped: %(list)s.",
+                         len(self.skipped), count=format_number(len(self.skipped)), list=shown)]
 
     def hold_messages(self, *, dry_run: bool) -> list[str]:
         """Say which new orders go (or went) on hold for review, and why."""
@@ -319,14 +319,14 @@ class _OrderImport:
         if len(self.holds) > 20:
             shown = _("%(list)s; and %(more)s more", list=shown,
                       more=format_number(len(self.holds) - 20))
-        count, num = len(self.holds), format_number(len(self.holds))
+        count, shown_count = len(self.holds), format_number(len(self.holds))
         if dry_run:
-            return [ngettext("%(num)s order will be put on hold for review: %(list)s.",
-                             "%(num)s orders will be put on hold for review: %(list)s.",
-                             count, num=num, list=shown)]
-        return [ngettext("%(num)s order was put on hold for review: %(list)s.",
-                         "%(num)s orders were put on hold for review: %(list)s.",
-                         count, num=num, list=shown)]
+            return [ngettext("%(count)s order will be put on hold for review: %(list)s.",
+                             "%(count)s orders will be put on hold for review: %(list)s.",
+                             count, count=shown_count, list=shown)]
+        return [ngettext("%(count)s order was put on hold for review: %(list)s.",
+                         "%(count)s orders were put on hold for review: %(list)s.",
+                         count, count=shown_count, list=shown)]
 
     def apply(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         """Insert the new orders, then their lines and audit events, in bulk statements.
@@ -366,10 +366,10 @@ class _OrderImport:
                 hold_order(order, reason=self.holds[order.number], actor=self.actor)
         return {"created": len(numbers), "updated": 0, "skipped": len(self.skipped),
                 "messages": [_("%(orders)s with %(lines)s created.", orders=ngettext(
-                    "%(num)s order", "%(num)s orders", len(numbers),
-                    num=format_number(len(numbers))), lines=ngettext(
-                    "%(num)s line", "%(num)s lines", line_count,
-                    num=format_number(line_count))), *self.hold_messages(dry_run=False)]}
+                    "%(count)s order", "%(count)s orders", len(numbers),
+                    count=format_number(len(numbers))), lines=ngettext(
+                    "%(count)s line", "%(count)s lines", line_count,
+                    count=format_number(line_count))), *self.hold_messages(dry_run=False)]}
 
 
 def _show(value: Any) -> str:

@@ -229,7 +229,7 @@ def test_edit_address_refused_by_the_service_shows_the_reason(client, login_as, 
 def test_allocate_all_button(client, login_as, orders):
     login_as("customer_service")
     page = text(client.post("/orders/allocate", follow_redirects=True))
-    assert "2 order(s) considered: 1 allocated, 1 backordered, 0 failed." in page
+    assert "2 orders considered: 1 allocated, 1 backordered, 0 failed." in page
     assert refreshed(orders["de"]).state == O.allocated
     assert refreshed(orders["us"]).state == O.backordered
     assert refreshed(orders["gb"]).state == O.on_hold
