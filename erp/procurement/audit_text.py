@@ -17,9 +17,8 @@ from erp.procurement.models import (
 
 
 def _purchase_order(ident) -> str | None:
-    number = db.session.scalar(select(PurchaseOrder.number)
-                               .where(PurchaseOrder.id == int(ident)))
-    return number or _("draft #%(id)s", id=ident)
+    """Return the order's number; None for a draft never numbered (it reads as ``#id``)."""
+    return db.session.scalar(select(PurchaseOrder.number).where(PurchaseOrder.id == int(ident)))
 
 
 def _receipt_of_line(ident: int) -> str | None:

@@ -127,8 +127,9 @@ def _task_picked(e: audit.Event) -> str:
         return _("Picked %(qty)s × %(sku)s from %(bin)s for order %(order)s (wave %(wave)s).",
                  qty=e["picked_qty"], sku=e["sku"], bin=e["bin"], order=e["order"],
                  wave=e["wave"])
-    return _("Pick task %(ref)s in wave %(wave)s picked: %(qty)s.", ref=e.ref,
-             wave=e["wave"], qty=e["picked_qty"])
+    return _("Pick task %(ref)s in wave %(wave)s picked: %(units)s.", ref=e.ref,
+             wave=e["wave"], units=ngettext("%(num)d unit", "%(num)d units",
+                                            int(e.raw("picked_qty") or 0)))
 
 
 def _task_short(e: audit.Event) -> str:

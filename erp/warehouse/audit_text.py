@@ -188,18 +188,27 @@ def _putaway_created(e: audit.Event) -> str:
         return _("Put-away task %(task)s opened for %(qty)s × %(sku)s.",
                  task=putaway_number(int(task.get("task") or 0)),
                  qty=audit.show(task.get("quantity")), sku=audit.show(task.get("sku")))
+    listed = ", ".join(_("%(qty)s × %(sku)s", qty=audit.show(t.get("quantity")),
+                         sku=audit.show(t.get("sku")))
+                       for t in tasks[:_NAMED_MOVES] if isinstance(t, dict))
     return ngettext("%(num)d put-away task opened (%(tasks)s).",
-                    "%(num)d put-away tasks opened (%(tasks)s).", len(tasks), tasks=", ".join(
-                        _("%(qty)s × %(sku)s", qty=audit.show(t.get("quantity")),
-                          sku=audit.show(t.get("sku")))
-                        for t in tasks[:_NAMED_MOVES] if isinstance(t, dict)))
+                    "%(num)d put-away tasks opened (%(tasks)s).", len(tasks), tasks=listed)
+
+
+def _units(count) -> str:
+    return ngettext("%(num)d unit", "%(num)d units", int(count or 0))
 
 
 def _putaway_done(e: audit.Event) -> str:
     if e.has("put_away"):
-        return _("Put-away task %(ref)s finished: %(qty)s put away in %(bin)s.", ref=e.ref,
-                 qty=e["put_away"], bin=e["bin"])
+        return _("Put-away task %(ref)s finished: %(units)s put away in %(bin)s.", ref=e.ref,
+                 units=_units(e.raw("put_away")), bin=e["bin"])
     return e.with_note(_("Put-away task %(ref)s finished.", ref=e.ref))
+
+
+def _put_away(e: audit.Event) -> str:
+    return _("Put-away task %(ref)s: %(units)s put away in %(bin)s, %(left)s left.", ref=e.ref,
+             units=_units(e.raw("put_away")), bin=e["bin"], left=_units(e.raw("left")))
 
 
 #: why stock was adjusted (the values of AdjustmentReason)
@@ -246,8 +255,7 @@ audit.register_many({
     "putaway_task.created": _putaway_created,
     "putaway_task.updated": audit.with_changes(_l("Put-away task %(ref)s updated: "
                                                   "%(changes)s.")),
-    "putaway_task.put_away": _l("Put-away task %(ref)s: %(put_away)s put away in %(bin)s, "
-                                "%(left)s left."),
+    "putaway_task.put_away": _put_away,
     "putaway_task.done": _putaway_done,
     "putaway_task.cancelled": _l("Put-away task %(ref)s cancelled."),
 })
