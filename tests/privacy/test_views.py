@@ -18,7 +18,8 @@ from tests.privacy.conftest import EMAIL, NAME
 
 
 def _events(action: str) -> list[AuditEvent]:
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                                   .order_by(AuditEvent.id)))
 
 
 @pytest.mark.parametrize("role", ["warehouse", "purchasing"])
