@@ -18,6 +18,7 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 
+import erp.brands.audit_text  # noqa: F401 - registers the audit log's sentences
 from erp.brands import excel as brand_excel
 from erp.brands import queries, services
 from erp.brands.forms import (

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from sqlalchemy import func, select
 
+import erp.catalog.audit_text  # noqa: F401 - registers the audit log's sentences
 from erp.brands.models import Brand, Specification, SpecificationVersion
 from erp.catalog import excel as catalog_excel
 from erp.catalog import queries, services

@@ -11,6 +11,8 @@ import unicodedata
 
 import pycountry
 
+from erp.core.i18n import _
+
 _HS_SEPARATORS = re.compile(r"[\s.\-]")
 _COUNTRY_ALIASES = {
     "UK": "GB", "ENGLAND": "GB", "GREAT BRITAIN": "GB", "USA": "US", "U.S.A.": "US",
@@ -31,7 +33,7 @@ def normalize_country(value: str) -> str:
     """
     text = str(value or "").strip()
     if not text:
-        raise ValueError("a country is required")
+        raise ValueError(_("a country is required"))
     upper = text.upper()
     if upper in _COUNTRY_ALIASES:
         return _COUNTRY_ALIASES[upper]
@@ -46,7 +48,8 @@ def normalize_country(value: str) -> str:
         except LookupError:
             country = None
     if country is None:
-        raise ValueError(f"{text!r} is not a country (use an ISO code such as CN, DE, US)")
+        raise ValueError(_("%(value)s is not a country (use an ISO code such as CN, DE, US)",
+                           value=repr(text)))
     return country.alpha_2
 
 
@@ -62,7 +65,8 @@ def normalize_hs_code(value) -> str:
         value = int(value)  # str(610910.0) would lose its ".0" as a separator: "6109100"
     text = _HS_SEPARATORS.sub("", unicodedata.normalize("NFKC", str(value or "")).strip())
     if not _is_ascii_digits(text) or not 6 <= len(text) <= 10:
-        raise ValueError(f"{value!r} is not an HS code: use 6 to 10 digits, e.g. 6109.10")
+        raise ValueError(_("%(value)s is not an HS code: use 6 to 10 digits, e.g. 6109.10",
+                           value=repr(value)))
     return text
 
 
@@ -97,16 +101,18 @@ def barcode_kind(value: str) -> str:
         expected = gtin_check_digit(text[:-1])
         if int(text[-1]) != expected:
             kind = "EAN-13" if len(text) == 13 else "UPC-A"
-            raise ValueError(f"{text} is not a valid {kind}: its check digit should be {expected}")
+            raise ValueError(_("%(code)s is not a valid %(kind)s: its check digit should be "
+                               "%(expected)s", code=text, kind=kind, expected=expected))
         return "ean13" if len(text) == 13 else "upca"
     if digits and len(text) in (8, 14):
         expected = gtin_check_digit(text[:-1])
         if int(text[-1]) != expected:
-            raise ValueError(f"{text} is not a valid GTIN: its check digit should be {expected}")
+            raise ValueError(_("%(code)s is not a valid GTIN: its check digit should be "
+                               "%(expected)s", code=text, expected=expected))
         return "internal"
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.\-]{3,31}", text):
-        raise ValueError(f"{text!r} is not a barcode: use an EAN-13, a UPC-A or an internal code "
-                         "of 4-32 letters, digits, dots or dashes")
+        raise ValueError(_("%(value)s is not a barcode: use an EAN-13, a UPC-A or an internal "
+                           "code of 4-32 letters, digits, dots or dashes", value=repr(text)))
     return "internal"
 
 

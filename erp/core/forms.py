@@ -16,28 +16,29 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from erp.core.models import Role
+from erp.core.i18n import _, _l
+from erp.core.models import ROLE_LABELS, Role
 
 
 class LoginForm(FlaskForm):
     """Sign-in form."""
 
-    username = StringField("Username", validators=[DataRequired(), Length(max=64)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
 
 
 class ChangePasswordForm(FlaskForm):
     """Change one's own password."""
 
-    current_password = PasswordField("Current password", validators=[DataRequired()])
-    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=256)])
-    confirm = PasswordField("Repeat new password", validators=[DataRequired()])
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)])
+    confirm = PasswordField(_l("Repeat new password"), validators=[DataRequired()])
 
     def validate_confirm(self, field):
         """Check that the two new passwords match."""
         if field.data != self.new_password.data:
             from wtforms.validators import ValidationError
-            raise ValidationError("The two new passwords differ.")
+            raise ValidationError(_("The two new passwords differ."))
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -47,25 +48,25 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-ROLE_CHOICES = [(r.value, r.label) for r in Role]
+ROLE_CHOICES = [(r.value, ROLE_LABELS[r]) for r in Role]
 
 
 class UserForm(FlaskForm):
     """Create or edit a user (the password only on create)."""
 
-    username = StringField("Username", validators=[DataRequired(), Length(min=2, max=64)])
-    full_name = StringField("Full name", validators=[DataRequired(), Length(max=120)])
-    email = StringField("Email", validators=[Optional(), Email(), Length(max=254)])
-    roles = MultiCheckboxField("Roles", choices=ROLE_CHOICES,
-                               validators=[DataRequired(message="Choose at least one role.")])
-    active = BooleanField("Active", default=True)
-    password = PasswordField("Initial password", validators=[Optional(), Length(max=256)])
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(min=2, max=64)])
+    full_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=120)])
+    email = StringField(_l("Email"), validators=[Optional(), Email(), Length(max=254)])
+    roles = MultiCheckboxField(_l("Roles"), choices=ROLE_CHOICES,
+                               validators=[DataRequired(message=_l("Choose at least one role."))])
+    active = BooleanField(_l("Active"), default=True)
+    password = PasswordField(_l("Initial password"), validators=[Optional(), Length(max=256)])
 
 
 class ResetPasswordForm(FlaskForm):
     """An admin sets a temporary password."""
 
-    new_password = PasswordField("New temporary password",
+    new_password = PasswordField(_l("New temporary password"),
                                  validators=[DataRequired(), Length(max=256)])
 
 
@@ -95,9 +96,9 @@ def settings_form(definitions, **kwargs) -> FlaskForm:
 class ExchangeRateForm(FlaskForm):
     """One dated exchange rate."""
 
-    currency = StringField("Currency", validators=[DataRequired(), Length(min=3, max=3)])
-    valid_from = DateField("Valid from", validators=[DataRequired()])
-    rate = DecimalField("Rate (base units per 1 unit)", places=8,
+    currency = StringField(_l("Currency"), validators=[DataRequired(), Length(min=3, max=3)])
+    valid_from = DateField(_l("Valid from"), validators=[DataRequired()])
+    rate = DecimalField(_l("Rate (base units per 1 unit)"), places=8,
                         validators=[InputRequired(), NumberRange(min=0)])
 
 
@@ -109,9 +110,9 @@ class AuditFilterForm(FlaskForm):
 
         csrf = False
 
-    user_id = SelectField("User", coerce=str, validators=[Optional()])
-    entity_type = SelectField("Entity", coerce=str, validators=[Optional()])
-    entity_id = StringField("Record id or ref", validators=[Optional(), Length(max=64)])
-    action = StringField("Action", validators=[Optional(), Length(max=96)])
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
+    user_id = SelectField(_l("User"), coerce=str, validators=[Optional()])
+    entity_type = SelectField(_l("Entity"), coerce=str, validators=[Optional()])
+    entity_id = StringField(_l("Record id or ref"), validators=[Optional(), Length(max=64)])
+    action = StringField(_l("Action"), validators=[Optional(), Length(max=96)])
+    date_from = DateField(_l("From"), validators=[Optional()])
+    date_to = DateField(_l("To"), validators=[Optional()])

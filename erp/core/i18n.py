@@ -10,7 +10,8 @@ Every string a person reads is wrapped where it is written:
   "new style": a literal percent sign is written ``%%``.
 
 The locale of a request is the user's own choice, else the browser's language, else the
-company default (setting ``default_language``). Work outside a request (background jobs,
+company default (setting ``default_language``); the JSON API (``/api/``) always answers in
+English. Work outside a request (background jobs,
 the CLI) runs in English unless it enters :func:`flask_babel.force_locale`.
 
 Catalogs live in ``erp/translations``; ``scripts/i18n.py`` extracts, updates and fills them,
@@ -24,7 +25,7 @@ import tempfile
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from babel import Locale
+from babel import Locale, support
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from flask import Flask, has_request_context, request
@@ -38,8 +39,10 @@ from flask_babel import (
     ngettext,
     refresh,
 )
+from flask_babel.speaklater import LazyString
 
 __all__ = ["LANGUAGES", "_", "_l", "force_locale", "gettext", "lazy_ngettext", "ngettext",
+           "in_every_language",
            "current_language", "format_money", "format_number", "format_date",
            "format_datetime", "compile_catalogs"]
 
@@ -69,6 +72,9 @@ def language_for_tag(tag: str) -> str | None:
 def select_locale() -> str:
     """Return the request's language: the user's choice, the browser's, the company's."""
     from flask_login import current_user
+    if has_request_context() and request.path.startswith("/api/"):
+        # the storefront's JSON API answers in English (its clients are programs, and abroad)
+        return DEFAULT_LANGUAGE
     user = current_user if has_request_context() else None
     chosen = getattr(user, "language", None) if user is not None and \
         user.is_authenticated else None
@@ -160,6 +166,42 @@ def format_datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     time_pattern = "HH:mm:ss" if "S" in fmt else "HH:mm"
     pattern = DATE_PATTERNS.get(lang, "yyyy-MM-dd") + " " + time_pattern
     return babel_dates.format_datetime(value, pattern, tzinfo=None, locale=lang) + " UTC"
+
+
+_CATALOGS: dict[str, tuple[float, support.NullTranslations]] = {}
+
+
+def _catalog(lang: str) -> support.NullTranslations:
+    """Return the compiled catalog of ``lang`` (read again when its ``.mo`` changes)."""
+    path = os.path.join(TRANSLATIONS_DIR, lang, "LC_MESSAGES", "messages.mo")
+    try:
+        stamp = os.path.getmtime(path)
+    except OSError:
+        return support.NullTranslations()
+    cached = _CATALOGS.get(lang)
+    if cached is None or cached[0] != stamp:
+        cached = _CATALOGS[lang] = (stamp, support.Translations.load(TRANSLATIONS_DIR, [lang]))
+    return cached[1]
+
+
+def in_every_language(text) -> list[str]:
+    """Return ``text`` in English and in every language of :data:`LANGUAGES`, without repeats.
+
+    ``text`` is a lazy string (``_l(...)``), whose English is its message id; plain text is
+    returned alone. For reading back what any reader wrote, e.g. the headers of an Excel
+    template downloaded in Chinese and uploaded by someone working in English.
+    """
+    if not isinstance(text, LazyString) or not text._args:
+        return [str(text)]
+    msgid, variables = text._args[0], text._kwargs
+    found: list[str] = []
+    for lang in (DEFAULT_LANGUAGE, *LANGUAGES):
+        translated = msgid if lang == DEFAULT_LANGUAGE else _catalog(lang).ugettext(msgid)
+        if variables:
+            translated = translated % variables
+        if translated not in found:
+            found.append(translated)
+    return found
 
 
 def compile_catalogs(directory: str = TRANSLATIONS_DIR) -> list[str]:

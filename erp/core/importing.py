@@ -22,6 +22,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -29,6 +30,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 
 from erp.core import excel
+from erp.core.i18n import _, _l
 from erp.core.permissions import permission_required
 from erp.core.viewhelpers import xlsx_response
 from erp.extensions import db
@@ -41,8 +43,8 @@ _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 class ImportForm(FlaskForm):
     """The upload of one spreadsheet; the pressed button says dry run or import."""
 
-    file = FileField("Spreadsheet (.xlsx or .csv)",
-                     validators=[FileRequired("Choose a file to import.")])
+    file = FileField(_l("Spreadsheet (.xlsx or .csv)"),
+                     validators=[FileRequired(_l("Choose a file to import."))])
 
 
 @dataclass(frozen=True)
@@ -50,24 +52,24 @@ class Importer:
     """What one import screen needs to know about its domain.
 
     :param name: a short slug (``"brands"``), used in download names and to keep reports apart.
-    :param title: the page title, e.g. ``"Import brands"``.
+    :param title: the page title, e.g. ``_l("Import brands")`` (a lazy string).
     :param spec: the sheet's columns (the template and the error report use them too).
     :param run: ``run(data, *, filename, dry_run, actor) -> ImportResult``; it calls
         :func:`erp.core.excel.run_import` and never commits.
     :param template_endpoint: the view calling :func:`template_download` (``"blueprint.view"``).
     :param report_endpoint: the view calling :func:`error_report_download` (takes ``token``).
     :param back_endpoint: the list to return to after a successful import.
-    :param intro: one or two sentences shown above the upload form.
+    :param intro: one or two sentences shown above the upload form (a lazy string).
     """
 
     name: str
-    title: str
+    title: Any
     spec: excel.Spec
     run: Callable[..., excel.ImportResult]
     template_endpoint: str
     report_endpoint: str
     back_endpoint: str
-    intro: str = ""
+    intro: Any = ""
 
 
 def import_view(importer: Importer):
@@ -88,7 +90,8 @@ def import_view(importer: Importer):
     result = importer.run(data, filename=filename, dry_run=dry_run, actor=current_user)
     if result.ok and not dry_run:
         db.session.commit()
-        flash(f"{importer.title}: {summary(result)}", "success")
+        flash(_("%(title)s: %(summary)s", title=importer.title, summary=summary(result)),
+              "success")
         return redirect(url_for(importer.back_endpoint))
     db.session.rollback()  # a dry run or a refused file leaves the database as it was
     token = _keep_upload(importer, data, filename, result.errors) if result.errors else None
@@ -99,10 +102,10 @@ def import_view(importer: Importer):
 
 def summary(result: excel.ImportResult) -> str:
     """Return the counts of an import as a sentence: "3 created, 2 updated, 1 unchanged."."""
-    parts = [f"{result.created} created", f"{result.updated} updated"]
+    parts = [_("%(num)s created", num=result.created), _("%(num)s updated", num=result.updated)]
     if result.skipped:
-        parts.append(f"{result.skipped} unchanged")
-    return ", ".join(parts) + "."
+        parts.append(_("%(num)s unchanged", num=result.skipped))
+    return _("%(counts)s.", counts=", ".join(parts))
 
 
 def template_download(importer: Importer):

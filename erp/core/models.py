@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from erp.core.i18n import _l
 from erp.core.types import Rate, UtcDateTime
 from erp.extensions import db
 
@@ -41,8 +42,18 @@ class Role(StrEnum):
 
     @property
     def label(self) -> str:
-        """Return the role's display name."""
-        return self.value.replace("_", " ").capitalize()
+        """Return the role's display name in the reader's language."""
+        return str(ROLE_LABELS[self])
+
+
+#: the roles' display names (lazy: read in the reader's language)
+ROLE_LABELS = {
+    Role.admin: _l("Admin"),
+    Role.manager: _l("Manager"),
+    Role.purchasing: _l("Purchasing"),
+    Role.warehouse: _l("Warehouse"),
+    Role.customer_service: _l("Customer service"),
+}
 
 
 class User(UserMixin, db.Model):

@@ -9,6 +9,7 @@ import pycountry
 from sqlalchemy import select
 
 from erp.core.errors import ValidationError
+from erp.core.i18n import _
 from erp.core.models import ExchangeRate
 from erp.extensions import db
 
@@ -28,7 +29,8 @@ def validate_currency(code: str) -> str:
     """
     value = (code or "").strip().upper()
     if len(value) != 3 or pycountry.currencies.get(alpha_3=value) is None:
-        raise ValueError(f"{code!r} is not an ISO 4217 currency code (e.g. USD, EUR, CNY)")
+        raise ValueError(_("%(value)s is not an ISO 4217 currency code (e.g. USD, EUR, CNY)",
+                           value=repr(code)))
     return value
 
 
@@ -47,8 +49,8 @@ def validate_payment_currency(code: str) -> str:
     """
     value = validate_currency(code)
     if value in NON_PAYMENT_CURRENCIES:
-        raise ValueError(f"{value} is an ISO 4217 code but not a currency customers pay in "
-                         "(metals, funds, the SDR and test codes are refused)")
+        raise ValueError(_("%(code)s is an ISO 4217 code but not a currency customers pay in "
+                           "(metals, funds, the SDR and test codes are refused)", code=value))
     return value
 
 
@@ -62,9 +64,11 @@ def to_decimal(value, *, field: str = "amount") -> Decimal:
     try:
         dec = Decimal(str(value).strip().replace(",", ""))
     except (InvalidOperation, ValueError):
-        raise ValidationError(f"{field} must be a number, got {value!r}.", field=field) from None
+        raise ValidationError(_("%(field)s must be a number, got %(value)s.", field=field,
+                                value=repr(value)), field=field) from None
     if not dec.is_finite():
-        raise ValidationError(f"{field} must be a finite number.", field=field)
+        raise ValidationError(_("%(field)s must be a finite number.", field=field),
+                              field=field)
     return dec
 
 
@@ -101,10 +105,10 @@ def rate_on(currency: str, on: date, *, base: str) -> Decimal:
         .where(ExchangeRate.currency == currency, ExchangeRate.valid_from <= on)
         .order_by(ExchangeRate.valid_from.desc()).limit(1))
     if rate is None:
-        raise ValidationError(
-            f"To convert {currency} to {base} on {on.isoformat()}, you must first enter an "
-            f"exchange rate for {currency} valid on or before that date "
-            "(Settings > Exchange rates).")
+        raise ValidationError(_(
+            "To convert %(currency)s to %(base)s on %(date)s, you must first enter an "
+            "exchange rate for %(currency)s valid on or before that date "
+            "(Settings > Exchange rates).", currency=currency, base=base, date=on.isoformat()))
     return rate
 
 

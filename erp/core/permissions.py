@@ -9,50 +9,54 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from flask import abort
 from flask_login import current_user
 
+from erp.core.i18n import _l
 from erp.core.models import Role
 
-#: every permission a view may name, with what it allows
-PERMISSIONS: dict[str, str] = {
-    "core.dashboard": "see the home dashboard",
-    "core.own_account": "change one's own password",
-    "core.own_jobs": "follow one's own background jobs (large exports, allocation runs, "
-                     "reports) and download their files",
-    "core.manage_users": "create, edit, deactivate users and reset passwords",
-    "core.view_audit": "read and export the audit log",
-    "core.manage_settings": "change company settings and exchange rates",
-    "core.view_settings": "read company settings and exchange rates",
-    "core.view_costs": "see average costs and stock values wherever they are shown",
-    "brands.view": "read brands, trademarks and purchasing specifications",
-    "brands.edit": "create and edit brands and draft specifications",
-    "brands.approve": "approve and retire specification versions",
-    "catalog.view": "read and export categories, products and SKUs",
-    "catalog.edit": "create and edit categories, products and SKUs, import the catalog",
-    "warehouse.view": "read stock by SKU and bin, moves, counts and valuation",
-    "warehouse.move": "transfer stock, request adjustments, count",
-    "warehouse.manage": "set up warehouses and bins, open cycle counts, print bin labels",
-    "warehouse.approve": "approve adjustments and accept cycle counts",
-    "procurement.view": "read suppliers, price lists, purchase orders and receipts",
-    "procurement.edit": "keep suppliers and price lists, draft, submit and order purchase orders",
-    "procurement.approve": "approve purchase orders above the approval threshold",
-    "procurement.receive": "receive deliveries against purchase orders and reverse receipts",
-    "orders.view": "search and read customer orders, export order lists",
-    "orders.edit": "import orders, hold, release, cancel, edit addresses, allocate",
-    "orders.manage_tokens": "create and revoke API tokens of the storefront",
-    "shipping.view": "read waves, parcels, dispatch batches, carriers and the day board",
-    "shipping.work": "build waves, pick, pack, label, void parcels and dispatch batches",
-    "shipping.manage": "keep carriers, services, rate tables, tracking-number ranges and boxes",
-    "aftersales.view": "search and read after-sales cases, returns and refunds",
-    "aftersales.edit": "open and work cases: notes, attachments, refunds, replacements, reasons",
-    "aftersales.approve": "approve refunds above the threshold and returns outside the window",
-    "aftersales.receive": "receive returned goods and inspect them (grades A, B, C)",
-    "aftersales.report": "read return-rate reports and export refunds for finance",
-    "reports.view": "open the manager dashboard and run the Excel reports (costs and values)",
-    "privacy.export": "look up a consumer's personal data by e-mail and export it (GDPR)",
-    "privacy.anonymise": "anonymise a consumer's personal data everywhere (GDPR erasure)",
+#: every permission a view may name, with what it allows (in the reader's language)
+PERMISSIONS: dict[str, Any] = {
+    "core.dashboard": _l("see the home dashboard"),
+    "core.own_account": _l("change one's own password"),
+    "core.own_jobs": _l("follow one's own background jobs (large exports, allocation runs, "
+                        "reports) and download their files"),
+    "core.manage_users": _l("create, edit, deactivate users and reset passwords"),
+    "core.view_audit": _l("read and export the audit log"),
+    "core.manage_settings": _l("change company settings and exchange rates"),
+    "core.view_settings": _l("read company settings and exchange rates"),
+    "core.view_costs": _l("see average costs and stock values wherever they are shown"),
+    "brands.view": _l("read brands, trademarks and purchasing specifications"),
+    "brands.edit": _l("create and edit brands and draft specifications"),
+    "brands.approve": _l("approve and retire specification versions"),
+    "catalog.view": _l("read and export categories, products and SKUs"),
+    "catalog.edit": _l("create and edit categories, products and SKUs, import the catalog"),
+    "warehouse.view": _l("read stock by SKU and bin, moves, counts and valuation"),
+    "warehouse.move": _l("transfer stock, request adjustments, count"),
+    "warehouse.manage": _l("set up warehouses and bins, open cycle counts, print bin labels"),
+    "warehouse.approve": _l("approve adjustments and accept cycle counts"),
+    "procurement.view": _l("read suppliers, price lists, purchase orders and receipts"),
+    "procurement.edit": _l("keep suppliers and price lists, draft, submit and order purchase "
+                           "orders"),
+    "procurement.approve": _l("approve purchase orders above the approval threshold"),
+    "procurement.receive": _l("receive deliveries against purchase orders and reverse receipts"),
+    "orders.view": _l("search and read customer orders, export order lists"),
+    "orders.edit": _l("import orders, hold, release, cancel, edit addresses, allocate"),
+    "orders.manage_tokens": _l("create and revoke API tokens of the storefront"),
+    "shipping.view": _l("read waves, parcels, dispatch batches, carriers and the day board"),
+    "shipping.work": _l("build waves, pick, pack, label, void parcels and dispatch batches"),
+    "shipping.manage": _l("keep carriers, services, rate tables, tracking-number ranges and boxes"),
+    "aftersales.view": _l("search and read after-sales cases, returns and refunds"),
+    "aftersales.edit": _l("open and work cases: notes, attachments, refunds, replacements, "
+                          "reasons"),
+    "aftersales.approve": _l("approve refunds above the threshold and returns outside the window"),
+    "aftersales.receive": _l("receive returned goods and inspect them (grades A, B, C)"),
+    "aftersales.report": _l("read return-rate reports and export refunds for finance"),
+    "reports.view": _l("open the manager dashboard and run the Excel reports (costs and values)"),
+    "privacy.export": _l("look up a consumer's personal data by e-mail and export it (GDPR)"),
+    "privacy.anonymise": _l("anonymise a consumer's personal data everywhere (GDPR erasure)"),
 }
 
 _ALL_STAFF = {"core.dashboard", "core.own_account", "core.own_jobs", "catalog.view",

@@ -18,6 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from erp.core import audit
 from erp.core import settings as settings_mod
 from erp.core.errors import DomainError, FieldErrors, ValidationError
+from erp.core.i18n import _, ngettext
 from erp.core.models import ExchangeRate, LoginAttempt, Role, Setting, User, UserRole, utcnow
 from erp.core.money import validate_currency
 from erp.extensions import db
@@ -59,19 +60,21 @@ def check_password_policy(password: str, *, username: str = "") -> None:
     :raises ValidationError: saying what the password must be.
     """
     if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise ValidationError(
-            f"A password must have at least {MIN_PASSWORD_LENGTH} characters.", field="password")
+        raise ValidationError(ngettext(
+            "A password must have at least %(num)d character.",
+            "A password must have at least %(num)d characters.", MIN_PASSWORD_LENGTH),
+            field="password")
     if username and password.lower() == username.lower():
-        raise ValidationError("A password must not be the username.", field="password")
+        raise ValidationError(_("A password must not be the username."), field="password")
 
 
 def _clean_roles(roles: Iterable[str]) -> set[Role]:
     try:
         cleaned = {Role(r) for r in roles}
     except ValueError as exc:
-        raise ValidationError(f"Unknown role: {exc}", field="roles") from None
+        raise ValidationError(_("Unknown role: %(error)s", error=exc), field="roles") from None
     if not cleaned:
-        raise ValidationError("A user must hold at least one role.", field="roles")
+        raise ValidationError(_("A user must hold at least one role."), field="roles")
     return cleaned
 
 
@@ -99,16 +102,16 @@ def create_user(*, username: str, full_name: str, password: str, roles: Iterable
     """
     username = (username or "").strip().lower()
     if not USERNAME_RE.match(username):
-        raise ValidationError(
+        raise ValidationError(_(
             "A username must be 2-64 characters: lower-case letters, digits, dot, dash or "
-            "underscore, starting with a letter or digit.", field="username")
+            "underscore, starting with a letter or digit."), field="username")
     if not (full_name or "").strip():
-        raise ValidationError("The full name is required.", field="full_name")
+        raise ValidationError(_("The full name is required."), field="full_name")
     check_password_policy(password, username=username)
     role_set = _clean_roles(roles)
     if get_user_by_username(username) is not None:
-        raise UserError(f'To create user "{username}", you must choose another username: '
-                        f"it is taken.", field="username")
+        raise UserError(_('To create user "%(username)s", you must choose another username: '
+                          "it is taken.", username=username), field="username")
     user = User(username=username, full_name=full_name.strip(), email=(email or None),
                 password_hash=hash_password(password), active=True,
                 must_change_password=must_change_password)
@@ -129,10 +132,10 @@ def update_user(user: User, *, full_name: str, email: str | None, roles: Iterabl
     """
     role_set = _clean_roles(roles)
     if not (full_name or "").strip():
-        raise ValidationError("The full name is required.", field="full_name")
+        raise ValidationError(_("The full name is required."), field="full_name")
     if user.id == actor.id and (Role.admin not in role_set or not active):
-        raise UserError("To remove your own admin role or deactivate yourself, ask another "
-                        "admin: you cannot lock yourself out.")
+        raise UserError(_("To remove your own admin role or deactivate yourself, ask another "
+                          "admin: you cannot lock yourself out."))
     if Role.admin in user.roles and (Role.admin not in role_set or not active):
         _ensure_other_admin(user)
     changes = audit.diff(user, {"full_name": full_name.strip(), "email": email or None,
@@ -154,8 +157,8 @@ def _ensure_other_admin(user: User) -> None:
         select(func.count()).select_from(User).join(UserRole)
         .where(UserRole.role == Role.admin.value, User.active.is_(True), User.id != user.id))
     if not others:
-        raise UserError(f'To remove admin rights from "{user.username}", you must first make '
-                        "another active user an admin.")
+        raise UserError(_('To remove admin rights from "%(username)s", you must first make '
+                          "another active user an admin.", username=user.username))
 
 
 def set_user_active(user: User, active: bool, *, actor: User) -> User:
@@ -186,10 +189,11 @@ def change_own_password(user: User, *, current: str, new: str) -> User:
     :raises ValidationError: if the current password is wrong or the new one breaks the policy.
     """
     if not check_password_hash(user.password_hash, current or ""):
-        raise ValidationError("The current password is not correct.", field="current_password")
+        raise ValidationError(_("The current password is not correct."),
+                              field="current_password")
     check_password_policy(new, username=user.username)
     if current == new:
-        raise ValidationError("The new password must differ from the current one.",
+        raise ValidationError(_("The new password must differ from the current one."),
                               field="new_password")
     user.password_hash = hash_password(new)
     user.must_change_password = False
@@ -203,7 +207,7 @@ def set_language(user: User, language: str | None) -> User:
 
     :raises ValidationError: if the language is not one erp has a catalog for.
     """
-    from erp.core.i18n import LANGUAGES, _
+    from erp.core.i18n import LANGUAGES
     language = (language or "").strip() or None
     if language is not None and language not in LANGUAGES:
         raise ValidationError(_("Choose one of the languages offered, not %(value)s.",
@@ -269,20 +273,24 @@ def authenticate(username: str, password: str, *, address: str,
     name = (username or "").strip().lower()[:64]
     address = (address or "unknown")[:64]
     for column, value, slow, limit, what in (
-            (LoginAttempt.username, name, SLOW_AFTER, ACCOUNT_LOCK_AFTER, "this account"),
+            (LoginAttempt.username, name, SLOW_AFTER, ACCOUNT_LOCK_AFTER, _("this account")),
             (LoginAttempt.address, address, ADDRESS_SLOW_AFTER, ADDRESS_LOCK_AFTER,
-             "your address")):
+             _("your address"))):
         state = throttle_state(column, value, slow, limit, now)
         if state.locked:
             minutes = (state.retry_after + 59) // 60
-            raise LoginThrottled(
-                f"Too many failed sign-ins for {what}. Sign-in is refused for "
-                f"{minutes} more minute{'s' if minutes != 1 else ''}; ask an admin if you have "
-                f"forgotten your password.")
+            raise LoginThrottled(ngettext(
+                "Too many failed sign-ins for %(what)s. Sign-in is refused for %(num)d more "
+                "minute; ask an admin if you have forgotten your password.",
+                "Too many failed sign-ins for %(what)s. Sign-in is refused for %(num)d more "
+                "minutes; ask an admin if you have forgotten your password.",
+                minutes, what=what))
         if state.retry_after:
-            raise LoginThrottled(
-                f"Too many failed sign-ins for {what}. Wait {state.retry_after} seconds before "
-                f"trying again.")
+            raise LoginThrottled(ngettext(
+                "Too many failed sign-ins for %(what)s. Wait %(num)d second before trying "
+                "again.",
+                "Too many failed sign-ins for %(what)s. Wait %(num)d seconds before trying "
+                "again.", state.retry_after, what=what))
     user = get_user_by_username(name)
     ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
     success = bool(user and ok and user.active)
@@ -290,8 +298,9 @@ def authenticate(username: str, password: str, *, address: str,
     if not success:
         db.session.flush()
         if user and ok and not user.active:
-            raise ValidationError("This account is deactivated. Ask an admin to reactivate it.")
-        raise ValidationError("Wrong username or password.")
+            raise ValidationError(_("This account is deactivated. Ask an admin to reactivate "
+                                    "it."))
+        raise ValidationError(_("Wrong username or password."))
     user.last_login_at = now
     db.session.flush()
     return user
@@ -308,16 +317,16 @@ def check_settings(values: Mapping[str, str]) -> tuple[dict[str, tuple], dict[st
     for key, raw in values.items():
         definition = settings_mod.SETTINGS.get(key)
         if definition is None:
-            errors[key] = f"Unknown setting {key!r}."
+            errors[key] = _("Unknown setting %(key)s.", key=key)
             continue
         text = str(raw if raw is not None else "").strip()
         if not text and not definition.optional:
-            errors[key] = f"{definition.label} is required."
+            errors[key] = _("%(setting)s is required.", setting=definition.label)
             continue
         try:
             parsed[key] = (definition.parse(text), text)
         except (ValueError, ArithmeticError) as exc:
-            errors[key] = f"{definition.label} {exc}."
+            errors[key] = _("%(setting)s %(problem)s.", setting=definition.label, problem=exc)
     return parsed, errors
 
 
@@ -332,8 +341,9 @@ def update_settings(values: Mapping[str, str], *, actor: User) -> dict[str, list
     parsed, errors = check_settings(values)
     if errors:
         listed = "; ".join(errors.values())
-        raise FieldErrors(f"To save the settings, you must fix {len(errors)} "
-                          f"value{'s' if len(errors) > 1 else ''}: {listed}", errors)
+        raise FieldErrors(ngettext("To save the settings, you must fix %(num)d value: %(list)s",
+                                   "To save the settings, you must fix %(num)d values: %(list)s",
+                                   len(errors), list=listed), errors)
     current = settings_mod.all_values()
     changes = {}
     for key, (value, text) in parsed.items():
@@ -363,11 +373,11 @@ def set_exchange_rate(currency: str, valid_from: date, rate: Decimal, *,
     except ValueError as exc:
         raise ValidationError(str(exc), field="currency") from None
     if currency == settings_mod.base_currency():
-        raise ValidationError(f"{currency} is the base currency; its rate is always 1.",
-                              field="currency")
+        raise ValidationError(_("%(currency)s is the base currency; its rate is always 1.",
+                                currency=currency), field="currency")
     rate = Decimal(rate)
     if not rate.is_finite() or rate <= 0:
-        raise ValidationError("An exchange rate must be greater than zero.", field="rate")
+        raise ValidationError(_("An exchange rate must be greater than zero."), field="rate")
     row = db.session.scalar(select(ExchangeRate).where(
         ExchangeRate.currency == currency, ExchangeRate.valid_from == valid_from))
     if row is None:

@@ -15,6 +15,7 @@ from typing import Any
 from flask import current_app, has_app_context
 from sqlalchemy import bindparam, select
 
+from erp.core.i18n import _, _l, ngettext
 from erp.core.models import Setting
 from erp.extensions import db
 
@@ -29,9 +30,9 @@ def _decimal(value: str) -> Decimal:
     try:
         dec = Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValueError(f"must be a number, got {value!r}") from None
+        raise ValueError(_("must be a number, got %(value)s", value=repr(value))) from None
     if not dec.is_finite() or dec < 0:  # NaN first: comparing it raises
-        raise ValueError("must be zero or more")
+        raise ValueError(_("must be zero or more"))
     return dec
 
 
@@ -39,9 +40,9 @@ def _int(value: str) -> int:
     try:
         number = int(str(value).strip())
     except ValueError:
-        raise ValueError(f"must be a whole number, got {value!r}") from None
+        raise ValueError(_("must be a whole number, got %(value)s", value=repr(value))) from None
     if number < 0:
-        raise ValueError("must be zero or more")
+        raise ValueError(_("must be zero or more"))
     return number
 
 
@@ -49,7 +50,7 @@ def _positive_decimal(value: str) -> Decimal:
     """A limit (an amount, a value threshold) where zero would mean nothing passes."""
     dec = _decimal(value)
     if dec == 0:
-        raise ValueError("must be more than zero")
+        raise ValueError(_("must be more than zero"))
     return dec
 
 
@@ -57,7 +58,7 @@ def _positive_int(value: str) -> int:
     """A limit in whole units (grams, days, pieces) where zero would mean nothing passes."""
     number = _int(value)
     if number == 0:
-        raise ValueError("must be more than zero")
+        raise ValueError(_("must be more than zero"))
     return number
 
 
@@ -78,8 +79,10 @@ def _countries(value: str) -> frozenset[str]:
     codes = [c.strip().upper() for c in str(value).replace(",", " ").split() if c.strip()]
     bad = sorted({c for c in codes if len(c) != 2 or pycountry.countries.get(alpha_2=c) is None})
     if bad:
-        raise ValueError(f"must be ISO 3166-1 alpha-2 country codes (e.g. DE FR); "
-                         f"{', '.join(bad)} {'is not one' if len(bad) == 1 else 'are not'}")
+        raise ValueError(ngettext(
+            "must be ISO 3166-1 alpha-2 country codes (e.g. DE FR); %(codes)s is not one",
+            "must be ISO 3166-1 alpha-2 country codes (e.g. DE FR); %(codes)s are not",
+            len(bad), codes=", ".join(bad)))
     return frozenset(codes)
 
 
@@ -91,7 +94,8 @@ def _choice(*allowed: str) -> Callable[[str], str]:
         for option in allowed:
             if option.upper() == text:
                 return option
-        raise ValueError(f"must be one of {', '.join(allowed)}, got {str(value).strip()!r}")
+        raise ValueError(_("must be one of %(allowed)s, got %(value)s",
+                           allowed=", ".join(allowed), value=repr(str(value).strip())))
 
     return parse
 
@@ -102,13 +106,17 @@ def _text(value: str) -> str:
 
 @dataclass(frozen=True)
 class SettingDef:
-    """One declared setting: its key, label, parser (raising ValueError) and default."""
+    """One declared setting: its key, label, parser (raising ValueError) and default.
+
+    ``label`` and ``help`` are lazy strings (``_l``), shown in the reader's language; a
+    parser's ValueError message is translated where it is raised (``_``).
+    """
 
     key: str
-    label: str
+    label: Any
     parse: Callable[[str], Any]
     default: Any
-    help: str = ""
+    help: Any = ""
     multiline: bool = False
     optional: bool = False  # may be left empty (e.g. a tax number the retailer may not have)
 
@@ -136,21 +144,21 @@ def _default_currency() -> str:
 
 
 declare(
-    SettingDef("company_name", "Company name", _text, "Example Trading Ltd",
-               "Printed on purchase orders, invoices and customs documents."),
-    SettingDef("company_address", "Company address", _text,
-               "1 Harbour Road\nShenzhen 518000\nCN", "Sender address; one line per row.",
+    SettingDef("company_name", _l("Company name"), _text, "Example Trading Ltd",
+               _l("Printed on purchase orders, invoices and customs documents.")),
+    SettingDef("company_address", _l("Company address"), _text,
+               "1 Harbour Road\nShenzhen 518000\nCN", _l("Sender address; one line per row."),
                multiline=True),
-    SettingDef("company_country", "Company country (ISO 3166-1 alpha-2)", _country, "CN",
-               "The sender's country on labels and customs documents."),
-    SettingDef("base_currency", "Base currency (ISO 4217)", _currency, None,
-               "Stock is valued and totals are reported in this currency."),
-    SettingDef("default_language", "Default language", _choice("en", "zh_Hans_CN"), "en",
-               "The language of a user who has chosen none and whose browser asks for neither "
-               "English nor Chinese (en or zh_Hans_CN)."),
-    SettingDef("approval_threshold", "Approval threshold (base currency)", _decimal,
-               Decimal("5000"), "Purchase orders above this total need a manager's approval "
-               "(0: every purchase order does)."),
+    SettingDef("company_country", _l("Company country (ISO 3166-1 alpha-2)"), _country, "CN",
+               _l("The sender's country on labels and customs documents.")),
+    SettingDef("base_currency", _l("Base currency (ISO 4217)"), _currency, None,
+               _l("Stock is valued and totals are reported in this currency.")),
+    SettingDef("default_language", _l("Default language"), _choice("en", "zh_Hans_CN"), "en",
+               _l("The language of a user who has chosen none and whose browser asks for "
+                  "neither English nor Chinese (en or zh_Hans_CN).")),
+    SettingDef("approval_threshold", _l("Approval threshold (base currency)"), _decimal,
+               Decimal("5000"), _l("Purchase orders above this total need a manager's "
+                                   "approval (0: every purchase order does).")),
 )
 
 

@@ -21,12 +21,18 @@ class InvalidTransition(DomainError):
     """The current state does not allow the requested change."""
 
     def __init__(self, obj: Any, current: StrEnum, target: StrEnum, machine: StateMachine):
+        from erp.core.i18n import _
         ref = getattr(obj, "number", None) or getattr(obj, "code", None) or getattr(obj, "id", "")
         allowed = ", ".join(machine.label(s) for s in sorted(machine.targets(current)))
-        super().__init__(
-            f'To move {machine.noun} "{ref}" to "{machine.label(target)}", it must be in a state '
-            f'that allows it; it is "{machine.label(current)}"'
-            + (f" (allowed next: {allowed})." if allowed else " (a final state)."))
+        params = {"noun": machine.noun, "ref": ref, "target": machine.label(target),
+                  "current": machine.label(current), "allowed": allowed}
+        if allowed:
+            message = _('To move %(noun)s "%(ref)s" to "%(target)s", it must be in a state that '
+                        'allows it; it is "%(current)s" (allowed next: %(allowed)s).', **params)
+        else:
+            message = _('To move %(noun)s "%(ref)s" to "%(target)s", it must be in a state that '
+                        'allows it; it is "%(current)s" (a final state).', **params)
+        super().__init__(message)
         self.current = current
         self.target = target
 
@@ -57,8 +63,8 @@ class StateMachine:
         return {t for f, t in self.transitions if f == current}
 
     def label(self, state: StrEnum | str) -> str:
-        """Return the human label of a state."""
-        return self.labels[self.enum(state)]
+        """Return the human label of a state, in the reader's language if it is a lazy string."""
+        return str(self.labels[self.enum(state)])
 
     def colour(self, state: StrEnum | str) -> str:
         """Return the badge colour of a state."""

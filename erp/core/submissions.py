@@ -61,11 +61,15 @@ def _posted_key() -> str | None:
 
 def describe(row: FormSubmission) -> str:
     """Return the sentence that answers a repeat of ``row``'s submission."""
-    who = row.user.full_name if row.user else "someone"
+    from erp.core.i18n import _
+    who = row.user.full_name if row.user else _("someone")
     when = row.created_at.strftime("%H:%M UTC") if row.created_at else ""
-    text = f"Already done at {when} by {who}; nothing was done again."
+    text = _("Already done at %(time)s by %(name)s; nothing was done again.", time=when,
+             name=who)
     if row.outcome:
-        text += f" The first submission said: {row.outcome}"
+        # the outcome is the first answer as its reader saw it, in that reader's language
+        text = _("%(answer)s The first submission said: %(outcome)s", answer=text,
+                 outcome=row.outcome)
     return text
 
 

@@ -129,13 +129,16 @@ def backoff(attempt: int) -> float:
 
 def try_again_response():
     """Answer a request whose unit of work could not get through: 503 with Retry-After."""
-    message = ("Several people changed the same records at this moment, so nothing was saved. "
-               "Try again.")
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
-        response = jsonify(error=message)
+        # read by programs (the storefront): English, whatever the caller's language
+        response = jsonify(error="Several people changed the same records at this moment, so "
+                                 "nothing was saved. Try again.")
     else:
-        response = render_template("errors/error.html", code=503, title="Try again",
-                                   message=message)
+        from erp.core.i18n import _
+        response = render_template(
+            "errors/error.html", code=503, title=_("Try again"),
+            message=_("Several people changed the same records at this moment, so nothing "
+                      "was saved. Try again."))
     from flask import make_response
     response = make_response(response)
     response.status_code = 503

@@ -90,14 +90,16 @@ def pdf_response(data: bytes, name: str, *, inline: bool = True):
                      mimetype="application/pdf")
 
 
-def save_form(form, obj, *, create, update, saved: str, next_url: str, template: str,
+def save_form(form, obj, *, create, update, saved, next_url: str, template: str,
               **context):
     """Run the create-or-edit cycle of a simple record form and return the response.
 
     On a valid POST, ``create(**values)`` (when ``obj`` is None; an ``active`` value is
     dropped, since a new record is active) or ``update(obj, **values)`` runs with the form's
-    ``values()``; the result is committed, ``saved`` (formatted with ``obj=``) flashed and the
-    user sent to ``next_url``. A service refusal is rolled back and shown on the form.
+    ``values()``; the result is committed, ``saved`` flashed and the user sent to ``next_url``.
+    ``saved`` is a function of the saved object returning the message (``lambda obj: _("Brand
+    %(code)s saved.", code=obj.code)``), or a text formatted with ``obj=``. A service refusal is
+    rolled back and shown on the form.
     """
     from flask import redirect, render_template
 
@@ -114,17 +116,18 @@ def save_form(form, obj, *, create, update, saved: str, next_url: str, template:
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(saved.format(obj=obj), "success")
+            flash(saved(obj) if callable(saved) else saved.format(obj=obj), "success")
             return redirect(next_url)
     return render_template(template, form=form, **context)
 
 
-def commit_or_refuse(action, next_url: str, *, refused: str = "{err}"):
+def commit_or_refuse(action, next_url: str, *, refused="{err}"):
     """Run ``action()`` (one service call returning the success message) and redirect.
 
     The message is committed and flashed; a :class:`DomainError` is rolled back and flashed as
-    ``refused`` (formatted with ``err=``). Compute ``next_url`` before calling: after a
-    rollback the session's objects are expired.
+    ``refused``: a function of the error returning the message, or a text formatted with
+    ``err=``. Compute ``next_url`` before calling: after a rollback the session's objects are
+    expired.
     """
     from flask import redirect
 
@@ -132,7 +135,7 @@ def commit_or_refuse(action, next_url: str, *, refused: str = "{err}"):
         message = action()
     except DomainError as err:
         db.session.rollback()
-        flash(refused.format(err=err), "error")
+        flash(refused(err) if callable(refused) else refused.format(err=err), "error")
     else:
         db.session.commit()
         if message:

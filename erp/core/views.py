@@ -17,7 +17,8 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select, text
 
-from erp.core import excel, queries, services
+import erp.core.audit_text  # noqa: F401 - registers the audit log's sentences
+from erp.core import audit, excel, queries, services
 from erp.core import settings as settings_mod
 from erp.core.errors import DomainError, FieldErrors
 from erp.core.forms import (
@@ -30,6 +31,7 @@ from erp.core.forms import (
     UserForm,
     settings_form,
 )
+from erp.core.i18n import _, _l, format_date
 from erp.core.models import ExchangeRate, Role, User
 from erp.core.permissions import permission_required, permissions_of, public
 from erp.core.viewhelpers import form_errors, get_or_404, page_arg, xlsx_response
@@ -124,7 +126,7 @@ def logout():
     if not form.validate_on_submit():
         abort(400)
     logout_user()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("core.login"))
 
 
@@ -141,7 +143,7 @@ def home():
 @permission_required("core.own_account")
 def set_language():
     """Switch the language the signed-in user works in, then go back to the page."""
-    from erp.core.i18n import _, refresh
+    from erp.core.i18n import refresh
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
@@ -172,7 +174,7 @@ def change_password():
             form_errors(form, err)
         else:
             db.session.commit()
-            flash("Your password was changed.", "success")
+            flash(_("Your password was changed."), "success")
             return redirect(url_for("core.home"))
     return render_template("core/change_password.html", form=form)
 
@@ -205,8 +207,8 @@ def create_user():
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"User {user.username} created; they must change the password at first "
-                  "sign-in.", "success")
+            flash(_("User %(username)s created; they must change the password at first "
+                    "sign-in.", username=user.username), "success")
             return redirect(url_for("core.user_list"))
     return render_template("core/user_form.html", form=form, user=None)
 
@@ -231,7 +233,7 @@ def edit_user(user_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"User {user.username} saved.", "success")
+            flash(_("User %(username)s saved.", username=user.username), "success")
             return redirect(url_for("core.user_list"))
     return render_template("core/user_form.html", form=form, user=user)
 
@@ -245,7 +247,8 @@ def toggle_user_active(user_id: int):
         abort(400)
     services.set_user_active(user, not user.active, actor=current_user)
     db.session.commit()
-    flash(f"User {user.username} {'reactivated' if user.active else 'deactivated'}.", "success")
+    flash(_("User %(username)s reactivated.", username=user.username) if user.active
+          else _("User %(username)s deactivated.", username=user.username), "success")
     return redirect(url_for("core.user_list"))
 
 
@@ -263,8 +266,8 @@ def reset_user_password(user_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Password of {user.username} reset; they must change it at next sign-in.",
-                  "success")
+            flash(_("Password of %(username)s reset; they must change it at next sign-in.",
+                    username=user.username), "success")
             return redirect(url_for("core.user_list"))
     return render_template("core/reset_password.html", form=form, user=user)
 
@@ -272,9 +275,10 @@ def reset_user_password(user_id: int):
 def _audit_filters():
     form = AuditFilterForm(request.args)
     users = db.session.execute(select(User.id, User.username).order_by(User.username)).all()
-    form.user_id.choices = [("", "Anyone")] + [(str(i), n) for i, n in users]
-    form.entity_type.choices = [("", "Any")] + [
-        (t, t) for t in db.session.scalars(queries.audit_entity_types())]
+    form.user_id.choices = [("", _("Anyone"))] + [(str(i), n) for i, n in users]
+    types = sorted(((t, audit.noun(t)) for t in db.session.scalars(queries.audit_entity_types())),
+                   key=lambda pair: pair[1].casefold())
+    form.entity_type.choices = [("", _("Any"))] + types
     form.validate()
     filters = queries.AuditFilters(
         user_id=int(form.user_id.data) if (form.user_id.data or "").isdigit() else None,
@@ -296,13 +300,14 @@ def audit_list():
 
 
 AUDIT_COLUMNS = [
-    excel.Column("at", "When (UTC)", type="str", width=20),
-    excel.Column("actor", "User", width=16),
-    excel.Column("action", "Action", width=28),
-    excel.Column("entity_type", "Entity", width=18),
-    excel.Column("entity_id", "Id", width=10),
-    excel.Column("entity_ref", "Reference", width=20),
-    excel.Column("changes", "Changes", width=60),
+    excel.Column("at", _l("When (UTC)"), type="str", width=20),
+    excel.Column("actor", _l("User"), width=16),
+    excel.Column("action", _l("Action"), width=28),
+    excel.Column("entity_type", _l("Entity"), width=18),
+    excel.Column("entity_id", _l("Id"), width=10),
+    excel.Column("entity_ref", _l("Reference"), width=20),
+    excel.Column("changes", _l("Changes"), width=60),
+    excel.Column("what", _l("What happened"), width=80),
 ]
 
 
@@ -311,15 +316,16 @@ AUDIT_COLUMNS = [
 def export_audit():
     """Download the filtered audit log as an Excel workbook."""
     import json
-    _, filters = _audit_filters()
+    _form, filters = _audit_filters()
     rows = ({"at": e.at.strftime("%Y-%m-%d %H:%M:%S"),
-             "actor": e.actor.username if e.actor else "system", "action": e.action,
+             "actor": e.actor.username if e.actor else _("system"),
+             "what": audit.describe(e), "action": e.action,
              "entity_type": e.entity_type, "entity_id": e.entity_id,
              "entity_ref": e.entity_ref or "",
              "changes": json.dumps(e.changes, ensure_ascii=False) if e.changes else ""}
             for e in db.session.scalars(queries.audit_event_query(filters)
                                         .execution_options(yield_per=2000)))
-    return xlsx_response(excel.export_workbook(AUDIT_COLUMNS, rows, title="Audit log"),
+    return xlsx_response(excel.export_workbook(AUDIT_COLUMNS, rows, title=_("Audit log")),
                          "audit-log")
 
 
@@ -350,12 +356,12 @@ def update_settings():
             form_errors(form, err)
         else:
             db.session.commit()
-            flash("Settings saved." if changes else "Nothing changed.", "success")
+            flash(_("Settings saved.") if changes else _("Nothing changed."), "success")
             return redirect(url_for("core.settings_page"))
     else:
         # the form's own checks (a required field left empty) stop before the service, so
         # ask the service about the other fields too: every error shows at once
-        _, errors = services.check_settings(
+        _parsed, errors = services.check_settings(
             {name: value for name, value in values.items() if not form[name].errors})
         if errors:
             form_errors(form, FieldErrors("", errors))
@@ -382,12 +388,14 @@ def set_exchange_rate():
     form = ExchangeRateForm()
     if not form.validate_on_submit():
         for field, errors in form.errors.items():
-            flash(f"{getattr(form, field).label.text}: {'; '.join(errors)}", "error")
+            flash(_("%(field)s: %(errors)s", field=getattr(form, field).label.text,
+                    errors="; ".join(str(e) for e in errors)), "error")
         return redirect(url_for("core.exchange_rate_list"))
     row = services.set_exchange_rate(form.currency.data, form.valid_from.data, form.rate.data,
                                      actor=current_user)
     db.session.commit()
-    flash(f"Rate for {row.currency} from {row.valid_from} saved.", "success")
+    flash(_("Rate for %(currency)s from %(date)s saved.", currency=row.currency,
+            date=format_date(row.valid_from)), "success")
     return redirect(url_for("core.exchange_rate_list"))
 
 
@@ -400,6 +408,6 @@ def delete_exchange_rate(rate_id: int):
         abort(400)
     services.delete_exchange_rate(row, actor=current_user)
     db.session.commit()
-    flash("Exchange rate deleted.", "success")
+    flash(_("Exchange rate deleted."), "success")
     return redirect(url_for("core.exchange_rate_list"))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -21,59 +22,60 @@ from flask import (
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 
-from erp.core import permissions
+from erp.core import audit, permissions
 from erp.core.errors import DomainError
+from erp.core.i18n import _, _l, ngettext
 from erp.core.models import User
-from erp.core.money import format_money
 from erp.extensions import db, login_manager
 
-#: navigation entries: (label, endpoint, permission); a user sees those they may open
-NAV: list[tuple[str, str, str]] = [
-    ("Home", "core.home", "core.dashboard"),
-    ("Brands", "brands.brand_list", "brands.view"),
-    ("SKUs", "catalog.sku_list", "catalog.view"),
-    ("Products", "catalog.product_list", "catalog.view"),
-    ("Categories", "catalog.category_list", "catalog.view"),
-    ("Stock", "warehouse.stock_list", "warehouse.view"),
-    ("Moves", "warehouse.move_list", "warehouse.view"),
-    ("Transfer", "warehouse.transfer_stock", "warehouse.move"),
-    ("Put-away", "warehouse.put_away_stock", "warehouse.move"),
-    ("Counts", "warehouse.cycle_count_list", "warehouse.view"),
-    ("Bins", "warehouse.warehouse_list", "warehouse.manage"),
-    ("Suppliers", "procurement.supplier_list", "procurement.view"),
-    ("Purchase orders", "procurement.purchase_order_list", "procurement.view"),
-    ("Receiving", "procurement.receiving_start", "procurement.receive"),
-    ("Replenishment", "procurement.replenishment_list", "procurement.view"),
-    ("Orders", "orders.order_list", "orders.view"),
-    ("Day board", "shipping.board", "shipping.view"),
-    ("Pick waves", "shipping.wave_list", "shipping.view"),
-    ("Packing", "shipping.packing_station", "shipping.work"),
-    ("Parcels", "shipping.parcel_list", "shipping.view"),
-    ("Dispatch", "shipping.batch_list", "shipping.view"),
-    ("Carriers", "shipping.carrier_list", "shipping.view"),
-    ("Cases", "aftersales.case_list", "aftersales.view"),
-    ("Returns receiving", "aftersales.returns_start", "aftersales.receive"),
-    ("Refunds", "aftersales.refund_list", "aftersales.view"),
-    ("Return rates", "aftersales.return_report", "aftersales.report"),
-    ("Reason codes", "aftersales.reason_list", "aftersales.view"),
-    ("Dashboard", "reports.dashboard", "reports.view"),
-    ("Excel reports", "reports.report_list", "reports.view"),
-    ("My jobs", "reports.job_list", "core.own_jobs"),
+#: navigation entries: (label, endpoint, permission); a user sees those they may open. The
+#: labels are lazy strings, shown in the reader's language.
+NAV: list[tuple[Any, str, str]] = [
+    (_l("Home"), "core.home", "core.dashboard"),
+    (_l("Brands"), "brands.brand_list", "brands.view"),
+    (_l("SKUs"), "catalog.sku_list", "catalog.view"),
+    (_l("Products"), "catalog.product_list", "catalog.view"),
+    (_l("Categories"), "catalog.category_list", "catalog.view"),
+    (_l("Stock"), "warehouse.stock_list", "warehouse.view"),
+    (_l("Moves"), "warehouse.move_list", "warehouse.view"),
+    (_l("Transfer"), "warehouse.transfer_stock", "warehouse.move"),
+    (_l("Put-away"), "warehouse.put_away_stock", "warehouse.move"),
+    (_l("Counts"), "warehouse.cycle_count_list", "warehouse.view"),
+    (_l("Bins"), "warehouse.warehouse_list", "warehouse.manage"),
+    (_l("Suppliers"), "procurement.supplier_list", "procurement.view"),
+    (_l("Purchase orders"), "procurement.purchase_order_list", "procurement.view"),
+    (_l("Receiving"), "procurement.receiving_start", "procurement.receive"),
+    (_l("Replenishment"), "procurement.replenishment_list", "procurement.view"),
+    (_l("Orders"), "orders.order_list", "orders.view"),
+    (_l("Day board"), "shipping.board", "shipping.view"),
+    (_l("Pick waves"), "shipping.wave_list", "shipping.view"),
+    (_l("Packing"), "shipping.packing_station", "shipping.work"),
+    (_l("Parcels"), "shipping.parcel_list", "shipping.view"),
+    (_l("Dispatch"), "shipping.batch_list", "shipping.view"),
+    (_l("Carriers"), "shipping.carrier_list", "shipping.view"),
+    (_l("Cases"), "aftersales.case_list", "aftersales.view"),
+    (_l("Returns receiving"), "aftersales.returns_start", "aftersales.receive"),
+    (_l("Refunds"), "aftersales.refund_list", "aftersales.view"),
+    (_l("Return rates"), "aftersales.return_report", "aftersales.report"),
+    (_l("Reason codes"), "aftersales.reason_list", "aftersales.view"),
+    (_l("Dashboard"), "reports.dashboard", "reports.view"),
+    (_l("Excel reports"), "reports.report_list", "reports.view"),
+    (_l("My jobs"), "reports.job_list", "core.own_jobs"),
 ]
-ADMIN_NAV: list[tuple[str, str, str]] = [
-    ("Users", "core.user_list", "core.manage_users"),
-    ("Audit log", "core.audit_list", "core.view_audit"),
-    ("Settings", "core.settings_page", "core.view_settings"),
-    ("Exchange rates", "core.exchange_rate_list", "core.view_settings"),
-    ("API tokens", "orders.token_list", "orders.manage_tokens"),
-    ("Personal data", "privacy.subject_page", "privacy.export"),
+ADMIN_NAV: list[tuple[Any, str, str]] = [
+    (_l("Users"), "core.user_list", "core.manage_users"),
+    (_l("Audit log"), "core.audit_list", "core.view_audit"),
+    (_l("Settings"), "core.settings_page", "core.view_settings"),
+    (_l("Exchange rates"), "core.exchange_rate_list", "core.view_settings"),
+    (_l("API tokens"), "orders.token_list", "orders.manage_tokens"),
+    (_l("Personal data"), "privacy.subject_page", "privacy.export"),
 ]
 
 
 #: menu names of the blueprints, in the order the menus appear
-NAV_GROUPS = {"brands": "Catalog", "catalog": "Catalog", "warehouse": "Warehouse",
-              "procurement": "Purchasing", "shipping": "Shipping",
-              "aftersales": "After-sales", "reports": "Reports"}
+NAV_GROUPS = {"brands": _l("Catalog"), "catalog": _l("Catalog"), "warehouse": _l("Warehouse"),
+              "procurement": _l("Purchasing"), "shipping": _l("Shipping"),
+              "aftersales": _l("After-sales"), "reports": _l("Reports")}
 
 
 def nav_groups(main: list[tuple[str, str, str]], admin: list[tuple[str, str, str]]
@@ -84,10 +86,10 @@ def nav_groups(main: list[tuple[str, str, str]], admin: list[tuple[str, str, str
     """
     groups: dict[str, list[tuple[str, str, str]]] = {}
     for label, endpoint, url in main:
-        menu = NAV_GROUPS.get(endpoint.split(".")[0], "")
-        groups.setdefault(menu or label, []).append((label, endpoint, url))
+        menu = str(NAV_GROUPS.get(endpoint.split(".")[0], ""))
+        groups.setdefault(menu or str(label), []).append((str(label), endpoint, url))
     if admin:
-        groups["Admin"] = admin
+        groups[_("Admin")] = [(str(label), endpoint, url) for label, endpoint, url in admin]
     return [(menu if len(items) > 1 else "", items) for menu, items in groups.items()]
 
 
@@ -114,6 +116,13 @@ def url_with(endpoint: str | None = None, **changes) -> str:
     return url_for(endpoint or request.endpoint, **(request.view_args or {}), **args)
 
 
+def _english(text) -> str:
+    """Return a lazy string's English (JSON answers are read by programs, not staff)."""
+    from flask_babel import force_locale
+    with force_locale("en"):
+        return str(text)
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
@@ -121,7 +130,7 @@ def _wants_json() -> bool:
 def init_app(app: Flask) -> None:
     """Attach login enforcement, error handlers and template helpers to ``app``."""
     login_manager.login_view = "core.login"
-    login_manager.login_message = "Please sign in to open that page."
+    login_manager.login_message = _l("Please sign in to open that page.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
 
@@ -142,13 +151,13 @@ def init_app(app: Flask) -> None:
         if last and now - last > app.permanent_session_lifetime.total_seconds():
             logout_user()
             session.clear()
-            flash("Your session expired after inactivity. Please sign in again.", "info")
+            flash(_("Your session expired after inactivity. Please sign in again."), "info")
             return redirect(url_for("core.login", next=request.full_path))
         session.permanent = True
         session["last_seen"] = now
         if current_user.must_change_password and request.endpoint not in (
                 "core.change_password", "core.logout"):
-            flash("Please choose a new password before you go on.", "warning")
+            flash(_("Please choose a new password before you go on."), "warning")
             return redirect(url_for("core.change_password"))
         return None
 
@@ -181,47 +190,56 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf_error(err):
-        return render_template("errors/error.html", code=400, title="Form expired",
-                               message="The form was missing its security token or it has "
-                                       "expired. Go back, reload the page and try again."), 400
+        return render_template("errors/error.html", code=400, title=_("Form expired"),
+                               message=_("The form was missing its security token or it has "
+                                         "expired. Go back, reload the page and try again.")), 400
 
-    def _page(code: int, title: str, message: str):
+    def _page(code: int, title, message):
+        """Return an error handler showing ``title`` and ``message`` (lazy strings)."""
         def handler(err):
             if code == 500:
                 db.session.rollback()
             if _wants_json():
-                return jsonify(error=title), code
-            return render_template("errors/error.html", code=code, title=title,
-                                   message=message), code
+                # the storefront's API answers in English, whatever the caller's language
+                return jsonify(error=_english(title)), code
+            return render_template("errors/error.html", code=code, title=str(title),
+                                   message=str(message)), code
         return handler
 
+    megabytes = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
     app.register_error_handler(403, _page(
-        403, "Not allowed", "Your roles do not allow this page. Ask an admin if you need it."))
-    app.register_error_handler(404, _page(404, "Not found", "There is nothing at this address."))
-    app.register_error_handler(405, _page(405, "Not allowed", "This method is not allowed here."))
+        403, _l("Not allowed"),
+        _l("Your roles do not allow this page. Ask an admin if you need it.")))
+    app.register_error_handler(404, _page(404, _l("Not found"),
+                                          _l("There is nothing at this address.")))
+    app.register_error_handler(405, _page(405, _l("Not allowed"),
+                                          _l("This method is not allowed here.")))
     app.register_error_handler(413, _page(
-        413, "File too large",
-        f"Uploads are limited to {app.config['MAX_CONTENT_LENGTH'] // (1024 * 1024)} MB. "
-        "Split the file and try again."))
+        413, _l("File too large"),
+        _l("Uploads are limited to %(mb)s MB. Split the file and try again.", mb=megabytes)))
     @app.errorhandler(429)
     def _too_many_requests(err):
         # e.g. POST /login over ERP_LOGIN_RATE_LIMIT (the API answers its own 429 in JSON)
         from erp.extensions import limiter
         breached = limiter.current_limit
         wait = max(1, math.ceil(breached.window[0] - time.time())) if breached else 60
-        message = (f"Too many requests from your address. Wait {wait} seconds, "
-                   "then try again.")
         if _wants_json():
-            response = jsonify(error=message)
+            response = jsonify(error=f"Too many requests from your address. Wait {wait} "
+                                     f"second{'' if wait == 1 else 's'}, then try again.")
         else:
+            message = ngettext("Too many requests from your address. Wait %(num)d second, "
+                               "then try again.",
+                               "Too many requests from your address. Wait %(num)d seconds, "
+                               "then try again.", wait)
             response = make_response(render_template(
-                "errors/error.html", code=429, title="Too many requests", message=message))
+                "errors/error.html", code=429, title=_("Too many requests"), message=message))
         response.status_code = 429
         response.headers["Retry-After"] = str(wait)
         return response
 
     app.register_error_handler(500, _page(
-        500, "Something went wrong", "The error was logged and nothing was saved. Try again."))
+        500, _l("Something went wrong"),
+        _l("The error was logged and nothing was saved. Try again.")))
 
     @app.context_processor
     def _helpers():
@@ -236,7 +254,5 @@ def init_app(app: Flask) -> None:
 
     # Globals (not context variables) so imported macros such as pagination() see them.
     app.jinja_env.globals["url_with"] = url_with
-    app.jinja_env.filters["money"] = format_money
-    app.jinja_env.filters["dt"] = (
-        lambda v, fmt="%Y-%m-%d %H:%M": v.strftime(fmt) + (" UTC" if "H" in fmt else "")
-        if v else "")
+    audit.init_app(app)  # describe_event() and event_details() for history tables
+    # the money, number, date and dt filters are erp.core.i18n's (locale-aware)

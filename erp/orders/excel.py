@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 from erp.catalog.models import Sku, SkuStatus
 from erp.core import audit, excel
 from erp.core import settings as core_settings
+from erp.core.i18n import _, _l, format_number, ngettext
 from erp.core.models import utcnow
 from erp.extensions import db
 from erp.orders import hooks
@@ -43,43 +44,44 @@ _ADDRESS = {"ship_name", "address1", "address2", "city", "region", "postal_code"
 
 ORDER_SPEC = excel.Spec(
     name="orders",
-    title="Orders",
+    title=_l("Orders"),
     columns=(
-        excel.Column("order_number", "Order number", required=True,
-                     help="The storefront's order number; the rows of one order share it. An "
-                          "order already in the ERP is skipped if its rows are the same, and "
-                          "refused if they differ."),
-        excel.Column("placed_at", "Placed at", type="auto", required=True,
-                     help="Date and time the order was placed (ISO 8601 or an Excel date); "
-                          "taken as UTC without an offset. At most a day ahead of now."),
-        excel.Column("customer_name", "Customer name", required=True, width=24),
-        excel.Column("email", "Email", width=24),
-        excel.Column("phone", "Phone"),
-        excel.Column("ship_name", "Ship name", required=True, width=24,
-                     help="The name on the parcel."),
-        excel.Column("address1", "Address1", required=True, width=30),
-        excel.Column("address2", "Address2", width=30),
-        excel.Column("city", "City", required=True),
-        excel.Column("region", "Region", help="State or province."),
-        excel.Column("postal_code", "Postal code",
-                     help="Required except for countries without postal codes (HK, AE, QA, "
-                          "IE, ...). Format the column as Text to keep leading zeros."),
-        excel.Column("country", "Country", required=True,
-                     help="ISO 3166-1 code (DE, US) or a country name."),
-        excel.Column("currency", "Currency", required=True, help="ISO 4217 code, e.g. EUR."),
-        excel.Column("shipping_charge", "Shipping charge", type="decimal"),
-        excel.Column("shipping_service", "Shipping service",
-                     help="The code of an active service that serves the country and takes the "
-                          "order's weight (catalog weight x quantity); empty: the packing bench "
-                          "chooses."),
-        excel.Column("ioss_number", "IOSS", help="IM followed by 10 digits."),
-        excel.Column("buyer_tax_id", "Buyer tax id"),
-        excel.Column("notes", "Notes", width=30),
-        excel.Column("sku", "SKU", required=True, help="An active SKU's code or barcode."),
-        excel.Column("quantity", "Quantity", type="int", required=True,
-                     help="A line above the review quantity (a setting, 100 by default) puts "
-                          "the order on hold for review."),
-        excel.Column("unit_price", "Unit price", type="decimal", required=True),
+        excel.Column("order_number", _l("Order number"), required=True,
+                     help=_l("The storefront's order number; the rows of one order share it. An "
+                             "order already in the ERP is skipped if its rows are the same, and "
+                             "refused if they differ.")),
+        excel.Column("placed_at", _l("Placed at"), type="auto", required=True,
+                     help=_l("Date and time the order was placed (ISO 8601 or an Excel date); "
+                             "taken as UTC without an offset. At most a day ahead of now.")),
+        excel.Column("customer_name", _l("Customer name"), required=True, width=24),
+        excel.Column("email", _l("Email"), width=24),
+        excel.Column("phone", _l("Phone")),
+        excel.Column("ship_name", _l("Ship name"), required=True, width=24,
+                     help=_l("The name on the parcel.")),
+        excel.Column("address1", _l("Address1"), required=True, width=30),
+        excel.Column("address2", _l("Address2"), width=30),
+        excel.Column("city", _l("City"), required=True),
+        excel.Column("region", _l("Region"), help=_l("State or province.")),
+        excel.Column("postal_code", _l("Postal code"),
+                     help=_l("Required except for countries without postal codes (HK, AE, QA, "
+                             "IE, ...). Format the column as Text to keep leading zeros.")),
+        excel.Column("country", _l("Country"), required=True,
+                     help=_l("ISO 3166-1 code (DE, US) or a country name.")),
+        excel.Column("currency", _l("Currency"), required=True,
+                     help=_l("ISO 4217 code, e.g. EUR.")),
+        excel.Column("shipping_charge", _l("Shipping charge"), type="decimal"),
+        excel.Column("shipping_service", _l("Shipping service"),
+                     help=_l("The code of an active service that serves the country and takes the "
+                             "order's weight (catalog weight x quantity); empty: the packing bench "
+                             "chooses.")),
+        excel.Column("ioss_number", _l("IOSS"), help=_l("IM followed by 10 digits.")),
+        excel.Column("buyer_tax_id", _l("Buyer tax id")),
+        excel.Column("notes", _l("Notes"), width=30),
+        excel.Column("sku", _l("SKU"), required=True, help=_l("An active SKU's code or barcode.")),
+        excel.Column("quantity", _l("Quantity"), type="int", required=True,
+                     help=_l("A line above the review quantity (a setting, 100 by default) puts "
+                             "the order on hold for review.")),
+        excel.Column("unit_price", _l("Unit price"), type="decimal", required=True),
     ),
 )
 _HEADERS = {column.key: column.header for column in ORDER_SPEC.columns}
@@ -107,9 +109,11 @@ def import_orders(data: bytes, *, filename: str = "orders.xlsx", dry_run: bool, 
     if result.ok:
         result.messages.extend(job.skip_messages())
         if dry_run:
-            result.messages.append(f"{len(job.new_orders):,} new orders, "
-                                   f"{sum(len(o['lines']) for o in job.new_orders.values()):,} "
-                                   "lines.")
+            lines = sum(len(o["lines"]) for o in job.new_orders.values())
+            result.messages.append(_("%(orders)s, %(lines)s.", orders=ngettext(
+                "%(count)s new order", "%(count)s new orders", len(job.new_orders),
+                count=format_number(len(job.new_orders))), lines=ngettext(
+                "%(count)s line", "%(count)s lines", lines, count=format_number(lines))))
             result.messages.extend(job.hold_messages(dry_run=True))
     return result
 
@@ -194,13 +198,14 @@ class _OrderImport:
         else:
             for key in ORDER_COLUMNS:
                 if row[key] != first[key]:
-                    error(key, f"order {number} has {_show(first[key])} in row {first['_row']} "
-                               f"but {_show(row[key])} here; an order's columns must be the "
-                               "same on all its rows")
+                    error(key, _("order %(number)s has %(first)s in row %(row)s but %(value)s "
+                                 "here; an order's columns must be the same on all its rows",
+                                 number=number, first=_show(first[key]), row=first["_row"],
+                                 value=_show(row[key])))
             if row["quantity"] is not None and row["quantity"] <= 0:
-                error("quantity", "must be at least 1")
+                error("quantity", _("must be at least %(minimum)s", minimum=1))
             if row["unit_price"] is not None and row["unit_price"] < 0:
-                error("unit_price", "must not be negative")
+                error("unit_price", _("must not be negative"))
         order = orders.get(number)
         if repeat:
             # compared with the stored order's lines, whatever its SKUs' status is today
@@ -210,7 +215,8 @@ class _OrderImport:
             sku_key = row["sku"]
             sku_id = self.skus.get(sku_key) or self.skus.get(str(sku_key).upper())
             if sku_id is None:
-                error("sku", f"no active SKU has the code or barcode {_show(sku_key)}")
+                error("sku", _("no active SKU has the code or barcode %(value)s",
+                               value=_show(sku_key)))
             if order is not None and not errors:
                 order["lines"].append({"sku_id": sku_id, "quantity": row["quantity"],
                                        "unit_price": row["unit_price"]})
@@ -285,8 +291,9 @@ class _OrderImport:
                     continue
                 for path, text in differences.items():
                     errors.append(self._error(
-                        order.number, path, f"order {order.number} is already in the ERP with "
-                                            f"other values: {text}"))
+                        order.number, path, _("order %(number)s is already in the ERP with "
+                                              "other values: %(differences)s",
+                                              number=order.number, differences=text)))
         return errors
 
     def skip_messages(self) -> list[str]:
@@ -294,19 +301,32 @@ class _OrderImport:
         if not self.skipped:
             return []
         skipped = sorted(self.skipped.items(), key=lambda item: item[1])
-        shown = ", ".join(f"{n} (row {r})" for n, r in skipped[:20])
-        more = f" and {len(self.skipped) - 20:,} more" if len(self.skipped) > 20 else ""
-        return [f"{len(self.skipped):,} orders already in the ERP were skipped: {shown}{more}."]
+        shown = ", ".join(_("%(number)s (row %(row)s)", number=n, row=r) for n, r in skipped[:20])
+        if len(self.skipped) > 20:
+            shown = _("%(list)s and %(more)s more", list=shown,
+                      more=format_number(len(self.skipped) - 20))
+        return [ngettext("%(count)s order already in the ERP was skipped: %(list)s.",
+                         "%(count)s orders already in the ERP were skipped: %(list)s.",
+                         len(self.skipped), count=format_number(len(self.skipped)), list=shown)]
 
     def hold_messages(self, *, dry_run: bool) -> list[str]:
         """Say which new orders go (or went) on hold for review, and why."""
         if not self.holds:
             return []
-        shown = "; ".join(f"{n} (row {self.first_rows[n]['_row']}): {reason}"
+        shown = "; ".join(_("%(number)s (row %(row)s): %(reason)s", number=n,
+                            row=self.first_rows[n]["_row"], reason=reason)
                           for n, reason in list(self.holds.items())[:20])
-        more = f"; and {len(self.holds) - 20:,} more" if len(self.holds) > 20 else ""
-        verb = "will be put" if dry_run else "were put"
-        return [f"{len(self.holds):,} orders {verb} on hold for review: {shown}{more}."]
+        if len(self.holds) > 20:
+            shown = _("%(list)s; and %(more)s more", list=shown,
+                      more=format_number(len(self.holds) - 20))
+        count, shown_count = len(self.holds), format_number(len(self.holds))
+        if dry_run:
+            return [ngettext("%(count)s order will be put on hold for review: %(list)s.",
+                             "%(count)s orders will be put on hold for review: %(list)s.",
+                             count, count=shown_count, list=shown)]
+        return [ngettext("%(count)s order was put on hold for review: %(list)s.",
+                         "%(count)s orders were put on hold for review: %(list)s.",
+                         count, count=shown_count, list=shown)]
 
     def apply(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         """Insert the new orders, then their lines and audit events, in bulk statements.
@@ -345,12 +365,15 @@ class _OrderImport:
                     CustomerOrder.number.in_(held[start:start + 500])).order_by(CustomerOrder.id)):
                 hold_order(order, reason=self.holds[order.number], actor=self.actor)
         return {"created": len(numbers), "updated": 0, "skipped": len(self.skipped),
-                "messages": [f"{len(numbers):,} orders with {line_count:,} lines created.",
-                             *self.hold_messages(dry_run=False)]}
+                "messages": [_("%(orders)s with %(lines)s created.", orders=ngettext(
+                    "%(count)s order", "%(count)s orders", len(numbers),
+                    count=format_number(len(numbers))), lines=ngettext(
+                    "%(count)s line", "%(count)s lines", line_count,
+                    count=format_number(line_count))), *self.hold_messages(dry_run=False)]}
 
 
 def _show(value: Any) -> str:
     if value is None:
-        return "nothing"
+        return _("nothing")
     text = str(value)
     return f'"{text if len(text) <= 40 else text[:37] + "..."}"'

@@ -11,23 +11,23 @@ from erp.extensions import db
 from erp.orders.models import ORDER_STATES
 from erp.orders.queries import OrderFilters, order_count_query, order_list_query
 
-ORDER_SPEC = Spec("customer-orders", "Orders", (
-    Column("number", "Order", width=18),
-    Column("placed_at", "Placed (UTC)", type="auto", width=18),
-    Column("state", "State", width=14),
-    Column("channel", "Channel", width=12),
-    Column("customer_name", "Customer", width=28),
-    Column("email", "Email", width=30),
-    Column("country", "Country", width=8),
-    Column("city", "City", width=20),
-    Column("postal_code", "Postal code", width=12),
-    Column("currency", "Currency", width=8),
-    Column("line_count", "Lines", type="int", width=8),
-    Column("units", "Units", type="int", width=8),
-    Column("allocated", "Allocated", type="int", width=10),
-    Column("goods_total", "Goods total", type="decimal", width=14),
-    Column("shipping_charge", "Shipping", type="decimal", width=12),
-    Column("hold_reason", "Hold reason", width=28),
+ORDER_SPEC = Spec("customer-orders", _l("Orders"), (
+    Column("number", _l("Order"), width=18),
+    Column("placed_at", _l("Placed (UTC)"), type="auto", width=18),
+    Column("state", _l("State"), width=14),
+    Column("channel", _l("Channel"), width=12),
+    Column("customer_name", _l("Customer"), width=28),
+    Column("email", _l("Email"), width=30),
+    Column("country", _l("Country"), width=8),
+    Column("city", _l("City"), width=20),
+    Column("postal_code", _l("Postal code"), width=12),
+    Column("currency", _l("Currency"), width=8),
+    Column("line_count", _l("Lines"), type="int", width=8),
+    Column("units", _l("Units"), type="int", width=8),
+    Column("allocated", _l("Allocated"), type="int", width=10),
+    Column("goods_total", _l("Goods total"), type="decimal", width=14),
+    Column("shipping_charge", _l("Shipping"), type="decimal", width=12),
+    Column("hold_reason", _l("Hold reason"), width=28),
 ))
 
 

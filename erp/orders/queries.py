@@ -8,14 +8,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import BigInteger, Select, exists, func, or_, select, type_coerce
 
 from erp.catalog.models import Sku
+from erp.core.i18n import _l
 from erp.core.types import Money
 from erp.extensions import db
 from erp.orders import hooks
 from erp.orders.models import ORDER_STATES, CustomerOrder, CustomerOrderLine, OrderState
 
 #: the state filter accepts a state or one of these groups of the state machine
-STATE_GROUPS = {"open": "open (not shipped or cancelled)",
-                "allocatable": "to allocate (new or backordered)"}
+STATE_GROUPS = {"open": _l("open (not shipped or cancelled)"),
+                "allocatable": _l("to allocate (new or backordered)")}
 
 
 @dataclass

@@ -6,18 +6,20 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from erp.core.i18n import _l
+
 
 class SearchForm(FlaskForm):
     """Look up a consumer by e-mail."""
 
-    email = StringField("Customer e-mail", validators=[DataRequired(), Length(max=254)])
+    email = StringField(_l("Customer e-mail"), validators=[DataRequired(), Length(max=254)])
 
 
 class ExportForm(FlaskForm):
     """Download everything held about the e-mail (JSON or Excel)."""
 
     email = HiddenField(validators=[DataRequired(), Length(max=254)])
-    format = SelectField("Format", choices=[("xlsx", "Excel"), ("json", "JSON")],
+    format = SelectField(_l("Format"), choices=[("xlsx", "Excel"), ("json", "JSON")],
                          validators=[DataRequired()])
 
 
@@ -25,6 +27,6 @@ class AnonymiseForm(FlaskForm):
     """Confirm the anonymisation: the e-mail typed again, and the reason."""
 
     email = HiddenField(validators=[DataRequired(), Length(max=254)])
-    confirm_email = StringField("Type the customer's e-mail again",
+    confirm_email = StringField(_l("Type the customer's e-mail again"),
                                 validators=[DataRequired(), Length(max=254)])
-    reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=500)])
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])

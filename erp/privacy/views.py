@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from flask import Blueprint, flash, redirect, render_template, send_file, url_for
 from flask_login import current_user
 
+import erp.privacy.audit_text  # noqa: F401 - registers the audit log's sentences
 from erp.core.errors import DomainError, ValidationError
+from erp.core.i18n import _
 from erp.core.permissions import permission_required
 from erp.core.viewhelpers import form_errors, xlsx_response
 from erp.extensions import db
@@ -51,7 +53,7 @@ def export_subject():
     """Download everything held about an e-mail, as Excel or JSON (audited)."""
     form = ExportForm()
     if not form.validate_on_submit():
-        flash("To export personal data, search the customer's e-mail first.", "error")
+        flash(_("To export personal data, search the customer's e-mail first."), "error")
         return redirect(url_for(".subject_page"))
     summary = services.find_subject(form.email.data)  # a bad e-mail: DomainError handler
     if not summary.found:
@@ -82,8 +84,8 @@ def anonymise_subject():
         try:
             if services.normalise_email(form.confirm_email.data) != \
                     services.normalise_email(form.email.data):
-                raise ValidationError("To anonymise personal data, you must type the same "
-                                      "e-mail again.", field="confirm_email")
+                raise ValidationError(_("To anonymise personal data, you must type the same "
+                                        "e-mail again."), field="confirm_email")
             result = services.anonymise_subject(form.email.data, actor=current_user,
                                                 reason=form.reason.data)
         except DomainError as err:

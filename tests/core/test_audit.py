@@ -177,12 +177,13 @@ def test_export_audit_rows_match_filter(client, login, scenario):
 
     rows = read_export(client.get("/audit/export.xlsx?action=approved"))
 
-    assert rows[0] == ["When (UTC)", "User", "Action", "Entity", "Id", "Reference", "Changes"]
+    assert rows[0] == ["When (UTC)", "User", "Action", "Entity", "Id", "Reference", "Changes",
+                       "What happened"]
     assert rows[1:] == [
         ["2026-01-11 00:30:00", "root", "gadget.approved", "gadget", "3", "ref-charlie",
-         '{"n": [2, 3]}'],
+         '{"n": [2, 3]}', "Gadget ref-charlie: n changed from 2 to 3."],
         ["2026-01-10 23:30:00", "max", "widget.approved", "widget", "2", "ref-bravo",
-         '{"n": [1, 2]}'],
+         '{"n": [1, 2]}', "Widget ref-bravo: n changed from 1 to 2."],
     ]
 
 

@@ -158,7 +158,7 @@ def sheets(draw, case: Case, world: dict):
     so both the refusal and the success paths are taken.
     """
     columns = list(case.spec.columns)
-    headers = [(column.key, draw(st.sampled_from([column.header, column.header.upper(),
+    headers = [(column.key, draw(st.sampled_from([str(column.header), str(column.header).upper(),
                                                   f" {column.header} ", column.key])))
                for column in columns]
     layout = draw(st.sampled_from(["as-is"] * 4 + ["shuffled", "shuffled", "missing",
@@ -192,7 +192,7 @@ def sheets(draw, case: Case, world: dict):
                     value = f"{value}{index}"  # distinct codes on each row
             row.append(value)
         rows.append(row)
-    extra = draw(st.lists(st.sampled_from(["Notes", "Help", case.spec.title[:31], "Sheet 2"]),
+    extra = draw(st.lists(st.sampled_from(["Notes", "Help", str(case.spec.title)[:31], "Sheet 2"]),
                           max_size=2, unique=True))
     return [label for _, label in headers], rows, extra, draw(st.booleans())
 
@@ -308,7 +308,7 @@ def test_importer_survives_fuzzed_workbooks(world, case):
 def test_good_rows_import_in_every_importer(world):
     """The fuzzer's plausible rows really import: the success path is exercised too."""
     for case in CASES:
-        header = [column.header for column in case.spec.columns]
+        header = [str(column.header) for column in case.spec.columns]
         row = [good_value(case, column.key, world) for column in case.spec.columns]
         data = workbook_bytes(header, [row], [], False, case.spec.title)
         before = table_counts()
@@ -331,14 +331,14 @@ def test_importers_refuse_garbage_files_cleanly(world, data, filename, index):
 @given(index=st.integers(0, len(CASES) - 1), cut=st.floats(0.05, 0.95))
 def test_importers_refuse_truncated_workbooks(world, index, cut):
     case = CASES[index]
-    header = [column.header for column in case.spec.columns]
+    header = [str(column.header) for column in case.spec.columns]
     data = workbook_bytes(header, [[case.good.get(c.key) for c in case.spec.columns]], [],
                           False, case.spec.title)
     check_import(case, data[: int(len(data) * cut)], "cut.xlsx", world)
 
 
 def _edge_file(kind: str, case: Case) -> tuple[str, bytes]:
-    header = ",".join(column.header for column in case.spec.columns).encode()
+    header = ",".join(str(column.header) for column in case.spec.columns).encode()
     if kind == "csv-huge-field":
         return "x.csv", header + b"\n" + b"x" * 200_000 + b"\n"
     if kind == "csv-nul":
@@ -355,8 +355,8 @@ def _edge_file(kind: str, case: Case) -> tuple[str, bytes]:
         return "x.xlsx", b"PK\x05\x06" + b"\x00" * 18
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    sheet = book.add_worksheet(case.spec.title[:31])
-    sheet.write_row(0, 0, [column.header for column in case.spec.columns])
+    sheet = book.add_worksheet(str(case.spec.title)[:31])
+    sheet.write_row(0, 0, [str(column.header) for column in case.spec.columns])
     if kind == "xlsx-wide-merged":
         sheet.write(1, 16383, "far right")
         sheet.merge_range(2, 0, 3, 1, "merged")

@@ -51,9 +51,9 @@ def sheet(rows: list[dict]) -> bytes:
     """Return an .xlsx order sheet with ``rows``."""
     out = io.BytesIO()
     book = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False})
-    ws = book.add_worksheet(ORDER_SPEC.title)
+    ws = book.add_worksheet(str(ORDER_SPEC.title))
     for col, column in enumerate(ORDER_SPEC.columns):
-        ws.write_string(0, col, column.header)
+        ws.write_string(0, col, str(column.header))
     for r, values in enumerate(rows, start=1):
         for col, column in enumerate(ORDER_SPEC.columns):
             value = values.get(column.key)

@@ -225,14 +225,14 @@ def test_line_above_review_quantity_holds_its_order(app, skus):
                   row("WEB-2", "TS-BLU-L", quantity=250)])
     dry = run(data, dry_run=True)
     assert dry.ok, dry.errors
-    assert ("1 orders will be put on hold for review: WEB-2 (row 3): Review: quantity above "
+    assert ("1 order will be put on hold for review: WEB-2 (row 3): Review: quantity above "
             "100 on TS-BLU-L x 250." in dry.messages), dry.messages
     assert counts() == (0, 0)
 
     result = run(data)
 
     assert result.ok, result.errors
-    assert "1 orders were put on hold for review: WEB-2 (row 3): Review: quantity above 100 on " \
+    assert "1 order was put on hold for review: WEB-2 (row 3): Review: quantity above 100 on " \
            "TS-BLU-L x 250." in result.messages
     states = dict(db.session.execute(select(CustomerOrder.number, CustomerOrder.state)).all())
     assert states == {"WEB-1": OrderState.new, "WEB-2": OrderState.on_hold}

@@ -67,7 +67,7 @@ def test_anonymise_asks_refuses_and_anonymises(world, runner, create_order):
     done = runner.invoke(args=["personal-data", "anonymise", EMAIL, "--reason", "Request"],
                          input="y\n")
     assert done.exit_code == 0, done.output
-    assert "Personal data anonymised: 3 order(s)" in done.output
+    assert "Personal data anonymised: 3 orders" in done.output
     db.session.expire_all()
     assert world.shipped.customer_name == ANONYMISED_NAME
     assert pending.email is None

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from erp.core.i18n import _, _l, in_every_language
+
 #: Column types. "auto" is for ad-hoc exports: each value is written by its own Python type
 #: (and read back as the cell holds it).
 COLUMN_TYPES = frozenset({"str", "int", "decimal", "date", "bool", "auto"})
@@ -15,8 +17,9 @@ COLUMN_TYPES = frozenset({"str", "int", "decimal", "date", "bool", "auto"})
 #: (OWASP "CSV injection"); :func:`neutralise` prefixes such text with an apostrophe.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
-ERRORS_HEADER = "Errors"
-HELP_SHEET = "Help"
+#: the error report's column and the template's help sheet (lazy: in the reader's language)
+ERRORS_HEADER = _l("Errors")
+HELP_SHEET = _l("Help")
 
 _MAX_TEXT = 32_767  # Excel's limit on the characters in one cell
 _EXACT_DIGITS = 15  # Excel keeps 15 significant digits of a number
@@ -29,8 +32,10 @@ class Column:
 
     :param key: the key in parsed row dicts; in exports, the dict key or attribute to read
         (a dotted path such as ``"supplier.name"`` walks attributes).
-    :param header: the header text in the sheet (matched case-insensitively on import; the key
-        is accepted too).
+    :param header: the header text in the sheet, usually a lazy string (``_l("Weight (g)")``):
+        templates and exports are written in the reader's language. On import the header is
+        matched case-insensitively in English and in every language erp speaks, and the key is
+        accepted too, so a template works whoever downloaded it.
     :param type: one of :data:`COLUMN_TYPES`.
     :param validator: called with the converted, non-empty value; returns it (possibly
         normalised) or raises ``ValueError(message)``.
@@ -40,11 +45,11 @@ class Column:
     """
 
     key: str
-    header: str
+    header: Any
     type: str = "str"
     required: bool = False
     validator: Callable[[Any], Any] | None = None
-    help: str = ""
+    help: Any = ""
     width: int = 16
     decimals: int = 2
     choices: tuple[str, ...] | None = None
@@ -101,13 +106,19 @@ class CellError:
     column: str
     message: str
 
+    def __post_init__(self) -> None:
+        """Keep text (a lazy header or message becomes the reader's language now)."""
+        self.column = str(self.column) if self.column is not None else ""
+        self.message = str(self.message)
+
     def __str__(self) -> str:
         """Return the error as a user reads it: ``Row 7, column "Weight (g)": must be ...``."""
         if self.row <= 0:
             return self.message
         if self.column:
-            return f'Row {self.row}, column "{self.column}": {self.message}'
-        return f"Row {self.row}: {self.message}"
+            return _('Row %(row)s, column "%(column)s": %(message)s', row=self.row,
+                     column=self.column, message=self.message)
+        return _("Row %(row)s: %(message)s", row=self.row, message=self.message)
 
 
 @dataclass
@@ -153,14 +164,14 @@ class RowError(ValueError):
 
     def __init__(self, message: str, *, row: int = 0, column: str = "") -> None:
         """Keep the sheet row number and column header with the message."""
-        super().__init__(message)
-        self.message = message
+        super().__init__(str(message))
+        self.message = str(message)
         self.row = row
-        self.column = column
+        self.column = str(column) if column else ""
 
 
-def _sheet_name(title: str) -> str:
-    name = _BAD_SHEET_CHARS.sub(" ", title).strip().strip("'")[:31]
+def _sheet_name(title) -> str:
+    name = _BAD_SHEET_CHARS.sub(" ", str(title)).strip().strip("'")[:31]
     return name or "Sheet1"
 
 
@@ -174,6 +185,9 @@ def _norm(text: Any) -> str:
 
 
 def _header_lookup(spec: Spec) -> dict[str, Column]:
+    """Map each way a column may be headed to it: its key, and its header in any language."""
     lookup = {_norm(column.key): column for column in spec.columns}
-    lookup.update({_norm(column.header): column for column in spec.columns})  # header wins
+    for column in spec.columns:  # a header wins over another column's key
+        for header in in_every_language(column.header):
+            lookup[_norm(header)] = column
     return lookup

@@ -17,6 +17,8 @@ import os
 import zipfile
 import zlib
 
+from erp.core.i18n import _, _l
+
 #: what reading a damaged or foreign zip raises; RuntimeError covers an encrypted member and
 #: (through its subclass) a compression method zipfile does not support
 ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError)
@@ -53,16 +55,17 @@ XML_PROLOG_LIMIT = 64 * 1024
 EXCEL_EXTENSIONS = frozenset({".xlsx", ".xlsm"})
 CSV_EXTENSIONS = frozenset({".csv", ".txt"})  # .txt: Excel's "Unicode Text" (UTF-16, tabs)
 
-ACCEPTED_FORMATS = "an Excel workbook (.xlsx or .xlsm) or a CSV file (.csv)"
-ENCRYPTED_MESSAGE = ("This workbook is password-protected; remove the password in Excel "
-                     "(File > Info > Protect Workbook) and upload it again.")
-LEGACY_MESSAGE = ("This is an Excel 97-2003 workbook (.xls), another old-format Office file or a "
-                  "password-protected workbook, which cannot be imported. Open it in Excel, "
-                  "remove any password (File > Info > Protect Workbook), save it as "
-                  '"Excel Workbook (.xlsx)" and upload that.')
-DAMAGED_MESSAGE = ("The file is damaged or not a complete .xlsx workbook (it may have been cut "
-                   "off while downloading or copying). Open it in Excel, save it again and "
-                   "upload it again.")
+# Messages are lazy strings: read in the language of whoever uploads.
+ACCEPTED_FORMATS = _l("an Excel workbook (.xlsx or .xlsm) or a CSV file (.csv)")
+ENCRYPTED_MESSAGE = _l("This workbook is password-protected; remove the password in Excel "
+                       "(File > Info > Protect Workbook) and upload it again.")
+LEGACY_MESSAGE = _l("This is an Excel 97-2003 workbook (.xls), another old-format Office file "
+                    "or a password-protected workbook, which cannot be imported. Open it in "
+                    "Excel, remove any password (File > Info > Protect Workbook), save it as "
+                    '"Excel Workbook (.xlsx)" and upload that.')
+DAMAGED_MESSAGE = _l("The file is damaged or not a complete .xlsx workbook (it may have been "
+                     "cut off while downloading or copying). Open it in Excel, save it again "
+                     "and upload it again.")
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with entries, an empty zip
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -71,22 +74,22 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTION_STREAMS = ("EncryptionInfo".encode("utf-16-le"),
                        "EncryptedPackage".encode("utf-16-le"))
 _BINARY_KINDS = (
-    (b"\x89PNG\r\n\x1a\n", "it is a PNG image"),
-    (b"\xff\xd8\xff", "it is a JPEG image"),
-    (b"GIF87a", "it is a GIF image"),
-    (b"GIF89a", "it is a GIF image"),
-    (b"%PDF-", "it is a PDF document"),
-    (b"\x7fELF", "it is a program"),
-    (b"\x1f\x8b", "it is a gzip archive"),
-    (b"Rar!\x1a\x07", "it is a RAR archive"),
-    (b"7z\xbc\xaf\x27\x1c", "it is a 7-Zip archive"),
-    (b"{\\rtf", "it is an RTF document"),
+    (b"\x89PNG\r\n\x1a\n", _l("it is a PNG image")),
+    (b"\xff\xd8\xff", _l("it is a JPEG image")),
+    (b"GIF87a", _l("it is a GIF image")),
+    (b"GIF89a", _l("it is a GIF image")),
+    (b"%PDF-", _l("it is a PDF document")),
+    (b"\x7fELF", _l("it is a program")),
+    (b"\x1f\x8b", _l("it is a gzip archive")),
+    (b"Rar!\x1a\x07", _l("it is a RAR archive")),
+    (b"7z\xbc\xaf\x27\x1c", _l("it is a 7-Zip archive")),
+    (b"{\\rtf", _l("it is an RTF document")),
 )
 _EXTENSION_HINTS = {
-    ".xls": 'an Excel 97-2003 file must be saved as "Excel Workbook (.xlsx)" first',
-    ".xlsb": 'an Excel binary workbook must be saved as "Excel Workbook (.xlsx)" first',
-    ".ods": 'an OpenDocument spreadsheet must be saved as "Excel Workbook (.xlsx)" first',
-    ".numbers": "a Numbers spreadsheet must be exported to Excel (.xlsx) first",
+    ".xls": _l('an Excel 97-2003 file must be saved as "Excel Workbook (.xlsx)" first'),
+    ".xlsb": _l('an Excel binary workbook must be saved as "Excel Workbook (.xlsx)" first'),
+    ".ods": _l('an OpenDocument spreadsheet must be saved as "Excel Workbook (.xlsx)" first'),
+    ".numbers": _l("a Numbers spreadsheet must be exported to Excel (.xlsx) first"),
 }
 _BOMS = (
     (b"\xef\xbb\xbf", "utf-8"),
@@ -100,6 +103,10 @@ _XML_SPACE = " \t\r\n"
 
 class FileRefused(ValueError):
     """An upload that cannot or must not be read; the message says why and what to do."""
+
+    def __init__(self, message) -> None:
+        """Keep the message as text in the reader's language (it may be a lazy string)."""
+        super().__init__(str(message))
 
 
 def check_upload(
@@ -125,10 +132,11 @@ def check_upload(
     if not isinstance(data, bytes):
         data = bytes(data)
     if len(data) > max_bytes:
-        raise FileRefused(f"The file is {_size(len(data), up=True)}; the limit is "
-                          f"{_size(max_bytes)}. Split it into smaller files.")
+        raise FileRefused(_("The file is %(size)s; the limit is %(limit)s. Split it into "
+                            "smaller files.", size=_size(len(data), up=True),
+                            limit=_size(max_bytes)))
     if not data:
-        raise FileRefused(f"The file is empty. Upload {ACCEPTED_FORMATS}.")
+        raise FileRefused(_("The file is empty. Upload %(formats)s.", formats=ACCEPTED_FORMATS))
     if data.startswith(_OLE_MAGIC):
         if any(stream in data for stream in _ENCRYPTION_STREAMS):
             raise FileRefused(ENCRYPTED_MESSAGE)
@@ -142,12 +150,13 @@ def check_upload(
     what = _binary_kind(data)
     if what is None and extension in CSV_EXTENSIONS:
         if _looks_binary(data):
-            raise FileRefused(_not_accepted(filename, "it is not a text file"))
+            raise FileRefused(_not_accepted(filename, _("it is not a text file")))
         return "csv"
     if what is None:
         what = _EXTENSION_HINTS.get(extension)
     if what is None and extension in EXCEL_EXTENSIONS:
-        what = "it is not in the .xlsx format: it may be damaged, or another kind of file renamed"
+        what = _("it is not in the .xlsx format: it may be damaged, or another kind of file "
+                 "renamed")
     raise FileRefused(_not_accepted(filename, what))
 
 
@@ -160,8 +169,10 @@ def _check_zip(data: bytes, filename: str, *, max_uncompressed_bytes: int, max_e
     with archive:
         entries = archive.infolist()
         if len(entries) > max_entries:
-            raise FileRefused(f"The workbook has more than {max_entries:,} parts, which no real "
-                              'workbook has; it was refused as a possible "zip bomb".')
+            limit = format(max_entries, ",")
+            raise FileRefused(_('The workbook has more than %(count)s parts, which no real '
+                                'workbook has; it was refused as a possible "zip bomb".',
+                                count=limit))
         names = {entry.filename for entry in entries}
         if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
             raise FileRefused(_not_accepted(filename, _zip_kind(archive, names)))
@@ -173,15 +184,15 @@ def _check_zip(data: bytes, filename: str, *, max_uncompressed_bytes: int, max_e
                 raise FileRefused(DAMAGED_MESSAGE)  # Excel only ever stores or deflates
             total += entry.file_size
             if total > max_uncompressed_bytes:
-                raise FileRefused(
-                    f"The workbook unpacks to more than {_size(max_uncompressed_bytes)}, the "
-                    'limit; it may be a "zip bomb". Split it into smaller files.')
+                raise FileRefused(_(
+                    'The workbook unpacks to more than %(size)s, the limit; it may be a "zip '
+                    'bomb". Split it into smaller files.', size=_size(max_uncompressed_bytes)))
             if entry.file_size > RATIO_CHECKED_ABOVE and (
                     entry.file_size > max_ratio * max(entry.compress_size, 1)):
-                raise FileRefused(
-                    f'The workbook part "{entry.filename}" is compressed more than '
-                    f"{max_ratio:g} times, which real workbooks never are; it was refused as a "
-                    'possible "zip bomb".')
+                raise FileRefused(_(
+                    'The workbook part "%(part)s" is compressed more than %(ratio)s times, '
+                    'which real workbooks never are; it was refused as a possible "zip bomb".',
+                    part=entry.filename, ratio=format(max_ratio, "g")))
         for entry in entries:
             _check_xml_prolog(archive, entry)
 
@@ -204,14 +215,15 @@ def _check_xml_prolog(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> None:
                 if verdict == "ok":
                     return
                 if verdict == "dtd":
-                    raise FileRefused(
-                        f'The workbook part "{entry.filename}" declares a DOCTYPE or ENTITY, '
-                        'which Excel never writes; it was refused as a possible "XML bomb".')
+                    raise FileRefused(_(
+                        'The workbook part "%(part)s" declares a DOCTYPE or ENTITY, which Excel '
+                        'never writes; it was refused as a possible "XML bomb".',
+                        part=entry.filename))
                 if len(head) >= XML_PROLOG_LIMIT:
-                    raise FileRefused(
-                        f'The workbook part "{entry.filename}" does not start like an Excel '
-                        f"part (no element in its first {_size(XML_PROLOG_LIMIT)}); it was "
-                        "refused.")
+                    raise FileRefused(_(
+                        'The workbook part "%(part)s" does not start like an Excel part (no '
+                        "element in its first %(size)s); it was refused.",
+                        part=entry.filename, size=_size(XML_PROLOG_LIMIT)))
     except ZIP_READ_ERRORS as exc:
         raise FileRefused(DAMAGED_MESSAGE) from exc
 
@@ -273,21 +285,21 @@ def _zip_kind(archive: zipfile.ZipFile, names: set[str]) -> str:
         if b"opendocument.spreadsheet" in mimetype:
             return _EXTENSION_HINTS[".ods"]
         if b"opendocument" in mimetype:
-            return "it is an OpenDocument file"
+            return _("it is an OpenDocument file")
     if "word/document.xml" in names:
-        return "it is a Word document"
+        return _("it is a Word document")
     if "ppt/presentation.xml" in names:
-        return "it is a PowerPoint presentation"
-    return "it is a zip archive, not an Excel workbook"
+        return _("it is a PowerPoint presentation")
+    return _("it is a zip archive, not an Excel workbook")
 
 
 def _binary_kind(data: bytes) -> str | None:
     """Name a binary file from its first bytes; None when they say nothing."""
     for magic, kind in _BINARY_KINDS:
         if data.startswith(magic):
-            return kind
+            return str(kind)
     if data.startswith(b"MZ") and b"\x00" in data[:64]:
-        return "it is a Windows program"
+        return _("it is a Windows program")
     return None
 
 
@@ -297,10 +309,13 @@ def _looks_binary(data: bytes) -> bool:
     return not head.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\x00" in head
 
 
-def _not_accepted(filename: str, what: str | None) -> str:
-    name = os.path.basename(filename.strip()) or "The file"
-    because = f" ({what})" if what else ""
-    return f'"{name}" cannot be imported{because}. Upload {ACCEPTED_FORMATS}.'
+def _not_accepted(filename: str, what) -> str:
+    name = os.path.basename(filename.strip()) or _("The file")
+    if what:
+        return _('"%(name)s" cannot be imported (%(why)s). Upload %(formats)s.', name=name,
+                 why=what, formats=ACCEPTED_FORMATS)
+    return _('"%(name)s" cannot be imported. Upload %(formats)s.', name=name,
+             formats=ACCEPTED_FORMATS)
 
 
 def _extension(filename: str) -> str:

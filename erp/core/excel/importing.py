@@ -10,6 +10,7 @@ from erp.core.excel import guards
 from erp.core.excel.columns import CellError, ImportResult, Spec
 from erp.core.excel.reading import read_workbook
 from erp.core.excel.values import _show
+from erp.core.i18n import _, ngettext
 
 
 def find_duplicates(rows: Iterable[Mapping[str, Any]], spec: Spec) -> list[CellError]:
@@ -28,8 +29,9 @@ def find_duplicates(rows: Iterable[Mapping[str, Any]], spec: Spec) -> list[CellE
                 continue
             marker = value.strip().casefold() if isinstance(value, str) else value
             if marker in first_row:
-                errors.append(CellError(row["_row"], column.header,
-                                        f"{_show(value)} is also in row {first_row[marker]}"))
+                errors.append(CellError(row["_row"], column.header, _(
+                    "%(value)s is also in row %(row)s", value=_show(value),
+                    row=first_row[marker])))
             else:
                 first_row[marker] = row["_row"]
     return errors
@@ -86,7 +88,9 @@ def run_import(
     if result.errors:
         return result
     if dry_run:
-        result.messages.append(f"{len(parsed.rows)} rows checked, no errors found.")
+        result.messages.append(ngettext("%(num)d row checked, no errors found.",
+                                        "%(num)d rows checked, no errors found.",
+                                        len(parsed.rows)))
         return result
 
     try:

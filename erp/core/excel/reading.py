@@ -22,6 +22,7 @@ from erp.core.excel.columns import (
 )
 from erp.core.excel.guards import FileRefused
 from erp.core.excel.values import _choice_map, _convert
+from erp.core.i18n import _, in_every_language, ngettext
 
 _HEADER_SCAN_ROWS = 20  # a title or notes may sit above the header row
 
@@ -76,25 +77,27 @@ def _calamine_rows(data: bytes, spec: Spec) -> Iterator[tuple[int, list[Any]]]:
     except python_calamine.PasswordError as exc:
         raise FileRefused(guards.ENCRYPTED_MESSAGE) from exc
     except (python_calamine.CalamineError, ValueError, OSError) as exc:
-        raise FileRefused(f"{guards.DAMAGED_MESSAGE} Details: {exc}") from exc
+        raise FileRefused(_("%(message)s Details: %(details)s",
+                            message=guards.DAMAGED_MESSAGE, details=exc)) from exc
     if sheet is None:
-        raise FileRefused("The workbook has no worksheet.")
+        raise FileRefused(_("The workbook has no worksheet."))
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
         try:
             # calamine yields rows from the top of the sheet: the position is the row number
             yield from enumerate(sheet.iter_rows(), start=1)
         except python_calamine.CalamineError as exc:
-            raise FileRefused(f"{guards.DAMAGED_MESSAGE} Details: {exc}") from exc
+            raise FileRefused(_("%(message)s Details: %(details)s",
+                                message=guards.DAMAGED_MESSAGE, details=exc)) from exc
 
     return rows()
 
 
-def _pick_sheet(names: Sequence[str], title: str) -> str | None:
-    """Prefer the sheet named like the spec's title, else the first visible worksheet."""
-    wanted = _norm(_sheet_name(title))
+def _pick_sheet(names: Sequence[str], title) -> str | None:
+    """Prefer the sheet named like the spec's title (in any language), else the first one."""
+    wanted = {_norm(_sheet_name(text)) for text in in_every_language(title)}
     for name in names:
-        if _norm(name) == wanted:
+        if _norm(name) in wanted:
             return name
     return names[0] if names else None
 
@@ -106,15 +109,15 @@ def _csv_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
         else:
             text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise FileRefused(
-            'The CSV file is not UTF-8 encoded; in Excel, save it as "CSV UTF-8".') from exc
+        raise FileRefused(_(
+            'The CSV file is not UTF-8 encoded; in Excel, save it as "CSV UTF-8".')) from exc
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
         try:
             yield from enumerate(reader, start=1)
         except csv.Error as exc:
-            raise FileRefused(f"The CSV file is malformed: {exc}.") from exc
+            raise FileRefused(_("The CSV file is malformed: %(details)s.", details=exc)) from exc
 
     return rows()
 
@@ -173,16 +176,17 @@ def _match_columns(header: Sequence[Any], spec: Spec,
         if column is None:
             continue
         if column.key in positions:
-            problems.append(f'the column "{column.header}" appears twice')
+            problems.append(_('the column "%(column)s" appears twice', column=column.header))
         else:
             positions[column.key] = index
     missing = [column.header for column in spec.columns
                if column.required and column.key not in positions]
     if missing:
-        problems.append("missing required columns: " + ", ".join(f'"{h}"' for h in missing))
+        problems.append(_("missing required columns: %(columns)s",
+                          columns=", ".join(f'"{h}"' for h in missing)))
     if not positions and not missing:
-        problems.append("no known columns found; expected: "
-                        + ", ".join(f'"{column.header}"' for column in spec.columns))
+        problems.append(_("no known columns found; expected: %(columns)s", columns=", ".join(
+            f'"{column.header}"' for column in spec.columns)))
     return positions, problems
 
 
@@ -190,17 +194,18 @@ def _parse(numbered_rows: Iterator[tuple[int, list[Any]]], spec: Spec) -> ParseR
     lookup = _header_lookup(spec)
     header = _find_header(numbered_rows, lookup)
     if header is None:
-        return ParseResult(errors=[CellError(1, "", "the sheet is empty; expected a header row "
-                                             "with: " + ", ".join(c.header for c in spec.columns))])
+        return ParseResult(errors=[CellError(1, "", _(
+            "the sheet is empty; expected a header row with: %(columns)s",
+            columns=", ".join(str(c.header) for c in spec.columns)))])
     header_row, header_cells = header
     positions, problems = _match_columns(header_cells, spec, lookup)
     if problems:
         return ParseResult(errors=[CellError(header_row, "", "; ".join(problems))])
 
-    plan = [(column, positions[column.key], _choice_map(column))
+    plan = [(column, positions[column.key], _choice_map(column), str(column.header))
             for column in spec.columns if column.key in positions]
     absent = [column.key for column in spec.columns if column.key not in positions]
-    result = ParseResult(present=tuple(column.key for column, _, _ in plan))
+    result = ParseResult(present=tuple(column.key for column, *_rest in plan))
     errors = result.errors
     count = 0
     for number, cells in numbered_rows:
@@ -208,22 +213,23 @@ def _parse(numbered_rows: Iterator[tuple[int, list[Any]]], spec: Spec) -> ParseR
             continue
         count += 1
         if count > spec.max_rows:
-            return ParseResult(present=result.present, errors=[CellError(
-                0, "", f"the file has more than {spec.max_rows:,} data rows; "
-                       "split it into smaller files")])
+            return ParseResult(present=result.present, errors=[CellError(0, "", ngettext(
+                "the file has more than %(count)s data row; split it into smaller files",
+                "the file has more than %(count)s data rows; split it into smaller files",
+                spec.max_rows, count=format(spec.max_rows, ",")))])
         record: dict[str, Any] = {"_row": number}
         valid = True
-        for column, position, choices in plan:
+        for column, position, choices, header in plan:
             raw = cells[position] if position < len(cells) else None
             try:
                 record[column.key] = _convert(raw, column, choices)
             except ValueError as exc:
-                errors.append(CellError(number, column.header, str(exc) or "is not valid"))
+                errors.append(CellError(number, header, str(exc) or _("is not valid")))
                 valid = False
         if valid:
             for key in absent:
                 record[key] = None
             result.rows.append(record)
     if count == 0:
-        errors.append(CellError(header_row, "", "the file has no data rows below the header"))
+        errors.append(CellError(header_row, "", _("the file has no data rows below the header")))
     return result

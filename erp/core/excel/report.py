@@ -24,6 +24,7 @@ from erp.core.excel.columns import (
 from erp.core.excel.guards import FileRefused
 from erp.core.excel.reading import _find_header, _pick_sheet, _raw_rows
 from erp.core.excel.writing import neutralise
+from erp.core.i18n import _, in_every_language
 
 _ERROR_FILL = "FFC7CE"  # Excel's own "light red fill"
 
@@ -101,13 +102,15 @@ def _mark_errors(sheet: Any, spec: Spec, errors: list[CellError]) -> None:
 
     positions: dict[str, int] = {}  # normalised header (or key) -> 1-based column
     errors_column = None
+    # an earlier report's column, whatever the language it was made in
+    errors_headers = {_norm(text) for text in in_every_language(ERRORS_HEADER)}
     for index, value in enumerate(header_cells, start=1):
         first_line = _norm(str(value).split("\n")[0]) if value is not None else ""
-        if first_line == _norm(ERRORS_HEADER):
+        if first_line in errors_headers:
             errors_column = errors_column or index
             continue
         column = lookup.get(_norm(value))
-        if column is not None:
+        if column is not None:  # errors name a column by its header in the reader's language
             positions.setdefault(_norm(column.header), index)
         positions.setdefault(_norm(value), index)
     if errors_column is not None:
@@ -120,7 +123,8 @@ def _mark_errors(sheet: Any, spec: Spec, errors: list[CellError]) -> None:
     fill = PatternFill(fill_type="solid", start_color=_ERROR_FILL, end_color=_ERROR_FILL)
     messages: dict[int, list[str]] = {}
     for error in errors:
-        text = f"{error.column}: {error.message}" if error.column else error.message
+        text = _("%(column)s: %(message)s", column=error.column, message=error.message) \
+            if error.column else error.message
         if error.row <= header_row:  # the whole file, or the header itself
             messages.setdefault(header_row, []).append(text)
             continue
@@ -130,7 +134,7 @@ def _mark_errors(sheet: Any, spec: Spec, errors: list[CellError]) -> None:
         messages.setdefault(error.row, []).append(text)
 
     wrap = Alignment(wrap_text=True, vertical="top")
-    header_lines = [ERRORS_HEADER, *messages.pop(header_row, [])]
+    header_lines = [str(ERRORS_HEADER), *messages.pop(header_row, [])]
     cell = sheet.cell(row=header_row, column=errors_column, value="\n".join(header_lines))
     cell.data_type = "s"
     cell.font = Font(bold=True, color="9C0006")

@@ -10,9 +10,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from erp.core.excel.columns import _EXACT_DIGITS, FORMULA_PREFIXES, Column
+from erp.core.i18n import _
 
-_TRUE = frozenset({"yes", "y", "true", "t", "1"})
-_FALSE = frozenset({"no", "n", "false", "f", "0"})
+#: what a yes/no cell may hold (the Chinese template's drop-down offers 是 / 否)
+_TRUE = frozenset({"yes", "y", "true", "t", "1", "是"})
+_FALSE = frozenset({"no", "n", "false", "f", "0", "否"})
 _NUMBER_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -31,7 +33,7 @@ def _convert(raw: Any, column: Column, choices: Mapping[str, str] | None) -> Any
             raw = None
     if raw is None:
         if column.required:
-            raise ValueError("is required")
+            raise ValueError(_("is required"))
         return None
     value = _CONVERTERS[column.type](raw)
     if choices is not None:
@@ -45,8 +47,9 @@ def _check_choice(value: Any, column: Column, choices: Mapping[str, str]) -> Any
     match = choices.get(str(value).strip().casefold())
     if match is None:
         allowed = column.choices or ()
-        listed = ", ".join(allowed) if len(allowed) <= 12 else "see the Help sheet"
-        raise ValueError(f"must be one of: {listed}; got {_show(value)}")
+        listed = ", ".join(allowed) if len(allowed) <= 12 else _("see the Help sheet")
+        raise ValueError(_("must be one of: %(allowed)s; got %(value)s", allowed=listed,
+                           value=_show(value)))
     return match if isinstance(value, str) else value
 
 
@@ -57,10 +60,11 @@ def _to_str(value: Any) -> str:
         return value
     if isinstance(value, float):
         if value.is_integer() and abs(value) >= 10**_EXACT_DIGITS:
-            raise ValueError(f"is a number with more than {_EXACT_DIGITS} digits, which Excel "
-                             "cannot keep exactly; format the column as Text and type it again")
+            raise ValueError(_("is a number with more than %(digits)s digits, which Excel cannot "
+                               "keep exactly; format the column as Text and type it again",
+                               digits=_EXACT_DIGITS))
         if not math.isfinite(value):
-            raise ValueError(f"must be text, got {_show(value)}")
+            raise ValueError(_("must be text, got %(value)s", value=_show(value)))
     return _text(value)
 
 
@@ -69,16 +73,17 @@ def _to_int(value: Any) -> int:
         return value
     number = _number(value)
     if number is None or number != number.to_integral_value():
-        raise ValueError(f"must be a whole number, got {_show(value)}")
+        raise ValueError(_("must be a whole number, got %(value)s", value=_show(value)))
     return int(number)
 
 
 def _to_decimal(value: Any) -> Decimal:
     number = _number(value)
     if number is None:
-        hint = " (use a dot as the decimal separator)" if (
-            isinstance(value, str) and "," in value) else ""
-        raise ValueError(f"must be a number{hint}, got {_show(value)}")
+        if isinstance(value, str) and "," in value:
+            raise ValueError(_("must be a number (use a dot as the decimal separator), got "
+                               "%(value)s", value=_show(value)))
+        raise ValueError(_("must be a number, got %(value)s", value=_show(value)))
     return number
 
 
@@ -94,7 +99,7 @@ def _to_date(value: Any) -> date:
             return datetime.fromisoformat(value).date()
         except ValueError:
             pass
-    raise ValueError(f"must be a date as YYYY-MM-DD, got {_show(value)}")
+    raise ValueError(_("must be a date as YYYY-MM-DD, got %(value)s", value=_show(value)))
 
 
 def _to_bool(value: Any) -> bool:
@@ -108,7 +113,7 @@ def _to_bool(value: Any) -> bool:
             return True
         if word in _FALSE:
             return False
-    raise ValueError(f"must be yes or no, got {_show(value)}")
+    raise ValueError(_("must be yes or no, got %(value)s", value=_show(value)))
 
 
 def _to_auto(value: Any) -> Any:

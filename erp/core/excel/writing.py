@@ -21,6 +21,7 @@ from erp.core.excel.columns import (
     _sheet_name,
 )
 from erp.core.excel.values import _text
+from erp.core.i18n import _, ngettext
 
 
 def neutralise(value: Any) -> Any:
@@ -49,6 +50,9 @@ def export_workbook(
         entities themselves, e.g. ``session.scalars(...)``, not one-element result rows).
     :param title: the sheet name; defaults to the spec's title, or "Export".
 
+    Headers (lazy strings) are written in the reader's language; an import reads them back in
+    any language.
+
     Text is always written as text (never a formula) and neutralised; numbers, dates and
     booleans are written as such, with the column's number format.
     """
@@ -70,12 +74,12 @@ def export_workbook(
         "remove_timezone": True,
     })
     formats = _Formats(workbook)
-    sheet = workbook.add_worksheet(_sheet_name(title or "Export"))
+    sheet = workbook.add_worksheet(_sheet_name(title or _("Export")))
     sheet.freeze_panes(1, 0)
     writers = []
     for index, column in enumerate(columns):
         sheet.set_column(index, index, _width(column))
-        sheet.write_string(0, index, column.header, formats.header)
+        sheet.write_string(0, index, str(column.header), formats.header)
         writers.append((_getter(column.key, index), column.type, formats.for_column(column)))
 
     row_index = 0
@@ -94,7 +98,8 @@ def template_workbook(spec: Spec) -> bytes:
 
     Required headers are highlighted, each header carries its help as a comment, text columns
     are formatted as Text (so barcodes keep their digits) and columns with choices get a
-    drop-down list.
+    drop-down list. Headers, help and the Help sheet are in the reader's language; an import
+    reads the headers back in any language.
     """
     output = io.BytesIO()
     workbook = xlsxwriter.Workbook(output, {"strings_to_formulas": False,
@@ -107,9 +112,9 @@ def template_workbook(spec: Spec) -> bytes:
         column_format = formats.text if column.type == "str" else formats.for_column(column)
         sheet.set_column(index, index, _width(column), column_format)
         header_format = formats.required_header if column.required else formats.header
-        sheet.write_string(0, index, column.header, header_format)
+        sheet.write_string(0, index, str(column.header), header_format)
         sheet.write_comment(0, index, _describe(column), {"x_scale": 2, "y_scale": 1.5})
-        choices = column.choices or (("yes", "no") if column.type == "bool" else None)
+        choices = column.choices or ((_("yes"), _("no")) if column.type == "bool" else None)
         if choices and len(",".join(choices)) <= 255:  # Excel's limit on a list's source
             sheet.data_validation(1, index, last_row, index, {
                 "validate": "list",
@@ -117,16 +122,18 @@ def template_workbook(spec: Spec) -> bytes:
                 "error_type": "warning",
             })
 
-    help_sheet = workbook.add_worksheet(HELP_SHEET)
+    help_sheet = workbook.add_worksheet(_sheet_name(HELP_SHEET))
     help_sheet.freeze_panes(1, 0)
-    help_headers = ("Column", "Type", "Required", "Unique", "Allowed values", "Help")
+    help_headers = (_("Column"), _("Type"), _("Required"), _("Unique"), _("Allowed values"),
+                    _("Help"))
     for index, (header, width) in enumerate(zip(help_headers, (24, 28, 10, 10, 30, 60),
                                                 strict=True)):
         help_sheet.set_column(index, index, width, formats.wrap)
         help_sheet.write_string(0, index, header, formats.header)
     for row, column in enumerate(spec.columns, start=1):
-        cells = (column.header, _type_label(column), "yes" if column.required else "no",
-                 "yes" if column.unique else "no", ", ".join(column.choices or ()), column.help)
+        cells = (str(column.header), _type_label(column), _("yes") if column.required else _("no"),
+                 _("yes") if column.unique else _("no"), ", ".join(column.choices or ()),
+                 str(column.help))
         for index, text in enumerate(cells):
             if text:
                 help_sheet.write_string(row, index, neutralise(text))
@@ -207,7 +214,7 @@ def _adhoc_columns(items: Iterable[Column | tuple[str, str] | str]) -> tuple[Col
             columns.append(Column(item, item, type="auto"))
         else:
             key, header = item[0], item[1]
-            columns.append(Column(key, header, type="auto"))
+            columns.append(Column(key, header, type="auto"))  # header: text or lazy string
     return tuple(columns)
 
 
@@ -248,26 +255,30 @@ def _getter(key: str, position: int) -> Callable[[Any], Any]:
 
 
 def _width(column: Column) -> int:
-    return max(column.width, min(len(column.header) + 2, 60))
+    return max(column.width, min(len(str(column.header)) + 2, 60))
 
 
 def _type_label(column: Column) -> str:
     if column.type == "int":
-        return "whole number"
+        return _("whole number")
     if column.type == "decimal":
-        return f"number (up to {column.decimals} decimals)"
+        return ngettext("number (up to %(num)d decimal)", "number (up to %(num)d decimals)",
+                        column.decimals)
     if column.type == "date":
-        return "date (YYYY-MM-DD)"
+        return _("date (YYYY-MM-DD)")
     if column.type == "bool":
-        return "yes / no"
-    return "text"
+        return _("yes / no")
+    return _("text")
 
 
 def _describe(column: Column) -> str:
-    lines = [f"{_type_label(column)}, {'required' if column.required else 'optional'}"
-             + (", unique" if column.unique else "")]
+    needed = _("required") if column.required else _("optional")
+    first = (_("%(type)s, %(needed)s, unique", type=_type_label(column), needed=needed)
+             if column.unique else
+             _("%(type)s, %(needed)s", type=_type_label(column), needed=needed))
+    lines = [first]
     if column.choices:
-        lines.append("One of: " + ", ".join(column.choices))
+        lines.append(_("One of: %(choices)s", choices=", ".join(column.choices)))
     if column.help:
-        lines.append(column.help)
+        lines.append(str(column.help))
     return "\n".join(lines)

@@ -23,6 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from erp.core import audit
 from erp.core.codes import normalize_country
 from erp.core.errors import DomainError, ValidationError
+from erp.core.i18n import _, _l, ngettext
 from erp.core.locking import lock
 from erp.core.states import InvalidTransition, transition
 from erp.extensions import db
@@ -57,10 +58,10 @@ class CancelAfterShipping(InvalidTransition):
 
     def __init__(self, order: CustomerOrder):
         super().__init__(order, ORDER_STATES.enum(order.state), O.cancelled, ORDER_STATES)
-        self.message = (
-            f'To cancel order "{order.number}", it must not have left the warehouse; it is '
-            f'"{ORDER_STATES.label(order.state)}". Open an after-sales case for it instead (a '
-            "return, refund or replacement).")
+        self.message = _(
+            'To cancel order "%(number)s", it must not have left the warehouse; it is '
+            '"%(state)s". Open an after-sales case for it instead (a return, refund or '
+            "replacement).", number=order.number, state=ORDER_STATES.label(order.state))
         self.args = (self.message,)
 
 
@@ -106,6 +107,15 @@ class AllocationSummary:
         text = (f"{self.considered} order(s) considered: {len(self.allocated)} allocated, "
                 f"{len(self.backordered)} backordered, {len(self.failed)} failed")
         return text + (f", {len(self.skipped)} changed meanwhile." if self.skipped else ".")
+
+    def sentence(self) -> str:
+        """Return what the batch did, in the reader's language (``str()`` is for logs)."""
+        return ngettext("%(num)d order considered: %(allocated)d allocated, %(backordered)d "
+                        "backordered, %(failed)d failed.",
+                        "%(num)d orders considered: %(allocated)d allocated, %(backordered)d "
+                        "backordered, %(failed)d failed.", self.considered,
+                        allocated=len(self.allocated), backordered=len(self.backordered),
+                        failed=len(self.failed))
 
 
 def can_allocate(order: CustomerOrder, actor=None) -> bool:
@@ -337,11 +347,17 @@ def _release_lines(order: CustomerOrder, *, actor, keep_picked: bool = False) ->
 def _reason(reason: str | None, action: str, order: CustomerOrder) -> str:
     text = (reason or "").strip()
     if not text:
-        raise ValidationError(f'To {action} order "{order.number}", you must give a reason.',
-                              field="reason")
+        raise ValidationError(
+            _('To hold order "%(number)s", you must give a reason.', number=order.number)
+            if action == "hold" else
+            _('To cancel order "%(number)s", you must give a reason.', number=order.number),
+            field="reason")
     if len(text) > 200:
-        raise ValidationError(f'To {action} order "{order.number}", you must give a reason of '
-                              "at most 200 characters.", field="reason")
+        raise ValidationError(
+            _('To hold order "%(number)s", you must give a reason of at most 200 characters.',
+              number=order.number) if action == "hold" else
+            _('To cancel order "%(number)s", you must give a reason of at most 200 characters.',
+              number=order.number), field="reason")
     return text
 
 
@@ -450,31 +466,47 @@ def can_edit_address(order: CustomerOrder, actor=None) -> bool:
     return ORDER_STATES.in_group(order.state, "address_editable")
 
 
+#: the address fields as a refusal names them
+_ADDRESS_FIELD_NAMES = {
+    "ship_name": _l("ship name"), "address1": _l("address1"), "address2": _l("address2"),
+    "city": _l("city"), "region": _l("region"), "postal_code": _l("postal code"),
+    "country": _l("country"), "phone": _l("phone"),
+}
+
+
+def _address_field(name: str) -> str:
+    return str(_ADDRESS_FIELD_NAMES.get(name, name.replace("_", " ")))
+
+
 def _clean_address(order: CustomerOrder, fields: Mapping[str, object]) -> dict[str, str | None]:
     unknown = sorted(set(fields) - set(ADDRESS_FIELDS))
     if unknown:
-        raise ValidationError(f'To edit the address of order "{order.number}", you must only '
-                              f"give address fields, not {', '.join(unknown)}.", field=unknown[0])
+        raise ValidationError(_('To edit the address of order "%(number)s", you must only give '
+                                "address fields, not %(fields)s.", number=order.number,
+                                fields=", ".join(unknown)), field=unknown[0])
     values: dict[str, str | None] = {}
     for name, raw in fields.items():
         text = str(raw).strip() if raw is not None else ""
         if not text:
             if name in _REQUIRED_ADDRESS:
-                raise ValidationError(f'To edit the address of order "{order.number}", you must '
-                                      f"fill in {name.replace('_', ' ')}.", field=name)
+                raise ValidationError(_('To edit the address of order "%(number)s", you must '
+                                        "fill in %(field)s.", number=order.number,
+                                        field=_address_field(name)), field=name)
             values[name] = None
             continue
         if name != "country" and len(text) > _MAX_LENGTHS[name]:
-            raise ValidationError(f'To edit the address of order "{order.number}", you must keep '
-                                  f"{name.replace('_', ' ')} to {_MAX_LENGTHS[name]} characters.",
+            raise ValidationError(_('To edit the address of order "%(number)s", you must keep '
+                                    "%(field)s to %(max)s characters.", number=order.number,
+                                    field=_address_field(name), max=_MAX_LENGTHS[name]),
                                   field=name)
         values[name] = text
     if values.get("country"):
         try:
             values["country"] = normalize_country(values["country"])
         except ValueError:
-            raise ValidationError(f'To edit the address of order "{order.number}", you must give '
-                                  f'an ISO 3166-1 country, not "{fields["country"]}".',
+            raise ValidationError(_('To edit the address of order "%(number)s", you must give '
+                                    'an ISO 3166-1 country, not "%(value)s".',
+                                    number=order.number, value=fields["country"]),
                                   field="country") from None
     if values.get("postal_code"):
         values["postal_code"] = values["postal_code"].upper()
@@ -482,9 +514,9 @@ def _clean_address(order: CustomerOrder, fields: Mapping[str, object]) -> dict[s
     country = values.get("country", order.country)
     postal_code = values["postal_code"] if "postal_code" in values else order.postal_code
     if not postal_code and country not in NO_POSTAL_CODE_COUNTRIES:
-        raise ValidationError(f'To edit the address of order "{order.number}", you must give a '
-                              f"postal code: addresses in {country} need one.",
-                              field="postal_code")
+        raise ValidationError(_('To edit the address of order "%(number)s", you must give a '
+                                "postal code: addresses in %(country)s need one.",
+                                number=order.number, country=country), field="postal_code")
     return values
 
 
@@ -501,9 +533,10 @@ def update_shipping_address(order: CustomerOrder, fields: Mapping[str, object], 
     """
     lock(order)
     if not can_edit_address(order, actor):
-        raise OrderError(
-            f'To edit the shipping address of order "{order.number}", it must not be shipped '
-            f'or cancelled yet; it is "{ORDER_STATES.label(order.state)}".')
+        raise OrderError(_(
+            'To edit the shipping address of order "%(number)s", it must not be shipped or '
+            'cancelled yet; it is "%(state)s".', number=order.number,
+            state=ORDER_STATES.label(order.state)))
     values = _clean_address(order, fields)
     changes = audit.diff(order, values)
     if not changes:
@@ -530,9 +563,10 @@ def _check_service_serves(order: CustomerOrder, country: str) -> None:
                               lines=lines)
     problem = hooks.intake_problems([probe]).get(0, {}).get("shipping_service")
     if problem:
-        raise ValidationError(
-            f'To send order "{order.number}" to {country}, its service must serve that country: '
-            f"{problem}", field="country")
+        raise ValidationError(_(
+            'To send order "%(number)s" to %(country)s, its service must serve that country: '
+            "%(problem)s", number=order.number, country=country, problem=problem),
+            field="country")
 
 
 __all__ = [

@@ -24,6 +24,7 @@ from erp.core import audit
 from erp.core import settings as core_settings
 from erp.core.codes import normalize_country
 from erp.core.errors import DomainError, ValidationError
+from erp.core.i18n import _, _l
 from erp.core.models import utcnow
 from erp.core.money import validate_payment_currency
 from erp.core.settings import SettingDef, _positive_int, declare
@@ -62,9 +63,9 @@ _MONEY_LIMIT = Decimal("1e12")
 
 
 declare(SettingDef(
-    "order_review_quantity", "Order line quantity held for review", _positive_int, 100,
-    "An order taken in (API or order sheet) with a line of more units than this is put on "
-    "hold for review, with the line named as the reason."))
+    "order_review_quantity", _l("Order line quantity held for review"), _positive_int, 100,
+    _l("An order taken in (API or order sheet) with a line of more units than this is put on "
+       "hold for review, with the line named as the reason.")))
 
 
 class OrderRejected(ValidationError):
@@ -74,7 +75,8 @@ class OrderRejected(ValidationError):
         """Keep every field's message; the first makes the exception's text."""
         self.errors = dict(errors)
         field, message = next(iter(self.errors.items()))
-        super().__init__(f"To create the order, you must fix {field}: {message}.", field=field)
+        super().__init__(_("To create the order, you must fix %(field)s: %(message)s.",
+                           field=field, message=message), field=field)
 
 
 class OrderConflict(DomainError):
@@ -91,9 +93,10 @@ class OrderConflict(DomainError):
         self.number = number
         self.differences = dict(differences)
         listed = "; ".join(f"{path}: {text}" for path, text in self.differences.items())
-        super().__init__(f'Order "{number}" exists already with different values ({listed}); '
-                         "send a new order number for a new order, or the same values to read "
-                         "the existing one.", field=next(iter(self.differences)))
+        super().__init__(_('Order "%(number)s" exists already with different values '
+                           "(%(differences)s); send a new order number for a new order, or the "
+                           "same values to read the existing one.", number=number,
+                           differences=listed), field=next(iter(self.differences)))
 
 
 # --------------------------------------------------------------------------- validation
@@ -103,31 +106,32 @@ def _text(value: Any, field: str, errors: dict[str, str], *, required: bool,
           limit: int | None) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            errors[field] = "is required"
+            errors[field] = _("is required")
         return None
     if not isinstance(value, str):
-        errors[field] = "must be text"
+        errors[field] = _("must be text")
         return None
     value = value.strip()
     if limit is not None and len(value) > limit:
-        errors[field] = f"is too long (at most {limit} characters, this has {len(value)})"
+        errors[field] = _("is too long (at most %(limit)s characters, this has %(length)s)",
+                          limit=limit, length=len(value))
         return None
     return value
 
 
 def _integer(value: Any, field: str, errors: dict[str, str], *, minimum: int | None) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
-        errors[field] = "must be a whole number"
+        errors[field] = _("must be a whole number")
         return None
     if value != int(value):
-        errors[field] = "must be a whole number"
+        errors[field] = _("must be a whole number")
         return None
     value = int(value)
     if minimum is not None and value < minimum:
-        errors[field] = f"must be at least {minimum}"
+        errors[field] = _("must be at least %(minimum)s", minimum=minimum)
         return None
     if abs(value) > 1_000_000_000:
-        errors[field] = "is too large"
+        errors[field] = _("is too large")
         return None
     return value
 
@@ -135,21 +139,21 @@ def _integer(value: Any, field: str, errors: dict[str, str], *, minimum: int | N
 def _amount(value: Any, field: str, errors: dict[str, str]) -> Decimal | None:
     """An amount >= 0 with at most 4 decimals, from a JSON number or a numeric string."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        errors[field] = "must be a number"
+        errors[field] = _("must be a number")
         return None
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
-        errors[field] = "must be a number"
+        errors[field] = _("must be a number")
         return None
     if not amount.is_finite():
-        errors[field] = "must be a number"
+        errors[field] = _("must be a number")
     elif amount < 0:
-        errors[field] = "must not be negative"
+        errors[field] = _("must not be negative")
     elif amount >= _MONEY_LIMIT:
-        errors[field] = "is too large"
+        errors[field] = _("is too large")
     elif amount.as_tuple().exponent < -4:
-        errors[field] = "may have at most 4 decimals"
+        errors[field] = _("may have at most 4 decimals")
     else:
         return amount
     return None
@@ -163,19 +167,20 @@ def _placed_at(value: Any, errors: dict[str, str], now: datetime) -> datetime | 
         try:
             moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
         except ValueError:
-            errors["placed_at"] = "must be an ISO 8601 date and time, e.g. 2026-11-25T13:45:00Z"
+            errors["placed_at"] = _("must be an ISO 8601 date and time, e.g. 2026-11-25T13:45:00Z")
             return None
     elif value is None or value == "":
-        errors["placed_at"] = "is required"
+        errors["placed_at"] = _("is required")
         return None
     else:
-        errors["placed_at"] = "must be an ISO 8601 date and time, e.g. 2026-11-25T13:45:00Z"
+        errors["placed_at"] = _("must be an ISO 8601 date and time, e.g. 2026-11-25T13:45:00Z")
         return None
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     if moment > now + MAX_PLACED_AHEAD:
-        errors["placed_at"] = (f"is {moment.isoformat(timespec='minutes')}, more than a day "
-                               f"ahead of now ({now.isoformat(timespec='minutes')}); an order "
-                               "cannot be placed in the future")
+        errors["placed_at"] = _("is %(moment)s, more than a day ahead of now (%(now)s); an "
+                                "order cannot be placed in the future",
+                                moment=moment.isoformat(timespec="minutes"),
+                                now=now.isoformat(timespec="minutes"))
         return None
     return moment
 
@@ -197,13 +202,13 @@ def validate_order_payload(data: Mapping, *,
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
     if not isinstance(data, Mapping):
-        return {}, {"": "must be a JSON object"}
+        return {}, {"": _("must be a JSON object")}
     address = data.get("shipping_address")
     if address is None:
-        errors["shipping_address"] = "is required"
+        errors["shipping_address"] = _("is required")
         address = {}
     elif not isinstance(address, Mapping):
-        errors["shipping_address"] = "must be an object"
+        errors["shipping_address"] = _("must be an object")
         address = {}
     flat = dict(data)
     for key, target in ADDRESS_KEYS.items():
@@ -217,36 +222,37 @@ def validate_order_payload(data: Mapping, *,
         cleaned[key] = _text(flat.get(key), path, errors, required=required, limit=limit)
     cleaned["channel"] = cleaned["channel"] or "webshop"
     if cleaned.get("email") and not _EMAIL.match(cleaned["email"]):
-        errors["email"] = "is not an email address"
+        errors["email"] = _("is not an email address")
     if cleaned.get("ioss_number"):
         cleaned["ioss_number"] = cleaned["ioss_number"].upper().replace(" ", "")
         if not _IOSS.match(cleaned["ioss_number"]):
-            errors["ioss_number"] = "must be IM followed by 10 digits"
+            errors["ioss_number"] = _("must be IM followed by 10 digits")
     cleaned["placed_at"] = _placed_at(data.get("placed_at"), errors, now or utcnow())
 
     if "shipping_address" not in errors:
         country = address.get("country")
         if country is None or country == "":
-            errors["shipping_address.country"] = "is required"
+            errors["shipping_address.country"] = _("is required")
         elif not isinstance(country, str):
-            errors["shipping_address.country"] = "must be text"
+            errors["shipping_address.country"] = _("must be text")
         else:
             try:
                 cleaned["country"] = normalize_country(country)
             except ValueError:
-                errors["shipping_address.country"] = (
-                    f"{country!r} is not an ISO 3166-1 country code (e.g. DE, US, GB)")
+                errors["shipping_address.country"] = _(
+                    "%(value)s is not an ISO 3166-1 country code (e.g. DE, US, GB)",
+                    value=repr(country))
         if (cleaned.get("country") and not cleaned.get("postal_code")
                 and cleaned["country"] not in NO_POSTAL_CODE_COUNTRIES
                 and "shipping_address.postal_code" not in errors):
-            errors["shipping_address.postal_code"] = (
-                f"is required for addresses in {cleaned['country']}")
+            errors["shipping_address.postal_code"] = _(
+                "is required for addresses in %(country)s", country=cleaned["country"])
 
     currency = data.get("currency")
     if currency is None or currency == "":
-        errors["currency"] = "is required"
+        errors["currency"] = _("is required")
     elif not isinstance(currency, str):
-        errors["currency"] = "must be text"
+        errors["currency"] = _("must be text")
     else:
         try:
             cleaned["currency"] = validate_payment_currency(currency)
@@ -263,28 +269,28 @@ def validate_order_payload(data: Mapping, *,
     lines = data.get("lines")
     cleaned["lines"] = []
     if lines is None:
-        errors["lines"] = "is required"
+        errors["lines"] = _("is required")
     elif not isinstance(lines, list):
-        errors["lines"] = "must be a list"
+        errors["lines"] = _("must be a list")
     elif not lines:
-        errors["lines"] = "needs at least one line"
+        errors["lines"] = _("needs at least one line")
     elif len(lines) > MAX_LINES:
-        errors["lines"] = f"may have at most {MAX_LINES} lines"
+        errors["lines"] = _("may have at most %(limit)s lines", limit=MAX_LINES)
     else:
         for i, line in enumerate(lines):
             prefix = f"lines[{i}]"
             if not isinstance(line, Mapping):
-                errors[prefix] = "must be an object"
+                errors[prefix] = _("must be an object")
                 continue
             sku = _text(line.get("sku"), f"{prefix}.sku", errors, required=True, limit=40)
             quantity = line.get("quantity")
             if quantity is None:
-                errors[f"{prefix}.quantity"] = "is required"
+                errors[f"{prefix}.quantity"] = _("is required")
             else:
                 quantity = _integer(quantity, f"{prefix}.quantity", errors, minimum=1)
             price = line.get("unit_price")
             if price is None or price == "":
-                errors[f"{prefix}.unit_price"] = "is required"
+                errors[f"{prefix}.unit_price"] = _("is required")
             else:
                 price = _amount(price, f"{prefix}.unit_price", errors)
             cleaned["lines"].append({"sku": sku, "quantity": quantity, "unit_price": price})
@@ -402,7 +408,7 @@ def _comparable(value: Any) -> Any:
 
 def _shown(value: Any) -> str:
     if value is None or value == "":
-        return "nothing"
+        return _("nothing")
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -442,20 +448,23 @@ def _line_differences(order: CustomerOrder, lines: Sequence[Mapping[str, Any]]) 
         if here == there:
             continue
         if not there:
-            found.append(f"SKU {code} is not in the stored order")
+            found.append(_("SKU %(sku)s is not in the stored order", sku=code))
         elif not here:
-            found.append(f"SKU {code} of the stored order is missing here")
+            found.append(_("SKU %(sku)s of the stored order is missing here", sku=code))
         elif len(here) == len(there) == 1:
             (qty, price), (old_qty, old_price) = here[0], there[0]
             if qty != old_qty:
-                found.append(f"SKU {code} quantity {qty:,} != {old_qty:,} stored")
+                found.append(_("SKU %(sku)s quantity %(new)s != %(old)s stored", sku=code,
+                               new=format(qty, ","), old=format(old_qty, ",")))
             if price != old_price:
-                found.append(f"SKU {code} unit price {_number(price)} != {_number(old_price)} "
-                             "stored")
+                found.append(_("SKU %(sku)s unit price %(new)s != %(old)s stored", sku=code,
+                               new=_number(price), old=_number(old_price)))
         else:
             def listed(pairs):
-                return ", ".join(f"{q:,} at {_number(p)}" for q, p in pairs)
-            found.append(f"SKU {code} lines {listed(here)} != {listed(there)} stored")
+                return ", ".join(_("%(qty)s at %(price)s", qty=format(q, ","), price=_number(p))
+                                 for q, p in pairs)
+            found.append(_("SKU %(sku)s lines %(new)s != %(old)s stored", sku=code,
+                           new=listed(here), old=listed(there)))
     return found
 
 
@@ -482,7 +491,7 @@ def order_differences(order: CustomerOrder, cleaned: Mapping[str, Any], *,
         if attribute == "priority":
             here = here or 0
         if here != there:
-            found[path] = f"{_shown(here)} here, {_shown(there)} stored"
+            found[path] = _("%(new)s here, %(old)s stored", new=_shown(here), old=_shown(there))
     lines = _line_differences(order, cleaned["lines"])
     if lines:
         found["lines"] = "; ".join(lines)
@@ -564,10 +573,11 @@ def create_api_token(name: str, *, actor) -> tuple[ApiToken, str]:
     """Create a token for the storefront; return it and its plaintext (shown once, not kept)."""
     name = (name or "").strip()
     if not name:
-        raise ValidationError("To create an API token, you must give it a name.", field="name")
+        raise ValidationError(_("To create an API token, you must give it a name."),
+                              field="name")
     if len(name) > 120:
-        raise ValidationError("To create an API token, you must keep its name to 120 "
-                              "characters.", field="name")
+        raise ValidationError(_("To create an API token, you must keep its name to 120 "
+                                "characters."), field="name")
     plaintext = "erp_" + secrets.token_urlsafe(32)
     token = ApiToken(name=name, prefix=plaintext[:12], token_hash=hash_token(plaintext),
                      created_by_id=getattr(actor, "id", None))
@@ -583,8 +593,8 @@ def revoke_api_token(token: ApiToken, *, actor) -> ApiToken:
     :raises ValidationError: if the token was revoked already.
     """
     if token.revoked_at is not None:
-        raise ValidationError(f'To revoke API token "{token.name}", it must still be active; '
-                              "it was revoked already.")
+        raise ValidationError(_('To revoke API token "%(name)s", it must still be active; it '
+                                "was revoked already.", name=token.name))
     token.revoked_at = utcnow()
     audit.record(token, "api_token.revoked", actor=actor)
     db.session.flush()

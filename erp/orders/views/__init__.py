@@ -2,6 +2,8 @@
 
 from flask import Blueprint
 
+import erp.orders.audit_text  # noqa: F401 - registers the audit log's sentences
+
 bp = Blueprint("orders", __name__)
 
 # The view modules register themselves on bp when imported (below, after bp exists).

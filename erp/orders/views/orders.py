@@ -87,7 +87,7 @@ def _list_page(filters: queries.OrderFilters, title: str):
 @permission_required("orders.view")
 def order_list():
     """List orders: search number, email, name or SKU; filter state, country, placed dates."""
-    return _list_page(order_filters(), "Orders")
+    return _list_page(order_filters(), _("Orders"))
 
 
 def _state_page(state: OrderState, title: str):
@@ -100,21 +100,21 @@ def _state_page(state: OrderState, title: str):
 @permission_required("orders.view")
 def orders_to_allocate():
     """List the new orders waiting for allocation."""
-    return _state_page(O.new, "Orders to allocate")
+    return _state_page(O.new, _("Orders to allocate"))
 
 
 @bp.get("/backordered")
 @permission_required("orders.view")
 def orders_backordered():
     """List the orders waiting for stock."""
-    return _state_page(O.backordered, "Backordered orders")
+    return _state_page(O.backordered, _("Backordered orders"))
 
 
 @bp.get("/on-hold")
 @permission_required("orders.view")
 def orders_on_hold():
     """List the orders on hold."""
-    return _state_page(O.on_hold, "Orders on hold")
+    return _state_page(O.on_hold, _("Orders on hold"))
 
 
 @bp.get("/export.xlsx")
@@ -208,7 +208,7 @@ def _act(order_id: int, form_class, action):
     form = form_class()
     if not form.validate_on_submit():
         for errors in form.errors.values():
-            flash(" ".join(errors), "error")
+            flash(" ".join(str(e) for e in errors), "error")
         return redirect(url_for(".order_detail", order_id=order_id))
     return commit_or_refuse(lambda: action(order, form),
                             url_for(".order_detail", order_id=order_id))
@@ -220,7 +220,8 @@ def allocate_order(order_id: int):
     """Reserve stock for a new or backordered order."""
     def act(order, form):
         services.allocate_order(order, actor=current_user)
-        return f"Order {order.number} is {ORDER_STATES.label(order.state)}."
+        return _("Order %(number)s is %(state)s.", number=order.number,
+                 state=ORDER_STATES.label(order.state))
     return _act(order_id, ConfirmForm, act)
 
 
@@ -230,7 +231,7 @@ def hold_order(order_id: int):
     """Put an order on hold with a reason (its reservations are kept or freed by the rule)."""
     def act(order, form):
         services.hold_order(order, reason=form.reason.data.strip(), actor=current_user)
-        return f"Order {order.number} is on hold."
+        return _("Order %(number)s is on hold.", number=order.number)
     return _act(order_id, ReasonForm, act)
 
 
@@ -240,7 +241,8 @@ def release_order(order_id: int):
     """Release a held order back to allocation."""
     def act(order, form):
         services.release_order(order, actor=current_user)
-        return f"Order {order.number} released; it is {ORDER_STATES.label(order.state)}."
+        return _("Order %(number)s released; it is %(state)s.", number=order.number,
+                 state=ORDER_STATES.label(order.state))
     return _act(order_id, ConfirmForm, act)
 
 
@@ -250,7 +252,7 @@ def cancel_order(order_id: int):
     """Cancel an order before shipping: reservations released, parcels voided, goods put back."""
     def act(order, form):
         services.cancel_order(order, reason=form.reason.data.strip(), actor=current_user)
-        return f"Order {order.number} cancelled."
+        return _("Order %(number)s cancelled.", number=order.number)
     return _act(order_id, ReasonForm, act)
 
 
@@ -260,8 +262,8 @@ def edit_order_address(order_id: int):
     """Change the shipping address of an order not yet shipped (audited; voids printed labels)."""
     order = get_or_404(CustomerOrder, order_id)
     if not services.can_edit_address(order, current_user):
-        flash(f'The address of order "{order.number}" can no longer change; it is '
-              f'"{ORDER_STATES.label(order.state)}".', "error")
+        flash(_('The address of order "%(number)s" can no longer change; it is "%(state)s".',
+                number=order.number, state=ORDER_STATES.label(order.state)), "error")
         return redirect(url_for(".order_detail", order_id=order.id))
     form = ShippingAddressForm(obj=order)
     if form.validate_on_submit():
@@ -272,7 +274,8 @@ def edit_order_address(order_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Shipping address of order {order.number} saved.", "success")
+            flash(_("Shipping address of order %(number)s saved.", number=order.number),
+                  "success")
             for notice in changes.notices:  # e.g. a label voided: print a new one
                 flash(notice, "warning")
             return redirect(url_for(".order_detail", order_id=order.id))

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from erp.core.i18n import _, _l
 from erp.core.permissions import permission_required
 from erp.core.viewhelpers import get_or_404
 from erp.extensions import db
@@ -20,7 +21,7 @@ from erp.orders.views import bp
 class TokenForm(FlaskForm):
     """The name of a new token, e.g. the storefront it is for."""
 
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
 
 
 @bp.get("/api-tokens")
@@ -53,5 +54,5 @@ def revoke_token(token_id: int):
         abort(409)
     services.revoke_api_token(token, actor=current_user)
     db.session.commit()
-    flash(f'API token "{token.name}" revoked.', "success")
+    flash(_('API token "%(name)s" revoked.', name=token.name), "success")
     return redirect(url_for(".token_list"))

@@ -10,6 +10,7 @@ from typing import Any
 from erp.aftersales.models import AfterSalesCase, Refund
 from erp.core import audit
 from erp.core.errors import ValidationError
+from erp.core.i18n import _, ngettext
 from erp.core.models import User
 from erp.extensions import db
 from erp.orders.models import CustomerOrder
@@ -84,11 +85,18 @@ class AnonymiseResult:
     def message(self) -> str:
         """Return a one-line outcome; it does not repeat the e-mail once anonymised."""
         if not self.found:
-            return f'Nothing is held about "{self.email}"; nothing was changed.'
+            return _('Nothing is held about "%(email)s"; nothing was changed.', email=self.email)
         c = self.counts
-        return (f"Personal data anonymised: {c['orders']} order(s), {c['cases']} case(s), "
-                f"{c['case_notes']} note(s), {c['case_attachments']} attachment(s) deleted, "
-                f"{c['refunds']} refund(s), {c['audit_events']} audit event(s) scrubbed.")
+        return _("Personal data anonymised: %(orders)s, %(cases)s, %(notes)s, %(attachments)s "
+                 "deleted, %(refunds)s, %(events)s scrubbed.",
+                 orders=ngettext("%(num)d order", "%(num)d orders", c["orders"]),
+                 cases=ngettext("%(num)d case", "%(num)d cases", c["cases"]),
+                 notes=ngettext("%(num)d note", "%(num)d notes", c["case_notes"]),
+                 attachments=ngettext("%(num)d attachment", "%(num)d attachments",
+                                      c["case_attachments"]),
+                 refunds=ngettext("%(num)d refund", "%(num)d refunds", c["refunds"]),
+                 events=ngettext("%(num)d audit event", "%(num)d audit events",
+                                 c["audit_events"]))
 
 
 def anonymise_subject(email: str, *, actor: User | None, reason: str) -> AnonymiseResult:
@@ -106,18 +114,18 @@ def anonymise_subject(email: str, *, actor: User | None, reason: str) -> Anonymi
     email = normalise_email(email)
     reason = " ".join((reason or "").split())
     if not reason:
-        raise ValidationError("To anonymise personal data, you must give the reason (e.g. the "
-                              "customer's erasure request and its date).", field="reason")
+        raise ValidationError(_("To anonymise personal data, you must give the reason (e.g. "
+                                "the customer's erasure request and its date)."), field="reason")
     if len(reason) > MAX_REASON_CHARS:
-        raise ValidationError(f"To anonymise personal data, you must keep the reason to "
-                              f"{MAX_REASON_CHARS} characters.", field="reason")
+        raise ValidationError(_("To anonymise personal data, you must keep the reason to "
+                                "%(max)s characters.", max=MAX_REASON_CHARS), field="reason")
     digest = subject_hash(email)
     subject = load_subject(email, lock=True)
     blockers = pending_work(subject)
     if blockers:
-        raise PrivacyError(
-            f'To anonymise the personal data of "{email}", you must first finish what still '
-            f"needs it: {'; '.join(blockers)}.")
+        raise PrivacyError(_(
+            'To anonymise the personal data of "%(email)s", you must first finish what still '
+            "needs it: %(work)s.", email=email, work="; ".join(blockers)))
     counts = count_records(subject)
     result = AnonymiseResult(email=email, subject_hash=digest, counts=counts,
                              order_numbers=[o.number for o in subject.orders],

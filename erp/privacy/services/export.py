@@ -13,6 +13,7 @@ from sqlalchemy import select
 from erp.core import audit
 from erp.core.audit import jsonable
 from erp.core.excel import neutralise
+from erp.core.i18n import force_locale
 from erp.core.models import AuditEvent, User
 from erp.extensions import db
 from erp.privacy.services.subject import (
@@ -91,10 +92,13 @@ def export_subject_xlsx(email: str) -> bytes:
     """Return every record held about ``email`` as .xlsx: a summary sheet, one sheet per kind.
 
     Every text cell is written as text and neutralised (:func:`erp.core.excel.neutralise`), so
-    a name such as ``=HYPERLINK(...)`` never runs as a formula.
+    a name such as ``=HYPERLINK(...)`` never runs as a formula. The workbook is for the
+    consumer who asked for their data: it stays in English, whoever on the staff makes it.
 
     :raises ValidationError: if ``email`` is empty or not an e-mail address.
     """
+    with force_locale("en"):
+        kinds = {kind: str(title) for kind, title in KINDS.items()}
     data = export_subject(email)
     output = io.BytesIO()
     book = xlsxwriter.Workbook(output, {"strings_to_formulas": False, "strings_to_urls": False,
@@ -104,13 +108,13 @@ def export_subject_xlsx(email: str) -> bytes:
     summary.set_column(0, 0, 26)
     summary.set_column(1, 1, 50)
     rows = [("E-mail", data["email"]), ("Generated (UTC)", data["generated_at"])]
-    rows += [(KINDS[kind], n) for kind, n in data["counts"].items()]
+    rows += [(kinds[kind], n) for kind, n in data["counts"].items()]
     summary.write_string(0, 0, "Item", header)
     summary.write_string(0, 1, "Value", header)
     for i, (name, value) in enumerate(rows, start=1):
         summary.write_string(i, 0, name)
         _write(summary, i, 1, value)
-    for kind, title in KINDS.items():
+    for kind, title in kinds.items():
         sheet = book.add_worksheet(title)
         names = data["fields"][kind]
         for col, name in enumerate(names):

@@ -23,6 +23,7 @@ from erp.aftersales.models import (
     ReturnItem,
 )
 from erp.core.errors import DomainError, ValidationError
+from erp.core.i18n import _, _l, ngettext
 from erp.core.models import AuditEvent
 from erp.extensions import db
 from erp.orders.models import ORDER_STATES, CustomerOrder, CustomerOrderLine, OrderState
@@ -44,18 +45,18 @@ PERSONAL_KEYS = frozenset({
     "contact_phone", "filename", "body"})
 
 #: the kinds of record exported, in the order of the JSON keys and the workbook's sheets
-KINDS: dict[str, str] = {
-    "orders": "Orders",
-    "order_lines": "Order lines",
-    "parcels": "Parcels",
-    "parcel_lines": "Parcel customs lines",
-    "cases": "After-sales cases",
-    "case_lines": "Case lines",
-    "case_notes": "Case notes",
-    "case_attachments": "Case attachments",
-    "return_items": "Returned items",
-    "refunds": "Refunds",
-    "audit_events": "Audit events",
+KINDS: dict[str, Any] = {
+    "orders": _l("Orders"),
+    "order_lines": _l("Order lines"),
+    "parcels": _l("Parcels"),
+    "parcel_lines": _l("Parcel customs lines"),
+    "cases": _l("After-sales cases"),
+    "case_lines": _l("Case lines"),
+    "case_notes": _l("Case notes"),
+    "case_attachments": _l("Case attachments"),
+    "return_items": _l("Returned items"),
+    "refunds": _l("Refunds"),
+    "audit_events": _l("Audit events"),
 }
 
 _MODELS = {"orders": CustomerOrder, "order_lines": CustomerOrderLine, "parcels": Parcel,
@@ -98,11 +99,11 @@ def normalise_email(email: str | None) -> str:
     """
     text = (email or "").strip().lower()
     if not text:
-        raise ValidationError("To look up personal data, you must give an e-mail address.",
+        raise ValidationError(_("To look up personal data, you must give an e-mail address."),
                               field="email")
     if "@" not in text or len(text) > 254 or any(c.isspace() for c in text):
-        raise ValidationError(f'To look up personal data, you must give an e-mail address, '
-                              f'not "{email.strip()}".', field="email")
+        raise ValidationError(_('To look up personal data, you must give an e-mail address, '
+                                'not "%(value)s".', value=email.strip()), field="email")
     return text
 
 
@@ -197,19 +198,22 @@ def count_records(subject: HeldRecords) -> dict[str, int]:
 
 def pending_work(subject: HeldRecords) -> list[str]:
     """Return what still needs the personal data: open orders, active cases, unpaid refunds."""
-    out = [f"order {order.number} ({ORDER_STATES.label(order.state)})"
+    out = [_("order %(number)s (%(state)s)", number=order.number,
+             state=ORDER_STATES.label(order.state))
            for order in subject.orders if order.state not in FINISHED_ORDER_STATES]
-    out += [f"case {case.number} ({CASE_STATES.label(case.state)})"
+    out += [_("case %(number)s (%(state)s)", number=case.number,
+              state=CASE_STATES.label(case.state))
             for case in subject.cases if case.state in CASE_STATES.groups["active"]]
     for case in subject.cases:
         for refund in case.refunds:
+            amount = f"{refund.amount} {refund.currency}"
             if refund.state == RefundState.pending:
-                out.append(f"refund of {case.number} ({refund.amount} {refund.currency}, "
-                           "awaiting approval)")
+                out.append(_("refund of %(case)s (%(amount)s, awaiting approval)",
+                             case=case.number, amount=amount))
             elif refund.state == RefundState.approved and refund.exported_at is None:
                 # finance pays from the export, which names the customer
-                out.append(f"refund of {case.number} ({refund.amount} {refund.currency}, "
-                           "approved but not yet exported for finance)")
+                out.append(_("refund of %(case)s (%(amount)s, approved but not yet exported "
+                             "for finance)", case=case.number, amount=amount))
     return out
 
 
@@ -238,11 +242,15 @@ class SubjectSummary:
     def message(self) -> str:
         """Return a one-line summary for the screen and the CLI."""
         if not self.found:
-            return f'Nothing is held about "{self.email}".'
-        return (f'Held about "{self.email}": {len(self.order_numbers)} order(s), '
-                f"{self.counts['parcels']} parcel(s), {len(self.case_numbers)} case(s), "
-                f"{self.counts['refunds']} refund(s), {self.counts['audit_events']} audit "
-                "event(s).")
+            return _('Nothing is held about "%(email)s".', email=self.email)
+        return _('Held about "%(email)s": %(orders)s, %(parcels)s, %(cases)s, %(refunds)s, '
+                 "%(events)s.", email=self.email,
+                 orders=ngettext("%(num)d order", "%(num)d orders", len(self.order_numbers)),
+                 parcels=ngettext("%(num)d parcel", "%(num)d parcels", self.counts["parcels"]),
+                 cases=ngettext("%(num)d case", "%(num)d cases", len(self.case_numbers)),
+                 refunds=ngettext("%(num)d refund", "%(num)d refunds", self.counts["refunds"]),
+                 events=ngettext("%(num)d audit event", "%(num)d audit events",
+                                 self.counts["audit_events"]))
 
 
 def _previous_anonymisations(email: str) -> list[datetime]:

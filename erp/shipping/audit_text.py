@@ -1,0 +1,248 @@
+"""How shipping's audit events read (see :func:`erp.core.audit.register`)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from erp.catalog.models import Sku
+from erp.core import audit
+from erp.core.i18n import _, _l, ngettext
+from erp.extensions import db
+from erp.shipping.models import (
+    DISPATCH_BATCH_STATES,
+    PARCEL_STATES,
+    WAVE_STATES,
+    Parcel,
+    PickTask,
+    PickWave,
+)
+from erp.warehouse.models import Location
+
+
+def _pick_task(ident) -> str | None:
+    row = db.session.execute(select(Sku.code, Location.code).select_from(PickTask)
+                             .join(Sku, Sku.id == PickTask.sku_id)
+                             .join(Location, Location.id == PickTask.location_id)
+                             .where(PickTask.id == int(ident))).first()
+    return f"{row[0]} @ {row[1]}" if row else None
+
+
+def _number(model):
+    def lookup(ident) -> str | None:
+        return db.session.scalar(select(model.number).where(model.id == int(ident)))
+    return lookup
+
+
+audit.entity("carrier", _l("Carrier"))
+audit.entity("shipping_service", _l("Shipping service"))
+audit.entity("service_rate", _l("Rate"))
+audit.entity("tracking_range", _l("Tracking number range"))
+audit.entity("box", _l("Box"))
+audit.entity("pick_wave", _l("Pick wave"), states=WAVE_STATES)
+audit.entity("pick_task", _l("Pick task"), lookup=_pick_task)
+audit.entity("parcel", _l("Parcel"), states=PARCEL_STATES)
+audit.entity("dispatch_batch", _l("Dispatch batch"), states=DISPATCH_BATCH_STATES)
+audit.reference("parcel", _number(Parcel))
+audit.reference("pick_wave", _number(PickWave))
+
+audit.fields({
+    "carrier": _l("carrier"),
+    "service": _l("shipping service"),
+    "account_number": _l("account number"),
+    "tracking_kind": _l("tracking number format"),
+    "customs_docs": _l("customs documents"),
+    "max_weight_g": _l("maximum weight (g)"),
+    "max_longest_mm": _l("maximum length (mm)"),
+    "max_sum_mm": _l("maximum length + girth (mm)"),
+    "volumetric_divisor": _l("volumetric divisor"),
+    "cutoff": _l("cut-off"),
+    "requires_phone": _l("phone required"),
+    "zone": _l("zone"),
+    "added": _l("added"),
+    "removed": _l("removed"),
+    "rezoned": _l("moved to another zone"),
+    "prefix": _l("prefix"),
+    "suffix": _l("suffix"),
+    "width": _l("digits"),
+    "first_serial": _l("first serial"),
+    "last_serial": _l("last serial"),
+    "warn_below": _l("warn below"),
+    "first": _l("first"),
+    "last": _l("last"),
+    "tare_g": _l("tare weight (g)"),
+    "filters": _l("filters"),
+    "orders": _l("orders"),
+    "packing_location": _l("packing bench"),
+    "picked": _l("picked"),
+    "picked_qty": _l("picked quantity"),
+    "left_frozen": _l("left in frozen bins"),
+    "cycle_count": _l("cycle count"),
+    "count_opened": _l("count opened"),
+    "order_state": _l("order status"),
+    "not_picked": _l("not picked"),
+    "dimensions_mm": _l("dimensions (mm)"),
+    "box": _l("box"),
+    "customs_form": _l("customs form"),
+    "ioss": _l("IOSS"),
+    "dutiable": _l("dutiable"),
+    "sequence": _l("parcel number within the order"),
+    "contents": _l("contents"),
+    "scan_rows": _l("scans"),
+    "parcels": _l("parcels"),
+    "orders_shipped": _l("orders shipped"),
+    "declared": _l("declared value"),
+})
+
+
+def _contents(mapping) -> str:
+    if not isinstance(mapping, dict):
+        return "—"
+    return ", ".join(_("%(qty)s × %(sku)s", qty=audit.show(q), sku=sku)
+                     for sku, q in mapping.items()) or "—"
+
+
+def _wave_created(e: audit.Event) -> str:
+    return _("Pick wave %(ref)s created: %(orders)s, %(units)s, packed at %(bench)s.",
+             ref=e.ref, orders=ngettext("%(num)d order", "%(num)d orders",
+                                        int(e.raw("orders") or 0)),
+             units=ngettext("%(num)d unit", "%(num)d units", int(e.raw("units") or 0)),
+             bench=e["packing_location"])
+
+
+def _wave_done(e: audit.Event) -> str:
+    return _("Pick wave %(ref)s done: %(picked)s picked, %(short)s short.", ref=e.ref,
+             picked=ngettext("%(num)d unit", "%(num)d units", int(e.raw("picked") or 0)),
+             short=ngettext("%(num)d unit", "%(num)d units", int(e.raw("short") or 0)))
+
+
+def _wave_picked_all(e: audit.Event) -> str:
+    return _("Pick wave %(ref)s: every task confirmed picked at once (%(tasks)s, %(units)s).",
+             ref=e.ref, tasks=ngettext("%(num)d task", "%(num)d tasks",
+                                       int(e.raw("tasks") or 0)),
+             units=ngettext("%(num)d unit", "%(num)d units", int(e.raw("units") or 0)))
+
+
+def _task_picked(e: audit.Event) -> str:
+    if e.has("sku"):
+        return _("Picked %(qty)s × %(sku)s from %(bin)s for order %(order)s (wave %(wave)s).",
+                 qty=e["picked_qty"], sku=e["sku"], bin=e["bin"], order=e["order"],
+                 wave=e["wave"])
+    return _("Pick task %(ref)s in wave %(wave)s picked: %(units)s.", ref=e.ref,
+             wave=e["wave"], units=ngettext("%(num)d unit", "%(num)d units",
+                                            int(e.raw("picked_qty") or 0)))
+
+
+def _task_short(e: audit.Event) -> str:
+    return _("Picking %(sku)s from %(bin)s for order %(order)s (wave %(wave)s): %(short)s "
+             "missing; cycle count %(count)s checks the bin.", sku=e["sku"], bin=e["bin"],
+             order=e["order"], wave=e["wave"], short=e["short"], count=e["cycle_count"])
+
+
+def _parcel_packed(e: audit.Event) -> str:
+    return _("Parcel %(ref)s packed for order %(order)s: %(contents)s, %(weight)s g, "
+             "%(service)s.", ref=e.ref, order=e["order"],
+             contents=_contents(e.raw("contents")), weight=e["weight_g"], service=e["service"])
+
+
+def _label_voided(e: audit.Event) -> str:
+    return e.with_note(_("Label %(tracking)s of parcel %(ref)s voided; the parcel waits for a "
+                         "new label.", tracking=e.before("tracking_number"), ref=e.ref),
+                       key="reason")
+
+
+def _zones_set(e: audit.Event) -> str:
+    def count(key):
+        value = e.raw(key)
+        return len(value) if isinstance(value, (dict, list)) else 0
+    return _("Zones of shipping service %(ref)s changed: %(added)s added, %(removed)s "
+             "removed, %(rezoned)s moved to another zone.", ref=e.ref,
+             added=audit.show(count("added")), removed=audit.show(count("removed")),
+             rezoned=audit.show(count("rezoned")))
+
+
+def _batch_closed(e: audit.Event) -> str:
+    return _("Dispatch batch %(ref)s closed and handed over: %(parcels)s, %(orders)s shipped.",
+             ref=e.ref, parcels=ngettext("%(num)d parcel", "%(num)d parcels",
+                                         int(e.raw("parcels") or 0)),
+             orders=ngettext("%(num)d order", "%(num)d orders",
+                             int(e.raw("orders_shipped") or 0)))
+
+
+def _scans_cleared(e: audit.Event) -> str:
+    return ngettext("Order %(ref)s: packing scans cleared (%(num)d unit).",
+                    "Order %(ref)s: packing scans cleared (%(num)d units).",
+                    int(e.raw("units") or 0), ref=e.ref)
+
+
+def _range_created(e: audit.Event) -> str:
+    pattern = f"{e.raw('prefix') or ''}…{e.raw('suffix') or ''}"
+    return _("Tracking number range %(pattern)s of service %(service)s added: serials "
+             "%(first)s to %(last)s.", pattern=pattern, service=e["service"],
+             first=e.raw("first_serial"), last=e.raw("last_serial"))
+
+
+def _range_active(active: bool):
+    def sentence(e: audit.Event) -> str:
+        if active:
+            return _("A tracking number range of service %(service)s reactivated.",
+                     service=e["service"])
+        return _("A tracking number range of service %(service)s deactivated.",
+                 service=e["service"])
+    return sentence
+
+
+def _range_drawn(e: audit.Event) -> str:
+    return ngettext("%(num)d tracking number of service %(service)s drawn: %(first)s to "
+                    "%(last)s.", "%(num)d tracking numbers of service %(service)s drawn: "
+                    "%(first)s to %(last)s.", int(e.raw("count") or 0), service=e["service"],
+                    first=e["first"], last=e["last"])
+
+
+audit.register_many({
+    "box.created": _l("Box %(ref)s \"%(name)s\" created (%(length_mm)s × %(width_mm)s × "
+                      "%(height_mm)s mm)."),
+    "box.updated": audit.with_changes(_l("Box %(ref)s updated: %(changes)s.")),
+    "carrier.created": _l("Carrier %(ref)s \"%(name)s\" created."),
+    "carrier.updated": audit.with_changes(_l("Carrier %(ref)s updated: %(changes)s.")),
+    "shipping_service.created": _l("Shipping service %(ref)s \"%(name)s\" of carrier "
+                                   "%(carrier)s created."),
+    "shipping_service.updated": audit.with_changes(_l("Shipping service %(ref)s updated: "
+                                                      "%(changes)s.")),
+    "shipping_service.zones_set": _zones_set,
+    "service_rate.created": _l("Rate of %(service)s to zone %(zone)s up to %(max_weight_g)s g "
+                               "set to %(price)s %(currency)s."),
+    "service_rate.updated": audit.with_changes(_l(
+        "Rate of %(service)s to zone %(zone)s up to %(max_weight_g)s g changed: "
+        "%(changes)s.")),
+    "service_rate.removed": _l("Rate of %(service)s to zone %(zone)s up to %(max_weight_g)s g "
+                               "removed."),
+    "tracking_range.created": _range_created,
+    "tracking_range.updated": _l("Tracking number range of service %(service)s: warn below "
+                                 "%(warn_below)s (was %(warn_below_before)s)."),
+    "tracking_range.reactivated": _range_active(True),
+    "tracking_range.deactivated": _range_active(False),
+    "tracking_range.drawn": _range_drawn,
+    "pick_wave.created": _wave_created,
+    "pick_wave.picking": _l("Picking of wave %(ref)s started."),
+    "pick_wave.picked_all": _wave_picked_all,
+    "pick_wave.done": _wave_done,
+    "pick_task.picked": _task_picked,
+    "pick_task.part_picked": _task_picked,
+    "pick_task.short": _task_short,
+    "pick_task.dropped": _l("Pick task for %(sku)s in %(bin)s dropped from wave %(wave)s: "
+                            "order %(order)s is now %(order_state)s."),
+    "parcel.packed": _parcel_packed,
+    "parcel.labelled": _l("Parcel %(ref)s labelled: tracking number %(tracking_number)s."),
+    "parcel.dispatched": _l("Parcel %(ref)s dispatched with batch %(batch)s."),
+    "parcel.voided": _l("Parcel %(ref)s voided."),
+    "parcel.label_voided": _label_voided,
+    "parcel.batched": _l("Parcel %(ref)s added to dispatch batch %(batch)s."),
+    "parcel.unbatched": _l("Parcel %(ref)s taken out of dispatch batch %(batch)s."),
+    "parcel.destination_changed": audit.with_changes(_l(
+        "Destination of parcel %(ref)s changed: %(changes)s.")),
+    "dispatch_batch.opened": _l("Dispatch batch %(ref)s opened for carrier %(carrier)s."),
+    "dispatch_batch.closed": _batch_closed,
+    "customer_order.unscanned": _l("Order %(ref)s: a scan of %(quantity)s × %(sku)s taken "
+                                   "back at packing."),
+    "customer_order.scans_cleared": _scans_cleared,
+})
