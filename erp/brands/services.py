@@ -89,7 +89,9 @@ def _brand_values(code: Any, name: Any, kind: Any, owner_company: Any) -> dict[s
     try:
         code = clean_brand_code(code)
     except ValueError as exc:
-        raise ValidationError(f"{str(exc)[0].upper()}{str(exc)[1:]}.", field="code") from None
+        # NOTE: the refusal of a malformed code, made a sentence: its full stop
+        raise ValidationError(_("%(error)s.", error=str(exc)[:1].upper() + str(exc)[1:]),
+                              field="code") from None
     name = str(name or "").strip()
     if not name:
         raise ValidationError(_("A brand needs a name."), field="name")

@@ -40,7 +40,8 @@ class ProductForm(FlaskForm):
     brand_id = SelectField(_l("Brand"), coerce=str, validators=[DataRequired()])
     category_id = SelectField(_l("Category"), coerce=str, validators=[DataRequired()])
     spec_version_id = SelectField(_l("Specification version"), coerce=str, validators=[Optional()])
-    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
+    description = TextAreaField(_l("Product description"),
+                                validators=[Optional(), Length(max=5000)])
 
 
 class SkuForm(FlaskForm):

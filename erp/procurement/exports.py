@@ -83,7 +83,7 @@ PURCHASE_ORDER_SPEC = Spec("purchase-orders", _l("Purchase orders"), (
     Column("line_count", _l("Lines"), type="int", width=8),
     Column("total", _l("Total"), type="decimal", width=14),
     Column("created_on", _l("Created"), type="date", width=12),
-    Column("ordered_on", _l("Ordered"), type="date", width=12),
+    Column("ordered_on", _l("Ordered on"), type="date", width=12),
     Column("expected_date", _l("Expected"), type="date", width=12),
     Column("overdue", _l("Overdue"), type="bool", width=8),
 ))
@@ -175,7 +175,7 @@ class ReceiptFilters:
 
 RECEIPT_SPEC = Spec("receipts", _l("Receipts"), (
     Column("receipt_number", _l("Receipt"), width=18),
-    Column("received_at", _l("Received"), type="auto", width=18),
+    Column("received_at", _l("Received at"), type="auto", width=18),
     Column("receipt_state", _l("Receipt state"), width=10),
     Column("order_number", _l("Order"), width=18),
     Column("supplier_code", _l("Supplier"), width=12),

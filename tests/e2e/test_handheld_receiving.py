@@ -17,7 +17,7 @@ from sqlalchemy import select
 from erp.catalog.models import Sku
 from erp.extensions import db
 from erp.procurement.models import PurchaseOrder, PurchaseOrderState
-from tests.e2e.conftest import assert_fits_handheld
+from tests.e2e.conftest import HANDHELD, Staff, assert_fits_handheld
 
 pytestmark = pytest.mark.e2e
 
@@ -70,7 +70,8 @@ def test_receiving_screens_fit_a_handheld(handheld, live_server):
         expect(scanner).to_be_empty()
     expect(qty).to_have_value(str(before + 2))
     box = qty.bounding_box()
-    assert box is not None and box["x"] + box["width"] <= 390, box
+    assert box is not None
+    assert box["x"] + box["width"] <= 390, box  # the quantity box is on the screen
     assert_fits_handheld(clerk)
 
     # A receipt from the start screen's latest receipts: it fits, the next delivery's PO
@@ -81,3 +82,29 @@ def test_receiving_screens_fit_a_handheld(handheld, live_server):
     expect(clerk.locator("h1")).to_contain_text("Receipt")
     assert_fits_handheld(clerk)
     expect(clerk.locator("input[name=number]")).to_be_focused()
+
+
+@pytest.fixture
+def chinese_handheld(browser, live_server):
+    """Return a :class:`Staff` on a 390 × 844 handheld whose browser asks for Chinese."""
+    people = Staff(browser, live_server, viewport=HANDHELD, locale="zh-CN")
+    yield people
+    people.close()
+
+
+def test_receiving_screens_fit_a_handheld_in_chinese(chinese_handheld, live_server):
+    number, sku_code, _barcode = _receivable_line(live_server)
+    clerk = chinese_handheld("warehouse")
+
+    clerk.goto("/procurement/receiving")
+    expect(clerk.locator("h1")).to_have_text("收货")
+    assert_fits_handheld(clerk)
+    clerk.locator("input[name=number]").fill(number)
+    clerk.locator("input[name=number]").press("Enter")
+    expect(clerk.locator("h1")).to_contain_text(number)
+    expect(clerk.get_by_label(f"{sku_code} 本次收货件数").first).to_be_visible()
+    assert_fits_handheld(clerk)
+    clerk.goto("/procurement/receiving")
+    clerk.locator("a[href*='/procurement/receipts/']").first.click()
+    expect(clerk.locator("h1")).to_contain_text("收货单")
+    assert_fits_handheld(clerk)

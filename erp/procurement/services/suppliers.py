@@ -118,7 +118,10 @@ def _clean_supplier_field(key: str, value: Any) -> Any:
         try:
             return clean_supplier_code(value)
         except ValueError as exc:
-            raise ValidationError(f"{str(exc)[0].upper()}{str(exc)[1:]}.", field="code") from None
+            # NOTE: the refusal of a malformed code, made a sentence: its full stop
+            raise ValidationError(_("%(error)s.",
+                                    error=str(exc)[:1].upper() + str(exc)[1:]),
+                                  field="code") from None
     if key == "name":
         name = _optional_text(value, "name")
         if name is None:
