@@ -15,6 +15,7 @@ from collections import deque
 from enum import StrEnum
 
 import pytest
+from flask_babel.speaklater import LazyString
 
 from erp.core import states
 from erp.core.states import StateMachine
@@ -86,7 +87,8 @@ def machine_problems(machine: StateMachine, colours: set[str]) -> list[str]:
 
     for state in sorted(members):
         label = machine.labels.get(state)
-        if not isinstance(label, str) or not label.strip():
+        # a label is text, or lazy text (flask-babel's LazyString) translated when shown
+        if not isinstance(label, (str, LazyString)) or not str(label).strip():
             problems.append(f"state {state.value!r} has no label")
         colour = machine.colours.get(state)
         if colour not in colours:

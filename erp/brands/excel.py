@@ -15,34 +15,37 @@ from erp.brands import queries, services
 from erp.brands.models import Brand, BrandKind
 from erp.core import excel
 from erp.core.errors import DomainError
+from erp.core.i18n import _, _l
 from erp.extensions import db
 
 
 def _max_length(limit: int):
     def check(value: str) -> str:
         if len(value) > limit:
-            raise ValueError(f"may have at most {limit} characters, this has {len(value)}")
+            raise ValueError(_("may have at most %(most)s characters, this has %(length)s",
+                               most=limit, length=len(value)))
         return value
     return check
 
 
 BRAND_SPEC = excel.Spec(
     name="brands",
-    title="Brands",
+    title=_l("Brands"),
     columns=(
-        excel.Column("code", "Code", required=True, unique=True,
+        excel.Column("code", _l("Code"), required=True, unique=True,
                      validator=services.clean_brand_code, width=14,
-                     help="2-20 letters, digits or dashes; stored upper-case. An existing code "
-                          "updates that brand, a new one creates a brand."),
-        excel.Column("name", "Name", required=True, validator=_max_length(120), width=30,
-                     help="The brand's name as printed on goods."),
-        excel.Column("kind", "Kind", choices=tuple(k.value for k in BrandKind), width=14,
-                     help="private (the retailer's own brand) or third_party. Empty: private "
-                          "for a new brand, unchanged for an existing one."),
-        excel.Column("owner_company", "Owner company", validator=_max_length(200), width=34,
-                     help="The company that owns the brand. Empty: unchanged."),
-        excel.Column("active", "Active", type="bool", width=10,
-                     help="yes or no. Empty: yes for a new brand, unchanged for an existing one."),
+                     help=_l("2-20 letters, digits or dashes; stored upper-case. An existing code "
+                             "updates that brand, a new one creates a brand.")),
+        excel.Column("name", _l("Name"), required=True, validator=_max_length(120), width=30,
+                     help=_l("The brand's name as printed on goods.")),
+        excel.Column("kind", _l("Kind"), choices=tuple(k.value for k in BrandKind), width=14,
+                     help=_l("private (the retailer's own brand) or third_party. Empty: private "
+                             "for a new brand, unchanged for an existing one.")),
+        excel.Column("owner_company", _l("Owner company"), validator=_max_length(200), width=34,
+                     help=_l("The company that owns the brand. Empty: unchanged.")),
+        excel.Column("active", _l("Active"), type="bool", width=10,
+                     help=_l("yes or no. Empty: yes for a new brand, unchanged for an existing "
+                             "one.")),
     ),
 )
 _HEADERS = {column.key: column.header for column in BRAND_SPEC.columns}
@@ -77,7 +80,7 @@ def _apply(rows: Iterable[dict[str, Any]], actor) -> dict[str, int]:
             counts[_apply_row(row, existing.get(row["code"]), actor)] += 1
         except DomainError as err:
             raise excel.RowError(str(err), row=row["_row"],
-                                 column=_HEADERS.get(err.field or "", "")) from err
+                                 column=str(_HEADERS.get(err.field or "", ""))) from err
     return counts
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
+from erp.core.i18n import _l
 from erp.core.models import User, utcnow
 from erp.core.states import StateMachine
 from erp.core.types import UtcDateTime
@@ -29,6 +30,11 @@ class BrandKind(StrEnum):
 
     private = "private"
     third_party = "third_party"
+
+
+#: what a person reads for each kind
+BRAND_KIND_LABELS = {BrandKind.private: _l("Private brand"),
+                     BrandKind.third_party: _l("Third-party brand")}
 
 
 class Brand(db.Model):
@@ -83,9 +89,10 @@ class SpecificationState(StrEnum):
 
 S = SpecificationState
 SPECIFICATION_STATES = StateMachine(
-    SpecificationState, initial=S.draft, noun="specification version",
+    SpecificationState, initial=S.draft, noun=_l("specification version"),
     transitions={(S.draft, S.approved), (S.approved, S.retired)},
     colours={S.draft: "orange", S.approved: "green", S.retired: "grey"},
+    labels={S.draft: _l("draft"), S.approved: _l("approved"), S.retired: _l("retired")},
     groups={"editable": {S.draft}, "usable": {S.approved}},
 )
 

@@ -30,6 +30,7 @@ from erp.brands.models import (
 from erp.core import audit
 from erp.core.codes import normalize_country
 from erp.core.errors import DomainError, ValidationError
+from erp.core.i18n import _, _l, format_number
 from erp.core.models import User, utcnow
 from erp.core.numbering import next_number
 from erp.core.permissions import has_permission
@@ -57,11 +58,11 @@ CONTENT_LIMITS: dict[str, int | None] = {
     "care_label": None, "quality_standard": 200, "inspection_level": 80, "notes": None,
 }
 CONTENT_LABELS: dict[str, str] = {
-    "title": "Title", "product_type": "Product type", "material": "Material",
-    "composition": "Composition", "dimensions": "Dimensions", "tolerances": "Tolerances",
-    "packaging": "Packaging", "labelling": "Labelling", "care_label": "Care label",
-    "quality_standard": "Quality standard", "inspection_level": "Inspection level",
-    "notes": "Notes",
+    "title": _l("Title"), "product_type": _l("Product type"), "material": _l("Material"),
+    "composition": _l("Composition"), "dimensions": _l("Dimensions"),
+    "tolerances": _l("Tolerances"), "packaging": _l("Packaging"), "labelling": _l("Labelling"),
+    "care_label": _l("Care label"), "quality_standard": _l("Quality standard"),
+    "inspection_level": _l("Inspection level"), "notes": _l("Notes"),
 }
 
 
@@ -75,8 +76,8 @@ def clean_brand_code(value: Any) -> str:
     """
     code = str(value or "").strip().upper()
     if not BRAND_CODE_RE.match(code):
-        raise ValueError(f"{code or 'an empty code'!r} is not a brand code: use 2-20 letters, "
-                         "digits or dashes, e.g. LUMA or NORD-PEAK")
+        raise ValueError(_("%(code)s is not a brand code: use 2-20 letters, digits or dashes, "
+                           "e.g. LUMA or NORD-PEAK", code=repr(code or _("an empty code"))))
     return code
 
 
@@ -88,20 +89,22 @@ def _brand_values(code: Any, name: Any, kind: Any, owner_company: Any) -> dict[s
     try:
         code = clean_brand_code(code)
     except ValueError as exc:
-        raise ValidationError(f"{str(exc)[0].upper()}{str(exc)[1:]}.", field="code") from None
+        # NOTE: the refusal of a malformed code, made a sentence: its full stop
+        raise ValidationError(_("%(error)s.", error=str(exc)[:1].upper() + str(exc)[1:]),
+                              field="code") from None
     name = str(name or "").strip()
     if not name:
-        raise ValidationError("A brand needs a name.", field="name")
+        raise ValidationError(_("A brand needs a name."), field="name")
     if len(name) > 120:
-        raise ValidationError("A brand name may have at most 120 characters.", field="name")
+        raise ValidationError(_("A brand name may have at most 120 characters."), field="name")
     try:
         kind = BrandKind(str(getattr(kind, "value", kind) or "").strip().lower())
     except ValueError:
-        raise ValidationError("A brand's kind must be private or third_party.",
+        raise ValidationError(_("A brand's kind must be private or third_party."),
                               field="kind") from None
     owner = str(owner_company or "").strip() or None
     if owner and len(owner) > 200:
-        raise ValidationError("An owner company may have at most 200 characters.",
+        raise ValidationError(_("An owner company may have at most 200 characters."),
                               field="owner_company")
     return {"code": code, "name": name, "kind": kind, "owner_company": owner}
 
@@ -114,8 +117,13 @@ def get_brand_by_code(code: str) -> Brand | None:
 def _ensure_code_free(code: str, brand: Brand | None, action: str) -> None:
     other = get_brand_by_code(code)
     if other is not None and other is not brand:
-        raise BrandError(f'To {action} brand "{code}", you must choose another code: '
-                         f"brand {other.name} already uses it.", field="code")
+        if action == "create":
+            message = _('To create brand "%(code)s", you must choose another code: brand '
+                        "%(other)s already uses it.", code=code, other=other.name)
+        else:
+            message = _('To rename brand "%(code)s", you must choose another code: brand '
+                        "%(other)s already uses it.", code=code, other=other.name)
+        raise BrandError(message, field="code")
 
 
 def create_brand(*, code: str, name: str, kind: BrandKind | str = BrandKind.private,
@@ -178,16 +186,18 @@ def set_brand_logo(brand: Brand, data: bytes | None, *, actor: User | None) -> B
             db.session.flush()
         return brand
     if not data:
-        raise ValidationError(f'To set the logo of brand "{brand.code}", you must choose a '
-                              "file: the one sent is empty.", field="logo")
+        raise ValidationError(_('To set the logo of brand "%(code)s", you must choose a file: '
+                                "the one sent is empty.", code=brand.code), field="logo")
     if len(data) > MAX_LOGO_BYTES:
-        raise ValidationError(f'To set the logo of brand "{brand.code}", you must use an image '
-                              f"of at most 1 MB: this one has {len(data) / 1024 / 1024:.1f} MB.",
+        raise ValidationError(_('To set the logo of brand "%(code)s", you must use an image of '
+                                "at most 1 MB: this one has %(size)s MB.", code=brand.code,
+                                size=format_number(len(data) / 1024 / 1024, 1)),
                               field="logo")
     mime = next((m for magic, m in LOGO_TYPES if data.startswith(magic)), None)
     if mime is None:
-        raise ValidationError(f'To set the logo of brand "{brand.code}", you must use a PNG or '
-                              "JPEG image: this file is neither.", field="logo")
+        raise ValidationError(_('To set the logo of brand "%(code)s", you must use a PNG or '
+                                "JPEG image: this file is neither.", code=brand.code),
+                              field="logo")
     old = brand.logo_mime
     brand.logo, brand.logo_mime = data, mime
     audit.record(brand, "brand.logo_set", actor=actor,
@@ -206,24 +216,25 @@ def add_trademark(brand: Brand, *, country: str, number: str, registered_on: dat
     try:
         country = normalize_country(country)
     except ValueError as exc:
-        raise ValidationError(f'To add a trademark to brand "{brand.code}", you must give its '
-                              f"country: {exc}.", field="country") from None
+        raise ValidationError(_('To add a trademark to brand "%(code)s", you must give its '
+                                "country: %(error)s.", code=brand.code, error=str(exc)),
+                              field="country") from None
     number = str(number or "").strip()
     if not number:
-        raise ValidationError("A trademark needs its registration number.", field="number")
+        raise ValidationError(_("A trademark needs its registration number."), field="number")
     if len(number) > 40:
-        raise ValidationError("A trademark number may have at most 40 characters.",
+        raise ValidationError(_("A trademark number may have at most 40 characters."),
                               field="number")
     classes = str(classes or "").strip() or None
     if classes and len(classes) > 80:
-        raise ValidationError("The trademark classes may have at most 80 characters.",
+        raise ValidationError(_("The trademark classes may have at most 80 characters."),
                               field="classes")
     exists = db.session.scalar(select(Trademark.id).where(
         Trademark.brand_id == brand.id, Trademark.country == country, Trademark.number == number))
     if exists is not None:
-        raise BrandError(f'To add trademark {number} ({country}) to brand "{brand.code}", you '
-                         "must give another number or country: the brand already has it.",
-                         field="number")
+        raise BrandError(_('To add trademark %(number)s (%(country)s) to brand "%(code)s", you '
+                           "must give another number or country: the brand already has it.",
+                           number=number, country=country, code=brand.code), field="number")
     trademark = Trademark(country=country, number=number, registered_on=registered_on,
                           classes=classes)
     brand.trademarks.append(trademark)
@@ -246,25 +257,39 @@ def remove_trademark(trademark: Trademark, *, actor: User | None) -> None:
 # --------------------------------------------------------------------------- specifications
 
 
-def _content(fields: Mapping[str, Any], what: str) -> dict[str, str | None]:
+#: the refusals of specification content, by what is being done: (a field too long, no title)
+_CONTENT_MESSAGES = {
+    "create": (_l('To create a specification for brand "%(ref)s", you must shorten %(field)s '
+                  "to at most %(most)s characters."),
+               _l('To create a specification for brand "%(ref)s", you must give it a title.')),
+    "edit": (_l('To edit specification "%(ref)s", you must shorten %(field)s to at most '
+                "%(most)s characters."),
+             _l('To edit specification "%(ref)s", you must give it a title.')),
+}
+
+
+def _content(fields: Mapping[str, Any], action: str, ref: str) -> dict[str, str | None]:
     """Validate specification content fields and return them trimmed (empty -> None).
 
+    :param action: ``"create"`` (``ref`` is the brand code) or ``"edit"`` (the version label).
     :raises ValidationError: for a missing title or an over-long field.
     :raises ValueError: for a key that is not a content field (a programming error).
     """
     unknown = set(fields) - set(SpecificationVersion.CONTENT_FIELDS)
     if unknown:
         raise ValueError(f"Not specification content fields: {sorted(unknown)}")
+    too_long, untitled = _CONTENT_MESSAGES[action]
     values: dict[str, str | None] = {}
     for key, value in fields.items():
         text = str(value).strip() if value is not None else ""
         limit = CONTENT_LIMITS[key]
         if limit is not None and len(text) > limit:
-            raise ValidationError(f"To {what}, you must shorten {CONTENT_LABELS[key].lower()} to "
-                                  f"at most {limit} characters.", field=key)
+            raise ValidationError(too_long % {"ref": ref, "most": limit,
+                                              "field": str(CONTENT_LABELS[key]).lower()},
+                                  field=key)
         values[key] = text or None
     if "title" in values and not values["title"]:
-        raise ValidationError(f"To {what}, you must give it a title.", field="title")
+        raise ValidationError(untitled % {"ref": ref}, field="title")
     return values
 
 
@@ -276,8 +301,7 @@ def create_specification(brand: Brand, fields: Mapping[str, Any], *,
         required.
     :raises ValidationError: for a missing title or an over-long field.
     """
-    values = _content({"title": None, **fields}, f'create a specification for brand '
-                                                  f'"{brand.code}"')
+    values = _content({"title": None, **fields}, "create", brand.code)
     version = SpecificationVersion(version=1, state=SpecificationState.draft,
                                    created_by_id=getattr(actor, "id", None), **values)
     spec = Specification(number=next_number("SPEC"), versions=[version])
@@ -289,12 +313,24 @@ def create_specification(brand: Brand, fields: Mapping[str, Any], *,
     return spec
 
 
+#: the refusal of a change to a version that is not a draft, by action
+_NOT_DRAFT_MESSAGES = {
+    "edit": _l('To edit specification "%(ref)s", you must start a new version: version '
+               "%(version)s is %(state)s, and only a draft may change."),
+    "add an attachment to": _l('To add an attachment to specification "%(ref)s", you must '
+                               "start a new version: version %(version)s is %(state)s, and "
+                               "only a draft may change."),
+    "remove an attachment from": _l('To remove an attachment from specification "%(ref)s", you '
+                                    "must start a new version: version %(version)s is "
+                                    "%(state)s, and only a draft may change."),
+}
+
+
 def _ensure_editable(version: SpecificationVersion, action: str) -> None:
     if not version.is_editable:
         state = SPECIFICATION_STATES.label(version.state)
-        raise SpecificationError(
-            f'To {action} specification "{version.label}", you must start a new version: '
-            f"version {version.version} is {state}, and only a draft may change.")
+        raise SpecificationError(_NOT_DRAFT_MESSAGES[action] % {
+            "ref": version.label, "version": version.version, "state": state})
 
 
 def update_specification_version(version: SpecificationVersion, fields: Mapping[str, Any], *,
@@ -305,7 +341,7 @@ def update_specification_version(version: SpecificationVersion, fields: Mapping[
     :raises ValidationError: for a missing title or an over-long field.
     """
     _ensure_editable(version, "edit")
-    values = _content(fields, f'edit specification "{version.label}"')
+    values = _content(fields, "edit", version.label)
     changes = audit.diff(version, values)
     if changes:
         for key, value in values.items():
@@ -398,8 +434,9 @@ def new_specification_version(spec: Specification, *,
     draft = next((v for v in spec.versions if v.is_editable), None)
     if draft is not None:
         raise SpecificationError(
-            f'To start a new version of specification "{spec.number}", you must first have '
-            f"draft version {draft.version} approved: only one draft at a time.")
+            _('To start a new version of specification "%(number)s", you must first have draft '
+              "version %(version)s approved: only one draft at a time.", number=spec.number,
+              version=draft.version))
     latest = spec.latest
     version = SpecificationVersion(
         version=latest.version + 1, state=SpecificationState.draft,
@@ -440,11 +477,13 @@ def add_attachment(version: SpecificationVersion, *, filename: str, data: bytes,
     """
     _ensure_editable(version, "add an attachment to")
     if not data:
-        raise ValidationError(f'To attach a file to specification "{version.label}", you must '
-                              "choose a file: the one sent is empty.", field="file")
+        raise ValidationError(_('To attach a file to specification "%(ref)s", you must choose a '
+                                "file: the one sent is empty.", ref=version.label),
+                              field="file")
     if len(data) > MAX_ATTACHMENT_BYTES:
-        raise ValidationError(f'To attach a file to specification "{version.label}", you must '
-                              f"keep it to 10 MB: this one has {len(data) / 1024 / 1024:.1f} MB.",
+        raise ValidationError(_('To attach a file to specification "%(ref)s", you must keep it '
+                                "to 10 MB: this one has %(size)s MB.", ref=version.label,
+                                size=format_number(len(data) / 1024 / 1024, 1)),
                               field="file")
     name = clean_filename(filename)
     mime = mimetypes.guess_type(name)[0] or "application/octet-stream"

@@ -29,6 +29,7 @@ from erp.brands.forms import (
     TrademarkForm,
 )
 from erp.brands.models import (
+    BRAND_KIND_LABELS,
     SPECIFICATION_STATES,
     Brand,
     BrandKind,
@@ -41,6 +42,7 @@ from erp.brands.models import (
 from erp.core import dashboard, importing
 from erp.core.errors import DomainError
 from erp.core.forms import ConfirmForm
+from erp.core.i18n import _, _l
 from erp.core.permissions import permission_required
 from erp.core.viewhelpers import form_errors, get_or_404, page_arg, xlsx_response
 from erp.extensions import db
@@ -48,11 +50,11 @@ from erp.extensions import db
 bp = Blueprint("brands", __name__)
 
 BRAND_IMPORT = importing.Importer(
-    name="brands", title="Import brands", spec=brand_excel.BRAND_SPEC,
+    name="brands", title=_l("Import brands"), spec=brand_excel.BRAND_SPEC,
     run=brand_excel.import_brands, template_endpoint="brands.brand_import_template",
     report_endpoint="brands.brand_import_errors", back_endpoint="brands.brand_list",
-    intro="One row per brand. A code that exists updates that brand; a new code creates one. "
-          "The whole file is applied, or nothing if any row has an error.")
+    intro=_l("One row per brand. A code that exists updates that brand; a new code creates one. "
+             "The whole file is applied, or nothing if any row has an error."))
 
 dashboard.register(dashboard.Card(
     "Specifications awaiting approval", "brands.approve", queries.draft_version_count,
@@ -109,7 +111,7 @@ def create_brand():
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Brand {brand.code} created.", "success")
+            flash(_("Brand %(code)s created.", code=brand.code), "success")
             return redirect(url_for(".brand_detail", brand_id=brand.id))
     return render_template("brands/brand_form.html", form=form, brand=None)
 
@@ -118,7 +120,7 @@ def _brand_page(brand: Brand, trademark_form: TrademarkForm | None = None) -> st
     specs = db.session.scalars(queries.specification_list_query(brand_id=brand.id)).all()
     return render_template("brands/brand_detail.html", brand=brand, specs=specs,
                            trademark_form=trademark_form or TrademarkForm(), logo_form=LogoForm(),
-                           machine=SPECIFICATION_STATES)
+                           machine=SPECIFICATION_STATES, kind_labels=BRAND_KIND_LABELS)
 
 
 @bp.get("/<int:brand_id>")
@@ -144,7 +146,7 @@ def edit_brand(brand_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Brand {brand.code} saved.", "success")
+            flash(_("Brand %(code)s saved.", code=brand.code), "success")
             return redirect(url_for(".brand_detail", brand_id=brand.id))
     return render_template("brands/brand_form.html", form=form, brand=brand)
 
@@ -157,7 +159,10 @@ def toggle_brand_active(brand_id: int):
     _post_form()
     services.set_brand_active(brand, not brand.active, actor=current_user)
     db.session.commit()
-    flash(f"Brand {brand.code} {'reactivated' if brand.active else 'deactivated'}.", "success")
+    if brand.active:
+        flash(_("Brand %(code)s reactivated.", code=brand.code), "success")
+    else:
+        flash(_("Brand %(code)s deactivated.", code=brand.code), "success")
     return redirect(url_for(".brand_detail", brand_id=brand.id))
 
 
@@ -177,7 +182,8 @@ def add_trademark(brand_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Trademark {form.number.data.strip()} added to {brand.code}.", "success")
+            flash(_("Trademark %(number)s added to %(code)s.", number=form.number.data.strip(),
+                    code=brand.code), "success")
             return redirect(url_for(".brand_detail", brand_id=brand.id))
     return _brand_page(brand, trademark_form=form), 422
 
@@ -191,7 +197,8 @@ def remove_trademark(trademark_id: int):
     _post_form()
     services.remove_trademark(trademark, actor=current_user)
     db.session.commit()
-    flash(f"Trademark {trademark.number} ({trademark.country}) removed.", "success")
+    flash(_("Trademark %(number)s (%(country)s) removed.", number=trademark.number,
+            country=trademark.country), "success")
     return redirect(url_for(".brand_detail", brand_id=brand.id))
 
 
@@ -203,11 +210,11 @@ def upload_brand_logo(brand_id: int):
     form = LogoForm()
     if not form.validate_on_submit():
         for errors in form.errors.values():
-            flash("; ".join(errors), "error")
+            flash("; ".join(str(e) for e in errors), "error")
         return redirect(url_for(".brand_detail", brand_id=brand.id))
     services.set_brand_logo(brand, form.logo.data.read(), actor=current_user)
     db.session.commit()
-    flash(f"Logo of {brand.code} saved.", "success")
+    flash(_("Logo of %(code)s saved.", code=brand.code), "success")
     return redirect(url_for(".brand_detail", brand_id=brand.id))
 
 
@@ -219,7 +226,7 @@ def remove_brand_logo(brand_id: int):
     _post_form()
     services.set_brand_logo(brand, None, actor=current_user)
     db.session.commit()
-    flash(f"Logo of {brand.code} removed.", "success")
+    flash(_("Logo of %(code)s removed.", code=brand.code), "success")
     return redirect(url_for(".brand_detail", brand_id=brand.id))
 
 
@@ -254,14 +261,14 @@ def specification_list():
     """List specifications: search number or title, filter by brand and version state."""
     state = request.args.get("state")
     return _specification_list(state if state in SpecificationState.__members__ else None,
-                               "Specifications")
+                               _("Specifications"))
 
 
 @bp.get("/specifications/drafts")
 @permission_required("brands.view")
 def specification_drafts():
     """List the specifications with a draft version awaiting approval."""
-    return _specification_list(SpecificationState.draft.value, "Awaiting approval")
+    return _specification_list(SpecificationState.draft.value, _("Awaiting approval"))
 
 
 @bp.route("/<int:brand_id>/specifications/new", methods=["GET", "POST"])
@@ -278,7 +285,8 @@ def create_specification(brand_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Specification {spec.number} created as a draft.", "success")
+            flash(_("Specification %(number)s created as a draft.", number=spec.number),
+                  "success")
             return redirect(url_for(".specification_detail", spec_id=spec.id))
     return render_template("brands/specification_form.html", form=form, brand=brand)
 
@@ -327,7 +335,7 @@ def update_specification_version(version_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Specification {version.label} saved.", "success")
+            flash(_("Specification %(ref)s saved.", ref=version.label), "success")
             return redirect(_version_url(version))
     return _specification_page(version, form), 422
 
@@ -340,7 +348,7 @@ def approve_specification_version(version_id: int):
     _post_form()
     services.approve_specification_version(version, actor=current_user)
     db.session.commit()
-    flash(f"Specification {version.label} approved.", "success")
+    flash(_("Specification %(ref)s approved.", ref=version.label), "success")
     return redirect(_version_url(version))
 
 
@@ -352,7 +360,7 @@ def retire_specification_version(version_id: int):
     _post_form()
     services.retire_specification_version(version, actor=current_user)
     db.session.commit()
-    flash(f"Specification {version.label} retired.", "success")
+    flash(_("Specification %(ref)s retired.", ref=version.label), "success")
     return redirect(_version_url(version))
 
 
@@ -364,8 +372,8 @@ def new_specification_version(spec_id: int):
     _post_form()
     version = services.new_specification_version(spec, actor=current_user)
     db.session.commit()
-    flash(f"Draft {version.label} started as a copy of version {version.version - 1}.",
-          "success")
+    flash(_("Draft %(ref)s started as a copy of version %(version)s.", ref=version.label,
+            version=version.version - 1), "success")
     return redirect(_version_url(version))
 
 
@@ -377,13 +385,14 @@ def add_attachment(version_id: int):
     form = AttachmentForm()
     if not form.validate_on_submit():
         for errors in form.errors.values():
-            flash("; ".join(errors), "error")
+            flash("; ".join(str(e) for e in errors), "error")
         return redirect(_version_url(version))
     upload = form.file.data
     attachment = services.add_attachment(version, filename=upload.filename, data=upload.read(),
                                          actor=current_user)
     db.session.commit()
-    flash(f"{attachment.filename} attached to {version.label}.", "success")
+    flash(_("%(file)s attached to %(ref)s.", file=attachment.filename, ref=version.label),
+          "success")
     return redirect(_version_url(version))
 
 
@@ -405,7 +414,8 @@ def remove_attachment(attachment_id: int):
     _post_form()
     services.remove_attachment(attachment, actor=current_user)
     db.session.commit()
-    flash(f"{attachment.filename} removed from {version.label}.", "success")
+    flash(_("%(file)s removed from %(ref)s.", file=attachment.filename, ref=version.label),
+          "success")
     return redirect(_version_url(version))
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from erp.brands.models import Brand, SpecificationVersion
+from erp.core.i18n import _l
 from erp.core.models import utcnow
 from erp.core.types import Money, UtcDateTime
 from erp.extensions import db
@@ -74,6 +75,10 @@ class SkuStatus(StrEnum):
 
     active = "active"
     discontinued = "discontinued"
+
+
+#: what a person reads for each status
+SKU_STATUS_LABELS = {SkuStatus.active: _l("active"), SkuStatus.discontinued: _l("discontinued")}
 
 
 class Sku(db.Model):

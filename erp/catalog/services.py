@@ -19,6 +19,7 @@ from erp.catalog.models import Category, Product, Sku, SkuStatus
 from erp.core import audit
 from erp.core.codes import barcode_kind, normalize_country, normalize_hs_code
 from erp.core.errors import DomainError, ValidationError
+from erp.core.i18n import _, _l, format_number
 from erp.core.money import validate_currency
 from erp.extensions import db
 
@@ -29,17 +30,25 @@ class CatalogError(DomainError):
 
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9._\-/]{0,39}$")
 CUSTOMS_FIELDS = ("hs_code", "customs_description", "origin_country")
+#: the refusal of a malformed code, by what the code names
+_CODE_MESSAGES = {
+    "SKU": _l("A SKU code must be 1-40 letters, digits, '.', '-', '_' or '/', got %(value)s."),
+    "product": _l("A product code must be 1-40 letters, digits, '.', '-', '_' or '/', got "
+                  "%(value)s."),
+    "category": _l("A category code must be 1-40 letters, digits, '.', '-', '_' or '/', got "
+                   "%(value)s."),
+}
 
 
 def clean_code(value: Any, *, what: str, field: str = "code") -> str:
     """Return an upper-case code of 1-40 letters, digits, dot, dash, slash or underscore.
 
+    :param what: what the code names: ``"SKU"``, ``"product"`` or ``"category"``.
     :raises ValidationError: naming the field.
     """
     text = str(value or "").strip().upper()
     if not CODE_RE.match(text):
-        raise ValidationError(f"A {what} code must be 1-40 letters, digits, '.', '-', '_' or "
-                              f"'/', got {value!r}.", field=field)
+        raise ValidationError(_CODE_MESSAGES[what] % {"value": repr(value)}, field=field)
     return text
 
 
@@ -55,15 +64,16 @@ def _clean_customs(values: Mapping[str, Any]) -> dict[str, Any]:
         try:
             out["hs_code"] = normalize_hs_code(raw) if raw else None
         except ValueError as exc:
-            raise ValidationError(f"HS code: {exc}.", field="hs_code") from None
+            raise ValidationError(_("HS code: %(error)s.", error=str(exc)),
+                                  field="hs_code") from None
     if "customs_description" in values:
         desc = _optional(values["customs_description"])
         if desc and not desc.isascii():
-            raise ValidationError("The customs description must be in English (plain ASCII "
-                                  "letters), as carriers print it on CN22/CN23.",
+            raise ValidationError(_("The customs description must be in English (plain ASCII "
+                                    "letters), as carriers print it on CN22/CN23."),
                                   field="customs_description")
         if desc and len(desc) > 200:
-            raise ValidationError("The customs description may have at most 200 characters.",
+            raise ValidationError(_("The customs description may have at most 200 characters."),
                                   field="customs_description")
         out["customs_description"] = desc
     if "origin_country" in values:
@@ -71,7 +81,8 @@ def _clean_customs(values: Mapping[str, Any]) -> dict[str, Any]:
         try:
             out["origin_country"] = normalize_country(raw) if raw else None
         except ValueError as exc:
-            raise ValidationError(f"Origin country: {exc}.", field="origin_country") from None
+            raise ValidationError(_("Origin country: %(error)s.", error=str(exc)),
+                                  field="origin_country") from None
     return out
 
 
@@ -106,10 +117,10 @@ def create_category(*, code: str, name: str, parent: Category | None = None,
     code = clean_code(code, what="category")
     name = _optional(name)
     if not name:
-        raise ValidationError("The category name is required.", field="name")
+        raise ValidationError(_("The category name is required."), field="name")
     if db.session.scalar(select(Category.id).where(Category.code == code)) is not None:
-        raise CatalogError(f'To create category "{code}", you must choose another code: it is '
-                           "taken.", field="code")
+        raise CatalogError(_('To create category "%(code)s", you must choose another code: it '
+                             "is taken.", code=code), field="code")
     category = Category(code=code, name=name, **_clean_customs(customs))
     db.session.add(category)
     db.session.flush()
@@ -129,7 +140,7 @@ def update_category(category: Category, *, name: str, actor, **customs) -> Categ
     """
     name = _optional(name)
     if not name:
-        raise ValidationError("The category name is required.", field="name")
+        raise ValidationError(_("The category name is required."), field="name")
     values = {"name": name, **_clean_customs(customs)}
     changes = audit.diff(category, values)
     if not changes:
@@ -151,8 +162,9 @@ def move_category(category: Category, new_parent: Category | None, *, actor) -> 
     :raises CatalogError: if the new parent is the category itself or one of its descendants.
     """
     if new_parent is not None and new_parent.path.startswith(category.path):
-        raise CatalogError(f'To move category "{category.code}" under "{new_parent.code}", you '
-                           "must choose a parent outside its own subtree.", field="parent")
+        raise CatalogError(_('To move category "%(code)s" under "%(parent)s", you must choose a '
+                             "parent outside its own subtree.", code=category.code,
+                             parent=new_parent.code), field="parent")
     if (new_parent.id if new_parent else None) == category.parent_id:
         return category
     old_parent = category.parent.code if category.parent else None
@@ -187,7 +199,8 @@ def category_customs_defaults() -> dict[int, dict[str, CustomsValue]]:
             value = getattr(row, field)
             if value:
                 inherited[field] = CustomsValue(value, "category",
-                                                f"Category {row.code} ({row.full_name})")
+                                                _("Category %(code)s (%(name)s)", code=row.code,
+                                                  name=row.full_name))
         result[row.id] = inherited
     return result
 
@@ -202,9 +215,9 @@ def effective_customs(sku: Sku, defaults: Mapping[int, Mapping[str, CustomsValue
     for field in CUSTOMS_FIELDS:
         own = getattr(sku, field)
         if own:
-            out[field] = CustomsValue(own, "sku", "SKU")
+            out[field] = CustomsValue(own, "sku", _("SKU"))
         else:
-            out[field] = inherited.get(field, CustomsValue(None, "missing", "Not set"))
+            out[field] = inherited.get(field, CustomsValue(None, "missing", _("Not set")))
     return out
 
 
@@ -214,21 +227,21 @@ def _clean_product(values: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     name = _optional(values.get("name"))
     if not name:
-        raise ValidationError("The product name is required.", field="name")
+        raise ValidationError(_("The product name is required."), field="name")
     out["name"] = name[:200]
     brand = values.get("brand")
     if not isinstance(brand, Brand):
-        raise ValidationError("Choose the product's brand.", field="brand")
+        raise ValidationError(_("Choose the product's brand."), field="brand")
     out["brand_id"] = brand.id
     category = values.get("category")
     if not isinstance(category, Category):
-        raise ValidationError("Choose the product's category.", field="category")
+        raise ValidationError(_("Choose the product's category."), field="category")
     out["category_id"] = category.id
     out["description"] = _optional(values.get("description"))
     spec = values.get("spec_version")
     if spec is not None:
         if not isinstance(spec, SpecificationVersion) or spec.specification.brand_id != brand.id:
-            raise ValidationError("The specification must belong to the product's brand.",
+            raise ValidationError(_("The specification must belong to the product's brand."),
                                   field="spec_version")
         out["spec_version_id"] = spec.id
     else:
@@ -245,8 +258,8 @@ def create_product(*, code: str, actor, **values) -> Product:
     code = clean_code(code, what="product")
     cleaned = _clean_product(values)
     if db.session.scalar(select(Product.id).where(Product.code == code)) is not None:
-        raise CatalogError(f'To create product "{code}", you must choose another code: it is '
-                           "taken.", field="code")
+        raise CatalogError(_('To create product "%(code)s", you must choose another code: it '
+                             "is taken.", code=code), field="code")
     product = Product(code=code, **cleaned)
     db.session.add(product)
     db.session.flush()
@@ -279,42 +292,59 @@ SKU_FIELDS = ("barcode", "colour", "size", "weight_g", "length_mm", "width_mm", 
               "status")
 
 
-def _whole(value: Any, field: str, label: str, maximum: int) -> int:
+#: what each numeric SKU field is, for its messages
+_SKU_LABELS = {
+    "colour": _l("Colour"), "size": _l("Size"), "weight_g": _l("Weight (g)"),
+    "length_mm": _l("Length (mm)"), "width_mm": _l("Width (mm)"), "height_mm": _l("Height (mm)"),
+    "reorder_point": _l("Reorder point"), "reorder_qty": _l("Reorder quantity"),
+    "declared_value": _l("Declared value"), "list_price": _l("List price"),
+    "declared_currency": _l("Declared value currency"), "list_currency": _l("List price currency"),
+}
+
+
+def _whole(value: Any, field: str, maximum: int) -> int:
     if value is None or str(value).strip() == "":
         return 0
+    label = _SKU_LABELS[field]
     try:
         dec = Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValidationError(f"{label} must be a whole number, got {value!r}.",
-                              field=field) from None
+        raise ValidationError(_("%(what)s must be a whole number, got %(value)s.", what=label,
+                                value=repr(value)), field=field) from None
     if dec != dec.to_integral_value():
-        raise ValidationError(f"{label} must be a whole number, got {value}.", field=field)
+        raise ValidationError(_("%(what)s must be a whole number, got %(value)s.", what=label,
+                                value=value), field=field)
     if not 0 <= dec <= maximum:
-        raise ValidationError(f"{label} must be between 0 and {maximum:,}, got {value}.",
+        raise ValidationError(_("%(what)s must be between 0 and %(most)s, got %(value)s.",
+                                what=label, most=format_number(maximum), value=value),
                               field=field)
     return int(dec)
 
 
-def _amount(value: Any, field: str, label: str) -> Decimal | None:
+def _amount(value: Any, field: str) -> Decimal | None:
     if value is None or str(value).strip() == "":
         return None
+    label = _SKU_LABELS[field]
     try:
         dec = Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValidationError(f"{label} must be a number, got {value!r}.", field=field) from None
+        raise ValidationError(_("%(what)s must be a number, got %(value)s.", what=label,
+                                value=repr(value)), field=field) from None
     if not dec.is_finite() or dec < 0 or dec >= Decimal("1e11"):
-        raise ValidationError(f"{label} must be zero or more, got {value}.", field=field)
+        raise ValidationError(_("%(what)s must be zero or more, got %(value)s.", what=label,
+                                value=value), field=field)
     return dec.quantize(Decimal("0.0001"))
 
 
-def _currency(value: Any, field: str, label: str) -> str | None:
+def _currency(value: Any, field: str) -> str | None:
     raw = _optional(value)
     if raw is None:
         return None
     try:
         return validate_currency(raw)
     except ValueError as exc:
-        raise ValidationError(f"{label}: {exc}.", field=field) from None
+        raise ValidationError(_("%(what)s: %(error)s.", what=_SKU_LABELS[field],
+                                error=str(exc)), field=field) from None
 
 
 def clean_sku_values(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -328,36 +358,37 @@ def clean_sku_values(values: Mapping[str, Any]) -> dict[str, Any]:
         try:
             out["barcode_kind"] = barcode_kind(raw) if raw else None
         except ValueError as exc:
-            raise ValidationError(f"Barcode: {exc}.", field="barcode") from None
+            raise ValidationError(_("Barcode: %(error)s.", error=str(exc)),
+                                  field="barcode") from None
         out["barcode"] = raw
-    for field, label in (("colour", "Colour"), ("size", "Size")):
+    for field in ("colour", "size"):
         if field in values:
             out[field] = _optional(values[field])
             if out[field] and len(out[field]) > (60 if field == "colour" else 30):
-                raise ValidationError(f"{label} is too long.", field=field)
+                raise ValidationError(_("%(what)s is too long.", what=_SKU_LABELS[field]),
+                                      field=field)
     if "weight_g" in values:
-        out["weight_g"] = _whole(values["weight_g"], "weight_g", "Weight (g)", 100_000)
-    for field, label in (("length_mm", "Length (mm)"), ("width_mm", "Width (mm)"),
-                         ("height_mm", "Height (mm)")):
+        out["weight_g"] = _whole(values["weight_g"], "weight_g", 100_000)
+    for field in ("length_mm", "width_mm", "height_mm"):
         if field in values:
-            out[field] = _whole(values[field], field, label, 5_000)
-    for field, label in (("reorder_point", "Reorder point"), ("reorder_qty", "Reorder quantity")):
+            out[field] = _whole(values[field], field, 5_000)
+    for field in ("reorder_point", "reorder_qty"):
         if field in values:
-            out[field] = _whole(values[field], field, label, 10_000_000)
+            out[field] = _whole(values[field], field, 10_000_000)
     out.update(_clean_customs(values))
-    for amount, ccy, label in (("declared_value", "declared_currency", "Declared value"),
-                               ("list_price", "list_currency", "List price")):
+    for amount, ccy in (("declared_value", "declared_currency"), ("list_price", "list_currency")):
         if amount in values:
-            out[amount] = _amount(values[amount], amount, label)
+            out[amount] = _amount(values[amount], amount)
         if ccy in values:
-            out[ccy] = _currency(values[ccy], ccy, f"{label} currency")
+            out[ccy] = _currency(values[ccy], ccy)
         if out.get(amount) is not None and not out.get(ccy, values.get(ccy)):
-            raise ValidationError(f"{label} needs a currency.", field=ccy)
+            raise ValidationError(_("%(what)s needs a currency.", what=_SKU_LABELS[amount]),
+                                  field=ccy)
     if "status" in values:
         try:
             out["status"] = SkuStatus(str(values["status"] or "active").strip().lower())
         except ValueError:
-            raise ValidationError("Status must be active or discontinued.",
+            raise ValidationError(_("Status must be active or discontinued."),
                                   field="status") from None
     return out
 
@@ -368,8 +399,9 @@ def _check_unique_barcode(barcode: str | None, sku_id: int | None) -> None:
     other = db.session.scalar(select(Sku.code).where(Sku.barcode == barcode,
                                                      Sku.id != (sku_id or 0)))
     if other:
-        raise CatalogError(f'To use barcode {barcode}, you must first remove it from SKU '
-                           f'"{other}": a barcode identifies one SKU.', field="barcode")
+        raise CatalogError(_('To use barcode %(barcode)s, you must first remove it from SKU '
+                             '"%(sku)s": a barcode identifies one SKU.', barcode=barcode,
+                             sku=other), field="barcode")
 
 
 def create_sku(*, product: Product, code: str, actor, **values) -> Sku:
@@ -381,8 +413,8 @@ def create_sku(*, product: Product, code: str, actor, **values) -> Sku:
     code = clean_code(code, what="SKU")
     cleaned = clean_sku_values(values)
     if db.session.scalar(select(Sku.id).where(Sku.code == code)) is not None:
-        raise CatalogError(f'To create SKU "{code}", you must choose another code: it is taken.',
-                           field="code")
+        raise CatalogError(_('To create SKU "%(code)s", you must choose another code: it is '
+                             "taken.", code=code), field="code")
     _check_unique_barcode(cleaned.get("barcode"), None)
     sku = Sku(code=code, product=product, **cleaned)
     db.session.add(sku)
@@ -400,8 +432,8 @@ def update_sku(sku: Sku, *, actor, **values) -> Sku:
     :raises CatalogError: if the barcode belongs to another SKU.
     """
     if "avg_cost" in values:
-        raise CatalogError("The cost of a SKU is kept by the warehouse from receipts; it cannot "
-                           "be edited.", field="avg_cost")
+        raise CatalogError(_("The cost of a SKU is kept by the warehouse from receipts; it "
+                             "cannot be edited."), field="avg_cost")
     cleaned = clean_sku_values(values)
     _check_unique_barcode(cleaned.get("barcode"), sku.id)
     changes = audit.diff(sku, cleaned)
@@ -421,7 +453,8 @@ def set_sku_status(skus: Iterable[Sku], status: str, *, actor) -> int:
     try:
         target = SkuStatus(status)
     except ValueError:
-        raise ValidationError("Status must be active or discontinued.", field="status") from None
+        raise ValidationError(_("Status must be active or discontinued."),
+                              field="status") from None
     changed = 0
     for sku in skus:
         if sku.status != target:
@@ -451,7 +484,7 @@ def set_sku_costs(costs: Mapping[int, Decimal], *, actor, reason: str) -> int:
     """
     costs = {int(k): Decimal(v) for k, v in costs.items()}
     if any(c < 0 for c in costs.values()):
-        raise ValidationError("A cost cannot be negative.", field="avg_cost")
+        raise ValidationError(_("A cost cannot be negative."), field="avg_cost")
     if not costs:
         return 0
     old = {sku_id: (cost, code) for sku_id, cost, code in db.session.execute(

@@ -7,15 +7,17 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 import erp.catalog.audit_text  # noqa: F401 - registers the audit log's sentences
-from erp.brands.models import Brand, Specification, SpecificationVersion
+from erp.brands.models import SPECIFICATION_STATES, Brand, Specification, SpecificationVersion
 from erp.catalog import excel as catalog_excel
 from erp.catalog import queries, services
 from erp.catalog.forms import BulkStatusForm, CategoryForm, MoveCategoryForm, ProductForm, SkuForm
-from erp.catalog.models import Category, Product, Sku, SkuStatus
+from erp.catalog.models import SKU_STATUS_LABELS, Category, Product, Sku, SkuStatus
 from erp.core import dashboard, importing
 from erp.core.codes import format_hs_code
 from erp.core.errors import DomainError
+from erp.core.i18n import _, _l, ngettext
 from erp.core.permissions import permission_required
+from erp.core.settings import base_currency
 from erp.core.viewhelpers import (
     form_errors,
     get_or_404,
@@ -72,7 +74,8 @@ def sku_list():
                          per_page=current_app.config["ERP_PAGE_SIZE"])
     return render_template("catalog/sku_list.html", page=page, filters=filters,
                            brands=_brand_options(), categories=_category_options(),
-                           bulk=BulkStatusForm(), sorts=queries.SKU_SORTS)
+                           bulk=BulkStatusForm(), sorts=queries.SKU_SORTS,
+                           status_labels=SKU_STATUS_LABELS)
 
 
 @bp.get("/skus/<int:sku_id>")
@@ -81,7 +84,8 @@ def sku_detail(sku_id: int):
     """Show a SKU with its effective customs data and where each value comes from."""
     sku = get_or_404(Sku, sku_id)
     return render_template("catalog/sku_detail.html", sku=sku,
-                           customs=services.effective_customs(sku), format_hs=format_hs_code)
+                           customs=services.effective_customs(sku), format_hs=format_hs_code,
+                           status_labels=SKU_STATUS_LABELS, base=base_currency())
 
 
 @bp.route("/products/<int:product_id>/skus/new", methods=["GET", "POST"])
@@ -99,7 +103,7 @@ def create_sku(product_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"SKU {sku.code} created.", "success")
+            flash(_("SKU %(code)s created.", code=sku.code), "success")
             return redirect(url_for(".sku_detail", sku_id=sku.id))
     return render_template("catalog/sku_form.html", form=form, product=product, sku=None)
 
@@ -122,7 +126,7 @@ def edit_sku(sku_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"SKU {sku.code} saved.", "success")
+            flash(_("SKU %(code)s saved.", code=sku.code), "success")
             return redirect(url_for(".sku_detail", sku_id=sku.id))
     return render_template("catalog/sku_form.html", form=form, product=sku.product, sku=sku)
 
@@ -133,12 +137,13 @@ def bulk_sku_status():
     """Set the status of the ticked SKUs."""
     form = BulkStatusForm()
     if not form.validate_on_submit():
-        flash("Tick at least one SKU and choose a status.", "error")
+        flash(_("Tick at least one SKU and choose a status."), "error")
         return redirect(request.referrer or url_for(".sku_list"))
     skus = db.session.scalars(select(Sku).where(Sku.id.in_(form.sku_ids.data))).all()
     changed = services.set_sku_status(skus, form.status.data, actor=current_user)
     db.session.commit()
-    flash(f"{changed} SKU{'s' if changed != 1 else ''} set to {form.status.data}.", "success")
+    flash(ngettext("%(num)d SKU set to %(status)s.", "%(num)d SKUs set to %(status)s.", changed,
+                   status=SKU_STATUS_LABELS[SkuStatus(form.status.data)]), "success")
     return redirect(request.referrer or url_for(".sku_list"))
 
 
@@ -146,16 +151,17 @@ def bulk_sku_status():
 
 def _product_form(product: Product | None = None) -> ProductForm:
     form = ProductForm(obj=product)
-    form.brand_id.choices = [("", "Choose a brand")] + _brand_options()
-    form.category_id.choices = [("", "Choose a category")] + _category_options()
+    form.brand_id.choices = [("", _("Choose a brand"))] + _brand_options()
+    form.category_id.choices = [("", _("Choose a category"))] + _category_options()
     versions = db.session.execute(
         select(SpecificationVersion.id, Specification.number, SpecificationVersion.version,
                SpecificationVersion.title, SpecificationVersion.state, Brand.code)
         .join(Specification, SpecificationVersion.specification_id == Specification.id)
         .join(Brand, Specification.brand_id == Brand.id).order_by(Specification.number,
                                                   SpecificationVersion.version)).all()
-    form.spec_version_id.choices = [("", "None")] + [
-        (str(v.id), f"{v.code}: {v.number} v{v.version} {v.title} ({v.state})") for v in versions]
+    form.spec_version_id.choices = [("", _("None"))] + [
+        (str(v.id), f"{v.code}: {v.number} v{v.version} {v.title} "
+                    f"({SPECIFICATION_STATES.label(v.state)})") for v in versions]
     if request.method == "GET" and product is not None:
         form.brand_id.data = str(product.brand_id)
         form.category_id.data = str(product.category_id)
@@ -201,7 +207,7 @@ def create_product():
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Product {product.code} created; now add its SKUs.", "success")
+            flash(_("Product %(code)s created; now add its SKUs.", code=product.code), "success")
             return redirect(url_for(".product_detail", product_id=product.id))
     return render_template("catalog/product_form.html", form=form, product=None)
 
@@ -212,7 +218,7 @@ def product_detail(product_id: int):
     """Show a product and its SKUs."""
     product = get_or_404(Product, product_id)
     return render_template("catalog/product_detail.html", product=product,
-                           bulk=BulkStatusForm())
+                           bulk=BulkStatusForm(), status_labels=SKU_STATUS_LABELS)
 
 
 @bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
@@ -230,7 +236,7 @@ def edit_product(product_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Product {product.code} saved.", "success")
+            flash(_("Product %(code)s saved.", code=product.code), "success")
             return redirect(url_for(".product_detail", product_id=product.id))
     return render_template("catalog/product_form.html", form=form, product=product)
 
@@ -255,7 +261,7 @@ def category_list():
 def create_category():
     """Create a category, at the root or under a parent."""
     form = CategoryForm()
-    form.parent_id.choices = [("", "(root)")] + _category_options()
+    form.parent_id.choices = [("", _("(root)"))] + _category_options()
     if request.method == "GET" and request.args.get("parent"):
         form.parent_id.data = request.args["parent"]
     if form.validate_on_submit():
@@ -270,7 +276,7 @@ def create_category():
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Category {category.full_name} created.", "success")
+            flash(_("Category %(name)s created.", name=category.full_name), "success")
             return redirect(url_for(".category_list"))
     return render_template("catalog/category_form.html", form=form, category=None)
 
@@ -292,7 +298,7 @@ def edit_category(category_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Category {category.full_name} saved.", "success")
+            flash(_("Category %(name)s saved.", name=category.full_name), "success")
             return redirect(url_for(".category_list"))
     return render_template("catalog/category_form.html", form=form, category=category,
                            move=_move_form(category))
@@ -300,7 +306,7 @@ def edit_category(category_id: int):
 
 def _move_form(category: Category) -> MoveCategoryForm:
     form = MoveCategoryForm()
-    form.parent_id.choices = [("", "(root)")] + _category_options(exclude_path=category.path)
+    form.parent_id.choices = [("", _("(root)"))] + _category_options(exclude_path=category.path)
     if request.method == "GET":
         form.parent_id.data = str(category.parent_id or "")
     return form
@@ -312,13 +318,13 @@ def move_category(category_id: int):
     """Move a category and its subtree under another parent."""
     category = get_or_404(Category, category_id)
     form = _move_form(category)
-    form.parent_id.choices = [("", "(root)")] + _category_options()  # the service decides
+    form.parent_id.choices = [("", _("(root)"))] + _category_options()  # the service decides
     if not form.validate_on_submit():
         abort(400)
     parent = db.session.get(Category, int(form.parent_id.data)) if form.parent_id.data else None
     services.move_category(category, parent, actor=current_user)
     db.session.commit()
-    flash(f"Category moved: {category.full_name}.", "success")
+    flash(_("Category moved: %(name)s.", name=category.full_name), "success")
     return redirect(url_for(".category_list"))
 
 
@@ -333,20 +339,20 @@ dashboard.register(
 # --- Excel ------------------------------------------------------------------------------------
 
 SKU_IMPORT = importing.Importer(
-    name="skus", title="Import SKUs", spec=catalog_excel.SKU_SPEC,
+    name="skus", title=_l("Import SKUs"), spec=catalog_excel.SKU_SPEC,
     run=catalog_excel.import_skus, template_endpoint="catalog.sku_import_template",
     report_endpoint="catalog.sku_import_errors", back_endpoint="catalog.sku_list",
-    intro="One row per SKU, with its product's columns on each row. An existing SKU code "
-          "updates that SKU (empty cells keep its values), a new one creates it, and a new "
-          "product code creates the product. The whole file is applied, or nothing if any row "
-          "has an error.")
+    intro=_l("One row per SKU, with its product's columns on each row. An existing SKU code "
+             "updates that SKU (empty cells keep its values), a new one creates it, and a new "
+             "product code creates the product. The whole file is applied, or nothing if any "
+             "row has an error."))
 CATEGORY_IMPORT = importing.Importer(
-    name="categories", title="Import categories", spec=catalog_excel.CATEGORY_SPEC,
+    name="categories", title=_l("Import categories"), spec=catalog_excel.CATEGORY_SPEC,
     run=catalog_excel.import_categories, template_endpoint="catalog.category_import_template",
     report_endpoint="catalog.category_import_errors", back_endpoint="catalog.category_list",
-    intro="One row per category. An existing code updates (and moves) that category, a new "
-          "one creates it; a parent may come later in the file than its children. The whole "
-          "file is applied, or nothing if any row has an error.")
+    intro=_l("One row per category. An existing code updates (and moves) that category, a new "
+             "one creates it; a parent may come later in the file than its children. The whole "
+             "file is applied, or nothing if any row has an error."))
 
 
 @bp.get("/skus/export.xlsx")

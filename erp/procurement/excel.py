@@ -20,6 +20,7 @@ from erp.catalog.models import Sku
 from erp.catalog.services import clean_code
 from erp.core import excel
 from erp.core.errors import DomainError
+from erp.core.i18n import _, _l, format_number
 from erp.core.money import validate_currency
 from erp.extensions import db
 from erp.procurement import services, supplier_queries
@@ -48,8 +49,9 @@ def _service_rule(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
 def _between(minimum: int, maximum: int) -> Callable[[int], int]:
     def check(value: int) -> int:
         if not minimum <= value <= maximum:
-            raise ValueError(f"must be a whole number from {minimum:,} to {maximum:,}, "
-                             f"got {value}")
+            raise ValueError(_("must be a whole number from %(least)s to %(most)s, got "
+                               "%(value)s", least=format_number(minimum),
+                               most=format_number(maximum), value=value))
         return value
 
     return check
@@ -57,52 +59,53 @@ def _between(minimum: int, maximum: int) -> Callable[[int], int]:
 
 def _price(value: Decimal) -> Decimal:
     if value < 0:
-        raise ValueError(f"must be zero or more, got {value}")
+        raise ValueError(_("must be zero or more, got %(value)s", value=value))
     return _service_rule(services.clean_unit_price)(value)
 
 
 def _supplier_item_code(value: str) -> str:
     if len(value) > 60:
-        raise ValueError(f"may have at most 60 characters, this has {len(value)}")
+        raise ValueError(_("may have at most 60 characters, this has %(length)s",
+                           length=len(value)))
     return value
 
 
 SUPPLIER_PRICE_SPEC = excel.Spec(
     name="supplier-prices",
-    title="Supplier prices",
+    title=_l("Supplier prices"),
     columns=(
-        excel.Column("supplier_code", "Supplier code", required=True, width=14,
+        excel.Column("supplier_code", _l("Supplier code"), required=True, width=14,
                      validator=services.clean_supplier_code,
-                     help="The code of an existing supplier, e.g. SZTEX."),
-        excel.Column("sku_code", "SKU code", required=True, width=18,
+                     help=_l("The code of an existing supplier, e.g. SZTEX.")),
+        excel.Column("sku_code", _l("SKU code"), required=True, width=18,
                      validator=_service_rule(lambda value: clean_code(value, what="SKU")),
-                     help="The code of an existing SKU. One row per supplier and SKU: a pair "
-                          "the price list has updates that item, a new pair adds it."),
-        excel.Column("supplier_item_code", "Supplier item code", width=18,
+                     help=_l("The code of an existing SKU. One row per supplier and SKU: a pair "
+                             "the price list has updates that item, a new pair adds it.")),
+        excel.Column("supplier_item_code", _l("Supplier item code"), width=18,
                      validator=_supplier_item_code,
-                     help="The supplier's own code for the SKU (printed on purchase orders). "
-                          "Empty: none for a new item, unchanged otherwise."),
-        excel.Column("unit_price", "Unit price", type="decimal", decimals=4, required=True,
+                     help=_l("The supplier's own code for the SKU (printed on purchase orders). "
+                             "Empty: none for a new item, unchanged otherwise.")),
+        excel.Column("unit_price", _l("Unit price"), type="decimal", decimals=4, required=True,
                      validator=_price,
-                     help="The price of one unit in the row's currency; zero or more, at most "
-                          "4 decimal places."),
-        excel.Column("currency", "Currency", width=10, validator=validate_currency,
-                     help="ISO 4217 code, e.g. CNY or USD. Empty: the supplier's currency for "
-                          "a new item, unchanged otherwise."),
-        excel.Column("moq", "MOQ", type="int", width=10, validator=_between(1, MAX_QUANTITY),
-                     help="The minimum order quantity, 1 or more. Empty: 1 for a new item, "
-                          "unchanged otherwise."),
-        excel.Column("pack_multiple", "Pack multiple", type="int", width=12,
+                     help=_l("The price of one unit in the row's currency; zero or more, at most "
+                             "4 decimal places.")),
+        excel.Column("currency", _l("Currency"), width=10, validator=validate_currency,
+                     help=_l("ISO 4217 code, e.g. CNY or USD. Empty: the supplier's currency for "
+                             "a new item, unchanged otherwise.")),
+        excel.Column("moq", _l("MOQ"), type="int", width=10, validator=_between(1, MAX_QUANTITY),
+                     help=_l("The minimum order quantity, 1 or more. Empty: 1 for a new item, "
+                             "unchanged otherwise.")),
+        excel.Column("pack_multiple", _l("Pack multiple"), type="int", width=12,
                      validator=_between(1, MAX_QUANTITY),
-                     help="Order quantities must be a multiple of this, 1 or more. Empty: 1 "
-                          "for a new item, unchanged otherwise."),
-        excel.Column("lead_time_days", "Lead time (days)", type="int", width=14,
+                     help=_l("Order quantities must be a multiple of this, 1 or more. Empty: 1 "
+                             "for a new item, unchanged otherwise.")),
+        excel.Column("lead_time_days", _l("Lead time (days)"), type="int", width=14,
                      validator=_between(0, MAX_LEAD_TIME_DAYS),
-                     help="Days from ordering to delivery for this SKU. Empty: the supplier's "
-                          "lead time for a new item, unchanged otherwise."),
-        excel.Column("preferred", "Preferred", type="bool", width=10,
-                     help="yes: buy this SKU from this supplier (the SKU's other suppliers stop "
-                          "being preferred). Empty: no for a new item, unchanged otherwise."),
+                     help=_l("Days from ordering to delivery for this SKU. Empty: the supplier's "
+                             "lead time for a new item, unchanged otherwise.")),
+        excel.Column("preferred", _l("Preferred"), type="bool", width=10,
+                     help=_l("yes: buy this SKU from this supplier (the SKU's other suppliers stop "
+                             "being preferred). Empty: no for a new item, unchanged otherwise.")),
     ),
 )
 _HEADERS = {column.key: column.header for column in SUPPLIER_PRICE_SPEC.columns}
@@ -123,46 +126,46 @@ def export_supplier_prices(filters: supplier_queries.PriceListFilters | None = N
 
 
 SUPPLIER_COLUMNS = (
-    excel.Column("code", "Code", width=14),
-    excel.Column("name", "Name", width=30),
-    excel.Column("contact_name", "Contact", width=20),
-    excel.Column("email", "Email", width=28),
-    excel.Column("phone", "Phone", width=18),
-    excel.Column("address", "Address", width=36),
-    excel.Column("country", "Country", width=8),
-    excel.Column("currency", "Currency", width=9),
-    excel.Column("payment_terms", "Payment terms", width=24),
-    excel.Column("lead_time_days", "Lead time (days)", type="int", width=14),
-    excel.Column("language", "Order language", width=12),
-    excel.Column("active", "Active", type="bool", width=8),
+    excel.Column("code", _l("Code"), width=14),
+    excel.Column("name", _l("Name"), width=30),
+    excel.Column("contact_name", _l("Contact"), width=20),
+    excel.Column("email", _l("Email"), width=28),
+    excel.Column("phone", _l("Phone"), width=18),
+    excel.Column("address", _l("Address"), width=36),
+    excel.Column("country", _l("Country"), width=8),
+    excel.Column("currency", _l("Currency"), width=9),
+    excel.Column("payment_terms", _l("Payment terms"), width=24),
+    excel.Column("lead_time_days", _l("Lead time (days)"), type="int", width=14),
+    excel.Column("language", _l("Order language"), width=12),
+    excel.Column("active", _l("Active"), type="bool", width=8),
 )
 
 
 def export_suppliers(filters: supplier_queries.SupplierFilters | None = None) -> bytes:
     """Return the suppliers matching the list's filters as an .xlsx workbook."""
     stmt = supplier_queries.supplier_list_query(filters).execution_options(yield_per=1000)
-    return excel.export_workbook(SUPPLIER_COLUMNS, db.session.scalars(stmt), title="Suppliers")
+    return excel.export_workbook(SUPPLIER_COLUMNS, db.session.scalars(stmt), title=_l("Suppliers"))
 
 
 PERFORMANCE_COLUMNS = (
-    excel.Column("code", "Supplier code", width=14),
-    excel.Column("name", "Supplier", width=30),
-    excel.Column("receipts", "Receipts", type="int", width=10),
-    excel.Column("timed_receipts", "Receipts with an expected date", type="int", width=14),
-    excel.Column("on_time_receipts", "On time", type="int", width=10),
-    excel.Column("on_time_rate", "On-time rate", type="decimal", decimals=4, width=12),
-    excel.Column("avg_lead_time_days", "Lead time seen (days)", type="decimal", decimals=1,
+    excel.Column("code", _l("Supplier code"), width=14),
+    excel.Column("name", _l("Supplier"), width=30),
+    excel.Column("receipts", _l("Receipts"), type="int", width=10),
+    excel.Column("timed_receipts", _l("Receipts with an expected date"), type="int", width=14),
+    excel.Column("on_time_receipts", _l("On time"), type="int", width=10),
+    excel.Column("on_time_rate", _l("On-time rate"), type="decimal", decimals=4, width=12),
+    excel.Column("avg_lead_time_days", _l("Lead time seen (days)"), type="decimal", decimals=1,
                  width=14),
-    excel.Column("completed_orders", "Completed orders", type="int", width=12),
-    excel.Column("ordered_qty", "Quantity ordered", type="int", width=12),
-    excel.Column("received_qty", "Quantity received", type="int", width=12),
-    excel.Column("fill_rate", "Fill rate", type="decimal", decimals=4, width=10),
+    excel.Column("completed_orders", _l("Completed orders"), type="int", width=12),
+    excel.Column("ordered_qty", _l("Quantity ordered"), type="int", width=12),
+    excel.Column("received_qty", _l("Quantity received"), type="int", width=12),
+    excel.Column("fill_rate", _l("Fill rate"), type="decimal", decimals=4, width=10),
 )
 
 
 def export_supplier_performance(rows: Iterable[supplier_queries.SupplierPerformance]) -> bytes:
     """Return supplier performance rows as an .xlsx workbook (rates as fractions, 0 to 1)."""
-    return excel.export_workbook(PERFORMANCE_COLUMNS, rows, title="Supplier performance")
+    return excel.export_workbook(PERFORMANCE_COLUMNS, rows, title=_l("Supplier performance"))
 
 
 # --------------------------------------------------------------------------- import
@@ -182,8 +185,10 @@ def import_supplier_prices(data: bytes, *, filename: str = "supplier-prices.xlsx
         validate_row=job.validate_row, apply=job.apply,
         transaction=db.session.begin_nested if savepoint else None)
     if result.ok and dry_run:
-        result.messages.append(f"{job.new_items:,} new supplier items, {job.known_items:,} "
-                               "existing ones (unchanged ones are left alone).")
+        result.messages.append(_("%(new)s new supplier items, %(known)s existing ones "
+                                 "(unchanged ones are left alone).",
+                                 new=format_number(job.new_items),
+                                 known=format_number(job.known_items)))
     return result
 
 
@@ -216,24 +221,25 @@ class _PriceImport:
         errors = []
 
         def error(key: str, message: str) -> None:
-            errors.append(excel.CellError(number, _HEADERS[key], message))
+            errors.append(excel.CellError(number, str(_HEADERS[key]), message))
 
         supplier = self.suppliers.get(row["supplier_code"])
         if supplier is None:
-            error("supplier_code", f'no supplier has the code "{row["supplier_code"]}"; '
-                                   "create the supplier first or correct the code")
+            error("supplier_code", _('no supplier has the code "%(code)s"; create the supplier '
+                                     "first or correct the code", code=row["supplier_code"]))
         sku_id = self._load_skus().get(row["sku_code"])
         if sku_id is None:
-            error("sku_code", f'no SKU has the code "{row["sku_code"]}"; create the SKU first '
-                              "or correct the code")
+            error("sku_code", _('no SKU has the code "%(code)s"; create the SKU first or correct '
+                                "the code", code=row["sku_code"]))
         if supplier is None or sku_id is None:
             return errors
         supplier_id, active = supplier
         row["_supplier_id"], row["_sku_id"] = supplier_id, sku_id
         first = self.pairs.setdefault((supplier_id, sku_id), number)
         if first != number:
-            error("sku_code", f"SKU {row['sku_code']} of supplier {row['supplier_code']} is "
-                              f"also in row {first}; give each supplier's SKU one row")
+            error("sku_code", _("SKU %(sku)s of supplier %(supplier)s is also in row %(row)s; "
+                                "give each supplier's SKU one row", sku=row["sku_code"],
+                                supplier=row["supplier_code"], row=first))
             return errors
         known = (supplier_id, sku_id) in self.items
         if known:
@@ -242,13 +248,15 @@ class _PriceImport:
             self.new_items += 1
         if row["preferred"]:
             if not active and not self.items.get((supplier_id, sku_id)):
-                error("preferred", f"supplier {row['supplier_code']} is inactive; reactivate "
-                                   "it before making it the preferred supplier of a SKU")
+                error("preferred", _("supplier %(supplier)s is inactive; reactivate it before "
+                                     "making it the preferred supplier of a SKU",
+                                     supplier=row["supplier_code"]))
             other = self.preferred_rows.setdefault(sku_id, (row["supplier_code"], number))
             if other[1] != number:
-                error("preferred", f"SKU {row['sku_code']} is already marked preferred for "
-                                   f"supplier {other[0]} in row {other[1]}; a SKU has one "
-                                   "preferred supplier")
+                error("preferred", _("SKU %(sku)s is already marked preferred for supplier "
+                                     "%(supplier)s in row %(row)s; a SKU has one preferred "
+                                     "supplier", sku=row["sku_code"], supplier=other[0],
+                                     row=other[1]))
         return errors
 
     def apply(self, rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -271,7 +279,7 @@ class _PriceImport:
                                        skus[row["_sku_id"]],
                                        items.get((row["_supplier_id"], row["_sku_id"])))] += 1
             except DomainError as err:
-                column = _HEADERS.get(_FIELD_COLUMNS.get(err.field or "", ""), "")
+                column = str(_HEADERS.get(_FIELD_COLUMNS.get(err.field or "", ""), ""))
                 raise excel.RowError(str(err), row=row["_row"], column=column) from err
         return counts
 

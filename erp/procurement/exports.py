@@ -14,6 +14,7 @@ from sqlalchemy import Select, func, select
 
 from erp.catalog.models import Product, Sku
 from erp.core.excel import Column, Spec, export_workbook
+from erp.core.i18n import _, _l
 from erp.core.models import User
 from erp.core.money import round_amount
 from erp.extensions import db
@@ -31,31 +32,31 @@ from erp.procurement.replenishment_queries import ReplenishmentFilters, suggesti
 from erp.procurement.services.replenishment import suggestion_from_row
 from erp.warehouse.models import Location, Warehouse
 
-SUGGESTION_SPEC = Spec("replenishment", "Suggestions", (
-    Column("supplier_code", "Supplier", width=12),
-    Column("supplier_name", "Supplier name", width=28),
-    Column("sku_code", "SKU", width=20),
-    Column("supplier_sku_code", "Supplier's code", width=16),
-    Column("product_name", "Product", width=32),
-    Column("colour", "Colour", width=12),
-    Column("size", "Size", width=10),
-    Column("brand_code", "Brand", width=10),
-    Column("category_name", "Category", width=28),
-    Column("on_hand", "On hand", type="int", width=10),
-    Column("reserved", "Reserved", type="int", width=10),
-    Column("available", "Available", type="int", width=10),
-    Column("incoming", "Incoming", type="int", width=10),
-    Column("position", "Available + incoming", type="int", width=12),
-    Column("drafted", "On draft orders", type="int", width=10),
-    Column("reorder_point", "Reorder point", type="int", width=10),
-    Column("reorder_qty", "Reorder quantity", type="int", width=10),
-    Column("moq", "MOQ", type="int", width=8),
-    Column("pack_multiple", "Pack multiple", type="int", width=8),
-    Column("quantity", "Suggested quantity", type="int", width=12),
-    Column("unit_price", "Unit price", type="decimal", decimals=4, width=12),
-    Column("currency", "Currency", width=8),
-    Column("amount", "Amount", type="decimal", width=14),
-    Column("lead_time_days", "Lead time (days)", type="int", width=10),
+SUGGESTION_SPEC = Spec("replenishment", _l("Suggestions"), (
+    Column("supplier_code", _l("Supplier"), width=12),
+    Column("supplier_name", _l("Supplier name"), width=28),
+    Column("sku_code", _l("SKU"), width=20),
+    Column("supplier_sku_code", _l("Supplier's code"), width=16),
+    Column("product_name", _l("Product"), width=32),
+    Column("colour", _l("Colour"), width=12),
+    Column("size", _l("Size"), width=10),
+    Column("brand_code", _l("Brand"), width=10),
+    Column("category_name", _l("Category"), width=28),
+    Column("on_hand", _l("On hand"), type="int", width=10),
+    Column("reserved", _l("Reserved"), type="int", width=10),
+    Column("available", _l("Available"), type="int", width=10),
+    Column("incoming", _l("Incoming"), type="int", width=10),
+    Column("position", _l("Available + incoming"), type="int", width=12),
+    Column("drafted", _l("On draft orders"), type="int", width=10),
+    Column("reorder_point", _l("Reorder point"), type="int", width=10),
+    Column("reorder_qty", _l("Reorder quantity"), type="int", width=10),
+    Column("moq", _l("MOQ"), type="int", width=8),
+    Column("pack_multiple", _l("Pack multiple"), type="int", width=8),
+    Column("quantity", _l("Suggested quantity"), type="int", width=12),
+    Column("unit_price", _l("Unit price"), type="decimal", decimals=4, width=12),
+    Column("currency", _l("Currency"), width=8),
+    Column("amount", _l("Amount"), type="decimal", width=14),
+    Column("lead_time_days", _l("Lead time (days)"), type="int", width=10),
 ))
 
 
@@ -70,21 +71,21 @@ def export_suggestions(filters: ReplenishmentFilters) -> bytes:
 
 def _order_ref(number: str | None, order_id: int) -> str:
     """Return an order's number, or "draft #id" for a draft that has none yet."""
-    return number or f"draft #{order_id}"
+    return number or _("draft #%(id)s", id=order_id)
 
 
-PURCHASE_ORDER_SPEC = Spec("purchase-orders", "Purchase orders", (
-    Column("number", "Number", width=18),
-    Column("state", "State", width=18),
-    Column("supplier_code", "Supplier", width=12),
-    Column("supplier_name", "Supplier name", width=28),
-    Column("currency", "Currency", width=8),
-    Column("line_count", "Lines", type="int", width=8),
-    Column("total", "Total", type="decimal", width=14),
-    Column("created_on", "Created", type="date", width=12),
-    Column("ordered_on", "Ordered", type="date", width=12),
-    Column("expected_date", "Expected", type="date", width=12),
-    Column("overdue", "Overdue", type="bool", width=8),
+PURCHASE_ORDER_SPEC = Spec("purchase-orders", _l("Purchase orders"), (
+    Column("number", _l("Number"), width=18),
+    Column("state", _l("State"), width=18),
+    Column("supplier_code", _l("Supplier"), width=12),
+    Column("supplier_name", _l("Supplier name"), width=28),
+    Column("currency", _l("Currency"), width=8),
+    Column("line_count", _l("Lines"), type="int", width=8),
+    Column("total", _l("Total"), type="decimal", width=14),
+    Column("created_on", _l("Created"), type="date", width=12),
+    Column("ordered_on", _l("Ordered on"), type="date", width=12),
+    Column("expected_date", _l("Expected"), type="date", width=12),
+    Column("overdue", _l("Overdue"), type="bool", width=8),
 ))
 
 
@@ -92,7 +93,8 @@ def export_purchase_orders(filters: PurchaseOrderFilters) -> bytes:
     """Return the purchase orders matching the PO list's filters as an .xlsx workbook."""
     rows = db.session.execute(purchase_order_list_query(filters))
     return export_workbook(PURCHASE_ORDER_SPEC, ({
-        "number": _order_ref(r.number, r.id), "state": PURCHASE_ORDER_STATES.label(r.state),
+        "number": _order_ref(r.number, r.id),
+        "state": str(PURCHASE_ORDER_STATES.label(r.state)),
         "supplier_code": r.supplier_code, "supplier_name": r.supplier_name,
         "currency": r.currency, "line_count": r.line_count, "total": r.total,
         "created_on": r.created_at.date(), "ordered_on": r.ordered_on,
@@ -105,23 +107,23 @@ def _matching_order_ids(filters: PurchaseOrderFilters) -> Select:
     return select(orders.c.id)
 
 
-PURCHASE_ORDER_LINE_SPEC = Spec("purchase-order-lines", "Purchase order lines", (
-    Column("number", "Order", width=18),
-    Column("state", "State", width=18),
-    Column("supplier_code", "Supplier", width=12),
-    Column("sku_code", "SKU", width=20),
-    Column("supplier_sku_code", "Supplier's code", width=16),
-    Column("product_name", "Product", width=32),
-    Column("colour", "Colour", width=12),
-    Column("size", "Size", width=10),
-    Column("quantity", "Ordered", type="int", width=10),
-    Column("received_qty", "Received", type="int", width=10),
-    Column("cancelled_qty", "Cancelled", type="int", width=10),
-    Column("remaining_qty", "Remaining", type="int", width=10),
-    Column("unit_price", "Unit price", type="decimal", decimals=4, width=12),
-    Column("currency", "Currency", width=8),
-    Column("amount", "Amount", type="decimal", width=14),
-    Column("expected_date", "Expected", type="date", width=12),
+PURCHASE_ORDER_LINE_SPEC = Spec("purchase-order-lines", _l("Purchase order lines"), (
+    Column("number", _l("Order"), width=18),
+    Column("state", _l("State"), width=18),
+    Column("supplier_code", _l("Supplier"), width=12),
+    Column("sku_code", _l("SKU"), width=20),
+    Column("supplier_sku_code", _l("Supplier's code"), width=16),
+    Column("product_name", _l("Product"), width=32),
+    Column("colour", _l("Colour"), width=12),
+    Column("size", _l("Size"), width=10),
+    Column("quantity", _l("Ordered"), type="int", width=10),
+    Column("received_qty", _l("Received"), type="int", width=10),
+    Column("cancelled_qty", _l("Cancelled"), type="int", width=10),
+    Column("remaining_qty", _l("Remaining"), type="int", width=10),
+    Column("unit_price", _l("Unit price"), type="decimal", decimals=4, width=12),
+    Column("currency", _l("Currency"), width=8),
+    Column("amount", _l("Amount"), type="decimal", width=14),
+    Column("expected_date", _l("Expected"), type="date", width=12),
 ))
 
 
@@ -147,7 +149,8 @@ def export_purchase_order_lines(filters: PurchaseOrderFilters) -> bytes:
     """Return the lines of the orders matching the PO list's filters as an .xlsx workbook."""
     rows = db.session.execute(purchase_order_lines_export_query(filters))
     return export_workbook(PURCHASE_ORDER_LINE_SPEC, ({
-        "number": _order_ref(r.number, r.id), "state": PURCHASE_ORDER_STATES.label(r.state),
+        "number": _order_ref(r.number, r.id),
+        "state": str(PURCHASE_ORDER_STATES.label(r.state)),
         "supplier_code": r.supplier_code, "sku_code": r.sku_code,
         "supplier_sku_code": r.supplier_sku_code, "product_name": r.product_name,
         "colour": r.colour, "size": r.size, "quantity": r.quantity,
@@ -170,20 +173,20 @@ class ReceiptFilters:
     received_to: date | None = None
 
 
-RECEIPT_SPEC = Spec("receipts", "Receipts", (
-    Column("receipt_number", "Receipt", width=18),
-    Column("received_at", "Received", type="auto", width=18),
-    Column("receipt_state", "Receipt state", width=10),
-    Column("order_number", "Order", width=18),
-    Column("supplier_code", "Supplier", width=12),
-    Column("bin", "Bin", width=16),
-    Column("sku_code", "SKU", width=20),
-    Column("product_name", "Product", width=32),
-    Column("quantity", "Quantity", type="int", width=10),
-    Column("unit_cost_base", "Unit cost (base)", type="decimal", decimals=4, width=14),
-    Column("value_base", "Value (base)", type="decimal", width=14),
-    Column("received_by", "Received by", width=20),
-    Column("note", "Note", width=30),
+RECEIPT_SPEC = Spec("receipts", _l("Receipts"), (
+    Column("receipt_number", _l("Receipt"), width=18),
+    Column("received_at", _l("Received at"), type="auto", width=18),
+    Column("receipt_state", _l("Receipt state"), width=10),
+    Column("order_number", _l("Order"), width=18),
+    Column("supplier_code", _l("Supplier"), width=12),
+    Column("bin", _l("Bin"), width=16),
+    Column("sku_code", _l("SKU"), width=20),
+    Column("product_name", _l("Product"), width=32),
+    Column("quantity", _l("Quantity"), type="int", width=10),
+    Column("unit_cost_base", _l("Unit cost (base)"), type="decimal", decimals=4, width=14),
+    Column("value_base", _l("Value (base)"), type="decimal", width=14),
+    Column("received_by", _l("Received by"), width=20),
+    Column("note", _l("Note"), width=30),
 ))
 
 
@@ -220,7 +223,7 @@ def export_receipts(filters: ReceiptFilters) -> bytes:
     rows = db.session.execute(receipt_lines_export_query(filters))
     return export_workbook(RECEIPT_SPEC, ({
         "receipt_number": r.receipt_number, "received_at": r.received_at,
-        "receipt_state": RECEIPT_STATES.label(r.receipt_state),
+        "receipt_state": str(RECEIPT_STATES.label(r.receipt_state)),
         "order_number": _order_ref(r.order_number, r.order_id),
         "supplier_code": r.supplier_code,
         "bin": f"{r.warehouse_code}/{r.bin_code}" if r.warehouse_code else r.bin_code,

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from erp.catalog.models import Sku
+from erp.core.i18n import _, _l
 from erp.core.models import User, utcnow
 from erp.core.states import StateMachine
 from erp.core.types import Money, UtcDateTime
@@ -102,7 +103,7 @@ class PurchaseOrderState(StrEnum):
 
 S = PurchaseOrderState
 PURCHASE_ORDER_STATES = StateMachine(
-    PurchaseOrderState, initial=S.draft, noun="purchase order",
+    PurchaseOrderState, initial=S.draft, noun=_l("purchase order"),
     transitions={
         (S.draft, S.awaiting_approval), (S.draft, S.approved),  # approved directly under threshold
         (S.awaiting_approval, S.approved), (S.awaiting_approval, S.draft),  # sent back
@@ -118,7 +119,10 @@ PURCHASE_ORDER_STATES = StateMachine(
     colours={S.draft: "grey", S.awaiting_approval: "orange", S.approved: "blue",
              S.ordered: "purple", S.partially_received: "orange", S.received: "green",
              S.closed: "green", S.cancelled: "red"},
-    labels={S.awaiting_approval: "awaiting approval", S.partially_received: "partially received"},
+    labels={S.draft: _l("draft"), S.awaiting_approval: _l("awaiting approval"),
+            S.approved: _l("approved"), S.ordered: _l("ordered"),
+            S.partially_received: _l("partially received"), S.received: _l("received"),
+            S.closed: _l("closed"), S.cancelled: _l("cancelled")},
     groups={"open": {S.draft, S.awaiting_approval, S.approved, S.ordered,
                      S.partially_received},
             "editable": {S.draft},
@@ -158,7 +162,7 @@ class PurchaseOrder(db.Model):
     @property
     def reference(self) -> str:
         """Return the number, or ``draft #id`` before numbering."""
-        return self.number or f"draft #{self.id}"
+        return self.number or _("draft #%(id)s", id=self.id)
 
     @property
     def total(self) -> Decimal:
@@ -213,7 +217,8 @@ class ReceiptState(StrEnum):
 
 R = ReceiptState
 RECEIPT_STATES = StateMachine(
-    ReceiptState, initial=R.posted, noun="receipt", transitions={(R.posted, R.reversed)},
+    ReceiptState, initial=R.posted, noun=_l("receipt"), transitions={(R.posted, R.reversed)},
+    labels={R.posted: _l("posted"), R.reversed: _l("reversed")},
     colours={R.posted: "green", R.reversed: "red"})
 
 

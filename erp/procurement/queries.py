@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import BigInteger, Select, and_, case, exists, func, or_, select, type_coerce
 
 from erp.catalog.models import Product, Sku
+from erp.core.i18n import _l
 from erp.core.types import Money
 from erp.extensions import db
 from erp.procurement.models import (
@@ -22,10 +23,10 @@ from erp.procurement.models import (
 from erp.warehouse.models import Location, LocationKind, Warehouse
 
 #: the dates a purchase order list can be filtered on
-DATE_FIELDS = {"created": "created", "ordered": "ordered", "expected": "expected"}
+DATE_FIELDS = {"created": _l("created"), "ordered": _l("ordered"), "expected": _l("expected")}
 #: the state filter accepts a state or one of these groups of the state machine
-STATE_GROUPS = {"open": "open (not closed or cancelled)", "receivable": "to receive",
-                "incoming": "incoming (approved, ordered, partly received)"}
+STATE_GROUPS = {"open": _l("open (not closed or cancelled)"), "receivable": _l("to receive"),
+                "incoming": _l("incoming (approved, ordered, partly received)")}
 
 
 @dataclass

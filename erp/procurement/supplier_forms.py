@@ -15,16 +15,16 @@ from erp.core.i18n import _l
 class SupplierForm(FlaskForm):
     """Create or edit a supplier."""
 
-    code = StringField("Code", validators=[DataRequired(), Length(max=20)])
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    contact_name = StringField("Contact", validators=[Optional(), Length(max=120)])
-    email = StringField("Email", validators=[Optional(), Length(max=254)])
-    phone = StringField("Phone", validators=[Optional(), Length(max=40)])
-    address = TextAreaField("Address", validators=[Optional(), Length(max=1000)])
-    country = StringField("Country", validators=[DataRequired(), Length(max=60)])
-    currency = StringField("Currency", validators=[DataRequired(), Length(max=3)])
-    payment_terms = StringField("Payment terms", validators=[Optional(), Length(max=120)])
-    lead_time_days = StringField("Lead time (days)", default="14",
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=20)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    contact_name = StringField(_l("Contact"), validators=[Optional(), Length(max=120)])
+    email = StringField(_l("Email"), validators=[Optional(), Length(max=254)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
+    address = TextAreaField(_l("Address"), validators=[Optional(), Length(max=1000)])
+    country = StringField(_l("Country"), validators=[DataRequired(), Length(max=60)])
+    currency = StringField(_l("Currency"), validators=[DataRequired(), Length(max=3)])
+    payment_terms = StringField(_l("Payment terms"), validators=[Optional(), Length(max=120)])
+    lead_time_days = StringField(_l("Lead time (days)"), default="14",
                                  validators=[DataRequired(), Length(max=6)])
     language = SelectField(_l("Language of purchase orders"), default="", choices=[
         ("", _l("By country: Chinese and English for China, else English")),
@@ -39,15 +39,15 @@ class SupplierForm(FlaskForm):
 class SupplierItemForm(FlaskForm):
     """Add a SKU to a supplier's price list, or change its item."""
 
-    sku = StringField("SKU", validators=[DataRequired(), Length(max=64)])
-    supplier_code = StringField("Supplier's item code", validators=[Optional(), Length(max=60)])
-    unit_price = StringField("Unit price", validators=[DataRequired(), Length(max=20)])
-    currency = StringField("Currency", validators=[Optional(), Length(max=3)])
-    moq = StringField("MOQ", default="1", validators=[DataRequired(), Length(max=12)])
-    pack_multiple = StringField("Pack multiple", default="1",
+    sku = StringField(_l("SKU"), validators=[DataRequired(), Length(max=64)])
+    supplier_code = StringField(_l("Supplier's item code"), validators=[Optional(), Length(max=60)])
+    unit_price = StringField(_l("Unit price"), validators=[DataRequired(), Length(max=20)])
+    currency = StringField(_l("Currency"), validators=[Optional(), Length(max=3)])
+    moq = StringField(_l("MOQ"), default="1", validators=[DataRequired(), Length(max=12)])
+    pack_multiple = StringField(_l("Pack multiple"), default="1",
                                 validators=[DataRequired(), Length(max=12)])
-    lead_time_days = StringField("Lead time (days)", validators=[Optional(), Length(max=6)])
-    preferred = BooleanField("Preferred supplier of this SKU")
+    lead_time_days = StringField(_l("Lead time (days)"), validators=[Optional(), Length(max=6)])
+    preferred = BooleanField(_l("Preferred supplier of this SKU"))
 
     def item_values(self) -> dict:
         """Return the item's values (all but the SKU) as ``set_supplier_item`` takes them."""
@@ -66,5 +66,5 @@ class DateRangeForm(FlaskForm):
 
         csrf = False
 
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
+    date_from = DateField(_l("From"), validators=[Optional()])
+    date_to = DateField(_l("To"), validators=[Optional()])

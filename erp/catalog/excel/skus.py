@@ -31,6 +31,7 @@ from erp.catalog.queries import SkuFilters, sku_list_query
 from erp.core import audit, excel
 from erp.core.codes import barcode_kind
 from erp.core.errors import DomainError
+from erp.core.i18n import _, _l, format_number
 from erp.core.models import utcnow
 from erp.extensions import db
 
@@ -38,8 +39,8 @@ from erp.extensions import db
 SKU_FIELDS = services.SKU_FIELDS
 _STORED_FIELDS = (*SKU_FIELDS, "barcode_kind")
 #: the product's columns, repeated on every row of the product and identical on all of them
-PRODUCT_KEYS = {"product_name": "name", "brand_code": "brand code",
-                "category_code": "category code", "description": "description"}
+PRODUCT_KEYS = {"product_name": _l("name"), "brand_code": _l("brand code"),
+                "category_code": _l("category code"), "description": _l("description")}
 _MONEY = (("declared_value", "declared_currency"), ("list_price", "list_currency"))
 #: above this many codes, existing rows are read in one pass over the table instead of one
 #: ``IN (...)`` list (SQLite and psycopg cap the parameters of one statement)
@@ -81,7 +82,8 @@ def _code(what: str) -> Callable[[Any], str]:
 def _text(limit: int) -> Callable[[str], str]:
     def validate(value: str) -> str:
         if len(value) > limit:
-            raise ValueError(f"may have at most {limit:,} characters, this has {len(value):,}")
+            raise ValueError(_("may have at most %(most)s characters, this has %(length)s",
+                               most=format_number(limit), length=format_number(len(value))))
         return value
 
     return validate
@@ -89,68 +91,70 @@ def _text(limit: int) -> Callable[[str], str]:
 
 SKU_SPEC = excel.Spec(
     name="skus",
-    title="SKUs",
+    title=_l("SKUs"),
     columns=(
-        excel.Column("sku_code", "SKU code", required=True, unique=True, validator=_code("SKU"),
-                     help="The SKU's own code, 1-40 letters, digits, '.', '-', '_' or '/'; "
-                          "stored upper-case. An existing code updates that SKU, a new one "
-                          "creates it."),
-        excel.Column("product_code", "Product code", required=True,
+        excel.Column("sku_code", _l("SKU code"), required=True, unique=True, validator=_code("SKU"),
+                     help=_l("The SKU's own code, 1-40 letters, digits, '.', '-', '_' or '/'; "
+                             "stored upper-case. An existing code updates that SKU, a new one "
+                             "creates it.")),
+        excel.Column("product_code", _l("Product code"), required=True,
                      validator=lru_cache(maxsize=4096)(_code("product")),
-                     help="The style the SKU belongs to; a new code creates the product. The "
-                          "product columns must be the same on every row of one product."),
-        excel.Column("product_name", "Product name", required=True, validator=_text(200),
-                     width=30, help="The product's name (any language)."),
-        excel.Column("brand_code", "Brand code", required=True,
+                     help=_l("The style the SKU belongs to; a new code creates the product. The "
+                             "product columns must be the same on every row of one product.")),
+        excel.Column("product_name", _l("Product name"), required=True, validator=_text(200),
+                     width=30, help=_l("The product's name (any language).")),
+        excel.Column("brand_code", _l("Brand code"), required=True,
                      validator=lru_cache(maxsize=4096)(clean_brand_code),
-                     help="The code of an existing brand."),
-        excel.Column("category_code", "Category code", required=True,
+                     help=_l("The code of an existing brand.")),
+        excel.Column("category_code", _l("Category code"), required=True,
                      validator=lru_cache(maxsize=4096)(_code("category")),
-                     help="The code of an existing category."),
-        excel.Column("barcode", "Barcode", unique=True, validator=_form_rule("barcode"),
-                     help="EAN-13 or UPC-A (check digit verified) or an internal code; unique. "
-                          "Format the column as Text so Excel keeps every digit."),
-        excel.Column("colour", "Colour", validator=_form_rule("colour", cached=True)),
-        excel.Column("size", "Size", validator=_form_rule("size", cached=True)),
-        excel.Column("weight_g", "Weight (g)", type="int",
+                     help=_l("The code of an existing category.")),
+        excel.Column("barcode", _l("Barcode"), unique=True, validator=_form_rule("barcode"),
+                     help=_l("EAN-13 or UPC-A (check digit verified) or an internal code; unique. "
+                             "Format the column as Text so Excel keeps every digit.")),
+        excel.Column("colour", _l("Colour"), validator=_form_rule("colour", cached=True)),
+        excel.Column("size", _l("Size"), validator=_form_rule("size", cached=True)),
+        excel.Column("weight_g", _l("Weight (g)"), type="int",
                      validator=_form_rule("weight_g", cached=True),
-                     help="Grams, a whole number. Empty: 0 for a new SKU, unchanged otherwise."),
-        excel.Column("length_mm", "Length (mm)", type="int",
-                     validator=_form_rule("length_mm", cached=True), help="Millimetres."),
-        excel.Column("width_mm", "Width (mm)", type="int",
-                     validator=_form_rule("width_mm", cached=True), help="Millimetres."),
-        excel.Column("height_mm", "Height (mm)", type="int",
-                     validator=_form_rule("height_mm", cached=True), help="Millimetres."),
-        excel.Column("hs_code", "HS code", validator=_form_rule("hs_code", cached=True),
-                     help="6 to 10 digits; dots and spaces are ignored (6109.10.00). Empty: "
-                          "a new SKU uses its category's default; an existing one is unchanged."),
-        excel.Column("customs_description", "Customs description", width=30,
+                     help=_l("Grams, a whole number. Empty: 0 for a new SKU, unchanged "
+                             "otherwise.")),
+        excel.Column("length_mm", _l("Length (mm)"), type="int",
+                     validator=_form_rule("length_mm", cached=True), help=_l("Millimetres.")),
+        excel.Column("width_mm", _l("Width (mm)"), type="int",
+                     validator=_form_rule("width_mm", cached=True), help=_l("Millimetres.")),
+        excel.Column("height_mm", _l("Height (mm)"), type="int",
+                     validator=_form_rule("height_mm", cached=True), help=_l("Millimetres.")),
+        excel.Column("hs_code", _l("HS code"), validator=_form_rule("hs_code", cached=True),
+                     help=_l("6 to 10 digits; dots and spaces are ignored (6109.10.00). Empty: "
+                             "a new SKU uses its category's default; an existing one is "
+                             "unchanged.")),
+        excel.Column("customs_description", _l("Customs description"), width=30,
                      validator=_form_rule("customs_description", cached=True),
-                     help="In English, as printed on CN22/CN23. Empty: as for the HS code."),
-        excel.Column("origin_country", "Origin country",
+                     help=_l("In English, as printed on CN22/CN23. Empty: as for the HS code.")),
+        excel.Column("origin_country", _l("Origin country"),
                      validator=_form_rule("origin_country", cached=True),
-                     help="An ISO code (CN, VN) or a country name (China)."),
-        excel.Column("declared_value", "Declared value", type="decimal",
-                     help="The customs value of one unit; needs a declared currency."),
-        excel.Column("declared_currency", "Declared currency",
+                     help=_l("An ISO code (CN, VN) or a country name (China).")),
+        excel.Column("declared_value", _l("Declared value"), type="decimal",
+                     help=_l("The customs value of one unit; needs a declared currency.")),
+        excel.Column("declared_currency", _l("Declared currency"),
                      validator=_form_rule("declared_currency", cached=True),
-                     help="ISO 4217 code, e.g. USD."),
-        excel.Column("list_price", "List price", type="decimal",
-                     help="The selling price; needs a list currency."),
-        excel.Column("list_currency", "List currency",
+                     help=_l("ISO 4217 code, e.g. USD.")),
+        excel.Column("list_price", _l("List price"), type="decimal",
+                     help=_l("The selling price; needs a list currency.")),
+        excel.Column("list_currency", _l("List currency"),
                      validator=_form_rule("list_currency", cached=True),
-                     help="ISO 4217 code, e.g. EUR."),
-        excel.Column("reorder_point", "Reorder point", type="int",
+                     help=_l("ISO 4217 code, e.g. EUR.")),
+        excel.Column("reorder_point", _l("Reorder point"), type="int",
                      validator=_form_rule("reorder_point", cached=True)),
-        excel.Column("reorder_qty", "Reorder qty", type="int",
+        excel.Column("reorder_qty", _l("Reorder qty"), type="int",
                      validator=_form_rule("reorder_qty", cached=True)),
-        excel.Column("status", "Status", choices=tuple(s.value for s in SkuStatus),
+        excel.Column("status", _l("Status"), choices=tuple(s.value for s in SkuStatus),
                      validator=_form_rule("status", cached=True),
-                     help="active or discontinued. Empty: active for a new SKU, unchanged "
-                          "otherwise."),
-        excel.Column("description", "Description", validator=_text(5000), width=40,
-                     help="The product's description. Empty: unchanged for an existing "
-                          "product."),
+                     help=_l("active or discontinued. Empty: active for a new SKU, unchanged "
+                             "otherwise.")),
+        excel.Column("description", _l("Description"), validator=_text(5000), width=40,
+                     help=_l("The product's description. Empty: unchanged for an existing "
+                             "product.")),
     ),
 )
 _HEADERS = {column.key: column.header for column in SKU_SPEC.columns}
@@ -196,8 +200,9 @@ def import_skus(data: bytes, *, filename: str = "skus.xlsx", dry_run: bool, acto
             data, spec, filename=filename, dry_run=dry_run, validate_row=job.validate_row,
             apply=job.apply, transaction=db.session.begin_nested if savepoint else None)
     if result.ok and dry_run:
-        result.messages.append(f"{job.new_skus:,} new SKUs, {job.known_skus:,} existing SKUs "
-                               "(unchanged ones are left alone).")
+        result.messages.append(_("%(new)s new SKUs, %(known)s existing SKUs (unchanged ones are "
+                                 "left alone).", new=format_number(job.new_skus),
+                                 known=format_number(job.known_skus)))
     return result
 
 
@@ -275,16 +280,16 @@ class _SkuImport:
         errors = []
 
         def error(key: str, message: str) -> None:
-            errors.append(excel.CellError(number, _HEADERS.get(key, ""), message))
+            errors.append(excel.CellError(number, str(_HEADERS.get(key, "")), message))
 
         brand_id = self.brands.get(row["brand_code"])
         if brand_id is None:
-            error("brand_code", f'no brand has the code "{row["brand_code"]}"; create the brand '
-                                "first or correct the code")
+            error("brand_code", _('no brand has the code "%(code)s"; create the brand first or '
+                                  "correct the code", code=row["brand_code"]))
         category_id = self.categories.get(row["category_code"])
         if category_id is None:
-            error("category_code", f'no category has the code "{row["category_code"]}"; create '
-                                   "the category first or correct the code")
+            error("category_code", _('no category has the code "%(code)s"; create the category '
+                                     "first or correct the code", code=row["category_code"]))
         row["_brand_id"], row["_category_id"] = brand_id, category_id
 
         product_code = row["product_code"]
@@ -294,15 +299,18 @@ class _SkuImport:
                 first["description"] = row["description"]
             for key, label in PRODUCT_KEYS.items():
                 if row[key] != first[key] and not (key == "description" and row[key] is None):
-                    error(key, f"product {product_code} has the {label} {_show(first[key])} in "
-                               f"row {first['_row']} but {_show(row[key])} here; a product's "
-                               "columns must be the same on all its rows")
+                    error(key, _("product %(product)s has the %(what)s %(first)s in row %(row)s "
+                                 "but %(value)s here; a product's columns must be the same on "
+                                 "all its rows", product=product_code, what=label,
+                                 first=_show(first[key]), row=first["_row"],
+                                 value=_show(row[key])))
         product = self.products.get(product_code)
         if (product is not None and brand_id is not None and product.spec_brand_id
                 and product.spec_brand_id != brand_id):
-            error("brand_code", f"product {product_code} follows a specification of brand "
-                                f"{self.brand_codes.get(product.spec_brand_id)}; change its "
-                                "brand and specification together on the product page")
+            error("brand_code", _("product %(product)s follows a specification of brand "
+                                  "%(brand)s; change its brand and specification together on "
+                                  "the product page", product=product_code,
+                                  brand=self.brand_codes.get(product.spec_brand_id)))
 
         code = row["sku_code"]
         known = self.skus.get(code)
@@ -310,8 +318,9 @@ class _SkuImport:
             self.known_skus += 1
             row["_sku_id"] = known.id
             if known.product_code != product_code:
-                error("product_code", f"SKU {code} belongs to product {known.product_code}; a "
-                                      "SKU cannot move to another product")
+                error("product_code", _("SKU %(sku)s belongs to product %(product)s; a SKU "
+                                        "cannot move to another product", sku=code,
+                                        product=known.product_code))
         else:
             self.new_skus += 1
             row["_sku_id"] = None
@@ -329,7 +338,7 @@ class _SkuImport:
             except DomainError as err:
                 error(err.field or "", str(err).rstrip("."))
             else:
-                for amount, _ in _MONEY:
+                for amount, _currency in _MONEY:
                     if amount in cleaned:
                         row[amount] = cleaned[amount]
 
@@ -337,8 +346,9 @@ class _SkuImport:
         if barcode is not None:
             owner = self.barcodes.get(barcode)
             if owner is not None and owner != code:
-                error("barcode", f"barcode {barcode} belongs to SKU {owner}: a barcode "
-                                 "identifies one SKU (remove it from that SKU first)")
+                error("barcode", _("barcode %(barcode)s belongs to SKU %(sku)s: a barcode "
+                                   "identifies one SKU (remove it from that SKU first)",
+                                   barcode=barcode, sku=owner))
         return errors
 
     # ----------------------------------------------------------------------- writes
@@ -358,7 +368,9 @@ class _SkuImport:
                                                    {"filename": self.filename, **counts})],
                           actor=self.actor)
         return {"created": created, "updated": updated, "skipped": skipped, "messages": [
-            f"Products: {products_created:,} created, {products_updated:,} updated."]}
+            _("Products: %(created)s created, %(updated)s updated.",
+              created=format_number(products_created),
+              updated=format_number(products_updated))]}
 
     def _apply_products(self, now: datetime) -> tuple[dict[str, int], int, int]:
         """Create or update every product of the file; return product ids by code and counts."""
@@ -477,6 +489,6 @@ def _sku_values(row: dict[str, Any]) -> dict[str, Any]:
 
 def _show(value: Any) -> str:
     if value is None:
-        return "nothing"
+        return _("nothing")
     text = str(value)
     return f'"{text if len(text) <= 40 else text[:37] + "..."}"'

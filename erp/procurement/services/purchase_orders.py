@@ -16,6 +16,7 @@ from erp.catalog.models import Sku, SkuStatus
 from erp.core import audit, numbering
 from erp.core import settings as core_settings
 from erp.core.errors import DomainError, PermissionDenied, ValidationError
+from erp.core.i18n import _, _l, format_number
 from erp.core.locking import lock
 from erp.core.models import Role, utcnow
 from erp.core.money import CENT, convert, round_amount, round_unit_cost
@@ -46,8 +47,8 @@ class CancelAfterReceiptError(InvalidTransition):
 
     def __init__(self, po: PurchaseOrder):
         DomainError.__init__(
-            self, f'To cancel purchase order "{po.reference}", you must close it short instead: '
-                  "part of it has been received.")
+            self, _('To cancel purchase order "%(number)s", you must close it short instead: '
+                    "part of it has been received.", number=po.reference))
         self.current = PURCHASE_ORDER_STATES.enum(po.state)
         self.target = S.cancelled
 
@@ -67,38 +68,74 @@ def _clean_text(value: str | None) -> str | None:
     return (value or "").strip() or None
 
 
+#: the refusals of an action that needs a reason, by action: no reason, a reason too long
+_REASON_MESSAGES = {
+    "send back": (
+        _l('To send back purchase order "%(number)s", you must give a reason.'),
+        _l('To send back purchase order "%(number)s", you must keep the reason within 500 '
+           "characters.")),
+    "cancel": (
+        _l('To cancel purchase order "%(number)s", you must give a reason.'),
+        _l('To cancel purchase order "%(number)s", you must keep the reason within 500 '
+           "characters.")),
+    "close": (
+        _l('To close purchase order "%(number)s", you must give a reason.'),
+        _l('To close purchase order "%(number)s", you must keep the reason within 500 '
+           "characters.")),
+}
+#: the refusal of a change to an order that is not a draft, by action
+_NOT_DRAFT_MESSAGES = {
+    "add a line to": _l('To add a line to purchase order "%(number)s", you must have it in '
+                        'draft; it is "%(state)s".'),
+    "change a line of": _l('To change a line of purchase order "%(number)s", you must have it '
+                           'in draft; it is "%(state)s".'),
+    "remove a line from": _l('To remove a line from purchase order "%(number)s", you must have '
+                             'it in draft; it is "%(state)s".'),
+}
+#: the refusal of a change to an order that is closed or cancelled, by action
+_NOT_OPEN_MESSAGES = {
+    "change": _l('To change purchase order "%(number)s", you must have it open; it is '
+                 '"%(state)s".'),
+    "change the expected date of": _l('To change the expected date of purchase order '
+                                      '"%(number)s", you must have it open; it is "%(state)s".'),
+}
+#: the refusal of a decision only a manager may take, by action
+_NOT_APPROVER_MESSAGES = {
+    "approve": _l('To approve purchase order "%(number)s", you must be a manager.'),
+    "send back": _l('To send back purchase order "%(number)s", you must be a manager.'),
+}
+
+
 def _require_reason(reason: str | None, action: str, po: PurchaseOrder) -> str:
     text = _clean_text(reason)
+    missing, too_long = _REASON_MESSAGES[action]
     if not text:
-        raise ValidationError(f'To {action} purchase order "{po.reference}", you must give a '
-                              "reason.", field="reason")
+        raise ValidationError(missing % {"number": po.reference}, field="reason")
     if len(text) > 500:
-        raise ValidationError(f'To {action} purchase order "{po.reference}", you must keep the '
-                              "reason within 500 characters.", field="reason")
+        raise ValidationError(too_long % {"number": po.reference}, field="reason")
     return text
 
 
 def _require_editable(po: PurchaseOrder, action: str) -> None:
     if not PURCHASE_ORDER_STATES.in_group(po.state, "editable"):
-        raise PurchaseOrderError(
-            f'To {action} purchase order "{po.reference}", you must have it in draft; it is '
-            f'"{PURCHASE_ORDER_STATES.label(po.state)}".')
+        raise PurchaseOrderError(_NOT_DRAFT_MESSAGES[action] % {
+            "number": po.reference, "state": PURCHASE_ORDER_STATES.label(po.state)})
 
 
 def _require_open(po: PurchaseOrder, action: str) -> None:
     if not PURCHASE_ORDER_STATES.in_group(po.state, "open"):
-        raise PurchaseOrderError(
-            f'To {action} purchase order "{po.reference}", you must have it open; it is '
-            f'"{PURCHASE_ORDER_STATES.label(po.state)}".')
+        raise PurchaseOrderError(_NOT_OPEN_MESSAGES[action] % {
+            "number": po.reference, "state": PURCHASE_ORDER_STATES.label(po.state)})
 
 
 def _quantity(value, *, field: str = "quantity") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"The quantity must be a whole number, got {value!r}.",
-                              field=field)
+        raise ValidationError(_("The quantity must be a whole number, got %(value)s.",
+                                value=repr(value)), field=field)
     if not 0 < value <= MAX_QUANTITY:
-        raise ValidationError(f"The quantity must be between 1 and {MAX_QUANTITY:,}, got "
-                              f"{value:,}.", field=field)
+        raise ValidationError(_("The quantity must be between 1 and %(most)s, got %(value)s.",
+                                most=format_number(MAX_QUANTITY), value=format_number(value)),
+                              field=field)
     return value
 
 
@@ -106,12 +143,12 @@ def _price(value, *, field: str = "unit_price") -> Decimal:
     try:
         price = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
     except (InvalidOperation, ValueError):
-        raise ValidationError(f"The unit price must be a number, got {value!r}.",
-                              field=field) from None
+        raise ValidationError(_("The unit price must be a number, got %(value)s.",
+                                value=repr(value)), field=field) from None
     if not price.is_finite() or price < 0:
-        raise ValidationError("The unit price must be zero or more.", field=field)
+        raise ValidationError(_("The unit price must be zero or more."), field=field)
     if price >= Decimal("1e10"):
-        raise ValidationError("The unit price is too large.", field=field)
+        raise ValidationError(_("The unit price is too large."), field=field)
     return round_unit_cost(price)
 
 
@@ -149,15 +186,22 @@ def _check_moq_and_pack(po: PurchaseOrder, sku: Sku, item: SupplierItem | None,
         return
     nearest = nearest_valid_quantity(quantity, moq, pack)
     supplier = db.session.get(Supplier, po.supplier_id)
+    values = {"sku": sku.code, "supplier": supplier.code, "moq": format_number(moq),
+              "pack": format_number(pack), "nearest": format_number(nearest),
+              "asked": format_number(quantity)}
     if below_moq and pack > 1:
-        rule = f"at least the minimum order quantity of {moq:,}, in packs of {pack:,}"
+        message = _('To order SKU "%(sku)s" from supplier "%(supplier)s", you must order at '
+                    "least the minimum order quantity of %(moq)s, in packs of %(pack)s (nearest "
+                    "valid quantity: %(nearest)s; asked for %(asked)s).", **values)
     elif below_moq:
-        rule = f"at least the minimum order quantity of {moq:,}"
+        message = _('To order SKU "%(sku)s" from supplier "%(supplier)s", you must order at '
+                    "least the minimum order quantity of %(moq)s (nearest valid quantity: "
+                    "%(nearest)s; asked for %(asked)s).", **values)
     else:
-        rule = f"a multiple of the pack of {pack:,}"
-    raise PurchaseOrderError(
-        f'To order SKU "{sku.code}" from supplier "{supplier.code}", you must order {rule} '
-        f"(nearest valid quantity: {nearest:,}; asked for {quantity:,}).", field="quantity")
+        message = _('To order SKU "%(sku)s" from supplier "%(supplier)s", you must order a '
+                    "multiple of the pack of %(pack)s (nearest valid quantity: %(nearest)s; "
+                    "asked for %(asked)s).", **values)
+    raise PurchaseOrderError(message, field="quantity")
 
 
 def _default_price(po: PurchaseOrder, sku: Sku, item: SupplierItem | None) -> Decimal:
@@ -165,8 +209,9 @@ def _default_price(po: PurchaseOrder, sku: Sku, item: SupplierItem | None) -> De
     if item is None:
         supplier = db.session.get(Supplier, po.supplier_id)
         raise PurchaseOrderError(
-            f'To add SKU "{sku.code}" to purchase order "{po.reference}", you must enter a unit '
-            f'price or first list the SKU on supplier "{supplier.code}"\'s price list.',
+            _('To add SKU "%(sku)s" to purchase order "%(number)s", you must enter a unit price '
+              'or first list the SKU on supplier "%(supplier)s"\'s price list.',
+              sku=sku.code, number=po.reference, supplier=supplier.code),
             field="unit_price")
     if item.currency == po.currency:
         return round_unit_cost(item.unit_price)
@@ -189,8 +234,8 @@ def create_purchase_order(supplier: Supplier, *, actor, expected_date: date | No
     """
     if not supplier.active:
         raise PurchaseOrderError(
-            f'To order from supplier "{supplier.code}", you must first reactivate it: it is '
-            "inactive.", field="supplier_id")
+            _('To order from supplier "%(supplier)s", you must first reactivate it: it is '
+              "inactive.", supplier=supplier.code), field="supplier_id")
     po = PurchaseOrder(supplier_id=supplier.id, currency=supplier.currency, state=S.draft,
                        expected_date=expected_date, notes=_clean_text(notes),
                        created_by_id=_actor_id(actor))
@@ -219,8 +264,8 @@ def add_purchase_order_line(po: PurchaseOrder, sku: Sku, quantity: int, *, actor
     _require_editable(po, "add a line to")
     if sku.status == SkuStatus.discontinued:
         raise PurchaseOrderError(
-            f'To order SKU "{sku.code}", you must first make it active again: it is '
-            "discontinued.", field="sku")
+            _('To order SKU "%(sku)s", you must first make it active again: it is '
+              "discontinued.", sku=sku.code), field="sku")
     quantity = _quantity(quantity)
     item = supplier_item_for(po, sku)
     _check_moq_and_pack(po, sku, item, quantity)
@@ -255,7 +300,7 @@ def update_purchase_order_line(line: PurchaseOrderLine, *, quantity: int,
     price = _price(unit_price) if unit_price is not None else _default_price(po, sku, item)
     changes = audit.diff(line, {"quantity": quantity, "unit_price": price,
                                 "expected_date": expected_date})
-    for key, (_, after) in changes.items():
+    for key, (_before, after) in changes.items():
         setattr(line, key, after)
     if changes:
         db.session.flush()
@@ -287,7 +332,7 @@ def update_purchase_order(po: PurchaseOrder, *, expected_date: date | None,
     lock(po)
     _require_open(po, "change")
     changes = audit.diff(po, {"expected_date": expected_date, "notes": _clean_text(notes)})
-    for key, (_, after) in changes.items():
+    for key, (_before, after) in changes.items():
         setattr(po, key, after)
     if changes:
         db.session.flush()
@@ -355,11 +400,12 @@ def submit_purchase_order(po: PurchaseOrder, *, actor) -> PurchaseOrder:
     lock_purchase_order(po)
     PURCHASE_ORDER_STATES.check(po, S.awaiting_approval)  # both targets leave draft only
     if not po.lines:
-        raise PurchaseOrderError(f'To submit purchase order "{po.reference}", you must first '
-                                 "add at least one line.")
+        raise PurchaseOrderError(_('To submit purchase order "%(number)s", you must first add '
+                                   "at least one line.", number=po.reference))
     if not po.supplier.active:
-        raise PurchaseOrderError(f'To submit purchase order "{po.reference}", you must first '
-                                 f'reactivate supplier "{po.supplier.code}".')
+        raise PurchaseOrderError(_('To submit purchase order "%(number)s", you must first '
+                                   'reactivate supplier "%(supplier)s".', number=po.reference,
+                                   supplier=po.supplier.code))
     total, currency, total_base = purchase_order_totals(po)
     threshold = core_settings.get("approval_threshold")
     needs_approval = total_base > threshold
@@ -383,8 +429,7 @@ def submit_purchase_order(po: PurchaseOrder, *, actor) -> PurchaseOrder:
 
 def _check_approver(po: PurchaseOrder, user, action: str) -> None:
     if not _is_approver(user):
-        raise PermissionDenied(f'To {action} purchase order "{po.reference}", you must be a '
-                               "manager.")
+        raise PermissionDenied(_NOT_APPROVER_MESSAGES[action] % {"number": po.reference})
 
 
 def approve_purchase_order(po: PurchaseOrder, *, approver) -> PurchaseOrder:
@@ -399,8 +444,8 @@ def approve_purchase_order(po: PurchaseOrder, *, approver) -> PurchaseOrder:
         raise InvalidTransition(po, po.state, S.approved, PURCHASE_ORDER_STATES)
     _check_approver(po, approver, "approve")
     if po.created_by_id is not None and _actor_id(approver) == po.created_by_id:
-        raise PermissionDenied(f'To approve purchase order "{po.reference}", you must be '
-                               "someone other than its creator.")
+        raise PermissionDenied(_('To approve purchase order "%(number)s", you must be someone '
+                                 "other than its creator.", number=po.reference))
     transition(po, S.approved, machine=PURCHASE_ORDER_STATES, actor=approver)
     po.approved_by_id, po.approved_at = _actor_id(approver), utcnow()
     db.session.flush()

@@ -17,6 +17,7 @@ from erp.catalog.models import Sku
 from erp.core import audit, numbering
 from erp.core import settings as core_settings
 from erp.core.errors import DomainError, ValidationError
+from erp.core.i18n import _, _l, format_number
 from erp.core.locking import lock
 from erp.core.models import utcnow
 from erp.core.money import rate_on, round_unit_cost
@@ -48,16 +49,16 @@ def _percent(raw: str) -> Decimal:
     try:
         value = Decimal(str(raw).strip())
     except ArithmeticError:
-        raise ValueError(f"must be a number, got {raw!r}") from None
+        raise ValueError(_("must be a number, got %(value)s", value=repr(raw))) from None
     if not value.is_finite() or not 0 <= value <= 1000:
-        raise ValueError("must be a percentage from 0 to 1000")
+        raise ValueError(_("must be a percentage from 0 to 1000"))
     return value
 
 
 declare(SettingDef(
-    "over_receipt_tolerance_pct", "Over-receipt tolerance (%)", _percent, Decimal(0),
-    "How much more than ordered (less any cancelled quantity) a purchase order line may "
-    "receive, in percent of the line; 0 means exactly the quantity ordered."))
+    "over_receipt_tolerance_pct", _l("Over-receipt tolerance (%)"), _percent, Decimal(0),
+    _l("How much more than ordered (less any cancelled quantity) a purchase order line may "
+       "receive, in percent of the line; 0 means exactly the quantity ordered.")))
 
 
 class ReceivingError(DomainError):
@@ -90,32 +91,38 @@ def check_receiving_location(po: PurchaseOrder, location: Location) -> None:
     kind = LocationKind(location.kind)
     if location.is_virtual or kind not in RECEIVING_KINDS:
         raise ValidationError(
-            f'To receive purchase order "{po.reference}" into {location.label}, you must choose '
-            f"a receiving or storage bin; it is a {kind.value} location.", field="location")
+            _('To receive purchase order "%(number)s" into %(bin)s, you must choose a receiving '
+              "or storage bin; it is a %(kind)s location.", number=po.reference,
+              bin=location.label, kind=kind.value), field="location")
     if not location.active or (location.warehouse and not location.warehouse.active):
         raise ValidationError(
-            f'To receive purchase order "{po.reference}" into {location.label}, you must choose '
-            "an active bin; it is inactive.", field="location")
+            _('To receive purchase order "%(number)s" into %(bin)s, you must choose an active '
+              "bin; it is inactive.", number=po.reference, bin=location.label),
+            field="location")
 
 
 def _clean_quantities(po: PurchaseOrder, quantities: Mapping[int, int]) -> dict[int, int]:
     wanted: dict[int, int] = {}
     for line_id, qty in quantities.items():
         if isinstance(qty, bool) or not isinstance(qty, int):
-            raise ValidationError(f'To receive purchase order "{po.reference}", you must enter '
-                                  f"whole quantities; got {qty!r}.", field="quantities")
+            raise ValidationError(_('To receive purchase order "%(number)s", you must enter '
+                                    "whole quantities; got %(value)s.", number=po.reference,
+                                    value=repr(qty)), field="quantities")
         if qty < 0:
-            raise ValidationError(f'To receive purchase order "{po.reference}", you must enter '
-                                  f"quantities of zero or more; got {qty}.", field="quantities")
+            raise ValidationError(_('To receive purchase order "%(number)s", you must enter '
+                                    "quantities of zero or more; got %(value)s.",
+                                    number=po.reference, value=qty), field="quantities")
         if qty > MAX_QUANTITY:
-            raise ValidationError(f'To receive purchase order "{po.reference}", you must enter '
-                                  f"quantities up to {MAX_QUANTITY:,}; got {qty:,}.",
-                                  field="quantities")
+            raise ValidationError(_('To receive purchase order "%(number)s", you must enter '
+                                    "quantities up to %(most)s; got %(value)s.",
+                                    number=po.reference, most=format_number(MAX_QUANTITY),
+                                    value=format_number(qty)), field="quantities")
         if qty:  # a line left at zero did not arrive in this delivery
             wanted[int(line_id)] = wanted.get(int(line_id), 0) + qty
     if not wanted:
-        raise ValidationError(f'To receive purchase order "{po.reference}", you must enter a '
-                              "quantity on at least one line.", field="quantities")
+        raise ValidationError(_('To receive purchase order "%(number)s", you must enter a '
+                                "quantity on at least one line.", number=po.reference),
+                              field="quantities")
     return wanted
 
 
@@ -139,13 +146,15 @@ def receive_purchase_order(po: PurchaseOrder, quantities: Mapping[int, int], *,
     wanted = _clean_quantities(po, quantities)
     lines = {line.id: line for line in lock_purchase_order(po)}
     if not PURCHASE_ORDER_STATES.in_group(po.state, "receivable"):
-        raise ReceivingError(f'To receive against purchase order "{po.reference}", you must '
-                             f'have it ordered; it is "{_label(po.state)}".')
+        raise ReceivingError(_('To receive against purchase order "%(number)s", you must have '
+                               'it ordered; it is "%(state)s".', number=po.reference,
+                               state=_label(po.state)))
     unknown = sorted(set(wanted) - set(lines))
     if unknown:
-        raise ValidationError(f'To receive purchase order "{po.reference}", you must enter '
-                              f"quantities for its own lines only; line {unknown[0]} is not "
-                              "one of them.", field="quantities")
+        raise ValidationError(_('To receive purchase order "%(number)s", you must enter '
+                                "quantities for its own lines only; line %(line)s is not one "
+                                "of them.", number=po.reference, line=unknown[0]),
+                              field="quantities")
     codes = dict(db.session.execute(select(Sku.id, Sku.code).where(
         Sku.id.in_({lines[i].sku_id for i in wanted}))).all())
     tolerance = over_receipt_tolerance()
@@ -155,10 +164,13 @@ def receive_purchase_order(po: PurchaseOrder, quantities: Mapping[int, int], *,
         if line.received_qty + qty > limit:
             more = max(0, limit - line.received_qty)
             raise ReceivingError(
-                f'To receive {qty:,} of SKU "{codes[line.sku_id]}" on purchase order '
-                f'"{po.reference}", you must stay within what the line may still receive: '
-                f"{more:,} ({line.quantity - line.cancelled_qty:,} ordered, "
-                f"{line.received_qty:,} received, over-receipt tolerance {tolerance}%).",
+                _('To receive %(qty)s of SKU "%(sku)s" on purchase order "%(number)s", you must '
+                  "stay within what the line may still receive: %(more)s (%(ordered)s ordered, "
+                  "%(received)s received, over-receipt tolerance %(tolerance)s%%).",
+                  qty=format_number(qty), sku=codes[line.sku_id], number=po.reference,
+                  more=format_number(more),
+                  ordered=format_number(line.quantity - line.cancelled_qty),
+                  received=format_number(line.received_qty), tolerance=tolerance),
                 field=f"qty-{line_id}")
     now = utcnow()
     base = core_settings.base_currency()
@@ -198,7 +210,7 @@ def receive_purchase_order(po: PurchaseOrder, quantities: Mapping[int, int], *,
 def _note(note: str | None) -> str | None:
     text = (note or "").strip() or None
     if text and len(text) > 500:
-        raise ValidationError("A receipt note must be at most 500 characters.", field="note")
+        raise ValidationError(_("A receipt note must be at most 500 characters."), field="note")
     return text
 
 
@@ -216,19 +228,21 @@ def reverse_receipt(receipt: Receipt, *, actor, reason: str) -> Receipt:
     RECEIPT_STATES.check(receipt, ReceiptState.reversed)
     text = (reason or "").strip()
     if not text:
-        raise ValidationError(f'To reverse receipt "{receipt.number}", you must give a reason.',
-                              field="reason")
+        raise ValidationError(_('To reverse receipt "%(number)s", you must give a reason.',
+                                number=receipt.number), field="reason")
     if len(text) > 500:
-        raise ValidationError(f'To reverse receipt "{receipt.number}", you must keep the reason '
-                              "within 500 characters.", field="reason")
+        raise ValidationError(_('To reverse receipt "%(number)s", you must keep the reason '
+                                "within 500 characters.", number=receipt.number),
+                              field="reason")
     po = receipt.order
     lines = {line.id: line for line in lock_purchase_order(po)}
     lock(receipt)
     RECEIPT_STATES.check(receipt, ReceiptState.reversed)  # again, under the lock
     if po.state not in (S.partially_received, S.received):
-        raise ReceivingError(f'To reverse receipt "{receipt.number}", you must have its purchase '
-                             f'order "{po.reference}" still receiving; it is '
-                             f'"{_label(po.state)}".')
+        raise ReceivingError(_('To reverse receipt "%(number)s", you must have its purchase '
+                               'order "%(order)s" still receiving; it is "%(state)s".',
+                               number=receipt.number, order=po.reference,
+                               state=_label(po.state)))
     supplier = virtual_location(LocationKind.supplier)
     location = receipt.location
     try:
@@ -239,8 +253,9 @@ def reverse_receipt(receipt: Receipt, *, actor, reason: str) -> Receipt:
                      note=f"reversal of {receipt.number}: {text}"[:500])
             for rl in receipt.lines], actor=actor)
     except StockError as err:
-        raise ReceivingError(f'To reverse receipt "{receipt.number}", you must first bring its '
-                             f"stock back to {location.label}: {err}") from None
+        raise ReceivingError(_('To reverse receipt "%(number)s", you must first bring its '
+                               "stock back to %(bin)s: %(reason)s", number=receipt.number,
+                               bin=location.label, reason=str(err))) from None
     for rl in receipt.lines:
         lines[rl.order_line_id].received_qty -= rl.quantity
     received = sum(line.received_qty for line in lines.values())

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from erp.catalog.models import Sku
 from erp.core.errors import DomainError, ValidationError
+from erp.core.i18n import _
 from erp.core.models import User
 from erp.core.money import round_amount
 from erp.extensions import db
@@ -140,11 +141,12 @@ def _quantities(items) -> dict[int, tuple[int, int | None]]:
     wanted: dict[int, tuple[int, int | None]] = {}
     for sku_id, quantity, supplier_id in pairs:
         if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
-            raise ValidationError(f"To draft an order line, the quantity must be a whole number "
-                                  f"above zero, got {quantity!r}.", field="quantity")
-        if sku_id in wanted:
-            raise ValidationError(f"SKU id {sku_id} is given twice; give each SKU once.",
+            raise ValidationError(_("To draft an order line, the quantity must be a whole "
+                                    "number above zero, got %(value)s.", value=repr(quantity)),
                                   field="quantity")
+        if sku_id in wanted:
+            raise ValidationError(_("SKU id %(id)s is given twice; give each SKU once.",
+                                    id=sku_id), field="quantity")
         wanted[int(sku_id)] = (quantity, supplier_id)
     return wanted
 
@@ -167,14 +169,14 @@ def create_draft_orders(items: Iterable[Suggestion] | Mapping[int, int]
     """
     wanted = _quantities(items)
     if not wanted:
-        raise ReplenishmentError("To create draft purchase orders, you must tick at least one "
-                                 "suggestion.")
+        raise ReplenishmentError(_("To create draft purchase orders, you must tick at least "
+                                   "one suggestion."))
     skus = {sku.id: sku for sku in db.session.scalars(
         select(Sku).where(Sku.id.in_(sorted(wanted))))}
     missing = sorted(set(wanted) - set(skus))
     if missing:
-        raise ReplenishmentError(f"To create draft purchase orders, every SKU must exist; "
-                                 f"SKU id {missing[0]} does not.")
+        raise ReplenishmentError(_("To create draft purchase orders, every SKU must exist; SKU "
+                                   "id %(id)s does not.", id=missing[0]))
     unresolved = [sku_id for sku_id, (_, supplier_id) in wanted.items() if supplier_id is None]
     chosen = preferred_supplier_items(unresolved) if unresolved else {}
     by_supplier: dict[int, list[tuple[Sku, int]]] = defaultdict(list)
@@ -189,8 +191,9 @@ def create_draft_orders(items: Iterable[Suggestion] | Mapping[int, int]
     if without:
         codes = ", ".join(sorted(without)[:10]) + (" ..." if len(without) > 10 else "")
         raise ReplenishmentError(
-            f"To create draft purchase orders, every SKU needs an active supplier; no active "
-            f"supplier sells {codes}. Add them to a supplier's price list, or untick them.")
+            _("To create draft purchase orders, every SKU needs an active supplier; no active "
+              "supplier sells %(skus)s. Add them to a supplier's price list, or untick them.",
+              skus=codes))
     suppliers = db.session.scalars(select(Supplier).where(Supplier.id.in_(sorted(by_supplier)))
                                    .order_by(Supplier.code)).all()
     orders = []

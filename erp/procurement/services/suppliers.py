@@ -22,6 +22,7 @@ from erp.catalog.models import Sku
 from erp.core import audit, settings
 from erp.core.codes import normalize_country
 from erp.core.errors import DomainError, ValidationError
+from erp.core.i18n import _, _l, format_number
 from erp.core.models import User, utcnow
 from erp.core.money import rate_on, to_decimal, validate_currency
 from erp.extensions import db
@@ -46,10 +47,20 @@ SUPPLIER_FIELDS = ("code", "name", "contact_name", "email", "phone", "address", 
                    "currency", "payment_terms", "lead_time_days", "language")
 #: the languages a purchase order can be printed in
 SUPPLIER_LANGUAGES = ("en", "zh_Hans_CN")
-#: the text fields: (label, longest length)
-_TEXT_LIMITS = {"name": ("name", 200), "contact_name": ("contact name", 120),
-                "email": ("email", 254), "phone": ("phone", 40), "address": ("address", 1000),
-                "payment_terms": ("payment terms", 120)}
+#: the text fields: (the refusal of a text too long, longest length)
+_TEXT_LIMITS = {
+    "name": (_l("The supplier's name may have at most %(most)s characters, this has "
+                "%(length)s."), 200),
+    "contact_name": (_l("The supplier's contact name may have at most %(most)s characters, "
+                        "this has %(length)s."), 120),
+    "email": (_l("The supplier's email may have at most %(most)s characters, this has "
+                 "%(length)s."), 254),
+    "phone": (_l("The supplier's phone may have at most %(most)s characters, this has "
+                 "%(length)s."), 40),
+    "address": (_l("The supplier's address may have at most %(most)s characters, this has "
+                   "%(length)s."), 1000),
+    "payment_terms": (_l("The supplier's payment terms may have at most %(most)s characters, "
+                         "this has %(length)s."), 120)}
 
 
 # --------------------------------------------------------------------------- cleaning
@@ -62,8 +73,8 @@ def clean_supplier_code(value: Any) -> str:
     """
     code = str(value if value is not None else "").strip().upper()
     if not SUPPLIER_CODE_RE.match(code):
-        raise ValueError(f"{code or 'an empty code'!r} is not a supplier code: use 2-20 "
-                         "letters, digits, '.', '-' or '_', e.g. SZ-TEX")
+        raise ValueError(_("%(code)s is not a supplier code: use 2-20 letters, digits, '.', '-' "
+                           "or '_', e.g. SZ-TEX", code=repr(code or _("an empty code"))))
     return code
 
 
@@ -71,27 +82,32 @@ def _optional_text(value: Any, field: str) -> str | None:
     text = str(value).strip() if value is not None else ""
     if not text:
         return None
-    label, limit = _TEXT_LIMITS[field]
+    message, limit = _TEXT_LIMITS[field]
     if len(text) > limit:
-        raise ValidationError(f"The supplier's {label} may have at most {limit:,} characters, "
-                              f"this has {len(text):,}.", field=field)
+        raise ValidationError(message % {"most": format_number(limit),
+                                         "length": format_number(len(text))}, field=field)
     return text
 
 
 def _whole_number(value: Any, *, field: str, label: str, minimum: int, maximum: int) -> int:
     """Return ``value`` as an int in ``[minimum, maximum]`` (``"12"`` and ``12.0`` count).
 
+    :param label: what the value is, translated (``_l("The pack multiple")``).
     :raises ValidationError: naming the field.
     """
-    message = f"{label} must be a whole number from {minimum:,} to {maximum:,}"
+    values = {"what": label, "least": format_number(minimum), "most": format_number(maximum)}
     if isinstance(value, bool) or value is None or str(value).strip() == "":
-        raise ValidationError(f"{message}.", field=field)
+        raise ValidationError(_("%(what)s must be a whole number from %(least)s to %(most)s.",
+                                **values), field=field)
     try:
         number = Decimal(value) if isinstance(value, int) else to_decimal(value, field=field)
     except ValidationError:
-        raise ValidationError(f"{message}, got {value!r}.", field=field) from None
+        raise ValidationError(_("%(what)s must be a whole number from %(least)s to %(most)s, "
+                                "got %(value)s.", value=repr(value), **values),
+                              field=field) from None
     if number != number.to_integral_value() or not minimum <= number <= maximum:
-        raise ValidationError(f"{message}, got {value}.", field=field)
+        raise ValidationError(_("%(what)s must be a whole number from %(least)s to %(most)s, "
+                                "got %(value)s.", value=value, **values), field=field)
     return int(number)
 
 
@@ -104,24 +120,29 @@ def _clean_supplier_field(key: str, value: Any) -> Any:
         try:
             return clean_supplier_code(value)
         except ValueError as exc:
-            raise ValidationError(f"{str(exc)[0].upper()}{str(exc)[1:]}.", field="code") from None
+            # NOTE: the refusal of a malformed code, made a sentence: its full stop
+            raise ValidationError(_("%(error)s.",
+                                    error=str(exc)[:1].upper() + str(exc)[1:]),
+                                  field="code") from None
     if key == "name":
         name = _optional_text(value, "name")
         if name is None:
-            raise ValidationError("A supplier needs a name.", field="name")
+            raise ValidationError(_("A supplier needs a name."), field="name")
         return name
     if key == "country":
         try:
             return normalize_country(value)
         except ValueError as exc:
-            raise ValidationError(f"Country: {exc}.", field="country") from None
+            raise ValidationError(_("Country: %(error)s.", error=str(exc)),
+                                  field="country") from None
     if key == "currency":
         try:
             return validate_currency(str(value or ""))
         except ValueError as exc:
-            raise ValidationError(f"Currency: {exc}.", field="currency") from None
+            raise ValidationError(_("Currency: %(error)s.", error=str(exc)),
+                                  field="currency") from None
     if key == "lead_time_days":
-        return _whole_number(value, field="lead_time_days", label="The lead time in days",
+        return _whole_number(value, field="lead_time_days", label=_("The lead time in days"),
                              minimum=0, maximum=MAX_LEAD_TIME_DAYS)
     if key == "language":
         return clean_supplier_language(value)
@@ -130,11 +151,13 @@ def _clean_supplier_field(key: str, value: Any) -> Any:
         try:
             validate_email(text, check_deliverability=False)
         except EmailNotValidError:
-            raise ValidationError(f"{text!r} is not an email address (e.g. "
-                                  "sales@supplier.com).", field="email") from None
+            raise ValidationError(_("%(value)s is not an email address (e.g. "
+                                    "sales@supplier.com).", value=repr(text)),
+                                  field="email") from None
     if key == "phone" and text is not None and not PHONE_RE.match(text):
-        raise ValidationError(f"{text!r} is not a phone number: use digits, spaces, '+', '-', "
-                              "'.', '/' and brackets, e.g. +86 755 1234 5678.", field="phone")
+        raise ValidationError(_("%(value)s is not a phone number: use digits, spaces, '+', "
+                                "'-', '.', '/' and brackets, e.g. +86 755 1234 5678.",
+                                value=repr(text)), field="phone")
     return text
 
 
@@ -175,10 +198,14 @@ def get_supplier_by_code(code: Any) -> Supplier | None:
 def _ensure_code_free(code: str, supplier: Supplier | None) -> None:
     other = get_supplier_by_code(code)
     if other is not None and other is not supplier:
-        action = (f'create supplier "{code}"' if supplier is None
-                  else f'rename supplier "{supplier.code}" to "{code}"')
-        raise SupplierError(f"To {action}, you must choose another code: supplier "
-                            f"{other.name} already uses it.", field="code")
+        if supplier is None:
+            message = _('To create supplier "%(code)s", you must choose another code: supplier '
+                        "%(other)s already uses it.", code=code, other=other.name)
+        else:
+            message = _('To rename supplier "%(old)s" to "%(code)s", you must choose another '
+                        "code: supplier %(other)s already uses it.", old=supplier.code,
+                        code=code, other=other.name)
+        raise SupplierError(message, field="code")
 
 
 def create_supplier(*, code: str, name: str, country: str, currency: str, actor: User | None,
@@ -268,17 +295,19 @@ def clean_unit_price(value: Any) -> Decimal:
     :raises ValidationError: naming the ``unit_price`` field.
     """
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise ValidationError("A unit price is required (zero or more).", field="unit_price")
+        raise ValidationError(_("A unit price is required (zero or more)."), field="unit_price")
     price = to_decimal(value, field="unit_price")
     if price < 0:
-        raise ValidationError(f"The unit price must be zero or more, got {value}.",
-                              field="unit_price")
+        raise ValidationError(_("The unit price must be zero or more, got %(value)s.",
+                                value=value), field="unit_price")
     if price >= MAX_PRICE:
-        raise ValidationError(f"The unit price must be less than {MAX_PRICE:,.0f}, got {value}.",
+        raise ValidationError(_("The unit price must be less than %(most)s, got %(value)s.",
+                                most=format_number(MAX_PRICE, 0), value=value),
                               field="unit_price")
     if price != price.quantize(Decimal(1).scaleb(-PRICE_PLACES)):
-        raise ValidationError(f"The unit price may have at most {PRICE_PLACES} decimal places, "
-                              f"got {value}.", field="unit_price")
+        raise ValidationError(_("The unit price may have at most %(places)s decimal places, "
+                                "got %(value)s.", places=PRICE_PLACES, value=value),
+                              field="unit_price")
     return price.quantize(Decimal(1).scaleb(-PRICE_PLACES))
 
 
@@ -293,20 +322,22 @@ def clean_supplier_item_values(*, unit_price: Any, currency: Any, supplier_code:
     try:
         out["currency"] = validate_currency(str(currency or ""))
     except ValueError as exc:
-        raise ValidationError(f"Currency: {exc}.", field="currency") from None
+        raise ValidationError(_("Currency: %(error)s.", error=str(exc)),
+                              field="currency") from None
     code = str(supplier_code).strip() if supplier_code is not None else ""
     if len(code) > 60:
-        raise ValidationError(f"The supplier's item code may have at most 60 characters, this "
-                              f"has {len(code)}.", field="supplier_code")
+        raise ValidationError(_("The supplier's item code may have at most 60 characters, this "
+                                "has %(length)s.", length=len(code)), field="supplier_code")
     out["supplier_code"] = code or None
-    out["moq"] = _whole_number(moq, field="moq", label="The minimum order quantity (MOQ)",
+    out["moq"] = _whole_number(moq, field="moq", label=_("The minimum order quantity (MOQ)"),
                                minimum=1, maximum=MAX_QUANTITY)
     out["pack_multiple"] = _whole_number(pack_multiple, field="pack_multiple",
-                                         label="The pack multiple", minimum=1,
+                                         label=_("The pack multiple"), minimum=1,
                                          maximum=MAX_QUANTITY)
     out["lead_time_days"] = None if lead_time_days is None or str(lead_time_days).strip() == "" \
         else _whole_number(lead_time_days, field="lead_time_days",
-                           label="The lead time in days", minimum=0, maximum=MAX_LEAD_TIME_DAYS)
+                           label=_("The lead time in days"), minimum=0,
+                           maximum=MAX_LEAD_TIME_DAYS)
     return out
 
 
@@ -357,9 +388,9 @@ def set_supplier_item(supplier: Supplier, sku: Sku, *, unit_price: Decimal | str
     values["preferred"] = bool(preferred)
     item = get_supplier_item(supplier, sku)
     if values["preferred"] and not supplier.active and not (item is not None and item.preferred):
-        raise SupplierError(f'To make supplier "{supplier.code}" the preferred one for SKU '
-                            f'"{sku.code}", you must reactivate the supplier first.',
-                            field="preferred")
+        raise SupplierError(_('To make supplier "%(supplier)s" the preferred one for SKU '
+                              '"%(sku)s", you must reactivate the supplier first.',
+                              supplier=supplier.code, sku=sku.code), field="preferred")
     if item is None:
         item = SupplierItem(supplier=supplier, sku=sku, **values)
         db.session.add(item)

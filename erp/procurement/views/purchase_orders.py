@@ -21,6 +21,7 @@ from erp.catalog.models import Product, Sku
 from erp.core import dashboard
 from erp.core import settings as core_settings
 from erp.core.errors import DomainError, ValidationError
+from erp.core.i18n import _, format_date, format_money, format_number, ngettext
 from erp.core.money import round_amount
 from erp.core.permissions import has_permission, permission_required
 from erp.core.queries import AuditFilters, audit_event_query
@@ -95,7 +96,7 @@ def _list_page(filters: queries.PurchaseOrderFilters, title: str):
 @permission_required("procurement.view")
 def purchase_order_list():
     """List purchase orders: search number or supplier; filter state, supplier, dates, overdue."""
-    return _list_page(purchase_order_filters(), "Purchase orders")
+    return _list_page(purchase_order_filters(), _("Purchase orders"))
 
 
 @bp.get("/purchase-orders/awaiting-approval")
@@ -104,7 +105,7 @@ def purchase_orders_awaiting_approval():
     """List the purchase orders waiting for a manager's approval."""
     filters = purchase_order_filters()
     filters.state = PurchaseOrderState.awaiting_approval.value
-    return _list_page(filters, "Purchase orders awaiting approval")
+    return _list_page(filters, _("Purchase orders awaiting approval"))
 
 
 @bp.route("/purchase-orders/new", methods=["GET", "POST"])
@@ -112,7 +113,7 @@ def purchase_orders_awaiting_approval():
 def create_purchase_order():
     """Start a draft purchase order to a supplier."""
     form = PurchaseOrderForm()
-    form.supplier_id.choices = [("", "Choose a supplier")] + [
+    form.supplier_id.choices = [("", _("Choose a supplier"))] + [
         (str(ident), f"{code} {name} ({currency})")
         for ident, code, name, currency, _ in queries.supplier_options(active_only=True)]
     if request.method == "GET" and request.args.get("supplier", type=int):
@@ -128,7 +129,8 @@ def create_purchase_order():
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Draft purchase order to {supplier.code} started; add its lines.", "success")
+            flash(_("Draft purchase order to %(supplier)s started; add its lines.",
+                    supplier=supplier.code), "success")
             return redirect(url_for(".purchase_order_detail", po_id=po.id))
     status = 422 if request.method == "POST" else 200
     return render_template("procurement/po_form.html", form=form), status
@@ -220,7 +222,7 @@ def edit_purchase_order(po_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Purchase order {po.reference} saved.", "success")
+            flash(_("Purchase order %(number)s saved.", number=po.reference), "success")
             return redirect(url_for(".purchase_order_detail", po_id=po.id))
     status = 422 if request.method == "POST" else 200
     return render_template("procurement/po_edit.html", po=po, form=form,
@@ -244,8 +246,9 @@ def add_purchase_order_line(po_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Added {line.quantity:,} × {sku.code} at {line.unit_price:,.4f} "
-                  f"{po.currency}.", "success")
+            flash(_("Added %(qty)s × %(sku)s at %(price)s.", qty=format_number(line.quantity),
+                    sku=sku.code, price=format_money(line.unit_price, po.currency, 4)),
+                  "success")
             return redirect(url_for(".purchase_order_detail", po_id=po.id, _anchor="add-line"))
     return _render_detail(_load(po_id), line_form=form, status=422)
 
@@ -265,8 +268,8 @@ def edit_purchase_order_line(po_id: int, line_id: int):
     po = line.order
     draft = services.can_edit_lines(po)
     if not draft and not services.can_update(po):
-        flash(f"Purchase order {po.reference} is {PURCHASE_ORDER_STATES.label(po.state)}; its "
-              "lines no longer change.", "error")
+        flash(_("Purchase order %(number)s is %(state)s; its lines no longer change.",
+                number=po.reference, state=PURCHASE_ORDER_STATES.label(po.state)), "error")
         return redirect(url_for(".purchase_order_detail", po_id=po.id))
     form = LineEditForm(obj=line) if draft else ExpectedDateForm(obj=line)
     if form.validate_on_submit():
@@ -283,7 +286,8 @@ def edit_purchase_order_line(po_id: int, line_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Line {line.sku.code} of {po.reference} saved.", "success")
+            flash(_("Line %(sku)s of %(number)s saved.", sku=line.sku.code, number=po.reference),
+                  "success")
             return redirect(url_for(".purchase_order_detail", po_id=po.id))
     status = 422 if request.method == "POST" else 200
     return render_template("procurement/po_line_form.html", po=po, line=line, form=form,
@@ -300,7 +304,7 @@ def remove_purchase_order_line(po_id: int, line_id: int):
         abort(400)
     services.remove_purchase_order_line(line, actor=current_user)
     db.session.commit()
-    flash(f"Line {code} removed from {po.reference}.", "success")
+    flash(_("Line %(sku)s removed from %(number)s.", sku=code, number=po.reference), "success")
     return redirect(url_for(".purchase_order_detail", po_id=po.id))
 
 
@@ -323,9 +327,10 @@ def submit_purchase_order(po_id: int):
     def act(po, form):
         services.submit_purchase_order(po, actor=current_user)
         if po.state == PurchaseOrderState.approved:
-            return f"Purchase order {po.number} is approved (within the approval threshold)."
-        return f"Purchase order {po.number} is above the approval threshold and waits for a " \
-               "manager's approval."
+            return _("Purchase order %(number)s is approved (within the approval threshold).",
+                     number=po.number)
+        return _("Purchase order %(number)s is above the approval threshold and waits for a "
+                 "manager's approval.", number=po.number)
     return _decide(po_id, ConfirmForm, act)
 
 
@@ -335,7 +340,7 @@ def approve_purchase_order(po_id: int):
     """Approve an order awaiting approval."""
     def act(po, form):
         services.approve_purchase_order(po, approver=current_user)
-        return f"Purchase order {po.number} approved."
+        return _("Purchase order %(number)s approved.", number=po.number)
     return _decide(po_id, ConfirmForm, act)
 
 
@@ -345,7 +350,7 @@ def send_back_purchase_order(po_id: int):
     """Send an order awaiting approval back to draft with a reason."""
     def act(po, form):
         services.send_back_purchase_order(po, actor=current_user, reason=form.reason.data)
-        return f"Purchase order {po.number} sent back to draft."
+        return _("Purchase order %(number)s sent back to draft.", number=po.number)
     return _decide(po_id, ReasonForm, act)
 
 
@@ -356,7 +361,8 @@ def mark_purchase_order_ordered(po_id: int):
     def act(po, form):
         services.mark_purchase_order_ordered(po, actor=current_user,
                                              ordered_on=form.ordered_on.data)
-        return f"Purchase order {po.number} is ordered; expected {po.expected_date}."
+        return _("Purchase order %(number)s is ordered; expected %(date)s.", number=po.number,
+                 date=format_date(po.expected_date))
     return _decide(po_id, OrderForm, act)
 
 
@@ -366,7 +372,7 @@ def cancel_purchase_order(po_id: int):
     """Cancel an order before anything is received."""
     def act(po, form):
         services.cancel_purchase_order(po, actor=current_user, reason=form.reason.data)
-        return f"Purchase order {po.reference} cancelled."
+        return _("Purchase order %(number)s cancelled.", number=po.reference)
     return _decide(po_id, ReasonForm, act)
 
 
@@ -378,8 +384,10 @@ def close_purchase_order(po_id: int):
         remaining = sum(line.remaining_qty for line in po.lines)
         services.close_purchase_order(po, actor=current_user, reason=form.reason.data)
         if remaining:
-            return f"Purchase order {po.number} closed short: {remaining:,} unit(s) cancelled."
-        return f"Purchase order {po.number} closed."
+            return ngettext("Purchase order %(number)s closed short: %(count)s unit cancelled.",
+                            "Purchase order %(number)s closed short: %(count)s units cancelled.",
+                            remaining, number=po.number, count=format_number(remaining))
+        return _("Purchase order %(number)s closed.", number=po.number)
     return _decide(po_id, ReasonForm, act)
 
 

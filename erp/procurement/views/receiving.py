@@ -8,6 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from erp.core.errors import DomainError, ValidationError
+from erp.core.i18n import _, format_number, ngettext
 from erp.core.permissions import has_permission, permission_required
 from erp.core.settings import base_currency
 from erp.core.viewhelpers import get_or_404
@@ -35,11 +36,13 @@ def receiving_start():
     if number and form.validate():
         po = queries.purchase_order_by_number(number)
         if po is None:
-            form.number.errors = [f'No purchase order has the number "{number}".']
+            form.number.errors = [_('No purchase order has the number "%(number)s".',
+                                    number=number)]
         elif not services.can_receive(po):
             form.number.errors = [
-                f'To receive purchase order "{po.number}", you must have it ordered; it is '
-                f'"{PURCHASE_ORDER_STATES.label(po.state)}".']
+                _('To receive purchase order "%(number)s", you must have it ordered; it is '
+                  '"%(state)s".', number=po.number,
+                  state=PURCHASE_ORDER_STATES.label(po.state))]
         else:
             return redirect(url_for(".receive_purchase_order", po_id=po.id))
     filters = queries.PurchaseOrderFilters(state="receivable")
@@ -96,11 +99,11 @@ def _read_quantities(lines: list[_Line]) -> bool:
         try:
             line.entered = int(raw)
         except ValueError:
-            line.error = f'"{raw}" is not a whole number.'
+            line.error = _('"%(value)s" is not a whole number.', value=raw)
             ok = False
             continue
         if line.entered < 0:
-            line.error = "Enter zero or more."
+            line.error = _("Enter zero or more.")
             ok = False
     return ok
 
@@ -113,8 +116,8 @@ def _scan(lines: list[_Line], text: str) -> _Line:
     sku = warehouse_services.find_sku(text, field="scan")
     mine = [line for line in lines if line.sku_code == sku.code]
     if not mine:
-        raise ValidationError(f'SKU "{sku.code}" is not on this purchase order; set it aside '
-                              "and tell purchasing.", field="scan")
+        raise ValidationError(_('SKU "%(sku)s" is not on this purchase order; set it aside and '
+                                "tell purchasing.", sku=sku.code), field="scan")
     line = next((ln for ln in mine if (ln.entered or 0) < ln.receivable), mine[0])
     line.entered = (line.entered or 0) + 1
     return line
@@ -160,8 +163,12 @@ def receive_purchase_order(po_id: int):
             else:
                 db.session.commit()
                 units = sum(quantities.values())
-                flash(f"Receipt {receipt.number}: {units:,} unit(s) of {po.number} received "
-                      f"into {location.label}.", "success")
+                flash(ngettext("Receipt %(receipt)s: %(count)s unit of %(number)s received into "
+                               "%(bin)s.",
+                               "Receipt %(receipt)s: %(count)s units of %(number)s received "
+                               "into %(bin)s.", units, receipt=receipt.number,
+                               count=format_number(units), number=po.number,
+                               bin=location.label), "success")
                 return redirect(url_for(".receipt_detail", receipt_id=receipt.id))
         elif (form.scan.data or "").strip():
             try:
@@ -172,8 +179,9 @@ def receive_purchase_order(po_id: int):
             else:
                 form.scan.data = ""
                 if line.entered > line.receivable:
-                    line.error = (f"{line.entered:,} is more than the {line.receivable:,} this "
-                                  "line may still receive.")
+                    line.error = _("%(entered)s is more than the %(most)s this line may still "
+                                   "receive.", entered=format_number(line.entered),
+                                   most=format_number(line.receivable))
         if not valid:
             status = 422
     if form.bin.errors:
@@ -205,10 +213,11 @@ def reverse_receipt(receipt_id: int):
     receipt = get_or_404(Receipt, receipt_id)
     form = ReasonForm()
     if not form.validate_on_submit():
-        flash("The reason is too long.", "error")
+        flash(_("The reason is too long."), "error")
         return redirect(url_for(".receipt_detail", receipt_id=receipt.id))
     services.reverse_receipt(receipt, actor=current_user, reason=form.reason.data)
     db.session.commit()
-    flash(f"Receipt {receipt.number} reversed; purchase order {receipt.order.number} is "
-          f"{PURCHASE_ORDER_STATES.label(receipt.order.state)}.", "success")
+    flash(_("Receipt %(receipt)s reversed; purchase order %(number)s is %(state)s.",
+            receipt=receipt.number, number=receipt.order.number,
+            state=PURCHASE_ORDER_STATES.label(receipt.order.state)), "success")
     return redirect(url_for(".receipt_detail", receipt_id=receipt.id))

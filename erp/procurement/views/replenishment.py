@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from erp.brands.models import Brand
 from erp.catalog.queries import category_choices
+from erp.core.i18n import _, ngettext
 from erp.core.permissions import permission_required
 from erp.core.viewhelpers import paginate_rows, xlsx_response
 from erp.core.web import is_safe_next
@@ -76,15 +77,20 @@ def create_draft_orders():
     form = DraftOrdersForm()
     try:
         if not form.validate_on_submit():
-            raise ValueError("; ".join(e for errors in form.errors.values() for e in errors))
+            raise ValueError("; ".join(str(e) for errors in form.errors.values()
+                                       for e in errors))
         quantities = form.quantities(request.form)
     except ValueError as err:
-        flash(str(err) or "Tick at least one suggestion.", "error")
+        flash(str(err) or _("Tick at least one suggestion."), "error")
         return redirect(back)
     orders = services.create_draft_orders(quantities, actor=current_user)
     db.session.commit()
-    listed = "; ".join(f"{order.reference} for {order.supplier.code} ({len(order.lines)} "
-                       f"line{'s' if len(order.lines) != 1 else ''})" for order in orders)
-    flash(f"Created {len(orders)} draft purchase order{'s' if len(orders) != 1 else ''}: "
-          f"{listed}.", "success")
+    # NOTE: joins the drafts in a list ("draft #12 for SZTEX (1 line); draft #13 ...")
+    listed = _("; ").join(
+        ngettext("%(order)s for %(supplier)s (%(num)d line)",
+                 "%(order)s for %(supplier)s (%(num)d lines)", len(order.lines),
+                 order=order.reference, supplier=order.supplier.code) for order in orders)
+    flash(ngettext("Created %(num)d draft purchase order: %(orders)s.",
+                   "Created %(num)d draft purchase orders: %(orders)s.", len(orders),
+                   orders=listed), "success")
     return redirect(back)

@@ -10,6 +10,7 @@ from flask_login import current_user
 from erp.core import importing
 from erp.core.errors import DomainError
 from erp.core.forms import ConfirmForm
+from erp.core.i18n import _, _l
 from erp.core.models import utcnow
 from erp.core.permissions import permission_required
 from erp.core.viewhelpers import form_errors, get_or_404, page_arg, xlsx_response
@@ -28,14 +29,14 @@ DEFAULT_DETAIL_DAYS = 365
 RECENT_ORDERS = 10
 
 PRICE_IMPORT = importing.Importer(
-    name="supplier-prices", title="Import supplier prices",
+    name="supplier-prices", title=_l("Import supplier prices"),
     spec=procurement_excel.SUPPLIER_PRICE_SPEC, run=procurement_excel.import_supplier_prices,
     template_endpoint="procurement.supplier_price_template",
     report_endpoint="procurement.supplier_price_import_errors",
     back_endpoint="procurement.supplier_list",
-    intro="One row per supplier and SKU. A pair the price list already has updates that item; "
-          "a new pair adds the SKU to the supplier's price list. The whole file is applied, or "
-          "nothing if any row has an error.")
+    intro=_l("One row per supplier and SKU. A pair the price list already has updates that "
+             "item; a new pair adds the SKU to the supplier's price list. The whole file is "
+             "applied, or nothing if any row has an error."))
 
 
 def _post_form():
@@ -61,7 +62,7 @@ def date_range(days: int) -> tuple[DateRangeForm, date, date]:
     date_from = (form.date_from.data if form.date_from.data and not form.date_from.errors
                  else date_to - timedelta(days=days - 1))
     if date_from > date_to:
-        form.date_from.errors = [*form.date_from.errors, "must be on or before the end date"]
+        form.date_from.errors = [*form.date_from.errors, _("must be on or before the end date")]
         date_from, date_to = today - timedelta(days=days - 1), today
     return form, date_from, date_to
 
@@ -101,7 +102,7 @@ def create_supplier():
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Supplier {supplier.code} created.", "success")
+            flash(_("Supplier %(code)s created.", code=supplier.code), "success")
             return redirect(url_for(".supplier_detail", supplier_id=supplier.id))
     return render_template("procurement/supplier_form.html", form=form, supplier=None)
 
@@ -139,7 +140,7 @@ def edit_supplier(supplier_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Supplier {supplier.code} saved.", "success")
+            flash(_("Supplier %(code)s saved.", code=supplier.code), "success")
             return redirect(url_for(".supplier_detail", supplier_id=supplier.id))
     return render_template("procurement/supplier_form.html", form=form, supplier=supplier)
 
@@ -152,8 +153,10 @@ def toggle_supplier_active(supplier_id: int):
     _post_form()
     services.set_supplier_active(supplier, not supplier.active, actor=current_user)
     db.session.commit()
-    flash(f"Supplier {supplier.code} {'reactivated' if supplier.active else 'deactivated'}.",
-          "success")
+    if supplier.active:
+        flash(_("Supplier %(code)s reactivated.", code=supplier.code), "success")
+    else:
+        flash(_("Supplier %(code)s deactivated.", code=supplier.code), "success")
     return redirect(url_for(".supplier_detail", supplier_id=supplier.id))
 
 
@@ -175,7 +178,8 @@ def add_supplier_item(supplier_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"{item.sku.code} saved in the price list of {supplier.code}.", "success")
+            flash(_("%(sku)s saved in the price list of %(supplier)s.", sku=item.sku.code,
+                    supplier=supplier.code), "success")
             return redirect(url_for(".supplier_detail", supplier_id=supplier.id))
     return _supplier_page(supplier, item_form=form), 422
 
@@ -198,8 +202,8 @@ def edit_supplier_item(item_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"{item.sku.code} saved in the price list of {item.supplier.code}.",
-                  "success")
+            flash(_("%(sku)s saved in the price list of %(supplier)s.", sku=item.sku.code,
+                    supplier=item.supplier.code), "success")
             return redirect(url_for(".supplier_detail", supplier_id=item.supplier_id))
     return render_template("procurement/supplier_item_form.html", form=form, item=item)
 
@@ -213,7 +217,8 @@ def remove_supplier_item(item_id: int):
     _post_form()
     services.remove_supplier_item(item, actor=current_user)
     db.session.commit()
-    flash(f"{sku_code} removed from the price list of {supplier_code}.", "success")
+    flash(_("%(sku)s removed from the price list of %(supplier)s.", sku=sku_code,
+            supplier=supplier_code), "success")
     return redirect(url_for(".supplier_detail", supplier_id=supplier_id))
 
 
