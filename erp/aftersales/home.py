@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, type_coerce
+from sqlalchemy import bindparam, func, select, type_coerce
 
-from erp.aftersales.models import AfterSalesCase, CaseState, Refund, RefundState
-from erp.aftersales.queries import due_today_clause, overdue_clause
+from erp.aftersales.models import CASE_STATES, AfterSalesCase, CaseState, Refund, RefundState
+from erp.aftersales.queries import local_midnight
 from erp.core import dashboard
 from erp.core.dashboard import Card, Context, Figure
 from erp.core.i18n import _l
@@ -18,25 +18,39 @@ OVERDUE, DUE_TODAY, TO_DECIDE = ("aftersales.overdue", "aftersales.due_today",
 REFUNDS = "aftersales.refunds_pending"
 
 
-def _cases(condition):
-    return select(func.count()).select_from(AfterSalesCase).where(condition).scalar_subquery()
+def _cases(*conditions):
+    return select(func.count()).select_from(AfterSalesCase).where(*conditions).scalar_subquery()
+
+
+_ACTIVE = AfterSalesCase.state.in_(list(CASE_STATES.groups["active"]))
+#: the case list's filters (overdue, due today, inspected) as one count each, built once
+COLUMNS = {
+    OVERDUE: _cases(_ACTIVE, AfterSalesCase.due_at < bindparam("now")),
+    DUE_TODAY: _cases(_ACTIVE, AfterSalesCase.due_at >= bindparam("now"),
+                      AfterSalesCase.due_at < bindparam("midnight")),
+    TO_DECIDE: _cases(AfterSalesCase.state == CaseState.inspected),
+}
+#: the refunds waiting for a manager, per currency
+PENDING_REFUNDS = (select(Refund.currency, func.count(),
+                          type_coerce(func.sum(Refund.amount), Money()))
+                   .where(Refund.state == RefundState.pending).group_by(Refund.currency))
 
 
 @dashboard.source([OVERDUE, DUE_TODAY, TO_DECIDE])
 def case_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
-    """Count cases overdue, due later today and inspected returns, in one query."""
-    columns = {OVERDUE: _cases(overdue_clause(ctx.now)),
-               DUE_TODAY: _cases(due_today_clause(ctx.now)),
-               TO_DECIDE: _cases(AfterSalesCase.state == CaseState.inspected)}
-    return dashboard.scalars(columns, keys)
+    """Count cases overdue, due later today and inspected returns, in one query.
+
+    The same conditions as the case list's ``overdue`` and ``due=today`` filters
+    (:func:`~erp.aftersales.queries.overdue_clause`, :func:`~erp.aftersales.queries.
+    due_today_clause`), with the time bound.
+    """
+    return dashboard.scalars(COLUMNS, keys, now=ctx.now, midnight=local_midnight(ctx.now))
 
 
 @dashboard.source([REFUNDS])
 def refund_figures(keys: frozenset[str], ctx: Context) -> dict[str, Figure]:
     """Count the refunds waiting for a manager and sum them in the base currency."""
-    rows = db.session.execute(
-        select(Refund.currency, func.count(), type_coerce(func.sum(Refund.amount), Money()))
-        .where(Refund.state == RefundState.pending).group_by(Refund.currency)).all()
+    rows = db.session.execute(PENDING_REFUNDS).all()
     total, missing = ctx.in_base({currency: amount for currency, _n, amount in rows})
     return {REFUNDS: Figure(sum(n for _c, n, _a in rows), amount=total, rate_missing=missing)}
 

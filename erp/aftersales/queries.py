@@ -62,17 +62,18 @@ def overdue_clause(now: datetime | None = None):
     return and_(AfterSalesCase.state.in_(list(ACTIVE)), AfterSalesCase.due_at < (now or utcnow()))
 
 
-def due_today_clause(now: datetime | None = None):
-    """Return the SQL condition of a case due later today: active, due from now to midnight.
-
-    Midnight is the server's local one (where the staff work); the case list and the home page
-    share this condition.
-    """
-    now = now or utcnow()
+def local_midnight(now: datetime) -> datetime:
+    """Return the end of ``now``'s day in the server's local time (where the staff work), UTC."""
     local = now.astimezone()
-    midnight = datetime.combine(local.date() + timedelta(days=1), time.min, local.tzinfo)
+    return datetime.combine(local.date() + timedelta(days=1), time.min,
+                            local.tzinfo).astimezone(UTC)
+
+
+def due_today_clause(now: datetime | None = None):
+    """Return the SQL condition of a case due later today: active, due from now to midnight."""
+    now = now or utcnow()
     return and_(AfterSalesCase.state.in_(list(ACTIVE)), AfterSalesCase.due_at >= now,
-                AfterSalesCase.due_at < midnight.astimezone(UTC))
+                AfterSalesCase.due_at < local_midnight(now))
 
 
 def _text_clause(text: str):

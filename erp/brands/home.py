@@ -14,12 +14,15 @@ from erp.extensions import db
 DRAFTS = "brands.drafts"
 
 
+#: the specification versions awaiting approval
+DRAFT_COUNT = (select(func.count()).select_from(SpecificationVersion)
+               .where(SpecificationVersion.state == SpecificationState.draft))
+
+
 @dashboard.source([DRAFTS])
 def brand_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
     """Count the specification versions awaiting approval."""
-    return {DRAFTS: db.session.scalar(
-        select(func.count()).select_from(SpecificationVersion)
-        .where(SpecificationVersion.state == SpecificationState.draft)) or 0}
+    return {DRAFTS: db.session.scalar(DRAFT_COUNT) or 0}
 
 
 DRAFTS_CARD = (_l("Specifications awaiting approval"), "brands.approve", DRAFTS,

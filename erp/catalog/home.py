@@ -13,11 +13,13 @@ from erp.extensions import db
 ACTIVE = "catalog.active_skus"
 
 
+ACTIVE_COUNT = select(func.count()).select_from(Sku).where(Sku.status == SkuStatus.active)
+
+
 @dashboard.source([ACTIVE])
 def catalog_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
     """Count the active SKUs."""
-    return {ACTIVE: db.session.scalar(select(func.count()).select_from(Sku)
-                                      .where(Sku.status == SkuStatus.active)) or 0}
+    return {ACTIVE: db.session.scalar(ACTIVE_COUNT) or 0}
 
 
 dashboard.register(

@@ -20,10 +20,10 @@ from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
 
-from flask import url_for
-from sqlalchemy import and_, func, select
+from flask import request, url_for
+from sqlalchemy import and_, bindparam, func, select
 
-from erp.core.i18n import _l
+from erp.core.i18n import _l, current_language
 from erp.core.models import AuditEvent, ExchangeRate, Role, User
 from erp.core.permissions import permissions_of
 from erp.extensions import db
@@ -95,15 +95,17 @@ class Context:
 
     def _latest_rates(self) -> dict[str, Decimal]:
         if self._rates is None:
-            latest = (select(ExchangeRate.currency,
-                             func.max(ExchangeRate.valid_from).label("valid_from"))
-                      .where(ExchangeRate.valid_from <= self.today)
-                      .group_by(ExchangeRate.currency).subquery())
-            self._rates = dict(db.session.execute(
-                select(ExchangeRate.currency, ExchangeRate.rate)
-                .join(latest, and_(latest.c.currency == ExchangeRate.currency,
-                                   latest.c.valid_from == ExchangeRate.valid_from))).all())
+            self._rates = dict(db.session.execute(_LATEST_RATES, {"on": self.today}).all())
         return self._rates
+
+
+_LATEST = (select(ExchangeRate.currency, func.max(ExchangeRate.valid_from).label("valid_from"))
+           .where(ExchangeRate.valid_from <= bindparam("on"))
+           .group_by(ExchangeRate.currency).subquery())
+#: each currency's latest rate on ``:on``
+_LATEST_RATES = (select(ExchangeRate.currency, ExchangeRate.rate)
+                 .join(_LATEST, and_(_LATEST.c.currency == ExchangeRate.currency,
+                                     _LATEST.c.valid_from == ExchangeRate.valid_from)))
 
 
 #: a source: ``source(wanted figure keys, context) -> {key: Figure or count}``
@@ -170,6 +172,44 @@ def _figures(cards: list[Card], ctx: Context) -> dict[str, Figure]:
     return values
 
 
+# The page is read often (the dashboard_rps benchmark): what never changes between requests
+# is computed once per process: a card's title and hint in each language, its link, the
+# statements of the sources (so SQLAlchemy keeps their cache keys too).
+_TEXTS: dict[tuple[str, int], str] = {}
+_GROUPING: dict[str, str] = {}
+_URLS: dict[tuple, str] = {}
+
+
+def _text(value, lang: str) -> str:
+    """Return a (lazy) string of a card in ``lang``, translated once per process."""
+    if isinstance(value, str):
+        return value
+    key = (lang, id(value))
+    text = _TEXTS.get(key)
+    if text is None:
+        text = _TEXTS[key] = str(value)
+    return text
+
+
+def _count_text(count: int, lang: str) -> str:
+    """Return a count with the thousands separator of ``lang`` (as ``|number`` writes it)."""
+    group = _GROUPING.get(lang)
+    if group is None:
+        from babel.numbers import get_group_symbol
+        group = _GROUPING[lang] = get_group_symbol(lang)
+    return f"{count:,}".replace(",", group)
+
+
+def _url(card: Card, ctx: Context) -> str:
+    if callable(card.args):
+        return url_for(card.endpoint, **card.args(ctx))
+    key = (request.script_root, card.endpoint, card.args)
+    url = _URLS.get(key)
+    if url is None:
+        url = _URLS[key] = url_for(card.endpoint, **dict(card.args))
+    return url
+
+
 def sections_for(user, now: datetime | None = None) -> tuple[list[dict], str | None]:
     """Return the sections of ``user``'s roles, each with its cards, counts and links.
 
@@ -182,6 +222,7 @@ def sections_for(user, now: datetime | None = None) -> tuple[list[dict], str | N
               for role in SECTIONS if role in roles]
     ctx = Context(now)
     values = _figures([card for _role, cards in chosen for card in cards], ctx)
+    lang = current_language()
     sections = []
     base = None
     for role, cards in chosen:
@@ -193,44 +234,55 @@ def sections_for(user, now: datetime | None = None) -> tuple[list[dict], str | N
             if card.amount:
                 base = ctx.base  # read once, and only when an amount is shown
             shown.append({
-                "title": card.title, "count": figure.count, "hint": card.hint,
-                "url": url_for(card.endpoint, **dict(
-                    card.args(ctx) if callable(card.args) else card.args)),
+                "title": _text(card.title, lang), "count": figure.count,
+                "count_text": _count_text(figure.count, lang),
+                "hint": _text(card.hint, lang), "url": _url(card, ctx),
                 "amount": figure.amount if card.amount else None,
                 "rate_missing": card.amount and figure.rate_missing,
                 "detail": card.detail(figure) if card.detail else ""})
-        sections.append({"role": role.value, "title": SECTIONS[role], "cards": shown})
+        sections.append({"role": role.value, "title": _text(SECTIONS[role], lang),
+                         "cards": shown})
     return sections, base
+
+
+_SELECTS: dict[tuple[int, frozenset[str]], object] = {}
+
+
+def scalars(columns: Mapping[str, object], keys: Iterable[str], **params) -> dict:
+    """Run the scalar subqueries of ``columns`` named in ``keys`` as one SELECT.
+
+    A domain's source reads all its counts and sums in one round trip this way; ``columns``
+    is built once (a module constant, with ``bindparam`` for what changes, e.g. the time),
+    and so is the SELECT of each set of keys. Returns ``{key: value}`` (a sum over no rows is
+    None).
+    """
+    keys = frozenset(key for key in keys if key in columns)
+    if not keys:
+        return {}
+    cache_key = (id(columns), keys)
+    stmt = _SELECTS.get(cache_key)
+    if stmt is None:
+        names = [key for key in columns if key in keys]
+        stmt = _SELECTS[cache_key] = (names, select(*(columns[key].label(f"c{i}")
+                                                      for i, key in enumerate(names))))
+    names, select_ = stmt
+    row = db.session.execute(select_, params).one()
+    return {key: row[i] for i, key in enumerate(names)}
 
 
 # --------------------------------------------------------------------------- core's own
 
+_CORE = {
+    "core.active_users": select(func.count()).select_from(User)
+    .where(User.active.is_(True)).scalar_subquery(),
+    "core.audit_today": select(func.count()).select_from(AuditEvent)
+    .where(AuditEvent.at >= bindparam("day_start")).scalar_subquery(),
+}
 
-@source(["core.active_users", "core.audit_today"])
+
+@source(_CORE)
 def _core_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
-    start = datetime.combine(ctx.now.date(), time.min, UTC)
-    columns = {
-        "core.active_users": select(func.count()).select_from(User)
-        .where(User.active.is_(True)).scalar_subquery(),
-        "core.audit_today": select(func.count()).select_from(AuditEvent)
-        .where(AuditEvent.at >= start).scalar_subquery(),
-    }
-    return scalars(columns, keys)
-
-
-def scalars(columns: Mapping[str, object], keys: Iterable[str]) -> dict:
-    """Run the scalar subqueries of ``columns`` named in ``keys`` as one SELECT.
-
-    A domain's source reads all its counts and sums in one round trip this way. Returns
-    ``{key: value}`` (a sum over no rows is None).
-    """
-    keys = set(keys)
-    names = [key for key in columns if key in keys]
-    if not names:
-        return {}
-    row = db.session.execute(select(*(columns[key].label(f"c{i}")
-                                      for i, key in enumerate(names)))).one()
-    return {key: row[i] for i, key in enumerate(names)}
+    return scalars(_CORE, keys, day_start=datetime.combine(ctx.now.date(), time.min, UTC))
 
 
 register(

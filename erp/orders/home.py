@@ -22,13 +22,15 @@ STATES = {"orders.new": O.new, "orders.backordered": O.backordered,
           "orders.picking": O.picking}
 
 
+#: the orders of every state above, counted in one grouped query (the state index)
+COUNTS = (select(CustomerOrder.state, func.count())
+          .where(CustomerOrder.state.in_(list(STATES.values()))).group_by(CustomerOrder.state))
+
+
 @dashboard.source(STATES)
 def order_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
-    """Count the orders in each state wanted, in one grouped query (the state index)."""
-    states = [STATES[key] for key in keys]
-    counts = dict(db.session.execute(
-        select(CustomerOrder.state, func.count()).where(CustomerOrder.state.in_(states))
-        .group_by(CustomerOrder.state)).all())
+    """Count the orders in each state wanted."""
+    counts = dict(db.session.execute(COUNTS).all())
     return {key: counts.get(STATES[key], 0) for key in keys}
 
 

@@ -6,7 +6,7 @@ each card's link shows exactly the orders it counts.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, case, func, select, type_coerce
+from sqlalchemy import BigInteger, bindparam, case, func, select, type_coerce
 
 from erp.catalog.models import Sku, SkuStatus
 from erp.core import dashboard
@@ -31,31 +31,41 @@ DRAFT, TO_SEND, OVERDUE, AWAITING = ("procurement.draft", "procurement.to_send",
 REPLENISH = "procurement.replenishment"
 
 
-@dashboard.source([DRAFT, TO_SEND, OVERDUE, AWAITING])
-def order_figures(keys: frozenset[str], ctx: Context) -> dict[str, Figure]:
-    """Count orders in draft, approved (to send), overdue and awaiting approval; one query.
+def _order_figures_query():
+    """Return ``(state, currency, orders, overdue, total)`` of open orders, by state and currency.
 
-    Orders awaiting approval are summed per currency (cancelled quantities excluded, as their
-    page totals them), then converted to the base currency at today's rates.
+    ``total`` sums the orders awaiting approval only (cancelled quantities excluded, as their
+    page totals them); ``overdue`` counts the orders of the list's overdue filter on
+    ``:today``.
     """
     waiting = (select(PurchaseOrderLine.order_id,
                       func.sum(queries._line_amount_raw()).label("raw"))
                .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.order_id)
                .where(PurchaseOrder.state == S.awaiting_approval)
                .group_by(PurchaseOrderLine.order_id).subquery())
-    overdue = queries._overdue(ctx.today)
-    rows = db.session.execute(
-        select(PurchaseOrder.state, PurchaseOrder.currency, func.count().label("orders"),
-               func.coalesce(func.sum(case((overdue, 1), else_=0)), 0).label("overdue"),
-               type_coerce(func.sum(type_coerce(waiting.c.raw, BigInteger)), Money())
-               .label("total"))
-        .outerjoin(waiting, waiting.c.order_id == PurchaseOrder.id)
-        .where(PurchaseOrder.state.in_([S.draft, S.approved, S.awaiting_approval,
-                                        *sorted(PURCHASE_ORDER_STATES.groups["receivable"])]))
-        .group_by(PurchaseOrder.state, PurchaseOrder.currency)).all()
+    overdue = queries._overdue(bindparam("today"))
+    return (select(PurchaseOrder.state, PurchaseOrder.currency, func.count().label("orders"),
+                   func.coalesce(func.sum(case((overdue, 1), else_=0)), 0).label("overdue"),
+                   type_coerce(func.sum(type_coerce(waiting.c.raw, BigInteger)), Money())
+                   .label("total"))
+            .outerjoin(waiting, waiting.c.order_id == PurchaseOrder.id)
+            .where(PurchaseOrder.state.in_([S.draft, S.approved, S.awaiting_approval,
+                                            *sorted(PURCHASE_ORDER_STATES.groups["receivable"])]))
+            .group_by(PurchaseOrder.state, PurchaseOrder.currency))
+
+
+ORDER_FIGURES = _order_figures_query()
+
+
+@dashboard.source([DRAFT, TO_SEND, OVERDUE, AWAITING])
+def order_figures(keys: frozenset[str], ctx: Context) -> dict[str, Figure]:
+    """Count orders in draft, approved (to send), overdue and awaiting approval; one query.
+
+    The orders awaiting approval are converted to the base currency at today's rates.
+    """
     counts = {DRAFT: 0, TO_SEND: 0, OVERDUE: 0, AWAITING: 0}
     amounts: dict[str, object] = {}
-    for row in rows:
+    for row in db.session.execute(ORDER_FIGURES, {"today": ctx.today}):
         state = S(row.state)
         counts[OVERDUE] += int(row.overdue)
         if state == S.draft:
@@ -94,10 +104,13 @@ def replenishment_count_query():
                    available + incoming <= Sku.reorder_point))
 
 
+REPLENISHMENT_COUNT = replenishment_count_query()
+
+
 @dashboard.source([REPLENISH])
 def replenishment_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
     """Count the replenishment suggestions."""
-    return {REPLENISH: db.session.scalar(replenishment_count_query()) or 0}
+    return {REPLENISH: db.session.scalar(REPLENISHMENT_COUNT) or 0}
 
 
 P = Role.purchasing

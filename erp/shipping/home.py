@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from erp.core import dashboard
 from erp.core.dashboard import Card, Context
@@ -26,7 +26,7 @@ def local_time(now: datetime) -> str:
     return now.astimezone().strftime("%H:%M")
 
 
-def before_cutoff_condition(time_of_day: str):
+def before_cutoff_condition(time_of_day):
     """Return the condition: the parcel's service cut-off is later than ``HH:MM`` today.
 
     The query must join ``ShippingService`` on the parcel's service.
@@ -34,14 +34,18 @@ def before_cutoff_condition(time_of_day: str):
     return ShippingService.cutoff > time_of_day
 
 
+#: the open parcels (packed or labelled) whose service's cut-off is after ``:time_of_day``
+TO_DISPATCH = (select(func.count()).select_from(Parcel)
+               .join(ShippingService, ShippingService.id == Parcel.service_id)
+               .where(Parcel.state.in_(sorted(PARCEL_STATES.groups["open"])),
+                      before_cutoff_condition(bindparam("time_of_day"))))
+
+
 @dashboard.source([DISPATCH])
 def dispatch_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
-    """Count the open parcels (packed or labelled) whose service's cut-off is still ahead."""
-    return {DISPATCH: db.session.scalar(
-        select(func.count()).select_from(Parcel)
-        .join(ShippingService, ShippingService.id == Parcel.service_id)
-        .where(Parcel.state.in_(sorted(PARCEL_STATES.groups["open"])),
-               before_cutoff_condition(local_time(ctx.now)))) or 0}
+    """Count the open parcels whose service's cut-off is still ahead today."""
+    return {DISPATCH: db.session.scalar(TO_DISPATCH,
+                                        {"time_of_day": local_time(ctx.now)}) or 0}
 
 
 @dashboard.source([RANGES])

@@ -33,27 +33,30 @@ def _counts_in(*states: CycleCountState):
     return _count(CycleCount, CycleCount.state.in_(list(states)))
 
 
+_OPEN_TASK = PutawayTask.state == PutawayState.open
+_PENDING = StockAdjustment.state == AdjustmentState.pending
+#: one scalar subquery per figure, built once
+COLUMNS = {
+    PUTAWAY: _count(PutawayTask, _OPEN_TASK),
+    "units": select(func.coalesce(func.sum(PutawayTask.quantity - PutawayTask.done_qty), 0))
+    .where(_OPEN_TASK).scalar_subquery(),
+    COUNTS_OPEN: _counts_in(CycleCountState.open),
+    COUNTS_FROZEN: _counts_in(*sorted(CYCLE_COUNT_STATES.groups["frozen"])),
+    COUNTS_REVIEW: _counts_in(CycleCountState.review),
+    ADJUSTMENTS: _count(StockAdjustment, _PENDING),
+    "value": select(type_coerce(func.sum(StockAdjustment.value), Money()))
+    .where(_PENDING).scalar_subquery(),
+    BINS: select(func.count(func.distinct(StockLevel.location_id)))
+    .where(StockLevel.on_hand > 0).scalar_subquery(),
+}
+
+
 @dashboard.source([PUTAWAY, COUNTS_OPEN, COUNTS_FROZEN, COUNTS_REVIEW, ADJUSTMENTS, BINS])
 def warehouse_figures(keys: frozenset[str], ctx: Context) -> dict[str, Figure]:
     """Read the warehouse's figures in one query (a subquery per figure wanted)."""
-    open_task = PutawayTask.state == PutawayState.open
-    pending = StockAdjustment.state == AdjustmentState.pending
-    columns = {
-        PUTAWAY: _count(PutawayTask, open_task),
-        "units": select(func.coalesce(func.sum(PutawayTask.quantity - PutawayTask.done_qty), 0))
-        .where(open_task).scalar_subquery(),
-        COUNTS_OPEN: _counts_in(CycleCountState.open),
-        COUNTS_FROZEN: _counts_in(*sorted(CYCLE_COUNT_STATES.groups["frozen"])),
-        COUNTS_REVIEW: _counts_in(CycleCountState.review),
-        ADJUSTMENTS: _count(StockAdjustment, pending),
-        "value": select(type_coerce(func.sum(StockAdjustment.value), Money()))
-        .where(pending).scalar_subquery(),
-        BINS: select(func.count(func.distinct(StockLevel.location_id)))
-        .where(StockLevel.on_hand > 0).scalar_subquery(),
-    }
     wanted = set(keys) | ({"units"} if PUTAWAY in keys else set()) \
         | ({"value"} if ADJUSTMENTS in keys else set())
-    values = dashboard.scalars(columns, wanted)
+    values = dashboard.scalars(COLUMNS, wanted)
     figures = {key: Figure(int(values[key] or 0)) for key in keys}
     if PUTAWAY in keys:
         figures[PUTAWAY] = Figure(int(values[PUTAWAY] or 0), units=int(values["units"] or 0))

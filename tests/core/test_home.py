@@ -229,9 +229,13 @@ def test_customer_service_home_counts_and_links(client, sign_in, work_due):
     cards = _shown(client)
     active = AfterSalesCase.state.in_(list(CASE_STATES.groups["active"]))
     now = datetime.now(UTC)
+    local = now.astimezone()
+    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(),
+                                local.tzinfo).astimezone(UTC)
     assert {title: card.count for title, card in cards.items()} == {
         "Cases overdue": _count(AfterSalesCase, active, AfterSalesCase.due_at < now),
-        "Cases due today": 1,
+        "Cases due today": _count(AfterSalesCase, active, AfterSalesCase.due_at >= now,
+                                  AfterSalesCase.due_at < midnight),
         "Returns awaiting a decision": _count(AfterSalesCase,
                                               AfterSalesCase.state == CaseState.inspected),
         "Orders to allocate": _count(CustomerOrder, CustomerOrder.state == OrderState.new),
@@ -239,6 +243,7 @@ def test_customer_service_home_counts_and_links(client, sign_in, work_due):
         "On hold": _count(CustomerOrder, CustomerOrder.state == OrderState.on_hold),
     }
     assert cards["Cases overdue"].count >= 1
+    assert cards["Cases due today"].count >= 1
     assert cards["Returns awaiting a decision"].count >= 1
     _assert_links(client, cards)
 
