@@ -13,7 +13,7 @@ def main() -> int:
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
     parser.add_argument("--quick", action="store_true", help="run at a tenth of the size")
     parser.add_argument("--no-before", dest="before", action="store_false",
-                        help="do not measure the commit before issue 15 beside "
+                        help="do not measure the commit before their issue beside "
                              f"{', '.join(COMPARED)}")
     args = parser.parse_args()
     return run(args.names, args.quick, before=args.before)

@@ -32,9 +32,19 @@ from bench.runner import log
 #: message as it is"): the commit whose speed the issue's guards must keep within 10 %. A
 #: fixed commit, not ``HEAD~n``, so the comparison means the same thing as main moves on.
 BASELINE_COMMIT = "4fae8fe"
-#: the benchmarks compared with it, and the figure each is compared by
+#: The last commit before issue 16's role home pages and header search ("Browser tests: a
+#: handheld ..."): ``dashboard_rps`` must stay within 10 % of its figure, in the same run.
+HOME_COMMIT = "43ae18b"
+#: the benchmarks compared with a commit before their issue, and the figure each is compared by
 COMPARED = {"move_tx": "per_second", "order_intake": "seconds", "po_receive": "seconds",
-            "dispatch": "seconds"}
+            "dispatch": "seconds", "dashboard_rps": "per_second"}
+#: the benchmarks compared with another commit than :data:`BASELINE_COMMIT`
+COMMITS = {"dashboard_rps": HOME_COMMIT}
+
+
+def commit_for(name: str) -> str:
+    """Return the commit whose figure benchmark ``name`` is compared with."""
+    return COMMITS.get(name) or BASELINE_COMMIT
 #: how many times each side runs (each run is already the median of the benchmark's own runs)
 ROUNDS = 3
 QUICK_ROUNDS = 2
@@ -104,7 +114,7 @@ class Baseline:
                            else f"git is not available ({err})")
             raise BaselineUnavailable(self.error) from None
         self._tmp = tmp
-        log(f"   the tree of {self.commit} (before issue 15) is in {tmp.name}")
+        log(f"   the tree of {self.commit} (the before figure's) is in {tmp.name}")
         return Path(tmp.name)
 
     def close(self) -> None:
@@ -149,7 +159,7 @@ def run_in_tree(tree: Path, name: str, kind: str, quick: bool, label: str) -> di
         raise RuntimeError(f"{name} in {tree} printed no figures: {lines[-1][:200]}") from err
 
 
-def merge(after: list[dict], before: list[dict], key: str) -> dict:
+def merge(after: list[dict], before: list[dict], key: str, commit: str | None = None) -> dict:
     """Return the line of the ``after`` runs with the before figure beside it.
 
     The line is the ``after`` run whose ``key`` is nearest the median (its other figures
@@ -169,7 +179,7 @@ def merge(after: list[dict], before: list[dict], key: str) -> dict:
         line[f"{key}_before"] = round(statistics.median(previous), 4)
         line[f"{key}_before_rounds"] = previous
         line["ratio_to_before"] = round(middle / line[f"{key}_before"], 3)
-        line["before_commit"] = BASELINE_COMMIT
+        line["before_commit"] = commit or BASELINE_COMMIT
     return line
 
 
@@ -206,7 +216,7 @@ def compare(name: str, kind: str, quick: bool, baseline: Baseline,
             except RuntimeError as err:
                 error = f"the run of {baseline.commit} failed: {err}"
                 log(f"   no before figure for {name}: {error}")
-    line = merge(after, [] if error else before, key)
+    line = merge(after, [] if error else before, key, baseline.commit)
     if error:
         line["before_error"] = error[:500]
     else:

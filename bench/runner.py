@@ -153,8 +153,8 @@ def run(names: list[str], quick: bool, before: bool = False) -> int:
     """Run the named benchmarks (all when empty) on every configured database.
 
     With ``before``, the benchmarks of :data:`bench.before.COMPARED` also run in the tree of
-    the commit before issue 15, alternating with today's (``make bench`` does; the test suite's
-    smoke runs do not).
+    the commit before their issue (:func:`bench.before.commit_for`), alternating with today's
+    (``make bench`` does; the test suite's smoke runs do not).
     """
     from bench import (  # noqa: F401 - registers them
         suites,
@@ -164,7 +164,7 @@ def run(names: list[str], quick: bool, before: bool = False) -> int:
         suites_reports,
         suites_shipping,
     )
-    from bench.before import COMPARED, Baseline, compare
+    from bench.before import COMPARED, Baseline, commit_for, compare
 
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
@@ -174,7 +174,8 @@ def run(names: list[str], quick: bool, before: bool = False) -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     lines: list[str] = []
     results: list[dict] = []
-    with Baseline() as baseline:
+    baselines: dict[str, Baseline] = {}  # by commit, each extracted once
+    try:
         for name in names or list(REGISTRY):
             if not set(kinds) & set(REGISTRY[name].kinds):
                 log(f"== {name}: skipped, it runs on {' and '.join(REGISTRY[name].kinds)} only"
@@ -186,6 +187,7 @@ def run(names: list[str], quick: bool, before: bool = False) -> int:
                 log(f"== {name} on {kind}{' (quick)' if quick else ''}")
                 figures = None
                 if before and name in COMPARED:
+                    baseline = baselines.setdefault(commit_for(name), Baseline(commit_for(name)))
                     figures = compare(name, kind, quick, baseline)
                 if figures is None:
                     with temp_database(kind, quick) as db:
@@ -198,6 +200,9 @@ def run(names: list[str], quick: bool, before: bool = False) -> int:
                 lines.append(line)
                 results.append(result)
                 _write(lines, results)  # after each figure: a crash later keeps the rest
+    finally:
+        for baseline in baselines.values():
+            baseline.close()
     log("")
     log(targets.table(results))
     return 0

@@ -171,3 +171,17 @@ def test_targets_judge_the_ratio_to_before():
     assert judge({**rate, "per_second": 950.0, "ratio_to_before": 0.95})[1][2] == "pass"
     assert re.search(r"^move_tx\s+postgresql\s+ratio_to_before 0.88 .*> 0.9\s+MISS$",
                      table([rate]), re.M)
+
+
+def test_the_dashboard_is_compared_with_the_commit_before_issue_16(monkeypatch, tmp_path):
+    assert before.commit_for("dashboard_rps") == before.HOME_COMMIT
+    assert before.commit_for("move_tx") == before.BASELINE_COMMIT
+    monkeypatch.setattr(before, "run_in_tree", lambda tree, *a: _run(
+        per_second=95.0 if tree == tmp_path else 90.0))
+    baseline = before.Baseline(before.commit_for("dashboard_rps"))
+    monkeypatch.setattr(baseline, "tree", lambda: tmp_path)
+    line = before.compare("dashboard_rps", "sqlite", True, baseline)
+    assert (line["per_second"], line["per_second_before"]) == (90.0, 95.0)
+    assert line["before_commit"] == before.HOME_COMMIT
+    assert [row[2] for row in judge({**line, "bench": "dashboard_rps", "db": "sqlite",
+                                     "quick": False})] == ["report", "pass"]

@@ -71,11 +71,12 @@ def _columns() -> Select:
 
 def _filtered(stmt: Select, f: RefundFilters) -> Select:
     if f.q:
-        text = f"%{f.q.strip().upper()}%"
-        stmt = stmt.where(or_(func.upper(AfterSalesCase.number).like(text),
-                              func.upper(CustomerOrder.number).like(text),
-                              func.upper(CustomerOrder.email).like(text),
-                              func.upper(AfterSalesCase.contact_email).like(text)))
+        text = f.q.strip().upper()  # wildcards typed in are taken literally
+        stmt = stmt.where(or_(func.upper(AfterSalesCase.number).contains(text, autoescape=True),
+                              func.upper(CustomerOrder.number).contains(text, autoescape=True),
+                              func.upper(CustomerOrder.email).contains(text, autoescape=True),
+                              func.upper(AfterSalesCase.contact_email).contains(
+                                  text, autoescape=True)))
     if f.state in RefundState.__members__:
         stmt = stmt.where(Refund.state == RefundState(f.state))
     if f.kind in RefundKind.__members__:

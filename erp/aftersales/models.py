@@ -148,7 +148,7 @@ class AfterSalesCase(db.Model):
     contact_phone: Mapped[str | None] = mapped_column(String(40))
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
     due_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    return_tracking: Mapped[str | None] = mapped_column(String(40))  # the customer's return
+    return_tracking: Mapped[str | None] = mapped_column(String(40), index=True)  # their return
     window_override_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     window_override_note: Mapped[str | None] = mapped_column(String(200))
     replacement_order_id: Mapped[int | None] = mapped_column(ForeignKey("customer_order.id"))

@@ -44,6 +44,8 @@ class CaseFilters:
     :param case_type: a :class:`CaseType` value.
     :param reason_id: cases with this reason code.
     :param overdue: only active cases past their due date.
+    :param due_today: only active cases due later today (not yet overdue; the day ends at
+        midnight local time).
     :param date_from: opened on or after this day (UTC); ``date_to`` on or before it.
     """
 
@@ -54,6 +56,7 @@ class CaseFilters:
     case_type: str | None = None
     reason_id: int | None = None
     overdue: bool = False
+    due_today: bool = False
     date_from: date | None = None
     date_to: date | None = None
 
@@ -61,6 +64,20 @@ class CaseFilters:
 def overdue_clause(now: datetime | None = None):
     """Return the SQL condition of an overdue case (active and past its due date)."""
     return and_(AfterSalesCase.state.in_(list(ACTIVE)), AfterSalesCase.due_at < (now or utcnow()))
+
+
+def local_midnight(now: datetime) -> datetime:
+    """Return the end of ``now``'s day in the server's local time (where the staff work), UTC."""
+    local = now.astimezone()
+    return datetime.combine(local.date() + timedelta(days=1), time.min,
+                            local.tzinfo).astimezone(UTC)
+
+
+def due_today_clause(now: datetime | None = None):
+    """Return the SQL condition of a case due later today: active, due from now to midnight."""
+    now = now or utcnow()
+    return and_(AfterSalesCase.state.in_(list(ACTIVE)), AfterSalesCase.due_at >= now,
+                AfterSalesCase.due_at < local_midnight(now))
 
 
 def _text_clause(text: str):
@@ -100,6 +117,8 @@ def _filtered(stmt: Select, f: CaseFilters) -> Select:
         stmt = stmt.where(AfterSalesCase.reason_id == f.reason_id)
     if f.overdue:
         stmt = stmt.where(overdue_clause())
+    if f.due_today:
+        stmt = stmt.where(due_today_clause())
     if f.date_from:
         stmt = stmt.where(AfterSalesCase.opened_at >= datetime.combine(f.date_from, time.min, UTC))
     if f.date_to:

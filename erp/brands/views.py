@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 import erp.brands.audit_text  # noqa: F401 - registers the audit log's sentences
 from erp.brands import excel as brand_excel
+from erp.brands import home as _home  # noqa: F401 - registers the home page's cards
 from erp.brands import queries, services
 from erp.brands.forms import (
     AttachmentForm,
@@ -39,7 +40,7 @@ from erp.brands.models import (
     SpecificationVersion,
     Trademark,
 )
-from erp.core import dashboard, importing
+from erp.core import importing
 from erp.core.errors import DomainError
 from erp.core.forms import ConfirmForm
 from erp.core.i18n import _, _l
@@ -55,10 +56,6 @@ BRAND_IMPORT = importing.Importer(
     report_endpoint="brands.brand_import_errors", back_endpoint="brands.brand_list",
     intro=_l("One row per brand. A code that exists updates that brand; a new code creates one. "
              "The whole file is applied, or nothing if any row has an error."))
-
-dashboard.register(dashboard.Card(
-    "Specifications awaiting approval", "brands.approve", queries.draft_version_count,
-    "brands.specification_drafts", "Draft versions to review and approve"))
 
 
 def _post_form():

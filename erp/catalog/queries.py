@@ -53,11 +53,13 @@ def _sku_conditions(f: SkuFilters) -> list:
         conditions.append(Sku.status == SkuStatus(f.status))
     if f.q:
         text = f.q.strip()
-        like = f"%{text.lower()}%"
+        lower = text.lower()  # part of a code or name, any case; wildcards taken literally
         conditions.append(or_(
-            Sku.code == text.upper(), Sku.barcode == text, func.lower(Sku.code).like(like),
+            Sku.code == text.upper(), Sku.barcode == text,
+            func.lower(Sku.code).contains(lower, autoescape=True),
             Sku.product_id.in_(select(Product.id).where(or_(
-                func.lower(Product.name).like(like), func.lower(Product.code).like(like))))))
+                func.lower(Product.name).contains(lower, autoescape=True),
+                func.lower(Product.code).contains(lower, autoescape=True))))))
     return conditions
 
 
@@ -100,9 +102,9 @@ def product_list_query(q: str | None = None, brand_id: int | None = None,
     """Return products with search and filters, by code."""
     stmt = select(Product).order_by(Product.code)
     if q:
-        like = f"%{q.strip().lower()}%"
-        stmt = stmt.where(or_(func.lower(Product.code).like(like),
-                              func.lower(Product.name).like(like)))
+        lower = q.strip().lower()
+        stmt = stmt.where(or_(func.lower(Product.code).contains(lower, autoescape=True),
+                              func.lower(Product.name).contains(lower, autoescape=True)))
     if brand_id:
         stmt = stmt.where(Product.brand_id == brand_id)
     if category_id:

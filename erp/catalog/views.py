@@ -9,10 +9,12 @@ from sqlalchemy import func, select
 import erp.catalog.audit_text  # noqa: F401 - registers the audit log's sentences
 from erp.brands.models import SPECIFICATION_STATES, Brand, Specification, SpecificationVersion
 from erp.catalog import excel as catalog_excel
+from erp.catalog import home as _home  # noqa: F401 - registers the home page's cards
 from erp.catalog import queries, services
+from erp.catalog import search as _search  # noqa: F401 - registers the header search's finder
 from erp.catalog.forms import BulkStatusForm, CategoryForm, MoveCategoryForm, ProductForm, SkuForm
 from erp.catalog.models import SKU_STATUS_LABELS, Category, Product, Sku, SkuStatus
-from erp.core import dashboard, importing
+from erp.core import importing
 from erp.core.codes import format_hs_code
 from erp.core.errors import DomainError
 from erp.core.i18n import _, _l, ngettext
@@ -327,13 +329,6 @@ def move_category(category_id: int):
     flash(_("Category moved: %(name)s.", name=category.full_name), "success")
     return redirect(url_for(".category_list"))
 
-
-dashboard.register(
-    dashboard.Card("Active SKUs", "catalog.view",
-                   lambda: db.session.scalar(select(func.count()).select_from(Sku)
-                                             .where(Sku.status == SkuStatus.active)) or 0,
-                   "catalog.sku_list", "Search by code, name or barcode"),
-)
 
 
 # --- Excel ------------------------------------------------------------------------------------

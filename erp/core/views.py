@@ -135,8 +135,20 @@ def logout():
 def home():
     """Show the home dashboard for the user's roles."""
     from erp.core import dashboard
-    return render_template("core/home.html", cards=dashboard.cards_for(current_user),
+    sections, base = dashboard.sections_for(current_user)
+    return render_template("core/home.html", sections=sections, base=base,
                            roles=sorted(r.label for r in current_user.roles))
+
+
+@bp.get("/search")
+@permission_required("core.dashboard")
+def search():
+    """Find a record by its number, code or e-mail: open the one match, or list them by kind."""
+    from erp.core import search as finders
+    result = finders.search(current_user, request.args.get("find") or "")
+    if result.single is not None:
+        return redirect(result.single.url)
+    return render_template("core/search.html", result=result)
 
 
 @bp.post("/account/language")

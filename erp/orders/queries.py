@@ -52,12 +52,12 @@ def _states(value: str | None) -> list[OrderState] | None:
 def _filtered(stmt: Select, f: OrderFilters) -> Select:
     if f.q:
         text = f.q.strip()
-        like = f"%{text.lower()}%"
+        lower = text.lower()  # part of a number, e-mail or name, any case; wildcards literal
         matches = [CustomerOrder.number == text,
-                   func.lower(CustomerOrder.number).like(like),
-                   func.lower(CustomerOrder.email).like(like),
-                   func.lower(CustomerOrder.customer_name).like(like),
-                   func.lower(CustomerOrder.ship_name).like(like)]
+                   func.lower(CustomerOrder.number).contains(lower, autoescape=True),
+                   func.lower(CustomerOrder.email).contains(lower, autoescape=True),
+                   func.lower(CustomerOrder.customer_name).contains(lower, autoescape=True),
+                   func.lower(CustomerOrder.ship_name).contains(lower, autoescape=True)]
         for search in hooks.order_id_searches:
             ids = search(text)
             if ids is not None:

@@ -93,11 +93,11 @@ def _states(value: str | None) -> list[PurchaseOrderState] | None:
 def _filtered(stmt: Select, f: PurchaseOrderFilters) -> Select:
     if f.q:
         text = f.q.strip()
-        like = f"%{text.lower()}%"
+        lower = text.lower()  # part of a number, code or name, any case; wildcards literal
         stmt = stmt.where(or_(PurchaseOrder.number == text.upper(),
-                              func.lower(PurchaseOrder.number).like(like),
-                              func.lower(Supplier.code).like(like),
-                              func.lower(Supplier.name).like(like)))
+                              func.lower(PurchaseOrder.number).contains(lower, autoescape=True),
+                              func.lower(Supplier.code).contains(lower, autoescape=True),
+                              func.lower(Supplier.name).contains(lower, autoescape=True)))
     states = _states(f.state)
     if states:
         stmt = stmt.where(PurchaseOrder.state.in_(states))

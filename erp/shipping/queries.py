@@ -59,7 +59,7 @@ def _batch_filtered(stmt: Select, f: BatchFilters) -> Select:
         holding = select(Parcel.batch_id).where(
             Parcel.batch_id.is_not(None),
             or_(Parcel.tracking_number == compact, func.upper(Parcel.number) == text))
-        stmt = stmt.where(or_(func.upper(DispatchBatch.number).like(f"%{text}%"),
+        stmt = stmt.where(or_(func.upper(DispatchBatch.number).contains(text, autoescape=True),
                               DispatchBatch.id.in_(holding)))
     if f.carrier_id:
         stmt = stmt.where(DispatchBatch.carrier_id == f.carrier_id)

@@ -150,10 +150,14 @@ def stock_by_bin_query(*, sku_id: int | None = None, location_id: int | None = N
     if warehouse_id:
         stmt = stmt.where(Location.warehouse_id == warehouse_id)
     if q:
+        # part of a SKU or bin code (any case), a whole barcode, or part of the product's name;
+        # LIKE wildcards typed in are taken literally
         text = q.strip()
         stmt = stmt.where(or_(Sku.code == text.upper(), Sku.barcode == text,
                               Location.code == text.upper(),
-                              func.lower(Product.name).like(f"%{text.lower()}%")))
+                              func.upper(Sku.code).contains(text.upper(), autoescape=True),
+                              func.upper(Location.code).contains(text.upper(), autoescape=True),
+                              func.lower(Product.name).contains(text.lower(), autoescape=True)))
     return stmt
 
 

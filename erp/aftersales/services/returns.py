@@ -133,12 +133,13 @@ def cases_to_receive_query(search: str | None = None) -> Select:
             .order_by(AfterSalesCase.opened_at, AfterSalesCase.id))
     text = (search or "").strip()
     if text:
-        like = f"%{text.lower()}%"
-        stmt = stmt.where(or_(func.lower(AfterSalesCase.number).like(like),
-                              func.lower(CustomerOrder.number).like(like),
-                              func.lower(AfterSalesCase.return_tracking).like(
-                                  f"%{s10.normalise(text).lower()}%"),
-                              func.lower(AfterSalesCase.contact_name).like(like)))
+        lower = text.lower()  # wildcards typed in are taken literally
+        stmt = stmt.where(or_(
+            func.lower(AfterSalesCase.number).contains(lower, autoescape=True),
+            func.lower(CustomerOrder.number).contains(lower, autoescape=True),
+            func.lower(AfterSalesCase.return_tracking).contains(s10.normalise(text).lower(),
+                                                                autoescape=True),
+            func.lower(AfterSalesCase.contact_name).contains(lower, autoescape=True)))
     return stmt
 
 

@@ -28,7 +28,6 @@ from erp.aftersales.services import cases as services
 from erp.aftersales.services import resolution
 from erp.aftersales.services.reasons import active_reasons, all_reasons
 from erp.aftersales.views import bp
-from erp.core import dashboard
 from erp.core.errors import DomainError
 from erp.core.i18n import _, _l
 from erp.core.models import User, utcnow
@@ -118,11 +117,6 @@ class ConfirmForm(FlaskForm):
     """An empty form that carries the CSRF token (close)."""
 
 
-dashboard.register(dashboard.Card(
-    "Overdue after-sales cases", "aftersales.view", services.overdue_count,
-    "aftersales.case_list", "Active cases past their due date"))
-
-
 # --------------------------------------------------------------------------- queue
 
 
@@ -145,7 +139,7 @@ def case_filters() -> queries.CaseFilters:
         agent=agent if agent in ("mine", "unassigned") or (agent or "").isdigit() else None,
         me=current_user.id, case_type=case_type if case_type in CaseType.__members__ else None,
         reason_id=request.args.get("reason_id", type=int) or None,
-        overdue=request.args.get("overdue") == "1",
+        overdue=request.args.get("overdue") == "1", due_today=request.args.get("due") == "today",
         date_from=_date_arg("date_from"), date_to=_date_arg("date_to"))
 
 

@@ -6,7 +6,9 @@ import erp.orders.audit_text  # noqa: F401 - registers the audit log's sentences
 
 bp = Blueprint("orders", __name__)
 
-# The view modules register themselves on bp when imported (below, after bp exists).
+# The view modules register themselves on bp when imported (below, after bp exists); so do
+# the home page's cards and the header search's finder (home, search).
+from erp.orders import home, search  # noqa: E402,F401
 from erp.orders.views import (  # noqa: E402,F401
     imports,
     orders,

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from erp.catalog.models import Sku
-from erp.core import dashboard, jobs
 from erp.core import exports as core_exports
+from erp.core import jobs
 from erp.core.errors import DomainError
 from erp.core.i18n import _, format_datetime
 from erp.core.permissions import has_permission, permission_required
@@ -41,18 +41,6 @@ from erp.warehouse.services import reservations_for
 O = OrderState  # noqa: E741 - as in erp.orders.models
 #: audit events shown on an order's page (newest first)
 HISTORY_LIMIT = 200
-
-dashboard.register(
-    dashboard.Card("Orders to allocate", "orders.edit",
-                   lambda: queries.count_in_states(O.new), "orders.orders_to_allocate",
-                   "New orders waiting for stock to be reserved"),
-    dashboard.Card("Backordered", "orders.edit",
-                   lambda: queries.count_in_states(O.backordered), "orders.orders_backordered",
-                   "Orders waiting for stock to arrive"),
-    dashboard.Card("On hold", "orders.edit",
-                   lambda: queries.count_in_states(O.on_hold), "orders.orders_on_hold",
-                   "Orders held by customer service"),
-)
 
 
 def _date_arg(name: str) -> date | None:

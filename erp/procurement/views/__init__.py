@@ -6,7 +6,9 @@ import erp.procurement.audit_text  # noqa: F401 - registers the audit log's sent
 
 bp = Blueprint("procurement", __name__)
 
-# The view modules register themselves on bp when imported (below, after bp exists).
+# The view modules register themselves on bp when imported (below, after bp exists); so do
+# the home page's cards and the header search's finder (home, search).
+from erp.procurement import home, search  # noqa: E402,F401
 from erp.procurement.views import (  # noqa: E402,F401
     exports,
     purchase_orders,

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from erp.catalog.models import Product, Sku
-from erp.core import dashboard
 from erp.core import settings as core_settings
 from erp.core.errors import DomainError, ValidationError
 from erp.core.i18n import _, format_date, format_money, format_number, ngettext
@@ -51,14 +50,6 @@ from erp.warehouse import services as warehouse_services
 
 #: audit events shown on an order's page (newest first)
 HISTORY_LIMIT = 200
-
-dashboard.register(
-    dashboard.Card("Purchase orders awaiting approval", "procurement.approve",
-                   queries.awaiting_approval_count,
-                   "procurement.purchase_orders_awaiting_approval",
-                   "Orders above the approval threshold wait for a manager"),
-)
-
 
 def _date_arg(name: str) -> date | None:
     try:

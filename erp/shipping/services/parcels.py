@@ -324,10 +324,12 @@ class ParcelFilters:
     """The parcel list's search and filters.
 
     :param q: a tracking number (S10 typed with spaces or dashes too), a parcel number or an
-        order number.
+        order number, or part of one (any case).
     :param state: a parcel state, or ``open`` (packed or labelled).
     :param service: a service code.
     :param date_from: packed on or after this day (UTC); ``date_to`` on or before it.
+    :param before_cutoff: a local time ``HH:MM``: only parcels whose service's cut-off is later
+        (those that can still leave today).
     """
 
     q: str | None = None
@@ -335,6 +337,7 @@ class ParcelFilters:
     service: str | None = None
     date_from: date | None = None
     date_to: date | None = None
+    before_cutoff: str | None = None
 
 
 def _filtered(stmt: Select, f: ParcelFilters) -> Select:
@@ -342,14 +345,18 @@ def _filtered(stmt: Select, f: ParcelFilters) -> Select:
         raw = f.q.strip().upper()
         number = s10.normalise(raw)
         stmt = stmt.where(or_(Parcel.tracking_number == number, Parcel.number == raw,
-                              func.upper(CustomerOrder.number) == raw,
-                              Parcel.tracking_number.like(f"%{number}%")))
+                              func.upper(Parcel.tracking_number).contains(number,
+                                                                          autoescape=True),
+                              func.upper(Parcel.number).contains(raw, autoescape=True),
+                              func.upper(CustomerOrder.number).contains(raw, autoescape=True)))
     if f.state in PARCEL_STATES.groups:
         stmt = stmt.where(Parcel.state.in_(sorted(PARCEL_STATES.groups[f.state])))
     elif f.state in P.__members__:
         stmt = stmt.where(Parcel.state == P(f.state))
     if f.service:
         stmt = stmt.where(ShippingService.code == f.service)
+    if f.before_cutoff:
+        stmt = stmt.where(ShippingService.cutoff > f.before_cutoff)
     if f.date_from:
         stmt = stmt.where(Parcel.packed_at >= datetime.combine(f.date_from, time.min, UTC))
     if f.date_to:

@@ -6,7 +6,9 @@ import erp.shipping.audit_text  # noqa: F401 - registers the audit log's sentenc
 
 bp = Blueprint("shipping", __name__)
 
-# The view modules register themselves on bp when imported (below, after bp exists).
+# The view modules register themselves on bp when imported (below, after bp exists); so do
+# the home page's cards and the header search's finder (home, search).
+from erp.shipping import home, search  # noqa: E402,F401
 from erp.shipping.views import (  # noqa: E402,F401
     board,
     carriers,

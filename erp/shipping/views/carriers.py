@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from erp.core import dashboard, importing
+from erp.core import importing
 from erp.core.errors import DomainError
 from erp.core.forms import ConfirmForm
 from erp.core.i18n import _, _l, format_number, ngettext
@@ -51,11 +51,6 @@ ZONE_IMPORT = importing.Importer(
              "the service serves is moved to the zone given, a new one added; countries not in "
              "the file are kept. The whole file is applied, or nothing if any row has an "
              "error."))
-
-
-dashboard.register(dashboard.Card(
-    "Tracking ranges running low", "shipping.manage", lambda: len(tracking.ranges_running_low()),
-    "shipping.carrier_list", "Load a new range of tracking numbers from the carrier"))
 
 
 def _post_form():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -15,6 +15,7 @@ from erp.core.i18n import _, _l
 from erp.core.permissions import has_permission, permission_required
 from erp.core.viewhelpers import commit_or_refuse, paginate_rows
 from erp.orders.models import ORDER_STATES
+from erp.shipping.home import local_time
 from erp.shipping.models import CUSTOMS_FORM_LABELS, PARCEL_STATES, ParcelState
 from erp.shipping.services import parcels as services
 from erp.shipping.views import bp
@@ -46,7 +47,9 @@ def parcel_filters() -> services.ParcelFilters:
         q=(request.args.get("q") or "").strip()[:60] or None,
         state=state if state in valid else None,
         service=(request.args.get("service") or "").strip()[:40] or None,
-        date_from=_date_arg("date_from"), date_to=_date_arg("date_to"))
+        date_from=_date_arg("date_from"), date_to=_date_arg("date_to"),
+        before_cutoff=local_time(datetime.now(UTC)) if request.args.get("cutoff") == "today"
+        else None)
 
 
 @bp.get("/parcels")

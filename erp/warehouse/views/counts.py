@@ -6,9 +6,9 @@ from decimal import Decimal
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from erp.core import dashboard, excel, importing
+from erp.core import excel, importing
 from erp.core import settings as core_settings
 from erp.core.errors import DomainError, ValidationError
 from erp.core.models import User
@@ -37,21 +37,6 @@ COUNT_IMPORT = importing.Importer(
           "cell replaces what was counted before; an empty one leaves the line alone; a SKU "
           "the count does not list in that bin is added as an unexpected find. The whole file "
           "is applied, or nothing if any row has an error.")
-
-
-def _counts_in(*states: CycleCountState) -> int:
-    return db.session.scalar(select(func.count()).select_from(CycleCount)
-                             .where(CycleCount.state.in_(states))) or 0
-
-
-dashboard.register(
-    dashboard.Card("Cycle counts open", "warehouse.view",
-                   lambda: _counts_in(CycleCountState.open, CycleCountState.review),
-                   "warehouse.cycle_count_list", "Their stock is frozen until they are decided"),
-    dashboard.Card("Cycle counts to review", "warehouse.approve",
-                   lambda: _counts_in(CycleCountState.review), "warehouse.cycle_count_list",
-                   "Accept the variances or send lines back for recount"),
-)
 
 
 def _lines(count: CycleCount) -> list:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from erp.core import dashboard
 from erp.core.errors import DomainError
 from erp.core.permissions import permission_required
 from erp.core.viewhelpers import form_errors
@@ -17,18 +16,6 @@ from erp.warehouse.views import bp
 
 #: open tasks listed under the scan form (the rest are counted)
 LISTED_TASKS = 100
-
-
-def _units_waiting() -> str:
-    units = queries.putaway_waiting()[1]
-    return f"{units:,} unit{'' if units == 1 else 's'} in receiving bins"
-
-
-dashboard.register(
-    dashboard.Card("Put-away tasks open", "warehouse.move", lambda: queries.putaway_waiting()[0],
-                   "warehouse.put_away_stock", "Received goods to move into storage bins",
-                   detail=_units_waiting),
-)
 
 
 @bp.route("/putaway", methods=["GET", "POST"])

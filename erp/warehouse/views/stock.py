@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from erp.catalog.models import Sku
-from erp.core import dashboard, exports
+from erp.core import exports
 from erp.core.errors import DomainError
 from erp.core.permissions import has_permission, permission_required
 from erp.core.settings import base_currency
@@ -37,15 +37,6 @@ from erp.warehouse.views.locations import id_arg
 BIN_KINDS = [k.value for k in LocationKind if k not in VIRTUAL_KINDS]
 VALUATION_GROUPS = {"sku": "SKU", "brand": "brand", "category": "category"}
 RECENT_MOVES = 20
-
-dashboard.register(
-    dashboard.Card("Adjustments awaiting approval", "warehouse.approve",
-                   queries.pending_adjustment_count, "warehouse.pending_adjustments",
-                   "Stock adjustments above the value threshold"),
-    dashboard.Card("Bins with stock", "warehouse.move", queries.bins_with_stock_count,
-                   "warehouse.stock_list", "Stock by bin; transfer and adjust"),
-)
-
 
 def _warehouses() -> list:
     return db.session.execute(select(Warehouse.id, Warehouse.code, Warehouse.name)

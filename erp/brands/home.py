@@ -1,0 +1,35 @@
+"""Brands on the home page: specification versions waiting for a manager's approval."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from erp.brands.models import SpecificationState, SpecificationVersion
+from erp.core import dashboard
+from erp.core.dashboard import Card, Context
+from erp.core.i18n import _l
+from erp.core.models import Role
+from erp.extensions import db
+
+DRAFTS = "brands.drafts"
+
+
+#: the specification versions awaiting approval
+DRAFT_COUNT = (select(func.count()).select_from(SpecificationVersion)
+               .where(SpecificationVersion.state == SpecificationState.draft))
+
+
+@dashboard.source([DRAFTS])
+def brand_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
+    """Count the specification versions awaiting approval."""
+    return {DRAFTS: db.session.scalar(DRAFT_COUNT) or 0}
+
+
+DRAFTS_CARD = (_l("Specifications awaiting approval"), "brands.approve", DRAFTS,
+               "brands.specification_drafts", _l("Draft versions to review and approve"))
+
+dashboard.register(
+    Card(*DRAFTS_CARD, section=Role.manager, position=50),
+    # the admin's overview, as before the role sections
+    Card(*DRAFTS_CARD),
+)

@@ -1,0 +1,67 @@
+"""Shipping on the home page: parcels to hand over before today's cut-off, tracking ranges.
+
+"Today's cut-off" is the hand-over time of each parcel's service, in the warehouse's local
+time (as on the day board): a parcel counts while its service's cut-off is still ahead.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import bindparam, func, select
+
+from erp.core import dashboard
+from erp.core.dashboard import Card, Context
+from erp.core.i18n import _l
+from erp.core.models import Role
+from erp.extensions import db
+from erp.shipping.models import PARCEL_STATES, Parcel, ShippingService
+from erp.shipping.services import tracking
+
+DISPATCH, RANGES = "shipping.to_dispatch", "shipping.ranges_low"
+
+
+def local_time(now: datetime) -> str:
+    """Return ``now`` as ``HH:MM`` in the server's local time (cut-offs are written so)."""
+    return now.astimezone().strftime("%H:%M")
+
+
+def before_cutoff_condition(time_of_day):
+    """Return the condition: the parcel's service cut-off is later than ``HH:MM`` today.
+
+    The query must join ``ShippingService`` on the parcel's service.
+    """
+    return ShippingService.cutoff > time_of_day
+
+
+#: the open parcels (packed or labelled) whose service's cut-off is after ``:time_of_day``
+TO_DISPATCH = (select(func.count()).select_from(Parcel)
+               .join(ShippingService, ShippingService.id == Parcel.service_id)
+               .where(Parcel.state.in_(sorted(PARCEL_STATES.groups["open"])),
+                      before_cutoff_condition(bindparam("time_of_day"))))
+
+
+@dashboard.source([DISPATCH])
+def dispatch_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
+    """Count the open parcels whose service's cut-off is still ahead today."""
+    return {DISPATCH: db.session.scalar(TO_DISPATCH,
+                                        {"time_of_day": local_time(ctx.now)}) or 0}
+
+
+@dashboard.source([RANGES])
+def range_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
+    """Count the tracking-number ranges running low."""
+    return {RANGES: len(tracking.ranges_running_low())}
+
+
+RANGES_CARD = (_l("Tracking ranges running low"), "shipping.manage", RANGES,
+               "shipping.carrier_list", _l("Load a new range of tracking numbers from the carrier"))
+
+dashboard.register(
+    Card(_l("Parcels to dispatch before today's cut-off"), "shipping.work", DISPATCH,
+         "shipping.parcel_list", _l("Packed or labelled; close their batch before the cut-off"),
+         args=(("state", "open"), ("cutoff", "today")), section=Role.warehouse, position=40),
+    Card(*RANGES_CARD, section=Role.warehouse, position=60),
+    # the admin's overview, as before the role sections
+    Card(*RANGES_CARD),
+)
