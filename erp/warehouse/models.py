@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from erp.catalog.models import Sku
 from erp.core.errors import DomainError
+from erp.core.i18n import _
 from erp.core.models import User, utcnow
 from erp.core.states import StateMachine
 from erp.core.types import Money, UtcDateTime
@@ -159,14 +160,14 @@ class LedgerImmutable(DomainError):
 
 @event.listens_for(StockMove, "before_update")
 def _deny_update(mapper, connection, target):
-    raise LedgerImmutable(f"Stock move {target.id} is posted and cannot be changed; post a "
-                          "correcting move instead.")
+    raise LedgerImmutable(_("Stock move %(id)s is posted and cannot be changed; post a "
+                            "correcting move instead.", id=target.id))
 
 
 @event.listens_for(StockMove, "before_delete")
 def _deny_delete(mapper, connection, target):
-    raise LedgerImmutable(f"Stock move {target.id} is posted and cannot be deleted; post a "
-                          "correcting move instead.")
+    raise LedgerImmutable(_("Stock move %(id)s is posted and cannot be deleted; post a "
+                            "correcting move instead.", id=target.id))
 
 
 class StockLevel(db.Model):
