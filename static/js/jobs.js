@@ -36,7 +36,11 @@
       }
       if (status.download_url) {
         download.href = status.download_url;
-        download.textContent = "Download " + (status.result_name || "the file");
+        // the page gives the words in the reader's language ({file} stands for the name)
+        download.textContent = status.result_name
+          ? (box.getAttribute("data-text-download") || "Download {file}")
+              .replace("{file}", status.result_name)
+          : (box.getAttribute("data-text-download-file") || "Download the file");
         downloadRow.hidden = false;
       }
       if (status.error) {
@@ -69,7 +73,8 @@
           if (failures < 30) {
             window.setTimeout(poll, 2000);
           } else {
-            message.textContent = "Lost contact with the server: reload the page.";
+            message.textContent = box.getAttribute("data-text-lost") ||
+              "Lost contact with the server: reload the page.";
           }
         });
     }
