@@ -143,7 +143,7 @@ class _LocationImport:
         if key in self.first_rows:
             errors.append(excel.CellError(number, _header("code"),
                                           _("%(bin)s is also in row %(row)s",
-                                            bin=f"{key[0]}/{key[1]}",
+                                            bin="/".join(key),
                                             row=self.first_rows[key])))
         else:
             self.first_rows[key] = number

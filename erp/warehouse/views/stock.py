@@ -330,7 +330,8 @@ def approve_adjustment(adjustment_id: int):
     services.approve_adjustment(adjustment, actor=current_user)
     db.session.commit()
     flash(_("Adjustment %(number)s approved and posted: %(qty)s × %(sku)s in %(bin)s.",
-            number=adjustment.number, qty=f"{adjustment.quantity:+d}", sku=adjustment.sku.code,
+            number=adjustment.number, qty=format(adjustment.quantity, "+d"),
+            sku=adjustment.sku.code,
             bin=adjustment.location.label), "success")
     return redirect(url_for(".pending_adjustments"))
 
