@@ -11,12 +11,11 @@ screen submits it, the worker runs it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from erp.core import jobs
-from erp.core.i18n import LANGUAGES, _, _l, force_locale
+from erp.core.i18n import _, _l
 from erp.core.models import User
 from erp.extensions import db
 from erp.reports.excel import (
@@ -121,18 +120,17 @@ def build_report(name: str, date_from=None, date_to=None, *, progress=None,
 
 
 @jobs.register("report")
-def run_report_job(job: jobs.JobContext, *, name: str, date_from=None, date_to=None,
-                   language: str | None = None) -> jobs.JobResult:
+def run_report_job(job: jobs.JobContext, *, name: str, date_from=None, date_to=None
+                   ) -> jobs.JobResult:
     """Build a report as a background job (kind ``"report"``) and return its workbook.
 
-    ``language`` is the language of whoever started it (the report screen passes it): the
-    workbook's sheets, headers and rules, the progress messages and a refusal are in it.
+    The workbook's sheets, headers and rules, its progress messages and a refusal are in the
+    language the job runs in.
     """
     user = db.session.get(User, job.user_id) if job.user_id else None
-    with force_locale(language) if language in LANGUAGES else nullcontext():
-        try:
-            data, filename = build_report(name, date_from, date_to, progress=job.progress,
-                                          user=user.username if user else None)
-        except ReportError as err:
-            raise jobs.JobError(str(err)) from None
+    try:
+        data, filename = build_report(name, date_from, date_to, progress=job.progress,
+                                      user=user.username if user else None)
+    except ReportError as err:
+        raise jobs.JobError(str(err)) from None
     return jobs.JobResult(data, filename, XLSX_MIME)

@@ -36,11 +36,7 @@
       }
       if (status.download_url) {
         download.href = status.download_url;
-        // the page gives the words in the reader's language ({file} stands for the name)
-        download.textContent = status.result_name
-          ? (box.getAttribute("data-text-download") || "Download {file}")
-              .replace("{file}", status.result_name)
-          : (box.getAttribute("data-text-download-file") || "Download the file");
+        download.textContent = "Download " + (status.result_name || "the file");
         downloadRow.hidden = false;
       }
       if (status.error) {
@@ -73,8 +69,7 @@
           if (failures < 30) {
             window.setTimeout(poll, 2000);
           } else {
-            message.textContent = box.getAttribute("data-text-lost") ||
-              "Lost contact with the server: reload the page.";
+            message.textContent = "Lost contact with the server: reload the page.";
           }
         });
     }

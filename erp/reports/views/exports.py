@@ -8,7 +8,6 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from erp.core import jobs
-from erp.core.i18n import current_language
 from erp.core.permissions import permission_required
 from erp.reports import registry
 from erp.reports.views import bp
@@ -36,5 +35,5 @@ def run_report(name: str):
         flash(str(err), "error")
         return redirect(url_for(".report_list"))
     job = jobs.submit("report", user=current_user, name=report.name, date_from=start,
-                      date_to=end, language=current_language())
+                      date_to=end)
     return redirect(url_for(".job_detail", job_id=job.id))

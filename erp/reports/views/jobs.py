@@ -13,22 +13,18 @@ from flask import abort, current_app, jsonify, render_template, send_file, url_f
 from flask_login import current_user
 
 from erp.core import jobs
-from erp.core.i18n import LANGUAGES, _l
 from erp.core.models import BackgroundJob, JobState
 from erp.core.permissions import permission_required
 from erp.core.viewhelpers import page_arg
 from erp.extensions import db
 from erp.reports.views import bp
 
-STATE_LABELS = {JobState.queued: _l("Queued"), JobState.running: _l("Running"),
-                JobState.finished: _l("Finished"), JobState.failed: _l("Failed")}
+STATE_LABELS = {JobState.queued: "Queued", JobState.running: "Running",
+                JobState.finished: "Finished", JobState.failed: "Failed"}
 STATE_COLOURS = {JobState.queued: "grey", JobState.running: "blue",
                  JobState.finished: "green", JobState.failed: "red"}
 #: what a kind is called on the pages (others show the kind itself)
-KIND_LABELS: dict[str, str] = {"report": _l("Excel report")}
-#: what a job's parameters are called on its page (others show their name)
-PARAM_LABELS = {"name": _l("Report"), "date_from": _l("From"), "date_to": _l("To"),
-                "language": _l("Language")}
+KIND_LABELS: dict[str, str] = {"report": "Excel report"}
 
 
 def _job_or_404(job_id: str) -> BackgroundJob:
@@ -45,7 +41,7 @@ def job_status(job: BackgroundJob) -> dict:
     return {
         "id": job.id,
         "state": state.value,
-        "state_label": str(STATE_LABELS[state]),
+        "state_label": STATE_LABELS[state],
         "progress": 100 if state == JobState.finished else int(job.progress or 0),
         "message": job.message or "",
         "error": job.error if state == JobState.failed else None,
@@ -62,25 +58,7 @@ def job_status(job: BackgroundJob) -> dict:
 @bp.app_template_global("job_kind_label")
 def job_kind_label(kind: str) -> str:
     """Return the human name of a job kind."""
-    return str(KIND_LABELS.get(kind, kind.replace("_", " ").capitalize()))
-
-
-def job_params(params: dict) -> list[tuple[str, str]]:
-    """Return a job's parameters as the page shows them: ``(label, value)`` pairs.
-
-    A report is named by its title and a language by its own name.
-    """
-    from erp.reports.registry import REPORTS
-
-    shown = []
-    for name, value in params.items():
-        if name == "name" and value in REPORTS:
-            value = REPORTS[value].title
-        elif name == "language":
-            value = LANGUAGES.get(value, value)
-        label = PARAM_LABELS.get(name) or name.replace("_", " ").capitalize()
-        shown.append((str(label), str(value)))
-    return shown
+    return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
 
 
 @bp.get("/jobs")
@@ -102,8 +80,7 @@ def job_detail(job_id: str):
     """A job's page: its progress bar (polled), then the download link or the error."""
     job = _job_or_404(job_id)
     return render_template("reports/jobs/detail.html", job=job, status=job_status(job),
-                           params=job_params(jobs.load_params(job.params)),
-                           colours=STATE_COLOURS)
+                           params=jobs.load_params(job.params), colours=STATE_COLOURS)
 
 
 @bp.get("/jobs/<job_id>.json")
