@@ -15,8 +15,12 @@ from erp.extensions import db
 from erp.warehouse import documents, queries, services
 from erp.warehouse import excel as warehouse_excel
 from erp.warehouse.forms import BinForm, WarehouseForm
+from erp.warehouse.labels import kind_label
 from erp.warehouse.models import VIRTUAL_KINDS, Location, LocationKind, Warehouse
 from erp.warehouse.views import bp
+
+#: every warehouse template names a bin kind, move kind or reason in the reader's language
+bp.add_app_template_global(kind_label, "warehouse_kind")
 
 #: the most labels one PDF holds (100 A4 pages); more must be printed in parts
 MAX_LABELS = 2400
