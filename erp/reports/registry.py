@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from erp.core import jobs
+from erp.core.i18n import _, _l
 from erp.core.models import User
 from erp.extensions import db
 from erp.reports.excel import (
@@ -35,7 +36,10 @@ class ReportError(ValueError):
 
 @dataclass(frozen=True)
 class ReportDef:
-    """One report: its name, title, description, parameter shape and builder."""
+    """One report: its name, title, description, parameter shape and builder.
+
+    The title and description are lazy: they are read in the reader's language.
+    """
 
     name: str
     title: str
@@ -46,23 +50,24 @@ class ReportDef:
 
 REPORTS: dict[str, ReportDef] = {r.name: r for r in (
     ReportDef(inventory_valuation.NAME, inventory_valuation.TITLE,
-              "Stock on hand per SKU at the end of a day, rebuilt from the ledger, valued at "
-              "the cost then; by SKU, category and brand.", "as_of", inventory_valuation.build),
+              _l("Stock on hand per SKU at the end of a day, rebuilt from the ledger, valued "
+                 "at the cost then; by SKU, category and brand."), "as_of",
+              inventory_valuation.build),
     ReportDef(stock_ageing.NAME, stock_ageing.TITLE,
-              "Units and value on hand by age since receipt (0-30, 31-90, 91-180, over 180 "
-              "days), FIFO, per SKU and in total.", "as_of", stock_ageing.build),
+              _l("Units and value on hand by age since receipt (0-30, 31-90, 91-180, over 180 "
+                 "days), FIFO, per SKU and in total."), "as_of", stock_ageing.build),
     ReportDef(sales_dispatch.NAME, sales_dispatch.TITLE,
-              "Units and value of the parcels dispatched in the period by SKU, brand, "
-              "category and destination country.", "range", sales_dispatch.build),
+              _l("Units and value of the parcels dispatched in the period by SKU, brand, "
+                 "category and destination country."), "range", sales_dispatch.build),
     ReportDef(purchase_spend.NAME, purchase_spend.TITLE,
-              "Purchase order spend by supplier and month, in the order currency and the base "
-              "currency.", "range", purchase_spend.build),
+              _l("Purchase order spend by supplier and month, in the order currency and the "
+                 "base currency."), "range", purchase_spend.build),
     ReportDef(returns_analysis.NAME, returns_analysis.TITLE,
-              "Return rates by SKU, brand, category, reason and country, and the refunds "
-              "approved.", "range", returns_analysis.build),
+              _l("Return rates by SKU, brand, category, reason and country, and the refunds "
+                 "approved."), "range", returns_analysis.build),
     ReportDef(customs_summary.NAME, customs_summary.TITLE,
-              "Declared value and parcel counts of dispatched parcels by destination country "
-              "and HS chapter, per currency.", "range", customs_summary.build),
+              _l("Declared value and parcel counts of dispatched parcels by destination "
+                 "country and HS chapter, per currency."), "range", customs_summary.build),
 )}
 
 
@@ -80,9 +85,10 @@ def resolve(name: str, date_from: date | str | None, date_to: date | str | None
     """
     report = REPORTS.get(name or "")
     if report is None:
-        raise ReportError(f"Unknown report {name!r}; the reports are: {', '.join(REPORTS)}.")
+        raise ReportError(_("Unknown report %(name)r; the reports are: %(names)s.", name=name,
+                            names=", ".join(REPORTS)))
 
-    def parse(value, label: str) -> date | None:
+    def parse(value, message) -> date | None:
         if value in (None, ""):
             return None
         if isinstance(value, date):
@@ -90,15 +96,16 @@ def resolve(name: str, date_from: date | str | None, date_to: date | str | None
         try:
             return date.fromisoformat(str(value).strip())
         except ValueError:
-            raise ReportError(f"The {label} date {value!r} is not a date (YYYY-MM-DD).") from None
+            raise ReportError(str(message) % {"value": repr(value)}) from None
 
-    end = parse(date_to, "to") or today()
+    end = parse(date_to, _l("The to date %(value)s is not a date (YYYY-MM-DD).")) or today()
     if report.params == "as_of":
         return report, None, end
-    start = parse(date_from, "from") or end - timedelta(days=29)
+    start = parse(date_from, _l("The from date %(value)s is not a date (YYYY-MM-DD).")) \
+        or end - timedelta(days=29)
     if start > end:
-        raise ReportError(f"The period starts ({start.isoformat()}) after it ends "
-                          f"({end.isoformat()}).")
+        raise ReportError(_("The period starts (%(start)s) after it ends (%(end)s).",
+                            start=start.isoformat(), end=end.isoformat()))
     return report, start, end
 
 
@@ -115,7 +122,11 @@ def build_report(name: str, date_from=None, date_to=None, *, progress=None,
 @jobs.register("report")
 def run_report_job(job: jobs.JobContext, *, name: str, date_from=None, date_to=None
                    ) -> jobs.JobResult:
-    """Build a report as a background job (kind ``"report"``) and return its workbook."""
+    """Build a report as a background job (kind ``"report"``) and return its workbook.
+
+    The workbook's sheets, headers and rules, its progress messages and a refusal are in the
+    language the job runs in.
+    """
     user = db.session.get(User, job.user_id) if job.user_id else None
     try:
         data, filename = build_report(name, date_from, date_to, progress=job.progress,

@@ -18,8 +18,11 @@ from sqlalchemy import select
 
 from erp.core import excel
 from erp.core.errors import DomainError, ValidationError
+from erp.core.i18n import _, _l, format_number
 from erp.extensions import db
 from erp.warehouse import queries, services
+from erp.warehouse.excel import in_language
+from erp.warehouse.labels import count_state_label
 from erp.warehouse.models import CycleCount, CycleCountState
 from erp.warehouse.services.counts import MAX_COUNTED
 
@@ -30,36 +33,47 @@ def _count_number(value: Any) -> str:
 
 def _counted(value: int) -> int:
     if not 0 <= value <= MAX_COUNTED:
-        raise ValueError(f"must be from 0 to {MAX_COUNTED:,}, got {value}")
+        raise ValueError(_("must be from 0 to %(most)s, got %(value)s",
+                           most=format_number(MAX_COUNTED), value=value))
     return value
 
 
 _IMPORT_COLUMNS = (
-    excel.Column("count_number", "Count number", required=True, validator=_count_number,
-                 help="The cycle count, e.g. CC-2026-000001; it must be open."),
-    excel.Column("bin", "Bin", required=True, width=16,
-                 help="The bin code, e.g. A-01-02-03, in the count's warehouse."),
-    excel.Column("sku", "SKU", required=True, width=18,
-                 help="The SKU code or its barcode. A SKU the count does not list in this bin "
-                      "is added to the count as an unexpected find."),
-    excel.Column("counted", "Counted", type="int", validator=_counted, width=10,
-                 help="The quantity found in the bin. Empty: not counted yet (left as it is)."),
+    excel.Column("count_number", _l("Count number"), required=True, validator=_count_number,
+                 help=_l("The cycle count, e.g. CC-2026-000001; it must be open.")),
+    excel.Column("bin", _l("Bin"), required=True, width=16,
+                 help=_l("The bin code, e.g. A-01-02-03, in the count's warehouse.")),
+    excel.Column("sku", _l("SKU"), required=True, width=18,
+                 help=_l("The SKU code or its barcode. A SKU the count does not list in this "
+                         "bin is added to the count as an unexpected find.")),
+    excel.Column("counted", _l("Counted"), type="int", validator=_counted, width=10,
+                 help=_l("The quantity found in the bin. Empty: not counted yet (left as it "
+                         "is).")),
 )
 #: the columns an import reads
 COUNT_SPEC = excel.Spec(name="count_lines", title="Count lines", columns=_IMPORT_COLUMNS,
                         max_rows=50_000)
 _HEADERS = {column.key: column.header for column in COUNT_SPEC.columns}
 
+
+def _header(key: str) -> str:
+    """Return an import column's header in the reader's language (errors name it)."""
+    return str(_HEADERS[key])
+
+
 _INFO = (
-    excel.Column("barcode", "Barcode", width=16, help="For reference; ignored on import."),
-    excel.Column("product_name", "Product", width=30, help="For reference; ignored on import."),
-    excel.Column("variant", "Variant", width=14, help="For reference; ignored on import."),
+    excel.Column("barcode", _l("Barcode"), width=16,
+                 help=_l("For reference; ignored on import.")),
+    excel.Column("product_name", _l("Product"), width=30,
+                 help=_l("For reference; ignored on import.")),
+    excel.Column("variant", _l("Variant"), width=14,
+                 help=_l("For reference; ignored on import.")),
 )
 _REVIEW = (
-    excel.Column("expected_qty", "Expected", type="int", width=10,
-                 help="On hand when the count opened (shown after submitting for review)."),
-    excel.Column("variance", "Variance", type="int", width=10,
-                 help="Counted minus expected; ignored on import."),
+    excel.Column("expected_qty", _l("Expected"), type="int", width=10,
+                 help=_l("On hand when the count opened (shown after submitting for review).")),
+    excel.Column("variance", _l("Variance"), type="int", width=10,
+                 help=_l("Counted minus expected; ignored on import.")),
 )
 
 
@@ -68,7 +82,7 @@ def export_count_lines(count: CycleCount) -> bytes:
     blind = count.state == CycleCountState.open
     counted = _IMPORT_COLUMNS[3]
     columns = (*_IMPORT_COLUMNS[:3], *_INFO, *(() if blind else _REVIEW), counted)
-    spec = excel.Spec(name="count_lines", title=COUNT_SPEC.title, columns=columns)
+    spec = excel.Spec(name="count_lines", title=COUNT_SPEC.title, columns=in_language(columns))
     rows = ({"count_number": count.number, "bin": r.bin_code, "sku": r.sku_code,
              "barcode": r.barcode, "product_name": r.product_name,
              "variant": " / ".join(p for p in (r.colour, r.size) if p) or None,
@@ -110,48 +124,52 @@ class _CountPlan:
         at = row["_row"]
         count = self._count(row["count_number"])
         if count is None:
-            return [excel.CellError(at, _HEADERS["count_number"],
-                                    f'no cycle count has the number "{row["count_number"]}"')]
+            return [excel.CellError(at, _header("count_number"),
+                                    _('no cycle count has the number "%(number)s"',
+                                      number=row["count_number"]))]
         if count.state != CycleCountState.open:
-            return [excel.CellError(at, _HEADERS["count_number"],
-                                    f"cycle count {count.number} is {count.state.value}; only "
-                                    "an open count takes counted quantities")]
+            return [excel.CellError(at, _header("count_number"),
+                                    _("cycle count %(number)s is %(state)s; only an open count "
+                                      "takes counted quantities", number=count.number,
+                                      state=count_state_label(count.state)))]
         errors = []
         try:
             location = services.find_location(row["bin"], warehouse=count.warehouse)
         except ValidationError as err:
             location = None
-            errors.append(excel.CellError(at, _HEADERS["bin"], str(err).rstrip(".")))
+            errors.append(excel.CellError(at, _header("bin"), str(err).rstrip(".。")))
         try:
             sku = services.find_sku(row["sku"])
         except ValidationError as err:
             sku = None
-            errors.append(excel.CellError(at, _HEADERS["sku"], str(err).rstrip(".")))
+            errors.append(excel.CellError(at, _header("sku"), str(err).rstrip(".。")))
         if location is None or sku is None:
             return errors
         key = (count.id, sku.id, location.id)
         if key in self.seen:
-            return [excel.CellError(at, _HEADERS["sku"],
-                                    f"SKU {sku.code} in bin {location.code} is also in row "
-                                    f"{self.seen[key]}")]
+            return [excel.CellError(at, _header("sku"),
+                                    _("SKU %(sku)s in bin %(bin)s is also in row %(row)s",
+                                      sku=sku.code, bin=location.code, row=self.seen[key]))]
         self.seen[key] = at
         line = next((ln for ln in count.lines
                      if ln.sku_id == sku.id and ln.location_id == location.id), None)
         if line is None and row["counted"] is not None:
             message = self._cannot_add(count, location, sku)
             if message:
-                return [excel.CellError(at, _HEADERS["sku"], message)]
+                return [excel.CellError(at, _header("sku"), message)]
         row.update(_count=count, _location=location, _sku=sku, _line=line)
         return []
 
     @staticmethod
     def _cannot_add(count: CycleCount, location, sku) -> str | None:
         if location.warehouse_id != count.warehouse_id:
-            return f"bin {location.label} is not in warehouse {count.warehouse.code}"
+            return _("bin %(bin)s is not in warehouse %(warehouse)s", bin=location.label,
+                     warehouse=count.warehouse.code)
         held = services.open_count_for(sku.id, location.id)
         if held is not None and held.id != count.id:
-            return (f"SKU {sku.code} in bin {location.code} is being counted by cycle count "
-                    f"{held.number}; finish or cancel that count first")
+            return _("SKU %(sku)s in bin %(bin)s is being counted by cycle count %(number)s; "
+                     "finish or cancel that count first", sku=sku.code, bin=location.code,
+                     number=held.number)
         return None
 
     def apply(self, rows: list[dict[str, Any]]) -> dict[str, int]:

@@ -9,7 +9,8 @@ An export imported again changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -17,11 +18,12 @@ from sqlalchemy import select
 
 from erp.core import excel, exports
 from erp.core.errors import DomainError
-from erp.core.i18n import _l
+from erp.core.i18n import _, _l
 from erp.core.money import round_amount
 from erp.core.permissions import has_permission
 from erp.extensions import db
 from erp.warehouse import queries, services
+from erp.warehouse.labels import kind_label
 from erp.warehouse.models import (
     VIRTUAL_KINDS,
     Location,
@@ -36,6 +38,15 @@ PHYSICAL_KINDS = tuple(k.value for k in LocationKind if k not in VIRTUAL_KINDS)
 # --------------------------------------------------------------------------- locations
 
 
+def in_language(columns: Sequence[excel.Column]) -> tuple[excel.Column, ...]:
+    """Return ``columns`` with their headers and help as text in the reader's language.
+
+    Column specs are declared with lazy strings; a sheet is written with plain text.
+    """
+    return tuple(dataclasses.replace(c, header=str(c.header), help=str(c.help or ""))
+                 for c in columns)
+
+
 def _warehouse_code(value: Any) -> str:
     return str(value).strip().upper()
 
@@ -44,12 +55,12 @@ def _bin_code(value: Any) -> str:
     try:
         return services.clean_location_code(str(value))
     except DomainError as err:
-        raise ValueError(str(err).rstrip(".")) from None
+        raise ValueError(str(err).rstrip(".。")) from None
 
 
 def _sequence(value: int) -> int:
     if not 0 <= value <= 1_000_000_000:
-        raise ValueError("must be a whole number from 0 to 1,000,000,000")
+        raise ValueError(_("must be a whole number from 0 to 1,000,000,000"))
     return value
 
 
@@ -57,31 +68,37 @@ LOCATION_SPEC = excel.Spec(
     name="locations",
     title="Locations",
     columns=(
-        excel.Column("warehouse_code", "Warehouse code", required=True,
+        excel.Column("warehouse_code", _l("Warehouse code"), required=True,
                      validator=_warehouse_code, width=14,
-                     help="The code of an existing warehouse, e.g. SZ1."),
-        excel.Column("code", "Bin code", required=True, validator=_bin_code, width=18,
-                     help="Zone-aisle-rack-bin, e.g. A-01-02-03: letters, digits and dashes; "
-                          "stored upper-case. A code the warehouse has updates that bin, a new "
-                          "one creates it."),
-        excel.Column("kind", "Kind", choices=PHYSICAL_KINDS, width=12,
-                     help="What the bin is for. Empty: storage for a new bin, unchanged for an "
-                          "existing one."),
-        excel.Column("pick_sequence", "Pick sequence", type="int", validator=_sequence,
-                     width=14, help="The walking order of pickers, a whole number. Empty: 0 "
-                                    "for a new bin, unchanged for an existing one."),
-        excel.Column("active", "Active", type="bool", width=8,
-                     help="yes or no. Empty: yes for a new bin, unchanged for an existing one. "
-                          "A bin holding stock cannot be deactivated."),
+                     help=_l("The code of an existing warehouse, e.g. SZ1.")),
+        excel.Column("code", _l("Bin code"), required=True, validator=_bin_code, width=18,
+                     help=_l("Zone-aisle-rack-bin, e.g. A-01-02-03: letters, digits and "
+                             "dashes; stored upper-case. A code the warehouse has updates that "
+                             "bin, a new one creates it.")),
+        excel.Column("kind", _l("Kind"), choices=PHYSICAL_KINDS, width=12,
+                     help=_l("What the bin is for. Empty: storage for a new bin, unchanged for "
+                             "an existing one.")),
+        excel.Column("pick_sequence", _l("Pick sequence"), type="int", validator=_sequence,
+                     width=14, help=_l("The walking order of pickers, a whole number. Empty: 0 "
+                                       "for a new bin, unchanged for an existing one.")),
+        excel.Column("active", _l("Active"), type="bool", width=8,
+                     help=_l("yes or no. Empty: yes for a new bin, unchanged for an existing "
+                             "one. A bin holding stock cannot be deactivated.")),
     ),
 )
 _HEADERS = {column.key: column.header for column in LOCATION_SPEC.columns}
 
 
+def _header(key: str) -> str:
+    """Return a locations column's header in the reader's language (errors name it)."""
+    return str(_HEADERS.get(key, ""))
+
+
 def export_locations(filters: queries.LocationFilters | None = None) -> bytes:
     """Return the bins matching the bin list's filters as an .xlsx workbook (importable again)."""
-    return excel.export_workbook(LOCATION_SPEC, _location_rows(filters or
-                                                               queries.LocationFilters()))
+    return excel.export_workbook(in_language(LOCATION_SPEC.columns),
+                                 _location_rows(filters or queries.LocationFilters()),
+                                 title=LOCATION_SPEC.title)
 
 
 def _location_rows(filters: queries.LocationFilters) -> Iterator[tuple]:
@@ -120,14 +137,15 @@ class _LocationImport:
         number, errors = row["_row"], []
         warehouse = self.warehouses.get(row["warehouse_code"])
         if warehouse is None:
-            errors.append(excel.CellError(number, _HEADERS["warehouse_code"],
-                                          f'no warehouse has the code "{row["warehouse_code"]}";'
-                                          " create the warehouse first"))
+            errors.append(excel.CellError(number, _header("warehouse_code"),
+                                          _('no warehouse has the code "%(code)s"; create the '
+                                            "warehouse first", code=row["warehouse_code"])))
         key = (row["warehouse_code"], row["code"])
         if key in self.first_rows:
-            errors.append(excel.CellError(number, _HEADERS["code"],
-                                          f"{key[0]}/{key[1]} is also in row "
-                                          f"{self.first_rows[key]}"))
+            errors.append(excel.CellError(number, _header("code"),
+                                          _("%(bin)s is also in row %(row)s",
+                                            bin="/".join(key),
+                                            row=self.first_rows[key])))
         else:
             self.first_rows[key] = number
         if warehouse is None:
@@ -135,9 +153,9 @@ class _LocationImport:
         existing = self.bins.get((warehouse.id, row["code"]))
         if existing is not None and existing.active and row["active"] is False \
                 and existing.id in self.holding:
-            errors.append(excel.CellError(number, _HEADERS["active"],
-                                          f"bin {existing.label} holds stock; move it out "
-                                          "before deactivating the bin"))
+            errors.append(excel.CellError(number, _header("active"),
+                                          _("bin %(bin)s holds stock; move it out before "
+                                            "deactivating the bin", bin=existing.label)))
         row["_warehouse"], row["_bin"] = warehouse, existing
         return errors
 
@@ -149,7 +167,7 @@ class _LocationImport:
                 counts[self._apply_row(row)] += 1
             except DomainError as err:
                 raise excel.RowError(str(err), row=row["_row"],
-                                     column=_HEADERS.get(err.field or "", "")) from err
+                                     column=_header(err.field or "")) from err
         return counts
 
     def _apply_row(self, row: dict[str, Any]) -> str:
@@ -178,16 +196,16 @@ class _LocationImport:
 
 
 STOCK_COLUMNS = (
-    excel.Column("warehouse_code", "Warehouse", width=10),
-    excel.Column("bin_code", "Bin", width=16),
-    excel.Column("bin_kind", "Bin kind", width=12),
-    excel.Column("sku_code", "SKU", width=18),
-    excel.Column("product_name", "Product", width=30),
-    excel.Column("on_hand", "On hand", type="int", width=10),
-    excel.Column("reserved", "Reserved", type="int", width=10),
-    excel.Column("available", "Available", type="int", width=10),
-    excel.Column("avg_cost", "Average cost", type="decimal", decimals=4, width=12),
-    excel.Column("value", "Value", type="decimal", width=12),
+    excel.Column("warehouse_code", _l("Warehouse"), width=10),
+    excel.Column("bin_code", _l("Bin"), width=16),
+    excel.Column("bin_kind", _l("Bin kind"), width=12),
+    excel.Column("sku_code", _l("SKU"), width=18),
+    excel.Column("product_name", _l("Product"), width=30),
+    excel.Column("on_hand", _l("On hand"), type="int", width=10),
+    excel.Column("reserved", _l("Reserved"), type="int", width=10),
+    excel.Column("available", _l("Available"), type="int", width=10),
+    excel.Column("avg_cost", _l("Average cost"), type="decimal", decimals=4, width=12),
+    excel.Column("value", _l("Value"), type="decimal", width=12),
 )
 
 
@@ -200,11 +218,12 @@ def export_stock(filters: queries.StockFilters, *, costs: bool = True,
         export).
     """
     stmt = queries.stock_list_query(filters).execution_options(yield_per=2000)
-    rows = ({**r._asdict(), "value": round_amount(r.on_hand * (r.avg_cost or Decimal(0)))}
+    rows = ({**r._asdict(), "bin_kind": kind_label(r.bin_kind),
+             "value": round_amount(r.on_hand * (r.avg_cost or Decimal(0)))}
             for r in exports.counted(db.session.execute(stmt), progress))
     columns = STOCK_COLUMNS if costs else tuple(
         c for c in STOCK_COLUMNS if c.key not in ("avg_cost", "value"))
-    return excel.export_workbook(columns, rows, title="Stock")
+    return excel.export_workbook(in_language(columns), rows, title=_("Stock"))
 
 
 exports.register(exports.ListExport(
@@ -216,17 +235,17 @@ exports.register(exports.ListExport(
 
 
 MOVE_COLUMNS = (
-    excel.Column("at", "When (UTC)", width=17),
-    excel.Column("kind", "Kind", width=14),
-    excel.Column("sku", "SKU", width=18),
-    excel.Column("product", "Product", width=28),
-    excel.Column("quantity", "Quantity", type="int", width=10),
-    excel.Column("from", "From", width=18),
-    excel.Column("to", "To", width=18),
-    excel.Column("unit_cost", "Unit cost", type="decimal", decimals=4, width=12),
-    excel.Column("reference", "Reference", width=20),
-    excel.Column("user", "User", width=14),
-    excel.Column("note", "Note", width=30),
+    excel.Column("at", _l("When (UTC)"), width=17),
+    excel.Column("kind", _l("Kind"), width=14),
+    excel.Column("sku", _l("SKU"), width=18),
+    excel.Column("product", _l("Product"), width=28),
+    excel.Column("quantity", _l("Quantity"), type="int", width=10),
+    excel.Column("from", _l("From"), width=18),
+    excel.Column("to", _l("To"), width=18),
+    excel.Column("unit_cost", _l("Unit cost"), type="decimal", decimals=4, width=12),
+    excel.Column("reference", _l("Reference"), width=20),
+    excel.Column("user", _l("User"), width=14),
+    excel.Column("note", _l("Note"), width=30),
 )
 
 
@@ -236,14 +255,15 @@ def export_moves(filters: queries.MoveFilters, *, costs: bool = True) -> bytes:
     :param costs: include the unit cost column (``core.view_costs`` only).
     """
     stmt = queries.move_list_query(filters).execution_options(yield_per=2000)
-    rows = ({"at": m.at.strftime("%Y-%m-%d %H:%M"), "kind": m.kind.value, "sku": m.sku.code,
+    rows = ({"at": m.at.strftime("%Y-%m-%d %H:%M"), "kind": kind_label(m.kind),
+             "sku": m.sku.code,
              "product": m.sku.product.name, "quantity": m.quantity,
              "from": m.from_location.label, "to": m.to_location.label,
              "unit_cost": m.unit_cost, "reference": move_reference(m) or None,
-             "user": m.actor.username if m.actor else "system", "note": m.note}
+             "user": m.actor.username if m.actor else _("system"), "note": m.note}
             for m in db.session.scalars(stmt))
     columns = MOVE_COLUMNS if costs else tuple(c for c in MOVE_COLUMNS if c.key != "unit_cost")
-    return excel.export_workbook(columns, rows, title="Stock moves")
+    return excel.export_workbook(in_language(columns), rows, title=_("Stock moves"))
 
 
 def move_reference(move) -> str:
@@ -253,15 +273,23 @@ def move_reference(move) -> str:
     return f"{move.ref_type}:{move.ref_id}" if move.ref_id is not None else move.ref_type
 
 
+#: the valuation sheet's name by grouping (called when written, in the reader's language)
+VALUATION_TITLES = {"sku": lambda: _("Valuation by SKU"),
+                    "brand": lambda: _("Valuation by brand"),
+                    "category": lambda: _("Valuation by category")}
+
+
 def valuation_columns(group: str, currency: str) -> tuple[excel.Column, ...]:
     """Return the valuation sheet's columns for a grouping (average cost only per SKU)."""
-    first = {"sku": "SKU", "brand": "Brand", "category": "Category"}[group]
-    columns = [excel.Column("key", first, width=18), excel.Column("name", "Name", width=32),
-               excel.Column("on_hand", "On hand", type="int", width=10)]
+    first = {"sku": _("SKU"), "brand": _("Brand"), "category": _("Category")}[group]
+    columns = [excel.Column("key", first, width=18), excel.Column("name", _("Name"), width=32),
+               excel.Column("on_hand", _("On hand"), type="int", width=10)]
     if group == "sku":
-        columns.append(excel.Column("avg_cost", f"Average cost ({currency})", type="decimal",
-                                    decimals=4, width=16))
-    columns.append(excel.Column("value", f"Value ({currency})", type="decimal", width=16))
+        columns.append(excel.Column("avg_cost", _("Average cost (%(currency)s)",
+                                                  currency=currency),
+                                    type="decimal", decimals=4, width=16))
+    columns.append(excel.Column("value", _("Value (%(currency)s)", currency=currency),
+                                type="decimal", width=16))
     return tuple(columns)
 
 
@@ -270,4 +298,4 @@ def export_valuation(group: str, currency: str) -> bytes:
     rows = ({**r._asdict(), "value": round_amount(r.value or Decimal(0))}
             for r in db.session.execute(queries.valuation_query(group)))
     return excel.export_workbook(valuation_columns(group, currency), rows,
-                                 title=f"Valuation by {group}")
+                                 title=VALUATION_TITLES[group]())

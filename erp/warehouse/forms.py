@@ -13,76 +13,105 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from erp.core.i18n import _, _l
+from erp.warehouse.labels import kind_label
 from erp.warehouse.models import VIRTUAL_KINDS, AdjustmentReason, LocationKind, MoveKind
 
-#: the kinds a bin in a warehouse may have (virtual locations exist once, outside warehouses)
-BIN_KIND_CHOICES = [(k.value, k.value.capitalize()) for k in LocationKind
-                    if k not in VIRTUAL_KINDS]
-REASON_CHOICES = [(r.value, r.value.replace("_", " ").capitalize()) for r in AdjustmentReason]
-MOVE_KIND_CHOICES = [("", "Any kind")] + [(k.value, k.value.replace("_", " "))
-                                          for k in MoveKind]
+
+def bin_kind_choices() -> list[tuple[str, str]]:
+    """Return the kinds a bin in a warehouse may have, named in the reader's language.
+
+    Virtual locations exist once, outside warehouses.
+    """
+    return [(k.value, kind_label(k).capitalize()) for k in LocationKind if k not in VIRTUAL_KINDS]
+
+
+def reason_choices() -> list[tuple[str, str]]:
+    """Return the adjustment reasons, named in the reader's language."""
+    return [(r.value, kind_label(r).capitalize()) for r in AdjustmentReason]
+
+
+def move_kind_choices() -> list[tuple[str, str]]:
+    """Return the move kinds of the history filter, "any" first."""
+    return [("", _("Any kind"))] + [(k.value, kind_label(k)) for k in MoveKind]
+
+
 _SCAN = {"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
 #: quantities and sequences are 32-bit integer columns; a typo of many digits stops here
 _LIMIT = 1_000_000_000
-_WITHIN = NumberRange(min=-_LIMIT, max=_LIMIT, message="Enter a number between -1,000,000,000 "
-                                                       "and 1,000,000,000.")
+_WITHIN = NumberRange(min=-_LIMIT, max=_LIMIT, message=_l("Enter a number between "
+                                                          "-1,000,000,000 and 1,000,000,000."))
 
 
 class WarehouseForm(FlaskForm):
     """Create or edit a warehouse (the code only on create)."""
 
-    code = StringField("Code", validators=[DataRequired(), Length(max=20)])
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    address = TextAreaField("Address", validators=[Optional(), Length(max=1000)])
-    country = StringField("Country", validators=[DataRequired(), Length(max=60)])
-    active = BooleanField("Active", default=True)
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=20)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    address = TextAreaField(_l("Address"), validators=[Optional(), Length(max=1000)])
+    country = StringField(_l("Country"), validators=[DataRequired(), Length(max=60)])
+    active = BooleanField(_l("Active"), default=True)
 
 
 class BinForm(FlaskForm):
     """Create or edit a bin (the code only on create)."""
 
-    code = StringField("Bin code", validators=[DataRequired(), Length(max=40)],
+    code = StringField(_l("Bin code"), validators=[DataRequired(), Length(max=40)],
                        render_kw=_SCAN)
-    kind = SelectField("Kind", choices=BIN_KIND_CHOICES, default=LocationKind.storage.value)
-    pick_sequence = IntegerField("Pick sequence", default=0,
-                                 validators=[InputRequired("Enter a whole number, 0 or more."),
-                                             _WITHIN])
-    active = BooleanField("Active", default=True)
+    kind = SelectField(_l("Kind"), default=LocationKind.storage.value)
+    pick_sequence = IntegerField(_l("Pick sequence"), default=0,
+                                 validators=[InputRequired(_l("Enter a whole number, 0 or "
+                                                              "more.")), _WITHIN])
+    active = BooleanField(_l("Active"), default=True)
+
+    def __init__(self, *args, **kwargs):
+        """Name the kinds in the reader's language."""
+        super().__init__(*args, **kwargs)
+        self.kind.choices = bin_kind_choices()
 
 
 class TransferForm(FlaskForm):
     """Move stock between two bins, field by field as a scanner reads them."""
 
-    from_bin = StringField("From bin", validators=[DataRequired("Scan the bin to take from."),
-                                                   Length(max=64)], render_kw=_SCAN)
-    sku = StringField("SKU (code or barcode)",
-                      validators=[DataRequired("Scan the SKU."), Length(max=64)], render_kw=_SCAN)
-    quantity = IntegerField("Quantity", validators=[InputRequired("Enter the quantity."), _WITHIN],
+    from_bin = StringField(_l("From bin"),
+                           validators=[DataRequired(_l("Scan the bin to take from.")),
+                                       Length(max=64)], render_kw=_SCAN)
+    sku = StringField(_l("SKU (code or barcode)"),
+                      validators=[DataRequired(_l("Scan the SKU.")), Length(max=64)],
+                      render_kw=_SCAN)
+    quantity = IntegerField(_l("Quantity"),
+                            validators=[InputRequired(_l("Enter the quantity.")), _WITHIN],
                             render_kw={"inputmode": "numeric", "autocomplete": "off"})
-    to_bin = StringField("To bin", validators=[DataRequired("Scan the bin to put into."),
-                                               Length(max=64)], render_kw=_SCAN)
-    note = StringField("Note", validators=[Optional(), Length(max=500)])
+    to_bin = StringField(_l("To bin"), validators=[DataRequired(_l("Scan the bin to put into.")),
+                                                   Length(max=64)], render_kw=_SCAN)
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
 
 
 class AdjustmentForm(FlaskForm):
     """Request an adjustment of a bin's stock with a reason code."""
 
-    bin = StringField("Bin", validators=[DataRequired("Scan or type the bin."), Length(max=64)],
+    bin = StringField(_l("Bin"), validators=[DataRequired(_l("Scan or type the bin.")),
+                                             Length(max=64)], render_kw=_SCAN)
+    sku = StringField(_l("SKU (code or barcode)"),
+                      validators=[DataRequired(_l("Scan the SKU.")), Length(max=64)],
                       render_kw=_SCAN)
-    sku = StringField("SKU (code or barcode)",
-                      validators=[DataRequired("Scan the SKU."), Length(max=64)], render_kw=_SCAN)
-    quantity = IntegerField("Quantity (+ found, - missing)",
-                            validators=[InputRequired("Enter the quantity, e.g. -2 or 3."),
+    quantity = IntegerField(_l("Quantity (+ found, - missing)"),
+                            validators=[InputRequired(_l("Enter the quantity, e.g. -2 or 3.")),
                                         _WITHIN],
                             render_kw={"autocomplete": "off"})
-    reason = SelectField("Reason", choices=REASON_CHOICES)
-    note = StringField("Note", validators=[Optional(), Length(max=500)])
+    reason = SelectField(_l("Reason"))
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
+
+    def __init__(self, *args, **kwargs):
+        """Name the reasons in the reader's language."""
+        super().__init__(*args, **kwargs)
+        self.reason.choices = reason_choices()
 
 
 class DecisionForm(FlaskForm):
     """Approve or reject an adjustment; a note explains a rejection."""
 
-    note = StringField("Note", validators=[Optional(), Length(max=500)])
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
 
 
 class MoveFilterForm(FlaskForm):
@@ -93,13 +122,19 @@ class MoveFilterForm(FlaskForm):
 
         csrf = False
 
-    sku = StringField("SKU", validators=[Optional(), Length(max=64)])
-    bin = StringField("Bin", validators=[Optional(), Length(max=64)])
-    kind = SelectField("Kind", choices=MOVE_KIND_CHOICES, validators=[Optional()])
-    ref_type = StringField("Reference type", validators=[Optional(), Length(max=40)])
-    ref_id = IntegerField("Reference id", validators=[Optional(), NumberRange(min=0, max=_LIMIT)])
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
+    sku = StringField(_l("SKU"), validators=[Optional(), Length(max=64)])
+    bin = StringField(_l("Bin"), validators=[Optional(), Length(max=64)])
+    kind = SelectField(_l("Kind"), validators=[Optional()])
+    ref_type = StringField(_l("Reference type"), validators=[Optional(), Length(max=40)])
+    ref_id = IntegerField(_l("Reference id"),
+                          validators=[Optional(), NumberRange(min=0, max=_LIMIT)])
+    date_from = DateField(_l("From"), validators=[Optional()])
+    date_to = DateField(_l("To"), validators=[Optional()])
+
+    def __init__(self, *args, **kwargs):
+        """Name the move kinds in the reader's language."""
+        super().__init__(*args, **kwargs)
+        self.kind.choices = move_kind_choices()
 
 
 class PutawayForm(FlaskForm):
@@ -109,10 +144,10 @@ class PutawayForm(FlaskForm):
     bin asked next (the ``required`` flag only tells the scanner script to move on to it).
     """
 
-    scan = StringField("Task or SKU", validators=[Optional(), Length(max=64)],
+    scan = StringField(_l("Task or SKU"), validators=[Optional(), Length(max=64)],
                        render_kw={**_SCAN, "required": True})
-    quantity = IntegerField("Quantity (empty = all left)",
+    quantity = IntegerField(_l("Quantity (empty = all left)"),
                             validators=[Optional(), NumberRange(min=1, max=_LIMIT)],
                             render_kw={"inputmode": "numeric", "autocomplete": "off"})
-    bin = StringField("Bin", validators=[Optional(), Length(max=64)],
+    bin = StringField(_l("Bin"), validators=[Optional(), Length(max=64)],
                       render_kw={**_SCAN, "required": True})

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from erp.catalog.models import Sku
 from erp.core.errors import DomainError
+from erp.core.i18n import _, _l
 from erp.core.models import User, utcnow
 from erp.core.states import StateMachine
 from erp.core.types import Money, UtcDateTime
@@ -159,14 +160,14 @@ class LedgerImmutable(DomainError):
 
 @event.listens_for(StockMove, "before_update")
 def _deny_update(mapper, connection, target):
-    raise LedgerImmutable(f"Stock move {target.id} is posted and cannot be changed; post a "
-                          "correcting move instead.")
+    raise LedgerImmutable(_("Stock move %(id)s is posted and cannot be changed; post a "
+                            "correcting move instead.", id=target.id))
 
 
 @event.listens_for(StockMove, "before_delete")
 def _deny_delete(mapper, connection, target):
-    raise LedgerImmutable(f"Stock move {target.id} is posted and cannot be deleted; post a "
-                          "correcting move instead.")
+    raise LedgerImmutable(_("Stock move %(id)s is posted and cannot be deleted; post a "
+                            "correcting move instead.", id=target.id))
 
 
 class StockLevel(db.Model):
@@ -242,7 +243,7 @@ class AdjustmentState(StrEnum):
 
 A = AdjustmentState
 ADJUSTMENT_STATES = StateMachine(
-    AdjustmentState, initial=A.pending, noun="stock adjustment",
+    AdjustmentState, initial=A.pending, noun=_l("stock adjustment"),
     transitions={(A.pending, A.approved), (A.pending, A.rejected)},
     colours={A.pending: "orange", A.approved: "green", A.rejected: "red"},
 )
@@ -285,7 +286,7 @@ class CycleCountState(StrEnum):
 
 C = CycleCountState
 CYCLE_COUNT_STATES = StateMachine(
-    CycleCountState, initial=C.open, noun="cycle count",
+    CycleCountState, initial=C.open, noun=_l("cycle count"),
     transitions={(C.open, C.review), (C.review, C.open), (C.review, C.accepted),
                  (C.open, C.cancelled), (C.review, C.cancelled)},
     colours={C.open: "blue", C.review: "orange", C.accepted: "green", C.cancelled: "grey"},
@@ -356,7 +357,7 @@ P = PutawayState
 #: the stock-move reference of a put-away (``ref_id`` is the task's id)
 PUTAWAY_REF = "putaway_task"
 PUTAWAY_STATES = StateMachine(
-    PutawayState, initial=P.open, noun="put-away task",
+    PutawayState, initial=P.open, noun=_l("put-away task"),
     transitions={(P.open, P.done), (P.open, P.cancelled)},
     colours={P.open: "blue", P.done: "green", P.cancelled: "grey"},
     groups={"final": {P.done, P.cancelled}},

@@ -44,6 +44,13 @@
     });
   }
 
+  // the series' names come with the data, in the reader's language
+  var TEXT = {};
+
+  function text(key, english) {
+    return TEXT[key] || english;
+  }
+
   function orders(spec) {
     var node = canvas("orders");
     if (!node || !spec) { return; }
@@ -51,9 +58,12 @@
     new window.Chart(node, {
       type: "bar",
       data: {labels: spec.labels, datasets: [
-        {label: "Received", data: spec.received, backgroundColor: "#2563eb", stack: "received"},
-        {label: "Shipped on time", data: spec.on_time, backgroundColor: "#86efac", stack: "shipped"},
-        {label: "Shipped late", data: late, backgroundColor: "#16a34a", stack: "shipped"}
+        {label: text("received", "Received"), data: spec.received, backgroundColor: "#2563eb",
+         stack: "received"},
+        {label: text("on_time", "Shipped on time"), data: spec.on_time,
+         backgroundColor: "#86efac", stack: "shipped"},
+        {label: text("late", "Shipped late"), data: late, backgroundColor: "#16a34a",
+         stack: "shipped"}
       ]},
       options: {responsive: true, maintainAspectRatio: false, onHover: pointer,
                 scales: {x: {stacked: true}, y: {stacked: true, beginAtZero: true}},
@@ -64,12 +74,13 @@
   function start() {
     var data = readData();
     if (!data || !window.Chart) { return; }
+    TEXT = data.text || {};
     orders(data.orders);
-    bar("countries", data.countries, "Parcels", true);
-    bar("services", data.services, "Parcels", true);
-    bar("brands", data.brands, "Stock value", true);
-    bar("categories", data.categories, "Stock value", true);
-    bar("reasons", data.reasons, "Units returned", true);
+    bar("countries", data.countries, text("parcels", "Parcels"), true);
+    bar("services", data.services, text("parcels", "Parcels"), true);
+    bar("brands", data.brands, text("stock_value", "Stock value"), true);
+    bar("categories", data.categories, text("stock_value", "Stock value"), true);
+    bar("reasons", data.reasons, text("units_returned", "Units returned"), true);
   }
 
   if (document.readyState === "loading") {

@@ -236,7 +236,7 @@ def test_dashboard_is_forbidden_to_other_roles(client, login_as, role):
 @pytest.fixture
 def costed_stock(create_sku, create_bin, receive_stock):
     sku = create_sku("COST-1")
-    receive_stock(sku, create_bin(), 3, "2.5000")
+    receive_stock(sku, create_bin(), 3, "2.5123")  # shown to 4 places
     db.session.commit()
     return sku
 
@@ -255,8 +255,8 @@ def test_costs_and_values_only_for_managers_and_admins(client, login_as, costed_
         response = client.get(url)
         assert response.status_code == 200, url
         page = response.get_data(as_text=True)
-        assert ("2.5000" in page) is sees, url
-    assert ("7.50" in client.get("/warehouse/stock").get_data(as_text=True)) is sees
+        assert ("2.5123" in page) is sees, url
+    assert ("7.54" in client.get("/warehouse/stock").get_data(as_text=True)) is sees
     expected = 200 if sees else 403
     assert client.get("/warehouse/valuation").status_code == expected
     assert client.get("/warehouse/valuation/export.xlsx").status_code == expected

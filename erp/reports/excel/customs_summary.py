@@ -23,6 +23,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from erp.core import settings
+from erp.core.i18n import _, _l
 from erp.core.money import round_amount
 from erp.extensions import db
 from erp.orders.models import CustomerOrder
@@ -31,7 +32,7 @@ from erp.reports.excel.workbook import Col, ReportBook, filename, no_progress
 from erp.shipping.models import Parcel, ParcelLine, ParcelState
 
 NAME = "customs_summary"
-TITLE = "Customs declared-value summary"
+TITLE = _l("Customs declared-value summary")
 
 
 @dataclass
@@ -90,27 +91,28 @@ def parcels_by_country(date_from: date, date_to: date) -> list[CustomsRow]:
 def build(date_from: date, date_to: date, progress=no_progress,
           user: str | None = None) -> tuple[bytes, str]:
     """Return the workbook (country x chapter, by country, by chapter) and its file name."""
-    book = ReportBook(NAME, TITLE, [("Dispatched from", date_from), ("Dispatched to", date_to)],
+    book = ReportBook(NAME, TITLE, [(_("Dispatched from"), date_from),
+                                    (_("Dispatched to"), date_to)],
                       user=user, base_currency=settings.base_currency())
-    progress(10, "Summing by destination and chapter")
-    book.sheet("Country x chapter",
-               [Col("Country", width=10), Col("HS chapter", width=11), Col("Currency", width=9),
-                Col("Parcels", "qty", 10), Col("Units", "qty", 10),
-                Col("Declared value", "money", 16)],
+    progress(10, _("Summing by destination and chapter"))
+    book.sheet(_("Country x chapter"),
+               [Col(_("Country"), width=10), Col(_("HS chapter"), width=11),
+                Col(_("Currency"), width=9), Col(_("Parcels"), "qty", 10),
+                Col(_("Units"), "qty", 10), Col(_("Declared value"), "money", 16)],
                ([r.country, r.chapter, r.currency, r.parcels, r.units, r.value]
                 for r in customs_rows(date_from, date_to)))
-    progress(40, "Summing by destination")
+    progress(40, _("Summing by destination"))
     countries = parcels_by_country(date_from, date_to)
-    ref = book.sheet("By country", [Col("Country", width=10), Col("Currency", width=9),
-                                    Col("Parcels", "qty", 10),
-                                    Col("Declared value", "money", 16)],
+    ref = book.sheet(_("By country"), [Col(_("Country"), width=10), Col(_("Currency"), width=9),
+                                       Col(_("Parcels"), "qty", 10),
+                                       Col(_("Declared value"), "money", 16)],
                      ([r.country, r.currency, r.parcels, r.value] for r in countries))
-    book.bar_chart(ref, title="Parcels by destination", label_col=1, value_cols=[3],
-                   anchor="G2", y_title="Parcels")
-    progress(70, "Summing by chapter")
-    book.sheet("By HS chapter", [Col("HS chapter", width=11), Col("Currency", width=9),
-                                 Col("Parcels", "qty", 10), Col("Units", "qty", 10),
-                                 Col("Declared value", "money", 16)],
+    book.bar_chart(ref, title=_("Parcels by destination"), label_col=1, value_cols=[3],
+                   anchor="G2", y_title=_("Parcels"))
+    progress(70, _("Summing by chapter"))
+    book.sheet(_("By HS chapter"), [Col(_("HS chapter"), width=11), Col(_("Currency"), width=9),
+                                    Col(_("Parcels"), "qty", 10), Col(_("Units"), "qty", 10),
+                                    Col(_("Declared value"), "money", 16)],
                ([r.chapter, r.currency, r.parcels, r.units, r.value]
                 for r in customs_rows(date_from, date_to, by_country=False)))
     totals: dict[str, list] = {}
@@ -118,12 +120,13 @@ def build(date_from: date, date_to: date, progress=no_progress,
         entry = totals.setdefault(r.currency, [0, Decimal("0.00")])
         entry[0] += r.parcels
         entry[1] += r.value
-    book.sheet("Totals", [Col("Currency", width=10), Col("Parcels", "qty", 10),
-                          Col("Declared value", "money", 16)],
+    book.sheet(_("Totals"), [Col(_("Currency"), width=10), Col(_("Parcels"), "qty", 10),
+                             Col(_("Declared value"), "money", 16)],
                ([cur, n, v] for cur, (n, v) in sorted(totals.items())))
-    book.rule("Parcels", "Dispatched in the period (UTC days), by the order's destination.")
-    book.rule("HS chapter", "First two digits of the customs line's HS code.")
-    book.rule("Declared value", "Quantity x declared unit value in the parcel's currency; "
-                                "never added across currencies.")
-    progress(95, "Saving")
+    book.rule(_("Parcels"), _("Dispatched in the period (UTC days), by the order's "
+                              "destination."))
+    book.rule(_("HS chapter"), _("First two digits of the customs line's HS code."))
+    book.rule(_("Declared value"), _("Quantity x declared unit value in the parcel's currency; "
+                                     "never added across currencies."))
+    progress(95, _("Saving"))
     return book.save(), filename(NAME, date_from, date_to)

@@ -28,13 +28,14 @@ from sqlalchemy import select
 from erp.brands.models import Brand
 from erp.catalog.models import Category, Product, Sku
 from erp.core import settings
+from erp.core.i18n import _, _l, format_number
 from erp.core.money import round_amount
 from erp.extensions import db
 from erp.reports.excel.common import ledger_subquery, unit_cost_at, virtual_location_ids
 from erp.reports.excel.workbook import Col, ReportBook, filename, no_progress
 
 NAME = "inventory_valuation"
-TITLE = "Inventory valuation at a date"
+TITLE = _l("Inventory valuation at a date")
 
 
 @dataclass
@@ -48,7 +49,7 @@ class ValuationRow:
     on_hand: int
     unit_cost: Decimal
     value: Decimal
-    cost_source: str  # "receipts" or "current"
+    cost_source: str  # "receipts" or "current" (written in the reader's language)
 
 
 @dataclass
@@ -104,32 +105,37 @@ def valuation_at(as_of: date) -> Valuation:
 def build(date_from: date | None, date_to: date, progress=no_progress,
           user: str | None = None) -> tuple[bytes, str]:
     """Return the workbook (by SKU, by category with a chart, by brand) and its file name."""
-    progress(5, "Summing the ledger")
+    progress(5, _("Summing the ledger"))
     report = valuation_at(date_to)
-    progress(60, f"Writing {len(report.rows):,} SKUs")
+    progress(60, _("Writing %(count)s SKUs", count=format_number(len(report.rows))))
     base = settings.base_currency()
-    book = ReportBook(NAME, TITLE, [("As of (end of day, UTC)", date_to)], user=user,
+    sources = {"receipts": _("receipts"), "current": _("current")}
+    book = ReportBook(NAME, TITLE, [(_("As of (end of day, UTC)"), date_to)], user=user,
                       base_currency=base)
-    book.sheet("By SKU", [Col("SKU", width=18), Col("Product", width=36),
-                          Col("Brand", width=20), Col("Category", width=30),
-                          Col("On hand", "qty", 11), Col(f"Unit cost ({base})", "cost", 14),
-                          Col(f"Value ({base})", "money", 16), Col("Cost from", width=11)],
+    book.sheet(_("By SKU"), [Col(_("SKU"), width=18), Col(_("Product"), width=36),
+                             Col(_("Brand"), width=20), Col(_("Category"), width=30),
+                             Col(_("On hand"), "qty", 11),
+                             Col(_("Unit cost (%(currency)s)", currency=base), "cost", 14),
+                             Col(_("Value (%(currency)s)", currency=base), "money", 16),
+                             Col(_("Cost from"), width=11)],
                ([r.sku, r.name, r.brand, r.category, r.on_hand, r.unit_cost, r.value,
-                 r.cost_source] for r in report.rows),
-               totals=["Total", None, None, None, report.units, None, report.value, None])
-    for attr, title in (("category", "By category"), ("brand", "By brand")):
-        ref = book.sheet(title, [Col(attr.title(), width=36), Col("On hand", "qty", 12),
-                                 Col(f"Value ({base})", "money", 18)],
+                 sources[r.cost_source]] for r in report.rows),
+               totals=[_("Total"), None, None, None, report.units, None, report.value, None])
+    groups = (("category", _("By category"), _("Category"), _("Stock value by category")),
+              ("brand", _("By brand"), _("Brand"), _("Stock value by brand")))
+    for attr, title, header, chart in groups:
+        ref = book.sheet(title, [Col(header, width=36), Col(_("On hand"), "qty", 12),
+                                 Col(_("Value (%(currency)s)", currency=base), "money", 18)],
                          ([k, u, v] for k, u, v in report.by(attr)),
-                         totals=["Total", report.units, report.value])
-        book.bar_chart(ref, title=f"Stock value by {attr}", label_col=1, value_cols=[3],
-                       anchor="E2", y_title=base)
-    book.rule("On hand", "Moves into physical locations minus moves out, up to the end of "
-                         "the day (rebuilt from the ledger).")
-    book.rule("Unit cost", "Quantity-weighted average unit cost of the SKU's receipts, opening "
-                           "stock and return receipts up to that day; the current average cost "
-                           "when it had none (\"Cost from\": current).")
-    book.rule("Value", "On hand x unit cost, rounded to cents per SKU; totals add the rounded "
-                       "values.")
-    progress(95, "Saving")
+                         totals=[_("Total"), report.units, report.value])
+        book.bar_chart(ref, title=chart, label_col=1, value_cols=[3], anchor="E2",
+                       y_title=base)
+    book.rule(_("On hand"), _("Moves into physical locations minus moves out, up to the end "
+                              "of the day (rebuilt from the ledger)."))
+    book.rule(_("Unit cost"), _("Quantity-weighted average unit cost of the SKU's receipts, "
+                                "opening stock and return receipts up to that day; the current "
+                                'average cost when it had none ("Cost from": current).'))
+    book.rule(_("Value"), _("On hand x unit cost, rounded to cents per SKU; totals add the "
+                            "rounded values."))
+    progress(95, _("Saving"))
     return book.save(), filename(NAME, date_to)

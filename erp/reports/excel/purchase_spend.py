@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 
 from erp.core import settings
 from erp.core.errors import ValidationError
+from erp.core.i18n import _, _l
 from erp.core.money import convert, round_amount
 from erp.extensions import db
 from erp.procurement.models import (
@@ -38,7 +39,7 @@ from erp.reports.excel.common import from_raw, raw
 from erp.reports.excel.workbook import Col, ReportBook, filename, no_progress
 
 NAME = "purchase_spend"
-TITLE = "Purchase spend by supplier and month"
+TITLE = _l("Purchase spend by supplier and month")
 #: the states of placed orders whose lines count as spend
 SPEND_STATES = (PurchaseOrderState.ordered, PurchaseOrderState.partially_received,
                 PurchaseOrderState.received, PurchaseOrderState.closed)
@@ -132,35 +133,39 @@ def purchase_spend(date_from: date, date_to: date) -> Spend:
 def build(date_from: date, date_to: date, progress=no_progress,
           user: str | None = None) -> tuple[bytes, str]:
     """Return the workbook (by supplier, by month with a chart, detail) and its file name."""
-    progress(10, "Summing purchase order lines")
+    progress(10, _("Summing purchase order lines"))
     report = purchase_spend(date_from, date_to)
     base = report.base_currency
-    book = ReportBook(NAME, TITLE, [("Ordered from", date_from), ("Ordered to", date_to)],
+    book = ReportBook(NAME, TITLE, [(_("Ordered from"), date_from), (_("Ordered to"), date_to)],
                       user=user, base_currency=base)
-    progress(60, "Writing")
-    book.sheet("By supplier", [Col("Supplier", width=14), Col("Name", width=34),
-                               Col("Currency", width=9), Col("Amount", "money", 16),
-                               Col(f"Amount ({base})", "money", 16)],
+    progress(60, _("Writing"))
+    in_base = _("Amount (%(currency)s)", currency=base)
+    book.sheet(_("By supplier"), [Col(_("Supplier"), width=14), Col(_("Name"), width=34),
+                                  Col(_("Currency"), width=9), Col(_("Amount"), "money", 16),
+                                  Col(in_base, "money", 16)],
                ([*r] for r in report.by_supplier()),
-               totals=["Total", None, None, None, report.base_total])
-    ref = book.sheet("By month", [Col("Month", width=10), Col(f"Spend ({base})", "money", 16)],
+               totals=[_("Total"), None, None, None, report.base_total])
+    ref = book.sheet(_("By month"), [Col(_("Month"), width=10),
+                                     Col(_("Spend (%(currency)s)", currency=base), "money", 16)],
                      ([m, v] for m, v in report.by_month()),
-                     totals=["Total", report.base_total])
-    book.bar_chart(ref, title=f"Purchase spend by month ({base})", label_col=1, value_cols=[2],
-                   anchor="D2", y_title=base, max_rows=60)
-    book.sheet("Supplier x month", [Col("Supplier", width=14), Col("Name", width=34),
-                                    Col("Month", width=10), Col("Currency", width=9),
-                                    Col("Orders", "qty", 9), Col("Amount", "money", 16),
-                                    Col(f"Amount ({base})", "money", 16)],
+                     totals=[_("Total"), report.base_total])
+    book.bar_chart(ref, title=_("Purchase spend by month (%(currency)s)", currency=base),
+                   label_col=1, value_cols=[2], anchor="D2", y_title=base, max_rows=60)
+    book.sheet(_("Supplier x month"), [Col(_("Supplier"), width=14), Col(_("Name"), width=34),
+                                       Col(_("Month"), width=10), Col(_("Currency"), width=9),
+                                       Col(_("Orders"), "qty", 9),
+                                       Col(_("Amount"), "money", 16), Col(in_base, "money", 16)],
                ([r.supplier, r.name, r.month, r.currency, r.orders, r.amount, r.base]
                 for r in report.rows),
-               totals=["Total", None, None, None, None, None, report.base_total])
-    book.rule("Orders", "Purchase orders with an order date in the period, placed and not "
-                        "cancelled (ordered, partially received, received, closed).")
-    book.rule("Spend", "(Quantity - cancelled quantity) x unit price, in the order currency.")
-    book.rule("Conversion", "Converted at the rate valid on the order date; without a rate "
-                               "the base amount is left empty and excluded from base totals.")
+               totals=[_("Total"), None, None, None, None, None, report.base_total])
+    book.rule(_("Orders"), _("Purchase orders with an order date in the period, placed and not "
+                             "cancelled (ordered, partially received, received, closed)."))
+    book.rule(_("Spend"), _("(Quantity - cancelled quantity) x unit price, in the order "
+                            "currency."))
+    book.rule(_("Conversion"), _("Converted at the rate valid on the order date; without a "
+                                 "rate the base amount is left empty and excluded from base "
+                                 "totals."))
     for text in report.unconverted:
-        book.rule("Not converted (no rate)", text)
-    progress(95, "Saving")
+        book.rule(_("Not converted (no rate)"), text)
+    progress(95, _("Saving"))
     return book.save(), filename(NAME, date_from, date_to)

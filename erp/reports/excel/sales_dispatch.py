@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from erp.brands.models import Brand
 from erp.catalog.models import Category, Product, Sku
 from erp.core import settings
+from erp.core.i18n import _, _l
 from erp.core.money import round_amount
 from erp.extensions import db
 from erp.orders.models import CustomerOrder
@@ -31,10 +32,16 @@ from erp.reports.excel.workbook import Col, ReportBook, filename, no_progress
 from erp.shipping.models import Parcel, ParcelLine, ParcelState
 
 NAME = "sales_dispatch"
-TITLE = "Sales and dispatch"
+TITLE = _l("Sales and dispatch")
 #: dimension -> sheet title
-DIMENSIONS = {"sku": "By SKU", "brand": "By brand", "category": "By category",
-              "country": "By country"}
+DIMENSIONS = {"sku": _l("By SKU"), "brand": _l("By brand"), "category": _l("By category"),
+              "country": _l("By country")}
+#: dimension -> the header of its key column
+KEY_HEADERS = {"sku": _l("SKU"), "brand": _l("Brand"), "category": _l("Category"),
+               "country": _l("Country")}
+#: dimension -> what the progress says while it is summed
+_SUMMING = {"sku": _l("Summing by SKU"), "brand": _l("Summing by brand"),
+            "category": _l("Summing by category"), "country": _l("Summing by country")}
 
 
 @dataclass
@@ -103,27 +110,29 @@ def totals_by_currency(rows: list[ShippedRow]) -> dict[str, tuple[int, Decimal]]
 def build(date_from: date, date_to: date, progress=no_progress,
           user: str | None = None) -> tuple[bytes, str]:
     """Return the workbook (one sheet per dimension, totals per currency) and its file name."""
-    book = ReportBook(NAME, TITLE, [("Dispatched from", date_from), ("Dispatched to", date_to)],
+    book = ReportBook(NAME, TITLE, [(_("Dispatched from"), date_from),
+                                    (_("Dispatched to"), date_to)],
                       user=user, base_currency=settings.base_currency())
-    columns = [Col("Key", width=18), Col("Name", width=36), Col("Currency", width=9),
-               Col("Parcels", "qty", 10), Col("Units", "qty", 10), Col("Value", "money", 15)]
+    columns = [Col(_("Name"), width=36), Col(_("Currency"), width=9),
+               Col(_("Parcels"), "qty", 10), Col(_("Units"), "qty", 10),
+               Col(_("Value"), "money", 15)]
     for i, (dimension, title) in enumerate(DIMENSIONS.items()):
-        progress(5 + 20 * i, f"Summing {title.lower()}")
+        progress(5 + 20 * i, str(_SUMMING[dimension]))
         rows = shipped_by(dimension, date_from, date_to)
-        head = [Col(dimension.title() if dimension != "sku" else "SKU", width=18), *columns[1:]]
+        head = [Col(str(KEY_HEADERS[dimension]), width=18), *columns]
         ref = book.sheet(title, head, ([r.key, r.name, r.currency, r.parcels, r.units,
                                         r.value] for r in rows))
         if dimension == "country":
-            book.bar_chart(ref, title="Units dispatched by country", label_col=1,
-                           value_cols=[5], anchor="H2", y_title="Units")
+            book.bar_chart(ref, title=_("Units dispatched by country"), label_col=1,
+                           value_cols=[5], anchor="H2", y_title=_("Units"))
         if dimension == "sku":
             totals = totals_by_currency(rows)
-    book.sheet("Totals", [Col("Currency", width=10), Col("Units", "qty", 12),
-                          Col("Value", "money", 16)],
+    book.sheet(_("Totals"), [Col(_("Currency"), width=10), Col(_("Units"), "qty", 12),
+                             Col(_("Value"), "money", 16)],
                ([cur, u, v] for cur, (u, v) in totals.items()))
-    book.rule("Shipped", "Parcel lines of parcels dispatched in the period (UTC days).")
-    book.rule("Value", "Quantity x the line's unit value (the order price) in the parcel's "
-                       "currency; never added across currencies.")
-    book.rule("Country", "The order's destination country.")
-    progress(95, "Saving")
+    book.rule(_("Shipped"), _("Parcel lines of parcels dispatched in the period (UTC days)."))
+    book.rule(_("Value"), _("Quantity x the line's unit value (the order price) in the "
+                            "parcel's currency; never added across currencies."))
+    book.rule(_("Country"), _("The order's destination country."))
+    progress(95, _("Saving"))
     return book.save(), filename(NAME, date_from, date_to)

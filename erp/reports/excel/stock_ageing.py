@@ -28,6 +28,7 @@ from sqlalchemy import case, func, select
 from erp.brands.models import Brand
 from erp.catalog.models import Category, Product, Sku
 from erp.core import settings
+from erp.core.i18n import _, _l, format_number
 from erp.core.money import round_amount
 from erp.extensions import db
 from erp.reports.excel.common import (
@@ -41,11 +42,11 @@ from erp.reports.excel.workbook import Col, ReportBook, filename, no_progress
 from erp.warehouse.models import StockMove
 
 NAME = "stock_ageing"
-TITLE = "Stock ageing by receipt date"
+TITLE = _l("Stock ageing by receipt date")
 #: bucket labels, youngest first, and the oldest age (days) of each but the last
-BUCKETS = ("0-30 days", "31-90 days", "91-180 days", "Over 180 days")
+BUCKETS = (_l("0-30 days"), _l("31-90 days"), _l("91-180 days"), _l("Over 180 days"))
 BUCKET_LIMITS = (30, 90, 180)
-NO_RECEIPT = "No receipt"
+NO_RECEIPT = _l("No receipt")
 
 
 @dataclass
@@ -137,35 +138,38 @@ def ageing_at(as_of: date) -> Ageing:
 def build(date_from: date | None, date_to: date, progress=no_progress,
           user: str | None = None) -> tuple[bytes, str]:
     """Return the workbook (summary with a chart, by SKU) and its file name."""
-    progress(5, "Ageing the stock")
+    progress(5, _("Ageing the stock"))
     report = ageing_at(date_to)
-    progress(60, f"Writing {len(report.rows):,} SKUs")
+    progress(60, _("Writing %(count)s SKUs", count=format_number(len(report.rows))))
     base = settings.base_currency()
-    book = ReportBook(NAME, TITLE, [("As of (end of day, UTC)", date_to)], user=user,
+    book = ReportBook(NAME, TITLE, [(_("As of (end of day, UTC)"), date_to)], user=user,
                       base_currency=base)
-    labels = [*BUCKETS, NO_RECEIPT]
+    labels = [str(label) for label in (*BUCKETS, NO_RECEIPT)]
     units, values = report.bucket_units(), report.bucket_values()
-    summary = book.sheet("Summary", [Col("Age (days since receipt)", width=26),
-                                     Col("Units", "qty", 12), Col(f"Value ({base})", "money", 16)],
+    value_header = _("Value (%(currency)s)", currency=base)
+    summary = book.sheet(_("Summary"), [Col(_("Age (days since receipt)"), width=26),
+                                        Col(_("Units"), "qty", 12),
+                                        Col(value_header, "money", 16)],
                          ([label, u, v] for label, u, v in zip(labels, units, values,
                                                                 strict=True)),
-                         totals=["Total", sum(units), sum(values, Decimal("0.00"))])
-    book.bar_chart(summary, title="Units on hand by age", label_col=1, value_cols=[2],
-                   anchor="E2", y_title="Units")
-    book.sheet("By SKU", [Col("SKU", width=18), Col("Product", width=32), Col("Brand", width=18),
-                          Col("Category", width=26), Col("On hand", "qty", 10),
-                          *[Col(label, "qty", 11) for label in labels],
-                          Col(f"Unit cost ({base})", "cost", 13),
-                          Col(f"Value ({base})", "money", 15)],
+                         totals=[_("Total"), sum(units), sum(values, Decimal("0.00"))])
+    book.bar_chart(summary, title=_("Units on hand by age"), label_col=1, value_cols=[2],
+                   anchor="E2", y_title=_("Units"))
+    book.sheet(_("By SKU"), [Col(_("SKU"), width=18), Col(_("Product"), width=32),
+                             Col(_("Brand"), width=18), Col(_("Category"), width=26),
+                             Col(_("On hand"), "qty", 10),
+                             *[Col(label, "qty", 11) for label in labels],
+                             Col(_("Unit cost (%(currency)s)", currency=base), "cost", 13),
+                             Col(value_header, "money", 15)],
                ([r.sku, r.name, r.brand, r.category, r.on_hand, *r.buckets, r.no_receipt,
                  r.unit_cost, r.value] for r in report.rows),
-               totals=["Total", None, None, None, sum(r.on_hand for r in report.rows), *units,
-                       None, sum((r.value for r in report.rows), Decimal("0.00"))])
-    book.rule("FIFO", "Stock leaves oldest first: the units on hand are the most recent "
-                      "receipts (receipts, opening stock, return receipts).")
-    book.rule("Age", "As-of date minus receipt date in whole days (UTC).")
-    book.rule(NO_RECEIPT, "Units on hand that no receipt covers (e.g. found by an "
-                          "adjustment).")
-    book.rule("Value", "Units x the SKU's cost at the date (as in the valuation report).")
-    progress(95, "Saving")
+               totals=[_("Total"), None, None, None, sum(r.on_hand for r in report.rows),
+                       *units, None, sum((r.value for r in report.rows), Decimal("0.00"))])
+    book.rule(_("FIFO"), _("Stock leaves oldest first: the units on hand are the most recent "
+                           "receipts (receipts, opening stock, return receipts)."))
+    book.rule(_("Age"), _("As-of date minus receipt date in whole days (UTC)."))
+    book.rule(NO_RECEIPT, _("Units on hand that no receipt covers (e.g. found by an "
+                            "adjustment)."))
+    book.rule(_("Value"), _("Units x the SKU's cost at the date (as in the valuation report)."))
+    progress(95, _("Saving"))
     return book.save(), filename(NAME, date_to)

@@ -6,8 +6,10 @@ from datetime import date
 
 from flask import render_template, request, url_for
 
+from erp.core.i18n import _
 from erp.core.permissions import permission_required
 from erp.core.settings import base_currency
+from erp.procurement.models import PURCHASE_ORDER_STATES
 from erp.reports import dashboard as figures
 from erp.reports.views import bp
 
@@ -34,7 +36,7 @@ def dashboard_periods() -> tuple[figures.Period, figures.Period, list[str]]:
         date_from = date_to - (default.date_to - default.date_from)
     period = figures.Period(date_from, date_to) if date_from and date_to else default
     if period.date_from > period.date_to:
-        problems.append("The period's start is after its end; showing the last 30 days.")
+        problems.append(_("The period's start is after its end; showing the last 30 days."))
         period = default
     cmp_from, cmp_to = _date_arg("cmp_from"), _date_arg("cmp_to")
     comparison = period.previous()
@@ -42,10 +44,10 @@ def dashboard_periods() -> tuple[figures.Period, figures.Period, list[str]]:
         if cmp_from <= cmp_to:
             comparison = figures.Period(cmp_from, cmp_to)
         else:
-            problems.append("The comparison's start is after its end; comparing with the "
-                            "period before.")
+            problems.append(_("The comparison's start is after its end; comparing with the "
+                              "period before."))
     if period.days > 731 or comparison.days > 731:
-        problems.append("Periods are limited to two years; showing the last 30 days.")
+        problems.append(_("Periods are limited to two years; showing the last 30 days."))
         period, comparison = default, default.previous()
     return period, comparison, problems
 
@@ -56,7 +58,10 @@ def _slow_days() -> int:
 
 
 def chart_data(board: figures.Dashboard) -> dict:
-    """Return what static/js/dashboard.js draws: series, labels and the link of each bar."""
+    """Return what static/js/dashboard.js draws: series, labels and the link of each bar.
+
+    ``text`` holds the names of the series, in the reader's language.
+    """
     cur, cmp = board.current, board.comparison
     period = cur.period
     days = period.each_day()
@@ -105,6 +110,9 @@ def chart_data(board: figures.Dashboard) -> dict:
                               **dates) for r in cur.returns_by_reason],
         },
         "comparison": {"received": cmp.orders_received, "shipped": cmp.orders_shipped},
+        "text": {"received": _("Received"), "on_time": _("Shipped on time"),
+                 "late": _("Shipped late"), "parcels": _("Parcels"),
+                 "stock_value": _("Stock value"), "units_returned": _("Units returned")},
     }
 
 
@@ -117,4 +125,4 @@ def dashboard():
     return render_template("reports/dashboard.html", board=board, period=period,
                            comparison=comparison, problems=problems,
                            charts=chart_data(board), currency=base_currency(),
-                           top=figures.TOP)
+                           top=figures.TOP, po_states=PURCHASE_ORDER_STATES)

@@ -8,6 +8,7 @@ from erp.catalog.models import Sku
 from erp.core import audit, numbering
 from erp.core import settings as core_settings
 from erp.core.errors import PermissionDenied, ValidationError
+from erp.core.i18n import _, _l
 from erp.core.locking import lock
 from erp.core.models import Role, utcnow
 from erp.core.settings import SettingDef, _decimal, declare
@@ -24,10 +25,11 @@ from erp.warehouse.models import (
 )
 from erp.warehouse.services.ledger import MoveSpec, post_move, virtual_location
 
-declare(SettingDef("adjustment_approval_threshold", "Adjustment approval threshold (base "
-                   "currency)", _decimal, Decimal("200"),
-                   "Stock adjustments worth more than this wait for a manager's approval "
-                   "(0: every adjustment does)."))
+declare(SettingDef("adjustment_approval_threshold",
+                   _l("Adjustment approval threshold (base currency)"), _decimal,
+                   Decimal("200"),
+                   _l("Stock adjustments worth more than this wait for a manager's approval "
+                      "(0: every adjustment does).")))
 
 
 def request_adjustment(sku: Sku, location: Location, quantity: int, *, reason: str,
@@ -41,14 +43,16 @@ def request_adjustment(sku: Sku, location: Location, quantity: int, *, reason: s
     :raises StockError: if taking stock out would make the bin negative.
     """
     if not isinstance(quantity, int) or quantity == 0:
-        raise ValidationError("An adjustment needs a whole quantity other than zero.",
+        raise ValidationError(_("An adjustment needs a whole quantity other than zero."),
                               field="quantity")
     try:
         reason = AdjustmentReason(reason)
     except ValueError:
-        raise ValidationError(f"Unknown adjustment reason {reason!r}.", field="reason") from None
+        raise ValidationError(_("Unknown adjustment reason %(reason)r.", reason=reason),
+                              field="reason") from None
     if location.is_virtual:
-        raise ValidationError(f"{location.label} is not a bin.", field="location")
+        raise ValidationError(_("%(location)s is not a bin.", location=location.label),
+                              field="location")
     value = (abs(quantity) * (sku.avg_cost or Decimal(0))).quantize(Decimal("0.01"))
     adjustment = StockAdjustment(
         number=numbering.next_number("ADJ"), sku_id=sku.id, location_id=location.id,
@@ -80,8 +84,8 @@ def _post(adjustment: StockAdjustment, actor) -> None:
 def _check_manager(adjustment: StockAdjustment, actor) -> None:
     roles = getattr(actor, "roles", set())
     if not ({Role.manager, Role.admin} & set(roles)):
-        raise PermissionDenied(f"To decide adjustment {adjustment.number}, you must be a "
-                               "manager.")
+        raise PermissionDenied(_("To decide adjustment %(number)s, you must be a manager.",
+                                 number=adjustment.number))
 
 
 def approve_adjustment(adjustment: StockAdjustment, *, actor) -> StockAdjustment:

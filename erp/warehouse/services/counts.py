@@ -17,10 +17,12 @@ from sqlalchemy import and_, func, or_, select, tuple_
 from erp.catalog.models import Sku
 from erp.core import audit, numbering
 from erp.core.errors import DomainError, PermissionDenied, ValidationError
+from erp.core.i18n import _, _l, format_number, ngettext
 from erp.core.locking import lock
 from erp.core.models import Role, utcnow
 from erp.core.states import transition
 from erp.extensions import db
+from erp.warehouse.labels import count_state_label
 from erp.warehouse.models import (
     CYCLE_COUNT_STATES,
     CycleCount,
@@ -70,8 +72,9 @@ def bins_from_text(warehouse: Warehouse, text: str | None) -> list[Location]:
         if ".." in upper:
             low, high = (part.strip() for part in upper.split("..", 1))
             if not low or not high:
-                raise ValidationError(f'The bin range "{item}" needs a code on both sides of '
-                                      '"..", e.g. A-01-01-01..A-01-02-04.', field="bins")
+                raise ValidationError(_('The bin range "%(range)s" needs a code on both sides '
+                                        'of "..", e.g. A-01-01-01..A-01-02-04.', range=item),
+                                      field="bins")
             stmt = stmt.where(Location.code >= min(low, high), Location.code <= max(low, high))
         elif upper.endswith("*"):
             prefix = upper.rstrip("*")
@@ -80,7 +83,8 @@ def bins_from_text(warehouse: Warehouse, text: str | None) -> list[Location]:
             stmt = stmt.where(Location.code == upper)
         found = db.session.scalars(stmt).all()
         if not found:
-            raise ValidationError(f'No active bin of warehouse {warehouse.code} matches "{item}".',
+            raise ValidationError(_('No active bin of warehouse %(warehouse)s matches '
+                                    '"%(item)s".', warehouse=warehouse.code, item=item),
                                   field="bins")
         ids.update({loc.id: loc for loc in found if not loc.is_virtual})
     return sorted(ids.values(), key=lambda loc: (loc.pick_sequence, loc.code))
@@ -131,7 +135,7 @@ def _frozen_elsewhere(keys: Iterable[tuple[int, int]], *, count_id: int | None
 def _describe_key(key: tuple[int, int]) -> str:
     sku = db.session.get(Sku, key[0])
     location = db.session.get(Location, key[1])
-    return f'SKU "{sku.code}" in bin {location.label}'
+    return _('SKU "%(sku)s" in bin %(bin)s', sku=sku.code, bin=location.label)
 
 
 def open_cycle_count(warehouse: Warehouse, *, location_ids: Iterable[int] | None = None,
@@ -151,7 +155,7 @@ def open_cycle_count(warehouse: Warehouse, *, location_ids: Iterable[int] | None
     location_ids = sorted(set(location_ids or ()))
     sku_ids = sorted(set(sku_ids or ()))
     if not location_ids and not sku_ids:
-        raise ValidationError("To open a cycle count, you must choose some bins or SKUs.",
+        raise ValidationError(_("To open a cycle count, you must choose some bins or SKUs."),
                               field="bins")
     if location_ids:
         bad = db.session.scalars(select(Location).where(
@@ -160,9 +164,10 @@ def open_cycle_count(warehouse: Warehouse, *, location_ids: Iterable[int] | None
         known = db.session.scalar(select(func.count()).select_from(Location)
                                   .where(Location.id.in_(location_ids)))
         if bad is not None or known != len(location_ids):
-            what = bad.label if bad is not None else "an unknown bin"
-            raise ValidationError(f"To open a cycle count in {warehouse.code}, you must choose "
-                                  f"bins of that warehouse; {what} is not one.", field="bins")
+            what = bad.label if bad is not None else _("an unknown bin")
+            raise ValidationError(_("To open a cycle count in %(warehouse)s, you must choose "
+                                    "bins of that warehouse; %(bin)s is not one.",
+                                    warehouse=warehouse.code, bin=what), field="bins")
     stmt = (select(StockLevel.sku_id, StockLevel.location_id)
             .join(Location, Location.id == StockLevel.location_id)
             .where(Location.warehouse_id == warehouse.id))
@@ -172,22 +177,30 @@ def open_cycle_count(warehouse: Warehouse, *, location_ids: Iterable[int] | None
         stmt = stmt.where(StockLevel.sku_id.in_(sku_ids))
     keys = sorted(tuple(row) for row in db.session.execute(stmt).all())
     if not keys:
-        raise CountError(f"To open a cycle count in {warehouse.code}, you must choose bins or "
-                         "SKUs that have stock levels there; none match.", field="bins")
+        raise CountError(_("To open a cycle count in %(warehouse)s, you must choose bins or "
+                           "SKUs that have stock levels there; none match.",
+                           warehouse=warehouse.code), field="bins")
     if len(keys) > MAX_COUNT_LINES:
-        raise CountError(f"To open a cycle count, you must choose at most {MAX_COUNT_LINES:,} "
-                         f"SKU-bin lines; this choice has {len(keys):,}. Split it into smaller "
-                         "counts.", field="bins")
+        raise CountError(_("To open a cycle count, you must choose at most %(most)s SKU-bin "
+                           "lines; this choice has %(lines)s. Split it into smaller counts.",
+                           most=format_number(MAX_COUNT_LINES), lines=format_number(len(keys))),
+                         field="bins")
     # Lock first, then look for overlaps: a count opened at the same moment commits before
     # this one reads, so two counts can never hold the same SKU in the same bin.
     levels = lock_levels(keys)
     taken = _frozen_elsewhere(keys, count_id=None)
     if taken:
         key = sorted(taken)[0]
-        more = f" (and {len(taken) - 1} more)" if len(taken) > 1 else ""
-        raise CountError(f"To open this cycle count, you must first finish or cancel cycle count "
-                         f"{taken[key]}: {_describe_key(key)}{more} is already being counted "
-                         "there.", field="bins")
+        if len(taken) > 1:
+            raise CountError(ngettext(
+                "To open this cycle count, you must first finish or cancel cycle count "
+                "%(count)s: %(what)s (and %(num)d more) is already being counted there.",
+                "To open this cycle count, you must first finish or cancel cycle count "
+                "%(count)s: %(what)s (and %(num)d more) is already being counted there.",
+                len(taken) - 1, count=taken[key], what=_describe_key(key)), field="bins")
+        raise CountError(_("To open this cycle count, you must first finish or cancel cycle "
+                           "count %(count)s: %(what)s is already being counted there.",
+                           count=taken[key], what=_describe_key(key)), field="bins")
     count = CycleCount(number=numbering.next_number("CC"), warehouse_id=warehouse.id,
                        state=CycleCountState.open, note=(note or "").strip()[:500] or None,
                        created_by_id=getattr(actor, "id", None))
@@ -221,18 +234,28 @@ def _lock_count(count: CycleCount, *, lines: bool = True) -> CycleCount:
     return count
 
 
+#: the refusal of each action on a count that is not open
+_NOT_OPEN = {
+    "count": _l('To count lines of cycle count "%(number)s", it must be open; it is '
+                '"%(state)s".'),
+    "add": _l('To add a line to cycle count "%(number)s", it must be open; it is "%(state)s".'),
+    "scan": _l('To scan into cycle count "%(number)s", it must be open; it is "%(state)s".'),
+}
+
+
 def _ensure_open(count: CycleCount, action: str) -> None:
     if count.state != CycleCountState.open:
-        raise CountError(f'To {action} cycle count "{count.number}", it must be open; it is '
-                         f'"{CYCLE_COUNT_STATES.label(count.state)}".')
+        raise CountError(str(_NOT_OPEN[action]) % {
+            "number": count.number, "state": count_state_label(count.state)})
 
 
 def _check_quantity(quantity, *, field: str = "counted_qty", allow_zero: bool = True) -> int:
     low = 0 if allow_zero else 1
     if not isinstance(quantity, int) or isinstance(quantity, bool) or not \
             low <= quantity <= MAX_COUNTED:
-        raise ValidationError(f"A counted quantity must be a whole number from {low} to "
-                              f"{MAX_COUNTED:,}, got {quantity!r}.", field=field)
+        raise ValidationError(_("A counted quantity must be a whole number from %(low)s to "
+                                "%(high)s, got %(value)r.", low=low,
+                                high=format_number(MAX_COUNTED), value=quantity), field=field)
     return quantity
 
 
@@ -254,7 +277,7 @@ def record_count(line: CycleCountLine, counted_qty: int, *, actor) -> CycleCount
     """
     count = _lock_count(line.count, lines=False)
     db.session.refresh(line)
-    _ensure_open(count, "count lines of")
+    _ensure_open(count, "count")
     return _record(line, _check_quantity(counted_qty), actor)
 
 
@@ -279,17 +302,18 @@ def record_counts(count: CycleCount, quantities: Mapping[int, int], *, actor) ->
     :raises ValidationError: for an unknown line or a bad quantity (naming the line).
     """
     _lock_count(count)
-    _ensure_open(count, "count lines of")
+    _ensure_open(count, "count")
     lines = {line.id: line for line in count.lines}
     for line_id, quantity in quantities.items():
         line = lines.get(line_id)
         if line is None:
-            raise ValidationError(f'Line {line_id} is not part of cycle count "{count.number}".',
-                                  field="lines")
+            raise ValidationError(_('Line %(line)s is not part of cycle count "%(number)s".',
+                                    line=line_id, number=count.number), field="lines")
         try:
             _check_quantity(quantity)
         except ValidationError as err:
-            raise ValidationError(f'SKU "{line.sku.code}" in bin {line.location.code}: {err}',
+            raise ValidationError(_('SKU "%(sku)s" in bin %(bin)s: %(problem)s',
+                                    sku=line.sku.code, bin=line.location.code, problem=err),
                                   field="lines") from None
     changed = 0
     for line_id, quantity in sorted(quantities.items()):
@@ -310,10 +334,11 @@ def add_count_line(count: CycleCount, location: Location, sku: Sku, *, counted_q
     :raises ValidationError: if the bin is virtual, inactive or in another warehouse.
     """
     _lock_count(count, lines=False)  # before the levels, as every count service
-    _ensure_open(count, "add a line to")
+    _ensure_open(count, "add")
     if location.is_virtual or location.warehouse_id != count.warehouse_id or not location.active:
-        raise ValidationError(f"{location.label} is not an active bin of warehouse "
-                              f"{count.warehouse.code}, where cycle count {count.number} is.",
+        raise ValidationError(_("%(bin)s is not an active bin of warehouse %(warehouse)s, where "
+                                "cycle count %(number)s is.", bin=location.label,
+                                warehouse=count.warehouse.code, number=count.number),
                               field="location")
     if counted_qty is not None:
         counted_qty = _check_quantity(counted_qty)
@@ -325,17 +350,20 @@ def add_count_line(count: CycleCount, location: Location, sku: Sku, *, counted_q
                                    CycleCountLine.location_id == location.id), func.count())
         .where(CycleCountLine.count_id == count.id)).one()
     if listed:
-        raise CountError(f'Cycle count "{count.number}" already lists SKU "{sku.code}" in bin '
-                         f"{location.code}; enter its quantity on that line.", field="sku")
+        raise CountError(_('Cycle count "%(number)s" already lists SKU "%(sku)s" in bin '
+                           "%(bin)s; enter its quantity on that line.", number=count.number,
+                           sku=sku.code, bin=location.code), field="sku")
     level = lock_levels([key])[key]
     taken = _frozen_elsewhere([key], count_id=count.id)
     if taken:
-        raise CountError(f'To add SKU "{sku.code}" in bin {location.label} to cycle count '
-                         f'"{count.number}", you must first finish or cancel cycle count '
-                         f"{taken[key]}, which counts it.", field="sku")
+        raise CountError(_('To add SKU "%(sku)s" in bin %(bin)s to cycle count "%(number)s", '
+                           "you must first finish or cancel cycle count %(other)s, which "
+                           "counts it.", sku=sku.code, bin=location.label, number=count.number,
+                           other=taken[key]), field="sku")
     if size >= MAX_COUNT_LINES:
-        raise CountError(f'Cycle count "{count.number}" has {MAX_COUNT_LINES:,} lines, the most '
-                         "a count may have; open another count.")
+        raise CountError(_('Cycle count "%(number)s" has %(most)s lines, the most a count may '
+                           "have; open another count.", number=count.number,
+                           most=format_number(MAX_COUNT_LINES)))
     line = CycleCountLine(count=count, sku=sku, location=location, expected_qty=level.on_hand)
     db.session.add(line)
     if counted_qty is not None:
@@ -358,10 +386,10 @@ def record_scan(count: CycleCount, bin_code: str, sku_code_or_barcode: str, qty:
     # Scans add up: lock the count, then read the line's total, so two scanners at once both
     # count.
     _lock_count(count, lines=False)
-    _ensure_open(count, "scan into")
+    _ensure_open(count, "scan")
     qty = _check_quantity(qty, field="qty")
     if not (bin_code or "").strip():
-        raise ValidationError("Scan or type a bin code.", field="bin_code")
+        raise ValidationError(_("Scan or type a bin code."), field="bin_code")
     try:
         location = find_location(bin_code, warehouse=count.warehouse)
     except ValidationError as err:
@@ -385,11 +413,17 @@ def record_scan(count: CycleCount, bin_code: str, sku_code_or_barcode: str, qty:
 # --------------------------------------------------------------------------- review and decision
 
 
+#: the refusal of each decision to someone who is not a manager
+_NOT_MANAGER = {
+    "recount": _l('To send back for recount cycle count "%(number)s", you must be a manager.'),
+    "accept": _l('To accept cycle count "%(number)s", you must be a manager.'),
+}
+
+
 def _check_manager(count: CycleCount, actor, action: str) -> None:
     roles = set(getattr(actor, "roles", None) or ())
     if not ({Role.manager, Role.admin} & roles):
-        raise PermissionDenied(f'To {action} cycle count "{count.number}", you must be a '
-                               "manager.")
+        raise PermissionDenied(str(_NOT_MANAGER[action]) % {"number": count.number})
 
 
 def submit_for_review(count: CycleCount, *, actor) -> CycleCount:
@@ -403,10 +437,13 @@ def submit_for_review(count: CycleCount, *, actor) -> CycleCount:
     missing = [line for line in count.lines if line.counted_qty is None]
     if missing:
         first = missing[0]
-        raise CountError(f'To submit cycle count "{count.number}" for review, you must count '
-                         f"every line: {len(missing)} of {len(count.lines)} "
-                         f"{'is' if len(missing) == 1 else 'are'} not counted yet (first: SKU "
-                         f'"{first.sku.code}" in bin {first.location.code}).')
+        raise CountError(ngettext(
+            'To submit cycle count "%(number)s" for review, you must count every line: '
+            '%(num)d of %(lines)d is not counted yet (first: SKU "%(sku)s" in bin %(bin)s).',
+            'To submit cycle count "%(number)s" for review, you must count every line: '
+            '%(num)d of %(lines)d are not counted yet (first: SKU "%(sku)s" in bin %(bin)s).',
+            len(missing), number=count.number, lines=len(count.lines), sku=first.sku.code,
+            bin=first.location.code))
     variances = [line for line in count.lines if line.variance]
     transition(count, CycleCountState.review, machine=CYCLE_COUNT_STATES, actor=actor,
                changes={"lines": len(count.lines), "lines_with_variance": len(variances)})
@@ -422,17 +459,18 @@ def recount(count: CycleCount, line_ids: Iterable[int], *, actor,
     :raises InvalidTransition: if the count is not in review.
     :raises ValidationError: if no line, or a line of another count, is chosen.
     """
-    _check_manager(count, actor, "send back for recount")
+    _check_manager(count, actor, "recount")
     _lock_count(count)
     CYCLE_COUNT_STATES.check(count, CycleCountState.open)
     wanted = set(line_ids)
     lines = [line for line in count.lines if line.id in wanted]
     if not wanted:
-        raise ValidationError(f'To send cycle count "{count.number}" back for recount, you must '
-                              "tick the lines to count again.", field="line_ids")
-    if len(lines) != len(wanted):
-        raise ValidationError(f'Some ticked lines are not part of cycle count "{count.number}".',
+        raise ValidationError(_('To send cycle count "%(number)s" back for recount, you must '
+                                "tick the lines to count again.", number=count.number),
                               field="line_ids")
+    if len(lines) != len(wanted):
+        raise ValidationError(_('Some ticked lines are not part of cycle count "%(number)s".',
+                                number=count.number), field="line_ids")
     cleared = [{**_line_ref(line), "counted_qty": line.counted_qty} for line in lines]
     for line in lines:
         line.counted_qty = None
@@ -475,15 +513,16 @@ def accept_cycle_count(count: CycleCount, *, actor) -> CycleCount:
     for line in count.lines:
         level = levels[(line.sku_id, line.location_id)]
         if line.counted_qty is None:  # cannot happen after submit; guards a hand-made line
-            raise CountError(f'To accept cycle count "{count.number}", every line must be '
-                             f'counted; SKU "{line.sku.code}" in bin {line.location.code} is '
-                             "not.")
+            raise CountError(_('To accept cycle count "%(number)s", every line must be '
+                               'counted; SKU "%(sku)s" in bin %(bin)s is not.',
+                               number=count.number, sku=line.sku.code, bin=line.location.code))
         if line.counted_qty < level.reserved:
-            raise CountError(
-                f'To accept cycle count "{count.number}", SKU "{line.sku.code}" in bin '
-                f"{line.location.label} needs at least {level.reserved} counted: that many are "
-                f"reserved, but {line.counted_qty} were counted. Release or move the "
-                "reservations, or send the line back for recount.")
+            raise CountError(_(
+                'To accept cycle count "%(number)s", SKU "%(sku)s" in bin %(bin)s needs at '
+                "least %(reserved)s counted: that many are reserved, but %(counted)s were "
+                "counted. Release or move the reservations, or send the line back for "
+                "recount.", number=count.number, sku=line.sku.code, bin=line.location.label,
+                reserved=level.reserved, counted=line.counted_qty))
     adjustment = virtual_location(LocationKind.adjustment)
     specs, drifted = [], []
     for line in sorted(count.lines, key=lambda ln: (ln.sku_id, ln.location_id)):

@@ -24,6 +24,7 @@ from erp.catalog import services as catalog_services
 from erp.catalog.models import Sku
 from erp.core import audit
 from erp.core.errors import DomainError, ValidationError
+from erp.core.i18n import _
 from erp.core.models import utcnow
 from erp.extensions import db
 from erp.warehouse.models import (
@@ -210,7 +211,7 @@ def _insert_moves(rows: list[dict]) -> list[StockMove]:
 
 
 def _describe(sku: Sku, location: Location) -> str:
-    return f'SKU "{sku.code}" in bin {location.label}'
+    return _('SKU "%(sku)s" in bin %(bin)s', sku=sku.code, bin=location.label)
 
 
 def post_moves(specs: Sequence[MoveSpec], *, actor, at: datetime | None = None,
@@ -237,23 +238,26 @@ def post_moves(specs: Sequence[MoveSpec], *, actor, at: datetime | None = None,
     costs = {sku_id: row.avg_cost for sku_id, row in skus.items()}
     deltas: dict[tuple[int, int], int] = defaultdict(int)
     for n, spec in enumerate(specs, start=1):
-        where = f"Move {n}" if len(specs) > 1 else "The move"
+        where = _("Move %(n)s", n=n) if len(specs) > 1 else _("The move")
         if not isinstance(spec.quantity, int) or isinstance(spec.quantity, bool) \
                 or spec.quantity <= 0:
-            raise ValidationError(f"{where}: the quantity must be a whole number above zero, "
-                                  f"got {spec.quantity!r}.", field="quantity")
+            raise ValidationError(_("%(where)s: the quantity must be a whole number above zero, "
+                                    "got %(value)r.", where=where, value=spec.quantity),
+                                  field="quantity")
         if spec.sku_id not in skus:
-            raise ValidationError(f"{where}: SKU id {spec.sku_id} does not exist.", field="sku")
+            raise ValidationError(_("%(where)s: SKU id %(id)s does not exist.", where=where,
+                                    id=spec.sku_id), field="sku")
         for loc_id in (spec.from_location_id, spec.to_location_id):
             if loc_id not in locations:
-                raise ValidationError(f"{where}: location id {loc_id} does not exist.",
-                                      field="location")
+                raise ValidationError(_("%(where)s: location id %(id)s does not exist.",
+                                        where=where, id=loc_id), field="location")
         if spec.from_location_id == spec.to_location_id:
             what = _describe(skus[spec.sku_id], locations[spec.from_location_id])
-            raise ValidationError(f"{where}: {what} cannot move to the bin it is in.",
-                                  field="location")
+            raise ValidationError(_("%(where)s: %(what)s cannot move to the bin it is in.",
+                                    where=where, what=what), field="location")
         if spec.unit_cost is not None and Decimal(spec.unit_cost) < 0:
-            raise ValidationError(f"{where}: a unit cost cannot be negative.", field="unit_cost")
+            raise ValidationError(_("%(where)s: a unit cost cannot be negative.", where=where),
+                                  field="unit_cost")
         for loc_id, sign in ((spec.from_location_id, -1), (spec.to_location_id, 1)):
             if not locations[loc_id].is_virtual:
                 deltas[(spec.sku_id, loc_id)] += sign * spec.quantity
@@ -272,22 +276,24 @@ def post_moves(specs: Sequence[MoveSpec], *, actor, at: datetime | None = None,
     levels, frozen = _lock(deltas)
     if frozen and not allow_frozen:
         sku_id, loc_id = sorted(frozen)[0]
-        raise StockError(f"{_describe(skus[sku_id], locations[loc_id])} is frozen by cycle "
-                         f"count {frozen[(sku_id, loc_id)]}; finish or cancel that count "
-                         "before moving it.")
+        raise StockError(_("%(what)s is frozen by cycle count %(count)s; finish or cancel "
+                           "that count before moving it.",
+                           what=_describe(skus[sku_id], locations[loc_id]),
+                           count=frozen[(sku_id, loc_id)]))
     new_levels: dict[tuple[int, int], int] = {}
     for key, delta in sorted(deltas.items()):
         level = levels[key]
         new_on_hand = level.on_hand + delta
         if new_on_hand < 0:
-            raise StockError(
-                f"{_describe(skus[key[0]], locations[key[1]])} has {level.on_hand} on hand; "
-                f"cannot take {-delta}.")
+            raise StockError(_("%(what)s has %(on_hand)s on hand; cannot take %(take)s.",
+                               what=_describe(skus[key[0]], locations[key[1]]),
+                               on_hand=level.on_hand, take=-delta))
         if level.reserved > new_on_hand:
-            raise StockError(
-                f"{_describe(skus[key[0]], locations[key[1]])} has {level.on_hand} on hand of "
-                f"which {level.reserved} reserved; only {level.on_hand - level.reserved} can "
-                f"move, not {-delta}.")
+            raise StockError(_(
+                "%(what)s has %(on_hand)s on hand of which %(reserved)s reserved; only "
+                "%(free)s can move, not %(take)s.",
+                what=_describe(skus[key[0]], locations[key[1]]), on_hand=level.on_hand,
+                reserved=level.reserved, free=level.on_hand - level.reserved, take=-delta))
         new_levels[key] = new_on_hand
     _set_on_hand(levels, new_levels)
     _sync_putaway(specs, locations, levels, skus, actor=actor, at=at)
@@ -363,8 +369,8 @@ def transfer(sku: Sku, from_location: Location, to_location: Location, quantity:
     """
     for loc in (from_location, to_location):
         if loc.is_virtual:
-            raise ValidationError(f"{loc.label} is not a bin: transfers move stock between bins.",
-                                  field="location")
+            raise ValidationError(_("%(location)s is not a bin: transfers move stock between "
+                                    "bins.", location=loc.label), field="location")
     return post_move(MoveSpec(sku.id, from_location.id, to_location.id, quantity,
                               MoveKind.transfer, ref_type=ref_type, ref_id=ref_id, note=note),
                      actor=actor)
@@ -378,15 +384,18 @@ def reserve(sku: Sku, location: Location, quantity: int, *, ref_type: str, ref_i
     :raises StockError: if the bin has less available than asked.
     """
     if not isinstance(quantity, int) or quantity <= 0:
-        raise ValidationError("A reservation needs a whole quantity above zero, got "
-                              f"{quantity!r}.", field="quantity")
+        raise ValidationError(_("A reservation needs a whole quantity above zero, got "
+                                "%(value)r.", value=quantity), field="quantity")
     if location.is_virtual:
-        raise ValidationError(f"Stock cannot be reserved in {location.label}.", field="location")
+        raise ValidationError(_("Stock cannot be reserved in %(location)s.",
+                                location=location.label), field="location")
     level = lock_levels([(sku.id, location.id)])[(sku.id, location.id)]
     if level.on_hand - level.reserved < quantity:
-        raise StockError(f"{_describe(sku, location)} has {level.on_hand - level.reserved} "
-                         f"available ({level.on_hand} on hand, {level.reserved} reserved); "
-                         f"cannot reserve {quantity}.")
+        raise StockError(_("%(what)s has %(available)s available (%(on_hand)s on hand, "
+                           "%(reserved)s reserved); cannot reserve %(wanted)s.",
+                           what=_describe(sku, location),
+                           available=level.on_hand - level.reserved, on_hand=level.on_hand,
+                           reserved=level.reserved, wanted=quantity))
     level.reserved += quantity
     reservation = Reservation(sku_id=sku.id, location_id=location.id, quantity=quantity,
                               ref_type=ref_type, ref_id=ref_id)
@@ -444,17 +453,18 @@ def reserve_many(specs: Sequence[ReserveSpec], *, actor,
     for spec in specs:
         quantity = spec.quantity
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
-            raise ValidationError("A reservation needs a whole quantity above zero, got "
-                                  f"{quantity!r}.", field="quantity")
+            raise ValidationError(_("A reservation needs a whole quantity above zero, got "
+                                    "%(value)r.", value=quantity), field="quantity")
         if spec.sku_id not in codes:
-            raise ValidationError(f"SKU id {spec.sku_id} does not exist.", field="sku")
+            raise ValidationError(_("SKU id %(id)s does not exist.", id=spec.sku_id),
+                                  field="sku")
         location = locations.get(spec.location_id)
         if location is None:
-            raise ValidationError(f"Location id {spec.location_id} does not exist.",
+            raise ValidationError(_("Location id %(id)s does not exist.", id=spec.location_id),
                                   field="location")
         if location.is_virtual:
-            raise ValidationError(f"Stock cannot be reserved in {location.label}.",
-                                  field="location")
+            raise ValidationError(_("Stock cannot be reserved in %(location)s.",
+                                    location=location.label), field="location")
         wanted[(spec.sku_id, spec.location_id)] += quantity
     if locked is not None and all(key in locked for key in wanted):
         levels = locked
@@ -465,9 +475,12 @@ def reserve_many(specs: Sequence[ReserveSpec], *, actor,
         level = levels[key]
         available = level.on_hand - level.reserved
         if available < quantity:
-            raise StockError(f'SKU "{codes[key[0]]}" in bin {locations[key[1]].label} has '
-                             f"{available} available ({level.on_hand} on hand, "
-                             f"{level.reserved} reserved); cannot reserve {quantity}.")
+            raise StockError(_("%(what)s has %(available)s available (%(on_hand)s on hand, "
+                               "%(reserved)s reserved); cannot reserve %(wanted)s.",
+                               what=_('SKU "%(sku)s" in bin %(bin)s', sku=codes[key[0]],
+                                      bin=locations[key[1]].label),
+                               available=available, on_hand=level.on_hand,
+                               reserved=level.reserved, wanted=quantity))
         new_reserved[key] = level.reserved + quantity
     db.session.execute(_SET_RESERVED, [
         {"key_sku": sku_id, "key_location": loc_id, "new_reserved": value}
@@ -497,8 +510,8 @@ def release(reservations: Iterable[Reservation], *, actor, quantity: int | None 
         return 0
     if quantity is not None and (len(reservations) != 1 or not
                                  0 < quantity <= reservations[0].quantity):
-        raise ValidationError("A partial release needs one reservation and a quantity up to it.",
-                              field="quantity")
+        raise ValidationError(_("A partial release needs one reservation and a quantity up to "
+                                "it."), field="quantity")
     levels = lock_levels((r.sku_id, r.location_id) for r in reservations)
     freed = 0
     for reservation in reservations:

@@ -9,7 +9,9 @@ from sqlalchemy import select
 from erp.core import audit
 from erp.core.codes import normalize_country
 from erp.core.errors import DomainError, ValidationError
+from erp.core.i18n import _
 from erp.extensions import db
+from erp.warehouse.labels import kind_label
 from erp.warehouse.models import VIRTUAL_KINDS, Location, LocationKind, StockLevel, Warehouse
 
 
@@ -30,17 +32,17 @@ def create_warehouse(*, code: str, name: str, country: str, address: str | None 
     """
     code = (code or "").strip().upper()
     if not WAREHOUSE_CODE_RE.match(code):
-        raise ValidationError("A warehouse code must be 1-20 letters, digits or dashes.",
+        raise ValidationError(_("A warehouse code must be 1-20 letters, digits or dashes."),
                               field="code")
     if not (name or "").strip():
-        raise ValidationError("The warehouse name is required.", field="name")
+        raise ValidationError(_("The warehouse name is required."), field="name")
     try:
         country = normalize_country(country)
     except ValueError as exc:
-        raise ValidationError(f"Country: {exc}.", field="country") from None
+        raise ValidationError(_("Country: %(problem)s.", problem=exc), field="country") from None
     if db.session.scalar(select(Warehouse.id).where(Warehouse.code == code)):
-        raise LocationError(f'To create warehouse "{code}", you must choose another code: it '
-                            "is taken.", field="code")
+        raise LocationError(_('To create warehouse "%(code)s", you must choose another code: '
+                              "it is taken.", code=code), field="code")
     warehouse = Warehouse(code=code, name=name.strip(), country=country,
                           address=(address or "").strip() or None)
     db.session.add(warehouse)
@@ -59,22 +61,23 @@ def update_warehouse(warehouse: Warehouse, *, name: str, country: str,
     """
     name = (name or "").strip()
     if not name:
-        raise ValidationError("The warehouse name is required.", field="name")
+        raise ValidationError(_("The warehouse name is required."), field="name")
     try:
         country = normalize_country(country)
     except ValueError as exc:
-        raise ValidationError(f"Country: {exc}.", field="country") from None
+        raise ValidationError(_("Country: %(problem)s.", problem=exc), field="country") from None
     if warehouse.active and not active:
         held = db.session.scalar(
             select(Location.code).join(StockLevel, StockLevel.location_id == Location.id)
             .where(Location.warehouse_id == warehouse.id, StockLevel.on_hand > 0).limit(1))
         if held:
-            raise LocationError(f'To deactivate warehouse "{warehouse.code}", you must first move '
-                                f"its stock out (bin {held} holds some).", field="active")
+            raise LocationError(_('To deactivate warehouse "%(code)s", you must first move its '
+                                  "stock out (bin %(bin)s holds some).", code=warehouse.code,
+                                  bin=held), field="active")
     changes = audit.diff(warehouse, {"name": name, "country": country,
                                      "address": (address or "").strip() or None,
                                      "active": bool(active)})
-    for key, (_, after) in changes.items():
+    for key, (_before, after) in changes.items():
         setattr(warehouse, key, after)
     if changes:
         audit.record(warehouse, "warehouse.updated", actor=actor, changes=changes)
@@ -89,8 +92,9 @@ def clean_location_code(value: str) -> str:
     """
     code = (value or "").strip().upper()
     if not LOCATION_CODE_RE.match(code):
-        raise ValidationError(f"A bin code must be 1-40 letters, digits or dashes (zone-aisle-"
-                              f"rack-bin, e.g. A-01-02-03), got {value!r}.", field="code")
+        raise ValidationError(_("A bin code must be 1-40 letters, digits or dashes (zone-aisle-"
+                                "rack-bin, e.g. A-01-02-03), got %(value)r.", value=value),
+                              field="code")
     return code
 
 
@@ -105,17 +109,19 @@ def create_location(warehouse: Warehouse, *, code: str, kind: str, pick_sequence
     try:
         kind = LocationKind(kind)
     except ValueError:
-        raise ValidationError(f"Unknown location kind {kind!r}.", field="kind") from None
+        raise ValidationError(_("Unknown location kind %(kind)r.", kind=kind),
+                              field="kind") from None
     if kind in VIRTUAL_KINDS:
-        raise ValidationError(f"A {kind.value} location is virtual and exists once; it cannot "
-                              "be created in a warehouse.", field="kind")
+        raise ValidationError(_("A %(kind)s location is virtual and exists once; it cannot be "
+                                "created in a warehouse.", kind=kind_label(kind)), field="kind")
     if not isinstance(pick_sequence, int) or pick_sequence < 0:
-        raise ValidationError("The pick sequence must be a whole number, zero or more.",
+        raise ValidationError(_("The pick sequence must be a whole number, zero or more."),
                               field="pick_sequence")
     if db.session.scalar(select(Location.id).where(Location.warehouse_id == warehouse.id,
                                                    Location.code == code)):
-        raise LocationError(f'To create bin "{code}" in {warehouse.code}, you must choose '
-                            "another code: it exists.", field="code")
+        raise LocationError(_('To create bin "%(code)s" in %(warehouse)s, you must choose '
+                              "another code: it exists.", code=code, warehouse=warehouse.code),
+                            field="code")
     location = Location(warehouse_id=warehouse.id, code=code, kind=kind,
                         pick_sequence=pick_sequence)
     db.session.add(location)
@@ -135,22 +141,24 @@ def update_location(location: Location, *, kind: str, pick_sequence: int, active
     :raises LocationError: when deactivating a bin that still holds stock.
     """
     if location.is_virtual:
-        raise ValidationError(f"{location.label} is virtual and cannot be edited.")
+        raise ValidationError(_("%(location)s is virtual and cannot be edited.",
+                                location=location.label))
     try:
         kind = LocationKind(kind)
     except ValueError:
-        raise ValidationError(f"Unknown location kind {kind!r}.", field="kind") from None
+        raise ValidationError(_("Unknown location kind %(kind)r.", kind=kind),
+                              field="kind") from None
     if kind in VIRTUAL_KINDS:
-        raise ValidationError("A bin cannot become a virtual location.", field="kind")
+        raise ValidationError(_("A bin cannot become a virtual location."), field="kind")
     if not isinstance(pick_sequence, int) or pick_sequence < 0:
-        raise ValidationError("The pick sequence must be a whole number, zero or more.",
+        raise ValidationError(_("The pick sequence must be a whole number, zero or more."),
                               field="pick_sequence")
     if location.active and not active:
         held = db.session.scalar(select(StockLevel.on_hand).where(
             StockLevel.location_id == location.id, StockLevel.on_hand > 0).limit(1))
         if held:
-            raise LocationError(f"To deactivate bin {location.label}, you must first move its "
-                                "stock out.", field="active")
+            raise LocationError(_("To deactivate bin %(bin)s, you must first move its stock out.",
+                                  bin=location.label), field="active")
     changes = audit.diff(location, {"kind": kind, "pick_sequence": pick_sequence,
                                     "active": active})
     location.kind, location.pick_sequence, location.active = kind, pick_sequence, active
@@ -174,8 +182,9 @@ def find_location(code: str, *, warehouse: Warehouse | None = None) -> Location:
         stmt = stmt.where(Location.warehouse_id == warehouse.id)
     found = db.session.scalars(stmt.where(Location.code == text).limit(2)).all()
     if not found:
-        raise ValidationError(f"No active bin has the code {code!r}.", field="location")
+        raise ValidationError(_("No active bin has the code %(code)r.", code=code),
+                              field="location")
     if len(found) > 1:
-        raise ValidationError(f"Bin {code!r} exists in several warehouses; scan or type it as "
-                              "WAREHOUSE/CODE.", field="location")
+        raise ValidationError(_("Bin %(code)r exists in several warehouses; scan or type it as "
+                                "WAREHOUSE/CODE.", code=code), field="location")
     return found[0]

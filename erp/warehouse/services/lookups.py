@@ -6,6 +6,7 @@ from sqlalchemy import or_, select
 
 from erp.catalog.models import Sku
 from erp.core.errors import ValidationError
+from erp.core.i18n import _
 from erp.extensions import db
 from erp.warehouse.models import Location
 from erp.warehouse.services.locations import find_location
@@ -18,11 +19,12 @@ def find_sku(text: str, *, field: str = "sku") -> Sku:
     """
     value = (text or "").strip()
     if not value:
-        raise ValidationError("Scan or type a SKU code or barcode.", field=field)
+        raise ValidationError(_("Scan or type a SKU code or barcode."), field=field)
     found = db.session.scalars(select(Sku).where(
         or_(Sku.code == value.upper(), Sku.barcode == value)).limit(2)).all()
     if not found:
-        raise ValidationError(f'No SKU has the code or barcode "{value}".', field=field)
+        raise ValidationError(_('No SKU has the code or barcode "%(value)s".', value=value),
+                              field=field)
     # A barcode equal to another SKU's code: the code wins, as the SKU list search does.
     return next((sku for sku in found if sku.code == value.upper()), found[0])
 
@@ -34,7 +36,7 @@ def find_bin(text: str, *, field: str = "location") -> Location:
         the input.
     """
     if not (text or "").strip():
-        raise ValidationError("Scan or type a bin code.", field=field)
+        raise ValidationError(_("Scan or type a bin code."), field=field)
     try:
         return find_location(text)
     except ValidationError as err:

@@ -29,11 +29,13 @@ from sqlalchemy import insert, select
 from erp.catalog.models import Sku
 from erp.core import audit
 from erp.core.errors import DomainError, ValidationError
+from erp.core.i18n import _
 from erp.core.locking import lock
 from erp.core.models import utcnow
 from erp.core.states import transition
 from erp.extensions import db
 from erp.warehouse import queries
+from erp.warehouse.labels import kind_label, putaway_state_label
 from erp.warehouse.models import (
     CYCLE_COUNT_STATES,
     PUTAWAY_REF,
@@ -161,7 +163,7 @@ def suggest_bins(needs) -> dict[tuple[int, int], int | None]:
     warehouse_ids = {wh for _, _, wh in needs}
     holders: dict[tuple[int, int], int] = {}
     for row in db.session.execute(queries.putaway_holders_query(
-            {sku for sku, _, _ in needs}, warehouse_ids)):
+            {sku for sku, _bin, _wh in needs}, warehouse_ids)):
         holders.setdefault((row.sku_id, row.warehouse_id), row.location_id)
     result: dict[tuple[int, int], int | None] = {}
     missing = []
@@ -235,7 +237,7 @@ def find_putaway_task(text: str, *, field: str = "scan") -> PutawayTask:
     """
     value = (text or "").strip()
     if not value:
-        raise ValidationError("Scan a put-away task number, or the SKU's code or barcode.",
+        raise ValidationError(_("Scan a put-away task number, or the SKU's code or barcode."),
                               field=field)
     match = TASK_NUMBER_RE.match(value.upper())
     if match:
@@ -246,19 +248,20 @@ def find_putaway_task(text: str, *, field: str = "scan") -> PutawayTask:
         sku = find_sku(value, field=field)
     except ValidationError:
         if match:
-            raise ValidationError(f'No put-away task has the number "{value}".',
-                                  field=field) from None
+            raise ValidationError(_('No put-away task has the number "%(value)s".',
+                                    value=value), field=field) from None
         raise
     tasks = db.session.scalars(select(PutawayTask).where(
         PutawayTask.sku_id == sku.id, PutawayTask.state == P.open)
         .order_by(PutawayTask.id)).all()
     if not tasks:
-        raise PutawayError(f'SKU "{sku.code}" has no open put-away task: none of it waits in a '
-                           "receiving bin.", field=field)
+        raise PutawayError(_('SKU "%(sku)s" has no open put-away task: none of it waits in a '
+                             "receiving bin.", sku=sku.code), field=field)
     if len(tasks) > 1:
-        bins = ", ".join(f"{t.number} in {t.from_location.label}" for t in tasks)
-        raise PutawayError(f'SKU "{sku.code}" waits in several receiving bins ({bins}); scan '
-                           "the task number instead.", field=field)
+        bins = ", ".join(_("%(task)s in %(bin)s", task=t.number, bin=t.from_location.label)
+                           for t in tasks)
+        raise PutawayError(_('SKU "%(sku)s" waits in several receiving bins (%(bins)s); scan '
+                             "the task number instead.", sku=sku.code, bins=bins), field=field)
     return tasks[0]
 
 
@@ -271,7 +274,7 @@ def find_putaway_bin(text: str, task: PutawayTask, *, field: str = "bin") -> Loc
         inactive one is named as such).
     """
     if not (text or "").strip():
-        raise ValidationError("Scan the bin to put the goods into.", field=field)
+        raise ValidationError(_("Scan the bin to put the goods into."), field=field)
     try:
         return find_location(text, warehouse=task.warehouse)
     except ValidationError as err:
@@ -281,9 +284,9 @@ def find_putaway_bin(text: str, task: PutawayTask, *, field: str = "bin") -> Loc
                 Location.warehouse_id == task.warehouse_id,
                 Location.code == text.strip().upper(), Location.active.is_(False)))
         if inactive is not None:
-            raise PutawayError(f"To put away task {task.number} into bin {inactive.label}, "
-                               "you must choose an active bin: this one is inactive.",
-                               field=field) from None
+            raise PutawayError(_("To put away task %(task)s into bin %(bin)s, you must choose "
+                                 "an active bin: this one is inactive.", task=task.number,
+                                 bin=inactive.label), field=field) from None
         raise ValidationError(str(err), field=field) from None
 
 
@@ -294,23 +297,27 @@ def can_confirm_putaway(task: PutawayTask, actor=None) -> bool:
 
 def _check_target(task: PutawayTask, location: Location) -> None:
     """Refuse a bin that may not take the task's goods, naming why."""
-    what = f"To put away task {task.number} into bin {location.label}, you must"
+    names = {"task": task.number, "bin": location.label}
     if location.warehouse_id != task.warehouse_id:
-        raise PutawayError(f"{what} choose a bin of warehouse {task.warehouse.code}, where the "
-                           "goods are.", field="bin")
+        raise PutawayError(_("To put away task %(task)s into bin %(bin)s, you must choose a bin "
+                             "of warehouse %(warehouse)s, where the goods are.",
+                             warehouse=task.warehouse.code, **names), field="bin")
     if location.kind != LocationKind.storage:
-        raise PutawayError(f"{what} choose a storage bin; this one is a "
-                           f"{LocationKind(location.kind).value} bin.", field="bin")
+        raise PutawayError(_("To put away task %(task)s into bin %(bin)s, you must choose a "
+                             "storage bin; this one is a %(kind)s bin.",
+                             kind=kind_label(LocationKind(location.kind)), **names), field="bin")
     if not location.active:
-        raise PutawayError(f"{what} choose an active bin: this one is inactive.", field="bin")
+        raise PutawayError(_("To put away task %(task)s into bin %(bin)s, you must choose an "
+                             "active bin: this one is inactive.", **names), field="bin")
     count = db.session.scalar(
         select(CycleCount.number).join(CycleCountLine, CycleCountLine.count_id == CycleCount.id)
         .where(CycleCountLine.location_id == location.id,
                CycleCount.state.in_(sorted(CYCLE_COUNT_STATES.groups["frozen"])))
         .limit(1))
     if count:
-        raise PutawayError(f"{what} choose another bin: it is frozen by cycle count {count} "
-                           "until that count is decided.", field="bin")
+        raise PutawayError(_("To put away task %(task)s into bin %(bin)s, you must choose "
+                             "another bin: it is frozen by cycle count %(count)s until that "
+                             "count is decided.", count=count, **names), field="bin")
 
 
 def confirm_putaway(task: PutawayTask, location: Location, quantity: int | None = None, *,
@@ -329,25 +336,27 @@ def confirm_putaway(task: PutawayTask, location: Location, quantity: int | None 
     """
     if quantity is not None and (not isinstance(quantity, int) or isinstance(quantity, bool)
                                  or quantity <= 0):
-        raise ValidationError(f"To put away task {task.number}, you must give a whole quantity "
-                              f"above zero, or none for all that is left; got {quantity!r}.",
-                              field="quantity")
+        raise ValidationError(_("To put away task %(task)s, you must give a whole quantity "
+                                "above zero, or none for all that is left; got %(value)r.",
+                                task=task.number, value=quantity), field="quantity")
     if not can_confirm_putaway(task, actor):  # read again under the lock below
-        raise PutawayError(f"Put-away task {task.number} is {PUTAWAY_STATES.label(task.state)}; "
-                           "nothing is left to put away.", field="scan")
+        raise PutawayError(_("Put-away task %(task)s is %(state)s; nothing is left to put away.",
+                             task=task.number, state=putaway_state_label(task.state)),
+                           field="scan")
     _check_target(task, location)
     # The ledger takes level locks before it touches a task: lock in that order here too.
     lock_levels([(task.sku_id, task.from_location_id), (task.sku_id, location.id)])
     lock(task)
     if not can_confirm_putaway(task, actor):
-        raise PutawayError(f"Put-away task {task.number} is {PUTAWAY_STATES.label(task.state)}; "
-                           "nothing is left to put away.", field="scan")
+        raise PutawayError(_("Put-away task %(task)s is %(state)s; nothing is left to put away.",
+                             task=task.number, state=putaway_state_label(task.state)),
+                           field="scan")
     left = task.left
     amount = left if quantity is None else quantity
     if amount > left:
-        raise PutawayError(f"To put away {amount} of SKU \"{task.sku.code}\" with task "
-                           f"{task.number}, you must stay within what is left: {left}.",
-                           field="quantity")
+        raise PutawayError(_('To put away %(amount)s of SKU "%(sku)s" with task %(task)s, you '
+                             "must stay within what is left: %(left)s.", amount=amount,
+                             sku=task.sku.code, task=task.number, left=left), field="quantity")
     move = transfer(task.sku, task.from_location, location, amount, actor=actor,
                     note=f"put-away {task.number}", ref_type=PUTAWAY_REF, ref_id=task.id)
     task.done_qty += amount

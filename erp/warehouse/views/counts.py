@@ -11,6 +11,7 @@ from sqlalchemy import select
 from erp.core import excel, importing
 from erp.core import settings as core_settings
 from erp.core.errors import DomainError, ValidationError
+from erp.core.i18n import _, _l, ngettext
 from erp.core.models import User
 from erp.core.permissions import has_permission, permission_required
 from erp.core.viewhelpers import (
@@ -24,19 +25,21 @@ from erp.extensions import db
 from erp.warehouse import count_excel, queries, services
 from erp.warehouse.count_documents import count_sheet_pdf
 from erp.warehouse.count_forms import AddLineForm, NoteForm, OpenCountForm, ScanForm
+from erp.warehouse.excel import in_language
+from erp.warehouse.labels import CYCLE_COUNT_SHOWN, count_state_label
 from erp.warehouse.models import CYCLE_COUNT_STATES, CycleCount, CycleCountState, Warehouse
 from erp.warehouse.views import bp
 
 COUNT_IMPORT = importing.Importer(
-    name="cycle-counts", title="Import counted quantities", spec=count_excel.COUNT_SPEC,
+    name="cycle-counts", title=_l("Import counted quantities"), spec=count_excel.COUNT_SPEC,
     run=count_excel.import_counts, template_endpoint="warehouse.cycle_count_import_template",
     report_endpoint="warehouse.cycle_count_import_errors",
     back_endpoint="warehouse.cycle_count_list",
-    intro="One row per SKU in a bin: the count number, the bin, the SKU (code or barcode) and "
-          "the quantity counted. Export a count's lines to get the sheet to fill in. A counted "
-          "cell replaces what was counted before; an empty one leaves the line alone; a SKU "
-          "the count does not list in that bin is added as an unexpected find. The whole file "
-          "is applied, or nothing if any row has an error.")
+    intro=_l("One row per SKU in a bin: the count number, the bin, the SKU (code or barcode) "
+             "and the quantity counted. Export a count's lines to get the sheet to fill in. A "
+             "counted cell replaces what was counted before; an empty one leaves the line "
+             "alone; a SKU the count does not list in that bin is added as an unexpected find. "
+             "The whole file is applied, or nothing if any row has an error."))
 
 
 def _lines(count: CycleCount) -> list:
@@ -62,7 +65,7 @@ def cycle_count_list():
     page = paginate_rows(queries.cycle_count_list_query(state),
                          per_page=current_app.config["ERP_PAGE_SIZE"])
     return render_template("warehouse/count_list.html", page=page, state=state,
-                           states=CYCLE_COUNT_STATES)
+                           states=CYCLE_COUNT_SHOWN)
 
 
 @bp.get("/counts/export.xlsx")
@@ -73,10 +76,13 @@ def export_cycle_counts():
     state = state if state in {s.value for s in CycleCountState} else None
     rows = db.session.execute(queries.cycle_count_list_query(state))
     data = excel.export_workbook(
-        [("number", "Count"), ("warehouse_code", "Warehouse"), ("state", "State"),
-         ("created_at", "Opened"), ("created_by", "Opened by"), ("lines", "Lines"),
-         ("counted", "Counted"), ("variances", "With variance"), ("note", "Note")],
-        ({**row._mapping, "state": row.state.value} for row in rows), title="Cycle counts")
+        in_language(excel.Column(key, header, type="auto") for key, header in (
+            ("number", _("Count")), ("warehouse_code", _("Warehouse")), ("state", _("State")),
+            ("created_at", _("Opened")), ("created_by", _("Opened by")), ("lines", _("Lines")),
+            ("counted", _("Counted")), ("variances", _("With variance")),
+            ("note", _("Note")))),
+        ({**row._mapping, "state": count_state_label(row.state)} for row in rows),
+        title=_("Cycle counts"))
     return xlsx_response(data, "cycle-counts")
 
 
@@ -101,8 +107,11 @@ def open_cycle_count():
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Cycle count {count.number} opened with {len(count.lines)} lines; their "
-                  "stock is frozen until it is accepted or cancelled.", "success")
+            flash(ngettext("Cycle count %(number)s opened with %(num)d line; its stock is "
+                           "frozen until the count is accepted or cancelled.",
+                           "Cycle count %(number)s opened with %(num)d lines; their stock is "
+                           "frozen until it is accepted or cancelled.", len(count.lines),
+                           number=count.number), "success")
             return redirect(url_for(".cycle_count_detail", count_id=count.id))
     return render_template("warehouse/count_open.html", form=form)
 
@@ -116,7 +125,7 @@ def cycle_count_detail(count_id: int):
     return render_template(
         "warehouse/count_detail.html", count=count, lines=lines, blind=_blind(count),
         values={ln.id: _value(ln) for ln in lines}, totals=services.count_variance(count),
-        frozen=CYCLE_COUNT_STATES.in_group(count.state, "frozen"), states=CYCLE_COUNT_STATES,
+        frozen=CYCLE_COUNT_STATES.in_group(count.state, "frozen"), states=CYCLE_COUNT_SHOWN,
         add_form=AddLineForm(formdata=None), note_form=NoteForm(formdata=None),
         uncounted=sum(1 for ln in lines if ln.counted_qty is None),
         created_by=db.session.get(User, count.created_by_id) if count.created_by_id else None,
@@ -134,7 +143,8 @@ def record_counts(count_id: int):
             try:
                 quantities[int(key[8:])] = int(raw.strip())
             except ValueError:
-                flash(f'"{raw}" is not a whole number; nothing was saved.', "error")
+                flash(_('"%(value)s" is not a whole number; nothing was saved.', value=raw),
+                      "error")
                 return redirect(url_for(".cycle_count_detail", count_id=count.id))
     try:
         changed = services.record_counts(count, quantities, actor=current_user)
@@ -143,7 +153,7 @@ def record_counts(count_id: int):
         flash(str(err), "error")
     else:
         db.session.commit()
-        flash(f"{changed} line{'' if changed == 1 else 's'} saved.", "success")
+        flash(ngettext("%(num)d line saved.", "%(num)d lines saved.", changed), "success")
     return redirect(url_for(".cycle_count_detail", count_id=count.id))
 
 
@@ -154,7 +164,8 @@ def add_count_line(count_id: int):
     count = get_or_404(CycleCount, count_id)
     form = AddLineForm()
     if not form.validate_on_submit():
-        flash("To add a line, scan or type the bin and the SKU (and a whole quantity).", "error")
+        flash(_("To add a line, scan or type the bin and the SKU (and a whole quantity)."),
+              "error")
         return redirect(url_for(".cycle_count_detail", count_id=count.id))
     try:
         location = services.find_location(form.bin_code.data, warehouse=count.warehouse)
@@ -166,7 +177,8 @@ def add_count_line(count_id: int):
         flash(str(err), "error")
     else:
         db.session.commit()
-        flash(f"SKU {sku.code} in bin {location.code} added to the count.", "success")
+        flash(_("SKU %(sku)s in bin %(bin)s added to the count.", sku=sku.code,
+                bin=location.code), "success")
     return redirect(url_for(".cycle_count_detail", count_id=count.id))
 
 
@@ -194,19 +206,19 @@ def scan_cycle_count(count_id: int):
             form_errors(form, ValidationError(str(err), field=_scan_field(err)))
         else:
             db.session.commit()
-            flash(f"{line.sku.code} in {line.location.code}: {line.counted_qty} counted.",
-                  "success")
+            flash(_("%(sku)s in %(bin)s: %(counted)s counted.", sku=line.sku.code,
+                    bin=line.location.code, counted=line.counted_qty), "success")
             return redirect(url_for(".scan_cycle_count", count_id=count.id, bin=bin_code))
     bin_code = (form.bin_code.data or "").strip().upper()
     in_bin = [ln for ln in _lines(count) if ln.bin_code == bin_code] if bin_code else []
     return render_template("warehouse/count_scan.html", count=count, form=form, in_bin=in_bin,
-                           bin_code=bin_code, states=CYCLE_COUNT_STATES,
+                           bin_code=bin_code, states=CYCLE_COUNT_SHOWN,
                            focus_sku=bool(bin_code) and not form.bin_code.errors)
 
 
 def _check_bin(count: CycleCount, bin_code: str) -> None:
     if not bin_code:
-        raise ValidationError("Scan or type a bin code first.", field="bin_code")
+        raise ValidationError(_("Scan or type a bin code first."), field="bin_code")
     services.find_location(bin_code, warehouse=count.warehouse)
 
 
@@ -230,7 +242,8 @@ def submit_cycle_count(count_id: int):
     count = get_or_404(CycleCount, count_id)
     services.submit_for_review(count, actor=current_user)
     db.session.commit()
-    flash(f"Cycle count {count.number} is ready for a manager's review.", "success")
+    flash(_("Cycle count %(number)s is ready for a manager's review.", number=count.number),
+          "success")
     return redirect(url_for(".cycle_count_detail", count_id=count.id))
 
 
@@ -245,7 +258,7 @@ def cycle_count_review(count_id: int):
     gross = sum((abs(v) for v in values.values() if v), Decimal(0))
     return render_template("warehouse/count_review.html", count=count, lines=lines,
                            values=values, totals=services.count_variance(count), gross=gross,
-                           states=CYCLE_COUNT_STATES, form=NoteForm(formdata=None),
+                           states=CYCLE_COUNT_SHOWN, form=NoteForm(formdata=None),
                            shortfalls={ln.id for ln in lines
                                        if ln.counted_qty is not None
                                        and ln.counted_qty < ln.reserved})
@@ -258,8 +271,8 @@ def accept_cycle_count(count_id: int):
     count = get_or_404(CycleCount, count_id)
     services.accept_cycle_count(count, actor=current_user)
     db.session.commit()
-    flash(f"Cycle count {count.number} accepted; its variances are posted and its stock is "
-          "no longer frozen.", "success")
+    flash(_("Cycle count %(number)s accepted; its variances are posted and its stock is no "
+            "longer frozen.", number=count.number), "success")
     return redirect(url_for(".cycle_count_detail", count_id=count.id))
 
 
@@ -272,8 +285,9 @@ def recount_cycle_count(count_id: int):
     line_ids = request.form.getlist("line_ids", type=int)
     services.recount(count, line_ids, actor=current_user, note=form.note.data)
     db.session.commit()
-    flash(f"{len(line_ids)} line{'' if len(line_ids) == 1 else 's'} of {count.number} sent "
-          "back for recount.", "success")
+    flash(ngettext("%(num)d line of %(number)s sent back for recount.",
+                   "%(num)d lines of %(number)s sent back for recount.", len(line_ids),
+                   number=count.number), "success")
     return redirect(url_for(".cycle_count_detail", count_id=count.id))
 
 
@@ -285,7 +299,8 @@ def cancel_cycle_count(count_id: int):
     form = NoteForm()
     services.cancel_cycle_count(count, actor=current_user, note=form.note.data)
     db.session.commit()
-    flash(f"Cycle count {count.number} cancelled; its stock is no longer frozen.", "success")
+    flash(_("Cycle count %(number)s cancelled; its stock is no longer frozen.",
+            number=count.number), "success")
     return redirect(url_for(".cycle_count_detail", count_id=count.id))
 
 

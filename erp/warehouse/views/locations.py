@@ -8,26 +8,31 @@ from sqlalchemy import select
 
 from erp.core import importing
 from erp.core.errors import DomainError
+from erp.core.i18n import _, _l, format_number
 from erp.core.permissions import permission_required
 from erp.core.viewhelpers import form_errors, get_or_404, page_arg, pdf_response, xlsx_response
 from erp.extensions import db
 from erp.warehouse import documents, queries, services
 from erp.warehouse import excel as warehouse_excel
 from erp.warehouse.forms import BinForm, WarehouseForm
+from erp.warehouse.labels import kind_label
 from erp.warehouse.models import VIRTUAL_KINDS, Location, LocationKind, Warehouse
 from erp.warehouse.views import bp
+
+#: every warehouse template names a bin kind, move kind or reason in the reader's language
+bp.add_app_template_global(kind_label, "warehouse_kind")
 
 #: the most labels one PDF holds (100 A4 pages); more must be printed in parts
 MAX_LABELS = 2400
 BIN_KINDS = [k.value for k in LocationKind if k not in VIRTUAL_KINDS]
 
 LOCATION_IMPORT = importing.Importer(
-    name="locations", title="Import bins", spec=warehouse_excel.LOCATION_SPEC,
+    name="locations", title=_l("Import bins"), spec=warehouse_excel.LOCATION_SPEC,
     run=warehouse_excel.import_locations, template_endpoint="warehouse.location_import_template",
     report_endpoint="warehouse.location_import_errors", back_endpoint="warehouse.warehouse_list",
-    intro="One row per bin. A warehouse code and bin code that exist update that bin (empty "
-          "cells keep its values); a new bin code creates the bin. The whole file is applied, "
-          "or nothing if any row has an error.")
+    intro=_l("One row per bin. A warehouse code and bin code that exist update that bin "
+             "(empty cells keep its values); a new bin code creates the bin. The whole file is "
+             "applied, or nothing if any row has an error."))
 
 
 _MAX_ID = 2**31  # ids are 32-bit; a bigger number in a URL matches nothing
@@ -77,7 +82,8 @@ def create_warehouse():
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Warehouse {warehouse.code} created; now add its bins.", "success")
+            flash(_("Warehouse %(code)s created; now add its bins.", code=warehouse.code),
+                  "success")
             return redirect(url_for(".bin_list", warehouse_id=warehouse.id))
     return render_template("warehouse/warehouse_form.html", form=form, warehouse=None)
 
@@ -100,7 +106,7 @@ def edit_warehouse(warehouse_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Warehouse {warehouse.code} saved.", "success")
+            flash(_("Warehouse %(code)s saved.", code=warehouse.code), "success")
             return redirect(url_for(".warehouse_list"))
     return render_template("warehouse/warehouse_form.html", form=form, warehouse=warehouse)
 
@@ -141,7 +147,7 @@ def create_bin(warehouse_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Bin {location.label} created.", "success")
+            flash(_("Bin %(bin)s created.", bin=location.label), "success")
             return redirect(url_for(".bin_list", warehouse_id=warehouse.id))
     return render_template("warehouse/bin_form.html", form=form, warehouse=warehouse, bin=None)
 
@@ -152,7 +158,8 @@ def edit_bin(location_id: int):
     """Change a bin's kind, pick sequence or active flag (not its code)."""
     location = get_or_404(Location, location_id)
     if location.warehouse is None:
-        flash(f"{location.label} is a virtual location; it has no settings to edit.", "error")
+        flash(_("%(location)s is a virtual location; it has no settings to edit.",
+                location=location.label), "error")
         return redirect(url_for(".warehouse_list"))
     form = BinForm(obj=location)
     form.code.data = location.code
@@ -169,7 +176,7 @@ def edit_bin(location_id: int):
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Bin {location.label} saved.", "success")
+            flash(_("Bin %(bin)s saved.", bin=location.label), "success")
             return redirect(url_for(".bin_list", warehouse_id=location.warehouse_id))
     return render_template("warehouse/bin_form.html", form=form, warehouse=location.warehouse,
                            bin=location)
@@ -183,13 +190,13 @@ def bin_labels():
     back = url_for(".bin_list", warehouse_id=filters.warehouse_id) if filters.warehouse_id \
         else url_for(".warehouse_list")
     if request.args.get("selected") and not filters.ids:
-        flash("Tick the bins to print labels for.", "error")
+        flash(_("Tick the bins to print labels for."), "error")
         return redirect(back)
     stmt = queries.location_list_query(filters).limit(MAX_LABELS + 1)
     locations = db.session.scalars(stmt).all()
     if len(locations) > MAX_LABELS:
-        flash(f"At most {MAX_LABELS:,} labels print at once; narrow the search or the kind.",
-              "error")
+        flash(_("At most %(most)s labels print at once; narrow the search or the kind.",
+                most=format_number(MAX_LABELS)), "error")
         return redirect(back)
     pdf = documents.bin_labels_pdf(locations, queries.bin_barcode_values(locations))
     return pdf_response(pdf, "bin-labels")

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from erp.catalog.models import Sku
 from erp.core import exports
 from erp.core.errors import DomainError
+from erp.core.i18n import _, _l, format_money, format_number
 from erp.core.permissions import has_permission, permission_required
 from erp.core.settings import base_currency
 from erp.core.viewhelpers import (
@@ -22,8 +23,8 @@ from erp.extensions import db
 from erp.warehouse import excel as warehouse_excel
 from erp.warehouse import queries, services
 from erp.warehouse.forms import AdjustmentForm, DecisionForm, MoveFilterForm, TransferForm
+from erp.warehouse.labels import ADJUSTMENT_SHOWN
 from erp.warehouse.models import (
-    ADJUSTMENT_STATES,
     VIRTUAL_KINDS,
     AdjustmentState,
     Location,
@@ -35,7 +36,7 @@ from erp.warehouse.views import bp
 from erp.warehouse.views.locations import id_arg
 
 BIN_KINDS = [k.value for k in LocationKind if k not in VIRTUAL_KINDS]
-VALUATION_GROUPS = {"sku": "SKU", "brand": "brand", "category": "category"}
+VALUATION_GROUPS = {"sku": _l("SKU"), "brand": _l("brand"), "category": _l("category")}
 RECENT_MOVES = 20
 
 def _warehouses() -> list:
@@ -228,8 +229,10 @@ def transfer_stock():
             form_errors(form, err)
         else:
             db.session.commit()
-            flash(f"Moved {move.quantity} × {move.sku.code} from {move.from_location.label} to "
-                  f"{move.to_location.label}.", "success")
+            flash(_("Moved %(qty)s × %(sku)s from %(from)s to %(to)s.",
+                    qty=format_number(move.quantity), sku=move.sku.code,
+                    **{"from": move.from_location.label, "to": move.to_location.label}),
+                  "success")
             return redirect(url_for(".transfer_stock"))
     status = 422 if request.method == "POST" else 200
     return render_template("warehouse/transfer.html", form=form, focus=_focus(form)), status
@@ -276,19 +279,21 @@ def request_adjustment():
 
 
 def _adjustment_message(adjustment: StockAdjustment) -> str:
-    what = (f"{adjustment.quantity:+d} × {adjustment.sku.code} in {adjustment.location.label}, "
-            f"worth {adjustment.value:,.2f} {base_currency()}")
+    names = {"number": adjustment.number, "qty": f"{adjustment.quantity:+d}",
+             "sku": adjustment.sku.code, "bin": adjustment.location.label,
+             "value": format_money(adjustment.value, base_currency())}
     if adjustment.state == AdjustmentState.approved:
-        return f"Adjustment {adjustment.number} posted: {what}."
-    return (f"Adjustment {adjustment.number} ({what}) is above the approval threshold and waits "
-            "for a manager; nothing has moved yet.")
+        return _("Adjustment %(number)s posted: %(qty)s × %(sku)s in %(bin)s, worth %(value)s.",
+                 **names)
+    return _("Adjustment %(number)s (%(qty)s × %(sku)s in %(bin)s, worth %(value)s) is above "
+             "the approval threshold and waits for a manager; nothing has moved yet.", **names)
 
 
 def _adjustment_list(state: str | None, title: str):
     page = db.paginate(queries.adjustment_list_query(state), page=page_arg(),
                        per_page=_per_page(), error_out=False)
     return render_template("warehouse/adjustment_list.html", page=page, state=state,
-                           title=title, machine=ADJUSTMENT_STATES, states=AdjustmentState,
+                           title=title, machine=ADJUSTMENT_SHOWN, states=AdjustmentState,
                            decision=DecisionForm(), currency=base_currency())
 
 
@@ -298,14 +303,14 @@ def adjustment_list():
     """List stock adjustments, filterable by state."""
     state = request.args.get("state")
     return _adjustment_list(state if state in AdjustmentState.__members__ else None,
-                            "Stock adjustments")
+                            _("Stock adjustments"))
 
 
 @bp.get("/adjustments/pending")
 @permission_required("warehouse.view")
 def pending_adjustments():
     """List the adjustments waiting for a manager's decision."""
-    return _adjustment_list(AdjustmentState.pending.value, "Adjustments awaiting approval")
+    return _adjustment_list(AdjustmentState.pending.value, _("Adjustments awaiting approval"))
 
 
 @bp.post("/adjustments/<int:adjustment_id>/approve")
@@ -317,8 +322,10 @@ def approve_adjustment(adjustment_id: int):
         abort(400)
     services.approve_adjustment(adjustment, actor=current_user)
     db.session.commit()
-    flash(f"Adjustment {adjustment.number} approved and posted: {adjustment.quantity:+d} × "
-          f"{adjustment.sku.code} in {adjustment.location.label}.", "success")
+    flash(_("Adjustment %(number)s approved and posted: %(qty)s × %(sku)s in %(bin)s.",
+            number=adjustment.number, qty=format(adjustment.quantity, "+d"),
+            sku=adjustment.sku.code,
+            bin=adjustment.location.label), "success")
     return redirect(url_for(".pending_adjustments"))
 
 
@@ -333,7 +340,8 @@ def reject_adjustment(adjustment_id: int):
     services.reject_adjustment(adjustment, actor=current_user,
                                note=(form.note.data or "").strip() or None)
     db.session.commit()
-    flash(f"Adjustment {adjustment.number} rejected; nothing moved.", "success")
+    flash(_("Adjustment %(number)s rejected; nothing moved.", number=adjustment.number),
+          "success")
     return redirect(url_for(".pending_adjustments"))
 
 
