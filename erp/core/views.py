@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import (
     Blueprint,
     abort,
@@ -39,6 +41,17 @@ from erp.core.web import is_safe_next
 from erp.extensions import db, limiter
 
 bp = Blueprint("core", __name__)
+
+
+@bp.get("/favicon.ico")
+@public
+def favicon():
+    """Serve the icon browsers ask for at the root, before any page has named it."""
+    with open(os.path.join(current_app.static_folder, "favicon.ico"), "rb") as fh:
+        icon = fh.read()
+    response = current_app.response_class(icon, mimetype="image/vnd.microsoft.icon")
+    response.cache_control.max_age = 86400
+    return response
 
 
 @bp.get("/health")

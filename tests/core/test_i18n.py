@@ -127,3 +127,15 @@ def test_default_language_setting_refuses_other_languages(app):
     with pytest.raises(ValueError, match="must be one of"):
         settings.SETTINGS["default_language"].parse("fr")
     assert settings.SETTINGS["default_language"].parse("ZH_HANS_CN") == "zh_Hans_CN"
+
+
+def test_favicon_is_served_without_sign_in_and_named_by_every_page(client, login_as):
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.data[:4] == b"\x00\x00\x01\x00"  # an .ico file
+
+    login_as("warehouse")
+    page = client.get("/").get_data(as_text=True)
+    assert 'rel="icon" href="/static/favicon.svg"' in page
+    with client.get("/static/favicon.svg") as svg:
+        assert svg.status_code == 200
