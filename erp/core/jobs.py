@@ -397,13 +397,17 @@ def _run(job_id: str, listener: Callable[[int, str | None], None] | None = None)
         return job.state.value
     job.state, job.started_at, job.progress = JobState.running, utcnow(), 0
     language = _job_language(job)
-    db.session.commit()
+    # read before the commit: reading the expired row after it would begin the next
+    # transaction under the caller's intent, and a POST running the job in its request
+    # (ERP_JOBS_SYNC) would then hold SQLite's write lock against the job's own progress
     context = JobContext(job.id, job.kind, {}, job.user_id, listener)
+    kind, params = job.kind, job.params
+    db.session.commit()
     try:
-        fn = REGISTRY.get(job.kind)
+        fn = REGISTRY.get(kind)
         if fn is None:
-            raise JobError(_("Unknown job kind %(kind)s.", kind=job.kind))
-        context.params = load_params(job.params)
+            raise JobError(_("Unknown job kind %(kind)s.", kind=kind))
+        context.params = load_params(params)
         # A job reads (reports, exports): SQLite's write lock stays free for the requests,
         # and for its own progress, written through another connection. A job that writes
         # takes write intent for each of its own short transactions.

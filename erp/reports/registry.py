@@ -119,7 +119,18 @@ def build_report(name: str, date_from=None, date_to=None, *, progress=None,
     return report.builder(start, end, progress or (lambda *a, **k: None), user=user)
 
 
-@jobs.register("report")
+def _report_details(params: dict) -> list[tuple]:
+    """The report and its period, labelled in the reader's language."""
+    report = REPORTS.get(params.get("name"))
+    rows = [(_("Report"), str(report.title) if report else params.get("name"))]
+    if params.get("date_from"):
+        rows.append((_("From"), params["date_from"]))
+    if params.get("date_to"):
+        rows.append((_("To") if params.get("date_from") else _("As of"), params["date_to"]))
+    return rows
+
+
+@jobs.register("report", page=jobs.KindPage(label=_l("Excel report"), details=_report_details))
 def run_report_job(job: jobs.JobContext, *, name: str, date_from=None, date_to=None
                    ) -> jobs.JobResult:
     """Build a report as a background job (kind ``"report"``) and return its workbook.

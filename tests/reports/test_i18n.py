@@ -68,3 +68,16 @@ def test_a_refused_period_reads_in_chinese_with_its_dates(client, login_as):
                                data={"date_from": "2026-02-01", "date_to": "2026-01-01"},
                                follow_redirects=True))
     assert "期间的开始日期（2026-02-01）晚于结束日期（2026-01-01）。" in page
+
+
+def test_a_report_job_page_names_its_report_and_period_in_chinese(app, client, login_as):
+    app.config["ERP_JOBS_SYNC"] = True  # the job runs within the request
+    login_as("manager")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+
+    page = page_of(client.post("/reports/excel/stock_ageing", data={"date_to": "2026-01-31"},
+                               follow_redirects=True))
+
+    assert "<dt>报表</dt><dd>按收货日期统计的库龄</dd>" in page
+    assert "<dt>截至</dt><dd>2026-01-31</dd>" in page
+    assert "Date to" not in page
