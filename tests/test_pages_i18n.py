@@ -35,25 +35,38 @@ class _Texts(HTMLParser):
         self.texts: list[str] = []
         self.links: list[str] = []
         self._skip = 0
+        self._open: list[str] = []  # the tags open now, to close what a skip opened
+        self._badges: list[str] = []  # the badges open now (a state's or kind's label)
 
     def handle_starttag(self, tag, attrs):
-        if tag in {"script", "style"}:
-            self._skip += 1
         attrs = dict(attrs)
+        # scripts, styles and what is written in its own language on purpose (the language
+        # switch offers "English" in English) are not the page's text
+        if tag in {"script", "style"} or (attrs.get("lang") and tag != "html"):
+            self._skip += 1
+            self._open.append(tag)
         for name in READ_ATTRS:
             if attrs.get(name):
                 self.texts.append(attrs[name])
+        if "badge" in (attrs.get("class") or "").split():
+            self._badges.append(tag)
         if tag == "input" and attrs.get("type") in {"submit", "button"} and attrs.get("value"):
             self.texts.append(attrs["value"])
         if tag == "a" and attrs.get("href"):
             self.links.append(attrs["href"])
 
     def handle_endtag(self, tag):
-        if tag in {"script", "style"} and self._skip:
+        if self._badges and tag == self._badges[-1]:
+            self._badges.pop()
+        if self._open and tag == self._open[-1] and self._skip:
+            self._open.pop()
             self._skip -= 1
 
     def handle_data(self, data):
-        if not self._skip and data.strip():
+        if self._skip or not data.strip():
+            return
+        # a lower-case word outside a label may be data (a username, a reason's name)
+        if self._badges or data.strip()[:1].isupper():
             self.texts.append(data)
 
 

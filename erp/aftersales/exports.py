@@ -103,15 +103,22 @@ def refund_count_query(f: RefundFilters) -> Select:
     return _filtered(stmt, f)
 
 
-def list_spec() -> Spec:
-    """Return the refund list export's columns, headed in the reader's language."""
-    return Spec("refund-list", _("Refunds"), (
+def _refund_columns() -> tuple[Column, ...]:
+    """The columns both refund exports open with: whose refund, and how much."""
+    return (
         Column("rma", _("RMA"), width=18),
         Column("order_number", _("Order"), width=16),
         Column("customer_name", _("Customer"), width=26),
         Column("email", _("Email"), width=28),
         Column("amount", _("Amount"), type="decimal", width=12),
         Column("currency", _("Currency"), width=8),
+    )
+
+
+def list_spec() -> Spec:
+    """Return the refund list export's columns, headed in the reader's language."""
+    return Spec("refund-list", _("Refunds"), (
+        *_refund_columns(),
         Column("kind", _("Kind"), width=18),
         Column("state", _("State"), width=10),
         Column("requested_at", _("Requested at (UTC)"), type="auto", width=18),
@@ -153,12 +160,7 @@ def finance_refunds_query(*, date_from: date | None = None, date_to: date | None
 def finance_spec() -> Spec:
     """Return the finance export's columns, headed in the reader's language."""
     return Spec("refunds", _("Refunds"), (
-        Column("rma", _("RMA"), width=18),
-        Column("order_number", _("Order"), width=16),
-        Column("customer_name", _("Customer"), width=26),
-        Column("email", _("Email"), width=28),
-        Column("amount", _("Amount"), type="decimal", width=12),
-        Column("currency", _("Currency"), width=8),
+        *_refund_columns(),
         Column("kind", _("Kind"), width=10),
         Column("decided_by", _("Approved by"), width=20),
         Column("decided_at", _("Approved at (UTC)"), type="auto", width=18),

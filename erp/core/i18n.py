@@ -40,6 +40,7 @@ from flask_babel import (
     refresh,
 )
 from flask_babel.speaklater import LazyString
+from markupsafe import Markup
 
 __all__ = ["LANGUAGES", "_", "_l", "force_locale", "gettext", "lazy_ngettext", "ngettext",
            "in_every_language",
@@ -247,5 +248,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["number"] = format_number
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["dt"] = format_datetime
+    # a value set in bold inside a translated sentence: escaped, then wrapped (no |safe)
+    app.jinja_env.filters["strong"] = lambda value: Markup("<strong>%s</strong>") % value
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["current_language"] = current_language

@@ -10,6 +10,7 @@ from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from erp.catalog.models import Sku
+from erp.core.i18n import _l
 from erp.core.models import User, utcnow
 from erp.core.states import StateMachine
 from erp.core.types import Money, UtcDateTime
@@ -59,7 +60,7 @@ class OrderState(StrEnum):
 O = OrderState  # noqa: E741 - reads like the other machines' one-letter aliases
 BEFORE_SHIPPING = {O.new, O.allocated, O.backordered, O.picking, O.packed}
 ORDER_STATES = StateMachine(
-    OrderState, initial=O.new, noun="order",
+    OrderState, initial=O.new, noun=_l("order"),
     transitions={
         (O.new, O.allocated), (O.new, O.backordered),
         (O.backordered, O.allocated), (O.backordered, O.backordered),
@@ -77,7 +78,9 @@ ORDER_STATES = StateMachine(
     colours={O.new: "blue", O.allocated: "purple", O.backordered: "orange", O.picking: "purple",
              O.packed: "purple", O.shipped: "green", O.delivered: "green", O.on_hold: "red",
              O.cancelled: "grey"},
-    labels={O.on_hold: "on hold"},
+    labels={O.new: _l("new"), O.allocated: _l("allocated"), O.backordered: _l("backordered"),
+            O.picking: _l("picking"), O.packed: _l("packed"), O.shipped: _l("shipped"),
+            O.delivered: _l("delivered"), O.on_hold: _l("on hold"), O.cancelled: _l("cancelled")},
     groups={"open": BEFORE_SHIPPING | {O.on_hold}, "allocatable": {O.new, O.backordered},
             # a packed order's labels are voided by the change (erp.orders.hooks)
             "address_editable": BEFORE_SHIPPING | {O.on_hold}},

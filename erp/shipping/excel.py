@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from erp.core import excel
 from erp.core.errors import DomainError
-from erp.core.i18n import _, format_number
+from erp.core.i18n import _, _l, format_number
 from erp.core.money import validate_currency
 from erp.extensions import db
 from erp.shipping.models import ServiceRate, ServiceZone, ShippingService
@@ -60,40 +60,42 @@ def _price(value: Decimal) -> Decimal:
 
 
 _SERVICE_COLUMN = excel.Column(
-    "service_code", "Service code", required=True, width=18,
+    "service_code", _l("Service code"), required=True, width=18,
     validator=_rule(carriers.clean_service_code),
-    help="The code of an existing shipping service, e.g. POST-REG (as orders request it).")
+    help=_l("The code of an existing shipping service, e.g. POST-REG (as orders request it)."))
 
 RATE_SPEC = excel.Spec(
     name="shipping-rates",
-    title="Shipping rates",
+    title=_l("Shipping rates"),
     columns=(
         _SERVICE_COLUMN,
-        excel.Column("zone", "Zone", required=True, width=12, validator=_rule(carriers.clean_zone),
-                     help="The rate zone, e.g. EU or ZONE-2; the service must have countries "
-                          "in it (import the zones first)."),
-        excel.Column("max_weight_g", "Max weight (g)", type="int", required=True, width=14,
+        excel.Column("zone", _l("Zone"), required=True, width=12,
+                     validator=_rule(carriers.clean_zone),
+                     help=_l("The rate zone, e.g. EU or ZONE-2; the service must have countries "
+                          "in it (import the zones first).")),
+        excel.Column("max_weight_g", _l("Max weight (g)"), type="int", required=True, width=14,
                      validator=_band,
-                     help="The weight band: the price covers a chargeable weight up to this "
-                          "many grams (above the previous band)."),
-        excel.Column("price", "Price", type="decimal", decimals=2, required=True,
-                     validator=_price, help="The price of one parcel in this band; zero or "
-                                            "more, at most 2 decimal places."),
-        excel.Column("currency", "Currency", required=True, width=10,
-                     validator=validate_currency, help="ISO 4217 code, e.g. CNY or USD."),
+                     help=_l("The weight band: the price covers a chargeable weight up to this "
+                          "many grams (above the previous band).")),
+        excel.Column("price", _l("Price"), type="decimal", decimals=2, required=True,
+                     validator=_price, help=_l("The price of one parcel in this band; zero or "
+                                            "more, at most 2 decimal places.")),
+        excel.Column("currency", _l("Currency"), required=True, width=10,
+                     validator=validate_currency, help=_l("ISO 4217 code, e.g. CNY or USD.")),
     ),
 )
 
 ZONE_SPEC = excel.Spec(
     name="shipping-zones",
-    title="Shipping zones",
+    title=_l("Shipping zones"),
     columns=(
         _SERVICE_COLUMN,
-        excel.Column("country", "Country", required=True, width=10,
+        excel.Column("country", _l("Country"), required=True, width=10,
                      validator=_rule(carriers.clean_country),
-                     help="A destination country the service serves: ISO code (DE) or name."),
-        excel.Column("zone", "Zone", required=True, width=12, validator=_rule(carriers.clean_zone),
-                     help="The rate zone of the country for this service, e.g. EU."),
+                     help=_l("A destination country the service serves: ISO code (DE) or name.")),
+        excel.Column("zone", _l("Zone"), required=True, width=12,
+                     validator=_rule(carriers.clean_zone),
+                     help=_l("The rate zone of the country for this service, e.g. EU.")),
     ),
 )
 _RATE_HEADERS = {column.key: column.header for column in RATE_SPEC.columns}

@@ -85,6 +85,8 @@ def kind_label(value: StrEnum | None) -> str:
     if value is None:
         return ""
     labels = _KIND_LABELS.get(type(value))
+    if labels is None and isinstance(value, str):  # a stored value, not yet an enum: a bin kind
+        labels = {kind.value: label for kind, label in LOCATION_KIND_LABELS.items()}
     label = labels.get(value) if labels is not None else None
     return str(label) if label is not None else str(value).replace("_", " ")
 

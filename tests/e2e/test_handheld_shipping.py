@@ -17,17 +17,9 @@ from erp.orders.models import CustomerOrder, OrderState
 from erp.shipping.models import BatchState, DispatchBatch, PickTask, PickTaskState
 from erp.shipping.services import waves
 from tests.e2e.conftest import HANDHELD, Staff, assert_fits_handheld
+from tests.e2e.test_flows import query
 
 pytestmark = pytest.mark.e2e
-
-
-def query(server, fn):
-    """Run ``fn()`` in an app context of the live server's app and return its result."""
-    with server.app.app_context():
-        try:
-            return fn()
-        finally:
-            db.session.remove()
 
 
 def wave_with_an_open_pick(server) -> int:

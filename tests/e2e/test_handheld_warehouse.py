@@ -15,17 +15,9 @@ from erp.extensions import db
 from erp.warehouse.demo import DEMO_COUNT_NOTE
 from erp.warehouse.models import CycleCount, CycleCountLine, CycleCountState, Location
 from tests.e2e.conftest import assert_fits_handheld
+from tests.e2e.test_flows import query
 
 pytestmark = pytest.mark.e2e
-
-
-def query(server, fn):
-    """Run ``fn()`` in an app context of the live server's app and return its result."""
-    with server.app.app_context():
-        try:
-            return fn()
-        finally:
-            db.session.remove()
 
 
 def demo_count(server) -> tuple[int, str]:

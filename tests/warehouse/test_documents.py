@@ -177,4 +177,4 @@ def test_count_sheet_download_in_chinese(client, login_as, long_count):
     assert response.status_code == 200
     text = " ".join(layout(response.data)[0].text.split())
     assert f"盘点表 {long_count.number}" in text
-    assert "行数 30" in text
+    assert "明细行 30" in text

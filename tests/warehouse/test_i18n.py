@@ -120,4 +120,4 @@ def test_count_sheet_export_has_chinese_headers_for_a_chinese_reader(app, stocke
         data = count_excel.export_count_lines(count)
     header = [c.value for c in openpyxl.load_workbook(io.BytesIO(data)).active[1]]
     assert header[:4] == ["盘点单号", "库位", "SKU", "条码"]
-    assert header[-1] == "已盘点"
+    assert header[-1] == "实盘数量"
