@@ -13,6 +13,7 @@ from erp import create_app
 from erp.config import ConfigError
 from erp.core.permissions import public
 from erp.core.requestlog import FIELDS, JsonFormatter, RequestIdFilter, TextFormatter
+from erp.extensions import db
 from tests.conftest import BASE_CONFIG
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -139,6 +140,8 @@ def test_proxy_hops_trust_forwarded_headers_only_when_set(app, tmp_path, caplog)
         other = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url,
                             "ERP_PROXY_HOPS": hops})
         other.test_client().get("/login", headers=headers)
+        with other.app_context():  # the page read the company's language: close that pool
+            db.engine.dispose()
         assert request_records(caplog)[-1].request_fields["remote_addr"] == expected
 
 
