@@ -537,8 +537,6 @@ def run_worker(*, burst: bool = False, simple: bool = False) -> bool:
     :raises RuntimeError: when ``ERP_REDIS_URL`` is not set.
     :raises redis.exceptions.ConnectionError: when Redis cannot be reached.
     """
-    import rq
-
     connection = redis_connection()
     connection.ping()
     removed = cleanup()
@@ -546,6 +544,29 @@ def run_worker(*, burst: bool = False, simple: bool = False) -> bool:
     # no pooled connection may cross the work horse's fork
     db.session.remove()
     db.engine.dispose()
-    worker_class = rq.SimpleWorker if simple else rq.Worker
-    worker = worker_class([queue()], connection=connection)
+    worker = make_worker([queue()], connection, simple=simple, burst=burst)
     return worker.work(burst=burst)
+
+
+def make_worker(queues: list, connection, *, simple: bool = False, burst: bool = False):
+    """Return an RQ worker for ``queues``; a burst worker listens for no remote commands.
+
+    RQ's worker subscribes to a Redis channel for commands (stop, kill) through a thread that
+    waits up to 60 s for a message; closing that subscription at the end of a burst can wait
+    out the whole minute when the thread is in its wait. A burst run stops by itself, so it
+    does without the channel.
+    """
+    import rq
+
+    base = rq.SimpleWorker if simple else rq.Worker
+    if not burst:
+        return base(queues, connection=connection)
+
+    class BurstWorker(base):
+        def subscribe(self):
+            """Listen for no commands: the run ends when the queue is empty."""
+
+        def unsubscribe(self):
+            """Nothing was subscribed."""
+
+    return BurstWorker(queues, connection=connection)

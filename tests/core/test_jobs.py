@@ -275,14 +275,12 @@ def redis_queue(app):
 
 
 def test_rq_queue_runs_the_job_in_a_worker(app, user, redis_queue):
-    import rq
-
     job = jobs.submit("test_echo", user=user, text="via redis", day=date(2026, 1, 31))
     assert job.state == JobState.queued
     assert redis_queue.count == 1
     assert redis_queue.job_ids == [f"erp-{job.id}"]
     assert _fresh(job.id).state == JobState.queued  # nothing runs until a worker takes it
-    worker = rq.SimpleWorker([redis_queue], connection=redis_queue.connection)
+    worker = jobs.make_worker([redis_queue], redis_queue.connection, simple=True, burst=True)
     assert worker.work(burst=True)
     done = _fresh(job.id)
     assert done.state == JobState.finished, done.error
@@ -294,10 +292,9 @@ def test_rq_queue_runs_the_job_in_a_worker(app, user, redis_queue):
 
 
 def test_rq_failure_is_stored_on_the_job(app, user, redis_queue):
-    import rq
-
     job = jobs.submit("test_refused", user=user)
-    rq.SimpleWorker([redis_queue], connection=redis_queue.connection).work(burst=True)
+    worker = jobs.make_worker([redis_queue], redis_queue.connection, simple=True, burst=True)
+    worker.work(burst=True)
     done = _fresh(job.id)
     assert done.state == JobState.failed
     assert done.error == "No data in that period."

@@ -354,8 +354,6 @@ def test_allocate_command_refuses_while_a_run_is_under_way(runner, waiting):
 
 
 def test_allocate_all_on_the_rq_queue(client, login_as, waiting, redis_queue):  # noqa: F811
-    import rq
-
     login_as("customer_service")
     response = client.post("/orders/allocate")
     job = job_rows()[0]
@@ -365,7 +363,8 @@ def test_allocate_all_on_the_rq_queue(client, login_as, waiting, redis_queue):  
     # a second click while it waits for a worker leads to the same job
     assert client.post("/orders/allocate").headers["Location"] == response.headers["Location"]
     assert redis_queue.count == 1
-    assert rq.SimpleWorker([redis_queue], connection=redis_queue.connection).work(burst=True)
+    worker = jobs.make_worker([redis_queue], redis_queue.connection, simple=True, burst=True)
+    assert worker.work(burst=True)
     job = job_rows()[0]
     assert job.state == JobState.finished, job.error
     assert jobs.load_summary(job)["allocated"] == 2
