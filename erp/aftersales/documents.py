@@ -22,6 +22,7 @@ from erp.aftersales.models import AfterSalesCase, CaseState
 from erp.core import fonts
 from erp.core import settings as core_settings
 from erp.core.addresses import free_address, order_address
+from erp.core.i18n import _
 from erp.core.pdf import (
     A4_INNER_WIDTH,
     Barcode128,
@@ -83,10 +84,11 @@ def _describe(sku) -> str:
 
 def _check(case: AfterSalesCase) -> None:
     if not case.expects_return:
-        raise AfterSalesError(f"{case.number} expects no goods back: it has no return "
-                              "authorisation.")
+        raise AfterSalesError(_("%(number)s expects no goods back: it has no return "
+                                "authorisation.", number=case.number))
     if CaseState(case.state) == CaseState.rejected or case.rejection_reason:
-        raise AfterSalesError(f"{case.number} was rejected: no return is authorised.")
+        raise AfterSalesError(_("%(number)s was rejected: no return is authorised.",
+                                number=case.number))
 
 
 def _customer_name(case: AfterSalesCase) -> str:

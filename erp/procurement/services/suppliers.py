@@ -177,8 +177,9 @@ def clean_supplier_language(value: Any) -> str:
         return "en"
     if folded.startswith("zh") or text in ("中文", "简体中文", "Chinese"):
         return "zh_Hans_CN"
-    raise ValidationError(f"Language: {text or 'an empty value'!r} is not a language orders can "
-                          "be printed in: use en (English) or zh_Hans_CN (Chinese).",
+    raise ValidationError(_("Language: %(value)s is not a language orders can be printed in: "
+                            "use en (English) or zh_Hans_CN (Chinese).",
+                            value=repr(text) if text else _("an empty value")),
                           field="language")
 
 

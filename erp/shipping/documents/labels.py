@@ -31,6 +31,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from erp.core import fonts
 from erp.core import settings as core_settings
 from erp.core.addresses import country_name, country_of, free_address, order_address
+from erp.core.i18n import _
 from erp.core.money import format_money
 from erp.core.pdf import LABEL_100x150, draw_lines, in_english
 from erp.extensions import db
@@ -343,8 +344,8 @@ def _no_cn22(canvas: Canvas, parcel: Parcel) -> None:
 
 def _label(canvas: Canvas, parcel: Parcel, who: Sender, counts: dict[int, int]) -> None:
     if not parcel.tracking_number:
-        raise ShippingError(f"Parcel {parcel.number} has no tracking number yet: label it "
-                            "before printing its label.")
+        raise ShippingError(_("Parcel %(number)s has no tracking number yet: label it "
+                              "before printing its label.", number=parcel.number))
     order = parcel.order
     service = parcel.service
     canvas.doForm(FRAME)
