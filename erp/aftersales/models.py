@@ -75,23 +75,6 @@ CASE_TYPE_LABELS = {
 }
 
 
-class ShownStateMachine(StateMachine):
-    """A state machine whose :meth:`label` is in the reader's language.
-
-    The table keeps its plain English labels (audit, the meta-test); ``shown`` maps each state
-    to its lazily translated label, which badges, lists and refusals read.
-    """
-
-    def __init__(self, *args, shown, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.shown = dict(shown)
-
-    def label(self, state) -> str:
-        """Return the label of a state in the reader's language."""
-        shown = self.shown.get(self.enum(state))
-        return str(shown) if shown is not None else super().label(state)
-
-
 #: case types whose goods come back to the warehouse
 RETURN_TYPES = frozenset({CaseType.return_refund, CaseType.return_replacement,
                           CaseType.wrong_item})
@@ -110,7 +93,7 @@ class CaseState(StrEnum):
 
 
 C = CaseState
-CASE_STATES = ShownStateMachine(
+CASE_STATES = StateMachine(
     CaseState, initial=C.open, noun=_l("after-sales case"),
     transitions={
         (C.open, C.awaiting_return), (C.awaiting_return, C.received),
@@ -121,10 +104,9 @@ CASE_STATES = ShownStateMachine(
     },
     colours={C.open: "blue", C.awaiting_return: "orange", C.received: "purple",
              C.inspected: "purple", C.resolved: "green", C.closed: "grey", C.rejected: "red"},
-    labels={C.awaiting_return: "awaiting return"},
     groups={"active": {C.open, C.awaiting_return, C.received, C.inspected},
             "finished": {C.resolved, C.closed, C.rejected}},
-    shown={C.open: _l("open"), C.awaiting_return: _l("awaiting return"),
+    labels={C.open: _l("open"), C.awaiting_return: _l("awaiting return"),
            C.received: _l("received"), C.inspected: _l("inspected"),
            C.resolved: _l("resolved"), C.closed: _l("closed"), C.rejected: _l("rejected")},
 )
@@ -305,11 +287,11 @@ class RefundState(StrEnum):
 
 
 R = RefundState
-REFUND_STATES = ShownStateMachine(
+REFUND_STATES = StateMachine(
     RefundState, initial=R.pending, noun=_l("refund"),
     transitions={(R.pending, R.approved), (R.pending, R.rejected)},
     colours={R.pending: "orange", R.approved: "green", R.rejected: "red"},
-    shown={R.pending: _l("pending"), R.approved: _l("approved"), R.rejected: _l("rejected")},
+    labels={R.pending: _l("pending"), R.approved: _l("approved"), R.rejected: _l("rejected")},
 )
 
 

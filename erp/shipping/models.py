@@ -38,29 +38,6 @@ def _enum(enum_cls) -> Enum:
     return Enum(enum_cls, native_enum=False, length=24, validate_strings=True)
 
 
-class _States(StateMachine):
-    """A state machine whose labels and noun are read in the reader's language.
-
-    ``labels`` and ``noun`` are given lazily (``_l``). :attr:`labels` keeps their English text
-    (the msgids), as every machine does; :meth:`label` returns the translation when asked.
-    """
-
-    def __init__(self, enum, *, labels, noun, **kwargs):
-        self._translated = dict(labels)
-        super().__init__(enum, labels={s: _msgid(text) for s, text in labels.items()},
-                         noun=noun, **kwargs)
-
-    def label(self, state) -> str:
-        """Return the label of a state in the reader's language."""
-        return str(self._translated[self.enum(state)])
-
-
-def _msgid(text) -> str:
-    """Return the English text of a lazy string (its msgid), or the text itself."""
-    args = getattr(text, "_args", None)
-    return args[0] if args else str(text)
-
-
 # --- carriers, services, rates, tracking numbers, boxes ---------------------------------------
 
 class CarrierKind(StrEnum):
@@ -252,7 +229,7 @@ class WaveState(StrEnum):
 
 
 W = WaveState
-WAVE_STATES = _States(
+WAVE_STATES = StateMachine(
     WaveState, initial=W.open, noun=_l("pick wave"),
     labels={W.open: _l("open"), W.picking: _l("picking"), W.done: _l("done")},
     transitions={(W.open, W.picking), (W.picking, W.done), (W.open, W.done)},
@@ -376,7 +353,7 @@ class ParcelState(StrEnum):
 
 
 P = ParcelState
-PARCEL_STATES = _States(
+PARCEL_STATES = StateMachine(
     ParcelState, initial=P.packed, noun=_l("parcel"),
     labels={P.packed: _l("packed"), P.labelled: _l("labelled"), P.dispatched: _l("dispatched"),
             P.voided: _l("voided")},
@@ -489,7 +466,7 @@ class BatchState(StrEnum):
     closed = "closed"
 
 
-DISPATCH_BATCH_STATES = _States(
+DISPATCH_BATCH_STATES = StateMachine(
     BatchState, initial=BatchState.open, noun=_l("dispatch batch"),
     labels={BatchState.open: _l("open"), BatchState.closed: _l("closed")},
     transitions={(BatchState.open, BatchState.closed)},
