@@ -289,6 +289,15 @@ def assert_fits_handheld(page) -> None:
                          (e.className ? '.' + String(e.className).split(' ').join('.') : ''))""")
     assert width <= viewport, f"{page.url}: {width} px wide on a {viewport} px screen; " \
         f"past the edge: {wide}"
-    focused = page.evaluate("document.activeElement && document.activeElement.hasAttribute("
-                            "'autofocus') ? document.activeElement.name : null")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    # The browser applies ``autofocus`` when it next renders, a moment after the page has
+    # loaded, so wait for it (a few seconds at most) rather than read it once.
+    has_focus = ("() => !!(document.activeElement && "
+                 "document.activeElement.hasAttribute('autofocus'))")
+    try:
+        page.wait_for_function(has_focus, timeout=5000)
+    except PlaywrightTimeoutError:
+        pass
+    focused = page.evaluate(has_focus)
     assert focused, f"{page.url}: the scan field (autofocus) does not have the focus"
