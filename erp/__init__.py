@@ -106,4 +106,11 @@ def create_app(config: Mapping | None = None) -> Flask:
     from erp import cli
     cli.init_app(app)
 
+    from erp.core import events
+    events.init_app(app)
+    if app.config.get("ERP_TICKER") and not app.config.get("TESTING") \
+            and os.environ.get("WERKZEUG_RUN_MAIN", "true") == "true":
+        from erp.core import periodic
+        periodic.start_in_process(app)  # the embedded set-up: no separate `erp ticker`
+
     return app

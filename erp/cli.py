@@ -460,6 +460,31 @@ def worker_cmd(burst: bool, simple: bool):
         sys.exit(1)
 
 
+@click.command("tick")
+@with_appcontext
+def tick_cmd():
+    """Run every periodic task once (webhook delivery, tracking polls, ...) and exit."""
+    from erp.core import periodic
+
+    failed = 0
+    for name, result in periodic.run_all().items():
+        if isinstance(result, Exception):
+            failed += 1
+            click.secho(f"{name}: failed: {result}", fg="red", err=True)
+        else:
+            click.echo(f"{name}: {result}")
+    sys.exit(1 if failed else 0)
+
+
+@click.command("ticker")
+@with_appcontext
+def ticker_cmd():
+    """Run the periodic tasks for ever (beside `erp worker`; not needed with ERP_TICKER=1)."""
+    from erp.core import periodic
+
+    periodic.run_forever(current_app._get_current_object())
+
+
 @click.command("report")
 @click.argument("name")
 @click.option("--from", "date_from", default=None, metavar="YYYY-MM-DD",
@@ -538,7 +563,7 @@ def restore_cmd(ctx: click.Context, file: str, yes: bool):
 COMMANDS: list[click.Command] = [demo_cmd, create_user_cmd, check_cmd, check_ledger_cmd,
                                purge_keys_cmd,
                                import_group, export_group, allocate_cmd, putaway_sync_cmd,
-                               worker_cmd,
+                               worker_cmd, tick_cmd, ticker_cmd,
                                report_cmd, backup_cmd, restore_cmd]
 
 
@@ -562,7 +587,7 @@ def _begin_immediate(command: click.Command) -> None:
         for sub in command.commands.values():
             _begin_immediate(sub)
         return
-    if command.name == "worker" or command.callback is None \
+    if command.name in ("worker", "ticker") or command.callback is None \
             or getattr(command.callback, "erp_write", False):
         return  # the worker's jobs choose; a command already wrapped (an earlier app) is done
     callback = command.callback

@@ -51,6 +51,7 @@ class Config:
     ratelimit_storage_url: str | None = None
     idempotency_key_hours: int = 24
     submission_key_hours: int = 24
+    ticker: bool = False
 
     @classmethod
     def from_env(cls) -> Config:
@@ -72,6 +73,7 @@ class Config:
             ratelimit_storage_url=os.environ.get("ERP_RATELIMIT_STORAGE_URL") or None,
             idempotency_key_hours=_int_env("ERP_IDEMPOTENCY_KEY_HOURS", 24),
             submission_key_hours=_int_env("ERP_SUBMISSION_KEY_HOURS", 24),
+            ticker=_bool_env("ERP_TICKER", False),
         )
 
     def as_flask(self) -> dict:
@@ -97,6 +99,8 @@ class Config:
             # how long a repeated API request / form submission is still recognised
             "ERP_IDEMPOTENCY_KEY_HOURS": self.idempotency_key_hours,
             "ERP_SUBMISSION_KEY_HOURS": self.submission_key_hours,
+            # periodic work (webhooks, tracking polls) in a thread of the web process
+            "ERP_TICKER": self.ticker,
         }
 
 

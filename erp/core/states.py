@@ -52,7 +52,14 @@ class StateMachine:
         self.labels = {s: (labels or {}).get(s, s.value.replace("_", " ")) for s in enum}
         self.colours = {s: (colours or {}).get(s, "grey") for s in enum}
         self.groups = {name: frozenset(states) for name, states in (groups or {}).items()}
+        #: called as ``listener(obj, old, new)`` by :func:`transition` after each change
+        self.listeners: list = []
         REGISTRY.append(self)
+
+    def listen(self, listener) -> None:
+        """Have ``listener(obj, old, new)`` called after every :func:`transition` (the outbox)."""
+        if listener not in self.listeners:
+            self.listeners.append(listener)
 
     def can(self, current: StrEnum, target: StrEnum) -> bool:
         """Return whether ``current -> target`` is in the table."""
@@ -102,4 +109,6 @@ def transition(obj: Any, target: StrEnum, *, machine: StateMachine, actor: Any,
     if note:
         payload["note"] = note
     audit.record(obj, f"{audit.entity_name(obj)}.{obj.state.value}", actor=actor, changes=payload)
+    for listener in machine.listeners:
+        listener(obj, old, obj.state)
     return old

@@ -19,12 +19,13 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 
 from erp.catalog.models import Sku, SkuStatus
-from erp.core import audit, excel
+from erp.core import audit, events, excel
 from erp.core import settings as core_settings
 from erp.core.i18n import _, _l, format_number, ngettext
 from erp.core.models import utcnow
 from erp.extensions import db
 from erp.orders import hooks
+from erp.orders.events import accepted_payload
 from erp.orders.models import CustomerOrder, CustomerOrderLine, OrderState
 from erp.orders.services.allocation import hold_order
 from erp.orders.services.intake import order_differences, review_reason, validate_order_payload
@@ -359,6 +360,11 @@ class _OrderImport:
                                        "country": self.new_orders[number]["country"],
                                        "import": self.filename})
                 for number in chunk], actor=self.actor)
+            events.emit_many("order.accepted", [
+                (events.order_key(number), accepted_payload(
+                    number, self.new_orders[number]["channel"],
+                    len(self.new_orders[number]["lines"])))
+                for number in chunk], at=now)
         held = sorted(self.holds)
         for start in range(0, len(held), 500):
             for order in db.session.scalars(select(CustomerOrder).where(

@@ -122,6 +122,10 @@ class CustomerOrder(db.Model):
     hold_reason: Mapped[str | None] = mapped_column(String(200))
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    #: any change of the order's own row (state, address, hold): the storefront's
+    #: ``GET /api/v1/orders?updated_since=`` reads it
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow,
+                                                 index=True)
 
     lines: Mapped[list[CustomerOrderLine]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="CustomerOrderLine.id")

@@ -32,7 +32,7 @@ from erp.aftersales.models import (
     RefundState,
 )
 from erp.aftersales.services.cases import mark_resolved, type_name
-from erp.core import audit
+from erp.core import audit, events
 from erp.core import settings as core_settings
 from erp.core.errors import PermissionDenied, ValidationError
 from erp.core.i18n import _, format_money
@@ -252,6 +252,11 @@ def _approve(refund: Refund, actor, *, note: str | None = None) -> None:
     transition(refund, R.approved, machine=REFUND_STATES, actor=actor, note=note, changes={
         "case": refund.case.number, "amount": f"{refund.amount} {refund.currency}"})
     refund.decided_by_id, refund.decided_at = getattr(actor, "id", None), utcnow()
+    case = refund.case
+    events.emit("refund.approved", {
+        "order": case.order.number, "case": case.number, "refund": refund.id,
+        "kind": refund.kind, "amount": refund.amount, "currency": refund.currency},
+        key=events.order_key(case.order.number))
     _resolve_on_refund(refund, actor)
 
 
@@ -405,6 +410,11 @@ def create_replacement(case: AfterSalesCase, *, actor: User | None) -> CustomerO
     case.replacement_order = replacement
     audit.record(case, "aftersales_case.replacement_created", actor=actor, changes={
         "replacement_order": replacement.number, "state": replacement.state.value})
+    events.emit("replacement.created", {
+        "order": order.number, "case": case.number, "replacement_order": replacement.number,
+        "state": replacement.state.value,
+        "lines": [{"sku": line.sku.code, "quantity": line.quantity} for line in case.lines]},
+        key=events.order_key(order.number))
     if ctype != CaseType.wrong_item or case.state == C.inspected:
         mark_resolved(case, resolution=f"Replacement order {replacement.number} sent.",
                       actor=actor)

@@ -27,6 +27,7 @@ from erp.core.i18n import _, _l, ngettext
 from erp.core.locking import lock
 from erp.core.states import InvalidTransition, transition
 from erp.extensions import db
+from erp.orders import events as order_events
 from erp.orders import hooks
 from erp.orders.models import ORDER_STATES, CustomerOrder, CustomerOrderLine, OrderState
 from erp.orders.services.intake import NO_POSTAL_CODE_COUNTRIES
@@ -211,6 +212,7 @@ def _allocate_many(orders: list[CustomerOrder], *, actor) -> None:
     # the levels planned on are the ones locked above, in this transaction: not locked again
     reserve_many(specs, actor=actor, locked=levels)
     events: dict[OrderState, list] = defaultdict(list)
+    moved: list[tuple[CustomerOrder, OrderState]] = []
     line_rows: list[dict] = []
     order_rows: list[dict] = []
     for order, reserved_now in plans:
@@ -228,6 +230,7 @@ def _allocate_many(orders: list[CustomerOrder], *, actor) -> None:
         if target != current:
             order_rows.append({"key_id": order.id, "new_state": target})
         set_committed_value(order, "state", target)
+        moved.append((order, current))
         changes = {"state": [current.value, target.value]}
         if reserved_now:
             changes["reserved"] = reserved_now
@@ -242,6 +245,14 @@ def _allocate_many(orders: list[CustomerOrder], *, actor) -> None:
     for target, rows in events.items():
         audit.record_many(CustomerOrder.__tablename__, f"{CustomerOrder.__tablename__}."
                           f"{target.value}", rows, actor=actor)
+    # ... and the outbox events its listener would
+    by_type: dict[str, list] = defaultdict(list)
+    for order, old in moved:
+        type_ = order_events.event_for(old, order.state)
+        if type_ is not None:
+            by_type[type_].append((order, old))
+    for type_, changes in by_type.items():
+        order_events.emit_orders(type_, changes)
 
 
 #: orders locked and allocated together (one savepoint, one reserve_many)

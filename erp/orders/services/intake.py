@@ -20,7 +20,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from erp.catalog.models import Sku
-from erp.core import audit
+from erp.core import audit, events
 from erp.core import settings as core_settings
 from erp.core.codes import normalize_country
 from erp.core.errors import DomainError, ValidationError
@@ -30,6 +30,7 @@ from erp.core.money import validate_payment_currency
 from erp.core.settings import SettingDef, _positive_int, declare
 from erp.extensions import db
 from erp.orders import hooks
+from erp.orders.events import accepted_payload
 from erp.orders.models import ApiToken, CustomerOrder, CustomerOrderLine, OrderState
 
 #: countries whose addresses have no postal code, so none is required there (ISO alpha-2).
@@ -551,6 +552,8 @@ def create_order(cleaned: Mapping[str, Any], *, actor,
     audit.record_many(CustomerOrder.__tablename__, "customer_order.created", [
         (order_id, order.number, {"channel": order.channel, "lines": len(lines),
                                   "country": order.country})], actor=actor)
+    events.emit("order.accepted", accepted_payload(order.number, order.channel, len(lines)),
+                key=events.order_key(order.number))
     if review:
         reason = review_reason(((skus[line["sku"]].code, line["quantity"])
                                 for line in cleaned["lines"]),

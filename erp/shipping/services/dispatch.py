@@ -26,13 +26,14 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import contains_eager
 
-from erp.core import audit
+from erp.core import audit, events
 from erp.core.i18n import _, format_number, ngettext
 from erp.core.locking import lock, lock_many
 from erp.core.models import utcnow
 from erp.core.numbering import next_number
 from erp.core.states import transition
 from erp.extensions import db
+from erp.orders.events import order_payload
 from erp.orders.models import ORDER_STATES, CustomerOrder, OrderState
 from erp.orders.services import mark_shipped
 from erp.shipping import s10
@@ -426,6 +427,26 @@ def _refuse_what_may_not_go(batch: DispatchBatch, parcels, orders) -> None:
         count=format_number(len(problems)), batch=batch.number, problems=shown))
 
 
+def _emit_shipped(orders, batch: DispatchBatch, now) -> None:
+    """Write ``order.shipped`` for each order, with its parcels and tracking numbers."""
+    parcels: dict[int, list[dict]] = {}
+    for row in db.session.execute(
+            select(Parcel.order_id, Parcel.number, Parcel.tracking_number, Parcel.weight_g,
+                   ShippingService.code, Carrier.code.label("carrier"))
+            .join(ShippingService, ShippingService.id == Parcel.service_id)
+            .join(Carrier, Carrier.id == ShippingService.carrier_id)
+            .where(Parcel.order_id.in_([o.id for o in orders]), Parcel.state == P.dispatched)
+            .order_by(Parcel.order_id, Parcel.sequence, Parcel.id)):
+        parcels.setdefault(row.order_id, []).append({
+            "parcel": row.number, "tracking_number": row.tracking_number,
+            "carrier": row.carrier, "service": row.code, "weight_g": row.weight_g})
+    events.emit_many("order.shipped", [
+        (events.order_key(order.number),
+         order_payload(order, OrderState.packed, shipped_at=now, batch=batch.number,
+                       parcels=parcels.get(order.id, [])))
+        for order in orders], at=now)
+
+
 def close_batch(batch: DispatchBatch, *, actor) -> BatchSummary:
     """Hand the batch to the carrier and return what was sent.
 
@@ -509,6 +530,7 @@ def close_batch(batch: DispatchBatch, *, actor) -> BatchSummary:
              if order.state == OrderState.packed and order_id not in to_send]
     if ready:
         mark_shipped(ready, actor=actor, batch=batch.number)
+        _emit_shipped(ready, batch, now)
     summary.orders_shipped = len(ready)
     shipped = {o.id for o in ready}
     for order in sorted(orders.values(), key=lambda o: o.number):

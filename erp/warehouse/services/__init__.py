@@ -87,3 +87,5 @@ from erp.warehouse.services.restock import (  # noqa: E402 - goods back to stora
 )
 
 __all__ += ["RestockResult", "RestockSpec", "restock", "restock_bin"]
+
+import erp.warehouse.events  # noqa: E402,F401 - registers the coalesced stock.changed event

@@ -22,7 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from erp.catalog import services as catalog_services
 from erp.catalog.models import Sku
-from erp.core import audit
+from erp.core import audit, events
 from erp.core.errors import DomainError, ValidationError
 from erp.core.i18n import _
 from erp.core.models import utcnow
@@ -323,6 +323,7 @@ def post_moves(specs: Sequence[MoveSpec], *, actor, at: datetime | None = None,
         "quantity": sum(m.quantity for m in moves),
         "ref": f"{first.ref_type}:{first.ref_id}" if first.ref_type else None,
         "first_move_id": first.id, "last_move_id": moves[-1].id})], actor=actor)
+    events.mark_changed("stock.changed", {spec.sku_id for spec in specs})
     return moves
 
 
@@ -404,6 +405,7 @@ def reserve(sku: Sku, location: Location, quantity: int, *, ref_type: str, ref_i
     audit.record(reservation, "reservation.created", actor=actor, changes={
         "sku": sku.code, "bin": location.label, "quantity": quantity,
         "ref": f"{ref_type}:{ref_id}"})
+    events.mark_changed("stock.changed", [reservation.sku_id])
     return reservation
 
 
@@ -496,6 +498,7 @@ def reserve_many(specs: Sequence[ReserveSpec], *, actor,
         (ident, None, {"sku": codes[s.sku_id], "bin": locations[s.location_id].label,
                        "quantity": s.quantity, "ref": f"{s.ref_type}:{s.ref_id}"})
         for ident, s in zip(ids, specs, strict=True)], actor=actor)
+    events.mark_changed("stock.changed", {s.sku_id for s in specs})
     return ids
 
 
@@ -527,6 +530,7 @@ def release(reservations: Iterable[Reservation], *, actor, quantity: int | None 
         else:
             reservation.quantity -= amount
     db.session.flush()
+    events.mark_changed("stock.changed", {r.sku_id for r in reservations})
     return freed
 
 
