@@ -124,8 +124,9 @@ class CustomerOrder(db.Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     #: any change of the order's own row (state, address, hold): the storefront's
     #: ``GET /api/v1/orders?updated_since=`` reads it
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow,
-                                                 index=True)
+    #: (nullable only because SQLite cannot add a NOT NULL column to a referenced table)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=utcnow,
+                                                        onupdate=utcnow, index=True)
 
     lines: Mapped[list[CustomerOrderLine]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="CustomerOrderLine.id")

@@ -44,12 +44,12 @@ def upgrade():
     with op.batch_alter_table('outbox_pending', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_pending_since'), ['since'], unique=False)
 
-    # existing orders: last changed when created, as far as anyone can tell now
+    # existing orders: last changed when created, as far as anyone can tell now. Left nullable:
+    # on SQLite a NOT NULL change rebuilds the table, which the orders' foreign keys forbid.
     with op.batch_alter_table('customer_order', schema=None) as batch_op:
         batch_op.add_column(sa.Column('updated_at', sa.DateTime(), nullable=True))
     op.execute("UPDATE customer_order SET updated_at = created_at")
     with op.batch_alter_table('customer_order', schema=None) as batch_op:
-        batch_op.alter_column('updated_at', existing_type=sa.DateTime(), nullable=False)
         batch_op.create_index(batch_op.f('ix_customer_order_updated_at'), ['updated_at'], unique=False)
 
     # ### end Alembic commands ###
