@@ -161,6 +161,9 @@ class HttpCarrierAdapter:
         if answer.status_code not in (200, 201):
             raise self._refusal(answer)
         data = _json(answer)
+        if data.get("status") == "cancelled":  # the key of a booking cancelled since
+            raise CarrierRefused(f"the booking {data.get('shipment_id')} under this key was "
+                                 "cancelled", code="cancelled")
         number = str(data.get("tracking_number") or "").strip()
         if not number:
             raise CarrierUnavailable(f"{self.name}: the booking answer has no tracking number")

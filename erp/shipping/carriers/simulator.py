@@ -286,6 +286,7 @@ class Simulator:
     # ------------------------------------------------------------------ WSGI
 
     def __call__(self, environ, start_response):
+        """Answer one WSGI request."""
         request = Request(environ)
         try:
             response = self.dispatch(request)
@@ -295,6 +296,7 @@ class Simulator:
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
+        """Route a request: health, then the token, then control or chaos and the API."""
         adapter = self.url_map.bind_to_environ(request.environ)
         endpoint, args = adapter.match()
         if endpoint == "health":
@@ -342,6 +344,7 @@ class Simulator:
     # ------------------------------------------------------------------ the API
 
     def book(self, request: Request) -> Response:
+        """Book a shipment, or answer with the booking of the same idempotency key."""
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             return _error(400, "bad_request", "the body must be a JSON object")
@@ -406,6 +409,7 @@ class Simulator:
                           "data": base64.b64encode(shipment.label).decode("ascii")}}
 
     def cancel(self, request: Request, shipment_id: str) -> Response:
+        """Cancel a shipment not yet handed over."""
         state = self.state
         with state.lock:
             shipment = state.shipments.get(shipment_id) or state.by_number.get(shipment_id)
@@ -421,6 +425,7 @@ class Simulator:
         return _json({"shipment_id": shipment.id, "status": "cancelled"})
 
     def track(self, request: Request) -> Response:
+        """Return the events of the numbers asked for that have happened by now."""
         numbers = [n.strip() for n in request.args.get("numbers", "").split(",") if n.strip()]
         state = self.state
         out = []
@@ -449,6 +454,7 @@ class Simulator:
     # ------------------------------------------------------------------ control (tests)
 
     def chaos(self, request: Request) -> Response:
+        """Change the outages, latency and rate limit (tests)."""
         body = request.get_json(silent=True) or {}
         state = self.state
         with state.lock:
@@ -468,12 +474,14 @@ class Simulator:
         return _json({"ok": True})
 
     def clock(self, request: Request) -> Response:
+        """Move simulated time on (tests)."""
         body = request.get_json(silent=True) or {}
         with self.state.lock:
             self.state.offset_s += float(body.get("advance_hours", 0)) * 3600
         return _json({"now_s": self.state.now()})
 
     def bookings(self, request: Request) -> Response:
+        """Return the bookings held for an erp reference (tests)."""
         reference = request.args.get("reference", "")
         with self.state.lock:
             found = [s for s in self.state.shipments.values() if s.reference == reference]
