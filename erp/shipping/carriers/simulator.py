@@ -49,8 +49,9 @@ Control endpoints for tests (need the token too): ``POST /_sim/chaos`` with
 "delay_s": 2.5}`` (the next N wait first) or ``{"error_rate": R, "latency_ms": [a, b],
 "rate_limit": N}``; ``POST /_sim/clock`` with ``{"advance_hours": H}`` moves simulated time
 on; ``GET /_sim/bookings?reference=PCL-...`` returns ``{"count": n, "bookings": [...]}`` (how
-many bookings the simulator holds for an erp reference); ``GET /health`` answers ``ok``
-without a token.
+many bookings the simulator holds for an erp reference); ``POST /_sim/reset`` forgets every
+booking (tests against a fresh database reuse parcel numbers); ``GET /health`` answers
+``ok`` without a token.
 
 The simulator keeps its bookings in memory; it is a WSGI app (werkzeug) run by werkzeug's
 threaded server. Nothing in erp imports it except the ``erp carrier-sim`` command.
@@ -281,6 +282,7 @@ class Simulator:
             Rule("/_sim/chaos", endpoint="chaos", methods=["POST"]),
             Rule("/_sim/clock", endpoint="clock", methods=["POST"]),
             Rule("/_sim/bookings", endpoint="bookings", methods=["GET"]),
+            Rule("/_sim/reset", endpoint="reset", methods=["POST"]),
         ])
 
     # ------------------------------------------------------------------ WSGI
@@ -304,7 +306,7 @@ class Simulator:
         state = self.state
         if request.headers.get("Authorization", "") != f"Bearer {state.options.token}":
             return _error(401, "unauthorized", "missing or wrong API token")
-        if endpoint.startswith(("chaos", "clock", "bookings")):
+        if endpoint in ("chaos", "clock", "bookings", "reset"):
             return getattr(self, endpoint)(request)
         refused = self._chaos(request)
         if refused is not None:
@@ -479,6 +481,16 @@ class Simulator:
         with self.state.lock:
             self.state.offset_s += float(body.get("advance_hours", 0)) * 3600
         return _json({"now_s": self.state.now()})
+
+    def reset(self, request: Request) -> Response:
+        """Forget every booking and the chaos settings (a test starts afresh)."""
+        state = self.state
+        with state.lock:
+            state.shipments.clear()
+            state.by_key.clear()
+            state.by_number.clear()
+            state.fail_next = state.slow_next = 0
+        return _json({"ok": True})
 
     def bookings(self, request: Request) -> Response:
         """Return the bookings held for an erp reference (tests)."""

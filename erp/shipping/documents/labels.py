@@ -405,7 +405,7 @@ def carrier_labels(parcel_ids: Iterable[int]) -> dict[int, bytes]:
         out.update(db.session.execute(
             select(ParcelLabel.parcel_id, ParcelLabel.pdf)
             .where(ParcelLabel.parcel_id.in_(ids[start:start + 900]),
-                   ParcelLabel.cancelled_at.is_(None), ParcelLabel.pdf.is_not(None))).tuples())
+                   ParcelLabel.cancelled_at.is_(None), ParcelLabel.pdf.is_not(None))).all())
     return out
 
 
