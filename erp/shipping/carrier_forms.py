@@ -35,8 +35,9 @@ class CarrierForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=[(k.value, CARRIER_KIND_LABELS[k]) for k in CarrierKind])
     account_number = StringField(_l("Account number"), validators=[Optional(), Length(max=40)])
     active = BooleanField(_l("Active"), default=True)
-    adapter = SelectField(_l("Labels and tracking numbers"), choices=[
-        (a.value, CARRIER_ADAPTER_LABELS[a]) for a in CarrierAdapterKind])
+    adapter = SelectField(_l("Labels and tracking numbers"), default="postal",
+                          validate_choice=False, choices=[
+                              (a.value, CARRIER_ADAPTER_LABELS[a]) for a in CarrierAdapterKind])
     api_endpoint = StringField(_l("API endpoint"), validators=[Optional(), Length(max=200)])
     # never shown back: an empty field keeps the token saved
     api_token = PasswordField(_l("API token"), validators=[Optional(), Length(max=200)])
@@ -49,8 +50,10 @@ class CarrierForm(FlaskForm):
         An empty API token field keeps the token the carrier has (it is never shown back).
         """
         values = _values(self)
-        if not (values.get("api_token") or "").strip():
-            values.pop("api_token", None)
+        values["adapter"] = values.get("adapter") or "postal"  # the service checks the choice
+        for key in ("api_token", "api_timeout_s"):  # empty: keep (or the default)
+            if not str(values.get(key) or "").strip():
+                values.pop(key, None)
         return values
 
 

@@ -16,12 +16,13 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
+from erp.core.models import AuditEvent
 from erp.extensions import db
 from erp.shipping.carriers.base import CarrierRefused, ShipmentRequest, TrackingStatus
 from erp.shipping.carriers.http import HttpCarrierAdapter
 from erp.shipping.carriers.registry import PostalAdapter, adapter_for
 from erp.shipping.documents.labels import label_pdf, load_parcels
-from erp.shipping.models import Parcel, ParcelLabel, ParcelState
+from erp.shipping.models import Carrier, Parcel, ParcelLabel, ParcelState
 from erp.shipping.services import bookings, dispatch, parcels
 from erp.shipping.services.bookings import CarrierRefusedError, CarrierUnavailableError
 from tests.fixtures.shipping import run_carrier_sim
@@ -134,6 +135,11 @@ def test_refusal_at_the_packing_station(api_floor, client, login_as):
     assert "postcode 1234 is not a valid DE postcode" in text
     db.session.expire_all()
     assert db.session.get(Parcel, parcel.id).state == ParcelState.packed
+    # in Chinese, around the carrier's own words
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN,zh;q=0.9"
+    text = client.post(f"/shipping/packing/{order.id}/label", data={}).get_data(as_text=True)
+    assert f"Sim Express 拒绝为包裹 {parcel.number} 下单：postcode 1234 is not a valid DE " \
+           "postcode" in text
 
 
 def test_outage_is_retried_inside_the_call(api_floor, carrier_sim):
@@ -320,3 +326,35 @@ def test_booking_twice_with_one_key_gives_one_booking(carrier_sim):
     with pytest.raises(CarrierRefused, match="not available") as err:
         adapter.book(replace(_request("PCL-I-2"), service_code="NOPE"))
     assert err.value.code == "service_unavailable"
+
+
+# --------------------------------------------------------------------------- carrier screens
+
+
+def test_carrier_screen_configures_the_api_without_showing_the_token(client, login_as, app):
+    login_as("admin")
+    data = {"code": "sfx", "name": "SF Express", "kind": "express", "adapter": "http",
+            "api_endpoint": "https://api.sf.example/", "api_timeout_s": "8"}
+    refused = client.post("/shipping/carriers/new", data=data)
+    assert refused.status_code == 200
+    assert "needs the API token" in refused.get_data(as_text=True)
+    assert client.post("/shipping/carriers/new", data={
+        **data, "api_token": "s3cret-token-1234"}).status_code == 302
+    carrier = db.session.scalar(select(Carrier).where(Carrier.code == "SFX"))
+    assert (carrier.adapter, carrier.api_endpoint, carrier.api_token, carrier.api_timeout_s) \
+        == ("http", "https://api.sf.example", "s3cret-token-1234", 8)
+    page = client.get(f"/shipping/carriers/{carrier.id}/edit").get_data(as_text=True)
+    assert "s3cret-token-1234" not in page
+    assert "…1234" in page
+    # saved again with the token field empty: the token stays
+    assert client.post(f"/shipping/carriers/{carrier.id}/edit", data={
+        **data, "code": "SFX", "active": "y"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Carrier, carrier.id).api_token == "s3cret-token-1234"
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.entity_type == "carrier")).all()
+    assert events
+    assert all("s3cret" not in str(e.changes) for e in events)
+    bad = client.post("/shipping/carriers/new", data={**data, "code": "X2",
+                                                      "api_endpoint": "ftp://nope"})
+    assert "is not an API endpoint" in bad.get_data(as_text=True)
