@@ -13,6 +13,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+import requests
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
@@ -69,6 +70,26 @@ def test_wrong_token_is_a_refusal(carrier_sim):
     with pytest.raises(CarrierRefused) as err:
         adapter.track(["SX1"])
     assert err.value.code == "unauthorized"
+
+
+def test_rate_limit_is_waited_out(carrier_sim):
+    """Over the rate limit the carrier answers 429 with Retry-After: the adapter waits once."""
+    carrier_sim.reset()
+    headers = {"Authorization": f"Bearer {carrier_sim.token}"}
+    carrier_sim.chaos(rate_limit=1)
+    try:
+        # three calls at once: two of them fall in the same second
+        answers = [requests.get(f"{carrier_sim.url}/v1/tracking", params={"numbers": "SX1"},
+                                headers=headers, timeout=5) for _ in range(3)]
+    finally:
+        carrier_sim.chaos(rate_limit=0)
+    limited = [a for a in answers if a.status_code == 429]
+    assert limited
+    assert limited[0].headers["Retry-After"] == "1"
+    assert limited[0].json()["error"]["code"] == "rate_limited"
+    adapter = HttpCarrierAdapter(carrier_sim.url, carrier_sim.token, timeout_s=5)
+    carrier_sim.chaos(fail_next=1, status=429)
+    assert adapter.track(["SX1"]) == []  # waited a second, asked again
 
 
 # --------------------------------------------------------------------------- booking

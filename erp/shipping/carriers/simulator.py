@@ -45,7 +45,8 @@ would:
 - **Label**: a real 100 x 150 mm PDF (reportlab) with the tracking number and its Code 128.
 
 Control endpoints for tests (need the token too): ``POST /_sim/chaos`` with
-``{"fail_next": N, "status": 503}`` (the next N ``/v1`` calls fail) or ``{"slow_next": N,
+``{"fail_next": N, "status": 503}`` (the next N ``/v1`` calls fail; 429 with
+``Retry-After: 1``) or ``{"slow_next": N,
 "delay_s": 2.5}`` (the next N wait first) or ``{"error_rate": R, "latency_ms": [a, b],
 "rate_limit": N}``; ``POST /_sim/clock`` with ``{"advance_hours": H}`` moves simulated time
 on; ``GET /_sim/bookings?reference=PCL-...`` returns ``{"count": n, "bookings": [...]}`` (how
@@ -339,6 +340,9 @@ class Simulator:
                 fail = self.random.choice((500, 502, 503))
         if delay:
             time.sleep(delay)
+        if fail == 429:
+            return _error(429, "rate_limited", "too many requests",
+                          headers={"Retry-After": "1"})
         if fail:
             return _error(fail, "server_error", "temporary failure, try again")
         return None
