@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PG_URL ?= $(ERP_TEST_DATABASE_URL)
 PORT   ?= 5000
+SIM_PORT ?= 5081
 
 .PHONY: run test test-sqlite test-postgres bench lint install migrate demo clean
 
@@ -20,10 +21,11 @@ migrate: install
 	$(BIN)/erp db upgrade
 
 demo: migrate
-	ERP_RUN_PORT=$(PORT) $(BIN)/erp demo
+	ERP_RUN_PORT=$(PORT) ERP_CARRIER_SIM_URL=http://127.0.0.1:$(SIM_PORT) $(BIN)/erp demo
 
+# the carrier simulator runs beside the app (the demo's Sim Express books through it)
 run: demo
-	$(BIN)/erp run --host 127.0.0.1 --port $(PORT)
+	ERP_CARRIER_SIM_URL=http://127.0.0.1:$(SIM_PORT) bash scripts/run.sh $(BIN) $(PORT) $(SIM_PORT)
 
 # SQLite and PostgreSQL passes run side by side (one per core); both reports are printed.
 test: install

@@ -559,6 +559,43 @@ def restore_cmd(ctx: click.Context, file: str, yes: bool):
     ctx.invoke(check_ledger_cmd)
 
 
+@main.command("carrier-sim")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5081, type=int, show_default=True, help="Port to listen on.")
+@click.option("--token", default="sim-token", show_default=True,
+              help="The API token callers must send (Authorization: Bearer ...).")
+@click.option("--seed", default=0, type=int, show_default=True,
+              help="Seed of the random latency, outages and timelines.")
+@click.option("--time-scale", default=1.0, type=float, show_default=True,
+              help="Simulated seconds per real second (86400: a day a second).")
+@click.option("--latency-ms", default="20,150", show_default=True,
+              help="Random latency of each call, MIN,MAX milliseconds (0: none).")
+@click.option("--error-rate", default=0.02, type=click.FloatRange(0, 1), show_default=True,
+              help="Share of calls answered with a 5xx.")
+@click.option("--rate-limit", default=20, type=click.IntRange(0), show_default=True,
+              help="Calls per second per token before 429 (0: no limit).")
+@click.option("--handover-hours", default=12.0, type=float, show_default=True,
+              help="Simulated hours after booking when the courier collects (no cancel).")
+def carrier_sim_cmd(host, port, token, seed, time_scale, latency_ms, error_rate, rate_limit,
+                    handover_hours):
+    """Serve a simulated express carrier API (book, cancel, track) for the demo and tests."""
+    from erp.shipping.carriers.simulator import Options, parse_latency, serve
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise click.UsageError("The simulator serves only on this machine (127.0.0.1).")
+    try:
+        latency = parse_latency(latency_ms)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--latency-ms") from None
+    if time_scale <= 0:
+        raise click.BadParameter("must be more than 0", param_hint="--time-scale")
+    click.echo(f"Carrier simulator on http://{host}:{port} (token {token}, seed {seed}, "
+               f"time x{time_scale:g})", err=True)
+    serve(host, port, Options(token=token, seed=seed, time_scale=time_scale,
+                              latency_ms=latency, error_rate=error_rate,
+                              rate_limit=rate_limit, handover_hours=handover_hours))
+
+
 #: every command of the group; domains append theirs (registered on each app's ``app.cli``)
 COMMANDS: list[click.Command] = [demo_cmd, create_user_cmd, check_cmd, check_ledger_cmd,
                                purge_keys_cmd,
@@ -599,3 +636,7 @@ def _begin_immediate(command: click.Command) -> None:
 
     run.erp_write = True
     command.callback = run
+
+
+if __name__ == "__main__":  # python -m erp.cli carrier-sim ...
+    main()

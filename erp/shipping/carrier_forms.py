@@ -7,14 +7,16 @@ everything, so numbers are text fields and a bad value gets the service's messag
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from erp.core.i18n import _l
 from erp.shipping.models import (
+    CARRIER_ADAPTER_LABELS,
     CARRIER_KIND_LABELS,
     CUSTOMS_DOCS_LABELS,
     TRACKING_KIND_LABELS,
+    CarrierAdapterKind,
     CarrierKind,
     CustomsDocs,
     TrackingKind,
@@ -33,10 +35,26 @@ class CarrierForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=[(k.value, CARRIER_KIND_LABELS[k]) for k in CarrierKind])
     account_number = StringField(_l("Account number"), validators=[Optional(), Length(max=40)])
     active = BooleanField(_l("Active"), default=True)
+    adapter = SelectField(_l("Labels and tracking numbers"), default="postal",
+                          validate_choice=False, choices=[
+                              (a.value, CARRIER_ADAPTER_LABELS[a]) for a in CarrierAdapterKind])
+    api_endpoint = StringField(_l("API endpoint"), validators=[Optional(), Length(max=200)])
+    # never shown back: an empty field keeps the token saved
+    api_token = PasswordField(_l("API token"), validators=[Optional(), Length(max=200)])
+    api_timeout_s = StringField(_l("API time-out (s)"), default="10",
+                                validators=[Length(max=4)])
 
     def values(self) -> dict:
-        """Return the carrier fields by name, as the services take them."""
-        return _values(self)
+        """Return the carrier fields by name, as the services take them.
+
+        An empty API token field keeps the token the carrier has (it is never shown back).
+        """
+        values = _values(self)
+        values["adapter"] = values.get("adapter") or "postal"  # the service checks the choice
+        for key in ("api_token", "api_timeout_s"):  # empty: keep (or the default)
+            if not str(values.get(key) or "").strip():
+                values.pop(key, None)
+        return values
 
 
 class ServiceForm(FlaskForm):
@@ -59,6 +77,8 @@ class ServiceForm(FlaskForm):
     cutoff = StringField(_l("Cut-off (HH:MM)"), default="15:00", validators=[Length(max=5)])
     requires_phone = BooleanField(_l("Needs the addressee's phone"))
     active = BooleanField(_l("Active"), default=True)
+    carrier_service_code = StringField(_l("Carrier's service code (API)"),
+                                       validators=[Optional(), Length(max=40)])
 
     def values(self) -> dict:
         """Return the service fields by name, as the services take them."""

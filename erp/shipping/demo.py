@@ -5,10 +5,17 @@ the ones the demo orders request (:data:`erp.orders.demo.SERVICES`, ``dhl-parcel
 rest of the EU): a China Post registered air-mail service (Royal Mail delivers it in the UK), an
 e-packet-like tracked small packet (USPS delivers it in the US), EMS, and DHL's express and
 parcel services. The EMS range is kept small so the running-low warning shows.
+
+One more express carrier, Sim Express (``SIMX``), books its parcels through its API: the
+carrier simulator ``make run`` starts beside the app (``erp carrier-sim``, at
+``ERP_CARRIER_SIM_URL``, default http://127.0.0.1:5081, token ``ERP_CARRIER_SIM_TOKEN``,
+default ``sim-token``). Choose its service "Sim Express Worldwide" when closing a parcel at
+the packing station, then label it: the number and label come from the simulator.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from decimal import Decimal
 
@@ -71,6 +78,40 @@ SERVICES = (
      ("JVGL", 1, 99999999, "", 10, 500)),
 )
 
+#: the carrier booked through the simulator's API, and its service
+SIM_CARRIER = ("SIMX", "Sim Express", "express")
+SIM_SERVICE = ("sim-express", "Sim Express Worldwide", "SIM-EXPRESS", COUNTRIES, "USD",
+               {zone: [(500, base), (2000, f"{Decimal(base) + 9:.2f}"),
+                       (30000, f"{Decimal(base) + 95:.2f}")]
+                for zone, base in (("US", "24.00"), ("GB", "22.00"), ("EU", "22.50"),
+                                   ("ROW", "28.00"), ("ASIA", "18.00"))})
+
+
+def _sim_carrier(actor) -> None:
+    """Create the carrier booked through the carrier simulator, and its service (once)."""
+    code, name, kind = SIM_CARRIER
+    carrier = carriers.carrier_by_code(code)
+    if carrier is None:
+        carrier = carriers.create_carrier(
+            code=code, name=name, kind=kind, adapter="http",
+            api_endpoint=os.environ.get("ERP_CARRIER_SIM_URL", "http://127.0.0.1:5081"),
+            api_token=os.environ.get("ERP_CARRIER_SIM_TOKEN", "sim-token"), api_timeout_s=5,
+            actor=actor)
+    service_code, service_name, remote, zones, currency, rates = SIM_SERVICE
+    if carriers.service_by_code(service_code) is not None:
+        return
+    service = carriers.create_service(
+        carrier, code=service_code, name=service_name, tracking_kind="free",
+        customs_docs="commercial_invoice", max_weight_g=30000, max_longest_mm=1200,
+        max_sum_mm=3000, volumetric_divisor=5000, cutoff="18:00",
+        carrier_service_code=remote, actor=actor)
+    carriers.set_zones(service, zones, actor=actor)
+    for zone, bands in rates.items():
+        for band, price in bands:
+            carriers.set_rate(service, zone=zone, max_weight_g=band, price=price,
+                              currency=currency, actor=actor)
+
+
 BOXES = (
     ("S", "Small mailer", 250, 180, 50, 40),
     ("M", "Medium box", 350, 250, 150, 150),
@@ -120,6 +161,7 @@ def load_demo() -> None:
         prefix, first, last, suffix, width, warn = rng
         tracking.add_range(service, prefix=prefix, first_serial=first, last_serial=last,
                            suffix=suffix, width=width, warn_below=warn, actor=actor)
+    _sim_carrier(actor)
     for code, name, length, width, height, tare in BOXES:
         if boxes.box_by_code(code) is None:
             boxes.create_box(code=code, name=name, length_mm=length, width_mm=width,

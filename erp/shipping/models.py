@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -51,6 +52,19 @@ class CarrierKind(StrEnum):
 CARRIER_KIND_LABELS = {CarrierKind.postal: _l("postal"), CarrierKind.express: _l("express")}
 
 
+class CarrierAdapterKind(StrEnum):
+    """How erp books parcels with a carrier (:mod:`erp.shipping.carriers.registry`)."""
+
+    postal = "postal"   # numbers from the loaded ranges, erp's own label
+    http = "http"       # the carrier's JSON-over-HTTP API: its number and its label
+
+
+#: what the screens call the adapters
+CARRIER_ADAPTER_LABELS = {
+    CarrierAdapterKind.postal: _l("Tracking ranges and erp's label (postal)"),
+    CarrierAdapterKind.http: _l("Carrier API (JSON over HTTP): the carrier's number and label")}
+
+
 class Carrier(db.Model):
     """A postal operator or express courier the retailer hands parcels to."""
 
@@ -62,6 +76,12 @@ class Carrier(db.Model):
     kind: Mapped[CarrierKind] = mapped_column(_enum(CarrierKind), default=CarrierKind.postal)
     account_number: Mapped[str | None] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(default=True)
+    adapter: Mapped[CarrierAdapterKind] = mapped_column(
+        _enum(CarrierAdapterKind), default=CarrierAdapterKind.postal,
+        server_default=CarrierAdapterKind.postal.value)
+    api_endpoint: Mapped[str | None] = mapped_column(String(200))   # base URL of the API
+    api_token: Mapped[str | None] = mapped_column(String(200))      # bearer token (a secret)
+    api_timeout_s: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
 
     services: Mapped[list[ShippingService]] = relationship(
         back_populates="carrier", order_by="ShippingService.code")
@@ -118,6 +138,8 @@ class ShippingService(db.Model):
     cutoff: Mapped[str] = mapped_column(String(5), default="15:00")  # local HH:MM hand-over
     requires_phone: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+    #: the carrier's own code of the service (its API); empty: the same as ``code``
+    carrier_service_code: Mapped[str | None] = mapped_column(String(40))
 
     carrier: Mapped[Carrier] = relationship(back_populates="services")
     zones: Mapped[list[ServiceZone]] = relationship(
@@ -455,6 +477,31 @@ class ParcelLine(db.Model):
     def value(self) -> Decimal:
         """Return quantity x unit value."""
         return self.unit_value * self.quantity
+
+
+class ParcelLabel(db.Model):
+    """A booking with a carrier's API: its tracking number, its own id and its label PDF.
+
+    A parcel has at most one live booking (``cancelled_at`` empty); a voided label keeps its
+    row, cancelled, so ``attempt`` counts the bookings and the next one sends a new
+    idempotency key.
+    """
+
+    __tablename__ = "parcel_label"
+    __table_args__ = (UniqueConstraint("parcel_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id", ondelete="CASCADE"),
+                                           index=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    idempotency_key: Mapped[str] = mapped_column(String(60))
+    tracking_number: Mapped[str] = mapped_column(String(40))
+    carrier_reference: Mapped[str | None] = mapped_column(String(80))
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    booked_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    parcel: Mapped[Parcel] = relationship()
 
 
 # --- dispatch ----------------------------------------------------------------------------------

@@ -63,6 +63,8 @@ class ShipmentRequest:
 
     ``reference`` is erp's parcel number; a carrier that sees the same reference twice must
     answer with the first booking (the adapter sends it as the idempotency key).
+    ``idempotency_key`` overrides that key: a parcel whose label was voided is booked anew
+    under ``<reference>-<attempt>``, so the carrier does not answer with the cancelled booking.
     """
 
     reference: str
@@ -77,6 +79,12 @@ class ShipmentRequest:
     declared_value: Decimal
     lines: tuple[ShipmentLine, ...] = ()
     ioss_number: str | None = None
+    idempotency_key: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Return the idempotency key the booking is sent with."""
+        return self.idempotency_key or self.reference
 
 
 @dataclass(frozen=True)

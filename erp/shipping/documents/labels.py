@@ -36,10 +36,11 @@ from erp.core.money import format_money
 from erp.core.pdf import LABEL_100x150, draw_lines, in_english
 from erp.extensions import db
 from erp.shipping.errors import ShippingError
-from erp.shipping.models import CustomsForm, Parcel, ParcelState, ShippingService
+from erp.shipping.models import CustomsForm, Parcel, ParcelLabel, ParcelState, ShippingService
 
 __all__ = ["CATEGORIES", "CERTIFICATION", "Sender", "addressee_lines", "batch_parcels",
-           "country_name", "kg", "label_pdf", "load_parcels", "missing_glyphs", "money",
+           "carrier_labels", "country_name", "kg", "label_pdf", "load_parcels",
+           "missing_glyphs", "money",
            "parcel_counts", "parcel_of", "posting_date", "sender", "wave_parcels"]
 
 PAGE_W, PAGE_H = LABEL_100x150
@@ -396,9 +397,56 @@ def _spaced(number: str) -> str:
     return number
 
 
-@in_english
+def carrier_labels(parcel_ids: Iterable[int]) -> dict[int, bytes]:
+    """Return ``{parcel id: label PDF}`` of the parcels booked through a carrier's API."""
+    ids = list(parcel_ids)
+    out: dict[int, bytes] = {}
+    for start in range(0, len(ids), 900):
+        out.update(db.session.execute(
+            select(ParcelLabel.parcel_id, ParcelLabel.pdf)
+            .where(ParcelLabel.parcel_id.in_(ids[start:start + 900]),
+                   ParcelLabel.cancelled_at.is_(None), ParcelLabel.pdf.is_not(None))).all())
+    return out
+
+
 def label_pdf(parcels: Sequence[Parcel]) -> bytes:
-    """Return one PDF with a 100 x 150 mm label page per parcel.
+    """Return one PDF with the label pages of the parcels, in their order.
+
+    A parcel booked through its carrier's API prints the carrier's own label (the pages it
+    sent); every other parcel gets erp's 100 x 150 mm label page.
+
+    :raises ShippingError: if a parcel has no tracking number yet (not labelled).
+    """
+    parcels = list(parcels)
+    stored = carrier_labels([p.id for p in parcels if p.id is not None])
+    if not stored:
+        return own_label_pdf(parcels)
+    own = [p for p in parcels if p.id not in stored]
+    return _merged(parcels, stored, own_label_pdf(own) if own else None)
+
+
+def _merged(parcels: Sequence[Parcel], stored: dict[int, bytes], own: bytes | None) -> bytes:
+    """Return the pages of ``own`` (one per parcel not in ``stored``) and the stored labels."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    own_pages = iter(PdfReader(io.BytesIO(own)).pages) if own else iter(())
+    for parcel in parcels:
+        if parcel.id in stored:
+            for page in PdfReader(io.BytesIO(stored[parcel.id])).pages:
+                writer.add_page(page)
+        else:
+            writer.add_page(next(own_pages))
+    writer.add_metadata({"/Title": "Parcel labels" if len(parcels) != 1
+                         else f"Label {parcels[0].number}"})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+@in_english
+def own_label_pdf(parcels: Sequence[Parcel]) -> bytes:
+    """Return one PDF with erp's 100 x 150 mm label page per parcel.
 
     :raises ShippingError: if a parcel has no tracking number yet (not labelled).
     """

@@ -29,6 +29,7 @@ from erp.orders.hooks import IntakeOrder
 from erp.shipping.errors import ShippingError
 from erp.shipping.models import (
     Carrier,
+    CarrierAdapterKind,
     CarrierKind,
     CustomsDocs,
     ServiceRate,
@@ -48,8 +49,12 @@ MAX_PRICE = Decimal("1e9")
 #: the fields of a service that :func:`update_service` may change
 SERVICE_FIELDS = ("code", "name", "tracking_kind", "customs_docs", "max_weight_g",
                   "max_longest_mm", "max_sum_mm", "volumetric_divisor", "cutoff",
-                  "requires_phone", "active")
-CARRIER_FIELDS = ("code", "name", "kind", "account_number", "active")
+                  "requires_phone", "active", "carrier_service_code")
+CARRIER_FIELDS = ("code", "name", "kind", "account_number", "active", "adapter", "api_endpoint",
+                  "api_token", "api_timeout_s")
+API_ENDPOINT_RE = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/[^\s]*)?$")
+#: what the audit keeps instead of a carrier's API token
+SECRET = "(secret)"
 
 
 # --------------------------------------------------------------------------- cleaning
@@ -194,7 +199,53 @@ def _carrier_values(values: dict[str, Any]) -> dict[str, Any]:
                              required=False)
         elif key == "active":
             out[key] = bool(value)
+        elif key == "adapter":
+            out[key] = _enum(CarrierAdapterKind, value or CarrierAdapterKind.postal, field=key,
+                             label=_("The booking adapter"))
+        elif key == "api_endpoint":
+            text = _text(value, field=key, label=_("The API endpoint"), limit=200,
+                         required=False)
+            if text and not API_ENDPOINT_RE.match(text):
+                raise ValidationError(_("%(url)s is not an API endpoint: give the carrier's "
+                                        "base URL, e.g. https://api.carrier.example.",
+                                        url=repr(text)), field=key)
+            out[key] = text.rstrip("/") if text else None
+        elif key == "api_token":
+            out[key] = _text(value, field=key, label=_("The API token"), limit=200,
+                             required=False)
+        elif key == "api_timeout_s":
+            out[key] = _whole(value, field=key, label=_("The API time-out (s)"), minimum=1,
+                              maximum=120)
     return out
+
+
+def _check_api(values: dict[str, Any], carrier: Carrier | None = None) -> None:
+    """Refuse an API carrier without an endpoint or a token."""
+    def current(key):
+        return values[key] if key in values else getattr(carrier, key, None)
+
+    if current("adapter") != CarrierAdapterKind.http:
+        return
+    if not current("api_endpoint"):
+        raise ValidationError(_("A carrier booked through its API needs the API endpoint."),
+                              field="api_endpoint")
+    if not current("api_token"):
+        raise ValidationError(_("A carrier booked through its API needs the API token."),
+                              field="api_token")
+
+
+def _hide_token(changes: dict) -> dict:
+    if "api_token" in changes:
+        before, after = changes["api_token"]
+        changes["api_token"] = [SECRET if before else None, SECRET if after else None]
+    return changes
+
+
+def mask_token(token: str | None) -> str:
+    """Return a token as screens show it: its last 4 characters only."""
+    if not token:
+        return ""
+    return f"…{token[-4:]}" if len(token) > 8 else "…"
 
 
 #: what a service's limits are called in messages
@@ -223,6 +274,13 @@ def _service_values(values: dict[str, Any]) -> dict[str, Any]:
             out[key] = clean_cutoff(value)
         elif key in ("requires_phone", "active"):
             out[key] = bool(value)
+        elif key == "carrier_service_code":
+            text = str(value or "").strip()
+            if text and not SERVICE_CODE_RE.match(text):
+                raise ValidationError(_("%(code)s is not a service code: use 1-40 letters, "
+                                        "digits, '.', '-' or '_'.", code=repr(text)),
+                                      field=key)
+            out[key] = text or None
     return out
 
 
@@ -236,22 +294,32 @@ def carrier_by_code(code: Any) -> Carrier | None:
 
 
 def create_carrier(*, code: str, name: str, kind: CarrierKind | str = CarrierKind.postal,
-                   account_number: str | None = None, actor) -> Carrier:
+                   account_number: str | None = None,
+                   adapter: CarrierAdapterKind | str = CarrierAdapterKind.postal,
+                   api_endpoint: str | None = None, api_token: str | None = None,
+                   api_timeout_s: int = 10, actor) -> Carrier:
     """Create an active carrier.
 
-    :raises ValidationError: for a malformed code, a missing name or an unknown kind.
+    ``adapter`` ``http`` books its parcels through its API at ``api_endpoint`` with
+    ``api_token`` (both then required), waiting ``api_timeout_s`` seconds per call.
+
+    :raises ValidationError: for a malformed code, a missing name, an unknown kind or adapter,
+        a bad endpoint or time-out, or an API carrier without endpoint or token.
     :raises ShippingError: if another carrier has the code.
     """
     values = _carrier_values({"code": code, "name": name, "kind": kind,
-                              "account_number": account_number})
+                              "account_number": account_number, "adapter": adapter,
+                              "api_endpoint": api_endpoint, "api_token": api_token,
+                              "api_timeout_s": api_timeout_s})
+    _check_api(values)
     if carrier_by_code(values["code"]) is not None:
         raise ShippingError(_('To create carrier "%(code)s", you must choose another code: a '
                               "carrier already uses it.", code=values["code"]), field="code")
     carrier = Carrier(**values, active=True)
     db.session.add(carrier)
     db.session.flush()
-    audit.record(carrier, "carrier.created", actor=actor, changes={
-        key: [None, value] for key, value in values.items() if value is not None})
+    audit.record(carrier, "carrier.created", actor=actor, changes=_hide_token({
+        key: [None, value] for key, value in values.items() if value is not None}))
     return carrier
 
 
@@ -261,6 +329,7 @@ def update_carrier(carrier: Carrier, *, actor, **fields: Any) -> Carrier:
     if unknown:
         raise TypeError(f"update_carrier() got fields it cannot change: {sorted(unknown)}")
     values = _carrier_values(fields)
+    _check_api(values, carrier)
     if "code" in values:
         other = carrier_by_code(values["code"])
         if other is not None and other is not carrier:
@@ -271,7 +340,7 @@ def update_carrier(carrier: Carrier, *, actor, **fields: Any) -> Carrier:
     if changes:
         for key in changes:
             setattr(carrier, key, values[key])
-        audit.record(carrier, "carrier.updated", actor=actor, changes=changes)
+        audit.record(carrier, "carrier.updated", actor=actor, changes=_hide_token(changes))
         db.session.flush()
     return carrier
 
@@ -290,7 +359,8 @@ def create_service(carrier: Carrier, *, code: str, name: str,
                    tracking_kind: TrackingKind | str, customs_docs: CustomsDocs | str,
                    max_weight_g: int = 0, max_longest_mm: int = 0, max_sum_mm: int = 0,
                    volumetric_divisor: int = 0, cutoff: str = "15:00",
-                   requires_phone: bool = False, actor) -> ShippingService:
+                   requires_phone: bool = False, carrier_service_code: str | None = None,
+                   actor) -> ShippingService:
     """Create an active service of ``carrier``; limits are >= 0 (0 = no limit).
 
     :raises ValidationError: for a bad code, name, kind, limit or cut-off (naming the field).
@@ -300,7 +370,7 @@ def create_service(carrier: Carrier, *, code: str, name: str,
         "code": code, "name": name, "tracking_kind": tracking_kind, "customs_docs": customs_docs,
         "max_weight_g": max_weight_g, "max_longest_mm": max_longest_mm, "max_sum_mm": max_sum_mm,
         "volumetric_divisor": volumetric_divisor, "cutoff": cutoff,
-        "requires_phone": requires_phone})
+        "requires_phone": requires_phone, "carrier_service_code": carrier_service_code})
     if service_by_code(values["code"]) is not None:
         raise ShippingError(_('To create service "%(code)s", you must choose another code: a '
                               "service already uses it.", code=values["code"]), field="code")

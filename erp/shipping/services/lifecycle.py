@@ -27,7 +27,7 @@ from erp.extensions import db
 from erp.orders.models import CustomerOrder, OrderState
 from erp.shipping.errors import ShippingError
 from erp.shipping.models import Parcel, ParcelState, PickTask, PickWave
-from erp.shipping.services import packing
+from erp.shipping.services import bookings, packing
 from erp.shipping.services.customs import CustomsContext
 from erp.shipping.services.parcels import refresh_destination, void, void_label
 from erp.warehouse.services import RestockSpec, restock
@@ -106,8 +106,10 @@ def cancel_order_parcels(order: CustomerOrder, *, actor, reason: str, **_signal)
     voided = []
     for parcel in parcels:
         if parcel.state in _OPEN:
-            batch = {"batch": parcel.batch.number} if parcel.batch_id is not None else None
-            void(parcel, reason=note, actor=actor, changes=batch)
+            changes = {"batch": parcel.batch.number} if parcel.batch_id is not None else {}
+            if parcel.state == P.labelled:  # a carrier's booking is cancelled with it
+                changes.update(bookings.cancel(parcel, actor=actor))
+            void(parcel, reason=note, actor=actor, changes=changes or None)
             voided.append(parcel.number)
     if voided:
         details["parcels_voided"] = voided

@@ -46,6 +46,7 @@ from erp.shipping.models import (
     ParcelState,
     ShippingService,
 )
+from erp.shipping.services import bookings
 from erp.shipping.services.carriers import zone_of
 from erp.shipping.services.customs import CustomsContext, check_customs, ioss_for, is_dutiable
 from erp.shipping.services.tracking import draw_numbers
@@ -108,7 +109,8 @@ def label_parcels(parcels: Iterable[Parcel], *, actor) -> list[Parcel]:
     """Give packed parcels their tracking numbers (one draw per service); packed -> labelled.
 
     All or nothing: every parcel is checked (after locking the orders, then the parcels)
-    before a number is drawn.
+    before a number is drawn. A parcel whose carrier books through its API is booked with it
+    (:mod:`erp.shipping.services.bookings`): the carrier's number and label.
 
     :raises ShippingError: naming a parcel that is not packed, is in a dispatch batch (its label
         was voided there: take it out first), whose order is on hold (naming the hold) or
@@ -144,13 +146,21 @@ def label_parcels(parcels: Iterable[Parcel], *, actor) -> list[Parcel]:
                 country=order.country, order=order.number))
         check_customs(parcel)
     by_service: dict[int, list[Parcel]] = defaultdict(list)
+    to_book: list[Parcel] = []
     for parcel in parcels:
-        by_service[parcel.service_id].append(parcel)
+        if bookings.books_with_api(parcel):
+            to_book.append(parcel)
+        else:
+            by_service[parcel.service_id].append(parcel)
+    # the carriers' bookings first: nothing is written before every one came back
+    booked = bookings.book(to_book, actor=actor)
     now = utcnow()
     drawn: list[tuple[Parcel, str]] = []
     for group in by_service.values():
         numbers = draw_numbers(group[0].service, len(group), actor=actor)
         drawn.extend(zip(group, numbers, strict=True))
+    bookings.record(booked)
+    drawn.extend((item.parcel, item.booking.tracking_number) for item in booked)
     if not drawn:
         return parcels
     # one executemany UPDATE and one audit INSERT (a wave's parcels are labelled together)
@@ -191,6 +201,9 @@ def void_parcel(parcel: Parcel, *, reason: str, actor) -> Parcel:
 
     :raises ShippingError: without a reason, or if the parcel is dispatched, voided already, or
         in a dispatch batch (take it out of the batch first).
+    :raises CarrierRefusedError: when the carrier refuses to cancel its booking (it collected
+        the parcel already), with its reason; CarrierUnavailableError when it cannot be
+        reached. The parcel is not voided then.
     """
     reason = (reason or "").strip()
     if not reason:
@@ -211,7 +224,8 @@ def void_parcel(parcel: Parcel, *, reason: str, actor) -> Parcel:
         raise ShippingError(_("Parcel %(parcel)s is in dispatch batch %(batch)s; take it out of "
                               "the batch before voiding it.", parcel=parcel.number,
                               batch=batch.number if batch else parcel.batch_id))
-    void(parcel, reason=reason, actor=actor)
+    cancelled = bookings.cancel(parcel, actor=actor) if parcel.state == P.labelled else {}
+    void(parcel, reason=reason, actor=actor, changes=cancelled or None)
     order = parcel.order
     if order.state == OrderState.packed:
         mark_repacking(order, actor=actor,
@@ -269,6 +283,7 @@ def void_label(parcel: Parcel, *, reason: str, actor, changes: dict | None = Non
     :returns: a notice for the user.
     """
     old = PARCEL_STATES.check(parcel, P.packed)
+    changes = {**(changes or {}), **bookings.cancel(parcel, actor=actor)}
     number = parcel.tracking_number
     parcel.state = P.packed
     parcel.tracking_number = None

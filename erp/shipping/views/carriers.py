@@ -84,7 +84,8 @@ def _carrier_form(carrier: Carrier | None):
         update=lambda c, **v: carriers.update_carrier(c, actor=current_user, **v),
         # the service names the carrier after saving: core fills in {obj.code}
         saved=_("Carrier %(code)s saved.", code="{obj.code}"), next_url=url_for(".carrier_list"),
-        template="shipping/carriers/carrier_form.html", carrier=carrier)
+        template="shipping/carriers/carrier_form.html", carrier=carrier,
+        token_hint=carriers.mask_token(carrier.api_token) if carrier else "")
 
 
 @bp.route("/carriers/new", methods=["GET", "POST"])
