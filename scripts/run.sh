@@ -12,4 +12,5 @@ SIM_PORT=${3:-${ERP_CARRIER_SIM_PORT:-5081}}
 SIM_PID=$!
 trap 'kill "$SIM_PID" 2>/dev/null || true; wait "$SIM_PID" 2>/dev/null || true' EXIT INT TERM
 
-"$BIN/erp" run --host 127.0.0.1 --port "$PORT"
+# the periodic work (webhook deliveries, tracking polls, lost parcels) runs in the app process
+ERP_TICKER=${ERP_TICKER:-1} "$BIN/erp" run --host 127.0.0.1 --port "$PORT"
