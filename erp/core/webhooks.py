@@ -85,7 +85,7 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
 from erp.core import audit, events, periodic, transactions
 from erp.core.errors import FieldErrors, ValidationError
 from erp.core.events import OutboxEvent
-from erp.core.i18n import _, _l
+from erp.core.i18n import _, _l, format_number
 from erp.core.models import User, utcnow
 from erp.core.settings import SettingDef, _positive_int, declare
 from erp.core.types import UtcDateTime
@@ -133,7 +133,7 @@ class DeliveryState(StrEnum):
 
 
 STATE_LABELS = {
-    DeliveryState.pending: _l("pending"),
+    DeliveryState.pending: _l("waiting to be sent"),
     DeliveryState.delivered: _l("delivered"),
     DeliveryState.dead: _l("dead"),
 }
@@ -342,7 +342,7 @@ def replay_events(endpoint: WebhookEndpoint, *, event_ids: Iterable[int] | None 
     rows = db.session.execute(stmt.order_by(OutboxEvent.seq).limit(REPLAY_LIMIT + 1)).all()
     if len(rows) > REPLAY_LIMIT:
         raise ValidationError(_("To replay events, choose a shorter period: at most %(limit)s "
-                                "events are replayed at once.", limit=f"{REPLAY_LIMIT:,}"),
+                                "events are replayed at once.", limit=format_number(REPLAY_LIMIT)),
                               field="since")
     if not rows:
         raise ValidationError(_("There is no event to replay in that period."), field="since")
