@@ -658,7 +658,7 @@ def run(*, now: datetime | None = None, rng: random.Random | None = None,
     try:
         while max_batches is None or totals["batches"] < max_batches:
             clock = now or utcnow()
-            batch = claim(now=clock, timeout=timeout)
+            batch = claim(now=clock, limit=CLAIM_BATCH, timeout=timeout)
             if not batch:
                 break
             totals["batches"] += 1
