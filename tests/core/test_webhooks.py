@@ -436,3 +436,20 @@ def test_the_periodic_task_sends_what_is_due(app, receiver):
     result = periodic.run_task("webhooks.deliver")
     assert result["delivered"] == 1
     assert len(receiver.requests) == 1
+
+
+@pytest.mark.postgres
+def test_a_pump_skips_the_rows_another_is_claiming(app, receiver):
+    from sqlalchemy.orm import Session
+    endpoint_for(receiver, types=["stock.changed"])
+    events.emit_many("stock.changed", [(None, {"sku": f"S{n}"}) for n in range(4)])
+    db.session.commit()
+    events.sequence_all()
+    webhooks.fan_out()
+    now = utcnow() + timedelta(seconds=1)
+    with Session(db.engine) as other:
+        locked = set(other.scalars(webhooks._due(now, 2)))  # mid-claim: rows locked
+        claimed = webhooks.claim(now=now)  # does not wait for them: takes the others
+        other.rollback()
+    assert len(locked) == 2
+    assert {c.id for c in claimed} == {d.id for d in deliveries()} - locked
