@@ -108,6 +108,8 @@ def create_app(config: Mapping | None = None) -> Flask:
 
     from erp.core import events
     events.init_app(app)
+    from erp.core import webhooks
+    webhooks.init_app(app)
     if app.config.get("ERP_TICKER") and not app.config.get("TESTING") \
             and os.environ.get("WERKZEUG_RUN_MAIN", "true") == "true":
         from erp.core import periodic

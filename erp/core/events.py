@@ -225,8 +225,10 @@ def flush_coalesced(*, now: datetime | None = None, force: bool = False) -> int:
 
 # --------------------------------------------------------------------------- the sequencer
 
-_SET_SEQ = update(OutboxEvent).where(OutboxEvent.id == bindparam("key_id")).values(
-    seq=bindparam("new_seq")).execution_options(synchronize_session=False)
+# a Core UPDATE: the ORM's form, executed with a list of parameters, would be taken for its
+# "bulk UPDATE by primary key", which refuses a WHERE on a bound parameter
+_SET_SEQ = OutboxEvent.__table__.update().where(
+    OutboxEvent.__table__.c.id == bindparam("key_id")).values(seq=bindparam("new_seq"))
 
 
 _LOCK = (update(Sequence).where(Sequence.name == SEQUENCE_NAME)

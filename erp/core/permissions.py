@@ -45,6 +45,8 @@ PERMISSIONS: dict[str, Any] = {
     "orders.view": _l("search and read customer orders, export order lists"),
     "orders.edit": _l("import orders, hold, release, cancel, edit addresses, allocate"),
     "orders.manage_tokens": _l("create and revoke API tokens of the storefront"),
+    "webhooks.manage": _l("register webhook endpoints of the storefront, read their deliveries "
+                          "and replay events"),
     "shipping.view": _l("read waves, parcels, dispatch batches, carriers and the day board"),
     "shipping.work": _l("build waves, pick, pack, label, void parcels and dispatch batches"),
     "shipping.manage": _l("keep carriers, services, rate tables, tracking-number ranges and boxes"),

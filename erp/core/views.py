@@ -436,3 +436,5 @@ def delete_exchange_rate(rate_id: int):
     flash(_("Exchange rate deleted."), "success")
     return redirect(url_for("core.exchange_rate_list"))
 
+
+from erp.core import webhook_views  # noqa: E402,F401 - the webhook screens, on this blueprint

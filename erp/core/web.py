@@ -68,6 +68,7 @@ ADMIN_NAV: list[tuple[Any, str, str]] = [
     (_l("Settings"), "core.settings_page", "core.view_settings"),
     (_l("Exchange rates"), "core.exchange_rate_list", "core.view_settings"),
     (_l("API tokens"), "orders.token_list", "orders.manage_tokens"),
+    (_l("Webhooks"), "core.webhook_list", "webhooks.manage"),
     (_l("Personal data"), "privacy.subject_page", "privacy.export"),
 ]
 

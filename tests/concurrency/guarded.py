@@ -244,6 +244,18 @@ SAFE_TO_REPEAT: dict[str, str] = {
     "core.set_exchange_rate": "one rate per currency and date: a repeat replaces it with the "
                               "same value",
     "core.delete_exchange_rate": "a deleted rate cannot be deleted twice; the others find nothing",
+    "core.webhook_new": "each request registers its own endpoint with its own secret (shown "
+                        "once); nothing is sent until events follow, and a double click is "
+                        "caught by the form key",
+    "core.webhook_edit": _SAME_VALUES,
+    "core.webhook_rotate": "each request sets a new secret under the endpoint's row lock; the "
+                           "last one stays, and it is the one its page showed last",
+    "core.webhook_replay": "an explicit replay: each request queues the events again, which "
+                           "carry their webhook-id, so a receiver deduplicates them; a double "
+                           "click is caught by the form key",
+    "core.webhook_delivery_replay": "an explicit replay of one event (same webhook-id, which a "
+                                    "receiver deduplicates); a double click is caught by the "
+                                    "form key",
     "brands.create_brand": _ADMIN_LIST,
     "brands.edit_brand": _SAME_VALUES,
     "brands.toggle_brand_active": "sets the flag the form names, not a toggle",
