@@ -225,8 +225,12 @@ def flush_coalesced(*, now: datetime | None = None, force: bool = False) -> int:
 
 # --------------------------------------------------------------------------- the sequencer
 
-_SET_SEQ = update(OutboxEvent).where(OutboxEvent.id == bindparam("key_id")).values(
-    seq=bindparam("new_seq")).execution_options(synchronize_session=False)
+# On the table, not the entity: an ORM update() run with a list of parameters is SQLAlchemy's
+# "bulk UPDATE by primary key", which wants the key under its own name and refuses the
+# WHERE clause's bind parameter; the Core statement is one executemany.
+_OUTBOX = OutboxEvent.__table__
+_SET_SEQ = update(_OUTBOX).where(_OUTBOX.c.id == bindparam("key_id")).values(
+    seq=bindparam("new_seq"))
 
 
 _LOCK = (update(Sequence).where(Sequence.name == SEQUENCE_NAME)
