@@ -163,6 +163,9 @@ def update_order_address(number: str):
     data, error = _body()
     if error:
         return error
+    order = _find(number)
+    if order is None:
+        return _not_found(number)
     errors = {name: "is not an address field; the fields are "
                     f"{', '.join(ADDRESS_FIELDS)}" for name in data if name not in ADDRESS_FIELDS}
     errors.update({name: "must be text or null" for name, value in data.items()
@@ -173,9 +176,6 @@ def update_order_address(number: str):
     if errors:
         return jsonify(errors=errors), 422
     fields = {ADDRESS_FIELDS[name]: value for name, value in data.items()}
-    order = _find(number)
-    if order is None:
-        return _not_found(number)
     lock(order)
     if not services.can_edit_address(order):
         return _state_refusal(order)
