@@ -26,6 +26,8 @@ from erp.orders.api import api_bp, api_token_required, order_json
 #: the default and the largest page of every feed
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
+#: the largest sequence number (a signed 64-bit integer)
+MAX_SEQUENCE = 2**63 - 1
 
 
 def _bad(err: feeds.BadParameter):
@@ -83,7 +85,7 @@ def sequence_committed() -> None:
 def event_feed():
     """Return the events after the cursor ``after`` (a sequence number), in feed order."""
     try:
-        after = _int_arg("after", default=0, minimum=0)
+        after = _int_arg("after", default=0, minimum=0, maximum=MAX_SEQUENCE)
         limit = _limit()
         types = _types()
     except feeds.BadParameter as err:

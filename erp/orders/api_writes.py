@@ -145,6 +145,12 @@ def release_order(number: str):
     order = _find(number)
     if order is None:
         return _not_found(number)
+    lock(order)
+    if ORDER_STATES.enum(order.state) != OrderState.on_hold:
+        state = ORDER_STATES.enum(order.state).value
+        db.session.rollback()
+        return jsonify(error=f'Order "{number}" is not on hold, so there is nothing to '
+                             f'release; it is "{state}".', state=state), 409
     try:
         services.release_order(order, actor=None)
     except DomainError as err:

@@ -63,10 +63,11 @@ def decode_cursor(text: str, name: str) -> Cursor:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
         stamp, _, ident = raw.partition("|")
         changed_at = datetime.fromisoformat(stamp)
-        if changed_at.tzinfo is None:
-            raise ValueError(stamp)
-        return Cursor(changed_at, int(ident))
-    except (ValueError, UnicodeDecodeError, binascii.Error):
+        number = int(ident)
+        if changed_at.tzinfo is None or not 0 <= number < 2**63:
+            raise ValueError(raw)
+        return Cursor(changed_at.astimezone(UTC), number)
+    except (ValueError, OverflowError, UnicodeDecodeError, binascii.Error):
         raise BadParameter(name, f"{name} must be a cursor this API returned "
                                  "(next_cursor).") from None
 
@@ -81,7 +82,12 @@ def parse_time(text: str, name: str) -> datetime:
     except ValueError:
         raise BadParameter(name, f"{name} must be an ISO 8601 time, e.g. "
                                  "2026-12-01T00:00:00Z.") from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00, before the first year
+        raise BadParameter(name, f"{name} is out of range.") from None
 
 
 def _after(column, ident_column, cursor: Cursor | None):
