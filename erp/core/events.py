@@ -176,23 +176,35 @@ def register_coalesced(type_: str, build: Callable, *, interval_setting: str) ->
     COALESCED[type_] = Coalesced(type_, build, interval_setting)
 
 
-def _insert_ignore(table, rows: list[dict]):
-    """Return an INSERT of ``rows`` that skips rows whose primary key exists."""
+def _mark(table, rows: list[dict]):
+    """Return an INSERT of ``rows`` that keeps the existing row (and its time) on a conflict.
+
+    Not ``DO NOTHING``: the no-op update of an existing mark takes its row lock, so a
+    :func:`flush_coalesced` that would delete the mark waits for this transaction to commit
+    and builds the payload with its change. ``DO NOTHING`` takes no lock: the flush would
+    delete the mark, read the figures without the uncommitted change, and the change would
+    never be announced.
+    """
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(table).values(rows).on_conflict_do_nothing()
+    stmt = dialect_insert(table).values(rows)
+    return stmt.on_conflict_do_update(index_elements=[table.c.type, table.c.ref],
+                                      set_={"since": table.c.since})
 
 
 def mark_changed(type_: str, refs: Iterable[Any]) -> None:
-    """Note that ``refs`` changed for the coalesced ``type_`` (kept: the earliest time)."""
+    """Note that ``refs`` changed for the coalesced ``type_`` (kept: the earliest time).
+
+    Marks in ref order, as :func:`flush_coalesced` locks them: the two never deadlock.
+    """
     _check_type(type_)
     now = utcnow()
     rows = [{"type": type_, "ref": ref, "since": now} for ref in sorted({str(r) for r in refs})]
     if rows:
-        db.session.execute(_insert_ignore(OutboxPending.__table__, rows))
+        db.session.execute(_mark(OutboxPending.__table__, rows))
 
 
 def flush_coalesced(*, now: datetime | None = None, force: bool = False) -> int:
@@ -209,10 +221,12 @@ def flush_coalesced(*, now: datetime | None = None, force: bool = False) -> int:
     written = 0
     for spec in COALESCED.values():
         wait = timedelta(seconds=0 if force else int(settings.get(spec.interval_setting)))
+        # locked: a transaction that marked one of them and has not committed yet is waited
+        # for, so the payload built below has its change (see _mark)
         refs = list(db.session.scalars(
             select(OutboxPending.ref).where(OutboxPending.type == spec.type,
                                             OutboxPending.since <= now - wait)
-            .order_by(OutboxPending.ref)))
+            .order_by(OutboxPending.ref).with_for_update()))
         for start in range(0, len(refs), 1000):
             chunk = refs[start:start + 1000]
             # removed first: a change made while the payload is built marks the ref again
