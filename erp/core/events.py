@@ -30,6 +30,7 @@ per SKU, with the availability of that moment, once the SKU has waited the inter
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -38,7 +39,20 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, String, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Index,
+    String,
+    Text,
+    bindparam,
+    cast,
+    delete,
+    insert,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from erp.core.i18n import _l
@@ -293,20 +307,49 @@ def sequence_all() -> int:
 
 
 def envelope(event: OutboxEvent) -> dict[str, Any]:
-    """Return the event as the feed and the webhooks send it."""
+    """Return the event (or a row of its columns) as the feed and the webhooks send it."""
     return {"id": event.event_id, "type": event.type, "sequence": event.seq,
-            "timestamp": event.occurred_at.isoformat().replace("+00:00", "Z"),
-            "data": event.payload}
+            "timestamp": _timestamp(event.occurred_at), "data": event.payload}
+
+
+def _timestamp(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _page_query(columns, after: int, limit: int, types: Iterable[str] | None):
+    stmt = select(*columns).where(OutboxEvent.seq > after)
+    wanted = sorted(set(types or ()))
+    if wanted:
+        stmt = stmt.where(OutboxEvent.type.in_(wanted))
+    return stmt.order_by(OutboxEvent.seq).limit(limit)
 
 
 def page(*, after: int = 0, limit: int = 100, types: Iterable[str] | None = None
          ) -> list[OutboxEvent]:
     """Return up to ``limit`` sequenced events after the cursor ``after``, in feed order."""
-    stmt = select(OutboxEvent).where(OutboxEvent.seq > after)
-    wanted = sorted(set(types or ()))
-    if wanted:
-        stmt = stmt.where(OutboxEvent.type.in_(wanted))
-    return list(db.session.scalars(stmt.order_by(OutboxEvent.seq).limit(limit)))
+    return list(db.session.scalars(_page_query([OutboxEvent], after, limit, types)))
+
+
+_ENVELOPE_COLUMNS = [OutboxEvent.event_id, OutboxEvent.type, OutboxEvent.seq,
+                     OutboxEvent.occurred_at,
+                     # the stored JSON text as it is: decoded and encoded again it would
+                     # come out the same, at a third of a page's cost
+                     type_coerce(cast(OutboxEvent.payload, Text), Text).label("payload_json")]
+
+
+def page_json(*, after: int = 0, limit: int = 100, types: Iterable[str] | None = None
+              ) -> list[tuple[int, str]]:
+    """Return :func:`page`'s events as ``(seq, envelope as JSON text)`` (the pull feed).
+
+    Plain rows rather than entities, and the payload's stored text spliced in: building
+    500 objects in the identity map, and decoding and encoding their payloads, cost more
+    than the query (``events_feed`` benchmark). The text is :func:`envelope`'s, as JSON.
+    """
+    dumps = json.dumps
+    return [(row.seq, f'{{"id":{dumps(row.event_id)},"type":{dumps(row.type)},'
+                      f'"sequence":{int(row.seq)},"timestamp":{dumps(_timestamp(row.occurred_at))},'
+                      f'"data":{row.payload_json}}}')
+            for row in db.session.execute(_page_query(_ENVELOPE_COLUMNS, after, limit, types))]
 
 
 # --------------------------------------------------------------------------- listeners

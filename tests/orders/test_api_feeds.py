@@ -288,3 +288,13 @@ def test_products_page_by_cursor(get, catalog, create_product):
         codes += [p["code"] for p in body["products"]]
     assert sorted(codes) == sorted(["TSHIRT", "MUG"] + [f"EXTRA-{n}" for n in range(4)])
     assert len(codes) == 6
+
+
+def test_the_feed_sends_each_event_as_its_envelope(get):
+    """The feed writes its JSON from the stored text; it must say what envelope() says."""
+    events.emit("refund.approved", {"order": "WEB-1", "amount": "10.50", "note": "Ünïcode \"q\"",
+                                    "nested": {"list": [1, 2.5, None, True]}})
+    emit(2)
+    db.session.commit()
+    body = get("/api/v1/events").get_json()
+    assert body["events"] == [events.envelope(event) for event in events.page()]
