@@ -157,6 +157,7 @@ def run(names: list[str], quick: bool, before: bool = False) -> int:
     (``make bench`` does; the test suite's smoke runs do not).
     """
     from bench import (  # noqa: F401 - registers them
+        events_feed,
         suites,
         suites_jobs,
         suites_load,

@@ -44,6 +44,8 @@ TARGETS: dict[str, list[tuple[str, str, float, tuple[str, ...] | None]]] = {
     "allocate_all": [("seconds", "<", 20, SQLITE)],
     # issue 17: 10,000 events delivered to a local receiver by one worker
     "webhook_fanout": [("seconds", "<", 60, BOTH)],
+    # issue 17: 100,000 events paged through GET /api/v1/events, 500 a page
+    "events_feed": [("seconds", "<", 10, BOTH)],
 }
 RELATIVE = "ratio_to_before"
 

@@ -63,6 +63,10 @@ class Product(db.Model):
     description: Mapped[str | None] = mapped_column(Text)
     spec_version_id: Mapped[int | None] = mapped_column(ForeignKey("specification_version.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    #: any change of the product's own row; the storefront's catalog feed
+    #: (``GET /api/v1/products?updated_since=``) also counts its SKUs' ``updated_at``
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow,
+                                                 index=True)
 
     brand: Mapped[Brand] = relationship(lazy="joined")
     category: Mapped[Category] = relationship(lazy="joined")

@@ -113,11 +113,16 @@ def api_token_required(view: Callable) -> Callable:
     return wrapped
 
 
-def order_json(order: CustomerOrder, *, tracking: bool = True) -> dict:
+def order_json(order: CustomerOrder, *, tracking: bool = True,
+               tracking_numbers: list[str] | None = None) -> dict:
     """Return an order as the API shows it.
 
-    ``tracking=False`` skips the look-up of tracking numbers (a just-created order has none).
+    ``tracking=False`` skips the look-up of tracking numbers (a just-created order has none);
+    a list (``tracking_numbers``) gives them, looked up for a whole page at once.
     """
+    if tracking_numbers is None:
+        tracking_numbers = (hooks.tracking_numbers_for([order.id]).get(order.id, [])
+                            if tracking else [])
     return {
         "number": order.number, "state": order.state.value, "channel": order.channel,
         "placed_at": order.placed_at.isoformat(), "customer_name": order.customer_name,
@@ -133,9 +138,13 @@ def order_json(order: CustomerOrder, *, tracking: bool = True) -> dict:
         "lines": [{"sku": line.sku.code, "quantity": line.quantity,
                    "unit_price": str(line.unit_price), "allocated_quantity": line.allocated_qty}
                   for line in order.lines],
-        "tracking_numbers": (hooks.tracking_numbers_for([order.id]).get(order.id, [])
-                             if tracking else []),
+        "tracking_numbers": tracking_numbers,
+        "updated_at": _timestamp(order.updated_at),
     }
+
+
+def _timestamp(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 @api_bp.post("/orders")
@@ -213,3 +222,6 @@ def openapi():
     """Serve the OpenAPI 3.1 document describing this API."""
     from erp.orders.openapi import OPENAPI
     return jsonify(OPENAPI)
+
+
+from erp.orders import api_feeds, api_writes  # noqa: E402,F401 - their routes join api_bp

@@ -1,20 +1,15 @@
 """Extension points that packages above orders fill in.
 
 DESIGN keeps the import direction one way: orders never imports shipping or after-sales. The
-<<<<<<< HEAD
-order screens and API still show tracking numbers and parcels, so those packages register
-functions here when they are imported, and orders calls whatever is registered.
+order screens and API still show tracking numbers and parcels, and intake must refuse an order
+that cannot ship (shipping knows services, countries served and limits), so those packages
+register functions here when they are imported, and orders calls whatever is registered.
 
 The lifecycle of an order reaches into the packages above it too (a cancelled order's parcels
 must not leave, a new address needs a new label). Orders announces those changes on the
 blinker signals below, inside the same transaction; the packages above connect to them. A
 receiver may refuse the change by raising a :class:`~erp.core.errors.DomainError` before it
 changes anything, and the whole change is then refused.
-=======
-order screens and API still show tracking numbers and parcels, and intake must refuse an order
-that cannot ship (shipping knows services, countries served and limits), so those packages
-register functions here when they are imported, and orders calls whatever is registered.
->>>>>>> wt-intake
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from erp.core.events import EVENT_TYPES
+
 _ERRORS = {"type": "object", "required": ["errors"], "properties": {"errors": {
     "type": "object", "additionalProperties": {"type": "string"},
     "description": 'Messages by field path, e.g. "lines[1].quantity": "must be a whole number".'}}}
@@ -75,16 +77,77 @@ def _json(ref: str, description: str) -> dict:
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
 
 
+_NUMBER = {"name": "number", "in": "path", "required": True,
+           "description": "The storefront's order number.",
+           "schema": {"type": "string", "minLength": 1}}
+_LIMIT = {"name": "limit", "in": "query", "required": False,
+          "description": "Items per page: 1 to 500, default 100.",
+          "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}}
+_UPDATED_SINCE = {"name": "updated_since", "in": "query", "required": False,
+                  "description": "ISO 8601 time (UTC without an offset): only what changed at "
+                                 "or after it.",
+                  "schema": {"type": "string", "format": "date-time"}}
+_BAD_PARAMETER = _json("ParameterError", "A query parameter cannot be read (not a number, "
+                                         "beyond its range, not a cursor this API gave, an "
+                                         "unknown event type); the parameter is named.")
+_STATE_CONFLICT = _json("StateConflict", "The order's state does not allow this change; the "
+                                         "message and ``state`` name it. Nothing changed.")
+_NO_ORDER = _json("Error", "No order has this number.")
+_REASON_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "$ref": "#/components/schemas/ReasonIn"}}}}
+
+
+def _write(summary: str, operation: str, description: str, *, body: dict | None,
+           ok: str = "Order") -> dict:
+    """Return a POST operation on one order (cancel, hold, release, address)."""
+    op = {"summary": summary, "operationId": operation, "description": description,
+          "parameters": [_NUMBER,
+                         {"name": "Idempotency-Key", "in": "header", "required": False,
+                          "description": "A repeat with the same key (and body) replays the "
+                                         "first answer.",
+                          "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+                                     "pattern": "^[\\x20-\\x7e]+$"}}],
+          "responses": {
+              "200": _json(ok, "The order as it is now."),
+              "400": _json("Error", "The body is not JSON, or the Idempotency-Key is "
+                                    "malformed."),
+              "401": _UNAUTHORIZED, "404": _NO_ORDER,
+              "409": _STATE_CONFLICT,
+              "422": {"description": "A field was refused (each is named), or the "
+                                     "Idempotency-Key was used with another request.",
+                      "content": {"application/json": {"schema": {"anyOf": [
+                          {"$ref": "#/components/schemas/ValidationErrors"},
+                          {"$ref": "#/components/schemas/Error"}]}}}},
+              "429": _TOO_MANY}}
+    if body is not None:
+        op["requestBody"] = body
+    return op
+
+
 OPENAPI: dict = {
     "openapi": "3.1.0",
     "info": {"title": "ERP storefront API", "version": "1.0.0",
-             "description": "Order intake, order status and stock for the retailer's web store. "
+             "description": "Order intake, order status and changes (cancel, hold, release, "
+                            "address), stock, the event feed and the catalog feed for the "
+                            "retailer's web store. "
                             "Tokens are created by an admin under Admin > API tokens. "
                             "Requests are rate limited per token (429 with Retry-After)."},
     "servers": [{"url": "/api/v1"}],
     "security": _SECURED,
     "paths": {
-        "/orders": {"post": {
+        "/orders": {"get": {
+            "summary": "Orders changed since a time, oldest change first",
+            "operationId": "listChangedOrders",
+            "description": "Pages by ``after`` (the ``next_cursor`` of the page before) in "
+                           "(updated_at, id) order. For a gap-free record of every change, "
+                           "follow /events instead: a timestamp is drawn before its commit.",
+            "parameters": [_UPDATED_SINCE,
+                           {"name": "after", "in": "query", "required": False,
+                            "description": "The next_cursor of the page before.",
+                            "schema": {"type": "string"}}, _LIMIT],
+            "responses": {"200": _json("OrderPage", "A page of orders."),
+                          "400": _BAD_PARAMETER, "401": _UNAUTHORIZED, "429": _TOO_MANY}},
+                    "post": {
             "summary": "Create an order (idempotent on its number)",
             "operationId": "createOrder",
             "requestBody": {"required": True, "content": {"application/json": {
@@ -112,6 +175,69 @@ OPENAPI: dict = {
             "responses": {"200": _json("Order", "The order."), "401": _UNAUTHORIZED,
                           "404": _json("Error", "No order has this number."),
                           "429": _TOO_MANY}}},
+        "/orders/{number}/cancel": {"post": _write(
+            "Cancel an order before it ships", "cancelOrder",
+            "Releases its reservations, voids its parcels not yet dispatched and writes "
+            "order.cancelled. A cancelled order is answered as it is (200, nothing changes). "
+            "409 once a parcel left or the order shipped (after-sales takes it from there).",
+            body=_REASON_BODY)},
+        "/orders/{number}/hold": {"post": _write(
+            "Put an order on hold", "holdOrder",
+            "Releases its reservations (picked goods stay at the packing bench) and writes "
+            "order.held. A held order is answered as it is (200). 409 once shipped or "
+            "cancelled.", body=_REASON_BODY)},
+        "/orders/{number}/release": {"post": _write(
+            "Take an order off hold", "releaseOrder",
+            "Sends it back to allocation (or to where its picked goods are) and writes "
+            "order.released. 409 when it is not on hold.", body=None)},
+        "/orders/{number}/address": {"post": _write(
+            "Correct an order's shipping address", "updateOrderAddress",
+            "Changes the fields given until the order ships; printed labels of its parcels "
+            "are voided (``notices`` names the parcels that need a new label). 409 once "
+            "shipped or cancelled; 422 names each bad field.",
+            body={"required": True, "content": {"application/json": {"schema": {
+                "$ref": "#/components/schemas/AddressIn"}}}}, ok="AddressChanged")},
+        "/events": {"get": {
+            "summary": "The event feed: outbox events in sequence order",
+            "operationId": "listEvents",
+            "description": "Committed events are numbered before the page is read, so a pull "
+                           "sees every committed event. Page with ``after`` = the "
+                           "``next_cursor`` of the page before: no event is skipped or "
+                           "repeated, even while events are being written.",
+            "parameters": [
+                {"name": "after", "in": "query", "required": False,
+                 "description": "The last sequence number seen (0, the default, is the start).",
+                 "schema": {"type": "integer", "minimum": 0,
+                            "maximum": 9223372036854775807, "default": 0}},
+                _LIMIT,
+                {"name": "type", "in": "query", "required": False,
+                 "description": "Only these event types (repeat the parameter, or separate "
+                                "them with commas).",
+                 "schema": {"type": "array", "items": {"type": "string",
+                                                       "enum": list(EVENT_TYPES)}},
+                 "style": "form", "explode": True}],
+            "responses": {"200": _json("EventPage", "A page of events."),
+                          "400": _BAD_PARAMETER, "401": _UNAUTHORIZED, "429": _TOO_MANY}}},
+        "/products": {"get": {
+            "summary": "The catalog feed: products changed since a time",
+            "operationId": "listProducts",
+            "description": "Brand, category path, text and SKUs (EAN, weight, price, "
+                           "availability). A product changes when it or one of its SKUs "
+                           "does. Inactive products and SKUs are listed with active: false, "
+                           "so the storefront can unpublish them. The ETag is strong (over "
+                           "the page's bytes): send it back in If-None-Match for a 304.",
+            "parameters": [_UPDATED_SINCE,
+                           {"name": "cursor", "in": "query", "required": False,
+                            "description": "The next_cursor of the page before.",
+                            "schema": {"type": "string"}}, _LIMIT,
+                           {"name": "If-None-Match", "in": "header", "required": False,
+                            "schema": {"type": "string"}}],
+            "responses": {
+                "200": {**_json("ProductPage", "A page of products."),
+                        "headers": {"ETag": {"schema": {"type": "string"}},
+                                    "Cache-Control": {"schema": {"type": "string"}}}},
+                "304": {"description": "The page is as it was for the ETag given."},
+                "400": _BAD_PARAMETER, "401": _UNAUTHORIZED, "429": _TOO_MANY}}},
         "/stock": {"get": {
             "summary": "Available, inbound and blocked quantities per active SKU",
             "operationId": "getStock",
@@ -151,7 +277,9 @@ OPENAPI: dict = {
                 "lines": {"type": "array", "items": {"type": "object", "properties": {
                     "sku": _TEXT, "quantity": {"type": "integer"}, "unit_price": _TEXT,
                     "allocated_quantity": {"type": "integer"}}}},
-                "tracking_numbers": {"type": "array", "items": _TEXT}}},
+                "tracking_numbers": {"type": "array", "items": _TEXT},
+                "updated_at": {**_TEXT, "format": "date-time",
+                               "description": "When the order last changed."}}},
             "Stock": {"type": "object", "required": ["stock"], "properties": {"stock": {
                 "type": "array", "items": {"$ref": "#/components/schemas/StockItem"}}}},
             "StockItem": {
@@ -169,6 +297,81 @@ OPENAPI: dict = {
                                 "description": "On hand that cannot be sold now: in "
                                                "quarantine, returns, packing, shipping or "
                                                "inactive bins, or frozen by a stock count."}}},
+            "OrderPage": {"type": "object", "required": ["orders", "next_cursor", "has_more"],
+                          "properties": {
+                              "orders": {"type": "array",
+                                         "items": {"$ref": "#/components/schemas/Order"}},
+                              "next_cursor": {**_OPT_TEXT, "description": "Pass as after."},
+                              "has_more": {"type": "boolean"}}},
+            "AddressChanged": {"allOf": [{"$ref": "#/components/schemas/Order"}, {
+                "type": "object", "required": ["changed", "notices"], "properties": {
+                    "changed": {"type": "array", "items": _TEXT,
+                                "description": "The fields whose value changed."},
+                    "notices": {"type": "array", "items": _TEXT,
+                                "description": "What the warehouse must do again, e.g. "
+                                               "print a new label."}}}]},
+            "ReasonIn": {"type": "object", "required": ["reason"], "properties": {
+                "reason": {**_TEXT, "minLength": 1, "maxLength": 200}}},
+            "AddressIn": {"type": "object", "minProperties": 1, "additionalProperties": False,
+                          "properties": {**_ADDRESS["properties"],
+                                         "phone": {**_OPT_TEXT, "maxLength": 40}}},
+            "Event": {"type": "object", "required": ["id", "type", "sequence", "timestamp",
+                                                     "data"],
+                      "properties": {
+                          "id": {**_TEXT, "description": "evt_ + 32 hex digits; the same in "
+                                                         "webhooks."},
+                          "type": {"type": "string", "enum": list(EVENT_TYPES)},
+                          "sequence": {"type": "integer", "minimum": 1},
+                          "timestamp": {**_TEXT, "format": "date-time"},
+                          "data": {"type": "object"}}},
+            "EventPage": {"type": "object", "required": ["events", "next_cursor", "has_more"],
+                          "properties": {
+                              "events": {"type": "array",
+                                         "items": {"$ref": "#/components/schemas/Event"}},
+                              "next_cursor": {"type": "integer", "minimum": 0,
+                                              "description": "Pass as after."},
+                              "has_more": {"type": "boolean"}}},
+            "Sku": {"type": "object", "required": ["code", "active", "available"],
+                    "properties": {
+                        "code": _TEXT, "active": {"type": "boolean"},
+                        "status": {"type": "string", "enum": ["active", "discontinued"]},
+                        "ean": {**_OPT_TEXT, "description": "GTIN-13 (a UPC-A with its "
+                                                            "leading zero)."},
+                        "barcode": _OPT_TEXT, "colour": _OPT_TEXT, "size": _OPT_TEXT,
+                        "weight_g": {"type": "integer", "minimum": 0},
+                        "price": {**_OPT_TEXT, "description": "List price, a decimal."},
+                        "currency": _OPT_TEXT,
+                        "available": {"type": "integer", "minimum": 0,
+                                      "description": "As /stock's available; 0 when "
+                                                     "inactive."},
+                        "in_stock": {"type": "boolean"}}},
+            "Product": {"type": "object", "required": ["code", "name", "active", "skus"],
+                        "properties": {
+                            "code": _TEXT, "name": _TEXT, "description": _OPT_TEXT,
+                            "active": {"type": "boolean",
+                                       "description": "False: unpublish (no active SKU, or "
+                                                      "its brand or category is inactive)."},
+                            "brand": {"type": "object", "properties": {"code": _TEXT,
+                                                                       "name": _TEXT}},
+                            "category": {"type": "object", "properties": {
+                                "code": _TEXT,
+                                "path": {"type": "array", "items": _TEXT,
+                                         "description": "Names from the root down."}}},
+                            "updated_at": {**_TEXT, "format": "date-time"},
+                            "skus": {"type": "array",
+                                     "items": {"$ref": "#/components/schemas/Sku"}}}},
+            "ProductPage": {"type": "object",
+                            "required": ["products", "next_cursor", "has_more"],
+                            "properties": {
+                                "products": {"type": "array",
+                                             "items": {"$ref": "#/components/schemas/Product"}},
+                                "next_cursor": {**_OPT_TEXT, "description": "Pass as cursor."},
+                                "has_more": {"type": "boolean"}}},
+            "ParameterError": {"type": "object", "required": ["error", "parameter"],
+                               "properties": {"error": _TEXT, "parameter": _TEXT}},
+            "StateConflict": {"type": "object", "required": ["error"], "properties": {
+                "error": _TEXT,
+                "state": {"type": "string", "enum": _STATES}}},
             "ValidationErrors": _ERRORS,
             "Conflict": _CONFLICT,
             "Error": _ERROR,

@@ -310,6 +310,15 @@ SAFE_TO_REPEAT: dict[str, str] = {
     "orders_api.create_order": "an order number is unique: one of 8 identical posts creates "
                                "it and the others answer 200 with it (or 409 when different); "
                                "tests/orders/test_api_idempotency.py",
+    "orders_api.cancel_order": "the service locks the order and the view reads its state after "
+                               "the lock: one of 8 identical cancels cancels it, the others "
+                               "find it cancelled and answer 200 with it; "
+                               "tests/orders/test_api_writes.py",
+    "orders_api.hold_order": "as the API's cancel: locked, the others find it held (200)",
+    "orders_api.release_order": "the service locks the order: one release wins, the others "
+                                "find it no longer on hold (409 naming its state)",
+    "orders_api.update_order_address": "the service locks the order and writes the values "
+                                       "given: a repeat finds nothing left to change",
     "shipping.create_carrier": _ADMIN_LIST,
     "shipping.edit_carrier": _SAME_VALUES,
     "shipping.create_service": _ADMIN_LIST,

@@ -29,7 +29,10 @@ from erp.orders.openapi import OPENAPI
 from tests.orders.intake_data import payload
 
 SCHEMA = schemathesis.openapi.from_dict(OPENAPI)
-OPERATIONS = [("POST", "/orders"), ("GET", "/orders/{number}"), ("GET", "/stock"),
+OPERATIONS = [("POST", "/orders"), ("GET", "/orders"), ("GET", "/orders/{number}"),
+              ("POST", "/orders/{number}/cancel"), ("POST", "/orders/{number}/hold"),
+              ("POST", "/orders/{number}/release"), ("POST", "/orders/{number}/address"),
+              ("GET", "/events"), ("GET", "/products"), ("GET", "/stock"),
               ("GET", "/openapi.json")]
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
@@ -100,8 +103,26 @@ def _can_be_negative(operation) -> bool:
         {"sku": "TS-RED-M", "quantity": 500, "unit_price": "1"}])}, 201),
     ("GET", "/stock", {"query": {"sku": ["TS-RED-M", "NOPE"]}}, 200),
     ("GET", "/stock", {}, 200),
+    ("GET", "/orders", {"query": {"updated_since": "2000-01-01T00:00:00Z", "limit": 1}}, 200),
+    ("GET", "/orders", {"query": {"after": "nope"}}, 400),
+    ("GET", "/events", {"query": {"type": ["order.accepted"]}}, 200),
+    ("GET", "/events", {"query": {"limit": 501}}, 400),
+    ("GET", "/products", {"query": {"limit": 5}}, 200),
+    ("POST", "/orders/{number}/address",
+     {"path_parameters": {"number": "WEB-1001"}, "body": {"city": "Hamburg"}}, 200),
+    ("POST", "/orders/{number}/address",
+     {"path_parameters": {"number": "WEB-1001"}, "body": {"country": "Atlantis"}}, 422),
+    ("POST", "/orders/{number}/release", {"path_parameters": {"number": "WEB-1001"}}, 409),
+    ("POST", "/orders/{number}/hold",
+     {"path_parameters": {"number": "WEB-1001"}, "body": {"reason": "Check"}}, 200),
+    ("POST", "/orders/{number}/cancel",
+     {"path_parameters": {"number": "WEB-1001"}, "body": {"reason": "Gone"}}, 200),
+    ("POST", "/orders/{number}/cancel",
+     {"path_parameters": {"number": "NOPE"}, "body": {"reason": "Gone"}}, 404),
 ], ids=["order", "no-order", "create", "duplicate", "refused", "conflict", "held",
-        "stock-some", "stock-all"])
+        "stock-some", "stock-all", "changed-orders", "bad-cursor", "events", "events-limit",
+        "products", "address", "address-refused", "release-refused", "hold",
+        "cancel", "cancel-no-order"])
 def test_known_answers_conform_to_the_document(app, token, method, path, kwargs, status):
     """Answers the generated data rarely reaches (an existing order, a 201) are checked too."""
     case = SCHEMA[path][method].Case(**kwargs, **(

@@ -385,7 +385,7 @@ class _SkuImport:
             known = self.products.get(code)
             if known is None:
                 inserts.append({"code": code, "description": None, "spec_version_id": None,
-                                "created_at": now, **values})
+                                "created_at": now, "updated_at": now, **values})
                 created_events[code] = {"code": [None, code], "name": [None, values["name"]],
                                         "brand": [None, row["brand_code"]],
                                         "category": [None, row["category_code"]],
@@ -395,7 +395,9 @@ class _SkuImport:
             changes = {key: [getattr(known, key), value] for key, value in values.items()
                        if getattr(known, key) != value}
             if changes:
-                updates.append({"id": known.id, **{k: v for k, (_, v) in changes.items()}})
+                # updated_at: the storefront's catalog feed reads it
+                updates.append({"id": known.id, "updated_at": now,
+                                **{k: v for k, (_, v) in changes.items()}})
                 for key, codes in (("brand_id", self.brand_codes),
                                    ("category_id", self.category_codes)):
                     if key in changes:  # the audit log shows codes, not ids

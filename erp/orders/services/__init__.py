@@ -25,6 +25,7 @@ from erp.orders.services.allocation import (  # noqa: E402 - appended by the all
     AllocationSummary,
     CancelAfterShipping,
     OrderError,
+    address_problems,
     allocate_batch,
     allocate_order,
     allocate_orders,
@@ -41,7 +42,8 @@ from erp.orders.services.allocation import (  # noqa: E402 - appended by the all
 )
 
 __all__ += ["AddressChanges", "AllocationSummary", "CancelAfterShipping", "OrderError",
-            "allocate_batch", "allocate_order", "allocate_orders", "allocation_queue",
+            "address_problems", "allocate_batch", "allocate_order", "allocate_orders",
+            "allocation_queue",
             "can_allocate", "can_cancel", "can_edit_address",
             "can_hold", "can_release", "cancel_order", "hold_order", "release_order",
             "update_shipping_address"]

@@ -531,6 +531,27 @@ def _clean_address(order: CustomerOrder, fields: Mapping[str, object]) -> dict[s
     return values
 
 
+def address_problems(order: CustomerOrder, fields: Mapping[str, object]) -> dict[str, str]:
+    """Return ``{field: message}`` for every field of an address edit that would be refused.
+
+    Each field is checked on its own first, so a caller can name every bad field at once;
+    the rules between fields (a postal code for the country) are checked when each field is
+    fine by itself. Reads only; :func:`update_shipping_address` checks again.
+    """
+    problems: dict[str, str] = {}
+    for name, value in fields.items():
+        try:
+            _clean_address(order, {name: value})
+        except ValidationError as err:
+            problems[err.field or name] = err.message
+    if not problems:
+        try:
+            _clean_address(order, fields)
+        except ValidationError as err:
+            problems[err.field or ""] = err.message
+    return problems
+
+
 def update_shipping_address(order: CustomerOrder, fields: Mapping[str, object], *,
                             actor) -> AddressChanges:
     """Change shipping-address fields of an order not yet shipped; return ``{field: [old, new]}``.
@@ -582,7 +603,8 @@ def _check_service_serves(order: CustomerOrder, country: str) -> None:
 
 __all__ = [
     "BATCH_SIZE", "LINE_REF", "AddressChanges", "AllocationSummary", "CancelAfterShipping",
-    "OrderError", "allocate_batch", "allocate_order", "allocate_orders", "allocation_queue",
+    "OrderError", "address_problems", "allocate_batch", "allocate_order", "allocate_orders",
+    "allocation_queue",
     "can_allocate", "can_cancel", "can_edit_address", "can_hold", "can_release",
     "cancel_order", "hold_order", "release_order", "update_shipping_address",
 ]
