@@ -298,6 +298,10 @@ SAFE_TO_REPEAT: dict[str, str] = {
     "orders_api.create_order": "an order number is unique: one of 8 identical posts creates "
                                "it and the others answer 200 with it (or 409 when different); "
                                "tests/orders/test_api_idempotency.py",
+    "tracking_api.carrier_tracking": "tracking events are unique per parcel, time and code: "
+                                     "8 identical pushes store each event once and the parcel "
+                                     "is locked while its status moves; "
+                                     "tests/shipping/test_tracking_webhook.py",
     "shipping.create_carrier": _ADMIN_LIST,
     "shipping.edit_carrier": _SAME_VALUES,
     "shipping.create_service": _ADMIN_LIST,

@@ -62,7 +62,8 @@ def test_a_late_old_event_does_not_move_the_parcel_back(shipped):
     ingest([ev(parcel, 10, "out_for_delivery", "OFD")], source="webhook")
     summary = ingest([ev(parcel, 2, "in_transit", "DEP")], source="poll")
     db.session.commit()
-    assert summary.stored == 1 and summary.parcels_changed == 0
+    assert summary.stored == 1
+    assert summary.parcels_changed == 0
     assert parcel.tracking_status == S.out_for_delivery
     assert parcel.last_tracking_at == T0 + timedelta(hours=10)
 
@@ -94,7 +95,8 @@ def test_unknown_numbers_are_counted_not_fatal(shipped):
     order, parcel = shipped
     stranger = TrackingEvent("ZZ999999999CN", T0, S.in_transit, "ACC", "")
     summary = ingest([stranger, ev(parcel, 1, "in_transit", "ACC")], source="webhook")
-    assert summary.unknown == 1 and summary.unknown_numbers == ["ZZ999999999CN"]
+    assert summary.unknown == 1
+    assert summary.unknown_numbers == ["ZZ999999999CN"]
     assert summary.stored == 1
 
 
@@ -151,7 +153,7 @@ def test_a_rollback_leaves_no_event(shipped):
 
 
 def test_an_unknown_source_is_a_programming_error(shipped):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Unknown tracking source"):
         ingest([], source="fax")
 
 
@@ -171,7 +173,8 @@ def test_csv_import_stores_and_moves(shipped):
                          dry_run=False)
     assert outcome.ok, outcome.errors
     db.session.commit()
-    assert outcome.summary.stored == 2 and outcome.summary.unknown == 1
+    assert outcome.summary.stored == 2
+    assert outcome.summary.unknown == 1
     assert parcel.tracking_status == S.delivered
     assert parcel.delivered_at == datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
     db.session.refresh(order)
@@ -184,7 +187,8 @@ def test_csv_dry_run_writes_nothing(shipped):
                                   "ACC,,"), dry_run=True)
     assert outcome.ok
     db.session.commit()
-    assert stored(parcel) == 0 and parcel.tracking_status is None
+    assert stored(parcel) == 0
+    assert parcel.tracking_status is None
 
 
 def test_csv_one_bad_row_refuses_all(shipped):
@@ -216,7 +220,8 @@ def test_csv_and_webhook_share_the_dedup(shipped):
     outcome = import_csv(csv_file(f"{parcel.tracking_number},2026-12-01T09:00:00Z,in_transit,"
                                   "ACC,,"), dry_run=False)
     db.session.commit()
-    assert outcome.summary.stored == 0 and outcome.summary.duplicates == 1
+    assert outcome.summary.stored == 0
+    assert outcome.summary.duplicates == 1
     assert stored(parcel) == 1
 
 
