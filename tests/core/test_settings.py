@@ -30,7 +30,7 @@ GOOD = {
     "incoterm": "DAP",
     "return_window_days": "30", "case_due_days": "3", "refund_approval_threshold": "100",
     "returns_address": "", "order_review_quantity": "100", "default_language": "en",
-    "export_job_rows": "10000",
+    "export_job_rows": "10000", "stock_event_interval": "60",
 }
 
 
