@@ -12,8 +12,9 @@ go through :func:`ingest` (or, for a large file, :func:`import_csv`, its bulk tw
    old event arriving late is stored but moves nothing back; delivered and returned are final),
    keeping ``last_tracking_at`` and ``delivered_at``, with one audit event per change;
 4. writes a ``parcel.exception`` outbox event when a parcel enters exception, and marks an order
-   delivered (:func:`erp.orders.services.mark_delivered`, which writes ``order.delivered``)
-   once every parcel of it that was not voided is delivered.
+   delivered once every parcel of it that was not voided is delivered
+   (:func:`erp.orders.services.mark_delivered_many`: the audit event and ``order.delivered``
+   outbox event :func:`~erp.orders.services.mark_delivered` writes, in bulk).
 
 Parcels are locked (ids ascending) before their status is read and changed, so a poll and a
 webhook reporting the same parcel at once apply one after the other. Nothing here commits.
@@ -35,7 +36,7 @@ from erp.core.i18n import _
 from erp.core.models import utcnow
 from erp.extensions import db
 from erp.orders.models import ORDER_STATES, CustomerOrder, OrderState
-from erp.orders.services import mark_delivered
+from erp.orders.services import mark_delivered_many
 from erp.shipping.carriers.base import TrackingEvent, TrackingStatus
 from erp.shipping.models import (
     FINAL_TRACKING,
@@ -112,25 +113,26 @@ def resolve(numbers: Iterable[str]) -> dict[str, int]:
 # --------------------------------------------------------------------------- storing
 
 
-def _store(rows: list[dict[str, Any]]) -> int:
-    """Insert ``rows`` (naive UTC times) skipping events stored already; return how many new."""
+#: a stored event row: (parcel_id, occurred_at, status, code, description, location, source,
+#: received_at), times naive UTC
+Row = tuple
+
+
+def _store(rows: list[Row]) -> int:
+    """Insert ``rows`` skipping events stored already; return how many were new."""
     if not rows:
         return 0
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
+    if db.session.get_bind().dialect.name == "postgresql":
         return _store_postgresql(rows)
     # one executemany of INSERT OR IGNORE straight to the driver, with the times written as
     # SQLAlchemy writes them on SQLite (so equal times compare equal in the unique key)
     result = db.session.connection().exec_driver_sql(
-        "INSERT OR IGNORE INTO tracking_event (parcel_id, occurred_at, status, code, "
-        "description, location, source, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(r["parcel_id"], r["occurred_at"].strftime(_SQLITE_TIME), r["status"], r["code"],
-          r["description"], r["location"], r["source"], r["received_at"].strftime(_SQLITE_TIME))
-         for r in rows])
+        f"INSERT OR IGNORE INTO tracking_event ({', '.join(_COLUMNS)}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(pid, at.isoformat(" ", "microseconds"), status, code, description, location, source,
+          received.isoformat(" ", "microseconds"))
+         for pid, at, status, code, description, location, source, received in rows])
     return result.rowcount
-
-
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
 _PG_TEMP = ("CREATE TEMP TABLE IF NOT EXISTS tmp_tracking_event (parcel_id integer, "
@@ -141,7 +143,7 @@ _COLUMNS = ("parcel_id", "occurred_at", "status", "code", "description", "locati
             "received_at")
 
 
-def _store_postgresql(rows: list[dict[str, Any]]) -> int:
+def _store_postgresql(rows: list[Row]) -> int:
     """COPY the rows into a temporary table, then INSERT ... SELECT ... ON CONFLICT DO NOTHING."""
     connection = db.session.connection()
     connection.exec_driver_sql(_PG_TEMP)
@@ -151,7 +153,7 @@ def _store_postgresql(rows: list[dict[str, Any]]) -> int:
     with raw.cursor() as cursor:
         with cursor.copy(f"COPY tmp_tracking_event ({columns}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(tuple(row[c] for c in _COLUMNS))
+                copy.write_row(row)
     result = connection.exec_driver_sql(
         f"INSERT INTO tracking_event ({columns}) SELECT {columns} FROM tmp_tracking_event "
         "ON CONFLICT DO NOTHING")
@@ -291,22 +293,36 @@ def _deliver_orders(order_ids: set[int], *, actor) -> int:
         orders = db.session.scalars(
             select(CustomerOrder).where(CustomerOrder.id.in_(complete))
             .order_by(CustomerOrder.id).with_for_update()).all()
-        for order in orders:
-            if ORDER_STATES.can(order.state, OrderState.delivered):
-                mark_delivered(order, actor=actor)
-                done += 1
+        # one UPDATE, audit insert and order.delivered insert for the lot: what mark_delivered
+        # writes order by order (a carrier's file delivers thousands at once)
+        done += len(mark_delivered_many(
+            [o for o in orders if ORDER_STATES.can(o.state, OrderState.delivered)], actor=actor))
     return done
 
 
 # --------------------------------------------------------------------------- the ingest
 
 
-def _row(parcel_id: int, event: TrackingEvent, source: str, now: datetime) -> dict[str, Any]:
-    return {"parcel_id": parcel_id, "occurred_at": _naive_utc(event.occurred_at),
-            "status": TrackingStatus(event.status).value, "code": event.code[:40],
-            "description": (event.description or "")[:300],
-            "location": (event.location or None) and event.location[:120],
-            "source": source, "received_at": now}
+def _row(parcel_id: int, event: TrackingEvent, source: str, now: datetime) -> Row:
+    return (parcel_id, _naive_utc(event.occurred_at), TrackingStatus(event.status).value,
+            event.code[:40], (event.description or "")[:300],
+            event.location[:120] if event.location else None, source, now)
+
+
+def _new_rows(items: Iterable[tuple[str, Row]], parcels: dict[str, int],
+              summary: IngestSummary) -> list[Row]:
+    """Return the rows of known numbers, each (parcel, time, code) once; count the unknown."""
+    rows, seen = [], set()
+    for number, row in items:
+        pid = parcels.get(number)
+        if pid is None:
+            summary.note_unknown(number)
+            continue
+        key = (pid, row[1], row[3])
+        if key not in seen:
+            seen.add(key)
+            rows.append((pid, *row[1:]))
+    return rows
 
 
 def ingest(tracking_events: Iterable[TrackingEvent], *, source: str,
@@ -321,20 +337,11 @@ def ingest(tracking_events: Iterable[TrackingEvent], *, source: str,
     summary = IngestSummary(received=len(received))
     parcels = resolve(e.tracking_number for e in received)
     now = utcnow().replace(tzinfo=None)
-    rows, seen = [], set()
-    for event in received:
-        pid = parcels.get(event.tracking_number)
-        if pid is None:
-            summary.note_unknown(event.tracking_number)
-            continue
-        row = _row(pid, event, source, now)
-        key = (pid, row["occurred_at"], row["code"])
-        if key not in seen:
-            seen.add(key)
-            rows.append(row)
+    rows = _new_rows(((e.tracking_number, _row(0, e, source, now)) for e in received), parcels,
+                     summary)
     summary.stored = _store(rows)
     summary.duplicates = summary.received - summary.unknown - summary.stored
-    _apply({r["parcel_id"] for r in rows}, summary, actor=actor)
+    _apply({r[0] for r in rows}, summary, actor=actor)
     return summary
 
 
@@ -398,31 +405,47 @@ _STATUSES = {s.value for s in TrackingStatus}
 def check_row(number: int, cells: dict[str, str], problems: list[RowProblem]
               ) -> TrackingEvent | None:
     """Return the event of one file row, or None after adding its problems."""
+    checked = _check(number, cells, problems)
+    if checked is None:
+        return None
+    tracking_number, occurred_at, status, code, description, location = checked
+    return TrackingEvent(tracking_number, occurred_at.replace(tzinfo=UTC),
+                         TrackingStatus(status), code, description, location)
+
+
+def _check(number: int, cells: dict[str, str], problems: list[RowProblem]) -> tuple | None:
+    """Return ``(tracking number, naive UTC time, status, code, description, location)``."""
+    tracking_number = cells["tracking_number"].strip()
+    when = cells["occurred_at"].strip()
+    status = cells["status"].strip().lower()
+    code = cells["code"].strip()
+    try:  # the fast path: the usual row is good
+        moment = datetime.fromisoformat(when)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        if tracking_number and code and len(code) <= 40 and status in _STATUSES:
+            description = cells.get("description", "").strip()[:300]
+            location = cells.get("location", "").strip()[:120] or None
+            return tracking_number, moment, status, code, description, location
+    except ValueError:
+        pass
     bad = len(problems)
     for column in REQUIRED:
         if not (cells.get(column) or "").strip():
             problems.append(RowProblem(number, column, _("is required")))
     if len(problems) > bad:
         return None
-    occurred_at = None
     try:
-        occurred_at = parse_time(cells["occurred_at"])
+        parse_time(when)
     except ValueError as err:
         problems.append(RowProblem(number, "occurred_at", str(err)))
-    status = cells["status"].strip().lower()
     if status not in _STATUSES:
         problems.append(RowProblem(number, "status", _(
             '"%(value)s" is not a tracking status; use one of %(choices)s',
             value=cells["status"].strip(), choices=", ".join(sorted(_STATUSES)))))
-    code = cells["code"].strip()
     if len(code) > 40:
         problems.append(RowProblem(number, "code", _("is longer than 40 characters")))
-    if len(problems) > bad or occurred_at is None:
-        return None
-    return TrackingEvent(tracking_number=cells["tracking_number"].strip(),
-                         occurred_at=occurred_at, status=TrackingStatus(status), code=code,
-                         description=(cells.get("description") or "").strip(),
-                         location=(cells.get("location") or "").strip() or None)
+    return None
 
 
 def _csv_rows(stream: io.TextIOBase, problems: list[RowProblem]
@@ -461,36 +484,25 @@ def import_csv(stream: io.TextIOBase, *, dry_run: bool, actor=None) -> FileOutco
     known: dict[str, int] = {}
     now = utcnow().replace(tzinfo=None)
 
-    def flush(batch: list[TrackingEvent]) -> None:
-        wanted = {e.tracking_number for e in batch} - known.keys()
-        known.update(resolve(wanted))
-        rows, seen = [], set()
-        for event in batch:
-            pid = known.get(event.tracking_number)
-            if pid is None:
-                summary.note_unknown(event.tracking_number)
-                continue
-            row = _row(pid, event, "import", now)
-            key = (pid, row["occurred_at"], row["code"])
-            if key not in seen:
-                seen.add(key)
-                rows.append(row)
+    def flush(batch: list[tuple]) -> None:
+        known.update(resolve({item[0] for item in batch} - known.keys()))
+        rows = _new_rows(((item[0], (0, item[1], item[2], item[3], item[4], item[5], "import",
+                                     now)) for item in batch), known, summary)
         if problems or dry_run:
             summary.stored += len(rows)  # what an import would at most store
             return
         summary.stored += _store(rows)
-        touched.update(r["parcel_id"] for r in rows)
+        touched.update(r[0] for r in rows)
 
-    batch: list[TrackingEvent] = []
+    batch: list[tuple] = []
     for number, cells in _csv_rows(stream, problems):
         outcome.rows += 1
-        before = len(problems)
-        event = check_row(number, cells, problems)
-        if len(problems) > before:
-            outcome.error_count += len(problems) - before
+        checked = _check(number, cells, problems)
+        if checked is None:
+            outcome.error_count += 1
             del problems[MAX_ERRORS:]
-        if event is not None:
-            batch.append(event)
+            continue
+        batch.append(checked)
         if len(batch) >= BATCH:
             flush(batch)
             batch = []
