@@ -48,8 +48,12 @@ MAX_PRICE = Decimal("1e9")
 #: the fields of a service that :func:`update_service` may change
 SERVICE_FIELDS = ("code", "name", "tracking_kind", "customs_docs", "max_weight_g",
                   "max_longest_mm", "max_sum_mm", "volumetric_divisor", "cutoff",
-                  "requires_phone", "active")
-CARRIER_FIELDS = ("code", "name", "kind", "account_number", "active")
+                  "requires_phone", "lost_after_days", "active")
+CARRIER_FIELDS = ("code", "name", "kind", "account_number", "tracking_secret", "active")
+#: a dispatched parcel silent this many days opens a lost-parcel case (a new service's default)
+LOST_AFTER_DAYS = {CarrierKind.postal: 10, CarrierKind.express: 5}
+#: the shortest tracking webhook secret accepted
+MIN_SECRET = 16
 
 
 # --------------------------------------------------------------------------- cleaning
@@ -192,9 +196,25 @@ def _carrier_values(values: dict[str, Any]) -> dict[str, Any]:
         elif key == "account_number":
             out[key] = _text(value, field=key, label=_("The account number"), limit=40,
                              required=False)
+        elif key == "tracking_secret":
+            secret = str(value or "").strip()
+            if not secret:
+                continue  # empty: the secret stays as it is
+            if not MIN_SECRET <= len(secret) <= 128 or any(c.isspace() for c in secret):
+                raise ValidationError(_("The tracking secret must be %(least)s to 128 characters "
+                                        "without spaces.", least=MIN_SECRET), field=key)
+            out[key] = secret
         elif key == "active":
             out[key] = bool(value)
     return out
+
+
+def _hide_secret(changes: dict) -> dict:
+    """Keep the tracking secret out of the audit log: only that it changed."""
+    if "tracking_secret" in changes:
+        before = changes["tracking_secret"][0]
+        changes["tracking_secret"] = [None if before is None else "(secret)", "(new secret)"]
+    return changes
 
 
 #: what a service's limits are called in messages
@@ -221,6 +241,12 @@ def _service_values(values: dict[str, Any]) -> dict[str, Any]:
             out[key] = _whole(value, field=key, label=labels[key])
         elif key == "cutoff":
             out[key] = clean_cutoff(value)
+        elif key == "lost_after_days":
+            if value is None or str(value).strip() == "":
+                continue  # empty: as it is (a new service: its carrier kind's default)
+            out[key] = _whole(value, field=key, label=_("The days without an event before a "
+                                                        "parcel is lost"), minimum=1,
+                              maximum=365)
         elif key in ("requires_phone", "active"):
             out[key] = bool(value)
     return out
@@ -236,22 +262,24 @@ def carrier_by_code(code: Any) -> Carrier | None:
 
 
 def create_carrier(*, code: str, name: str, kind: CarrierKind | str = CarrierKind.postal,
-                   account_number: str | None = None, actor) -> Carrier:
+                   account_number: str | None = None, tracking_secret: str | None = None,
+                   actor) -> Carrier:
     """Create an active carrier.
 
     :raises ValidationError: for a malformed code, a missing name or an unknown kind.
     :raises ShippingError: if another carrier has the code.
     """
     values = _carrier_values({"code": code, "name": name, "kind": kind,
-                              "account_number": account_number})
+                              "account_number": account_number,
+                              "tracking_secret": tracking_secret})
     if carrier_by_code(values["code"]) is not None:
         raise ShippingError(_('To create carrier "%(code)s", you must choose another code: a '
                               "carrier already uses it.", code=values["code"]), field="code")
     carrier = Carrier(**values, active=True)
     db.session.add(carrier)
     db.session.flush()
-    audit.record(carrier, "carrier.created", actor=actor, changes={
-        key: [None, value] for key, value in values.items() if value is not None})
+    audit.record(carrier, "carrier.created", actor=actor, changes=_hide_secret({
+        key: [None, value] for key, value in values.items() if value is not None}))
     return carrier
 
 
@@ -271,7 +299,7 @@ def update_carrier(carrier: Carrier, *, actor, **fields: Any) -> Carrier:
     if changes:
         for key in changes:
             setattr(carrier, key, values[key])
-        audit.record(carrier, "carrier.updated", actor=actor, changes=changes)
+        audit.record(carrier, "carrier.updated", actor=actor, changes=_hide_secret(changes))
         db.session.flush()
     return carrier
 
@@ -290,7 +318,8 @@ def create_service(carrier: Carrier, *, code: str, name: str,
                    tracking_kind: TrackingKind | str, customs_docs: CustomsDocs | str,
                    max_weight_g: int = 0, max_longest_mm: int = 0, max_sum_mm: int = 0,
                    volumetric_divisor: int = 0, cutoff: str = "15:00",
-                   requires_phone: bool = False, actor) -> ShippingService:
+                   requires_phone: bool = False, lost_after_days: int | None = None,
+                   actor) -> ShippingService:
     """Create an active service of ``carrier``; limits are >= 0 (0 = no limit).
 
     :raises ValidationError: for a bad code, name, kind, limit or cut-off (naming the field).
@@ -300,7 +329,8 @@ def create_service(carrier: Carrier, *, code: str, name: str,
         "code": code, "name": name, "tracking_kind": tracking_kind, "customs_docs": customs_docs,
         "max_weight_g": max_weight_g, "max_longest_mm": max_longest_mm, "max_sum_mm": max_sum_mm,
         "volumetric_divisor": volumetric_divisor, "cutoff": cutoff,
-        "requires_phone": requires_phone})
+        "requires_phone": requires_phone, "lost_after_days": lost_after_days})
+    values.setdefault("lost_after_days", LOST_AFTER_DAYS[CarrierKind(carrier.kind)])
     if service_by_code(values["code"]) is not None:
         raise ShippingError(_('To create service "%(code)s", you must choose another code: a '
                               "service already uses it.", code=values["code"]), field="code")
