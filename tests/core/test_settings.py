@@ -28,7 +28,8 @@ GOOD = {
     "ioss_max_eur": "150", "eu_countries": EU_COUNTRIES,
     "uk_vat_number": "", "uk_max_gbp": "135", "dutiable_countries": "US", "eori_number": "",
     "incoterm": "DAP",
-    "return_window_days": "30", "case_due_days": "3", "refund_approval_threshold": "100",
+    "return_window_days": "30", "return_window_from": "delivery", "case_due_days": "3",
+    "refund_approval_threshold": "100",
     "returns_address": "", "order_review_quantity": "100", "default_language": "en",
     "export_job_rows": "10000", "stock_event_interval": "60",
 }

@@ -161,7 +161,7 @@ def exception_count() -> int:
     return db.session.scalar(exception_count_query(ExceptionFilters())) or 0
 
 
-def silent_parcels(now: datetime | None = None, *, limit: int = 1000) -> list[tuple[int, int]]:
+def silent_parcels(now: datetime | None = None) -> list[tuple[int, int]]:
     """Return ``(parcel id, days silent)`` of the parcels the carrier has been silent about.
 
     Silent: dispatched, not delivered or returned, and no event for their service's
@@ -187,6 +187,4 @@ def silent_parcels(now: datetime | None = None, *, limit: int = 1000) -> list[tu
         silent = (now - since).days
         if days > 0 and silent >= days:
             found.append((pid, silent))
-            if len(found) >= limit:
-                break
     return found
