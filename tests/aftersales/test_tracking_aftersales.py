@@ -133,3 +133,60 @@ def test_lost_case_count(shipped):
     _dispatched(shipped, 11)
     open_lost_parcel_cases()
     assert db.session.scalar(select(func.count()).select_from(AfterSalesCase)) == 1
+
+
+# --------------------------------------------------------------------------- returned to sender
+
+
+def test_rts_scan_receives_once(shipped, returns_bins, create_user):
+    from erp.aftersales.models import CaseState, ReturnItem
+    from erp.aftersales.services.returned_to_sender import receive_returned_parcel
+
+    keeper = create_user("keeper", roles=("warehouse",))
+    _event(shipped, 2, status="returning", code="RTS")
+    got = receive_returned_parcel(f" {shipped.parcel.tracking_number} ", decision="refund",
+                                  actor=keeper)
+    db.session.commit()
+    assert got.new
+    case = got.case
+    assert case.case_type == CaseType.return_refund
+    assert case.state == CaseState.received  # the inspection takes it from here
+    assert [(i.sku.code, i.quantity) for i in case.items] == [("TEE-1", 2)]
+    assert shipped.parcel.tracking_status == TrackingStatus.returned
+    assert shipped.parcel.returned_at is not None
+    again = receive_returned_parcel(shipped.parcel.tracking_number, decision="reship",
+                                    actor=keeper)
+    db.session.commit()
+    assert not again.new
+    assert again.case.id == case.id
+    assert db.session.scalar(select(func.sum(ReturnItem.quantity))) == 2
+    assert db.session.scalar(select(func.count()).select_from(AfterSalesCase)) == 1
+
+
+def test_rts_unknown_number_is_refused(shipped):
+    from erp.aftersales.services.returned_to_sender import receive_returned_parcel
+
+    with pytest.raises(AfterSalesError, match="No dispatched parcel"):
+        receive_returned_parcel("XX000000000CN", decision="reship", actor=None)
+
+
+def test_rts_scanner_screen(client, login_as, shipped, returns_bins):
+    login_as("warehouse")
+    page = client.get("/aftersales/returns/returned-to-sender")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "autofocus" in html and "scaninput" in html
+    data = {"tracking_number": shipped.parcel.tracking_number, "decision": "reship"}
+    response = client.post("/aftersales/returns/returned-to-sender", data=data)
+    assert response.status_code == 302
+    response = client.post("/aftersales/returns/returned-to-sender", data=data,
+                           follow_redirects=True)
+    assert "received back already" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(AfterSalesCase)) == 1
+    bad = client.post("/aftersales/returns/returned-to-sender",
+                      data={"tracking_number": "NOPE123", "decision": "reship"})
+    assert bad.status_code == 422
+    # the order page shows the case (re-shipping) with the parcel's tracking status
+    order_page = client.get(f"/orders/{shipped.id}").get_data(as_text=True)
+    assert "Return replacement" in order_page
+    assert "returned to sender" in order_page

@@ -538,3 +538,41 @@ def events_of(parcel_ids: Iterable[int]) -> list[ParcelTrackingEvent]:
 
 __all__ = ["ACTION", "CSV_COLUMNS", "FileOutcome", "IngestSummary", "RowProblem", "SOURCES",
            "events_of", "import_csv", "import_csv_bytes", "ingest", "resolve"]
+
+
+# --------------------------------------------------------------------------- back at the sender
+
+
+def find_returned_parcel(text: str) -> Parcel | None:
+    """Return the dispatched parcel with this tracking (or parcel) number, or None."""
+    from erp.shipping import s10
+
+    value = (text or "").strip()
+    if not value:
+        return None
+    return db.session.scalar(select(Parcel).where(
+        Parcel.state == ParcelState.dispatched,
+        (Parcel.tracking_number == s10.normalise(value)) | (Parcel.number == value.upper())))
+
+
+def mark_returned(parcel: Parcel, *, actor) -> bool:
+    """Record that the parcel came back to the warehouse (returned to sender), once.
+
+    The parcel's tracking status becomes ``returned`` whatever the carrier last said, and
+    ``returned_at`` is set. The caller locked the parcel's order.
+
+    :returns: False when it was received back already (nothing changes).
+    """
+    lock_parcel = db.session.scalars(select(Parcel).where(Parcel.id == parcel.id)
+                                     .with_for_update()
+                                     .execution_options(populate_existing=True)).one()
+    if lock_parcel.returned_at is not None:
+        return False
+    old = lock_parcel.tracking_status
+    lock_parcel.tracking_status = TrackingStatus.returned
+    lock_parcel.returned_at = utcnow()
+    audit.record(lock_parcel, ACTION, actor=actor, changes={
+        "tracking_status": [old.value if old else None, TrackingStatus.returned.value],
+        "received_back": True})
+    db.session.flush()
+    return True
