@@ -34,6 +34,7 @@ from sqlalchemy import bindparam, case, func, select, update
 from erp.core import audit, events
 from erp.core.i18n import _
 from erp.core.models import utcnow
+from erp.core.types import UtcDateTime
 from erp.extensions import db
 from erp.orders.models import ORDER_STATES, CustomerOrder, OrderState
 from erp.orders.services import mark_delivered_many
@@ -202,8 +203,30 @@ _UPDATE = (update(Parcel.__table__).where(Parcel.__table__.c.id == bindparam("pi
                    delivered_at=bindparam("delivered")))
 
 
-def _apply(parcel_ids: Iterable[int], summary: IngestSummary, *, actor) -> None:
-    """Move the parcels to the status of their latest event; audit, outbox, orders delivered."""
+def _update(updates: list[dict]) -> None:
+    """Write the parcels' new tracking columns: one statement on PostgreSQL, else executemany."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        db.session.execute(_UPDATE, updates)
+        return
+    naive = UtcDateTime().process_bind_param
+    db.session.connection().exec_driver_sql(
+        "UPDATE parcel SET tracking_status = v.status, last_tracking_at = v.last_at, "
+        "delivered_at = v.delivered FROM unnest(%s::integer[], %s::varchar[], "
+        "%s::timestamp[], %s::timestamp[]) AS v(id, status, last_at, delivered) "
+        "WHERE parcel.id = v.id",
+        ([u["pid"] for u in updates], [TrackingStatus(u["status"]).value for u in updates],
+         [naive(u["last_at"], None) for u in updates],
+         [naive(u["delivered"], None) for u in updates]))
+
+
+def _apply(parcel_ids: Iterable[int], summary: IngestSummary, *, actor,
+           known_latest: dict[int, tuple] | None = None) -> None:
+    """Move the parcels to the status of their latest event; audit, outbox, orders delivered.
+
+    :param known_latest: the latest event of each parcel among those just stored, as
+        :func:`_latest` gives them (a file's import knows them): an event stored before is
+        no later than the parcel's ``last_tracking_at``, so it would not move it anyway.
+    """
     ids = sorted(set(parcel_ids))
     changes: list[_Change] = []
     delivered_orders: set[int] = set()
@@ -213,7 +236,7 @@ def _apply(parcel_ids: Iterable[int], summary: IngestSummary, *, actor) -> None:
             select(Parcel.id, Parcel.number, Parcel.order_id, Parcel.tracking_status,
                    Parcel.last_tracking_at, Parcel.delivered_at)
             .where(Parcel.id.in_(chunk)).order_by(Parcel.id).with_for_update()).all()
-        latest = _latest(chunk)
+        latest = _latest(chunk) if known_latest is None else known_latest
         updates = []
         for pid, number, order_id, status, last_at, delivered_at in parcels:
             event = latest.get(pid)
@@ -237,7 +260,7 @@ def _apply(parcel_ids: Iterable[int], summary: IngestSummary, *, actor) -> None:
                 changes.append(_Change(pid, number, order_id, status, moved, occurred_at, code,
                                        description, location))
         if updates:
-            db.session.execute(_UPDATE, updates)
+            _update(updates)
     _expire_parcels({c.parcel_id for c in changes} | set(ids))
     summary.parcels_changed += len(changes)
     if changes:
@@ -480,7 +503,7 @@ def import_csv(stream: io.TextIOBase, *, dry_run: bool, actor=None) -> FileOutco
     outcome = FileOutcome(summary=IngestSummary(), dry_run=dry_run)
     summary = outcome.summary
     problems: list[RowProblem] = []
-    touched: set[int] = set()
+    latest: dict[int, tuple] = {}  # parcel id -> its latest event in the file
     known: dict[str, int] = {}
     now = utcnow().replace(tzinfo=None)
 
@@ -492,7 +515,10 @@ def import_csv(stream: io.TextIOBase, *, dry_run: bool, actor=None) -> FileOutco
             summary.stored += len(rows)  # what an import would at most store
             return
         summary.stored += _store(rows)
-        touched.update(r[0] for r in rows)
+        for pid, at, status, code, description, location, _source, _received in rows:
+            seen = latest.get(pid)
+            if seen is None or at >= seen[1]:
+                latest[pid] = (status, at, code, description, location)
 
     batch: list[tuple] = []
     for number, cells in _csv_rows(stream, problems):
@@ -516,7 +542,10 @@ def import_csv(stream: io.TextIOBase, *, dry_run: bool, actor=None) -> FileOutco
         return outcome
     summary.duplicates = summary.received - summary.unknown - summary.stored
     if not dry_run:
-        _apply(touched, summary, actor=actor)
+        aware = {pid: (TrackingStatus(status), at.replace(tzinfo=UTC), code, description,
+                       location) for pid, (status, at, code, description, location)
+                 in latest.items()}
+        _apply(aware, summary, actor=actor, known_latest=aware)
     return outcome
 
 
