@@ -175,7 +175,8 @@ def test_rts_scanner_screen(client, login_as, shipped, returns_bins):
     page = client.get("/aftersales/returns/returned-to-sender")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "autofocus" in html and "scaninput" in html
+    assert "autofocus" in html
+    assert "scaninput" in html
     data = {"tracking_number": shipped.parcel.tracking_number, "decision": "reship"}
     response = client.post("/aftersales/returns/returned-to-sender", data=data)
     assert response.status_code == 302

@@ -312,6 +312,9 @@ SAFE_TO_REPEAT: dict[str, str] = {
     "shipping.remove_rate": "a removed rate cannot be removed twice",
     "shipping.import_rates": _IMPORT,
     "shipping.import_zones": _IMPORT,
+    "shipping.import_tracking": "tracking events are unique per parcel, time and code, and the "
+                                "parcels are locked while their status moves: 8 imports of "
+                                "one file store each event once",
     "shipping.add_tracking_range": "ranges may not overlap: of 8 identical ranges one is saved",
     "shipping.toggle_range_active": "sets the flag the form names, not a toggle",
     "shipping.create_box": _ADMIN_LIST,
