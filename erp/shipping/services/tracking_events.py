@@ -27,6 +27,7 @@ import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import bindparam, case, func, select, update
@@ -427,8 +428,8 @@ _STATUSES = {s.value for s in TrackingStatus}
 
 def check_row(number: int, cells: dict[str, str], problems: list[RowProblem]
               ) -> TrackingEvent | None:
-    """Return the event of one file row, or None after adding its problems."""
-    checked = _check(number, cells, problems)
+    """Return the event of one file row (``{column: text}``), or None after adding problems."""
+    checked = _check(number, tuple(cells.get(c) or "" for c in CSV_COLUMNS), problems)
     if checked is None:
         return None
     tracking_number, occurred_at, status, code, description, location = checked
@@ -436,25 +437,26 @@ def check_row(number: int, cells: dict[str, str], problems: list[RowProblem]
                          TrackingStatus(status), code, description, location)
 
 
-def _check(number: int, cells: dict[str, str], problems: list[RowProblem]) -> tuple | None:
-    """Return ``(tracking number, naive UTC time, status, code, description, location)``."""
-    tracking_number = cells["tracking_number"].strip()
-    when = cells["occurred_at"].strip()
-    status = cells["status"].strip().lower()
-    code = cells["code"].strip()
+def _check(number: int, cells: tuple[str, ...], problems: list[RowProblem]) -> tuple | None:
+    """Return ``(tracking number, naive UTC time, status, code, description, location)``.
+
+    ``cells`` are the texts of :data:`CSV_COLUMNS`, in that order.
+    """
+    tracking_number, when, status, code, description, location = cells
+    tracking_number, when, code = tracking_number.strip(), when.strip(), code.strip()
+    status = status.strip().lower()
     try:  # the fast path: the usual row is good
         moment = datetime.fromisoformat(when)
         if moment.tzinfo is not None:
             moment = moment.astimezone(UTC).replace(tzinfo=None)
         if tracking_number and code and len(code) <= 40 and status in _STATUSES:
-            description = cells.get("description", "").strip()[:300]
-            location = cells.get("location", "").strip()[:120] or None
-            return tracking_number, moment, status, code, description, location
+            return (tracking_number, moment, status, code, description.strip()[:300],
+                    location.strip()[:120] or None)
     except ValueError:
         pass
     bad = len(problems)
-    for column in REQUIRED:
-        if not (cells.get(column) or "").strip():
+    for column, value in zip(CSV_COLUMNS, (tracking_number, when, status, code), strict=False):
+        if column in REQUIRED and not value:
             problems.append(RowProblem(number, column, _("is required")))
     if len(problems) > bad:
         return None
@@ -465,14 +467,15 @@ def _check(number: int, cells: dict[str, str], problems: list[RowProblem]) -> tu
     if status not in _STATUSES:
         problems.append(RowProblem(number, "status", _(
             '"%(value)s" is not a tracking status; use one of %(choices)s',
-            value=cells["status"].strip(), choices=", ".join(sorted(_STATUSES)))))
+            value=cells[2].strip(), choices=", ".join(sorted(_STATUSES)))))
     if len(code) > 40:
         problems.append(RowProblem(number, "code", _("is longer than 40 characters")))
     return None
 
 
 def _csv_rows(stream: io.TextIOBase, problems: list[RowProblem]
-              ) -> Iterator[tuple[int, dict[str, str]]]:
+              ) -> Iterator[tuple[int, tuple[str, ...]]]:
+    """Yield ``(row number, the texts of CSV_COLUMNS)`` of each row that is not blank."""
     reader = csv.reader(stream)
     header = next(reader, None)
     if header is None:
@@ -484,11 +487,20 @@ def _csv_rows(stream: io.TextIOBase, problems: list[RowProblem]
         problems.append(RowProblem(1, column, _("the header row has no such column")))
     if missing:
         return
-    index = {c: names.index(c) for c in CSV_COLUMNS if c in names}
+    # an optional column the file lacks reads from an empty cell appended to each row
+    width = len(names)
+    index = [names.index(c) if c in names else width for c in CSV_COLUMNS]
+    pick = itemgetter(*index)
     for number, cells in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in cells):
+        if len(cells) != width:
+            if not any(cell.strip() for cell in cells):
+                continue
+            cells = (cells + [""] * width)[:width]
+        cells.append("")
+        picked = pick(cells)
+        if not picked[0] and not any(cell.strip() for cell in cells):
             continue
-        yield number, {c: (cells[i] if i < len(cells) else "") for c, i in index.items()}
+        yield number, picked
 
 
 def import_csv(stream: io.TextIOBase, *, dry_run: bool, actor=None) -> FileOutcome:
