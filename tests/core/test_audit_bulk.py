@@ -1,5 +1,4 @@
-"""Large audit batches (COPY on PostgreSQL, the driver's executemany on SQLite) read back as
-small ones do."""
+"""Large audit batches (COPY, or the driver's executemany) read back as small ones do."""
 
 from __future__ import annotations
 
