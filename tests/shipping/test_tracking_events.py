@@ -230,3 +230,19 @@ def test_events_of_newest_first(shipped):
     ingest([ev(parcel, 1, "in_transit", "ACC"), ev(parcel, 5, "in_transit", "DEP")],
            source="poll")
     assert [e.code for e in tracking_events.events_of([parcel.id])] == ["DEP", "ACC"]
+
+
+def test_the_audit_log_reads_the_tracking_change(shipped):
+    from erp.core import audit
+    from erp.core.models import AuditEvent
+
+    order, parcel = shipped
+    ingest([ev(parcel, 1, "in_transit", "ACC")], source="poll")
+    ingest([ev(parcel, 5, "exception", "ADR")], source="poll")
+    db.session.commit()
+    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "parcel.tracking")
+                                .order_by(AuditEvent.id)).all()
+    texts = [audit.describe(e) for e in events]
+    assert texts == [f"Parcel {parcel.number}: the carrier reports in transit (event ACC).",
+                     f"Parcel {parcel.number}: the carrier reports exception (was in transit; "
+                     "event ADR)."]
