@@ -167,7 +167,7 @@ def test_update_settings_bad_value_rerenders_with_error_and_stores_nothing(
     ("cn22_max_sdr", "0", "CN22 value limit (SDR) must be more than zero."),
     ("ioss_max_eur", "-150", "IOSS threshold (EUR) must be zero or more."),
     ("uk_max_gbp", "0", "UK low-value threshold (GBP) must be more than zero."),
-    ("return_window_days", "0", "Return window (days from shipping) must be more than zero."),
+    ("return_window_days", "0", "Return window (days) must be more than zero."),
     ("case_due_days", "-3", "Case service level (days to resolve) must be zero or more."),
     ("order_review_quantity", "0", "Order line quantity held for review must be more than "
                                    "zero."),
