@@ -246,3 +246,15 @@ def test_the_audit_log_reads_the_tracking_change(shipped):
     assert texts == [f"Parcel {parcel.number}: the carrier reports in transit (event ACC).",
                      f"Parcel {parcel.number}: the carrier reports exception (was in transit; "
                      "event ADR)."]
+
+
+def test_csv_import_of_older_events_does_not_move_back(shipped):
+    order, parcel = shipped
+    ingest([ev(parcel, 10, "out_for_delivery", "OFD")], source="webhook")
+    outcome = import_csv(csv_file(f"{parcel.tracking_number},2026-12-01T09:00:00Z,in_transit,"
+                                  "ACC,,", f"{parcel.tracking_number},2026-12-01T10:00:00Z,"
+                                  "exception,ADR,,"), dry_run=False)
+    db.session.commit()
+    assert outcome.summary.stored == 2
+    assert parcel.tracking_status == S.out_for_delivery
+    assert outbox("parcel.exception") == []
