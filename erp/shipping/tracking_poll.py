@@ -59,8 +59,9 @@ def poll() -> dict:
         carrier = db.session.get(Carrier, carrier_id)
         try:
             adapter = adapter_for(carrier)
-        except Exception:  # noqa: BLE001 - a carrier without an adapter is not polled
-            log.exception("Tracking poll: no adapter for carrier %s", carrier.code)
+        except Exception as err:  # noqa: BLE001 - a carrier without an adapter is not polled
+            log.info("Tracking poll: carrier %s has no adapter (%s); not polled.",
+                     carrier.code, err)
             adapter = None
         if adapter is None or not callable(getattr(adapter, "track", None)):
             continue
