@@ -164,6 +164,7 @@ def run(names: list[str], quick: bool, before: bool = False) -> int:
         suites_race,
         suites_reports,
         suites_shipping,
+        tracking_ingest,
         webhook_fanout,
     )
     from bench.before import COMPARED, Baseline, commit_for, compare

@@ -102,6 +102,9 @@ def create_app(config: Mapping | None = None) -> Flask:
     from erp.orders.api import api_bp as orders_api_bp
     csrf.exempt(orders_api_bp)
     app.register_blueprint(orders_api_bp, url_prefix="/api/v1")
+    from erp.shipping.api import tracking_api_bp
+    csrf.exempt(tracking_api_bp)
+    app.register_blueprint(tracking_api_bp, url_prefix="/api/v1")
 
     from erp import cli
     cli.init_app(app)

@@ -354,6 +354,54 @@ def import_orders_cmd(file: str, dry_run: bool):
     _finish_import(result, file, dry_run)
 
 
+@import_group.command("tracking")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check the file and report errors; write nothing.")
+@with_appcontext
+def import_tracking_cmd(file: str, dry_run: bool):
+    """Import a carrier's tracking events from FILE (CSV of any size, or .xlsx); exit 1 on errors.
+
+    Columns: tracking_number, occurred_at (ISO 8601, UTC without an offset), status, code,
+    description, location. All or nothing; events stored already are skipped and tracking
+    numbers of no dispatched parcel are counted, not refused.
+    """
+    from erp.extensions import db
+
+    if not file.lower().endswith(".csv"):
+        from erp.shipping.tracking_excel import import_tracking
+
+        with open(file, "rb") as fh:
+            data = fh.read()
+        result = import_tracking(data, filename=os.path.basename(file), dry_run=dry_run,
+                                 actor=None, savepoint=False)
+        _finish_import(result, file, dry_run)
+        return
+    from erp.shipping.services.tracking_events import import_csv
+
+    with open(file, newline="", encoding="utf-8-sig") as fh:
+        outcome = import_csv(fh, dry_run=dry_run, actor=None)
+    summary = outcome.summary
+    if not outcome.ok:
+        db.session.rollback()
+        for problem in outcome.errors:
+            click.echo(f"Row {problem.row}, {problem.column}: {problem.message}", err=True)
+        click.secho(f"{outcome.error_count} bad row(s) in {file}; nothing was written.",
+                    fg="red", err=True)
+        sys.exit(1)
+    if summary.unknown:
+        click.echo(f"{summary.unknown} event(s) of tracking numbers of no dispatched parcel, "
+                   f"e.g. {', '.join(summary.unknown_numbers[:10])}.")
+    if dry_run:
+        db.session.rollback()
+        click.secho(f"Checked {file}: {outcome.rows} rows, no errors; nothing was written "
+                    "(dry run).", fg="green")
+        return
+    db.session.commit()
+    click.secho(f"Imported {file}: {summary.stored} events stored, {summary.duplicates} "
+                f"already there, {summary.parcels_changed} parcels changed status, "
+                f"{summary.orders_delivered} orders delivered.", fg="green")
+
+
 @click.group("export")
 def export_group():
     """Export data to Excel workbooks (they import again unchanged)."""

@@ -20,3 +20,17 @@ def test_quick_run_prints_a_figure(name, capsys, monkeypatch, tmp_path):
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (line["bench"], line["db"], line["n"]) == (name, "sqlite", 100)
     assert line["seconds"] > 0
+
+
+def test_tracking_ingest_quick_run(capsys, monkeypatch, tmp_path):
+    from bench import tracking_ingest  # noqa: F401 - registers it
+
+    monkeypatch.setattr(runner, "RESULTS", tmp_path / "latest.jsonl")
+    monkeypatch.setattr(runner, "QUICK_DIVISOR", 1000)  # 100 parcels, 1,002 events
+    monkeypatch.delenv("ERP_BENCH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("ERP_TEST_DATABASE_URL", raising=False)
+    assert runner.run(["tracking_ingest"], quick=True) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (line["bench"], line["db"], line["n"]) == ("tracking_ingest", "sqlite", 1002)
+    assert (line["stored"], line["unknown"], line["orders_delivered"]) == (1000, 2, 10)
+    assert line["seconds"] > 0

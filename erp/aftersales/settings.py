@@ -5,12 +5,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 from erp.core.i18n import _l
-from erp.core.settings import SettingDef, _decimal, _positive_int, _text, declare
+from erp.core.settings import SettingDef, _choice, _decimal, _positive_int, _text, declare
 
 declare(
-    SettingDef("return_window_days", _l("Return window (days from shipping)"), _positive_int,
-               30, _l("A case opened later than this after the order shipped needs a manager's "
-                      "override.")),
+    SettingDef("return_window_days", _l("Return window (days)"), _positive_int,
+               30, _l("A case opened later than this after the order was delivered (or shipped, "
+                      "see the next setting) needs a manager's override.")),
+    SettingDef("return_window_from", _l("Return window counts from"),
+               _choice("delivery", "shipping"), "delivery",
+               _l("delivery: from the day the carrier delivered the order's last parcel (the "
+                  "shipping day while it is not delivered); shipping: from the day its last "
+                  "parcel was dispatched.")),
     SettingDef("case_due_days", _l("Case service level (days to resolve)"), _positive_int, 3,
                _l("A new case is due this many days after it is opened; later ones are flagged "
                   "overdue.")),

@@ -50,6 +50,7 @@ PERMISSIONS: dict[str, Any] = {
     "shipping.view": _l("read waves, parcels, dispatch batches, carriers and the day board"),
     "shipping.work": _l("build waves, pick, pack, label, void parcels and dispatch batches"),
     "shipping.manage": _l("keep carriers, services, rate tables, tracking-number ranges and boxes"),
+    "shipping.exceptions": _l("work the queue of parcels the carrier reported a problem with"),
     "aftersales.view": _l("search and read after-sales cases, returns and refunds"),
     "aftersales.edit": _l("open and work cases: notes, attachments, refunds, replacements, "
                           "reasons"),
@@ -70,7 +71,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.manager: frozenset(_ALL_STAFF | {
         "core.view_audit", "core.view_settings", "brands.view", "brands.approve",
         "warehouse.approve", "procurement.view", "procurement.approve", "aftersales.approve",
-        "aftersales.report", "core.view_costs", "reports.view", "privacy.export"}),
+        "aftersales.report", "core.view_costs", "reports.view", "privacy.export",
+        "shipping.exceptions"}),
     Role.purchasing: frozenset(_ALL_STAFF | {
         "core.view_settings", "brands.view", "brands.edit", "catalog.edit", "procurement.view",
         "procurement.edit"}),
@@ -79,7 +81,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
                                             "shipping.work", "shipping.manage",
                                             "aftersales.receive"}),
     Role.customer_service: frozenset(_ALL_STAFF | {"orders.edit", "aftersales.edit",
-                                                   "aftersales.report", "privacy.export"}),
+                                                   "aftersales.report", "privacy.export",
+                                                   "shipping.exceptions"}),
 }
 
 

@@ -52,6 +52,7 @@ NAV: list[tuple[Any, str, str]] = [
     (_l("Packing"), "shipping.packing_station", "shipping.work"),
     (_l("Parcels"), "shipping.parcel_list", "shipping.view"),
     (_l("Dispatch"), "shipping.batch_list", "shipping.view"),
+    (_l("Tracking exceptions"), "shipping.exception_queue", "shipping.exceptions"),
     (_l("Carriers"), "shipping.carrier_list", "shipping.view"),
     (_l("Cases"), "aftersales.case_list", "aftersales.view"),
     (_l("Returns receiving"), "aftersales.returns_start", "aftersales.receive"),

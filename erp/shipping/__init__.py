@@ -7,4 +7,4 @@ Sits above orders and warehouse: it moves stock only through warehouse services 
 order's state only through order services.
 """
 
-from erp.shipping import hooks, settings  # noqa: E402,F401 - settings, order-screen hooks
+from erp.shipping import hooks, settings, tracking_poll  # noqa: E402,F401 - settings, order-screen hooks, periodic poll

@@ -11,6 +11,7 @@ from erp.extensions import db
 from erp.shipping.models import (
     DISPATCH_BATCH_STATES,
     PARCEL_STATES,
+    TRACKING_STATES,
     WAVE_STATES,
     Parcel,
     PickTask,
@@ -150,6 +151,18 @@ def _label_voided(e: audit.Event) -> str:
                        key="reason")
 
 
+def _tracking(e: audit.Event) -> str:
+    old, new = e.raw_before("tracking_status"), e.raw("tracking_status")
+    values = {"ref": e.ref, "new": TRACKING_STATES.label(new) if new else "",
+              "event": e.raw("event") or ""}
+    if e.raw("received_back"):
+        return _("Parcel %(ref)s received back at the warehouse: %(new)s.", **values)
+    if old:
+        return _("Parcel %(ref)s: the carrier reports %(new)s (was %(old)s; event %(event)s).",
+                 old=TRACKING_STATES.label(old), **values)
+    return _("Parcel %(ref)s: the carrier reports %(new)s (event %(event)s).", **values)
+
+
 def _zones_set(e: audit.Event) -> str:
     def count(key):
         value = e.raw(key)
@@ -199,6 +212,7 @@ def _range_drawn(e: audit.Event) -> str:
 
 
 audit.register_many({
+    "parcel.tracking": _tracking,
     "box.created": _l("Box %(ref)s \"%(name)s\" created (%(length_mm)s × %(width_mm)s × "
                       "%(height_mm)s mm)."),
     "box.updated": audit.with_changes(_l("Box %(ref)s updated: %(changes)s.")),

@@ -34,6 +34,8 @@ class CarrierForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     kind = SelectField(_l("Kind"), choices=[(k.value, CARRIER_KIND_LABELS[k]) for k in CarrierKind])
     account_number = StringField(_l("Account number"), validators=[Optional(), Length(max=40)])
+    tracking_secret = PasswordField(_l("Tracking webhook secret"),
+                                    validators=[Optional(), Length(max=128)])
     active = BooleanField(_l("Active"), default=True)
     adapter = SelectField(_l("Labels and tracking numbers"), default="postal",
                           validate_choice=False, choices=[
@@ -76,6 +78,8 @@ class ServiceForm(FlaskForm):
                                      validators=[Length(max=12)])
     cutoff = StringField(_l("Cut-off (HH:MM)"), default="15:00", validators=[Length(max=5)])
     requires_phone = BooleanField(_l("Needs the addressee's phone"))
+    lost_after_days = StringField(_l("Lost after (days without an event)"),
+                                  validators=[Optional(), Length(max=4)])
     active = BooleanField(_l("Active"), default=True)
     carrier_service_code = StringField(_l("Carrier's service code (API)"),
                                        validators=[Optional(), Length(max=40)])

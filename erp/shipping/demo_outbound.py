@@ -14,8 +14,7 @@ from erp.core.errors import DomainError
 from erp.core.services import get_user_by_username
 from erp.extensions import db
 from erp.orders.models import CustomerOrder, OrderState
-from erp.orders.services import mark_delivered
-from erp.shipping.models import Box, Carrier, Parcel, PickWave, PickWaveOrder
+from erp.shipping.models import Box, Carrier, Parcel, ParcelState, PickWave, PickWaveOrder
 from erp.shipping.services import dispatch, packing, parcels, waves
 
 #: how many of the allocated demo orders go out, and where they stop
@@ -30,6 +29,37 @@ def _wave_orders(wave: PickWave) -> list[CustomerOrder]:
     return list(db.session.scalars(
         select(CustomerOrder).join(PickWaveOrder, PickWaveOrder.order_id == CustomerOrder.id)
         .where(PickWaveOrder.wave_id == wave.id).order_by(PickWaveOrder.slot)))
+
+
+def _demo_tracking(shipped: list[CustomerOrder]) -> None:
+    """Give the shipped demo parcels carrier events, through the tracking ingest.
+
+    The first orders are delivered, the next one is in exception, the rest in transit.
+    """
+    from datetime import timedelta
+
+    from erp.shipping.carriers.base import TrackingEvent, TrackingStatus
+    from erp.shipping.services.tracking_events import ingest
+
+    found = []
+    for n, order in enumerate(shipped):
+        for parcel in db.session.scalars(select(Parcel).where(Parcel.order_id == order.id)):
+            if parcel.state != ParcelState.dispatched or not parcel.tracking_number:
+                continue
+            at = parcel.dispatched_at
+            number = parcel.tracking_number
+            found.append(TrackingEvent(number, at + timedelta(seconds=1),
+                                       TrackingStatus.in_transit, "ACC", "Accepted", "Shenzhen"))
+            if n < DELIVERED:
+                found.append(TrackingEvent(number, at + timedelta(seconds=2),
+                                           TrackingStatus.delivered, "DLV", "Delivered",
+                                           order.city))
+            elif n == DELIVERED:
+                found.append(TrackingEvent(number, at + timedelta(seconds=2),
+                                           TrackingStatus.exception, "ADR",
+                                           "Address incomplete: house number missing",
+                                           order.city))
+    ingest(found, source="import")
 
 
 def load_demo() -> None:
@@ -75,8 +105,7 @@ def load_demo() -> None:
         if carrier_parcels[cut:]:
             waiting = dispatch.open_batch(carrier, actor=actor, note="Afternoon collection")
             dispatch.add_parcels(waiting, carrier_parcels[cut:], actor=actor)
-    for order in shipped[:DELIVERED]:
-        mark_delivered(order, actor=actor)
+    _demo_tracking(shipped)
     try:
         waves.build_wave(waves.WaveFilters(max_orders=SECOND_WAVE), actor=actor)
     except DomainError:

@@ -19,6 +19,7 @@ from erp.shipping.models import PARCEL_STATES, Parcel, ShippingService
 from erp.shipping.services import tracking
 
 DISPATCH, RANGES = "shipping.to_dispatch", "shipping.ranges_low"
+EXCEPTIONS = "shipping.tracking_exceptions"
 
 
 def local_time(now: datetime) -> str:
@@ -54,6 +55,18 @@ def range_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
     return {RANGES: len(tracking.ranges_running_low())}
 
 
+@dashboard.source([EXCEPTIONS])
+def exception_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
+    """Count the dispatched parcels the carrier reported in exception."""
+    from erp.shipping.services.tracking_queries import exception_count
+
+    return {EXCEPTIONS: exception_count()}
+
+
+EXCEPTIONS_CARD = (_l("Parcels in tracking exception"), "shipping.exceptions", EXCEPTIONS,
+                   "shipping.exception_queue",
+                   _l("The carrier reported a problem: contact the consumer or the carrier"))
+
 RANGES_CARD = (_l("Tracking ranges running low"), "shipping.manage", RANGES,
                "shipping.carrier_list", _l("Load a new range of tracking numbers from the carrier"))
 
@@ -62,6 +75,7 @@ dashboard.register(
          "shipping.parcel_list", _l("Packed or labelled; close their batch before the cut-off"),
          args=(("state", "open"), ("cutoff", "today")), section=Role.warehouse, position=40),
     Card(*RANGES_CARD, section=Role.warehouse, position=60),
+    Card(*EXCEPTIONS_CARD, section=Role.customer_service, position=40),
     # the admin's overview, as before the role sections
     Card(*RANGES_CARD),
 )

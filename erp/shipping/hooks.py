@@ -11,7 +11,13 @@ from sqlalchemy import Select, or_, select
 from erp.extensions import db
 from erp.orders import hooks
 from erp.shipping import s10
-from erp.shipping.models import CUSTOMS_FORM_LABELS, PARCEL_STATES, Parcel, ParcelState
+from erp.shipping.models import (
+    CUSTOMS_FORM_LABELS,
+    PARCEL_STATES,
+    TRACKING_STATES,
+    Parcel,
+    ParcelState,
+)
 from erp.shipping.services import lifecycle
 from erp.shipping.services.carriers import intake_problems
 
@@ -44,9 +50,13 @@ def parcels_panel(order) -> Markup:
     """Return the order page's section listing its parcels."""
     parcels = db.session.scalars(select(Parcel).where(Parcel.order_id == order.id)
                                  .order_by(Parcel.sequence, Parcel.id)).all()
+    from erp.shipping.services.tracking_events import events_of
+
+    events = events_of([p.id for p in parcels if p.state == ParcelState.dispatched])
     return Markup(render_template("shipping/order_parcels.html", parcels=parcels,
                                   view_functions=current_app.view_functions,
-                                  machine=PARCEL_STATES, customs_forms=CUSTOMS_FORM_LABELS))
+                                  machine=PARCEL_STATES, customs_forms=CUSTOMS_FORM_LABELS,
+                                  tracking_machine=TRACKING_STATES, tracking_events=events))
 
 
 hooks.order_id_searches.append(order_ids_by_parcel)

@@ -32,6 +32,7 @@ from erp.core.states import StateMachine
 from erp.core.types import Money, UtcDateTime
 from erp.extensions import db
 from erp.orders.models import CustomerOrder, CustomerOrderLine
+from erp.shipping.carriers.base import TrackingStatus
 from erp.warehouse.models import Location
 
 
@@ -82,6 +83,9 @@ class Carrier(db.Model):
     api_endpoint: Mapped[str | None] = mapped_column(String(200))   # base URL of the API
     api_token: Mapped[str | None] = mapped_column(String(200))      # bearer token (a secret)
     api_timeout_s: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
+    #: the shared secret of the carrier's tracking webhook (HMAC-SHA256 key or bearer secret);
+    #: empty: the webhook refuses every call for this carrier
+    tracking_secret: Mapped[str | None] = mapped_column(String(128))
 
     services: Mapped[list[ShippingService]] = relationship(
         back_populates="carrier", order_by="ShippingService.code")
@@ -137,6 +141,8 @@ class ShippingService(db.Model):
     volumetric_divisor: Mapped[int] = mapped_column(Integer, default=0)  # cm3 per kg; 0 = none
     cutoff: Mapped[str] = mapped_column(String(5), default="15:00")  # local HH:MM hand-over
     requires_phone: Mapped[bool] = mapped_column(default=False)
+    #: a dispatched parcel with no tracking event for this many days opens a lost-parcel case
+    lost_after_days: Mapped[int] = mapped_column(Integer, default=10, server_default="10")
     active: Mapped[bool] = mapped_column(default=True)
     #: the carrier's own code of the service (its API); empty: the same as ``code``
     carrier_service_code: Mapped[str | None] = mapped_column(String(40))
@@ -387,6 +393,27 @@ PARCEL_STATES = StateMachine(
 )
 
 
+T = TrackingStatus
+#: where a dispatched parcel is, as the carriers report it. A separate column from the parcel's
+#: ``state``: ``dispatched`` keeps meaning "left the warehouse" for every rule and report that
+#: reads it (a cancel is refused, customs and period reports count it), while this says where the
+#: carrier has it. Delivered and returned are final; anything else may follow anything else
+#: (carriers report in_transit after an exception, a returning parcel may be re-routed).
+TRACKING_STATES = StateMachine(
+    TrackingStatus, initial=T.in_transit, noun=_l("tracking status"),
+    labels={T.in_transit: _l("in transit"), T.out_for_delivery: _l("out for delivery"),
+            T.delivered: _l("delivered"), T.exception: _l("exception"),
+            T.returning: _l("returning to sender"), T.returned: _l("returned to sender")},
+    transitions={(a, b) for a in TrackingStatus for b in TrackingStatus
+                 if a != b and a not in (T.delivered, T.returned)},
+    colours={T.in_transit: "blue", T.out_for_delivery: "purple", T.delivered: "green",
+             T.exception: "red", T.returning: "orange", T.returned: "grey"},
+    groups={"final": {T.delivered, T.returned}},
+)
+#: the tracking statuses after which nothing moves the parcel any more
+FINAL_TRACKING = frozenset({T.delivered, T.returned})
+
+
 class CustomsForm(StrEnum):
     """The customs declaration the parcel carries."""
 
@@ -437,6 +464,14 @@ class Parcel(db.Model):
     dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     voided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     void_reason: Mapped[str | None] = mapped_column(String(200))
+    #: where the carrier has it (None: dispatched, no event yet); see TRACKING_STATES
+    tracking_status: Mapped[TrackingStatus | None] = mapped_column(_enum(TrackingStatus),
+                                                                   index=True)
+    #: when the latest tracking event happened (the carrier's time) and when it was delivered
+    last_tracking_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    #: when the returned parcel was scanned back in at the warehouse
+    returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     order: Mapped[CustomerOrder] = relationship()
     service: Mapped[ShippingService] = relationship()
@@ -500,6 +535,34 @@ class ParcelLabel(db.Model):
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
     booked_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+class TrackingSource(StrEnum):
+    """Where a tracking event came from."""
+
+    poll = "poll"
+    webhook = "webhook"
+    file = "import"
+
+
+class ParcelTrackingEvent(db.Model):
+    """One carrier event of a dispatched parcel, stored once whatever reported it first.
+
+    ``(parcel_id, occurred_at, code)`` is unique: the same event polled, pushed by the webhook and
+    imported from the carrier's file is one row (the first source wins).
+    """
+
+    __tablename__ = "tracking_event"
+    __table_args__ = (UniqueConstraint("parcel_id", "occurred_at", "code",
+                                       name="uq_tracking_event_parcel_time_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id", ondelete="CASCADE"))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[TrackingStatus] = mapped_column(_enum(TrackingStatus))
+    code: Mapped[str] = mapped_column(String(40))
+    description: Mapped[str] = mapped_column(String(300), default="")
+    location: Mapped[str | None] = mapped_column(String(120))
+    source: Mapped[str] = mapped_column(String(10))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     parcel: Mapped[Parcel] = relationship()
 

@@ -329,6 +329,14 @@ def shipped_at(order_id: int) -> datetime | None:
         Parcel.order_id == order_id, Parcel.state == P.dispatched))
 
 
+def delivered_at(order_id: int) -> datetime | None:
+    """Return when the order's last dispatched parcel was delivered (None until all were)."""
+    count, delivered, last = db.session.execute(
+        select(func.count(), func.count(Parcel.delivered_at), func.max(Parcel.delivered_at))
+        .where(Parcel.order_id == order_id, Parcel.state == P.dispatched)).one()
+    return last if count and count == delivered else None
+
+
 def order_parcels(order_id: int) -> list[Parcel]:
     """Return the order's parcels (voided ones too), in packing order."""
     return list(db.session.scalars(select(Parcel).where(Parcel.order_id == order_id)

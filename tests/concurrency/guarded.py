@@ -319,6 +319,10 @@ SAFE_TO_REPEAT: dict[str, str] = {
                                 "find it no longer on hold (409 naming its state)",
     "orders_api.update_order_address": "the service locks the order and writes the values "
                                        "given: a repeat finds nothing left to change",
+    "tracking_api.carrier_tracking": "tracking events are unique per parcel, time and code: "
+                                     "8 identical pushes store each event once and the parcel "
+                                     "is locked while its status moves; "
+                                     "tests/shipping/test_tracking_webhook.py",
     "shipping.create_carrier": _ADMIN_LIST,
     "shipping.edit_carrier": _SAME_VALUES,
     "shipping.create_service": _ADMIN_LIST,
@@ -329,6 +333,9 @@ SAFE_TO_REPEAT: dict[str, str] = {
     "shipping.remove_rate": "a removed rate cannot be removed twice",
     "shipping.import_rates": _IMPORT,
     "shipping.import_zones": _IMPORT,
+    "shipping.import_tracking": "tracking events are unique per parcel, time and code, and the "
+                                "parcels are locked while their status moves: 8 imports of "
+                                "one file store each event once",
     "shipping.add_tracking_range": "ranges may not overlap: of 8 identical ranges one is saved",
     "shipping.toggle_range_active": "sets the flag the form names, not a toggle",
     "shipping.create_box": _ADMIN_LIST,

@@ -24,7 +24,8 @@ from erp.extensions import db
 from erp.orders.models import CustomerOrder, OrderState
 from erp.procurement.models import PURCHASE_ORDER_STATES, PurchaseOrder, PurchaseOrderState
 from erp.procurement.services import purchase_order_totals, replenishment_suggestions
-from erp.shipping.models import PARCEL_STATES, Parcel, ShippingService
+from erp.shipping.carriers.base import TrackingStatus
+from erp.shipping.models import PARCEL_STATES, Parcel, ParcelState, ShippingService
 from erp.shipping.services.tracking import ranges_running_low
 from erp.warehouse.models import (
     CycleCount,
@@ -241,10 +242,14 @@ def test_customer_service_home_counts_and_links(client, sign_in, work_due):
         "Orders to allocate": _count(CustomerOrder, CustomerOrder.state == OrderState.new),
         "Backordered": _count(CustomerOrder, CustomerOrder.state == OrderState.backordered),
         "On hold": _count(CustomerOrder, CustomerOrder.state == OrderState.on_hold),
+        "Parcels in tracking exception": _count(
+            Parcel, Parcel.state == ParcelState.dispatched,
+            Parcel.tracking_status == TrackingStatus.exception),
     }
     assert cards["Cases overdue"].count >= 1
     assert cards["Cases due today"].count >= 1
     assert cards["Returns awaiting a decision"].count >= 1
+    assert cards["Parcels in tracking exception"].count >= 1  # the demo's carrier reported one
     _assert_links(client, cards)
 
 

@@ -28,7 +28,8 @@ GOOD = {
     "ioss_max_eur": "150", "eu_countries": EU_COUNTRIES,
     "uk_vat_number": "", "uk_max_gbp": "135", "dutiable_countries": "US", "eori_number": "",
     "incoterm": "DAP",
-    "return_window_days": "30", "case_due_days": "3", "refund_approval_threshold": "100",
+    "return_window_days": "30", "return_window_from": "delivery", "case_due_days": "3",
+    "refund_approval_threshold": "100",
     "returns_address": "", "order_review_quantity": "100", "default_language": "en",
     "export_job_rows": "10000", "stock_event_interval": "60",
     "webhook_retry_hours": "24", "webhook_timeout_seconds": "10",
@@ -167,7 +168,7 @@ def test_update_settings_bad_value_rerenders_with_error_and_stores_nothing(
     ("cn22_max_sdr", "0", "CN22 value limit (SDR) must be more than zero."),
     ("ioss_max_eur", "-150", "IOSS threshold (EUR) must be zero or more."),
     ("uk_max_gbp", "0", "UK low-value threshold (GBP) must be more than zero."),
-    ("return_window_days", "0", "Return window (days from shipping) must be more than zero."),
+    ("return_window_days", "0", "Return window (days) must be more than zero."),
     ("case_due_days", "-3", "Case service level (days to resolve) must be zero or more."),
     ("order_review_quantity", "0", "Order line quantity held for review must be more than "
                                    "zero."),

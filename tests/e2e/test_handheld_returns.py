@@ -46,6 +46,13 @@ def _walk_returns(page) -> None:
     assert_fits_handheld(page)
 
 
+def test_returned_to_sender_scanner_fits_a_handheld(handheld, chinese_handheld):
+    for page in (handheld("warehouse"), chinese_handheld("warehouse")):
+        page.goto("/aftersales/returns/returned-to-sender")
+        expect(page.locator("input[name=tracking_number]")).to_be_focused()
+        assert_fits_handheld(page)
+
+
 def test_returns_screens_fit_a_handheld(handheld):
     _walk_returns(handheld("warehouse"))
 

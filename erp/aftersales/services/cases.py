@@ -2,8 +2,10 @@
 
 A case concerns one shipped customer order. Its lines never take more than was dispatched,
 minus what earlier cases (not rejected) already took. A case opened after the return window
-(``return_window_days`` after the order's last dispatch) needs a manager's override with a note.
-A case is due ``case_due_days`` after it is opened; an active case past its due date is overdue.
+(``return_window_days`` after the order's delivery, or its last dispatch: the setting
+``return_window_from``; the dispatch while not every parcel is delivered) needs a manager's
+override with a note. A case is due ``case_due_days`` after it is opened; an active case past
+its due date is overdue.
 """
 
 from __future__ import annotations
@@ -148,12 +150,25 @@ def remaining_quantities(order: CustomerOrder) -> dict[int, int]:
     return {line_id: max(qty - taken.get(line_id, 0), 0) for line_id, qty in shipped.items()}
 
 
+def return_window_starts(order: CustomerOrder) -> datetime | None:
+    """Return when the order's return window opened (None if it has not shipped).
+
+    From the delivery of its last parcel (``return_window_from`` = delivery, the default), or
+    from its last dispatch (``shipping``, and while not every parcel is delivered).
+    """
+    if settings.get("return_window_from") == "delivery":
+        delivered = shipping_queries.delivered_at(order.id)
+        if delivered is not None:
+            return delivered
+    return shipping_queries.shipped_at(order.id)
+
+
 def return_window_ends(order: CustomerOrder) -> datetime | None:
     """Return when the order's return window closes (None if it has not shipped)."""
-    shipped = shipping_queries.shipped_at(order.id)
-    if shipped is None:
+    start = return_window_starts(order)
+    if start is None:
         return None
-    return shipped + timedelta(days=int(settings.get("return_window_days")))
+    return start + timedelta(days=int(settings.get("return_window_days")))
 
 
 def _parcel(order: CustomerOrder, parcel: Parcel | int | None,
@@ -230,13 +245,16 @@ def open_case(order: CustomerOrder, *, case_type: CaseType | str,
               contact_name: str | None = None, contact_email: str | None = None,
               contact_phone: str | None = None, parcel: Parcel | int | None = None,
               note: str | None = None,
-              window_override_note: str | None = None) -> AfterSalesCase:
+              window_override_note: str | None = None,
+              window_applies: bool = True) -> AfterSalesCase:
     """Open a case (state ``open``) about some shipped units of ``order`` and return it.
 
     :param lines: ``{order line id: units}``; lines at 0 are left out.
     :param parcel: the parcel lost or damaged (defaults to the order's only dispatched one).
     :param window_override_note: why a case after the return window is accepted; needs
         ``aftersales.approve``.
+    :param window_applies: False when the system opens a lost-parcel case (nothing comes
+        back, so no return window).
     :raises AfterSalesError: nothing shipped, a quantity above what remains, no parcel...
     :raises PermissionDenied: a window override by a user without ``aftersales.approve``.
     """
@@ -254,7 +272,7 @@ def open_case(order: CustomerOrder, *, case_type: CaseType | str,
     override_note = _clean(window_override_note, limit=200)
     window_end = return_window_ends(order)
     overridden = False
-    if window_end is not None and now > window_end:
+    if window_applies and window_end is not None and now > window_end:
         days = settings.get("return_window_days")
         if not override_note:
             raise AfterSalesError(

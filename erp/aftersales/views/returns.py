@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, StringField
+from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
 from erp.aftersales.models import CASE_STATES, AfterSalesCase, CaseState, Grade, ReturnItem
 from erp.aftersales.queries import type_label
+from erp.aftersales.services import returned_to_sender as rts
 from erp.aftersales.services import returns
 from erp.aftersales.views import bp
 from erp.core.errors import DomainError, ValidationError
@@ -459,3 +460,54 @@ def return_inspect(case_id: int):
                            graded=graded_items, form=form, machine=CASE_STATES,
                            inspectable=case.state == CaseState.received,
                            case_url=_case_detail_url(case)), status
+
+
+# --------------------------------------------------------------------------- returned to sender
+
+
+class ReturnedParcelForm(FlaskForm):
+    """Scan a parcel the carrier brought back, and say what the order gets."""
+
+    tracking_number = StringField(_l("Tracking number of the returned parcel"),
+                                  validators=[Optional(), Length(max=60)], render_kw=_SCAN)
+    decision = SelectField(_l("Then"), default="reship", choices=[
+        ("reship", _l("send the order again")), ("refund", _l("refund the order"))])
+
+
+@bp.route("/returns/returned-to-sender", methods=["GET", "POST"])
+@permission_required("aftersales.receive")
+def returned_to_sender():
+    """Scan parcels returned to sender: each opens a case and waits for inspection, once."""
+    form = ReturnedParcelForm()
+    if request.method == "GET" and request.args.get("decision") in rts.DECISIONS:
+        form.decision.data = request.args["decision"]
+    status = 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            status = 422
+        else:
+            try:
+                got = rts.receive_returned_parcel(form.tracking_number.data,
+                                                  decision=form.decision.data,
+                                                  actor=current_user)
+            except DomainError as err:
+                db.session.rollback()
+                form.tracking_number.errors = [str(err)]
+                status = 422
+            else:
+                db.session.commit()
+                if got.new:
+                    flash(_("Parcel %(parcel)s received back: case %(case)s waits for "
+                            "inspection.", parcel=got.parcel.number, case=got.case.number),
+                          "success")
+                else:
+                    flash(_("Parcel %(parcel)s was received back already (case %(case)s): "
+                            "nothing more was done.", parcel=got.parcel.number,
+                            case=got.case.number), "info")
+                return redirect(url_for(".returned_to_sender", decision=form.decision.data,
+                                        last=got.case.id))
+    last = None
+    if request.args.get("last", "").isdigit():
+        last = db.session.get(AfterSalesCase, int(request.args["last"]))
+    return render_template("aftersales/returns/returned_to_sender.html", form=form,
+                           last=last, machine=CASE_STATES), status

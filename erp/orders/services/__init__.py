@@ -50,6 +50,7 @@ __all__ += ["AddressChanges", "AllocationSummary", "CancelAfterShipping", "Order
 
 from erp.orders.services.fulfilment import (  # noqa: E402 - appended by shipping's needs
     mark_delivered,
+    mark_delivered_many,
     mark_packed,
     mark_packed_many,
     mark_picking,
@@ -58,7 +59,8 @@ from erp.orders.services.fulfilment import (  # noqa: E402 - appended by shippin
     short_picked,
 )
 
-__all__ += ["mark_delivered", "mark_packed", "mark_packed_many", "mark_picking",
+__all__ += ["mark_delivered", "mark_delivered_many", "mark_packed", "mark_packed_many",
+            "mark_picking",
             "mark_repacking", "mark_shipped", "short_picked"]
 
 from erp.orders.services.intake import mark_api_token_used  # noqa: E402 - appended by intake

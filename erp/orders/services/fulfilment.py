@@ -9,8 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from erp.core import audit
+from erp.core.models import utcnow
 from erp.core.states import transition
 from erp.extensions import db
+from erp.orders import events as order_events
 from erp.orders.models import ORDER_STATES, CustomerOrder, CustomerOrderLine, OrderState
 
 O = OrderState  # noqa: E741 - the models' alias
@@ -58,6 +64,35 @@ def mark_shipped(orders: Iterable[CustomerOrder], *, actor, batch: str | None = 
 def mark_delivered(order: CustomerOrder, *, actor) -> CustomerOrder:
     """The carrier reported the order delivered."""
     return _move([order], O.delivered, actor=actor)[0]
+
+
+_SET_DELIVERED = (update(CustomerOrder.__table__)
+                  .where(CustomerOrder.__table__.c.id == bindparam("key_id"))
+                  .values(state=O.delivered, updated_at=bindparam("now")))
+
+
+def mark_delivered_many(orders: Iterable[CustomerOrder], *, actor) -> list[CustomerOrder]:
+    """The carrier delivered many orders (a tracking file): the bulk twin of mark_delivered.
+
+    Checks every order first (all or nothing), then one UPDATE, one audit insert and one
+    outbox insert (``order.delivered``) for them all: what :func:`transition` and the order
+    events listener write one by one. The objects show the new state.
+    """
+    orders = list(orders)
+    olds = [ORDER_STATES.check(order, O.delivered) for order in orders]
+    if not orders:
+        return orders
+    now = utcnow()
+    db.session.flush()
+    db.session.execute(_SET_DELIVERED, [{"key_id": o.id, "now": now} for o in orders])
+    for order in orders:
+        set_committed_value(order, "state", O.delivered)
+        set_committed_value(order, "updated_at", now)
+    audit.record_many(CustomerOrder.__tablename__, f"{CustomerOrder.__tablename__}.delivered",
+                      [(o.id, o.number, {"state": [old.value, O.delivered.value]})
+                       for o, old in zip(orders, olds, strict=True)], actor=actor)
+    order_events.emit_orders("order.delivered", zip(orders, olds, strict=True))
+    return orders
 
 
 def short_picked(order: CustomerOrder, shortages: Mapping[CustomerOrderLine, int], *, actor,

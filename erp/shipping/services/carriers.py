@@ -49,12 +49,16 @@ MAX_PRICE = Decimal("1e9")
 #: the fields of a service that :func:`update_service` may change
 SERVICE_FIELDS = ("code", "name", "tracking_kind", "customs_docs", "max_weight_g",
                   "max_longest_mm", "max_sum_mm", "volumetric_divisor", "cutoff",
-                  "requires_phone", "active", "carrier_service_code")
-CARRIER_FIELDS = ("code", "name", "kind", "account_number", "active", "adapter", "api_endpoint",
-                  "api_token", "api_timeout_s")
+                  "requires_phone", "lost_after_days", "active", "carrier_service_code")
+CARRIER_FIELDS = ("code", "name", "kind", "account_number", "tracking_secret", "active", "adapter",
+                  "api_endpoint", "api_token", "api_timeout_s")
 API_ENDPOINT_RE = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?(/[^\s]*)?$")
 #: what the audit keeps instead of a carrier's API token
 SECRET = "(secret)"
+#: a dispatched parcel silent this many days opens a lost-parcel case (a new service's default)
+LOST_AFTER_DAYS = {CarrierKind.postal: 10, CarrierKind.express: 5}
+#: the shortest tracking webhook secret accepted
+MIN_SECRET = 16
 
 
 # --------------------------------------------------------------------------- cleaning
@@ -197,6 +201,14 @@ def _carrier_values(values: dict[str, Any]) -> dict[str, Any]:
         elif key == "account_number":
             out[key] = _text(value, field=key, label=_("The account number"), limit=40,
                              required=False)
+        elif key == "tracking_secret":
+            secret = str(value or "").strip()
+            if not secret:
+                continue  # empty: the secret stays as it is
+            if not MIN_SECRET <= len(secret) <= 128 or any(c.isspace() for c in secret):
+                raise ValidationError(_("The tracking secret must be %(least)s to 128 characters "
+                                        "without spaces.", least=MIN_SECRET), field=key)
+            out[key] = secret
         elif key == "active":
             out[key] = bool(value)
         elif key == "adapter":
@@ -241,11 +253,24 @@ def _hide_token(changes: dict) -> dict:
     return changes
 
 
+def _hide_secrets(changes: dict) -> dict:
+    """Keep the API token and the tracking secret out of the audit log."""
+    return _hide_secret(_hide_token(changes))
+
+
 def mask_token(token: str | None) -> str:
     """Return a token as screens show it: its last 4 characters only."""
     if not token:
         return ""
     return f"…{token[-4:]}" if len(token) > 8 else "…"
+
+
+def _hide_secret(changes: dict) -> dict:
+    """Keep the tracking secret out of the audit log: only that it changed."""
+    if "tracking_secret" in changes:
+        before = changes["tracking_secret"][0]
+        changes["tracking_secret"] = [None if before is None else "(secret)", "(new secret)"]
+    return changes
 
 
 #: what a service's limits are called in messages
@@ -272,6 +297,12 @@ def _service_values(values: dict[str, Any]) -> dict[str, Any]:
             out[key] = _whole(value, field=key, label=labels[key])
         elif key == "cutoff":
             out[key] = clean_cutoff(value)
+        elif key == "lost_after_days":
+            if value is None or str(value).strip() == "":
+                continue  # empty: as it is (a new service: its carrier kind's default)
+            out[key] = _whole(value, field=key, label=_("The days without an event before a "
+                                                        "parcel is lost"), minimum=1,
+                              maximum=365)
         elif key in ("requires_phone", "active"):
             out[key] = bool(value)
         elif key == "carrier_service_code":
@@ -294,7 +325,7 @@ def carrier_by_code(code: Any) -> Carrier | None:
 
 
 def create_carrier(*, code: str, name: str, kind: CarrierKind | str = CarrierKind.postal,
-                   account_number: str | None = None,
+                   account_number: str | None = None, tracking_secret: str | None = None,
                    adapter: CarrierAdapterKind | str = CarrierAdapterKind.postal,
                    api_endpoint: str | None = None, api_token: str | None = None,
                    api_timeout_s: int = 10, actor) -> Carrier:
@@ -310,7 +341,8 @@ def create_carrier(*, code: str, name: str, kind: CarrierKind | str = CarrierKin
     values = _carrier_values({"code": code, "name": name, "kind": kind,
                               "account_number": account_number, "adapter": adapter,
                               "api_endpoint": api_endpoint, "api_token": api_token,
-                              "api_timeout_s": api_timeout_s})
+                              "api_timeout_s": api_timeout_s,
+                              "tracking_secret": tracking_secret})
     _check_api(values)
     if carrier_by_code(values["code"]) is not None:
         raise ShippingError(_('To create carrier "%(code)s", you must choose another code: a '
@@ -318,7 +350,7 @@ def create_carrier(*, code: str, name: str, kind: CarrierKind | str = CarrierKin
     carrier = Carrier(**values, active=True)
     db.session.add(carrier)
     db.session.flush()
-    audit.record(carrier, "carrier.created", actor=actor, changes=_hide_token({
+    audit.record(carrier, "carrier.created", actor=actor, changes=_hide_secrets({
         key: [None, value] for key, value in values.items() if value is not None}))
     return carrier
 
@@ -340,7 +372,7 @@ def update_carrier(carrier: Carrier, *, actor, **fields: Any) -> Carrier:
     if changes:
         for key in changes:
             setattr(carrier, key, values[key])
-        audit.record(carrier, "carrier.updated", actor=actor, changes=_hide_token(changes))
+        audit.record(carrier, "carrier.updated", actor=actor, changes=_hide_secrets(changes))
         db.session.flush()
     return carrier
 
@@ -360,6 +392,7 @@ def create_service(carrier: Carrier, *, code: str, name: str,
                    max_weight_g: int = 0, max_longest_mm: int = 0, max_sum_mm: int = 0,
                    volumetric_divisor: int = 0, cutoff: str = "15:00",
                    requires_phone: bool = False, carrier_service_code: str | None = None,
+                   lost_after_days: int | None = None,
                    actor) -> ShippingService:
     """Create an active service of ``carrier``; limits are >= 0 (0 = no limit).
 
@@ -370,7 +403,9 @@ def create_service(carrier: Carrier, *, code: str, name: str,
         "code": code, "name": name, "tracking_kind": tracking_kind, "customs_docs": customs_docs,
         "max_weight_g": max_weight_g, "max_longest_mm": max_longest_mm, "max_sum_mm": max_sum_mm,
         "volumetric_divisor": volumetric_divisor, "cutoff": cutoff,
-        "requires_phone": requires_phone, "carrier_service_code": carrier_service_code})
+        "requires_phone": requires_phone, "carrier_service_code": carrier_service_code,
+        "lost_after_days": lost_after_days})
+    values.setdefault("lost_after_days", LOST_AFTER_DAYS[CarrierKind(carrier.kind)])
     if service_by_code(values["code"]) is not None:
         raise ShippingError(_('To create service "%(code)s", you must choose another code: a '
                               "service already uses it.", code=values["code"]), field="code")

@@ -16,5 +16,6 @@ from erp.shipping.views import (  # noqa: E402,F401
     documents,
     packing,
     parcels,
+    tracking,
     waves,
 )

@@ -16,8 +16,14 @@ from erp.core.permissions import has_permission, permission_required
 from erp.core.viewhelpers import commit_or_refuse, paginate_rows
 from erp.orders.models import ORDER_STATES
 from erp.shipping.home import local_time
-from erp.shipping.models import CUSTOMS_FORM_LABELS, PARCEL_STATES, ParcelState
+from erp.shipping.models import (
+    CUSTOMS_FORM_LABELS,
+    PARCEL_STATES,
+    TRACKING_STATES,
+    ParcelState,
+)
 from erp.shipping.services import parcels as services
+from erp.shipping.services import tracking_events
 from erp.shipping.views import bp
 
 
@@ -99,7 +105,8 @@ def parcel_detail(parcel_id: int):
         can_void=work and services.can_void(parcel),
         docs="shipping.parcel_label_pdf" in current_app.view_functions,
         void_form=VoidForm(formdata=None), confirm=ConfirmForm(),
-        customs_forms=CUSTOMS_FORM_LABELS)
+        customs_forms=CUSTOMS_FORM_LABELS, tracking_machine=TRACKING_STATES,
+        tracking_events=tracking_events.events_of([parcel.id]))
 
 
 def _act(parcel_id: int, form, action):

@@ -218,3 +218,24 @@ def inspect_the_same_return(get) -> Scenario:
 
     return Scenario("warehouse", f"/aftersales/returns/{case.id}/inspect",
                     {f"a-{item.id}": "2"}, check)
+
+
+@guarded("aftersales.returned_to_sender")
+def scan_the_same_returned_parcel(get) -> Scenario:
+    """8 scans of one parcel returned to sender: one case, its goods received once."""
+    get("returns_bins")
+    sku = get("customs_stock")("RTS-1")
+    order = get("ship_order")([(sku, 2, "20.00")])
+    parcel = order.parcel
+    db.session.commit()
+
+    def check(answers):
+        db.session.expire_all()
+        assert db.session.scalar(select(func.count()).select_from(AfterSalesCase)) == 1
+        assert db.session.scalar(select(func.sum(ReturnItem.quantity))) == 2
+        assert audit_count("aftersales_case.received") == 1
+        assert parcel.tracking_status.value == "returned"
+        ledger_balances()
+
+    return Scenario("warehouse", "/aftersales/returns/returned-to-sender",
+                    {"tracking_number": parcel.tracking_number, "decision": "reship"}, check)
