@@ -65,8 +65,8 @@ class Product(db.Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     #: any change of the product's own row; the storefront's catalog feed
     #: (``GET /api/v1/products?updated_since=``) also counts its SKUs' ``updated_at``
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow,
-                                                 index=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=utcnow,
+                                                        onupdate=utcnow, index=True)
 
     brand: Mapped[Brand] = relationship(lazy="joined")
     category: Mapped[Category] = relationship(lazy="joined")

@@ -25,7 +25,8 @@ def upgrade():
                "created_at)")
     op.execute("UPDATE product SET updated_at = created_at WHERE updated_at < created_at")
     with op.batch_alter_table('product', schema=None) as batch_op:
-        batch_op.alter_column('updated_at', existing_type=sa.DateTime(), nullable=False)
+        # left nullable: on SQLite a NOT NULL change rebuilds product, which its SKUs'
+        # foreign keys forbid (every row has its time, and the model always sets one)
         batch_op.create_index(batch_op.f('ix_product_updated_at'), ['updated_at'],
                               unique=False)
 
