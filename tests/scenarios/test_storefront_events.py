@@ -79,7 +79,9 @@ def test_an_order_from_intake_to_delivered_reaches_the_storefront(
                                 actor=floor.packer)
     parcels.label_parcel(parcel, actor=floor.packer)
     db.session.commit()
-    assert parcel.tracking_number and carrier_sim.bookings(parcel.number)
+    assert parcel.tracking_number
+    assert [b["tracking_number"] for b in carrier_sim.bookings(parcel.number)] == \
+        [parcel.tracking_number]
 
     # 3. handed over in a closed batch
     batch = dispatch.open_batch(api_service.carrier, actor=floor.packer)
