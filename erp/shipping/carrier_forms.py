@@ -43,7 +43,10 @@ class CarrierForm(FlaskForm):
     api_endpoint = StringField(_l("API endpoint"), validators=[Optional(), Length(max=200)])
     # never shown back: an empty field keeps the token saved
     api_token = PasswordField(_l("API token"), validators=[Optional(), Length(max=200)])
+    # text, checked by the service (its message names the range); a form filled from the
+    # carrier without this field posted holds the carrier's number: read as text too
     api_timeout_s = StringField(_l("API time-out (s)"), default="10",
+                                filters=[lambda v: "" if v is None else str(v)],
                                 validators=[Length(max=4)])
 
     def values(self) -> dict:

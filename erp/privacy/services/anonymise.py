@@ -7,9 +7,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Text, cast, func, or_, select
+
 from erp.aftersales.models import AfterSalesCase, Refund
-from erp.core import audit
+from erp.core import audit, events
 from erp.core.errors import ValidationError
+from erp.core.events import OutboxEvent
 from erp.core.i18n import _, ngettext
 from erp.core.models import User
 from erp.extensions import db
@@ -23,6 +26,7 @@ from erp.privacy.services.subject import (
     DataSubject,
     PrivacyError,
     count_records,
+    email_needles,
     load_subject,
     normalise_email,
     pending_work,
@@ -181,6 +185,21 @@ def anonymise_subject(email: str, *, actor: User | None, reason: str) -> Anonymi
             event.changes = cleaned
             scrubbed += 1
     counts["audit_events"] = scrubbed
+    # the storefront's events of those orders (a hold or cancel reason may quote the customer);
+    # webhooks and the feed send what is stored, so nothing personal leaves after this
+    # (another customer's events that name this e-mail: the values only, as for audit events)
+    keys = {events.order_key(number) for number in result.order_numbers}
+    text = func.lower(cast(OutboxEvent.payload, Text))
+    found = select(OutboxEvent).where(or_(
+        OutboxEvent.key.in_(sorted(keys)),
+        *[text.contains(needle, autoescape=True) for needle in email_needles(email)]))
+    outbox = 0
+    for event in db.session.scalars(found.order_by(OutboxEvent.id)):
+        cleaned = _scrub_json(event.payload, scrub, by_key=event.key in keys)
+        if cleaned != event.payload:
+            event.payload = cleaned
+            outbox += 1
+    counts["outbox_events"] = outbox
     audit.record(DataSubject(digest), "privacy.anonymised", actor=actor, changes={
         "subject_hash": digest, "reason": scrub(reason), "counts": counts,
         "orders": result.order_numbers, "cases": result.case_numbers})

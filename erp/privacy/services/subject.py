@@ -134,7 +134,8 @@ class HeldRecords:
         return [refund for case in self.cases for refund in case.refunds]
 
 
-def _email_needles(email: str) -> list[str]:
+def email_needles(email: str) -> list[str]:
+    """Return the e-mail as it reads in JSON text: as is, and escaped if it is not ASCII."""
     # audit changes are stored as JSON text, where non-ASCII characters are \u-escaped
     escaped = json.dumps(email)[1:-1]
     return [email] if escaped == email else [email, escaped.lower()]
@@ -148,7 +149,7 @@ def _events_query(email: str, orders, cases, parcels) -> Any:
     text = func.lower(cast(AuditEvent.changes, Text))
     conditions = [and_(AuditEvent.entity_type == name, AuditEvent.entity_id.in_(ids))
                   for name, ids in owned]
-    conditions += [text.contains(needle, autoescape=True) for needle in _email_needles(email)]
+    conditions += [text.contains(needle, autoescape=True) for needle in email_needles(email)]
     return select(AuditEvent).where(or_(*conditions)).order_by(AuditEvent.at, AuditEvent.id)
 
 
