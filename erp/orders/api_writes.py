@@ -79,13 +79,10 @@ def _reason(data: dict) -> tuple[str | None, object]:
     return reason, None
 
 
-@api_bp.post("/orders/<path:number>/cancel")
-@api_token_required
-def cancel_order(number: str):
-    """Cancel an order before it ships; a cancelled order is answered as it is (200).
+def _with_reason(number: str, done: OrderState, change):
+    """Apply ``change(order, reason=, actor=)`` to the locked order; ``done``: answer as it is.
 
-    409 names the state of an order that shipped (after-sales takes it from there) or whose
-    parcel already left; 422 without a reason.
+    A repeat (the order already in ``done``) answers 200 with the order and changes nothing.
     """
     data, error = _body()
     if error:
@@ -97,13 +94,24 @@ def cancel_order(number: str):
     if order is None:
         return _not_found(number)
     lock(order)
-    if ORDER_STATES.enum(order.state) == OrderState.cancelled:
+    if ORDER_STATES.enum(order.state) == done:
         return _answer(order)
     try:
-        services.cancel_order(order, reason=reason or "", actor=None)
+        change(order, reason=reason or "", actor=None)
     except DomainError as err:
         return _refused(err, order)
     return _answer(order)
+
+
+@api_bp.post("/orders/<path:number>/cancel")
+@api_token_required
+def cancel_order(number: str):
+    """Cancel an order before it ships; a cancelled order is answered as it is (200).
+
+    409 names the state of an order that shipped (after-sales takes it from there) or whose
+    parcel already left; 422 without a reason.
+    """
+    return _with_reason(number, OrderState.cancelled, services.cancel_order)
 
 
 @api_bp.post("/orders/<path:number>/hold")
@@ -113,23 +121,7 @@ def hold_order(number: str):
 
     409 names the state of an order that shipped or was cancelled; 422 without a reason.
     """
-    data, error = _body()
-    if error:
-        return error
-    reason, error = _reason(data)
-    if error:
-        return error
-    order = _find(number)
-    if order is None:
-        return _not_found(number)
-    lock(order)
-    if ORDER_STATES.enum(order.state) == OrderState.on_hold:
-        return _answer(order)
-    try:
-        services.hold_order(order, reason=reason or "", actor=None)
-    except DomainError as err:
-        return _refused(err, order)
-    return _answer(order)
+    return _with_reason(number, OrderState.on_hold, services.hold_order)
 
 
 @api_bp.post("/orders/<path:number>/release")
