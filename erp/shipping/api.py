@@ -28,19 +28,38 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
 
-from erp.extensions import db
+from erp.extensions import db, limiter
 from erp.shipping.carriers.base import TrackingEvent, TrackingStatus
 from erp.shipping.models import Carrier
 from erp.shipping.services.tracking_events import ingest, parse_time
 
 tracking_api_bp = Blueprint("tracking_api", __name__)
+
+# counted per carrier named in the address, at the storefront API's rate (ERP_API_RATE_LIMIT)
+limiter.shared_limit(lambda: current_app.config["ERP_API_RATE_LIMIT"], scope="carrier-tracking",
+                     key_func=lambda: f"carrier:{(request.view_args or {}).get('carrier_code')}"
+                     )(tracking_api_bp)
+
+
+@tracking_api_bp.errorhandler(429)
+def too_many_requests(err):
+    """Answer 429 JSON with a Retry-After header: the carrier retries later."""
+    breached = limiter.current_limit
+    retry_after = max(1, math.ceil(breached.window[0] - time.time())) if breached else 60
+    response = jsonify(error=f"Too many tracking calls for this carrier; retry after "
+                             f"{retry_after} seconds.")
+    response.status_code = 429
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 SIGNATURE_HEADER = "X-Erp-Signature"
 #: the most events one call may carry

@@ -196,3 +196,17 @@ def test_rate_limit_settings_from_environment(tmp_path, monkeypatch):
     assert Config.from_env().as_flask()["RATELIMIT_STORAGE_URI"] == "memory://"
     monkeypatch.delenv("ERP_API_RATE_LIMIT")
     assert Config.from_env().as_flask()["ERP_API_RATE_LIMIT"] == "600 per minute"
+
+
+def test_a_carrier_pushing_tracking_too_often_gets_429_with_retry_after(client):
+    """Counted per carrier in the address: another carrier still gets through."""
+    for _ in range(3):  # unknown carriers are refused, but the calls still count
+        assert client.post("/api/v1/carriers/FAST/tracking", json=[]).status_code == 401
+
+    response = client.post("/api/v1/carriers/FAST/tracking", json=[])
+
+    assert response.status_code == 429
+    assert response.is_json
+    assert "retry after" in response.get_json()["error"]
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    assert client.post("/api/v1/carriers/OTHER/tracking", json=[]).status_code == 401
