@@ -161,9 +161,12 @@ def _reset() -> None:
     from erp.extensions import db as sqla
 
     postgresql = sqla.session.get_bind().dialect.name == "postgresql"
-    wipe = "TRUNCATE {}" if postgresql else "DELETE FROM {}"
-    for table in ("tracking_event", "audit_event", "outbox_event"):
-        sqla.session.execute(text(wipe.format(table)))
+    tables = ("tracking_event", "audit_event", "outbox_event")
+    if postgresql:  # CASCADE: webhook deliveries refer to events (there are none here)
+        sqla.session.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+    else:
+        for table in tables:
+            sqla.session.execute(text(f"DELETE FROM {table}"))
     sqla.session.execute(text("UPDATE parcel SET tracking_status = NULL, "
                               "last_tracking_at = NULL, delivered_at = NULL"))
     sqla.session.execute(text("UPDATE customer_order SET state = 'shipped'"))
