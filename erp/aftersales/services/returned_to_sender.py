@@ -77,7 +77,11 @@ def receive_returned_parcel(text: str, *, decision: str, actor: User | None) -> 
                                 "Check the label, or set the parcel aside and ask customer "
                                 "service.", value=value), field="tracking_number")
     order = parcel.order
-    lock(order)  # a second scan of the same parcel waits here, then finds the case
+    # the parcel, then its order: the order tracking's ingest takes them in (no deadlock with
+    # a carrier's event for the same parcel); a second scan of the parcel waits here, then
+    # finds the case
+    lock(parcel)
+    lock(order)
     existing = _case_of(parcel)
     if existing is not None or parcel.returned_at is not None:
         if existing is None:
