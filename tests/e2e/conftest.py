@@ -281,6 +281,17 @@ def assert_fits_handheld(page) -> None:
     The scan field is the element with ``autofocus``; a scanner types into whatever has focus,
     so it must be that one when the page opens.
     """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    # The layout is read once it has settled: web fonts loaded and the page laid out at the
+    # screen's width (a CI run once read it mid-layout: 615 px wide, yet no element past the
+    # edge a moment later). A page that stays too wide still fails below.
+    fits = "() => document.documentElement.scrollWidth <= window.innerWidth"
+    page.evaluate("document.fonts.ready.then(() => true)")
+    try:
+        page.wait_for_function(fits, timeout=3000)
+    except PlaywrightTimeoutError:
+        pass
     width = page.evaluate("document.documentElement.scrollWidth")
     viewport = page.evaluate("window.innerWidth")
     wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
@@ -289,7 +300,6 @@ def assert_fits_handheld(page) -> None:
                          (e.className ? '.' + String(e.className).split(' ').join('.') : ''))""")
     assert width <= viewport, f"{page.url}: {width} px wide on a {viewport} px screen; " \
         f"past the edge: {wide}"
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
     # The browser applies ``autofocus`` when it next renders, a moment after the page has
     # loaded, so wait for it (a few seconds at most) rather than read it once.
