@@ -101,15 +101,23 @@ def event_feed():
     return current_app.response_class(body, mimetype="application/json")
 
 
+def _since_and_cursor(name: str):
+    """Read ``updated_since`` and the cursor parameter ``name``: ``(since, given, decoded)``.
+
+    :raises feeds.BadParameter: naming the parameter that does not parse.
+    """
+    since = (feeds.parse_time(request.args["updated_since"], "updated_since")
+             if request.args.get("updated_since") else None)
+    given = request.args.get(name) or None
+    return since, given, feeds.decode_cursor(given, name) if given else None
+
+
 @api_bp.get("/orders")
 @api_token_required
 def order_feed():
     """Return the orders changed since ``updated_since``, oldest change first, by cursor."""
     try:
-        since = (feeds.parse_time(request.args["updated_since"], "updated_since")
-                 if request.args.get("updated_since") else None)
-        given = request.args.get("after") or None
-        after = feeds.decode_cursor(given, "after") if given else None
+        since, given, after = _since_and_cursor("after")
         limit = _limit()
     except feeds.BadParameter as err:
         return _bad(err)
@@ -134,10 +142,7 @@ def product_feed():
     unpublish them.
     """
     try:
-        since = (feeds.parse_time(request.args["updated_since"], "updated_since")
-                 if request.args.get("updated_since") else None)
-        given = request.args.get("cursor") or None
-        cursor = feeds.decode_cursor(given, "cursor") if given else None
+        since, given, cursor = _since_and_cursor("cursor")
         limit = _limit()
     except feeds.BadParameter as err:
         return _bad(err)
