@@ -16,6 +16,38 @@ from erp.core.types import Money, UtcDateTime
 from erp.extensions import db
 
 
+class BatteryKind(StrEnum):
+    """How a good carries a lithium battery (IATA: UN3481 in or with equipment, UN3480 alone)."""
+
+    none = "none"
+    in_equipment = "in_equipment"      # contained in equipment (a phone, a watch)
+    with_equipment = "with_equipment"  # packed with equipment (a spare for the device)
+    alone = "alone"                    # a battery or power bank on its own
+
+
+#: what a person reads for each battery kind
+BATTERY_KIND_LABELS = {
+    BatteryKind.none: _l("no battery"),
+    BatteryKind.in_equipment: _l("battery contained in equipment"),
+    BatteryKind.with_equipment: _l("battery packed with equipment"),
+    BatteryKind.alone: _l("battery alone"),
+}
+
+#: the yes/no transport attributes of goods, which postal air services refuse or limit
+TRANSPORT_FLAGS = ("liquid", "powder", "magnet", "flammable", "sharp")
+#: every transport attribute: the battery kind, then the flags
+TRANSPORT_FIELDS = ("battery", *TRANSPORT_FLAGS)
+#: what a person reads for each flag
+TRANSPORT_FLAG_LABELS = {
+    "liquid": _l("liquid"), "powder": _l("powder"), "magnet": _l("magnet"),
+    "flammable": _l("flammable (perfume)"), "sharp": _l("sharp"),
+}
+
+
+def _battery_enum() -> Enum:
+    return Enum(BatteryKind, native_enum=False, length=20, validate_strings=True)
+
+
 class Category(db.Model):
     """A node of the category tree.
 
@@ -40,6 +72,13 @@ class Category(db.Model):
     hs_code: Mapped[str | None] = mapped_column(String(10))
     customs_description: Mapped[str | None] = mapped_column(String(200))
     origin_country: Mapped[str | None] = mapped_column(String(2))
+    #: transport attributes: None inherits the nearest category's value (none / no at the root)
+    battery: Mapped[BatteryKind | None] = mapped_column(_battery_enum())
+    liquid: Mapped[bool | None] = mapped_column()
+    powder: Mapped[bool | None] = mapped_column()
+    magnet: Mapped[bool | None] = mapped_column()
+    flammable: Mapped[bool | None] = mapped_column()
+    sharp: Mapped[bool | None] = mapped_column()
     active: Mapped[bool] = mapped_column(default=True)
 
     parent: Mapped[Category | None] = relationship(remote_side=[id], back_populates="children")
@@ -115,6 +154,15 @@ class Sku(db.Model):
     hs_code: Mapped[str | None] = mapped_column(String(10))
     customs_description: Mapped[str | None] = mapped_column(String(200))
     origin_country: Mapped[str | None] = mapped_column(String(2))
+    #: transport attributes: None inherits the category's (see erp.catalog.transport)
+    battery: Mapped[BatteryKind | None] = mapped_column(_battery_enum())
+    #: lithium cells in one unit (a shipping service may limit the cells of a parcel); None: 1
+    battery_cells: Mapped[int | None] = mapped_column(Integer)
+    liquid: Mapped[bool | None] = mapped_column()
+    powder: Mapped[bool | None] = mapped_column()
+    magnet: Mapped[bool | None] = mapped_column()
+    flammable: Mapped[bool | None] = mapped_column()
+    sharp: Mapped[bool | None] = mapped_column()
     declared_value: Mapped[Decimal | None] = mapped_column(Money())
     declared_currency: Mapped[str | None] = mapped_column(String(3))
     list_price: Mapped[Decimal | None] = mapped_column(Money())

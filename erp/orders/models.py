@@ -15,6 +15,7 @@ from erp.core.models import User, utcnow
 from erp.core.states import StateMachine
 from erp.core.types import Money, UtcDateTime
 from erp.extensions import db
+from erp.warehouse.models import Warehouse
 
 
 def _enum(enum_cls) -> Enum:
@@ -87,6 +88,19 @@ ORDER_STATES = StateMachine(
 )
 
 
+class ServiceClass(StrEnum):
+    """The class of shipping the buyer chose on the storefront; shipping rules read it."""
+
+    economy = "economy"
+    standard = "standard"
+    express = "express"
+
+
+#: what a person reads for each service class
+SERVICE_CLASS_LABELS = {ServiceClass.economy: _l("economy"), ServiceClass.standard: _l("standard"),
+                        ServiceClass.express: _l("express")}
+
+
 class CustomerOrder(db.Model):
     """An order placed on the storefront; ``number`` is the storefront's and unique."""
 
@@ -116,6 +130,10 @@ class CustomerOrder(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     shipping_charge: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
     shipping_service: Mapped[str | None] = mapped_column(String(40))
+    #: the storefront's requested class of shipping (None: not given, read as standard)
+    service_class: Mapped[ServiceClass | None] = mapped_column(_enum(ServiceClass))
+    #: the warehouse the order ships from, chosen at allocation (None: not yet chosen)
+    warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouse.id"), index=True)
     ioss_number: Mapped[str | None] = mapped_column(String(20))
     buyer_tax_id: Mapped[str | None] = mapped_column(String(40))
     notes: Mapped[str | None] = mapped_column(Text)
@@ -128,6 +146,7 @@ class CustomerOrder(db.Model):
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=utcnow,
                                                         onupdate=utcnow, index=True)
 
+    warehouse: Mapped[Warehouse | None] = relationship()
     lines: Mapped[list[CustomerOrderLine]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="CustomerOrderLine.id")
 

@@ -33,7 +33,7 @@ from erp.core.types import Money, UtcDateTime
 from erp.extensions import db
 from erp.orders.models import CustomerOrder, CustomerOrderLine
 from erp.shipping.carriers.base import TrackingStatus
-from erp.warehouse.models import Location
+from erp.warehouse.models import Location, Warehouse
 
 
 def _enum(enum_cls) -> Enum:
@@ -148,11 +148,78 @@ class ShippingService(db.Model):
     carrier_service_code: Mapped[str | None] = mapped_column(String(40))
 
     carrier: Mapped[Carrier] = relationship(back_populates="services")
+    #: the warehouses it ships from; none listed: every warehouse
+    warehouses: Mapped[list[Warehouse]] = relationship(secondary="shipping_service_warehouse",
+                                                       order_by="Warehouse.code")
+    #: the goods attributes it accepts (batteries, liquids, ...), each with its parcel limit
+    goods_limits: Mapped[list[ServiceGoodsLimit]] = relationship(
+        back_populates="service", cascade="all, delete-orphan",
+        order_by="ServiceGoodsLimit.attribute")
     zones: Mapped[list[ServiceZone]] = relationship(
         back_populates="service", cascade="all, delete-orphan", order_by="ServiceZone.country")
     rates: Mapped[list[ServiceRate]] = relationship(
         back_populates="service", cascade="all, delete-orphan",
         order_by="(ServiceRate.zone, ServiceRate.max_weight_g)")
+
+
+class ShippingServiceWarehouse(db.Model):
+    """A warehouse a shipping service ships from."""
+
+    __tablename__ = "shipping_service_warehouse"
+
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("shipping_service.id", ondelete="CASCADE"), primary_key=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouse.id"), primary_key=True)
+
+
+class GoodsAttribute(StrEnum):
+    """A goods attribute a shipping service may accept (erp.catalog.transport.Transport)."""
+
+    battery_in_equipment = "battery_in_equipment"
+    battery_with_equipment = "battery_with_equipment"
+    battery_alone = "battery_alone"
+    liquid = "liquid"
+    powder = "powder"
+    magnet = "magnet"
+    flammable = "flammable"
+    sharp = "sharp"
+
+
+#: what a person reads for each goods attribute
+GOODS_ATTRIBUTE_LABELS = {
+    GoodsAttribute.battery_in_equipment: _l("battery contained in equipment"),
+    GoodsAttribute.battery_with_equipment: _l("battery packed with equipment"),
+    GoodsAttribute.battery_alone: _l("battery alone"),
+    GoodsAttribute.liquid: _l("liquid"),
+    GoodsAttribute.powder: _l("powder"),
+    GoodsAttribute.magnet: _l("magnet"),
+    GoodsAttribute.flammable: _l("flammable (perfume)"),
+    GoodsAttribute.sharp: _l("sharp"),
+}
+#: the attributes whose limit counts lithium cells rather than units
+CELL_ATTRIBUTES = frozenset({GoodsAttribute.battery_in_equipment,
+                             GoodsAttribute.battery_with_equipment, GoodsAttribute.battery_alone})
+
+
+class ServiceGoodsLimit(db.Model):
+    """A goods attribute a service accepts, with its limit per parcel.
+
+    A service refuses every attribute it has no row for. ``max_per_parcel`` counts lithium cells
+    for the battery attributes and units for the others; 0 means no limit.
+    """
+
+    __tablename__ = "service_goods_limit"
+    __table_args__ = (
+        UniqueConstraint("service_id", "attribute"),
+        CheckConstraint("max_per_parcel >= 0", name="max_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("shipping_service.id", ondelete="CASCADE"))
+    attribute: Mapped[GoodsAttribute] = mapped_column(_enum(GoodsAttribute))
+    max_per_parcel: Mapped[int] = mapped_column(Integer, default=0)
+
+    service: Mapped[ShippingService] = relationship(back_populates="goods_limits")
 
 
 class ServiceZone(db.Model):
