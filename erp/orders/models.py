@@ -74,6 +74,9 @@ ORDER_STATES = StateMachine(
         # ... or, when goods were picked before the hold, back to where they are: allocation
         # of the rest, the packing bench, or packed
         (O.on_hold, O.backordered), (O.on_hold, O.picking), (O.on_hold, O.packed),
+        # a split releases the order's reservations and allocates it again at once
+        # (erp.orders.services.splitting)
+        (O.allocated, O.new), (O.backordered, O.new),
         *{(s, O.cancelled) for s in BEFORE_SHIPPING | {O.on_hold}},
     },
     colours={O.new: "blue", O.allocated: "purple", O.backordered: "orange", O.picking: "purple",
@@ -83,6 +86,8 @@ ORDER_STATES = StateMachine(
             O.picking: _l("picking"), O.packed: _l("packed"), O.shipped: _l("shipped"),
             O.delivered: _l("delivered"), O.on_hold: _l("on hold"), O.cancelled: _l("cancelled")},
     groups={"open": BEFORE_SHIPPING | {O.on_hold}, "allocatable": {O.new, O.backordered},
+            # nothing picked yet: lines may move to another order (split, merge)
+            "splittable": {O.new, O.allocated, O.backordered},
             # a packed order's labels are voided by the change (erp.orders.hooks)
             "address_editable": BEFORE_SHIPPING | {O.on_hold}},
 )
@@ -134,6 +139,9 @@ class CustomerOrder(db.Model):
     service_class: Mapped[ServiceClass | None] = mapped_column(_enum(ServiceClass))
     #: the warehouse the order ships from, chosen at allocation (None: not yet chosen)
     warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouse.id"), index=True)
+    #: the storefront's order this one was split from (``W1001-2`` from ``W1001``)
+    split_from_id: Mapped[int | None] = mapped_column(ForeignKey("customer_order.id"),
+                                                      index=True)
     ioss_number: Mapped[str | None] = mapped_column(String(20))
     buyer_tax_id: Mapped[str | None] = mapped_column(String(40))
     notes: Mapped[str | None] = mapped_column(Text)
@@ -147,6 +155,7 @@ class CustomerOrder(db.Model):
                                                         onupdate=utcnow, index=True)
 
     warehouse: Mapped[Warehouse | None] = relationship()
+    split_from: Mapped[CustomerOrder | None] = relationship(remote_side=[id])
     lines: Mapped[list[CustomerOrderLine]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="CustomerOrderLine.id")
 

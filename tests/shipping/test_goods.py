@@ -1,5 +1,8 @@
-"""Transport attributes: inherited down the category tree, overridden per SKU, and the goods a
-shipping service accepts with its parcel limits."""
+"""Transport attributes of goods and the goods a shipping service accepts.
+
+Attributes are inherited down the category tree and overridden per SKU; a service accepts
+some, each with a parcel limit.
+"""
 
 from __future__ import annotations
 
@@ -36,12 +39,17 @@ def tree(create_category, create_product, create_sku):
 def test_attributes_are_inherited_and_overridden_with_their_source(tree):
     phone = effective_transport(tree["phone"])
     assert phone["battery"].value == BatteryKind.in_equipment
-    assert phone["battery"].source == "category" and "ELEC" in phone["battery"].source_label
-    assert phone["magnet"].value is True and "PHONES" in phone["magnet"].source_label
-    assert phone["liquid"].value is False and phone["liquid"].source == "default"
+    assert phone["battery"].source == "category"
+    assert "ELEC" in phone["battery"].source_label
+    assert phone["magnet"].value is True
+    assert "PHONES" in phone["magnet"].source_label
+    assert phone["liquid"].value is False
+    assert phone["liquid"].source == "default"
     spare = effective_transport(tree["spare"])
-    assert spare["battery"].value == BatteryKind.alone and spare["battery"].source == "sku"
-    assert spare["magnet"].value is False and spare["magnet"].source == "sku"
+    assert spare["battery"].value == BatteryKind.alone
+    assert spare["battery"].source == "sku"
+    assert spare["magnet"].value is False
+    assert spare["magnet"].source == "sku"
 
     bulk = transport_of([tree["phone"].id, tree["spare"].id, tree["tee"].id])
     assert bulk[tree["phone"].id] == Transport(battery=BatteryKind.in_equipment, cells=1,
