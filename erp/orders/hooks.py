@@ -47,6 +47,11 @@ order_shipping_changed = _signals.signal("order-shipping-changed")
 #: when it does not know): the state the order goes back to.
 order_fulfilment_state = _signals.signal("order-fulfilment-state")
 
+#: ``(orders, *, actor) -> None``: called by allocation, in its transaction, with the orders it
+#: has just made fully allocated (in allocation order; their rows are written). Shipping routes
+#: them (chooses each one's service); a receiver may raise a DomainError to refuse the batch.
+orders_allocated: list[Callable[..., None]] = []
+
 
 def send(signal, order, **kwargs) -> list[Any]:
     """Send ``signal`` for ``order`` and return the receivers' results that are not None."""

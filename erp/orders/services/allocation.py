@@ -245,6 +245,10 @@ def _allocate_many(orders: list[CustomerOrder], *, actor) -> None:
     for target, rows in events.items():
         audit.record_many(CustomerOrder.__tablename__, f"{CustomerOrder.__tablename__}."
                           f"{target.value}", rows, actor=actor)
+    allocated = [order for order, old in moved if order.state == O.allocated]
+    if allocated:
+        for receiver in hooks.orders_allocated:
+            receiver(allocated, actor=actor)
     # ... and the outbox events its listener would
     by_type: dict[str, list] = defaultdict(list)
     for order, old in moved:
