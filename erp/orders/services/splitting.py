@@ -28,7 +28,8 @@ O = OrderState  # noqa: E741 - the models' alias
 
 #: the order's own columns a part split off does not copy
 _NOT_COPIED = {"id", "number", "state", "created_at", "updated_at", "hold_reason",
-               "cancel_reason", "shipping_charge", "split_from_id", "warehouse_id"}
+               "cancel_reason", "shipping_charge", "split_from_id", "warehouse_id",
+               "merged_into_id"}
 
 
 def can_split(order: CustomerOrder, actor=None) -> bool:

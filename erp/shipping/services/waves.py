@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import aliased, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from erp.core import audit, numbering
@@ -28,6 +28,7 @@ from erp.core.models import utcnow
 from erp.core.states import transition
 from erp.extensions import db
 from erp.orders.models import ORDER_STATES, CustomerOrder, CustomerOrderLine, OrderState
+from erp.orders.services import merging
 from erp.orders.services.allocation import LINE_REF
 from erp.orders.services.fulfilment import mark_picking, short_picked
 from erp.shipping.errors import ShippingError
@@ -138,8 +139,9 @@ def _unfinished_wave_orders():
 
 
 def _candidate_query(filters: WaveFilters):
+    # an order merged into another comes with it (_with_merged), never on its own
     stmt = select(CustomerOrder).where(
-        CustomerOrder.state == OrderState.allocated,
+        CustomerOrder.state == OrderState.allocated, CustomerOrder.merged_into_id.is_(None),
         CustomerOrder.id.not_in(_unfinished_wave_orders()))
     if filters.service_code:
         stmt = stmt.where(func.upper(CustomerOrder.shipping_service) == filters.service_code)
@@ -148,11 +150,40 @@ def _candidate_query(filters: WaveFilters):
     if filters.placed_before is not None:
         stmt = stmt.where(CustomerOrder.placed_at < filters.placed_before)
     if filters.single_item is not None:
-        units = (select(func.coalesce(func.sum(CustomerOrderLine.quantity), 0))
-                 .where(CustomerOrderLine.order_id == CustomerOrder.id)
-                 .correlate(CustomerOrder).scalar_subquery())
+        units = _group_units()
         stmt = stmt.where(units == 1 if filters.single_item else units > 1)
     return stmt
+
+
+def _group_units():
+    """Return the correlated units of an order and of the orders merged into it (one parcel)."""
+    merged = aliased(CustomerOrder)
+    group = select(merged.id).where(merged.merged_into_id == CustomerOrder.id)
+    return (select(func.coalesce(func.sum(CustomerOrderLine.quantity), 0))
+            .where(or_(CustomerOrderLine.order_id == CustomerOrder.id,
+                       CustomerOrderLine.order_id.in_(group)))
+            .correlate(CustomerOrder).scalar_subquery())
+
+
+def _with_merged(orders: list[CustomerOrder]) -> tuple[list[CustomerOrder], dict[int, int]]:
+    """Return the wave's orders with the orders merged into each, and ``{member: primary}``.
+
+    A merge group is picked into its primary's tote: only the primary gets a slot.
+    """
+    members = merging.members_of([o.id for o in orders], state=OrderState.allocated,
+                                 for_update=True)
+    if not members:
+        return orders, {}
+    db.session.scalars(select(CustomerOrder).where(CustomerOrder.id.in_(
+        [m.id for group in members.values() for m in group]))
+        .options(selectinload(CustomerOrder.lines))).all()
+    out, primary_of = [], {}
+    for order in orders:
+        out.append(order)
+        for member in members.get(order.id, ()):
+            out.append(member)
+            primary_of[member.id] = order.id
+    return out, primary_of
 
 
 def count_candidates(filters: WaveFilters) -> int:
@@ -214,10 +245,12 @@ def build_wave(filters: WaveFilters, *, actor) -> PickWave:
                     created_by_id=getattr(actor, "id", None))
     db.session.add(wave)
     db.session.flush()
+    primaries = orders
+    orders, _merged = _with_merged(orders)
     mark_picking(orders, actor=actor, wave=wave.number)
     db.session.execute(insert(PickWaveOrder.__table__), [
         {"wave_id": wave.id, "order_id": order.id, "slot": slot}
-        for slot, order in enumerate(orders, start=1)])
+        for slot, order in enumerate(primaries, start=1)])
     line_order = {line.id: order.id for order in orders for line in order.lines}
     held: list[Reservation] = []
     ids = sorted(line_order)
@@ -662,9 +695,14 @@ def load_tasks(wave: PickWave) -> list[PickTask]:
 
 
 def slots_by_order(wave: PickWave) -> dict[int, int]:
-    """Return ``{order id: slot}`` of the wave."""
-    return dict(db.session.execute(select(PickWaveOrder.order_id, PickWaveOrder.slot)
-                                   .where(PickWaveOrder.wave_id == wave.id)).all())
+    """Return ``{order id: slot}`` of the wave (an order merged into another: its primary's)."""
+    slots = dict(db.session.execute(select(PickWaveOrder.order_id, PickWaveOrder.slot)
+                                    .where(PickWaveOrder.wave_id == wave.id)).all())
+    if slots:
+        for primary_id, members in merging.members_of(slots).items():
+            for member in members:
+                slots.setdefault(member.id, slots[primary_id])
+    return slots
 
 
 __all__ = [

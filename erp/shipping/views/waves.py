@@ -193,7 +193,7 @@ def wave_detail(wave_id: int):
     """Show a wave: its orders and totes, tasks in pick sequence, progress, short picks."""
     wave = _load(wave_id)
     tasks = services.load_tasks(wave)
-    slots = {o.order_id: o.slot for o in wave.orders}
+    slots = services.slots_by_order(wave)  # merged orders share their primary's tote
     work = has_permission(current_user, "shipping.work")
     return render_template(
         "shipping/waves/wave_detail.html", wave=wave, tasks=tasks, slots=slots,
