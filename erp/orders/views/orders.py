@@ -34,7 +34,7 @@ from erp.orders.models import (
 )
 from erp.orders.order_forms import ConfirmForm, ReasonForm, ShippingAddressForm
 from erp.orders.services.allocation import LINE_REF
-from erp.orders.views import bp
+from erp.orders.views import bp, merging
 from erp.warehouse.models import Location
 from erp.warehouse.services import reservations_for
 
@@ -184,7 +184,8 @@ def order_detail(order_id: int):
                            reservations=_reservations(order), actions=_actions(order),
                            history=history, history_limit=HISTORY_LIMIT,
                            panels=hooks.order_panels_for(order),
-                           confirm=ConfirmForm(), reason_form=ReasonForm())
+                           confirm=ConfirmForm(), reason_form=ReasonForm(),
+                           **merging.merge_and_split_context(order))
 
 
 def _act(order_id: int, form_class, action):
