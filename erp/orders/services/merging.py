@@ -257,9 +257,10 @@ def unmerge_order(order: CustomerOrder, *, actor) -> list[CustomerOrder]:
 
     :raises MergeError: once the group is in a pick wave (its goods go together now).
     """
+    # the order and the primary it was in, in id order; both read again under the lock
+    lock_many(CustomerOrder, {order.id, order.merged_into_id} - {None})
     primary = order.merged_into if order.merged_into_id is not None else order
-    group = [primary, *members_of([primary.id]).get(primary.id, [])]
-    lock_many(CustomerOrder, [o.id for o in group])
+    group = [primary, *members_of([primary.id], for_update=True).get(primary.id, [])]
     if order.merged_into_id is None and not members_of([order.id]):
         return []
     for member in group:

@@ -65,6 +65,17 @@ def _clean_moves(order: CustomerOrder, moves: Mapping[int, object]) -> dict[int,
     return cleaned
 
 
+def _reload_lines(order: CustomerOrder) -> None:
+    """Read the order's lines again after its lock: a split just before may have moved some.
+
+    :func:`lock` refreshes the order's columns only; lines loaded before it would still show
+    the quantities of before the other split.
+    """
+    db.session.scalars(select(CustomerOrderLine).where(CustomerOrderLine.order_id == order.id)
+                       .execution_options(populate_existing=True)).all()
+    db.session.expire(order, ["lines"])
+
+
 def _next_number(root: CustomerOrder) -> str:
     parts = db.session.scalar(select(func.count()).select_from(CustomerOrder)
                               .where(CustomerOrder.split_from_id == root.id)) or 0
@@ -91,6 +102,7 @@ def split_order(order: CustomerOrder, moves: Mapping[int, object], *, actor,
         of another order, nothing to move, or everything; or the service refused for the part.
     """
     lock(order)
+    _reload_lines(order)
     service = (service or "").strip().upper() or None
     if not can_split(order, actor):
         raise InvalidTransition(order, ORDER_STATES.enum(order.state), O.new, ORDER_STATES)
@@ -183,6 +195,7 @@ def split_by_availability(order: CustomerOrder, *, actor, reason: str = "") -> C
     :raises ValidationError: as :func:`availability_moves`.
     """
     lock(order)
+    _reload_lines(order)
     if not can_split(order, actor):
         raise InvalidTransition(order, ORDER_STATES.enum(order.state), O.new, ORDER_STATES)
     return split_order(order, availability_moves(order), actor=actor,
