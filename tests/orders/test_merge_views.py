@@ -44,7 +44,9 @@ def test_candidates_page_merges_and_the_order_page_shows_the_group(client, login
     first, second, _third = pair
     login_as("customer_service")
     page = text(client.get("/orders/merge-candidates"))
-    assert "W1" in page and "W2" in page and "W3" not in page
+    assert "W1" in page
+    assert "W2" in page
+    assert "W3" not in page
     assert "Merge into W1" in page
     page = text(client.post(f"/orders/{first.id}/merge",
                             data={"orders": [str(second.id)], "next": "candidates"},
@@ -53,7 +55,8 @@ def test_candidates_page_merges_and_the_order_page_shows_the_group(client, login
     assert "No orders to merge" in page
     assert fresh(second).merged_into_id == first.id
     page = text(client.get(f"/orders/{second.id}"))
-    assert "Merge group" in page and "Ships with" in page
+    assert "Merge group" in page
+    assert "Ships with" in page
     page = text(client.post(f"/orders/{second.id}/unmerge", follow_redirects=True))
     assert "Orders W2 ship on their own again." in page
     assert fresh(second).merged_into_id is None
@@ -73,7 +76,8 @@ def test_split_by_availability_and_by_choice(client, login_as, pair, shipping_se
     db.session.commit()
     login_as("customer_service")
     page = text(client.get(f"/orders/{third.id}"))
-    assert "Split by availability" in page and "EMS" in page
+    assert "Split by availability" in page
+    assert "EMS" in page
     page = text(client.post(f"/orders/{third.id}/split", data={"mode": "availability"},
                             follow_redirects=True))
     assert "Order W3 split: W3-2 ships the units moved." in page

@@ -15,7 +15,7 @@ from erp.extensions import db
 from erp.orders.models import OrderState
 from erp.orders.services import allocate_order, merge_orders
 from erp.orders.services.splitting import split_order
-from erp.shipping.documents.customs import commercial_invoice_pdf, cn23_pdf
+from erp.shipping.documents.customs import cn23_pdf, commercial_invoice_pdf
 from erp.shipping.errors import ShippingError
 from erp.shipping.models import CustomsForm, PickWaveOrder
 from erp.shipping.services import customs, dispatch, packing, parcels
