@@ -13,11 +13,11 @@ from sqlalchemy import select
 from erp.core.events import OutboxEvent
 from erp.extensions import db
 from erp.orders.models import OrderState
-from erp.orders.services import allocate_order, merge_orders
+from erp.orders.services import allocate_order, cancel_order, merge_orders
 from erp.orders.services.splitting import split_order
 from erp.shipping.documents.customs import cn23_pdf, commercial_invoice_pdf
 from erp.shipping.errors import ShippingError
-from erp.shipping.models import CustomsForm, PickWaveOrder
+from erp.shipping.models import CustomsForm, ParcelState, PickWaveOrder
 from erp.shipping.services import customs, dispatch, packing, parcels
 from erp.shipping.services.waves import WaveFilters, build_wave, pick_all, slots_by_order
 from tests.shipping import test_packing as _packing
@@ -105,6 +105,21 @@ def test_customs_documents_of_a_merged_parcel(group):
     assert [o.state for o in group["orders"]] == [O.packed] * 3
     for pdf in (cn23_pdf([parcel]), commercial_invoice_pdf([parcel])):
         assert pdf.startswith(b"%PDF")
+
+
+def test_cancelling_a_packed_member_voids_the_shared_parcel(group):
+    """The cancelled order's goods must not leave in its primary's parcel: the parcel is voided
+    and the rest of the group goes back to the bench to be packed again without them."""
+    first, second, third = group["orders"]
+    parcel = packing.pack_order(first, weight_g=None, box=group["box"], actor=None)
+    cancel_order(second, reason="buyer changed mind", actor=None)
+    db.session.flush()
+    assert parcel.state == ParcelState.voided
+    assert second.state == O.cancelled and second.merged_into_id is None
+    assert first.state == O.picking and third.state == O.picking
+    again = packing.pack_order(first, weight_g=None, box=group["box"], actor=None)
+    assert [ln.sku.code for ln in again.lines] == ["TS-1", "MUG-1"]
+    assert again.declared_value == Decimal("27.75")
 
 
 def test_dispatch_ships_every_order_of_the_group(group, dummy_admin):
