@@ -61,7 +61,8 @@ def clean_route_warehouses(value) -> list[Warehouse]:
     :raises ValueError: for no warehouse, an unknown or inactive code, or a code twice.
     """
     codes = [c for c in re.split(r"[\s,;>]+", str(value or "").upper()) if c] \
-        if isinstance(value, str) or value is None else [str(c).upper() for c in value]
+        if isinstance(value, str) or value is None \
+        else [(c.code if isinstance(c, Warehouse) else str(c)).upper() for c in value]
     if not codes:
         raise ValueError(_("name at least one warehouse"))
     seen = set()
