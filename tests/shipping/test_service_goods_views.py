@@ -34,7 +34,8 @@ def test_set_warehouses_and_goods_limits_on_the_service_page(client, login_as, s
     db.session.expire_all()
     assert limits_of([post.id])[post.id] == {"battery_in_equipment": 2, "magnet": 0}
     assert [w.code for w in post.warehouses] == ["US-LAX"]
-    assert ships_from(post, lax.id) and not ships_from(post, dummy_warehouse.id)
+    assert ships_from(post, lax.id)
+    assert not ships_from(post, dummy_warehouse.id)
     page = text(client.get(f"/shipping/services/{post.id}"))
     assert "at most 2 cells a parcel" in page
     assert "magnet" in page
