@@ -83,7 +83,8 @@ def test_same_destination_twice_is_refused(lax):
 def test_move_update_delete_are_audited(lax):
     first = routes.create_route(country="US", area="*", warehouses="WH1", actor=None)
     second = routes.create_route(country="DE", area="*", warehouses="WH1", actor=None)
-    routes.move_route(second, offset=-1, actor=None)
+    routes.move_route(second, position=1, actor=None)
+    routes.move_route(second, position=1, actor=None)  # a repeat changes nothing
     assert [r.id for r in routes.list_routes()] == [second.id, first.id]
     routes.update_route(first, country="US", area="*", warehouses="US-LAX WH1", actor=None)
     assert table()[1] == ("US", "*", "US-LAX WH1")
@@ -113,7 +114,8 @@ def test_screen_adds_edits_reorders_and_deletes(client, login_as, lax):
     page = text(client.get("/warehouse/routes"))
     assert "US-LAX → WH1" in page
     us, de = routes.list_routes()
-    assert client.post(f"/warehouse/routes/{de.id}/up").status_code == 302
+    assert client.post(f"/warehouse/routes/{de.id}/move", data={"position": "1"}).status_code \
+        == 302
     db.session.expire_all()
     assert [r.country for r in routes.list_routes()] == ["DE", "US"]
     form = text(client.get(f"/warehouse/routes/{us.id}/edit"))

@@ -19,6 +19,7 @@ from erp.core import audit
 from erp.core.codes import normalize_country
 from erp.core.errors import DomainError, ValidationError
 from erp.core.i18n import _
+from erp.core.locking import lock_many
 from erp.extensions import db
 from erp.warehouse.models import ANY_AREA, Warehouse, WarehouseRoute, WarehouseRouteStop
 
@@ -181,23 +182,23 @@ def delete_route(route: WarehouseRoute, *, actor) -> None:
     db.session.flush()
 
 
-def move_route(route: WarehouseRoute, *, offset: int, actor) -> WarehouseRoute:
-    """Move a route up (``offset`` -1) or down (+1) the table, renumbering positions 1, 2, ...
+def move_route(route: WarehouseRoute, *, position: int, actor) -> WarehouseRoute:
+    """Move a route to ``position`` (1 is tried first), renumbering the table 1, 2, ...
 
-    At the top or bottom already, nothing changes.
+    The position is absolute, so a repeated request leaves the same table; one beyond the
+    ends moves the route to that end. Every route is locked first (in id order).
     """
-    routes = list_routes()
-    index = next(i for i, r in enumerate(routes) if r.id == route.id)
-    target = index + (1 if offset > 0 else -1)
-    if not 0 <= target < len(routes):
-        return route
-    routes[index], routes[target] = routes[target], routes[index]
+    lock_many(WarehouseRoute, db.session.scalars(select(WarehouseRoute.id)))
+    ordered = [r for r in list_routes() if r.id != route.id]
+    target = min(max(int(position), 1), len(ordered) + 1)
     old = route.position
-    for position, each in enumerate(routes, start=1):
-        each.position = position
+    ordered.insert(target - 1, route)
+    for number, each in enumerate(ordered, start=1):
+        each.position = number
     db.session.flush()
-    audit.record(route, "warehouse_route.moved", actor=actor,
-                 changes={"position": [old, route.position]})
+    if old != route.position:
+        audit.record(route, "warehouse_route.moved", actor=actor,
+                     changes={"position": [old, route.position]})
     return route
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -95,24 +95,16 @@ def delete_route(route_id: int):
     return redirect(url_for(".route_list"))
 
 
-@bp.post("/routes/<int:route_id>/up")
+@bp.post("/routes/<int:route_id>/move")
 @permission_required("warehouse.routes")
-def move_route_up(route_id: int):
-    """Move a route one place up (it is tried earlier)."""
+def move_route(route_id: int):
+    """Move a route to the position the form names (1 is tried first)."""
     route = get_or_404(WarehouseRoute, route_id)
     _post_form()
-    routes.move_route(route, offset=-1, actor=current_user)
-    db.session.commit()
-    return redirect(url_for(".route_list"))
-
-
-@bp.post("/routes/<int:route_id>/down")
-@permission_required("warehouse.routes")
-def move_route_down(route_id: int):
-    """Move a route one place down (it is tried later)."""
-    route = get_or_404(WarehouseRoute, route_id)
-    _post_form()
-    routes.move_route(route, offset=1, actor=current_user)
+    position = request.form.get("position", type=int)
+    if position is None:
+        abort(400)
+    routes.move_route(route, position=position, actor=current_user)
     db.session.commit()
     return redirect(url_for(".route_list"))
 
