@@ -42,6 +42,7 @@ NAV: list[tuple[Any, str, str]] = [
     (_l("Put-away"), "warehouse.put_away_stock", "warehouse.move"),
     (_l("Counts"), "warehouse.cycle_count_list", "warehouse.view"),
     (_l("Bins"), "warehouse.warehouse_list", "warehouse.manage"),
+    (_l("Warehouse routes"), "warehouse.route_list", "warehouse.routes"),
     (_l("Suppliers"), "procurement.supplier_list", "procurement.view"),
     (_l("Purchase orders"), "procurement.purchase_order_list", "procurement.view"),
     (_l("Receiving"), "procurement.receiving_start", "procurement.receive"),

@@ -230,7 +230,15 @@ def _adjustment_requested(e: audit.Event) -> str:
              reason=str(_ADJUSTMENT_REASONS.get(reason, reason or "—")))
 
 
+audit.entity("warehouse_route", _l("Warehouse route"))
+audit.fields({"area": _l("area"), "warehouses": _l("warehouses"), "position": _l("position")})
+
 audit.register_many({
+    "warehouse_route.created": _l("Warehouse route to %(country)s, area %(area)s, created: "
+                                  "%(warehouses)s."),
+    "warehouse_route.updated": audit.with_changes(_l("Warehouse route updated: %(changes)s.")),
+    "warehouse_route.moved": audit.with_changes(_l("Warehouse route moved: %(changes)s.")),
+    "warehouse_route.deleted": audit.with_changes(_l("Warehouse route deleted: %(changes)s.")),
     "warehouse.created": _l("Warehouse %(ref)s \"%(name)s\" created."),
     "warehouse.updated": audit.with_changes(_l("Warehouse %(ref)s updated: %(changes)s.")),
     "location.created": _l("Bin %(code)s created in warehouse %(warehouse)s."),

@@ -1,4 +1,4 @@
-"""Demo warehouse: one warehouse with zones and about 300 bins, and opening stock."""
+"""Demo warehouses: SZ1 with zones and about 300 bins and opening stock; US-LAX abroad."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from erp.warehouse.models import (
     StockMove,
     Warehouse,
 )
+from erp.warehouse.services import routes
 
 #: zone letter -> (aisles, racks per aisle, bins per rack)
 ZONES = {"A": (4, 6, 4), "B": (4, 6, 4), "C": (4, 6, 4)}
@@ -56,6 +57,46 @@ def load_demo() -> None:
     db.session.flush()
     _load_opening_stock(warehouse)
     _load_demo_count(warehouse)
+    _load_abroad(warehouse)
+
+
+#: the second warehouse, abroad: ships US orders it can fill and receives their returns
+ABROAD_BINS = [("L-RCV-01", "receiving"), ("L-PACK-01", "packing"), ("L-RET-01", "returns"),
+               ("L-QUA-01", "quarantine"), ("L-SCRAP-01", "scrap"), ("L-A-01-01", "storage"),
+               ("L-A-01-02", "storage")]
+
+
+def _load_abroad(main: Warehouse) -> None:
+    """Create warehouse US-LAX with a few bins and some stock, and the route US -> US-LAX, SZ1."""
+    lax = db.session.scalar(select(Warehouse).where(Warehouse.code == "US-LAX"))
+    if lax is None:
+        lax = services.create_warehouse(
+            code="US-LAX", name="Los Angeles returns and fulfilment", country="US",
+            address="2100 E Pacific Coast Hwy\nLos Angeles, CA 90810", actor=None)
+    existing = {loc.code: loc for loc in db.session.scalars(
+        select(Location).where(Location.warehouse_id == lax.id))}
+    for sequence, (code, kind) in enumerate(ABROAD_BINS, start=1):
+        if code not in existing:
+            existing[code] = services.create_location(lax, code=code, kind=kind,
+                                                      pick_sequence=sequence * 10, actor=None)
+    db.session.flush()
+    if routes.route_for("US") is None:
+        routes.create_route(country="US", area="*", warehouses=[lax, main],
+                            note="US orders ship from Los Angeles when it has them all",
+                            actor=None)
+    storage = existing["L-A-01-01"]
+    if db.session.scalar(select(StockLevel.sku_id).where(
+            StockLevel.location_id == storage.id).limit(1)) is not None:
+        return
+    stocked = db.session.scalars(
+        select(Sku).join(StockLevel, StockLevel.sku_id == Sku.id)
+        .where(StockLevel.on_hand > 0).distinct().order_by(Sku.code).limit(6)).all()
+    supplier = services.virtual_location(LocationKind.supplier)
+    services.post_moves([services.MoveSpec(
+        sku.id, supplier.id, storage.id, 10, MoveKind.opening,
+        unit_cost=((sku.declared_value or Decimal("5")) * Decimal("0.8")).quantize(
+            Decimal("0.01")), ref_type="demo", ref_id=0, note="opening stock (US-LAX)")
+        for sku in stocked], actor=None)
 
 
 def _load_opening_stock(warehouse: Warehouse) -> None:

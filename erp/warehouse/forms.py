@@ -151,3 +151,12 @@ class PutawayForm(FlaskForm):
                             render_kw={"inputmode": "numeric", "autocomplete": "off"})
     bin = StringField(_l("Bin"), validators=[Optional(), Length(max=64)],
                       render_kw={**_SCAN, "required": True})
+
+
+class RouteForm(FlaskForm):
+    """Create or edit a warehouse route."""
+
+    country = StringField(_l("Country"), validators=[DataRequired(), Length(max=60)])
+    area = StringField(_l("Area"), validators=[Optional(), Length(max=20)])
+    warehouses = StringField(_l("Warehouses"), validators=[DataRequired(), Length(max=400)])
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])

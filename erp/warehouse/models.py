@@ -413,3 +413,58 @@ class PutawayTask(db.Model):
 def putaway_number(task_id: int) -> str:
     """Return the number of put-away task ``task_id``: ``PA-000123``."""
     return f"PA-{task_id:06d}"
+
+
+#: a route's area that matches any region and postcode
+ANY_AREA = "*"
+
+
+class WarehouseRoute(db.Model):
+    """Where orders to a destination ship from: warehouses in priority order.
+
+    Routes are read in ``position`` order and the first that matches an order's address wins:
+    its country (``*``: any) and its area, a region name or a postcode prefix (``*``: any).
+    Allocation takes the first of its warehouses that can fill the whole order.
+    """
+
+    __tablename__ = "warehouse_route"
+    __table_args__ = (UniqueConstraint("country", "area"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    country: Mapped[str] = mapped_column(String(2))
+    area: Mapped[str] = mapped_column(String(20), default=ANY_AREA)
+    note: Mapped[str | None] = mapped_column(String(200))
+
+    stops: Mapped[list[WarehouseRouteStop]] = relationship(
+        back_populates="route", order_by="WarehouseRouteStop.rank",
+        cascade="all, delete-orphan")
+
+    @property
+    def warehouses(self) -> list[Warehouse]:
+        """Return the route's warehouses, first choice first."""
+        return [stop.warehouse for stop in self.stops]
+
+    def matches(self, country: str | None, region: str | None, postal_code: str | None) -> bool:
+        """Return whether an address in ``country``/``region``/``postal_code`` takes this route."""
+        if self.country != ANY_AREA and self.country != (country or "").upper():
+            return False
+        if self.area == ANY_AREA:
+            return True
+        area = self.area.upper()
+        return ((region or "").strip().upper() == area
+                or (postal_code or "").replace(" ", "").upper().startswith(area))
+
+
+class WarehouseRouteStop(db.Model):
+    """One warehouse of a route, at its rank (0 is the first choice)."""
+
+    __tablename__ = "warehouse_route_stop"
+
+    route_id: Mapped[int] = mapped_column(ForeignKey("warehouse_route.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouse.id"))
+
+    route: Mapped[WarehouseRoute] = relationship(back_populates="stops")
+    warehouse: Mapped[Warehouse] = relationship()

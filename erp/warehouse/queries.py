@@ -59,11 +59,11 @@ def allocatable_condition():
 
 
 def allocatable_bins_query(sku_ids) -> Select:
-    """Return ``(sku_id, location_id)`` of the levels allocation may reserve from, in walking order.
+    """Return ``(sku_id, location_id, warehouse_id)`` of the levels allocation may reserve from.
 
-    Only levels with something available (on hand above reserved) are listed.
+    In walking order; only levels with something available (on hand above reserved) are listed.
     """
-    return (select(StockLevel.sku_id, StockLevel.location_id)
+    return (select(StockLevel.sku_id, StockLevel.location_id, Location.warehouse_id)
             .join(Location, Location.id == StockLevel.location_id)
             .where(StockLevel.sku_id.in_(list(sku_ids)), allocatable_condition(),
                    StockLevel.on_hand > StockLevel.reserved)
