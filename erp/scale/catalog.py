@@ -118,7 +118,7 @@ def write_sku_sheet(path: str, n: int, brand_codes: list[str], category_codes: l
         sheet.write_string(0, col, column.header)
     for row, values in enumerate(iter_sku_values(n, brand_codes, category_codes), start=1):
         for col, key in enumerate(keys):
-            value = values[key]
+            value = values.get(key)  # the transport columns stay empty: inherit
             if value is None:
                 continue
             if isinstance(value, str):
