@@ -384,3 +384,29 @@ def test_sku_import_error_in_chinese(app, power_skus):
         result = import_skus(data, dry_run=True, actor=None)
         message = str(result.errors[0])
     assert message.startswith("第 2 行，“电池芯数”列：电池芯数必须是 1 到 1000 的整数"), message
+
+
+# --- demo -------------------------------------------------------------------------------------
+
+def test_demo_goods_carry_transport_attributes(app):
+    from erp.brands.demo import load_demo as load_brands
+    from erp.catalog.demo import load_demo
+
+    load_brands()
+    load_demo()
+    db.session.commit()
+    load_demo()  # a second load changes nothing
+    db.session.commit()
+
+    codes = {"NP-LAMP-BLA-STANDARD": ["battery_in_equipment"],
+             "NP-LAMP-BLA-SPAREPACK": ["battery_with_equipment"],
+             "NP-PWR-ORA-10000MAH": ["battery_alone"],
+             "NP-MAG-BLA-ONESIZE": ["magnet"],
+             "LM-MIST-CED-100ML": ["liquid", "flammable"],
+             "LM-MIST-UNS-250ML": ["liquid"]}
+    ids = {code: sku(code).id for code in codes}
+    effective = transport_of(ids.values())
+    assert {code: effective[ids[code]].attributes() for code in codes} == codes
+    assert effective[ids["NP-PWR-ORA-10000MAH"]].cells == 3
+    assert effective[ids["NP-LAMP-BLA-SPAREPACK"]].cells == 2
+    assert sku("NP-TEE-BLA-M").id not in transport_of([sku("NP-TEE-BLA-M").id])
