@@ -28,6 +28,8 @@ from erp.warehouse.models import (
     StockAdjustment,
     StockLevel,
     StockMove,
+    TransferLine,
+    TransferOrder,
     Warehouse,
 )
 
@@ -775,3 +777,80 @@ def putaway_waiting() -> tuple[int, int]:
                                            0))
         .where(PutawayTask.state == PutawayState.open)).one()
     return int(row[0]), int(row[1])
+
+
+# --------------------------------------------------------------------------- transfers
+
+
+@dataclass
+class TransferFilters:
+    """The transfer list's search and filters (and its export's)."""
+
+    q: str | None = None
+    state: str | None = None
+    warehouse_id: int | None = None
+
+
+def transfer_list_query(f: TransferFilters) -> Select:
+    """Return transfers with their warehouses and line totals, newest first.
+
+    ``q`` finds a transfer by (part of) its number, carrier or reference, or by a SKU code or
+    barcode on one of its lines; ``warehouse_id`` keeps transfers from or to that warehouse.
+    Rows: ``id, number, state, from_code, to_code, lines, quantity, picked, received,
+    cartons, carrier, reference, created_at, shipped_at, received_at``.
+    """
+    source = Warehouse.__table__.alias("source")
+    target = Warehouse.__table__.alias("target")
+    totals = (select(TransferLine.transfer_id, func.count().label("lines"),
+                     func.sum(TransferLine.quantity).label("quantity"),
+                     func.sum(TransferLine.picked_qty).label("picked"),
+                     func.sum(TransferLine.received_qty).label("received"))
+              .group_by(TransferLine.transfer_id).subquery())
+    stmt = (select(TransferOrder.id, TransferOrder.number, TransferOrder.state,
+                   source.c.code.label("from_code"), target.c.code.label("to_code"),
+                   func.coalesce(totals.c.lines, 0).label("lines"),
+                   func.coalesce(totals.c.quantity, 0).label("quantity"),
+                   func.coalesce(totals.c.picked, 0).label("picked"),
+                   func.coalesce(totals.c.received, 0).label("received"),
+                   TransferOrder.cartons, TransferOrder.carrier, TransferOrder.reference,
+                   TransferOrder.created_at, TransferOrder.shipped_at,
+                   TransferOrder.received_at)
+            .join(source, source.c.id == TransferOrder.from_warehouse_id)
+            .join(target, target.c.id == TransferOrder.to_warehouse_id)
+            .outerjoin(totals, totals.c.transfer_id == TransferOrder.id)
+            .order_by(TransferOrder.created_at.desc(), TransferOrder.id.desc()))
+    if f.state:
+        stmt = stmt.where(TransferOrder.state == f.state)
+    if f.warehouse_id:
+        stmt = stmt.where(or_(TransferOrder.from_warehouse_id == f.warehouse_id,
+                              TransferOrder.to_warehouse_id == f.warehouse_id))
+    if f.q:
+        text = f.q.strip()
+        on_lines = (select(TransferLine.id).join(Sku, Sku.id == TransferLine.sku_id)
+                    .where(TransferLine.transfer_id == TransferOrder.id,
+                           or_(Sku.code == text.upper(), Sku.barcode == text))
+                    .correlate(TransferOrder).exists())
+        stmt = stmt.where(or_(
+            func.upper(TransferOrder.number).contains(text.upper(), autoescape=True),
+            func.upper(TransferOrder.carrier).contains(text.upper(), autoescape=True),
+            func.upper(TransferOrder.reference).contains(text.upper(), autoescape=True),
+            on_lines))
+    return stmt
+
+
+def transfer_lines_query(transfer_id: int) -> Select:
+    """Return a transfer's lines in the source's walking order, with SKU and bin.
+
+    Rows: ``id, sku_id, sku_code, barcode, product_name, colour, size, bin_code,
+    quantity, picked_qty, received_qty, discrepancy_reason, avg_cost``.
+    """
+    return (select(TransferLine.id, TransferLine.sku_id, Sku.code.label("sku_code"),
+                   Sku.barcode, Product.name.label("product_name"), Sku.colour, Sku.size,
+                   Location.code.label("bin_code"), TransferLine.quantity,
+                   TransferLine.picked_qty, TransferLine.received_qty,
+                   TransferLine.discrepancy_reason, Sku.avg_cost)
+            .join(Sku, Sku.id == TransferLine.sku_id)
+            .join(Product, Product.id == Sku.product_id)
+            .join(Location, Location.id == TransferLine.from_location_id)
+            .where(TransferLine.transfer_id == transfer_id)
+            .order_by(Location.pick_sequence, Location.code, Sku.code, TransferLine.id))
