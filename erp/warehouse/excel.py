@@ -288,12 +288,13 @@ def valuation_columns(group: str, currency: str) -> tuple[excel.Column, ...]:
         columns.append(excel.Column("avg_cost", _("Average cost (%(currency)s)",
                                                   currency=currency),
                                     type="decimal", decimals=4, width=16))
-    columns.append(excel.Column("value", _("Value (%(currency)s)", currency=currency),
-                                type="decimal", width=16))
+    # the part of it shipped between warehouses and not yet received
     columns.append(excel.Column("in_transit", _("In transit"), type="int", width=10))
     columns.append(excel.Column("in_transit_value", _("In transit value (%(currency)s)",
                                                       currency=currency),
                                 type="decimal", width=18))
+    columns.append(excel.Column("value", _("Value (%(currency)s)", currency=currency),
+                                type="decimal", width=16))
     return tuple(columns)
 
 
