@@ -199,3 +199,14 @@ def test_valuation_page_shows_in_transit_apart(client, login_as, stock):
     sheet = openpyxl.load_workbook(io.BytesIO(export.data)).active
     headers = [c.value for c in next(sheet.iter_rows(min_row=1, max_row=1))]
     assert "In transit" in headers
+
+
+def test_header_search_finds_a_transfer_by_number_or_reference(client, login_as, stock):
+    transfer, second = make(stock), make(stock)
+    login_as("customer_service")
+    answer = client.get("/search", query_string={"find": transfer.number})
+    assert answer.status_code == 302
+    assert answer.headers["Location"].endswith(f"/warehouse/transfers/{transfer.id}")
+    partial = html_of(client.get("/search", query_string={"find": transfer.number[:6]}))
+    assert transfer.number in partial
+    assert second.number in partial
