@@ -255,3 +255,20 @@ def test_scan_receipt_tallies_and_refuses_extra_units(stock, lax):
         services.scan_receipt(transfer, tally, "TR-A")
     with pytest.raises(DomainError):
         services.scan_receipt(transfer, tally, "NOPE")
+
+
+def test_inventory_valuation_report_shows_in_transit_apart(stock, lax):
+    from datetime import date
+
+    from erp.reports.excel import inventory_valuation
+
+    transfer = draft(stock, lax, a=2, b=1)
+    services.pick_transfer(transfer, actor=None)
+    services.ship_transfer(transfer, cartons=1, actor=None)
+    report = inventory_valuation.valuation_at(date.today())
+    rows = {r.sku: r for r in report.rows}
+    assert (rows["TR-A"].on_hand, rows["TR-A"].in_transit) == (10, 2)
+    assert rows["TR-A"].in_transit_value == Decimal("4.00")
+    assert (report.in_transit_units, report.in_transit_value) == (3, Decimal("9.00"))
+    data, _name = inventory_valuation.build(None, date.today())
+    assert data[:2] == b"PK"
