@@ -242,6 +242,10 @@ def test_in_transit_stock_cannot_be_moved_by_hand_nor_bins_made_in_transit(stock
         services.transfer(sku_a, transit, services.default_receive_bin(lax), 1, actor=None)
     with pytest.raises(ValidationError, match="in-transit"):
         services.create_location(lax, code="X-1", kind="in_transit", actor=None)
+    with pytest.raises(ValidationError, match="in transit"):
+        services.request_adjustment(sku_a, transit, -1, reason="lost", note=None, actor=None)
+    with pytest.raises(DomainError):  # counts leave goods in transit to their receipt
+        services.open_cycle_count(lax, location_ids=[transit.id], actor=None)
 
 
 def test_scan_receipt_tallies_and_refuses_extra_units(stock, lax):
