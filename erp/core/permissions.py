@@ -36,6 +36,8 @@ PERMISSIONS: dict[str, Any] = {
     "warehouse.view": _l("read stock by SKU and bin, moves, counts and valuation"),
     "warehouse.move": _l("transfer stock, request adjustments, count"),
     "warehouse.manage": _l("set up warehouses and bins, open cycle counts, print bin labels"),
+    "warehouse.transfer": _l("draft, pick, ship, receive and cancel transfers between "
+                             "warehouses"),
     "warehouse.approve": _l("approve adjustments and accept cycle counts"),
     "warehouse.routes": _l("keep the warehouse routes: which warehouses ship to each "
                            "destination, first choice first"),
@@ -81,6 +83,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         "procurement.edit"}),
     Role.warehouse: frozenset(_ALL_STAFF | {"warehouse.move", "warehouse.manage",
                                             "warehouse.routes",
+                                            "warehouse.transfer",
                                             "procurement.view", "procurement.receive",
                                             "shipping.work", "shipping.manage",
                                             "aftersales.receive"}),

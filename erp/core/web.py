@@ -39,6 +39,7 @@ NAV: list[tuple[Any, str, str]] = [
     (_l("Stock"), "warehouse.stock_list", "warehouse.view"),
     (_l("Moves"), "warehouse.move_list", "warehouse.view"),
     (_l("Transfer"), "warehouse.transfer_stock", "warehouse.move"),
+    (_l("Warehouse transfers"), "warehouse.transfer_order_list", "warehouse.view"),
     (_l("Put-away"), "warehouse.put_away_stock", "warehouse.move"),
     (_l("Counts"), "warehouse.cycle_count_list", "warehouse.view"),
     (_l("Bins"), "warehouse.warehouse_list", "warehouse.manage"),

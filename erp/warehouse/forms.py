@@ -23,7 +23,8 @@ def bin_kind_choices() -> list[tuple[str, str]]:
 
     Virtual locations exist once, outside warehouses.
     """
-    return [(k.value, kind_label(k).capitalize()) for k in LocationKind if k not in VIRTUAL_KINDS]
+    return [(k.value, kind_label(k).capitalize()) for k in LocationKind
+            if k not in VIRTUAL_KINDS and k != LocationKind.in_transit]
 
 
 def reason_choices() -> list[tuple[str, str]]:

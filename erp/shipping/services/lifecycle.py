@@ -22,9 +22,9 @@ from sqlalchemy import func, select
 
 from erp.core import audit
 from erp.core.i18n import _
+from erp.core.locking import lock
 from erp.core.models import utcnow
 from erp.extensions import db
-from erp.core.locking import lock
 from erp.orders.models import CustomerOrder, CustomerOrderLine, OrderState
 from erp.orders.services import mark_repacking
 from erp.shipping.errors import ShippingError
@@ -48,8 +48,10 @@ def _lock_parcels(order: CustomerOrder) -> list[Parcel]:
 
 
 def _lock_shared_parcels(order: CustomerOrder) -> list[Parcel]:
-    """Lock the open parcels of another order (a merge group's primary) carrying this order's
-    lines, and their owner first: a merged order's goods ship in its primary's parcel."""
+    """Lock the parcels of another order (its merge group's primary) carrying this order's lines.
+
+    A merged order's goods ship in its primary's parcel; the primary is locked first.
+    """
     if order.merged_into_id is None:
         return []
     lock(order.merged_into)

@@ -9,5 +9,6 @@ from tests.concurrency.scenarios import (  # noqa: F401 - imported to register
     orders,
     procurement,
     shipping,
+    transfers,
     warehouse,
 )
