@@ -215,7 +215,7 @@ def _spread(warehouse: Warehouse, sku: Sku, quantity: int, n: int) -> list[Trans
         .add_columns(StockLevel.on_hand - StockLevel.reserved)
         .where(Location.warehouse_id == warehouse.id)).all()
     specs, left = [], quantity
-    for _sku_id, location_id, available in rows:
+    for _sku_id, location_id, _warehouse_id, available in rows:
         take = min(left, int(available))
         if take > 0:
             specs.append(TransferLineSpec(sku.id, location_id, take))
