@@ -8,3 +8,4 @@ order's state only through order services.
 """
 
 from erp.shipping import hooks, settings, tracking_poll  # noqa: E402,F401 - settings, order-screen hooks, periodic poll
+from erp.shipping import routing_hooks  # noqa: E402,F401 - routing at allocation, order panel

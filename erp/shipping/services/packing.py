@@ -53,7 +53,7 @@ from erp.shipping.models import (
     PickWaveOrder,
     ShippingService,
 )
-from erp.shipping.services import carriers
+from erp.shipping.services import carriers, routing
 from erp.shipping.services.customs import (
     CustomsContext,
     choose_customs_form,
@@ -406,11 +406,26 @@ class _Planned:
 
 def _plan_parcel(order: CustomerOrder, items: list[tuple[CustomerOrderLine, int]], *,
                  weight_g, box: Box | None, dims: tuple, service: ShippingService | None,
-                 ctx: CustomsContext, actor, at) -> _Planned:
-    """Check a parcel of ``items`` (limits, customs data) and return its values, unnumbered."""
+                 ctx: CustomsContext, actor, at,
+                 router: routing.ParcelRouter | None = None) -> _Planned:
+    """Check a parcel of ``items`` (limits, customs data) and return its values, unnumbered.
+
+    Without a ``service`` chosen by the packer, the shipping rules (``router``) choose one
+    with the parcel's weight and box; the goods are checked against the service either way.
+    """
     weight = _whole(weight_g, field="weight_g", maximum=MAX_WEIGHT_G)
     length, width, height = _dimensions(box, *dims)
+    notice = None
+    if service is None and router is not None:
+        routed = router.route(order, [(line.sku_id, qty, line.unit_price) for line, qty in items],
+                              weight_g=weight, dims=(length, width, height))
+        if routed is not None:
+            service, notice = routed.service, routed.notice
     service = service or carriers.service_for_order(order)
+    if router is not None:
+        refusal = router.goods_refusal(service, [(line.sku_id, qty) for line, qty in items])
+        if refusal:
+            raise ShippingError(refusal, field="service")
     carriers.check_parcel_limits(service, weight_g=weight, length_mm=length, width_mm=width,
                                  height_mm=height)
     if service.requires_phone and not (order.phone or "").strip():
@@ -431,8 +446,9 @@ def _plan_parcel(order: CustomerOrder, items: list[tuple[CustomerOrderLine, int]
         "ioss_number": ioss_for(order, order.goods_total, order.currency, ctx.on, ctx=ctx),
         "dutiable": is_dutiable(order.country, ctx=ctx),
         "packed_by_id": getattr(actor, "id", None), "packed_at": at}
-    # "_service" and "_box" ride along for the audit event; they are no columns
-    return _Planned(order, {**values, "_service": service, "_box": box}, lines)
+    # "_service" and "_box" ride along for the audit event, "_notice" for the packer
+    return _Planned(order, {**values, "_service": service, "_box": box, "_notice": notice},
+                    lines)
 
 
 def _packed_event(plan: _Planned) -> dict:
@@ -519,11 +535,15 @@ def close_parcel(order: CustomerOrder, *, weight_g: int, box: Box | None = None,
     by_line = {line.id: line for line in order.lines}
     at = utcnow()
     ctx = CustomsContext(at.date())
+    router = routing.ParcelRouter([s.sku_id for s in scans], actor=actor,
+                                  load_rules=service is None)
     plan = _plan_parcel(order, [(by_line[s.order_line_id], s.quantity) for s in scans],
                         weight_g=weight_g, box=box, dims=(length_mm, width_mm, height_mm),
-                        service=service, ctx=ctx, actor=actor, at=at)
+                        service=service, ctx=ctx, actor=actor, at=at, router=router)
     plan.open_scans = scans
+    router.finish()
     parcel = _insert([plan], actor=actor, at=at)[0]
+    parcel.routing_notice = plan.values["_notice"]  # not a column: the packer's flash
     if _fully_packed(order, line_counts([order.id])):
         mark_packed(order, actor=actor)
     return parcel
@@ -572,6 +592,8 @@ def pack_orders(orders: Iterable[CustomerOrder], *, box: Box | None, actor,
     services: dict[tuple, ShippingService] = {}
     weights = weights or {}
     plans: list[_Planned] = []
+    router = routing.ParcelRouter([line.sku_id for order in orders for line in order.lines],
+                                  actor=actor, load_rules=service is None)
     for order in orders:
         items, new = [], []
         for line in order.lines:
@@ -584,17 +606,20 @@ def pack_orders(orders: Iterable[CustomerOrder], *, box: Box | None, actor,
             raise ShippingError(_("Order %(order)s has nothing at the bench to pack.",
                                   order=order.number))
         chosen = service
-        if chosen is None:
+        if chosen is None and not router.active:  # else the rules choose, parcel by parcel
             key = (order.shipping_service, order.country)
             if key not in services:
                 services[key] = carriers.service_for_order(order)
             chosen = services[key]
         plan = _plan_parcel(order, items, weight_g=weights.get(order.id) or
                             estimated_weight_g(order, box), box=box, dims=(None, None, None),
-                            service=chosen, ctx=ctx, actor=actor, at=at)
+                            service=chosen, ctx=ctx, actor=actor, at=at, router=router)
         plan.new_scans, plan.open_scans = new, open_scans.get(order.id, [])
         plans.append(plan)
+    router.finish()
     parcels = _insert(plans, actor=actor, at=at)
+    for plan, parcel in zip(plans, parcels, strict=True):
+        parcel.routing_notice = plan.values["_notice"]  # not a column: the packer's flash
     # every picked unit is now packed: an order is done when every unit of it was picked
     _mark_packed([order for order in orders
                   if all(counts[line.id].picked >= line.quantity for line in order.lines)],

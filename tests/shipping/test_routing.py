@@ -1,0 +1,136 @@
+"""Shipping rules choose the service: first match wins, the cheapest allowed, reasons kept."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import delete, select
+
+from erp.core.models import AuditEvent
+from erp.extensions import db
+from erp.orders.models import ServiceClass
+from erp.orders.services import allocate_order
+from erp.shipping.models import ServiceRate
+from erp.shipping.routing_models import RoutingDecision, RoutingStage
+from erp.shipping.services import routing
+from erp.warehouse import services as warehouse_services
+from tests.shipping.routing_fixtures import routes  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.usefixtures("routes")
+
+
+def _decide(order):
+    return routing.route_orders([order], actor=None)[0]
+
+
+def _outcomes(choice) -> dict[str, str]:
+    return {e["code"]: e["outcome"] for rule in choice.rules for e in rule["services"]}
+
+
+def test_first_matching_rule_wins(routes, create_order):
+    routes.version([("US light", "EPACKET", {"countries": "US", "max_weight_g": 500}),
+                    ("Everything", "POST-REG", {})])
+    order = create_order([(routes.tee, 1)], country="US", shipping_service="EMS")
+    choice = _decide(order)
+    assert choice.rule_name == "US light"
+    assert order.shipping_service == "EPACKET"
+    heavy = create_order([(routes.tee, 3)], country="US", shipping_service="EMS")
+    assert _decide(heavy).rule_name == "Everything"
+    assert heavy.shipping_service == "POST-REG"
+
+
+def test_the_cheapest_allowed_service_is_chosen_and_the_other_is_dearer(routes, create_order):
+    routes.version([("Postal", "POST-REG, EPACKET", {})])
+    order = create_order([(routes.tee, 1)], country="US", shipping_service="POST-REG")
+    choice = _decide(order)
+    assert choice.service_code == "EPACKET"
+    assert choice.cost == Decimal("3.90")
+    assert _outcomes(choice) == {"EPACKET": "chosen", "POST-REG": "dearer"}
+    decision = db.session.scalar(select(RoutingDecision).where(
+        RoutingDecision.order_id == order.id))
+    assert decision.stage == RoutingStage.allocation
+    assert decision.previous_service == "POST-REG"
+    assert decision.service.code == "EPACKET"
+    texts = [row["text"] for row in routing.decision_rows(decision)]
+    assert "Registered air mail: dearer (4.50 USD)" in texts
+    event = db.session.scalar(select(AuditEvent).where(
+        AuditEvent.action == "customer_order.service_routed"))
+    assert event.changes["shipping_service"] == ["POST-REG", "EPACKET"]
+
+
+def test_each_rejection_reason_is_kept(routes, create_order, dummy_warehouse):
+    s = routes.setup
+    abroad = warehouse_services.create_warehouse(code="WH-US", name="US returns", country="US",
+                                                 actor=None)
+    s["epacket"].warehouses.append(abroad)
+    db.session.execute(delete(ServiceRate).where(ServiceRate.service_id == s["express"].id,
+                                                 ServiceRate.zone == "ROW",
+                                                 ServiceRate.max_weight_g > 500))
+    db.session.flush()
+    routes.version([("All", "EMS, POST-REG, EPACKET, EXPRESS", {})])
+    order = create_order([(routes.phone, 1), (routes.tee, 1)], country="US",
+                         shipping_service="POST-REG", warehouse_id=dummy_warehouse.id)
+    choice = _decide(order)
+    assert _outcomes(choice) == {"EMS": "not_served", "EPACKET": "warehouse",
+                                 "POST-REG": "goods", "EXPRESS": "phone"}
+    assert choice.service_id is None
+    assert order.shipping_service == "POST-REG"  # kept: nothing can carry it
+    decision = routing.latest_decision(order.id)
+    texts = " | ".join(row["text"] for row in routing.decision_rows(decision))
+    assert "EMS: does not serve US" in texts
+    assert "Tracked small packet: does not ship from the order's warehouse" in texts
+    assert ("Registered air mail does not accept goods with battery contained in equipment."
+            in texts)
+    assert "Express worldwide: needs the addressee's phone number" in texts
+
+    heavy = create_order([(routes.tee, 12)], country="US", shipping_service="EMS", phone="1")
+    outcomes = _outcomes(_decide(heavy))
+    assert outcomes["POST-REG"] == "too_heavy"  # 2,400 g, over 2 kg
+    assert outcomes["EXPRESS"] == "no_rate"     # ROW priced only up to 500 g
+    assert outcomes["EPACKET"] == "too_heavy"   # an order without a warehouse: any
+
+
+def test_no_active_version_keeps_the_storefront_service(routes, create_order):
+    routes.version([("Postal", "EPACKET", {})], activate=False)
+    order = create_order([(routes.tee, 1)], country="US", shipping_service="POST-REG")
+    assert routing.route_orders([order], actor=None) == []
+    assert order.shipping_service == "POST-REG"
+    assert routing.latest_decision(order.id) is None
+
+
+def test_conditions_class_goods_value_postcode_brand(routes, create_order):
+    routes.version([
+        ("Express class", "EXPRESS", {"service_class": "express"}),
+        ("Battery", "EXPRESS", {"goods_required": "battery_in_equipment"}),
+        ("Dear", "EMS", {"min_value": "100", "value_currency": "EUR"}),
+        ("Berlin", "POST-REG", {"postcode_prefixes": "101"}),
+        ("Brand", "EPACKET", {"brand_codes": "TESTBR", "countries": "FR"}),
+    ])
+    fast = create_order([(routes.tee, 1)], service_class=ServiceClass.express, phone="1")
+    assert _decide(fast).rule_name == "Express class"
+    battery = create_order([(routes.phone, 1)], phone="1")
+    assert _decide(battery).service_code == "EXPRESS"
+    dear = create_order([(routes.tee, 1, "150.00")])
+    assert _decide(dear).rule_name == "Dear"
+    berlin = create_order([(routes.tee, 1)], postal_code="10115")
+    assert _decide(berlin).rule_name == "Berlin"
+    paris = create_order([(routes.tee, 1)], country="FR", postal_code="75001")
+    assert _decide(paris).rule_name == "Brand"
+    nowhere = create_order([(routes.tee, 1)], country="JP", postal_code="100-0001")
+    choice = _decide(nowhere)
+    assert not choice.matched and choice.rule_id is None
+
+
+def test_allocation_routes_the_orders_it_allocates(routes, create_order, create_bin,
+                                                  receive_stock):
+    routes.version([("Postal", "POST-REG, EPACKET", {})])
+    receive_stock(routes.tee, create_bin("A-01"), 5)
+    order = create_order([(routes.tee, 1)], country="US", shipping_service="POST-REG")
+    allocate_order(order, actor=None)
+    db.session.flush()
+    assert order.shipping_service == "EPACKET"
+    decision = routing.latest_decision(order.id)
+    assert decision.stage == RoutingStage.allocation
+    assert json.loads(decision.explanation)["rules"][0]["name"] == "Postal"
