@@ -7,5 +7,9 @@ Sits above orders and warehouse: it moves stock only through warehouse services 
 order's state only through order services.
 """
 
-from erp.shipping import hooks, settings, tracking_poll  # noqa: E402,F401 - settings, order-screen hooks, periodic poll
-from erp.shipping import routing_hooks  # noqa: E402,F401 - routing at allocation, order panel
+from erp.shipping import (  # noqa: E402,F401 - settings, order-screen hooks, periodic poll
+    hooks,
+    routing_hooks,  # noqa: E402,F401 - routing at allocation, order panel
+    settings,
+    tracking_poll,
+)

@@ -16,7 +16,9 @@ from erp.shipping.models import ServiceRate
 from erp.shipping.routing_models import RoutingDecision, RoutingStage
 from erp.shipping.services import routing
 from erp.warehouse import services as warehouse_services
-from tests.shipping.routing_fixtures import routes  # noqa: F401 - the fixture
+from tests.shipping import routing_fixtures
+
+routes = routing_fixtures.routes  # the shared fixture
 
 pytestmark = pytest.mark.usefixtures("routes")
 
@@ -120,7 +122,8 @@ def test_conditions_class_goods_value_postcode_brand(routes, create_order):
     assert _decide(paris).rule_name == "Brand"
     nowhere = create_order([(routes.tee, 1)], country="JP", postal_code="100-0001")
     choice = _decide(nowhere)
-    assert not choice.matched and choice.rule_id is None
+    assert not choice.matched
+    assert choice.rule_id is None
 
 
 def test_allocation_routes_the_orders_it_allocates(routes, create_order, create_bin,

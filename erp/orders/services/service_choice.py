@@ -11,8 +11,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from sqlalchemy import update
-from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from erp.core import audit
 from erp.core.models import utcnow

@@ -35,13 +35,13 @@ from decimal import Decimal
 
 from sqlalchemy import insert, select
 
+from erp.brands.models import Brand
 from erp.catalog.models import Product, Sku
 from erp.catalog.transport import transport_of
 from erp.core import settings
 from erp.core.errors import DomainError
 from erp.core.i18n import _, format_money, format_number
 from erp.core.models import utcnow
-from erp.brands.models import Brand
 from erp.extensions import db
 from erp.orders.models import CustomerOrder, CustomerOrderLine, ServiceClass
 from erp.orders.services.service_choice import set_shipping_services
