@@ -12,6 +12,7 @@ from erp.core.models import AuditEvent
 from erp.extensions import db
 from erp.orders.models import ServiceClass
 from erp.orders.services import allocate_order
+from erp.shipping.errors import ShippingError
 from erp.shipping.models import ServiceRate
 from erp.shipping.routing_models import RoutingDecision, RoutingStage
 from erp.shipping.services import routing
@@ -137,3 +138,63 @@ def test_allocation_routes_the_orders_it_allocates(routes, create_order, create_
     decision = routing.latest_decision(order.id)
     assert decision.stage == RoutingStage.allocation
     assert json.loads(decision.explanation)["rules"][0]["name"] == "Postal"
+
+
+def test_a_version_activates_and_rolls_back(routes):
+    from erp.core.states import InvalidTransition
+    from erp.shipping.routing_models import RuleVersionState as V
+    from erp.shipping.services import routing_rules
+
+    first = routes.version([("Postal", "POST-REG", {})])
+    second = routes.version([("Packet", "EPACKET", {})], activate=False)
+    with pytest.raises(ShippingError, match="must have at least one rule"):
+        routing_rules.activate_version(routes.version([], activate=False), actor=routes.manager)
+    routing_rules.activate_version(second, actor=routes.manager)
+    assert (first.state, second.state) == (V.retired, V.active)
+    assert routing.active_version() is second
+    with pytest.raises(InvalidTransition):
+        routing_rules.activate_version(second, actor=routes.manager)
+    with pytest.raises(ShippingError, match="it must be a draft"):
+        routing_rules.add_rule(second, {"name": "x", "services": "EMS"}, actor=routes.manager)
+    back = routing_rules.roll_back(second, actor=routes.manager)
+    assert back is first
+    assert (first.state, second.state) == (V.active, V.retired)
+    copy = routing_rules.copy_version(first, actor=routes.manager)
+    assert [r.name for r in copy.rules] == ["Postal"]
+    assert copy.rules[0].services[0].service.code == "POST-REG"
+    actions = db.session.scalars(select(AuditEvent.action).where(
+        AuditEvent.entity_type == "rule_version", AuditEvent.entity_id == str(second.id))
+        .order_by(AuditEvent.id)).all()
+    assert actions == ["rule_version.created", "rule_version.active", "rule_version.retired"]
+
+
+def test_simulation_counts_changes_and_the_cost_difference(routes, create_order):
+    from datetime import timedelta
+
+    from erp.core.models import utcnow
+    from erp.orders.models import OrderState
+    from erp.shipping.services import routing_rules
+
+    now = utcnow()
+    recent = now - timedelta(days=2)
+    routes.version([("All", "POST-REG", {})])
+    light = create_order([(routes.tee, 1)], country="US", shipping_service="POST-REG",
+                         placed_at=recent)
+    create_order([(routes.tee, 3)], country="US", shipping_service="POST-REG",
+                 placed_at=recent)  # 600 g: stays on POST-REG
+    create_order([(routes.tee, 1)], country="DE", shipping_service="POST-REG",
+                 placed_at=recent)  # not US: stays
+    create_order([(routes.tee, 1)], country="US", shipping_service="POST-REG",
+                 placed_at=now - timedelta(days=40))  # too old
+    create_order([(routes.tee, 1)], country="US", shipping_service="POST-REG",
+                 placed_at=recent, state=OrderState.cancelled)
+    draft = routes.version([("US light", "EPACKET", {"countries": "US", "max_weight_g": 500}),
+                            ("Rest", "POST-REG", {})], activate=False)
+    sim = routing_rules.simulate(draft, now=now)
+    assert sim.orders == 3
+    assert sim.changed == 1
+    assert sim.difference == Decimal("-0.60")
+    assert sim.cost_now == Decimal("18.80")  # 4.50 + 9.80 + 4.50
+    assert [(r.number, r.current, r.proposed) for r in sim.rows] == [
+        (light.number, "POST-REG", "EPACKET")]
+    assert light.shipping_service == "POST-REG"  # nothing changed
