@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from erp.core.models import AuditEvent
 from erp.extensions import db
 from erp.shipping.errors import ShippingError
 from erp.shipping.models import PackScan, Parcel
@@ -85,6 +86,10 @@ def test_the_weighed_parcel_changes_the_service_and_the_packer_is_told(client, l
     assert [d.stage for d in decisions] == [RoutingStage.allocation, RoutingStage.packing]
     assert decisions[-1].weight_g == 700
     assert parcel.service.code == "POST-REG"
+    event = db.session.scalar(select(AuditEvent).where(
+        AuditEvent.action == "customer_order.service_routed"))
+    assert event.changes["shipping_service"] == ["EPACKET", "POST-REG"]
+    assert event.changes["reason"] == "Rest"
 
 
 def test_bulk_packing_routes_every_parcel(floor, routes):

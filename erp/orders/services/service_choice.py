@@ -23,11 +23,13 @@ CHUNK = 900
 
 
 def set_shipping_services(changes: Iterable[tuple[int, str, str | None, str]], *, actor,
-                          reason: str) -> int:
+                          reason: str, audited: bool = True) -> int:
     """Set the shipping service of many orders: ``(order id, number, old code, new code)``.
 
     Orders already loaded in the session show the new code at once. Each change is audited
-    (``customer_order.service_routed``) with ``reason`` (e.g. the rule that chose).
+    (``customer_order.service_routed``) with ``reason`` (e.g. the rule that chose), unless the
+    caller keeps its own record of every change (``audited=False``: shipping's routing
+    decisions, which hold the actor, the time, the old and the new service and why).
 
     :returns: how many orders changed.
     """
@@ -48,7 +50,8 @@ def set_shipping_services(changes: Iterable[tuple[int, str, str | None, str]], *
         order = identity.get(identity_key(CustomerOrder, order_id))
         if order is not None:
             set_committed_value(order, "shipping_service", new)
-    audit.record_many(table.name, "customer_order.service_routed", [
-        (order_id, number, {"shipping_service": [old, new], "reason": reason})
-        for order_id, number, old, new in rows], actor=actor)
+    if audited:
+        audit.record_many(table.name, "customer_order.service_routed", [
+            (order_id, number, {"shipping_service": [old, new], "reason": reason})
+            for order_id, number, old, new in rows], actor=actor)
     return len(rows)
