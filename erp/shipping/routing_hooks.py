@@ -8,6 +8,7 @@ from markupsafe import Markup
 
 from erp.core.permissions import has_permission
 from erp.orders import hooks
+from erp.shipping import routing_audit_text  # noqa: F401 - registers the audit sentences
 from erp.shipping.routing_models import ROUTING_STAGE_LABELS
 from erp.shipping.services import routing
 
