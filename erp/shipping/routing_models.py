@@ -1,8 +1,8 @@
 """Shipping rules: versions of ordered rules that choose an order's service, and their decisions.
 
-A :class:`RuleVersion` is edited while ``draft``, then activated; at most one version is
-``active`` (a partial unique index holds it even against two activations at once). Activating
-another retires it, and rolling back reactivates the version retired last.
+A :class:`RuleVersion` is edited while ``draft``, then activated (or discarded); at most one
+version is ``active`` (a partial unique index holds it even against two activations at once).
+Activating another retires it, and rolling back reactivates the version retired last.
 
 Each :class:`Rule` has conditions (all those set must hold) and the services it allows
 (:class:`RuleService`, in order); routing (:mod:`erp.shipping.services.routing`) takes the first
@@ -39,15 +39,19 @@ class RuleVersionState(StrEnum):
     draft = "draft"
     active = "active"
     retired = "retired"
+    discarded = "discarded"
 
 
 V = RuleVersionState
 RULE_VERSION_STATES = StateMachine(
     RuleVersionState, initial=V.draft, noun=_l("shipping rule version"),
-    labels={V.draft: _l("draft"), V.active: _l("active"), V.retired: _l("retired")},
+    labels={V.draft: _l("draft"), V.active: _l("active"), V.retired: _l("retired"),
+            V.discarded: _l("discarded")},
     transitions={(V.draft, V.active), (V.active, V.retired),
-                 (V.retired, V.active)},  # roll back: the version retired last is active again
-    colours={V.draft: "grey", V.active: "green", V.retired: "blue"},
+                 (V.retired, V.active),  # roll back: the version retired last is active again
+                 # a draft given up, or a retired version no roll back may return to; kept
+                 (V.draft, V.discarded), (V.retired, V.discarded)},
+    colours={V.draft: "grey", V.active: "green", V.retired: "blue", V.discarded: "grey"},
     groups={"editable": {V.draft}},
 )
 

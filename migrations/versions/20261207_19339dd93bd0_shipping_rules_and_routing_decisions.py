@@ -21,7 +21,7 @@ def upgrade():
     op.create_table('rule_version',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
-    sa.Column('state', sa.Enum('draft', 'active', 'retired', name='ruleversionstate', native_enum=False, length=24), nullable=False),
+    sa.Column('state', sa.Enum('draft', 'active', 'retired', 'discarded', name='ruleversionstate', native_enum=False, length=24), nullable=False),
     sa.Column('note', sa.String(length=200), nullable=True),
     sa.Column('copied_from_id', sa.Integer(), nullable=True),
     sa.Column('created_by_id', sa.Integer(), nullable=True),

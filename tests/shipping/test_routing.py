@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from erp.core.models import AuditEvent
+from erp.core.states import InvalidTransition
 from erp.extensions import db
 from erp.orders.models import ServiceClass
 from erp.orders.services import allocate_order
@@ -138,7 +139,6 @@ def test_allocation_routes_the_orders_it_allocates(routes, create_order, create_
 
 
 def test_a_version_activates_and_rolls_back(routes):
-    from erp.core.states import InvalidTransition
     from erp.shipping.routing_models import RuleVersionState as V
     from erp.shipping.services import routing_rules
 
@@ -195,3 +195,18 @@ def test_simulation_counts_changes_and_the_cost_difference(routes, create_order)
     assert [(r.number, r.current, r.proposed) for r in sim.rows] == [
         (light.number, "POST-REG", "EPACKET")]
     assert light.shipping_service == "POST-REG"  # nothing changed
+
+
+def test_a_discarded_draft_is_kept_read_only(routes):
+    from erp.shipping.routing_models import RuleVersionState as V
+    from erp.shipping.services import routing_rules
+
+    draft = routes.version([("Postal", "POST-REG", {})], activate=False)
+    copy = routing_rules.copy_version(draft, actor=routes.manager)
+    routing_rules.discard_version(draft, actor=routes.manager)
+    assert draft.state == V.discarded
+    assert copy.copied_from_id == draft.id
+    with pytest.raises(ShippingError, match="it must be a draft"):
+        routing_rules.add_rule(draft, {"name": "x", "services": "EMS"}, actor=routes.manager)
+    with pytest.raises(InvalidTransition):
+        routing_rules.activate_version(draft, actor=routes.manager)

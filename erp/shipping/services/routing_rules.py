@@ -164,17 +164,16 @@ def roll_back(version: RuleVersion, *, actor) -> RuleVersion:
     return previous
 
 
-def discard_version(version: RuleVersion, *, actor) -> None:
-    """Delete a draft version and its rules.
+def discard_version(version: RuleVersion, *, actor) -> RuleVersion:
+    """Give up a draft, or a retired version no roll back may return to: kept, as discarded.
 
-    :raises ShippingError: when the version is not a draft.
+    :raises InvalidTransition: when the version is active or discarded already.
     """
     lock(version)
-    _check_draft(version)
-    audit.record(version, "rule_version.discarded", actor=actor,
-                 changes={"state": [V.draft.value, None], "rules": len(version.rules)})
-    db.session.delete(version)
+    transition(version, V.discarded, machine=RULE_VERSION_STATES, actor=actor,
+               changes={"rules": len(version.rules)})
     db.session.flush()
+    return version
 
 
 # --------------------------------------------------------------------------- rules

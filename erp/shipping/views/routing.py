@@ -110,13 +110,12 @@ def roll_back_rule_version(version_id: int):
 @bp.post("/rules/<int:version_id>/discard")
 @permission_required("shipping.rules")
 def discard_rule_version(version_id: int):
-    """Delete a draft version."""
+    """Give up a draft version (kept, read-only, as discarded)."""
     _post_form()
-    version = get_or_404(RuleVersion, version_id)
-    code = version.code
-    routing_rules.discard_version(version, actor=current_user)
+    version = routing_rules.discard_version(get_or_404(RuleVersion, version_id),
+                                            actor=current_user)
     db.session.commit()
-    flash(_("Draft %(version)s discarded.", version=code), "success")
+    flash(_("Draft %(version)s discarded.", version=version.code), "success")
     return redirect(url_for(".rule_version_list"))
 
 

@@ -61,8 +61,8 @@ _DRAFT_EDIT = ("changes a draft's rules under the version's lock; a draft routes
 SAFE_TO_REPEAT.update({
     "shipping.create_rule_version": _DRAFT,
     "shipping.copy_rule_version": _DRAFT,
-    "shipping.discard_rule_version": "deletes the draft under its lock: the others find "
-                                     "nothing to delete (404)",
+    "shipping.discard_rule_version": "moves the draft to discarded under its lock: the others "
+                                     "find it discarded and are refused",
     "shipping.create_rule": _DRAFT_EDIT,
     "shipping.edit_rule": _DRAFT_EDIT,
     "shipping.delete_rule": "a deleted rule cannot be deleted twice (404)",
