@@ -18,11 +18,11 @@ def routing_panel(order) -> Markup | None:
     decision = routing.latest_decision(order.id)
     if decision is None:
         return None
+    explanation = routing.decision_explanation(decision)
     return Markup(render_template(
         "shipping/order_routing.html", decision=decision,
-        rows=routing.decision_rows(decision),
-        explanation=routing.decision_explanation(decision), stages=ROUTING_STAGE_LABELS,
-        goods=routing.goods_label(routing.decision_explanation(decision).get("goods") or {}),
+        rows=routing.decision_rows(decision), explanation=explanation,
+        stages=ROUTING_STAGE_LABELS, goods=routing.goods_label(explanation.get("goods") or {}),
         can_see_rules=has_permission(current_user, "shipping.view"),
         view_functions=current_app.view_functions))
 

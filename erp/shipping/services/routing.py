@@ -670,15 +670,6 @@ class ParcelRouter:
         return changed
 
 
-def route_parcel(order: CustomerOrder, items: Sequence[tuple[int, int, Decimal]], *,
-                 weight_g: int, dims: tuple[int, int, int] | None, actor) -> PackingRoute | None:
-    """Route one parcel at packing and keep the decision (see :meth:`ParcelRouter.route`)."""
-    router = ParcelRouter([sku_id for sku_id, _q, _p in items], actor=actor)
-    route = router.route(order, items, weight_g=weight_g, dims=dims)
-    router.finish()
-    return route
-
-
 # --------------------------------------------------------------------------- explaining
 
 
