@@ -100,4 +100,4 @@ def test_bulk_packing_routes_every_parcel(floor, routes):
     parcel = packing.pack_order(order, weight_g=900, box=floor.setup["boxes"][0],
                                 actor=floor.packer)
     assert parcel.service.code == "POST-REG"
-    assert "Service changed from EPACKET to POST-REG" in parcel.routing_notice
+    assert "Service changed from EPACKET to POST-REG" in parcel.routing.notice

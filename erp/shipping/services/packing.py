@@ -415,12 +415,12 @@ def _plan_parcel(order: CustomerOrder, items: list[tuple[CustomerOrderLine, int]
     """
     weight = _whole(weight_g, field="weight_g", maximum=MAX_WEIGHT_G)
     length, width, height = _dimensions(box, *dims)
-    notice = None
+    routed = None
     if service is None and router is not None:
         routed = router.route(order, [(line.sku_id, qty, line.unit_price) for line, qty in items],
                               weight_g=weight, dims=(length, width, height))
         if routed is not None:
-            service, notice = routed.service, routed.notice
+            service = routed.service
     service = service or carriers.service_for_order(order)
     if router is not None:
         refusal = router.goods_refusal(service, [(line.sku_id, qty) for line, qty in items])
@@ -446,8 +446,8 @@ def _plan_parcel(order: CustomerOrder, items: list[tuple[CustomerOrderLine, int]
         "ioss_number": ioss_for(order, order.goods_total, order.currency, ctx.on, ctx=ctx),
         "dutiable": is_dutiable(order.country, ctx=ctx),
         "packed_by_id": getattr(actor, "id", None), "packed_at": at}
-    # "_service" and "_box" ride along for the audit event, "_notice" for the packer
-    return _Planned(order, {**values, "_service": service, "_box": box, "_notice": notice},
+    # "_service" and "_box" ride along for the audit event, "_route" for the packer
+    return _Planned(order, {**values, "_service": service, "_box": box, "_route": routed},
                     lines)
 
 
@@ -543,7 +543,8 @@ def close_parcel(order: CustomerOrder, *, weight_g: int, box: Box | None = None,
     plan.open_scans = scans
     router.finish()
     parcel = _insert([plan], actor=actor, at=at)[0]
-    parcel.routing_notice = plan.values["_notice"]  # not a column: the packer's flash
+    route = plan.values["_route"]  # not a column: the packer's flash when it changed
+    parcel.routing_notice = route.notice if route is not None else None
     if _fully_packed(order, line_counts([order.id])):
         mark_packed(order, actor=actor)
     return parcel
@@ -619,7 +620,7 @@ def pack_orders(orders: Iterable[CustomerOrder], *, box: Box | None, actor,
     router.finish()
     parcels = _insert(plans, actor=actor, at=at)
     for plan, parcel in zip(plans, parcels, strict=True):
-        parcel.routing_notice = plan.values["_notice"]  # not a column: the packer's flash
+        parcel.routing = plan.values["_route"]  # not a column: ``.notice`` says what changed
     # every picked unit is now packed: an order is done when every unit of it was picked
     _mark_packed([order for order in orders
                   if all(counts[line.id].picked >= line.quantity for line in order.lines)],

@@ -591,12 +591,26 @@ def on_orders_allocated(orders: Sequence[CustomerOrder], *, actor) -> None:
 # --------------------------------------------------------------------------- packing
 
 
-@dataclass(slots=True)
+@dataclass
 class PackingRoute:
-    """The service a parcel ships with, and the packer's notice when routing changed it."""
+    """The service a parcel ships with, and (:attr:`notice`) why, when routing changed it."""
 
     service: ShippingService
-    notice: str | None = None
+    choice: Choice
+
+    @property
+    def notice(self) -> str | None:
+        """Return "Service changed from X to Y: rule ...; ..." when the service changed.
+
+        Built when read (the bulk packing path never reads it): the reasons are formatted
+        in the reader's language.
+        """
+        old = self.choice.shipment.current
+        if old == self.choice.service_code:
+            return None
+        return _("Service changed from %(old)s to %(new)s: %(reason)s", old=old or "-",
+                 new=self.service.code, reason=decision_summary(self.choice.explanation(),
+                                                                self.choice.rule_name))
 
 
 class ParcelRouter:
@@ -641,13 +655,7 @@ class ParcelRouter:
             return None
         if choice.service_id is None:
             raise ShippingError(choice.refusal(), field="service")
-        service = db.session.get(ShippingService, choice.service_id)
-        notice = None
-        if shipment.current != choice.service_code:
-            notice = _("Service changed from %(old)s to %(new)s: %(reason)s",
-                       old=shipment.current or "-", new=service.code,
-                       reason=decision_summary(choice.explanation(), choice.rule_name))
-        return PackingRoute(service, notice)
+        return PackingRoute(db.session.get(ShippingService, choice.service_id), choice)
 
     def goods_refusal(self, service: ShippingService,
                       items: Iterable[tuple[int, int]]) -> str | None:
