@@ -80,9 +80,6 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['created_by_id'], ['user.id'], name=op.f('fk_routing_decision_created_by_id_user')),
     sa.ForeignKeyConstraint(['order_id'], ['customer_order.id'], name=op.f('fk_routing_decision_order_id_customer_order'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['rule_id'], ['routing_rule.id'], name=op.f('fk_routing_decision_rule_id_routing_rule')),
-    sa.ForeignKeyConstraint(['service_id'], ['shipping_service.id'], name=op.f('fk_routing_decision_service_id_shipping_service')),
-    sa.ForeignKeyConstraint(['version_id'], ['rule_version.id'], name=op.f('fk_routing_decision_version_id_rule_version')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_routing_decision'))
     )
     with op.batch_alter_table('routing_decision', schema=None) as batch_op:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import insert, select
+from sqlalchemy import BigInteger, insert, select, type_coerce
 
 from erp.brands.models import Brand
 from erp.catalog.models import Product, Sku
@@ -67,6 +67,8 @@ from erp.shipping.routing_models import (
 from erp.shipping.services.goods import goods_refusal
 
 CHUNK = 900
+#: the decimal places ``Money`` stores (its integers are ten-thousandths)
+MONEY_SCALE = Money().scale
 #: ids per IN list when reading many orders (both databases take far more parameters)
 BIG_CHUNK = 10_000
 GOODS_ORDER = [a.value for a in GoodsAttribute]
@@ -437,13 +439,16 @@ _EMPTY: frozenset = frozenset()
 
 
 def _shipment(order, items: Sequence[tuple[int, int, Decimal]], facts, transports, *,
-              weight_g: int | None = None, dims=None, codes_needed: bool = True) -> Shipment:
+              weight_g: int | None = None, dims=None, codes_needed: bool = True,
+              stored_prices: bool = False) -> Shipment:
     """Build the shipment of ``order`` (an order or a row with its columns) and its items.
 
     ``items`` are ``(sku id, quantity, unit price)``; without ``weight_g`` the catalog weight.
     Without ``codes_needed`` (no rule names SKUs or brands) their codes are not collected.
+    With ``stored_prices`` the prices are the integers ``Money`` stores (ten-thousandths),
+    summed as integers and made a Decimal once.
     """
-    weight, value = 0, Decimal(0)
+    weight, value = 0, 0 if stored_prices else Decimal(0)
     counts: dict[str, int] = {}
     for sku_id, quantity, price in items:
         weight += facts.get(sku_id, _NO_FACTS)[1] * quantity
@@ -456,6 +461,8 @@ def _shipment(order, items: Sequence[tuple[int, int, Decimal]], facts, transport
         brands = frozenset(f[2] for f in found)
     else:
         codes = brands = _EMPTY
+    if stored_prices:
+        value = Decimal(value).scaleb(-MONEY_SCALE)
     service_class = order.service_class
     return Shipment(order.id, order.number, (order.country or "").upper(), order.region or "",
                     postcode_key(order.postal_code), order.currency,
@@ -488,12 +495,13 @@ def shipments_by_id(order_ids: Iterable[int], *, codes_needed: bool = True) -> l
             rows[row.id] = row
         for order_id, sku_id, quantity, price in db.session.execute(
                 select(CustomerOrderLine.order_id, CustomerOrderLine.sku_id,
-                       CustomerOrderLine.quantity, CustomerOrderLine.unit_price)
+                       CustomerOrderLine.quantity,
+                       type_coerce(CustomerOrderLine.unit_price, BigInteger))
                 .where(CustomerOrderLine.order_id.in_(chunk))):
             lines[order_id].append((sku_id, quantity, price))
     facts, transports = _sku_facts(item[0] for items in lines.values() for item in items)
-    return [_shipment(rows[i], lines[i], facts, transports, codes_needed=codes_needed)
-            for i in ids if i in rows]
+    return [_shipment(rows[i], lines[i], facts, transports, codes_needed=codes_needed,
+                      stored_prices=True) for i in ids if i in rows]
 
 
 # --------------------------------------------------------------------------- writing decisions
