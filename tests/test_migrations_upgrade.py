@@ -135,6 +135,10 @@ def insert_new_tables(conn: Connection, meta: MetaData, inserted: Inserted) -> l
             # a move goes between two different bins
             other = insert(conn, meta.tables["location"], inserted, code="B-02-03-04")
             insert(conn, table, inserted, to_location_id=other["id"])
+        elif table.name == "transfer_order":
+            # a transfer goes between two different warehouses
+            other = insert(conn, meta.tables["warehouse"], inserted, code="US-LAX")
+            insert(conn, table, inserted, to_warehouse_id=other["id"])
         else:
             insert(conn, table, inserted)
         new.append(table.name)
@@ -181,7 +185,7 @@ def test_upgrade_revision_by_revision_keeps_every_row(tmp_path):
                     "customer_order_line", "carrier", "parcel", "aftersales_case",
                     "background_job"} <= everything
             assert everything == set(db.metadata.tables)
-            assert len(inserted.rows) == len(everything) + 1  # two bins
+            assert len(inserted.rows) == len(everything) + 2  # two bins, two warehouses
         assert _diff(app) == []
     finally:
         with app.app_context():

@@ -170,3 +170,9 @@ audit.register_many({
     "reason_code.activated": _l("Reason code %(ref)s activated."),
     "reason_code.deactivated": _l("Reason code %(ref)s deactivated."),
 })
+
+audit.fields({"return_warehouse": _l("warehouse the goods come back to")})
+audit.register_many({
+    "aftersales_case.return_warehouse": audit.with_changes(_l(
+        "Where the goods of %(ref)s come back to changed: %(changes)s.")),
+})

@@ -32,7 +32,7 @@ from erp.core.states import StateMachine
 from erp.core.types import Money, UtcDateTime
 from erp.extensions import db
 from erp.orders.models import CustomerOrder, CustomerOrderLine
-from erp.warehouse.models import Location
+from erp.warehouse.models import Location, Warehouse
 
 
 def _enum(enum_cls) -> Enum:
@@ -131,6 +131,8 @@ class AfterSalesCase(db.Model):
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
     due_at: Mapped[datetime] = mapped_column(UtcDateTime())
     return_tracking: Mapped[str | None] = mapped_column(String(40), index=True)  # their return
+    #: the warehouse the goods come back to (None: the first with a returns bin)
+    return_warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouse.id"))
     window_override_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     window_override_note: Mapped[str | None] = mapped_column(String(200))
     replacement_order_id: Mapped[int | None] = mapped_column(ForeignKey("customer_order.id"))
@@ -146,6 +148,7 @@ class AfterSalesCase(db.Model):
     replacement_order: Mapped[CustomerOrder | None] = relationship(
         foreign_keys=[replacement_order_id])
     reason: Mapped[ReasonCode] = relationship()
+    return_warehouse: Mapped[Warehouse | None] = relationship()
     assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
     opened_by: Mapped[User | None] = relationship(foreign_keys=[opened_by_id])
     window_override_by: Mapped[User | None] = relationship(foreign_keys=[window_override_by_id])

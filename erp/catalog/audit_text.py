@@ -28,6 +28,14 @@ audit.fields({
     "avg_cost": _l("average cost"),
     "reorder_point": _l("reorder point"),
     "reorder_qty": _l("reorder quantity"),
+    # transport attributes (— : inherited)
+    "battery": _l("battery"),
+    "battery_cells": _l("battery cells"),
+    "liquid": _l("liquid"),
+    "powder": _l("powder"),
+    "magnet": _l("magnet"),
+    "flammable": _l("flammable (perfume)"),
+    "sharp": _l("sharp"),
 })
 
 

@@ -1,4 +1,10 @@
-"""Demo catalog: a 3-level category tree with customs defaults and about 200 SKUs."""
+"""Demo catalog: a 3-level category tree with customs defaults and about 200 SKUs.
+
+A few goods carry transport attributes, set on their category and overridden on some SKUs: a
+headlamp (battery contained in equipment; its spare pack has a battery packed with it), a power
+bank (battery alone, 3 cells), a room perfume (liquid, flammable; its unscented linen water is
+not flammable) and a magnetic bottle mount.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +37,18 @@ CATEGORIES = [
     ("OUT-BAG-DAY", "Daypacks", "OUT-BAG", "42029291", "Polyester backpack", None),
     ("OUT-ACC", "Accessories", "OUT", None, None, None),
     ("OUT-ACC-BTL", "Bottles", "OUT-ACC", "73239300", "Stainless steel bottle", "CN"),
+    ("OUT-ELEC", "Electronics", "OUT", None, None, "CN"),
+    ("OUT-ELEC-LAMP", "Headlamps", "OUT-ELEC", "85131000", "Rechargeable LED headlamp", None),
+    ("OUT-ELEC-PWR", "Power banks", "OUT-ELEC", "85076000", "Lithium-ion power bank", None),
+    ("HOME-SCENT", "Home fragrance", "HOME", "33074900", "Room perfume spray", "FR"),
 ]
+
+#: the transport attributes a category sets for everything below it
+CATEGORY_TRANSPORT = {
+    "OUT-ELEC": {"battery": "in_equipment"},
+    "OUT-ELEC-PWR": {"battery": "alone"},
+    "HOME-SCENT": {"liquid": True, "flammable": True},
+}
 
 # (style, name, brand code, category code, colours, sizes, weight g, price USD)
 PRODUCTS = [
@@ -66,7 +83,30 @@ PRODUCTS = [
      ["Yellow", "Sky", "Coral", "Mint", "Navy"], ["8L"], 350, "25.00"),
     ("KB-SLEEP", "Baby sleeping bag", "KIBO", "APP-KID-SET",
      ["Cloud", "Peach", "Mint", "Star"], ["0-6M", "6-18M", "18-36M", "3-5Y"], 420, "45.00"),
+    ("NP-LAMP", "Rechargeable headlamp", "NORDPEAK", "OUT-ELEC-LAMP",
+     ["Black"], ["Standard", "Spare pack"], 120, "39.00"),
+    ("NP-PWR", "Solar power bank 10000 mAh", "NORDPEAK", "OUT-ELEC-PWR",
+     ["Black", "Orange"], ["10000mAh"], 280, "45.00"),
+    ("NP-MAG", "Magnetic bottle mount", "NORDPEAK", "OUT-ACC-BTL",
+     ["Black"], ["One size"], 60, "15.00"),
+    ("LM-MIST", "Linen room perfume", "LUMA", "HOME-SCENT",
+     ["Cedar", "Unscented"], ["100ml", "250ml"], 180, "22.00"),
 ]
+
+#: SKUs overriding their category's transport attributes (by the start of their code)
+SKU_TRANSPORT = {
+    "NP-LAMP-BLA-SPAREPACK": {"battery": "with_equipment", "battery_cells": 2},
+    "NP-PWR-": {"battery_cells": 3},
+    "NP-MAG-": {"magnet": True},
+    "LM-MIST-UNS-": {"flammable": False},
+}
+#: the new styles sell without a purchasing specification
+_NO_SPEC = {"NP-LAMP", "NP-PWR", "NP-MAG", "LM-MIST"}
+
+
+def _sku_transport(code: str) -> dict:
+    return next((values for start, values in SKU_TRANSPORT.items() if code.startswith(start)),
+                {})
 
 
 def _ean(seq: int) -> str:
@@ -82,7 +122,8 @@ def load_demo() -> None:
         if code not in by_code:
             by_code[code] = services.create_category(
                 code=code, name=name, parent=by_code.get(parent), actor=None, hs_code=hs,
-                customs_description=desc, origin_country=origin)
+                customs_description=desc, origin_country=origin,
+                **CATEGORY_TRANSPORT.get(code, {}))
     brands = {b.code: b for b in db.session.scalars(select(Brand))}
     rng = random.Random(2026)
     seq = 0
@@ -92,7 +133,8 @@ def load_demo() -> None:
             continue  # brands demo not loaded
         product = db.session.scalar(select(Product).where(Product.code == style))
         if product is None:
-            spec = next((s.current for s in brand.specifications if s.current), None)
+            spec = None if style in _NO_SPEC else next(
+                (s.current for s in brand.specifications if s.current), None)
             product = services.create_product(
                 code=style, name=name, brand=brand, category=by_code[cat_code],
                 description=f"{name} by {brand.name}.", spec_version=spec, actor=None)
@@ -109,4 +151,4 @@ def load_demo() -> None:
                     width_mm=220, height_mm=40, list_price=Decimal(price), list_currency="USD",
                     declared_value=(Decimal(price) * Decimal("0.45")).quantize(Decimal("0.01")),
                     declared_currency="USD", reorder_point=rng.choice([5, 10, 20]),
-                    reorder_qty=rng.choice([24, 48, 96]))
+                    reorder_qty=rng.choice([24, 48, 96]), **_sku_transport(code))

@@ -6,14 +6,79 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from erp.catalog.models import SkuStatus
-from erp.core.i18n import _l
+from erp.catalog.models import (
+    BATTERY_KIND_LABELS,
+    TRANSPORT_FIELDS,
+    BatteryKind,
+    SkuStatus,
+)
+from erp.core.i18n import _, _l
 
 STATUS_CHOICES = [(SkuStatus.active.value, _l("Active")),
                   (SkuStatus.discontinued.value, _l("Discontinued"))]
+#: the first choice of every transport select: no value of its own (replaced by the view with
+#: what would be inherited, when it knows)
+INHERIT = ("", _l("Inherit"))
 
 
-class CategoryForm(FlaskForm):
+def _battery_field() -> SelectField:
+    return SelectField(_l("Battery"), coerce=str, validators=[Optional()], default="",
+                       choices=[INHERIT, *((k.value, BATTERY_KIND_LABELS[k]) for k in BatteryKind)])
+
+
+#: the flags' labels on a form
+FLAG_FIELD_LABELS = {"liquid": _l("Liquid"), "powder": _l("Powder"), "magnet": _l("Magnet"),
+                     "flammable": _l("Flammable (perfume)"), "sharp": _l("Sharp")}
+
+
+def _flag_field(flag: str) -> SelectField:
+    return SelectField(FLAG_FIELD_LABELS[flag], coerce=str, default="",
+                       validators=[Optional()],
+                       choices=[INHERIT, ("yes", _l("yes")), ("no", _l("no"))])
+
+
+class TransportFields:
+    """The transport attribute selects shared by the category and SKU forms.
+
+    Each holds ``""`` (inherit), a battery kind, or ``"yes"``/``"no"``; the service parses them.
+    """
+
+    battery = _battery_field()
+    liquid = _flag_field("liquid")
+    powder = _flag_field("powder")
+    magnet = _flag_field("magnet")
+    flammable = _flag_field("flammable")
+    sharp = _flag_field("sharp")
+
+    def load_transport(self, obj) -> None:
+        """Show ``obj``'s own transport values (None as inherit) in the selects."""
+        for name in TRANSPORT_FIELDS:
+            value = getattr(obj, name)
+            getattr(self, name).data = ("" if value is None else value.value
+                                        if isinstance(value, BatteryKind)
+                                        else "yes" if value else "no")
+
+    def set_inherited(self, inherited: dict) -> None:
+        """Name, in each select's "inherit" choice, the value it would inherit and from where.
+
+        :param inherited: ``{field: TransportValue}`` of the category above (absent: default).
+        """
+        from erp.catalog.transport import describe
+
+        for name in TRANSPORT_FIELDS:
+            field = getattr(self, name)
+            value = inherited.get(name)
+            shown = describe(name, value.value if value else None)
+            source = value.source_label if value else _("Default")
+            field.choices = [("", _("Inherit: %(value)s (%(source)s)", value=shown,
+                                    source=source)), *field.choices[1:]]
+
+    def transport_values(self) -> dict:
+        """Return the transport selects' values for the service."""
+        return {name: getattr(self, name).data for name in TRANSPORT_FIELDS}
+
+
+class CategoryForm(TransportFields, FlaskForm):
     """Create or edit a category."""
 
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40)])
@@ -44,7 +109,7 @@ class ProductForm(FlaskForm):
                                 validators=[Optional(), Length(max=5000)])
 
 
-class SkuForm(FlaskForm):
+class SkuForm(TransportFields, FlaskForm):
     """Create or edit a SKU; numbers are parsed by the service so messages stay in one place."""
 
     code = StringField(_l("SKU code"), validators=[DataRequired(), Length(max=40)])
@@ -67,6 +132,8 @@ class SkuForm(FlaskForm):
     reorder_point = StringField(_l("Reorder point"), validators=[Optional(), Length(max=12)])
     reorder_qty = StringField(_l("Reorder quantity"), validators=[Optional(), Length(max=12)])
     status = SelectField(_l("Status"), choices=STATUS_CHOICES, default="active")
+    battery_cells = StringField(_l("Battery cells per unit"),
+                                validators=[Optional(), Length(max=6)])
 
     def sku_values(self) -> dict:
         """Return the SKU fields (everything but the code) for the service."""

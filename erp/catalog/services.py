@@ -15,7 +15,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm.attributes import set_committed_value
 
 from erp.brands.models import Brand, SpecificationVersion
-from erp.catalog.models import Category, Product, Sku, SkuStatus
+from erp.catalog.models import TRANSPORT_FIELDS, Category, Product, Sku, SkuStatus
+from erp.catalog.transport import clean_transport
 from erp.core import audit
 from erp.core.codes import barcode_kind, normalize_country, normalize_hs_code
 from erp.core.errors import DomainError, ValidationError
@@ -30,6 +31,10 @@ class CatalogError(DomainError):
 
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9._\-/]{0,39}$")
 CUSTOMS_FIELDS = ("hs_code", "customs_description", "origin_country")
+#: the transport attributes a category sets for the SKUs below it (None: inherit)
+CATEGORY_TRANSPORT_FIELDS = TRANSPORT_FIELDS
+#: the transport attributes a SKU may override (None: inherit), with its battery's cells
+SKU_TRANSPORT_FIELDS = ("battery", "battery_cells", *TRANSPORT_FIELDS[1:])
 #: the refusal of a malformed code, by what the code names
 _CODE_MESSAGES = {
     "SKU": _l("A SKU code must be 1-40 letters, digits, '.', '-', '_' or '/', got %(value)s."),
@@ -107,11 +112,22 @@ def _refresh_subtree(category: Category, old_path: str, old_full_name: str) -> N
         child.depth += depth_shift
 
 
-def create_category(*, code: str, name: str, parent: Category | None = None,
-                    actor, **customs) -> Category:
-    """Create a category under ``parent`` (or at the root), with optional customs defaults.
+def _clean_category_defaults(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the customs and transport defaults among ``values``, validated."""
+    unknown = set(values) - set(CUSTOMS_FIELDS) - set(CATEGORY_TRANSPORT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown category fields: {sorted(unknown)}")
+    return {**_clean_customs(values), **clean_transport(values, allow_cells=False)}
 
-    :raises ValidationError: for a bad code, name or customs value.
+
+def create_category(*, code: str, name: str, parent: Category | None = None,
+                    actor, **defaults) -> Category:
+    """Create a category under ``parent`` (or at the root), with optional defaults.
+
+    ``defaults`` are customs fields (:data:`CUSTOMS_FIELDS`) and transport attributes
+    (:data:`CATEGORY_TRANSPORT_FIELDS`, None: inherit from the parent).
+
+    :raises ValidationError: for a bad code, name, customs value or transport attribute.
     :raises CatalogError: if the code is taken.
     """
     code = clean_code(code, what="category")
@@ -121,7 +137,7 @@ def create_category(*, code: str, name: str, parent: Category | None = None,
     if db.session.scalar(select(Category.id).where(Category.code == code)) is not None:
         raise CatalogError(_('To create category "%(code)s", you must choose another code: it '
                              "is taken.", code=code), field="code")
-    category = Category(code=code, name=name, **_clean_customs(customs))
+    category = Category(code=code, name=name, **_clean_category_defaults(defaults))
     db.session.add(category)
     db.session.flush()
     _place(category, parent)
@@ -129,19 +145,23 @@ def create_category(*, code: str, name: str, parent: Category | None = None,
     audit.record(category, "category.created", actor=actor, changes={
         "code": [None, code], "name": [None, name],
         "parent": [None, parent.code if parent else None],
-        **{k: [None, getattr(category, k)] for k in CUSTOMS_FIELDS if getattr(category, k)}})
+        **{k: [None, getattr(category, k)] for k in CUSTOMS_FIELDS if getattr(category, k)},
+        **{k: [None, getattr(category, k)] for k in CATEGORY_TRANSPORT_FIELDS
+           if getattr(category, k) is not None}})
     return category
 
 
-def update_category(category: Category, *, name: str, actor, **customs) -> Category:
-    """Rename a category and change its customs defaults (the subtree's full names follow).
+def update_category(category: Category, *, name: str, actor, **defaults) -> Category:
+    """Rename a category and change its defaults (the subtree's full names follow).
 
-    :raises ValidationError: for an empty name or a bad customs value.
+    ``defaults`` as for :func:`create_category`; fields left out keep their values.
+
+    :raises ValidationError: for an empty name, a bad customs value or transport attribute.
     """
     name = _optional(name)
     if not name:
         raise ValidationError(_("The category name is required."), field="name")
-    values = {"name": name, **_clean_customs(customs)}
+    values = {"name": name, **_clean_category_defaults(defaults)}
     changes = audit.diff(category, values)
     if not changes:
         return category
@@ -289,7 +309,7 @@ def update_product(product: Product, *, actor, **values) -> Product:
 SKU_FIELDS = ("barcode", "colour", "size", "weight_g", "length_mm", "width_mm", "height_mm",
               "hs_code", "customs_description", "origin_country", "declared_value",
               "declared_currency", "list_price", "list_currency", "reorder_point", "reorder_qty",
-              "status")
+              "status", *SKU_TRANSPORT_FIELDS)
 
 
 #: what each numeric SKU field is, for its messages
@@ -390,6 +410,7 @@ def clean_sku_values(values: Mapping[str, Any]) -> dict[str, Any]:
         except ValueError:
             raise ValidationError(_("Status must be active or discontinued."),
                                   field="status") from None
+    out.update(clean_transport(values, allow_cells=True))
     return out
 
 
@@ -421,7 +442,7 @@ def create_sku(*, product: Product, code: str, actor, **values) -> Sku:
     db.session.flush()
     audit.record(sku, "sku.created", actor=actor, changes={
         k: [None, v] for k, v in {"code": code, "product": product.code, **cleaned}.items()
-        if v not in (None, "", 0)})
+        if v is False or v not in (None, "", 0)})  # an overriding "no" is worth recording
     return sku
 
 

@@ -10,10 +10,18 @@ import erp.catalog.audit_text  # noqa: F401 - registers the audit log's sentence
 from erp.brands.models import SPECIFICATION_STATES, Brand, Specification, SpecificationVersion
 from erp.catalog import excel as catalog_excel
 from erp.catalog import home as _home  # noqa: F401 - registers the home page's cards
-from erp.catalog import queries, services
+from erp.catalog import queries, services, transport
 from erp.catalog import search as _search  # noqa: F401 - registers the header search's finder
 from erp.catalog.forms import BulkStatusForm, CategoryForm, MoveCategoryForm, ProductForm, SkuForm
-from erp.catalog.models import SKU_STATUS_LABELS, Category, Product, Sku, SkuStatus
+from erp.catalog.models import (
+    SKU_STATUS_LABELS,
+    TRANSPORT_FIELDS,
+    BatteryKind,
+    Category,
+    Product,
+    Sku,
+    SkuStatus,
+)
 from erp.core import importing
 from erp.core.codes import format_hs_code
 from erp.core.errors import DomainError
@@ -62,7 +70,22 @@ def _brand_options() -> list[tuple[str, str]]:
 
 def _customs_args(form) -> dict:
     return {"hs_code": form.hs_code.data, "customs_description": form.customs_description.data,
-            "origin_country": form.origin_country.data}
+            "origin_country": form.origin_country.data, **form.transport_values()}
+
+
+def _transport_rows(sku: Sku) -> list[dict]:
+    """Return the SKU page's transport rows: each attribute's value and where it comes from."""
+    effective = transport.effective_transport(sku)
+    rows = [{"label": transport.field_label(field).capitalize(),
+             "value": transport.describe(field, value.value), "source": value.source,
+             "source_label": value.source_label} for field, value in effective.items()]
+    if effective["battery"].value not in (None, BatteryKind.none):
+        own = sku.battery_cells is not None
+        rows.insert(1, {"label": _("Battery cells per unit"),
+                        "value": str(sku.battery_cells if own else 1),
+                        "source": "sku" if own else "default",
+                        "source_label": _("SKU") if own else _("Default")})
+    return rows
 
 
 # --- SKUs -------------------------------------------------------------------------------------
@@ -87,7 +110,8 @@ def sku_detail(sku_id: int):
     sku = get_or_404(Sku, sku_id)
     return render_template("catalog/sku_detail.html", sku=sku,
                            customs=services.effective_customs(sku), format_hs=format_hs_code,
-                           status_labels=SKU_STATUS_LABELS, base=base_currency())
+                           transport=_transport_rows(sku), status_labels=SKU_STATUS_LABELS,
+                           base=base_currency())
 
 
 @bp.route("/products/<int:product_id>/skus/new", methods=["GET", "POST"])
@@ -96,6 +120,7 @@ def create_sku(product_id: int):
     """Add a SKU to a product."""
     product = get_or_404(Product, product_id)
     form = SkuForm()
+    form.set_inherited(transport.category_transport_defaults().get(product.category_id, {}))
     if form.validate_on_submit():
         try:
             sku = services.create_sku(product=product, code=form.code.data, actor=current_user,
@@ -117,8 +142,10 @@ def edit_sku(sku_id: int):
     sku = get_or_404(Sku, sku_id)
     form = SkuForm(obj=sku)
     form.code.render_kw = {"readonly": True}
+    form.set_inherited(transport.category_transport_defaults().get(sku.product.category_id, {}))
     if request.method == "GET":
         form.status.data = sku.status.value
+        form.load_transport(sku)
     if form.validate_on_submit():
         form.code.data = sku.code
         try:
@@ -255,7 +282,22 @@ def category_list():
         .group_by(Product.category_id)).all())
     return render_template("catalog/category_list.html", categories=categories,
                            inherited=services.category_customs_defaults(), sku_counts=sku_counts,
-                           format_hs=format_hs_code)
+                           format_hs=format_hs_code, transport=_category_transport(categories))
+
+
+def _category_transport(categories) -> dict[int, list[dict]]:
+    """Return, per category, the transport attributes set on it or above it, for the tree."""
+    defaults = transport.category_transport_defaults()
+    out = {}
+    for category in categories:
+        out[category.id] = [
+            {"text": transport.describe(field, value.value) if field == "battery"
+             else _("%(attribute)s: %(value)s", attribute=transport.field_label(field),
+                    value=transport.describe(field, value.value)),
+             "own": getattr(category, field) is not None, "source_label": value.source_label}
+            for field in TRANSPORT_FIELDS
+            if (value := defaults.get(category.id, {}).get(field)) is not None]
+    return out
 
 
 @bp.route("/categories/new", methods=["GET", "POST"])
@@ -266,6 +308,9 @@ def create_category():
     form.parent_id.choices = [("", _("(root)"))] + _category_options()
     if request.method == "GET" and request.args.get("parent"):
         form.parent_id.data = request.args["parent"]
+    parent_id = form.parent_id.data
+    if parent_id and str(parent_id).isdigit():
+        form.set_inherited(transport.category_transport_defaults().get(int(parent_id), {}))
     if form.validate_on_submit():
         parent = db.session.get(Category, int(form.parent_id.data)) if form.parent_id.data \
             else None
@@ -291,6 +336,9 @@ def edit_category(category_id: int):
     form = CategoryForm(obj=category)
     del form.parent_id
     form.code.render_kw = {"readonly": True}
+    form.set_inherited(transport.category_transport_defaults().get(category.parent_id, {}))
+    if request.method == "GET":
+        form.load_transport(category)
     if form.validate_on_submit():
         try:
             services.update_category(category, name=form.name.data, actor=current_user,

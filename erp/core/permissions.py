@@ -36,7 +36,11 @@ PERMISSIONS: dict[str, Any] = {
     "warehouse.view": _l("read stock by SKU and bin, moves, counts and valuation"),
     "warehouse.move": _l("transfer stock, request adjustments, count"),
     "warehouse.manage": _l("set up warehouses and bins, open cycle counts, print bin labels"),
+    "warehouse.transfer": _l("draft, pick, ship, receive and cancel transfers between "
+                             "warehouses"),
     "warehouse.approve": _l("approve adjustments and accept cycle counts"),
+    "warehouse.routes": _l("keep the warehouse routes: which warehouses ship to each "
+                           "destination, first choice first"),
     "procurement.view": _l("read suppliers, price lists, purchase orders and receipts"),
     "procurement.edit": _l("keep suppliers and price lists, draft, submit and order purchase "
                            "orders"),
@@ -71,13 +75,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.admin: frozenset(PERMISSIONS),
     Role.manager: frozenset(_ALL_STAFF | {
         "core.view_audit", "core.view_settings", "brands.view", "brands.approve",
-        "warehouse.approve", "procurement.view", "procurement.approve", "aftersales.approve",
+        "warehouse.approve", "warehouse.routes", "procurement.view", "procurement.approve",
+        "aftersales.approve",
         "aftersales.report", "core.view_costs", "reports.view", "privacy.export",
         "shipping.exceptions", "shipping.rules"}),
     Role.purchasing: frozenset(_ALL_STAFF | {
         "core.view_settings", "brands.view", "brands.edit", "catalog.edit", "procurement.view",
         "procurement.edit"}),
     Role.warehouse: frozenset(_ALL_STAFF | {"warehouse.move", "warehouse.manage",
+                                            "warehouse.routes",
+                                            "warehouse.transfer",
                                             "procurement.view", "procurement.receive",
                                             "shipping.work", "shipping.manage",
                                             "aftersales.receive"}),

@@ -129,7 +129,47 @@ def _cancelled(e: audit.Event) -> str:
                          released=_released(e)))
 
 
+def _numbers(e: audit.Event) -> str:
+    return ", ".join(str(n) for n in (e.raw("orders") or []))
+
+
+def _merged(e: audit.Event) -> str:
+    return _("Orders %(orders)s merged into order %(ref)s: they ship in one parcel.",
+             orders=_numbers(e), ref=e.ref)
+
+
+def _merged_into(e: audit.Event) -> str:
+    return _("Order %(ref)s merged into order %(primary)s: it ships in its parcel.", ref=e.ref,
+             primary=e["merged_into"])
+
+
+def _unmerged(e: audit.Event) -> str:
+    return e.with_note(_("Order %(ref)s ships on its own again (no longer with %(primary)s).",
+                         ref=e.ref, primary=e.before("merged_into")), key="because")
+
+
+def _unmerged_orders(e: audit.Event) -> str:
+    return e.with_note(_("Orders %(orders)s no longer ship with order %(ref)s.",
+                         orders=_numbers(e), ref=e.ref), key="because")
+
+
+def _split(e: audit.Event) -> str:
+    return e.with_note(_("Order %(ref)s split: %(part)s ships some of its units.", ref=e.ref,
+                         part=e["split_off"]), key="reason")
+
+
+def _split_off(e: audit.Event) -> str:
+    return e.with_note(_("Order %(ref)s split off order %(order)s.", ref=e.ref,
+                         order=e["split_from"]), key="reason")
+
+
 audit.register_many({
+    "customer_order.merged": _merged,
+    "customer_order.merged_into": _merged_into,
+    "customer_order.unmerged": _unmerged,
+    "customer_order.unmerged_orders": _unmerged_orders,
+    "customer_order.split": _split,
+    "customer_order.split_off": _split_off,
     "customer_order.created": _created,
     "customer_order.new": _new,
     "customer_order.allocated": _allocated,

@@ -33,6 +33,8 @@ NUMBER_PREFIX = "NP-"
 ORDER_COUNT = 100
 #: how many of the newest orders stay new (waiting for the next allocation run)
 LEFT_NEW = 5
+#: the first order index the buyer who ordered twice may take (late: no demo wave takes it)
+MERGE_FROM = 86
 
 #: country -> (currency, rate from USD, rounding, [(street, city, region, postal code)])
 ADDRESSES: dict[str, tuple[str, str, str, list[tuple[str, str, str | None, str]]]] = {
@@ -189,7 +191,31 @@ def _payloads(codes: list[Sku]) -> list[dict]:
             "notes": "Gift wrap, please" if i % 17 == 5 else None,
             "lines": lines,
         })
+    _same_buyer_twice(payloads)
     return payloads
+
+
+def _same_buyer_twice(payloads: list[dict]) -> None:
+    """Make two late orders to one country come from one buyer at one address, by one service.
+
+    They are allocated after the waves of the demo took the older orders, so the merge
+    candidates page offers them (erp.orders.services.merging).
+    """
+    special = set(HOLDS) | set(CANCELS) | set(BULK)
+    late = [i for i in range(MERGE_FROM, len(payloads) - LEFT_NEW) if i not in special]
+    country_of = {i: payloads[i]["shipping_address"]["country"] for i in late}
+    first, second = next((i, j) for n, j in enumerate(late) for i in late[:n]
+                         if country_of[i] == country_of[j])
+    a, b = payloads[first], payloads[second]
+    for key in ("customer_name", "email", "phone"):
+        b[key] = a[key]
+    b["shipping_address"] = dict(a["shipping_address"])
+    for payload in (a, b):  # one unit each of a SKU the demo stock holds
+        payload["lines"] = [{**b["lines"][0], "quantity": 1}]
+    if a["shipping_service"] != b["shipping_service"]:
+        a["shipping_service"] = b["shipping_service"] = "dhl-express"
+    if a["shipping_service"] == "dhl-express" and not a["phone"]:
+        a["phone"] = b["phone"] = "+34 600 123 456"
 
 
 def load_demo() -> None:

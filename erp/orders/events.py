@@ -24,11 +24,21 @@ TO_STATE = {O.allocated: "order.allocated", O.backordered: "order.backordered",
 
 def order_payload(order: CustomerOrder, old: OrderState | str | None = None,
                   **extra: Any) -> dict[str, Any]:
-    """Return what every order event carries: the number, the state and the one before."""
+    """Return what every order event carries: the number, the state and the one before.
+
+    A part split off an order names it (``split_from``); an order merged into another names
+    the order it ships with (``merged_into``).
+    """
     payload: dict[str, Any] = {
         "order": order.number, "channel": order.channel,
         "state": ORDER_STATES.enum(order.state).value,
         "previous_state": ORDER_STATES.enum(old).value if old is not None else None}
+    if order.split_from_id is not None:
+        # a part split off: the storefront files it under the order the buyer placed
+        payload["split_from"] = order.split_from.number
+    if order.merged_into_id is not None:
+        # ships in the parcels of another order of the same buyer
+        payload["merged_into"] = order.merged_into.number
     payload.update(extra)
     return payload
 

@@ -28,6 +28,7 @@ ORDER_SPEC = Spec("customer-orders", _l("Orders"), (
     Column("goods_total", _l("Goods total"), type="decimal", width=14),
     Column("shipping_charge", _l("Shipping"), type="decimal", width=12),
     Column("hold_reason", _l("Hold reason"), width=28),
+    Column("warehouse", _l("Warehouse"), width=12),
 ))
 
 
@@ -45,7 +46,8 @@ def export_orders(filters: OrderFilters, *,
         "country": r.country, "city": r.city, "postal_code": r.postal_code,
         "currency": r.currency, "line_count": r.line_count, "units": r.units,
         "allocated": r.allocated, "goods_total": r.goods_total,
-        "shipping_charge": r.shipping_charge, "hold_reason": r.hold_reason} for r in rows))
+        "shipping_charge": r.shipping_charge, "hold_reason": r.hold_reason,
+        "warehouse": r.warehouse} for r in rows))
 
 
 LIST_EXPORT = exports.register(exports.ListExport(

@@ -27,6 +27,8 @@ order_id_searches: list[Callable[[str], Select | None]] = []
 tracking_numbers: list[Callable[[Sequence[int]], dict[int, list[str]]]] = []
 #: ``(order) -> HTML (Markup) | None``: sections shown on the order's page, e.g. its parcels
 order_panels: list[Callable[[Any], Any]] = []
+#: ``() -> [(code, name)]``: the shipping services an order may ask for (the split form's choice)
+service_choices: list[Callable[[], list[tuple[str, str]]]] = []
 
 _signals = Namespace()
 
@@ -115,6 +117,11 @@ def intake_problems(orders: Sequence[IntakeOrder]) -> dict[int, dict[str, str]]:
             for path, message in problems.items():
                 found.setdefault(index, {}).setdefault(path, message)
     return found
+
+
+def shipping_services() -> list[tuple[str, str]]:
+    """Return ``[(code, name)]`` of the shipping services every registered package offers."""
+    return [choice for lookup in service_choices for choice in lookup()]
 
 
 def order_panels_for(order) -> list[Any]:

@@ -142,6 +142,11 @@ class CustomerOrder(db.Model):
     #: the storefront's order this one was split from (``W1001-2`` from ``W1001``)
     split_from_id: Mapped[int | None] = mapped_column(ForeignKey("customer_order.id"),
                                                       index=True)
+    #: the order this one ships with, in one parcel (a merge group: same buyer, address and
+    #: service); None for an order shipping on its own or heading a group
+    #: (erp.orders.services.merging)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customer_order.id"),
+                                                       index=True)
     ioss_number: Mapped[str | None] = mapped_column(String(20))
     buyer_tax_id: Mapped[str | None] = mapped_column(String(40))
     notes: Mapped[str | None] = mapped_column(Text)
@@ -155,7 +160,10 @@ class CustomerOrder(db.Model):
                                                         onupdate=utcnow, index=True)
 
     warehouse: Mapped[Warehouse | None] = relationship()
-    split_from: Mapped[CustomerOrder | None] = relationship(remote_side=[id])
+    split_from: Mapped[CustomerOrder | None] = relationship(remote_side=[id],
+                                                            foreign_keys=[split_from_id])
+    merged_into: Mapped[CustomerOrder | None] = relationship(remote_side=[id],
+                                                             foreign_keys=[merged_into_id])
     lines: Mapped[list[CustomerOrderLine]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="CustomerOrderLine.id")
 

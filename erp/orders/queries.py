@@ -13,6 +13,7 @@ from erp.core.types import Money
 from erp.extensions import db
 from erp.orders import hooks
 from erp.orders.models import ORDER_STATES, CustomerOrder, CustomerOrderLine, OrderState
+from erp.warehouse.models import Warehouse
 
 #: the state filter accepts a state or one of these groups of the state machine
 STATE_GROUPS = {"open": _l("open (not shipped or cancelled)"),
@@ -29,6 +30,7 @@ class OrderFilters:
     :param state: a state value, or a group name of :data:`STATE_GROUPS`.
     :param date_from: placed on or after this day (UTC); ``date_to`` placed on or before it.
     :param country: an ISO 3166-1 alpha-2 code of the shipping address.
+    :param warehouse: the id of the warehouse the order ships from.
     """
 
     q: str | None = None
@@ -37,6 +39,7 @@ class OrderFilters:
     country: str | None = None
     date_from: date | None = None
     date_to: date | None = None
+    warehouse: int | None = None
 
 
 def _states(value: str | None) -> list[OrderState] | None:
@@ -73,6 +76,8 @@ def _filtered(stmt: Select, f: OrderFilters) -> Select:
         stmt = stmt.where(CustomerOrder.state.in_(states))
     if f.country:
         stmt = stmt.where(CustomerOrder.country == f.country.strip().upper())
+    if f.warehouse:
+        stmt = stmt.where(CustomerOrder.warehouse_id == f.warehouse)
     if f.date_from:
         stmt = stmt.where(CustomerOrder.placed_at >= datetime.combine(f.date_from, time.min, UTC))
     if f.date_to:
@@ -96,7 +101,7 @@ def order_list_query(f: OrderFilters) -> Select:
 
     Columns: ``id, number, channel, state, placed_at, customer_name, email, country, city,
     postal_code, currency, shipping_charge, hold_reason, line_count, units, allocated,
-    goods_total``.
+    goods_total, warehouse`` (the code of the warehouse it ships from).
     """
     totals = order_total_query().subquery()
     stmt = (select(CustomerOrder.id, CustomerOrder.number, CustomerOrder.channel,
@@ -107,8 +112,9 @@ def order_list_query(f: OrderFilters) -> Select:
                    func.coalesce(totals.c.line_count, 0).label("line_count"),
                    func.coalesce(totals.c.units, 0).label("units"),
                    func.coalesce(totals.c.allocated, 0).label("allocated"),
-                   totals.c.goods_total)
+                   totals.c.goods_total, Warehouse.code.label("warehouse"))
             .outerjoin(totals, totals.c.order_id == CustomerOrder.id)
+            .outerjoin(Warehouse, Warehouse.id == CustomerOrder.warehouse_id)
             .order_by(CustomerOrder.placed_at.desc(), CustomerOrder.id.desc()))
     return _filtered(stmt, f)
 
@@ -128,6 +134,12 @@ def country_options() -> list[str]:
     """Return the shipping countries that occur in orders, sorted."""
     return list(db.session.scalars(select(CustomerOrder.country).distinct()
                                    .order_by(CustomerOrder.country)))
+
+
+def warehouse_options() -> list[tuple[int, str]]:
+    """Return ``(id, code)`` of every warehouse, for the list's warehouse filter."""
+    return [tuple(r) for r in db.session.execute(select(Warehouse.id, Warehouse.code)
+                                                 .order_by(Warehouse.code))]
 
 
 def backordered_orders_query() -> Select:

@@ -115,10 +115,10 @@ def write_sku_sheet(path: str, n: int, brand_codes: list[str], category_codes: l
     sheet = workbook.add_worksheet("SKUs")
     keys = [column.key for column in SKU_SPEC.columns]
     for col, column in enumerate(SKU_SPEC.columns):
-        sheet.write_string(0, col, column.header)
+        sheet.write_string(0, col, str(column.header))
     for row, values in enumerate(iter_sku_values(n, brand_codes, category_codes), start=1):
         for col, key in enumerate(keys):
-            value = values[key]
+            value = values.get(key)  # the transport columns stay empty: inherit
             if value is None:
                 continue
             if isinstance(value, str):

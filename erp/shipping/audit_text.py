@@ -260,3 +260,10 @@ audit.register_many({
                                    "back at packing."),
     "customer_order.scans_cleared": _scans_cleared,
 })
+
+audit.register_many({
+    "shipping_service.warehouses": audit.with_changes(_l(
+        "Warehouses service %(ref)s ships from changed: %(changes)s.")),
+    "shipping_service.goods_limits": audit.with_changes(_l(
+        "Goods accepted by service %(ref)s changed: %(changes)s.")),
+})

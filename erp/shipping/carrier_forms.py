@@ -7,7 +7,14 @@ everything, so numbers are text fields and a bad value gets the service's messag
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 
 from erp.core.i18n import _l
@@ -15,10 +22,12 @@ from erp.shipping.models import (
     CARRIER_ADAPTER_LABELS,
     CARRIER_KIND_LABELS,
     CUSTOMS_DOCS_LABELS,
+    GOODS_ATTRIBUTE_LABELS,
     TRACKING_KIND_LABELS,
     CarrierAdapterKind,
     CarrierKind,
     CustomsDocs,
+    GoodsAttribute,
     TrackingKind,
 )
 
@@ -133,3 +142,25 @@ class BoxForm(FlaskForm):
     def values(self) -> dict:
         """Return the box fields by name, as the services take them."""
         return _values(self)
+
+
+class ServiceGoodsForm(FlaskForm):
+    """The warehouses a service ships from and the goods attributes it accepts.
+
+    One limit field per goods attribute (``limit_<attribute>``): empty refuses the attribute,
+    0 accepts it without a limit, a number is the most per parcel (lithium cells for
+    batteries, units otherwise).
+    """
+
+    warehouses = SelectMultipleField(_l("Ships from"), coerce=int, choices=[],
+                                     validate_choice=False)
+
+    def limits(self) -> dict[str, str | None]:
+        """Return ``{attribute: limit text, or None when refused}``."""
+        return {a.value: (getattr(self, f"limit_{a.value}").data or "").strip() or None
+                for a in GoodsAttribute}
+
+
+for _attribute in GoodsAttribute:
+    setattr(ServiceGoodsForm, f"limit_{_attribute.value}",
+            StringField(GOODS_ATTRIBUTE_LABELS[_attribute], validators=[Length(max=9)]))

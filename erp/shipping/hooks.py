@@ -17,9 +17,17 @@ from erp.shipping.models import (
     TRACKING_STATES,
     Parcel,
     ParcelState,
+    ShippingService,
 )
 from erp.shipping.services import lifecycle
 from erp.shipping.services.carriers import intake_problems
+
+
+def service_choices() -> list[tuple[str, str]]:
+    """Return ``[(code, name)]`` of the active shipping services, by code."""
+    return [(code, name) for code, name in db.session.execute(
+        select(ShippingService.code, ShippingService.name)
+        .where(ShippingService.active.is_(True)).order_by(ShippingService.code))]
 
 
 def order_ids_by_parcel(text: str) -> Select | None:
@@ -47,8 +55,9 @@ def tracking_numbers(order_ids: Sequence[int]) -> dict[int, list[str]]:
 
 
 def parcels_panel(order) -> Markup:
-    """Return the order page's section listing its parcels."""
-    parcels = db.session.scalars(select(Parcel).where(Parcel.order_id == order.id)
+    """Return the order page's section listing its parcels (a merged order: its primary's)."""
+    owner = order.merged_into_id or order.id
+    parcels = db.session.scalars(select(Parcel).where(Parcel.order_id == owner)
                                  .order_by(Parcel.sequence, Parcel.id)).all()
     from erp.shipping.services.tracking_events import events_of
 
@@ -62,6 +71,7 @@ def parcels_panel(order) -> Markup:
 hooks.order_id_searches.append(order_ids_by_parcel)
 hooks.tracking_numbers.append(tracking_numbers)
 hooks.order_panels.append(parcels_panel)
+hooks.service_choices.append(service_choices)
 hooks.intake_checks.append(intake_problems)
 
 # the order's lifecycle reaches its parcels (erp.shipping.services.lifecycle)

@@ -17,10 +17,13 @@ from erp.warehouse.models import (
     ADJUSTMENT_STATES,
     CYCLE_COUNT_STATES,
     PUTAWAY_STATES,
+    TRANSFER_REF,
+    TRANSFER_STATES,
     CycleCount,
     Location,
     StockAdjustment,
     StockMove,
+    TransferOrder,
     Warehouse,
     putaway_number,
 )
@@ -52,6 +55,13 @@ audit.fields({
     "chosen_skus": _l("SKUs chosen"),
     "tasks": _l("tasks"),
     "ref": _l("for"),
+    "in_transit": _l("in transit"),
+    "picked": _l("picked"),
+    "received": _l("received"),
+    "short": _l("short"),
+    "discrepancies": _l("discrepancies"),
+    "cartons": _l("cartons"),
+    "carrier": _l("carrier"),
 })
 
 audit.known_texts([_l("the stock left the receiving bin by another move")])
@@ -67,6 +77,9 @@ audit.reference("cycle_count", _number(CycleCount))
 audit.reference("stock_adjustment", _number(StockAdjustment))
 audit.reference("putaway_task", lambda ident: putaway_number(ident))
 audit.reference("demo", lambda ident: str(_("demo data")))
+audit.reference(TRANSFER_REF, _number(TransferOrder))
+audit.entity("transfer_order", _l("Transfer"), states=TRANSFER_STATES,
+             lookup=_number(TransferOrder))
 audit.entity("putaway_task", _l("Put-away task"), states=PUTAWAY_STATES,
              lookup=lambda ident: putaway_number(int(ident)))
 
@@ -211,6 +224,38 @@ def _put_away(e: audit.Event) -> str:
              units=_units(e.raw("put_away")), bin=e["bin"], left=_units(e.raw("left")))
 
 
+def _transfer_created(e: audit.Event) -> str:
+    return ngettext("Transfer %(ref)s drafted from %(from)s to %(to)s: %(num)d unit.",
+                    "Transfer %(ref)s drafted from %(from)s to %(to)s: %(num)d units.",
+                    int(e.raw("quantity") or 0), ref=e.ref, to=e["to"],
+                    **{"from": e["from"]})
+
+
+def _transfer_picked(e: audit.Event) -> str:
+    return ngettext("Transfer %(ref)s picked: %(num)d unit into %(bin)s.",
+                    "Transfer %(ref)s picked: %(num)d units into %(bin)s.",
+                    int(e.raw("picked") or 0), ref=e.ref, bin=e["bin"])
+
+
+def _transfer_shipped(e: audit.Event) -> str:
+    return ngettext("Transfer %(ref)s shipped: %(num)d unit in transit (%(bin)s).",
+                    "Transfer %(ref)s shipped: %(num)d units in transit (%(bin)s).",
+                    int(e.raw("in_transit") or 0), ref=e.ref, bin=e["bin"])
+
+
+def _transfer_received(e: audit.Event) -> str:
+    text = ngettext("Transfer %(ref)s received: %(num)d unit into %(bin)s.",
+                    "Transfer %(ref)s received: %(num)d units into %(bin)s.",
+                    int(e.raw("received") or 0), ref=e.ref, bin=e["bin"])
+    short = e.raw("discrepancies") or {}
+    if isinstance(short, dict) and short:
+        listed = ", ".join(_("%(qty)s × %(sku)s (%(reason)s)", qty=audit.show(v.get("short")),
+                             sku=sku, reason=audit.show(v.get("reason")))
+                           for sku, v in short.items() if isinstance(v, dict))
+        text = _("%(text)s Short: %(list)s.", text=text, list=listed)
+    return text
+
+
 #: why stock was adjusted (the values of AdjustmentReason)
 _ADJUSTMENT_REASONS = {
     "damaged": _l("damaged"),
@@ -230,7 +275,15 @@ def _adjustment_requested(e: audit.Event) -> str:
              reason=str(_ADJUSTMENT_REASONS.get(reason, reason or "—")))
 
 
+audit.entity("warehouse_route", _l("Warehouse route"))
+audit.fields({"area": _l("area"), "warehouses": _l("warehouses"), "position": _l("position")})
+
 audit.register_many({
+    "warehouse_route.created": _l("Warehouse route to %(country)s, area %(area)s, created: "
+                                  "%(warehouses)s."),
+    "warehouse_route.updated": audit.with_changes(_l("Warehouse route updated: %(changes)s.")),
+    "warehouse_route.moved": audit.with_changes(_l("Warehouse route moved: %(changes)s.")),
+    "warehouse_route.deleted": audit.with_changes(_l("Warehouse route deleted: %(changes)s.")),
     "warehouse.created": _l("Warehouse %(ref)s \"%(name)s\" created."),
     "warehouse.updated": audit.with_changes(_l("Warehouse %(ref)s updated: %(changes)s.")),
     "location.created": _l("Bin %(code)s created in warehouse %(warehouse)s."),
@@ -258,4 +311,10 @@ audit.register_many({
     "putaway_task.put_away": _put_away,
     "putaway_task.done": _putaway_done,
     "putaway_task.cancelled": _l("Put-away task %(ref)s cancelled."),
+    "transfer_order.created": _transfer_created,
+    "transfer_order.picked": _transfer_picked,
+    "transfer_order.shipped": _transfer_shipped,
+    "transfer_order.received": _transfer_received,
+    "transfer_order.cancelled": lambda e: e.with_note(_("Transfer %(ref)s cancelled.",
+                                                         ref=e.ref)),
 })

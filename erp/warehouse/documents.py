@@ -30,6 +30,7 @@ KIND_LABELS = {
     LocationKind.returns: _l("Returns"), LocationKind.quarantine: _l("Quarantine"),
     LocationKind.scrap: _l("Scrap"), LocationKind.supplier: _l("Supplier"),
     LocationKind.customer: _l("Customer"), LocationKind.adjustment: _l("Adjustment"),
+    LocationKind.in_transit: _l("In transit"),
 }
 
 

@@ -288,6 +288,11 @@ def valuation_columns(group: str, currency: str) -> tuple[excel.Column, ...]:
         columns.append(excel.Column("avg_cost", _("Average cost (%(currency)s)",
                                                   currency=currency),
                                     type="decimal", decimals=4, width=16))
+    # the part of it shipped between warehouses and not yet received
+    columns.append(excel.Column("in_transit", _("In transit"), type="int", width=10))
+    columns.append(excel.Column("in_transit_value", _("In transit value (%(currency)s)",
+                                                      currency=currency),
+                                type="decimal", width=18))
     columns.append(excel.Column("value", _("Value (%(currency)s)", currency=currency),
                                 type="decimal", width=16))
     return tuple(columns)
@@ -295,7 +300,8 @@ def valuation_columns(group: str, currency: str) -> tuple[excel.Column, ...]:
 
 def export_valuation(group: str, currency: str) -> bytes:
     """Return the stock valuation grouped by sku, brand or category as an .xlsx workbook."""
-    rows = ({**r._asdict(), "value": round_amount(r.value or Decimal(0))}
+    rows = ({**r._asdict(), "value": round_amount(r.value or Decimal(0)),
+             "in_transit_value": round_amount(r.in_transit_value or Decimal(0))}
             for r in db.session.execute(queries.valuation_query(group)))
     return excel.export_workbook(valuation_columns(group, currency), rows,
                                  title=VALUATION_TITLES[group]())

@@ -23,7 +23,8 @@ def bin_kind_choices() -> list[tuple[str, str]]:
 
     Virtual locations exist once, outside warehouses.
     """
-    return [(k.value, kind_label(k).capitalize()) for k in LocationKind if k not in VIRTUAL_KINDS]
+    return [(k.value, kind_label(k).capitalize()) for k in LocationKind
+            if k not in VIRTUAL_KINDS and k != LocationKind.in_transit]
 
 
 def reason_choices() -> list[tuple[str, str]]:
@@ -151,3 +152,12 @@ class PutawayForm(FlaskForm):
                             render_kw={"inputmode": "numeric", "autocomplete": "off"})
     bin = StringField(_l("Bin"), validators=[Optional(), Length(max=64)],
                       render_kw={**_SCAN, "required": True})
+
+
+class RouteForm(FlaskForm):
+    """Create or edit a warehouse route."""
+
+    country = StringField(_l("Country"), validators=[DataRequired(), Length(max=60)])
+    area = StringField(_l("Area"), validators=[Optional(), Length(max=20)])
+    warehouses = StringField(_l("Warehouses"), validators=[DataRequired(), Length(max=400)])
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=200)])

@@ -18,11 +18,14 @@ from erp.warehouse.models import (
     PutawayTask,
     StockAdjustment,
     StockLevel,
+    TransferOrder,
+    TransferState,
 )
 
 PUTAWAY, COUNTS_OPEN, COUNTS_FROZEN, COUNTS_REVIEW, ADJUSTMENTS, BINS = (
     "warehouse.putaway", "warehouse.counts_open", "warehouse.counts_frozen",
     "warehouse.counts_review", "warehouse.adjustments", "warehouse.bins_with_stock")
+IN_TRANSIT = "warehouse.transfers_in_transit"
 
 
 def _count(model, *conditions):
@@ -48,10 +51,12 @@ COLUMNS = {
     .where(_PENDING).scalar_subquery(),
     BINS: select(func.count(func.distinct(StockLevel.location_id)))
     .where(StockLevel.on_hand > 0).scalar_subquery(),
+    IN_TRANSIT: _count(TransferOrder, TransferOrder.state == TransferState.shipped),
 }
 
 
-@dashboard.source([PUTAWAY, COUNTS_OPEN, COUNTS_FROZEN, COUNTS_REVIEW, ADJUSTMENTS, BINS])
+@dashboard.source([PUTAWAY, COUNTS_OPEN, COUNTS_FROZEN, COUNTS_REVIEW, ADJUSTMENTS, BINS,
+                   IN_TRANSIT])
 def warehouse_figures(keys: frozenset[str], ctx: Context) -> dict[str, Figure]:
     """Read the warehouse's figures in one query (a subquery per figure wanted)."""
     wanted = set(keys) | ({"units"} if PUTAWAY in keys else set()) \
@@ -87,6 +92,10 @@ dashboard.register(
     Card(_l("Cycle counts to count"), "warehouse.move", COUNTS_OPEN,
          "warehouse.cycle_count_list", _l("Their stock is frozen until they are decided"),
          args=(("state", CycleCountState.open.value),), section=W, position=50),
+    Card(_l("Transfers in transit"), "warehouse.transfer", IN_TRANSIT,
+         "warehouse.transfer_order_list", _l("Goods on their way between warehouses; receive "
+                                             "them when they arrive"),
+         args=(("state", TransferState.shipped.value),), section=W, position=60),
     Card(ADJUSTMENTS_TITLE, "warehouse.approve", ADJUSTMENTS, "warehouse.pending_adjustments",
          ADJUSTMENTS_HINT, section=M, amount=True, position=30),
     Card(REVIEW_TITLE, "warehouse.approve", COUNTS_REVIEW, "warehouse.cycle_count_list",

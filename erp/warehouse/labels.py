@@ -17,12 +17,14 @@ from erp.warehouse.models import (
     ADJUSTMENT_STATES,
     CYCLE_COUNT_STATES,
     PUTAWAY_STATES,
+    TRANSFER_STATES,
     AdjustmentReason,
     AdjustmentState,
     CycleCountState,
     LocationKind,
     MoveKind,
     PutawayState,
+    TransferState,
 )
 
 CYCLE_COUNT_LABELS = {
@@ -35,6 +37,13 @@ ADJUSTMENT_LABELS = {
     AdjustmentState.pending: _l("pending"),
     AdjustmentState.approved: _l("approved"),
     AdjustmentState.rejected: _l("rejected"),
+}
+TRANSFER_LABELS = {
+    TransferState.draft: _l("draft"),
+    TransferState.picked: _l("picked"),
+    TransferState.shipped: _l("in transit"),
+    TransferState.received: _l("received"),
+    TransferState.cancelled: _l("cancelled"),
 }
 PUTAWAY_LABELS = {
     PutawayState.open: _l("open"),
@@ -52,6 +61,7 @@ LOCATION_KIND_LABELS = {
     LocationKind.supplier: _l("supplier"),
     LocationKind.customer: _l("customer"),
     LocationKind.adjustment: _l("adjustment"),
+    LocationKind.in_transit: _l("in transit"),
 }
 MOVE_KIND_LABELS = {
     MoveKind.receipt: _l("receipt"),
@@ -112,6 +122,7 @@ class ShownStates:
 CYCLE_COUNT_SHOWN = ShownStates(CYCLE_COUNT_STATES, CYCLE_COUNT_LABELS)
 ADJUSTMENT_SHOWN = ShownStates(ADJUSTMENT_STATES, ADJUSTMENT_LABELS)
 PUTAWAY_SHOWN = ShownStates(PUTAWAY_STATES, PUTAWAY_LABELS)
+TRANSFER_SHOWN = ShownStates(TRANSFER_STATES, TRANSFER_LABELS)
 
 
 def count_state_label(state) -> str:
@@ -122,3 +133,8 @@ def count_state_label(state) -> str:
 def putaway_state_label(state) -> str:
     """Return the reader's name of a put-away task state."""
     return PUTAWAY_SHOWN.label(state)
+
+
+def transfer_state_label(state) -> str:
+    """Return the reader's name of a transfer state."""
+    return TRANSFER_SHOWN.label(state)

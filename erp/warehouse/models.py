@@ -1,4 +1,4 @@
-"""Warehouse models: bins, the immutable ledger, levels, reservations, adjustments, counts."""
+"""Warehouse models: bins, the ledger, levels, reservations, adjustments, counts, transfers."""
 
 from __future__ import annotations
 
@@ -60,6 +60,9 @@ class LocationKind(StrEnum):
     supplier = "supplier"
     customer = "customer"
     adjustment = "adjustment"
+    #: goods shipped by a transfer and not yet received; one per destination warehouse, made
+    #: on demand by the transfer service (never by hand)
+    in_transit = "in_transit"
 
 
 VIRTUAL_KINDS = frozenset({LocationKind.supplier, LocationKind.customer, LocationKind.adjustment})
@@ -413,3 +416,187 @@ class PutawayTask(db.Model):
 def putaway_number(task_id: int) -> str:
     """Return the number of put-away task ``task_id``: ``PA-000123``."""
     return f"PA-{task_id:06d}"
+
+
+#: a route's area that matches any region and postcode
+ANY_AREA = "*"
+
+
+class WarehouseRoute(db.Model):
+    """Where orders to a destination ship from: warehouses in priority order.
+
+    Routes are read in ``position`` order and the first that matches an order's address wins:
+    its country (``*``: any) and its area, a region name or a postcode prefix (``*``: any).
+    Allocation takes the first of its warehouses that can fill the whole order.
+    """
+
+    __tablename__ = "warehouse_route"
+    __table_args__ = (UniqueConstraint("country", "area"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    country: Mapped[str] = mapped_column(String(2))
+    area: Mapped[str] = mapped_column(String(20), default=ANY_AREA)
+    note: Mapped[str | None] = mapped_column(String(200))
+
+    stops: Mapped[list[WarehouseRouteStop]] = relationship(
+        back_populates="route", order_by="WarehouseRouteStop.rank",
+        cascade="all, delete-orphan")
+
+    @property
+    def warehouses(self) -> list[Warehouse]:
+        """Return the route's warehouses, first choice first."""
+        return [stop.warehouse for stop in self.stops]
+
+    def matches(self, country: str | None, region: str | None, postal_code: str | None) -> bool:
+        """Return whether an address in ``country``/``region``/``postal_code`` takes this route."""
+        if self.country != ANY_AREA and self.country != (country or "").upper():
+            return False
+        if self.area == ANY_AREA:
+            return True
+        area = self.area.upper()
+        return ((region or "").strip().upper() == area
+                or (postal_code or "").replace(" ", "").upper().startswith(area))
+
+
+class WarehouseRouteStop(db.Model):
+    """One warehouse of a route, at its rank (0 is the first choice)."""
+
+    __tablename__ = "warehouse_route_stop"
+
+    route_id: Mapped[int] = mapped_column(ForeignKey("warehouse_route.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouse.id"))
+
+    route: Mapped[WarehouseRoute] = relationship(back_populates="stops")
+    warehouse: Mapped[Warehouse] = relationship()
+
+
+class TransferState(StrEnum):
+    """Lifecycle of a transfer between two warehouses."""
+
+    draft = "draft"
+    picked = "picked"
+    shipped = "shipped"
+    received = "received"
+    cancelled = "cancelled"
+
+
+T = TransferState
+#: the stock-move reference of a transfer's moves (``ref_id`` is the transfer's id)
+TRANSFER_REF = "transfer_order"
+TRANSFER_STATES = StateMachine(
+    TransferState, initial=T.draft, noun=_l("transfer"),
+    transitions={(T.draft, T.picked), (T.picked, T.shipped), (T.shipped, T.received),
+                 (T.draft, T.cancelled)},
+    colours={T.draft: "grey", T.picked: "blue", T.shipped: "orange", T.received: "green",
+             T.cancelled: "red"},
+    groups={"open": {T.draft, T.picked, T.shipped}, "final": {T.received, T.cancelled}},
+)
+
+
+class TransferOrder(db.Model):
+    """Goods sent from one warehouse to another: picked, shipped into transit, received.
+
+    Picking moves the lines' stock from their storage bins to the source warehouse's transfer
+    staging bin; shipping moves it to the destination's in-transit location; receiving moves it
+    into a receiving bin of the destination (where a put-away task picks it up). The stock is
+    ledger stock all the way.
+    """
+
+    __tablename__ = "transfer_order"
+    __table_args__ = (
+        CheckConstraint("from_warehouse_id <> to_warehouse_id", name="warehouses_differ"),
+        CheckConstraint("cartons IS NULL OR cartons > 0", name="cartons_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    from_warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouse.id"), index=True)
+    to_warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouse.id"), index=True)
+    state: Mapped[TransferState] = mapped_column(_enum(TransferState), default=T.draft,
+                                                 index=True)
+    carrier: Mapped[str | None] = mapped_column(String(80))
+    reference: Mapped[str | None] = mapped_column(String(80))
+    cartons: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(String(500))
+    #: where the goods wait while in transit (set when shipped)
+    in_transit_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    #: the destination bin the goods were received into
+    receive_location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    picked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    picked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    shipped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    shipped_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    received_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    received_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    from_warehouse: Mapped[Warehouse] = relationship(foreign_keys=[from_warehouse_id])
+    to_warehouse: Mapped[Warehouse] = relationship(foreign_keys=[to_warehouse_id])
+    in_transit_location: Mapped[Location | None] = relationship(
+        foreign_keys=[in_transit_location_id])
+    receive_location: Mapped[Location | None] = relationship(foreign_keys=[receive_location_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    picked_by: Mapped[User | None] = relationship(foreign_keys=[picked_by_id])
+    shipped_by: Mapped[User | None] = relationship(foreign_keys=[shipped_by_id])
+    received_by: Mapped[User | None] = relationship(foreign_keys=[received_by_id])
+    cancelled_by: Mapped[User | None] = relationship(foreign_keys=[cancelled_by_id])
+    lines: Mapped[list[TransferLine]] = relationship(
+        back_populates="transfer", cascade="all, delete-orphan", order_by="TransferLine.id")
+
+    @property
+    def quantity(self) -> int:
+        """Return the units asked for."""
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def picked_qty(self) -> int:
+        """Return the units picked (and, once shipped, in transit or received)."""
+        return sum(line.picked_qty for line in self.lines)
+
+    @property
+    def received_qty(self) -> int:
+        """Return the units received."""
+        return sum(line.received_qty for line in self.lines)
+
+
+class TransferLine(db.Model):
+    """One SKU of a transfer, taken from one bin of the source warehouse.
+
+    ``picked_qty`` is what left the bin (and was shipped); ``received_qty`` what arrived. A
+    short receipt keeps its reason in ``discrepancy_reason``.
+    """
+
+    __tablename__ = "transfer_line"
+    __table_args__ = (
+        UniqueConstraint("transfer_id", "sku_id", "from_location_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("picked_qty >= 0 AND picked_qty <= quantity", name="picked_within"),
+        CheckConstraint("received_qty >= 0 AND received_qty <= picked_qty",
+                        name="received_within_picked"),
+        Index("ix_transfer_line_sku", "sku_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("transfer_order.id", ondelete="CASCADE"),
+                                             index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("sku.id"))
+    from_location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    picked_qty: Mapped[int] = mapped_column(Integer, default=0)
+    received_qty: Mapped[int] = mapped_column(Integer, default=0)
+    discrepancy_reason: Mapped[str | None] = mapped_column(String(200))
+
+    transfer: Mapped[TransferOrder] = relationship(back_populates="lines")
+    sku: Mapped[Sku] = relationship()
+    from_location: Mapped[Location] = relationship()
+
+    @property
+    def short_qty(self) -> int:
+        """Return the units shipped and not received (once received)."""
+        return self.picked_qty - self.received_qty

@@ -28,6 +28,8 @@ from erp.warehouse.models import (
     StockAdjustment,
     StockLevel,
     StockMove,
+    TransferLine,
+    TransferOrder,
     Warehouse,
 )
 
@@ -59,11 +61,11 @@ def allocatable_condition():
 
 
 def allocatable_bins_query(sku_ids) -> Select:
-    """Return ``(sku_id, location_id)`` of the levels allocation may reserve from, in walking order.
+    """Return ``(sku_id, location_id, warehouse_id)`` of the levels allocation may reserve from.
 
-    Only levels with something available (on hand above reserved) are listed.
+    In walking order; only levels with something available (on hand above reserved) are listed.
     """
-    return (select(StockLevel.sku_id, StockLevel.location_id)
+    return (select(StockLevel.sku_id, StockLevel.location_id, Location.warehouse_id)
             .join(Location, Location.id == StockLevel.location_id)
             .where(StockLevel.sku_id.in_(list(sku_ids)), allocatable_condition(),
                    StockLevel.on_hand > StockLevel.reserved)
@@ -72,16 +74,20 @@ def allocatable_bins_query(sku_ids) -> Select:
 
 #: the buckets of :func:`stock_availability_query`
 BUCKET_AVAILABLE, BUCKET_INBOUND, BUCKET_BLOCKED = 0, 1, 2
+#: a level's bin is an in-transit location (goods shipped by a transfer, not yet received)
+IN_TRANSIT = Location.kind == LocationKind.in_transit
 
 
 def stock_availability_query(sku_ids=None) -> Select:
-    """Return ``(sku_id, available, inbound, blocked)`` per SKU with any stock level.
+    """Return ``(sku_id, available, inbound, blocked, in_transit)`` per SKU with any level.
 
     - ``available``: on hand less reserved in allocatable bins (:func:`allocatable_condition`),
       exactly what allocation can still reserve;
     - ``inbound``: on hand in receiving bins, waiting to be put away;
     - ``blocked``: on hand anywhere else: quarantine, returns, packing, shipping and scrap
-      bins, inactive bins, and SKU-bin pairs frozen by a count.
+      bins, inactive bins, SKU-bin pairs frozen by a count, and goods in transit;
+    - ``in_transit``: the part of ``blocked`` shipped by a transfer between warehouses and not
+      yet received.
 
     What is reserved in allocatable bins is in none of them, so on hand is ``available +
     reserved there + inbound + blocked``.
@@ -89,7 +95,8 @@ def stock_availability_query(sku_ids=None) -> Select:
     level = StockLevel
     bucket = case((Location.kind == LocationKind.receiving, BUCKET_INBOUND),
                   (allocatable_condition(), BUCKET_AVAILABLE), else_=BUCKET_BLOCKED)
-    rows = (select(level.sku_id, level.on_hand, level.reserved, bucket.label("bucket"))
+    rows = (select(level.sku_id, level.on_hand, level.reserved, bucket.label("bucket"),
+                   case((IN_TRANSIT, level.on_hand), else_=0).label("in_transit"))
             .join(Location, Location.id == level.location_id))
     if sku_ids is not None:
         rows = rows.where(level.sku_id.in_(list(sku_ids)))
@@ -101,7 +108,8 @@ def stock_availability_query(sku_ids=None) -> Select:
     return (select(rows.c.sku_id,
                    total(rows.c.on_hand - rows.c.reserved, BUCKET_AVAILABLE).label("available"),
                    total(rows.c.on_hand, BUCKET_INBOUND).label("inbound"),
-                   total(rows.c.on_hand, BUCKET_BLOCKED).label("blocked"))
+                   total(rows.c.on_hand, BUCKET_BLOCKED).label("blocked"),
+                   func.coalesce(func.sum(rows.c.in_transit), 0).label("in_transit"))
             .group_by(rows.c.sku_id))
 
 
@@ -128,10 +136,14 @@ def availability_query(sku_ids=None) -> Select:
 def stock_by_bin_query(*, sku_id: int | None = None, location_id: int | None = None,
                        warehouse_id: int | None = None, q: str | None = None,
                        nonzero: bool = True) -> Select:
-    """Return levels joined with SKU, bin and warehouse, in pick sequence."""
+    """Return levels joined with SKU, bin and warehouse, in pick sequence.
+
+    Goods in transit (in an in-transit location) are never ``available``.
+    """
     stmt = (select(StockLevel.sku_id, StockLevel.location_id, StockLevel.on_hand,
                    StockLevel.reserved,
-                   (StockLevel.on_hand - StockLevel.reserved).label("available"),
+                   case((IN_TRANSIT, 0), else_=StockLevel.on_hand - StockLevel.reserved)
+                   .label("available"),
                    Sku.code.label("sku_code"), Product.name.label("product_name"),
                    Location.code.label("bin_code"), Location.kind.label("bin_kind"),
                    Location.pick_sequence, Warehouse.code.label("warehouse_code"),
@@ -162,10 +174,16 @@ def stock_by_bin_query(*, sku_id: int | None = None, location_id: int | None = N
 
 
 def stock_by_warehouse_query(sku_id: int) -> Select:
-    """Return ``(warehouse, on_hand, reserved, available)`` of one SKU per warehouse."""
-    return (select(Warehouse.code, func.sum(StockLevel.on_hand).label("on_hand"),
+    """Return ``(code, on_hand, reserved, available, in_transit)`` of one SKU per warehouse.
+
+    ``in_transit`` is on its way to the warehouse by a transfer; it is in none of the others.
+    """
+    here = case((IN_TRANSIT, 0), else_=StockLevel.on_hand)
+    return (select(Warehouse.code, func.sum(here).label("on_hand"),
                    func.sum(StockLevel.reserved).label("reserved"),
-                   func.sum(StockLevel.on_hand - StockLevel.reserved).label("available"))
+                   func.sum(here - StockLevel.reserved).label("available"),
+                   func.sum(case((IN_TRANSIT, StockLevel.on_hand), else_=0))
+                   .label("in_transit"))
             .join(Location, Location.id == StockLevel.location_id)
             .join(Warehouse, Warehouse.id == Location.warehouse_id)
             .where(StockLevel.sku_id == sku_id).group_by(Warehouse.code)
@@ -208,23 +226,30 @@ def move_history_query(f: MoveFilters) -> Select:
 
 
 def valuation_query(group: str = "sku") -> Select:
-    """Return stock value (on hand x moving-average cost) grouped by sku, brand or category."""
+    """Return stock value (on hand x moving-average cost) grouped by sku, brand or category.
+
+    ``on_hand`` and ``value`` count all stock; ``in_transit`` and ``in_transit_value`` are the
+    part of it shipped between warehouses and not yet received.
+    """
     value = func.sum(StockLevel.on_hand * Sku.avg_cost)
+    moving = case((IN_TRANSIT, StockLevel.on_hand), else_=0)
+    figures = (func.sum(StockLevel.on_hand).label("on_hand"), value.label("value"),
+               func.sum(moving).label("in_transit"),
+               func.sum(moving * Sku.avg_cost).label("in_transit_value"))
     base = (select().select_from(StockLevel).join(Sku, Sku.id == StockLevel.sku_id)
-            .join(Product, Product.id == Sku.product_id))
+            .join(Product, Product.id == Sku.product_id)
+            .join(Location, Location.id == StockLevel.location_id))
     if group == "brand":
         return (base.join(Brand, Brand.id == Product.brand_id)
-                .add_columns(Brand.code.label("key"), Brand.name.label("name"),
-                             func.sum(StockLevel.on_hand).label("on_hand"), value.label("value"))
+                .add_columns(Brand.code.label("key"), Brand.name.label("name"), *figures)
                 .group_by(Brand.code, Brand.name).order_by(Brand.code))
     if group == "category":
         return (base.join(Category, Category.id == Product.category_id)
                 .add_columns(Category.code.label("key"), Category.full_name.label("name"),
-                             func.sum(StockLevel.on_hand).label("on_hand"), value.label("value"))
+                             *figures)
                 .group_by(Category.code, Category.full_name).order_by(Category.full_name))
-    return (base.add_columns(Sku.code.label("key"), Product.name.label("name"),
-                             func.sum(StockLevel.on_hand).label("on_hand"), Sku.avg_cost,
-                             value.label("value"))
+    return (base.add_columns(Sku.code.label("key"), Product.name.label("name"), Sku.avg_cost,
+                             *figures)
             .group_by(Sku.code, Product.name, Sku.avg_cost)
             .having(func.sum(StockLevel.on_hand) != 0).order_by(Sku.code))
 
@@ -388,7 +413,7 @@ def stock_list_query(f: StockFilters) -> Select:
     if f.kind:
         stmt = stmt.where(Location.kind == f.kind)
     if f.available_only:
-        stmt = stmt.where(StockLevel.on_hand > StockLevel.reserved)
+        stmt = stmt.where(StockLevel.on_hand > StockLevel.reserved, ~IN_TRANSIT)
     return stmt
 
 
@@ -402,14 +427,14 @@ def stock_list_count_query(f: StockFilters) -> Select:
         return select(func.count()).select_from(stock_list_query(f).order_by(None).subquery())
     stmt = (select(func.count()).select_from(StockLevel)
             .where(or_(StockLevel.on_hand != 0, StockLevel.reserved != 0)))
-    if f.warehouse_id or f.kind:
+    if f.warehouse_id or f.kind or f.available_only:
         stmt = stmt.join(Location, Location.id == StockLevel.location_id)
     if f.warehouse_id:
         stmt = stmt.where(Location.warehouse_id == f.warehouse_id)
     if f.kind:
         stmt = stmt.where(Location.kind == f.kind)
     if f.available_only:
-        stmt = stmt.where(StockLevel.on_hand > StockLevel.reserved)
+        stmt = stmt.where(StockLevel.on_hand > StockLevel.reserved, ~IN_TRANSIT)
     return stmt
 
 
@@ -541,6 +566,17 @@ def valuation_total() -> tuple[int, Decimal]:
         select(func.coalesce(func.sum(StockLevel.on_hand), 0),
                func.sum(StockLevel.on_hand * Sku.avg_cost))
         .join(Sku, Sku.id == StockLevel.sku_id)).one()
+    return int(row[0] or 0), row[1] if row[1] is not None else Decimal(0)
+
+
+def in_transit_total() -> tuple[int, Decimal]:
+    """Return ``(units, value)`` of the stock in transit between warehouses, at average cost."""
+    row = db.session.execute(
+        select(func.coalesce(func.sum(StockLevel.on_hand), 0),
+               func.sum(StockLevel.on_hand * Sku.avg_cost))
+        .join(Sku, Sku.id == StockLevel.sku_id)
+        .join(Location, Location.id == StockLevel.location_id)
+        .where(IN_TRANSIT)).one()
     return int(row[0] or 0), row[1] if row[1] is not None else Decimal(0)
 
 
@@ -741,3 +777,80 @@ def putaway_waiting() -> tuple[int, int]:
                                            0))
         .where(PutawayTask.state == PutawayState.open)).one()
     return int(row[0]), int(row[1])
+
+
+# --------------------------------------------------------------------------- transfers
+
+
+@dataclass
+class TransferFilters:
+    """The transfer list's search and filters (and its export's)."""
+
+    q: str | None = None
+    state: str | None = None
+    warehouse_id: int | None = None
+
+
+def transfer_list_query(f: TransferFilters) -> Select:
+    """Return transfers with their warehouses and line totals, newest first.
+
+    ``q`` finds a transfer by (part of) its number, carrier or reference, or by a SKU code or
+    barcode on one of its lines; ``warehouse_id`` keeps transfers from or to that warehouse.
+    Rows: ``id, number, state, from_code, to_code, lines, quantity, picked, received,
+    cartons, carrier, reference, created_at, shipped_at, received_at``.
+    """
+    source = Warehouse.__table__.alias("source")
+    target = Warehouse.__table__.alias("target")
+    totals = (select(TransferLine.transfer_id, func.count().label("lines"),
+                     func.sum(TransferLine.quantity).label("quantity"),
+                     func.sum(TransferLine.picked_qty).label("picked"),
+                     func.sum(TransferLine.received_qty).label("received"))
+              .group_by(TransferLine.transfer_id).subquery())
+    stmt = (select(TransferOrder.id, TransferOrder.number, TransferOrder.state,
+                   source.c.code.label("from_code"), target.c.code.label("to_code"),
+                   func.coalesce(totals.c.lines, 0).label("lines"),
+                   func.coalesce(totals.c.quantity, 0).label("quantity"),
+                   func.coalesce(totals.c.picked, 0).label("picked"),
+                   func.coalesce(totals.c.received, 0).label("received"),
+                   TransferOrder.cartons, TransferOrder.carrier, TransferOrder.reference,
+                   TransferOrder.created_at, TransferOrder.shipped_at,
+                   TransferOrder.received_at)
+            .join(source, source.c.id == TransferOrder.from_warehouse_id)
+            .join(target, target.c.id == TransferOrder.to_warehouse_id)
+            .outerjoin(totals, totals.c.transfer_id == TransferOrder.id)
+            .order_by(TransferOrder.created_at.desc(), TransferOrder.id.desc()))
+    if f.state:
+        stmt = stmt.where(TransferOrder.state == f.state)
+    if f.warehouse_id:
+        stmt = stmt.where(or_(TransferOrder.from_warehouse_id == f.warehouse_id,
+                              TransferOrder.to_warehouse_id == f.warehouse_id))
+    if f.q:
+        text = f.q.strip()
+        on_lines = (select(TransferLine.id).join(Sku, Sku.id == TransferLine.sku_id)
+                    .where(TransferLine.transfer_id == TransferOrder.id,
+                           or_(Sku.code == text.upper(), Sku.barcode == text))
+                    .correlate(TransferOrder).exists())
+        stmt = stmt.where(or_(
+            func.upper(TransferOrder.number).contains(text.upper(), autoescape=True),
+            func.upper(TransferOrder.carrier).contains(text.upper(), autoescape=True),
+            func.upper(TransferOrder.reference).contains(text.upper(), autoescape=True),
+            on_lines))
+    return stmt
+
+
+def transfer_lines_query(transfer_id: int) -> Select:
+    """Return a transfer's lines in the source's walking order, with SKU and bin.
+
+    Rows: ``id, sku_id, sku_code, barcode, product_name, colour, size, bin_code,
+    quantity, picked_qty, received_qty, discrepancy_reason, avg_cost``.
+    """
+    return (select(TransferLine.id, TransferLine.sku_id, Sku.code.label("sku_code"),
+                   Sku.barcode, Product.name.label("product_name"), Sku.colour, Sku.size,
+                   Location.code.label("bin_code"), TransferLine.quantity,
+                   TransferLine.picked_qty, TransferLine.received_qty,
+                   TransferLine.discrepancy_reason, Sku.avg_cost)
+            .join(Sku, Sku.id == TransferLine.sku_id)
+            .join(Product, Product.id == Sku.product_id)
+            .join(Location, Location.id == TransferLine.from_location_id)
+            .where(TransferLine.transfer_id == transfer_id)
+            .order_by(Location.pick_sequence, Location.code, Sku.code, TransferLine.id))

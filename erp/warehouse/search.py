@@ -1,15 +1,16 @@
-"""The header search's bin finder: a whole bin code (or ``WH/CODE``), else part of a code."""
+"""The header search's finders: bins (a whole code or ``WH/CODE``, else part) and transfers."""
 
 from __future__ import annotations
 
 from flask import url_for
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 
 from erp.core import search
 from erp.core.i18n import _, _l
 from erp.core.search import Match, Query
 from erp.extensions import db
-from erp.warehouse.models import VIRTUAL_KINDS, Location, Warehouse
+from erp.warehouse.labels import transfer_state_label
+from erp.warehouse.models import VIRTUAL_KINDS, Location, TransferOrder, Warehouse
 
 
 def _matches(condition, limit: int) -> list[Match]:
@@ -45,3 +46,36 @@ def partial(query: Query, limit: int) -> list[Match]:
 
 search.register(search.Finder("bin", _l("Bins"), "warehouse.view", exact, partial,
                               position=70))
+
+
+# --------------------------------------------------------------------------- transfers
+
+
+def _transfers(condition, limit: int) -> list[Match]:
+    rows = db.session.execute(
+        select(TransferOrder.id, TransferOrder.number, TransferOrder.state)
+        .where(condition).order_by(TransferOrder.id.desc()).limit(limit)).all()
+    return [Match(r.number, url_for("warehouse.transfer_order_detail", transfer_id=r.id),
+                  transfer_state_label(r.state)) for r in rows]
+
+
+def transfer_exact(query: Query, limit: int) -> list[Match]:
+    """Return the transfer whose number (or carrier's reference) is the text."""
+    if query.is_email:
+        return []
+    return _transfers(or_(TransferOrder.number == query.upper,
+                          func.upper(TransferOrder.reference) == query.upper), limit)
+
+
+def transfer_partial(query: Query, limit: int) -> list[Match]:
+    """Return transfers whose number contains the text."""
+    if query.is_email:
+        return []
+    return _transfers(func.upper(TransferOrder.number).contains(query.upper, autoescape=True),
+                      limit)
+
+
+search.register(search.Finder("transfer", _l("Warehouse transfers"), "warehouse.view",
+                              transfer_exact, transfer_partial, position=72,
+                              more=lambda query: url_for("warehouse.transfer_order_list",
+                                                         q=query.text)))

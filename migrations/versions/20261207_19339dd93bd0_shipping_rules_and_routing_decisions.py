@@ -1,7 +1,7 @@
 """shipping rules and routing decisions
 
 Revision ID: 19339dd93bd0
-Revises: e597fa3f962e
+Revises: a030a6da8caa
 Create Date: 2026-12-07 12:30:01.776625
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '19339dd93bd0'
-down_revision = 'e597fa3f962e'
+down_revision = 'a030a6da8caa'
 branch_labels = None
 depends_on = None
 

@@ -58,7 +58,7 @@ def sku_row(code: str = "TEE-RED-M", **values) -> list:
            "list_price": 19.9, "list_currency": "EUR", "reorder_point": 5, "reorder_qty": 50,
            "status": "active", "description": "Soft organic cotton."}
     row.update(values)
-    return [row[column.key] for column in SKU_SPEC.columns]
+    return [row.get(column.key) for column in SKU_SPEC.columns]
 
 
 def sku_sheet(*rows: list, headers: list[str] | None = None) -> bytes:

@@ -127,8 +127,19 @@ def allocated_order(get, quantity=5):
 
 @guarded("orders.allocate_order")
 def allocate_the_same_order(get) -> Scenario:
-    """8 allocations of one order for all 5 units in stock: reserved once."""
+    """8 allocations of one order for 5 units, 5 in stock in each of two warehouses.
+
+    Reserved once, and in one warehouse only (the order's).
+    """
     sku = get("stocked_sku")("CONC-1", 5)
+    from erp.warehouse import services as warehouse_services
+    from erp.warehouse.models import Location
+
+    lax = warehouse_services.create_warehouse(code="US-LAX", name="Los Angeles", country="US",
+                                              actor=None)
+    lax_bin = warehouse_services.create_location(lax, code="L-01", kind="storage",
+                                                 pick_sequence=1, actor=None)
+    get("receive_stock")(sku, lax_bin, 5)
     order = get("create_order")([(sku, 5)])
     db.session.commit()
 
@@ -137,6 +148,11 @@ def allocate_the_same_order(get) -> Scenario:
         assert order.lines[0].allocated_qty == 5
         assert db.session.scalar(select(func.sum(StockLevel.reserved))
                                  .where(StockLevel.sku_id == sku.id)) == 5
+        held = set(db.session.scalars(
+            select(Location.warehouse_id).join(StockLevel, StockLevel.location_id == Location.id)
+            .where(StockLevel.sku_id == sku.id, StockLevel.reserved > 0)))
+        assert held == {order.warehouse_id}
+        assert audit_count("customer_order.allocated", of=order) == 1
         ledger_balances()
 
     return Scenario("customer_service", f"/orders/{order.id}/allocate", {}, check)
@@ -285,6 +301,12 @@ SAFE_TO_REPEAT: dict[str, str] = {
     "warehouse.create_bin": _ADMIN_LIST,
     "warehouse.edit_bin": _SAME_VALUES,
     "warehouse.import_locations": _IMPORT,
+    "warehouse.create_route": _ADMIN_LIST,
+    "warehouse.edit_route": _SAME_VALUES,
+    "warehouse.delete_route": "a deleted route cannot be deleted twice; the others find nothing",
+    "warehouse.move_route": "moves the route to the position the form names (not up or down by "
+                            "one), under a lock of every route: repeats leave the same table",
+    "warehouse.import_routes": _IMPORT,
     "procurement.create_supplier": _ADMIN_LIST,
     "procurement.edit_supplier": _SAME_VALUES,
     "procurement.toggle_supplier_active": "sets the flag the form names, not a toggle",
@@ -328,6 +350,7 @@ SAFE_TO_REPEAT: dict[str, str] = {
     "shipping.create_service": _ADMIN_LIST,
     "shipping.edit_service": _SAME_VALUES,
     "shipping.set_service_zones": "sets the service's zones to the form's list",
+    "shipping.set_service_goods": _SAME_VALUES,
     "shipping.add_rate": "one price per service, zone and weight band: a repeat is refused or "
                          "writes the same price",
     "shipping.remove_rate": "a removed rate cannot be removed twice",
@@ -354,6 +377,8 @@ SAFE_TO_REPEAT: dict[str, str] = {
     "aftersales.case_attach": _APPENDS,
     "aftersales.case_contact": _SAME_VALUES,
     "aftersales.case_tracking": "records the return's tracking number from the form",
+    "aftersales.case_return_warehouse": "sets the warehouse the form names, under the case's "
+                                        "lock; refused once the goods are received",
     "aftersales.case_assign": "assigns the case to the person the form names",
     "aftersales.case_take": "assigns the case to whoever takes it; no limit to break",
     "reports.run_report": "starts a read-only report job for the caller",

@@ -35,6 +35,8 @@ from erp.warehouse.models import (
     PutawayState,
     PutawayTask,
     StockLevel,
+    TransferOrder,
+    TransferState,
 )
 from erp.warehouse.services import request_adjustment
 from tests import demo_data
@@ -216,6 +218,7 @@ def test_warehouse_home_counts_and_links(client, sign_in, demo):
                    ShippingService.cutoff > now_local)),
         "Cycle counts to count": _count(CycleCount, CycleCount.state == CycleCountState.open),
         "Tracking ranges running low": len(ranges_running_low()),
+        "Transfers in transit": _count(TransferOrder, TransferOrder.state == TransferState.shipped),
     }
     assert list(cards)[:4] == ["Put-away tasks open", "Orders to pick", "Orders to pack",
                                "Parcels to dispatch before today's cut-off"]

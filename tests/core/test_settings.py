@@ -31,6 +31,7 @@ GOOD = {
     "return_window_days": "30", "return_window_from": "delivery", "case_due_days": "3",
     "refund_approval_threshold": "100",
     "returns_address": "", "order_review_quantity": "100", "default_language": "en",
+    "split_across_warehouses": "no",
     "export_job_rows": "10000", "stock_event_interval": "60",
     "webhook_retry_hours": "24", "webhook_timeout_seconds": "10",
 }

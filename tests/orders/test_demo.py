@@ -78,3 +78,9 @@ def test_demo_command_loads_orders(runner, app):
     used = set(db.session.scalars(select(CustomerOrder.currency).distinct()))
     rated = set(db.session.scalars(select(ExchangeRate.currency))) | {base_currency()}
     assert used - rated == set()
+    # a buyer who ordered twice to one address is offered for merging
+    from erp.orders.services import merge_candidates
+    groups = merge_candidates()
+    assert groups, "the demo offers a merge"
+    pair = groups[0].orders
+    assert len({(o.email, o.address1, o.shipping_service) for o in pair}) == 1

@@ -276,3 +276,24 @@ def test_export_uses_filters_and_neutralises_formulas(client, login_as, orders, 
     sheet = load_workbook(io.BytesIO(response.data)).active
     assert sorted(r[0] for r in sheet.iter_rows(min_row=2, values_only=True)) == [
         "WEB-1002", "WEB-1003"]
+
+
+def test_list_and_detail_show_the_warehouse_and_filter_by_it(client, login_as, orders,
+                                                            dummy_warehouse):
+    from erp.warehouse import services as warehouse_services
+
+    lax = warehouse_services.create_warehouse(code="US-LAX", name="Los Angeles", country="US",
+                                              actor=None)
+    db.session.commit()
+    login_as("customer_service")
+    de = orders["de"]
+    client.post(f"/orders/{de.id}/allocate")
+    page = text(client.get(f"/orders/{de.id}"))
+    assert "Ships from" in page
+    assert "WH1" in page
+    listed = text(client.get("/orders/", query_string={"q": "WEB-1001"}))
+    assert "<td>WH1</td>" in listed
+    assert numbers(client.get("/orders/", query_string={"warehouse": dummy_warehouse.id})) == \
+        {"WEB-1001"}
+    assert numbers(client.get("/orders/", query_string={"warehouse": lax.id})) == set()
+    assert "chosen at allocation" in text(client.get(f"/orders/{orders['us'].id}"))

@@ -34,8 +34,15 @@ from erp.core.states import transition
 from erp.extensions import db
 from erp.orders.models import CustomerOrder
 from erp.shipping import s10
-from erp.warehouse.models import Location, LocationKind, MoveKind, StockLevel, StockMove
-from erp.warehouse.services import MoveSpec, post_moves, virtual_location
+from erp.warehouse.models import (
+    Location,
+    LocationKind,
+    MoveKind,
+    StockLevel,
+    StockMove,
+    Warehouse,
+)
+from erp.warehouse.services import MoveSpec, post_moves, routes, virtual_location
 
 S = CaseState
 #: the stock-move reference of a returned item (receipt and inspection moves)
@@ -170,12 +177,18 @@ def expected_lines(case: AfterSalesCase) -> list[ExpectedLine]:
                          received=received[line.id]) for line in case.lines]
 
 
-def returns_location() -> Location:
-    """Return the first active location of kind returns.
+def returns_location(warehouse_id: int | None = None) -> Location:
+    """Return the first active location of kind returns (of the warehouse, when given).
 
     :raises AfterSalesError: if the warehouse has none.
     """
-    location = _first_location(LocationKind.returns)
+    location = _first_location(LocationKind.returns, warehouse_id)
+    if location is None and warehouse_id is not None:
+        code = db.session.scalar(select(Warehouse.code).where(Warehouse.id == warehouse_id))
+        raise AfterSalesError(_("To receive a return in warehouse %(code)s, it must have an "
+                                "active returns location: create a bin of kind returns there "
+                                "under Warehouse > Locations, or choose another warehouse.",
+                                code=code))
     if location is None:
         raise AfterSalesError(_("To receive a return, you must have an active returns "
                                 "location: create a bin of kind returns under Warehouse > "
@@ -183,10 +196,53 @@ def returns_location() -> Location:
     return location
 
 
-def _first_location(kind: LocationKind) -> Location | None:
-    return db.session.scalar(select(Location).where(Location.kind == kind,
-                                                    Location.active.is_(True))
-                             .order_by(Location.pick_sequence, Location.id).limit(1))
+def _first_location(kind: LocationKind, warehouse_id: int | None = None) -> Location | None:
+    stmt = select(Location).where(Location.kind == kind, Location.active.is_(True))
+    if warehouse_id is not None:
+        stmt = stmt.where(Location.warehouse_id == warehouse_id)
+    return db.session.scalar(stmt.order_by(Location.pick_sequence, Location.id).limit(1))
+
+
+def default_return_warehouse(case: AfterSalesCase) -> Warehouse | None:
+    """Return where the case's goods come back to unless someone chose: by the buyer's address.
+
+    The first warehouse of the warehouse route for the order's address (or of every warehouse)
+    that has an active returns bin; None when no warehouse has one.
+    """
+    order = case.order
+    for warehouse in routes.warehouses_for(order.country, order.region, order.postal_code):
+        if _first_location(LocationKind.returns, warehouse.id) is not None:
+            return warehouse
+    return None
+
+
+def receiving_warehouse(case: AfterSalesCase) -> Warehouse | None:
+    """Return the warehouse the case's goods come back to (chosen, else the default)."""
+    return case.return_warehouse or default_return_warehouse(case)
+
+
+def set_return_warehouse(case: AfterSalesCase, warehouse_id: int | None, *,
+                         actor) -> AfterSalesCase:
+    """Choose the warehouse the case's goods come back to (None: the default by address).
+
+    :raises AfterSalesError: once the goods are received, or for a warehouse without an
+        active returns bin.
+    """
+    _lock_case(case)
+    if CaseState(case.state) not in (S.open, S.awaiting_return):
+        raise AfterSalesError(_("To change where the goods of %(case)s come back to, they must "
+                                "not be received yet.", case=case.number))
+    if warehouse_id is not None:
+        returns_location(warehouse_id)  # refuses a warehouse without a returns bin
+    before = case.return_warehouse.code if case.return_warehouse else None
+    case.return_warehouse_id = warehouse_id
+    db.session.flush()
+    db.session.expire(case, ["return_warehouse"])
+    after = case.return_warehouse.code if case.return_warehouse else None
+    if before != after:
+        audit.record(case, "aftersales_case.return_warehouse", actor=actor,
+                     changes={"return_warehouse": [before, after]})
+    return case
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,7 +385,10 @@ def receive_return(case: AfterSalesCase,
     db.session.flush()
     stocked = [item for item in created if item.sku_id is not None]
     if stocked:
-        location = returns_location()
+        warehouse = receiving_warehouse(case)
+        location = returns_location(warehouse.id if warehouse else None)
+        if case.return_warehouse_id is None and warehouse is not None:
+            case.return_warehouse_id = warehouse.id
         customer = virtual_location(LocationKind.customer)
         post_moves([MoveSpec(item.sku_id, customer.id, location.id, item.quantity,
                              MoveKind.return_receipt, unit_cost=skus[item.sku_id].avg_cost,
@@ -368,14 +427,19 @@ def item_label(item: ReturnItem) -> str:
 # Inspection
 
 
-def default_restock_bin(sku_id: int) -> Location | None:
-    """Return the SKU's first active storage bin holding it, else the first storage bin."""
-    held = db.session.scalar(
-        select(Location).join(StockLevel, StockLevel.location_id == Location.id)
-        .where(StockLevel.sku_id == sku_id, StockLevel.on_hand > 0,
-               Location.kind == LocationKind.storage, Location.active.is_(True))
-        .order_by(Location.pick_sequence, Location.id).limit(1))
-    return held or _first_location(LocationKind.storage)
+def default_restock_bin(sku_id: int, warehouse_id: int | None = None) -> Location | None:
+    """Return the SKU's first active storage bin holding it, else the first storage bin.
+
+    With ``warehouse_id``, only bins of that warehouse (returned goods stay where they came
+    back).
+    """
+    stmt = (select(Location).join(StockLevel, StockLevel.location_id == Location.id)
+            .where(StockLevel.sku_id == sku_id, StockLevel.on_hand > 0,
+                   Location.kind == LocationKind.storage, Location.active.is_(True)))
+    if warehouse_id is not None:
+        stmt = stmt.where(Location.warehouse_id == warehouse_id)
+    held = db.session.scalar(stmt.order_by(Location.pick_sequence, Location.id).limit(1))
+    return held or _first_location(LocationKind.storage, warehouse_id)
 
 
 def _received_from(item: ReturnItem) -> int | None:
@@ -407,11 +471,12 @@ def _target(case: AfterSalesCase, item: ReturnItem, grade: Grade,
                             other=_kind(location.kind), **values)
             raise ValidationError(message, field="bin")
         return location
+    warehouse_id = case.return_warehouse_id
     if grade == Grade.A:
-        location = default_restock_bin(item.sku_id)
+        location = default_restock_bin(item.sku_id, warehouse_id)
     else:
         if kind not in cache:
-            cache[kind] = _first_location(kind)
+            cache[kind] = _first_location(kind, warehouse_id)
         location = cache[kind]
     if location is None:
         raise AfterSalesError(_("To grade %(item)s of %(case)s %(grade)s, you must have an "
@@ -514,7 +579,7 @@ def inspect_return(case: AfterSalesCase,
     for item, entries in plan:
         source = None
         if item.sku_id is not None:
-            source = _received_from(item) or returns_location().id
+            source = _received_from(item) or returns_location(case.return_warehouse_id).id
         for n, (grade, qty, location) in enumerate(entries):
             row = item if n == 0 else ReturnItem(
                 case_line_id=item.case_line_id, sku_id=item.sku_id,

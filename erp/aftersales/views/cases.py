@@ -25,7 +25,7 @@ from erp.aftersales.models import (
     NoteVisibility,
 )
 from erp.aftersales.services import cases as services
-from erp.aftersales.services import resolution
+from erp.aftersales.services import resolution, returns
 from erp.aftersales.services.reasons import active_reasons, all_reasons
 from erp.aftersales.views import bp
 from erp.core.errors import DomainError
@@ -44,6 +44,7 @@ from erp.extensions import db
 from erp.orders.models import ORDER_STATES, CustomerOrder
 from erp.shipping import queries as shipping_queries
 from erp.shipping.models import PARCEL_STATES, ParcelState
+from erp.warehouse.models import Warehouse
 
 TYPE_CHOICES = [(t.value, CASE_TYPE_LABELS[t]) for t in CaseType]
 
@@ -89,6 +90,24 @@ class AuthoriseForm(FlaskForm):
 
     return_tracking = StringField(_l("Return tracking (optional)"),
                                   validators=[Optional(), Length(max=40)])
+
+
+class ReturnWarehouseForm(FlaskForm):
+    """Choose the warehouse the goods come back to (empty: the default by address)."""
+
+    warehouse_id = SelectField(_l("Goods come back to"), choices=[], validators=[Optional()])
+
+
+def _return_warehouse_form(case: AfterSalesCase, formdata=None) -> ReturnWarehouseForm:
+    form = ReturnWarehouseForm(formdata=formdata)
+    default = returns.default_return_warehouse(case)
+    form.warehouse_id.choices = [("", _("Default by address (%(code)s)",
+                                       code=default.code if default else "—"))] + [
+        (str(w.id), f"{w.code} · {w.name}") for w in db.session.scalars(
+            select(Warehouse).where(Warehouse.active.is_(True)).order_by(Warehouse.code))]
+    if formdata is None:
+        form.warehouse_id.data = str(case.return_warehouse_id or "")
+    return form
 
 
 class TrackingForm(FlaskForm):
@@ -272,6 +291,10 @@ def case_detail(case_id: int):
         attach_form=AttachmentForm(formdata=None), assign_form=assign,
         authorise_form=AuthoriseForm(formdata=None), reject_form=RejectForm(formdata=None),
         contact_form=contact, tracking_form=tracking, confirm=ConfirmForm(),
+        return_warehouse=returns.receiving_warehouse(case) if case.expects_return else None,
+        return_warehouse_form=_return_warehouse_form(case)
+        if can_edit and case.expects_return and state in (CaseState.open,
+                                                          CaseState.awaiting_return) else None,
         can_authorise=can_edit and case.expects_return and state == CaseState.open,
         can_reject=can_edit and state in (CaseState.open, CaseState.awaiting_return),
         can_close=can_edit and state in (CaseState.resolved, CaseState.rejected),
@@ -355,6 +378,20 @@ def case_tracking(case_id: int):
     return _act(case, lambda: services.set_return_tracking(
         case, form.return_tracking.data, actor=current_user),
         _("Return tracking of %(case)s saved.", case=case.number))
+
+
+@bp.post("/cases/<int:case_id>/return-warehouse")
+@permission_required("aftersales.edit")
+def case_return_warehouse(case_id: int):
+    """Choose the warehouse the case's goods come back to."""
+    case = get_or_404(AfterSalesCase, case_id)
+    form = _return_warehouse_form(case, request.form)
+    if not form.validate_on_submit():
+        return _invalid(form, case)
+    chosen = form.warehouse_id.data
+    return _act(case, lambda: returns.set_return_warehouse(
+        case, int(chosen) if chosen else None, actor=current_user),
+        _("Where the goods of %(case)s come back to is saved.", case=case.number))
 
 
 @bp.post("/cases/<int:case_id>/reject")

@@ -6,7 +6,9 @@ later in the file than its children: rows are applied parents first. A file that
 category under its own subtree is refused.
 
 An empty customs cell keeps an existing category's value; an empty parent code puts the category
-at the root (leave the whole column out to keep every category where it is).
+at the root (leave the whole column out to keep every category where it is). An empty transport
+cell (battery, liquid, ...) makes the category inherit that attribute from its parent again
+(leave the column out to keep every category's value).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from erp.catalog import services
+from erp.catalog.excel.transport import present_transport, transport_columns
 from erp.catalog.models import Category
 from erp.core import excel
 from erp.core.errors import DomainError
@@ -25,6 +28,7 @@ from erp.core.i18n import _, _l
 from erp.extensions import db
 
 _CUSTOMS = services.CUSTOMS_FIELDS
+_TRANSPORT = services.CATEGORY_TRANSPORT_FIELDS
 
 
 def _code(value: Any) -> str:
@@ -75,6 +79,7 @@ CATEGORY_SPEC = excel.Spec(
                      validator=_customs_rule("origin_country"),
                      help=_l("Default country of origin: an ISO code or a name. Empty: "
                              "unchanged.")),
+        *transport_columns(inherit_from=_l("the parent category"), cells=False),
     ),
 )
 _HEADERS = {column.key: column.header for column in CATEGORY_SPEC.columns}
@@ -84,7 +89,8 @@ def export_categories() -> bytes:
     """Return the whole category tree as an .xlsx workbook, parents before children."""
     parent = aliased(Category)
     stmt = (select(Category.code, Category.name, parent.code, Category.hs_code,
-                   Category.customs_description, Category.origin_country)
+                   Category.customs_description, Category.origin_country,
+                   *(getattr(Category, key) for key in _TRANSPORT))
             .outerjoin(parent, Category.parent_id == parent.id)
             .order_by(Category.full_name, Category.code))
     return excel.export_workbook(CATEGORY_SPEC, db.session.execute(stmt))
@@ -111,6 +117,7 @@ class _TreePlan:
     def __init__(self, parsed: excel.ParseResult, actor) -> None:
         self.actor = actor
         self.move = "parent_code" in parsed.present
+        self.transport = present_transport(parsed.present, _TRANSPORT)
         parent = aliased(Category)
         self.known: dict[str, str | None] = dict(db.session.execute(  # code -> parent's code
             select(Category.code, parent.code)
@@ -174,6 +181,7 @@ class _TreePlan:
     def _apply_row(self, row: dict[str, Any], objects: dict[str, Category]) -> str:
         code = row["code"]
         customs = {key: row[key] for key in _CUSTOMS if row[key] is not None}
+        customs.update({key: row[key] for key in self.transport})  # empty: inherit
         parent = objects[row["parent_code"]] if self.move and row["parent_code"] else None
         category = objects.get(code)
         if category is None:
@@ -188,4 +196,5 @@ class _TreePlan:
 
 
 def _state(category: Category) -> tuple:
-    return (category.name, category.parent_id, *(getattr(category, key) for key in _CUSTOMS))
+    return (category.name, category.parent_id,
+            *(getattr(category, key) for key in (*_CUSTOMS, *_TRANSPORT)))

@@ -4,7 +4,9 @@ The import creates or updates SKUs by SKU code, and their products by product co
 nothing. Every cell goes through the same normaliser as the SKU form
 (:func:`erp.catalog.services.clean_sku_values`), so ``6109.10.00`` becomes ``61091000`` and
 ``China`` becomes ``CN`` whichever way the data comes in. An empty optional cell keeps an
-existing SKU's (or product's) current value; a new SKU gets the form's default.
+existing SKU's (or product's) current value; a new SKU gets the form's default. The transport
+columns are the exception: an empty cell there means "inherit from the category" (see
+:mod:`erp.catalog.excel.transport`).
 
 It is built for catalogs of 100,000 SKUs (``bench sku_import``): brands, categories, products
 and SKUs are each read once into dicts, and the writes and their audit events are bulk
@@ -26,6 +28,7 @@ from sqlalchemy import insert, select, update
 from erp.brands.models import Brand, Specification, SpecificationVersion
 from erp.brands.services import clean_brand_code
 from erp.catalog import services
+from erp.catalog.excel.transport import present_transport, transport_columns
 from erp.catalog.models import Category, Product, Sku, SkuStatus
 from erp.catalog.queries import SkuFilters, sku_list_query
 from erp.core import audit, excel
@@ -38,6 +41,10 @@ from erp.extensions import db
 #: the SKU fields the sheet carries (all of the form's), plus the one derived from the barcode
 SKU_FIELDS = services.SKU_FIELDS
 _STORED_FIELDS = (*SKU_FIELDS, "barcode_kind")
+#: the transport attributes (after the product's description in the sheet): empty = inherit
+_TRANSPORT = services.SKU_TRANSPORT_FIELDS
+#: the other SKU fields: an empty cell keeps the stored value
+_PLAIN_FIELDS = tuple(key for key in SKU_FIELDS if key not in _TRANSPORT)
 #: the product's columns, repeated on every row of the product and identical on all of them
 PRODUCT_KEYS = {"product_name": _l("name"), "brand_code": _l("brand code"),
                 "category_code": _l("category code"), "description": _l("description")}
@@ -155,6 +162,7 @@ SKU_SPEC = excel.Spec(
         excel.Column("description", _l("Description"), validator=_text(5000), width=40,
                      help=_l("The product's description. Empty: unchanged for an existing "
                              "product.")),
+        *transport_columns(inherit_from=_l("the SKU's category"), cells=True),
     ),
 )
 _HEADERS = {column.key: column.header for column in SKU_SPEC.columns}
@@ -176,8 +184,8 @@ def sku_export_rows(filters: SkuFilters) -> Iterable[Any]:
     """Yield one row per SKU, its values in :data:`SKU_SPEC` column order."""
     stmt = sku_list_query(filters).with_only_columns(
         Sku.code, Product.code, Product.name, Brand.code, Category.code,
-        *(getattr(Sku, key) for key in SKU_FIELDS), Product.description,
-        maintain_column_froms=False)
+        *(getattr(Sku, key) for key in _PLAIN_FIELDS), Product.description,
+        *(getattr(Sku, key) for key in _TRANSPORT), maintain_column_froms=False)
     yield from db.session.execute(stmt.execution_options(yield_per=2000))
 
 
@@ -197,8 +205,9 @@ def import_skus(data: bytes, *, filename: str = "skus.xlsx", dry_run: bool, acto
     with _collector_paused():
         job = _SkuImport(actor, filename)
         result = excel.run_import(
-            data, spec, filename=filename, dry_run=dry_run, validate_row=job.validate_row,
-            apply=job.apply, transaction=db.session.begin_nested if savepoint else None)
+            data, spec, filename=filename, dry_run=dry_run, on_read=job.note_columns,
+            validate_row=job.validate_row, apply=job.apply,
+            transaction=db.session.begin_nested if savepoint else None)
     if result.ok and dry_run:
         result.messages.append(_("%(new)s new SKUs, %(known)s existing SKUs (unchanged ones are "
                                  "left alone).", new=format_number(job.new_skus),
@@ -271,6 +280,11 @@ class _SkuImport:
                            SpecificationVersion.specification_id == Specification.id))}
         self.first_rows: dict[str, dict[str, Any]] = {}  # product code -> its first row
         self.new_skus = self.known_skus = 0
+        self.transport: tuple[str, ...] = ()  # the transport columns the file has
+
+    def note_columns(self, parsed: excel.ParseResult) -> None:
+        """Note which transport columns the file has: only those are set (empty: inherit)."""
+        self.transport = present_transport(parsed.present, _TRANSPORT)
 
     # ----------------------------------------------------------------------- checks
 
@@ -427,13 +441,13 @@ class _SkuImport:
             inserts, events = [], {}
             for row in rows[start:start + _CHUNK]:
                 code = row["sku_code"]
-                values = _sku_values(row)
+                values = _sku_values(row, self.transport)
                 inserts.append({**defaults, **values, "code": code,
                                 "product_id": product_ids[row["product_code"]]})
                 # as create_sku records it: the values set, without the empty ones
                 events[code] = {"code": [None, code], "product": [None, row["product_code"]],
                                 **{k: [None, v] for k, v in values.items()
-                                   if v not in (None, "", 0)}}
+                                   if v is False or v not in (None, "", 0)}}
             ids = _insert(Sku, inserts)
             audit.record_many("sku", "sku.created",
                               [(ids[code], code, changes) for code, changes in events.items()],
@@ -454,7 +468,8 @@ class _SkuImport:
             if row is None:
                 continue
             before = dict(zip(_STORED_FIELDS, stored[1:], strict=True))
-            changes = {key: [before[key], value] for key, value in _sku_values(row).items()
+            changes = {key: [before[key], value]
+                       for key, value in _sku_values(row, self.transport).items()
                        if before[key] != value}
             if changes:
                 updates.append({"id": stored[0], "updated_at": now,
@@ -481,9 +496,14 @@ def _insert(model: type[Product] | type[Sku], rows: list[dict[str, Any]]) -> dic
                 .all())
 
 
-def _sku_values(row: dict[str, Any]) -> dict[str, Any]:
-    """Return the SKU fields a row sets (its non-empty cells), with the barcode's kind."""
-    values = {key: row[key] for key in SKU_FIELDS if row[key] is not None}
+def _sku_values(row: dict[str, Any], transport: tuple[str, ...]) -> dict[str, Any]:
+    """Return the SKU fields a row sets, with the barcode's kind.
+
+    Its non-empty cells, and every cell of the ``transport`` columns (empty: None, inherit).
+    """
+    values = {key: row[key] for key in _PLAIN_FIELDS if row[key] is not None}
+    for key in transport:
+        values[key] = row[key]
     if "barcode" in values:
         values["barcode_kind"] = barcode_kind(values["barcode"])
     return values

@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from erp.core.excel import guards
-from erp.core.excel.columns import CellError, ImportResult, Spec
+from erp.core.excel.columns import CellError, ImportResult, ParseResult, Spec
 from erp.core.excel.reading import read_workbook
 from erp.core.excel.values import _show
 from erp.core.i18n import _, ngettext
@@ -44,6 +44,7 @@ def run_import(
     filename: str = "upload.xlsx",
     apply: Callable[[list[dict[str, Any]]], Mapping[str, Any] | Any],
     dry_run: bool,
+    on_read: Callable[[ParseResult], None] | None = None,
     validate_row: Callable[[dict[str, Any]], list[CellError] | None] | None = None,
     validate_rows: Callable[[list[dict[str, Any]]], list[CellError] | None] | None = None,
     transaction: Callable[[], AbstractContextManager[Any]] | None = None,
@@ -54,7 +55,8 @@ def run_import(
     """Check an uploaded file completely, then (unless a dry run) apply it all or nothing.
 
     1. :func:`read_workbook` (a file refused by :func:`check_upload`, e.g. over ``max_bytes``,
-    is one file-level error, so ``apply`` is never called); 2. ``validate_row(row)`` for every
+    is one file-level error, so ``apply`` is never called), then ``on_read(parsed)`` once (e.g.
+    to note which columns the file has, ``parsed.present``); 2. ``validate_row(row)`` for every
     valid row (the domain's lookups and duplicate checks; it may store what it looked up in the
     row for ``apply``), then ``validate_rows(rows)`` once with them all (checks that need
     every row, e.g. an order's weight over its line rows), plus :func:`find_duplicates`; 3.
@@ -69,6 +71,8 @@ def run_import(
     """
     parsed = read_workbook(data, spec, filename=filename, max_bytes=max_bytes,
                            max_uncompressed_bytes=max_uncompressed_bytes)
+    if on_read is not None:
+        on_read(parsed)
     result = ImportResult(dry_run=dry_run, errors=list(parsed.errors),
                           row_count=len(parsed.rows))
     if validate_row is not None:

@@ -66,3 +66,16 @@ __all__ += ["mark_delivered", "mark_delivered_many", "mark_packed", "mark_packed
 from erp.orders.services.intake import mark_api_token_used  # noqa: E402 - appended by intake
 
 __all__ += ["mark_api_token_used"]
+
+from erp.orders.services.merging import (  # noqa: E402 - appended by merging
+    MergeCandidate,
+    MergeError,
+    can_unmerge,
+    merge_candidates,
+    merge_group,
+    merge_orders,
+    unmerge_order,
+)
+
+__all__ += ["MergeCandidate", "MergeError", "can_unmerge", "merge_candidates", "merge_group",
+            "merge_orders", "unmerge_order"]

@@ -14,17 +14,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from erp.core import audit
+from erp.core import audit, settings
 from erp.core.codes import normalize_country
 from erp.core.errors import DomainError, ValidationError
 from erp.core.i18n import _, _l, ngettext
 from erp.core.locking import lock
+from erp.core.settings import SettingDef, _choice, declare
 from erp.core.states import InvalidTransition, transition
 from erp.extensions import db
 from erp.orders import events as order_events
@@ -40,6 +42,7 @@ from erp.warehouse.services import (
     reservations_for,
     reserve_many,
 )
+from erp.warehouse.services.routes import RouteTable, route_table
 
 O = OrderState  # noqa: E741 - the models' alias
 LINE_REF = "customer_order_line"
@@ -140,41 +143,147 @@ def allocate_order(order: CustomerOrder, *, actor) -> OrderState:
     return order.state
 
 
-def _stock_bins(sku_ids: list[int]
-                ) -> tuple[dict[int, list[int]], dict[tuple[int, int], StockLevel]]:
+@dataclass
+class _Stock:
+    """What a batch may reserve, as the plans take it.
+
+    Bins by SKU in walking order, each bin's warehouse, availability by level and by SKU and
+    warehouse (kept equal to the sum of its bins').
+    """
+
+    bins: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    home: dict[int, int] = field(default_factory=dict)
+    levels: dict[tuple[int, int], StockLevel] = field(default_factory=dict)
+    available: dict[tuple[int, int], int] = field(default_factory=dict)
+    by_warehouse: dict[tuple[int, int], int] = field(default_factory=lambda: defaultdict(int))
+
+
+def _stock_bins(sku_ids: list[int]) -> _Stock:
     """Return the bins with stock available of each SKU, in pick-sequence order.
 
     Only allocatable bins (the warehouse's one definition, which the stock API reports too):
     active storage bins whose stock no open cycle count freezes. Their levels come back too,
-    locked (and re-read) in the ledger's key order.
+    locked (and re-read) in the ledger's key order, with what is available of each SKU in each
+    warehouse.
     """
-    bins: dict[int, list[int]] = defaultdict(list)
+    stock = _Stock()
     if not sku_ids:
-        return bins, {}
+        return stock
     rows = db.session.execute(allocatable_bins_query(sku_ids)).all()
-    for sku_id, location_id in rows:
-        bins[sku_id].append(location_id)
-    return bins, lock_levels((r.sku_id, r.location_id) for r in rows)
+    for sku_id, location_id, warehouse_id in rows:
+        stock.bins[sku_id].append(location_id)
+        stock.home[location_id] = warehouse_id
+    stock.levels = lock_levels((r.sku_id, r.location_id) for r in rows)
+    for key, level in stock.levels.items():
+        free = level.on_hand - level.reserved
+        stock.available[key] = free
+        stock.by_warehouse[(key[0], stock.home[key[1]])] += free
+    return stock
 
 
-def _plan(order: CustomerOrder, bins: Mapping[int, list[int]],
-          available: dict[tuple[int, int], int]) -> tuple[list[ReserveSpec], dict[str, int]]:
-    """Decide what to reserve for each line's shortfall, taking it off ``available``.
+def _missing(order: CustomerOrder) -> dict[int, int]:
+    """Return ``{sku id: units}`` the order still lacks."""
+    needs: dict[int, int] = defaultdict(int)
+    for line in order.lines:
+        if line.quantity > line.allocated_qty:
+            needs[line.sku_id] += line.quantity - line.allocated_qty
+    return needs
+
+
+def _fills(stock: _Stock, needs: Mapping[int, int], warehouse_id: int) -> bool:
+    return all(stock.by_warehouse.get((sku_id, warehouse_id), 0) >= units
+               for sku_id, units in needs.items())
+
+
+def _coverage(stock: _Stock, needs: Mapping[int, int], warehouse_id: int) -> int:
+    return sum(min(units, stock.by_warehouse.get((sku_id, warehouse_id), 0))
+               for sku_id, units in needs.items())
+
+
+def _split_plan(order: CustomerOrder, stock: _Stock, candidates: tuple[int, ...]
+                ) -> list[tuple[int, dict[int, int]]] | None:
+    """Return ``[(warehouse id, {line id: units})]`` filling the order from several warehouses.
+
+    First choice first; None when together they cannot fill it (or one could alone).
+    """
+    missing = {line.id: line.quantity - line.allocated_qty for line in order.lines
+               if line.quantity > line.allocated_qty}
+    groups: list[tuple[int, dict[int, int]]] = []
+    for warehouse_id in candidates:
+        free: dict[int, int] = {}
+        group: dict[int, int] = {}
+        for line in order.lines:
+            units = missing.get(line.id, 0)
+            if units <= 0:
+                continue
+            have = free.setdefault(line.sku_id,
+                                   stock.by_warehouse.get((line.sku_id, warehouse_id), 0))
+            take = min(units, have)
+            if take > 0:
+                group[line.id] = take
+                free[line.sku_id] -= take
+                missing[line.id] -= take
+        if group:
+            groups.append((warehouse_id, group))
+    if any(units > 0 for units in missing.values()) or len(groups) < 2:
+        return None
+    return groups
+
+
+def _choose(order: CustomerOrder, stock: _Stock, routes: RouteTable
+            ) -> tuple[int | None, tuple[int, ...]]:
+    """Return the warehouse to reserve the order in (None: nothing can be) and the candidates.
+
+    An order holding reservations stays in its warehouse. Otherwise the first candidate (the
+    route's warehouses, or every warehouse) that fills the whole order; failing that, the one
+    that fills most of it (first choice on a tie), where the order waits as a backorder.
+    """
+    needs = _missing(order)
+    if not needs:
+        return order.warehouse_id, ()
+    if order.warehouse_id is not None and any(line.allocated_qty for line in order.lines):
+        return order.warehouse_id, (order.warehouse_id,)
+    candidates = routes.warehouses_for(order.country, order.region, order.postal_code)
+    for warehouse_id in candidates:
+        if _fills(stock, needs, warehouse_id):
+            return warehouse_id, candidates
+    best, best_units = None, 0
+    for warehouse_id in candidates:
+        units = _coverage(stock, needs, warehouse_id)
+        if units > best_units:
+            best, best_units = warehouse_id, units
+    return best, candidates
+
+
+def _plan(order: CustomerOrder, stock: _Stock, warehouse_id: int | None,
+          lines: Mapping[int, int] | None = None
+          ) -> tuple[list[ReserveSpec], dict[str, int]]:
+    """Decide what to reserve for each line's shortfall in one warehouse's bins.
+
+    What is planned is taken off the stock's availability.
+    ``lines`` (``{line id: units}``) plans those units only (a part of a split-to-be).
 
     :returns: the reservations to make and ``{line id: units}`` reserved now.
     """
     specs: list[ReserveSpec] = []
     reserved_now: dict[str, int] = {}
+    if warehouse_id is None:
+        return specs, reserved_now
+    available, home = stock.available, stock.home
     for line in order.lines:
-        missing = line.quantity - line.allocated_qty
-        for location_id in bins.get(line.sku_id, ()):
+        missing = (line.quantity - line.allocated_qty if lines is None
+                   else lines.get(line.id, 0))
+        for location_id in stock.bins.get(line.sku_id, ()):
             if missing <= 0:
                 break
+            if home[location_id] != warehouse_id:
+                continue
             key = (line.sku_id, location_id)
             take = min(missing, available[key])
             if take <= 0:
                 continue
             available[key] -= take
+            stock.by_warehouse[(line.sku_id, warehouse_id)] -= take
             missing -= take
             specs.append(ReserveSpec(line.sku_id, location_id, take, LINE_REF, line.id))
             reserved_now[str(line.id)] = reserved_now.get(str(line.id), 0) + take
@@ -187,6 +296,22 @@ _SET_ALLOCATED = (update(CustomerOrderLine.__table__)
 _SET_STATE = (update(CustomerOrder.__table__)
               .where(CustomerOrder.__table__.c.id == bindparam("key_id"))
               .values(state=bindparam("new_state")))
+_SET_WAREHOUSE = (update(CustomerOrder.__table__)
+                  .where(CustomerOrder.__table__.c.id == bindparam("key_id"))
+                  .values(warehouse_id=bindparam("new_warehouse")))
+#: set while orders are allocated again after a split, so they are not split again
+_SPLITTING: ContextVar[bool] = ContextVar("allocation_splitting", default=False)
+
+declare(SettingDef(
+    "split_across_warehouses", _l("Split orders across warehouses"), _choice("no", "yes"), "no",
+    _l("yes: an order no single warehouse can fill is split into one order per warehouse "
+       "(W1001-2, ...), each shipped on its own. no: it waits as a backorder in one "
+       "warehouse.")))
+
+
+def split_enabled() -> bool:
+    """Return whether allocation may split an order across warehouses (the setting)."""
+    return settings.get("split_across_warehouses") == "yes"
 
 
 def _allocate_many(orders: list[CustomerOrder], *, actor) -> None:
@@ -201,14 +326,32 @@ def _allocate_many(orders: list[CustomerOrder], *, actor) -> None:
     db.session.flush()  # what the caller changed is written first, as lock() does
     sku_ids = sorted({line.sku_id for order in orders for line in order.lines
                       if line.quantity > line.allocated_qty})
-    bins, levels = _stock_bins(sku_ids)
-    available = {key: level.on_hand - level.reserved for key, level in levels.items()}
+    stock = _stock_bins(sku_ids)
+    levels = stock.levels
+    routes = route_table()
+    may_split = not _SPLITTING.get() and split_enabled()
     plans = []
     specs: list[ReserveSpec] = []
+    to_split: list[tuple[CustomerOrder, list[tuple[int, dict[int, int]]]]] = []
+    warehouse_rows: list[dict] = []
     for order in orders:
-        order_specs, reserved_now = _plan(order, bins, available)
+        warehouse_id, candidates = _choose(order, stock, routes)
+        if may_split and len(candidates) > 1 and not any(
+                line.allocated_qty for line in order.lines) and (
+                warehouse_id is None or not _fills(stock, _missing(order), warehouse_id)):
+            groups = _split_plan(order, stock, candidates)
+            if groups is not None:
+                # the stock is kept for the parts, allocated once the batch is done
+                for group_warehouse, group in groups:
+                    _plan(order, stock, group_warehouse, group)
+                to_split.append((order, groups))
+                continue
+        order_specs, reserved_now = _plan(order, stock, warehouse_id)
         specs.extend(order_specs)
         plans.append((order, reserved_now))
+        if reserved_now and order.warehouse_id != warehouse_id:
+            warehouse_rows.append({"key_id": order.id, "new_warehouse": warehouse_id})
+            set_committed_value(order, "warehouse_id", warehouse_id)
     # the levels planned on are the ones locked above, in this transaction: not locked again
     reserve_many(specs, actor=actor, locked=levels)
     events: dict[OrderState, list] = defaultdict(list)
@@ -241,6 +384,8 @@ def _allocate_many(orders: list[CustomerOrder], *, actor) -> None:
         db.session.execute(_SET_ALLOCATED, line_rows)
     if order_rows:
         db.session.execute(_SET_STATE, order_rows)
+    if warehouse_rows:
+        db.session.execute(_SET_WAREHOUSE, warehouse_rows)
     # the events transition() would write, one bulk insert per action
     for target, rows in events.items():
         audit.record_many(CustomerOrder.__tablename__, f"{CustomerOrder.__tablename__}."
@@ -257,6 +402,29 @@ def _allocate_many(orders: list[CustomerOrder], *, actor) -> None:
             by_type[type_].append((order, old))
     for type_, changes in by_type.items():
         order_events.emit_orders(type_, changes)
+    for order, groups in to_split:
+        _split_across(order, groups, actor=actor)
+
+
+def _split_across(order: CustomerOrder, groups: list[tuple[int, dict[int, int]]], *,
+                  actor) -> None:
+    """Split an order into one order per warehouse of ``groups`` and allocate each there.
+
+    The order keeps the first warehouse's units; each other warehouse's go to a new part.
+    """
+    from erp.orders.services.splitting import split_order  # splitting imports this module
+
+    if ORDER_STATES.enum(order.state) != O.new:
+        # a backorder holding nothing: split as new, so the parts are allocated once, together
+        transition(order, O.new, machine=ORDER_STATES, actor=actor,
+                   note=_("Split across warehouses"))
+    parts = [split_order(order, group, actor=actor, reason=_("Split across warehouses"))
+             for _warehouse, group in groups[1:]]
+    token = _SPLITTING.set(True)
+    try:
+        _allocate_many([order, *parts], actor=actor)
+    finally:
+        _SPLITTING.reset(token)
 
 
 #: orders locked and allocated together (one savepoint, one reserve_many)

@@ -18,14 +18,41 @@ from erp.core.states import transition
 from erp.extensions import db
 from erp.orders import events as order_events
 from erp.orders.models import ORDER_STATES, CustomerOrder, CustomerOrderLine, OrderState
+from erp.orders.services import merging
 
 O = OrderState  # noqa: E741 - the models' alias
+#: the moves the orders merged into an order make with it (erp.orders.services.merging)
+FOLLOWED = frozenset({O.picking, O.packed, O.shipped, O.delivered})
+
+
+def with_merged(orders: Iterable[CustomerOrder]) -> list[CustomerOrder]:
+    """Return the orders, each followed by the orders merged into it that are in its state.
+
+    A merge group ships as one parcel: its primary's moves are the group's (the members are
+    locked, after their primaries).
+    """
+    orders = list(dict.fromkeys(orders))
+    members = merging.members_of([o.id for o in orders], for_update=True) if orders else {}
+    if not members:
+        return orders
+    seen = {o.id for o in orders}
+    out = []
+    for order in orders:
+        out.append(order)
+        for member in members.get(order.id, ()):
+            if member.id not in seen and member.state == order.state:
+                seen.add(member.id)
+                out.append(member)
+    return out
 
 
 def _move(orders: Iterable[CustomerOrder], target: OrderState, *, actor, note: str | None = None,
           changes: Mapping | None = None) -> list[CustomerOrder]:
-    """Check every order may go to ``target`` first, then move them all (all or nothing)."""
-    orders = list(orders)
+    """Check every order may go to ``target`` first, then move them all (all or nothing).
+
+    The orders merged into them come along for the moves of :data:`FOLLOWED`.
+    """
+    orders = with_merged(orders) if target in FOLLOWED else list(orders)
     for order in orders:
         ORDER_STATES.check(order, target)
     for order in orders:
@@ -41,7 +68,7 @@ def mark_picking(orders: Iterable[CustomerOrder], *, actor, wave: str | None = N
 
 
 def mark_packed(order: CustomerOrder, *, actor) -> CustomerOrder:
-    """Every unit of the order is in a closed parcel."""
+    """Every unit of the order (and of the orders merged into it) is in a closed parcel."""
     return _move([order], O.packed, actor=actor)[0]
 
 
@@ -78,7 +105,7 @@ def mark_delivered_many(orders: Iterable[CustomerOrder], *, actor) -> list[Custo
     outbox insert (``order.delivered``) for them all: what :func:`transition` and the order
     events listener write one by one. The objects show the new state.
     """
-    orders = list(orders)
+    orders = with_merged(orders)
     olds = [ORDER_STATES.check(order, O.delivered) for order in orders]
     if not orders:
         return orders

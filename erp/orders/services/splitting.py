@@ -21,6 +21,7 @@ from erp.core.i18n import _
 from erp.core.locking import lock
 from erp.core.states import InvalidTransition, transition
 from erp.extensions import db
+from erp.orders import hooks
 from erp.orders.models import ORDER_STATES, CustomerOrder, CustomerOrderLine, OrderState
 from erp.orders.services import allocation
 
@@ -28,7 +29,8 @@ O = OrderState  # noqa: E741 - the models' alias
 
 #: the order's own columns a part split off does not copy
 _NOT_COPIED = {"id", "number", "state", "created_at", "updated_at", "hold_reason",
-               "cancel_reason", "shipping_charge", "split_from_id", "warehouse_id"}
+               "cancel_reason", "shipping_charge", "split_from_id", "warehouse_id",
+               "merged_into_id"}
 
 
 def can_split(order: CustomerOrder, actor=None) -> bool:
@@ -63,6 +65,17 @@ def _clean_moves(order: CustomerOrder, moves: Mapping[int, object]) -> dict[int,
     return cleaned
 
 
+def _reload_lines(order: CustomerOrder) -> None:
+    """Read the order's lines again after its lock: a split just before may have moved some.
+
+    :func:`lock` refreshes the order's columns only; lines loaded before it would still show
+    the quantities of before the other split.
+    """
+    db.session.scalars(select(CustomerOrderLine).where(CustomerOrderLine.order_id == order.id)
+                       .execution_options(populate_existing=True)).all()
+    db.session.expire(order, ["lines"])
+
+
 def _next_number(root: CustomerOrder) -> str:
     parts = db.session.scalar(select(func.count()).select_from(CustomerOrder)
                               .where(CustomerOrder.split_from_id == root.id)) or 0
@@ -74,19 +87,23 @@ def _next_number(root: CustomerOrder) -> str:
 
 
 def split_order(order: CustomerOrder, moves: Mapping[int, object], *, actor,
-                reason: str = "") -> CustomerOrder:
+                reason: str = "", service: str | None = None) -> CustomerOrder:
     """Move ``{line id: units}`` of ``order`` to a new order and return the new order.
 
     A whole line moves as it is; part of a line moves as a new line of the same SKU and unit
     price. Both orders are audited (``customer_order.split`` on the original, listing what
-    moved, and ``customer_order.split_off`` on the new one).
+    moved, and ``customer_order.split_off`` on the new one). ``service`` is the shipping
+    service of the new part when it ships another way than the original (checked as intake
+    checks an order: it must serve the country and carry the goods).
 
     :raises InvalidTransition: if something of the order was picked already, or it is on hold,
         shipped or cancelled.
     :raises ValidationError: naming the line, for a quantity below 0 or above the line's, a line
-        of another order, nothing to move, or everything.
+        of another order, nothing to move, or everything; or the service refused for the part.
     """
     lock(order)
+    _reload_lines(order)
+    service = (service or "").strip().upper() or None
     if not can_split(order, actor):
         raise InvalidTransition(order, ORDER_STATES.enum(order.state), O.new, ORDER_STATES)
     moves = _clean_moves(order, moves)
@@ -98,6 +115,10 @@ def split_order(order: CustomerOrder, moves: Mapping[int, object], *, actor,
     root = order.split_from or order
     values = {c.key: getattr(order, c.key) for c in CustomerOrder.__table__.columns
               if c.key not in _NOT_COPIED}
+    if service and service != (order.shipping_service or "").upper():
+        values["shipping_service"] = service
+    else:
+        service = None
     part = CustomerOrder(number=_next_number(root), state=O.new, split_from_id=root.id,
                          shipping_charge=Decimal(0), **values)
     db.session.add(part)
@@ -115,16 +136,70 @@ def split_order(order: CustomerOrder, moves: Mapping[int, object], *, actor,
             part.lines.append(CustomerOrderLine(sku_id=line.sku_id, sku=line.sku,
                                                 quantity=quantity, unit_price=line.unit_price))
     db.session.flush()
+    if service:
+        _check_service(part)
     note = (reason or "").strip()[:200] or None
     audit.record(order, "customer_order.split", actor=actor,
                  changes={"split_off": part.number, "moved": moved, "reason": note})
-    audit.record(part, "customer_order.split_off", actor=actor,
-                 changes={"split_from": order.number, "moved": moved, "reason": note})
+    changes = {"split_from": order.number, "moved": moved, "reason": note}
+    if service:
+        changes["shipping_service"] = [order.shipping_service, service]
+    audit.record(part, "customer_order.split_off", actor=actor, changes=changes)
     if was_allocated:
         # the original first: it takes back the stock it held
         allocation._allocate_many([order, part], actor=actor)
     db.session.flush()
     return part
+
+
+def _check_service(part: CustomerOrder) -> None:
+    """Refuse a service that cannot carry the part, as intake refuses one (shipping says why).
+
+    :raises ValidationError: with the first reason, on the ``service`` field.
+    """
+    draft = hooks.IntakeOrder(
+        number=part.number, country=part.country, shipping_service=part.shipping_service,
+        phone=part.phone, lines=tuple(hooks.IntakeLine(
+            sku_code=line.sku.code, quantity=line.quantity, weight_g=int(line.sku.weight_g or 0),
+            length_mm=int(line.sku.length_mm or 0), width_mm=int(line.sku.width_mm or 0),
+            height_mm=int(line.sku.height_mm or 0)) for line in part.lines))
+    problems = hooks.intake_problems([draft]).get(0)
+    if problems:
+        raise ValidationError(next(iter(problems.values())), field="service")
+
+
+def availability_moves(order: CustomerOrder) -> dict[int, int]:
+    """Return ``{line id: units}`` not reserved: what a split by availability moves off.
+
+    The reserved units stay on the order, which ships them now; the rest waits in the part.
+
+    :raises ValidationError: when every unit is reserved, or none is (nothing to split).
+    """
+    moves = {line.id: line.quantity - line.allocated_qty for line in order.lines
+             if line.quantity > line.allocated_qty}
+    if not moves:
+        raise ValidationError(_("Every unit of order %(order)s is reserved: there is nothing "
+                                "to split off by availability.", order=order.number),
+                              field="lines")
+    if not any(line.allocated_qty for line in order.lines):
+        raise ValidationError(_("No unit of order %(order)s is reserved: a split by "
+                                "availability needs some units in stock to ship now.",
+                                order=order.number), field="lines")
+    return moves
+
+
+def split_by_availability(order: CustomerOrder, *, actor, reason: str = "") -> CustomerOrder:
+    """Split off the units of ``order`` that are not reserved into a part that waits for them.
+
+    :raises InvalidTransition: as :func:`split_order`.
+    :raises ValidationError: as :func:`availability_moves`.
+    """
+    lock(order)
+    _reload_lines(order)
+    if not can_split(order, actor):
+        raise InvalidTransition(order, ORDER_STATES.enum(order.state), O.new, ORDER_STATES)
+    return split_order(order, availability_moves(order), actor=actor,
+                       reason=reason or _("Split by availability"))
 
 
 def order_parts(order: CustomerOrder) -> list[CustomerOrder]:

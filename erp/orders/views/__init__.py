@@ -11,6 +11,7 @@ bp = Blueprint("orders", __name__)
 from erp.orders import home, search  # noqa: E402,F401
 from erp.orders.views import (  # noqa: E402,F401
     imports,
+    merging,
     orders,
     tokens,
 )

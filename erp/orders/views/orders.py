@@ -34,7 +34,7 @@ from erp.orders.models import (
 )
 from erp.orders.order_forms import ConfirmForm, ReasonForm, ShippingAddressForm
 from erp.orders.services.allocation import LINE_REF
-from erp.orders.views import bp
+from erp.orders.views import bp, merging
 from erp.warehouse.models import Location
 from erp.warehouse.services import reservations_for
 
@@ -59,7 +59,13 @@ def order_filters() -> queries.OrderFilters:
         sku=(request.args.get("sku") or "").strip()[:64] or None,
         state=state if state in O.__members__ or state in queries.STATE_GROUPS else None,
         country=country if len(country) == 2 and country.isalpha() else None,
-        date_from=_date_arg("date_from"), date_to=_date_arg("date_to"))
+        date_from=_date_arg("date_from"), date_to=_date_arg("date_to"),
+        warehouse=_warehouse_arg())
+
+
+def _warehouse_arg() -> int | None:
+    value = request.args.get("warehouse", type=int)
+    return value if value is not None and 0 < value < 2**31 else None
 
 
 def _list_page(filters: queries.OrderFilters, title: str):
@@ -68,7 +74,8 @@ def _list_page(filters: queries.OrderFilters, title: str):
                          per_page=current_app.config["ERP_PAGE_SIZE"])
     return render_template("orders/order_list.html", page=page, filters=filters, title=title,
                            machine=ORDER_STATES, states=list(O), groups=queries.STATE_GROUPS,
-                           countries=queries.country_options(), confirm=ConfirmForm())
+                           countries=queries.country_options(),
+                           warehouses=queries.warehouse_options(), confirm=ConfirmForm())
 
 
 @bp.get("/")
@@ -184,7 +191,8 @@ def order_detail(order_id: int):
                            reservations=_reservations(order), actions=_actions(order),
                            history=history, history_limit=HISTORY_LIMIT,
                            panels=hooks.order_panels_for(order),
-                           confirm=ConfirmForm(), reason_form=ReasonForm())
+                           confirm=ConfirmForm(), reason_form=ReasonForm(),
+                           **merging.merge_and_split_context(order))
 
 
 def _act(order_id: int, form_class, action):

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, and_, case, func, select, type_coerce
+from sqlalchemy import BigInteger, and_, case, func, literal, select, type_coerce
 
 from erp.extensions import db
-from erp.warehouse.models import VIRTUAL_KINDS, Location, MoveKind, StockMove
+from erp.warehouse.models import VIRTUAL_KINDS, Location, LocationKind, MoveKind, StockMove
 
 #: move kinds whose unit cost is the price stock came in at (as the ledger's average cost uses)
 COSTED_INBOUND = (MoveKind.receipt, MoveKind.opening, MoveKind.return_receipt)
@@ -46,15 +46,27 @@ def virtual_location_ids() -> list[int]:
         Location.kind.in_([k.value for k in VIRTUAL_KINDS]))))
 
 
-def ledger_subquery(as_of: date, virtual: list[int]):
+def in_transit_location_ids() -> list[int]:
+    """Return the ids of the in-transit locations (one per destination of a transfer)."""
+    return list(db.session.scalars(select(Location.id).where(
+        Location.kind == LocationKind.in_transit.value)))
+
+
+def ledger_subquery(as_of: date, virtual: list[int], in_transit: list[int] = ()):
     """Return a subquery of the ledger per SKU up to the end of ``as_of``.
 
     Columns: ``sku_id``, ``on_hand`` (moves into physical locations minus moves out of them),
     ``costed_qty`` and ``costed_raw`` (quantity and sum of quantity x unit cost, in raw
     ten-thousandths, of the costed inbound moves: receipt, opening and return receipt from a
-    virtual location into a physical one). One GROUP BY pass over ``stock_move``.
+    virtual location into a physical one), and ``in_transit`` (the part of ``on_hand`` in the
+    ``in_transit`` locations: shipped between warehouses, not yet received). One GROUP BY pass
+    over ``stock_move``.
     """
     m = StockMove.__table__.c
+    transit = list(in_transit)
+    in_transit_qty = (func.sum(case((m.to_location_id.in_(transit), m.quantity), else_=0))
+                      - func.sum(case((m.from_location_id.in_(transit), m.quantity), else_=0))
+                      ) if transit else literal(0)
     end = day_start(as_of + timedelta(days=1))
     into = m.to_location_id.not_in(virtual)
     out_of = m.from_location_id.not_in(virtual)
@@ -65,7 +77,8 @@ def ledger_subquery(as_of: date, virtual: list[int]):
                     - func.sum(case((out_of, m.quantity), else_=0))).label("on_hand"),
                    func.sum(case((costed, m.quantity), else_=0)).label("costed_qty"),
                    func.sum(case((costed, m.quantity * raw(m.unit_cost)), else_=0))
-                   .label("costed_raw"))
+                   .label("costed_raw"),
+                   in_transit_qty.label("in_transit"))
             .where(m.at < end).group_by(m.sku_id).subquery("ledger"))
 
 

@@ -12,6 +12,9 @@ Rules:
   moving-average cost (``sku.avg_cost``). Receipt reversals and adjustments do not change it.
 - **Value**: on hand x cost, rounded to cents per SKU; brand, category and grand totals are the
   sums of those rounded values. Everything is in the base currency (receipts are costed in it).
+- **In transit**: the part of on hand that was in an in-transit location at the date (shipped
+  by a transfer between warehouses, not yet received), and its value at the same cost; shown
+  apart, and included in on hand and value.
 
 The ledger is summed in SQL in one GROUP BY pass over ``stock_move`` (never loaded row by row);
 Python only multiplies each SKU's on hand by its cost.
@@ -31,7 +34,12 @@ from erp.core import settings
 from erp.core.i18n import _, _l, format_number
 from erp.core.money import round_amount
 from erp.extensions import db
-from erp.reports.excel.common import ledger_subquery, unit_cost_at, virtual_location_ids
+from erp.reports.excel.common import (
+    in_transit_location_ids,
+    ledger_subquery,
+    unit_cost_at,
+    virtual_location_ids,
+)
 from erp.reports.excel.workbook import Col, ReportBook, filename, no_progress
 
 NAME = "inventory_valuation"
@@ -50,6 +58,8 @@ class ValuationRow:
     unit_cost: Decimal
     value: Decimal
     cost_source: str  # "receipts" or "current" (written in the reader's language)
+    in_transit: int = 0
+    in_transit_value: Decimal = Decimal("0.00")
 
 
 @dataclass
@@ -69,6 +79,16 @@ class Valuation:
         """Return the total value (sum of rounded SKU values)."""
         return sum((r.value for r in self.rows), Decimal("0.00"))
 
+    @property
+    def in_transit_units(self) -> int:
+        """Return the units in transit between warehouses."""
+        return sum(r.in_transit for r in self.rows)
+
+    @property
+    def in_transit_value(self) -> Decimal:
+        """Return the value in transit (sum of rounded SKU values)."""
+        return sum((r.in_transit_value for r in self.rows), Decimal("0.00"))
+
     def by(self, attr: str) -> list[tuple[str, int, Decimal]]:
         """Return ``(key, units, value)`` summed by ``brand`` or ``category``, largest first."""
         sums: dict[str, list] = {}
@@ -81,10 +101,10 @@ class Valuation:
 
 def valuation_at(as_of: date) -> Valuation:
     """Return the stock on hand at the end of ``as_of`` valued at the cost then (see module)."""
-    ledger = ledger_subquery(as_of, virtual_location_ids())
+    ledger = ledger_subquery(as_of, virtual_location_ids(), in_transit_location_ids())
     stmt = (select(Sku.code, Product.name, Brand.name.label("brand"),
                    Category.full_name.label("category"), Sku.avg_cost, ledger.c.on_hand,
-                   ledger.c.costed_qty, ledger.c.costed_raw)
+                   ledger.c.costed_qty, ledger.c.costed_raw, ledger.c.in_transit)
             .select_from(ledger)
             .join(Sku, Sku.id == ledger.c.sku_id)
             .join(Product, Product.id == Sku.product_id)
@@ -95,10 +115,11 @@ def valuation_at(as_of: date) -> Valuation:
     report = Valuation(as_of)
     for r in db.session.execute(stmt):
         cost = unit_cost_at(r.costed_qty, r.costed_raw, r.avg_cost)
-        on_hand = int(r.on_hand)
+        on_hand, in_transit = int(r.on_hand), int(r.in_transit or 0)
         report.rows.append(ValuationRow(
             r.code, r.name, r.brand, r.category or "", on_hand, cost,
-            round_amount(cost * on_hand), "receipts" if r.costed_qty else "current"))
+            round_amount(cost * on_hand), "receipts" if r.costed_qty else "current",
+            in_transit, round_amount(cost * in_transit)))
     return report
 
 
@@ -117,10 +138,15 @@ def build(date_from: date | None, date_to: date, progress=no_progress,
                              Col(_("On hand"), "qty", 11),
                              Col(_("Unit cost (%(currency)s)", currency=base), "cost", 14),
                              Col(_("Value (%(currency)s)", currency=base), "money", 16),
-                             Col(_("Cost from"), width=11)],
+                             Col(_("Cost from"), width=11),
+                             Col(_("In transit"), "qty", 11),
+                             Col(_("In transit value (%(currency)s)", currency=base), "money",
+                                 18)],
                ([r.sku, r.name, r.brand, r.category, r.on_hand, r.unit_cost, r.value,
-                 sources[r.cost_source]] for r in report.rows),
-               totals=[_("Total"), None, None, None, report.units, None, report.value, None])
+                 sources[r.cost_source], r.in_transit, r.in_transit_value]
+                for r in report.rows),
+               totals=[_("Total"), None, None, None, report.units, None, report.value, None,
+                       report.in_transit_units, report.in_transit_value])
     groups = (("category", _("By category"), _("Category"), _("Stock value by category")),
               ("brand", _("By brand"), _("Brand"), _("Stock value by brand")))
     for attr, title, header, chart in groups:
@@ -137,5 +163,8 @@ def build(date_from: date | None, date_to: date, progress=no_progress,
                                 'average cost when it had none ("Cost from": current).'))
     book.rule(_("Value"), _("On hand x unit cost, rounded to cents per SKU; totals add the "
                             "rounded values."))
+    book.rule(_("In transit"), _("The part of on hand shipped by a transfer between warehouses "
+                                 "and not yet received at the date, valued at the same unit "
+                                 "cost; it is included in on hand and value."))
     progress(95, _("Saving"))
     return book.save(), filename(NAME, date_to)

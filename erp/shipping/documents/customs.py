@@ -48,6 +48,7 @@ from erp.shipping.documents.labels import (
     sender,
 )
 from erp.shipping.models import CustomsForm, Parcel
+from erp.shipping.services.customs import parcel_orders
 
 CN23_CERTIFICATION = (
     "I certify that the particulars given in this customs declaration are correct and that this "
@@ -201,8 +202,10 @@ def _cn23(parcel: Parcel, who: Sender, counts: dict[int, int]) -> list:
                  _box("Certificate (14): no. of certificate(s)", "none"), "",
                  _box("Invoice (15): no. of invoice", parcel.number), ""])
     of = counts.get(parcel.order_id, 1)
+    numbers = ", ".join(o.number for o in parcel_orders(parcel))
     office = [f"{parcel.service.carrier.name}, {who.country_name}",
-              posting_date(parcel).isoformat(), f"Order {order.number}"
+              posting_date(parcel).isoformat(),
+              ("Orders " if "," in numbers else "Order ") + numbers
               + (f", parcel {parcel.sequence} of {of}" if of > 1 else "")]
     rows.append([_box("Office of origin / date of posting", office), "", "",
                  [Text(CN23_CERTIFICATION, 7.5, space_after=1.5 * mm),
@@ -257,7 +260,8 @@ def _invoice(parcel: Parcel, who: Sender, counts: dict[int, int]) -> list:
     lines = list(parcel.lines)
     currency = parcel.currency
     subtotal = sum((line.value for line in lines), Decimal(0))
-    shipping = Decimal(order.shipping_charge or 0)
+    orders = parcel_orders(parcel)  # a merged parcel: every order's goods and shipping
+    shipping = sum((Decimal(o.shipping_charge or 0) for o in orders), Decimal(0))
     if counts.get(parcel.order_id, 1) > 1 and parcel.sequence != 1:
         shipping = Decimal(0)  # charged once, on the order's first parcel
     eori = core_settings.get("eori_number")
@@ -274,7 +278,8 @@ def _invoice(parcel: Parcel, who: Sender, counts: dict[int, int]) -> list:
     terms = [
         ("Invoice number", parcel.number),
         ("Invoice date", posting_date(parcel).isoformat()),
-        ("Order number", order.number),
+        ("Order number" if len(orders) == 1 else "Order numbers",
+         ", ".join(o.number for o in orders)),
         ("Tracking number", parcel.tracking_number or "not labelled yet"),
         ("Carrier / service", f"{parcel.service.carrier.name} / {parcel.service.name}"),
         ("Incoterm", core_settings.get("incoterm") or "DAP"),

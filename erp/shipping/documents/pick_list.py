@@ -20,7 +20,7 @@ from erp.core.i18n import _, _l, ngettext
 from erp.core.pdf import Barcode128, Text, a4_document, data_table
 from erp.extensions import db
 from erp.shipping.models import PickTask, PickWave, PickWaveOrder
-from erp.shipping.services.waves import filters_from_json
+from erp.shipping.services.waves import filters_from_json, slots_by_order
 
 _STATE_MARK = {"open": "", "picked": _l("picked"), "short": _l("short")}
 
@@ -41,7 +41,7 @@ def pick_list_pdf(wave: PickWave) -> bytes:
     slots = list(db.session.scalars(
         select(PickWaveOrder).where(PickWaveOrder.wave_id == wave.id)
         .order_by(PickWaveOrder.slot).options(selectinload(PickWaveOrder.order))))
-    slot_of = {s.order_id: s.slot for s in slots}
+    slot_of = slots_by_order(wave)  # merged orders share their primary's tote
     tasks.sort(key=lambda t: (t.sequence, t.location.code, t.sku.code, slot_of.get(t.order_id, 0),
                               t.id))
 

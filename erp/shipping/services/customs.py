@@ -207,6 +207,18 @@ def declared_value(lines: Iterable[ParcelLine | Mapping]) -> Decimal:
     return total
 
 
+def parcel_orders(parcel: Parcel) -> list[CustomerOrder]:
+    """Return the orders whose goods the parcel carries: its own first, then those merged in.
+
+    A merged parcel (erp.orders.services.merging) carries the lines of several orders.
+    """
+    found = {parcel.order_id: parcel.order}
+    for line in parcel.lines:
+        order = line.order_line.order
+        found.setdefault(order.id, order)
+    return list(found.values())
+
+
 def check_customs(parcel: Parcel) -> None:
     """Check the parcel's customs lines are complete and add up to its declared value.
 

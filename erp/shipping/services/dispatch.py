@@ -443,8 +443,16 @@ def _emit_shipped(orders, batch: DispatchBatch, now) -> None:
     events.emit_many("order.shipped", [
         (events.order_key(order.number),
          order_payload(order, OrderState.packed, shipped_at=now, batch=batch.number,
-                       parcels=parcels.get(order.id, [])))
+                       parcels=parcels.get(order.merged_into_id or order.id, []),
+                       **_merged_payload(order)))
         for order in orders], at=now)
+
+
+def _merged_payload(order: CustomerOrder) -> dict:
+    """Return what tells the storefront an order shipped in another order's parcels."""
+    if order.merged_into_id is None:
+        return {}
+    return {"shipped_with": order.merged_into.number}
 
 
 def close_batch(batch: DispatchBatch, *, actor) -> BatchSummary:
@@ -528,11 +536,13 @@ def close_batch(batch: DispatchBatch, *, actor) -> BatchSummary:
         .group_by(Parcel.order_id)).all())
     ready = [order for order_id, order in sorted(orders.items())
              if order.state == OrderState.packed and order_id not in to_send]
+    shipped_orders = []
     if ready:
-        mark_shipped(ready, actor=actor, batch=batch.number)
-        _emit_shipped(ready, batch, now)
-    summary.orders_shipped = len(ready)
-    shipped = {o.id for o in ready}
+        # the orders merged into them ship in their parcels (erp.orders.services.merging)
+        shipped_orders = mark_shipped(ready, actor=actor, batch=batch.number)
+        _emit_shipped(shipped_orders, batch, now)
+    summary.orders_shipped = len(shipped_orders)
+    shipped = {o.id for o in shipped_orders}
     for order in sorted(orders.values(), key=lambda o: o.number):
         if order.id in shipped:
             continue

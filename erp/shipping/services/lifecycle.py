@@ -22,11 +22,13 @@ from sqlalchemy import func, select
 
 from erp.core import audit
 from erp.core.i18n import _
+from erp.core.locking import lock
 from erp.core.models import utcnow
 from erp.extensions import db
-from erp.orders.models import CustomerOrder, OrderState
+from erp.orders.models import CustomerOrder, CustomerOrderLine, OrderState
+from erp.orders.services import mark_repacking
 from erp.shipping.errors import ShippingError
-from erp.shipping.models import Parcel, ParcelState, PickTask, PickWave
+from erp.shipping.models import Parcel, ParcelLine, ParcelState, PickTask, PickWave
 from erp.shipping.services import bookings, packing
 from erp.shipping.services.customs import CustomsContext
 from erp.shipping.services.parcels import refresh_destination, void, void_label
@@ -43,6 +45,23 @@ def _lock_parcels(order: CustomerOrder) -> list[Parcel]:
     return list(db.session.scalars(
         select(Parcel).where(Parcel.order_id == order.id).order_by(Parcel.id)
         .with_for_update(of=Parcel).execution_options(populate_existing=True)))
+
+
+def _lock_shared_parcels(order: CustomerOrder) -> list[Parcel]:
+    """Lock the parcels of another order (its merge group's primary) carrying this order's lines.
+
+    A merged order's goods ship in its primary's parcel; the primary is locked first.
+    """
+    if order.merged_into_id is None:
+        return []
+    lock(order.merged_into)
+    carrying = (select(ParcelLine.parcel_id).join(CustomerOrderLine,
+                                                  CustomerOrderLine.id == ParcelLine.order_line_id)
+                .where(CustomerOrderLine.order_id == order.id))
+    return list(db.session.scalars(
+        select(Parcel).where(Parcel.id.in_(carrying), Parcel.order_id != order.id)
+        .order_by(Parcel.id).with_for_update(of=Parcel)
+        .execution_options(populate_existing=True)))
 
 
 def _refuse_after_dispatch(order: CustomerOrder, parcels: list[Parcel]) -> None:
@@ -99,8 +118,9 @@ def cancel_order_parcels(order: CustomerOrder, *, actor, reason: str, **_signal)
     :returns: details for the order's audit event (parcels voided, units put back).
     :raises ShippingError: naming the dispatched parcel and after-sales as the way.
     """
+    shared = _lock_shared_parcels(order)
     parcels = _lock_parcels(order)
-    _refuse_after_dispatch(order, parcels)
+    _refuse_after_dispatch(order, shared + parcels)
     details = _put_back(order, actor=actor)
     note = f"Order {order.number} cancelled: {reason}"
     voided = []
@@ -111,6 +131,14 @@ def cancel_order_parcels(order: CustomerOrder, *, actor, reason: str, **_signal)
                 changes.update(bookings.cancel(parcel, actor=actor))
             void(parcel, reason=note, actor=actor, changes=changes or None)
             voided.append(parcel.number)
+    for parcel in shared:  # the group packs again without the cancelled order's goods
+        if parcel.state in _OPEN:
+            if parcel.state == P.labelled:
+                bookings.cancel(parcel, actor=actor)
+            void(parcel, reason=note, actor=actor)
+            voided.append(parcel.number)
+            if parcel.order.state == OrderState.packed:
+                mark_repacking(parcel.order, actor=actor, reason=note)
     if voided:
         details["parcels_voided"] = voided
     return details or None

@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import selectinload
@@ -40,7 +41,7 @@ from erp.core.models import utcnow
 from erp.core.numbering import next_value
 from erp.extensions import db
 from erp.orders.models import ORDER_STATES, CustomerOrder, CustomerOrderLine, OrderState
-from erp.orders.services import fulfilment, mark_packed
+from erp.orders.services import fulfilment, mark_packed, merging
 from erp.shipping.errors import ShippingError
 from erp.shipping.models import (
     Box,
@@ -77,6 +78,10 @@ MAX_SIDE_MM = 10_000
 
 def packing_refusal(order: CustomerOrder) -> str | None:
     """Return why the order cannot be packed now (a message for the bench), or None."""
+    if order.merged_into_id is not None:
+        return _("Order %(order)s ships in one parcel with order %(primary)s: pack them together "
+                 "under order %(primary)s.", order=order.number,
+                 primary=order.merged_into.number)
     state = O(order.state)
     if state == O.picking:
         return None
@@ -141,6 +146,8 @@ def find_order_for_packing(text: str) -> CustomerOrder:
         if order is None:
             raise ShippingError(_('No order has the number "%(number)s".', number=value),
                                 field="order")
+    if order.merged_into_id is not None and O(order.state) == O.picking:
+        order = order.merged_into  # a merge group is packed under its primary
     check_packable(order)
     return order
 
@@ -160,6 +167,23 @@ class LineCounts:
     def to_scan(self) -> int:
         """Return the picked units not scanned yet."""
         return max(self.picked - self.scanned - self.packed, 0)
+
+
+# --- merge groups (erp.orders.services.merging): one parcel for the primary and its members
+
+
+def packing_group(order: CustomerOrder) -> list[CustomerOrder]:
+    """Return the orders packed together with ``order``: itself, then those merged into it."""
+    return [order, *merging.members_of([order.id], state=O.picking).get(order.id, [])]
+
+
+def _group_lines(orders: Iterable[CustomerOrder]) -> list[CustomerOrderLine]:
+    return [line for order in orders for line in order.lines]
+
+
+def _goods_total(orders: Iterable[CustomerOrder]) -> Decimal:
+    """Return the goods of the orders packed together: the IOSS consignment's value."""
+    return sum((order.goods_total for order in orders), Decimal(0))
 
 
 def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
@@ -192,20 +216,23 @@ def packing_status(order: CustomerOrder) -> list[dict]:
 
     ``done`` is true when every ordered unit is scanned or packed.
     """
-    counts = line_counts([order.id])
+    group = packing_group(order)
+    counts = line_counts([o.id for o in group])
     rows = []
-    for line in order.lines:
+    for line in _group_lines(group):
         c = counts.get(line.id, LineCounts())
         rows.append({"line": line, "sku": line.sku, "ordered": line.quantity,
+                     "order": line.order if len(group) > 1 else None,
                      "picked": c.picked, "scanned": c.scanned, "packed": c.packed,
                      "to_scan": c.to_scan, "done": c.scanned + c.packed >= line.quantity})
     return rows
 
 
 def unassigned_scans(order: CustomerOrder) -> list[PackScan]:
-    """Return the order's scans not yet closed into a parcel, oldest first."""
+    """Return the order's scans not yet closed into a parcel (its merge group's), oldest first."""
+    ids = [o.id for o in packing_group(order)]
     return list(db.session.scalars(select(PackScan).where(
-        PackScan.order_id == order.id, PackScan.parcel_id.is_(None)).order_by(PackScan.id)))
+        PackScan.order_id.in_(ids), PackScan.parcel_id.is_(None)).order_by(PackScan.id)))
 
 
 def order_parcels(order: CustomerOrder) -> list[Parcel]:
@@ -221,7 +248,12 @@ def _fully_packed(order: CustomerOrder, counts: Mapping[int, LineCounts]) -> boo
 
 def is_fully_packed(order: CustomerOrder) -> bool:
     """Return whether every unit of the order is in a closed parcel that is not voided."""
-    return _fully_packed(order, line_counts([order.id]))
+    return _group_packed(packing_group(order))
+
+
+def _group_packed(group: list[CustomerOrder]) -> bool:
+    counts = line_counts([o.id for o in group])
+    return all(_fully_packed(o, counts) for o in group)
 
 
 # --------------------------------------------------------------------------- scanning
@@ -252,12 +284,13 @@ def scan_item(order: CustomerOrder, code: str, *, actor, quantity: int = 1) -> P
     except ValidationError as err:
         raise ShippingError(_("%(error)s Put the item aside.", error=str(err)),
                             field="code") from None
-    lines = [line for line in order.lines if line.sku_id == sku.id]
+    group = packing_group(order)
+    lines = [line for line in _group_lines(group) if line.sku_id == sku.id]
     if not lines:
         raise ShippingError(_("SKU %(sku)s is not in order %(order)s: wrong item. Put it aside; "
                               "it belongs to another order.", sku=sku.code, order=order.number),
                             field="code")
-    counts = line_counts([order.id])
+    counts = line_counts([o.id for o in group])
     target = next((line for line in lines if counts[line.id].to_scan >= qty), None)
     if target is None:
         ordered = sum(line.quantity for line in lines)
@@ -273,7 +306,8 @@ def scan_item(order: CustomerOrder, code: str, *, actor, quantity: int = 1) -> P
                               "picked for the order. Put it aside and check the pick.",
                               picked=picked, ordered=ordered, sku=sku.code, order=order.number,
                               done=done), field="code")
-    scan = PackScan(order_id=order.id, order_line_id=target.id, sku_id=sku.id, quantity=qty,
+    scan = PackScan(order_id=target.order_id, order_line_id=target.id, sku_id=sku.id,
+                    quantity=qty,
                     scanned_by_id=getattr(actor, "id", None))
     db.session.add(scan)
     db.session.flush()
@@ -406,12 +440,14 @@ class _Planned:
 
 def _plan_parcel(order: CustomerOrder, items: list[tuple[CustomerOrderLine, int]], *,
                  weight_g, box: Box | None, dims: tuple, service: ShippingService | None,
-                 ctx: CustomsContext, actor, at,
+                 ctx: CustomsContext, actor, at, goods_total: Decimal | None = None,
                  router: routing.ParcelRouter | None = None) -> _Planned:
     """Check a parcel of ``items`` (limits, customs data) and return its values, unnumbered.
 
-    Without a ``service`` chosen by the packer, the shipping rules (``router``) choose one
-    with the parcel's weight and box; the goods are checked against the service either way.
+    ``items`` may hold lines of the orders merged into ``order`` (one parcel for the group);
+    ``goods_total`` is then the group's goods, the IOSS consignment. Without a ``service``
+    chosen by the packer, the shipping rules (``router``) choose one with the parcel's weight
+    and box; the goods are checked against the service either way.
     """
     weight = _whole(weight_g, field="weight_g", maximum=MAX_WEIGHT_G)
     length, width, height = _dimensions(box, *dims)
@@ -443,25 +479,32 @@ def _plan_parcel(order: CustomerOrder, items: list[tuple[CustomerOrderLine, int]
         "customs_form": choose_customs_form(service, value, order.currency, weight, ctx.on,
                                             ctx=ctx).value,
         "customs_category": "sale_of_goods",
-        "ioss_number": ioss_for(order, order.goods_total, order.currency, ctx.on, ctx=ctx),
+        "ioss_number": ioss_for(order, order.goods_total if goods_total is None else goods_total,
+                                order.currency, ctx.on, ctx=ctx),
         "dutiable": is_dutiable(order.country, ctx=ctx),
         "packed_by_id": getattr(actor, "id", None), "packed_at": at}
-    # "_service" and "_box" ride along for the audit event, "_route" for the packer
-    return _Planned(order, {**values, "_service": service, "_box": box, "_route": routed},
-                    lines)
+    # "_service" and "_box" ride along for the audit event, "_route" for the packer; they are
+    # no columns
+    return _Planned(order, {**values, "_service": service, "_box": box, "_route": routed,
+                            "_skus": {line.id: line.sku.code for line, _qty in items},
+                            "_orders": sorted({line.order_id for line, _qty in items})}, lines)
 
 
 def _packed_event(plan: _Planned) -> dict:
     v = plan.values
-    skus = {line.id: line.sku.code for line in plan.order.lines}
-    return {"state": [None, ParcelState.packed.value], "order": plan.order.number,
-            "service": v["_service"].code, "weight_g": v["weight_g"],
-            "dimensions_mm": f"{v['length_mm']}x{v['width_mm']}x{v['height_mm']}",
-            "box": v["_box"].code if v["_box"] else None,
-            "declared_value": f"{v['declared_value']} {v['currency']}",
-            "customs_form": v["customs_form"], "ioss": bool(v["ioss_number"]),
-            "dutiable": v["dutiable"], "sequence": v["sequence"],
-            "contents": {skus[ln["order_line_id"]]: ln["quantity"] for ln in plan.lines}}
+    skus = v["_skus"]
+    merged = [n for n in _order_numbers(v["_orders"]) if n != plan.order.number]
+    event = {"state": [None, ParcelState.packed.value], "order": plan.order.number,
+             "service": v["_service"].code, "weight_g": v["weight_g"],
+             "dimensions_mm": f"{v['length_mm']}x{v['width_mm']}x{v['height_mm']}",
+             "box": v["_box"].code if v["_box"] else None,
+             "declared_value": f"{v['declared_value']} {v['currency']}",
+             "customs_form": v["customs_form"], "ioss": bool(v["ioss_number"]),
+             "dutiable": v["dutiable"], "sequence": v["sequence"],
+             "contents": {skus[ln["order_line_id"]]: ln["quantity"] for ln in plan.lines}}
+    if merged:
+        event["merged_orders"] = merged
+    return event
 
 
 def _insert(plans: list[_Planned], *, actor, at) -> list[Parcel]:
@@ -491,7 +534,7 @@ def _insert(plans: list[_Planned], *, actor, at) -> list[Parcel]:
         parcel_id = ids[plan.values["number"]]
         plan.values["id"] = parcel_id
         line_rows.extend({**ln, "parcel_id": parcel_id} for ln in plan.lines)
-        scan_rows.extend({"order_id": plan.order.id, "order_line_id": line.id,
+        scan_rows.extend({"order_id": line.order_id, "order_line_id": line.id,
                           "sku_id": line.sku_id, "quantity": qty, "parcel_id": parcel_id,
                           "scanned_by_id": actor_id, "scanned_at": at}
                          for line, qty in plan.new_scans)
@@ -532,27 +575,34 @@ def close_parcel(order: CustomerOrder, *, weight_g: int, box: Box | None = None,
     if not scans:
         raise ShippingError(_("Scan the items of this parcel of order %(order)s before closing "
                               "it.", order=order.number), field="code")
-    by_line = {line.id: line for line in order.lines}
+    group = packing_group(order)
+    by_line = {line.id: line for line in _group_lines(group)}
     at = utcnow()
     ctx = CustomsContext(at.date())
     router = routing.ParcelRouter([s.sku_id for s in scans], actor=actor,
                                   load_rules=service is None)
     plan = _plan_parcel(order, [(by_line[s.order_line_id], s.quantity) for s in scans],
                         weight_g=weight_g, box=box, dims=(length_mm, width_mm, height_mm),
-                        service=service, ctx=ctx, actor=actor, at=at, router=router)
+                        service=service, ctx=ctx, actor=actor, at=at,
+                        goods_total=_goods_total(group), router=router)
     plan.open_scans = scans
     router.finish()
     parcel = _insert([plan], actor=actor, at=at)[0]
     route = plan.values["_route"]  # not a column: the packer's flash when it changed
     parcel.routing_notice = route.notice if route is not None else None
-    if _fully_packed(order, line_counts([order.id])):
-        mark_packed(order, actor=actor)
+    if _group_packed(group):
+        mark_packed(order, actor=actor)  # the orders merged into it are packed with it
     return parcel
 
 
-def estimated_weight_g(order: CustomerOrder, box: Box | None) -> int:
-    """Return the catalog weight of the order's goods plus the box's tare (at least 1 g)."""
-    goods = sum(int(line.sku.weight_g or 0) * line.quantity for line in order.lines)
+def estimated_weight_g(order: CustomerOrder, box: Box | None,
+                       lines: Iterable[CustomerOrderLine] | None = None) -> int:
+    """Return the catalog weight of the order's goods plus the box's tare (at least 1 g).
+
+    ``lines`` are those of the whole parcel when other orders are merged into it.
+    """
+    lines = order.lines if lines is None else lines
+    goods = sum(int(line.sku.weight_g or 0) * line.quantity for line in lines)
     return max(goods + (box.tare_g if box else 0), 1)
 
 
@@ -578,26 +628,32 @@ def pack_orders(orders: Iterable[CustomerOrder], *, box: Box | None, actor,
         if (order.state, order.hold_reason) != tuple(current[order.id][1:]):
             db.session.refresh(order)
         check_packable(order)
-    for chunk in _chunks(ids):  # lines, SKUs and products in a few queries
+    groups = _merged_into(orders)
+    primary_of = {m.id: order_id for order_id, members in groups.items() for m in members}
+    all_ids = ids + sorted(primary_of)
+    for chunk in _chunks(all_ids):  # lines, SKUs and products in a few queries
         db.session.scalars(select(CustomerOrder).where(CustomerOrder.id.in_(chunk)).options(
             selectinload(CustomerOrder.lines).selectinload(CustomerOrderLine.sku)
             .selectinload(Sku.product))).all()
-    counts = line_counts(ids)
+    counts = line_counts(all_ids)
     open_scans: dict[int, list[PackScan]] = defaultdict(list)
-    for chunk in _chunks(ids):
+    for chunk in _chunks(all_ids):
         for scan in db.session.scalars(select(PackScan).where(
                 PackScan.order_id.in_(chunk), PackScan.parcel_id.is_(None))):
-            open_scans[scan.order_id].append(scan)
+            open_scans[primary_of.get(scan.order_id, scan.order_id)].append(scan)
     at = utcnow()
     ctx = CustomsContext(at.date())
     services: dict[tuple, ShippingService] = {}
     weights = weights or {}
     plans: list[_Planned] = []
-    router = routing.ParcelRouter([line.sku_id for order in orders for line in order.lines],
-                                  actor=actor, load_rules=service is None)
+    router = routing.ParcelRouter(
+        [line.sku_id for order in orders
+         for line in _group_lines([order, *groups.get(order.id, [])])],
+        actor=actor, load_rules=service is None)
     for order in orders:
         items, new = [], []
-        for line in order.lines:
+        group = [order, *groups.get(order.id, [])]
+        for line in _group_lines(group):
             c = counts[line.id]
             if c.scanned + c.to_scan:
                 items.append((line, c.scanned + c.to_scan))
@@ -613,8 +669,9 @@ def pack_orders(orders: Iterable[CustomerOrder], *, box: Box | None, actor,
                 services[key] = carriers.service_for_order(order)
             chosen = services[key]
         plan = _plan_parcel(order, items, weight_g=weights.get(order.id) or
-                            estimated_weight_g(order, box), box=box, dims=(None, None, None),
-                            service=chosen, ctx=ctx, actor=actor, at=at, router=router)
+                            estimated_weight_g(order, box, _group_lines(group)), box=box,
+                            dims=(None, None, None), service=chosen, ctx=ctx, actor=actor,
+                            at=at, goods_total=_goods_total(group), router=router)
         plan.new_scans, plan.open_scans = new, open_scans.get(order.id, [])
         plans.append(plan)
     router.finish()
@@ -623,9 +680,22 @@ def pack_orders(orders: Iterable[CustomerOrder], *, box: Box | None, actor,
         parcel.routing = plan.values["_route"]  # not a column: ``.notice`` says what changed
     # every picked unit is now packed: an order is done when every unit of it was picked
     _mark_packed([order for order in orders
-                  if all(counts[line.id].picked >= line.quantity for line in order.lines)],
+                  if all(counts[line.id].picked >= line.quantity
+                         for line in _group_lines([order, *groups.get(order.id, [])]))],
                  actor=actor)
     return parcels
+
+
+def _merged_into(orders: list[CustomerOrder]) -> dict[int, list[CustomerOrder]]:
+    """Return ``{order id: [orders merged into it, at the bench with it]}`` (locked)."""
+    return merging.members_of([o.id for o in orders], state=O.picking, for_update=True)
+
+
+def _order_numbers(ids: Sequence[int]) -> list[str]:
+    if len(ids) < 2:
+        return []
+    return list(db.session.scalars(select(CustomerOrder.number)
+                                   .where(CustomerOrder.id.in_(ids)).order_by(CustomerOrder.id)))
 
 
 def _mark_packed(orders: list[CustomerOrder], *, actor) -> None:

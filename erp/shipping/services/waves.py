@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import aliased, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from erp.core import audit, numbering
@@ -28,6 +28,7 @@ from erp.core.models import utcnow
 from erp.core.states import transition
 from erp.extensions import db
 from erp.orders.models import ORDER_STATES, CustomerOrder, CustomerOrderLine, OrderState
+from erp.orders.services import merging
 from erp.orders.services.allocation import LINE_REF
 from erp.orders.services.fulfilment import mark_picking, short_picked
 from erp.shipping.errors import ShippingError
@@ -48,6 +49,7 @@ from erp.warehouse.models import (
     LocationKind,
     MoveKind,
     Reservation,
+    Warehouse,
 )
 from erp.warehouse.services import (
     MoveSpec,
@@ -81,6 +83,8 @@ class WaveFilters:
     single_item: bool | None = None     # True: one unit in all; False: more than one unit
     placed_before: datetime | None = None   # the cut-off
     max_orders: int = 200
+    #: the warehouse whose orders the wave takes; None: that of the first order waiting
+    warehouse_id: int | None = None
 
     def to_json(self) -> str:
         """Return the filters as JSON (stored on the wave)."""
@@ -102,6 +106,10 @@ class WaveFilters:
         if self.placed_before is not None:
             parts.append(_("placed before %(time)s",
                            time=format_datetime(self.placed_before)))
+        if self.warehouse_id is not None:
+            code = db.session.scalar(select(Warehouse.code)
+                                     .where(Warehouse.id == self.warehouse_id))
+            parts.append(_("warehouse %(code)s", code=code or self.warehouse_id))
         return _(", ").join(parts) or _("no filter")
 
 
@@ -128,8 +136,12 @@ def _clean(filters: WaveFilters) -> WaveFilters:
         raise ValidationError(_('"%(country)s" is not a two-letter country code.',
                                 country=filters.country), field="country")
     service = (filters.service_code or "").strip().upper() or None
+    warehouse_id = filters.warehouse_id
+    if warehouse_id is not None and db.session.get(Warehouse, warehouse_id) is None:
+        raise ValidationError(_("Choose a warehouse from the list."), field="warehouse_id")
     return WaveFilters(service_code=service, country=country, single_item=filters.single_item,
-                       placed_before=filters.placed_before, max_orders=max_orders)
+                       placed_before=filters.placed_before, max_orders=max_orders,
+                       warehouse_id=warehouse_id)
 
 
 def _unfinished_wave_orders():
@@ -138,8 +150,9 @@ def _unfinished_wave_orders():
 
 
 def _candidate_query(filters: WaveFilters):
+    # an order merged into another comes with it (_with_merged), never on its own
     stmt = select(CustomerOrder).where(
-        CustomerOrder.state == OrderState.allocated,
+        CustomerOrder.state == OrderState.allocated, CustomerOrder.merged_into_id.is_(None),
         CustomerOrder.id.not_in(_unfinished_wave_orders()))
     if filters.service_code:
         stmt = stmt.where(func.upper(CustomerOrder.shipping_service) == filters.service_code)
@@ -147,12 +160,43 @@ def _candidate_query(filters: WaveFilters):
         stmt = stmt.where(CustomerOrder.country == filters.country)
     if filters.placed_before is not None:
         stmt = stmt.where(CustomerOrder.placed_at < filters.placed_before)
+    if filters.warehouse_id is not None:
+        stmt = stmt.where(CustomerOrder.warehouse_id == filters.warehouse_id)
     if filters.single_item is not None:
-        units = (select(func.coalesce(func.sum(CustomerOrderLine.quantity), 0))
-                 .where(CustomerOrderLine.order_id == CustomerOrder.id)
-                 .correlate(CustomerOrder).scalar_subquery())
+        units = _group_units()
         stmt = stmt.where(units == 1 if filters.single_item else units > 1)
     return stmt
+
+
+def _group_units():
+    """Return the correlated units of an order and of the orders merged into it (one parcel)."""
+    merged = aliased(CustomerOrder)
+    group = select(merged.id).where(merged.merged_into_id == CustomerOrder.id)
+    return (select(func.coalesce(func.sum(CustomerOrderLine.quantity), 0))
+            .where(or_(CustomerOrderLine.order_id == CustomerOrder.id,
+                       CustomerOrderLine.order_id.in_(group)))
+            .correlate(CustomerOrder).scalar_subquery())
+
+
+def _with_merged(orders: list[CustomerOrder]) -> tuple[list[CustomerOrder], dict[int, int]]:
+    """Return the wave's orders with the orders merged into each, and ``{member: primary}``.
+
+    A merge group is picked into its primary's tote: only the primary gets a slot.
+    """
+    members = merging.members_of([o.id for o in orders], state=OrderState.allocated,
+                                 for_update=True)
+    if not members:
+        return orders, {}
+    db.session.scalars(select(CustomerOrder).where(CustomerOrder.id.in_(
+        [m.id for group in members.values() for m in group]))
+        .options(selectinload(CustomerOrder.lines))).all()
+    out, primary_of = [], {}
+    for order in orders:
+        out.append(order)
+        for member in members.get(order.id, ()):
+            out.append(member)
+            primary_of[member.id] = order.id
+    return out, primary_of
 
 
 def count_candidates(filters: WaveFilters) -> int:
@@ -176,14 +220,21 @@ def wave_candidates(filters: WaveFilters, *, lock: bool = False) -> list[Custome
     return list(db.session.scalars(stmt))
 
 
-def packing_location() -> Location:
-    """Return the first active packing location, where picked goods go.
+def packing_location(warehouse_id: int | None = None) -> Location:
+    """Return the first active packing location (of the warehouse), where picked goods go.
 
     :raises ShippingError: if the warehouse has none.
     """
-    location = db.session.scalar(select(Location).where(
-        Location.kind == LocationKind.packing, Location.active.is_(True))
-        .order_by(Location.id).limit(1))
+    stmt = select(Location).where(Location.kind == LocationKind.packing,
+                                  Location.active.is_(True))
+    if warehouse_id is not None:
+        stmt = stmt.where(Location.warehouse_id == warehouse_id)
+    location = db.session.scalar(stmt.order_by(Location.id).limit(1))
+    if location is None and warehouse_id is not None:
+        code = db.session.scalar(select(Warehouse.code).where(Warehouse.id == warehouse_id))
+        raise ShippingError(_("To build a pick wave in warehouse %(code)s, you must set up a "
+                              "packing location there (a bin of kind packing) for picked goods "
+                              "to go to.", code=code))
     if location is None:
         raise ShippingError(_("To build a pick wave, you must set up a packing location (a bin "
                               "of kind packing) for picked goods to go to."))
@@ -191,6 +242,22 @@ def packing_location() -> Location:
 
 
 # --------------------------------------------------------------------------- building
+
+
+def _one_warehouse(filters: WaveFilters) -> WaveFilters:
+    """Return the filters bound to one warehouse: a wave is picked in one building.
+
+    Without a warehouse chosen, the wave takes the warehouse of the first order it would take.
+    """
+    if filters.warehouse_id is not None:
+        return filters
+    first = db.session.execute(
+        _candidate_query(filters).with_only_columns(CustomerOrder.warehouse_id)
+        .order_by(CustomerOrder.priority.desc(), CustomerOrder.placed_at, CustomerOrder.id)
+        .limit(1)).first()
+    if first is None or first.warehouse_id is None:
+        return filters
+    return replace(filters, warehouse_id=first.warehouse_id)
 
 
 def build_wave(filters: WaveFilters, *, actor) -> PickWave:
@@ -202,8 +269,8 @@ def build_wave(filters: WaveFilters, *, actor) -> PickWave:
     :raises ShippingError: if no order matches, or there is no packing location.
     :raises ValidationError: for bad filters.
     """
-    filters = _clean(filters)
-    location = packing_location()
+    filters = _one_warehouse(_clean(filters))
+    location = packing_location(filters.warehouse_id)
     orders = wave_candidates(filters, lock=True)
     if not orders:
         raise ShippingError(_("No allocated order waiting for a wave matches these filters "
@@ -214,10 +281,12 @@ def build_wave(filters: WaveFilters, *, actor) -> PickWave:
                     created_by_id=getattr(actor, "id", None))
     db.session.add(wave)
     db.session.flush()
+    primaries = orders
+    orders, _merged = _with_merged(orders)
     mark_picking(orders, actor=actor, wave=wave.number)
     db.session.execute(insert(PickWaveOrder.__table__), [
         {"wave_id": wave.id, "order_id": order.id, "slot": slot}
-        for slot, order in enumerate(orders, start=1)])
+        for slot, order in enumerate(primaries, start=1)])
     line_order = {line.id: order.id for order in orders for line in order.lines}
     held: list[Reservation] = []
     ids = sorted(line_order)
@@ -662,9 +731,14 @@ def load_tasks(wave: PickWave) -> list[PickTask]:
 
 
 def slots_by_order(wave: PickWave) -> dict[int, int]:
-    """Return ``{order id: slot}`` of the wave."""
-    return dict(db.session.execute(select(PickWaveOrder.order_id, PickWaveOrder.slot)
-                                   .where(PickWaveOrder.wave_id == wave.id)).all())
+    """Return ``{order id: slot}`` of the wave (an order merged into another: its primary's)."""
+    slots = dict(db.session.execute(select(PickWaveOrder.order_id, PickWaveOrder.slot)
+                                    .where(PickWaveOrder.wave_id == wave.id)).all())
+    if slots:
+        for primary_id, members in merging.members_of(slots).items():
+            for member in members:
+                slots.setdefault(member.id, slots[primary_id])
+    return slots
 
 
 __all__ = [

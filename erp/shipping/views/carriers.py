@@ -20,20 +20,25 @@ from erp.shipping.carrier_forms import (
     RangeForm,
     RateForm,
     ServiceForm,
+    ServiceGoodsForm,
     ZonesForm,
 )
 from erp.shipping.models import (
     CARRIER_KIND_LABELS,
+    CELL_ATTRIBUTES,
     CUSTOMS_DOCS_LABELS,
+    GOODS_ATTRIBUTE_LABELS,
     TRACKING_KIND_LABELS,
     Box,
     Carrier,
+    GoodsAttribute,
     ServiceRate,
     ShippingService,
     TrackingRange,
 )
-from erp.shipping.services import boxes, carriers, tracking
+from erp.shipping.services import boxes, carriers, goods, service_warehouses, tracking
 from erp.shipping.views import bp
+from erp.warehouse.models import Warehouse
 
 RATE_IMPORT = importing.Importer(
     name="shipping-rates", title=_l("Import shipping rates"), spec=shipping_excel.RATE_SPEC,
@@ -144,9 +149,26 @@ def edit_service(service_id: int):
     return _service_form(service.carrier, service)
 
 
+def _goods_form(formdata=None) -> ServiceGoodsForm:
+    form = ServiceGoodsForm(formdata=formdata) if formdata is not None \
+        else ServiceGoodsForm(formdata=None)
+    form.warehouses.choices = [(w.id, f"{w.code} · {w.name}") for w in db.session.scalars(
+        select(Warehouse).order_by(Warehouse.code))]
+    return form
+
+
 def _service_page(service: ShippingService, *, zones_form=None, rate_form=None, range_form=None,
-                  status: int = 200):
+                  goods_form=None, status: int = 200):
     ranges = tracking.service_ranges(service)
+    if goods_form is None:
+        goods_form = _goods_form()
+        goods_form.warehouses.data = [w.id for w in service.warehouses]
+        limits = {g.attribute.value if hasattr(g.attribute, "value") else str(g.attribute):
+                  g.max_per_parcel for g in service.goods_limits}
+        for attribute in GoodsAttribute:
+            if attribute.value in limits:
+                getattr(goods_form, f"limit_{attribute.value}").data = \
+                    str(limits[attribute.value])
     low = {r.id for r in tracking.ranges_running_low() if r.service_id == service.id}
     if zones_form is None:
         zones_form = ZonesForm(formdata=None)
@@ -161,7 +183,9 @@ def _service_page(service: ShippingService, *, zones_form=None, rate_form=None, 
         remaining=sum(r.remaining for r in ranges if r.active),
         zones_form=zones_form, rate_form=rate_form or RateForm(formdata=None),
         range_form=range_form, kinds=CARRIER_KIND_LABELS, tracking_kinds=TRACKING_KIND_LABELS,
-        customs_docs=CUSTOMS_DOCS_LABELS), status
+        customs_docs=CUSTOMS_DOCS_LABELS, goods_form=goods_form,
+        goods_attributes=list(GoodsAttribute), goods_labels=GOODS_ATTRIBUTE_LABELS,
+        cell_attributes=CELL_ATTRIBUTES), status
 
 
 @bp.get("/services/<int:service_id>")
@@ -189,6 +213,27 @@ def set_service_zones(service_id: int):
             flash(_("Countries of %(code)s saved.", code=service.code), "success")
             return redirect(url_for(".service_detail", service_id=service.id))
     return _service_page(service, zones_form=form, status=422)
+
+
+@bp.post("/services/<int:service_id>/goods")
+@permission_required("shipping.manage")
+def set_service_goods(service_id: int):
+    """Set the warehouses a service ships from and the goods attributes it accepts."""
+    service = get_or_404(ShippingService, service_id)
+    form = _goods_form(request.form)
+    if form.validate_on_submit():
+        try:
+            service_warehouses.set_service_warehouses(service, form.warehouses.data or [],
+                                                      actor=current_user)
+            goods.set_goods_limits(service, form.limits(), actor=current_user)
+        except DomainError as err:
+            db.session.rollback()
+            form_errors(form, err)
+        else:
+            db.session.commit()
+            flash(_("Warehouses and goods of %(code)s saved.", code=service.code), "success")
+            return redirect(url_for(".service_detail", service_id=service.id))
+    return _service_page(service, goods_form=form, status=422)
 
 
 @bp.post("/services/<int:service_id>/rates")

@@ -39,6 +39,7 @@ from erp.shipping.models import (
 )
 from erp.shipping.services import waves as services
 from erp.shipping.views import bp
+from erp.warehouse.models import Warehouse
 
 ITEM_CHOICES = [("", _l("Any number of items")), ("single", _l("Single-item orders")),
                 ("multi", _l("Multi-item orders"))]
@@ -46,6 +47,12 @@ ITEM_CHOICES = [("", _l("Any number of items")), ("single", _l("Single-item orde
 
 class ConfirmForm(FlaskForm):
     """An empty form that only carries the CSRF token."""
+
+
+def _warehouse_choices() -> list[tuple[str, str]]:
+    return [("", _("That of the first order waiting"))] + [
+        (str(w.id), f"{w.code} · {w.name}") for w in db.session.scalars(
+            select(Warehouse).where(Warehouse.active.is_(True)).order_by(Warehouse.code))]
 
 
 class WaveForm(FlaskForm):
@@ -59,6 +66,7 @@ class WaveForm(FlaskForm):
                                        format="%Y-%m-%dT%H:%M", validators=[Optional()])
     max_orders = IntegerField(_l("Maximum orders"), default=200, validators=[
         InputRequired(), NumberRange(min=1, max=services.MAX_WAVE_ORDERS)])
+    warehouse_id = SelectField(_l("Warehouse"), choices=[], validators=[Optional()])
 
     def filters(self) -> services.WaveFilters:
         """Return the entered filters."""
@@ -68,7 +76,8 @@ class WaveForm(FlaskForm):
             country=(self.country.data or "").strip().upper() or None,
             single_item={"single": True, "multi": False}.get(self.items.data or ""),
             placed_before=placed.replace(tzinfo=UTC) if placed else None,
-            max_orders=self.max_orders.data)
+            max_orders=self.max_orders.data,
+            warehouse_id=int(self.warehouse_id.data) if self.warehouse_id.data else None)
 
 
 class PickForm(FlaskForm):
@@ -152,6 +161,7 @@ def wave_new():
     """Choose the filters of a new wave, preview how many orders match, and build it."""
     form = WaveForm()
     form.service_code.choices = _service_choices()
+    form.warehouse_id.choices = _warehouse_choices()
     preview = None
     status = 200
     if form.validate_on_submit():
@@ -193,7 +203,7 @@ def wave_detail(wave_id: int):
     """Show a wave: its orders and totes, tasks in pick sequence, progress, short picks."""
     wave = _load(wave_id)
     tasks = services.load_tasks(wave)
-    slots = {o.order_id: o.slot for o in wave.orders}
+    slots = services.slots_by_order(wave)  # merged orders share their primary's tote
     work = has_permission(current_user, "shipping.work")
     return render_template(
         "shipping/waves/wave_detail.html", wave=wave, tasks=tasks, slots=slots,

@@ -88,4 +88,29 @@ from erp.warehouse.services.restock import (  # noqa: E402 - goods back to stora
 
 __all__ += ["RestockResult", "RestockSpec", "restock", "restock_bin"]
 
+
+from erp.warehouse.services.transfers import (  # noqa: E402 - between warehouses
+    TransferError,
+    TransferLineSpec,
+    can_cancel,
+    can_pick,
+    can_receive,
+    can_ship,
+    cancel_transfer,
+    create_transfer,
+    default_receive_bin,
+    in_transit_location,
+    lines_from_text,
+    pick_transfer,
+    receive_transfer,
+    scan_receipt,
+    ship_transfer,
+    staging_location,
+)
+
+__all__ += ["TransferError", "TransferLineSpec", "can_cancel", "can_pick", "can_receive",
+            "can_ship", "cancel_transfer", "create_transfer", "default_receive_bin",
+            "in_transit_location", "lines_from_text", "pick_transfer", "receive_transfer",
+            "scan_receipt", "ship_transfer", "staging_location"]
+
 import erp.warehouse.events  # noqa: E402,F401 - registers the coalesced stock.changed event

@@ -53,6 +53,10 @@ def request_adjustment(sku: Sku, location: Location, quantity: int, *, reason: s
     if location.is_virtual:
         raise ValidationError(_("%(location)s is not a bin.", location=location.label),
                               field="location")
+    if location.kind == LocationKind.in_transit:
+        raise ValidationError(_("%(location)s holds goods in transit between warehouses; only "
+                                "their transfer moves them.", location=location.label),
+                              field="location")
     value = (abs(quantity) * (sku.avg_cost or Decimal(0))).quantize(Decimal("0.01"))
     adjustment = StockAdjustment(
         number=numbering.next_number("ADJ"), sku_id=sku.id, location_id=location.id,

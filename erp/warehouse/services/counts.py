@@ -86,7 +86,8 @@ def bins_from_text(warehouse: Warehouse, text: str | None) -> list[Location]:
             raise ValidationError(_('No active bin of warehouse %(warehouse)s matches '
                                     '"%(item)s".', warehouse=warehouse.code, item=item),
                                   field="bins")
-        ids.update({loc.id: loc for loc in found if not loc.is_virtual})
+        ids.update({loc.id: loc for loc in found
+                    if not loc.is_virtual and loc.kind != LocationKind.in_transit})
     return sorted(ids.values(), key=lambda loc: (loc.pick_sequence, loc.code))
 
 
@@ -170,7 +171,9 @@ def open_cycle_count(warehouse: Warehouse, *, location_ids: Iterable[int] | None
                                     warehouse=warehouse.code, bin=what), field="bins")
     stmt = (select(StockLevel.sku_id, StockLevel.location_id)
             .join(Location, Location.id == StockLevel.location_id)
-            .where(Location.warehouse_id == warehouse.id))
+            .where(Location.warehouse_id == warehouse.id,
+                   # goods in transit are counted by their transfer's receipt, not here
+                   Location.kind != LocationKind.in_transit))
     if location_ids:
         stmt = stmt.where(StockLevel.location_id.in_(location_ids))
     if sku_ids:

@@ -372,6 +372,10 @@ def transfer(sku: Sku, from_location: Location, to_location: Location, quantity:
         if loc.is_virtual:
             raise ValidationError(_("%(location)s is not a bin: transfers move stock between "
                                     "bins.", location=loc.label), field="location")
+        if loc.kind == LocationKind.in_transit:
+            raise ValidationError(_("%(location)s holds goods in transit between warehouses; "
+                                    "only their transfer moves them.", location=loc.label),
+                                  field="location")
     return post_move(MoveSpec(sku.id, from_location.id, to_location.id, quantity,
                               MoveKind.transfer, ref_type=ref_type, ref_id=ref_id, note=note),
                      actor=actor)

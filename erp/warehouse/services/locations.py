@@ -19,6 +19,8 @@ class LocationError(DomainError):
     """A warehouse or location rule was broken."""
 
 
+#: kinds only the system makes (the transfer service), never created or chosen by hand
+SYSTEM_KINDS = frozenset({LocationKind.in_transit})
 WAREHOUSE_CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,19}$")
 LOCATION_CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,39}$")
 
@@ -114,6 +116,9 @@ def create_location(warehouse: Warehouse, *, code: str, kind: str, pick_sequence
     if kind in VIRTUAL_KINDS:
         raise ValidationError(_("A %(kind)s location is virtual and exists once; it cannot be "
                                 "created in a warehouse.", kind=kind_label(kind)), field="kind")
+    if kind in SYSTEM_KINDS:
+        raise ValidationError(_("An in-transit location is made by the first transfer shipped "
+                                "to a warehouse; it cannot be created by hand."), field="kind")
     if not isinstance(pick_sequence, int) or pick_sequence < 0:
         raise ValidationError(_("The pick sequence must be a whole number, zero or more."),
                               field="pick_sequence")
@@ -150,6 +155,9 @@ def update_location(location: Location, *, kind: str, pick_sequence: int, active
                               field="kind") from None
     if kind in VIRTUAL_KINDS:
         raise ValidationError(_("A bin cannot become a virtual location."), field="kind")
+    if (kind in SYSTEM_KINDS) != (location.kind in SYSTEM_KINDS):
+        raise ValidationError(_("The kind of an in-transit location cannot change, nor can a "
+                                "bin become one."), field="kind")
     if not isinstance(pick_sequence, int) or pick_sequence < 0:
         raise ValidationError(_("The pick sequence must be a whole number, zero or more."),
                               field="pick_sequence")

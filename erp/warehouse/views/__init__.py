@@ -9,4 +9,11 @@ bp = Blueprint("warehouse", __name__)
 # The view modules register themselves on bp when imported (below, after bp exists); so do
 # the home page's cards and the header search's finder (home, search).
 from erp.warehouse import home, search  # noqa: E402,F401
-from erp.warehouse.views import counts, locations, putaway, stock  # noqa: E402,F401
+from erp.warehouse.views import (  # noqa: E402,F401
+    counts,
+    locations,
+    putaway,
+    routes,
+    stock,
+    transfers,
+)

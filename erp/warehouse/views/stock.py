@@ -362,6 +362,7 @@ def valuation():
     units, total = queries.valuation_total()
     return render_template("warehouse/valuation.html", page=page, group=group,
                            groups=VALUATION_GROUPS, units=units, total=total,
+                           transit=queries.in_transit_total(),
                            currency=base_currency())
 
 

@@ -10,5 +10,6 @@ from tests.concurrency.scenarios import (  # noqa: F401 - imported to register
     procurement,
     routing,
     shipping,
+    transfers,
     warehouse,
 )

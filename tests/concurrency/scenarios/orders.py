@@ -120,3 +120,79 @@ def anonymise_the_same_customer(get) -> Scenario:
     return Scenario("admin", "/privacy/anonymise",
                     {"email": email, "confirm_email": email,
                      "reason": "Erasure request of 5 January 2026"}, check)
+
+
+# --- merging and splitting (erp.orders.services.merging, splitting) -----------------------------
+
+_BUYER = {"email": "ana@example.com", "customer_name": "Ana Lima", "ship_name": "Ana Lima",
+          "address1": "Calle Mayor 12", "city": "Madrid", "postal_code": "28013",
+          "country": "ES", "shipping_service": "POST-REG"}
+
+
+def _allocated_pair(get):
+    """Return two allocated orders of one buyer to one address (stock for both)."""
+    from erp.orders.services import allocate_order
+    sku = get("stocked_sku")("CONC-1", 10)
+    orders = [get("create_order")([(sku, 2)], **_BUYER) for _ in range(2)]
+    for order in orders:
+        allocate_order(order, actor=None)
+    db.session.commit()
+    return orders
+
+
+@guarded("orders.merge_orders")
+def merge_the_same_orders(get) -> Scenario:
+    """8 merges of one order into another: merged once, one audit event each."""
+    primary, other = _allocated_pair(get)
+
+    def check(answers):
+        db.session.expire_all()
+        assert other.merged_into_id == primary.id
+        assert audit_count("customer_order.merged", of=primary) == 1
+        assert audit_count("customer_order.merged_into", of=other) == 1
+
+    return Scenario("customer_service", f"/orders/{primary.id}/merge",
+                    {"orders": str(other.id)}, check)
+
+
+@guarded("orders.unmerge_order")
+def unmerge_the_same_order(get) -> Scenario:
+    """8 unmerges of an order: it leaves its group once, one audit event."""
+    from erp.orders.services import merge_orders
+    primary, other = _allocated_pair(get)
+    merge_orders(primary, [other], actor=None)
+    db.session.commit()
+
+    def check(answers):
+        db.session.expire_all()
+        assert other.merged_into_id is None
+        assert audit_count("customer_order.unmerged", of=other) == 1
+
+    return Scenario("customer_service", f"/orders/{other.id}/unmerge", {}, check)
+
+
+@guarded("orders.split_order")
+def split_the_same_order(get) -> Scenario:
+    """8 splits of 1 of an order's 2 units: one part; the others find nothing left to split."""
+    order, _other = _allocated_pair(get)
+    line_id = order.lines[0].id
+
+    def check(answers):
+        db.session.expire_all()
+        from erp.orders.models import CustomerOrder
+        parts = db.session.scalars(select(CustomerOrder).where(
+            CustomerOrder.split_from_id == order.id)).all()
+        assert len(parts) == 1
+        assert [ln.quantity for ln in order.lines] == [1]
+        assert audit_count("customer_order.split", of=order) == 1
+        assert reserved_total() == 4
+        ledger_balances()
+
+    return Scenario("customer_service", f"/orders/{order.id}/split",
+                    {"mode": "manual", f"qty-{line_id}": "1"}, check)
+
+
+def reserved_total() -> int:
+    """Return every unit reserved."""
+    db.session.expire_all()
+    return db.session.scalar(select(func.sum(StockLevel.reserved))) or 0
