@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, insert, select, type_coerce
+from sqlalchemy import BigInteger, String, insert, select, type_coerce
 
 from erp.brands.models import Brand
 from erp.catalog.models import Product, Sku
@@ -466,7 +466,7 @@ def _shipment(order, items: Sequence[tuple[int, int, Decimal]], facts, transport
     service_class = order.service_class
     return Shipment(order.id, order.number, (order.country or "").upper(), order.region or "",
                     postcode_key(order.postal_code), order.currency,
-                    service_class.value if service_class else "standard",
+                    getattr(service_class, "value", service_class) or "standard",
                     order.warehouse_id, order.shipping_service,
                     bool((order.phone or "").strip()),
                     int(weight_g) if weight_g else weight, value, counts, codes, brands, dims)
@@ -481,7 +481,9 @@ def shipments_of_orders(orders: Sequence[CustomerOrder]) -> list[Shipment]:
 
 _ORDER_COLUMNS = (CustomerOrder.id, CustomerOrder.number, CustomerOrder.country,
                   CustomerOrder.region, CustomerOrder.postal_code, CustomerOrder.currency,
-                  CustomerOrder.service_class, CustomerOrder.warehouse_id,
+                  # the stored value as it is: no enum built per row
+                  type_coerce(CustomerOrder.service_class, String).label("service_class"),
+                  CustomerOrder.warehouse_id,
                   CustomerOrder.shipping_service, CustomerOrder.phone)
 
 
