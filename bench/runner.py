@@ -163,6 +163,7 @@ def run(names: list[str], quick: bool, before: bool = False) -> int:
         suites_load,
         suites_race,
         suites_reports,
+        suites_routing,
         suites_shipping,
         tracking_ingest,
         webhook_fanout,

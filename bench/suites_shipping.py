@@ -222,6 +222,9 @@ def _outbound_setup(n_orders: int, runs: int) -> dict:
                                     unit_cost=Decimal("2.0000"))
         for sku_id in sku_ids for shelf in shelves], actor=None)
     services, box = create_services(n_orders * runs * 2)
+    # issue 18: dispatch with routing on (at allocation, and again at packing)
+    from bench.suites_routing import activate_rules
+    activate_rules(services)
     codes = list(services)
     sqla.session.flush()
     countries = ("DE", "FR", "GB", "US")
@@ -302,6 +305,8 @@ def dispatch(db: BenchDB) -> dict:
             parcels.label_parcels(packed, actor=None)
             marks.append(time.perf_counter())
             for carrier in sqla.session.scalars(select(Carrier).order_by(Carrier.id)):
+                if not dispatch_services.waiting_parcels(carrier):
+                    continue  # the shipping rules sent this run's orders to other carriers
                 batch = dispatch_services.open_batch(carrier, actor=None)
                 dispatch_services.add_waiting_parcels(batch, actor=None)
                 dispatch_services.close_batch(batch, actor=None)

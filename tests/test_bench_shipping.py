@@ -34,3 +34,16 @@ def test_tracking_ingest_quick_run(capsys, monkeypatch, tmp_path):
     assert (line["bench"], line["db"], line["n"]) == ("tracking_ingest", "sqlite", 1002)
     assert (line["stored"], line["unknown"], line["orders_delivered"]) == (1000, 2, 10)
     assert line["seconds"] > 0
+
+
+def test_routing_quick_run(capsys, monkeypatch, tmp_path):
+    from bench import suites_routing  # noqa: F401 - registers it
+
+    monkeypatch.setattr(runner, "RESULTS", tmp_path / "latest.jsonl")
+    monkeypatch.delenv("ERP_BENCH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("ERP_TEST_DATABASE_URL", raising=False)
+    assert runner.run(["routing"], quick=True) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (line["bench"], line["db"], line["n"]) == ("routing", "sqlite", 1000)
+    assert line["seconds"] > 0
+    assert 0 < line["changed"] <= 1000

@@ -55,6 +55,7 @@ PERMISSIONS: dict[str, Any] = {
     "shipping.work": _l("build waves, pick, pack, label, void parcels and dispatch batches"),
     "shipping.manage": _l("keep carriers, services, rate tables, tracking-number ranges and boxes"),
     "shipping.exceptions": _l("work the queue of parcels the carrier reported a problem with"),
+    "shipping.rules": _l("edit, import, simulate, activate and roll back the shipping rules"),
     "aftersales.view": _l("search and read after-sales cases, returns and refunds"),
     "aftersales.edit": _l("open and work cases: notes, attachments, refunds, replacements, "
                           "reasons"),
@@ -77,7 +78,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         "warehouse.approve", "warehouse.routes", "procurement.view", "procurement.approve",
         "aftersales.approve",
         "aftersales.report", "core.view_costs", "reports.view", "privacy.export",
-        "shipping.exceptions"}),
+        "shipping.exceptions", "shipping.rules"}),
     Role.purchasing: frozenset(_ALL_STAFF | {
         "core.view_settings", "brands.view", "brands.edit", "catalog.edit", "procurement.view",
         "procurement.edit"}),

@@ -7,4 +7,6 @@ Sits above orders and warehouse: it moves stock only through warehouse services 
 order's state only through order services.
 """
 
-from erp.shipping import hooks, settings, tracking_poll  # noqa: E402,F401 - settings, order-screen hooks, periodic poll
+# settings, order-screen hooks, periodic poll, and the shipping rules' hooks (routing at
+# allocation, the order page's Routing panel)
+from erp.shipping import hooks, routing_hooks, settings, tracking_poll  # noqa: E402,F401

@@ -1,6 +1,8 @@
 """Demo shipping data: carriers, services, zones, rate tables, tracking ranges and boxes.
 
-Idempotent: a carrier, service, range or box that exists is left alone. The service codes are
+Idempotent: a carrier, service, range or box that exists is left alone. A first version of
+shipping rules (:data:`RULES`) is activated when none exists, so orders are routed at
+allocation and packing. The service codes are
 the ones the demo orders request (:data:`erp.orders.demo.SERVICES`, ``dhl-parcel-eu`` for the
 rest of the EU): a China Post registered air-mail service (Royal Mail delivers it in the UK), an
 e-packet-like tracked small packet (USPS delivers it in the US), EMS, and DHL's express and
@@ -138,6 +140,37 @@ def _exchange_rates(actor) -> None:
                                         .quantize(Decimal("0.000001")), actor=actor)
 
 
+#: the demo's active shipping rules: (name, services, conditions), tried in this order
+RULES = (
+    ("Batteries by express", "dhl-express",
+     {"goods_required": "battery_in_equipment,battery_with_equipment,battery_alone"}),
+    ("Express class", "dhl-express", {"service_class": "express"}),
+    ("US light", "usps-ground, royal-mail-intl", {"countries": "US", "max_weight_g": "500"}),
+    ("EU parcels over 2 kg", "dhl-parcel-eu, EMS",
+     {"countries": ",".join(EU), "min_weight_g": "2001"}),
+    ("Postal up to 2 kg", "royal-mail-intl, usps-ground", {"max_weight_g": "2000"}),
+    ("Heavy", "EMS, dhl-express", {}),
+)
+
+
+def _rules(actor) -> None:
+    """Activate the demo's shipping rules once (a version exists: left alone)."""
+    from erp.shipping.routing_models import RuleVersion
+    from erp.shipping.services import goods, routing_rules
+
+    if db.session.scalar(select(RuleVersion.id).limit(1)) is not None:
+        return
+    express = carriers.service_by_code("dhl-express")
+    if not express.goods_limits:  # the express courier takes batteries in or with equipment
+        goods.set_goods_limits(express, {"battery_in_equipment": 0,
+                                         "battery_with_equipment": 2}, actor=actor)
+    version = routing_rules.create_version(actor=actor, note="Demo rules")
+    for name, codes, conditions in RULES:
+        routing_rules.add_rule(version, {"name": name, "services": codes, **conditions},
+                               actor=actor)
+    routing_rules.activate_version(version, actor=actor)
+
+
 def load_demo() -> None:
     """Create the demo carriers, services, zones, rates, ranges and boxes (once)."""
     actor = get_user_by_username("service")
@@ -167,6 +200,7 @@ def load_demo() -> None:
             boxes.create_box(code=code, name=name, length_mm=length, width_mm=width,
                              height_mm=height, tare_g=tare, actor=actor)
     _exchange_rates(actor)
+    _rules(actor)
     if not settings.get("ioss_number"):
         core_services.update_settings({"ioss_number": "IM1560000001"}, actor=actor)
     db.session.flush()

@@ -671,3 +671,7 @@ class DispatchBatch(db.Model):
     opened_by: Mapped[User | None] = relationship(foreign_keys=[opened_by_id])
     closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
     parcels: Mapped[list[Parcel]] = relationship(back_populates="batch", order_by="Parcel.id")
+
+
+# the shipping rules' tables live in their own module; imported here so the metadata has them
+from erp.shipping import routing_models  # noqa: E402,F401

@@ -54,7 +54,7 @@ from erp.shipping.models import (
     PickWaveOrder,
     ShippingService,
 )
-from erp.shipping.services import carriers
+from erp.shipping.services import carriers, routing
 from erp.shipping.services.customs import (
     CustomsContext,
     choose_customs_form,
@@ -440,15 +440,28 @@ class _Planned:
 
 def _plan_parcel(order: CustomerOrder, items: list[tuple[CustomerOrderLine, int]], *,
                  weight_g, box: Box | None, dims: tuple, service: ShippingService | None,
-                 ctx: CustomsContext, actor, at, goods_total: Decimal | None = None) -> _Planned:
+                 ctx: CustomsContext, actor, at, goods_total: Decimal | None = None,
+                 router: routing.ParcelRouter | None = None) -> _Planned:
     """Check a parcel of ``items`` (limits, customs data) and return its values, unnumbered.
 
     ``items`` may hold lines of the orders merged into ``order`` (one parcel for the group);
-    ``goods_total`` is then the group's goods, the IOSS consignment.
+    ``goods_total`` is then the group's goods, the IOSS consignment. Without a ``service``
+    chosen by the packer, the shipping rules (``router``) choose one with the parcel's weight
+    and box; the goods are checked against the service either way.
     """
     weight = _whole(weight_g, field="weight_g", maximum=MAX_WEIGHT_G)
     length, width, height = _dimensions(box, *dims)
+    routed = None
+    if service is None and router is not None:
+        routed = router.route(order, [(line.sku_id, qty, line.unit_price) for line, qty in items],
+                              weight_g=weight, dims=(length, width, height))
+        if routed is not None:
+            service = routed.service
     service = service or carriers.service_for_order(order)
+    if router is not None:
+        refusal = router.goods_refusal(service, [(line.sku_id, qty) for line, qty in items])
+        if refusal:
+            raise ShippingError(refusal, field="service")
     carriers.check_parcel_limits(service, weight_g=weight, length_mm=length, width_mm=width,
                                  height_mm=height)
     if service.requires_phone and not (order.phone or "").strip():
@@ -470,8 +483,9 @@ def _plan_parcel(order: CustomerOrder, items: list[tuple[CustomerOrderLine, int]
                                 order.currency, ctx.on, ctx=ctx),
         "dutiable": is_dutiable(order.country, ctx=ctx),
         "packed_by_id": getattr(actor, "id", None), "packed_at": at}
-    # "_service" and "_box" ride along for the audit event; they are no columns
-    return _Planned(order, {**values, "_service": service, "_box": box,
+    # "_service" and "_box" ride along for the audit event, "_route" for the packer; they are
+    # no columns
+    return _Planned(order, {**values, "_service": service, "_box": box, "_route": routed,
                             "_skus": {line.id: line.sku.code for line, _qty in items},
                             "_orders": sorted({line.order_id for line, _qty in items})}, lines)
 
@@ -565,12 +579,17 @@ def close_parcel(order: CustomerOrder, *, weight_g: int, box: Box | None = None,
     by_line = {line.id: line for line in _group_lines(group)}
     at = utcnow()
     ctx = CustomsContext(at.date())
+    router = routing.ParcelRouter([s.sku_id for s in scans], actor=actor,
+                                  load_rules=service is None)
     plan = _plan_parcel(order, [(by_line[s.order_line_id], s.quantity) for s in scans],
                         weight_g=weight_g, box=box, dims=(length_mm, width_mm, height_mm),
                         service=service, ctx=ctx, actor=actor, at=at,
-                        goods_total=_goods_total(group))
+                        goods_total=_goods_total(group), router=router)
     plan.open_scans = scans
+    router.finish()
     parcel = _insert([plan], actor=actor, at=at)[0]
+    route = plan.values["_route"]  # not a column: the packer's flash when it changed
+    parcel.routing_notice = route.notice if route is not None else None
     if _group_packed(group):
         mark_packed(order, actor=actor)  # the orders merged into it are packed with it
     return parcel
@@ -627,6 +646,10 @@ def pack_orders(orders: Iterable[CustomerOrder], *, box: Box | None, actor,
     services: dict[tuple, ShippingService] = {}
     weights = weights or {}
     plans: list[_Planned] = []
+    router = routing.ParcelRouter(
+        [line.sku_id for order in orders
+         for line in _group_lines([order, *groups.get(order.id, [])])],
+        actor=actor, load_rules=service is None)
     for order in orders:
         items, new = [], []
         group = [order, *groups.get(order.id, [])]
@@ -640,7 +663,7 @@ def pack_orders(orders: Iterable[CustomerOrder], *, box: Box | None, actor,
             raise ShippingError(_("Order %(order)s has nothing at the bench to pack.",
                                   order=order.number))
         chosen = service
-        if chosen is None:
+        if chosen is None and not router.active:  # else the rules choose, parcel by parcel
             key = (order.shipping_service, order.country)
             if key not in services:
                 services[key] = carriers.service_for_order(order)
@@ -648,10 +671,13 @@ def pack_orders(orders: Iterable[CustomerOrder], *, box: Box | None, actor,
         plan = _plan_parcel(order, items, weight_g=weights.get(order.id) or
                             estimated_weight_g(order, box, _group_lines(group)), box=box,
                             dims=(None, None, None), service=chosen, ctx=ctx, actor=actor,
-                            at=at, goods_total=_goods_total(group))
+                            at=at, goods_total=_goods_total(group), router=router)
         plan.new_scans, plan.open_scans = new, open_scans.get(order.id, [])
         plans.append(plan)
+    router.finish()
     parcels = _insert(plans, actor=actor, at=at)
+    for plan, parcel in zip(plans, parcels, strict=True):
+        parcel.routing = plan.values["_route"]  # not a column: ``.notice`` says what changed
     # every picked unit is now packed: an order is done when every unit of it was picked
     _mark_packed([order for order in orders
                   if all(counts[line.id].picked >= line.quantity

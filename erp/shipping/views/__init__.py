@@ -16,6 +16,7 @@ from erp.shipping.views import (  # noqa: E402,F401
     documents,
     packing,
     parcels,
+    routing,
     tracking,
     waves,
 )

@@ -234,7 +234,10 @@ def packing_close(order_id: int):
             actor=current_user)
     except DomainError as err:
         return _refused(order, err, parcel_form=form)
+    notice = getattr(parcel, "routing_notice", None)  # the shipping rules chose another service
     db.session.commit()
+    if notice:
+        flash(notice, "warning")
     names = {"parcel": parcel.number, "form": CUSTOMS_FORM_LABELS[parcel.customs_form],
              "weight": format_number(parcel.weight_g)}
     if order.state == "packed":
