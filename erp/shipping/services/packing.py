@@ -53,7 +53,7 @@ from erp.shipping.models import (
     PickWaveOrder,
     ShippingService,
 )
-from erp.shipping.services import carriers
+from erp.shipping.services import carriers, pack_checks
 from erp.shipping.services.customs import (
     CustomsContext,
     choose_customs_form,
@@ -487,6 +487,9 @@ def _insert(plans: list[_Planned], *, actor, at) -> list[Parcel]:
     audit.record_many("parcel", "parcel.packed", [
         (plan.values["id"], plan.values["number"], _packed_event(plan)) for plan in plans],
         actor=actor)
+    # packing checks (issue 18): each parcel uses up one unit of its box's stock SKU
+    pack_checks.consume_boxes([(plan.values["id"], plan.values["number"], plan.values["_box"],
+                                plan.order) for plan in plans], actor=actor)
     db.session.flush()
     loaded: dict[int, Parcel] = {}
     for chunk in _chunks([plan.values["id"] for plan in plans]):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, select, update
@@ -38,6 +38,7 @@ from erp.shipping.models import (
     PickTaskState,
     PickWave,
     PickWaveOrder,
+    WaveKind,
     WaveState,
 )
 from erp.warehouse.models import (
@@ -193,15 +194,21 @@ def packing_location() -> Location:
 # --------------------------------------------------------------------------- building
 
 
-def build_wave(filters: WaveFilters, *, actor) -> PickWave:
+def build_wave(filters: WaveFilters, *, actor,
+               kind: WaveKind | str = WaveKind.standard) -> PickWave:
     """Build a wave of the matching allocated orders; they go to picking.
 
     Each order gets a slot (1, 2, ... in the order taken); each reservation of its lines
-    becomes a pick task whose sequence is its bin's pick sequence.
+    becomes a pick task whose sequence is its bin's pick sequence. A ``single_item`` wave
+    takes only one-item orders (one line of one unit), whatever the filters say, and is
+    packed at the single-item lane.
 
     :raises ShippingError: if no order matches, or there is no packing location.
     :raises ValidationError: for bad filters.
     """
+    kind = WaveKind(kind)
+    if kind == WaveKind.single_item:
+        filters = replace(filters, single_item=True)
     filters = _clean(filters)
     location = packing_location()
     orders = wave_candidates(filters, lock=True)
@@ -209,7 +216,7 @@ def build_wave(filters: WaveFilters, *, actor) -> PickWave:
         raise ShippingError(_("No allocated order waiting for a wave matches these filters "
                               "(%(filters)s); change the filters or allocate orders first.",
                               filters=filters.describe()))
-    wave = PickWave(number=numbering.next_number("WAVE"), state=WaveState.open,
+    wave = PickWave(number=numbering.next_number("WAVE"), state=WaveState.open, kind=kind,
                     filters=filters.to_json(), packing_location_id=location.id,
                     created_by_id=getattr(actor, "id", None))
     db.session.add(wave)
@@ -233,8 +240,9 @@ def build_wave(filters: WaveFilters, *, actor) -> PickWave:
         db.session.execute(insert(PickTask.__table__), rows)
     db.session.expire(wave, ["orders", "tasks"])
     audit.record(wave, "pick_wave.created", actor=actor, changes={
-        "filters": json.loads(wave.filters), "orders": len(orders), "tasks": len(rows),
-        "units": sum(r["quantity"] for r in rows), "packing_location": location.code})
+        "filters": json.loads(wave.filters), "kind": kind.value, "orders": len(orders),
+        "tasks": len(rows), "units": sum(r["quantity"] for r in rows),
+        "packing_location": location.code})
     return wave
 
 
