@@ -182,9 +182,11 @@ def test_a_station_without_the_setting_leaves_the_close_to_the_packer(lane_floor
 
     assert lane.close_if_complete(order, station=station, actor=floor.packer) is None
     lane.set_close_on_last_item(station, True, actor=None)
+    db.session.commit()
     with pytest.raises(pack_checks.WeightMismatch):
         lane.close_if_complete(order, station=station, box_code="M", weight_g=900,
                                actor=floor.packer)
+    db.session.rollback()
     parcel = lane.close_if_complete(order, station=station, box_code="m", weight_g=340,
                                     actor=floor.packer)
     assert parcel.box.code == "M"
@@ -196,10 +198,13 @@ def test_closing_at_the_bench_checks_the_weight(lane_floor):
     order = floor.picked([(floor.mug, 1)])
     packing.scan_item(order, "MUG-WHT", actor=floor.packer)
     box_m = floor.setup["boxes"][1]
+    db.session.commit()
 
     with pytest.raises(pack_checks.WeightMismatch, match="differs by -300 g from the expected "
                                                          "500 g"):
         lane.close_checked(order, weight_g=200, box=box_m, actor=floor.packer)
+    db.session.rollback()
+    assert order.state == OrderState.picking
     parcel = lane.close_checked(order, weight_g=200, box=box_m, override=True,
                                 actor=floor.packer)
     assert parcel.weight_g == 200

@@ -221,11 +221,14 @@ def close_checked(order: CustomerOrder, *, weight_g: int, box: Box | None = None
     :raises WeightMismatch: when the weight is outside the tolerance and not ``override``.
     """
     lock(order)
-    check = pack_checks.weigh(scanned_weight_g(order, box), weight_g)
-    pack_checks.check_weight(order, check, override=override, actor=actor)
-    return packing.close_parcel(order, weight_g=weight_g, box=box, length_mm=length_mm,
-                                width_mm=width_mm, height_mm=height_mm, service=service,
-                                actor=actor)
+    expected = scanned_weight_g(order, box)
+    # the parcel's own checks (limits, customs) speak first; a refusal here rolls it back
+    parcel = packing.close_parcel(order, weight_g=weight_g, box=box, length_mm=length_mm,
+                                  width_mm=width_mm, height_mm=height_mm, service=service,
+                                  actor=actor)
+    pack_checks.check_weight(order, pack_checks.weigh(expected, parcel.weight_g),
+                             override=override, actor=actor)
+    return parcel
 
 
 def _bench_box(order: CustomerOrder, box_code: str | None) -> Box | None:
