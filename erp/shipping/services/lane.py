@@ -126,6 +126,19 @@ def set_sku_packing(sku: Sku, box: Box, *, packed_weight_g: int | None = None,
     return row
 
 
+def set_box_sku(box: Box, sku: Sku | None, *, actor) -> Box:
+    """Name the stock SKU a box is (each closed parcel in it uses up one unit), or none."""
+    new = sku.id if sku is not None else None
+    if box.sku_id != new:
+        before = box.sku.code if box.sku is not None else None
+        box.sku_id = new
+        db.session.flush()
+        db.session.expire(box, ["sku"])
+        audit.record(box, "box.updated", actor=actor,
+                     changes={"sku": [before, sku.code if sku is not None else None]})
+    return box
+
+
 def default_packing(sku: Sku) -> tuple[Box, int]:
     """Return the SKU's default box and the weight of it packed alone.
 
@@ -274,5 +287,5 @@ def close_if_complete(order: CustomerOrder, *, station: PackingStation | None,
 
 
 __all__ = ["active_stations", "close_checked", "close_if_complete", "create_station",
-           "default_packing", "lane_scan", "lane_waiting", "scanned_weight_g",
+           "default_packing", "lane_scan", "lane_waiting", "scanned_weight_g", "set_box_sku",
            "set_close_on_last_item", "set_sku_packing"]
