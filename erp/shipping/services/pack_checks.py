@@ -8,9 +8,10 @@ override, which is audited (``customer_order.weight_override``).
 
 **Boxes.** A box (or mailer) may name its stock SKU (``Box.sku_id``). Each closed parcel
 consumes one unit of it through the ledger: a ``ship`` move (the carton leaves with the parcel)
-from a bin of the order's warehouse to the customer, referencing the parcel, taken from a
-packing location first, then from any other bin with free stock. So the box SKU's stock goes
-down as parcels close, and replenishment (reorder point and quantity on the box SKU) buys more.
+from a bin of the packing station's warehouse (else the order's) to the customer, referencing
+the parcel, taken from a packing location first, then from a storage bin with free stock and no
+open count (:mod:`erp.warehouse.services.supplies`). So the box SKU's stock goes down as parcels
+close, and replenishment (reorder point and quantity on the box SKU) buys more.
 
 When no bin of the warehouse has a free unit of the box SKU, the parcel still closes: the
 packer is holding the carton, the count is what is wrong. The ledger never goes negative, so
@@ -26,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import case, select
+from sqlalchemy import select
 
 from erp.core import audit
 from erp.core import settings as core_settings
@@ -35,8 +36,15 @@ from erp.extensions import db
 from erp.orders.models import CustomerOrder
 from erp.shipping.errors import ShippingError
 from erp.shipping.models import Box
-from erp.warehouse.models import Location, LocationKind, MoveKind, StockLevel
-from erp.warehouse.services import MoveSpec, lock_levels, post_moves, virtual_location
+from erp.warehouse.models import Location, LocationKind, MoveKind
+from erp.warehouse.services import (
+    MoveSpec,
+    lock_levels,
+    post_moves,
+    supply_bins,
+    take_supply,
+    virtual_location,
+)
 
 #: the ``ref_type`` of the box moves
 PARCEL_REF = "parcel"
@@ -111,41 +119,74 @@ def check_weight(order: CustomerOrder, check: WeightCheck, *, override: bool, ac
 
 
 def _default_warehouse_id() -> int | None:
-    return db.session.scalar(select(Location.warehouse_id).where(
-        Location.kind == LocationKind.packing, Location.active.is_(True))
-        .order_by(Location.id).limit(1))
+    return db.session.scalar(DEFAULT_WAREHOUSE)
+
+
+#: the warehouse of the first active packing location: where an order naming none is packed
+DEFAULT_WAREHOUSE = (select(Location.warehouse_id).where(
+    Location.kind == LocationKind.packing, Location.active.is_(True))
+    .order_by(Location.id).limit(1))
+
+
+def _note(box_code: str, number: str) -> str:
+    return f"box {box_code} for parcel {number}"
+
+
+def consume_box(parcel_id: int, number: str, *, box_code: str, sku_id: int,
+                warehouse_id: int | None, actor, customer_id: int | None = None) -> bool:
+    """Take one unit of a box's stock SKU for a parcel, or record a shortfall; say if it moved.
+
+    The one-parcel form of :func:`consume_boxes` (the bench, the single-item lane):
+    :func:`~erp.warehouse.services.take_supply`, three statements. ``customer_id`` is the
+    customer location's id when the caller read it already.
+    """
+    move = None
+    if warehouse_id is not None:
+        if customer_id is None:
+            customer_id = virtual_location(LocationKind.customer).id
+        move = take_supply(sku_id, warehouse_id, to_location_id=customer_id,
+                           ref_type=PARCEL_REF, ref_id=parcel_id, note=_note(box_code, number),
+                           actor=actor)
+    if move is None:
+        audit.record_many("parcel", "parcel.box_shortfall", [(parcel_id, number, {
+            "box": box_code, "sku_id": sku_id, "warehouse_id": warehouse_id})], actor=actor)
+    return move is not None
 
 
 def consume_boxes(closed: Sequence[tuple[int, str, Box | None, CustomerOrder]], *,
-                  actor) -> int:
+                  actor, warehouse_id: int | None = None) -> int:
     """Take one unit of each closed parcel's box SKU out of stock; return the units moved.
 
     ``closed`` holds ``(parcel id, parcel number, box, order)``. Parcels without a box, or
-    whose box names no SKU, use nothing. Units are taken from the order's warehouse (the first
-    packing location's when the order names none), packing locations first; a parcel for which
-    no unit is free is recorded as a shortfall (see the module's docstring).
+    whose box names no SKU, use nothing. Units are taken from ``warehouse_id`` (the packing
+    station's warehouse) when given, else from the order's warehouse (the first packing
+    location's when the order names none): from its packing locations first, then its storage
+    bins (:mod:`erp.warehouse.services.supplies`). A parcel for which no unit is free is
+    recorded as a shortfall (see the module's docstring).
     """
     wanted = [(pid, number, box, order) for pid, number, box, order in closed
               if box is not None and box.sku_id is not None]
     if not wanted:
         return 0
     default_wh = None
-    need: dict[tuple[int, int], list[tuple[int, str, Box]]] = defaultdict(list)
+
+    def warehouse_of(order) -> int | None:
+        nonlocal default_wh
+        if warehouse_id is not None:
+            return warehouse_id
+        if order.warehouse_id is not None:
+            return order.warehouse_id
+        default_wh = default_wh or _default_warehouse_id()
+        return default_wh
+
+    if len(wanted) == 1:
+        pid, number, box, order = wanted[0]
+        return int(consume_box(pid, number, box_code=box.code, sku_id=box.sku_id,
+                               warehouse_id=warehouse_of(order), actor=actor))
+    need: dict[tuple[int, int | None], list[tuple[int, str, Box]]] = defaultdict(list)
     for pid, number, box, order in wanted:
-        wh = order.warehouse_id
-        if wh is None:
-            default_wh = default_wh or _default_warehouse_id()
-            wh = default_wh
-        need[(box.sku_id, wh)].append((pid, number, box))
-    sku_ids = sorted({k[0] for k in need})
-    wh_ids = sorted({k[1] for k in need if k[1] is not None})
-    packing_first = case((Location.kind == LocationKind.packing, 0), else_=1)
-    candidates = db.session.execute(
-        select(StockLevel.sku_id, StockLevel.location_id, Location.warehouse_id)
-        .join(Location, Location.id == StockLevel.location_id)
-        .where(StockLevel.sku_id.in_(sku_ids), Location.warehouse_id.in_(wh_ids),
-               Location.active.is_(True), StockLevel.on_hand > StockLevel.reserved)
-        .order_by(StockLevel.sku_id, packing_first, Location.id)).all() if wh_ids else []
+        need[(box.sku_id, warehouse_of(order))].append((pid, number, box))
+    candidates = supply_bins({k[0] for k in need}, {k[1] for k in need if k[1] is not None})
     levels = lock_levels([(r.sku_id, r.location_id) for r in candidates])  # read under lock
     free: dict[tuple[int, int], list[list]] = defaultdict(list)
     for r in candidates:
@@ -166,8 +207,7 @@ def consume_boxes(closed: Sequence[tuple[int, str, Box | None, CustomerOrder]], 
                 continue
             bins[0][1] -= 1
             specs.append(MoveSpec(sku_id, bins[0][0], customer.id, 1, MoveKind.ship,
-                                  ref_type=PARCEL_REF, ref_id=pid,
-                                  note=f"box {box.code} for parcel {number}"))
+                                  ref_type=PARCEL_REF, ref_id=pid, note=_note(box.code, number)))
     if specs:
         post_moves(specs, actor=actor)
     if short:
@@ -175,5 +215,5 @@ def consume_boxes(closed: Sequence[tuple[int, str, Box | None, CustomerOrder]], 
     return len(specs)
 
 
-__all__ = ["PARCEL_REF", "WeightCheck", "WeightMismatch", "check_weight", "consume_boxes",
-           "expected_weight_g", "tolerance", "weigh"]
+__all__ = ["DEFAULT_WAREHOUSE", "PARCEL_REF", "WeightCheck", "WeightMismatch", "check_weight",
+           "consume_box", "consume_boxes", "expected_weight_g", "tolerance", "weigh"]

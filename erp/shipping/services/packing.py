@@ -368,7 +368,7 @@ def _dimensions(box: Box | None, length_mm, width_mm, height_mm) -> tuple[int, i
     return box.length_mm, box.width_mm, box.height_mm
 
 
-def _draw_numbers(count: int, *, on: date) -> list[str]:
+def draw_parcel_numbers(count: int, *, on: date) -> list[str]:
     """Draw ``count`` consecutive parcel numbers ``PCL-YYYY-NNNNNN`` in two statements."""
     if count <= 0:
         return []
@@ -404,10 +404,14 @@ class _Planned:
     open_scans: list[PackScan] = field(default_factory=list)
 
 
-def _plan_parcel(order: CustomerOrder, items: list[tuple[CustomerOrderLine, int]], *,
+def plan_parcel(order: CustomerOrder, items: list[tuple[CustomerOrderLine, int]], *,
                  weight_g, box: Box | None, dims: tuple, service: ShippingService | None,
                  ctx: CustomsContext, actor, at) -> _Planned:
-    """Check a parcel of ``items`` (limits, customs data) and return its values, unnumbered."""
+    """Check a parcel of ``items`` (limits, customs data) and return its values, unnumbered.
+
+    Reads only attributes: the single-item lane passes the order, its line and SKU as rows
+    read in one statement (:mod:`erp.shipping.services.lane_pack`), so both pack alike.
+    """
     weight = _whole(weight_g, field="weight_g", maximum=MAX_WEIGHT_G)
     length, width, height = _dimensions(box, *dims)
     service = service or carriers.service_for_order(order)
@@ -435,7 +439,8 @@ def _plan_parcel(order: CustomerOrder, items: list[tuple[CustomerOrderLine, int]
     return _Planned(order, {**values, "_service": service, "_box": box}, lines)
 
 
-def _packed_event(plan: _Planned) -> dict:
+def packed_event(plan: _Planned) -> dict:
+    """Return the changes of a parcel's ``parcel.packed`` event (numbered and sequenced)."""
     v = plan.values
     skus = {line.id: line.sku.code for line in plan.order.lines}
     return {"state": [None, ParcelState.packed.value], "order": plan.order.number,
@@ -456,7 +461,7 @@ def _insert(plans: list[_Planned], *, actor, at) -> list[Parcel]:
     """
     day = at.date()
     sequences = _next_sequences([plan.order.id for plan in plans])
-    for plan, number in zip(plans, _draw_numbers(len(plans), on=day), strict=True):
+    for plan, number in zip(plans, draw_parcel_numbers(len(plans), on=day), strict=True):
         plan.values["number"] = number
         sequences[plan.order.id] = sequences.get(plan.order.id, 0) + 1
         plan.values["sequence"] = sequences[plan.order.id]
@@ -485,7 +490,7 @@ def _insert(plans: list[_Planned], *, actor, at) -> list[Parcel]:
     if scan_rows:
         db.session.execute(insert(PackScan.__table__), scan_rows)
     audit.record_many("parcel", "parcel.packed", [
-        (plan.values["id"], plan.values["number"], _packed_event(plan)) for plan in plans],
+        (plan.values["id"], plan.values["number"], packed_event(plan)) for plan in plans],
         actor=actor)
     # packing checks (issue 18): each parcel uses up one unit of its box's stock SKU
     pack_checks.consume_boxes([(plan.values["id"], plan.values["number"], plan.values["_box"],
@@ -522,7 +527,7 @@ def close_parcel(order: CustomerOrder, *, weight_g: int, box: Box | None = None,
     by_line = {line.id: line for line in order.lines}
     at = utcnow()
     ctx = CustomsContext(at.date())
-    plan = _plan_parcel(order, [(by_line[s.order_line_id], s.quantity) for s in scans],
+    plan = plan_parcel(order, [(by_line[s.order_line_id], s.quantity) for s in scans],
                         weight_g=weight_g, box=box, dims=(length_mm, width_mm, height_mm),
                         service=service, ctx=ctx, actor=actor, at=at)
     plan.open_scans = scans
@@ -592,7 +597,7 @@ def pack_orders(orders: Iterable[CustomerOrder], *, box: Box | None, actor,
             if key not in services:
                 services[key] = carriers.service_for_order(order)
             chosen = services[key]
-        plan = _plan_parcel(order, items, weight_g=weights.get(order.id) or
+        plan = plan_parcel(order, items, weight_g=weights.get(order.id) or
                             estimated_weight_g(order, box), box=box, dims=(None, None, None),
                             service=chosen, ctx=ctx, actor=actor, at=at)
         plan.new_scans, plan.open_scans = new, open_scans.get(order.id, [])
