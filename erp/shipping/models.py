@@ -444,6 +444,8 @@ class PickTask(db.Model):
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("picked_qty >= 0 AND picked_qty <= quantity", name="picked_within"),
         Index("ix_pick_task_wave_sequence", "wave_id", "sequence"),
+        # the single-item lane: a wave's tasks of the SKU scanned (issue 18)
+        Index("ix_pick_task_wave_sku", "wave_id", "sku_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -94,8 +94,9 @@ def create_station(*, code: str, name: str, warehouse: Warehouse,
 
 
 def set_close_on_last_item(station: PackingStation, value: bool, *, actor) -> PackingStation:
-    """Turn the station's "close on the last item" setting on or off (audited)."""
+    """Turn the station's "close on the last item" setting on or off (audited once)."""
     value = bool(value)
+    lock(station)  # read under the lock: two people setting it at once audit one change
     if station.close_on_last_item != value:
         audit.record(station, "packing_station.updated", actor=actor,
                      changes={"close_on_last_item": [station.close_on_last_item, value]})

@@ -87,15 +87,22 @@ def _read_statement():
     sku_id = (select(Sku.id).where(or_(code_match, Sku.barcode == bindparam("code")))
               .order_by(case((code_match, 0), else_=1)).limit(1)  # the code wins, as find_sku
               .scalar_subquery())
-    picked = exists(select(PickTask.id).where(PickTask.order_line_id == L.id,
-                                              PickTask.picked_qty > 0))
+    any_task = aliased(PickTask)  # of any wave, as lane._oldest_order asks
+    picked = exists(select(any_task.id).where(any_task.order_line_id == L.id,
+                                              any_task.picked_qty > 0))
     # the oldest picked, unpacked order of the wave for the SKU, locked: lane._oldest_order's
+    # orders, reached through the wave's pick tasks of the SKU (index wave_id, sku_id: the
+    # wave's thousand orders are not each looked at; each order of a wave has its tasks there)
     candidate = (
         select(O.id.label("order_id"), L.id.label("line_id"))
-        .join(PickWaveOrder, PickWaveOrder.order_id == O.id)
-        .join(L, L.order_id == O.id)
-        .where(PickWaveOrder.wave_id == bindparam("wave_id"), L.sku_id == sku_id,
-               O.state == OrderState.picking, picked)
+        .select_from(PickTask)
+        .join(O, O.id == PickTask.order_id)
+        .join(L, L.id == PickTask.order_line_id)
+        .where(PickTask.wave_id == bindparam("wave_id"), PickTask.sku_id == sku_id,
+               L.sku_id == sku_id, O.state == OrderState.picking, picked,
+               exists(select(PickWaveOrder.id).where(
+                   PickWaveOrder.wave_id == bindparam("wave_id"),
+                   PickWaveOrder.order_id == O.id)))
         .order_by(O.placed_at, O.id).limit(1)
         .with_for_update(of=O, skip_locked=True)
         .subquery("candidate"))

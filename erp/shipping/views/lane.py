@@ -171,11 +171,15 @@ def packing_station_new():
 @bp.post("/packing/stations/<int:station_id>/close-on-last-item")
 @permission_required("shipping.manage")
 def packing_station_toggle(station_id: int):
-    """Turn the station's "close on the last item" setting on or off."""
+    """Turn the station's "close on the last item" setting on or off (the value posted).
+
+    The form posts the value to set rather than "change it", so a repeat sets the same.
+    """
     station = get_or_404(PackingStation, station_id)
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for(".packing_stations"))
-    lane.set_close_on_last_item(station, not station.close_on_last_item, actor=current_user)
+    lane.set_close_on_last_item(station, request.form.get("close_on_last_item") == "1",
+                                actor=current_user)
     db.session.commit()
     if station.close_on_last_item:
         flash(_("Station %(station)s closes the parcel at the scan of the last item.",
