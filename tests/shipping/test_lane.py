@@ -209,3 +209,45 @@ def test_closing_at_the_bench_checks_the_weight(lane_floor):
                                 actor=floor.packer)
     assert parcel.weight_g == 200
     assert len(events("customer_order.weight_override")) == 1
+
+
+def test_the_new_audit_events_read_as_sentences_in_english_and_chinese(lane_floor):
+    from flask_babel import force_locale
+
+    from erp.core import audit
+
+    floor = lane_floor
+    station = lane.create_station(code="LANE-2", name="Lane 2", warehouse=floor.bench.warehouse,
+                                  close_on_last_item=True, actor=None)
+    lane.set_close_on_last_item(station, False, actor=None)
+    wave, (order,) = floor.lane_wave(([(floor.tee, 1)], at(9)))
+    lane.lane_scan(wave, "TEE-BLK-M", weight_g=500, override=True, actor=floor.packer)
+    pack_checks.consume_box(1, "PCL-X", box_code="S", sku_id=floor.mug.id,
+                            warehouse_id=None, actor=None)  # nowhere to take it: a shortfall
+    db.session.commit()
+
+    def said(action, lang):
+        [event] = events(action)
+        with force_locale(lang):
+            return audit.describe(event)
+
+    warehouse = floor.bench.warehouse.code
+    assert said("packing_station.created", "en") == (
+        f'Packing station LANE-2 "Lane 2" created in warehouse {warehouse}; it closes the '
+        "parcel and prints the label at the scan of an order's last item.")
+    assert said("packing_station.updated", "en") == (
+        "Packing station LANE-2 no longer closes the parcel at the scan of the last item: the "
+        "packer closes it.")
+    assert said("sku.packing_set", "en") == (
+        "SKU TEE-BLK-M packs alone (single-item lane) in box S, packed weight its own weight "
+        "plus the box's tare.")
+    assert said("customer_order.weight_override", "en") == (
+        f"Order {order.number}: a weight of 500 g confirmed at packing, 280 g off the expected "
+        "220 g (30 g allowed).")
+    assert said("parcel.box_shortfall", "en") == (
+        "Parcel PCL-X closed in box S, but no MUG-WHT was in stock in warehouse — to take: "
+        "count the boxes and correct the stock.")
+    assert said("packing_station.updated", "zh_Hans_CN") == (
+        "打包台 LANE-2 扫描最后一件商品时不再自动封箱：由打包员封箱。")
+    assert said("customer_order.weight_override", "zh_Hans_CN").startswith(
+        f"订单 {order.number}：打包时确认称重 500 g")
