@@ -69,7 +69,7 @@ def load_demo() -> None:
     except DomainError:
         return
     lane.create_station(code="PACK-1", name="Packing bench 1", warehouse=warehouse, actor=actor)
-    lane.create_station(code="LANE-1", name="Single-item lane", warehouse=warehouse,
+    lane.create_station(code="LANE-1", name="Lane bench 1", warehouse=warehouse,
                         close_on_last_item=True, actor=actor)
     _box_skus(actor)
     units = (select(CustomerOrderLine.order_id).group_by(CustomerOrderLine.order_id)

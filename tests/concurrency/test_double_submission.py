@@ -74,8 +74,10 @@ def test_a_refund_double_clicked_is_made_once_and_shows_no_error(
 
 
 def test_a_lane_scan_sent_eight_times_at_once_packs_one_order(request, live, staff):
-    """A scanner repeating one scan (the same rendered form, 8 times at once): one order packed,
-    into one parcel with one label and one mailer; the second order still waits."""
+    """A scanner repeating one scan (one rendered form, 8 times at once) packs one order.
+
+    One parcel with one label and one mailer; the second order still waits.
+    """
     ln = lane_wave(request.getfixturevalue)
     [packer] = staff("warehouse", 1)
     path = f"/shipping/waves/{ln.wave.id}/lane"

@@ -251,3 +251,88 @@ def test_the_new_audit_events_read_as_sentences_in_english_and_chinese(lane_floo
         "打包台 LANE-2 扫描最后一件商品时不再自动封箱：由打包员封箱。")
     assert said("customer_order.weight_override", "zh_Hans_CN").startswith(
         f"订单 {order.number}：打包时确认称重 500 g")
+
+
+def test_a_station_takes_its_boxes_from_its_own_warehouse(lane_floor, create_sku,
+                                                          receive_stock):
+    from erp.warehouse import services as warehouse_services
+
+    floor = lane_floor
+    other = warehouse_services.create_warehouse(code="WH2", name="Second", country="CN",
+                                                actor=None)
+    bench2 = warehouse_services.create_location(other, code="PACK-02", kind="packing",
+                                                actor=None)
+    shelf2 = warehouse_services.create_location(other, code="S-01", kind="storage",
+                                                pick_sequence=10, actor=None)
+    dock2 = warehouse_services.create_location(other, code="RCV-01", kind="receiving",
+                                               actor=None)
+    mailer = create_sku("BOX-S", weight_g=40)
+    floor.box_s.sku_id = mailer.id
+    for where, qty in ((floor.bench, 5), (bench2, 1), (shelf2, 1), (dock2, 5)):
+        receive_stock(mailer, where, qty)
+    station = lane.create_station(code="PACK-9", name="Bench in WH2", warehouse=other,
+                                  actor=None)
+    db.session.commit()
+    wave, orders = floor.lane_wave(*[([(floor.tee, 1)], at(h)) for h in (9, 10, 11)])
+    order = floor.picked([(floor.mug, 1)])
+    packing.scan_item(order, "MUG-WHT", actor=floor.packer)
+
+    lean = lane.lane_scan(wave, "TEE-BLK-M", station=station, actor=floor.packer)
+    again = lane.lane_scan(wave, "TEE-BLK-M", station=station, actor=floor.packer)
+    bench = lane.close_checked(order, weight_g=390, box=floor.box_s, station=station,
+                               actor=floor.packer)  # the packing station's close
+    home = lane.lane_scan(wave, "TEE-BLK-M", actor=floor.packer)  # no station: the order's
+    db.session.commit()
+
+    def taken_from(parcel):
+        return db.session.scalar(select(StockMove.from_location_id).where(
+            StockMove.ref_type == "parcel", StockMove.ref_id == parcel.id))
+
+    assert taken_from(lean) == bench2.id  # the station's packing location first
+    assert taken_from(again) == shelf2.id  # then its storage, never its receiving dock
+    assert taken_from(bench) is None  # nothing free left in WH2 but the dock: a shortfall
+    [short] = events("parcel.box_shortfall")
+    assert (short.entity_id, short.changes["warehouse_id"]) == (str(bench.id), other.id)
+    assert taken_from(home) == floor.bench.id
+    assert ledger_problems(db.session) == []
+
+
+def test_a_bin_a_count_freezes_gives_no_box(lane_floor, create_sku, receive_stock):
+    from erp.warehouse import services as warehouse_services
+
+    floor = lane_floor
+    mailer = create_sku("BOX-S", weight_g=40)
+    floor.box_s.sku_id = mailer.id
+    receive_stock(mailer, floor.bench, 2)
+    receive_stock(mailer, floor.a01, 2)
+    warehouse_services.open_cycle_count(floor.bench.warehouse, location_ids=[floor.bench.id],
+                                        sku_ids=[mailer.id], actor=None)
+    db.session.commit()
+    wave, _ = floor.lane_wave(([(floor.tee, 1)], at(9)))
+
+    parcel = lane.lane_scan(wave, "TEE-BLK-M", actor=floor.packer)
+    db.session.commit()
+
+    move = db.session.scalar(select(StockMove).where(StockMove.ref_id == parcel.id,
+                                                     StockMove.ref_type == "parcel"))
+    assert move.from_location_id == floor.a01.id  # the counted bench is left alone
+
+
+def test_packing_many_orders_takes_their_boxes_alike(lane_floor, create_sku, receive_stock):
+    floor = lane_floor
+    mailer = create_sku("BOX-S", weight_g=40)
+    floor.box_s.sku_id = mailer.id
+    receive_stock(mailer, floor.bench, 1)
+    receive_stock(mailer, floor.a01, 1)
+    db.session.commit()
+    orders = [floor.picked([(floor.tee, 1)]) for _ in range(3)]
+
+    made = packing.pack_orders(orders, box=floor.box_s, actor=floor.packer)
+    db.session.commit()
+
+    moves = dict(db.session.execute(select(StockMove.ref_id, StockMove.from_location_id).where(
+        StockMove.ref_type == "parcel")).all())
+    assert moves == {made[0].id: floor.bench.id, made[1].id: floor.a01.id}
+    [short] = events("parcel.box_shortfall")
+    assert short.entity_id == str(made[2].id)
+    assert ledger_problems(db.session) == []

@@ -133,7 +133,8 @@ def test_the_lean_path_writes_what_pack_order_and_labelling_write(twins, values)
     db.session.commit()
 
     assert lean.order_id == first.id
-    assert lean.state == ParcelState.labelled and lean.tracking_number
+    assert lean.state == ParcelState.labelled
+    assert lean.tracking_number
     got, want = _records(lean.id), _records(normal.id)
     assert got == want
     assert got["move"]["quantity"] == 1

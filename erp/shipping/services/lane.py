@@ -19,6 +19,7 @@ candidate order is locked with ``SKIP LOCKED`` on PostgreSQL (SQLite serialises 
 ``close_on_last_item`` closes an order's parcel at the scan of its last item
 (:func:`close_if_complete`) and labels it, with the box typed or scanned at the bench (or the
 SKU's default box when the order holds one SKU) and the weight typed (or the expected weight).
+A parcel closed at a station (the lane's too) takes its box from the station's warehouse.
 """
 
 from __future__ import annotations
@@ -183,13 +184,18 @@ def lane_waiting(wave: PickWave) -> int:
                CustomerOrder.state == OrderState.picking)) or 0
 
 
+def _warehouse_of(station: PackingStation | None) -> int | None:
+    return station.warehouse_id if station is not None else None
+
+
 def lane_scan(wave: PickWave, code: str, *, actor, weight_g: int | None = None,
-              override: bool = False) -> Parcel:
+              override: bool = False, station: PackingStation | None = None) -> Parcel:
     """Pack and label the wave's oldest waiting order for the scanned item; return the parcel.
 
     ``weight_g`` is the scale's weight (checked against the expected weight; ``override``
     confirms a difference above the tolerance, audited); without it the SKU's default packed
-    weight is used.
+    weight is used. The box is taken out of stock in the ``station``'s warehouse when the
+    packer chose a station, else in the order's.
 
     :raises ShippingError: for a wave that is not single-item, an unknown SKU, a SKU no order
         of the wave waits for, a SKU without a default box, a weight outside the tolerance, or
@@ -199,7 +205,7 @@ def lane_scan(wave: PickWave, code: str, *, actor, weight_g: int | None = None,
         raise ShippingError(_("Wave %(wave)s is not a single-item wave: pack its orders at the "
                               "packing station.", wave=wave.number))
     parcel = lane_pack.pack_and_label(wave.id, code, actor=actor, weight_g=weight_g,
-                                      override=override)
+                                      override=override, warehouse_id=_warehouse_of(station))
     if parcel is not None:
         return parcel
     # the rare case, or a refusal to explain: the normal way (the order found is still locked)
@@ -218,7 +224,8 @@ def lane_scan(wave: PickWave, code: str, *, actor, weight_g: int | None = None,
         check = pack_checks.weigh(pack_checks.expected_weight_g([(sku, 1)], box), weight_g)
         pack_checks.check_weight(order, check, override=override, actor=actor)
         weight = weight_g
-    parcel = packing.pack_order(order, weight_g=weight, box=box, actor=actor)
+    parcel = packing.pack_order(order, weight_g=weight, box=box, actor=actor,
+                                box_warehouse_id=_warehouse_of(station))
     parcels.label_parcels([parcel], actor=actor)
     return parcel
 
@@ -236,8 +243,11 @@ def scanned_weight_g(order: CustomerOrder, box: Box | None) -> int:
 def close_checked(order: CustomerOrder, *, weight_g: int, box: Box | None = None,
                   length_mm: int | None = None, width_mm: int | None = None,
                   height_mm: int | None = None, service: ShippingService | None = None,
-                  override: bool = False, actor) -> Parcel:
+                  override: bool = False, station: PackingStation | None = None,
+                  actor) -> Parcel:
     """Close the scanned units into a parcel (:func:`packing.close_parcel`), weight checked.
+
+    The box is taken out of stock in the ``station``'s warehouse (else the order's).
 
     :raises WeightMismatch: when the weight is outside the tolerance and not ``override``.
     """
@@ -246,7 +256,7 @@ def close_checked(order: CustomerOrder, *, weight_g: int, box: Box | None = None
     # the parcel's own checks (limits, customs) speak first; a refusal here rolls it back
     parcel = packing.close_parcel(order, weight_g=weight_g, box=box, length_mm=length_mm,
                                   width_mm=width_mm, height_mm=height_mm, service=service,
-                                  actor=actor)
+                                  actor=actor, box_warehouse_id=_warehouse_of(station))
     pack_checks.check_weight(order, pack_checks.weigh(expected, parcel.weight_g),
                              override=override, actor=actor)
     return parcel
@@ -289,7 +299,7 @@ def close_if_complete(order: CustomerOrder, *, station: PackingStation | None,
         return None
     expected = scanned_weight_g(order, box)
     parcel = close_checked(order, weight_g=weight_g or max(expected, 1), box=box,
-                           override=override, actor=actor)
+                           override=override, station=station, actor=actor)
     parcels.label_parcels([parcel], actor=actor)
     return parcel
 

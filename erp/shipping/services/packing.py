@@ -453,7 +453,8 @@ def packed_event(plan: _Planned) -> dict:
             "contents": {skus[ln["order_line_id"]]: ln["quantity"] for ln in plan.lines}}
 
 
-def _insert(plans: list[_Planned], *, actor, at) -> list[Parcel]:
+def _insert(plans: list[_Planned], *, actor, at,
+            box_warehouse_id: int | None = None) -> list[Parcel]:
     """Number, insert and audit the planned parcels; return them loaded, in plan order.
 
     Core statements (one executemany each for parcels, lines and scans), then one query that
@@ -494,7 +495,8 @@ def _insert(plans: list[_Planned], *, actor, at) -> list[Parcel]:
         actor=actor)
     # packing checks (issue 18): each parcel uses up one unit of its box's stock SKU
     pack_checks.consume_boxes([(plan.values["id"], plan.values["number"], plan.values["_box"],
-                                plan.order) for plan in plans], actor=actor)
+                                plan.order) for plan in plans], actor=actor,
+                              warehouse_id=box_warehouse_id)
     db.session.flush()
     loaded: dict[int, Parcel] = {}
     for chunk in _chunks([plan.values["id"] for plan in plans]):
@@ -507,12 +509,13 @@ def _insert(plans: list[_Planned], *, actor, at) -> list[Parcel]:
 def close_parcel(order: CustomerOrder, *, weight_g: int, box: Box | None = None,
                  length_mm: int | None = None, width_mm: int | None = None,
                  height_mm: int | None = None, service: ShippingService | None = None,
-                 actor) -> Parcel:
+                 actor, box_warehouse_id: int | None = None) -> Parcel:
     """Close the order's scanned, unassigned units into a parcel and return it.
 
     Dimensions come from ``box`` unless all three are given. The service is the one the order
     asks for unless given. When every unit of the order is then in a parcel, the order is
-    packed.
+    packed. The box is taken out of stock in ``box_warehouse_id`` (the packing station's
+    warehouse), else in the order's (:func:`pack_checks.consume_boxes`).
 
     :raises ShippingError: if nothing is scanned, a limit of the service is broken (naming it),
         the catalog lacks customs data for a SKU, an exchange rate is missing, or the order may
@@ -531,7 +534,7 @@ def close_parcel(order: CustomerOrder, *, weight_g: int, box: Box | None = None,
                         weight_g=weight_g, box=box, dims=(length_mm, width_mm, height_mm),
                         service=service, ctx=ctx, actor=actor, at=at)
     plan.open_scans = scans
-    parcel = _insert([plan], actor=actor, at=at)[0]
+    parcel = _insert([plan], actor=actor, at=at, box_warehouse_id=box_warehouse_id)[0]
     if _fully_packed(order, line_counts([order.id])):
         mark_packed(order, actor=actor)
     return parcel
@@ -545,12 +548,14 @@ def estimated_weight_g(order: CustomerOrder, box: Box | None) -> int:
 
 def pack_orders(orders: Iterable[CustomerOrder], *, box: Box | None, actor,
                 weights: Mapping[int, int] | None = None,
-                service: ShippingService | None = None) -> list[Parcel]:
+                service: ShippingService | None = None,
+                box_warehouse_id: int | None = None) -> list[Parcel]:
     """Pack each order's picked, unpacked units into one parcel (scan everything and close).
 
     ``weights`` maps order ids to the weighed grams; an order without one gets
     :func:`estimated_weight_g`. All or nothing: the first refusal raises before anything is
-    written. Orders whose every unit is then packed become packed.
+    written. Orders whose every unit is then packed become packed. ``box_warehouse_id`` (the
+    packing station's warehouse) is where the boxes are taken from, else each order's.
 
     :raises ShippingError: naming the order, as :func:`close_parcel` does, or when an order has
         nothing at the bench to pack.
@@ -602,7 +607,7 @@ def pack_orders(orders: Iterable[CustomerOrder], *, box: Box | None, actor,
                             service=chosen, ctx=ctx, actor=actor, at=at)
         plan.new_scans, plan.open_scans = new, open_scans.get(order.id, [])
         plans.append(plan)
-    parcels = _insert(plans, actor=actor, at=at)
+    parcels = _insert(plans, actor=actor, at=at, box_warehouse_id=box_warehouse_id)
     # every picked unit is now packed: an order is done when every unit of it was picked
     _mark_packed([order for order in orders
                   if all(counts[line.id].picked >= line.quantity for line in order.lines)],
@@ -617,7 +622,9 @@ def _mark_packed(orders: list[CustomerOrder], *, actor) -> None:
 
 
 def pack_order(order: CustomerOrder, *, weight_g: int | None, box: Box | None, actor,
-               service: ShippingService | None = None) -> Parcel:
+               service: ShippingService | None = None,
+               box_warehouse_id: int | None = None) -> Parcel:
     """Scan every picked unit of the order not yet packed and close it into one parcel."""
     weights = {order.id: weight_g} if weight_g else None
-    return pack_orders([order], box=box, actor=actor, weights=weights, service=service)[0]
+    return pack_orders([order], box=box, actor=actor, weights=weights, service=service,
+                       box_warehouse_id=box_warehouse_id)[0]

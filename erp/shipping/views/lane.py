@@ -261,7 +261,8 @@ def wave_lane_scan(wave_id: int):
         return _lane_page(wave, form=form, refusal=message or _("Scan an item."), status=422)
     try:
         parcel = lane.lane_scan(wave, form.code.data, weight_g=form.weight_g.data,
-                                override=form.confirm_weight.data, actor=current_user)
+                                override=form.confirm_weight.data, station=current_station(),
+                                actor=current_user)
     except DomainError as err:
         db.session.rollback()
         wave = get_or_404(PickWave, wave_id)

@@ -250,7 +250,7 @@ def packing_close(order_id: int):
         parcel = lane.close_checked(  # the weight checked against the expected one
             order, weight_g=form.weight_g.data, box=box, length_mm=form.length_mm.data,
             width_mm=form.width_mm.data, height_mm=form.height_mm.data, service=service,
-            override=form.confirm_weight.data, actor=current_user)
+            override=form.confirm_weight.data, station=current_station(), actor=current_user)
     except DomainError as err:
         return _refused(order, err, parcel_form=form)
     db.session.commit()

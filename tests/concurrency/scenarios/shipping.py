@@ -366,8 +366,10 @@ def lane_packed_each_once(ln: Lane, packed: int) -> None:
 
 @guarded("shipping.wave_lane_scan")
 def scan_the_same_item_at_the_lane(get) -> Scenario:
-    """8 packers scan LANE-1 at once, two orders waiting: two different orders packed, each
-    once (one parcel, one number, one mailer), the other 6 scans told none waits."""
+    """8 packers scan LANE-1 at once, two orders waiting: two different orders, each once.
+
+    One parcel, one number and one mailer each; the other 6 scans are told none waits.
+    """
     ln = lane_wave(get)
 
     def check(answers):
