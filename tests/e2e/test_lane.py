@@ -40,7 +40,7 @@ def test_the_lane_scans_only_items_and_prints_their_labels(staff, live_server):
     assert len(items) >= 2, items
     page = staff("warehouse")
     page.goto("/shipping/packing/stations")
-    page.get_by_label("Packing station").select_option(label="LANE-1 · Single-item lane")
+    page.get_by_label("Packing station").select_option(label="LANE-1 · Lane bench 1")
     page.get_by_role("button", name="Work at this station").click()
     expect(page.get_by_text("You are packing at station LANE-1.")).to_be_visible()
 
