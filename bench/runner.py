@@ -160,6 +160,7 @@ def run(names: list[str], quick: bool, before: bool = False) -> int:
         events_feed,
         suites,
         suites_jobs,
+        suites_lane,
         suites_load,
         suites_race,
         suites_reports,

@@ -47,3 +47,14 @@ def test_routing_quick_run(capsys, monkeypatch, tmp_path):
     assert (line["bench"], line["db"], line["n"]) == ("routing", "sqlite", 1000)
     assert line["seconds"] > 0
     assert 0 < line["changed"] <= 1000
+
+
+def test_single_item_lane_quick_run(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(runner, "RESULTS", tmp_path / "latest.jsonl")
+    monkeypatch.setattr(runner, "QUICK_DIVISOR", 50)  # 20 orders
+    monkeypatch.delenv("ERP_BENCH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("ERP_TEST_DATABASE_URL", raising=False)
+    assert runner.run(["single_item_lane"], quick=True) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (line["bench"], line["db"], line["n"]) == ("single_item_lane", "sqlite", 20)
+    assert line["seconds"] > 0

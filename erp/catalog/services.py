@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from erp.brands.models import Brand, SpecificationVersion
@@ -223,6 +224,23 @@ def category_customs_defaults() -> dict[int, dict[str, CustomsValue]]:
                                                   name=row.full_name))
         result[row.id] = inherited
     return result
+
+
+def inherited_customs(category_id, field: str) -> Any:
+    """Return a scalar subquery of a category's nearest default of customs ``field``.
+
+    The value :func:`category_customs_defaults` gives the category (its own, else its nearest
+    ancestor's), for ``category_id`` a value or a column: a hot path reads it along with a query
+    that runs anyway instead of every category.
+    """
+    if field not in CUSTOMS_FIELDS:
+        raise ValueError(f"{field!r} is not a customs field")
+    leaf, up = aliased(Category), aliased(Category)
+    value = getattr(up, field)
+    return (select(value).select_from(leaf)
+            .join(up, leaf.path.like(up.path + "%"))  # the path holds the ids from the root
+            .where(leaf.id == category_id, value.is_not(None), value != "")
+            .order_by(up.depth.desc()).limit(1).scalar_subquery())
 
 
 def effective_customs(sku: Sku, defaults: Mapping[int, Mapping[str, CustomsValue]] | None = None

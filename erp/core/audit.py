@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -113,20 +115,58 @@ def record_many(entity_type: str, action: str,
              "entity_id": str(ident), "entity_ref": str(ref)[:120] if ref else None,
              "action": action, "changes": jsonable(changes) if changes else None}
             for ident, ref, changes in events]
-    dialect = db.session.get_bind().dialect.name if len(rows) >= COPY_ABOVE else None
-    if dialect == "postgresql":
-        _copy(rows)
-    elif dialect == "sqlite":
-        _insert_sqlite(rows)
-    elif rows:
-        # a Core INSERT (one executemany): the ORM's per-row bookkeeping is not needed here
-        db.session.execute(AuditEvent.__table__.insert(), rows)
+    buffer = _BATCH.get()
+    if buffer is not None:
+        buffer.extend(rows)
+        return len(rows)
+    _write(rows)
     return len(rows)
 
 
-#: from this many events on, PostgreSQL takes them with COPY and SQLite with the driver's own
-#: executemany (SQLAlchemy's per-row parameter handling cost seconds on 100,000 events of a
-#: tracking file)
+#: the rows of :func:`record_many` held back by :func:`batched`, or None outside one
+_BATCH: contextvars.ContextVar[list[dict] | None] = contextvars.ContextVar("erp_audit_batch",
+                                                                           default=None)
+
+
+@contextlib.contextmanager
+def batched() -> Iterator[None]:
+    """Hold back the events :func:`record_many` adds in the block; write them in one INSERT.
+
+    For a hot path that audits several kinds of change in one short transaction (a scan at the
+    single-item lane: the parcel, its label, the order, the tracking range, the box's stock
+    move): one statement instead of one per kind. The events are written when the block ends
+    without an error, still in the current transaction; after an error they are dropped (the
+    caller rolls back). :func:`record` is not held back. Nested blocks write at the outer end.
+    """
+    if _BATCH.get() is not None:
+        yield
+        return
+    rows: list[dict] = []
+    token = _BATCH.set(rows)
+    try:
+        yield
+    finally:
+        _BATCH.reset(token)
+    _write(rows)
+
+
+def _write(rows: list[dict]) -> None:
+    """Insert audit rows in the current transaction, the cheapest way for their number."""
+    if not rows:
+        return
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql" and len(rows) >= COPY_ABOVE:
+        _copy(rows)
+    elif dialect == "sqlite":  # the driver's executemany is the cheapest at any size there
+        _insert_sqlite(rows)
+    else:
+        # a Core INSERT (one executemany): the ORM's per-row bookkeeping is not needed here
+        db.session.execute(AuditEvent.__table__.insert(), rows)
+
+
+#: from this many events on, PostgreSQL takes them with COPY (SQLAlchemy's per-row parameter
+#: handling cost seconds on 100,000 events of a tracking file); SQLite takes any number with
+#: the driver's own executemany
 COPY_ABOVE = 2000
 _COPY_COLUMNS = ("at", "actor_id", "entity_type", "entity_id", "entity_ref", "action", "changes")
 

@@ -50,6 +50,7 @@ from sqlalchemy import (
     delete,
     insert,
     select,
+    text,
     type_coerce,
     update,
 )
@@ -190,23 +191,16 @@ def register_coalesced(type_: str, build: Callable, *, interval_setting: str) ->
     COALESCED[type_] = Coalesced(type_, build, interval_setting)
 
 
-def _mark(table, rows: list[dict]):
-    """Return an INSERT of ``rows`` that keeps the existing row (and its time) on a conflict.
-
-    Not ``DO NOTHING``: the no-op update of an existing mark takes its row lock, so a
-    :func:`flush_coalesced` that would delete the mark waits for this transaction to commit
-    and builds the payload with its change. ``DO NOTHING`` takes no lock: the flush would
-    delete the mark, read the figures without the uncommitted change, and the change would
-    never be announced.
-    """
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(table).values(rows)
-    return stmt.on_conflict_do_update(index_elements=[table.c.type, table.c.ref],
-                                      set_={"since": table.c.since})
+#: the INSERT of :func:`mark_changed`: it keeps the existing row (and its time) on a conflict.
+#: Not ``DO NOTHING``: the no-op update of an existing mark takes its row lock, so a
+#: :func:`flush_coalesced` that would delete the mark waits for this transaction to commit
+#: and builds the payload with its change. ``DO NOTHING`` takes no lock: the flush would delete
+#: the mark, read the figures without the uncommitted change, and the change would never be
+#: announced. Written as text (both databases say it alike) so it is compiled once: the
+#: dialects' upsert constructs are not cached, and every stock posting marks a change.
+_MARK = text("INSERT INTO outbox_pending (type, ref, since) VALUES (:type, :ref, :since) "
+             "ON CONFLICT (type, ref) DO UPDATE SET since = outbox_pending.since"
+             ).bindparams(bindparam("since", type_=UtcDateTime()))
 
 
 def mark_changed(type_: str, refs: Iterable[Any]) -> None:
@@ -218,7 +212,7 @@ def mark_changed(type_: str, refs: Iterable[Any]) -> None:
     now = utcnow()
     rows = [{"type": type_, "ref": ref, "since": now} for ref in sorted({str(r) for r in refs})]
     if rows:
-        db.session.execute(_mark(OutboxPending.__table__, rows))
+        db.session.execute(_MARK, rows)
 
 
 def flush_coalesced(*, now: datetime | None = None, force: bool = False) -> int:
@@ -236,7 +230,7 @@ def flush_coalesced(*, now: datetime | None = None, force: bool = False) -> int:
     for spec in COALESCED.values():
         wait = timedelta(seconds=0 if force else int(settings.get(spec.interval_setting)))
         # locked: a transaction that marked one of them and has not committed yet is waited
-        # for, so the payload built below has its change (see _mark)
+        # for, so the payload built below has its change (see _MARK)
         refs = list(db.session.scalars(
             select(OutboxPending.ref).where(OutboxPending.type == spec.type,
                                             OutboxPending.since <= now - wait)

@@ -17,7 +17,7 @@ from erp.shipping.models import (
     PickTask,
     PickWave,
 )
-from erp.warehouse.models import Location
+from erp.warehouse.models import Location, Warehouse
 
 
 def _pick_task(ident) -> str | None:
@@ -43,6 +43,7 @@ audit.entity("pick_wave", _l("Pick wave"), states=WAVE_STATES)
 audit.entity("pick_task", _l("Pick task"), lookup=_pick_task)
 audit.entity("parcel", _l("Parcel"), states=PARCEL_STATES)
 audit.entity("dispatch_batch", _l("Dispatch batch"), states=DISPATCH_BATCH_STATES)
+audit.entity("packing_station", _l("Packing station"))
 audit.reference("parcel", _number(Parcel))
 audit.reference("pick_wave", _number(PickWave))
 
@@ -92,6 +93,12 @@ audit.fields({
     "parcels": _l("parcels"),
     "orders_shipped": _l("orders shipped"),
     "declared": _l("declared value"),
+    "close_on_last_item": _l("closes the parcel at the scan of the last item"),
+    "packed_weight_g": _l("packed weight (g)"),
+    "expected_g": _l("expected weight (g)"),
+    "weighed_g": _l("weighed weight (g)"),
+    "difference_g": _l("difference (g)"),
+    "allowed_g": _l("tolerance (g)"),
 })
 
 
@@ -211,7 +218,56 @@ def _range_drawn(e: audit.Event) -> str:
                     first=e["first"], last=e["last"])
 
 
+def _station_created(e: audit.Event) -> str:
+    if e.raw("close_on_last_item"):
+        return _('Packing station %(ref)s "%(name)s" created in warehouse %(warehouse)s; it '
+                 "closes the parcel and prints the label at the scan of an order's last "
+                 "item.", ref=e.ref, name=e["name"], warehouse=e["warehouse"])
+    return _('Packing station %(ref)s "%(name)s" created in warehouse %(warehouse)s.',
+             ref=e.ref, name=e["name"], warehouse=e["warehouse"])
+
+
+def _station_updated(e: audit.Event) -> str:
+    if not e.has("close_on_last_item"):
+        return audit.with_changes(_l("Packing station %(ref)s updated: %(changes)s."))(e)
+    if e.raw("close_on_last_item"):
+        return _("Packing station %(ref)s now closes the parcel and prints the label at the "
+                 "scan of an order's last item.", ref=e.ref)
+    return _("Packing station %(ref)s no longer closes the parcel at the scan of the last "
+             "item: the packer closes it.", ref=e.ref)
+
+
+def _sku_packing(e: audit.Event) -> str:
+    if e.raw("packed_weight_g"):
+        return _("SKU %(ref)s packs alone (single-item lane) in box %(box)s, packed weight "
+                 "%(weight)s g.", ref=e.ref, box=e["box"], weight=e["packed_weight_g"])
+    return _("SKU %(ref)s packs alone (single-item lane) in box %(box)s, packed weight its own "
+             "weight plus the box's tare.", ref=e.ref, box=e["box"])
+
+
+def _weight_override(e: audit.Event) -> str:
+    return _("Order %(ref)s: a weight of %(weighed)s g confirmed at packing, %(difference)s g "
+             "off the expected %(expected)s g (%(allowed)s g allowed).", ref=e.ref,
+             weighed=e["weighed_g"], difference=e["difference_g"], expected=e["expected_g"],
+             allowed=e["allowed_g"])
+
+
+def _box_shortfall(e: audit.Event) -> str:
+    sku_id, warehouse_id = e.raw("sku_id"), e.raw("warehouse_id")
+    sku = db.session.scalar(select(Sku.code).where(Sku.id == int(sku_id))) if sku_id else None
+    warehouse = db.session.scalar(select(Warehouse.code).where(
+        Warehouse.id == int(warehouse_id))) if warehouse_id else None
+    return _("Parcel %(ref)s closed in box %(box)s, but no %(sku)s was in stock in warehouse "
+             "%(warehouse)s to take: count the boxes and correct the stock.", ref=e.ref,
+             box=e["box"], sku=sku or "—", warehouse=warehouse or "—")
+
+
 audit.register_many({
+    "packing_station.created": _station_created,
+    "packing_station.updated": _station_updated,
+    "sku.packing_set": _sku_packing,
+    "customer_order.weight_override": _weight_override,
+    "parcel.box_shortfall": _box_shortfall,
     "parcel.tracking": _tracking,
     "box.created": _l("Box %(ref)s \"%(name)s\" created (%(length_mm)s × %(width_mm)s × "
                       "%(height_mm)s mm)."),

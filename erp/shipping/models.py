@@ -311,6 +311,46 @@ class Box(db.Model):
     height_mm: Mapped[int] = mapped_column(Integer)
     tare_g: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(default=True)
+    # the stock SKU of this carton or mailer: each closed parcel consumes one unit of it
+    sku_id: Mapped[int | None] = mapped_column(ForeignKey("sku.id"))
+
+    sku: Mapped[Sku | None] = relationship()
+
+
+class SkuPacking(db.Model):
+    """How a SKU packs alone (single-item lane): its default box and packed weight.
+
+    ``packed_weight_g`` empty means the SKU's weight plus the box's tare.
+    """
+
+    __tablename__ = "sku_packing"
+    __table_args__ = (
+        CheckConstraint("packed_weight_g IS NULL OR packed_weight_g > 0",
+                        name="packed_weight_positive"),
+    )
+
+    sku_id: Mapped[int] = mapped_column(ForeignKey("sku.id"), primary_key=True)
+    box_id: Mapped[int] = mapped_column(ForeignKey("box.id"))
+    packed_weight_g: Mapped[int | None] = mapped_column(Integer)
+
+    sku: Mapped[Sku] = relationship()
+    box: Mapped[Box] = relationship()
+
+
+class PackingStation(db.Model):
+    """A packing bench a packer works at (chosen at the bench, kept in the session)."""
+
+    __tablename__ = "packing_station"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouse.id"))
+    # the scan of an order's last item closes its parcel and prints the label
+    close_on_last_item: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    warehouse: Mapped[Warehouse] = relationship()
 
 
 # --- pick waves --------------------------------------------------------------------------------
@@ -332,6 +372,16 @@ WAVE_STATES = StateMachine(
 )
 
 
+class WaveKind(StrEnum):
+    """What a wave holds: any orders, or only one-item orders packed at the lane."""
+
+    standard = "standard"
+    single_item = "single_item"
+
+
+WAVE_KIND_LABELS = {WaveKind.standard: _l("standard"), WaveKind.single_item: _l("single-item")}
+
+
 class PickWave(db.Model):
     """A group of allocated orders picked together along the bins."""
 
@@ -339,6 +389,8 @@ class PickWave(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(24), unique=True)
+    kind: Mapped[WaveKind] = mapped_column(_enum(WaveKind), default=WaveKind.standard,
+                                           server_default=WaveKind.standard.value)
     state: Mapped[WaveState] = mapped_column(_enum(WaveState), default=W.open, index=True)
     filters: Mapped[str | None] = mapped_column(Text)  # JSON of the filters it was built with
     packing_location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
@@ -392,6 +444,8 @@ class PickTask(db.Model):
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("picked_qty >= 0 AND picked_qty <= quantity", name="picked_within"),
         Index("ix_pick_task_wave_sequence", "wave_id", "sequence"),
+        # the single-item lane: a wave's tasks of the SKU scanned (issue 18)
+        Index("ix_pick_task_wave_sku", "wave_id", "sku_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -13,6 +13,8 @@ from erp.core.settings import (
     SettingDef,
     _choice,
     _countries,
+    _decimal,
+    _int,
     _positive_decimal,
     _positive_int,
     _text,
@@ -56,4 +58,16 @@ declare(
                _l("Printed on commercial invoices."), optional=True),
     SettingDef("incoterm", _l("Incoterm on commercial invoices (DAP or DDP)"),
                _choice(*INCOTERMS), "DAP"),
+)
+
+declare(
+    SettingDef("pack_weight_tolerance_pct", _l("Packing weight tolerance (%)"), _decimal,
+               Decimal("10"),
+               _l("A parcel whose weighed weight differs from the expected one (the goods' "
+                  "catalog weights plus the box's tare) by more than this share, and by more "
+                  "than the tolerance in grams, is refused: recount it, or confirm an "
+                  "override.")),
+    SettingDef("pack_weight_tolerance_g", _l("Packing weight tolerance (g)"), _int, 30,
+               _l("A difference up to this many grams is always accepted (scales and "
+                  "catalog weights are rounded).")),
 )

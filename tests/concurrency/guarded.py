@@ -367,6 +367,14 @@ SAFE_TO_REPEAT: dict[str, str] = {
                            "an empty batch cannot be closed, and a double click is caught by "
                            "the form key",
     "shipping.edit_box": _SAME_VALUES,
+    "shipping.packing_station_new": _ADMIN_LIST,
+    "shipping.packing_station_toggle": "sets the flag the form names, not a toggle (read under "
+                                       "the station's lock, so the change is audited once)",
+    "shipping.packing_station_choose": "writes only the packer's own session (the station "
+                                       "chosen), nothing in the database",
+    "shipping.packing_default_box": "writes the box and weight in the form for the SKU; its row "
+                                    "is keyed by the SKU, so a second insert at the same moment "
+                                    "is refused and run again, finding the same values",
     "aftersales.reason_new": _ADMIN_LIST,
     "aftersales.reason_edit": _SAME_VALUES,
     "aftersales.reason_activate": "sets the reason active: the same result each time",

@@ -17,6 +17,7 @@ from erp.aftersales.services import cases
 from erp.extensions import db
 from erp.procurement.models import Receipt
 from tests.concurrency.harness import Staff, fire_together
+from tests.concurrency.scenarios.shipping import lane_packed_each_once, lane_wave
 
 _KEY = re.compile(r'name="_submission" value="([^"]+)"')
 
@@ -70,3 +71,23 @@ def test_a_refund_double_clicked_is_made_once_and_shows_no_error(
     assert sum("Already done at" in page for page in pages) == 1
     for page in pages:  # neither click shows the refusal a second refund would meet
         assert "above what may still be refunded" not in page
+
+
+def test_a_lane_scan_sent_eight_times_at_once_packs_one_order(request, live, staff):
+    """A scanner repeating one scan (one rendered form, 8 times at once) packs one order.
+
+    One parcel with one label and one mailer; the second order still waits.
+    """
+    ln = lane_wave(request.getfixturevalue)
+    [packer] = staff("warehouse", 1)
+    path = f"/shipping/waves/{ln.wave.id}/lane"
+    page = packer.session.get(f"{packer.server.url}{path}", timeout=30).text
+    key = _KEY.search(page).group(1)
+    browsers = [packer] + [_twin(packer) for _ in range(7)]
+
+    answers = fire_together(browsers, path, {"code": ln.sku.code, "_submission": key})
+
+    assert [a.status for a in answers] == [302] * 8, [a.body[:300] for a in answers]
+    lane_packed_each_once(ln, 1)
+    db.session.expire_all()
+    assert sum(o.state.value == "picking" for o in ln.orders) == 1

@@ -27,7 +27,7 @@ GOOD = {
     "cn22_max_sdr": "300", "cn22_max_weight_g": "2000", "ioss_number": "",
     "ioss_max_eur": "150", "eu_countries": EU_COUNTRIES,
     "uk_vat_number": "", "uk_max_gbp": "135", "dutiable_countries": "US", "eori_number": "",
-    "incoterm": "DAP",
+    "incoterm": "DAP", "pack_weight_tolerance_pct": "10", "pack_weight_tolerance_g": "30",
     "return_window_days": "30", "return_window_from": "delivery", "case_due_days": "3",
     "refund_approval_threshold": "100",
     "returns_address": "", "order_review_quantity": "100", "default_language": "en",

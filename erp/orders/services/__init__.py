@@ -53,6 +53,7 @@ from erp.orders.services.fulfilment import (  # noqa: E402 - appended by shippin
     mark_delivered_many,
     mark_packed,
     mark_packed_many,
+    mark_packed_rows,
     mark_picking,
     mark_repacking,
     mark_shipped,
@@ -60,7 +61,7 @@ from erp.orders.services.fulfilment import (  # noqa: E402 - appended by shippin
 )
 
 __all__ += ["mark_delivered", "mark_delivered_many", "mark_packed", "mark_packed_many",
-            "mark_picking",
+            "mark_packed_rows", "mark_picking",
             "mark_repacking", "mark_shipped", "short_picked"]
 
 from erp.orders.services.intake import mark_api_token_used  # noqa: E402 - appended by intake

@@ -54,7 +54,7 @@ from erp.shipping.models import (
     PickWaveOrder,
     ShippingService,
 )
-from erp.shipping.services import carriers, routing
+from erp.shipping.services import carriers, pack_checks, routing
 from erp.shipping.services.customs import (
     CustomsContext,
     choose_customs_form,
@@ -402,7 +402,7 @@ def _dimensions(box: Box | None, length_mm, width_mm, height_mm) -> tuple[int, i
     return box.length_mm, box.width_mm, box.height_mm
 
 
-def _draw_numbers(count: int, *, on: date) -> list[str]:
+def draw_parcel_numbers(count: int, *, on: date) -> list[str]:
     """Draw ``count`` consecutive parcel numbers ``PCL-YYYY-NNNNNN`` in two statements."""
     if count <= 0:
         return []
@@ -438,7 +438,7 @@ class _Planned:
     open_scans: list[PackScan] = field(default_factory=list)
 
 
-def _plan_parcel(order: CustomerOrder, items: list[tuple[CustomerOrderLine, int]], *,
+def plan_parcel(order: CustomerOrder, items: list[tuple[CustomerOrderLine, int]], *,
                  weight_g, box: Box | None, dims: tuple, service: ShippingService | None,
                  ctx: CustomsContext, actor, at, goods_total: Decimal | None = None,
                  router: routing.ParcelRouter | None = None) -> _Planned:
@@ -448,6 +448,9 @@ def _plan_parcel(order: CustomerOrder, items: list[tuple[CustomerOrderLine, int]
     ``goods_total`` is then the group's goods, the IOSS consignment. Without a ``service``
     chosen by the packer, the shipping rules (``router``) choose one with the parcel's weight
     and box; the goods are checked against the service either way.
+
+    Reads only attributes: the single-item lane passes the order, its line and SKU as rows
+    read in one statement (:mod:`erp.shipping.services.lane_pack`), so both pack alike.
     """
     weight = _whole(weight_g, field="weight_g", maximum=MAX_WEIGHT_G)
     length, width, height = _dimensions(box, *dims)
@@ -490,7 +493,8 @@ def _plan_parcel(order: CustomerOrder, items: list[tuple[CustomerOrderLine, int]
                             "_orders": sorted({line.order_id for line, _qty in items})}, lines)
 
 
-def _packed_event(plan: _Planned) -> dict:
+def packed_event(plan: _Planned) -> dict:
+    """Return the changes of a parcel's ``parcel.packed`` event (numbered and sequenced)."""
     v = plan.values
     skus = v["_skus"]
     merged = [n for n in _order_numbers(v["_orders"]) if n != plan.order.number]
@@ -507,7 +511,8 @@ def _packed_event(plan: _Planned) -> dict:
     return event
 
 
-def _insert(plans: list[_Planned], *, actor, at) -> list[Parcel]:
+def _insert(plans: list[_Planned], *, actor, at,
+            box_warehouse_id: int | None = None) -> list[Parcel]:
     """Number, insert and audit the planned parcels; return them loaded, in plan order.
 
     Core statements (one executemany each for parcels, lines and scans), then one query that
@@ -515,7 +520,7 @@ def _insert(plans: list[_Planned], *, actor, at) -> list[Parcel]:
     """
     day = at.date()
     sequences = _next_sequences([plan.order.id for plan in plans])
-    for plan, number in zip(plans, _draw_numbers(len(plans), on=day), strict=True):
+    for plan, number in zip(plans, draw_parcel_numbers(len(plans), on=day), strict=True):
         plan.values["number"] = number
         sequences[plan.order.id] = sequences.get(plan.order.id, 0) + 1
         plan.values["sequence"] = sequences[plan.order.id]
@@ -544,8 +549,12 @@ def _insert(plans: list[_Planned], *, actor, at) -> list[Parcel]:
     if scan_rows:
         db.session.execute(insert(PackScan.__table__), scan_rows)
     audit.record_many("parcel", "parcel.packed", [
-        (plan.values["id"], plan.values["number"], _packed_event(plan)) for plan in plans],
+        (plan.values["id"], plan.values["number"], packed_event(plan)) for plan in plans],
         actor=actor)
+    # packing checks (issue 18): each parcel uses up one unit of its box's stock SKU
+    pack_checks.consume_boxes([(plan.values["id"], plan.values["number"], plan.values["_box"],
+                                plan.order) for plan in plans], actor=actor,
+                              warehouse_id=box_warehouse_id)
     db.session.flush()
     loaded: dict[int, Parcel] = {}
     for chunk in _chunks([plan.values["id"] for plan in plans]):
@@ -558,12 +567,13 @@ def _insert(plans: list[_Planned], *, actor, at) -> list[Parcel]:
 def close_parcel(order: CustomerOrder, *, weight_g: int, box: Box | None = None,
                  length_mm: int | None = None, width_mm: int | None = None,
                  height_mm: int | None = None, service: ShippingService | None = None,
-                 actor) -> Parcel:
+                 actor, box_warehouse_id: int | None = None) -> Parcel:
     """Close the order's scanned, unassigned units into a parcel and return it.
 
     Dimensions come from ``box`` unless all three are given. The service is the one the order
     asks for unless given. When every unit of the order is then in a parcel, the order is
-    packed.
+    packed. The box is taken out of stock in ``box_warehouse_id`` (the packing station's
+    warehouse), else in the order's (:func:`pack_checks.consume_boxes`).
 
     :raises ShippingError: if nothing is scanned, a limit of the service is broken (naming it),
         the catalog lacks customs data for a SKU, an exchange rate is missing, or the order may
@@ -581,13 +591,13 @@ def close_parcel(order: CustomerOrder, *, weight_g: int, box: Box | None = None,
     ctx = CustomsContext(at.date())
     router = routing.ParcelRouter([s.sku_id for s in scans], actor=actor,
                                   load_rules=service is None)
-    plan = _plan_parcel(order, [(by_line[s.order_line_id], s.quantity) for s in scans],
+    plan = plan_parcel(order, [(by_line[s.order_line_id], s.quantity) for s in scans],
                         weight_g=weight_g, box=box, dims=(length_mm, width_mm, height_mm),
                         service=service, ctx=ctx, actor=actor, at=at,
                         goods_total=_goods_total(group), router=router)
     plan.open_scans = scans
     router.finish()
-    parcel = _insert([plan], actor=actor, at=at)[0]
+    parcel = _insert([plan], actor=actor, at=at, box_warehouse_id=box_warehouse_id)[0]
     route = plan.values["_route"]  # not a column: the packer's flash when it changed
     parcel.routing_notice = route.notice if route is not None else None
     if _group_packed(group):
@@ -608,12 +618,14 @@ def estimated_weight_g(order: CustomerOrder, box: Box | None,
 
 def pack_orders(orders: Iterable[CustomerOrder], *, box: Box | None, actor,
                 weights: Mapping[int, int] | None = None,
-                service: ShippingService | None = None) -> list[Parcel]:
+                service: ShippingService | None = None,
+                box_warehouse_id: int | None = None) -> list[Parcel]:
     """Pack each order's picked, unpacked units into one parcel (scan everything and close).
 
     ``weights`` maps order ids to the weighed grams; an order without one gets
     :func:`estimated_weight_g`. All or nothing: the first refusal raises before anything is
-    written. Orders whose every unit is then packed become packed.
+    written. Orders whose every unit is then packed become packed. ``box_warehouse_id`` (the
+    packing station's warehouse) is where the boxes are taken from, else each order's.
 
     :raises ShippingError: naming the order, as :func:`close_parcel` does, or when an order has
         nothing at the bench to pack.
@@ -668,14 +680,14 @@ def pack_orders(orders: Iterable[CustomerOrder], *, box: Box | None, actor,
             if key not in services:
                 services[key] = carriers.service_for_order(order)
             chosen = services[key]
-        plan = _plan_parcel(order, items, weight_g=weights.get(order.id) or
+        plan = plan_parcel(order, items, weight_g=weights.get(order.id) or
                             estimated_weight_g(order, box, _group_lines(group)), box=box,
                             dims=(None, None, None), service=chosen, ctx=ctx, actor=actor,
                             at=at, goods_total=_goods_total(group), router=router)
         plan.new_scans, plan.open_scans = new, open_scans.get(order.id, [])
         plans.append(plan)
     router.finish()
-    parcels = _insert(plans, actor=actor, at=at)
+    parcels = _insert(plans, actor=actor, at=at, box_warehouse_id=box_warehouse_id)
     for plan, parcel in zip(plans, parcels, strict=True):
         parcel.routing = plan.values["_route"]  # not a column: ``.notice`` says what changed
     # every picked unit is now packed: an order is done when every unit of it was picked
@@ -705,7 +717,9 @@ def _mark_packed(orders: list[CustomerOrder], *, actor) -> None:
 
 
 def pack_order(order: CustomerOrder, *, weight_g: int | None, box: Box | None, actor,
-               service: ShippingService | None = None) -> Parcel:
+               service: ShippingService | None = None,
+               box_warehouse_id: int | None = None) -> Parcel:
     """Scan every picked unit of the order not yet packed and close it into one parcel."""
     weights = {order.id: weight_g} if weight_g else None
-    return pack_orders([order], box=box, actor=actor, weights=weights, service=service)[0]
+    return pack_orders([order], box=box, actor=actor, weights=weights, service=service,
+                       box_warehouse_id=box_warehouse_id)[0]

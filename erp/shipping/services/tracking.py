@@ -20,7 +20,9 @@ from collections import defaultdict
 from typing import Any
 
 import pycountry
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from erp.core import audit
 from erp.core.errors import ValidationError
@@ -309,6 +311,47 @@ def draw_numbers(service: ShippingService, count: int, *, actor) -> list[str]:
                 "first": format_number(rng, start, kind),
                 "last": format_number(rng, start + taken - 1, kind)})
     return numbers
+
+
+def first_range(service_id) -> Any:
+    """Return a scalar subquery of the range the service's next number comes from.
+
+    The range :func:`draw_numbers` draws from first; ``service_id`` is a value or a column,
+    so it rides along a query that runs anyway.
+    """
+    return (select(TrackingRange.id).where(
+        TrackingRange.service_id == service_id, TrackingRange.active.is_(True),
+        TrackingRange.next_serial <= TrackingRange.last_serial)
+        .order_by(TrackingRange.id).limit(1).scalar_subquery())
+
+
+_RANGE = TrackingRange.__table__
+_TAKE_ONE = (update(_RANGE)
+             .where(_RANGE.c.id == bindparam("range_id"), _RANGE.c.active.is_(True),
+                    _RANGE.c.next_serial <= _RANGE.c.last_serial)
+             .values(next_serial=_RANGE.c.next_serial + 1)
+             .returning(_RANGE.c.next_serial, _RANGE.c.prefix, _RANGE.c.suffix, _RANGE.c.width))
+
+
+def draw_from_range(range_id: int, service: ShippingService, *, actor) -> str | None:
+    """Draw one tracking number from the range ``range_id`` of ``service`` (one statement).
+
+    ``range_id`` is the service's first range with numbers left (:func:`first_range`), read
+    by the caller; the draw is audited as :func:`draw_numbers` audits it. Returns None when the
+    range has no number left by now (a concurrent draw took the last): the caller then draws
+    with :func:`draw_numbers`, which moves on to the next range or says none is left.
+    """
+    row = db.session.execute(_TAKE_ONE, {"range_id": range_id}).first()
+    if row is None:
+        return None
+    number = _numbers(row.prefix, row.suffix, row.width, service.tracking_kind,
+                      row.next_serial - 1, 1)[0]
+    loaded = db.session.identity_map.get(identity_key(TrackingRange, range_id))
+    if loaded is not None:
+        set_committed_value(loaded, "next_serial", row.next_serial)
+    audit.record_many("tracking_range", "tracking_range.drawn", [(range_id, None, {
+        "service": service.code, "count": 1, "first": number, "last": number})], actor=actor)
+    return number
 
 
 def draw_number(service: ShippingService, *, actor) -> str:

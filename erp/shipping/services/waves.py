@@ -39,6 +39,7 @@ from erp.shipping.models import (
     PickTaskState,
     PickWave,
     PickWaveOrder,
+    WaveKind,
     WaveState,
 )
 from erp.warehouse.models import (
@@ -260,15 +261,21 @@ def _one_warehouse(filters: WaveFilters) -> WaveFilters:
     return replace(filters, warehouse_id=first.warehouse_id)
 
 
-def build_wave(filters: WaveFilters, *, actor) -> PickWave:
+def build_wave(filters: WaveFilters, *, actor,
+               kind: WaveKind | str = WaveKind.standard) -> PickWave:
     """Build a wave of the matching allocated orders; they go to picking.
 
     Each order gets a slot (1, 2, ... in the order taken); each reservation of its lines
-    becomes a pick task whose sequence is its bin's pick sequence.
+    becomes a pick task whose sequence is its bin's pick sequence. A ``single_item`` wave
+    takes only one-item orders (one line of one unit), whatever the filters say, and is
+    packed at the single-item lane.
 
     :raises ShippingError: if no order matches, or there is no packing location.
     :raises ValidationError: for bad filters.
     """
+    kind = WaveKind(kind)
+    if kind == WaveKind.single_item:
+        filters = replace(filters, single_item=True)
     filters = _one_warehouse(_clean(filters))
     location = packing_location(filters.warehouse_id)
     orders = wave_candidates(filters, lock=True)
@@ -276,7 +283,7 @@ def build_wave(filters: WaveFilters, *, actor) -> PickWave:
         raise ShippingError(_("No allocated order waiting for a wave matches these filters "
                               "(%(filters)s); change the filters or allocate orders first.",
                               filters=filters.describe()))
-    wave = PickWave(number=numbering.next_number("WAVE"), state=WaveState.open,
+    wave = PickWave(number=numbering.next_number("WAVE"), state=WaveState.open, kind=kind,
                     filters=filters.to_json(), packing_location_id=location.id,
                     created_by_id=getattr(actor, "id", None))
     db.session.add(wave)
@@ -302,8 +309,9 @@ def build_wave(filters: WaveFilters, *, actor) -> PickWave:
         db.session.execute(insert(PickTask.__table__), rows)
     db.session.expire(wave, ["orders", "tasks"])
     audit.record(wave, "pick_wave.created", actor=actor, changes={
-        "filters": json.loads(wave.filters), "orders": len(orders), "tasks": len(rows),
-        "units": sum(r["quantity"] for r in rows), "packing_location": location.code})
+        "filters": json.loads(wave.filters), "kind": kind.value, "orders": len(orders),
+        "tasks": len(rows), "units": sum(r["quantity"] for r in rows),
+        "packing_location": location.code})
     return wave
 
 

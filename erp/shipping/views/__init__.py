@@ -14,6 +14,7 @@ from erp.shipping.views import (  # noqa: E402,F401
     carriers,
     dispatch,
     documents,
+    lane,
     packing,
     parcels,
     routing,

@@ -12,7 +12,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from wtforms import IntegerField, SelectField, StringField
+from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from erp.catalog.models import Sku
@@ -29,9 +29,10 @@ from erp.shipping.models import (
     PickWave,
     PickWaveOrder,
 )
-from erp.shipping.services import boxes, packing, parcels
+from erp.shipping.services import boxes, lane, packing, parcels
 from erp.shipping.services.carriers import service_by_code
 from erp.shipping.views import bp
+from erp.shipping.views.lane import current_station, print_next, to_print
 
 
 class FindOrderForm(FlaskForm):
@@ -52,6 +53,11 @@ class ScanForm(FlaskForm):
                                                     Length(max=64)])
     quantity = IntegerField(_l("Quantity"), default=1,
                             validators=[Optional(), NumberRange(min=1, max=9999)])
+    # a station closing on the last item (issue 18): the box and weight to close with
+    box = StringField(_l("Box (code)"), validators=[Optional(), Length(max=20)])
+    weight_g = IntegerField(_l("Weighed (g)"), validators=[Optional(),
+                                                           NumberRange(min=1, max=1_000_000)])
+    confirm_weight = BooleanField(_l("The weight is right: pack despite the difference"))
 
 
 class ParcelForm(FlaskForm):
@@ -65,6 +71,7 @@ class ParcelForm(FlaskForm):
     width_mm = IntegerField(_l("Width (mm)"), validators=[Optional(), NumberRange(min=1)])
     height_mm = IntegerField(_l("Height (mm)"), validators=[Optional(), NumberRange(min=1)])
     service = SelectField(_l("Service"), coerce=str, validators=[Optional()])
+    confirm_weight = BooleanField(_l("The weight is right: pack despite the difference"))
 
 
 class ConfirmForm(FlaskForm):
@@ -115,7 +122,8 @@ def _station(order: CustomerOrder | None = None, *, refusal: str | None = None,
     context = {"find_form": FindOrderForm(request.args), "order": order, "refusal": refusal,
                "docs": _docs_available(), "order_machine": ORDER_STATES,
                "parcel_machine": PARCEL_STATES, "confirm": ConfirmForm(),
-               "customs_forms": CUSTOMS_FORM_LABELS}
+               "customs_forms": CUSTOMS_FORM_LABELS, "station": current_station(),
+               "printing": to_print() if status == 200 else None}
     if order is not None:
         rows = packing.packing_status(order)
         order_parcels = packing.order_parcels(order)
@@ -127,7 +135,8 @@ def _station(order: CustomerOrder | None = None, *, refusal: str | None = None,
             parcel_form=parcel_form or _parcel_form(order, formdata=None),
             scanned=sum(r["scanned"] for r in rows),
             to_scan=sum(r["to_scan"] for r in rows),
-            to_label=[p for p in order_parcels if p.state == ParcelState.packed])
+            to_label=[p for p in order_parcels if p.state == ParcelState.packed],
+            expected_g=lane.scanned_weight_g(order, None))
     return render_template("shipping/packing/station.html", **context), status
 
 
@@ -172,9 +181,19 @@ def packing_scan(order_id: int):
     try:
         scan = packing.scan_item(order, form.code.data, quantity=form.quantity.data or 1,
                                  actor=current_user)
+        parcel = lane.close_if_complete(  # a station closing on the last item
+            order, station=current_station(), box_code=form.box.data,
+            weight_g=form.weight_g.data, override=form.confirm_weight.data, actor=current_user)
     except DomainError as err:
-        return _refused(order, err)
+        return _refused(order, err, scan_form=form)
     db.session.commit()
+    if parcel is not None:
+        print_next(parcel)
+        flash(_("Last item scanned: parcel %(parcel)s closed (%(weight)s g) and labelled "
+                "%(tracking)s. The label is printing.", parcel=parcel.number,
+                weight=format_number(parcel.weight_g), tracking=parcel.tracking_number),
+              "success")
+        return redirect(url_for(".packing_order", order_id=order.id))
     row = next(r for r in packing.packing_status(order) if r["line"].id == scan.order_line_id)
     flash(_("%(sku)s: %(done)s of %(ordered)s scanned.", sku=scan.sku.code,
             done=row["scanned"] + row["packed"], ordered=row["ordered"]), "success")
@@ -228,10 +247,10 @@ def packing_close(order_id: int):
         if form.box.data else None
     service = service_by_code(form.service.data) if form.service.data else None
     try:
-        parcel = packing.close_parcel(
+        parcel = lane.close_checked(  # the weight checked against the expected one
             order, weight_g=form.weight_g.data, box=box, length_mm=form.length_mm.data,
             width_mm=form.width_mm.data, height_mm=form.height_mm.data, service=service,
-            actor=current_user)
+            override=form.confirm_weight.data, station=current_station(), actor=current_user)
     except DomainError as err:
         return _refused(order, err, parcel_form=form)
     notice = getattr(parcel, "routing_notice", None)  # the shipping rules chose another service

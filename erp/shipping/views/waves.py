@@ -62,6 +62,10 @@ class WaveForm(FlaskForm):
     country = StringField(_l("Country (ISO code)"),
                           validators=[Optional(), Length(min=2, max=2)])
     items = SelectField(_l("Items"), choices=ITEM_CHOICES, validators=[Optional()])
+    kind = SelectField(_l("Kind"), choices=[
+        ("standard", _l("Standard: packed at the packing station")),
+        ("single_item", _l("Single-item lane: one-item orders, scan the item to print the "
+                           "label"))], default="standard", validators=[Optional()])
     placed_before = DateTimeLocalField(_l("Placed before (cut-off, UTC)"),
                                        format="%Y-%m-%dT%H:%M", validators=[Optional()])
     max_orders = IntegerField(_l("Maximum orders"), default=200, validators=[
@@ -167,10 +171,13 @@ def wave_new():
     if form.validate_on_submit():
         filters = form.filters()
         try:
+            if form.kind.data == "single_item":
+                filters.single_item = True
             if "preview" in request.form:
                 preview = services.count_candidates(filters)
             else:
-                wave = services.build_wave(filters, actor=current_user)
+                wave = services.build_wave(filters, actor=current_user,
+                                           kind=form.kind.data or "standard")
                 db.session.commit()
                 orders, picks = len(wave.orders), len(wave.tasks)
                 flash(_("Wave %(wave)s built with %(orders)s and %(picks)s.", wave=wave.number,

@@ -57,6 +57,7 @@ from erp.warehouse.services.putaway import (
                                                 sync_putaway_tasks,
                                                 sync_receiving_bins,
 )
+from erp.warehouse.services.supplies import SUPPLY_KINDS, supply_bins, take_supply
 
 __all__ = [
     "COSTED_INBOUND", "LocationError", "MoveSpec", "StockError", "approve_adjustment",
@@ -70,6 +71,8 @@ __all__ = [
     "COUNT_REF", "CountError", "accept_cycle_count", "add_count_line", "bins_from_text",
     "cancel_cycle_count", "count_variance", "open_count_for", "open_cycle_count", "record_count",
     "record_counts", "record_scan", "recount", "skus_from_text", "submit_for_review",
+    # packing supplies (boxes and mailers used up by parcels)
+    "SUPPLY_KINDS", "supply_bins", "take_supply",
     # put-away
     "PutawayError", "can_confirm_putaway", "confirm_putaway", "find_putaway_bin",
     "find_putaway_task", "suggest_bins", "sync_putaway_tasks", "sync_receiving_bins",

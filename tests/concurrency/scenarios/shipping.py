@@ -15,8 +15,16 @@ from sqlalchemy import func, select
 from erp.core import services as core_services
 from erp.extensions import db
 from erp.orders.services import allocate_order
-from erp.shipping.models import PackScan, Parcel, PickTask, PickWave, PickWaveOrder, TrackingRange
-from erp.shipping.services import dispatch, packing, parcels, waves
+from erp.shipping.models import (
+    PackScan,
+    Parcel,
+    PickTask,
+    PickWave,
+    PickWaveOrder,
+    TrackingRange,
+    WaveKind,
+)
+from erp.shipping.services import dispatch, lane, packing, parcels, waves
 from erp.warehouse.models import CycleCount, MoveKind, StockLevel, StockMove
 from tests.concurrency.guarded import (
     Scenario,
@@ -293,6 +301,84 @@ def void_the_same_parcel(get) -> Scenario:
 
     return Scenario("warehouse", f"/shipping/parcels/{o.parcel.id}/void",
                     {"reason": "Box crushed"}, check)
+
+
+# --------------------------------------------------------------------------- the lane
+
+
+@dataclass
+class Lane:
+    """A picked single-item wave of two one-unit orders of LANE-1, packed in a stocked mailer."""
+
+    wave: object
+    orders: list
+    sku: object
+    mailer: object
+    bench: object
+
+
+def lane_wave(get) -> Lane:
+    """Return :class:`Lane`: two orders of LANE-1 waiting at the lane, two mailers in stock."""
+    setup, bench = get("shipping_setup"), get("packing_bin")
+    for currency, rate in RATES:
+        core_services.set_exchange_rate(currency, date(2000, 1, 1), Decimal(rate), actor=None)
+    create_sku, receive = get("create_sku"), get("receive_stock")
+    sku = create_sku("LANE-1", hs_code="610910", origin_country="CN", weight_g=180,
+                     customs_description="Men's cotton T-shirt")
+    receive(sku, get("create_bin")("A-01-01-01"), 2)
+    mailer = create_sku("MAILER-S", weight_g=40)
+    receive(mailer, bench, 2)
+    box = setup["boxes"][0]
+    box.sku_id = mailer.id
+    lane.set_sku_packing(sku, box, actor=None)
+    orders = [get("create_order")([(sku, 1, "20.00")], shipping_service="POST-REG")
+              for _ in range(2)]
+    for order in orders:
+        allocate_order(order, actor=None)
+    wave = waves.build_wave(waves.WaveFilters(), actor=None, kind=WaveKind.single_item)
+    waves.pick_all(wave, actor=None)
+    db.session.commit()
+    return Lane(wave, orders, sku, mailer, bench)
+
+
+def lane_packed_each_once(ln: Lane, packed: int) -> None:
+    """Check ``packed`` orders of the lane were packed, each into one labelled parcel once."""
+    db.session.expire_all()
+    parcels_ = db.session.scalars(select(Parcel).order_by(Parcel.id)).all()
+    assert len(parcels_) == packed
+    assert len({p.order_id for p in parcels_}) == packed  # never one order twice
+    assert all(p.state.value == "labelled" for p in parcels_)
+    assert len({p.tracking_number for p in parcels_}) == packed
+    assert drawn("PCL") == packed
+    assert sum(o.state.value == "packed" for o in ln.orders) == packed
+    for order in ln.orders:
+        packed_once = int(order.state.value == "packed")
+        assert audit_count("customer_order.packed", of=order) == packed_once
+        assert _count(PackScan, PackScan.order_id == order.id) == packed_once
+    assert audit_count("parcel.packed") == audit_count("parcel.labelled") == packed
+    # each parcel used up one mailer: moved once each, none short
+    assert _count(StockMove, StockMove.sku_id == ln.mailer.id,
+                  StockMove.kind == MoveKind.ship) == packed
+    assert level(ln.mailer, ln.bench).on_hand == 2 - packed
+    assert audit_count("parcel.box_shortfall") == 0
+    ledger_balances()
+
+
+@guarded("shipping.wave_lane_scan")
+def scan_the_same_item_at_the_lane(get) -> Scenario:
+    """8 packers scan LANE-1 at once, two orders waiting: two different orders, each once.
+
+    One parcel, one number and one mailer each; the other 6 scans are told none waits.
+    """
+    ln = lane_wave(get)
+
+    def check(answers):
+        assert successes(answers) == 2
+        assert all(a.status == 422 for a in answers if a.status != 302)
+        lane_packed_each_once(ln, 2)
+
+    return Scenario("warehouse", f"/shipping/waves/{ln.wave.id}/lane", {"code": ln.sku.code},
+                    check)
 
 
 # --------------------------------------------------------------------------- dispatch
