@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from erp.catalog import services as catalog_services
+from erp.catalog.models import BatteryKind
 from erp.core import services as core_services
 from erp.core.events import OutboxEvent
 from erp.core.models import AuditEvent
@@ -16,7 +17,16 @@ from erp.orders.models import CustomerOrder, OrderState
 from erp.orders.services import allocate_order
 from erp.shipping.errors import ShippingError
 from erp.shipping.models import PackScan, Parcel, ParcelLine, ParcelState, WaveKind
-from erp.shipping.services import lane, lane_pack, pack_checks, packing, parcels, waves
+from erp.shipping.routing_models import RoutingDecision, RoutingStage
+from erp.shipping.services import (
+    lane,
+    lane_pack,
+    pack_checks,
+    packing,
+    parcels,
+    routing_rules,
+    waves,
+)
 from erp.warehouse.models import StockLevel, StockMove
 from erp.warehouse.queries import ledger_problems
 
@@ -230,3 +240,34 @@ def test_the_lean_path_refuses_what_the_normal_one_refuses(twins):
     assert order.state == OrderState.picking
     assert db.session.scalar(select(Parcel.id)) is None
     assert db.session.scalar(select(ParcelLine.id)) is None
+
+
+def test_with_rules_active_the_lane_routes_the_parcel_the_normal_way(twins, create_user):
+    floor = twins
+    wave, (first, _second) = floor.make()
+    manager = create_user("boss", roles=("manager",))
+    version = routing_rules.create_version(actor=manager)
+    routing_rules.add_rule(version, {"name": "All", "services": "POST-REG"}, actor=manager)
+    routing_rules.activate_version(version, actor=manager)
+    db.session.commit()
+
+    assert lane_pack.pack_and_label(wave.id, "TEE-BLK-M", actor=floor.packer) is None
+    parcel = lane.lane_scan(wave, "TEE-BLK-M", actor=floor.packer)
+    db.session.commit()
+    assert parcel.order_id == first.id
+    stages = db.session.scalars(select(RoutingDecision.stage).where(
+        RoutingDecision.order_id == first.id)).all()
+    assert RoutingStage.packing in stages
+
+
+def test_the_lean_path_refuses_a_battery_the_service_does_not_accept(twins):
+    floor = twins
+    wave, (first, _second) = floor.make()
+    floor.tee.battery, floor.tee.battery_cells = BatteryKind.in_equipment, 1
+    db.session.commit()
+
+    with pytest.raises(ShippingError, match="does not accept goods with battery"):
+        lane_pack.pack_and_label(wave.id, "TEE-BLK-M", actor=floor.packer)
+    db.session.rollback()
+    assert db.session.get(CustomerOrder, first.id).state == OrderState.picking
+    assert db.session.scalar(select(Parcel.id)) is None

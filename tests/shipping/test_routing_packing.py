@@ -72,8 +72,13 @@ def test_the_weighed_parcel_changes_the_service_and_the_packer_is_told(client, l
     _scan_all(order, floor)
     db.session.commit()
     login_as("warehouse")
+    # 700 g is far above the expected weight: refused until the packer confirms it
+    data = {"weight_g": "700", "box": "S"}
+    answer = client.post(f"/shipping/packing/{order.id}/close", data=data)
+    assert answer.status_code == 422
+    assert "recount" in answer.get_data(as_text=True)
     answer = client.post(f"/shipping/packing/{order.id}/close",
-                         data={"weight_g": "700", "box": "S"}, follow_redirects=True)
+                         data={**data, "confirm_weight": "y"}, follow_redirects=True)
     assert answer.status_code == 200
     page = answer.get_data(as_text=True)
     assert "Service changed from EPACKET to POST-REG: rule Rest" in page

@@ -188,6 +188,7 @@ class _Line:
     quantity: int
     unit_price: Decimal
     sku: _Sku
+    order_id: int
 
     @property
     def amount(self) -> Decimal:
@@ -280,7 +281,7 @@ def pack_and_label(wave_id: int, code: str, *, actor, weight_g: int | None = Non
     service, box = row.ShippingService, row.Box
     sku = _Sku(row.sku_id, row.sku_code, row.weight_g, row.hs_code, row.customs_description,
                row.origin_country, _Category(row.category_id))
-    line = _Line(row.line_id, row.sku_id, row.quantity, row.unit_price, sku)
+    line = _Line(row.line_id, row.sku_id, row.quantity, row.unit_price, sku, row.id)
     order = _Order(row.id, row.number, OrderState(row.state), row.channel, row.country,
                    row.currency, row.phone, row.ioss_number, row.warehouse_id, [line])
     ctx = _context(row, at.date())
