@@ -80,12 +80,20 @@ def writes() -> bool:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_connect(dbapi_connection, connection_record):
-    """SQLite: foreign keys and WAL on, and a writer's wait for the lock bounded."""
+    """SQLite: foreign keys and WAL on, and a writer's wait for the lock bounded.
+
+    ``synchronous=NORMAL`` is SQLite's advice for WAL: the database cannot be corrupted, and
+    an application crash loses nothing; only the last commits before a power cut may roll
+    back. It spares a disk sync per commit (1 to 5 ms here), which a request-per-scan station
+    such as the single-item lane pays on every scan. PostgreSQL, the production database,
+    keeps its own full durability.
+    """
     if not type(dbapi_connection).__module__.startswith("sqlite3"):
         return
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 

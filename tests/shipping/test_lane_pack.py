@@ -242,22 +242,38 @@ def test_the_lean_path_refuses_what_the_normal_one_refuses(twins):
     assert db.session.scalar(select(ParcelLine.id)) is None
 
 
-def test_with_rules_active_the_lane_routes_the_parcel_the_normal_way(twins, create_user):
+def test_with_rules_active_the_lane_routes_the_parcel(twins, create_user):
+    """The lean path records the decision at packing when the rules keep the order's service.
+
+    A change of service it leaves to the normal path, which tells the packer.
+    """
     floor = twins
-    wave, (first, _second) = floor.make()
+    wave, (first, second) = floor.make()
     manager = create_user("boss", roles=("manager",))
     version = routing_rules.create_version(actor=manager)
     routing_rules.add_rule(version, {"name": "All", "services": "POST-REG"}, actor=manager)
     routing_rules.activate_version(version, actor=manager)
     db.session.commit()
 
+    lean = lane_pack.pack_and_label(wave.id, "TEE-BLK-M", actor=floor.packer)
+    db.session.commit()
+    assert lean.order_id == first.id
+    decision = db.session.scalar(select(RoutingDecision).where(
+        RoutingDecision.order_id == first.id, RoutingDecision.stage == RoutingStage.packing))
+    assert decision.rule_id is not None
+    assert decision.weight_g == lean.weight_g
+
+    # a new version sends everything by EMS: read at once, and the normal path changes it
+    newer = routing_rules.create_version(actor=manager)
+    routing_rules.add_rule(newer, {"name": "All by EMS", "services": "EMS"}, actor=manager)
+    routing_rules.activate_version(newer, actor=manager)
+    db.session.commit()
     assert lane_pack.pack_and_label(wave.id, "TEE-BLK-M", actor=floor.packer) is None
     parcel = lane.lane_scan(wave, "TEE-BLK-M", actor=floor.packer)
     db.session.commit()
-    assert parcel.order_id == first.id
-    stages = db.session.scalars(select(RoutingDecision.stage).where(
-        RoutingDecision.order_id == first.id)).all()
-    assert RoutingStage.packing in stages
+    assert parcel.order_id == second.id
+    assert parcel.service.code == "EMS"
+    assert "Service changed from POST-REG to EMS" in parcel.routing_notice
 
 
 def test_the_lean_path_refuses_a_battery_the_service_does_not_accept(twins):

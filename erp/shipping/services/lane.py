@@ -226,7 +226,10 @@ def lane_scan(wave: PickWave, code: str, *, actor, weight_g: int | None = None,
         weight = weight_g
     parcel = packing.pack_order(order, weight_g=weight, box=box, actor=actor,
                                 box_warehouse_id=_warehouse_of(station))
+    route = getattr(parcel, "routing", None)  # not a column: the packer is told of a change
+    notice = route.notice if route is not None else None
     parcels.label_parcels([parcel], actor=actor)
+    parcel.routing_notice = notice
     return parcel
 
 

@@ -22,8 +22,8 @@ limits, customs lines, customs form, IOSS number and dutiability (:func:`packing
 the label's customs check (:func:`customs.check_customs`), the weight check
 (:mod:`pack_checks`). Anything else (the order has scans or more than one unit, its service is
 unknown, inactive, does not serve the country or books through the carrier's API, the SKU has
-no default box, no tracking range has numbers, a shipping-rule version is active so the
-parcel must be routed with its real weight and box...) returns None and the caller goes the normal
+no default box, no tracking range has numbers, the shipping rules choose another service
+for the parcel's weight and box...) returns None and the caller goes the normal
 way, which packs it or refuses it with its usual message.
 """
 
@@ -34,7 +34,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, case, exists, func, insert, or_, select
+from sqlalchemy import String, bindparam, case, exists, func, insert, or_, select, type_coerce
 from sqlalchemy.orm import aliased, make_transient_to_detached
 
 from erp.catalog.models import Product, Sku
@@ -120,10 +120,8 @@ def _read_statement():
                                            ServiceZone.country == O.country)
             .limit(1).scalar_subquery())
     tracking_range = tracking.first_range(ShippingService.id)
-    # with a rule version active, the parcel is routed with its real weight and box: the
-    # normal path does that (ParcelRouter); the lean path packs only where no rules apply
-    rules_active = exists(select(RuleVersion.id).where(
-        RuleVersion.state == RuleVersionState.active))
+    # the active shipping-rule version: the parcel is routed with its weight and box
+    active = select(RuleVersion.id).where(RuleVersion.state == RuleVersionState.active)
     customer = (select(Location.id).where(Location.kind == LocationKind.customer,
                                           Location.warehouse_id.is_(None))
                 .order_by(Location.id).limit(1).scalar_subquery())
@@ -140,7 +138,11 @@ def _read_statement():
                zone.label("zone"), lines.label("lines"), picked_qty.label("picked"),
                scans.label("scans"), sequence.label("sequence"),
                tracking_range.label("range_id"), customer.label("customer_id"),
-               rules_active.label("rules_active"),
+               active.scalar_subquery().label("rules_version"),
+               active.with_only_columns(RuleVersion.activated_at).scalar_subquery()
+               .label("rules_activated_at"),
+               O.region, O.postal_code,
+               type_coerce(O.service_class, String).label("service_class"),
                pack_checks.DEFAULT_WAREHOUSE.scalar_subquery().label("default_warehouse_id"),
                _rate_of(O.currency).label("rate_order"),
                *(_rate_of(c).label(f"rate_{c}") for c in _RATES),
@@ -211,6 +213,10 @@ class _Order:
     ioss_number: str | None
     warehouse_id: int | None
     lines: list[_Line] = field(default_factory=list)
+    region: str | None = None
+    postal_code: str | None = None
+    service_class: str | None = None
+    shipping_service: str | None = None
 
     @property
     def goods_total(self) -> Decimal:
@@ -234,7 +240,7 @@ def _ordinary(row) -> bool:
             and row.Box is not None and service is not None and service.active
             and bool(row.carrier_active) and row.zone is not None
             and not uses_api(_Carrier(row.adapter))
-            and row.range_id is not None and not row.rules_active)
+            and row.range_id is not None)
 
 
 def _context(row, on: date) -> CustomsContext:
@@ -283,10 +289,24 @@ def pack_and_label(wave_id: int, code: str, *, actor, weight_g: int | None = Non
                row.origin_country, _Category(row.category_id))
     line = _Line(row.line_id, row.sku_id, row.quantity, row.unit_price, sku, row.id)
     order = _Order(row.id, row.number, OrderState(row.state), row.channel, row.country,
-                   row.currency, row.phone, row.ioss_number, row.warehouse_id, [line])
+                   row.currency, row.phone, row.ioss_number, row.warehouse_id, [line],
+                   row.region, row.postal_code, row.service_class, row.shipping_service)
     ctx = _context(row, at.date())
     expected = pack_checks.expected_weight_g([(sku, 1)], box)
     weight = max(row.packed_weight_g or expected, 1)
+    # routing at packing, as at the bench: the active rules (read once for many scans)
+    # decide with the parcel's weight and box; when they choose another service than the
+    # order's, the normal path packs it (it tells the packer); the goods are checked
+    # against the service either way
+    router = routing.ParcelRouter(
+        [sku.id], actor=actor, load_rules=False,
+        rules=routing.reused_rules(row.rules_version, row.rules_activated_at))
+    if router.active:
+        routed = router.route(order, [(sku.id, 1, line.unit_price)],
+                              weight_g=weight_g or weight,
+                              dims=(box.length_mm, box.width_mm, box.height_mm))
+        if routed is not None and routed.service.id != service.id:
+            return None
     with audit.batched():
         if weight_g:
             limits = (ctx.values["pack_weight_tolerance_pct"],
@@ -295,9 +315,6 @@ def pack_and_label(wave_id: int, code: str, *, actor, weight_g: int | None = Non
                                                               limits=limits),
                                      override=override, actor=actor)
             weight = weight_g
-        # no rules are active (else the normal path packs): the goods are still checked
-        # against the order's service, as at the bench
-        router = routing.ParcelRouter([sku.id], actor=actor, load_rules=False)
         plan = packing.plan_parcel(order, [(line, 1)], weight_g=weight, box=box,
                                    dims=(None, None, None), service=service, ctx=ctx,
                                    actor=actor, at=at, router=router)
@@ -319,6 +336,7 @@ def pack_and_label(wave_id: int, code: str, *, actor, weight_g: int | None = Non
             "parcel_id": parcel_id, "scanned_by_id": getattr(actor, "id", None),
             "scanned_at": at})
         plan.values.update(values, id=parcel_id)
+        router.finish()  # the decision at packing, as the normal path records it
         audit.record_many("parcel", "parcel.packed",
                           [(parcel_id, number, packing.packed_event(plan))], actor=actor)
         if box.sku_id is not None:

@@ -25,7 +25,9 @@ UPDATE per service (:func:`erp.orders.services.service_choice.set_shipping_servi
 
 from __future__ import annotations
 
+import functools
 import json
+import time
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, String, insert, select, type_coerce
+from sqlalchemy import BigInteger, String, bindparam, insert, select, type_coerce
 
 from erp.brands.models import Brand
 from erp.catalog.models import Product, Sku
@@ -48,6 +50,7 @@ from erp.orders.models import CustomerOrder, CustomerOrderLine
 from erp.orders.services.service_choice import set_shipping_services
 from erp.shipping.errors import ShippingError
 from erp.shipping.models import (
+    Box,
     Carrier,
     GoodsAttribute,
     ServiceGoodsLimit,
@@ -55,6 +58,7 @@ from erp.shipping.models import (
     ServiceZone,
     ShippingService,
     ShippingServiceWarehouse,
+    SkuPacking,
 )
 from erp.shipping.routing_models import (
     RoutingDecision,
@@ -411,30 +415,76 @@ def active_rules() -> RuleSet | None:
     return RuleSet(version) if version is not None else None
 
 
+#: how long :func:`reused_rules` reuses a version read (seconds)
+RULES_MAX_AGE_S = 30.0
+_REUSED: dict[tuple, tuple[float, RuleSet]] = {}
+
+
+def reused_rules(version_id: int | None, activated_at=None) -> RuleSet | None:
+    """Return the active version's :class:`RuleSet`, read at most every 30 seconds.
+
+    For the single-item lane, which routes a parcel a second, each scan its own request:
+    reading the rules and their services' zones, rates and limits costs more than the rest of
+    the scan. A newly activated version is read at once (its id and activation time are the
+    key, read with the scan); a change to a service's rates reaches the lane within
+    :data:`RULES_MAX_AGE_S`.
+    """
+    if version_id is None:
+        return None
+    key = (str(db.engine.url), version_id, activated_at)
+    now = time.monotonic()
+    hit = _REUSED.get(key)
+    if hit is not None and now - hit[0] < RULES_MAX_AGE_S and hit[1].on == utcnow().date():
+        return hit[1]
+    version = db.session.get(RuleVersion, version_id)
+    if version is None:
+        return None
+    rules = RuleSet(version)
+    _REUSED.clear()
+    _REUSED[key] = (now, rules)
+    return rules
+
+
 # --------------------------------------------------------------------------- reading orders
 
 
-def _sku_facts(sku_ids: Iterable[int]) -> tuple[dict[int, tuple[str, int, str]], dict]:
-    """Return ``{sku id: (code, weight g, brand code)}`` and ``{sku id: goods per unit}``.
+@functools.cache
+def _facts_statement():
+    """The statement of :func:`_sku_facts`, built once (a lane scan pays for building it)."""
+    return (select(Sku.id, Sku.code, Sku.weight_g, Brand.code, SkuPacking.packed_weight_g,
+                   Box.tare_g)
+            .join(Product, Product.id == Sku.product_id)
+            .join(Brand, Brand.id == Product.brand_id)
+            .outerjoin(SkuPacking, SkuPacking.sku_id == Sku.id)
+            .outerjoin(Box, Box.id == SkuPacking.box_id)
+            .where(Sku.id.in_(bindparam("ids", expanding=True))))
 
-    Goods per unit are ``((attribute, cells or 1), ...)`` for the SKUs that carry any.
+
+def _sku_facts(sku_ids: Iterable[int]) -> tuple[dict[int, tuple[str, int, str, int | None]],
+                                                dict]:
+    """Return ``{sku id: (code, weight g, brand code, packed g)}``, ``{sku id: goods per unit}``.
+
+    ``packed g`` is the weight of one unit packed alone in the SKU's default box (its packed
+    weight, else its weight and the box's tare), None without a default box: a one-item order
+    is routed at allocation with it, as the single-item lane will weigh it. Goods per unit are
+    ``((attribute, cells or 1), ...)`` for the SKUs that carry any.
     """
     ids = sorted(set(sku_ids))
-    facts: dict[int, tuple[str, int, str]] = {}
+    facts: dict[int, tuple[str, int, str, int | None]] = {}
+    statement = _facts_statement()
     for start in range(0, len(ids), CHUNK):
-        for row in db.session.execute(
-                select(Sku.id, Sku.code, Sku.weight_g, Brand.code)
-                .join(Product, Product.id == Sku.product_id)
-                .join(Brand, Brand.id == Product.brand_id)
-                .where(Sku.id.in_(ids[start:start + CHUNK]))):
-            facts[row[0]] = (row[1].upper(), int(row[2] or 0), row[3].upper())
+        for row in db.session.execute(statement, {"ids": ids[start:start + CHUNK]}):
+            weight = int(row[2] or 0)
+            packed = (None if row[5] is None
+                      else max(int(row[4] or 0) or weight + int(row[5] or 0), 1))
+            facts[row[0]] = (row[1].upper(), weight, row[3].upper(), packed)
     goods = {sku_id: tuple((attribute, t.cells if attribute.startswith("battery_") else 1)
                            for attribute in t.attributes())
              for sku_id, t in transport_of(ids).items()}
     return facts, goods
 
 
-_NO_FACTS = ("", 0, "")
+_NO_FACTS = ("", 0, "", None)
 _EMPTY: frozenset = frozenset()
 
 
@@ -455,6 +505,9 @@ def _shipment(order, items: Sequence[tuple[int, int, Decimal]], facts, transport
         value += price * quantity
         for attribute, per_unit in transports.get(sku_id, ()):  # as goods_counts counts
             counts[attribute] = counts.get(attribute, 0) + per_unit * quantity
+    if not weight_g and len(items) == 1 and items[0][1] == 1:  # one item: in its own box
+        packed = facts.get(items[0][0], _NO_FACTS)[3]
+        weight = packed if packed is not None else weight
     if codes_needed:
         found = [facts.get(sku_id, _NO_FACTS) for sku_id, _q, _p in items]
         codes = frozenset(f[0] for f in found)

@@ -268,8 +268,11 @@ def wave_lane_scan(wave_id: int):
         wave = get_or_404(PickWave, wave_id)
         form.confirm_weight.data = False
         return _lane_page(wave, form=form, refusal=str(err), status=422)
+    notice = getattr(parcel, "routing_notice", None)  # the rules chose another service
     db.session.commit()
     print_next(parcel)
+    if notice:
+        flash(notice, "warning")
     flash(_("%(sku)s: order %(order)s packed in parcel %(parcel)s, %(weight)s g, tracking "
             "%(tracking)s. The label is printing.", sku=form.code.data.strip(),
             order=parcel.order.number, parcel=parcel.number,
