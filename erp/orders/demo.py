@@ -202,7 +202,9 @@ def _same_buyer_twice(payloads: list[dict]) -> None:
     candidates page offers them (erp.orders.services.merging).
     """
     special = set(HOLDS) | set(CANCELS) | set(BULK)
-    late = [i for i in range(MERGE_FROM, len(payloads) - LEFT_NEW) if i not in special]
+    # the latest such pair: the demo's waves take the oldest allocated orders first
+    late = [i for i in range(len(payloads) - LEFT_NEW - 1, MERGE_FROM - 1, -1)
+            if i not in special]
     country_of = {i: payloads[i]["shipping_address"]["country"] for i in late}
     first, second = next((i, j) for n, j in enumerate(late) for i in late[:n]
                          if country_of[i] == country_of[j])
@@ -210,8 +212,10 @@ def _same_buyer_twice(payloads: list[dict]) -> None:
     for key in ("customer_name", "email", "phone"):
         b[key] = a[key]
     b["shipping_address"] = dict(a["shipping_address"])
-    for payload in (a, b):  # one unit each of a SKU the demo stock holds
-        payload["lines"] = [{**b["lines"][0], "quantity": 1}]
+    # two units each of a SKU the demo stock holds: not one-item orders, which the demo's
+    # single-item lane wave would take before they are offered for merging
+    for payload in (a, b):
+        payload["lines"] = [{**b["lines"][0], "quantity": 2}]
     if a["shipping_service"] != b["shipping_service"]:
         a["shipping_service"] = b["shipping_service"] = "dhl-express"
     if a["shipping_service"] == "dhl-express" and not a["phone"]:

@@ -25,7 +25,7 @@ from erp.core.errors import DomainError
 from erp.extensions import db
 from erp.orders.models import CustomerOrder, OrderState
 from erp.procurement.models import PurchaseOrder
-from erp.shipping.models import Parcel, ParcelLine, ParcelState
+from erp.shipping.models import Box, Parcel, ParcelLine, ParcelState
 from erp.warehouse.models import StockLevel
 
 pytestmark = pytest.mark.e2e
@@ -270,7 +270,12 @@ def test_warehouse_receives_po_packs_order_and_prints_label(staff, live_server, 
     # the last item completes the order: the weight is next, as the cursor shows
     expect(clerk.get_by_label("Weight (g)")).to_be_focused()
     clerk.get_by_label("Box").select_option("M")
-    clerk.get_by_label("Weight (g)").fill("850")
+    # the scale reads what the page expects (the goods and box M's tare), within the tolerance
+    shown = clerk.get_by_text(re.compile(r"Expected: [\d,]+ g of goods")).inner_text()
+    goods = int(re.search(r"Expected: ([\d,]+) g", shown).group(1).replace(",", ""))
+    tare = query(live_server, lambda: db.session.scalar(select(Box.tare_g).where(Box.code == "M")))
+    weighed = goods + tare + 5
+    clerk.get_by_label("Weight (g)").fill(str(weighed))
     clerk.get_by_role("button", name="Close parcel").click()
     expect(flash(clerk)).to_contain_text("The order is packed: label it.")
     expect_state(clerk, "packed")
@@ -282,7 +287,7 @@ def test_warehouse_receives_po_packs_order_and_prints_label(staff, live_server, 
         .where(CustomerOrder.number == order)).one())
     assert state == ParcelState.labelled
     assert tracking
-    assert weight == 850
+    assert weight == weighed
 
     # The label opens in Chromium's PDF viewer, which hides the file from the page: keep the
     # bytes of the response on their way to the browser.

@@ -29,7 +29,7 @@ from erp.shipping.models import (
     PickWave,
     PickWaveOrder,
 )
-from erp.shipping.services import boxes, lane, packing, parcels
+from erp.shipping.services import boxes, lane, packing, parcels, routing
 from erp.shipping.services.carriers import service_by_code
 from erp.shipping.views import bp
 from erp.shipping.views.lane import current_station, print_next, to_print
@@ -96,8 +96,11 @@ def _parcel_form(order: CustomerOrder, **kwargs) -> ParcelForm:
     form.box.choices = [("", _("— enter the dimensions —"))] + [
         (b.code, f"{b.code} · {b.name} ({b.length_mm}×{b.width_mm}×{b.height_mm} mm)")
         for b in boxes.active_boxes()]
-    form.service.choices = [("", _("As ordered (%(service)s)",
-                                   service=order.shipping_service or _("none")))] + [
+    service = order.shipping_service or _("none")
+    default = (_("By the shipping rules, with the weight and box (now %(service)s)",
+                 service=service) if routing.active_version() is not None
+               else _("As ordered (%(service)s)", service=service))
+    form.service.choices = [("", default)] + [
         (code, f"{code} · {name}") for code, name in parcels.service_options()]
     return form
 
