@@ -149,14 +149,34 @@ def transport_of(sku_ids: Iterable[int]) -> dict[int, Transport]:
                     found[field] = row[2 + i]
     out: dict[int, Transport] = {}
     for sku_id, found in values.items():
-        battery = BatteryKind(found.get("battery") or BatteryKind.none)
-        transport = Transport(
-            battery=battery,
-            cells=(cells[sku_id] or 1) if battery != BatteryKind.none else 0,
-            **{f: bool(found.get(f)) for f in TRANSPORT_FLAGS})
+        transport = transport_from(found, cells[sku_id])
         if transport != NOTHING:
             out[sku_id] = transport
     return out
+
+
+def transport_from(values: Mapping[str, Any], cells: int | None) -> Transport:
+    """Return the transport of effective ``values`` (None: not set) and the SKU's cell count."""
+    battery = BatteryKind(values.get("battery") or BatteryKind.none)
+    return Transport(battery=battery, cells=(cells or 1) if battery != BatteryKind.none else 0,
+                     **{f: bool(values.get(f)) for f in TRANSPORT_FLAGS})
+
+
+def inherited_transport(category_id, field: str) -> Any:
+    """Return a scalar subquery of a category's nearest value of transport ``field``.
+
+    As :func:`category_transport_defaults` gives it (its own, else its nearest ancestor's), for
+    ``category_id`` a value or a column: a hot path reads it along with a query that runs
+    anyway.
+    """
+    if field not in TRANSPORT_FIELDS:
+        raise ValueError(f"{field!r} is not a transport field")
+    leaf, up = aliased(Category), aliased(Category)
+    value = getattr(up, field)
+    return (select(value).select_from(leaf)
+            .join(up, leaf.path.like(up.path + "%"))
+            .where(leaf.id == category_id, value.is_not(None))
+            .order_by(up.depth.desc()).limit(1).scalar_subquery())
 
 
 def describe(field: str, value: Any) -> str:

@@ -276,10 +276,15 @@ def test_with_rules_active_the_lane_routes_the_parcel(twins, create_user):
     assert "Service changed from POST-REG to EMS" in parcel.routing_notice
 
 
-def test_the_lean_path_refuses_a_battery_the_service_does_not_accept(twins):
+@pytest.mark.parametrize("where", ["sku", "category"])
+def test_the_lean_path_refuses_a_battery_the_service_does_not_accept(twins, where):
     floor = twins
     wave, (first, _second) = floor.make()
-    floor.tee.battery, floor.tee.battery_cells = BatteryKind.in_equipment, 1
+    if where == "sku":
+        floor.tee.battery, floor.tee.battery_cells = BatteryKind.in_equipment, 1
+    else:  # inherited from the category: the SKU leaves it unset
+        floor.tee.battery = None
+        floor.tee.product.category.battery = BatteryKind.in_equipment
     db.session.commit()
 
     with pytest.raises(ShippingError, match="does not accept goods with battery"):

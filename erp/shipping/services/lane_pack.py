@@ -37,8 +37,10 @@ from typing import Any
 from sqlalchemy import String, bindparam, case, exists, func, insert, or_, select, type_coerce
 from sqlalchemy.orm import aliased, make_transient_to_detached
 
-from erp.catalog.models import Product, Sku
+from erp.brands.models import Brand
+from erp.catalog.models import TRANSPORT_FIELDS, Product, Sku
 from erp.catalog.services import CUSTOMS_FIELDS, CustomsValue, inherited_customs
+from erp.catalog.transport import NOTHING, inherited_transport, transport_from
 from erp.core import audit, settings
 from erp.core.models import ExchangeRate, utcnow
 from erp.extensions import db
@@ -133,6 +135,11 @@ def _read_statement():
                Sku.customs_description, Sku.origin_country, Product.category_id,
                *(inherited_customs(Product.category_id, f).label(f"category_{f}")
                  for f in CUSTOMS_FIELDS),
+               # what routing reads of the SKU: its brand, its goods (own, else inherited)
+               Brand.code.label("brand_code"), Sku.battery_cells,
+               *(getattr(Sku, f).label(f"own_{f}") for f in TRANSPORT_FIELDS),
+               *(inherited_transport(Product.category_id, f).label(f"inherited_{f}")
+                 for f in TRANSPORT_FIELDS),
                SkuPacking.packed_weight_g, Box, ShippingService,
                Carrier.active.label("carrier_active"), Carrier.adapter,
                zone.label("zone"), lines.label("lines"), picked_qty.label("picked"),
@@ -152,6 +159,7 @@ def _read_statement():
         .join(L, L.id == candidate.c.line_id)
         .join(Sku, Sku.id == L.sku_id)
         .join(Product, Product.id == Sku.product_id)
+        .join(Brand, Brand.id == Product.brand_id)
         .outerjoin(SkuPacking, SkuPacking.sku_id == Sku.id)
         .outerjoin(Box, Box.id == SkuPacking.box_id)
         .outerjoin(ShippingService, ShippingService.code == O.shipping_service)
@@ -243,6 +251,19 @@ def _ordinary(row) -> bool:
             and row.range_id is not None)
 
 
+def _routing_facts(row, packed_g: int) -> tuple[dict, dict]:
+    """Return what :class:`routing.ParcelRouter` reads of the SKU, from the row read."""
+    values = {}
+    for f in TRANSPORT_FIELDS:
+        own = getattr(row, f"own_{f}")
+        values[f] = own if own is not None else getattr(row, f"inherited_{f}")
+    transport = transport_from(values, row.battery_cells)
+    facts = {row.sku_id: (row.sku_code.upper(), int(row.weight_g or 0), row.brand_code.upper(),
+                          packed_g)}
+    goods = {} if transport == NOTHING else {row.sku_id: routing.goods_per_unit(transport)}
+    return facts, goods
+
+
 def _context(row, on: date) -> CustomsContext:
     values = _Settings({key: settings.parse_stored(key, getattr(row, f"setting_{key}"))
                         for key in _SETTINGS})
@@ -299,7 +320,7 @@ def pack_and_label(wave_id: int, code: str, *, actor, weight_g: int | None = Non
     # order's, the normal path packs it (it tells the packer); the goods are checked
     # against the service either way
     router = routing.ParcelRouter(
-        [sku.id], actor=actor, load_rules=False,
+        [sku.id], actor=actor, load_rules=False, facts=_routing_facts(row, weight),
         rules=routing.reused_rules(row.rules_version, row.rules_activated_at))
     if router.active:
         routed = router.route(order, [(sku.id, 1, line.unit_price)],

@@ -478,10 +478,14 @@ def _sku_facts(sku_ids: Iterable[int]) -> tuple[dict[int, tuple[str, int, str, i
             packed = (None if row[5] is None
                       else max(int(row[4] or 0) or weight + int(row[5] or 0), 1))
             facts[row[0]] = (row[1].upper(), weight, row[3].upper(), packed)
-    goods = {sku_id: tuple((attribute, t.cells if attribute.startswith("battery_") else 1)
-                           for attribute in t.attributes())
-             for sku_id, t in transport_of(ids).items()}
+    goods = {sku_id: goods_per_unit(t) for sku_id, t in transport_of(ids).items()}
     return facts, goods
+
+
+def goods_per_unit(transport) -> tuple[tuple[str, int], ...]:
+    """Return ``((attribute, cells or 1), ...)``: what one unit of a SKU counts against limits."""
+    return tuple((attribute, transport.cells if attribute.startswith("battery_") else 1)
+                 for attribute in transport.attributes())
 
 
 _NO_FACTS = ("", 0, "", None)
@@ -686,10 +690,11 @@ class ParcelRouter:
     """
 
     def __init__(self, sku_ids: Iterable[int], *, actor, rules: RuleSet | None = None,
-                 load_rules: bool = True):
+                 load_rules: bool = True, facts: tuple[dict, dict] | None = None):
         self.actor = actor
         self.rules = rules if rules is not None else (active_rules() if load_rules else None)
-        self.facts, self.transports = _sku_facts(sku_ids)
+        # ``facts``: what :func:`_sku_facts` returns, when the caller read it along already
+        self.facts, self.transports = facts if facts is not None else _sku_facts(sku_ids)
         self.choices: list[Choice] = []
         self._limits: dict[int, dict[str, int]] = {}
 
