@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
@@ -182,3 +185,31 @@ def test_batch_shares_stock_by_warehouse(
     db.session.commit()
     stored = db.session.scalars(select(CustomerOrder.warehouse_id).order_by(CustomerOrder.id))
     assert list(stored)[:2] == [main.id, lax.id]
+
+
+def _fill_migration():
+    """Load the migration that gives orders allocated before warehouses theirs."""
+    path = next(Path(__file__).parents[2].glob("migrations/versions/*_110451f08ff6_*.py"))
+    spec = importlib.util.spec_from_file_location("fill_warehouses", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_upgrade_gives_orders_allocated_before_warehouses_theirs(
+        two_warehouses, create_sku, receive_stock, create_order):
+    main, main_bin, lax, lax_bin = two_warehouses
+    sku = create_sku("TS-A")
+    receive_stock(sku, lax_bin, 1)
+    reserved = create_order([(sku, 1)])
+    waiting = create_order([(sku, 1)])
+    assert allocate_order(reserved, actor=None) == O.allocated
+    assert allocate_order(waiting, actor=None) == O.backordered
+    # as an order allocated before orders had warehouses: reserved, but no warehouse
+    reserved.warehouse_id = waiting.warehouse_id = None
+    db.session.commit()
+
+    db.session.execute(_fill_migration().FILL)
+    db.session.expire_all()
+    assert db.session.get(CustomerOrder, reserved.id).warehouse_id == lax.id
+    assert db.session.get(CustomerOrder, waiting.id).warehouse_id is None  # holds nothing
