@@ -29,6 +29,7 @@ way, which packs it or refuses it with its usual message.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -85,8 +86,12 @@ def _rate_of(currency) -> Any:
             .order_by(ExchangeRate.valid_from.desc()).limit(1).scalar_subquery())
 
 
+@functools.cache
 def _read_statement():
-    """Build the statement of step 1 (once: building it costs more than running it)."""
+    """Build the statement of step 1, once, at the first scan (not at start-up).
+
+    Building it costs more than running it.
+    """
     code_match = Sku.code == bindparam("code_upper")
     sku_id = (select(Sku.id).where(or_(code_match, Sku.barcode == bindparam("code")))
               .order_by(case((code_match, 0), else_=1)).limit(1)  # the code wins, as find_sku
@@ -165,8 +170,6 @@ def _read_statement():
         .outerjoin(ShippingService, ShippingService.code == O.shipping_service)
         .outerjoin(Carrier, Carrier.id == ShippingService.carrier_id))
 
-
-_READ = _read_statement()
 
 
 # --------------------------------------------------------------------------- what was read
@@ -301,7 +304,7 @@ def pack_and_label(wave_id: int, code: str, *, actor, weight_g: int | None = Non
     if not value:
         return None
     at = utcnow()
-    row = db.session.execute(_READ, {"wave_id": wave_id, "code": value,
+    row = db.session.execute(_read_statement(), {"wave_id": wave_id, "code": value,
                                      "code_upper": value.upper(), "on": at.date()}).first()
     if row is None or not _ordinary(row):
         return None
