@@ -78,7 +78,8 @@ def test_worked_examples(lot, level, aql, severity, letter, used, table_n, n, ac
     assert (plan.code_letter, plan.used_letter, plan.table_n, plan.n, plan.ac, plan.re) == (
         letter, used, table_n, n, ac, re)
     assert plan.full is (table_n >= lot)
-    assert plan.accepts(ac) and not plan.accepts(re)
+    assert plan.accepts(ac)
+    assert not plan.accepts(re)
 
 
 # arrows at the corners of each table, and the two cells on which the sources disagree
@@ -138,7 +139,8 @@ def test_classes_of_a_lot_and_the_zero_plan():
     assert sampling.sample_size(plans) == 20
     # a tiny lot: everything is inspected
     plans = sampling.plans_for_lot(5, "II", {"critical": None, "major": "1.0"})
-    assert plans["major"].full and plans["critical"].n == 5
+    assert plans["major"].full
+    assert plans["critical"].n == 5
 
 
 # --------------------------------------------------------------------------- switching
