@@ -8,6 +8,7 @@ from erp.core import exports
 from erp.core.excel import Column, Spec, export_workbook
 from erp.core.i18n import _, _l
 from erp.extensions import db
+from erp.procurement.models import PURCHASE_ORDER_STATES
 from erp.procurement.return_models import SUPPLIER_CLAIM_STATES, SUPPLIER_RETURN_STATES
 from erp.procurement.return_queries import (
     ClaimFilters,
@@ -104,6 +105,9 @@ ENTRY_LABELS = {"order": _l("purchase order"), "receipt": _l("receipt"), "claim"
                 "payment": _l("payment")}
 
 
+_STATE_MACHINES = {"order": PURCHASE_ORDER_STATES, "claim": SUPPLIER_CLAIM_STATES}
+
+
 def statement_rows(statement: Statement) -> list[dict]:
     """Return the statement as rows: opening balance, entries with the running balance, owed."""
     balance = statement.opening
@@ -113,7 +117,8 @@ def statement_rows(statement: Statement) -> list[dict]:
         balance += entry.amount
         rows.append({"on": entry.on, "kind": str(ENTRY_LABELS[entry.kind]),
                      "reference": entry.reference, "description": entry.description,
-                     "state": entry.state, "document_amount": entry.document_amount,
+                     "state": _STATE_MACHINES[entry.kind].label(entry.state)
+                     if entry.state else None, "document_amount": entry.document_amount,
                      "amount": entry.amount if entry.kind != "order" else None,
                      "balance": balance})
     rows.append({"on": statement.end, "kind": _("owed"), "description": statement.currency,
