@@ -111,8 +111,8 @@ _STATE_MACHINES = {"order": PURCHASE_ORDER_STATES, "claim": SUPPLIER_CLAIM_STATE
 def statement_rows(statement: Statement) -> list[dict]:
     """Return the statement as rows: opening balance, entries with the running balance, owed."""
     balance = statement.opening
-    rows = [{"on": statement.start, "kind": _("opening balance"), "amount": None,
-             "balance": balance}]
+    blank = dict.fromkeys(("reference", "description", "state", "document_amount", "amount"))
+    rows = [{**blank, "on": statement.start, "kind": _("opening balance"), "balance": balance}]
     for entry in statement.entries:
         balance += entry.amount
         rows.append({"on": entry.on, "kind": str(ENTRY_LABELS[entry.kind]),
@@ -121,8 +121,8 @@ def statement_rows(statement: Statement) -> list[dict]:
                      if entry.state else None, "document_amount": entry.document_amount,
                      "amount": entry.amount if entry.kind != "order" else None,
                      "balance": balance})
-    rows.append({"on": statement.end, "kind": _("owed"), "description": statement.currency,
-                 "balance": statement.owed})
+    rows.append({**blank, "on": statement.end, "kind": _("owed"),
+                 "description": statement.currency, "balance": statement.owed})
     return rows
 
 
