@@ -1,0 +1,125 @@
+"""Customer returns graded C for a manufacturing defect go back to their supplier."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from erp.aftersales.models import Grade
+from erp.aftersales.services import cases, returns
+from erp.aftersales.services import supplier_returns as rules
+from erp.core import services as core_services
+from erp.extensions import db
+from erp.procurement import services as procurement
+from erp.procurement.return_models import SupplierClaim, SupplierReturn
+from erp.warehouse.models import StockLevel
+from erp.warehouse.queries import ledger_problems
+
+
+@pytest.fixture
+def graded(ship_order, customs_stock, reasons, returns_bins, create_user, create_supplier_row,
+           create_supplier_item_row):
+    """Return ``graded(reason)``: 3 units returned for ``reason``, graded A, C, C.
+
+    The SKU is on supplier MAKER's price list (preferred, 6.00 USD); OTHER sells it too.
+    """
+    warehouse_user = create_user("wh", roles=("warehouse",))
+    agent = create_user("agent", roles=("customer_service",))
+    maker, other = create_supplier_row("MAKER"), create_supplier_row("OTHER")
+
+    def factory(reason="DEFECTIVE"):
+        tee = customs_stock("TEE-1")
+        create_supplier_item_row(other, tee, "7.00")
+        create_supplier_item_row(maker, tee, "6.00", preferred=True)
+        order = ship_order([(tee, 3, "15.00")])
+        case = cases.open_case(order, case_type="return_refund", reason=reasons[reason],
+                               lines={line.id: line.quantity for line in order.lines},
+                               actor=agent)
+        cases.authorise_return(case, actor=agent, return_tracking="RA473124829GB")
+        [item] = returns.receive_return(case, [(case.lines[0].id, None, None, 3)],
+                                        actor=warehouse_user)
+        items = returns.inspect_return(case, {item.id: [("A", 1, None), ("C", 2, None)]},
+                                       actor=warehouse_user)
+        db.session.commit()
+        return {"case": case, "tee": tee, "maker": maker, "other": other,
+                "c": next(i for i in items if i.grade == Grade.C),
+                "a": next(i for i in items if i.grade == Grade.A)}
+
+    return factory
+
+
+def test_grade_c_defect_goes_on_a_supplier_return_and_ships(graded, returns_bins, create_user):
+    data = graded()
+    item, buyer = data["c"], create_user("buyer", roles=("purchasing",))
+    assert rules.can_send_to_supplier(item)
+    assert not rules.can_send_to_supplier(data["a"])  # graded A: restocked, not returned
+    assert [s.code for s in rules.supplier_choices(item)][:2] == ["MAKER", "OTHER"]
+
+    ret = rules.send_item_to_supplier(item, data["maker"], actor=buyer)
+    db.session.commit()
+    line = ret.lines[0]
+    assert (line.quantity, line.location_id) == (2, returns_bins["scrap"].id)
+    assert (line.ref_type, line.ref_id) == ("return_item", item.id)
+    assert line.unit_price == 6  # never bought on a PO: the price list's price
+    assert data["case"].number in line.reason
+    assert not rules.can_send_to_supplier(item)  # all its units are on a return
+    with pytest.raises(rules.SupplierReturnRefused, match="already on a supplier return"):
+        rules.send_item_to_supplier(item, data["other"], actor=buyer)
+    db.session.rollback()
+
+    claim = procurement.ship_supplier_return(ret, actor=buyer)
+    db.session.commit()
+    level = db.session.get(StockLevel, (data["tee"].id, returns_bins["scrap"].id))
+    assert level.on_hand == 0
+    assert claim.amount == 12
+    assert ledger_problems(db.session) == []
+
+
+def test_a_cancelled_return_frees_the_item_and_a_second_item_joins_the_draft(graded,
+                                                                               create_user):
+    data = graded()
+    buyer = create_user("buyer", roles=("purchasing",))
+    first = rules.send_item_to_supplier(data["c"], data["maker"], actor=buyer)
+    procurement.cancel_supplier_return(first, actor=buyer, reason="wrong supplier")
+    db.session.commit()
+    assert rules.can_send_to_supplier(data["c"])
+    again = rules.send_item_to_supplier(data["c"], data["other"], actor=buyer)
+    db.session.commit()
+    assert again.id != first.id
+    assert again.supplier_id == data["other"].id
+    assert db.session.scalar(select(SupplierClaim)) is None
+
+
+def test_other_reasons_are_refused_unless_the_setting_names_them(graded, create_user):
+    data = graded("WRONG_SIZE")
+    buyer = create_user("buyer", roles=("purchasing",))
+    assert not rules.can_send_to_supplier(data["c"])
+    with pytest.raises(rules.SupplierReturnRefused, match="must be a manufacturing defect"):
+        rules.send_item_to_supplier(data["c"], data["maker"], actor=buyer)
+    db.session.rollback()
+    core_services.update_settings({"manufacturing_defect_reasons": "defective, wrong_size"},
+                                  actor=None)
+    db.session.commit()
+    assert rules.manufacturing_reason_codes() == {"DEFECTIVE", "WRONG_SIZE"}
+    assert rules.can_send_to_supplier(data["c"])
+
+
+def test_case_page_offers_the_button_and_the_form_creates_the_return(client, login_as, graded):
+    data = graded()
+    login_as("purchasing")  # purchasing reads cases and keeps supplier returns
+    page = client.get(f"/aftersales/cases/{data['case'].id}")
+    assert page.status_code == 200, page.status_code
+    assert f"/aftersales/return-items/{data['c'].id}/supplier-return" in page.get_data(
+        as_text=True)
+    assert f"/aftersales/return-items/{data['a'].id}/supplier-return" not in page.get_data(
+        as_text=True)
+    form = client.get(f"/aftersales/return-items/{data['c'].id}/supplier-return")
+    assert "MAKER" in form.get_data(as_text=True)
+    response = client.post(f"/aftersales/return-items/{data['c'].id}/supplier-return",
+                           data={"supplier_id": str(data["maker"].id)})
+    assert response.status_code == 302
+    ret = db.session.scalar(select(SupplierReturn))
+    assert response.headers["Location"].endswith(f"/procurement/supplier-returns/{ret.id}")
+    # graded A: the page sends the user back to the case
+    refused = client.get(f"/aftersales/return-items/{data['a'].id}/supplier-return")
+    assert refused.status_code == 302
