@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from erp.aftersales.models import Grade
-from erp.aftersales.services import cases, returns
 from erp.aftersales.services import supplier_returns as rules
 from erp.core import services as core_services
 from erp.extensions import db
@@ -16,40 +14,9 @@ from erp.warehouse.models import StockLevel
 from erp.warehouse.queries import ledger_problems
 
 
-@pytest.fixture
-def graded(ship_order, customs_stock, reasons, returns_bins, create_user, create_supplier_row,
-           create_supplier_item_row):
-    """Return ``graded(reason)``: 3 units returned for ``reason``, graded A, C, C.
-
-    The SKU is on supplier MAKER's price list (preferred, 6.00 USD); OTHER sells it too.
-    """
-    warehouse_user = create_user("wh", roles=("warehouse",))
-    agent = create_user("agent", roles=("customer_service",))
-    maker, other = create_supplier_row("MAKER"), create_supplier_row("OTHER")
-
-    def factory(reason="DEFECTIVE"):
-        tee = customs_stock("TEE-1")
-        create_supplier_item_row(other, tee, "7.00")
-        create_supplier_item_row(maker, tee, "6.00", preferred=True)
-        order = ship_order([(tee, 3, "15.00")])
-        case = cases.open_case(order, case_type="return_refund", reason=reasons[reason],
-                               lines={line.id: line.quantity for line in order.lines},
-                               actor=agent)
-        cases.authorise_return(case, actor=agent, return_tracking="RA473124829GB")
-        [item] = returns.receive_return(case, [(case.lines[0].id, None, None, 3)],
-                                        actor=warehouse_user)
-        items = returns.inspect_return(case, {item.id: [("A", 1, None), ("C", 2, None)]},
-                                       actor=warehouse_user)
-        db.session.commit()
-        return {"case": case, "tee": tee, "maker": maker, "other": other,
-                "c": next(i for i in items if i.grade == Grade.C),
-                "a": next(i for i in items if i.grade == Grade.A)}
-
-    return factory
-
-
-def test_grade_c_defect_goes_on_a_supplier_return_and_ships(graded, returns_bins, create_user):
-    data = graded()
+def test_grade_c_defect_goes_on_a_supplier_return_and_ships(graded_return, returns_bins,
+                                                            create_user):
+    data = graded_return()
     item, buyer = data["c"], create_user("buyer", roles=("purchasing",))
     assert rules.can_send_to_supplier(item)
     assert not rules.can_send_to_supplier(data["a"])  # graded A: restocked, not returned
@@ -75,9 +42,9 @@ def test_grade_c_defect_goes_on_a_supplier_return_and_ships(graded, returns_bins
     assert ledger_problems(db.session) == []
 
 
-def test_a_cancelled_return_frees_the_item_and_a_second_item_joins_the_draft(graded,
+def test_a_cancelled_return_frees_the_item_and_a_second_item_joins_the_draft(graded_return,
                                                                                create_user):
-    data = graded()
+    data = graded_return()
     buyer = create_user("buyer", roles=("purchasing",))
     first = rules.send_item_to_supplier(data["c"], data["maker"], actor=buyer)
     procurement.cancel_supplier_return(first, actor=buyer, reason="wrong supplier")
@@ -90,8 +57,8 @@ def test_a_cancelled_return_frees_the_item_and_a_second_item_joins_the_draft(gra
     assert db.session.scalar(select(SupplierClaim)) is None
 
 
-def test_other_reasons_are_refused_unless_the_setting_names_them(graded, create_user):
-    data = graded("WRONG_SIZE")
+def test_other_reasons_are_refused_unless_the_setting_names_them(graded_return, create_user):
+    data = graded_return("WRONG_SIZE")
     buyer = create_user("buyer", roles=("purchasing",))
     assert not rules.can_send_to_supplier(data["c"])
     with pytest.raises(rules.SupplierReturnRefused, match="must be a manufacturing defect"):
@@ -104,8 +71,9 @@ def test_other_reasons_are_refused_unless_the_setting_names_them(graded, create_
     assert rules.can_send_to_supplier(data["c"])
 
 
-def test_case_page_offers_the_button_and_the_form_creates_the_return(client, login_as, graded):
-    data = graded()
+def test_case_page_offers_the_button_and_the_form_creates_the_return(client, login_as,
+                                                                   graded_return):
+    data = graded_return()
     login_as("purchasing")  # purchasing reads cases and keeps supplier returns
     page = client.get(f"/aftersales/cases/{data['case'].id}")
     assert page.status_code == 200, page.status_code
