@@ -181,6 +181,16 @@ audit.entity("supplier_return", _l("Supplier return"), states=SUPPLIER_RETURN_ST
 audit.entity("supplier_claim", _l("Claim"), states=SUPPLIER_CLAIM_STATES)
 audit.entity("supplier_payment", _l("Supplier payment"))
 audit.reference("supplier_return_line", _supplier_return_line)
+
+
+def _quarantine_bin(ident: int) -> str | None:
+    from erp.warehouse.models import Location
+
+    location = db.session.get(Location, int(ident))
+    return _("quarantine bin %(bin)s", bin=location.label) if location is not None else None
+
+
+audit.reference("quarantine", _quarantine_bin)
 audit.fields({"claim": _l("debit note"), "amount": _l("amount"), "reason": _l("reason"),
               "source": _l("source"), "paid_on": _l("paid on"), "claims": _l("claims")})
 audit.register_many({
