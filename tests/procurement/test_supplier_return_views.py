@@ -161,3 +161,35 @@ def test_pdf_route_and_roles(client, login_as, stock, create_user):
     assert _post(client, f"/procurement/supplier-returns/{ret.id}/ship").status_code == 403
     assert _post(client, f"/procurement/supplier-returns/{ret.id}/cancel",
                  {"reason": "x"}).status_code == 403
+
+
+def test_header_search_finds_a_return_by_its_debit_note(client, login_as, stock, create_user):
+    buyer = create_user("buyer", roles=("purchasing",))
+    ret = services.create_supplier_return(stock["supplier"], actor=buyer, lines=[
+        services.ReturnLineSpec(stock["sku"].id, stock["quarantine"].id, 1)])
+    claim = services.ship_supplier_return(ret, actor=buyer)
+    db.session.commit()
+    login_as("purchasing")
+    response = client.get(f"/search?find={claim.number}")
+    assert response.status_code in (200, 302)
+    target = response.headers.get("Location") or response.get_data(as_text=True)
+    assert f"/procurement/supplier-returns/{ret.id}" in target
+
+
+def test_quarantine_lists_a_rejected_inspection_lot_as_its_source(client, login_as, stock,
+                                                                  receive_stock):
+    # a rejected lot moved into quarantine carries ref_type "inspection" (CONTRACTS B)
+    from erp.warehouse.models import LocationKind, MoveKind
+    supplier_loc = warehouse_services.virtual_location(LocationKind.supplier)
+    warehouse_services.post_move(warehouse_services.MoveSpec(
+        stock["sku"].id, supplier_loc.id, stock["quarantine"].id, 5, MoveKind.receipt,
+        unit_cost=Decimal("5"), ref_type="inspection", ref_id=42), actor=None)
+    db.session.commit()
+    login_as("purchasing")
+    page = client.get(f"/procurement/suppliers/{stock['supplier'].id}/quarantine")
+    assert "inspection lot 42" in page.get_data(as_text=True)
+    response = _post(client, f"/procurement/suppliers/{stock['supplier'].id}/quarantine",
+                     {f"qty-{stock['sku'].id}-{stock['quarantine'].id}": "9"})
+    assert response.status_code == 302
+    line = db.session.scalar(select(SupplierReturn)).lines[0]
+    assert (line.ref_type, line.ref_id, line.quantity) == ("inspection", 42, 9)
