@@ -9,6 +9,10 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from erp.core.i18n import _l
 
 _SCAN = {"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
+_QUANTITY = NumberRange(min=1, max=1_000_000_000,
+                        message=_l("Enter a whole number from 1 to 1,000,000,000."))
+_PRICE = NumberRange(min=0, max=9_999_999_999, message=_l("Enter a price of zero or more."))
+_AMOUNT = NumberRange(min=0, max=999_999_999_999, message=_l("Enter an amount of zero or more."))
 
 
 class SupplierReturnForm(FlaskForm):
@@ -29,10 +33,10 @@ class ReturnLineForm(FlaskForm):
                                                   Length(max=64)], render_kw=_SCAN)
     quantity = IntegerField(_l("Quantity"),
                             validators=[InputRequired(_l("Enter the quantity.")),
-                                        NumberRange(min=1, max=1_000_000_000)],
+                                        _QUANTITY],
                             render_kw={"inputmode": "numeric", "autocomplete": "off"})
     unit_price = DecimalField(_l("Unit claim price (empty = last price paid)"), places=4,
-                              validators=[Optional(), NumberRange(min=0)])
+                              validators=[Optional(), _PRICE])
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=200)])
 
 
@@ -48,7 +52,7 @@ class ChooseSupplierForm(FlaskForm):
     supplier_id = SelectField(_l("Supplier"), coerce=str,
                               validators=[DataRequired(_l("Choose a supplier."))])
     unit_price = DecimalField(_l("Unit claim price (empty = last price paid)"), places=4,
-                              validators=[Optional(), NumberRange(min=0)])
+                              validators=[Optional(), _PRICE])
 
 
 class PaymentForm(FlaskForm):
@@ -57,7 +61,7 @@ class PaymentForm(FlaskForm):
     paid_on = DateField(_l("Paid on"), validators=[InputRequired(_l("Enter the date."))])
     amount = DecimalField(_l("Amount paid"), places=2,
                           validators=[InputRequired(_l("Enter the amount paid.")),
-                                      NumberRange(min=0)])
+                                      _AMOUNT])
     reference = StringField(_l("Reference"), validators=[Optional(), Length(max=60)])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
 

@@ -43,7 +43,7 @@ from erp.procurement.return_models import (
     SupplierReturnLine,
     SupplierReturnState,
 )
-from erp.warehouse.models import Location, LocationKind, MoveKind
+from erp.warehouse.models import Location, LocationKind, MoveKind, StockLevel
 from erp.warehouse.services import MoveSpec, StockError, post_moves, virtual_location
 
 SR = SupplierReturnState
@@ -243,8 +243,6 @@ def add_supplier_return_line(ret: SupplierReturn, spec: ReturnLineSpec, *,
                 qty=format_number(quantity), sku=sku.code, source=spec.ref_type, id=spec.ref_id,
                 limit=format_number(spec.ref_limit), taken=format_number(taken)),
                 field="quantity")
-    from erp.warehouse.models import StockLevel  # a read for the early check only
-
     level = db.session.scalar(select(StockLevel).where(StockLevel.sku_id == sku.id,
                                                        StockLevel.location_id == location.id))
     on_draft = int(db.session.scalar(
