@@ -358,3 +358,31 @@ def supplier_statement(supplier: Supplier, start: date, end: date) -> Statement:
         ", ".join(c.number for c in p.claims), None, p.deducted or None, -p.amount)
         for p in payments]
     return statement
+
+
+@dataclass
+class Account:
+    """A supplier's account at a glance: what is owed today, and what is still open."""
+
+    currency: str
+    owed: Decimal | None  #: None when an exchange rate to value a receipt is missing
+    open_claims: int
+    open_claims_amount: Decimal
+    draft_returns: int
+
+
+def supplier_account(supplier: Supplier, today: date) -> Account:
+    """Return the supplier's account on ``today`` (the statement's closing figure)."""
+    from erp.core.errors import ValidationError
+
+    try:
+        owed = supplier_statement(supplier, today, today).owed
+    except ValidationError:
+        owed = None
+    amounts = db.session.scalars(select(SupplierClaim.amount).where(
+        SupplierClaim.supplier_id == supplier.id,
+        SupplierClaim.state.in_([SupplierClaimState.open, SupplierClaimState.approved]))).all()
+    drafts = db.session.scalar(select(func.count(SupplierReturn.id)).where(
+        SupplierReturn.supplier_id == supplier.id,
+        SupplierReturn.state == SupplierReturnState.draft)) or 0
+    return Account(supplier.currency, owed, len(amounts), sum(amounts, Decimal(0)), drafts)

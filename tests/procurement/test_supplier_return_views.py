@@ -193,3 +193,17 @@ def test_quarantine_lists_a_rejected_inspection_lot_as_its_source(client, login_
     assert response.status_code == 302
     line = db.session.scalar(select(SupplierReturn)).lines[0]
     assert (line.ref_type, line.ref_id, line.quantity) == ("inspection", 42, 9)
+
+
+def test_supplier_page_shows_the_account(client, login_as, stock, create_user):
+    buyer = create_user("buyer", roles=("purchasing",))
+    ret = services.create_supplier_return(stock["supplier"], actor=buyer, lines=[
+        services.ReturnLineSpec(stock["sku"].id, stock["quarantine"].id, 2)])
+    services.ship_supplier_return(ret, actor=buyer)
+    services.create_supplier_return(stock["supplier"], actor=buyer)
+    db.session.commit()
+    login_as("purchasing")
+    page = client.get(f"/procurement/suppliers/{stock['supplier'].id}").get_data(as_text=True)
+    assert "Owed today" in page
+    assert "40.00" in page  # 50.00 received less the 10.00 claim
+    assert "1 claim, 10.00" in page
