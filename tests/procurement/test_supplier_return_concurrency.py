@@ -130,3 +130,27 @@ def test_eight_sends_of_one_returned_item_put_it_on_one_return(app, graded_retur
     assert outcomes.wins == 1
     assert all("already on a supplier return" in str(err) for err in outcomes.refusals)
     assert db.session.scalar(select(func.sum(SupplierReturnLine.quantity))) == 2
+
+
+def test_lines_added_while_shipping_never_land_on_the_shipped_return(app, quarantined, people):
+    supplier, sku, quarantine = quarantined
+    ret = services.create_supplier_return(supplier, actor=None, lines=[
+        ReturnLineSpec(sku.id, quarantine.id, 1)])
+    db.session.commit()
+    ret_id, sku_id, bin_id = ret.id, sku.id, quarantine.id
+
+    def prepare(n):
+        ret, user = db.session.get(SupplierReturn, ret_id), _user(people["manager"][n])
+        _ = ret.state, ret.lines
+        if n % 2:
+            return lambda: services.add_supplier_return_line(
+                ret, ReturnLineSpec(sku_id, bin_id, 1), actor=user).id
+        return lambda: services.ship_supplier_return(ret, actor=user).number
+
+    race(app, prepare)
+    ret = db.session.get(SupplierReturn, ret_id)
+    assert ret.state.value == "shipped"
+    # every line of the shipped return left the bin: none was added after it shipped
+    assert all(line.move_id is not None for line in ret.lines)
+    assert db.session.get(StockLevel, (sku_id, bin_id)).on_hand == 10 - len(ret.lines)
+    assert ledger_problems(db.session) == []

@@ -222,6 +222,8 @@ def add_supplier_return_line(ret: SupplierReturn, spec: ReturnLineSpec, *,
     :raises ValidationError: for a bad quantity or price, a virtual location, an unknown SKU or
         source type.
     """
+    # Locked first, as shipping locks it: a line never lands on a return shipped meanwhile.
+    lock(ret)
     _require_draft(ret, "add")
     quantity = _quantity(spec.quantity)
     sku = db.session.get(Sku, spec.sku_id)
@@ -284,7 +286,7 @@ def remove_supplier_return_line(line: SupplierReturnLine, *, actor) -> None:
 
     :raises SupplierReturnError: if the return is not a draft.
     """
-    ret = line.supplier_return
+    ret = lock(line.supplier_return)
     _require_draft(ret, "remove")
     audit.record(ret, "supplier_return.line_removed", actor=actor, changes={
         "line": line.id, "sku": line.sku.code, "quantity": line.quantity})
