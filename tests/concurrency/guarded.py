@@ -285,6 +285,10 @@ SAFE_TO_REPEAT: dict[str, str] = {
     "brands.create_specification": _ADMIN_LIST,
     "brands.update_specification_version": "edits a draft version's content to the form's "
                                            "values; an approved version is read-only",
+    "brands.set_inspection_plan": _SAME_VALUES,
+    "brands.add_check": _APPENDS,
+    "brands.edit_check": _SAME_VALUES,
+    "brands.remove_check": "a removed check cannot be removed twice",
     "catalog.create_category": _ADMIN_LIST,
     "catalog.edit_category": _SAME_VALUES,
     "catalog.move_category": "moves a category under the parent the form names: the same "
