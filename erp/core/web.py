@@ -48,6 +48,8 @@ NAV: list[tuple[Any, str, str]] = [
     (_l("Purchase orders"), "procurement.purchase_order_list", "procurement.view"),
     (_l("Receiving"), "procurement.receiving_start", "procurement.receive"),
     (_l("Replenishment"), "procurement.replenishment_list", "procurement.view"),
+    (_l("Inspection"), "quality.inspection_list", "quality.view"),
+    (_l("Switching"), "quality.switching_list", "quality.view"),
     (_l("Orders"), "orders.order_list", "orders.view"),
     (_l("Day board"), "shipping.board", "shipping.view"),
     (_l("Pick waves"), "shipping.wave_list", "shipping.view"),
@@ -79,7 +81,8 @@ ADMIN_NAV: list[tuple[Any, str, str]] = [
 
 #: menu names of the blueprints, in the order the menus appear
 NAV_GROUPS = {"brands": _l("Catalog"), "catalog": _l("Catalog"), "warehouse": _l("Warehouse"),
-              "procurement": _l("Purchasing"), "shipping": _l("Shipping"),
+              "procurement": _l("Purchasing"), "quality": _l("Purchasing"),
+              "shipping": _l("Shipping"),
               "aftersales": _l("After-sales"), "reports": _l("Reports")}
 
 

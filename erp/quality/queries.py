@@ -93,16 +93,21 @@ class LineOutcome:
     lot_size: int
     inspection_id: int
     number: str
+    scrapped: int = 0
 
     @property
     def accepted(self) -> int:
-        """Return the units accepted (or released by concession)."""
-        return self.lot_size if self.state in (I.accepted, I.released) else 0
+        """Return the units accepted, or released by concession (less any scrapped first)."""
+        if self.state == I.accepted:
+            return self.lot_size
+        return self.lot_size - self.scrapped if self.state == I.released else 0
 
     @property
     def rejected(self) -> int:
-        """Return the units rejected and not released."""
-        return self.lot_size if self.state == I.rejected else 0
+        """Return the units rejected and not released (scrapped ones stay rejected)."""
+        if self.state == I.rejected:
+            return self.lot_size
+        return self.scrapped if self.state == I.released else 0
 
     @property
     def pending(self) -> int:
@@ -120,11 +125,12 @@ def outcomes_for(ref_type: str, ref_ids: Iterable[int]) -> dict[int, LineOutcome
         return {}
     rows = db.session.execute(
         select(Inspection.ref_id, Inspection.state, Inspection.lot_size, Inspection.id,
-               Inspection.number)
+               Inspection.number, Inspection.scrapped_qty)
         .where(Inspection.ref_type == ref_type, Inspection.ref_id.in_(ids),
                Inspection.state != I.cancelled))
-    return {ref_id: LineOutcome(InspectionState(state), lot_size, inspection_id, number)
-            for ref_id, state, lot_size, inspection_id, number in rows}
+    return {ref_id: LineOutcome(InspectionState(state), lot_size, inspection_id, number,
+                                scrapped)
+            for ref_id, state, lot_size, inspection_id, number, scrapped in rows}
 
 
 def inspection_list_query(*, q: str | None = None, state: str | None = None):
@@ -158,3 +164,16 @@ def switching_rows(*, supplier_id: int | None = None, specification_id: int | No
     return db.session.execute(stmt.order_by(SwitchingState.supplier_id,
                                             SwitchingState.specification_id,
                                             SwitchingState.defect_class)).all()
+
+
+def supplier_names(supplier_ids) -> dict[int, str]:
+    """Return the supplier names the lots recorded, by supplier id (quality keeps no suppliers)."""
+    ids = sorted({i for i in supplier_ids if i is not None})
+    if not ids:
+        return {}
+    latest = (select(Inspection.supplier_id, func.max(Inspection.id).label("id"))
+              .where(Inspection.supplier_id.in_(ids)).group_by(Inspection.supplier_id)
+              .subquery())
+    return dict(db.session.execute(
+        select(Inspection.supplier_id, Inspection.supplier_name)
+        .join(latest, latest.c.id == Inspection.id)).all())
