@@ -33,6 +33,7 @@ from erp.core.models import User, utcnow
 from erp.core.states import StateMachine
 from erp.core.types import UtcDateTime
 from erp.extensions import db
+from erp.quality.sampling import Severity
 from erp.warehouse.models import Location, Warehouse
 
 
@@ -62,14 +63,6 @@ INSPECTION_STATES = StateMachine(
     groups={"decided": {I.accepted, I.rejected, I.released}, "open": {I.pending},
             "rejected": {I.rejected, I.released}},
 )
-
-
-class Severity(StrEnum):
-    """ISO 2859-1 inspection severity (mirrors ``erp.quality.sampling.Severity``)."""
-
-    normal = "normal"
-    tightened = "tightened"
-    reduced = "reduced"
 
 
 SEVERITY_LABELS = {Severity.normal: _l("normal"), Severity.tightened: _l("tightened"),

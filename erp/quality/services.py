@@ -543,7 +543,7 @@ def _update_switching(inspection: Inspection, *, actor) -> None:
         row = rows.get(cls)
         before = _to_state(row)
         plan = _plan_of(line)
-        after = sampling.next_state(before, accepted=bool(line.passed), d=line.found or 0,
+        after = sampling.next_state(before, accepted=bool(line.passed), found=line.found or 0,
                                     plan=plan, reduced_allowed=reduced)
         if row is None:
             row = SwitchingState(supplier_id=inspection.supplier_id, specification_id=spec_id,
@@ -568,9 +568,9 @@ def _plan_of(line: InspectionPlanLine) -> sampling.Plan:
     """Return the sampling plan a stored plan line was drawn from (for the switching score)."""
     return sampling.Plan(
         standard=line.inspection.standard, level=line.inspection.level, aql=line.aql,
-        severity=sampling.Severity(line.severity), code_letter=line.code_letter,
-        used_letter=line.used_letter, table_n=line.table_n, n=line.n, ac=line.ac, re=line.re,
-        full=line.n == line.inspection.lot_size and line.table_n >= line.inspection.lot_size)
+        severity=sampling.Severity(line.severity), lot_size=line.inspection.lot_size,
+        code_letter=line.code_letter, used_letter=line.used_letter, table_n=line.table_n,
+        n=line.n, ac=line.ac, re=line.re)
 
 
 def _clean_reason(reason: str | None, number: str, action: str) -> str:
@@ -721,11 +721,8 @@ def resume_inspection(supplier_id: int, specification_id: int, *, actor,
     if not rows:
         raise InspectionError(_("Inspection of this supplier and specification is not "
                                 "discontinued; there is nothing to resume."))
-    tightened = sampling.SwitchState(severity=sampling.Severity.tightened, score=0, recent=(),
-                                     rejected_on_tightened=0, accepted_in_a_row=0,
-                                     discontinued=False)
     for row in rows:
-        _store_state(row, tightened)
+        _store_state(row, sampling.resume(_to_state(row)))
     db.session.flush()
     audit.record(rows[0], "inspection_switching.resumed", actor=actor, changes={
         "supplier_id": supplier_id, "specification_id": specification_id,
