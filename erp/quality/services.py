@@ -345,7 +345,7 @@ def record_defects(inspection: Inspection, entries: Mapping[int, DefectEntry], *
         the sample, a value that is not a number, or a note over 500 characters.
     """
     lock(inspection)
-    _ensure_pending(inspection, "record defects of")
+    _ensure_pending(inspection, _("record the defects of"))
     checks = {c.id: c for c in inspection.spec_version.checks}
     existing = {d.check_id: d for d in inspection.defects}
     changed = []
@@ -604,7 +604,7 @@ def release_inspection(inspection: Inspection, *, actor, reason: str) -> Inspect
     :raises InspectionError: when nothing of the lot is left to release.
     :raises StockError: when the quarantine bin no longer holds those units.
     """
-    text = _clean_reason(reason, inspection.number, "release")
+    text = _clean_reason(reason, inspection.number, _("release"))
     lock(inspection)
     INSPECTION_STATES.check(inspection, I.released)
     quantity = remaining_in_quarantine(inspection)
@@ -636,7 +636,7 @@ def scrap_inspection(inspection: Inspection, quantity: int, *, actor, reason: st
     :raises ValidationError: for a quantity that is not a whole number above zero, or without
         a reason.
     """
-    text = _clean_reason(reason, inspection.number, "scrap")
+    text = _clean_reason(reason, inspection.number, _("scrap"))
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
         raise ValidationError(_('To scrap units of inspection lot "%(number)s", enter a whole '
                                 "quantity above zero; got %(value)s.", number=inspection.number,
