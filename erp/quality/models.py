@@ -113,7 +113,7 @@ class Inspection(db.Model):
     lot_size: Mapped[int] = mapped_column(Integer)
     #: the largest n of the classes: every class is judged on the same sample
     sample_size: Mapped[int] = mapped_column(Integer)
-    standard: Mapped[str] = mapped_column(String(30))
+    standard: Mapped[str] = mapped_column(String(60))
     level: Mapped[str] = mapped_column(String(4))
     scrapped_qty: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     note: Mapped[str | None] = mapped_column(String(500))

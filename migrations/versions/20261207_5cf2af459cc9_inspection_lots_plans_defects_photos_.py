@@ -70,7 +70,7 @@ def upgrade():
     sa.Column('quarantine_location_id', sa.Integer(), nullable=True),
     sa.Column('lot_size', sa.Integer(), nullable=False),
     sa.Column('sample_size', sa.Integer(), nullable=False),
-    sa.Column('standard', sa.String(length=30), nullable=False),
+    sa.Column('standard', sa.String(length=60), nullable=False),
     sa.Column('level', sa.String(length=4), nullable=False),
     sa.Column('scrapped_qty', sa.Integer(), server_default='0', nullable=False),
     sa.Column('note', sa.String(length=500), nullable=True),
