@@ -245,20 +245,25 @@ def open_inspections(lots: Sequence[LotSpec], *, actor) -> dict[int, OpenedLot]:
     now = utcnow()
     actor_id = getattr(actor, "id", None)
     plan_cache: dict[tuple, dict] = {}
+    plan_inputs: dict[tuple, tuple] = {}
     numbers = _numbers("QC", len(lots))
     rows, plans_of = [], []
     for lot, number in zip(lots, numbers, strict=True):
         version = lot.version
-        mine = states[lot.supplier_id]
-        check_not_discontinued(lot.supplier_id, lot.supplier_name, version, mine)
         if lot.warehouse.id not in holds:
             holds[lot.warehouse.id] = hold_location(lot.warehouse)
-        aqls = plan_aqls(version)
-        severities = {cls: sampling.Severity(
-            mine[(version.specification_id, cls)].severity
-            if (version.specification_id, cls) in mine else Severity.normal) for cls in aqls}
-        key = (lot.lot_size, version.sampling_level, tuple(sorted(aqls.items())),
-               tuple(sorted(severities.items())))
+        pair = (lot.supplier_id, version.id)
+        if pair not in plan_inputs:  # the same for every lot of a supplier and version
+            mine = states[lot.supplier_id]
+            check_not_discontinued(lot.supplier_id, lot.supplier_name, version, mine)
+            aqls = plan_aqls(version)
+            severities = {cls: sampling.Severity(
+                mine[(version.specification_id, cls)].severity
+                if (version.specification_id, cls) in mine else Severity.normal)
+                for cls in aqls}
+            plan_inputs[pair] = (aqls, severities)
+        aqls, severities = plan_inputs[pair]
+        key = (lot.lot_size, pair)
         if key not in plan_cache:
             plan_cache[key] = sampling.plans_for_lot(lot.lot_size, version.sampling_level, aqls,
                                                      severities)
