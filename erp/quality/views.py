@@ -34,6 +34,8 @@ from erp.core.permissions import has_permission, permission_required
 from erp.core.viewhelpers import form_errors, get_or_404, page_arg
 from erp.extensions import db
 from erp.quality import exports, queries, services
+from erp.quality import home as _home  # noqa: F401 - registers the home page's cards
+from erp.quality import search as _search  # noqa: F401 - registers the header search's finder
 from erp.quality.forms import (
     DecideForm,
     DefectsForm,

@@ -24,6 +24,7 @@ from erp.extensions import db
 from erp.orders.models import CustomerOrder, OrderState
 from erp.procurement.models import PURCHASE_ORDER_STATES, PurchaseOrder, PurchaseOrderState
 from erp.procurement.services import purchase_order_totals, replenishment_suggestions
+from erp.quality.models import Inspection, InspectionState
 from erp.shipping.carriers.base import TrackingStatus
 from erp.shipping.models import PARCEL_STATES, Parcel, ParcelState, ShippingService
 from erp.shipping.services.tracking import ranges_running_low
@@ -179,7 +180,7 @@ def test_manager_home_shows_every_approval_with_its_amount(client, sign_in, work
     assert [title for title in cards] == [
         "Purchase orders awaiting approval", "Refunds awaiting approval",
         "Adjustments awaiting approval", "Cycle counts to review",
-        "Specifications awaiting approval"]
+        "Specifications awaiting approval", "Rejected lots"]
     assert cards["Purchase orders awaiting approval"].count == len(waiting) > 0
     assert cards["Refunds awaiting approval"].count == len(pending) > 0
     assert cards["Adjustments awaiting approval"].count == 1
@@ -209,6 +210,8 @@ def test_warehouse_home_counts_and_links(client, sign_in, demo):
         PutawayTask.state == PutawayState.open)).all()
     assert {title: card.count for title, card in cards.items()} == {
         "Put-away tasks open": len(tasks),
+        "Lots waiting for inspection": _count(Inspection,
+                                              Inspection.state == InspectionState.pending),
         "Orders to pick": _count(CustomerOrder, CustomerOrder.state == OrderState.allocated),
         "Orders to pack": _count(CustomerOrder, CustomerOrder.state == OrderState.picking),
         "Parcels to dispatch before today's cut-off": db.session.scalar(

@@ -195,3 +195,12 @@ def test_po_page_and_lines_export_show_accepted_and_rejected(client, switch_to, 
     line = dict(zip(header, next(r for r in rows if r[3] == inspection.sku.code), strict=True))
     assert (line["Received"], line["Accepted"], line["Rejected"],
             line["In inspection"]) == (200, 0, 200, 0)
+
+
+def test_home_card_and_header_search_find_lots(client, switch_to, inspection_in):
+    inspection = inspection_in("pending")
+    switch_to("warehouse")
+    home = text(client.get("/"))
+    assert "Lots waiting for inspection" in home
+    found = client.get(f"/search?find={inspection.number}")  # the one match opens
+    assert found.headers["Location"].endswith(f"/quality/inspections/{inspection.id}")
