@@ -1,7 +1,7 @@
 """Inspection lots, plans, defects, photos and switching
 
 Revision ID: 5cf2af459cc9
-Revises: 19a1e55c0001
+Revises: 28e8918b8d4e
 Create Date: 2026-12-07 15:13:46.117069
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5cf2af459cc9'
-down_revision = '19a1e55c0001'
+down_revision = '28e8918b8d4e'
 branch_labels = None
 depends_on = None
 
