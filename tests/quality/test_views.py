@@ -204,3 +204,14 @@ def test_home_card_and_header_search_find_lots(client, switch_to, inspection_in)
     assert "Lots waiting for inspection" in home
     found = client.get(f"/search?find={inspection.number}")  # the one match opens
     assert found.headers["Location"].endswith(f"/quality/inspections/{inspection.id}")
+
+
+def test_receipt_page_links_each_lot(client, switch_to, inspection_in):
+    from erp.procurement.models import ReceiptLine
+
+    inspection = inspection_in("pending")
+    receipt_id = db.session.get(ReceiptLine, inspection.ref_id).receipt_id
+    switch_to("warehouse")
+    page = text(client.get(f"/procurement/receipts/{receipt_id}"))
+    assert f"/quality/inspections/{inspection.id}" in page
+    assert inspection.number in page
