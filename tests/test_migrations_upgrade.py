@@ -41,6 +41,7 @@ BY_NAME = {
     "username": "ada", "email": "ada@example.com", "role": "warehouse", "country": "DE",
     "origin_country": "CN", "currency": "EUR", "declared_currency": "USD",
     "list_currency": "EUR", "hs_code": "610910", "cutoff": "15:30", "barcode": "4006381333931",
+    "re": 2,  # an inspection plan rejects at more than it accepts (Re > Ac)
 }
 
 

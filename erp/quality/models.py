@@ -19,7 +19,6 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -31,7 +30,7 @@ from erp.catalog.models import Sku
 from erp.core.i18n import _l
 from erp.core.models import User, utcnow
 from erp.core.states import StateMachine
-from erp.core.types import UtcDateTime
+from erp.core.types import ScaledDecimal, UtcDateTime
 from erp.extensions import db
 from erp.quality.sampling import Severity
 from erp.warehouse.models import Location, Warehouse
@@ -174,7 +173,7 @@ class InspectionPlanLine(db.Model):
     inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id", ondelete="CASCADE"),
                                                index=True)
     defect_class: Mapped[DefectClass] = mapped_column(_enum(DefectClass))
-    aql: Mapped[Decimal | None] = mapped_column(Numeric(6, 3))
+    aql: Mapped[Decimal | None] = mapped_column(ScaledDecimal(3))
     severity: Mapped[Severity] = mapped_column(_enum(Severity))
     code_letter: Mapped[str] = mapped_column(String(2))
     used_letter: Mapped[str] = mapped_column(String(2))

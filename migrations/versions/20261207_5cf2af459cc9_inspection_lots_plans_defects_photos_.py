@@ -131,7 +131,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('inspection_id', sa.Integer(), nullable=False),
     sa.Column('defect_class', sa.Enum('critical', 'major', 'minor', name='defectclass', native_enum=False, length=20), nullable=False),
-    sa.Column('aql', sa.Numeric(precision=6, scale=3), nullable=True),
+    sa.Column('aql', sa.BigInteger(), nullable=True),
     sa.Column('severity', sa.Enum('normal', 'tightened', 'reduced', name='severity', native_enum=False, length=20), nullable=False),
     sa.Column('code_letter', sa.String(length=2), nullable=False),
     sa.Column('used_letter', sa.String(length=2), nullable=False),
