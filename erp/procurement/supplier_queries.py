@@ -25,6 +25,7 @@ it holds.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -348,3 +349,42 @@ def supplier_performance_of(supplier: Supplier, date_from: date,
     """Return one supplier's figures over the range (all zero when it had no activity)."""
     rows = supplier_performance(date_from, date_to, supplier_id=supplier.id)
     return rows[0] if rows else SupplierPerformance(supplier.id, supplier.code, supplier.name)
+
+
+# --------------------------------------------------------------------------- SKU -> supplier
+
+
+def sku_suppliers(sku_ids: Iterable[int]) -> dict[int, int]:
+    """Return ``{sku id: supplier id}``: the supplier that brought each SKU in.
+
+    That is the supplier of the SKU's latest posted receipt (by receipt time, then id); for a
+    SKU never received, its preferred supplier item's supplier (the lowest supplier code when
+    several are preferred), else its supplier item of the lowest supplier code. SKUs with no
+    receipt and no supplier item are left out.
+    """
+    wanted = sorted(set(sku_ids))
+    found: dict[int, int] = {}
+    for start in range(0, len(wanted), 2000):
+        chunk = wanted[start:start + 2000]
+        ranked = (select(ReceiptLine.sku_id.label("sku_id"),
+                         PurchaseOrder.supplier_id.label("supplier_id"),
+                         func.row_number().over(
+                             partition_by=ReceiptLine.sku_id,
+                             order_by=(Receipt.received_at.desc(), Receipt.id.desc()))
+                         .label("rank"))
+                  .join(Receipt, Receipt.id == ReceiptLine.receipt_id)
+                  .join(PurchaseOrder, PurchaseOrder.id == Receipt.order_id)
+                  .where(Receipt.state == ReceiptState.posted, ReceiptLine.sku_id.in_(chunk))
+                  .subquery())
+        found.update(db.session.execute(
+            select(ranked.c.sku_id, ranked.c.supplier_id).where(ranked.c.rank == 1)).all())
+        rest = [sku for sku in chunk if sku not in found]
+        if rest:
+            for sku_id, supplier_id in db.session.execute(
+                    select(SupplierItem.sku_id, SupplierItem.supplier_id)
+                    .join(Supplier, Supplier.id == SupplierItem.supplier_id)
+                    .where(SupplierItem.sku_id.in_(rest))
+                    .order_by(SupplierItem.sku_id, SupplierItem.preferred.desc(),
+                              Supplier.code)):
+                found.setdefault(sku_id, supplier_id)
+    return found
