@@ -72,6 +72,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     import erp.core.models  # noqa: F401
     import erp.orders.models  # noqa: F401
     import erp.procurement.models  # noqa: F401
+    import erp.quality.models  # noqa: F401
     import erp.shipping.models  # noqa: F401
     import erp.warehouse.models  # noqa: F401
     from erp.core import i18n, submissions, web
