@@ -1,7 +1,7 @@
 """specification revision flag
 
 Revision ID: ff19d83d29ef
-Revises: 19a1e55c0001
+Revises: 5cf2af459cc9
 Create Date: 2026-12-07 15:14:04.734843
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'ff19d83d29ef'
-down_revision = '19a1e55c0001'
+down_revision = '5cf2af459cc9'
 branch_labels = None
 depends_on = None
 
