@@ -24,7 +24,6 @@ Every rate is a fraction (``Decimal("0.0500")`` is 5 %) or None when nothing was
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -164,7 +163,7 @@ def supplier_scorecard(date_from: date, date_to: date, *,
     owner = supplier_queries.sku_suppliers(skus)
     spec_of = dict(db.session.execute(
         select(Sku.id, Product.spec_version_id).join(Product, Product.id == Sku.product_id)
-        .where(Sku.id.in_(sorted(skus))))) if skus else {}
+        .where(Sku.id.in_(sorted(skus)))).all()) if skus else {}
     for sku_id in skus:
         ident = owner.get(sku_id)
         if ident is None or (supplier_id is not None and ident != supplier_id):
@@ -202,10 +201,3 @@ def _name_rows(rows: list[ScoreRow]) -> None:
             r.spec_label = labels.get(r.spec_version_id, "")
 
 
-def supplier_reasons(scorecard: Scorecard) -> dict[str, int]:
-    """Return the manufacturing reasons of every supplier row, summed (for a chart)."""
-    out: dict[str, int] = defaultdict(int)
-    for r in scorecard.suppliers:
-        for code, units in r.reasons.items():
-            out[code] += units
-    return dict(out)
