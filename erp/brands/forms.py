@@ -63,3 +63,9 @@ class AttachmentForm(FlaskForm):
     """Attach a file to a draft specification version."""
 
     file = FileField(_l("File (at most 10 MB)"), validators=[FileRequired(_l("Choose a file."))])
+
+
+class ClearRevisionFlagForm(FlaskForm):
+    """Clear a specification version's revision flag: the manager says why."""
+
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=300)])

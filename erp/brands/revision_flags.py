@@ -72,6 +72,18 @@ def flagged_condition(specification_id_column) -> object:
                           RevisionFlag.cleared_at.is_(None))
 
 
+def flagged_specification_ids(specification_ids: Iterable[int]) -> set[int]:
+    """Return which of the specifications given have a version with an open flag."""
+    ids = list(specification_ids)
+    if not ids:
+        return set()
+    return set(db.session.scalars(
+        select(SpecificationVersion.specification_id).distinct()
+        .join(RevisionFlag, RevisionFlag.version_id == SpecificationVersion.id)
+        .where(SpecificationVersion.specification_id.in_(ids),
+               RevisionFlag.cleared_at.is_(None))))
+
+
 def open_flag_count() -> int:
     """Return how many specification versions stand flagged for revision."""
     return db.session.scalar(select(func.count()).select_from(RevisionFlag).where(
