@@ -185,3 +185,20 @@ def test_specification_page_list_and_clearing(scorecard_data, client, login_as):
     assert "Seam fixed at the factory" in body  # in the earlier flags
     assert spec.number not in text(client.get("/brands/specifications?flagged=1"))
     assert db.session.scalar(select(func.count()).select_from(RevisionFlag)) == 1
+
+
+def test_threshold_settings_refuse_bad_values(app):
+    from erp.core import settings
+
+    reasons = settings.SETTINGS["manufacturing_reasons"].parse
+    assert reasons("defective, stitching") == {"DEFECTIVE", "STITCHING"}
+    assert reasons("") == frozenset()
+    with pytest.raises(ValueError, match="BAD-CODE"):
+        reasons("DEFECTIVE bad-code")
+    rate = settings.SETTINGS["spec_revision_rate_pct"].parse
+    assert rate("2.5") == 2.5
+    for bad in ("0", "101", "x"):
+        with pytest.raises(ValueError):
+            rate(bad)
+    with pytest.raises(ValueError):
+        settings.SETTINGS["spec_revision_min_units"].parse("0")
