@@ -197,8 +197,8 @@ def test_threshold_settings_refuse_bad_values(app):
         reasons("DEFECTIVE bad-code")
     rate = settings.SETTINGS["spec_revision_rate_pct"].parse
     assert rate("2.5") == 2.5
-    for bad in ("0", "101", "x"):
-        with pytest.raises(ValueError):
+    for bad, why in (("0", "more than zero"), ("101", "at most 100"), ("x", "a number")):
+        with pytest.raises(ValueError, match=why):
             rate(bad)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="more than zero"):
         settings.SETTINGS["spec_revision_min_units"].parse("0")
