@@ -52,9 +52,15 @@ def _shipped(start: datetime, end: datetime, key):
             .group_by(key))
 
 
-def returned_by_sku(start: datetime, end: datetime) -> dict[int, dict[str, tuple[str, int]]]:
-    """Return ``{sku id: {reason code: (reason name, units)}}`` returned for those reasons."""
+def returned_by_sku(start: datetime, end: datetime, sku_ids: Iterable[int] | None = None
+                    ) -> dict[int, dict[str, tuple[str, int]]]:
+    """Return ``{sku id: {reason code: (reason name, units)}}`` returned for those reasons.
+
+    With ``sku_ids``, of those SKUs only.
+    """
     stmt, any_codes = _returned(start, end, CaseLine.sku_id)
+    if sku_ids is not None:
+        stmt = stmt.where(CaseLine.sku_id.in_(sorted(sku_ids)))
     out: dict[int, dict[str, tuple[str, int]]] = defaultdict(dict)
     if any_codes:
         for row in db.session.execute(stmt):
@@ -62,10 +68,13 @@ def returned_by_sku(start: datetime, end: datetime) -> dict[int, dict[str, tuple
     return dict(out)
 
 
-def shipped_by_sku(start: datetime, end: datetime) -> dict[int, int]:
-    """Return ``{sku id: units shipped}`` in the window."""
-    return {row.key: int(row.units or 0)
-            for row in db.session.execute(_shipped(start, end, ParcelLine.sku_id))}
+def shipped_by_sku(start: datetime, end: datetime, sku_ids: Iterable[int] | None = None
+                   ) -> dict[int, int]:
+    """Return ``{sku id: units shipped}`` in the window (with ``sku_ids``, of those only)."""
+    stmt = _shipped(start, end, ParcelLine.sku_id)
+    if sku_ids is not None:
+        stmt = stmt.where(ParcelLine.sku_id.in_(sorted(sku_ids)))
+    return {row.key: int(row.units or 0) for row in db.session.execute(stmt)}
 
 
 def returned_by_version(start: datetime, end: datetime, version_ids: Iterable[int] | None = None

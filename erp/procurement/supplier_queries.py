@@ -354,6 +354,19 @@ def supplier_performance_of(supplier: Supplier, date_from: date,
 # --------------------------------------------------------------------------- SKU -> supplier
 
 
+def supplier_sku_ids(supplier_id: int) -> set[int]:
+    """Return the SKUs a supplier may have brought in: received from it, or in its price list.
+
+    :func:`sku_suppliers` decides which of them are its own.
+    """
+    received = (select(ReceiptLine.sku_id).join(Receipt, Receipt.id == ReceiptLine.receipt_id)
+                .join(PurchaseOrder, PurchaseOrder.id == Receipt.order_id)
+                .where(PurchaseOrder.supplier_id == supplier_id,
+                       Receipt.state == ReceiptState.posted))
+    listed = select(SupplierItem.sku_id).where(SupplierItem.supplier_id == supplier_id)
+    return set(db.session.scalars(received.union(listed)))
+
+
 def sku_suppliers(sku_ids: Iterable[int]) -> dict[int, int]:
     """Return ``{sku id: supplier id}``: the supplier that brought each SKU in.
 

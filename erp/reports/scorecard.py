@@ -157,8 +157,10 @@ def supplier_scorecard(date_from: date, date_to: date, *,
             r.defects += s.defects
 
     start, end = period_bounds(date_from, date_to)
-    shipped = shipped_by_sku(start, end)
-    returned = returned_by_sku(start, end)
+    # one supplier's page: only the SKUs it may own (received from it or on its price list)
+    candidates = None if supplier_id is None else supplier_queries.supplier_sku_ids(supplier_id)
+    shipped = shipped_by_sku(start, end, candidates) if candidates != set() else {}
+    returned = returned_by_sku(start, end, candidates) if candidates != set() else {}
     skus = set(shipped) | set(returned)
     owner = supplier_queries.sku_suppliers(skus)
     spec_of = dict(db.session.execute(
