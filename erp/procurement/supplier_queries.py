@@ -376,28 +376,31 @@ def sku_suppliers(sku_ids: Iterable[int]) -> dict[int, int]:
     receipt and no supplier item are left out.
     """
     wanted = sorted(set(sku_ids))
-    found: dict[int, int] = {}
-    for start in range(0, len(wanted), 2000):
-        chunk = wanted[start:start + 2000]
-        ranked = (select(ReceiptLine.sku_id.label("sku_id"),
-                         PurchaseOrder.supplier_id.label("supplier_id"),
-                         func.row_number().over(
-                             partition_by=ReceiptLine.sku_id,
-                             order_by=(Receipt.received_at.desc(), Receipt.id.desc()))
-                         .label("rank"))
-                  .join(Receipt, Receipt.id == ReceiptLine.receipt_id)
-                  .join(PurchaseOrder, PurchaseOrder.id == Receipt.order_id)
-                  .where(Receipt.state == ReceiptState.posted, ReceiptLine.sku_id.in_(chunk))
-                  .subquery())
-        found.update(db.session.execute(
-            select(ranked.c.sku_id, ranked.c.supplier_id).where(ranked.c.rank == 1)).all())
-        rest = [sku for sku in chunk if sku not in found]
-        if rest:
-            for sku_id, supplier_id in db.session.execute(
-                    select(SupplierItem.sku_id, SupplierItem.supplier_id)
-                    .join(Supplier, Supplier.id == SupplierItem.supplier_id)
-                    .where(SupplierItem.sku_id.in_(rest))
-                    .order_by(SupplierItem.sku_id, SupplierItem.preferred.desc(),
-                              Supplier.code)):
-                found.setdefault(sku_id, supplier_id)
+    if not wanted:
+        return {}
+    # a few SKUs (a supplier's page): look them up; many (every supplier): one pass over all
+    few = len(wanted) <= 1000
+    ranked = (select(ReceiptLine.sku_id.label("sku_id"),
+                     PurchaseOrder.supplier_id.label("supplier_id"),
+                     func.row_number().over(
+                         partition_by=ReceiptLine.sku_id,
+                         order_by=(Receipt.received_at.desc(), Receipt.id.desc()))
+                     .label("rank"))
+              .join(Receipt, Receipt.id == ReceiptLine.receipt_id)
+              .join(PurchaseOrder, PurchaseOrder.id == Receipt.order_id)
+              .where(Receipt.state == ReceiptState.posted))
+    items = (select(SupplierItem.sku_id, SupplierItem.supplier_id)
+             .join(Supplier, Supplier.id == SupplierItem.supplier_id)
+             .order_by(SupplierItem.sku_id, SupplierItem.preferred.desc(), Supplier.code))
+    if few:
+        ranked = ranked.where(ReceiptLine.sku_id.in_(wanted))
+        items = items.where(SupplierItem.sku_id.in_(wanted))
+    ranked = ranked.subquery()
+    keep = set(wanted)
+    found = {sku_id: supplier_id for sku_id, supplier_id in db.session.execute(
+        select(ranked.c.sku_id, ranked.c.supplier_id).where(ranked.c.rank == 1))
+        if sku_id in keep}
+    for sku_id, supplier_id in db.session.execute(items):
+        if sku_id in keep:
+            found.setdefault(sku_id, supplier_id)
     return found
