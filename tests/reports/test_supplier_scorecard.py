@@ -152,3 +152,27 @@ def test_supplier_page_in_chinese(scorecard_data, client, login_as):
                       headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "Scorecard" not in body
     assert "Manufacturing return rate" not in body
+
+
+def test_sku_owner_is_the_last_receipt_else_the_preferred_item(scorecard_data, create_sku,
+                                                                create_supplier_item):
+    from erp.procurement import supplier_queries
+
+    d = scorecard_data
+    listed = create_sku("T4")
+    create_supplier_item(d.beta, listed, preferred=False)
+    create_supplier_item(d.alpha, listed, preferred=True)  # preferred wins over code order
+    only_beta = create_sku("T5")
+    create_supplier_item(d.beta, only_beta)
+    create_supplier_item(d.beta, d.t1, preferred=True)  # T1's last receipt still decides
+    nobody = create_sku("T6")
+    expected = {d.t1.id: d.alpha.id, d.t2.id: d.alpha.id, d.t3.id: d.beta.id,
+                listed.id: d.alpha.id, only_beta.id: d.beta.id}
+    skus = [*expected, nobody.id]
+    assert supplier_queries.sku_suppliers(skus) == expected
+    assert supplier_queries.sku_suppliers([]) == {}
+    assert supplier_queries.supplier_sku_ids(d.beta.id) == {d.t3.id, listed.id, only_beta.id,
+                                                            d.t1.id}
+    # the one-pass path (many SKUs) answers the same
+    many = skus + list(range(100_000, 101_001))
+    assert supplier_queries.sku_suppliers(many) == expected
