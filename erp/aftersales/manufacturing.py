@@ -1,7 +1,7 @@
 """Customer returns for manufacturing reasons, and units shipped, per SKU or specification version.
 
 Read-only. The rules are the returns analysis' (:mod:`erp.aftersales.reports`), narrowed to the
-reasons the setting ``manufacturing_reasons`` names (by default ``DEFECTIVE``):
+reasons the setting ``manufacturing_defect_reasons`` names (by default ``DEFECTIVE``):
 
 - **units returned**: the case lines of return, refund-only and wrong-item cases opened in the
   window, not rejected, whose reason is a manufacturing-defect reason. Lost and damaged parcels
@@ -29,8 +29,15 @@ from erp.shipping.models import Parcel, ParcelLine, ParcelState
 
 
 def manufacturing_reason_codes() -> frozenset[str]:
-    """Return the reason codes whose returns count as manufacturing defects (a setting)."""
-    return frozenset(settings.get("manufacturing_reasons") or ())
+    """Return the reason codes whose returns count as manufacturing defects (a setting).
+
+    The setting is shared with the returns to suppliers; its value is read as a set or as
+    text listing codes separated by commas or spaces.
+    """
+    value = settings.get("manufacturing_defect_reasons") or ()
+    if isinstance(value, str):
+        value = value.replace(",", " ").replace(";", " ").split()
+    return frozenset(str(code).strip().upper() for code in value if str(code).strip())
 
 
 def _returned(start: datetime, end: datetime, key):

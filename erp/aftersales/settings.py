@@ -24,8 +24,9 @@ _CODE = re.compile(r"^[A-Z0-9_]{1,30}$")
 
 
 def _reason_codes(value: str) -> frozenset[str]:
-    """Reason codes separated by spaces or commas (any case); one bad code refuses them all."""
-    codes = [c.strip().upper() for c in str(value).replace(",", " ").split() if c.strip()]
+    """Reason codes separated by spaces, commas or semicolons; one bad code refuses them all."""
+    codes = [c.strip().upper() for c in str(value).replace(",", " ").replace(";", " ").split()
+             if c.strip()]
     bad = sorted({c for c in codes if not _CODE.match(c)})
     if bad:
         raise ValueError(ngettext(
@@ -61,11 +62,11 @@ declare(
     SettingDef("returns_address", _l("Returns address"), _text, "",
                _l("Printed on return authorisations; one line per row. Empty: the company "
                   "address."), multiline=True, optional=True),
-    SettingDef("manufacturing_reasons", _l("Manufacturing-defect reasons"), _reason_codes,
-               frozenset({"DEFECTIVE"}),
-               _l("The reason codes (separated by spaces) whose returns count as manufacturing "
-                  "defects: in the supplier scorecard and for flagging specifications for "
-                  "revision. Empty: none."), optional=True),
+    SettingDef("manufacturing_defect_reasons", _l("Manufacturing-defect reasons"),
+               _reason_codes, frozenset({"DEFECTIVE"}),
+               _l("The reason codes (separated by spaces or commas) whose returns count as "
+                  "manufacturing defects: in the supplier scorecard and for flagging "
+                  "specifications for revision. Empty: none."), optional=True),
     SettingDef("spec_revision_rate_pct", _l("Specification revision: return rate (%)"),
                _percent, Decimal("3"),
                _l("A specification version is flagged for revision when the units of its SKUs "

@@ -86,9 +86,9 @@ def test_both_versions_flagged_with_a_low_threshold(scorecard_data):
     assert {f.version_id: f.units_returned for f in flags()} == {d.v1.id: 2, d.v2.id: 1}
 
 
-def test_nothing_counts_without_manufacturing_reasons(scorecard_data):
+def test_nothing_counts_without_manufacturing_defect_reasons(scorecard_data):
     set_thresholds("1", "1")
-    db.session.merge(Setting(key="manufacturing_reasons", value=""))
+    db.session.merge(Setting(key="manufacturing_defect_reasons", value=""))
     db.session.commit()
     assert spec_revision.check_specifications() == {"checked": 0, "flagged": []}
 
@@ -190,7 +190,7 @@ def test_specification_page_list_and_clearing(scorecard_data, client, login_as):
 def test_threshold_settings_refuse_bad_values(app):
     from erp.core import settings
 
-    reasons = settings.SETTINGS["manufacturing_reasons"].parse
+    reasons = settings.SETTINGS["manufacturing_defect_reasons"].parse
     assert reasons("defective, stitching") == {"DEFECTIVE", "STITCHING"}
     assert reasons("") == frozenset()
     with pytest.raises(ValueError, match="BAD-CODE"):

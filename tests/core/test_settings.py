@@ -30,7 +30,7 @@ GOOD = {
     "incoterm": "DAP", "pack_weight_tolerance_pct": "10", "pack_weight_tolerance_g": "30",
     "return_window_days": "30", "return_window_from": "delivery", "case_due_days": "3",
     "refund_approval_threshold": "100",
-    "manufacturing_reasons": "DEFECTIVE", "spec_revision_rate_pct": "3",
+    "manufacturing_defect_reasons": "DEFECTIVE", "spec_revision_rate_pct": "3",
     "spec_revision_min_units": "5", "spec_revision_window_days": "90",
     "returns_address": "", "order_review_quantity": "100", "default_language": "en",
     "split_across_warehouses": "no",

@@ -84,13 +84,13 @@ def test_scorecard_period_and_one_supplier(scorecard_data):
     assert (old.lots, old.lots_rejected, old.defects, old.units_inspected) == (1, 1, 9, 13)
 
 
-def test_manufacturing_reasons_follow_the_setting(scorecard_data):
-    db.session.add(Setting(key="manufacturing_reasons", value="DEFECTIVE WRONG_SIZE"))
+def test_manufacturing_defect_reasons_follow_the_setting(scorecard_data):
+    db.session.add(Setting(key="manufacturing_defect_reasons", value="DEFECTIVE WRONG_SIZE"))
     db.session.commit()
     alpha = supplier_scorecard(*period()).suppliers[0]
     assert alpha.reasons == {"DEFECTIVE": 3, "WRONG_SIZE": 1}
     assert alpha.return_rate == Decimal("0.2857")  # 4 / 14
-    db.session.get(Setting, "manufacturing_reasons").value = ""
+    db.session.get(Setting, "manufacturing_defect_reasons").value = ""
     db.session.commit()
     alpha = supplier_scorecard(*period()).suppliers[0]
     assert (alpha.units_returned, alpha.return_rate) == (0, Decimal("0"))

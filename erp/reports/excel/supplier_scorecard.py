@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from erp.aftersales.manufacturing import manufacturing_reason_codes
 from erp.core import settings
 from erp.core.i18n import _, _l
 from erp.reports.excel.workbook import Col, ReportBook, filename, no_progress
@@ -75,6 +76,6 @@ def build(date_from: date, date_to: date, progress=no_progress,
         "manufacturing-defect reason (%(codes)s) / units shipped in the period. A SKU belongs "
         "to the supplier of its latest posted receipt, else of its preferred supplier item; "
         "its specification is its product's.",
-        codes=" ".join(sorted(settings.get("manufacturing_reasons"))) or "-"))
+        codes=" ".join(sorted(manufacturing_reason_codes())) or "-"))
     progress(95, _("Saving"))
     return book.save(), filename(NAME, date_from, date_to)
