@@ -109,3 +109,41 @@ def valuation_past(db: BenchDB) -> dict:
         f"{seconds:.3f} s (median of 3: " + ", ".join(f"{t:.3f}" for t in times) + ")")
     return {"n": made["moves"], "seconds": round(seconds, 4), "skus": rows, "units": units,
             "as_of": as_of.isoformat(), "build_seconds": made["build_seconds"]}
+
+
+@bench("supplier_scorecard")
+def supplier_scorecard(db: BenchDB) -> dict:
+    """The supplier scorecard over the last 90 days: every supplier, then one supplier's page.
+
+    Times :func:`erp.reports.scorecard.supplier_scorecard` (procurement's delivery figures by
+    supplier and by specification version, inspection lots, and the shipments and
+    manufacturing-defect returns of 200,000 orders mapped to suppliers); median of 3 after a
+    warm-up. ``one_supplier_seconds`` is the supplier page's call. A figure to report: no
+    target.
+    """
+    from erp.extensions import db as sqla
+    from erp.reports.scorecard import supplier_scorecard as scorecard
+
+    app, made = _large(db)
+    today = datetime.now(UTC).date()
+    start = today - timedelta(days=89)
+    with app.app_context():
+        result = []
+
+        def run():
+            result[:] = [scorecard(start, today)]
+
+        run()
+        seconds, times = _timed(run)
+        card = result[0]
+        first = card.suppliers[0].supplier_id if card.suppliers else 1
+        one, _ = _timed(lambda: scorecard(start, today, supplier_id=first))
+        suppliers, versions = len(card.suppliers), len(card.versions)
+        shipped = sum(r.units_shipped for r in card.suppliers)
+        sqla.engine.dispose()
+    log(f"   scorecard of {suppliers} suppliers ({versions} supplier x version rows, "
+        f"{shipped:,} units shipped) in {seconds:.3f} s (median of 3: "
+        + ", ".join(f"{t:.3f}" for t in times) + f"); one supplier {one:.3f} s")
+    return {"n": made["orders"], "seconds": round(seconds, 4), "suppliers": suppliers,
+            "rows": versions, "one_supplier_seconds": round(one, 4),
+            "build_seconds": made["build_seconds"]}

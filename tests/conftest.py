@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.fixtures.orders",
     "tests.fixtures.shipping",
     "tests.fixtures.aftersales",
+    "tests.fixtures.scorecard",  # the supplier scorecard's hand-built history
     "tests.concurrency_helpers",  # the people fixture of the service-level races
 ]
 

@@ -8,10 +8,10 @@ from bench import runner, suites_reports  # noqa: F401 - registers the benchmark
 
 
 def test_report_benchmarks_are_registered():
-    assert {"dashboard", "valuation_past"} <= set(runner.REGISTRY)
+    assert {"dashboard", "valuation_past", "supplier_scorecard"} <= set(runner.REGISTRY)
 
 
-@pytest.mark.parametrize("name", ["dashboard", "valuation_past"])
+@pytest.mark.parametrize("name", ["dashboard", "valuation_past", "supplier_scorecard"])
 def test_quick_run_prints_a_figure(name, capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(runner, "RESULTS", tmp_path / "latest.jsonl")
     monkeypatch.setattr(runner, "QUICK_DIVISOR", 100)  # a hundredth of the large set: a smoke run
@@ -20,7 +20,7 @@ def test_quick_run_prints_a_figure(name, capsys, monkeypatch, tmp_path):
     assert runner.run([name], quick=True) == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (line["bench"], line["db"]) == (name, "sqlite")
-    assert line["n"] == (2_000 if name == "dashboard" else 10_000)
+    assert line["n"] == (10_000 if name == "valuation_past" else 2_000)
     assert line["seconds"] > 0
 
 

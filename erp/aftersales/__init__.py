@@ -4,4 +4,9 @@ Sits above shipping: it reads what was shipped through shipping's queries, posts
 through warehouse services, and creates replacement orders through order services.
 """
 
-from erp.aftersales import hooks, lost_parcels, settings  # noqa: E402,F401 - settings, order-page panel, periodic lost-parcel check
+from erp.aftersales import (  # noqa: E402,F401 - settings, order-page panel, periodic checks
+    hooks,
+    lost_parcels,
+    settings,
+    spec_revision,
+)

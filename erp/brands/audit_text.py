@@ -34,6 +34,9 @@ audit.fields({
     "care_label": _l("care label"),
     "quality_standard": _l("quality standard"),
     "inspection_level": _l("inspection level"),
+    "units_returned": _l("units returned"),
+    "units_shipped": _l("units shipped"),
+    "reasons": _l("reasons"),
     "sampling_level": _l("inspection level (ISO 2859-1)"),
     "aql_critical": _l("AQL critical"),
     "aql_major": _l("AQL major"),
@@ -71,6 +74,13 @@ audit.register_many({
                                          "%(specification)s approved."),
     "specification_version.retired": _l("Version %(version)s of specification "
                                         "%(specification)s retired."),
+    "specification_version.flagged": _l(
+        "Version %(version)s of specification %(specification)s flagged for revision: "
+        "%(units_returned)s units returned for manufacturing reasons (%(reasons)s) of "
+        "%(units_shipped)s shipped."),
+    "specification_version.flag_cleared": _l(
+        "Revision flag of version %(version)s of specification %(specification)s cleared: "
+        "%(reason)s"),
     "specification_attachment.added": _l("File %(filename)s attached to specification "
                                          "%(specification)s version %(version)s."),
     "specification_attachment.removed": _l("File %(filename_before)s removed from "

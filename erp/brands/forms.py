@@ -124,3 +124,9 @@ class CheckForm(FlaskForm):
         return {name: self[name].data for name in (
             "description", "kind", "defect_class", "method", "nominal", "tolerance_minus",
             "tolerance_plus", "unit", "sequence")}
+
+
+class ClearRevisionFlagForm(FlaskForm):
+    """Clear a specification version's revision flag: the manager says why."""
+
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=300)])

@@ -7,6 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Date,
     Enum,
@@ -305,3 +306,48 @@ class SpecificationAttachment(db.Model):
     uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     version: Mapped[SpecificationVersion] = relationship(back_populates="attachments")
+
+
+class RevisionFlag(db.Model):
+    """A specification version flagged for revision: its goods come back for manufacturing reasons.
+
+    Raised by the after-sales periodic check when, over a rolling window, the units returned for
+    manufacturing-defect reasons pass the thresholds (settings ``spec_revision_*``); it keeps the
+    window, the counts and the reasons (``[[code, name, units], ...]``) as they were when raised.
+    Open while ``cleared_at`` is empty; a manager clears it with a reason, or approving a newer
+    version of the specification clears it.
+    """
+
+    __tablename__ = "specification_revision_flag"
+    __table_args__ = (
+        CheckConstraint("units_returned > 0", name="units_returned_positive"),
+        CheckConstraint("units_shipped >= 0", name="units_shipped_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("specification_version.id", ondelete="CASCADE"), index=True)
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    window_from: Mapped[datetime] = mapped_column(UtcDateTime())
+    window_to: Mapped[datetime] = mapped_column(UtcDateTime())
+    units_shipped: Mapped[int] = mapped_column(Integer)
+    units_returned: Mapped[int] = mapped_column(Integer)
+    reasons: Mapped[list] = mapped_column(JSON)
+    cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    cleared_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    clear_reason: Mapped[str | None] = mapped_column(String(300))
+
+    version: Mapped[SpecificationVersion] = relationship()
+    cleared_by: Mapped[User | None] = relationship()
+
+    @property
+    def is_open(self) -> bool:
+        """Return whether the flag still stands."""
+        return self.cleared_at is None
+
+    @property
+    def rate(self) -> Decimal | None:
+        """Return units returned / units shipped in the window (None when nothing shipped)."""
+        if not self.units_shipped:
+            return None
+        return Decimal(self.units_returned) / Decimal(self.units_shipped)

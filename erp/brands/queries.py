@@ -12,6 +12,7 @@ from erp.brands.models import (
     SpecificationState,
     SpecificationVersion,
 )
+from erp.brands.revision_flags import flagged_condition
 from erp.extensions import db
 
 
@@ -31,12 +32,13 @@ def brand_list_query(q: str | None = None, kind: str | None = None,
 
 
 def specification_list_query(brand_id: int | None = None, state: str | None = None,
-                             q: str | None = None) -> Select:
+                             q: str | None = None, flagged: bool = False) -> Select:
     """Return specifications, newest number first, with their brand and versions loaded.
 
     :param state: keep specifications that have a version in this state (``draft``: awaiting
         approval; ``approved``: one is in force; ``retired``: one was withdrawn).
     :param q: text in the number or in the title of any version.
+    :param flagged: keep specifications with a version flagged for revision (an open flag).
     """
     stmt = (select(Specification)
             .options(joinedload(Specification.brand), selectinload(Specification.versions))
@@ -47,6 +49,8 @@ def specification_list_query(brand_id: int | None = None, state: str | None = No
         stmt = stmt.where(exists().where(
             SpecificationVersion.specification_id == Specification.id,
             SpecificationVersion.state == SpecificationState(state)))
+    if flagged:
+        stmt = stmt.where(flagged_condition(Specification.id))
     if q and q.strip():
         text = q.strip().lower()
         stmt = stmt.where(or_(

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
 
+from erp.brands import revision_flags
 from erp.brands.models import (
     SPECIFICATION_STATES,
     Brand,
@@ -395,6 +396,9 @@ def approve_specification_version(version: SpecificationVersion, *,
                                   actor: User | None) -> SpecificationVersion:
     """Approve a draft version; the version it replaces (if any) is retired.
 
+    The open revision flags of the specification's other versions are cleared: this version is
+    the revision they asked for.
+
     :raises InvalidTransition: if the version is not a draft.
     """
     from erp.brands import plans  # plans builds on this module's rules
@@ -412,6 +416,7 @@ def approve_specification_version(version: SpecificationVersion, *,
     for old in replaced:
         _transition(old, SpecificationState.retired, actor=actor,
                     note=f"superseded by version {version.version}")
+    revision_flags.clear_for_new_version(version, actor=actor)
     db.session.flush()
     return version
 

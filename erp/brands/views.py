@@ -21,11 +21,12 @@ from sqlalchemy import select
 import erp.brands.audit_text  # noqa: F401 - registers the audit log's sentences
 from erp.brands import excel as brand_excel
 from erp.brands import home as _home  # noqa: F401 - registers the home page's cards
-from erp.brands import plans, queries, services
+from erp.brands import plans, queries, revision_flags, services
 from erp.brands.forms import (
     AttachmentForm,
     BrandForm,
     CheckForm,
+    ClearRevisionFlagForm,
     LogoForm,
     PlanForm,
     SpecificationForm,
@@ -38,6 +39,7 @@ from erp.brands.models import (
     SPECIFICATION_STATES,
     Brand,
     BrandKind,
+    RevisionFlag,
     Specification,
     SpecificationAttachment,
     SpecificationCheck,
@@ -248,13 +250,17 @@ def brand_logo(brand_id: int):
 
 def _specification_list(state: str | None, title: str):
     brand_id = request.args.get("brand_id", type=int)
+    flagged = request.args.get("flagged") == "1"
     stmt = queries.specification_list_query(brand_id=brand_id, state=state,
-                                            q=(request.args.get("q") or "").strip()[:100])
+                                            q=(request.args.get("q") or "").strip()[:100],
+                                            flagged=flagged)
     page = db.paginate(stmt, page=page_arg(), per_page=current_app.config["ERP_PAGE_SIZE"],
                        error_out=False)
     brands = db.session.execute(select(Brand.id, Brand.code).order_by(Brand.code)).all()
-    return render_template("brands/specification_list.html", page=page, brands=brands,
-                           state=state, title=title, machine=SPECIFICATION_STATES)
+    return render_template(
+        "brands/specification_list.html", page=page, brands=brands, state=state, title=title,
+        machine=SPECIFICATION_STATES, flagged_filter=flagged,
+        flagged=revision_flags.flagged_specification_ids(s.id for s in page.items))
 
 
 @bp.get("/specifications")
@@ -296,7 +302,8 @@ def create_specification(brand_id: int):
 def _specification_page(version: SpecificationVersion,
                         form: SpecificationForm | None = None, *,
                         plan_form: PlanForm | None = None,
-                        check_form: CheckForm | None = None) -> str:
+                        check_form: CheckForm | None = None,
+                        clear_form: ClearRevisionFlagForm | None = None) -> str:
     spec = version.specification
     can_edit = services.can_edit_specification_version(version, current_user)
     if form is None and can_edit:
@@ -305,12 +312,17 @@ def _specification_page(version: SpecificationVersion,
         plan_form = PlanForm(data={"sampling_level": version.sampling_level or "",
                                    **{name: plans.aql_text(getattr(version, name))
                                       for name in ("aql_critical", "aql_major", "aql_minor")}})
+    flags = revision_flags.flags_of(version.id)
     return render_template(
         "brands/specification_detail.html", spec=spec, version=version, form=form,
         plan_form=plan_form, check_form=check_form or (CheckForm() if can_edit else None),
         plan_problems=plans.plan_problems(version), check_kinds=CHECK_KIND_LABELS,
         defect_classes=DEFECT_CLASS_LABELS, aql_text=plans.aql_text,
         attachment_form=AttachmentForm(), machine=SPECIFICATION_STATES,
+        open_flag=next((f for f in flags if f.is_open), None),
+        cleared_flags=[f for f in flags if not f.is_open],
+        flagged_versions=revision_flags.open_flags_by_version(v.id for v in spec.versions),
+        clear_form=clear_form or ClearRevisionFlagForm(formdata=None),
         can_edit=can_edit,
         can_approve=services.can_approve_specification_version(version, current_user),
         can_retire=services.can_retire_specification_version(version, current_user),
@@ -373,6 +385,26 @@ def retire_specification_version(version_id: int):
     db.session.commit()
     flash(_("Specification %(ref)s retired.", ref=version.label), "success")
     return redirect(_version_url(version))
+
+
+@bp.post("/revision-flags/<int:flag_id>/clear")
+@permission_required("brands.approve")
+def clear_revision_flag(flag_id: int):
+    """Clear a specification version's revision flag, with the manager's reason."""
+    flag = get_or_404(RevisionFlag, flag_id)
+    form = ClearRevisionFlagForm()
+    if form.validate_on_submit():
+        try:
+            revision_flags.clear_flag(flag, actor=current_user, reason=form.reason.data)
+        except DomainError as err:
+            db.session.rollback()
+            form_errors(form, err)
+        else:
+            db.session.commit()
+            flash(_("The revision flag of %(ref)s is cleared.", ref=flag.version.label),
+                  "success")
+            return redirect(_version_url(flag.version))
+    return _specification_page(flag.version, clear_form=form), 422
 
 
 @bp.post("/specifications/<int:spec_id>/versions")

@@ -16,20 +16,26 @@ date range (both ends included):
   an order is closed short counts as not delivered (see :class:`SupplierPerformance`).
 
 Receipt times are stored in UTC; a receipt's *date* is its UTC date.
+
+With ``by_spec=True`` the same figures are split by the purchasing specification version of
+each line's product (``None``: products without one): a receipt counts once per version it
+delivers, on time when every line of that version in it is; an order completes once per version
+it holds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import Date, Integer, Select, and_, case, func, or_, select
+from sqlalchemy import Date, Integer, Select, and_, case, cast, func, null, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import contains_eager
 from sqlalchemy.sql.functions import FunctionElement
 
-from erp.catalog.models import Sku
+from erp.catalog.models import Product, Sku
 from erp.extensions import db
 from erp.procurement.models import (
     PurchaseOrder,
@@ -213,6 +219,7 @@ class SupplierPerformance:
     completed_orders: int = 0
     ordered_qty: int = 0  # on the lines of the completed orders
     received_qty: int = 0  # of it, counted up to the quantity ordered per line
+    spec_version_id: int | None = None  # with ``by_spec``: the lines' specification version
 
     @property
     def on_time_rate(self) -> Decimal | None:
@@ -233,12 +240,13 @@ class SupplierPerformance:
         return _ratio(self.received_qty, self.ordered_qty)
 
 
-def _receipt_rows(date_from: date, date_to: date, supplier_id: int | None):
-    """Per supplier: receipts, timed ones, on-time ones, and lead-time day totals."""
+def _receipt_rows(date_from: date, date_to: date, supplier_id: int | None, by_spec: bool):
+    """Per supplier (and version): receipts, timed ones, on-time ones, lead-time day totals."""
     received_on = day_of(Receipt.received_at)
     expected = func.coalesce(PurchaseOrderLine.expected_date, PurchaseOrder.expected_date)
+    spec = Product.spec_version_id if by_spec else cast(null(), Integer)
     per_receipt = (
-        select(PurchaseOrder.supplier_id.label("supplier_id"),
+        select(PurchaseOrder.supplier_id.label("supplier_id"), spec.label("spec_version_id"),
                received_on.label("received_on"),
                PurchaseOrder.ordered_on.label("ordered_on"),
                func.count(expected).label("timed_lines"),
@@ -251,21 +259,25 @@ def _receipt_rows(date_from: date, date_to: date, supplier_id: int | None):
                received_on >= date_from, received_on <= date_to)
         .group_by(Receipt.id, Receipt.received_at, PurchaseOrder.supplier_id,
                   PurchaseOrder.ordered_on))
+    if by_spec:
+        per_receipt = (per_receipt.join(Sku, Sku.id == PurchaseOrderLine.sku_id)
+                       .join(Product, Product.id == Sku.product_id)
+                       .group_by(Product.spec_version_id))
     if supplier_id is not None:
         per_receipt = per_receipt.where(PurchaseOrder.supplier_id == supplier_id)
     r = per_receipt.subquery()
     lead = days_between(r.c.received_on, r.c.ordered_on)
     return db.session.execute(
-        select(r.c.supplier_id, func.count(),
+        select(r.c.supplier_id, r.c.spec_version_id, func.count(),
                func.sum(case((r.c.timed_lines > 0, 1), else_=0)),
                func.sum(case((and_(r.c.timed_lines > 0, r.c.late_lines == 0), 1), else_=0)),
                func.count(r.c.ordered_on),
                func.sum(case((r.c.ordered_on.is_not(None), lead), else_=0)))
-        .group_by(r.c.supplier_id)).all()
+        .group_by(r.c.supplier_id, r.c.spec_version_id)).all()
 
 
-def _fill_rows(date_from: date, date_to: date, supplier_id: int | None):
-    """Per supplier: completed orders, quantity ordered and quantity received (capped)."""
+def _fill_rows(date_from: date, date_to: date, supplier_id: int | None, by_spec: bool):
+    """Per supplier (and version): completed orders, quantity ordered and received (capped)."""
     last = (select(Receipt.order_id.label("order_id"),
                    func.max(Receipt.received_at).label("last_received_at"))
             .where(Receipt.state == ReceiptState.posted)
@@ -281,45 +293,55 @@ def _fill_rows(date_from: date, date_to: date, supplier_id: int | None):
     d = done.subquery()
     got = case((PurchaseOrderLine.received_qty > PurchaseOrderLine.quantity,
                 PurchaseOrderLine.quantity), else_=PurchaseOrderLine.received_qty)
-    return db.session.execute(
-        select(d.c.supplier_id, func.count(func.distinct(d.c.order_id)),
-               func.sum(PurchaseOrderLine.quantity), func.sum(got))
-        .select_from(d)
-        .join(PurchaseOrderLine, PurchaseOrderLine.order_id == d.c.order_id)
-        .where(d.c.completed_on >= date_from, d.c.completed_on <= date_to)
-        .group_by(d.c.supplier_id)).all()
+    spec = Product.spec_version_id if by_spec else cast(null(), Integer)
+    stmt = (select(d.c.supplier_id, spec.label("spec_version_id"),
+                   func.count(func.distinct(d.c.order_id)),
+                   func.sum(PurchaseOrderLine.quantity), func.sum(got))
+            .select_from(d)
+            .join(PurchaseOrderLine, PurchaseOrderLine.order_id == d.c.order_id)
+            .where(d.c.completed_on >= date_from, d.c.completed_on <= date_to)
+            .group_by(d.c.supplier_id))
+    if by_spec:
+        stmt = (stmt.join(Sku, Sku.id == PurchaseOrderLine.sku_id)
+                .join(Product, Product.id == Sku.product_id).group_by(Product.spec_version_id))
+    return db.session.execute(stmt).all()
 
 
-def supplier_performance(date_from: date, date_to: date, *,
-                         supplier_id: int | None = None) -> list[SupplierPerformance]:
+def supplier_performance(date_from: date, date_to: date, *, supplier_id: int | None = None,
+                         by_spec: bool = False) -> list[SupplierPerformance]:
     """Return the delivery figures of every supplier with activity in the range, by code.
 
     See the module docstring for how each figure is computed. With ``supplier_id``, only that
-    supplier's (an empty list when it had no activity).
+    supplier's (an empty list when it had no activity). With ``by_spec``, one row per supplier
+    and specification version (``spec_version_id``), by code then version id (None first).
     """
-    figures: dict[int, SupplierPerformance] = {}
+    figures: dict[tuple[int, int | None], SupplierPerformance] = {}
 
-    def of(ident: int) -> SupplierPerformance:
-        if ident not in figures:
-            figures[ident] = SupplierPerformance(ident, "", "")
-        return figures[ident]
+    def of(ident: int, spec_id: int | None) -> SupplierPerformance:
+        if (ident, spec_id) not in figures:
+            figures[ident, spec_id] = SupplierPerformance(ident, "", "",
+                                                          spec_version_id=spec_id)
+        return figures[ident, spec_id]
 
-    for ident, receipts, timed, on_time, lead_count, lead_total in _receipt_rows(
-            date_from, date_to, supplier_id):
-        p = of(ident)
+    for ident, spec_id, receipts, timed, on_time, lead_count, lead_total in _receipt_rows(
+            date_from, date_to, supplier_id, by_spec):
+        p = of(ident, spec_id)
         p.receipts, p.timed_receipts, p.on_time_receipts = receipts, int(timed or 0), \
             int(on_time or 0)
         p.lead_time_receipts, p.lead_time_days_total = lead_count, int(lead_total or 0)
-    for ident, orders, ordered, received in _fill_rows(date_from, date_to, supplier_id):
-        p = of(ident)
+    for ident, spec_id, orders, ordered, received in _fill_rows(date_from, date_to, supplier_id,
+                                                                by_spec):
+        p = of(ident, spec_id)
         p.completed_orders, p.ordered_qty, p.received_qty = orders, int(ordered or 0), \
             int(received or 0)
     if figures:
-        for ident, code, name in db.session.execute(
-                select(Supplier.id, Supplier.code, Supplier.name)
-                .where(Supplier.id.in_(list(figures)))):
-            figures[ident].code, figures[ident].name = code, name
-    return sorted(figures.values(), key=lambda p: p.code)
+        names = {ident: (code, name) for ident, code, name in db.session.execute(
+            select(Supplier.id, Supplier.code, Supplier.name)
+            .where(Supplier.id.in_({ident for ident, _spec in figures})))}
+        for p in figures.values():
+            p.code, p.name = names[p.supplier_id]
+    return sorted(figures.values(), key=lambda p: (p.code, p.spec_version_id is not None,
+                                                   p.spec_version_id or 0))
 
 
 def supplier_performance_of(supplier: Supplier, date_from: date,
@@ -327,3 +349,58 @@ def supplier_performance_of(supplier: Supplier, date_from: date,
     """Return one supplier's figures over the range (all zero when it had no activity)."""
     rows = supplier_performance(date_from, date_to, supplier_id=supplier.id)
     return rows[0] if rows else SupplierPerformance(supplier.id, supplier.code, supplier.name)
+
+
+# --------------------------------------------------------------------------- SKU -> supplier
+
+
+def supplier_sku_ids(supplier_id: int) -> set[int]:
+    """Return the SKUs a supplier may have brought in: received from it, or in its price list.
+
+    :func:`sku_suppliers` decides which of them are its own.
+    """
+    received = (select(ReceiptLine.sku_id).join(Receipt, Receipt.id == ReceiptLine.receipt_id)
+                .join(PurchaseOrder, PurchaseOrder.id == Receipt.order_id)
+                .where(PurchaseOrder.supplier_id == supplier_id,
+                       Receipt.state == ReceiptState.posted))
+    listed = select(SupplierItem.sku_id).where(SupplierItem.supplier_id == supplier_id)
+    return set(db.session.scalars(received.union(listed)))
+
+
+def sku_suppliers(sku_ids: Iterable[int]) -> dict[int, int]:
+    """Return ``{sku id: supplier id}``: the supplier that brought each SKU in.
+
+    That is the supplier of the SKU's latest posted receipt (by receipt time, then id); for a
+    SKU never received, its preferred supplier item's supplier (the lowest supplier code when
+    several are preferred), else its supplier item of the lowest supplier code. SKUs with no
+    receipt and no supplier item are left out.
+    """
+    wanted = sorted(set(sku_ids))
+    if not wanted:
+        return {}
+    # a few SKUs (a supplier's page): look them up; many (every supplier): one pass over all
+    few = len(wanted) <= 1000
+    ranked = (select(ReceiptLine.sku_id.label("sku_id"),
+                     PurchaseOrder.supplier_id.label("supplier_id"),
+                     func.row_number().over(
+                         partition_by=ReceiptLine.sku_id,
+                         order_by=(Receipt.received_at.desc(), Receipt.id.desc()))
+                     .label("rank"))
+              .join(Receipt, Receipt.id == ReceiptLine.receipt_id)
+              .join(PurchaseOrder, PurchaseOrder.id == Receipt.order_id)
+              .where(Receipt.state == ReceiptState.posted))
+    items = (select(SupplierItem.sku_id, SupplierItem.supplier_id)
+             .join(Supplier, Supplier.id == SupplierItem.supplier_id)
+             .order_by(SupplierItem.sku_id, SupplierItem.preferred.desc(), Supplier.code))
+    if few:
+        ranked = ranked.where(ReceiptLine.sku_id.in_(wanted))
+        items = items.where(SupplierItem.sku_id.in_(wanted))
+    ranked = ranked.subquery()
+    keep = set(wanted)
+    found = {sku_id: supplier_id for sku_id, supplier_id in db.session.execute(
+        select(ranked.c.sku_id, ranked.c.supplier_id).where(ranked.c.rank == 1))
+        if sku_id in keep}
+    for sku_id, supplier_id in db.session.execute(items):
+        if sku_id in keep:
+            found.setdefault(sku_id, supplier_id)
+    return found

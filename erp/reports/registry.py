@@ -25,6 +25,7 @@ from erp.reports.excel import (
     returns_analysis,
     sales_dispatch,
     stock_ageing,
+    supplier_scorecard,
 )
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -65,6 +66,10 @@ REPORTS: dict[str, ReportDef] = {r.name: r for r in (
     ReportDef(returns_analysis.NAME, returns_analysis.TITLE,
               _l("Return rates by SKU, brand, category, reason and country, and the refunds "
                  "approved."), "range", returns_analysis.build),
+    ReportDef(supplier_scorecard.NAME, supplier_scorecard.TITLE,
+              _l("Per supplier, and per supplier and specification version: on-time delivery, "
+                 "fill rate, lot rejection rate, defects per million and the rate of customer "
+                 "returns for manufacturing reasons."), "range", supplier_scorecard.build),
     ReportDef(customs_summary.NAME, customs_summary.TITLE,
               _l("Declared value and parcel counts of dispatched parcels by destination "
                  "country and HS chapter, per currency."), "range", customs_summary.build),

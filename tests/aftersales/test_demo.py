@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from erp.aftersales.models import AfterSalesCase, CaseState, Refund, RefundKind, RefundState
+from erp.brands.models import RevisionFlag
 from erp.core.models import AuditEvent
 from erp.extensions import db
 from erp.warehouse.queries import ledger_problems
@@ -31,6 +32,8 @@ def test_demo_command_opens_cases_in_every_state(runner, app):
     assert db.session.scalar(select(func.count()).select_from(AfterSalesCase).where(
         AfterSalesCase.replacement_order_id.is_not(None))) >= 2
     assert ledger_problems(db.session) == []
+    # its defective returns flag specification versions for revision (demo minimum: 2 units)
+    assert db.session.scalar(select(func.count()).select_from(RevisionFlag)) >= 1
 
     before = _counts()
     result = runner.invoke(args=["demo"])

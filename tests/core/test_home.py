@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from erp.aftersales.models import CASE_STATES, AfterSalesCase, CaseState, Refund, RefundState
-from erp.brands.models import SpecificationState, SpecificationVersion
+from erp.brands.models import RevisionFlag, SpecificationState, SpecificationVersion
 from erp.catalog.models import Sku
 from erp.core import settings
 from erp.core.money import convert
@@ -188,7 +188,8 @@ def test_manager_home_shows_every_approval_with_its_amount(client, sign_in, work
     assert [title for title in cards] == [
         "Purchase orders awaiting approval", "Refunds awaiting approval",
         "Adjustments awaiting approval", "Cycle counts to review",
-        "Specifications awaiting approval", "Claims to approve", "Rejected lots"]
+        "Specifications awaiting approval", "Specifications flagged for revision",
+        "Claims to approve", "Rejected lots"]
     assert cards["Purchase orders awaiting approval"].count == len(waiting) > 0
     assert cards["Refunds awaiting approval"].count == len(pending) > 0
     assert cards["Adjustments awaiting approval"].count == 1
@@ -196,6 +197,8 @@ def test_manager_home_shows_every_approval_with_its_amount(client, sign_in, work
         CycleCount, CycleCount.state == CycleCountState.review)
     assert cards["Specifications awaiting approval"].count == _count(
         SpecificationVersion, SpecificationVersion.state == SpecificationState.draft)
+    assert cards["Specifications flagged for revision"].count == _count(
+        RevisionFlag, RevisionFlag.cleared_at.is_(None)) > 0  # the demo flags some
     # the amounts: in the base currency, as each order's and refund's page converts them
     po_total = sum(purchase_order_totals(po)[2] for po in waiting)
     refund_total = sum(convert(r.amount, r.currency, base, on=date.today(), places=Decimal("0.01"))

@@ -14,9 +14,9 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from erp.aftersales.manufacturing import manufacturing_reason_codes
 from erp.aftersales.models import AfterSalesCase, Grade, ReasonCode, ReturnItem
 from erp.core import audit
-from erp.core import settings as core_settings
 from erp.core.errors import DomainError
 from erp.core.i18n import _
 from erp.core.locking import lock
@@ -31,12 +31,6 @@ SOURCE = "return_item"
 
 class SupplierReturnRefused(DomainError):
     """The item cannot go back to a supplier."""
-
-
-def manufacturing_reason_codes() -> set[str]:
-    """Return the reason codes the ``manufacturing_defect_reasons`` setting names."""
-    raw = core_settings.get("manufacturing_defect_reasons") or ""
-    return {c.strip().upper() for c in raw.split(",") if c.strip()}
 
 
 def is_manufacturing_defect(reason: ReasonCode | None) -> bool:

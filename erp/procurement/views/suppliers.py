@@ -16,16 +16,16 @@ from erp.core.permissions import permission_required
 from erp.core.viewhelpers import form_errors, get_or_404, page_arg, xlsx_response
 from erp.extensions import db
 from erp.procurement import excel as procurement_excel
-from erp.procurement import return_queries, services
+from erp.procurement import hooks, return_queries, services
 from erp.procurement import supplier_queries as queries
 from erp.procurement.models import PURCHASE_ORDER_STATES, Supplier, SupplierItem
 from erp.procurement.supplier_forms import DateRangeForm, SupplierForm, SupplierItemForm
 from erp.procurement.views import bp
 from erp.warehouse.services import find_sku
 
-#: the performance range when none is asked for: the last 90 days (a year on a supplier's page)
+#: the performance range when none is asked for: the last 90 days (the scorecard's period too)
 DEFAULT_PERFORMANCE_DAYS = 90
-DEFAULT_DETAIL_DAYS = 365
+DEFAULT_DETAIL_DAYS = 90
 RECENT_ORDERS = 10
 
 PRICE_IMPORT = importing.Importer(
@@ -115,6 +115,7 @@ def _supplier_page(supplier: Supplier, item_form: SupplierItemForm | None = None
         item_form=item_form or SupplierItemForm(formdata=None),
         performance=queries.supplier_performance_of(supplier, date_from, date_to),
         range_form=form, date_from=date_from, date_to=date_to,
+        panels=hooks.supplier_panels_for(supplier, date_from, date_to),
         orders=queries.recent_purchase_orders(supplier.id, RECENT_ORDERS),
         po_states=PURCHASE_ORDER_STATES,
         account=return_queries.supplier_account(supplier, utcnow().date()))

@@ -60,3 +60,29 @@ def retire_the_same_version(get) -> Scenario:
 
     return Scenario("manager", f"/brands/specification-versions/{version.id}/retire", {},
                     check)
+
+
+@guarded("brands.clear_revision_flag")
+def clear_the_same_revision_flag(get) -> Scenario:
+    """8 managers clear the same revision flag: cleared once, one audit event."""
+    from datetime import timedelta
+
+    from erp.brands import revision_flags
+    from erp.core.models import utcnow
+
+    spec = _approved_spec(get)
+    version = spec.latest
+    now = utcnow()
+    flag = revision_flags.raise_flag(version, window_from=now - timedelta(days=90),
+                                     window_to=now, units_shipped=40, units_returned=6,
+                                     reasons=[("DEFECTIVE", "Defective or damaged", 6)])
+    db.session.commit()
+
+    def check(answers):
+        db.session.expire_all()
+        assert flag.cleared_at is not None
+        assert flag.clear_reason == "Supplier fixed the seam"
+        assert audit_count("specification_version.flag_cleared", of=version) == 1
+
+    return Scenario("manager", f"/brands/revision-flags/{flag.id}/clear",
+                    {"reason": "Supplier fixed the seam"}, check)
