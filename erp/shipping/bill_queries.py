@@ -29,8 +29,11 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Integer,
     Select,
+    String,
     and_,
+    cast,
     exists,
     func,
     literal,
@@ -115,12 +118,23 @@ def _pct(value: Decimal) -> int:
     return int(Decimal(value) * 100)
 
 
+def _nothing(kind) -> Any:
+    """A NULL of the column's type (PostgreSQL sums a bare NULL column as text)."""
+    return cast(null(), kind)
+
+
+_NO_GRAMS, _NO_AMOUNT, _NO_TEXT = (lambda: _nothing(Integer()), lambda: _nothing(Money()),
+                                   lambda: _nothing(String()))
+
+
 def _line_select(bill: CarrierBill, **columns: Any) -> Select:
     values = {"row": L.row, "tracking_number": L.tracking_number, "parcel_id": L.parcel_id,
-              "parcel_number": P.number, "expected_g": null(), "billed_g": L.billed_weight_g,
-              "diff_g": null(), "expected_amount": null(), "billed_amount": L.amount,
-              "diff_amount": null(), "currency": literal(bill.currency),
-              "first_reference": null(), "first_row": null(), "dispatched_at": P.dispatched_at}
+              "parcel_number": P.number, "expected_g": _NO_GRAMS(),
+              "billed_g": L.billed_weight_g, "diff_g": _NO_GRAMS(),
+              "expected_amount": _NO_AMOUNT(), "billed_amount": L.amount,
+              "diff_amount": _NO_AMOUNT(), "currency": literal(bill.currency),
+              "first_reference": _NO_TEXT(), "first_row": _NO_GRAMS(),
+              "dispatched_at": P.dispatched_at}
     values.update(columns)
     return (select(*(values[name].label(name) for name in _COLUMNS))
             .select_from(L).outerjoin(P, P.id == L.parcel_id)
@@ -171,11 +185,12 @@ def _not_billed(bill: CarrierBill) -> Select:
     any_bill = aliased(CarrierBill)
     billed = exists(select(L.id).join(any_bill, any_bill.id == L.bill_id).where(
         L.parcel_id == P.id, L.charge.is_(None), any_bill.carrier_id == bill.carrier_id))
-    values = {"row": null(), "tracking_number": P.tracking_number, "parcel_id": P.id,
-              "parcel_number": P.number, "expected_g": P.chargeable_g, "billed_g": null(),
-              "diff_g": null(), "expected_amount": P.quoted_cost, "billed_amount": null(),
-              "diff_amount": null(), "currency": P.quoted_currency, "first_reference": null(),
-              "first_row": null(), "dispatched_at": P.dispatched_at}
+    values = {"row": _NO_GRAMS(), "tracking_number": P.tracking_number, "parcel_id": P.id,
+              "parcel_number": P.number, "expected_g": P.chargeable_g,
+              "billed_g": _NO_GRAMS(), "diff_g": _NO_GRAMS(), "expected_amount": P.quoted_cost,
+              "billed_amount": _NO_AMOUNT(), "diff_amount": _NO_AMOUNT(),
+              "currency": P.quoted_currency, "first_reference": _NO_TEXT(),
+              "first_row": _NO_GRAMS(), "dispatched_at": P.dispatched_at}
     return (select(*(values[name].label(name) for name in _COLUMNS))
             .select_from(P).join(ShippingService, ShippingService.id == P.service_id)
             .where(ShippingService.carrier_id == bill.carrier_id,
