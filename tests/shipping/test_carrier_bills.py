@@ -326,3 +326,18 @@ def test_screens_import_list_detail_and_exports(dispatched, client, login_as):
     assert again.status_code == 422
     assert "was imported already" in again.get_data(as_text=True)
     assert client.get("/shipping/bills/template.xlsx").status_code == 200
+
+
+def test_the_demo_bill_has_a_few_disputes_and_loads_once(dispatched, create_user):
+    from erp.shipping.demo_bills import load_demo
+
+    create_user("manager", roles=("manager",))
+    dispatched(4)
+    load_demo()
+    load_demo()
+    [bill] = db.session.scalars(select(CarrierBill)).all()
+    assert bill.imported_by.username == "manager"
+    counts = {t.kind: t.count for t in queries.dispute_totals(bill)}
+    assert counts == {DisputeKind.overweight: 1, DisputeKind.overcharged: 1,
+                      DisputeKind.duplicate: 1, DisputeKind.unknown: 1,
+                      DisputeKind.not_billed: 1}
