@@ -326,6 +326,9 @@ def test_screens_import_list_detail_and_exports(dispatched, client, login_as):
     assert again.status_code == 422
     assert "was imported already" in again.get_data(as_text=True)
     assert client.get("/shipping/bills/template.xlsx").status_code == 200
+    parcel_page = client.get(f"/shipping/parcels/{a.id}").get_data(as_text=True)
+    assert "quoted 4.50 USD for" in parcel_page
+    assert "billed 4.50 USD</strong> for" in parcel_page
 
 
 def test_the_demo_bill_has_a_few_disputes_and_loads_once(dispatched, create_user):

@@ -19,8 +19,9 @@ the same file is refused a second time. Matching happens in the import:
 - a tracking number of no parcel of the carrier is kept *unknown* (no parcel);
 - every other line of a parcel adds to the parcel's ``billed_cost`` (freight plus
   surcharges); its freight line sets ``billed_weight_g``; ``billed_currency`` and
-  ``billed_at`` say which bill. A parcel billed before in another currency keeps its cost
-  (the line is listed with the disputes as unmatched currency: see :mod:`bill_queries`).
+  ``billed_at`` when. A parcel billed before in another currency keeps that cost (the
+  bill's lines for it are stored and matched, not added: costs are never summed across
+  currencies).
 
 Imports of one carrier queue on the carrier's row (locked first), so two imports never both
 miss each other's lines when they look for duplicates. One audit event records the bill (its
