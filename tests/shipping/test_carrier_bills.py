@@ -124,7 +124,8 @@ def test_a_bill_with_a_duplicate_a_missing_parcel_and_an_overweight_line(dispatc
     """The issue's test: each reported, with the figures side by side."""
     a, b, c, d = dispatched(4)
     data = sheet([
-        line(a.tracking_number, kg(a.chargeable_g), "4.50"),
+        line(a.tracking_number, kg(a.chargeable_g), "4.50", shipped_on=TODAY,
+             line_reference="L-1"),
         line(b.tracking_number, kg(b.chargeable_g + 300), "4.50"),      # overweight
         line(d.tracking_number, kg(d.chargeable_g + 20), "4.50"),       # within 50 g
         line(d.tracking_number, None, "0.40", charge="fuel"),           # a surcharge
@@ -173,6 +174,9 @@ def test_a_bill_with_a_duplicate_a_missing_parcel_and_an_overweight_line(dispatc
     assert c.billed_cost == Decimal("0.1000")
     assert c.billed_weight_g is None
     assert a.billed_at is not None
+    first = db.session.scalar(select(CarrierBillLine).where(CarrierBillLine.row == 2))
+    assert (first.shipped_on, first.line_reference, first.amount, first.duplicate) == (
+        TODAY, "L-1", Decimal("4.5000"), False)
     event = db.session.scalar(select(AuditEvent).where(
         AuditEvent.action == "carrier_bill.imported"))
     assert event.changes["duplicates"] == 1
