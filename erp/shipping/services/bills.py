@@ -38,7 +38,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    and_,
     case,
     exists,
     func,
@@ -353,27 +352,28 @@ def write_bill(header: BillHeader, rows: list[dict[str, Any]], *, filename: str,
 
 
 def _set_billed(bill: CarrierBill, now) -> int:
-    """Add the bill's counted lines to their parcels' billed cost, in one UPDATE.
+    """Add the bill's counted lines to their parcels' billed cost, in one UPDATE ... FROM.
 
-    Counted: matched and not a duplicate. A parcel billed before in another currency is left
-    alone (its lines show on the dispute list). Amounts are summed as stored integers.
+    Counted: matched and not a duplicate; the lines are summed per parcel first (amounts as
+    stored integers), then joined to their parcels. A parcel billed before in another
+    currency is left alone: costs are never summed across currencies.
     """
     line, parcel = CarrierBillLine.__table__, Parcel.__table__
-    counted = and_(line.c.bill_id == bill.id, line.c.parcel_id == parcel.c.id,
-                   line.c.duplicate.is_(False))
-    raw_amount = type_coerce(line.c.amount, BigInteger)
-    added = select(func.sum(raw_amount)).where(counted).scalar_subquery()
-    weight = (select(func.max(line.c.billed_weight_g))
-              .where(counted, line.c.charge.is_(None)).scalar_subquery())
+    per_parcel = (
+        select(line.c.parcel_id,
+               func.sum(type_coerce(line.c.amount, BigInteger)).label("added"),
+               func.max(case((line.c.charge.is_(None), line.c.billed_weight_g))).label("grams"))
+        .where(line.c.bill_id == bill.id, line.c.parcel_id.is_not(None),
+               line.c.duplicate.is_(False))
+        .group_by(line.c.parcel_id).subquery("per_parcel"))
     raw_cost = type_coerce(parcel.c.billed_cost, BigInteger)
     result = db.session.execute(
         update(parcel)
-        .where(parcel.c.id.in_(select(line.c.parcel_id).where(
-            line.c.bill_id == bill.id, line.c.parcel_id.is_not(None),
-            line.c.duplicate.is_(False))),
-            (parcel.c.billed_currency.is_(None)) | (parcel.c.billed_currency == bill.currency))
-        .values(billed_cost=type_coerce(func.coalesce(raw_cost, 0) + added, BigInteger),
-                billed_weight_g=func.coalesce(weight, parcel.c.billed_weight_g),
+        .where(parcel.c.id == per_parcel.c.parcel_id,
+               (parcel.c.billed_currency.is_(None)) | (parcel.c.billed_currency == bill.currency))
+        .values(billed_cost=type_coerce(func.coalesce(raw_cost, 0) + per_parcel.c.added,
+                                        BigInteger),
+                billed_weight_g=func.coalesce(per_parcel.c.grams, parcel.c.billed_weight_g),
                 billed_currency=bill.currency, billed_at=now)
         .execution_options(synchronize_session=False))
     return result.rowcount or 0
