@@ -264,3 +264,8 @@ class ReceiptLine(db.Model):
     order_line: Mapped[PurchaseOrderLine] = relationship()
     sku: Mapped[Sku] = relationship()
     move: Mapped[StockMove | None] = relationship()
+
+
+# returns to suppliers, claims and payments live in their own module; imported here so the
+# metadata has them
+from erp.procurement import return_models  # noqa: E402,F401

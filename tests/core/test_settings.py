@@ -31,7 +31,7 @@ GOOD = {
     "bill_weight_tolerance_g": "50", "bill_weight_tolerance_pct": "5",
     "bill_amount_tolerance": "0.50", "bill_amount_tolerance_pct": "2",
     "return_window_days": "30", "return_window_from": "delivery", "case_due_days": "3",
-    "refund_approval_threshold": "100",
+    "refund_approval_threshold": "100", "manufacturing_defect_reasons": "DEFECTIVE",
     "returns_address": "", "order_review_quantity": "100", "default_language": "en",
     "split_across_warehouses": "no",
     "export_job_rows": "10000", "stock_event_interval": "60",

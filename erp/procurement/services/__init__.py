@@ -3,6 +3,14 @@
 Each area lives in its own module; the public functions are re-exported here.
 """
 
+from erp.procurement.services.claims import (
+    ClaimError,
+    approve_claim,
+    can_approve_claim,
+    can_cancel_claim,
+    cancel_claim,
+    record_supplier_payment,
+)
 from erp.procurement.services.purchase_orders import (
     APPROVER_ROLES,
     CancelAfterReceiptError,
@@ -52,6 +60,20 @@ from erp.procurement.services.replenishment import (
     suggested_quantity,
     suggestion_from_row,
 )
+from erp.procurement.services.supplier_returns import (
+    SUPPLIER_RETURN_LINE_REF,
+    ReturnLineSpec,
+    SupplierReturnError,
+    add_supplier_return_line,
+    cancel_supplier_return,
+    close_supplier_return,
+    create_supplier_return,
+    last_paid_price,
+    remove_supplier_return_line,
+    ship_supplier_return,
+    source_quantity_taken,
+    suppliers_for_sku,
+)
 from erp.procurement.services.suppliers import (
     SupplierError,
     clean_supplier_code,
@@ -90,4 +112,11 @@ __all__ = [
     "RECEIPT_LINE_REF", "RECEIVING_KINDS", "ReceivingError", "can_reverse",
     "check_receiving_location", "over_receipt_tolerance", "receivable_limit",
     "receive_purchase_order", "reverse_receipt",
+    # returns to suppliers, claims and payments (can_* of returns: use the module)
+    "SUPPLIER_RETURN_LINE_REF", "ReturnLineSpec", "SupplierReturnError",
+    "add_supplier_return_line", "cancel_supplier_return", "close_supplier_return",
+    "create_supplier_return", "last_paid_price", "remove_supplier_return_line",
+    "ship_supplier_return", "source_quantity_taken", "suppliers_for_sku",
+    "ClaimError", "approve_claim", "can_approve_claim", "can_cancel_claim", "cancel_claim",
+    "record_supplier_payment",
 ]
