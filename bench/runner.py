@@ -159,6 +159,7 @@ def run(names: list[str], quick: bool, before: bool = False) -> int:
     from bench import (  # noqa: F401 - registers them
         events_feed,
         suites,
+        suites_bills,
         suites_jobs,
         suites_lane,
         suites_load,

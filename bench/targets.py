@@ -51,6 +51,8 @@ TARGETS: dict[str, list[tuple[str, str, float, tuple[str, ...] | None]]] = {
     "events_feed": [("seconds", "<", 10, BOTH)],
     # issue 17: 1,000,000 tracking events from a CSV file, on both databases
     "tracking_ingest": [("seconds", "<", 60, BOTH)],
+    # issue 19: a 100,000-line carrier bill imported and matched, on both databases
+    "carrier_bill": [("seconds", "<", 15, BOTH)],
 }
 RELATIVE = "ratio_to_before"
 

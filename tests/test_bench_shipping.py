@@ -58,3 +58,18 @@ def test_single_item_lane_quick_run(capsys, monkeypatch, tmp_path):
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (line["bench"], line["db"], line["n"]) == ("single_item_lane", "sqlite", 20)
     assert line["seconds"] > 0
+
+
+def test_carrier_bill_quick_run(capsys, monkeypatch, tmp_path):
+    from bench import suites_bills  # noqa: F401 - registers it
+
+    monkeypatch.setattr(runner, "RESULTS", tmp_path / "latest.jsonl")
+    monkeypatch.setattr(runner, "QUICK_DIVISOR", 100)  # 1,000 parcels and lines
+    monkeypatch.delenv("ERP_BENCH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("ERP_TEST_DATABASE_URL", raising=False)
+    assert runner.run(["carrier_bill"], quick=True) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (line["bench"], line["db"], line["n"]) == ("carrier_bill", "sqlite", 1000)
+    assert line["seconds"] > 0
+    assert (line["disputes_overweight"], line["disputes_not_billed"]) == (10, 5)
+    assert line["disputes_duplicate"] + line["disputes_unknown"] == 5

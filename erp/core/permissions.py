@@ -61,6 +61,8 @@ PERMISSIONS: dict[str, Any] = {
     "shipping.manage": _l("keep carriers, services, rate tables, tracking-number ranges and boxes"),
     "shipping.exceptions": _l("work the queue of parcels the carrier reported a problem with"),
     "shipping.rules": _l("edit, import, simulate, activate and roll back the shipping rules"),
+    "shipping.bills": _l("import carriers' bills and read their disputes (billed weights and "
+                         "amounts against erp's)"),
     "aftersales.view": _l("search and read after-sales cases, returns and refunds"),
     "aftersales.edit": _l("open and work cases: notes, attachments, refunds, replacements, "
                           "reasons"),
@@ -83,7 +85,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         "warehouse.approve", "warehouse.routes", "procurement.view", "procurement.approve",
         "quality.view", "quality.inspect", "quality.release", "aftersales.approve",
         "aftersales.report", "core.view_costs", "reports.view", "privacy.export",
-        "shipping.exceptions", "shipping.rules"}),
+        "shipping.exceptions", "shipping.rules", "shipping.bills"}),
     Role.purchasing: frozenset(_ALL_STAFF | {
         "core.view_settings", "brands.view", "brands.edit", "catalog.edit", "procurement.view",
         "procurement.edit", "quality.view"}),

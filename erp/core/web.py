@@ -60,6 +60,7 @@ NAV: list[tuple[Any, str, str]] = [
     (_l("Dispatch"), "shipping.batch_list", "shipping.view"),
     (_l("Tracking exceptions"), "shipping.exception_queue", "shipping.exceptions"),
     (_l("Carriers"), "shipping.carrier_list", "shipping.view"),
+    (_l("Carrier bills"), "shipping.bill_list", "shipping.bills"),
     (_l("Shipping rules"), "shipping.rule_version_list", "shipping.view"),
     (_l("Cases"), "aftersales.case_list", "aftersales.view"),
     (_l("Returns receiving"), "aftersales.returns_start", "aftersales.receive"),

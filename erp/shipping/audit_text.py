@@ -323,3 +323,21 @@ audit.register_many({
     "shipping_service.goods_limits": audit.with_changes(_l(
         "Goods accepted by service %(ref)s changed: %(changes)s.")),
 })
+
+
+def _bill_reference(ident) -> str | None:
+    from erp.shipping.models import CarrierBill
+
+    return db.session.scalar(select(CarrierBill.reference).where(CarrierBill.id == int(ident)))
+
+
+def _bill_imported(e: audit.Event) -> str:
+    return _("Carrier bill %(ref)s of %(carrier)s imported: %(lines)s lines, %(matched)s "
+             "matched to parcels, %(duplicates)s billed twice, %(unknown)s unknown; total "
+             "%(total)s %(currency)s.", ref=e.ref, carrier=e["carrier"], lines=e["lines"],
+             matched=e["matched"], duplicates=e["duplicates"], unknown=e["unknown"],
+             total=e["total"], currency=e["currency"])
+
+
+audit.entity("carrier_bill", _l("Carrier bill"), lookup=_bill_reference)
+audit.register("carrier_bill.imported", _bill_imported)

@@ -71,3 +71,21 @@ declare(
                _l("A difference up to this many grams is always accepted (scales and "
                   "catalog weights are rounded).")),
 )
+
+declare(
+    SettingDef("bill_weight_tolerance_g", _l("Carrier bill weight tolerance (g)"), _int, 50,
+               _l("A billed weight above erp's chargeable weight by up to this many grams is "
+                  "not disputed (scales differ).")),
+    SettingDef("bill_weight_tolerance_pct", _l("Carrier bill weight tolerance (%)"), _decimal,
+               Decimal("5"),
+               _l("A billed weight above erp's chargeable weight by more than this share, and "
+                  "by more than the tolerance in grams, is disputed.")),
+    SettingDef("bill_amount_tolerance", _l("Carrier bill amount tolerance"), _decimal,
+               Decimal("0.50"),
+               _l("A billed freight amount above the rate table's quote at labelling by up to "
+                  "this amount (in the bill's currency) is not disputed.")),
+    SettingDef("bill_amount_tolerance_pct", _l("Carrier bill amount tolerance (%)"), _decimal,
+               Decimal("2"),
+               _l("A billed freight amount above the quote by more than this share, and by "
+                  "more than the tolerance amount, is disputed.")),
+)

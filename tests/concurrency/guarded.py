@@ -371,6 +371,9 @@ SAFE_TO_REPEAT: dict[str, str] = {
     "shipping.remove_rate": "a removed rate cannot be removed twice",
     "shipping.import_rates": _IMPORT,
     "shipping.import_zones": _IMPORT,
+    "shipping.import_bill": "a bill is imported once: imports of one carrier queue on the "
+                            "carrier's row, and of 8 identical ones the first is stored and "
+                            "the others are refused (tests/shipping/test_carrier_bills.py)",
     "shipping.import_tracking": "tracking events are unique per parcel, time and code, and the "
                                 "parcels are locked while their status moves: 8 imports of "
                                 "one file store each event once",

@@ -28,6 +28,8 @@ GOOD = {
     "ioss_max_eur": "150", "eu_countries": EU_COUNTRIES,
     "uk_vat_number": "", "uk_max_gbp": "135", "dutiable_countries": "US", "eori_number": "",
     "incoterm": "DAP", "pack_weight_tolerance_pct": "10", "pack_weight_tolerance_g": "30",
+    "bill_weight_tolerance_g": "50", "bill_weight_tolerance_pct": "5",
+    "bill_amount_tolerance": "0.50", "bill_amount_tolerance_pct": "2",
     "return_window_days": "30", "return_window_from": "delivery", "case_due_days": "3",
     "refund_approval_threshold": "100",
     "manufacturing_defect_reasons": "DEFECTIVE", "spec_revision_rate_pct": "3",

@@ -10,6 +10,7 @@ bp = Blueprint("shipping", __name__)
 # the home page's cards and the header search's finder (home, search).
 from erp.shipping import home, search  # noqa: E402,F401
 from erp.shipping.views import (  # noqa: E402,F401
+    bills,
     board,
     carriers,
     dispatch,
