@@ -6,7 +6,7 @@ are imported from spreadsheets and matched to parcels by tracking number. Parcel
 before have no quote (NULL).
 
 Revision ID: 0fc566218f80
-Revises: 28e8918b8d4e
+Revises: ff19d83d29ef
 Create Date: 2026-12-07 15:13:55.129517
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0fc566218f80'
-down_revision = '28e8918b8d4e'
+down_revision = 'ff19d83d29ef'
 branch_labels = None
 depends_on = None
 
