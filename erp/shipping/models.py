@@ -8,12 +8,14 @@ Weights are whole grams and dimensions whole millimetres (DESIGN, "Units"); mone
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
+    Date,
     Enum,
     ForeignKey,
     Index,
@@ -593,6 +595,17 @@ class Parcel(db.Model):
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     #: when the returned parcel was scanned back in at the warehouse
     returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    #: the rate table's quote at labelling (erp.shipping.services.carriers.quote) and the
+    #: chargeable weight it was quoted for; None: no rate band fits (or labelled before)
+    quoted_cost: Mapped[Decimal | None] = mapped_column(Money())
+    quoted_currency: Mapped[str | None] = mapped_column(String(3))
+    chargeable_g: Mapped[int | None] = mapped_column(Integer)
+    #: what the carrier billed (freight and surcharges), set when a carrier-bill line is
+    #: matched; the shipping cost of the parcel is the billed one when set, else the quote
+    billed_cost: Mapped[Decimal | None] = mapped_column(Money())
+    billed_currency: Mapped[str | None] = mapped_column(String(3))
+    billed_weight_g: Mapped[int | None] = mapped_column(Integer)
+    billed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     order: Mapped[CustomerOrder] = relationship()
     service: Mapped[ShippingService] = relationship()
@@ -725,6 +738,65 @@ class DispatchBatch(db.Model):
     opened_by: Mapped[User | None] = relationship(foreign_keys=[opened_by_id])
     closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
     parcels: Mapped[list[Parcel]] = relationship(back_populates="batch", order_by="Parcel.id")
+
+
+
+class CarrierBill(db.Model):
+    """A carrier's bill for a period, imported from its spreadsheet (once per reference)."""
+
+    __tablename__ = "carrier_bill"
+    __table_args__ = (
+        UniqueConstraint("carrier_id", "reference", name="uq_carrier_bill_reference"),
+        CheckConstraint("period_start <= period_end", name="period_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    carrier_id: Mapped[int] = mapped_column(ForeignKey("carrier.id"), index=True)
+    reference: Mapped[str] = mapped_column(String(60))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    filename: Mapped[str] = mapped_column(String(200))
+    file_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    line_count: Mapped[int] = mapped_column(Integer, default=0)
+    matched_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+
+    carrier: Mapped[Carrier] = relationship()
+    imported_by: Mapped[User | None] = relationship()
+
+
+class CarrierBillLine(db.Model):
+    """One charge of a carrier bill: freight (``charge`` empty) or a surcharge of a parcel.
+
+    ``parcel_id`` is the parcel of the bill's carrier with this tracking number (None: unknown
+    to erp). ``duplicate`` marks a freight line of a tracking number billed already, earlier in
+    the bill or in an earlier bill; it is not added to the parcel's billed cost.
+    """
+
+    __tablename__ = "carrier_bill_line"
+    __table_args__ = (
+        CheckConstraint("billed_weight_g IS NULL OR billed_weight_g >= 0",
+                        name="billed_weight_not_negative"),
+        Index("ix_carrier_bill_line_bill_parcel", "bill_id", "parcel_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bill_id: Mapped[int] = mapped_column(ForeignKey("carrier_bill.id", ondelete="CASCADE"))
+    row: Mapped[int] = mapped_column(Integer)  # the sheet's row number
+    tracking_number: Mapped[str] = mapped_column(String(40), index=True)
+    parcel_id: Mapped[int | None] = mapped_column(ForeignKey("parcel.id"), index=True)
+    charge: Mapped[str | None] = mapped_column(String(40))  # None: freight
+    billed_weight_g: Mapped[int | None] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Money())
+    shipped_on: Mapped[date | None] = mapped_column(Date)
+    line_reference: Mapped[str | None] = mapped_column(String(60))
+    duplicate: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    bill: Mapped[CarrierBill] = relationship()
+    parcel: Mapped[Parcel | None] = relationship()
 
 
 # the shipping rules' tables live in their own module; imported here so the metadata has them

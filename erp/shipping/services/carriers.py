@@ -11,7 +11,7 @@ Every function validates, changes, audits and flushes; none commits.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -748,3 +748,38 @@ def quote(service: ShippingService, country: str, chargeable_g: int) -> tuple[De
                ServiceRate.max_weight_g >= int(chargeable_g))
         .order_by(ServiceRate.max_weight_g).limit(1)).first()
     return (row.price, row.currency) if row is not None else None
+
+
+Band = tuple[int, Decimal, str]  # max_weight_g, price, currency
+
+
+def rate_bands(keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], list[Band]]:
+    """Return the rate bands of each ``(service id, zone)``, lightest first, in one query.
+
+    ``{(service_id, zone): [(max_weight_g, price, currency), ...]}``; a key without rates maps
+    to an empty list. :func:`quote_from_bands` reads them as :func:`quote` reads the table.
+    """
+    keys = set(keys)
+    bands: dict[tuple[int, str], list[Band]] = {key: [] for key in keys}
+    if not keys:
+        return bands
+    rows = db.session.execute(
+        select(ServiceRate.service_id, ServiceRate.zone, ServiceRate.max_weight_g,
+               ServiceRate.price, ServiceRate.currency)
+        .where(ServiceRate.service_id.in_(sorted({s for s, _z in keys})),
+               ServiceRate.zone.in_(sorted({z for _s, z in keys})))
+        .order_by(ServiceRate.max_weight_g))
+    for row in rows:
+        key = (row.service_id, row.zone)
+        if key in bands:
+            bands[key].append((row.max_weight_g, row.price, row.currency))
+    return bands
+
+
+def quote_from_bands(bands: Sequence[Band], chargeable_g: int) -> tuple[Decimal, str] | None:
+    """Return ``(price, currency)`` of the lightest band (sorted) holding ``chargeable_g``."""
+    for max_weight_g, price, currency in bands:
+        if max_weight_g >= chargeable_g:
+            return price, currency
+    return None
+

@@ -58,12 +58,14 @@ from erp.shipping.models import (
     ParcelState,
     PickTask,
     PickWaveOrder,
+    ServiceRate,
     ServiceZone,
     ShippingService,
     SkuPacking,
 )
 from erp.shipping.routing_models import RuleVersion, RuleVersionState
 from erp.shipping.services import pack_checks, packing, routing, tracking
+from erp.shipping.services.carriers import chargeable_weight_g
 from erp.shipping.services.customs import SDR, CustomsContext, check_customs
 from erp.warehouse.models import Location, LocationKind
 
@@ -351,8 +353,16 @@ def pack_and_label(wave_id: int, code: str, *, actor, weight_g: int | None = Non
         values = {k: v for k, v in plan.values.items() if not k.startswith("_")}
         values.update(number=number, sequence=row.sequence + 1,
                       state=ParcelState.labelled.value, tracking_number=tracking_number,
-                      labelled_at=labelled_at)
-        parcel_id = db.session.execute(_INSERT_PARCEL, values).scalar_one()
+                      labelled_at=labelled_at,
+                      chargeable_g=chargeable_weight_g(service, values["weight_g"],
+                                                       values["length_mm"], values["width_mm"],
+                                                       values["height_mm"]))
+        # the rate table's quote is read by the INSERT itself (no statement more per scan)
+        inserted = db.session.execute(_insert_parcel(), {
+            **values, "q_service": service.id, "q_zone": row.zone,
+            "q_g": values["chargeable_g"]}).one()
+        parcel_id = inserted.id
+        values.update(quoted_cost=inserted.quoted_cost, quoted_currency=inserted.quoted_currency)
         db.session.execute(insert(ParcelLine.__table__),
                            [{**ln, "parcel_id": parcel_id} for ln in plan.lines])
         db.session.execute(insert(PackScan.__table__), {
@@ -402,7 +412,23 @@ def _customs_line(values: dict, sku: _Sku) -> _CustomsLine:
                         values["origin_country"], values["quantity"], values["unit_value"])
 
 
-_INSERT_PARCEL = insert(Parcel.__table__).returning(Parcel.__table__.c.id)
+@functools.cache
+def _insert_parcel():
+    """Return the parcel's INSERT, its quote read from the rate table in it (built once).
+
+    Binds ``q_service``, ``q_zone`` and ``q_g`` (the chargeable weight) besides the columns:
+    the price and currency of the lightest band of the zone that holds the weight, as
+    :func:`erp.shipping.services.carriers.quote` reads it.
+    """
+    table, rate = Parcel.__table__, ServiceRate.__table__
+    band = (select(rate.c.price).where(rate.c.service_id == bindparam("q_service"),
+                                       rate.c.zone == bindparam("q_zone"),
+                                       rate.c.max_weight_g >= bindparam("q_g"))
+            .order_by(rate.c.max_weight_g).limit(1))
+    return (insert(table)
+            .values(quoted_cost=band.scalar_subquery(),
+                    quoted_currency=band.with_only_columns(rate.c.currency).scalar_subquery())
+            .returning(table.c.id, table.c.quoted_cost, table.c.quoted_currency))
 
 
 def _loaded(parcel_id: int, values: dict) -> Parcel:

@@ -47,7 +47,12 @@ from erp.shipping.models import (
     ShippingService,
 )
 from erp.shipping.services import bookings
-from erp.shipping.services.carriers import zone_of
+from erp.shipping.services.carriers import (
+    chargeable_weight_g,
+    quote_from_bands,
+    rate_bands,
+    zone_of,
+)
 from erp.shipping.services.customs import CustomsContext, check_customs, ioss_for, is_dutiable
 from erp.shipping.services.tracking import draw_numbers
 
@@ -119,7 +124,7 @@ def label_parcels(parcels: Iterable[Parcel], *, actor) -> list[Parcel]:
     """
     parcels = list(dict.fromkeys(parcels))  # each parcel once
     orders = lock_parcels(parcels)
-    served: dict[tuple[int, str], bool] = {}
+    zones: dict[tuple[int, str], str | None] = {}
     for parcel in parcels:
         order = orders[parcel.order_id]
         if parcel.state != P.packed:
@@ -136,9 +141,9 @@ def label_parcels(parcels: Iterable[Parcel], *, actor) -> list[Parcel]:
             raise ShippingError(_("Parcel %(parcel)s may not be labelled: %(why)s.",
                                   parcel=parcel.number, why=refusal))
         key = (parcel.service_id, order.country)
-        if key not in served:
-            served[key] = zone_of(parcel.service, order.country) is not None
-        if not served[key]:
+        if key not in zones:
+            zones[key] = zone_of(parcel.service, order.country)
+        if zones[key] is None:
             raise ShippingError(_(
                 "Parcel %(parcel)s goes by %(service)s, which does not serve %(country)s (order "
                 "%(order)s's address): void the parcel and pack it again with a service that "
@@ -163,21 +168,57 @@ def label_parcels(parcels: Iterable[Parcel], *, actor) -> list[Parcel]:
     drawn.extend((item.parcel, item.booking.tracking_number) for item in booked)
     if not drawn:
         return parcels
+    quotes = _quotes([parcel for parcel, _number in drawn], orders, zones)
     # one executemany UPDATE and one audit INSERT (a wave's parcels are labelled together)
     table = Parcel.__table__
     db.session.execute(
         update(table).where(table.c.id == bindparam("parcel_id"))
-        .values(state=P.labelled.value, tracking_number=bindparam("tn"), labelled_at=now),
-        [{"parcel_id": parcel.id, "tn": number} for parcel, number in drawn])
+        .values(state=P.labelled.value, tracking_number=bindparam("tn"), labelled_at=now,
+                quoted_cost=bindparam("q_cost", type_=table.c.quoted_cost.type),
+                quoted_currency=bindparam("q_currency"), chargeable_g=bindparam("q_g")),
+        [{"parcel_id": parcel.id, "tn": number, **quotes[parcel.id]}
+         for parcel, number in drawn])
     for parcel, number in drawn:
         set_committed_value(parcel, "state", P.labelled)
         set_committed_value(parcel, "tracking_number", number)
         set_committed_value(parcel, "labelled_at", now)
+        quote = quotes[parcel.id]
+        set_committed_value(parcel, "quoted_cost", quote["q_cost"])
+        set_committed_value(parcel, "quoted_currency", quote["q_currency"])
+        set_committed_value(parcel, "chargeable_g", quote["q_g"])
     audit.record_many("parcel", f"parcel.{P.labelled.value}", [
         (parcel.id, parcel.number, {"state": [P.packed.value, P.labelled.value],
                                     "tracking_number": number})
         for parcel, number in drawn], actor=actor)
     return parcels
+
+
+def _quotes(parcels: list[Parcel], orders: dict,
+            zones: dict[tuple[int, str], str | None]) -> dict[int, dict]:
+    """Return each parcel's rate-table quote at labelling, keyed by parcel id.
+
+    ``{"q_cost", "q_currency", "q_g"}`` (the chargeable weight): the service's rate bands are
+    read once for every (service, zone) of the parcels, and a quote is worked out once per
+    (service, zone, chargeable weight).
+    """
+    keyed = {}
+    for parcel in parcels:
+        zone = zones.get((parcel.service_id, orders[parcel.order_id].country))
+        keyed[parcel.id] = (parcel, zone)
+    bands = rate_bands({(p.service_id, z) for p, z in keyed.values() if z is not None})
+    cache: dict[tuple[int, str | None, int], tuple | None] = {}
+    out = {}
+    for parcel_id, (parcel, zone) in keyed.items():
+        grams = chargeable_weight_g(parcel.service, parcel.weight_g, parcel.length_mm,
+                                    parcel.width_mm, parcel.height_mm)
+        key = (parcel.service_id, zone, grams)
+        if key not in cache:
+            cache[key] = (quote_from_bands(bands[(parcel.service_id, zone)], grams)
+                          if zone is not None else None)
+        found = cache[key]
+        out[parcel_id] = {"q_cost": found[0] if found else None,
+                          "q_currency": found[1] if found else None, "q_g": grams}
+    return out
 
 
 def label_parcel(parcel: Parcel, *, actor) -> Parcel:
