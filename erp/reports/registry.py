@@ -21,6 +21,7 @@ from erp.extensions import db
 from erp.reports.excel import (
     customs_summary,
     inventory_valuation,
+    margin,
     purchase_spend,
     returns_analysis,
     sales_dispatch,
@@ -65,6 +66,11 @@ REPORTS: dict[str, ReportDef] = {r.name: r for r in (
     ReportDef(returns_analysis.NAME, returns_analysis.TITLE,
               _l("Return rates by SKU, brand, category, reason and country, and the refunds "
                  "approved."), "range", returns_analysis.build),
+    ReportDef(margin.NAME, margin.TITLE,
+              _l("What each order placed in the period earned: revenue less cost of goods, "
+                 "shipping, packaging, payment fee, refunds and replacements, in the base "
+                 "currency; by order, SKU, brand, category, country, service and period, with "
+                 "charts."), "range", margin.build),
     ReportDef(customs_summary.NAME, customs_summary.TITLE,
               _l("Declared value and parcel counts of dispatched parcels by destination "
                  "country and HS chapter, per currency."), "range", customs_summary.build),

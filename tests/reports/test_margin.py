@@ -215,3 +215,30 @@ def test_payment_method_from_the_api_payload(app):
     _cleaned, errors = validate_order_payload({**base, "payment_method": "pay pal!"})
     assert "payment_method" in errors
     assert db.session.scalar(select(AfterSalesCase.id)) is None
+
+
+# --------------------------------------------------------------------------- workbook
+
+
+def test_margin_workbook_has_sheets_and_charts(order):
+    from erp.reports import registry
+    from erp.reports.excel import margin as margin_book
+    from tests.reports.excel_checks import assert_format, check_structure, column, reopen, rows
+
+    data, name = registry.build_report("margin", DAY, DAY, user="manager")
+    assert name == "margin-2026-01-05-2026-01-05.xlsx"
+    book = reopen(data)
+    check_structure(book, ["Summary", "Counts", *(str(t) for t in margin_book.SHEETS.values())],
+                    "margin")
+    summary = dict(rows(book["Summary"]))
+    assert summary["Revenue"] == pytest.approx(62.98)
+    assert summary["Margin"] == pytest.approx(41.77)
+    assert summary["Shipping cost"] == pytest.approx(-6.30)
+    [line] = rows(book["Orders"])
+    assert line[0] == order.number
+    assert line[column(book["Orders"], "Margin") - 1] == pytest.approx(41.77)
+    assert_format(book["By country"], 2, "Margin", "money")
+    assert_format(book["By country"], 2, "Margin %", "percent")
+    assert len(book["By month"]._charts) == 1
+    assert len(book["By country"]._charts) == 1
+    assert len(book["By brand"]._charts) == 1
