@@ -242,3 +242,52 @@ def test_margin_workbook_has_sheets_and_charts(order):
     assert len(book["By month"]._charts) == 1
     assert len(book["By country"]._charts) == 1
     assert len(book["By brand"]._charts) == 1
+
+
+# --------------------------------------------------------------------------- screens
+
+
+def _text(response) -> str:
+    import html
+
+    return html.unescape(response.get_data(as_text=True))
+
+
+def test_margin_screen_by_order_and_dimension(order, client, login_as):
+    login_as("manager")
+    page = _text(client.get("/reports/margin?date_from=2026-01-05&date_to=2026-01-05"))
+    assert order.number in page
+    assert "41.77" in page and "62.98" in page
+    assert "How the margin is worked out" in page
+    by_sku = _text(client.get("/reports/margin?dimension=sku&date_from=2026-01-05"
+                              "&date_to=2026-01-05"))
+    assert "TEE-M" in by_sku and "MUG-W" in by_sku
+    assert "spread over its lines by line value" in by_sku
+    searched = _text(client.get("/reports/margin?dimension=sku&q=mug&date_from=2026-01-05"
+                                "&date_to=2026-01-05"))
+    assert "MUG-W" in searched and "TEE-M" not in searched
+    odd = _text(client.get("/reports/margin?dimension=nonsense&date_from=2026-01-09"
+                           "&date_to=2026-01-01"))
+    assert "The period's start is after its end" in odd
+
+
+def test_margin_screen_is_for_managers(order, client, login_as):
+    login_as("warehouse")
+    assert client.get("/reports/margin").status_code == 403
+    login_as("customer_service")
+    assert client.get("/reports/margin").status_code == 403
+
+
+def test_dashboard_margin_tile(order, client, login_as):
+    login_as("manager")
+    page = _text(client.get("/reports/dashboard?date_from=2026-01-01&date_to=2026-01-10"))
+    tile = page[page.index('id="tile-margin"'):]
+    tile = tile[:tile.index("</a>")]
+    assert "41.77" in tile
+    assert "66.3 %" in tile  # 41.77 / 62.98
+    assert "62.98" in tile
+
+
+def test_margin_report_is_listed_and_runs_as_a_job(order, client, login_as):
+    login_as("manager")
+    assert "report-margin" in _text(client.get("/reports/excel"))
