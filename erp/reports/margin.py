@@ -42,10 +42,12 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+import numpy as np
 from sqlalchemy import BigInteger, and_, case, func, select, type_coerce
 
 from erp.aftersales.models import AfterSalesCase, Refund, RefundState
@@ -91,19 +93,34 @@ _EPOCH = date(1970, 1, 1).toordinal()
 _CENT = Decimal("0.01")
 
 
+_INT64_SAFE = 2 ** 62
+
+
 def _raw(column):
     """A Money column as its stored integer (ten-thousandths)."""
     return type_coerce(column, BigInteger)
 
 
-def _cents(num: int, den: int = 1) -> int:
-    """Round ``num / den`` (in cents, not negative) half up to whole cents."""
+def _exact(*arrays):
+    """Return the arrays as Python-int object arrays when their product could overflow int64."""
+    bound = 1
+    for a in arrays:
+        bound *= max(1, int(np.max(np.abs(a))) if np.size(a) else 1)
+    if bound * 4 < _INT64_SAFE:
+        return arrays
+    return tuple(np.asarray(a).astype(object) for a in arrays)
+
+
+def _round_div(num, den):
+    """``num / den`` rounded half up to whole units (neither negative; arrays or ints)."""
     return (2 * num + den) // (2 * den)
 
 
-def _raw_to_cents(raw: int) -> int:
-    """Ten-thousandths to cents, half up (amounts are never negative here)."""
-    return (raw + 50) // 100
+def _mul_round(a, b, c):
+    """``a x b / c`` rounded half up, exact (object arithmetic where int64 could overflow)."""
+    a, b, c = _exact(np.asarray(a), np.asarray(b), np.asarray(c))
+    out = _round_div(a * b, c)
+    return out.astype(np.int64) if out.dtype == object else out
 
 
 # --------------------------------------------------------------------------- figures
@@ -119,14 +136,6 @@ class Figures:
     units: int = 0
     parts: list[int] = field(default_factory=lambda: [0] * _N)
     extra: dict = field(default_factory=dict)
-
-    def add(self, parts, orders: int = 0, units: int = 0) -> None:
-        """Add another row's (or an order's) components."""
-        mine = self.parts
-        for i in range(_N):
-            mine[i] += parts[i]
-        self.orders += orders
-        self.units += units
 
     def _dec(self, cents: int) -> Decimal:
         return Decimal(cents).scaleb(-2).quantize(_CENT)
@@ -171,6 +180,56 @@ class Figures:
             Decimal("0.0001"))
 
 
+class Rows(Sequence):
+    """The rows of one dimension, kept as arrays; a row becomes :class:`Figures` when read.
+
+    200,000 orders stay arrays until a page (or the workbook) reads them.
+    """
+
+    def __init__(self, keys: list[str], labels: list[str], orders, units, parts,
+                 extra: list[dict] | None = None, order=None) -> None:
+        """Keep the columns; ``order`` is the index order rows are read in (default: given)."""
+        self.keys, self.labels, self.extra = keys, labels, extra
+        self.orders, self.units, self.parts = orders, units, parts
+        self.index = np.arange(len(keys)) if order is None else np.asarray(order)
+
+    def __len__(self) -> int:
+        """How many rows."""
+        return len(self.index)
+
+    def _row(self, j: int) -> Figures:
+        return Figures(self.keys[j], self.labels[j], int(self.orders[j]), int(self.units[j]),
+                       [int(x) for x in self.parts[j]],
+                       self.extra[j] if self.extra is not None else {})
+
+    def __getitem__(self, item):
+        """A row, or a list of rows for a slice."""
+        if isinstance(item, slice):
+            return [self._row(int(j)) for j in self.index[item]]
+        return self._row(int(self.index[item]))
+
+    def __iter__(self):
+        """Every row, in order."""
+        for j in self.index:
+            yield self._row(int(j))
+
+    def search(self, text: str) -> Rows:
+        """Return the rows whose key or label contains ``text`` (any case)."""
+        needle = text.casefold()
+        keep = [j for j in self.index if needle in self.keys[j].casefold()
+                or needle in (self.labels[j] or "").casefold()]
+        return Rows(self.keys, self.labels, self.orders, self.units, self.parts, self.extra,
+                    np.asarray(keep, dtype=np.int64))
+
+
+def _rows_by_margin(keys, labels, orders, units, parts) -> Rows:
+    """Rows sorted by margin, largest first, then key."""
+    parts = np.asarray(parts, dtype=np.int64).reshape(-1, _N)
+    margin = parts[:, 0] + parts[:, 1] - parts[:, 2:].sum(axis=1)
+    order = sorted(range(len(keys)), key=lambda j: (-int(margin[j]), keys[j]))
+    return Rows(keys, labels, orders, units, parts, order=order)
+
+
 @dataclass
 class MarginReport:
     """The margin of a period: per order, per dimension, the total and what was left out."""
@@ -179,8 +238,8 @@ class MarginReport:
     date_to: date
     base_currency: str
     total: Figures
-    orders: list[Figures] = field(default_factory=list)
-    by: dict[str, list[Figures]] = field(default_factory=dict)
+    orders: Sequence = ()
+    by: dict[str, Sequence] = field(default_factory=dict)
     open_orders: int = 0
     not_converted: int = 0
     missing_rates: list[str] = field(default_factory=list)
@@ -203,24 +262,38 @@ class Rates:
                 .order_by(ExchangeRate.currency, ExchangeRate.valid_from)):
             self._days[currency].append(valid_from.toordinal() - _EPOCH)
             self._ratios[currency].append(Decimal(rate).as_integer_ratio())
-        self._cache: dict[tuple[str, int], tuple[int, int] | None] = {}
+        self.missing: set[str] = set()
 
     def ratio(self, currency: str | None, day: int) -> tuple[int, int] | None:
         """Return ``(numerator, denominator)`` of the rate on day number ``day`` (or None)."""
         if currency is None or currency == self.base:
             return (1, 1)
-        key = (currency, day)
-        if key not in self._cache:
-            days = self._days.get(currency)
-            i = bisect_right(days, day) if days else 0
-            self._cache[key] = self._ratios[currency][i - 1] if i else None
-        return self._cache[key]
+        days = self._days.get(currency)
+        i = bisect_right(days, day) if days else 0
+        return self._ratios[currency][i - 1] if i else None
 
+    def arrays(self, currencies: list[str], days) -> tuple:
+        """Return ``(numerators, denominators, found)`` arrays for each (currency, day).
 
-def _convert(raw: int, ratio: tuple[int, int]) -> int:
-    """Ten-thousandths of a currency at a rate ratio, to base cents (half up)."""
-    num, den = ratio
-    return _cents(raw * num, den * 100)
+        A currency without a rate on the day has ratio 0/1 and ``found`` False (and is kept in
+        :attr:`missing`).
+        """
+        codes = {c: i for i, c in enumerate(sorted(set(currencies), key=str))}
+        keys = np.fromiter((codes[c] for c in currencies), np.int64, len(currencies)) \
+            * 10_000_000 + np.asarray(days, dtype=np.int64)
+        unique, inverse = np.unique(keys, return_inverse=True)
+        names = {i: c for c, i in codes.items()}
+        nums, dens, found = [], [], []
+        for key in unique.tolist():
+            currency, day = names[key // 10_000_000], key % 10_000_000
+            ratio = self.ratio(currency, day)
+            if ratio is None:
+                self.missing.add(currency)
+            nums.append(ratio[0] if ratio else 0)
+            dens.append(ratio[1] if ratio else 1)
+            found.append(ratio is not None)
+        return (np.asarray(nums, dtype=np.int64)[inverse],
+                np.asarray(dens, dtype=np.int64)[inverse], np.asarray(found)[inverse])
 
 
 # --------------------------------------------------------------------------- SQL
@@ -233,6 +306,19 @@ _PL = ParcelLine.__table__
 _M = StockMove.__table__
 _C = AfterSalesCase.__table__
 _R = Refund.__table__
+
+
+def _fetch(stmt) -> list[tuple]:
+    """Run a select and return its rows as the driver's plain tuples.
+
+    Every column read this way is an integer or text (money as its raw integer), so SQLAlchemy's
+    row objects, which cost more than the query on 200,000 rows, are skipped.
+    """
+    result = db.session.execute(stmt)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
 
 
 def _day_number(column):
@@ -248,134 +334,103 @@ def _period_condition(start: datetime, end: datetime):
 
 
 def _orders(condition) -> list:
-    return db.session.execute(
-        select(_O.c.id, _O.c.number, _day_number(_O.c.placed_at).label("day"), _O.c.currency,
-               _O.c.country, _O.c.payment_method, _raw(_O.c.shipping_charge).label("charge"))
-        .where(condition).order_by(_O.c.id)).all()
+    """Rows ``(id, number, day number, currency, country, payment method, raw charge)``."""
+    return _fetch(
+        select(_O.c.id, _O.c.number, _day_number(_O.c.placed_at), _O.c.currency,
+               _O.c.country, _O.c.payment_method, _raw(_O.c.shipping_charge))
+        .where(condition).order_by(_O.c.id))
 
 
 def _lines(condition) -> list:
-    return db.session.execute(
+    """Rows ``(line id, order id, sku id, quantity, raw value)``, by order and line."""
+    return _fetch(
         select(_L.c.id, _L.c.order_id, _L.c.sku_id, _L.c.quantity,
-               (_L.c.quantity * _raw(_L.c.unit_price)).label("value"))
-        .join(_O, _O.c.id == _L.c.order_id).where(condition).order_by(_L.c.order_id, _L.c.id)
-    ).all()
+               _L.c.quantity * _raw(_L.c.unit_price))
+        .join(_O, _O.c.id == _L.c.order_id).where(condition)
+        .order_by(_L.c.order_id, _L.c.id))
 
 
-def _line_costs(condition) -> dict[int, int]:
-    """``{order line id: cost of goods in ten-thousandths}`` from its parcels' ship moves."""
+def _line_costs(condition) -> list:
+    """Rows ``(order line id, raw cost of goods)``, one per parcel line of the line.
+
+    For each parcel line, its quantity x the unit cost of the ``ship`` moves of that SKU in
+    that parcel (one posting, so one average cost: the integer division is exact).
+    """
     moves = and_(_M.c.ref_type == PARCEL_REF, _M.c.ref_id == _PL.c.parcel_id,
                  _M.c.sku_id == _PL.c.sku_id, _M.c.kind == MoveKind.ship.value)
-    out: dict[int, int] = defaultdict(int)
-    for line_id, quantity, cost, moved in db.session.execute(
-            select(_PL.c.order_line_id, _PL.c.quantity,
-                   func.sum(_M.c.quantity * _raw(_M.c.unit_cost)), func.sum(_M.c.quantity))
-            .select_from(_PL).join(_M, moves)
-            .join(_L, _L.c.id == _PL.c.order_line_id).join(_O, _O.c.id == _L.c.order_id)
-            .where(condition).group_by(_PL.c.id, _PL.c.order_line_id, _PL.c.quantity)):
-        if moved:
-            # the moves of one SKU in one parcel carry one average cost: the division is exact
-            out[line_id] += int(cost or 0) * int(quantity) // int(moved)
-    return out
+    return _fetch(
+        select(_PL.c.order_line_id,
+               _PL.c.quantity * func.sum(_M.c.quantity * _raw(_M.c.unit_cost))
+               // func.sum(_M.c.quantity))
+        .select_from(_PL).join(_M, moves)
+        .join(_L, _L.c.id == _PL.c.order_line_id).join(_O, _O.c.id == _L.c.order_id)
+        .where(condition).group_by(_PL.c.id, _PL.c.order_line_id, _PL.c.quantity))
 
 
-def _parcel_costs(condition) -> tuple[dict[int, list[tuple[str, int]]], dict[int, int]]:
-    """``({order id: [(currency, raw cost)]}, {order id: service id of its first parcel})``."""
+def _parcel_costs(condition) -> list:
+    """Rows ``(order id, currency, raw cost, service id)`` of the order's parcels.
+
+    The cost: the billed cost when a carrier bill set it, else the quote at labelling (not for
+    a voided parcel); the service: the lowest of the parcels not voided.
+    """
     billed = _P.c.billed_cost.is_not(None)
-    cost = case((billed, _raw(_P.c.billed_cost)),
-                (_P.c.state != ParcelState.voided.value, _raw(_P.c.quoted_cost)), else_=None)
+    live = _P.c.state != ParcelState.voided.value
+    cost = case((billed, _raw(_P.c.billed_cost)), (live, _raw(_P.c.quoted_cost)), else_=None)
     currency = case((billed, _P.c.billed_currency), else_=_P.c.quoted_currency)
-    costs: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    services: dict[int, tuple[int, int]] = {}
-    for order_id, cur, amount, first, service_id in db.session.execute(
-            select(_P.c.order_id, currency.label("currency"), func.sum(cost),
-                   func.min(_P.c.sequence), func.min(_P.c.service_id))
-            .join(_O, _O.c.id == _P.c.order_id)
-            .where(condition, _P.c.state != ParcelState.voided.value)
-            .group_by(_P.c.order_id, currency)):
-        if amount and cur:
-            costs[order_id].append((cur, int(amount)))
-        if order_id not in services or first < services[order_id][0]:
-            services[order_id] = (first, service_id)
-    # voided parcels the carrier billed anyway (their quote never counts)
-    for order_id, cur, amount in db.session.execute(
-            select(_P.c.order_id, _P.c.billed_currency, func.sum(_raw(_P.c.billed_cost)))
-            .join(_O, _O.c.id == _P.c.order_id)
-            .where(condition, _P.c.state == ParcelState.voided.value, billed)
-            .group_by(_P.c.order_id, _P.c.billed_currency)):
-        if amount and cur:
-            costs[order_id].append((cur, int(amount)))
-    return costs, {order_id: service for order_id, (_, service) in services.items()}
+    return _fetch(
+        select(_P.c.order_id, currency, func.sum(cost),
+               func.min(case((live, _P.c.service_id), else_=None)))
+        .join(_O, _O.c.id == _P.c.order_id).where(condition)
+        .group_by(_P.c.order_id, currency))
 
 
-def _packaging(condition) -> dict[int, int]:
-    """``{order id: raw cost of the box SKUs its parcels used up}``."""
+def _packaging(condition) -> list:
+    """Rows ``(order id, raw cost)`` of the box SKUs its parcels used up."""
     box_skus = sorted(set(db.session.scalars(select(Box.sku_id).where(Box.sku_id.is_not(None)))))
     if not box_skus:
-        return {}
-    return {order_id: int(raw or 0) for order_id, raw in db.session.execute(
+        return []
+    return _fetch(
         select(_P.c.order_id, func.sum(_M.c.quantity * _raw(_M.c.unit_cost)))
         .select_from(_M).join(_P, and_(_M.c.ref_type == PARCEL_REF, _P.c.id == _M.c.ref_id))
         .join(_O, _O.c.id == _P.c.order_id)
         .where(condition, _M.c.kind == MoveKind.ship.value, _M.c.sku_id.in_(box_skus))
-        .group_by(_P.c.order_id))}
+        .group_by(_P.c.order_id))
 
 
-def _refunds(condition) -> dict[int, list[tuple[str, int]]]:
-    """``{order id: [(currency, raw approved refunds)]}``."""
-    out: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    for order_id, currency, raw in db.session.execute(
-            select(_C.c.order_id, _R.c.currency, func.sum(_raw(_R.c.amount)))
-            .select_from(_R).join(_C, _C.c.id == _R.c.case_id).join(_O, _O.c.id == _C.c.order_id)
-            .where(condition, _R.c.state == RefundState.approved.value)
-            .group_by(_C.c.order_id, _R.c.currency)):
-        out[order_id].append((currency, int(raw or 0)))
-    return out
+def _refunds(condition) -> list:
+    """Rows ``(order id, currency, raw approved refunds)``."""
+    return _fetch(
+        select(_C.c.order_id, _R.c.currency, func.sum(_raw(_R.c.amount)))
+        .select_from(_R).join(_C, _C.c.id == _R.c.case_id).join(_O, _O.c.id == _C.c.order_id)
+        .where(condition, _R.c.state == RefundState.approved.value)
+        .group_by(_C.c.order_id, _R.c.currency))
 
 
-def _replacements(condition) -> tuple[dict[int, int], dict[int, list[tuple[str, int]]]]:
+def _replacements(condition) -> tuple[list, list]:
     """Costs of the replacement orders of the counted orders, by original order.
 
-    ``({original id: raw cost of goods + packaging (base)}, {original id: [(currency, raw
-    shipping cost)]})``.
+    ``([(original id, raw cost of goods and packaging, base)], [(original id, currency, raw
+    shipping cost)])``.
     """
     pairs = dict(db.session.execute(
         select(_C.c.replacement_order_id, _C.c.order_id)
         .join(_O, _O.c.id == _C.c.order_id)
         .where(condition, _C.c.replacement_order_id.is_not(None))).all())
-    if not pairs:
-        return {}, {}
+    base: list[tuple[int, int]] = []
+    shipping: list[tuple[int, str, int]] = []
     ids = sorted(pairs)
-    base: dict[int, int] = defaultdict(int)
-    shipping: dict[int, list[tuple[str, int]]] = defaultdict(list)
     for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
         inside = _O.c.id.in_(chunk)
-        order_of_line = dict(db.session.execute(
-            select(_L.c.id, _L.c.order_id).where(_L.c.order_id.in_(chunk))).all())
-        for line_id, raw in _line_costs(inside).items():
-            base[pairs[order_of_line[line_id]]] += raw
-        for order_id, raw in _packaging(inside).items():
-            base[pairs[order_id]] += raw
-        for order_id, costs in _parcel_costs(inside)[0].items():
-            shipping[pairs[order_id]].extend(costs)
+        order_of = {line_id: order_id for line_id, order_id, *_rest in _lines(inside)}
+        base += [(pairs[order_of[line_id]], int(raw or 0))
+                 for line_id, raw in _line_costs(inside)]
+        base += [(pairs[order_id], int(raw or 0)) for order_id, raw in _packaging(inside)]
+        shipping += [(pairs[order_id], cur, raw) for order_id, cur, raw, _s in
+                     _parcel_costs(inside) if cur is not None and raw]
     return base, shipping
 
 
 # --------------------------------------------------------------------------- the report
-
-
-def _spread(total: int, weights: list[int]) -> list[int]:
-    """Split ``total`` cents over ``weights``, proportionally, the last taking the rest."""
-    whole = sum(weights)
-    if len(weights) == 1 or not total or not whole:
-        return [0] * (len(weights) - 1) + [total]
-    out, given = [], 0
-    for w in weights[:-1]:
-        share = total * w // whole
-        out.append(share)
-        given += share
-    out.append(total - given)
-    return out
 
 
 def _period_key(day: int, dimension: str) -> str:
@@ -385,6 +440,62 @@ def _period_key(day: int, dimension: str) -> str:
     if dimension == "month":
         return d.strftime("%Y-%m")
     return d.isoformat()
+
+
+def _columns(rows, count: int) -> list[list]:
+    """The columns of ``rows`` (tuples of ``count`` values), as lists."""
+    if not rows:
+        return [[] for _ in range(count)]
+    return [[r[i] for r in rows] for i in range(count)]
+
+
+def _int_array(values) -> np.ndarray:
+    return np.fromiter((int(v or 0) for v in values), dtype=np.int64, count=len(values))
+
+
+class _Orders:
+    """The counted orders as arrays, and the sums of per-order rows into them."""
+
+    def __init__(self, rows, rates: Rates) -> None:
+        ids, numbers, days, currencies, countries, methods, charges = _columns(rows, 7)
+        self.ids = _int_array(ids)
+        self.numbers, self.currencies = list(numbers), list(currencies)
+        self.countries, self.methods = list(countries), list(methods)
+        self.days = _int_array(days)
+        self.charges = _int_array(charges)
+        self.n = len(self.ids)
+        self.rates = rates
+        self.num, self.den, found = rates.arrays(self.currencies, self.days)
+        self.bad = ~found if self.n else np.zeros(0, dtype=bool)
+
+    def index(self, order_ids) -> np.ndarray:
+        """The positions of ``order_ids`` (all among the orders)."""
+        return np.searchsorted(self.ids, _int_array(order_ids))
+
+    def total(self, rows) -> np.ndarray:
+        """Sum ``(order id, raw)`` rows (base currency) to cents per order, per row rounded."""
+        out = np.zeros(self.n, dtype=np.int64)
+        if rows:
+            ids, raws = _columns(rows, 2)
+            np.add.at(out, self.index(ids), _round_div(_int_array(raws), 100))
+        return out
+
+    def converted(self, rows) -> np.ndarray:
+        """Sum ``(order id, currency, raw)`` rows to base cents at each order's date's rate.
+
+        Each row is converted and rounded on its own; an order with a row lacking a rate is
+        marked not converted.
+        """
+        out = np.zeros(self.n, dtype=np.int64)
+        if not rows:
+            return out
+        ids, currencies, raws = _columns(rows, 3)
+        at = self.index(ids)
+        num, den, found = self.rates.arrays(list(currencies), self.days[at])
+        cents = _mul_round(_int_array(raws), num, den * 100)
+        np.add.at(out, at[found], cents[found])
+        self.bad[at[~found]] = True
+        return out
 
 
 def margin_report(date_from: date, date_to: date, *,
@@ -400,160 +511,191 @@ def margin_report(date_from: date, date_to: date, *,
     condition = _period_condition(start, end)
     base = settings.base_currency()
     rates = Rates(base)
-    fees = payment_fees()
-    fee_ratios = {m: (Decimal(pct).as_integer_ratio(), Decimal(fixed).as_integer_ratio())
-                  for m, (pct, fixed) in fees.items()}
+    orders = _Orders(_orders(condition), rates)
+    n = orders.n
+    parts = np.zeros((n, _N), dtype=np.int64)
 
-    orders = _orders(condition)
-    lines_of: dict[int, list] = defaultdict(list)
-    for row in _lines(condition):
-        lines_of[row.order_id].append(row)
-    line_costs = _line_costs(condition)
-    parcel_costs, services = _parcel_costs(condition)
-    packaging = _packaging(condition)
-    refunds = _refunds(condition)
+    # lines: goods and cost of goods
+    l_id, l_order, l_sku, l_qty, l_value = (_int_array(c) for c in
+                                            _columns(_lines(condition), 5))
+    l_at = orders.index(l_order) if len(l_order) else np.zeros(0, dtype=np.int64)
+    l_cogs = np.zeros(len(l_id), dtype=np.int64)
+    cost_rows = _line_costs(condition)
+    if cost_rows:
+        by_id = np.argsort(l_id)
+        cost_ids, raws = (_int_array(c) for c in _columns(cost_rows, 2))
+        np.add.at(l_cogs, by_id[np.searchsorted(l_id, cost_ids, sorter=by_id)], raws)
+    goods_raw = np.zeros(n, dtype=np.int64)
+    qty_sum = np.zeros(n, dtype=np.int64)
+    np.add.at(goods_raw, l_at, l_value)
+    np.add.at(qty_sum, l_at, l_qty)
+    l_cogs_cents = _round_div(l_cogs, 100)
+    np.add.at(parts[:, 2], l_at, l_cogs_cents)
+    parts[:, 0] = _mul_round(goods_raw, orders.num, orders.den * 100)
+    parts[:, 1] = _mul_round(orders.charges, orders.num, orders.den * 100)
+
+    # shipping cost, packaging, refunds, replacements
+    parcels = _parcel_costs(condition)
+    parts[:, 3] = orders.converted([r[:3] for r in parcels if r[1] is not None and r[2]])
+    services = np.full(n, -1, dtype=np.int64)
+    served = [(r[0], r[3]) for r in parcels if r[3] is not None]
+    if served:
+        ids, service_ids = _columns(served, 2)
+        none = np.iinfo(np.int64).max
+        first = np.full(n, none, dtype=np.int64)
+        np.minimum.at(first, orders.index(ids), _int_array(service_ids))
+        services = np.where(first == none, -1, first)
+    parts[:, 4] = orders.total(_packaging(condition))
+    parts[:, 6] = orders.converted(_refunds(condition))
     repl_base, repl_shipping = _replacements(condition)
+    parts[:, 7] = orders.total(repl_base) + orders.converted(repl_shipping)
 
-    report = MarginReport(date_from, date_to, base, Figures("total"))
-    want_lines = bool(wanted & set(LINE_DIMENSIONS))
-    by_sku: dict[int, Figures] = {}
-    by_day: dict[int, Figures] = {}
-    by_country: dict[str, Figures] = {}
-    by_service: dict[int | None, Figures] = {}
-    missing: set[str] = set()
+    # payment fee: (goods + shipping) x pct / 100 x rate + fixed, in cents, rounded once
+    fees = payment_fees()
     unpriced: dict[str, int] = defaultdict(int)
+    if n:
+        pn, pd, fn, fd = (np.zeros(n, dtype=np.int64) for _ in range(4))
+        pd[:], fd[:] = 1, 1
+        priced = np.zeros(n, dtype=bool)
+        ratios = {m: (Decimal(pct).as_integer_ratio(), Decimal(fixed).as_integer_ratio())
+                  for m, (pct, fixed) in fees.items()}
+        for i, method in enumerate(orders.methods):
+            if method in ratios:
+                (pn[i], pd[i]), (fn[i], fd[i]) = ratios[method]
+                priced[i] = True
+            elif method and not orders.bad[i]:
+                unpriced[method] += 1
+        charged = goods_raw + orders.charges
+        a, b, c, d, e, f, g = _exact(charged, pn, orders.num, fd, fn, pd, orders.den)
+        numerator = a * b * c * d + 100 * e * 10_000 * f * g
+        denominator = 10_000 * f * g * d
+        fee = _round_div(numerator, denominator)
+        parts[:, 5] = np.where(priced, fee, 0).astype(np.int64)
+
+    good = ~orders.bad
+    report = MarginReport(date_from, date_to, base, Figures("total"))
+    report.not_converted = int(orders.bad.sum())
+    report.missing_rates = sorted(rates.missing)
+    report.unpriced_methods = dict(sorted(unpriced.items()))
     total = report.total
+    total.parts = [int(x) for x in parts[good].sum(axis=0)] if n else [0] * _N
+    total.orders = int(good.sum())
+    total.units = int(qty_sum[good].sum())
 
-    def converted(amounts, day) -> int | None:
-        cents = 0
-        for currency, raw in amounts:
-            ratio = rates.ratio(currency, day)
-            if ratio is None:
-                missing.add(currency)
-                return None
-            cents += _convert(raw, ratio)
-        return cents
-
-    for o in orders:
-        oid, day = o.id, int(o.day)
-        ratio = rates.ratio(o.currency, day)
-        shipping = converted(parcel_costs.get(oid, ()), day)
-        refunded = converted(refunds.get(oid, ()), day)
-        replaced = converted(repl_shipping.get(oid, ()), day)
-        if ratio is None or shipping is None or refunded is None or replaced is None:
-            if ratio is None:
-                missing.add(o.currency)
-            report.not_converted += 1
-            continue
-        lines = lines_of.get(oid, [])
-        goods_raw = sum(int(line.value) for line in lines)
-        charge_raw = int(o.charge or 0)
-        num, den = ratio
-        goods = _cents(goods_raw * num, den * 100)
-        charged = _cents(charge_raw * num, den * 100)
-        line_cogs = [_raw_to_cents(line_costs.get(line.id, 0)) for line in lines]
-        cogs = sum(line_cogs)
-        pack = _raw_to_cents(packaging.get(oid, 0))
-        fee = 0
-        method = o.payment_method
-        if method in fee_ratios:
-            (pn, pd), (fn, fd) = fee_ratios[method]
-            # (goods + shipping) x pct / 100 x rate + fixed, in cents, rounded once
-            d = 10_000 * pd * den * fd
-            fee = _cents((goods_raw + charge_raw) * pn * num * fd + 100 * fn * 10_000 * pd * den,
-                         d)
-        elif method:
-            unpriced[method] += 1
-        replaced += _raw_to_cents(repl_base.get(oid, 0))
-        parts = [goods, charged, cogs, shipping, pack, fee, refunded, replaced]
-        units = sum(int(line.quantity) for line in lines)
-        total.add(parts, 1, units)
-        if "order" in wanted:
-            report.orders.append(Figures(o.number, o.country, 1, units, parts,
-                                         {"id": oid, "day": day, "currency": o.currency}))
-        for index, key in ((by_day, day), (by_country, o.country),
-                           (by_service, services.get(oid))):
-            row = index.get(key)
-            if row is None:
-                row = index[key] = Figures(str(key))
-            row.add(parts, 1, units)
-        if want_lines and lines:
-            weights = [int(line.value) for line in lines] if goods_raw else \
-                [int(line.quantity) for line in lines]
-            spread = [line_cogs if i == 2 else _spread(parts[i], weights) for i in range(_N)]
-            seen: set[int] = set()
-            for j, line in enumerate(lines):
-                row = by_sku.get(line.sku_id)
-                if row is None:
-                    row = by_sku[line.sku_id] = Figures(str(line.sku_id))
-                first = line.sku_id not in seen
-                seen.add(line.sku_id)
-                row.add([spread[i][j] for i in range(_N)], int(first), int(line.quantity))
-
+    if "order" in wanted:
+        keep = np.nonzero(good)[0]
+        order = keep[np.lexsort((orders.ids[keep], -orders.days[keep]))] if len(keep) else keep
+        extra = [{"id": int(orders.ids[j]), "day": int(orders.days[j]),
+                  "currency": orders.currencies[j]} for j in range(n)]
+        report.orders = Rows(orders.numbers, orders.countries, np.ones(n, dtype=np.int64),
+                             qty_sum, parts, extra, order)
+    by_order_key(report, wanted, orders, parts, qty_sum, good, services)
+    if wanted & set(LINE_DIMENSIONS) and len(l_at):
+        by_line(report, wanted, parts, goods_raw, qty_sum, good, l_at, l_sku, l_qty, l_value,
+                l_cogs_cents)
     report.open_orders = int(db.session.scalar(
         select(func.count()).select_from(_O)
         .where(_O.c.placed_at >= start, _O.c.placed_at < end,
                _O.c.state.in_([s.value for s in OPEN_STATES]))) or 0)
-    report.missing_rates = sorted(missing)
-    report.unpriced_methods = dict(sorted(unpriced.items()))
-    _label(report, wanted, by_sku, by_day, by_country, by_service)
     return report
 
 
-def _sorted(rows) -> list[Figures]:
-    return sorted(rows, key=lambda r: (-r.margin_cents, r.key))
+def _group(keys, values2d, counts: list) -> tuple[list, np.ndarray, list[np.ndarray]]:
+    """Sum the rows of ``values2d`` (and each array of ``counts``) by ``keys``."""
+    unique, inverse = np.unique(np.asarray(keys), return_inverse=True)
+    sums = np.zeros((len(unique), values2d.shape[1]), dtype=np.int64)
+    np.add.at(sums, inverse, values2d)
+    out = []
+    for values in counts:
+        acc = np.zeros(len(unique), dtype=np.int64)
+        np.add.at(acc, inverse, values)
+        out.append(acc)
+    return unique.tolist(), sums, out
 
 
-def _label(report: MarginReport, wanted, by_sku, by_day, by_country, by_service) -> None:
-    """Name the keys, roll SKUs up to brands and categories and days up to weeks and months."""
-    if report.orders:
-        report.orders.sort(key=lambda r: (-r.extra["day"], r.key))
-    if wanted & set(LINE_DIMENSIONS) and by_sku:
-        names = {}
-        for chunk in (sorted(by_sku)[i:i + 5000] for i in range(0, len(by_sku), 5000)):
-            names.update({r.id: r for r in db.session.execute(
-                select(Sku.id, Sku.code, Product.name, Brand.code.label("brand_code"),
-                       Brand.name.label("brand_name"), Category.code.label("category_code"),
-                       Category.full_name.label("category_name"))
-                .join(Product, Product.id == Sku.product_id)
-                .outerjoin(Brand, Brand.id == Product.brand_id)
-                .outerjoin(Category, Category.id == Product.category_id)
-                .where(Sku.id.in_(chunk)))})
-        brands: dict[str, Figures] = {}
-        categories: dict[str, Figures] = {}
-        for sku_id, row in by_sku.items():
-            info = names.get(sku_id)
-            row.key, row.label = (info.code, info.name) if info else (row.key, "")
-            for index, code, name in ((brands, info.brand_code if info else None,
-                                       info.brand_name if info else None),
-                                      (categories, info.category_code if info else None,
-                                       info.category_name if info else None)):
-                key = code or "—"
-                group = index.get(key)
-                if group is None:
-                    group = index[key] = Figures(key, name or "")
-                group.add(row.parts, row.orders, row.units)
-        report.by["sku"] = _sorted(by_sku.values())
-        report.by["brand"] = _sorted(brands.values())
-        report.by["category"] = _sorted(categories.values())
+def by_order_key(report: MarginReport, wanted, orders: _Orders, parts, qty_sum, good,
+                 services) -> None:
+    """The dimensions read off the order: country, service and the periods."""
+    keep = np.nonzero(good)[0]
+    ones = np.ones(len(keep), dtype=np.int64)
     if "country" in wanted:
-        report.by["country"] = _sorted(by_country.values())
+        keys, sums, (count, units) = _group(
+            np.asarray([orders.countries[j] for j in keep], dtype=str), parts[keep],
+            [ones, qty_sum[keep]])
+        report.by["country"] = _rows_by_margin(keys, list(keys), count, units, sums)
     if "service" in wanted:
-        names = dict(db.session.execute(select(ShippingService.id, ShippingService.code)).all())
-        for service_id, row in by_service.items():
-            row.key = names.get(service_id, "—") if service_id is not None else "—"
-        report.by["service"] = _sorted(by_service.values())
-    for dimension in PERIOD_DIMENSIONS:
+        ids, sums, (count, units) = _group(services[keep], parts[keep], [ones, qty_sum[keep]])
+        names = {i: (code, name) for i, code, name in db.session.execute(
+            select(ShippingService.id, ShippingService.code, ShippingService.name))}
+        keys = [names.get(i, ("—", ""))[0] for i in ids]
+        labels = [names.get(i, ("—", ""))[1] for i in ids]
+        report.by["service"] = _rows_by_margin(keys, labels, count, units, sums)
+    periods = [d for d in PERIOD_DIMENSIONS if d in wanted]
+    if periods:
+        days, day_sums, (day_count, day_units) = _group(orders.days[keep], parts[keep],
+                                                        [ones, qty_sum[keep]])
+        for dimension in periods:
+            keys = [_period_key(int(d), dimension) for d in days]
+            names, sums, (count, units) = _group(np.asarray(keys, dtype=str), day_sums,
+                                                 [day_count, day_units])
+            report.by[dimension] = Rows(names, [""] * len(names), count, units, sums)
+
+
+def by_line(report: MarginReport, wanted, parts, goods_raw, qty_sum, good, l_at, l_sku, l_qty,
+            l_value, l_cogs_cents) -> None:
+    """SKU, brand and category: the order-level amounts spread over the lines (see the module).
+
+    Each amount is split by line value (by quantity when the goods are free), rounded down,
+    and the order's last line takes what is left, so the lines add up to the order.
+    """
+    keep = good[l_at]
+    l_at, l_sku, l_qty, l_value, l_cogs_cents = (a[keep] for a in (l_at, l_sku, l_qty, l_value,
+                                                                    l_cogs_cents))
+    if not len(l_at):
+        return
+    free = goods_raw[l_at] == 0
+    weight = np.where(free, l_qty, l_value)
+    whole = np.where(goods_raw == 0, qty_sum, goods_raw)[l_at]
+    whole = np.maximum(whole, 1)
+    last = np.nonzero(np.r_[l_at[1:] != l_at[:-1], True])[0]
+    line_parts = np.zeros((len(l_at), _N), dtype=np.int64)
+    for c in range(_N):
+        if c == 2:
+            line_parts[:, c] = l_cogs_cents
+            continue
+        amount, w, total = _exact(parts[l_at, c], weight, whole)
+        share = (amount * w // total).astype(np.int64)
+        given = np.zeros(len(parts), dtype=np.int64)
+        np.add.at(given, l_at, share)
+        share[last] += parts[l_at[last], c] - given[l_at[last]]
+        line_parts[:, c] = share
+    first = np.unique(l_at * (int(l_sku.max()) + 1) + l_sku, return_index=True)[1]
+    is_first = np.zeros(len(l_at), dtype=np.int64)
+    is_first[first] = 1
+    sku_ids, sums, (count, units) = _group(l_sku, line_parts, [is_first, l_qty])
+    info = {}
+    for chunk in (sku_ids[i:i + 5000] for i in range(0, len(sku_ids), 5000)):
+        info.update({r[0]: r[1:] for r in db.session.execute(
+            select(Sku.id, Sku.code, Product.name, Brand.code, Brand.name, Category.code,
+                   Category.full_name)
+            .join(Product, Product.id == Sku.product_id)
+            .outerjoin(Brand, Brand.id == Product.brand_id)
+            .outerjoin(Category, Category.id == Product.category_id)
+            .where(Sku.id.in_(chunk)))})
+    blank = (None,) * 6
+    rows = [info.get(i, blank) for i in sku_ids]
+    if "sku" in wanted:
+        report.by["sku"] = _rows_by_margin([r[0] or str(i) for r, i in zip(rows, sku_ids,
+                                                                             strict=True)],
+                                           [r[1] or "" for r in rows], count, units, sums)
+    for dimension, code_at in (("brand", 2), ("category", 4)):
         if dimension not in wanted:
             continue
-        periods: dict[str, Figures] = {}
-        for day, row in by_day.items():
-            key = _period_key(day, dimension)
-            group = periods.get(key)
-            if group is None:
-                group = periods[key] = Figures(key)
-            group.add(row.parts, row.orders, row.units)
-        report.by[dimension] = [periods[k] for k in sorted(periods)]
+        codes = np.asarray([r[code_at] or "—" for r in rows], dtype=str)
+        keys, group_sums, (group_count, group_units) = _group(codes, sums, [count, units])
+        names = {r[code_at] or "—": r[code_at + 1] or "" for r in rows}
+        report.by[dimension] = _rows_by_margin(keys, [names[k] for k in keys], group_count,
+                                               group_units, group_sums)
 
 
 def margin_totals(date_from: date, date_to: date) -> MarginReport:
@@ -561,5 +703,5 @@ def margin_totals(date_from: date, date_to: date) -> MarginReport:
     return margin_report(date_from, date_to, dimensions=())
 
 
-__all__ = ["COMPONENTS", "COMPONENT_LABELS", "DIMENSIONS", "Figures", "MarginReport",
+__all__ = ["COMPONENTS", "COMPONENT_LABELS", "DIMENSIONS", "Figures", "MarginReport", "Rows",
            "margin_report", "margin_totals"]

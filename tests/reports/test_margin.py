@@ -151,7 +151,7 @@ def test_open_orders_and_missing_rates_are_left_out(costed, ship_order, create_o
     db.session.execute(delete(ExchangeRate).where(ExchangeRate.currency == "GBP"))
     db.session.commit()
     report = margin.margin_report(DAY, DAY)
-    assert report.orders == []
+    assert len(report.orders) == 0
     assert (report.open_orders, report.not_converted, report.missing_rates) == (1, 1, ["GBP"])
 
 
