@@ -88,10 +88,9 @@ def margin():
         dimension = "order"
     search = (request.args.get("q") or "").strip()
     report = figures.margin_report(date_from, date_to, dimensions=(dimension,))
-    rows = report.orders if dimension == "order" else report.by.get(dimension, [])
-    if search:
-        needle = search.casefold()
-        rows = [r for r in rows if needle in r.key.casefold() or needle in r.label.casefold()]
+    rows = report.orders if dimension == "order" else report.by.get(dimension, ())
+    if search and len(rows):
+        rows = rows.search(search)
     per_page = current_app.config["ERP_PAGE_SIZE"]
     page = min(page_arg(), max(1, -(-len(rows) // per_page)))
     listed = ListPage(rows[(page - 1) * per_page:page * per_page], page, per_page, len(rows))
