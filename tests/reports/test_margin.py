@@ -155,12 +155,15 @@ def test_open_orders_and_missing_rates_are_left_out(costed, ship_order, create_o
     assert (report.open_orders, report.not_converted, report.missing_rates) == (1, 1, ["GBP"])
 
 
-def test_unpriced_payment_method_costs_no_fee(costed, ship_order):
+def test_unpriced_payment_method_costs_no_fee(costed, ship_order, client, login_as):
     ship_order([(costed["tee"], 1, "10.00")], payment_method="cod",
                placed_at=datetime(2026, 1, 5, 12, 0, tzinfo=UTC))
     report = margin.margin_report(DAY, DAY)
     assert report.total.fee == Decimal("0.00")
     assert report.unpriced_methods == {"cod": 1}
+    login_as("manager")
+    page = _text(client.get("/reports/margin?date_from=2026-01-05&date_to=2026-01-05"))
+    assert "Payment methods without a fee in the settings (charged nothing): cod × 1." in page
 
 
 # --------------------------------------------------------------------------- fee setting
