@@ -453,7 +453,11 @@ def _columns(rows, count: int) -> list[list]:
 
 
 def _int_array(values) -> np.ndarray:
-    return np.fromiter((int(v or 0) for v in values), dtype=np.int64, count=len(values))
+    """Integers (None as 0; a PostgreSQL sum comes back as a Decimal) as an int64 array."""
+    try:
+        return np.array(values, dtype=np.int64)
+    except (TypeError, ValueError):
+        return np.fromiter((int(v or 0) for v in values), dtype=np.int64, count=len(values))
 
 
 class _Orders:
@@ -678,13 +682,15 @@ def by_line(report: MarginReport, wanted, parts, goods_raw, qty_sum, good, l_at,
     sku_ids, sums, (count, units) = _group(l_sku, line_parts, [is_first, l_qty])
     info = {}
     for chunk in (sku_ids[i:i + 5000] for i in range(0, len(sku_ids), 5000)):
-        info.update({r[0]: r[1:] for r in db.session.execute(
-            select(Sku.id, Sku.code, Product.name, Brand.code, Brand.name, Category.code,
-                   Category.full_name)
-            .join(Product, Product.id == Sku.product_id)
-            .outerjoin(Brand, Brand.id == Product.brand_id)
-            .outerjoin(Category, Category.id == Product.category_id)
-            .where(Sku.id.in_(chunk)))})
+        sku, product = Sku.__table__, Product.__table__
+        brand, category = Brand.__table__, Category.__table__
+        info.update({r[0]: r[1:] for r in _fetch(
+            select(sku.c.id, sku.c.code, product.c.name, brand.c.code, brand.c.name,
+                   category.c.code, category.c.full_name)
+            .join(product, product.c.id == sku.c.product_id)
+            .outerjoin(brand, brand.c.id == product.c.brand_id)
+            .outerjoin(category, category.c.id == product.c.category_id)
+            .where(sku.c.id.in_(chunk)))})
     blank = (None,) * 6
     rows = [info.get(i, blank) for i in sku_ids]
     if "sku" in wanted:
