@@ -311,8 +311,9 @@ def refunds_by_reason(period: Period) -> list[dict]:
     return sorted(result, key=lambda r: (r["currency"], -r["amount"], r["code"]))
 
 
-def period_figures(period: Period, *, offset_minutes: int | None = None) -> PeriodFigures:
-    """Return every figure of one period."""
+def period_figures(period: Period, *, offset_minutes: int | None = None,
+                   margin: bool = True) -> PeriodFigures:
+    """Return every figure of one period (the margin too unless ``margin`` is False)."""
     figures = PeriodFigures(period)
     figures.received_per_day = orders_received_per_day(period)
     figures.shipped_per_day, figures.on_time_per_day = dispatch_timeliness(period,
@@ -333,9 +334,10 @@ def period_figures(period: Period, *, offset_minutes: int | None = None) -> Peri
         figures.refunds[r["currency"]] = figures.refunds.get(r["currency"], Decimal(0)) \
             + r["amount"]
         figures.refund_count += r["count"]
-    from erp.reports.margin import margin_totals  # margin reads this module's SQL helpers
+    if margin:
+        from erp.reports.margin import margin_totals  # margin reads this module's SQL helpers
 
-    figures.margin = margin_totals(period.date_from, period.date_to).total
+        figures.margin = margin_totals(period.date_from, period.date_to).total
     return figures
 
 
@@ -429,5 +431,7 @@ def dashboard(period: Period, comparison: Period | None = None, *,
     """Return the dashboard for ``period`` against ``comparison`` (default: the one before)."""
     comparison = comparison or period.previous()
     return Dashboard(current=period_figures(period, offset_minutes=offset_minutes),
-                     comparison=period_figures(comparison, offset_minutes=offset_minutes),
+                     # the margin tile shows the period's margin only: half the work
+                     comparison=period_figures(comparison, offset_minutes=offset_minutes,
+                                               margin=False),
                      now=snapshot(slow_days=slow_days, now=now))
