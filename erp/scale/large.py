@@ -121,6 +121,10 @@ def build(n_skus: int = 100_000, n_moves: int = 1_000_000, n_orders: int = 200_0
     _log(f"   {moves + shipped:,} moves and {levels:,} levels in "
          f"{time.perf_counter() - started:.0f} s")
     _rates(now)
+    # planner statistics for the tables just filled, before the after-sales step joins them
+    # (without them PostgreSQL may plan that join as if the tables were empty)
+    db.session.execute(text("ANALYZE customer_order"))
+    db.session.execute(text("ANALYZE customer_order_line"))
     _purchasing(sku_ids, bins[0], now)
     cases = _aftersales(n_cases, now)
     db.session.commit()
