@@ -6,7 +6,7 @@ are imported from spreadsheets and matched to parcels by tracking number. Parcel
 before have no quote (NULL).
 
 Revision ID: 0fc566218f80
-Revises: 110451f08ff6
+Revises: 19a1e55c0001
 Create Date: 2026-12-07 15:13:55.129517
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0fc566218f80'
-down_revision = '110451f08ff6'
+down_revision = '19a1e55c0001'
 branch_labels = None
 depends_on = None
 

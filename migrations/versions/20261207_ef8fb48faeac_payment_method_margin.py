@@ -1,10 +1,9 @@
 """Orders carry the buyer's payment method (the margin report charges its fee).
 
-Also joins the two heads of the parallel branches (the carrier bills' and the inspection
-plans'); the final merge re-chains the migrations linearly.
+Chained after the carrier bills' migration (CONTRACTS D: margin after bill).
 
 Revision ID: ef8fb48faeac
-Revises: 0fc566218f80, 19a1e55c0001
+Revises: 0fc566218f80
 Create Date: 2026-12-07 15:14:49.420949
 
 """
@@ -13,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'ef8fb48faeac'
-down_revision = ('0fc566218f80', '19a1e55c0001')
+down_revision = '0fc566218f80'
 branch_labels = None
 depends_on = None
 
