@@ -1,4 +1,4 @@
-"""Report benchmarks on the large data set: ``dashboard`` and ``valuation_past``."""
+"""Report benchmarks on the large data set: ``dashboard``, ``valuation_past``, ``margin_report``."""
 
 from __future__ import annotations
 
@@ -146,4 +146,44 @@ def supplier_scorecard(db: BenchDB) -> dict:
         + ", ".join(f"{t:.3f}" for t in times) + f"); one supplier {one:.3f} s")
     return {"n": made["orders"], "seconds": round(seconds, 4), "suppliers": suppliers,
             "rows": versions, "one_supplier_seconds": round(one, 4),
+            "build_seconds": made["build_seconds"]}
+
+
+@bench("margin_report")
+def margin_report(db: BenchDB) -> dict:
+    """The margin report over every order of the large data set (200,000 orders, 500 days).
+
+    Times :func:`erp.reports.margin.margin_report` for the whole period with every dimension
+    (per order, SKU, brand, category, country, service, day, week and month): the SQL sums per
+    order and line, the conversion at each order date's rate and the totals; median of 3 after
+    a warm-up. The workbook built from it is timed once as ``workbook_seconds`` (a report job).
+    """
+    from erp.extensions import db as sqla
+    from erp.reports import margin as margin_figures
+    from erp.reports.excel import margin as margin_book
+    from erp.scale.large import DAYS
+
+    app, made = _large(db)
+    today = datetime.now(UTC).date()
+    start = today - timedelta(days=DAYS + 1)
+    with app.app_context():
+        result = []
+
+        def run():
+            result[:] = [margin_figures.margin_report(start, today)]
+
+        run()
+        seconds, times = _timed(run)
+        report = result[0]
+        begun = time.perf_counter()
+        margin_book.build(start, today)
+        workbook_seconds = time.perf_counter() - begun
+        sqla.engine.dispose()
+    counted = report.total.orders
+    log(f"   margin of {counted:,} orders ({report.open_orders:,} open left out, "
+        f"{report.not_converted:,} not converted): revenue {report.total.revenue:,.2f}, margin "
+        f"{report.total.margin:,.2f} {report.base_currency} in {seconds:.3f} s (median of 3: "
+        + ", ".join(f"{t:.3f}" for t in times) + f"); workbook {workbook_seconds:.1f} s")
+    return {"n": made["orders"], "seconds": round(seconds, 4), "orders_counted": counted,
+            "skus": len(report.by.get("sku", [])), "workbook_seconds": round(workbook_seconds, 2),
             "build_seconds": made["build_seconds"]}

@@ -8,10 +8,12 @@ from bench import runner, suites_reports  # noqa: F401 - registers the benchmark
 
 
 def test_report_benchmarks_are_registered():
-    assert {"dashboard", "valuation_past", "supplier_scorecard"} <= set(runner.REGISTRY)
+    assert {"dashboard", "valuation_past", "supplier_scorecard",
+            "margin_report"} <= set(runner.REGISTRY)
 
 
-@pytest.mark.parametrize("name", ["dashboard", "valuation_past", "supplier_scorecard"])
+@pytest.mark.parametrize("name", ["dashboard", "valuation_past", "supplier_scorecard",
+                                  "margin_report"])
 def test_quick_run_prints_a_figure(name, capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(runner, "RESULTS", tmp_path / "latest.jsonl")
     monkeypatch.setattr(runner, "QUICK_DIVISOR", 100)  # a hundredth of the large set: a smoke run
@@ -33,3 +35,23 @@ def test_large_data_set_keeps_the_ledger_consistent(app):
     assert (made["skus"], made["moves"], made["orders"], made["cases"]) == (200, 2_000, 500, 20)
     assert 270 <= made["parcels"] <= 330  # the shipped share is sized for about 300 parcels
     assert ledger_problems(db.session) == []
+    # the margin report's inputs: a ship move per parcel line, quotes, payment methods, rates
+    assert made["ship_moves"] > 300
+
+
+def test_margin_report_over_the_large_data_set(app):
+    from datetime import UTC, datetime, timedelta
+
+    from erp.reports.margin import margin_report
+    from erp.scale import large as data_large
+
+    made = data_large.build(n_skus=200, n_moves=2_000, n_orders=500, n_parcels=300, n_cases=20)
+    today = datetime.now(UTC).date()
+    report = margin_report(today - timedelta(days=data_large.DAYS + 1), today)
+    assert report.not_converted == 0
+    assert report.total.orders + report.open_orders == made["orders"]
+    assert report.total.cogs > 0
+    assert report.total.shipping_cost > 0
+    assert report.total.fee > 0
+    assert report.total.refunds > 0
+    assert sum(r.margin for r in report.by["sku"]) == report.total.margin

@@ -68,6 +68,7 @@ NAV: list[tuple[Any, str, str]] = [
     (_l("Return rates"), "aftersales.return_report", "aftersales.report"),
     (_l("Reason codes"), "aftersales.reason_list", "aftersales.view"),
     (_l("Dashboard"), "reports.dashboard", "reports.view"),
+    (_l("Margin"), "reports.margin", "reports.view"),
     (_l("Excel reports"), "reports.report_list", "reports.view"),
     (_l("My jobs"), "reports.job_list", "core.own_jobs"),
 ]

@@ -117,6 +117,8 @@ NAMES: dict[str, list[str]] = {
 WEIGHTS = {"US": 24, "GB": 14, "DE": 14, "FR": 9, "AU": 7, "CA": 7, "JP": 5, "NL": 7,
            "ES": 7, "IT": 6}
 EU = {"DE", "FR", "NL", "ES", "IT"}
+#: how the demo's buyers pay, in turn (priced by the payment_fees setting's defaults)
+PAYMENT_METHODS = ("card", "paypal", "card", "alipay", "card", "bank")
 SERVICES = {"US": "usps-ground", "CA": "dhl-express", "JP": "dhl-express", "AU": "dhl-express",
             "GB": "royal-mail-intl"}
 #: the heaviest parcel (g) each of those services takes (:data:`erp.shipping.demo.SERVICES`);
@@ -189,6 +191,8 @@ def _payloads(codes: list[Sku]) -> list[dict]:
             "ioss_number": "IM2760000742" if country in EU and i % 3 == 0 else None,
             "priority": 1 if i % 25 == 24 else 0,
             "notes": "Gift wrap, please" if i % 17 == 5 else None,
+            # the storefront's payment methods (the payment_fees setting prices them)
+            "payment_method": PAYMENT_METHODS[i % len(PAYMENT_METHODS)],
             "lines": lines,
         })
     _same_buyer_twice(payloads)

@@ -39,7 +39,7 @@ ORDER_COLUMNS = {
     "address2": "address2", "city": "city", "region": "region", "postal_code": "postal_code",
     "country": "country", "currency": "currency", "shipping_charge": "shipping_charge",
     "shipping_service": "shipping_service", "ioss_number": "ioss_number",
-    "buyer_tax_id": "buyer_tax_id", "notes": "notes",
+    "buyer_tax_id": "buyer_tax_id", "notes": "notes", "payment_method": "payment_method",
 }
 _ADDRESS = {"ship_name", "address1", "address2", "city", "region", "postal_code", "country"}
 
@@ -78,6 +78,9 @@ ORDER_SPEC = excel.Spec(
         excel.Column("ioss_number", _l("IOSS"), help=_l("IM followed by 10 digits.")),
         excel.Column("buyer_tax_id", _l("Buyer tax id")),
         excel.Column("notes", _l("Notes"), width=30),
+        excel.Column("payment_method", _l("Payment method"),
+                     help=_l("How the buyer paid, a short code: card, paypal, alipay... (the "
+                             "payment fees setting prices each).")),
         excel.Column("sku", _l("SKU"), required=True, help=_l("An active SKU's code or barcode.")),
         excel.Column("quantity", _l("Quantity"), type="int", required=True,
                      help=_l("A line above the review quantity (a setting, 100 by default) puts "

@@ -148,6 +148,9 @@ class CustomerOrder(db.Model):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customer_order.id"),
                                                        index=True)
     ioss_number: Mapped[str | None] = mapped_column(String(20))
+    #: how the buyer paid: the storefront's short code (card, paypal, alipay...); the
+    #: ``payment_fees`` setting prices it (erp.orders.payments)
+    payment_method: Mapped[str | None] = mapped_column(String(20))
     buyer_tax_id: Mapped[str | None] = mapped_column(String(40))
     notes: Mapped[str | None] = mapped_column(Text)
     hold_reason: Mapped[str | None] = mapped_column(String(200))

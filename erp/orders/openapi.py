@@ -52,6 +52,10 @@ _ORDER_FIELDS = {
                                         "packing bench choose."},
     "ioss_number": {**_OPT_TEXT, "pattern": "^IM[0-9]{10}$"},
     "buyer_tax_id": {**_OPT_TEXT, "maxLength": 40},
+    "payment_method": {**_OPT_TEXT, "maxLength": 20, "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]*$",
+                       "description": "How the buyer paid, a short code (card, paypal, alipay, "
+                                      "...); stored lower-case. The payment_fees setting "
+                                      "prices each method for the margin report."},
     "notes": _OPT_TEXT,
     "channel": {**_OPT_TEXT, "maxLength": 40, "default": "webshop"},
     "priority": {"type": "integer", "default": 0, "description": "Higher is allocated first."},

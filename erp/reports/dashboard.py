@@ -25,6 +25,8 @@ results. The rules, as the page states them:
   expected date (:func:`erp.procurement.supplier_queries.supplier_performance`).
 - **Return rate and refunds by reason**: :mod:`erp.aftersales.reports` (units returned over units
   shipped in the period); refunds approved in the period, by the case's reason and currency.
+- **Margin**: of the orders placed in the period and shipped, in the base currency
+  (:mod:`erp.reports.margin`, whose rules the margin screen lists), and margin over revenue.
 """
 
 from __future__ import annotations
@@ -172,6 +174,8 @@ class PeriodFigures:
     refunds_by_reason: list[dict] = field(default_factory=list)
     refunds: dict[str, Decimal] = field(default_factory=dict)
     refund_count: int = 0
+    #: the margin of the orders placed in the period (erp.reports.margin): its total row
+    margin: object = None
 
     @property
     def orders_received(self) -> int:
@@ -307,8 +311,9 @@ def refunds_by_reason(period: Period) -> list[dict]:
     return sorted(result, key=lambda r: (r["currency"], -r["amount"], r["code"]))
 
 
-def period_figures(period: Period, *, offset_minutes: int | None = None) -> PeriodFigures:
-    """Return every figure of one period."""
+def period_figures(period: Period, *, offset_minutes: int | None = None,
+                   margin: bool = True) -> PeriodFigures:
+    """Return every figure of one period (the margin too unless ``margin`` is False)."""
     figures = PeriodFigures(period)
     figures.received_per_day = orders_received_per_day(period)
     figures.shipped_per_day, figures.on_time_per_day = dispatch_timeliness(period,
@@ -329,6 +334,10 @@ def period_figures(period: Period, *, offset_minutes: int | None = None) -> Peri
         figures.refunds[r["currency"]] = figures.refunds.get(r["currency"], Decimal(0)) \
             + r["amount"]
         figures.refund_count += r["count"]
+    if margin:
+        from erp.reports.margin import margin_totals  # margin reads this module's SQL helpers
+
+        figures.margin = margin_totals(period.date_from, period.date_to).total
     return figures
 
 
@@ -422,5 +431,7 @@ def dashboard(period: Period, comparison: Period | None = None, *,
     """Return the dashboard for ``period`` against ``comparison`` (default: the one before)."""
     comparison = comparison or period.previous()
     return Dashboard(current=period_figures(period, offset_minutes=offset_minutes),
-                     comparison=period_figures(comparison, offset_minutes=offset_minutes),
+                     # the margin tile shows the period's margin only: half the work
+                     comparison=period_figures(comparison, offset_minutes=offset_minutes,
+                                               margin=False),
                      now=snapshot(slow_days=slow_days, now=now))

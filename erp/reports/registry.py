@@ -21,6 +21,7 @@ from erp.extensions import db
 from erp.reports.excel import (
     customs_summary,
     inventory_valuation,
+    margin,
     purchase_spend,
     returns_analysis,
     sales_dispatch,
@@ -70,6 +71,11 @@ REPORTS: dict[str, ReportDef] = {r.name: r for r in (
               _l("Per supplier, and per supplier and specification version: on-time delivery, "
                  "fill rate, lot rejection rate, defects per million and the rate of customer "
                  "returns for manufacturing reasons."), "range", supplier_scorecard.build),
+    ReportDef(margin.NAME, margin.TITLE,
+              _l("What each order placed in the period earned: revenue less cost of goods, "
+                 "shipping, packaging, payment fee, refunds and replacements, in the base "
+                 "currency; by order, SKU, brand, category, country, service and period, with "
+                 "charts."), "range", margin.build),
     ReportDef(customs_summary.NAME, customs_summary.TITLE,
               _l("Declared value and parcel counts of dispatched parcels by destination "
                  "country and HS chapter, per currency."), "range", customs_summary.build),

@@ -19,7 +19,11 @@ context on an empty schema; it commits.
 - **Orders**: ``n_orders`` orders of one or two lines, placed over ``DAYS`` days to 8 countries on
   4 services with cut-offs; enough of them shipped for about ``n_parcels`` parcels (a dispatched
   parcel with customs lines 4 to 40 hours later, one two-line order in ten split in two
-  parcels), 3 % backordered, the rest new.
+  parcels), 3 % backordered, the rest new. Orders pay by card, PayPal or Alipay; each parcel
+  has its rate-table quote in CNY (one in five a billed cost too), and each parcel line's units
+  leave the SKU's home bin by a ``ship`` move referencing the parcel at the SKU's average cost,
+  as dispatch posts them (``ship_moves``, on top of the ledger's ``n_moves``; the ledger's slow
+  movers are never ordered). Monthly EUR and CNY exchange rates cover the period.
 - **Purchasing and after-sales**: 20 suppliers, 400 purchase orders of 5 lines in every state
   with receipts, and ``n_cases`` after-sales cases spread evenly over the shipped orders, half of
   them closed with an approved refund.
@@ -42,6 +46,7 @@ CHUNK = 20_000
 COUNTRIES = ("DE", "FR", "GB", "US", "NL", "IT", "ES", "JP")
 SERVICES = (("POST-REG", "Registered air mail", "15:00"), ("EPACKET", "Tracked packet", "16:00"),
             ("EMS", "EMS", "14:00"), ("EXPRESS", "Express worldwide", "17:30"))
+PAYMENT_METHODS = ("card", "paypal", "card", "alipay")
 REASONS = (("WRONG_SIZE", "Wrong size or fit"), ("DEFECTIVE", "Defective or damaged"),
            ("WRONG_ITEM", "Wrong item sent"), ("CHANGED_MIND", "Changed mind"),
            ("NOT_AS_DESCRIBED", "Not as described"))
@@ -110,10 +115,16 @@ def build(n_skus: int = 100_000, n_moves: int = 1_000_000, n_orders: int = 200_0
     sku_ids = list(db.session.scalars(select(Sku.id).order_by(Sku.id)))
     _log(f"   catalog of {len(sku_ids):,} SKUs in {time.perf_counter() - started:.0f} s")
     moves = _ledger(sku_ids, bins, packing.id, supplier.id, customer.id, n_moves, now)
-    levels = _levels(supplier.id, customer.id)
-    _log(f"   {moves:,} moves and {levels:,} levels in {time.perf_counter() - started:.0f} s")
-    orders, parcels = _orders(sku_ids, n_orders, n_parcels, now)
+    orders, parcels, shipped = _orders(sku_ids, n_orders, n_parcels, now, bins, customer.id)
     _log(f"   {orders:,} orders and {parcels:,} parcels in {time.perf_counter() - started:.0f} s")
+    levels = _levels(supplier.id, customer.id)
+    _log(f"   {moves + shipped:,} moves and {levels:,} levels in "
+         f"{time.perf_counter() - started:.0f} s")
+    _rates(now)
+    # planner statistics for the tables just filled, before the after-sales step joins them
+    # (without them PostgreSQL may plan that join as if the tables were empty)
+    db.session.execute(text("ANALYZE customer_order"))
+    db.session.execute(text("ANALYZE customer_order_line"))
     _purchasing(sku_ids, bins[0], now)
     cases = _aftersales(n_cases, now)
     db.session.commit()
@@ -122,8 +133,8 @@ def build(n_skus: int = 100_000, n_moves: int = 1_000_000, n_orders: int = 200_0
     # them on a live database; without them a bulk-loaded table looks empty to the planner.
     with db.engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
-    return {"skus": len(sku_ids), "moves": moves, "levels": levels, "orders": orders,
-            "parcels": parcels, "cases": cases,
+    return {"skus": len(sku_ids), "moves": moves, "ship_moves": shipped, "levels": levels,
+            "orders": orders, "parcels": parcels, "cases": cases,
             "build_seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -191,12 +202,18 @@ def _levels(supplier_id: int, customer_id: int) -> int:
     return db.session.scalar(text("SELECT COUNT(*) FROM stock_level"))
 
 
-def _orders(sku_ids, n_orders, n_parcels, now) -> tuple[int, int]:
+def _orders(sku_ids, n_orders, n_parcels, now, bins, customer_id) -> tuple[int, int, int]:
     """Insert the orders, their lines, parcels and parcel lines with explicit ids.
 
     One order in two has two lines and one of those in ten ships as two parcels, so a shipped
     order makes 1.05 parcels: the shipped share is chosen to make about ``n_parcels``.
+
+    For the margin report: orders pay by card, PayPal or Alipay in turn; each parcel carries
+    the rate table's quote (CNY), one in five a billed cost too; and each parcel line's units
+    leave the SKU's home bin by a ``ship`` move referencing the parcel, at the SKU's average
+    cost (as dispatch posts them). Returns orders, parcels and those moves.
     """
+    from erp.catalog.models import Sku
     from erp.extensions import db
     from erp.orders.models import OrderState
     from erp.shipping.models import (
@@ -208,6 +225,7 @@ def _orders(sku_ids, n_orders, n_parcels, now) -> tuple[int, int]:
         ShippingService,
         TrackingKind,
     )
+    from erp.warehouse.models import MoveKind, StockMove
 
     carrier = Carrier(code="CNPOST", name="China Post", kind=CarrierKind.postal)
     db.session.add(carrier)
@@ -226,6 +244,10 @@ def _orders(sku_ids, n_orders, n_parcels, now) -> tuple[int, int]:
     line_id = parcel_id = 0
     n_skus = len(sku_ids)
     price = Decimal("19.90")
+    avg_cost = dict(db.session.execute(select(Sku.id, Sku.avg_cost)).all())
+    home = {sku: bins[i % len(bins)] for i, sku in enumerate(sku_ids)}
+    moves: list[dict] = []
+    shipped_moves = 0
     shipped_pct = max(0, min(97, round(100 * n_parcels / (1.05 * n_orders)))) if n_orders else 0
     for o in range(1, n_orders + 1):
         h = _scramble(o)
@@ -247,11 +269,15 @@ def _orders(sku_ids, n_orders, n_parcels, now) -> tuple[int, int]:
                        "city": "City",
                        "postal_code": "10115", "country": country, "currency": "EUR",
                        "shipping_charge": Decimal("4.90"), "shipping_service": service.code,
+                       "payment_method": PAYMENT_METHODS[h % len(PAYMENT_METHODS)],
                        "created_at": placed})
         my_lines = []
         for j in range(1 + (h >> 5) % 2):
             line_id += 1
-            sku = sku_ids[(h >> 7) % n_skus if j == 0 else (h >> 9) % n_skus]
+            index = (h >> 7) % n_skus if j == 0 else (h >> 9) % n_skus
+            if index % 4 == 0 and n_skus > 1:
+                index = (index + 1) % n_skus  # slow movers (the ledger's) sell nothing
+            sku = sku_ids[index]
             qty = 1 + j
             my_lines.append((line_id, sku, qty))
             lines.append({"id": line_id, "order_id": o, "sku_id": sku, "quantity": qty,
@@ -263,6 +289,8 @@ def _orders(sku_ids, n_orders, n_parcels, now) -> tuple[int, int]:
             groups = [my_lines[:1], my_lines[1:]] if split else [my_lines]
             for seq, group in enumerate(groups, start=1):
                 parcel_id += 1
+                quote = Decimal(30 + (h >> 17) % 40)
+                billed = (h >> 21) % 5 == 0
                 parcels.append({
                     "id": parcel_id, "number": f"PCL-{parcel_id:07d}", "order_id": o,
                     "service_id": service.id, "sequence": seq, "state": ParcelState.dispatched,
@@ -271,16 +299,53 @@ def _orders(sku_ids, n_orders, n_parcels, now) -> tuple[int, int]:
                     "declared_value": price * sum(q for _, _, q in group), "currency": "EUR",
                     "customs_form": CustomsForm.cn23, "customs_category": "sale_of_goods",
                     "dutiable": False, "packed_at": sent - timedelta(hours=1),
-                    "labelled_at": sent - timedelta(hours=1), "dispatched_at": sent})
+                    "labelled_at": sent - timedelta(hours=1), "dispatched_at": sent,
+                    "quoted_cost": quote, "quoted_currency": "CNY",
+                    "chargeable_g": 300 + h % 900,
+                    "billed_cost": quote + Decimal(h % 7) if billed else None,
+                    "billed_currency": "CNY" if billed else None,
+                    "billed_weight_g": 300 + h % 900 + 50 if billed else None,
+                    "billed_at": sent + timedelta(days=20) if billed else None})
                 for lid, sku, qty in group:
                     parcel_lines.append({
                         "parcel_id": parcel_id, "order_line_id": lid, "sku_id": sku,
                         "quantity": qty, "description": "Cotton T-shirt", "hs_code": "610910",
                         "origin_country": "CN", "net_weight_g": 180 * qty, "unit_value": price})
+                    moves.append({"sku_id": sku, "from_location_id": home[sku],
+                                  "to_location_id": customer_id, "quantity": qty,
+                                  "unit_cost": avg_cost[sku] or Decimal(0), "kind": MoveKind.ship,
+                                  "ref_type": "parcel", "ref_id": parcel_id, "actor_id": None,
+                                  "at": sent, "note": None})
         if len(orders) >= CHUNK:
             _flush_orders(orders, lines, parcels, parcel_lines)
+            shipped_moves += _insert(StockMove.__table__, moves)
+            moves.clear()
     _flush_orders(orders, lines, parcels, parcel_lines)
-    return n_orders, parcel_id
+    shipped_moves += _insert(StockMove.__table__, moves)
+    return n_orders, parcel_id, shipped_moves
+
+
+def _rates(now) -> None:
+    """Monthly EUR and CNY rates to the base currency over the data set's days."""
+    from erp.core import settings
+    from erp.core.models import ExchangeRate
+    from erp.extensions import db
+
+    base = settings.base_currency()
+    first = (now - timedelta(days=DAYS + 31)).date().replace(day=1)
+    rows = []
+    for currency, start in (("EUR", Decimal("1.0800")), ("CNY", Decimal("0.1390"))):
+        if currency == base:
+            continue
+        day, step = first, 0
+        while day <= now.date():
+            rows.append({"currency": currency, "valid_from": day,
+                         "rate": start + Decimal(step % 7 - 3).scaleb(-3 if currency == "EUR"
+                                                                     else -4)})
+            day = (day + timedelta(days=32)).replace(day=1)
+            step += 1
+    if rows:
+        db.session.execute(insert(ExchangeRate.__table__), rows)
 
 
 def _flush_orders(orders, lines, parcels, parcel_lines) -> None:

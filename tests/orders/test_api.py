@@ -377,3 +377,22 @@ def test_order_its_service_can_ship_is_taken(client, token, dummy_sku, services_
         lines=[{"sku": "RUG-1", "quantity": 2, "unit_price": 1}]), headers=auth(token))
     assert response.status_code == 201, response.get_json()
     assert order_count() == 2
+
+
+def test_payment_method_is_stored_lower_case_and_answered(client, token, dummy_sku):
+    response = client.post("/api/v1/orders", json=payload(payment_method="PayPal"),
+                           headers=auth(token))
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["payment_method"] == "paypal"
+    order = db.session.scalar(select(CustomerOrder))
+    assert order.payment_method == "paypal"
+    # a re-post with another method is another order's values: refused, naming the field
+    again = client.post("/api/v1/orders", json=payload(payment_method="card"),
+                        headers=auth(token))
+    assert again.status_code == 409
+    assert again.get_json()["differences"] == {
+        "payment_method": '"card" here, "paypal" stored'}
+    bad = client.post("/api/v1/orders", json=payload(number="WEB-PM-2", payment_method="pay pal"),
+                      headers=auth(token))
+    assert bad.status_code == 422
+    assert "must be a short code" in bad.get_json()["errors"]["payment_method"]

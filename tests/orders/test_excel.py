@@ -242,3 +242,12 @@ def test_line_above_review_quantity_holds_its_order(app, skus):
         AuditEvent.action == "customer_order.on_hold")).all()
     assert event.entity_ref == "WEB-2"
     assert event.changes["note"] == "Review: quantity above 100 on TS-BLU-L x 250"
+
+
+def test_payment_method_column(app, skus):
+    assert run(sheet([row("WEB-1", payment_method="Alipay")])).ok
+    order = db.session.scalar(select(CustomerOrder).where(CustomerOrder.number == "WEB-1"))
+    assert order.payment_method == "alipay"
+    result = run(sheet([row("WEB-2", payment_method="ali pay")]))
+    assert not result.ok
+    assert [(e.row, e.column) for e in result.errors] == [(2, "Payment method")], result.errors

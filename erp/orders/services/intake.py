@@ -32,6 +32,7 @@ from erp.extensions import db
 from erp.orders import hooks
 from erp.orders.events import accepted_payload
 from erp.orders.models import ApiToken, CustomerOrder, CustomerOrderLine, OrderState
+from erp.orders.payments import normalize_method
 
 #: countries whose addresses have no postal code, so none is required there (ISO alpha-2).
 #: Hong Kong, Macau, the Gulf states, and several others without a national postcode system.
@@ -50,6 +51,7 @@ TEXT_FIELDS: tuple[tuple[str, bool, int | None], ...] = (
     ("address2", False, 200), ("city", True, 100), ("region", False, 100),
     ("postal_code", False, 20), ("shipping_service", False, 40), ("ioss_number", False, 20),
     ("buyer_tax_id", False, 40), ("notes", False, 10_000), ("channel", False, 40),
+    ("payment_method", False, 20),
 )
 #: the shipping address's keys in the JSON payload (``shipping_address.name`` is ship_name)
 ADDRESS_KEYS = {"name": "ship_name", "address1": "address1", "address2": "address2",
@@ -193,7 +195,8 @@ def validate_order_payload(data: Mapping, *,
     ``data`` holds ``number``, ``placed_at``, ``customer_name``, ``email``, ``phone``,
     ``shipping_address`` (``name``, ``address1``, ``address2``, ``city``, ``region``,
     ``postal_code``, ``country``), ``currency``, ``shipping_charge``, ``shipping_service``,
-    ``ioss_number``, ``buyer_tax_id``, ``notes``, ``channel``, ``priority`` and ``lines``
+    ``ioss_number``, ``buyer_tax_id``, ``notes``, ``channel``, ``priority``,
+    ``payment_method`` (a short code such as ``card``, stored lower-case) and ``lines``
     (each ``sku``, a SKU code or barcode, ``quantity`` and ``unit_price``). ``errors`` maps a
     field path (``"shipping_address.country"``, ``"lines[1].quantity"``) to its message;
     ``cleaned`` is complete only when ``errors`` is empty. No database access.
@@ -228,6 +231,11 @@ def validate_order_payload(data: Mapping, *,
         cleaned["ioss_number"] = cleaned["ioss_number"].upper().replace(" ", "")
         if not _IOSS.match(cleaned["ioss_number"]):
             errors["ioss_number"] = _("must be IM followed by 10 digits")
+    if cleaned.get("payment_method"):
+        try:
+            cleaned["payment_method"] = normalize_method(cleaned["payment_method"])
+        except ValueError as err:
+            errors["payment_method"] = str(err)
     cleaned["placed_at"] = _placed_at(data.get("placed_at"), errors, now or utcnow())
 
     if "shipping_address" not in errors:
@@ -395,7 +403,7 @@ COMPARED_FIELDS: tuple[tuple[str, str], ...] = (
     ("currency", "currency"), ("shipping_charge", "shipping_charge"),
     ("shipping_service", "shipping_service"), ("ioss_number", "ioss_number"),
     ("buyer_tax_id", "buyer_tax_id"), ("notes", "notes"), ("channel", "channel"),
-    ("priority", "priority"),
+    ("priority", "priority"), ("payment_method", "payment_method"),
 )
 
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.chart import BarChart, Reference
+from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -144,6 +144,26 @@ class ReportBook:
         chart.height, chart.width = 9, 18
         if stacked:
             chart.grouping, chart.overlap = "stacked", 100
+        for col in value_cols:
+            chart.add_data(Reference(ref.sheet, min_col=col, min_row=1, max_row=last),
+                           titles_from_data=True)
+        chart.set_categories(Reference(ref.sheet, min_col=label_col, min_row=2, max_row=last))
+        ref.sheet.add_chart(chart, anchor)
+
+    def line_chart(self, ref: SheetRef, *, title: str, label_col: int,
+                   value_cols: Sequence[int], anchor: str, y_title: str = "",
+                   max_rows: int = 120) -> None:
+        """Add a native line chart of ``value_cols`` by ``label_col`` (1-based) of a sheet.
+
+        For a series over time (the sheet in time order); the first ``max_rows`` data rows.
+        """
+        last = min(ref.last_row, max_rows + 1)
+        if last < 2:
+            return
+        chart = LineChart()
+        chart.title = str(title)
+        chart.y_axis.title = str(y_title)
+        chart.height, chart.width = 9, 18
         for col in value_cols:
             chart.add_data(Reference(ref.sheet, min_col=col, min_row=1, max_row=last),
                            titles_from_data=True)

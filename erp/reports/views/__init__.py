@@ -10,4 +10,5 @@ from erp.reports.views import (  # noqa: E402,F401
     dashboard,
     exports,
     jobs,
+    margin,
 )
