@@ -264,3 +264,17 @@ class ReceiptLine(db.Model):
     order_line: Mapped[PurchaseOrderLine] = relationship()
     sku: Mapped[Sku] = relationship()
     move: Mapped[StockMove | None] = relationship()
+
+
+from erp.procurement.landed_cost_models import (  # noqa: E402,F401 - landed cost tables
+    CHARGE_KIND_LABELS,
+    LANDED_COST_STATES,
+    SPLIT_METHOD_LABELS,
+    ChargeKind,
+    LandedCost,
+    LandedCostAllocation,
+    LandedCostCharge,
+    LandedCostReceipt,
+    LandedCostState,
+    SplitMethod,
+)

@@ -33,6 +33,19 @@ from erp.procurement.services.purchase_orders import (
     update_purchase_order,
     update_purchase_order_line,
 )
+from erp.procurement.services.landed_costs import (
+    LANDED_COST_REF,
+    ChargeSpec,
+    LandedCostError,
+    allocate,
+    create_landed_cost,
+    find_receipts,
+    post_landed_cost,
+    posted_landed_costs_of,
+    reverse_landed_cost,
+    split_exactly,
+    update_landed_cost,
+)
 from erp.procurement.services.receiving import (
     RECEIPT_LINE_REF,
     RECEIVING_KINDS,
@@ -90,4 +103,8 @@ __all__ = [
     "RECEIPT_LINE_REF", "RECEIVING_KINDS", "ReceivingError", "can_reverse",
     "check_receiving_location", "over_receipt_tolerance", "receivable_limit",
     "receive_purchase_order", "reverse_receipt",
+    # landed cost
+    "LANDED_COST_REF", "ChargeSpec", "LandedCostError", "allocate", "create_landed_cost",
+    "find_receipts", "post_landed_cost", "posted_landed_costs_of", "reverse_landed_cost",
+    "split_exactly", "update_landed_cost",
 ]

@@ -238,6 +238,15 @@ def reverse_receipt(receipt: Receipt, *, actor, reason: str) -> Receipt:
     lines = {line.id: line for line in lock_purchase_order(po)}
     lock(receipt)
     RECEIPT_STATES.check(receipt, ReceiptState.reversed)  # again, under the lock
+    # A posted landed cost revalued this receipt's stock; undoing the receipt would leave that
+    # value behind. Its posting locks the receipt too, so the two cannot cross.
+    from erp.procurement.services.landed_costs import posted_landed_costs_of
+
+    landed = posted_landed_costs_of(receipt.id)
+    if landed:
+        raise ReceivingError(_('To reverse receipt "%(number)s", you must first reverse landed '
+                               "cost %(landed)s, which is posted on it.", number=receipt.number,
+                               landed=", ".join(landed)))
     if po.state not in (S.partially_received, S.received):
         raise ReceivingError(_('To reverse receipt "%(number)s", you must have its purchase '
                                'order "%(order)s" still receiving; it is "%(state)s".',
