@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -12,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     LargeBinary,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -151,6 +153,12 @@ class SpecificationVersion(db.Model):
     quality_standard: Mapped[str | None] = mapped_column(String(200))
     inspection_level: Mapped[str | None] = mapped_column(String(80))
     notes: Mapped[str | None] = mapped_column(Text)
+    #: the inspection plan: ISO 2859-1 inspection level (S-1...S-4, I, II, III; None: no plan)
+    #: and the AQL of each defect class (critical None: "0", nothing critical accepted)
+    sampling_level: Mapped[str | None] = mapped_column(String(4))
+    aql_critical: Mapped[Decimal | None] = mapped_column(Numeric(6, 3))
+    aql_major: Mapped[Decimal | None] = mapped_column(Numeric(6, 3))
+    aql_minor: Mapped[Decimal | None] = mapped_column(Numeric(6, 3))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
@@ -162,11 +170,25 @@ class SpecificationVersion(db.Model):
         order_by="SpecificationAttachment.id")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
+    checks: Mapped[list[SpecificationCheck]] = relationship(
+        back_populates="version", cascade="all, delete-orphan",
+        order_by="(SpecificationCheck.sequence, SpecificationCheck.id)")
 
     #: the fields a draft's editor changes, and a new version copies
     CONTENT_FIELDS = ("title", "product_type", "material", "composition", "dimensions",
                       "tolerances", "packaging", "labelling", "care_label", "quality_standard",
                       "inspection_level", "notes")
+    #: the inspection plan's fields (edited with the checks; a new version copies them too)
+    PLAN_FIELDS = ("sampling_level", "aql_critical", "aql_major", "aql_minor")
+
+    @property
+    def has_inspection_plan(self) -> bool:
+        """Return whether goods made to this version are inspected at receiving.
+
+        The version must be approved, name an inspection level and hold at least one check.
+        """
+        return (self.state == S.approved and self.sampling_level is not None
+                and bool(self.checks))
 
     @property
     def label(self) -> str:
@@ -177,6 +199,83 @@ class SpecificationVersion(db.Model):
     def is_editable(self) -> bool:
         """Return whether this version may still change (only drafts may)."""
         return self.state == S.draft
+
+
+class CheckKind(StrEnum):
+    """What a check of an inspection plan looks at."""
+
+    measurement = "measurement"
+    visual = "visual"
+    functional = "functional"
+    packaging = "packaging"
+    labelling = "labelling"
+
+
+CHECK_KIND_LABELS = {CheckKind.measurement: _l("measurement"), CheckKind.visual: _l("visual"),
+                     CheckKind.functional: _l("functional"),
+                     CheckKind.packaging: _l("packaging"), CheckKind.labelling: _l("labelling")}
+
+
+class DefectClass(StrEnum):
+    """How serious a nonconformity is (ISO 2859-1 classes; MIL-STD-105E names)."""
+
+    critical = "critical"
+    major = "major"
+    minor = "minor"
+
+
+DEFECT_CLASS_LABELS = {DefectClass.critical: _l("critical"), DefectClass.major: _l("major"),
+                       DefectClass.minor: _l("minor")}
+
+
+class SpecificationCheck(db.Model):
+    """One check of a version's inspection plan, and the class of defect it finds.
+
+    A measurement passes when ``nominal - tolerance_minus <= value <= nominal + tolerance_plus``.
+    """
+
+    __tablename__ = "specification_check"
+    __table_args__ = (
+        CheckConstraint("sequence >= 0", name="sequence_not_negative"),
+        CheckConstraint("tolerance_minus >= 0", name="tolerance_minus_not_negative"),
+        CheckConstraint("tolerance_plus >= 0", name="tolerance_plus_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("specification_version.id", ondelete="CASCADE"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[CheckKind] = mapped_column(
+        Enum(CheckKind, native_enum=False, length=20, validate_strings=True))
+    defect_class: Mapped[DefectClass] = mapped_column(
+        Enum(DefectClass, native_enum=False, length=20, validate_strings=True))
+    description: Mapped[str] = mapped_column(String(300))
+    method: Mapped[str | None] = mapped_column(String(300))
+    nominal: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
+    tolerance_minus: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
+    tolerance_plus: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
+    unit: Mapped[str | None] = mapped_column(String(16))
+
+    version: Mapped[SpecificationVersion] = relationship(back_populates="checks")
+
+    @property
+    def low(self) -> Decimal | None:
+        """Return the smallest accepted measurement, if the check is one."""
+        if self.nominal is None:
+            return None
+        return self.nominal - (self.tolerance_minus or 0)
+
+    @property
+    def high(self) -> Decimal | None:
+        """Return the largest accepted measurement, if the check is one."""
+        if self.nominal is None:
+            return None
+        return self.nominal + (self.tolerance_plus or 0)
+
+    def passes(self, value: Decimal) -> bool:
+        """Return whether a measured value lies within the tolerance (inclusive)."""
+        low, high = self.low, self.high
+        return low is not None and high is not None and low <= Decimal(value) <= high
 
 
 class SpecificationAttachment(db.Model):

@@ -1,0 +1,4 @@
+"""Quality: inspection plans from specifications, ISO 2859-1 sampling and inspections.
+
+Below procurement (which calls it at receiving), above brands, catalog and warehouse.
+"""
