@@ -3,6 +3,19 @@
 Each area lives in its own module; the public functions are re-exported here.
 """
 
+from erp.procurement.services.landed_costs import (
+    LANDED_COST_REF,
+    ChargeSpec,
+    LandedCostError,
+    allocate,
+    create_landed_cost,
+    find_receipts,
+    post_landed_cost,
+    posted_landed_costs_of,
+    reverse_landed_cost,
+    split_exactly,
+    update_landed_cost,
+)
 from erp.procurement.services.purchase_orders import (
     APPROVER_ROLES,
     CancelAfterReceiptError,
@@ -32,19 +45,6 @@ from erp.procurement.services.purchase_orders import (
     update_expected_date,
     update_purchase_order,
     update_purchase_order_line,
-)
-from erp.procurement.services.landed_costs import (
-    LANDED_COST_REF,
-    ChargeSpec,
-    LandedCostError,
-    allocate,
-    create_landed_cost,
-    find_receipts,
-    post_landed_cost,
-    posted_landed_costs_of,
-    reverse_landed_cost,
-    split_exactly,
-    update_landed_cost,
 )
 from erp.procurement.services.receiving import (
     RECEIPT_LINE_REF,

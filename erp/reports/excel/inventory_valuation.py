@@ -10,8 +10,9 @@ Rules:
   moves (receipt, opening, return receipt: from a virtual location into a bin) up to the end of
   that day, their value raised by the value adjustments posted by then (landed costs: freight,
   duty... on received goods, both the part revaluing stock and the variance, as both are what
-  those units cost on the way in), rounded to 4 places; a SKU with no such move by then falls back to its current
-  moving-average cost (``sku.avg_cost``). Receipt reversals and adjustments do not change it.
+  those units cost on the way in), rounded to 4 places; a SKU with no such move by then falls
+  back to its current moving-average cost (``sku.avg_cost``). Receipt reversals and
+  adjustments do not change it.
 - **Value**: on hand x cost, rounded to cents per SKU; brand, category and grand totals are the
   sums of those rounded values. Everything is in the base currency (receipts are costed in it).
 - **In transit**: the part of on hand that was in an in-transit location at the date (shipped

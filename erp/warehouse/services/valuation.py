@@ -1,4 +1,4 @@
-"""Value adjustments: a charge on received goods revalues what is left of them, the rest is variance.
+"""Value adjustments: a charge on received goods revalues what is left, the rest is variance.
 
 The warehouse knows nothing of landed costs: a caller hands it :class:`ValueShare` rows (an
 amount in the base currency that belongs to the units one inbound stock move brought in) and an
