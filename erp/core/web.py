@@ -48,6 +48,7 @@ NAV: list[tuple[Any, str, str]] = [
     (_l("Purchase orders"), "procurement.purchase_order_list", "procurement.view"),
     (_l("Receiving"), "procurement.receiving_start", "procurement.receive"),
     (_l("Replenishment"), "procurement.replenishment_list", "procurement.view"),
+    (_l("Landed costs"), "procurement.landed_cost_list", "procurement.view"),
     (_l("Orders"), "orders.order_list", "orders.view"),
     (_l("Day board"), "shipping.board", "shipping.view"),
     (_l("Pick waves"), "shipping.wave_list", "shipping.view"),
