@@ -24,7 +24,9 @@ CHARGE_ROWS = 5
 class ChargeForm(Form):
     """One charge row; a row without an amount is ignored."""
 
-    kind = SelectField(_l("Kind"), choices=[(k.value, v) for k, v in CHARGE_KIND_LABELS.items()])
+    # an empty row posts no kind; the service checks the kind of the rows it takes
+    kind = SelectField(_l("Kind"), choices=[(k.value, v) for k, v in CHARGE_KIND_LABELS.items()],
+                       default="freight", validate_choice=False)
     amount = DecimalField(_l("Amount"), places=2, validators=[
         Optional(), NumberRange(min=0, max=99_999_999_999,
                                 message=_l("Enter an amount above zero."))],

@@ -1,0 +1,134 @@
+"""Landed cost screens: draft by purchasing, preview, post by a manager, list, export, links."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from erp.extensions import db
+from erp.procurement import services
+from erp.procurement.models import LandedCost, LandedCostState
+
+
+@pytest.fixture
+def received(create_purchase_order, create_sku, receiving_bin):
+    """Two receipts of one order: 10 x LCV-A at 4.00 and 30 x LCV-B at 2.00."""
+    a, b = create_sku("LCV-A", weight_g=100), create_sku("LCV-B", weight_g=0)
+    po = create_purchase_order(lines=[(a, 10, "4.00"), (b, 30, "2.00")], state="ordered")
+    r1 = services.receive_purchase_order(po, {po.lines[0].id: 10}, location=receiving_bin,
+                                         actor=None)
+    r2 = services.receive_purchase_order(po, {po.lines[1].id: 30}, location=receiving_bin,
+                                         actor=None)
+    db.session.commit()
+    return po, r1, r2
+
+
+def _form(receipts: str, method: str = "value", **charges) -> dict:
+    data = {"receipts": receipts, "method": method, "note": "Sea freight SZX-HAM"}
+    rows = charges or {"0": ("freight", "50.00", "USD", "Kerry")}
+    for n, (kind, amount, currency, vendor) in rows.items():
+        data.update({f"charges-{n}-kind": kind, f"charges-{n}-amount": amount,
+                     f"charges-{n}-currency": currency, f"charges-{n}-vendor": vendor})
+    return data
+
+
+def test_purchasing_drafts_by_purchase_order_and_sees_the_preview(client, login_as, received):
+    po, r1, r2 = received
+    login_as("purchasing")
+    page = client.get(f"/procurement/landed-costs/new?receipts={po.number}")
+    assert page.status_code == 200
+    assert po.number in page.get_data(as_text=True)
+    response = client.post("/procurement/landed-costs/new", data=_form(po.number))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    lc = db.session.scalar(select(LandedCost))
+    assert [r.number for r in lc.receipts] == [r1.number, r2.number]
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Allocation preview" in page
+    # 40 : 60 of 50.00 by value
+    assert "20.00 USD" in page and "30.00 USD" in page
+    assert "Post landed cost" not in page  # a manager posts
+    assert client.post(f"/procurement/landed-costs/{lc.id}/post").status_code == 403
+
+
+def test_weight_preview_names_the_sku_without_weight(client, login_as, received):
+    po, r1, r2 = received
+    login_as("purchasing")
+    response = client.post("/procurement/landed-costs/new", data=_form(po.number, "weight"))
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "every SKU needs a weight; LCV-B has none" in page
+
+
+def test_unknown_receipt_is_shown_on_the_field(client, login_as, received):
+    login_as("purchasing")
+    response = client.post("/procurement/landed-costs/new", data=_form("RCV-NOPE"))
+    assert response.status_code == 422
+    assert "is neither a receipt nor a purchase order number" in response.get_data(as_text=True)
+    assert db.session.scalar(select(LandedCost)) is None
+
+
+def test_manager_posts_and_the_page_shows_the_adjustments(client, login_as, received):
+    po, r1, r2 = received
+    lc = services.create_landed_cost(receipts=[r1, r2], method="quantity", actor=None,
+                                     charges=[services.ChargeSpec("duty", "8.00", "USD")])
+    db.session.commit()
+    login_as("manager")
+    response = client.post(f"/procurement/landed-costs/{lc.id}/post")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(LandedCost, lc.id).state == LandedCostState.posted
+    page = client.get(f"/procurement/landed-costs/{lc.id}").get_data(as_text=True)
+    assert "Value adjustments posted" in page and "revaluation" in page
+    assert "Reverse landed cost" in page
+    # the receipt and the order link to it
+    assert lc.number in client.get(f"/procurement/receipts/{r1.id}").get_data(as_text=True)
+    assert lc.number in client.get(
+        f"/procurement/purchase-orders/{po.id}").get_data(as_text=True)
+    response = client.post(f"/procurement/landed-costs/{lc.id}/reverse",
+                           data={"reason": "wrong shipment"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(LandedCost, lc.id).state == LandedCostState.reversed
+
+
+def test_list_search_and_export(client, login_as, received):
+    po, r1, r2 = received
+    lc = services.create_landed_cost(receipts=[r1], method="value", actor=None,
+                                     charges=[services.ChargeSpec("freight", "12.00", "EUR",
+                                                                  "DHL Global")])
+    services.create_landed_cost(receipts=[r2], method="value", actor=None,
+                                charges=[services.ChargeSpec("other", "1.00", "USD")])
+    db.session.commit()
+    login_as("purchasing")
+    page = client.get("/procurement/landed-costs?q=dhl").get_data(as_text=True)
+    assert lc.number in page and page.count("LC-") == 1
+    page = client.get(f"/procurement/landed-costs?q={r2.number}&state=draft")
+    assert lc.number not in page.get_data(as_text=True)
+    response = client.get("/procurement/landed-costs/export.xlsx?q=dhl")
+    assert response.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[1][0] == lc.number
+    assert "DHL Global" in rows[1][5] and "12.00 EUR" in rows[1][5]
+    assert len(rows) == 2
+
+
+def test_draft_is_edited_until_posted(client, login_as, received):
+    po, r1, r2 = received
+    lc = services.create_landed_cost(receipts=[r1], method="value", actor=None,
+                                     charges=[services.ChargeSpec("freight", "12.00", "USD")])
+    db.session.commit()
+    login_as("purchasing")
+    page = client.get(f"/procurement/landed-costs/{lc.id}/edit")
+    assert page.status_code == 200 and "12.00" in page.get_data(as_text=True)
+    response = client.post(f"/procurement/landed-costs/{lc.id}/edit",
+                           data=_form(f"{r1.number}\n{r2.number}", "quantity",
+                                      **{"0": ("insurance", "3.50", "USD", "")}))
+    assert response.status_code == 302
+    db.session.expire_all()
+    lc = db.session.get(LandedCost, lc.id)
+    assert [(c.kind, c.amount) for c in lc.charges] == [("insurance", Decimal("3.5000"))]
+    assert len(lc.receipts) == 2
