@@ -325,6 +325,11 @@ SAFE_TO_REPEAT: dict[str, str] = {
                                            "one person's repeat is caught by the form key",
     "procurement.edit_purchase_order_line": "sets a draft line to the form's values",
     "procurement.remove_purchase_order_line": "a removed draft line cannot be removed twice",
+    "procurement.create_landed_cost": "each request creates its own draft, which moves no "
+                                      "stock or value until a manager posts it; a double "
+                                      "click is caught by the form key",
+    "procurement.edit_landed_cost": "sets a draft (locked) to the form's receipts, charges and "
+                                    "method; a posted one is refused",
     "orders.create_token": "each request makes its own token (shown once); a double click is "
                            "caught by the form key",
     "orders.revoke_token": "a revoked token stays revoked; the others find it revoked",
