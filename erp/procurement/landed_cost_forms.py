@@ -45,7 +45,7 @@ class LandedCostForm(FlaskForm):
                                     "number.")), Length(max=5000)],
         render_kw={"rows": 3, "autocapitalize": "characters", "spellcheck": "false",
                    "placeholder": "RCV-2026-000001\nPO-2026-000002"})
-    method = SelectField(_l("Split"), choices=[(k.value, v)
+    method = SelectField(_l("Split by"), choices=[(k.value, v)
                                                for k, v in SPLIT_METHOD_LABELS.items()])
     charges = FieldList(FormField(ChargeForm), min_entries=CHARGE_ROWS, max_entries=50)
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)],

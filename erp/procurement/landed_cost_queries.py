@@ -81,7 +81,7 @@ def landed_costs_of_receipts(receipt_ids) -> list:
 LANDED_COST_SPEC = Spec("landed-costs", _l("Landed costs"), (
     Column("number", _l("Number"), width=18),
     Column("state", _l("State"), width=12),
-    Column("method", _l("Split"), width=14),
+    Column("method", _l("Split by"), width=14),
     Column("receipts", _l("Receipts"), width=30),
     Column("orders", _l("Purchase orders"), width=30),
     Column("charges", _l("Charges"), width=50),
