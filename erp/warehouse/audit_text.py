@@ -320,6 +320,7 @@ audit.register_many({
 })
 
 audit.entity("value_adjustment", _l("Value adjustment"))
+audit.known_texts([_l("revaluation"), _l("variance")])
 audit.fields({"cost_before": _l("cost before"), "cost_after": _l("cost after")})
 audit.register_many({
     "value_adjustment.posted": _l("Value adjustment (%(kind)s) of %(amount)s on %(sku)s over "
