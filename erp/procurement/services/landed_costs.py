@@ -445,8 +445,9 @@ def reverse_landed_cost(lc: LandedCost, *, actor, reason: str) -> LandedCost:
         note=f"{lc.number} reversed")
     lc.reversed_by_id, lc.reversed_at, lc.reversal_reason = getattr(actor, "id", None), now, text
     transition(lc, LandedCostState.reversed, machine=LANDED_COST_STATES, actor=actor, note=text,
-               changes={"revaluation": sum((r.revaluation for r in results), Decimal(0)),
-                        "variance": sum((r.variance for r in results), Decimal(0))})
+               # what came off, as positive amounts ("118.12 off stock on hand")
+               changes={"revaluation": -sum((r.revaluation for r in results), Decimal(0)),
+                        "variance": -sum((r.variance for r in results), Decimal(0))})
     db.session.flush()
     return lc
 
