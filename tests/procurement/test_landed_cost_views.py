@@ -137,3 +137,18 @@ def test_draft_is_edited_until_posted(client, login_as, received):
     lc = db.session.get(LandedCost, lc.id)
     assert [(c.kind, c.amount) for c in lc.charges] == [("insurance", Decimal("3.5000"))]
     assert len(lc.receipts) == 2
+
+
+def test_header_search_opens_a_landed_cost_by_number(client, login_as, received):
+    po, r1, r2 = received
+    lc = services.create_landed_cost(receipts=[r1], method="value", actor=None,
+                                     charges=[services.ChargeSpec("freight", "1.00", "USD")])
+    db.session.commit()
+    login_as("manager")
+    response = client.get("/search", query_string={"find": lc.number.lower()})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/procurement/landed-costs/{lc.id}")
+    login_as("customer_service")  # may not view purchasing: the kind is not searched
+    response = client.get("/search", query_string={"find": lc.number})
+    assert response.status_code == 200
+    assert f"/procurement/landed-costs/{lc.id}" not in response.get_data(as_text=True)
