@@ -302,3 +302,19 @@ def test_draft_is_edited_and_find_receipts_expands_purchase_orders(goods):
     with pytest.raises(LandedCostError, match="can be edited only while it is a draft"):
         services.update_landed_cost(lc, receipts=[goods["r1"]], method="value", actor=None,
                                     charges=CHARGES)
+
+
+def test_a_later_receipt_reversed_does_not_count_as_newer_stock(goods, create_purchase_order):
+    a, location = goods["a"], goods["bin"]
+    _sell(a, location, 80)  # 20 of the first receipt left
+    po = create_purchase_order(lines=[(a, 30, "10.00")], state="ordered")
+    later = services.receive_purchase_order(po, {po.lines[0].id: 30}, location=location,
+                                            actor=None)
+    services.reverse_receipt(later, actor=None, reason="wrong goods")
+    db.session.commit()
+    lc = _draft(goods, receipts=[goods["r1"]], charges=[ChargeSpec("freight", "50.00", "USD")])
+    services.post_landed_cost(lc, actor=None)
+    db.session.commit()
+    assert [(r.kind, r.amount, r.quantity) for r in _adjustments(lc)] == [
+        (ValueAdjustmentKind.revaluation, D("10.0000"), 20),
+        (ValueAdjustmentKind.variance, D("40.0000"), 80)]

@@ -19,6 +19,7 @@ shares, so revaluation + variance == the shares to the last digit.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -107,15 +108,24 @@ def _newer_inbound(shares: Sequence[ValueShare]) -> dict[int, int]:
         .where(StockMove.sku_id.in_(skus), StockMove.id > first,
                StockMove.kind == MoveKind.receipt_reversal.value)
         .group_by(StockMove.sku_id, StockMove.ref_type, StockMove.ref_id))}
+    # per SKU, the inbound units in move order, net of reversals; then a suffix sum per share
+    by_sku: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for row in inbound:
+        undone = reversed_refs.get((row.sku_id, row.ref_type, row.ref_id), 0) \
+            if row.ref_type is not None else 0
+        by_sku[row.sku_id].append((row.id, max(0, row.quantity - int(undone))))
     newer: dict[int, int] = {}
+    for sku_id, rows in by_sku.items():
+        rows.sort()
+        ids = [ident for ident, _qty in rows]
+        after = [0] * (len(rows) + 1)
+        for i in range(len(rows) - 1, -1, -1):
+            after[i] = after[i + 1] + rows[i][1]
+        for share in shares:
+            if share.sku_id == sku_id:
+                newer[share.move_id] = after[bisect_right(ids, share.move_id)]
     for share in shares:
-        total = 0
-        for row in inbound:
-            if row.sku_id == share.sku_id and row.id > share.move_id:
-                undone = reversed_refs.get((row.sku_id, row.ref_type, row.ref_id), 0) \
-                    if row.ref_type is not None else 0
-                total += max(0, row.quantity - int(undone))
-        newer[share.move_id] = total
+        newer.setdefault(share.move_id, 0)
     return newer
 
 
