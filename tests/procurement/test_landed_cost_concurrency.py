@@ -80,3 +80,40 @@ def test_eight_landed_costs_on_the_same_goods_lose_no_revaluation(app, receipt, 
     assert db.session.get(Sku, sku_id).avg_cost == Decimal("5.8000")
     assert db.session.scalar(select(func.sum(ValueAdjustment.amount))) == Decimal("32.00")
     assert ledger_problems(db.session) == []
+
+
+def test_landed_costs_and_receipts_of_the_same_sku_at_once_keep_the_value(
+        app, receipt, people, create_purchase_order):
+    """4 landed costs of 40.00 on 40 units and 4 receipts of 10 more at 5.00, all at once.
+
+    Whatever the order, the 40 units of the first receipt stay on hand (first in, first out),
+    so each landed cost revalues them by 40.00: the stock ends at 80 units worth
+    40 x 5 + 4 x 40 + 40 x 5 = 560.00, an average of 7.00. A receipt that read the average
+    cost before the landed cost committed would write it back and lose 40.00.
+    """
+    sku = receipt.lines[0].sku
+    ids = [_draft(receipt, "40.00") for _ in range(4)]
+    po = create_purchase_order(lines=[(sku, 40, "5.00")], state="ordered")
+    line_id, po_id, bin_id = po.lines[0].id, po.id, receipt.location_id
+
+    def prepare(n):
+        user = db.session.get(User, people["manager"][n])
+        if n < 4:
+            lc = db.session.get(LandedCost, ids[n])
+            _ = lc.state, lc.charges, lc.receipt_links
+            return lambda: services.post_landed_cost(lc, actor=user).number
+        from erp.procurement.models import PurchaseOrder
+        from erp.warehouse.models import Location
+
+        order, location = db.session.get(PurchaseOrder, po_id), db.session.get(Location, bin_id)
+        _ = order.state, [line.received_qty for line in order.lines]
+        return lambda: services.receive_purchase_order(order, {line_id: 10},
+                                                       location=location, actor=user).number
+
+    outcomes = race(app, prepare)
+    assert outcomes.wins == CALLS, outcomes.messages()
+    db.session.expire_all()
+    cost = db.session.get(Sku, sku.id).avg_cost
+    assert abs(cost * 80 - Decimal("560.00")) < Decimal("0.01"), cost
+    assert db.session.scalar(select(func.sum(ValueAdjustment.amount))) == Decimal("160.00")
+    assert ledger_problems(db.session) == []

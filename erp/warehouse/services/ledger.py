@@ -268,12 +268,17 @@ def post_moves(specs: Sequence[MoveSpec], *, actor, at: datetime | None = None,
                 and locations[spec.from_location_id].is_virtual \
                 and not locations[spec.to_location_id].is_virtual:
             costed[spec.sku_id].append(spec)
+    levels, frozen = _lock(deltas)
     totals = {}
     if costed:
-        totals = dict(db.session.execute(
-            select(StockLevel.sku_id, func.coalesce(func.sum(StockLevel.on_hand), 0))
-            .where(StockLevel.sku_id.in_(list(costed))).group_by(StockLevel.sku_id)).all())
-    levels, frozen = _lock(deltas)
+        # Read under the lock of the levels the costed moves enter: a receipt or revaluation
+        # (erp.warehouse.services.valuation) of the SKU committed while this posting waited is
+        # seen, instead of being overwritten with an average worked out from the old cost.
+        for sku_id, cost, total in db.session.execute(
+                select(Sku.id, Sku.avg_cost, func.coalesce(func.sum(StockLevel.on_hand), 0))
+                .outerjoin(StockLevel, StockLevel.sku_id == Sku.id)
+                .where(Sku.id.in_(list(costed))).group_by(Sku.id, Sku.avg_cost)):
+            costs[sku_id], totals[sku_id] = cost, total
     if frozen and not allow_frozen:
         sku_id, loc_id = sorted(frozen)[0]
         raise StockError(_("%(what)s is frozen by cycle count %(count)s; finish or cancel "

@@ -32,7 +32,6 @@ from erp.catalog import services as catalog_services
 from erp.catalog.models import Sku
 from erp.core import audit
 from erp.core.i18n import _
-from erp.core.locking import lock_many
 from erp.core.models import utcnow
 from erp.extensions import db
 from erp.warehouse.models import (
@@ -147,7 +146,13 @@ def revalue(shares: Sequence[ValueShare], *, ref_type: str, ref_id: int, actor,
     at = at or utcnow()
     sku_ids = sorted({s.sku_id for s in shares})
     on_hand = _lock_levels_of(sku_ids)
-    skus = {sku.id: sku for sku in lock_many(Sku, sku_ids)}
+    # FOR NO KEY UPDATE, the lock the cost UPDATE itself takes: a receipt inserting a row that
+    # references the SKU holds a key-share lock on it, which a plain FOR UPDATE would wait on
+    # while that receipt waits on the stock levels locked here (a deadlock).
+    skus = {sku.id: sku for sku in db.session.scalars(
+        select(Sku).where(Sku.id.in_(sku_ids)).order_by(Sku.id)
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE on PostgreSQL
+        .execution_options(populate_existing=True))}
     newer = _newer_inbound(shares)
     by_sku: dict[int, list[ValueShare]] = defaultdict(list)
     for share in shares:
