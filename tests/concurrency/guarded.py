@@ -330,6 +330,8 @@ SAFE_TO_REPEAT: dict[str, str] = {
                                       "click is caught by the form key",
     "procurement.edit_landed_cost": "sets a draft (locked) to the form's receipts, charges and "
                                     "method; a posted one is refused",
+    "procurement.import_landed_cost_charges": "replaces a draft's (locked) charges with the "
+                                              "file's rows; a repeat sets the same charges",
     "orders.create_token": "each request makes its own token (shown once); a double click is "
                            "caught by the form key",
     "orders.revoke_token": "a revoked token stays revoked; the others find it revoked",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 from decimal import Decimal
 
@@ -153,3 +154,52 @@ def test_header_search_opens_a_landed_cost_by_number(client, login_as, received)
     response = client.get("/search", query_string={"find": lc.number})
     assert response.status_code == 200, response.headers.get("Location")
     assert f"/procurement/landed-costs/{lc.id}" not in response.get_data(as_text=True)
+
+
+def _sheet(rows) -> bytes:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Kind", "Amount", "Currency", "Forwarder or vendor"])
+    for row in rows:
+        sheet.append(list(row))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_charges_import_from_excel_is_all_or_nothing(client, login_as, received):
+    po, r1, r2 = received
+    lc = services.create_landed_cost(receipts=[r1, r2], method="value", actor=None,
+                                     charges=[services.ChargeSpec("freight", "12.00", "USD")])
+    db.session.commit()
+    login_as("purchasing")
+    template = client.get("/procurement/landed-costs/charges-template.xlsx")
+    assert template.status_code == 200
+    url = f"/procurement/landed-costs/{lc.id}/charges/import"
+
+    # a bad row: nothing changes, and the message names the row, the column and the reason
+    bad = _sheet([("freight", "80.00", "CNY", "Kerry"), ("duty", "-5", "USD", ""),
+                  ("tax", "1", "USD", "")])
+    response = client.post(url, data={"file": (io.BytesIO(bad), "charges.xlsx")},
+                           follow_redirects=True)
+    page = html.unescape(response.get_data(as_text=True))
+    assert 'Row 3, column "Amount": must be above zero' in page
+    assert 'Row 4, column "Kind"' in page
+    db.session.expire_all()
+    assert [(c.kind, c.amount) for c in db.session.get(LandedCost, lc.id).charges] == [
+        ("freight", Decimal("12.0000"))]
+
+    # a good file, checked first (dry run), then applied
+    good = _sheet([("freight", "80.00", "cny", "Kerry"), ("insurance", "3.25", "USD", "")])
+    page = client.post(url, data={"file": (io.BytesIO(good), "charges.xlsx"), "dry_run": "yes"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "2 rows checked, no errors found." in page
+    db.session.expire_all()
+    assert len(db.session.get(LandedCost, lc.id).charges) == 1
+    response = client.post(url, data={"file": (io.BytesIO(good), "charges.xlsx")})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert [(c.kind, c.amount, c.currency, c.vendor)
+            for c in db.session.get(LandedCost, lc.id).charges] == [
+        ("freight", Decimal("80.0000"), "CNY", "Kerry"),
+        ("insurance", Decimal("3.2500"), "USD", None)]

@@ -9,13 +9,14 @@ from flask_login import current_user
 
 from erp.core import exports as core_exports
 from erp.core.errors import DomainError
+from erp.core.excel import template_workbook
 from erp.core.i18n import _, format_money
 from erp.core.permissions import has_permission, permission_required
 from erp.core.settings import base_currency
-from erp.core.viewhelpers import get_or_404, paginate_rows
+from erp.core.viewhelpers import get_or_404, paginate_rows, xlsx_response
 from erp.extensions import db
+from erp.procurement import landed_cost_excel, services
 from erp.procurement import landed_cost_queries as queries
-from erp.procurement import services
 from erp.procurement.forms import ConfirmForm, ReasonForm
 from erp.procurement.landed_cost_forms import LandedCostForm
 from erp.procurement.models import (
@@ -139,7 +140,8 @@ def edit_landed_cost(lc_id: int):
         if response is not None:
             return response
     return render_template("procurement/landed_cost_form.html", form=form, lc=lc,
-                           base=base_currency()), 200 if request.method == "GET" else 422
+                           base=base_currency(), confirm_form=ConfirmForm()), \
+        200 if request.method == "GET" else 422
 
 
 def _posted_lines(lc: LandedCost) -> list[dict]:
@@ -219,4 +221,45 @@ def reverse_landed_cost(lc_id: int):
     services.reverse_landed_cost(lc, actor=current_user, reason=form.reason.data)
     db.session.commit()
     flash(_("Landed cost %(number)s reversed.", number=lc.number), "success")
+    return redirect(url_for(".landed_cost_detail", lc_id=lc.id))
+
+
+# --------------------------------------------------------------------------- charges (Excel)
+
+#: import errors shown on the page at most (the rest are counted)
+SHOWN_ERRORS = 20
+
+
+@bp.get("/landed-costs/charges-template.xlsx")
+@permission_required("procurement.edit")
+def landed_cost_charges_template():
+    """Download an empty charges sheet (kind, amount, currency, forwarder) to fill in."""
+    return xlsx_response(template_workbook(landed_cost_excel.CHARGE_SPEC), "landed-cost-charges")
+
+
+@bp.post("/landed-costs/<int:lc_id>/charges/import")
+@permission_required("procurement.edit")
+def import_landed_cost_charges(lc_id: int):
+    """Replace a draft's charges with an uploaded sheet (or check it first: dry run)."""
+    lc = get_or_404(LandedCost, lc_id)
+    upload = request.files.get("file")
+    if not ConfirmForm().validate_on_submit() or upload is None or not upload.filename:
+        flash(_("Choose a workbook or CSV file of charges to import."), "error")
+        return redirect(url_for(".edit_landed_cost", lc_id=lc.id))
+    dry_run = request.form.get("dry_run") == "yes"
+    result = landed_cost_excel.import_charges(lc, upload.read(), filename=upload.filename,
+                                              dry_run=dry_run, actor=current_user)
+    if result.errors or dry_run:
+        db.session.rollback()
+        for error in result.errors[:SHOWN_ERRORS]:
+            flash(str(error), "error")
+        if len(result.errors) > SHOWN_ERRORS:
+            flash(_("…and %(count)s more errors.", count=len(result.errors) - SHOWN_ERRORS),
+                  "error")
+        for message in result.messages:
+            flash(message, "success")
+        return redirect(url_for(".edit_landed_cost", lc_id=lc.id))
+    db.session.commit()
+    flash(_("Landed cost %(number)s: %(count)s charges imported; check the allocation, then "
+            "post it.", number=lc.number, count=result.updated), "success")
     return redirect(url_for(".landed_cost_detail", lc_id=lc.id))
