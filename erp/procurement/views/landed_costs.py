@@ -10,7 +10,7 @@ from flask_login import current_user
 from erp.core import exports as core_exports
 from erp.core.errors import DomainError
 from erp.core.excel import template_workbook
-from erp.core.i18n import _, format_money
+from erp.core.i18n import _, format_money, ngettext
 from erp.core.permissions import has_permission, permission_required
 from erp.core.settings import base_currency
 from erp.core.viewhelpers import get_or_404, paginate_rows, xlsx_response
@@ -254,8 +254,9 @@ def import_landed_cost_charges(lc_id: int):
         for error in result.errors[:SHOWN_ERRORS]:
             flash(str(error), "error")
         if len(result.errors) > SHOWN_ERRORS:
-            flash(_("…and %(count)s more errors.", count=len(result.errors) - SHOWN_ERRORS),
-                  "error")
+            more = len(result.errors) - SHOWN_ERRORS
+            flash(ngettext("…and %(count)s more error.", "…and %(count)s more errors.", more,
+                           count=more), "error")
         for message in result.messages:
             flash(message, "success")
         return redirect(url_for(".edit_landed_cost", lc_id=lc.id))
