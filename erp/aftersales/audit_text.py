@@ -176,3 +176,9 @@ audit.register_many({
     "aftersales_case.return_warehouse": audit.with_changes(_l(
         "Where the goods of %(ref)s come back to changed: %(changes)s.")),
 })
+
+audit.register_many({
+    "aftersales_case.sent_to_supplier": _l("Case %(ref)s: %(quantity)s returned units put on "
+                                           "supplier return %(supplier_return)s to "
+                                           "%(supplier)s."),
+})

@@ -27,3 +27,17 @@ declare(
                _l("Printed on return authorisations; one line per row. Empty: the company "
                   "address."), multiline=True, optional=True),
 )
+
+
+def _reason_codes(value: str) -> str:
+    """Parse a comma-separated list of reason codes (upper-cased, blanks dropped)."""
+    codes = [c.strip().upper() for c in str(value).replace(";", ",").split(",") if c.strip()]
+    return ", ".join(dict.fromkeys(codes))
+
+
+declare(SettingDef(
+    "manufacturing_defect_reasons", _l("Reason codes of manufacturing defects"), _reason_codes,
+    "DEFECTIVE",
+    _l("Comma-separated reason codes meaning the goods were made wrong. Returned units of such "
+       "cases graded C may be sent back to their supplier on a supplier return."),
+    optional=True))

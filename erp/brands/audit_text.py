@@ -12,6 +12,7 @@ audit.entity("specification", _l("Specification"))
 audit.entity("specification_version", _l("Specification version"),
              states=SPECIFICATION_STATES)
 audit.entity("specification_attachment", _l("Specification attachment"))
+audit.entity("specification_check", _l("Inspection check"))
 
 audit.fields({
     "owner_company": _l("owner company"),
@@ -33,6 +34,19 @@ audit.fields({
     "care_label": _l("care label"),
     "quality_standard": _l("quality standard"),
     "inspection_level": _l("inspection level"),
+    "sampling_level": _l("inspection level (ISO 2859-1)"),
+    "aql_critical": _l("AQL critical"),
+    "aql_major": _l("AQL major"),
+    "aql_minor": _l("AQL minor"),
+    "checks": _l("checks"),
+    "check": _l("check"),
+    "defect_class": _l("defect class"),
+    "method": _l("method"),
+    "nominal": _l("nominal"),
+    "tolerance_minus": _l("tolerance −"),
+    "tolerance_plus": _l("tolerance +"),
+    "unit": _l("unit"),
+    "sequence": _l("order"),
 })
 
 
@@ -62,4 +76,15 @@ audit.register_many({
     "specification_attachment.removed": _l("File %(filename_before)s removed from "
                                            "specification %(specification)s version "
                                            "%(version)s."),
+    "specification_version.plan_set": audit.with_changes(_l(
+        "Inspection plan of specification %(specification)s version %(version)s set: "
+        "%(changes)s.")),
+    "specification_check.added": _l("Check “%(check)s” added to the inspection plan of "
+                                    "specification %(specification)s version %(version)s."),
+    "specification_check.updated": audit.with_changes(_l(
+        "Check “%(check)s” of specification %(specification)s version %(version)s "
+        "changed: %(changes)s.")),
+    "specification_check.removed": _l("Check “%(check)s” removed from the inspection "
+                                      "plan of specification %(specification)s version "
+                                      "%(version)s."),
 })

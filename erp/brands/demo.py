@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from erp.brands import services
+from erp.brands import plans, services
 from erp.core.services import get_user_by_username
 
 OWNER = "Lantern & Loom Trading Ltd"
@@ -73,6 +73,62 @@ SPECIFICATIONS = {
 }
 
 
+M, V, F, P, L = "measurement", "visual", "functional", "packaging", "labelling"
+#: specification title -> inspection plan: level, AQL critical/major/minor, checks (kind, class,
+#: what, method, nominal, tolerance -, tolerance +, unit)
+PLANS = {
+    "Percale duvet cover": ("II", None, "2.5", "4.0", [
+        (F, "critical", "No needle or metal fragment in the product", "Needle detector", None,
+         None, None, None),
+        (M, "major", "Length after one wash at 40 °C", "Tape measure, flat", "200", "2", "2",
+         "cm"),
+        (M, "major", "Width after one wash at 40 °C", "Tape measure, flat", "200", "2", "2",
+         "cm"),
+        (V, "major", "No hole, stain or open seam", "Visual, 1 m under daylight lamp", None,
+         None, None, None),
+        (V, "minor", "No loose thread longer than 1 cm", None, None, None, None, None),
+        (F, "major", "Buttons close and hold", "Pull test 50 N", None, None, None, None),
+        (L, "major", "Brand, size and fibre content labels sewn in", None, None, None, None,
+         None),
+        (P, "minor", "Kraft sleeve; 10 per carton; carton marks", None, None, None, None,
+         None),
+    ]),
+    "Fleece hoodie": ("II", None, "2.5", "4.0", [
+        (M, "major", "Chest width, size M", "Flat, 2 cm below armhole", "56", "1", "1", "cm"),
+        (M, "major", "Body length, size M", "High point shoulder to hem", "72", "1", "1", "cm"),
+        (V, "major", "No pilling, shade variation or stain", None, None, None, None, None),
+        (F, "major", "Zip runs smoothly end to end", "10 cycles", None, None, None, None),
+        (L, "major", "Care label in EN, DE, FR", None, None, None, None, None),
+        (P, "minor", "Polybag with suffocation warning", None, None, None, None, None),
+    ]),
+    "Kids cotton T-shirt": ("II", None, "1.5", "4.0", [
+        (F, "critical", "No drawstring or cord at neck (EN 14682)", None, None, None, None,
+         None),
+        (F, "critical", "No needle or metal fragment", "Needle detector", None, None, None,
+         None),
+        (M, "major", "Chest width, size 116", "Flat, 2 cm below armhole", "36", "1", "1", "cm"),
+        (V, "major", "Print complete, no cracking after one wash", None, None, None, None,
+         None),
+        (V, "minor", "No loose thread longer than 1 cm", None, None, None, None, None),
+        (L, "major", "Heat-transfer label legible", None, None, None, None, None),
+    ]),
+}
+
+
+def _add_plan(version, actor) -> None:
+    plan = PLANS.get(version.title)
+    if plan is None:
+        return
+    level, critical, major, minor, checks = plan
+    plans.set_plan(version, {"sampling_level": level, "aql_critical": critical,
+                             "aql_major": major, "aql_minor": minor}, actor=actor)
+    for kind, cls, what, method, nominal, minus, plus, unit in checks:
+        plans.add_check(version, {"kind": kind, "defect_class": cls, "description": what,
+                                  "method": method, "nominal": nominal,
+                                  "tolerance_minus": minus, "tolerance_plus": plus,
+                                  "unit": unit}, actor=actor)
+
+
 def load_demo() -> None:
     """Create the demo brands with their trademarks and specifications (once; idempotent)."""
     author = get_user_by_username("purchasing")
@@ -87,6 +143,7 @@ def load_demo() -> None:
                                    registered_on=registered_on, classes=classes, actor=author)
         for content, draft_changes, approve in SPECIFICATIONS[code]:
             spec = services.create_specification(brand, content, actor=author)
+            _add_plan(spec.latest, author)
             if approve:
                 services.approve_specification_version(spec.latest, actor=approver)
             if draft_changes:

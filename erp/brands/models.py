@@ -228,6 +228,11 @@ DEFECT_CLASS_LABELS = {DefectClass.critical: _l("critical"), DefectClass.major: 
                        DefectClass.minor: _l("minor")}
 
 
+def _plain(number: Decimal) -> str:
+    """Return a decimal without trailing zeros and never in exponent form."""
+    return f"{number.normalize():f}"
+
+
 class SpecificationCheck(db.Model):
     """One check of a version's inspection plan, and the class of defect it finds.
 
@@ -271,6 +276,13 @@ class SpecificationCheck(db.Model):
         if self.nominal is None:
             return None
         return self.nominal + (self.tolerance_plus or 0)
+
+    @property
+    def range_text(self) -> str | None:
+        """Return the accepted range as people write it, e.g. ``198.5 – 202 cm``."""
+        if self.low is None or self.high is None:
+            return None
+        return f"{_plain(self.low)} – {_plain(self.high)} {self.unit or ''}".strip()
 
     def passes(self, value: Decimal) -> bool:
         """Return whether a measured value lies within the tolerance (inclusive)."""

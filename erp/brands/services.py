@@ -397,8 +397,12 @@ def approve_specification_version(version: SpecificationVersion, *,
 
     :raises InvalidTransition: if the version is not a draft.
     """
+    from erp.brands import plans  # plans builds on this module's rules
+
     spec = version.specification
     _lock(spec)
+    if version.is_editable:
+        plans.ensure_plan_complete(version)
     replaced = [v for v in spec.versions
                 if v is not version and v.state == SpecificationState.approved]
     _transition(version, SpecificationState.approved, actor=actor,
@@ -426,10 +430,12 @@ def retire_specification_version(version: SpecificationVersion, *,
 
 def new_specification_version(spec: Specification, *,
                               actor: User | None) -> SpecificationVersion:
-    """Start version N+1 as a draft copy of the latest version, attachments included.
+    """Start version N+1 as a draft copy of the latest version: attachments and plan included.
 
     :raises SpecificationError: if the specification already has a draft (one at a time).
     """
+    from erp.brands import plans  # plans builds on this module's rules
+
     _lock(spec)
     draft = next((v for v in spec.versions if v.is_editable), None)
     if draft is not None:
@@ -442,6 +448,7 @@ def new_specification_version(spec: Specification, *,
         version=latest.version + 1, state=SpecificationState.draft,
         created_by_id=getattr(actor, "id", None),
         **{key: getattr(latest, key) for key in SpecificationVersion.CONTENT_FIELDS})
+    plans.copy_plan(latest, version)
     for attachment in latest.attachments:
         version.attachments.append(SpecificationAttachment(
             filename=attachment.filename, mime=attachment.mime, size=attachment.size,
@@ -451,7 +458,8 @@ def new_specification_version(spec: Specification, *,
     db.session.flush()
     audit.record(version, "specification_version.created", actor=actor, changes={
         "specification": spec.number, "version": [None, version.version],
-        "copied_from": latest.version, "attachments": len(version.attachments)})
+        "copied_from": latest.version, "attachments": len(version.attachments),
+        "checks": len(version.checks)})
     return version
 
 

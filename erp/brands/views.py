@@ -21,21 +21,26 @@ from sqlalchemy import select
 import erp.brands.audit_text  # noqa: F401 - registers the audit log's sentences
 from erp.brands import excel as brand_excel
 from erp.brands import home as _home  # noqa: F401 - registers the home page's cards
-from erp.brands import queries, services
+from erp.brands import plans, queries, services
 from erp.brands.forms import (
     AttachmentForm,
     BrandForm,
+    CheckForm,
     LogoForm,
+    PlanForm,
     SpecificationForm,
     TrademarkForm,
 )
 from erp.brands.models import (
     BRAND_KIND_LABELS,
+    CHECK_KIND_LABELS,
+    DEFECT_CLASS_LABELS,
     SPECIFICATION_STATES,
     Brand,
     BrandKind,
     Specification,
     SpecificationAttachment,
+    SpecificationCheck,
     SpecificationState,
     SpecificationVersion,
     Trademark,
@@ -289,13 +294,22 @@ def create_specification(brand_id: int):
 
 
 def _specification_page(version: SpecificationVersion,
-                        form: SpecificationForm | None = None) -> str:
+                        form: SpecificationForm | None = None, *,
+                        plan_form: PlanForm | None = None,
+                        check_form: CheckForm | None = None) -> str:
     spec = version.specification
     can_edit = services.can_edit_specification_version(version, current_user)
     if form is None and can_edit:
         form = SpecificationForm(obj=version)
+    if plan_form is None and can_edit:
+        plan_form = PlanForm(data={name: "" if getattr(version, name) is None
+                                   else str(getattr(version, name))
+                                   for name in SpecificationVersion.PLAN_FIELDS})
     return render_template(
         "brands/specification_detail.html", spec=spec, version=version, form=form,
+        plan_form=plan_form, check_form=check_form or (CheckForm() if can_edit else None),
+        plan_problems=plans.plan_problems(version), check_kinds=CHECK_KIND_LABELS,
+        defect_classes=DEFECT_CLASS_LABELS,
         attachment_form=AttachmentForm(), machine=SPECIFICATION_STATES,
         can_edit=can_edit,
         can_approve=services.can_approve_specification_version(version, current_user),
@@ -372,6 +386,83 @@ def new_specification_version(spec_id: int):
     flash(_("Draft %(ref)s started as a copy of version %(version)s.", ref=version.label,
             version=version.version - 1), "success")
     return redirect(_version_url(version))
+
+
+@bp.post("/specification-versions/<int:version_id>/plan")
+@permission_required("brands.edit")
+def set_inspection_plan(version_id: int):
+    """Set a draft version's inspection level and AQLs."""
+    version = get_or_404(SpecificationVersion, version_id)
+    form = PlanForm()
+    if form.validate_on_submit():
+        try:
+            plans.set_plan(version, form.values(), actor=current_user)
+        except DomainError as err:
+            db.session.rollback()
+            form_errors(form, err)
+        else:
+            db.session.commit()
+            flash(_("Inspection plan of %(ref)s saved.", ref=version.label), "success")
+            return redirect(_version_url(version) + "#plan")
+    return _specification_page(version, plan_form=form), 422
+
+
+@bp.post("/specification-versions/<int:version_id>/checks")
+@permission_required("brands.edit")
+def add_check(version_id: int):
+    """Add a check to a draft version's inspection plan."""
+    version = get_or_404(SpecificationVersion, version_id)
+    form = CheckForm()
+    if form.validate_on_submit():
+        try:
+            check = plans.add_check(version, form.values(), actor=current_user)
+        except DomainError as err:
+            db.session.rollback()
+            form_errors(form, err)
+        else:
+            db.session.commit()
+            flash(_("Check “%(check)s” added to %(ref)s.", check=check.description,
+                    ref=version.label), "success")
+            return redirect(_version_url(version) + "#plan")
+    return _specification_page(version, check_form=form), 422
+
+
+@bp.route("/specification-checks/<int:check_id>/edit", methods=["GET", "POST"])
+@permission_required("brands.edit")
+def edit_check(check_id: int):
+    """Change a check of a draft version's inspection plan."""
+    check = get_or_404(SpecificationCheck, check_id)
+    version = check.version
+    form = CheckForm(obj=check) if request.method == "GET" else CheckForm()
+    if form.validate_on_submit():
+        try:
+            plans.update_check(check, form.values(), actor=current_user)
+        except DomainError as err:
+            db.session.rollback()
+            form_errors(form, err)
+        else:
+            db.session.commit()
+            flash(_("Check “%(check)s” of %(ref)s saved.", check=check.description,
+                    ref=version.label), "success")
+            return redirect(_version_url(version) + "#plan")
+    status = 422 if request.method == "POST" else 200
+    return render_template("brands/specification_check_form.html", form=form, check=check,
+                           version=version), status
+
+
+@bp.post("/specification-checks/<int:check_id>/delete")
+@permission_required("brands.edit")
+def remove_check(check_id: int):
+    """Remove a check from a draft version's inspection plan."""
+    check = get_or_404(SpecificationCheck, check_id)
+    version = check.version
+    _post_form()
+    description = check.description
+    plans.remove_check(check, actor=current_user)
+    db.session.commit()
+    flash(_("Check “%(check)s” removed from %(ref)s.", check=description, ref=version.label),
+          "success")
+    return redirect(_version_url(version) + "#plan")
 
 
 @bp.post("/specification-versions/<int:version_id>/attachments")

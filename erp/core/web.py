@@ -49,6 +49,8 @@ NAV: list[tuple[Any, str, str]] = [
     (_l("Receiving"), "procurement.receiving_start", "procurement.receive"),
     (_l("Replenishment"), "procurement.replenishment_list", "procurement.view"),
     (_l("Landed costs"), "procurement.landed_cost_list", "procurement.view"),
+    (_l("Supplier returns"), "procurement.supplier_return_list", "procurement.view"),
+    (_l("Claims on suppliers"), "procurement.supplier_claim_list", "procurement.view"),
     (_l("Orders"), "orders.order_list", "orders.view"),
     (_l("Day board"), "shipping.board", "shipping.view"),
     (_l("Pick waves"), "shipping.wave_list", "shipping.view"),

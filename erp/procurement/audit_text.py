@@ -189,3 +189,66 @@ audit.register_many({
     "landed_cost.reversed": _l("Landed cost %(ref)s reversed: %(revaluation)s off stock on "
                                "hand, %(variance)s off variance."),
 })
+
+
+# --------------------------------------------------------------------------- supplier returns
+
+
+def _supplier_return_line(ident: int) -> str | None:
+    from erp.procurement.return_models import SupplierReturn, SupplierReturnLine
+
+    return db.session.scalar(select(SupplierReturn.number).join(SupplierReturnLine)
+                             .where(SupplierReturnLine.id == int(ident)))
+
+
+def _return_shipped(e: audit.Event) -> str:
+    return _("Supplier return %(ref)s shipped; debit note %(claim)s raised for %(amount)s.",
+             ref=e.ref, claim=e["claim"], amount=e["amount"])
+
+
+def _payment_recorded(e: audit.Event) -> str:
+    claims = ", ".join(str(c) for c in e.raw("claims") or ()) or "—"
+    return _("Payment of %(amount)s %(currency)s to supplier %(supplier)s on %(paid_on)s "
+             "recorded; claims deducted: %(claims)s.", amount=e["amount"],
+             currency=e["currency"], supplier=e["supplier"], paid_on=e["paid_on"],
+             claims=claims)
+
+
+from erp.procurement.return_models import (  # noqa: E402 - after the PO texts, same registry
+    SUPPLIER_CLAIM_STATES,
+    SUPPLIER_RETURN_STATES,
+)
+
+audit.entity("supplier_return", _l("Supplier return"), states=SUPPLIER_RETURN_STATES)
+audit.entity("supplier_claim", _l("Claim"), states=SUPPLIER_CLAIM_STATES)
+audit.entity("supplier_payment", _l("Supplier payment"))
+audit.reference("supplier_return_line", _supplier_return_line)
+
+
+def _quarantine_bin(ident: int) -> str | None:
+    from erp.warehouse.models import Location
+
+    location = db.session.get(Location, int(ident))
+    return _("quarantine bin %(bin)s", bin=location.label) if location is not None else None
+
+
+audit.reference("quarantine", _quarantine_bin)
+audit.fields({"claim": _l("debit note"), "amount": _l("amount"), "reason": _l("reason"),
+              "source": _l("source"), "paid_on": _l("paid on"), "claims": _l("claims")})
+audit.register_many({
+    "supplier_return.created": _l("Draft supplier return %(ref)s created for supplier "
+                                  "%(supplier)s in %(currency)s."),
+    "supplier_return.line_added": _l("Supplier return %(ref)s: %(quantity)s × %(sku)s from "
+                                     "%(bin)s added at %(unit_price)s."),
+    "supplier_return.line_removed": _l("Supplier return %(ref)s: line %(quantity)s × %(sku)s "
+                                       "removed."),
+    "supplier_return.shipped": _return_shipped,
+    "supplier_return.closed": _l("Supplier return %(ref)s closed."),
+    "supplier_return.cancelled": _l("Supplier return %(ref)s cancelled."),
+    "supplier_claim.raised": _l("Debit note %(ref)s raised on supplier return %(return)s for "
+                                "%(amount)s %(currency)s."),
+    "supplier_claim.approved": _l("Debit note %(ref)s approved."),
+    "supplier_claim.settled": _l("Debit note %(ref)s settled by a payment."),
+    "supplier_claim.cancelled": _l("Debit note %(ref)s cancelled."),
+    "supplier_payment.recorded": _payment_recorded,
+})

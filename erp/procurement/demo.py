@@ -74,6 +74,7 @@ def load_demo() -> None:
     orders = _load_orders(suppliers, buyer, manager, receiving)
     _put_away(orders[S.closed], get_user_by_username("warehouse"))
     _load_landed_costs(orders, buyer, manager)
+    _load_returns(orders.get(S.received), receiving, buyer, manager)
 
 
 def _load_landed_costs(orders: dict[PurchaseOrderState, PurchaseOrder], buyer, manager) -> None:
@@ -93,6 +94,35 @@ def _load_landed_costs(orders: dict[PurchaseOrderState, PurchaseOrder], buyer, m
             receipts=orders[S.partially_received].receipts, method="value", actor=buyer,
             note="Demo: air freight invoice to check before posting",
             charges=[services.ChargeSpec("freight", "320.00", "USD", "DHL Global Forwarding")])
+
+
+def _load_returns(po: PurchaseOrder | None, receiving: Location, buyer, manager) -> None:
+    """Send faulty towels back: one shipped return with its (approved) claim, one draft.
+
+    Units of the received order are found faulty at put-away and moved to quarantine bin
+    QUA-01; the supplier return takes them out of there.
+    """
+    quarantine = db.session.scalar(select(Location).where(
+        Location.warehouse_id == receiving.warehouse_id, Location.code == "QUA-01"))
+    if po is None or quarantine is None or len(po.lines) < 2:
+        return
+    first, second = po.lines[0], po.lines[1]
+    warehouse_services.transfer(first.sku, receiving, quarantine, 6, actor=buyer,
+                                note="Demo: hems coming apart")
+    warehouse_services.transfer(second.sku, receiving, quarantine, 2, actor=buyer,
+                                note="Demo: colour off shade")
+    shipped = services.create_supplier_return(
+        po.supplier, actor=buyer, note="Demo: hems coming apart after one wash.",
+        lines=[services.ReturnLineSpec(first.sku_id, quarantine.id, 6,
+                                       reason="Hems coming apart", ref_type="quarantine",
+                                       ref_id=quarantine.id)])
+    claim = services.ship_supplier_return(shipped, actor=buyer)
+    services.approve_claim(claim, actor=manager)
+    services.create_supplier_return(
+        po.supplier, actor=buyer, note="Demo: waiting for the supplier's return number.",
+        lines=[services.ReturnLineSpec(second.sku_id, quarantine.id, 2,
+                                       reason="Colour off shade", ref_type="quarantine",
+                                       ref_id=quarantine.id)])
 
 
 def _load_suppliers(actor) -> dict[str, Supplier]:

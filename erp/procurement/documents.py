@@ -172,3 +172,81 @@ def purchase_order_pdf(po: PurchaseOrder, *, company: Company, total: Decimal) -
     """
     language = getattr(po.supplier, "language", None) or "en"
     return in_language(language, _purchase_order_pdf, po, company, total, language != "en")
+
+
+# --------------------------------------------------------------------------- supplier returns
+
+
+def _return_parties(ret, company: Company, words: _Words):
+    supplier = ret.supplier
+    buyer_lines, _country = free_address((company.address or "").splitlines(),
+                                         company.country
+                                         or core_settings.get("company_country"),
+                                         name=company.name)
+    seller_lines, _country = free_address((supplier.address or "").splitlines(),
+                                          supplier.country, name=supplier.name)
+    contact = [f"{words(_l('Supplier code'))}: {supplier.code}"]
+    if supplier.contact_name:
+        contact.append(f"{words(_l('Attn'))}: {supplier.contact_name}")
+    contact += [value for value in (supplier.email, supplier.phone) if value]
+    sender = block(words(_l("From")), buyer_lines, bold_line=company.name)
+    receiver = block(words(_l("Return to")), seller_lines + contact, bold_line=supplier.name)
+    return boxes([sender, receiver], [A4_INNER_WIDTH / 2] * 2)
+
+
+def _supplier_return_pdf(ret, company: Company, claim, bilingual: bool) -> bytes:
+    from erp.procurement.return_models import SUPPLIER_RETURN_STATES, SupplierReturnState
+
+    fonts.register_fonts()
+    words = _Words(bilingual)
+    terms = [
+        (words(_l("Return number")), ret.number),
+        (words(_l("Shipped on")),
+         ret.shipped_at.date().isoformat() if ret.shipped_at else words(_l("not yet shipped"))),
+        (words(_l("Currency")), ret.currency),
+        (words(_l("Debit note")), claim.number if claim is not None else words(_l("on shipping"))),
+    ]
+    story: list = [_return_parties(ret, company, words), Spacer(1, 4 * mm),
+                   pairs_table(terms, widths=(50 * mm, 130 * mm)), Spacer(1, 5 * mm)]
+    head = ["#", words(_l("Our SKU"), "\n"), words(_l("Description"), "\n"),
+            words(_l("Reason"), "\n"), words(_l("Qty"), "\n"), words(_l("Unit price"), "\n"),
+            words(_l("Amount"), "\n")]
+    rows: list[list] = [head]
+    for n, line in enumerate(ret.lines, start=1):
+        sku, product = line.sku, line.sku.product
+        variant = " / ".join(v for v in (sku.colour, sku.size) if v)
+        rows.append([str(n), sku.code, product.name + (f"\n{variant}" if variant else ""),
+                     line.reason or "", f"{line.quantity:,}",
+                     format_money(line.unit_price, None, 4), format_money(line.amount)])
+    widths = [7 * mm, 28 * mm, 50 * mm, 42 * mm, 13 * mm, 20 * mm, 20 * mm]
+    story += [data_table(rows, widths=widths, align_right=(0, 4, 5, 6), size=7.5),
+              Spacer(1, 3 * mm), _totals(ret.claim_amount, ret.currency, ret.quantity, words),
+              Spacer(1, 5 * mm)]
+    notes: list = []
+    if ret.note:
+        notes.append(Text([(words(_l("Notes:")) + " ", True), (ret.note, False)], 8.5,
+                          space_after=1.5 * mm))
+    notes.append(Text(words(_l(
+        "The total above is claimed from you by debit note and will be deducted from our next "
+        "payment to you. Please quote %(number)s in any correspondence.",
+        number=ret.number), "\n"), 8.5))
+    story.append(KeepTogether(notes))
+    state = SupplierReturnState(ret.state)
+    subtitle = ""
+    if state == SupplierReturnState.draft:
+        subtitle = words(_l("%(state)s: not shipped yet",
+                            state=str(SUPPLIER_RETURN_STATES.label(state)).upper()))
+    elif state == SupplierReturnState.cancelled:
+        subtitle = words(_l("CANCELLED"))
+    title = f"{words(_l('Return to supplier'))} {ret.number}"
+    return a4_document(story, title=title, company=company.name, subtitle=subtitle)
+
+
+def supplier_return_pdf(ret, *, company: Company, claim=None) -> bytes:
+    """Return the A4 return note that goes with the goods, in the supplier's language.
+
+    It shows both parties, the return's number and debit note, each line with its reason, and
+    the claim total in the supplier's currency; Chinese captions carry the English too.
+    """
+    language = getattr(ret.supplier, "language", None) or "en"
+    return in_language(language, _supplier_return_pdf, ret, company, claim, language != "en")

@@ -137,3 +137,61 @@ dashboard.register(
          "procurement.purchase_orders_awaiting_approval",
          _l("Orders above the approval threshold wait for a manager")),
 )
+
+
+# --------------------------------------------------------------------------- supplier returns
+
+RETURN_DRAFTS, CLAIMS_OPEN = "procurement.return_drafts", "procurement.claims_open"
+
+
+def _return_figures_query():
+    """Return ``(kind, currency, count, raw amount)``: draft returns, and open claims by currency.
+
+    One UNION ALL, so the cards cost the home page one query.
+    """
+    from sqlalchemy import literal, null, union_all
+
+    from erp.procurement.return_models import (
+        SupplierClaim,
+        SupplierClaimState,
+        SupplierReturn,
+        SupplierReturnState,
+    )
+
+    drafts = (select(literal("draft").label("kind"), null().label("currency"),
+                     func.count().label("n"), literal(0).label("raw"))
+              .select_from(SupplierReturn).where(SupplierReturn.state == SupplierReturnState.draft))
+    claims = (select(literal("claim"), SupplierClaim.currency, func.count(),
+                     func.sum(type_coerce(SupplierClaim.amount, BigInteger)))
+              .where(SupplierClaim.state == SupplierClaimState.open)
+              .group_by(SupplierClaim.currency))
+    return union_all(drafts, claims)
+
+
+RETURN_FIGURES = _return_figures_query()
+
+
+@dashboard.source([RETURN_DRAFTS, CLAIMS_OPEN])
+def return_figures(keys: frozenset[str], ctx: Context) -> dict[str, Figure]:
+    """Count draft supplier returns and open claims (their amount in the base currency)."""
+    drafts, count, amounts = 0, 0, {}
+    for kind, currency, n, raw in db.session.execute(RETURN_FIGURES):
+        if kind == "draft":
+            drafts = n
+        else:
+            count += n
+            amounts[currency] = Money().process_result_value(raw, None)
+    total, missing = ctx.in_base(amounts) if CLAIMS_OPEN in keys else (None, False)
+    return {RETURN_DRAFTS: Figure(drafts),
+            CLAIMS_OPEN: Figure(count, amount=total, rate_missing=missing)}
+
+
+dashboard.register(
+    Card(_l("Supplier returns to ship"), "procurement.edit", RETURN_DRAFTS,
+         "procurement.supplier_return_list", _l("Drafts: ship them when the goods leave"),
+         args=(("state", "draft"),), section=P),
+    Card(_l("Claims to approve"), "procurement.approve", CLAIMS_OPEN,
+         "procurement.supplier_claim_list",
+         _l("Debit notes of shipped supplier returns; approved ones are deducted from the next "
+            "payment"), args=(("state", "open"),), section=Role.manager, amount=True),
+)

@@ -79,3 +79,45 @@ search.register(search.Finder(
     "landed_cost", _l("Landed costs"), "procurement.view", landed_cost_exact,
     landed_cost_partial,
     more=lambda query: url_for("procurement.landed_cost_list", q=query.text), position=22))
+# --------------------------------------------------------------------------- supplier returns
+
+
+def _return_matches(condition, limit: int) -> list[Match]:
+    from erp.procurement.return_models import (
+        SUPPLIER_RETURN_STATES,
+        SupplierClaim,
+        SupplierReturn,
+    )
+
+    rows = db.session.execute(
+        select(SupplierReturn.id, SupplierReturn.number, SupplierReturn.state,
+               Supplier.code.label("supplier"), SupplierClaim.number.label("claim"))
+        .join(Supplier, Supplier.id == SupplierReturn.supplier_id)
+        .outerjoin(SupplierClaim, SupplierClaim.return_id == SupplierReturn.id)
+        .where(condition(SupplierReturn, SupplierClaim)).order_by(SupplierReturn.id.desc())
+        .limit(limit)).all()
+    return [Match(r.number, url_for("procurement.supplier_return_detail", return_id=r.id),
+                  " · ".join(p for p in (r.supplier, SUPPLIER_RETURN_STATES.label(r.state),
+                                         r.claim) if p)) for r in rows]
+
+
+def return_exact(query: Query, limit: int) -> list[Match]:
+    """Return the supplier return with this number, or whose debit note has it."""
+    if query.is_email:
+        return []
+    return _return_matches(lambda ret, claim: (ret.number == query.upper)
+                           | (claim.number == query.upper), limit)
+
+
+def return_partial(query: Query, limit: int) -> list[Match]:
+    """Return supplier returns whose number or debit note number contains the text."""
+    if query.is_email:
+        return []
+    return _return_matches(
+        lambda ret, claim: func.upper(ret.number).contains(query.upper, autoescape=True)
+        | func.upper(claim.number).contains(query.upper, autoescape=True), limit)
+
+
+search.register(search.Finder(
+    "supplier_return", _l("Supplier returns"), "procurement.view", return_exact, return_partial,
+    more=lambda query: url_for("procurement.supplier_return_list", q=query.text), position=21))

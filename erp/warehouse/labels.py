@@ -74,6 +74,7 @@ MOVE_KIND_LABELS = {
     MoveKind.return_receipt: _l("return receipt"),
     MoveKind.scrap: _l("scrap"),
     MoveKind.opening: _l("opening stock"),
+    MoveKind.supplier_return: _l("return to supplier"),
 }
 REASON_LABELS = {
     AdjustmentReason.damaged: _l("damaged"),

@@ -120,6 +120,8 @@ class MoveKind(StrEnum):
     return_receipt = "return_receipt"
     scrap = "scrap"
     opening = "opening"
+    #: goods sent back to their supplier (a supplier return), at the moving-average cost
+    supplier_return = "supplier_return"
 
 
 class StockMove(db.Model):

@@ -1,7 +1,7 @@
 """landed cost and value adjustments
 
 Revision ID: d04fe1cd3d51
-Revises: 19a1e55c0001
+Revises: 28e8918b8d4e
 Create Date: 2026-12-07 15:15:35.428879
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd04fe1cd3d51'
-down_revision = '19a1e55c0001'
+down_revision = '28e8918b8d4e'
 branch_labels = None
 depends_on = None
 

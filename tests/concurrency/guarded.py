@@ -285,6 +285,10 @@ SAFE_TO_REPEAT: dict[str, str] = {
     "brands.create_specification": _ADMIN_LIST,
     "brands.update_specification_version": "edits a draft version's content to the form's "
                                            "values; an approved version is read-only",
+    "brands.set_inspection_plan": _SAME_VALUES,
+    "brands.add_check": _APPENDS,
+    "brands.edit_check": _SAME_VALUES,
+    "brands.remove_check": "a removed check cannot be removed twice",
     "catalog.create_category": _ADMIN_LIST,
     "catalog.edit_category": _SAME_VALUES,
     "catalog.move_category": "moves a category under the parent the form names: the same "
@@ -332,6 +336,17 @@ SAFE_TO_REPEAT: dict[str, str] = {
                                     "method; a posted one is refused",
     "procurement.import_landed_cost_charges": "replaces a draft's (locked) charges with the "
                                               "file's rows; a repeat sets the same charges",
+    "procurement.create_supplier_return": "each request creates its own draft return, which "
+                                          "moves no stock until shipped; a double click is "
+                                          "caught by the form key",
+    "procurement.supplier_quarantine": "each request drafts its own return from the quantities "
+                                       "typed; no stock moves until a return ships, and shipping "
+                                       "locks the levels (tests/procurement/"
+                                       "test_supplier_return_concurrency.py)",
+    "procurement.add_supplier_return_line": "adds a line to a draft return (no stock moves); the "
+                                            "stock is checked again under the levels' locks "
+                                            "when it ships; a repeat is caught by the form key",
+    "procurement.remove_supplier_return_line": "a removed draft line cannot be removed twice",
     "orders.create_token": "each request makes its own token (shown once); a double click is "
                            "caught by the form key",
     "orders.revoke_token": "a revoked token stays revoked; the others find it revoked",

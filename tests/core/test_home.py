@@ -23,6 +23,12 @@ from erp.core.money import convert
 from erp.extensions import db
 from erp.orders.models import CustomerOrder, OrderState
 from erp.procurement.models import PURCHASE_ORDER_STATES, PurchaseOrder, PurchaseOrderState
+from erp.procurement.return_models import (
+    SupplierClaim,
+    SupplierClaimState,
+    SupplierReturn,
+    SupplierReturnState,
+)
 from erp.procurement.services import purchase_order_totals, replenishment_suggestions
 from erp.shipping.carriers.base import TrackingStatus
 from erp.shipping.models import PARCEL_STATES, Parcel, ParcelState, ShippingService
@@ -163,6 +169,8 @@ def test_purchasing_home_counts_and_links(client, sign_in, demo):
         "Purchase orders to send": sum(po.state == S.approved for po in orders),
         "Arrivals overdue": len(overdue),
         "Replenishment suggestions": len(replenishment_suggestions()),
+        "Supplier returns to ship": _count(SupplierReturn,
+                                           SupplierReturn.state == SupplierReturnState.draft),
     }
     assert all(card.count for card in cards.values())  # the demo has some of each
     assert "Purchase orders awaiting approval" not in cards  # a manager's decision
@@ -179,7 +187,7 @@ def test_manager_home_shows_every_approval_with_its_amount(client, sign_in, work
     assert [title for title in cards] == [
         "Purchase orders awaiting approval", "Refunds awaiting approval",
         "Adjustments awaiting approval", "Cycle counts to review",
-        "Specifications awaiting approval"]
+        "Specifications awaiting approval", "Claims to approve"]
     assert cards["Purchase orders awaiting approval"].count == len(waiting) > 0
     assert cards["Refunds awaiting approval"].count == len(pending) > 0
     assert cards["Adjustments awaiting approval"].count == 1
@@ -198,6 +206,8 @@ def test_manager_home_shows_every_approval_with_its_amount(client, sign_in, work
         Decimal("0.01") * len(pending)
     assert _money(cards["Adjustments awaiting approval"].amount) == work_due.value
     assert cards["Cycle counts to review"].amount == ""  # a count has no amount
+    assert cards["Claims to approve"].count == _count(
+        SupplierClaim, SupplierClaim.state == SupplierClaimState.open)
     _assert_links(client, cards)
 
 

@@ -29,7 +29,7 @@ GOOD = {
     "uk_vat_number": "", "uk_max_gbp": "135", "dutiable_countries": "US", "eori_number": "",
     "incoterm": "DAP", "pack_weight_tolerance_pct": "10", "pack_weight_tolerance_g": "30",
     "return_window_days": "30", "return_window_from": "delivery", "case_due_days": "3",
-    "refund_approval_threshold": "100",
+    "refund_approval_threshold": "100", "manufacturing_defect_reasons": "DEFECTIVE",
     "returns_address": "", "order_review_quantity": "100", "default_language": "en",
     "split_across_warehouses": "no",
     "export_job_rows": "10000", "stock_event_interval": "60",

@@ -71,3 +71,31 @@ def test_load_demo_has_an_order_in_every_state_and_is_idempotent(app, create_use
     load_demo()
     db.session.commit()
     assert counts() == before
+
+
+def test_load_demo_has_a_shipped_return_with_its_claim_and_a_draft(app, create_user):
+    from erp.brands.demo import load_demo as load_brands
+    from erp.catalog.demo import load_demo as load_catalog
+    from erp.procurement.return_models import (
+        SupplierClaim,
+        SupplierClaimState,
+        SupplierReturn,
+        SupplierReturnState,
+    )
+    from erp.warehouse.demo import load_demo as load_warehouse
+
+    create_user("purchasing", roles=("purchasing",))
+    create_user("manager", roles=("manager",))
+    load_demo_core()
+    load_brands()
+    load_catalog()
+    load_warehouse()
+    load_demo()
+    db.session.commit()
+    returns = db.session.scalars(select(SupplierReturn).order_by(SupplierReturn.id)).all()
+    assert [r.state for r in returns] == [SupplierReturnState.shipped, SupplierReturnState.draft]
+    claim = db.session.scalar(select(SupplierClaim))
+    assert claim.return_id == returns[0].id
+    assert claim.state == SupplierClaimState.approved
+    assert claim.amount == returns[0].claim_amount > 0
+    assert ledger_problems(db.session) == []

@@ -15,4 +15,5 @@ from erp.aftersales.views import (  # noqa: E402,F401
     refunds,
     reports,
     returns,
+    supplier_returns,
 )

@@ -25,7 +25,7 @@ from erp.aftersales.models import (
     NoteVisibility,
 )
 from erp.aftersales.services import cases as services
-from erp.aftersales.services import resolution, returns
+from erp.aftersales.services import resolution, returns, supplier_returns
 from erp.aftersales.services.reasons import active_reasons, all_reasons
 from erp.aftersales.views import bp
 from erp.core.errors import DomainError
@@ -304,7 +304,7 @@ def case_detail(case_id: int):
         refund_new="aftersales.refund_new" in views and can_edit,
         can_replace=can_edit and resolution.can_create_replacement(case),
         refund_detail="aftersales.refund_detail" in views,
-        user_names=_user_names(case))
+        user_names=_user_names(case), to_supplier=supplier_returns.can_send_to_supplier)
 
 
 def _user_names(case: AfterSalesCase) -> dict[int, str]:

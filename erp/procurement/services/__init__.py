@@ -3,6 +3,14 @@
 Each area lives in its own module; the public functions are re-exported here.
 """
 
+from erp.procurement.services.claims import (
+    ClaimError,
+    approve_claim,
+    can_approve_claim,
+    can_cancel_claim,
+    cancel_claim,
+    record_supplier_payment,
+)
 from erp.procurement.services.landed_costs import (
     LANDED_COST_REF,
     ChargeSpec,
@@ -65,6 +73,20 @@ from erp.procurement.services.replenishment import (
     suggested_quantity,
     suggestion_from_row,
 )
+from erp.procurement.services.supplier_returns import (
+    SUPPLIER_RETURN_LINE_REF,
+    ReturnLineSpec,
+    SupplierReturnError,
+    add_supplier_return_line,
+    cancel_supplier_return,
+    close_supplier_return,
+    create_supplier_return,
+    last_paid_price,
+    remove_supplier_return_line,
+    ship_supplier_return,
+    source_quantity_taken,
+    suppliers_for_sku,
+)
 from erp.procurement.services.suppliers import (
     SupplierError,
     clean_supplier_code,
@@ -107,4 +129,11 @@ __all__ = [
     "LANDED_COST_REF", "ChargeSpec", "LandedCostError", "allocate", "create_landed_cost",
     "find_receipts", "post_landed_cost", "posted_landed_costs_of", "reverse_landed_cost",
     "split_exactly", "update_landed_cost",
+    # returns to suppliers, claims and payments (can_* of returns: use the module)
+    "SUPPLIER_RETURN_LINE_REF", "ReturnLineSpec", "SupplierReturnError",
+    "add_supplier_return_line", "cancel_supplier_return", "close_supplier_return",
+    "create_supplier_return", "last_paid_price", "remove_supplier_return_line",
+    "ship_supplier_return", "source_quantity_taken", "suppliers_for_sku",
+    "ClaimError", "approve_claim", "can_approve_claim", "can_cancel_claim", "cancel_claim",
+    "record_supplier_payment",
 ]

@@ -15,5 +15,6 @@ from erp.procurement.views import (  # noqa: E402,F401
     purchase_orders,
     receiving,
     replenishment,
+    supplier_returns,
     suppliers,
 )

@@ -16,7 +16,7 @@ from erp.core.permissions import permission_required
 from erp.core.viewhelpers import form_errors, get_or_404, page_arg, xlsx_response
 from erp.extensions import db
 from erp.procurement import excel as procurement_excel
-from erp.procurement import services
+from erp.procurement import return_queries, services
 from erp.procurement import supplier_queries as queries
 from erp.procurement.models import PURCHASE_ORDER_STATES, Supplier, SupplierItem
 from erp.procurement.supplier_forms import DateRangeForm, SupplierForm, SupplierItemForm
@@ -116,7 +116,8 @@ def _supplier_page(supplier: Supplier, item_form: SupplierItemForm | None = None
         performance=queries.supplier_performance_of(supplier, date_from, date_to),
         range_form=form, date_from=date_from, date_to=date_to,
         orders=queries.recent_purchase_orders(supplier.id, RECENT_ORDERS),
-        po_states=PURCHASE_ORDER_STATES)
+        po_states=PURCHASE_ORDER_STATES,
+        account=return_queries.supplier_account(supplier, utcnow().date()))
 
 
 @bp.get("/suppliers/<int:supplier_id>")

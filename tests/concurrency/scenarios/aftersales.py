@@ -239,3 +239,19 @@ def scan_the_same_returned_parcel(get) -> Scenario:
 
     return Scenario("warehouse", "/aftersales/returns/returned-to-sender",
                     {"tracking_number": parcel.tracking_number, "decision": "reship"}, check)
+
+
+@guarded("aftersales.send_item_to_supplier")
+def send_the_same_item_to_its_supplier(get) -> Scenario:
+    """8 sends of one item graded C (2 units): they go on one supplier return, once."""
+    from erp.procurement.return_models import SupplierReturnLine
+
+    data = get("graded_return")()
+
+    def check(answers):
+        db.session.expire_all()
+        assert db.session.scalar(select(func.sum(SupplierReturnLine.quantity))) == 2
+        assert audit_count("aftersales_case.sent_to_supplier", of=data["case"]) == 1
+
+    return Scenario("purchasing", f"/aftersales/return-items/{data['c'].id}/supplier-return",
+                    {"supplier_id": str(data["maker"].id)}, check)

@@ -172,3 +172,111 @@ def reverse_the_same_landed_cost(get) -> Scenario:
 
     return Scenario("manager", f"/procurement/landed-costs/{lc.id}/reverse",
                     {"reason": "billed to another shipment"}, check)
+# --- supplier returns, claims, payments ---------------------------------------------------------
+
+
+def _supplier_return(get, *, ship: bool = False, approve: bool = False):
+    """A return of 3 of 4 units in quarantine bin WH1/Q-01 (bought at 5.00); maybe shipped."""
+    from erp.procurement import services as procurement
+    from erp.warehouse import services as warehouse_services
+
+    po = get("purchase_order_in")("received")
+    line = po.lines[0]
+    quarantine = get("create_bin")("Q-01", kind="quarantine")
+    warehouse_services.transfer(line.sku, get("receiving_bin"), quarantine, 4, actor=None)
+    ret = procurement.create_supplier_return(po.supplier, actor=None, lines=[
+        procurement.ReturnLineSpec(line.sku_id, quarantine.id, 3)])
+    claim = procurement.ship_supplier_return(ret, actor=None) if ship else None
+    if approve:
+        procurement.approve_claim(claim, actor=None)
+    db.session.commit()
+    return ret, claim, line.sku, quarantine
+
+
+@guarded("procurement.ship_supplier_return")
+def ship_the_same_return(get) -> Scenario:
+    """8 ships of a return of 3: the goods leave once, one debit note is drawn."""
+    ret, _claim, sku, quarantine = _supplier_return(get)
+
+    def check(answers):
+        db.session.expire_all()
+        assert ret.state.value == "shipped"
+        assert level(sku, quarantine).on_hand == 1
+        assert drawn("DN") == 1
+        assert audit_count("supplier_return.shipped", of=ret) == 1
+        ledger_balances()
+
+    return Scenario("purchasing", f"/procurement/supplier-returns/{ret.id}/ship", {}, check)
+
+
+@guarded("procurement.close_supplier_return")
+def close_the_same_return(get) -> Scenario:
+    """8 closes of a shipped return: closed once."""
+    ret, _claim, _sku, _bin = _supplier_return(get, ship=True)
+
+    def check(answers):
+        db.session.expire_all()
+        assert ret.state.value == "closed"
+        assert audit_count("supplier_return.closed", of=ret) == 1
+
+    return Scenario("purchasing", f"/procurement/supplier-returns/{ret.id}/close", {}, check)
+
+
+@guarded("procurement.cancel_supplier_return")
+def cancel_the_same_return(get) -> Scenario:
+    """8 cancels of a draft return: cancelled once."""
+    ret, _claim, _sku, _bin = _supplier_return(get)
+
+    def check(answers):
+        db.session.expire_all()
+        assert ret.state.value == "cancelled"
+        assert audit_count("supplier_return.cancelled", of=ret) == 1
+
+    return Scenario("purchasing", f"/procurement/supplier-returns/{ret.id}/cancel",
+                    {"reason": "Goods repaired"}, check)
+
+
+@guarded("procurement.approve_supplier_claim")
+def approve_the_same_claim(get) -> Scenario:
+    """8 approvals of an open claim: approved once."""
+    _ret, claim, _sku, _bin = _supplier_return(get, ship=True)
+
+    def check(answers):
+        db.session.expire_all()
+        assert claim.state.value == "approved"
+        assert audit_count("supplier_claim.approved", of=claim) == 1
+
+    return Scenario("manager", f"/procurement/supplier-claims/{claim.id}/approve", {}, check)
+
+
+@guarded("procurement.cancel_supplier_claim")
+def cancel_the_same_claim(get) -> Scenario:
+    """8 cancels of an open claim: cancelled once."""
+    _ret, claim, _sku, _bin = _supplier_return(get, ship=True)
+
+    def check(answers):
+        db.session.expire_all()
+        assert claim.state.value == "cancelled"
+        assert audit_count("supplier_claim.cancelled", of=claim) == 1
+
+    return Scenario("manager", f"/procurement/supplier-claims/{claim.id}/cancel",
+                    {"reason": "Supplier disputes it"}, check)
+
+
+@guarded("procurement.record_supplier_payment")
+def deduct_the_same_claim(get) -> Scenario:
+    """8 payments deducting the same approved claim: one payment, the claim settled once."""
+    from sqlalchemy import func
+
+    from erp.procurement.return_models import SupplierPayment
+
+    ret, claim, _sku, _bin = _supplier_return(get, ship=True, approve=True)
+
+    def check(answers):
+        db.session.expire_all()
+        assert claim.state.value == "settled"
+        assert db.session.scalar(select(func.count()).select_from(SupplierPayment)) == 1
+        assert audit_count("supplier_claim.settled", of=claim) == 1
+
+    return Scenario("purchasing", f"/procurement/suppliers/{ret.supplier_id}/payments/new",
+                    {"paid_on": "2026-01-05", "amount": "20.00", "claim": str(claim.id)}, check)
