@@ -424,6 +424,27 @@ def replenishment(db: BenchDB) -> dict:
             "page_ms": round(page_seconds * 1000, 1)}
 
 
+def _inspection_plan(brand_id: int):
+    """Return an approved specification version with an inspection plan (II, 2.5 / 4.0)."""
+    from erp.brands import plans
+    from erp.brands import services as brand_services
+    from erp.brands.models import Brand
+    from erp.extensions import db as sqla
+
+    spec = brand_services.create_specification(sqla.session.get(Brand, brand_id),
+                                               {"title": "Bench plan"}, actor=None)
+    version = spec.versions[0]
+    plans.set_plan(version, {"sampling_level": "II", "aql_critical": None, "aql_major": "2.5",
+                             "aql_minor": "4.0"}, actor=None)
+    for kind, cls, what in (("functional", "critical", "No needle"),
+                            ("visual", "major", "No open seam"),
+                            ("packaging", "minor", "Carton marks")):
+        plans.add_check(version, {"kind": kind, "defect_class": cls, "description": what},
+                        actor=None)
+    brand_services.approve_specification_version(version, actor=None)
+    return version
+
+
 @bench("po_receive")
 def po_receive(db: BenchDB) -> dict:
     """A 1,000-line purchase order confirmed (submit, approve, order) and received in full.
@@ -432,16 +453,19 @@ def po_receive(db: BenchDB) -> dict:
     figure is the rest: submit, approve, mark ordered and one receipt of every line (moves,
     levels, average costs, state), committed. Every run uses SKUs of its own that already
     have stock on a shelf, so each posts the same work and the average cost really averages.
+    Then the same again with an inspection plan on every line (``inspected_seconds``): each
+    line opens an inspection lot (plans per defect class) and its goods go to the QC hold bin.
     """
-    from sqlalchemy import event, select
+    from sqlalchemy import event, func, select, update
 
     from bench import data, procurement_data
-    from erp.catalog.models import Sku
+    from erp.catalog.models import Product, Sku
     from erp.core import services as core_services
     from erp.core.models import User
     from erp.extensions import db as sqla
     from erp.procurement import services
     from erp.procurement.models import PurchaseOrder, PurchaseOrderState, Supplier, SupplierItem
+    from erp.quality.models import Inspection
     from erp.warehouse import services as warehouse_services
     from erp.warehouse.models import Location, LocationKind, MoveKind
 
@@ -449,7 +473,8 @@ def po_receive(db: BenchDB) -> dict:
     runs = 3
     app = make_app(db)
     with app.app_context():
-        data.sample_catalog(n_lines * runs * 10 // 9 + 10)  # every tenth SKU is discontinued
+        # every tenth SKU is discontinued; half for the plain runs, half for the inspected
+        data.sample_catalog(2 * n_lines * runs * 10 // 9 + 200)
         buyer = core_services.create_user(username="buyer", full_name="Bench Buyer",
                                           password="bench-password-1", roles=["purchasing"],
                                           actor=None)
@@ -463,8 +488,19 @@ def po_receive(db: BenchDB) -> dict:
         shelf = warehouse_services.create_location(warehouse, code="A-01", kind="storage",
                                                    actor=None)
         supplier = procurement_data.create_suppliers()[0]  # in CNY
-        sku_ids = list(sqla.session.scalars(select(Sku.id).where(Sku.status == "active")
-                                            .order_by(Sku.id).limit(n_lines * runs)))
+        plain_ids = list(sqla.session.scalars(select(Sku.id).where(Sku.status == "active")
+                                              .order_by(Sku.id).limit(n_lines * runs)))
+        # the inspected runs take SKUs of other products: the plan is the product's
+        plain_products = select(Sku.product_id).where(Sku.id.in_(plain_ids))
+        inspected_ids = list(sqla.session.scalars(
+            select(Sku.id).where(Sku.status == "active", Sku.product_id.not_in(plain_products))
+            .order_by(Sku.id).limit(n_lines * runs)))
+        assert len(inspected_ids) == n_lines * runs, "the sample catalog is too small"
+        version = _inspection_plan(sqla.session.scalar(select(Product.brand_id).limit(1)))
+        sqla.session.execute(update(Product).where(Product.id.in_(
+            select(Sku.product_id).where(Sku.id.in_(inspected_ids)))).values(
+            spec_version_id=version.id))
+        sku_ids = plain_ids + inspected_ids
         sqla.session.execute(sqla.insert(SupplierItem), [
             {"supplier_id": supplier.id, "sku_id": sku_id, "supplier_code": f"B{i:06d}",
              "unit_price": Decimal(500 + i % 900).scaleb(-2), "currency": supplier.currency,
@@ -488,7 +524,9 @@ def po_receive(db: BenchDB) -> dict:
             statements.append(1)
 
         times, draft_times, queries = [], [], []
-        for run in range(runs):
+        inspected_times, inspected_queries = [], []
+        for run in range(2 * runs):
+            inspected = run >= runs
             batch = sku_ids[run * n_lines:(run + 1) * n_lines]
             start = time.perf_counter()
             po = services.create_purchase_order(supplier, actor=buyer)
@@ -512,21 +550,29 @@ def po_receive(db: BenchDB) -> dict:
             services.receive_purchase_order(po, {line.id: line.quantity for line in po.lines},
                                             location=receiving, actor=buyer)
             sqla.session.commit()
-            times.append(time.perf_counter() - start)
+            (inspected_times if inspected else times).append(time.perf_counter() - start)
             event.remove(sqla.engine, "before_cursor_execute", count)
-            queries.append(len(statements))
+            (inspected_queries if inspected else queries).append(len(statements))
             assert po.state == PurchaseOrderState.received, po.state
+            lots = sqla.session.scalar(select(func.count()).select_from(Inspection).where(
+                Inspection.ref_id.in_([rl.id for r in po.receipts for rl in r.lines])))
+            assert lots == (n_lines if inspected else 0), lots
             supplier = sqla.session.get(Supplier, supplier_id)
             skus = {sku.id: sku for sku in sqla.session.scalars(select(Sku).where(
                 Sku.id.in_(sku_ids)))}
         costs = [skus[sku_id].avg_cost for sku_id in sku_ids[:3]]
         sqla.engine.dispose()
     seconds = statistics.median(times)
+    inspected_seconds = statistics.median(inspected_times)
     log(f"   {n_lines:,}-line order confirmed and received in {seconds:.3f} s (median of "
         f"{runs}; {queries[-1]:,} statements); drafting it took "
         f"{statistics.median(draft_times):.2f} s; average costs now {costs}")
+    log(f"   with an inspection plan on every line: {inspected_seconds:.3f} s "
+        f"({inspected_queries[-1]:,} statements; {n_lines:,} lots opened)")
     return {"n": n_lines, "seconds": round(seconds, 4), "queries": queries[-1],
-            "draft_seconds": round(statistics.median(draft_times), 3), "runs": runs}
+            "draft_seconds": round(statistics.median(draft_times), 3), "runs": runs,
+            "inspected_seconds": round(inspected_seconds, 4),
+            "inspected_queries": inspected_queries[-1]}
 
 
 # --------------------------------------------------------------------------- orders (issue 6)

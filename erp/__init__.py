@@ -72,6 +72,7 @@ def create_app(config: Mapping | None = None) -> Flask:
     import erp.core.models  # noqa: F401
     import erp.orders.models  # noqa: F401
     import erp.procurement.models  # noqa: F401
+    import erp.quality.models  # noqa: F401
     import erp.shipping.models  # noqa: F401
     import erp.warehouse.models  # noqa: F401
     from erp.core import i18n, submissions, web
@@ -89,6 +90,8 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.register_blueprint(warehouse_views.bp, url_prefix="/warehouse")
     from erp.procurement import views as procurement_views
     app.register_blueprint(procurement_views.bp, url_prefix="/procurement")
+    from erp.quality import views as quality_views
+    app.register_blueprint(quality_views.bp, url_prefix="/quality")
     from erp.orders import views as order_views
     app.register_blueprint(order_views.bp, url_prefix="/orders")
     from erp.shipping import views as shipping_views

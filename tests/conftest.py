@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fixtures.catalog",
     "tests.fixtures.warehouse",
     "tests.fixtures.procurement",
+    "tests.fixtures.quality",
     "tests.fixtures.orders",
     "tests.fixtures.shipping",
     "tests.fixtures.aftersales",

@@ -13,7 +13,6 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     LargeBinary,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 from erp.core.i18n import _l
 from erp.core.models import User, utcnow
 from erp.core.states import StateMachine
-from erp.core.types import UtcDateTime
+from erp.core.types import ScaledDecimal, UtcDateTime
 from erp.extensions import db
 
 
@@ -156,9 +155,9 @@ class SpecificationVersion(db.Model):
     #: the inspection plan: ISO 2859-1 inspection level (S-1...S-4, I, II, III; None: no plan)
     #: and the AQL of each defect class (critical None: "0", nothing critical accepted)
     sampling_level: Mapped[str | None] = mapped_column(String(4))
-    aql_critical: Mapped[Decimal | None] = mapped_column(Numeric(6, 3))
-    aql_major: Mapped[Decimal | None] = mapped_column(Numeric(6, 3))
-    aql_minor: Mapped[Decimal | None] = mapped_column(Numeric(6, 3))
+    aql_critical: Mapped[Decimal | None] = mapped_column(ScaledDecimal(3))
+    aql_major: Mapped[Decimal | None] = mapped_column(ScaledDecimal(3))
+    aql_minor: Mapped[Decimal | None] = mapped_column(ScaledDecimal(3))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
@@ -256,9 +255,9 @@ class SpecificationCheck(db.Model):
         Enum(DefectClass, native_enum=False, length=20, validate_strings=True))
     description: Mapped[str] = mapped_column(String(300))
     method: Mapped[str | None] = mapped_column(String(300))
-    nominal: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
-    tolerance_minus: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
-    tolerance_plus: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
+    nominal: Mapped[Decimal | None] = mapped_column(ScaledDecimal(4))
+    tolerance_minus: Mapped[Decimal | None] = mapped_column(ScaledDecimal(4))
+    tolerance_plus: Mapped[Decimal | None] = mapped_column(ScaledDecimal(4))
     unit: Mapped[str | None] = mapped_column(String(16))
 
     version: Mapped[SpecificationVersion] = relationship(back_populates="checks")

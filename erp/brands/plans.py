@@ -67,6 +67,13 @@ def clean_aql(value: Any, field: str, ref: str) -> Decimal | None:
                                 aqls=", ".join(str(a) for a in AQLS)), ref)
 
 
+def aql_text(value: Decimal | None) -> str:
+    """Return an AQL as the tables write it (``2.5``, ``0.010``, ``10``), or "" for none."""
+    if value is None:
+        return ""
+    return next((str(aql) for aql in AQLS if aql == value), f"{value.normalize():f}")
+
+
 def clean_level(value: Any, ref: str) -> str | None:
     """Return the inspection level (None for empty: no inspection at receiving)."""
     if value is None or str(value).strip() == "":

@@ -302,14 +302,14 @@ def _specification_page(version: SpecificationVersion,
     if form is None and can_edit:
         form = SpecificationForm(obj=version)
     if plan_form is None and can_edit:
-        plan_form = PlanForm(data={name: "" if getattr(version, name) is None
-                                   else str(getattr(version, name))
-                                   for name in SpecificationVersion.PLAN_FIELDS})
+        plan_form = PlanForm(data={"sampling_level": version.sampling_level or "",
+                                   **{name: plans.aql_text(getattr(version, name))
+                                      for name in ("aql_critical", "aql_major", "aql_minor")}})
     return render_template(
         "brands/specification_detail.html", spec=spec, version=version, form=form,
         plan_form=plan_form, check_form=check_form or (CheckForm() if can_edit else None),
         plan_problems=plans.plan_problems(version), check_kinds=CHECK_KIND_LABELS,
-        defect_classes=DEFECT_CLASS_LABELS,
+        defect_classes=DEFECT_CLASS_LABELS, aql_text=plans.aql_text,
         attachment_form=AttachmentForm(), machine=SPECIFICATION_STATES,
         can_edit=can_edit,
         can_approve=services.can_approve_specification_version(version, current_user),

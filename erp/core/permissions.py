@@ -46,6 +46,11 @@ PERMISSIONS: dict[str, Any] = {
                            "orders"),
     "procurement.approve": _l("approve purchase orders above the approval threshold"),
     "procurement.receive": _l("receive deliveries against purchase orders and reverse receipts"),
+    "quality.view": _l("read inspection lots, their plans, defects and photos, and the "
+                       "switching state of suppliers"),
+    "quality.inspect": _l("record the defects and photos of inspection lots and decide them"),
+    "quality.release": _l("release rejected lots as a concession, scrap rejected goods, allow "
+                          "reduced inspection and resume a discontinued inspection"),
     "orders.view": _l("search and read customer orders, export order lists"),
     "orders.edit": _l("import orders, hold, release, cancel, edit addresses, allocate"),
     "orders.manage_tokens": _l("create and revoke API tokens of the storefront"),
@@ -76,16 +81,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.manager: frozenset(_ALL_STAFF | {
         "core.view_audit", "core.view_settings", "brands.view", "brands.approve",
         "warehouse.approve", "warehouse.routes", "procurement.view", "procurement.approve",
-        "aftersales.approve",
+        "quality.view", "quality.inspect", "quality.release", "aftersales.approve",
         "aftersales.report", "core.view_costs", "reports.view", "privacy.export",
         "shipping.exceptions", "shipping.rules"}),
     Role.purchasing: frozenset(_ALL_STAFF | {
         "core.view_settings", "brands.view", "brands.edit", "catalog.edit", "procurement.view",
-        "procurement.edit"}),
+        "procurement.edit", "quality.view"}),
     Role.warehouse: frozenset(_ALL_STAFF | {"warehouse.move", "warehouse.manage",
                                             "warehouse.routes",
                                             "warehouse.transfer",
                                             "procurement.view", "procurement.receive",
+                                            "quality.view", "quality.inspect",
                                             "shipping.work", "shipping.manage",
                                             "aftersales.receive"}),
     Role.customer_service: frozenset(_ALL_STAFF | {"orders.edit", "aftersales.edit",

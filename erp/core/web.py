@@ -51,6 +51,8 @@ NAV: list[tuple[Any, str, str]] = [
     (_l("Landed costs"), "procurement.landed_cost_list", "procurement.view"),
     (_l("Supplier returns"), "procurement.supplier_return_list", "procurement.view"),
     (_l("Claims on suppliers"), "procurement.supplier_claim_list", "procurement.view"),
+    (_l("Inspection"), "quality.inspection_list", "quality.view"),
+    (_l("Switching"), "quality.switching_list", "quality.view"),
     (_l("Orders"), "orders.order_list", "orders.view"),
     (_l("Day board"), "shipping.board", "shipping.view"),
     (_l("Pick waves"), "shipping.wave_list", "shipping.view"),
@@ -82,7 +84,8 @@ ADMIN_NAV: list[tuple[Any, str, str]] = [
 
 #: menu names of the blueprints, in the order the menus appear
 NAV_GROUPS = {"brands": _l("Catalog"), "catalog": _l("Catalog"), "warehouse": _l("Warehouse"),
-              "procurement": _l("Purchasing"), "shipping": _l("Shipping"),
+              "procurement": _l("Purchasing"), "quality": _l("Purchasing"),
+              "shipping": _l("Shipping"),
               "aftersales": _l("After-sales"), "reports": _l("Reports")}
 
 

@@ -72,7 +72,10 @@ def load_demo() -> None:
     if receiving is None:
         return  # the warehouse demo is not loaded
     orders = _load_orders(suppliers, buyer, manager, receiving)
-    _put_away(orders[S.closed], get_user_by_username("warehouse"))
+    worker = get_user_by_username("warehouse")
+    if S.received in orders:  # inspected and accepted: its goods wait for put-away
+        _accept_lots(orders[S.received], worker)
+    _put_away(orders[S.closed], worker)
     _load_landed_costs(orders, buyer, manager)
     _load_returns(orders.get(S.received), receiving, buyer, manager)
 
@@ -204,12 +207,26 @@ def _put_away(po: PurchaseOrder | None, worker) -> None:
     """
     if po is None:
         return
+    _accept_lots(po, worker)
     skus = {line.sku_id for line in po.lines}
     for task in db.session.scalars(select(PutawayTask).where(
             PutawayTask.state == PutawayState.open, PutawayTask.sku_id.in_(skus))
             .order_by(PutawayTask.id)):
         if task.suggested_location is not None:
             warehouse_services.confirm_putaway(task, task.suggested_location, actor=worker)
+
+
+def _accept_lots(po: PurchaseOrder, worker) -> None:
+    """Accept the inspection lots of the order's receipts (nothing found): they go to put-away."""
+    from erp.quality import queries as quality_queries
+    from erp.quality import services as quality_services
+    from erp.quality.models import Inspection
+
+    receipt_lines = [rl.id for receipt in po.receipts for rl in receipt.lines]
+    for outcome in quality_queries.outcomes_for("receipt_line", receipt_lines).values():
+        if outcome.pending:
+            quality_services.decide_inspection(db.session.get(Inspection, outcome.inspection_id),
+                                               actor=worker, note="Demo: nothing found")
 
 
 def _order(state, supplier, lines, buyer, manager, receiving, *, ordered_on) -> PurchaseOrder:

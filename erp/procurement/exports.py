@@ -27,7 +27,12 @@ from erp.procurement.models import (
     ReceiptLine,
     Supplier,
 )
-from erp.procurement.queries import PurchaseOrderFilters, purchase_order_list_query
+from erp.procurement.queries import (
+    LineInspection,
+    PurchaseOrderFilters,
+    line_inspection_figures,
+    purchase_order_list_query,
+)
 from erp.procurement.replenishment_queries import ReplenishmentFilters, suggestion_query
 from erp.procurement.services.replenishment import suggestion_from_row
 from erp.warehouse.models import Location, Warehouse
@@ -118,6 +123,9 @@ PURCHASE_ORDER_LINE_SPEC = Spec("purchase-order-lines", _l("Purchase order lines
     Column("size", _l("Size"), width=10),
     Column("quantity", _l("Ordered"), type="int", width=10),
     Column("received_qty", _l("Received"), type="int", width=10),
+    Column("accepted_qty", _l("Accepted"), type="int", width=10),
+    Column("rejected_qty", _l("Rejected"), type="int", width=10),
+    Column("inspecting_qty", _l("In inspection"), type="int", width=10),
     Column("cancelled_qty", _l("Cancelled"), type="int", width=10),
     Column("remaining_qty", _l("Remaining"), type="int", width=10),
     Column("unit_price", _l("Unit price"), type="decimal", decimals=4, width=12),
@@ -130,7 +138,8 @@ PURCHASE_ORDER_LINE_SPEC = Spec("purchase-order-lines", _l("Purchase order lines
 def purchase_order_lines_export_query(filters: PurchaseOrderFilters) -> Select:
     """Return the lines of the orders matching the PO list's filters, by order then line."""
     line = PurchaseOrderLine
-    return (select(PurchaseOrder.id, PurchaseOrder.number, PurchaseOrder.state,
+    return (select(PurchaseOrder.id, line.id.label("line_id"), PurchaseOrder.number,
+                   PurchaseOrder.state,
                    PurchaseOrder.currency, Supplier.code.label("supplier_code"),
                    Sku.code.label("sku_code"), line.supplier_code.label("supplier_sku_code"),
                    Product.name.label("product_name"), Sku.colour, Sku.size, line.quantity,
@@ -147,14 +156,20 @@ def purchase_order_lines_export_query(filters: PurchaseOrderFilters) -> Select:
 
 def export_purchase_order_lines(filters: PurchaseOrderFilters) -> bytes:
     """Return the lines of the orders matching the PO list's filters as an .xlsx workbook."""
-    rows = db.session.execute(purchase_order_lines_export_query(filters))
+    rows = db.session.execute(purchase_order_lines_export_query(filters)).all()
+    inspected = line_inspection_figures([r.line_id for r in rows])
+    none = LineInspection()
     return export_workbook(PURCHASE_ORDER_LINE_SPEC, ({
         "number": _order_ref(r.number, r.id),
         "state": str(PURCHASE_ORDER_STATES.label(r.state)),
         "supplier_code": r.supplier_code, "sku_code": r.sku_code,
         "supplier_sku_code": r.supplier_sku_code, "product_name": r.product_name,
         "colour": r.colour, "size": r.size, "quantity": r.quantity,
-        "received_qty": r.received_qty, "cancelled_qty": r.cancelled_qty,
+        "received_qty": r.received_qty,
+        "accepted_qty": inspected.get(r.line_id, none).accepted,
+        "rejected_qty": inspected.get(r.line_id, none).rejected,
+        "inspecting_qty": inspected.get(r.line_id, none).pending,
+        "cancelled_qty": r.cancelled_qty,
         "remaining_qty": max(0, r.quantity - r.received_qty - r.cancelled_qty),
         "unit_price": r.unit_price, "currency": r.currency,
         "amount": round_amount(r.unit_price * (r.quantity - r.cancelled_qty)),

@@ -18,8 +18,10 @@ from erp.procurement.models import (
     PurchaseOrderState,
     Receipt,
     ReceiptLine,
+    ReceiptState,
     Supplier,
 )
+from erp.quality.queries import outcomes_for
 from erp.warehouse.models import Location, LocationKind, Warehouse
 
 #: the dates a purchase order list can be filtered on
@@ -252,3 +254,43 @@ def open_purchase_orders_summary() -> list[dict]:
     return [{"state": PurchaseOrderState(r.state), "currency": r.currency,
              "orders": int(r.orders), "total": r.total or Decimal(0),
              "open_value": r.open_value or Decimal(0)} for r in rows]
+
+
+@dataclass(frozen=True)
+class LineInspection:
+    """What inspection made of a PO line's received units: accepted, rejected, still pending.
+
+    Units received without an inspection lot count as accepted; a lot released as a concession
+    counts as accepted less what was scrapped of it.
+    """
+
+    accepted: int = 0
+    rejected: int = 0
+    pending: int = 0
+
+
+def line_inspection_figures(line_ids) -> dict[int, LineInspection]:
+    """Return the accepted, rejected and pending units of each PO line (posted receipts)."""
+    ids = sorted(set(line_ids))
+    rows = []
+    for start in range(0, len(ids), 900):
+        rows += db.session.execute(
+            select(ReceiptLine.id, ReceiptLine.order_line_id, ReceiptLine.quantity)
+            .join(Receipt, Receipt.id == ReceiptLine.receipt_id)
+            .where(Receipt.state == ReceiptState.posted,
+                   ReceiptLine.order_line_id.in_(ids[start:start + 900]))).all()
+    outcomes = {}
+    receipt_line_ids = [r.id for r in rows]
+    for start in range(0, len(receipt_line_ids), 900):
+        outcomes.update(outcomes_for("receipt_line", receipt_line_ids[start:start + 900]))
+    figures: dict[int, list[int]] = {}
+    for rl_id, line_id, quantity in rows:
+        totals = figures.setdefault(line_id, [0, 0, 0])
+        outcome = outcomes.get(rl_id)
+        if outcome is None:
+            totals[0] += quantity
+        else:
+            totals[0] += outcome.accepted
+            totals[1] += outcome.rejected
+            totals[2] += outcome.pending
+    return {line_id: LineInspection(*totals) for line_id, totals in figures.items()}

@@ -26,9 +26,9 @@ def upgrade():
     sa.Column('defect_class', sa.Enum('critical', 'major', 'minor', name='defectclass', native_enum=False, length=20), nullable=False),
     sa.Column('description', sa.String(length=300), nullable=False),
     sa.Column('method', sa.String(length=300), nullable=True),
-    sa.Column('nominal', sa.Numeric(precision=12, scale=4), nullable=True),
-    sa.Column('tolerance_minus', sa.Numeric(precision=12, scale=4), nullable=True),
-    sa.Column('tolerance_plus', sa.Numeric(precision=12, scale=4), nullable=True),
+    sa.Column('nominal', sa.BigInteger(), nullable=True),
+    sa.Column('tolerance_minus', sa.BigInteger(), nullable=True),
+    sa.Column('tolerance_plus', sa.BigInteger(), nullable=True),
     sa.Column('unit', sa.String(length=16), nullable=True),
     sa.CheckConstraint('sequence >= 0', name=op.f('ck_specification_check_sequence_not_negative')),
     sa.CheckConstraint('tolerance_minus >= 0', name=op.f('ck_specification_check_tolerance_minus_not_negative')),
@@ -41,9 +41,9 @@ def upgrade():
 
     with op.batch_alter_table('specification_version', schema=None) as batch_op:
         batch_op.add_column(sa.Column('sampling_level', sa.String(length=4), nullable=True))
-        batch_op.add_column(sa.Column('aql_critical', sa.Numeric(precision=6, scale=3), nullable=True))
-        batch_op.add_column(sa.Column('aql_major', sa.Numeric(precision=6, scale=3), nullable=True))
-        batch_op.add_column(sa.Column('aql_minor', sa.Numeric(precision=6, scale=3), nullable=True))
+        batch_op.add_column(sa.Column('aql_critical', sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column('aql_major', sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column('aql_minor', sa.BigInteger(), nullable=True))
 
     # ### end Alembic commands ###
 

@@ -1,7 +1,7 @@
 """landed cost and value adjustments
 
 Revision ID: d04fe1cd3d51
-Revises: 28e8918b8d4e
+Revises: 5cf2af459cc9
 Create Date: 2026-12-07 15:15:35.428879
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd04fe1cd3d51'
-down_revision = '28e8918b8d4e'
+down_revision = '5cf2af459cc9'
 branch_labels = None
 depends_on = None
 

@@ -151,3 +151,17 @@ def test_plan_screens_need_brands_edit(client, login_as, create_specification):
     assert response.status_code == 403
     db.session.expire_all()
     assert version.checks == []
+
+
+def test_the_plan_form_shows_the_saved_aqls(client, login_as, create_specification):
+    spec = create_specification()
+    plans.set_plan(spec.latest, {"sampling_level": "I", "aql_major": "0.010",
+                                 "aql_minor": "10"}, actor=None)
+    db.session.commit()
+    assert plans.aql_text(spec.latest.aql_major) == "0.010"
+    assert plans.aql_text(None) == ""
+    login_as("purchasing")
+    page = client.get(f"/brands/specifications/{spec.id}").get_data(as_text=True)
+    assert '<option selected value="0.010">' in page
+    assert '<option selected value="10">' in page
+    assert '<option selected value="I">' in page

@@ -412,6 +412,13 @@ SAFE_TO_REPEAT: dict[str, str] = {
     "aftersales.case_assign": "assigns the case to the person the form names",
     "aftersales.case_take": "assigns the case to whoever takes it; no limit to break",
     "reports.run_report": "starts a read-only report job for the caller",
+    "quality.record_inspection_defects": "writes the counts, notes and measurements in the form "
+                                         "under the lot's lock: the same result each time",
+    "quality.add_inspection_photo": _APPENDS,
+    "quality.set_reduced_allowed": "sets the flag the form names (not a toggle) under the "
+                                   "policy row's lock; audited only when it changes",
+    "quality.resume_inspection": "resumes under the policy row's lock; a second request finds "
+                                 "nothing discontinued and is refused",
     "privacy.subject_page": _READS,
     "privacy.export_subject": _READS,
 }

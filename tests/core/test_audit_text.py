@@ -136,11 +136,12 @@ def test_the_audit_log_of_the_demo_reads_as_sentences(app, runner, create_user, 
     refs = re.findall(r"\b[a-z][a-z_]+:\d+\b", table)
     assert not refs, refs[:10]
     if lang == "en":
-        assert re.search(r"Received (\d+ × [A-Z0-9-]+(, )?)+ into SZ1/RCV-01 on "
+        # the demo's goods have inspection plans: they arrive in the QC hold bin
+        assert re.search(r"Received (\d+ × [A-Z0-9-]+(, )?)+ into SZ1/QC-HOLD on "
                          r"RCV-2026-\d{6}\.", table)
         assert "Purchase order PO-2026-000002 submitted and approved at once" in table
     else:
-        assert re.search(r"收货单 RCV-2026-\d{6}：(\d+ × [A-Z0-9-]+(, )?)+ 收入 SZ1/RCV-01。",
+        assert re.search(r"收货单 RCV-2026-\d{6}：(\d+ × [A-Z0-9-]+(, )?)+ 收入 SZ1/QC-HOLD。",
                          table)
         assert "采购单 PO-2026-000002 已提交并直接批准" in table
         assert "Order NP-" not in table

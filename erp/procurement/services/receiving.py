@@ -36,6 +36,7 @@ from erp.procurement.models import (
 )
 from erp.procurement.services.landed_costs import posted_landed_costs_of
 from erp.procurement.services.purchase_orders import MAX_QUANTITY, lock_purchase_order
+from erp.quality import services as quality
 from erp.warehouse.models import Location, LocationKind, MoveKind
 from erp.warehouse.services import MoveSpec, StockError, post_moves, virtual_location
 
@@ -142,6 +143,8 @@ def receive_purchase_order(po: PurchaseOrder, quantities: Mapping[int, int], *,
         negative or fractional quantity, nothing to receive, a line not on this order, or a
         missing exchange rate.
     :raises StockError: if the warehouse refuses (e.g. the bin is frozen by a cycle count).
+    :raises InspectionError: if inspection of the supplier's goods under a line's
+        specification is discontinued.
     """
     check_receiving_location(po, location)
     wanted = _clean_quantities(po, quantities)
@@ -188,9 +191,12 @@ def receive_purchase_order(po: PurchaseOrder, quantities: Mapping[int, int], *,
     receipt.lines = receipt_lines
     db.session.add(receipt)
     db.session.flush()
+    lots = _open_lots(po, receipt, receipt_lines, location, actor)
     supplier = virtual_location(LocationKind.supplier)
     moves = post_moves([
-        MoveSpec(rl.sku_id, supplier.id, location.id, rl.quantity, MoveKind.receipt,
+        MoveSpec(rl.sku_id, supplier.id,
+                 lots[rl.id].hold_location_id if rl.id in lots else location.id,
+                 rl.quantity, MoveKind.receipt,
                  unit_cost=rl.unit_cost_base, ref_type=RECEIPT_LINE_REF, ref_id=rl.id,
                  note=f"{receipt.number} {po.reference}") for rl in receipt_lines],
         actor=actor, at=now)
@@ -203,9 +209,30 @@ def receive_purchase_order(po: PurchaseOrder, quantities: Mapping[int, int], *,
     audit.record(receipt, "receipt.posted", actor=actor, changes={
         "order": po.reference, "bin": location.label, "currency": base,
         "lines": [{"line": rl.order_line_id, "sku": codes[rl.sku_id], "quantity": rl.quantity,
-                   "unit_cost_base": rl.unit_cost_base} for rl in receipt_lines]})
+                   "unit_cost_base": rl.unit_cost_base,
+                   **({"inspection": lots[rl.id].number} if rl.id in lots else {})}
+                  for rl in receipt_lines]})
     db.session.flush()
     return receipt
+
+
+def _open_lots(po: PurchaseOrder, receipt: Receipt, receipt_lines: list[ReceiptLine],
+               location: Location, actor) -> dict:
+    """Open an inspection lot for each line whose SKU's specification has a plan.
+
+    Return the lots by receipt line id; their goods go to the lot's QC hold bin.
+    """
+    versions = quality.inspected_versions({rl.sku_id for rl in receipt_lines})
+    if not versions:
+        return {}
+    reference = f"{receipt.number} · {po.reference}"
+    return quality.open_inspections([
+        quality.LotSpec(ref_type=RECEIPT_LINE_REF, ref_id=rl.id, reference=reference,
+                        supplier_id=po.supplier_id, supplier_name=po.supplier.name,
+                        sku_id=rl.sku_id, version=versions[rl.sku_id],
+                        warehouse=location.warehouse, release_location_id=location.id,
+                        lot_size=rl.quantity)
+        for rl in receipt_lines if rl.sku_id in versions], actor=actor)
 
 
 def _note(note: str | None) -> str | None:
@@ -220,10 +247,12 @@ def reverse_receipt(receipt: Receipt, *, actor, reason: str) -> Receipt:
 
     Possible only while the received stock is still (unreserved) in that bin. The lines'
     received quantities go down and the order returns to partially received, or to ordered
-    when nothing received remains.
+    when nothing received remains. The pending inspection lots of the receipt are cancelled and
+    their goods leave the QC hold bin; a receipt with a decided lot cannot be reversed.
 
     :raises InvalidTransition: if the receipt is already reversed.
     :raises ReceivingError: if the order is closed or cancelled, or the stock has moved on.
+    :raises InspectionError: if a lot of the receipt is already decided.
     :raises ValidationError: without a reason.
     """
     RECEIPT_STATES.check(receipt, ReceiptState.reversed)
@@ -251,11 +280,13 @@ def reverse_receipt(receipt: Receipt, *, actor, reason: str) -> Receipt:
                                'order "%(order)s" still receiving; it is "%(state)s".',
                                number=receipt.number, order=po.reference,
                                state=_label(po.state)))
+    holds = quality.cancel_for_reversal(RECEIPT_LINE_REF, [rl.id for rl in receipt.lines],
+                                        actor=actor, reason=text)
     supplier = virtual_location(LocationKind.supplier)
     location = receipt.location
     try:
         post_moves([
-            MoveSpec(rl.sku_id, receipt.location_id, supplier.id, rl.quantity,
+            MoveSpec(rl.sku_id, holds.get(rl.id, receipt.location_id), supplier.id, rl.quantity,
                      MoveKind.receipt_reversal, unit_cost=rl.unit_cost_base,
                      ref_type=RECEIPT_LINE_REF, ref_id=rl.id,
                      note=f"reversal of {receipt.number}: {text}"[:500])

@@ -181,6 +181,7 @@ def _render_detail(po: PurchaseOrder, *, line_form: LineForm | None = None, stat
         threshold=core_settings.get("approval_threshold"), actions=_actions(po),
         receipts=receipts, can_reverse={r.Receipt.id: services.can_reverse(r.Receipt)
                                         for r in receipts},
+        inspected=queries.line_inspection_figures([line.id for line in po.lines]),
         history=history, history_limit=HISTORY_LIMIT, line_form=line_form or LineForm(),
         reason_form=ReasonForm(), order_form=OrderForm(ordered_on=date.today()),
         confirm=ConfirmForm(), supplier_url=_supplier_url(po.supplier),

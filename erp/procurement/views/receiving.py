@@ -23,6 +23,8 @@ from erp.procurement.models import (
     Receipt,
 )
 from erp.procurement.views import bp
+from erp.quality.models import INSPECTION_STATES
+from erp.quality.queries import outcomes_for
 from erp.warehouse import services as warehouse_services
 
 RECEIVABLE_LIST_LIMIT = 50
@@ -202,7 +204,8 @@ def receipt_detail(receipt_id: int):
     return render_template(
         "procurement/receiving_receipt.html", receipt=receipt, lines=lines,
         states=RECEIPT_STATES, machine=PURCHASE_ORDER_STATES, base=base_currency(),
-        reason_form=ReasonForm(),
+        reason_form=ReasonForm(), lot_states=INSPECTION_STATES,
+        lots=outcomes_for(services.RECEIPT_LINE_REF, [r.ReceiptLine.id for r in lines]),
         can_reverse=has_permission(current_user, "procurement.receive")
         and services.can_reverse(receipt),
         landed_costs=[lc for _rid, lc in landed_cost_queries.landed_costs_of_receipts(
