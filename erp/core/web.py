@@ -48,6 +48,7 @@ NAV: list[tuple[Any, str, str]] = [
     (_l("Purchase orders"), "procurement.purchase_order_list", "procurement.view"),
     (_l("Receiving"), "procurement.receiving_start", "procurement.receive"),
     (_l("Replenishment"), "procurement.replenishment_list", "procurement.view"),
+    (_l("Landed costs"), "procurement.landed_cost_list", "procurement.view"),
     (_l("Supplier returns"), "procurement.supplier_return_list", "procurement.view"),
     (_l("Claims on suppliers"), "procurement.supplier_claim_list", "procurement.view"),
     (_l("Inspection"), "quality.inspection_list", "quality.view"),

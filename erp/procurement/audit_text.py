@@ -8,8 +8,10 @@ from erp.core import audit
 from erp.core.i18n import _, _l
 from erp.extensions import db
 from erp.procurement.models import (
+    LANDED_COST_STATES,
     PURCHASE_ORDER_STATES,
     RECEIPT_STATES,
+    LandedCost,
     PurchaseOrder,
     Receipt,
     ReceiptLine,
@@ -146,6 +148,46 @@ audit.register_many({
     "supplier_item.updated": audit.with_changes(_l(
         "Price list of supplier %(supplier)s: %(sku)s changed: %(changes)s.")),
     "supplier_item.removed": _l("Price list of supplier %(supplier)s: %(sku)s removed."),
+})
+
+
+# --------------------------------------------------------------------------- landed cost
+
+
+def _landed_cost(ident) -> str | None:
+    return db.session.scalar(select(LandedCost.number).where(LandedCost.id == int(ident)))
+
+
+def _landed_cost_drafted(verb):
+    def sentence(e: audit.Event) -> str:
+        charges = ", ".join(
+            f"{audit.show(c.get('kind'))} {audit.show(c.get('amount'))} {c.get('currency')}"
+            for c in (e.raw("charges") or []))
+        receipts = ", ".join(str(r) for r in (e.raw("receipts") or []))
+        return verb(e.ref, charges, receipts)
+    return sentence
+
+
+audit.entity("landed_cost", _l("Landed cost"), states=LANDED_COST_STATES, lookup=_landed_cost)
+audit.reference("landed_cost", _landed_cost)
+audit.fields({"revaluation": _l("revaluation"), "variance": _l("variance"),
+              "charges": _l("charges"), "receipts": _l("receipts"), "method": _l("split by")})
+audit.known_texts([_l("freight"), _l("duty"), _l("insurance"), _l("other"), _l("value"),
+                   _l("weight"), _l("quantity")])
+audit.register_many({
+    "landed_cost.created": _landed_cost_drafted(
+        lambda ref, charges, receipts: _("Landed cost %(ref)s drafted: %(charges)s on "
+                                         "%(receipts)s.", ref=ref, charges=charges,
+                                         receipts=receipts)),
+    "landed_cost.updated": _landed_cost_drafted(
+        lambda ref, charges, receipts: _("Landed cost %(ref)s changed: %(charges)s on "
+                                         "%(receipts)s.", ref=ref, charges=charges,
+                                         receipts=receipts)),
+    "landed_cost.posted": _l("Landed cost %(ref)s posted: %(total_base)s %(currency)s, of "
+                             "which %(revaluation)s revalued stock on hand and %(variance)s "
+                             "went to variance."),
+    "landed_cost.reversed": _l("Landed cost %(ref)s reversed: %(revaluation)s off stock on "
+                               "hand, %(variance)s off variance."),
 })
 
 

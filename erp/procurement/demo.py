@@ -76,7 +76,27 @@ def load_demo() -> None:
     if S.received in orders:  # inspected and accepted: its goods wait for put-away
         _accept_lots(orders[S.received], worker)
     _put_away(orders[S.closed], worker)
+    _load_landed_costs(orders, buyer, manager)
     _load_returns(orders.get(S.received), receiving, buyer, manager)
+
+
+def _load_landed_costs(orders: dict[PurchaseOrderState, PurchaseOrder], buyer, manager) -> None:
+    """One posted landed cost (sea freight and duty on two orders, by weight), one draft."""
+    posted = [r for state in (S.received, S.closed) if state in orders
+              for r in orders[state].receipts]
+    if posted:
+        lc = services.create_landed_cost(
+            receipts=posted, method="weight", actor=buyer,
+            note="Demo: sea freight Ningbo - Hamburg, container MSKU 7730412",
+            charges=[services.ChargeSpec("freight", "1850.00", "CNY", "Kerry Logistics"),
+                     services.ChargeSpec("duty", "96.40", "EUR", "Hamburg customs"),
+                     services.ChargeSpec("insurance", "12.00", "USD", "Ping An Marine")])
+        services.post_landed_cost(lc, actor=manager)
+    if S.partially_received in orders:
+        services.create_landed_cost(
+            receipts=orders[S.partially_received].receipts, method="value", actor=buyer,
+            note="Demo: air freight invoice to check before posting",
+            charges=[services.ChargeSpec("freight", "320.00", "USD", "DHL Global Forwarding")])
 
 
 def _load_returns(po: PurchaseOrder | None, receiving: Location, buyer, manager) -> None:

@@ -269,3 +269,15 @@ class ReceiptLine(db.Model):
 # returns to suppliers, claims and payments live in their own module; imported here so the
 # metadata has them
 from erp.procurement import return_models  # noqa: E402,F401
+from erp.procurement.landed_cost_models import (  # noqa: E402,F401 - landed cost tables
+    CHARGE_KIND_LABELS,
+    LANDED_COST_STATES,
+    SPLIT_METHOD_LABELS,
+    ChargeKind,
+    LandedCost,
+    LandedCostAllocation,
+    LandedCostCharge,
+    LandedCostReceipt,
+    LandedCostState,
+    SplitMethod,
+)

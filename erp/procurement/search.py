@@ -9,7 +9,13 @@ from erp.core import search
 from erp.core.i18n import _l
 from erp.core.search import Match, Query
 from erp.extensions import db
-from erp.procurement.models import PURCHASE_ORDER_STATES, PurchaseOrder, Supplier
+from erp.procurement.models import (
+    LANDED_COST_STATES,
+    PURCHASE_ORDER_STATES,
+    LandedCost,
+    PurchaseOrder,
+    Supplier,
+)
 
 
 def _matches(condition, limit: int) -> list[Match]:
@@ -43,6 +49,36 @@ search.register(search.Finder(
     more=lambda query: url_for("procurement.purchase_order_list", q=query.text), position=20))
 
 
+# --------------------------------------------------------------------------- landed costs
+
+
+def _landed_cost_matches(condition, limit: int) -> list[Match]:
+    rows = db.session.execute(
+        select(LandedCost.id, LandedCost.number, LandedCost.state)
+        .where(condition(LandedCost.number)).order_by(LandedCost.id.desc()).limit(limit)).all()
+    return [Match(r.number, url_for("procurement.landed_cost_detail", lc_id=r.id),
+                  str(LANDED_COST_STATES.label(r.state))) for r in rows]
+
+
+def landed_cost_exact(query: Query, limit: int) -> list[Match]:
+    """Return the landed cost with this number (unique, indexed)."""
+    if query.is_email:
+        return []
+    return _landed_cost_matches(lambda column: column == query.upper, limit)
+
+
+def landed_cost_partial(query: Query, limit: int) -> list[Match]:
+    """Return landed costs whose number contains the text (any case)."""
+    if query.is_email:
+        return []
+    return _landed_cost_matches(
+        lambda column: func.upper(column).contains(query.upper, autoescape=True), limit)
+
+
+search.register(search.Finder(
+    "landed_cost", _l("Landed costs"), "procurement.view", landed_cost_exact,
+    landed_cost_partial,
+    more=lambda query: url_for("procurement.landed_cost_list", q=query.text), position=22))
 # --------------------------------------------------------------------------- supplier returns
 
 

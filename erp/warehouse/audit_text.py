@@ -318,3 +318,11 @@ audit.register_many({
     "transfer_order.cancelled": lambda e: e.with_note(_("Transfer %(ref)s cancelled.",
                                                          ref=e.ref)),
 })
+
+audit.entity("value_adjustment", _l("Value adjustment"))
+audit.known_texts([_l("revaluation"), _l("variance")])
+audit.fields({"cost_before": _l("cost before"), "cost_after": _l("cost after")})
+audit.register_many({
+    "value_adjustment.posted": _l("Value adjustment (%(kind)s) of %(amount)s on %(sku)s over "
+                                  "%(quantity)s units, for %(ref)s."),
+})

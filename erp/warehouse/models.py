@@ -602,3 +602,59 @@ class TransferLine(db.Model):
     def short_qty(self) -> int:
         """Return the units shipped and not received (once received)."""
         return self.picked_qty - self.received_qty
+
+
+class ValueAdjustmentKind(StrEnum):
+    """What a value adjustment does to stock value."""
+
+    #: the units on hand are worth more (or less): the SKU's average cost changed
+    revaluation = "revaluation"
+    #: the part that fell on units already gone: an expense, stock value is unchanged
+    variance = "variance"
+
+
+class ValueAdjustment(db.Model):
+    """One immutable change of stock value of a SKU in the base currency, without a move.
+
+    A revaluation row moves the SKU's average cost from ``cost_before`` to ``cost_after`` over
+    ``quantity`` units on hand: ``amount == quantity x (cost_after - cost_before)`` exactly. A
+    variance row is the part that fell on ``quantity`` units already consumed. The reference is
+    opaque (``ref_type``, ``ref_id``), as a stock move's is. Like the moves, rows are never
+    edited or deleted: a mistake is corrected by new rows.
+    """
+
+    __tablename__ = "value_adjustment"
+    __table_args__ = (
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+        CheckConstraint("amount <> 0", name="amount_not_zero"),
+        Index("ix_value_adjustment_sku_at", "sku_id", "at"),
+        Index("ix_value_adjustment_ref", "ref_type", "ref_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("sku.id"))
+    kind: Mapped[ValueAdjustmentKind] = mapped_column(_enum(ValueAdjustmentKind))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    quantity: Mapped[int] = mapped_column(Integer)
+    cost_before: Mapped[Decimal | None] = mapped_column(Money())
+    cost_after: Mapped[Decimal | None] = mapped_column(Money())
+    ref_type: Mapped[str] = mapped_column(String(40))
+    ref_id: Mapped[int] = mapped_column(Integer)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    note: Mapped[str | None] = mapped_column(String(500))
+
+    sku: Mapped[Sku] = relationship()
+    actor: Mapped[User | None] = relationship()
+
+
+@event.listens_for(ValueAdjustment, "before_update")
+def _deny_value_update(mapper, connection, target):
+    raise LedgerImmutable(_("Value adjustment %(id)s is posted and cannot be changed; post a "
+                            "correcting adjustment instead.", id=target.id))
+
+
+@event.listens_for(ValueAdjustment, "before_delete")
+def _deny_value_delete(mapper, connection, target):
+    raise LedgerImmutable(_("Value adjustment %(id)s is posted and cannot be deleted; post a "
+                            "correcting adjustment instead.", id=target.id))

@@ -329,6 +329,13 @@ SAFE_TO_REPEAT: dict[str, str] = {
                                            "one person's repeat is caught by the form key",
     "procurement.edit_purchase_order_line": "sets a draft line to the form's values",
     "procurement.remove_purchase_order_line": "a removed draft line cannot be removed twice",
+    "procurement.create_landed_cost": "each request creates its own draft, which moves no "
+                                      "stock or value until a manager posts it; a double "
+                                      "click is caught by the form key",
+    "procurement.edit_landed_cost": "sets a draft (locked) to the form's receipts, charges and "
+                                    "method; a posted one is refused",
+    "procurement.import_landed_cost_charges": "replaces a draft's (locked) charges with the "
+                                              "file's rows; a repeat sets the same charges",
     "procurement.create_supplier_return": "each request creates its own draft return, which "
                                           "moves no stock until shipped; a double click is "
                                           "caught by the form key",

@@ -11,6 +11,19 @@ from erp.procurement.services.claims import (
     cancel_claim,
     record_supplier_payment,
 )
+from erp.procurement.services.landed_costs import (
+    LANDED_COST_REF,
+    ChargeSpec,
+    LandedCostError,
+    allocate,
+    create_landed_cost,
+    find_receipts,
+    post_landed_cost,
+    posted_landed_costs_of,
+    reverse_landed_cost,
+    split_exactly,
+    update_landed_cost,
+)
 from erp.procurement.services.purchase_orders import (
     APPROVER_ROLES,
     CancelAfterReceiptError,
@@ -112,6 +125,10 @@ __all__ = [
     "RECEIPT_LINE_REF", "RECEIVING_KINDS", "ReceivingError", "can_reverse",
     "check_receiving_location", "over_receipt_tolerance", "receivable_limit",
     "receive_purchase_order", "reverse_receipt",
+    # landed cost
+    "LANDED_COST_REF", "ChargeSpec", "LandedCostError", "allocate", "create_landed_cost",
+    "find_receipts", "post_landed_cost", "posted_landed_costs_of", "reverse_landed_cost",
+    "split_exactly", "update_landed_cost",
     # returns to suppliers, claims and payments (can_* of returns: use the module)
     "SUPPLIER_RETURN_LINE_REF", "ReturnLineSpec", "SupplierReturnError",
     "add_supplier_return_line", "cancel_supplier_return", "close_supplier_return",

@@ -34,6 +34,7 @@ from erp.procurement.models import (
     ReceiptLine,
     ReceiptState,
 )
+from erp.procurement.services.landed_costs import posted_landed_costs_of
 from erp.procurement.services.purchase_orders import MAX_QUANTITY, lock_purchase_order
 from erp.quality import services as quality
 from erp.warehouse.models import Location, LocationKind, MoveKind
@@ -267,6 +268,13 @@ def reverse_receipt(receipt: Receipt, *, actor, reason: str) -> Receipt:
     lines = {line.id: line for line in lock_purchase_order(po)}
     lock(receipt)
     RECEIPT_STATES.check(receipt, ReceiptState.reversed)  # again, under the lock
+    # A posted landed cost revalued this receipt's stock; undoing the receipt would leave that
+    # value behind. Its posting locks the receipt too, so the two cannot cross.
+    landed = posted_landed_costs_of(receipt.id)
+    if landed:
+        raise ReceivingError(_('To reverse receipt "%(number)s", you must first reverse landed '
+                               "cost %(landed)s, which is posted on it.", number=receipt.number,
+                               landed=", ".join(landed)))
     if po.state not in (S.partially_received, S.received):
         raise ReceivingError(_('To reverse receipt "%(number)s", you must have its purchase '
                                'order "%(order)s" still receiving; it is "%(state)s".',
@@ -304,9 +312,10 @@ def reverse_receipt(receipt: Receipt, *, actor, reason: str) -> Receipt:
 
 
 def can_reverse(receipt: Receipt) -> bool:
-    """Return whether the receipt may be reversed (posted, its order still receiving).
+    """Return whether the receipt may be reversed: posted, order receiving, no landed cost.
 
     Whether its stock is still in the bin is only known when the reversal is tried.
     """
     return (receipt.state == ReceiptState.posted
-            and receipt.order.state in (S.partially_received, S.received))
+            and receipt.order.state in (S.partially_received, S.received)
+            and not posted_landed_costs_of(receipt.id))

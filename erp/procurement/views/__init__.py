@@ -11,6 +11,7 @@ bp = Blueprint("procurement", __name__)
 from erp.procurement import home, search  # noqa: E402,F401
 from erp.procurement.views import (  # noqa: E402,F401
     exports,
+    landed_costs,
     purchase_orders,
     receiving,
     replenishment,

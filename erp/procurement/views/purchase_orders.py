@@ -26,7 +26,7 @@ from erp.core.permissions import has_permission, permission_required
 from erp.core.queries import AuditFilters, audit_event_query
 from erp.core.viewhelpers import form_errors, get_or_404, paginate_rows, pdf_response
 from erp.extensions import db
-from erp.procurement import documents, queries, services
+from erp.procurement import documents, landed_cost_queries, queries, services
 from erp.procurement.forms import (
     ConfirmForm,
     ExpectedDateForm,
@@ -38,6 +38,7 @@ from erp.procurement.forms import (
     ReasonForm,
 )
 from erp.procurement.models import (
+    LANDED_COST_STATES,
     PURCHASE_ORDER_STATES,
     RECEIPT_STATES,
     PurchaseOrder,
@@ -173,6 +174,7 @@ def _render_detail(po: PurchaseOrder, *, line_form: LineForm | None = None, stat
     history = db.session.scalars(audit_event_query(AuditFilters(
         entity_type="purchase_order", entity_id=str(po.id))).limit(HISTORY_LIMIT)).all()
     receipts = db.session.execute(queries.receipt_rows(po.id)).all()
+    landed = landed_cost_queries.landed_costs_of_receipts(r.Receipt.id for r in receipts)
     return render_template(
         "procurement/po_detail.html", po=po, machine=PURCHASE_ORDER_STATES,
         receipt_states=RECEIPT_STATES, totals=_totals(po), base=core_settings.base_currency(),
@@ -182,7 +184,9 @@ def _render_detail(po: PurchaseOrder, *, line_form: LineForm | None = None, stat
         inspected=queries.line_inspection_figures([line.id for line in po.lines]),
         history=history, history_limit=HISTORY_LIMIT, line_form=line_form or LineForm(),
         reason_form=ReasonForm(), order_form=OrderForm(ordered_on=date.today()),
-        confirm=ConfirmForm(), supplier_url=_supplier_url(po.supplier)), status
+        confirm=ConfirmForm(), supplier_url=_supplier_url(po.supplier),
+        landed_costs=list({lc.id: lc for _rid, lc in landed}.values()),
+        landed_states=LANDED_COST_STATES), status
 
 
 def _supplier_url(supplier: Supplier) -> str | None:

@@ -13,9 +13,10 @@ from erp.core.permissions import has_permission, permission_required
 from erp.core.settings import base_currency
 from erp.core.viewhelpers import get_or_404
 from erp.extensions import db
-from erp.procurement import queries, services
+from erp.procurement import landed_cost_queries, queries, services
 from erp.procurement.forms import ReasonForm, ReceiveForm, ReceivingLookupForm
 from erp.procurement.models import (
+    LANDED_COST_STATES,
     PURCHASE_ORDER_STATES,
     RECEIPT_STATES,
     PurchaseOrder,
@@ -206,7 +207,9 @@ def receipt_detail(receipt_id: int):
         reason_form=ReasonForm(), lot_states=INSPECTION_STATES,
         lots=outcomes_for(services.RECEIPT_LINE_REF, [r.ReceiptLine.id for r in lines]),
         can_reverse=has_permission(current_user, "procurement.receive")
-        and services.can_reverse(receipt))
+        and services.can_reverse(receipt),
+        landed_costs=[lc for _rid, lc in landed_cost_queries.landed_costs_of_receipts(
+            [receipt.id])], landed_states=LANDED_COST_STATES)
 
 
 @bp.post("/receipts/<int:receipt_id>/reverse")

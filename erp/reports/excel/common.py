@@ -13,7 +13,14 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, and_, case, func, literal, select, type_coerce
 
 from erp.extensions import db
-from erp.warehouse.models import VIRTUAL_KINDS, Location, LocationKind, MoveKind, StockMove
+from erp.warehouse.models import (
+    VIRTUAL_KINDS,
+    Location,
+    LocationKind,
+    MoveKind,
+    StockMove,
+    ValueAdjustment,
+)
 
 #: move kinds whose unit cost is the price stock came in at (as the ledger's average cost uses)
 COSTED_INBOUND = (MoveKind.receipt, MoveKind.opening, MoveKind.return_receipt)
@@ -80,6 +87,19 @@ def ledger_subquery(as_of: date, virtual: list[int], in_transit: list[int] = ())
                    .label("costed_raw"),
                    in_transit_qty.label("in_transit"))
             .where(m.at < end).group_by(m.sku_id).subquery("ledger"))
+
+
+def value_adjustment_subquery(as_of: date):
+    """Return a subquery of the value adjustments per SKU up to the end of ``as_of``.
+
+    Columns: ``sku_id`` and ``adjusted_raw`` (the sum of revaluations and variances, raw
+    ten-thousandths). A landed cost adds to what the goods it applies to cost on the way in,
+    so the valuation adds both kinds to the costed inbound value before averaging.
+    """
+    v = ValueAdjustment.__table__.c
+    end = day_start(as_of + timedelta(days=1))
+    return (select(v.sku_id, func.sum(raw(v.amount)).label("adjusted_raw"))
+            .where(v.at < end).group_by(v.sku_id).subquery("adjusted"))
 
 
 def costed_condition(virtual: list[int]):

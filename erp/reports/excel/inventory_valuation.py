@@ -8,8 +8,11 @@ Rules:
   ``stock_level``.
 - **Cost at the date**: the quantity-weighted average unit cost of the SKU's costed inbound
   moves (receipt, opening, return receipt: from a virtual location into a bin) up to the end of
-  that day, rounded to 4 places; a SKU with no such move by then falls back to its current
-  moving-average cost (``sku.avg_cost``). Receipt reversals and adjustments do not change it.
+  that day, their value raised by the value adjustments posted by then (landed costs: freight,
+  duty... on received goods, both the part revaluing stock and the variance, as both are what
+  those units cost on the way in), rounded to 4 places; a SKU with no such move by then falls
+  back to its current moving-average cost (``sku.avg_cost``). Receipt reversals and
+  adjustments do not change it.
 - **Value**: on hand x cost, rounded to cents per SKU; brand, category and grand totals are the
   sums of those rounded values. Everything is in the base currency (receipts are costed in it).
 - **In transit**: the part of on hand that was in an in-transit location at the date (shipped
@@ -38,6 +41,7 @@ from erp.reports.excel.common import (
     in_transit_location_ids,
     ledger_subquery,
     unit_cost_at,
+    value_adjustment_subquery,
     virtual_location_ids,
 )
 from erp.reports.excel.workbook import Col, ReportBook, filename, no_progress
@@ -102,11 +106,14 @@ class Valuation:
 def valuation_at(as_of: date) -> Valuation:
     """Return the stock on hand at the end of ``as_of`` valued at the cost then (see module)."""
     ledger = ledger_subquery(as_of, virtual_location_ids(), in_transit_location_ids())
+    adjusted = value_adjustment_subquery(as_of)
     stmt = (select(Sku.code, Product.name, Brand.name.label("brand"),
                    Category.full_name.label("category"), Sku.avg_cost, ledger.c.on_hand,
-                   ledger.c.costed_qty, ledger.c.costed_raw, ledger.c.in_transit)
+                   ledger.c.costed_qty, ledger.c.costed_raw, ledger.c.in_transit,
+                   adjusted.c.adjusted_raw)
             .select_from(ledger)
             .join(Sku, Sku.id == ledger.c.sku_id)
+            .outerjoin(adjusted, adjusted.c.sku_id == ledger.c.sku_id)
             .join(Product, Product.id == Sku.product_id)
             .join(Brand, Brand.id == Product.brand_id)
             .join(Category, Category.id == Product.category_id)
@@ -114,7 +121,8 @@ def valuation_at(as_of: date) -> Valuation:
             .order_by(Sku.code))
     report = Valuation(as_of)
     for r in db.session.execute(stmt):
-        cost = unit_cost_at(r.costed_qty, r.costed_raw, r.avg_cost)
+        cost = unit_cost_at(r.costed_qty, int(r.costed_raw or 0) + int(r.adjusted_raw or 0),
+                            r.avg_cost)
         on_hand, in_transit = int(r.on_hand), int(r.in_transit or 0)
         report.rows.append(ValuationRow(
             r.code, r.name, r.brand, r.category or "", on_hand, cost,
@@ -161,6 +169,10 @@ def build(date_from: date | None, date_to: date, progress=no_progress,
     book.rule(_("Unit cost"), _("Quantity-weighted average unit cost of the SKU's receipts, "
                                 "opening stock and return receipts up to that day; the current "
                                 'average cost when it had none ("Cost from": current).'))
+    book.rule(_("Landed cost"), _("Freight, duty and other charges posted on receipts up to "
+                                  "that day are added to the value of those receipts before "
+                                  "averaging (both the part that revalued stock and the "
+                                  "variance)."))
     book.rule(_("Value"), _("On hand x unit cost, rounded to cents per SKU; totals add the "
                             "rounded values."))
     book.rule(_("In transit"), _("The part of on hand shipped by a transfer between warehouses "

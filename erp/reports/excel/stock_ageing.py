@@ -10,8 +10,8 @@ Rules:
   is 0 days old and one 31 days before it falls in 31-90.
 - Units on hand that no receipt covers (e.g. stock found by an adjustment) are shown as
   "No receipt" rather than guessed into a bucket.
-- **Value** of a bucket: its units x the SKU's cost at the date (the valuation report's rule),
-  rounded to cents.
+- **Value** of a bucket: its units x the SKU's cost at the date (the valuation report's rule,
+  landed costs included), rounded to cents.
 
 The allocation is one SQL query: a running sum over receipts (window function, newest first)
 against each SKU's on-hand quantity, grouped by SKU and bucket.
@@ -36,6 +36,7 @@ from erp.reports.excel.common import (
     day_start,
     ledger_subquery,
     unit_cost_at,
+    value_adjustment_subquery,
     virtual_location_ids,
 )
 from erp.reports.excel.workbook import Col, ReportBook, filename, no_progress
@@ -117,11 +118,13 @@ def ageing_at(as_of: date) -> Ageing:
             .where(ledger.c.on_hand > 0)
             .group_by(receipts.c.sku_id, bucket)):
         aged.setdefault(sku_id, [0] * len(BUCKETS))[int(b)] = int(units or 0)
+    adjusted = value_adjustment_subquery(as_of)
     stmt = (select(Sku.id, Sku.code, Product.name, Brand.name.label("brand"),
                    Category.full_name.label("category"), Sku.avg_cost, ledger.c.on_hand,
-                   ledger.c.costed_qty, ledger.c.costed_raw)
+                   ledger.c.costed_qty, ledger.c.costed_raw, adjusted.c.adjusted_raw)
             .select_from(ledger)
             .join(Sku, Sku.id == ledger.c.sku_id)
+            .outerjoin(adjusted, adjusted.c.sku_id == ledger.c.sku_id)
             .join(Product, Product.id == Sku.product_id)
             .join(Brand, Brand.id == Product.brand_id)
             .join(Category, Category.id == Product.category_id)
@@ -130,7 +133,8 @@ def ageing_at(as_of: date) -> Ageing:
     for r in db.session.execute(stmt):
         report.rows.append(AgeingRow(
             r.code, r.name, r.brand, r.category or "", int(r.on_hand),
-            unit_cost_at(r.costed_qty, r.costed_raw, r.avg_cost),
+            unit_cost_at(r.costed_qty, int(r.costed_raw or 0) + int(r.adjusted_raw or 0),
+                         r.avg_cost),
             aged.get(r.id, [0] * len(BUCKETS))))
     return report
 

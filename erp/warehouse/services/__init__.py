@@ -117,3 +117,11 @@ __all__ += ["TransferError", "TransferLineSpec", "can_cancel", "can_pick", "can_
             "scan_receipt", "ship_transfer", "staging_location"]
 
 import erp.warehouse.events  # noqa: E402,F401 - registers the coalesced stock.changed event
+from erp.warehouse.services.valuation import (  # noqa: E402 - value adjustments
+                                                SkuRevaluation,
+                                                ValueShare,
+                                                revalue,
+                                                value_adjustments_for,
+)
+
+__all__ += ["SkuRevaluation", "ValueShare", "revalue", "value_adjustments_for"]

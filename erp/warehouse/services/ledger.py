@@ -125,6 +125,11 @@ _LOCATIONS = (select(Location.id, Location.kind, Location.code, Location.warehou
               .outerjoin(Warehouse, Warehouse.id == Location.warehouse_id)
               .where(Location.id.in_(bindparam("ids", expanding=True))))
 _SKUS = select(Sku.id, Sku.code, Sku.avg_cost).where(Sku.id.in_(bindparam("ids", expanding=True)))
+#: a costed posting's SKUs: on hand across bins, and average cost (read under the lock)
+_TOTALS = (select(StockLevel.sku_id, func.coalesce(func.sum(StockLevel.on_hand), 0))
+           .where(StockLevel.sku_id.in_(bindparam("ids", expanding=True)))
+           .group_by(StockLevel.sku_id))
+_COSTS = select(Sku.id, Sku.avg_cost).where(Sku.id.in_(bindparam("ids", expanding=True)))
 
 
 class _Bin(NamedTuple):
@@ -268,12 +273,15 @@ def post_moves(specs: Sequence[MoveSpec], *, actor, at: datetime | None = None,
                 and locations[spec.from_location_id].is_virtual \
                 and not locations[spec.to_location_id].is_virtual:
             costed[spec.sku_id].append(spec)
+    levels, frozen = _lock(deltas)
     totals = {}
     if costed:
-        totals = dict(db.session.execute(
-            select(StockLevel.sku_id, func.coalesce(func.sum(StockLevel.on_hand), 0))
-            .where(StockLevel.sku_id.in_(list(costed))).group_by(StockLevel.sku_id)).all())
-    levels, frozen = _lock(deltas)
+        # Read under the lock of the levels the costed moves enter: a receipt or revaluation
+        # (erp.warehouse.services.valuation) of the SKU committed while this posting waited is
+        # seen, instead of being overwritten with an average worked out from the old cost.
+        ids = {"ids": list(costed)}
+        totals = dict(db.session.execute(_TOTALS, ids).all())
+        costs.update(db.session.execute(_COSTS, ids).all())
     if frozen and not allow_frozen:
         sku_id, loc_id = sorted(frozen)[0]
         raise StockError(_("%(what)s is frozen by cycle count %(count)s; finish or cancel "

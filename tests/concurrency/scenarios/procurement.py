@@ -6,6 +6,8 @@ partly received order has 4 in WH1/RCV-01.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import select
 
 from erp.extensions import db
@@ -115,6 +117,61 @@ def reverse_the_same_receipt(get) -> Scenario:
                     {"reason": "Wrong delivery"}, check)
 
 
+def _landed_cost(get, *, posted: bool):
+    """A landed cost of 10.00 USD freight on the receipt of 4 units (posted if asked)."""
+    from erp.procurement import services
+
+    po = get("purchase_order_in")("partially_received")
+    receipt = db.session.scalar(select(Receipt).where(Receipt.order_id == po.id))
+    lc = services.create_landed_cost(
+        receipts=[receipt], method="quantity", actor=None,
+        charges=[services.ChargeSpec("freight", "10.00", "USD")])
+    db.session.commit()
+    if posted:
+        services.post_landed_cost(lc, actor=None)
+        db.session.commit()
+    return po, lc
+
+
+def _adjusted(lc):
+    from erp.warehouse.services import value_adjustments_for
+
+    return sum((a.amount for a in value_adjustments_for("landed_cost", lc.id)), 0)
+
+
+@guarded("procurement.post_landed_cost")
+def post_the_same_landed_cost(get) -> Scenario:
+    """8 posts of a draft landed cost: posted once, the 4 units revalued by 10.00 once."""
+    po, lc = _landed_cost(get, posted=False)
+    sku = po.lines[0].sku
+
+    def check(answers):
+        db.session.expire_all()
+        assert lc.state.value == "posted"
+        assert audit_count("landed_cost.posted", of=lc) == 1
+        assert _adjusted(lc) == 10
+        assert sku.avg_cost == po.lines[0].unit_price + Decimal("2.50")  # 10.00 over 4 units
+        ledger_balances()
+
+    return Scenario("manager", f"/procurement/landed-costs/{lc.id}/post", {}, check)
+
+
+@guarded("procurement.reverse_landed_cost")
+def reverse_the_same_landed_cost(get) -> Scenario:
+    """8 reversals of a posted landed cost: reversed once, the cost back where it was."""
+    po, lc = _landed_cost(get, posted=True)
+    sku = po.lines[0].sku
+
+    def check(answers):
+        db.session.expire_all()
+        assert lc.state.value == "reversed"
+        assert audit_count("landed_cost.reversed", of=lc) == 1
+        assert _adjusted(lc) == 0
+        assert sku.avg_cost == po.lines[0].unit_price
+        ledger_balances()
+
+    return Scenario("manager", f"/procurement/landed-costs/{lc.id}/reverse",
+                    {"reason": "billed to another shipment"}, check)
 # --- supplier returns, claims, payments ---------------------------------------------------------
 
 
