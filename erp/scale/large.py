@@ -344,6 +344,9 @@ def _rates(now) -> None:
                                                                      else -4)})
             day = (day + timedelta(days=32)).replace(day=1)
             step += 1
+    # rates the demo's base data already holds stay as they are
+    held = set(db.session.execute(select(ExchangeRate.currency, ExchangeRate.valid_from)).all())
+    rows = [row for row in rows if (row["currency"], row["valid_from"]) not in held]
     if rows:
         db.session.execute(insert(ExchangeRate.__table__), rows)
 

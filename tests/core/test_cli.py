@@ -137,8 +137,13 @@ def test_demo_scale_large_builds_a_consistent_data_set_with_logins(runner, app):
     assert result.exit_code == 0, result.output
     assert "Large data set loaded" in result.output
     assert set(demo_logins(result)) >= {"admin", "manager", "warehouse"}
-    assert (count(Sku), count(StockMove), count(CustomerOrder), count(AfterSalesCase)) == (
+    ledger_moves = db.session.scalar(select(func.count()).select_from(StockMove)
+                                     .where(StockMove.ref_type == "bench"))
+    assert (count(Sku), ledger_moves, count(CustomerOrder), count(AfterSalesCase)) == (
         100, 1_000, 200, 5)
+    # and a ship move of each parcel line, at the cost it left at (the margin's cost of goods)
+    assert db.session.scalar(select(func.count()).select_from(StockMove)
+                             .where(StockMove.ref_type == "parcel")) > 0
     assert count(Brand) == 5
     assert 120 <= count(Parcel) <= 180  # sized for about 150
     assert ledger_problems(db.session) == []

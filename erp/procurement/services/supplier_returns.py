@@ -305,6 +305,8 @@ def ship_supplier_return(ret: SupplierReturn, *, actor) -> SupplierClaim:
     :raises SupplierReturnError: if it has no lines, or a bin lacks the (unreserved) stock.
     """
     lock(ret)
+    # the lines as they stand under the lock: one added just before it committed is shipped too
+    db.session.expire(ret, ["lines"])
     SUPPLIER_RETURN_STATES.check(ret, SR.shipped)
     if not ret.lines:
         raise SupplierReturnError(_('To ship supplier return "%(number)s", you must first add '
