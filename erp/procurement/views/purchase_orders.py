@@ -100,16 +100,21 @@ def purchase_orders_awaiting_approval():
     return _list_page(filters, _("Purchase orders awaiting approval"))
 
 
+def offer_suppliers(form) -> None:
+    """Fill a form's supplier choice with the active suppliers; ``?supplier=`` preselects one."""
+    form.supplier_id.choices = [("", _("Choose a supplier"))] + [
+        (str(ident), f"{code} {name} ({currency})")
+        for ident, code, name, currency, _active in queries.supplier_options(active_only=True)]
+    if request.method == "GET" and request.args.get("supplier", type=int):
+        form.supplier_id.data = str(request.args.get("supplier", type=int))
+
+
 @bp.route("/purchase-orders/new", methods=["GET", "POST"])
 @permission_required("procurement.edit")
 def create_purchase_order():
     """Start a draft purchase order to a supplier."""
     form = PurchaseOrderForm()
-    form.supplier_id.choices = [("", _("Choose a supplier"))] + [
-        (str(ident), f"{code} {name} ({currency})")
-        for ident, code, name, currency, _ in queries.supplier_options(active_only=True)]
-    if request.method == "GET" and request.args.get("supplier", type=int):
-        form.supplier_id.data = str(request.args.get("supplier", type=int))
+    offer_suppliers(form)
     if form.validate_on_submit():
         supplier = db.session.get(Supplier, int(form.supplier_id.data))
         try:

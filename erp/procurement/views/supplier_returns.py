@@ -48,6 +48,7 @@ from erp.procurement.return_models import (
 )
 from erp.procurement.services import supplier_returns as return_rules
 from erp.procurement.views import bp
+from erp.procurement.views.purchase_orders import offer_suppliers
 from erp.procurement.views.suppliers import date_range
 from erp.warehouse import services as warehouse_services
 
@@ -120,11 +121,7 @@ def export_supplier_returns():
 def create_supplier_return():
     """Start a draft return to a supplier; its lines are added on its page."""
     form = SupplierReturnForm()
-    form.supplier_id.choices = [("", _("Choose a supplier"))] + [
-        (str(ident), f"{code} {name} ({currency})")
-        for ident, code, name, currency, _active in queries.supplier_options(active_only=True)]
-    if request.method == "GET" and request.args.get("supplier", type=int):
-        form.supplier_id.data = str(request.args.get("supplier", type=int))
+    offer_suppliers(form)
     if form.validate_on_submit():
         supplier = db.session.get(Supplier, int(form.supplier_id.data))
         try:
