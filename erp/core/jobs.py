@@ -59,6 +59,7 @@ import shutil
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -323,8 +324,10 @@ def _undispatch(job_id: str, ref: str) -> None:
         .where(BackgroundJob.id == job_id, BackgroundJob.queue_ref == ref,
                BackgroundJob.state == JobState.queued)
         .values(dispatched_at=None, queue_ref=None,
-                message=_("Waiting for the job queue (Redis) to answer; the job starts as "
-                          "soon as it does.")[:200]))
+                # a message already there (a retry's) says more
+                message=func.coalesce(BackgroundJob.message, _(
+                    "Waiting for the job queue (Redis) to answer; the job starts as soon as "
+                    "it does.")[:200])))
     db.session.commit()
 
 
@@ -855,7 +858,7 @@ def _dispatch_waiting(app: Flask, counts: dict[str, int]) -> None:
         taken = db.session.execute(update(BackgroundJob).where(
             BackgroundJob.id == job_id, BackgroundJob.state == JobState.queued,
             BackgroundJob.dispatched_at.is_(None)).values(
-                dispatched_at=utcnow(), queue_ref=ref, message=None)).rowcount
+                dispatched_at=utcnow(), queue_ref=ref)).rowcount
         db.session.commit()
         if taken != 1:
             continue  # another dispatcher took it
@@ -886,10 +889,12 @@ def run_worker(*, burst: bool = False, simple: bool = False) -> bool:
     """Run an RQ worker on the jobs' queue (the ``erp worker`` command); cleanup first.
 
     Forks a work horse per job unless ``simple``; ``burst`` stops once the queue is empty.
-    Before it listens, it hands over the jobs that waited for Redis (:func:`dispatch`). A
-    worker that loses Redis (or meets any other error of RQ's loop) starts again once Redis
-    answers, waiting at most :data:`WORKER_MAX_BACKOFF` seconds between attempts, and
-    dispatches again; only a stop request (SIGTERM, SIGINT) ends it.
+    Before it listens, it hands over the jobs that waited for Redis (:func:`dispatch`), and a
+    thread goes on doing so every :data:`WORKER_DISPATCH_SECONDS` (so jobs drain once Redis is
+    back even without ``erp ticker``). A worker that loses Redis waits at most
+    :data:`WORKER_MAX_BACKOFF` seconds between attempts to reach it; one that stops on any
+    other error of RQ's loop starts again once Redis answers; only a stop request (SIGTERM,
+    SIGINT) ends it.
 
     :raises RuntimeError: when ``ERP_REDIS_URL`` is not set.
     :raises redis.exceptions.ConnectionError: when Redis cannot be reached at start.
@@ -902,11 +907,16 @@ def run_worker(*, burst: bool = False, simple: bool = False) -> bool:
     except SQLAlchemyError:
         db.session.rollback()
         log.warning("Could not clean up old job results (database)", exc_info=True)
+    app = current_app._get_current_object()
+    # no pooled connection may cross the work horse's fork (the dispatcher thread has some)
+    _FORK_SAFE_ENGINES.add(db.engine)
+    dispatcher = None if burst else _DispatchThread(app, WORKER_DISPATCH_SECONDS)
     while True:
         _dispatch_safely()
-        # no pooled connection may cross the work horse's fork
         db.session.remove()
         db.engine.dispose()
+        if dispatcher is not None and not dispatcher.is_alive():
+            dispatcher.start()
         worker = make_worker([queue_on(connection)], connection, simple=simple, burst=burst)
         worker.max_connection_wait_time = WORKER_MAX_BACKOFF
         try:
@@ -920,6 +930,36 @@ def run_worker(*, burst: bool = False, simple: bool = False) -> bool:
                     "once Redis answers")
         if not _pause_until_redis(connection):
             return worked
+
+
+_FORK_SAFE_ENGINES: weakref.WeakSet = weakref.WeakSet()
+
+
+def _forget_pools_in_child() -> None:
+    for engine in list(_FORK_SAFE_ENGINES):
+        engine.dispose(close=False)  # the parent's connections stay the parent's
+
+
+os.register_at_fork(after_in_child=_forget_pools_in_child)
+
+#: seconds between two dispatches by the worker's own thread
+WORKER_DISPATCH_SECONDS = 5.0
+
+
+class _DispatchThread(threading.Thread):
+    """Run :func:`dispatch` every few seconds in its own app context (the worker's)."""
+
+    def __init__(self, app: Flask, every: float):
+        super().__init__(name="erp-jobs-dispatch", daemon=True)
+        self.app, self.every = app, every
+
+    def run(self) -> None:
+        """Dispatch until the process ends; a failure is logged and tried again."""
+        while True:
+            time.sleep(self.every)
+            with self.app.app_context():
+                _dispatch_safely()
+                db.session.remove()
 
 
 def _pause_until_redis(connection) -> bool:
