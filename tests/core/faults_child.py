@@ -14,7 +14,8 @@ Modes:
 - ``api``: POST an order to the API with an ``Idempotency-Key``; die just before the view's
   commit (``when="before"``: the order is flushed, not committed) or just after it
   (``when="after"``: committed, its response not yet stored with the key);
-- ``transfer``: move stock between two bins; die just before the commit.
+- ``transfer``: move stock between two bins; die just before the commit;
+- ``worker``: run ``erp worker`` on ``redis`` and ``queue`` (the test ends it).
 """
 
 from __future__ import annotations
@@ -52,10 +53,15 @@ def main(mode: str, args: dict) -> None:
     from tests.conftest import BASE_CONFIG
 
     app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": args["db"],
-                      "ERP_JOBS_STALE_SECONDS": args.get("stale", 60)})
+                      "ERP_JOBS_STALE_SECONDS": args.get("stale", 60),
+                      "ERP_REDIS_URL": args.get("redis"),
+                      "ERP_JOBS_QUEUE": args.get("queue")})
     app.instance_path = args["instance"]
     with app.app_context():
-        if mode == "job":
+        if mode == "worker":  # not killed by itself: the test stops it
+            jobs.WORKER_DISPATCH_SECONDS = 0.3
+            jobs.run_worker()
+        elif mode == "job":
             real_replace = os.replace
 
             def replace_then_die(src, dst):
