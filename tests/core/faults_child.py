@@ -14,6 +14,8 @@ Modes:
 - ``api``: POST an order to the API with an ``Idempotency-Key``; die just before the view's
   commit (``when="before"``: the order is flushed, not committed) or just after it
   (``when="after"``: committed, its response not yet stored with the key);
+- ``form``: post the exchange-rate form with its one-time key, signed in with the test's
+  session cookie; die just before the view's commit;
 - ``transfer``: move stock between two bins; die just before the commit;
 - ``worker``: run ``erp worker`` on ``redis`` and ``queue`` (the test ends it).
 """
@@ -92,6 +94,19 @@ def main(mode: str, args: dict) -> None:
             app.test_client().post("/api/v1/orders", json=args["body"], headers={
                 "Authorization": f"Bearer {args['token']}",
                 "Idempotency-Key": args["key"]})
+        elif mode == "form":
+            from erp.core.models import ExchangeRate
+
+            @event.listens_for(db.session, "before_commit")
+            def _before(session):
+                if any(isinstance(obj, ExchangeRate)
+                       for obj in list(session.new) + list(session.identity_map.values())):
+                    session.flush()
+                    die()
+
+            client = app.test_client()
+            client.set_cookie("session", args["cookie"])  # the test's signed-in session
+            client.post("/settings/exchange-rates", data=args["form"])
         elif mode == "transfer":
             from erp.catalog.models import Sku
             from erp.warehouse import services

@@ -199,6 +199,27 @@ def post_body(client, token, key, body):
         "Authorization": f"Bearer {token}", "Idempotency-Key": key})
 
 
+# --- a form submission killed before its commit ---------------------------------------------------
+
+
+def test_a_form_killed_before_its_commit_keeps_no_key_and_its_resend_acts_once(app, client,
+                                                                               login_as):
+    from erp.core.models import ExchangeRate, FormSubmission
+    login_as("admin")
+    form = {"currency": "EUR", "valid_from": "2026-12-01", "rate": "1.08",
+            "_submission": "k" * 24}
+    run_child(app, "form", cookie=client.get_cookie("session").value, form=form)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(ExchangeRate)) == 0
+    assert db.session.scalar(select(func.count()).select_from(FormSubmission)) == 0
+    # the browser sends the same form again: it runs (its key died with the first attempt)
+    assert client.post("/settings/exchange-rates", data=form).status_code == 302
+    assert db.session.scalar(select(func.count()).select_from(ExchangeRate)) == 1
+    again = client.post("/settings/exchange-rates", data=form, follow_redirects=True)
+    assert "Already done" in again.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(ExchangeRate)) == 1
+
+
 # --- a warehouse action killed before its commit --------------------------------------------------
 
 
