@@ -749,8 +749,9 @@ def dispatch(*, now: datetime | None = None) -> dict[str, int]:
       queued again if it had fewer than :data:`MAX_ATTEMPTS` runs, else marked failed;
     - a queued job handed over longer ago than that whose RQ entry is gone or ended (Redis
       restarted empty, its work horse died before starting it) is handed over again;
-    - a queued job never handed over (Redis was unreachable) is put on the RQ queue (on a
-      thread of this process without Redis); the first refusal of Redis stops the round.
+    - a queued job never handed over (Redis was unreachable) is put on the RQ queue (without
+      Redis, run on a thread of this process if it is a long-lived ticker); the first refusal
+      of Redis stops the round.
 
     A job is handed over under a conditional update of its row (committed before the queue is
     told), so two dispatchers at once never hand the same job over twice; were it enqueued
@@ -853,6 +854,8 @@ def _dispatch_waiting(app: Flask, counts: dict[str, int]) -> None:
         .order_by(BackgroundJob.created_at, BackgroundJob.id).limit(DISPATCH_BATCH)).all()
     db.session.rollback()
     on_rq = bool(app.config.get("ERP_REDIS_URL"))
+    if not on_rq and not periodic.in_ticker():
+        return  # a thread of a one-off `erp tick` would die with it: a ticker runs them
     for job_id, kind in waiting:
         ref = f"erp-{job_id}-{secrets.token_hex(4)}" if on_rq else "thread"
         taken = db.session.execute(update(BackgroundJob).where(

@@ -125,6 +125,14 @@ def run_due(now: float | None = None, *, failed: list[str] | None = None) -> lis
     return ran
 
 
+_LOCAL = threading.local()
+
+
+def in_ticker() -> bool:
+    """Return whether this thread is a long-lived ticker's (not a one-off ``erp tick``)."""
+    return getattr(_LOCAL, "ticker", False)
+
+
 class Ticker(threading.Thread):
     """A thread that runs due tasks in ``app``'s context until :meth:`stop`."""
 
@@ -141,6 +149,7 @@ class Ticker(threading.Thread):
         restarting) every task fails, and the rounds come at doubling intervals, at most
         :data:`MAX_BACKOFF` seconds apart, until one gets through.
         """
+        _LOCAL.ticker = True
         away = 0
         while not self._stopping.is_set():
             failed: list[str] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 import uuid
 from datetime import timedelta
 
@@ -127,6 +128,33 @@ def test_a_finished_run_stores_its_file_whole_and_beats(app, create_user):
     path = jobs.result_file(job)
     assert os.path.getsize(path) == faults_child.REPORT_BYTES
     assert os.listdir(os.path.dirname(path)) == ["report.xlsx"]  # no temporary file left
+
+
+def test_without_redis_the_ticker_runs_what_waited_in_a_thread(app, create_user, monkeypatch):
+    from erp.core import periodic
+    app.config["ERP_REDIS_URL"] = None
+    owner = create_user("owner", roles=("manager",))
+    job_id = str(uuid.uuid4())
+    db.session.add(BackgroundJob(id=job_id, kind="test_fault_report", params="{}",
+                                 user_id=owner.id, created_at=utcnow()))
+    db.session.commit()
+    # a one-off `erp tick` leaves it: its thread would die with the command
+    assert jobs.dispatch()["dispatched"] == 0
+    monkeypatch.setattr(periodic, "TASKS", {"jobs.dispatch": periodic.Task(
+        "jobs.dispatch", jobs.dispatch, 60)})
+    ticker = periodic.Ticker(app, resolution=0.05)
+    ticker.start()
+    try:
+        deadline = time.monotonic() + 20
+        while fresh(BackgroundJob, job_id).state != JobState.finished \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        ticker.stop()
+        assert jobs.wait_for_threads(20)
+    job = fresh(BackgroundJob, job_id)
+    assert job.state == JobState.finished, job.error
+    assert job.queue_ref == "thread"
 
 
 # --- a web worker killed in the middle of an API request -----------------------------------------
