@@ -479,7 +479,7 @@ def run_job(job_id: str, app: Flask | None = None,
     never raised. Returns the final state (``None`` for an unknown id).
     """
     if has_app_context() and (app is None or current_app._get_current_object() is app):
-        return _run(job_id, listener)
+        return _run_patiently(job_id, listener)
     if app is None:
         global _WORKER_APP
         if _WORKER_APP is None:
@@ -487,7 +487,33 @@ def run_job(job_id: str, app: Flask | None = None,
             _WORKER_APP = create_app()
         app = _WORKER_APP
     with app.app_context():
-        return _run(job_id, listener)
+        return _run_patiently(job_id, listener)
+
+
+#: pauses (seconds) of a run that finds the database away (PostgreSQL restarting)
+DATABASE_WAITS = (1, 2, 4, 8)
+
+
+def _run_patiently(job_id: str, listener) -> str | None:
+    """:func:`_run`, asked again while the database cannot be reached (about 15 s in all).
+
+    Asked again after it claimed the job, it finds the job running and leaves it: the
+    dispatcher retries that run once its heartbeat is stale.
+    """
+    from erp.core.transactions import is_disconnect
+
+    for wait in DATABASE_WAITS:
+        try:
+            return _run(job_id, listener)
+        except SQLAlchemyError as err:
+            if not is_disconnect(err):
+                raise
+            with contextlib.suppress(SQLAlchemyError):
+                db.session.rollback()
+            log.warning("Background job %s: the database cannot be reached; asking again in "
+                        "%d s", job_id, wait)
+            time.sleep(wait)
+    return _run(job_id, listener)
 
 
 def _user_message(err: BaseException) -> str:
