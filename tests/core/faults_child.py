@@ -26,6 +26,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 from erp.core import jobs
 from erp.core.jobs import JobContext, JobResult
@@ -39,6 +40,17 @@ def fault_report(job: JobContext) -> JobResult:
     """A report job: progress, then a file of REPORT_BYTES bytes."""
     job.progress(50, "Counting")
     return JobResult(b"x" * REPORT_BYTES, "report.xlsx", "application/octet-stream")
+
+
+@jobs.register("test_fault_slow")
+def fault_slow(job: JobContext, *, marker: str) -> JobResult:
+    """Say which process runs it; the first run (no ``marker`` file yet) then hangs."""
+    job.progress(10, f"pid {os.getpid()}")
+    if not os.path.exists(marker):
+        with open(marker, "w"):
+            pass
+        time.sleep(120)
+    return JobResult(b"done", "slow.txt", "text/plain")
 
 
 def die() -> None:

@@ -178,6 +178,42 @@ def test_the_worker_survives_redis_going_away_and_drains_what_waited(
         os.waitpid(pid, 0)
 
 
+def test_a_work_horse_killed_mid_job_is_retried_on_the_worker(app, create_user, tmp_path,
+                                                               redis_server):  # noqa: F811
+    from datetime import timedelta
+
+    from erp.core.models import utcnow
+    owner = create_user("owner", roles=("manager",))
+    db.session.commit()
+    pid = os.fork()
+    if pid == 0:  # the worker: never back into pytest
+        try:
+            faults_child.main("worker", {"db": app.config["SQLALCHEMY_DATABASE_URI"],
+                                         "instance": app.instance_path,
+                                         "redis": redis_server.url, "queue": QUEUE})
+        finally:
+            os._exit(3)
+    try:
+        job = jobs.submit("test_fault_slow", user=owner, marker=str(tmp_path / "first-run"))
+        deadline = time.monotonic() + 30
+        while not (fresh(job.id).message or "").startswith("pid ") \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+        horse = int(fresh(job.id).message.split()[1])
+        assert horse not in (os.getpid(), pid)  # RQ's work horse, forked for the job
+        os.kill(horse, signal.SIGKILL)
+        time.sleep(0.5)
+        assert (fresh(job.id).state, fresh(job.id).attempts) == (JobState.running, 1)
+        counts = jobs.dispatch(now=utcnow() + timedelta(seconds=jobs.stale_seconds() + 1))
+        assert (counts["retried"], counts["dispatched"]) == (1, 1)
+        done = wait_for(job.id, JobState.finished)
+        assert done.state == JobState.finished, done.error
+        assert done.attempts == 2
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
 def wait_for(job_id: str, state: JobState, timeout: float = 30) -> BackgroundJob:
     deadline = time.monotonic() + timeout
     while True:
