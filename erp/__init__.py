@@ -59,6 +59,8 @@ def create_app(config: Mapping | None = None) -> Flask:
 
     from erp.extensions import csrf, db, limiter, login_manager, migrate
     db.init_app(app)
+    from erp.core import transactions
+    transactions.init_app(app)  # SQLite's synchronous level (ERP_SQLITE_SYNCHRONOUS)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..",
                                                      "migrations"))
     csrf.init_app(app)
