@@ -577,6 +577,9 @@ def report_cmd(name: str, date_from: str | None, date_to: str | None, out: str):
 @click.option("--out", default=None, type=click.Path(dir_okay=False, writable=True),
               help="The file to write (default instance/backups/erp-YYYYmmdd-HHMMSS.sqlite3 "
                    "or .dump on PostgreSQL).")
+@click.option("--dir", "directory", default=None, type=click.Path(file_okay=False),
+              help="Write the backup into DIRECTORY under the default name "
+                   "erp-YYYYmmdd-HHMMSS (the names --keep recognises).")
 @click.option("--keep", default=None, metavar="SPEC",
               help="After the backup, prune its directory: keep the newest backup of each of "
                    "the last N days (d), ISO weeks (w), months (m) or years (y) that have one, "
@@ -586,18 +589,22 @@ def report_cmd(name: str, date_from: str | None, date_to: str | None, out: str):
               help="Make no backup: restore FILE into a scratch database, run the ledger and "
                    "audit-trail checks on it, drop it; exit 1 if a check fails.")
 @with_appcontext
-def backup_cmd(out: str | None, keep: str | None, verify: str | None):
+def backup_cmd(out: str | None, directory: str | None, keep: str | None, verify: str | None):
     """Back up the whole database while the app keeps serving (exit 1 on failure)."""
-    from erp.core.backup import BackupError, backup_database
+    from erp.core.backup import BackupError, backup_database, default_backup_path
     from erp.core.backup_retention import parse_keep
     from erp.extensions import db
 
     if verify is not None:
-        if out is not None or keep is not None:
-            raise click.UsageError("--verify checks an existing backup: it takes no --out or "
-                                   "--keep.")
+        if out is not None or directory is not None or keep is not None:
+            raise click.UsageError("--verify checks an existing backup: it takes no --out, "
+                                   "--dir or --keep.")
         _verify_backup(verify)
         return
+    if out is not None and directory is not None:
+        raise click.UsageError("Give --out FILE or --dir DIRECTORY, not both.")
+    if directory is not None:
+        out = os.path.join(directory, os.path.basename(default_backup_path()))
     try:
         retention = parse_keep(keep) if keep is not None else None
     except ValueError as err:

@@ -146,13 +146,18 @@ def test_cli_backup_keep_prunes_the_backup_directory(app, runner):
     assert event.changes["count"] == 3
     assert sorted(event.changes["removed"]) == sorted(old[2:])
 
-    # a second backup the same day replaces the first as the day's newest
+    # a second backup the same day replaces the first as the day's newest; --dir names it so
     time.sleep(1.1)  # names are to the second
-    again = runner.invoke(args=["backup", "--keep", "3d"])
+    elsewhere = os.path.join(app.instance_path, "elsewhere")
+    moved = [f for f in os.listdir(directory) if f != "notes.txt"]
+    os.rename(directory, elsewhere)
+    again = runner.invoke(args=["backup", "--dir", elsewhere, "--keep", "3d"])
+    directory = elsewhere
     assert again.exit_code == 0, again.output
     assert f"removed  {made[0]}" in again.output
     assert "kept 3 backup(s), removed 1." in again.output
     assert not os.path.exists(os.path.join(directory, made[0]))
+    assert len(os.listdir(directory)) == len(moved) + 1  # notes.txt, and one made, one removed
 
 
 def test_cli_backup_refuses_a_bad_keep_before_making_a_backup(app, runner):
@@ -166,3 +171,6 @@ def test_cli_backup_refuses_a_bad_keep_before_making_a_backup(app, runner):
     both = runner.invoke(args=["backup", "--keep", "7d", "--verify", __file__])
     assert both.exit_code == 2
     assert "--verify checks an existing backup" in both.output
+    both = runner.invoke(args=["backup", "--out", "x.bak", "--dir", app.instance_path])
+    assert both.exit_code == 2
+    assert "Give --out FILE or --dir DIRECTORY, not both." in both.output
