@@ -64,6 +64,8 @@ def create_app(config: Mapping | None = None) -> Flask:
 
     from erp.extensions import csrf, db, limiter, login_manager, migrate
     db.init_app(app)
+    from erp.core import transactions
+    transactions.init_app(app)  # SQLite's synchronous level (ERP_SQLITE_SYNCHRONOUS)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..",
                                                      "migrations"))
     csrf.init_app(app)
@@ -117,8 +119,9 @@ def create_app(config: Mapping | None = None) -> Flask:
     from erp import cli
     cli.init_app(app)
 
-    from erp.core import events
+    from erp.core import auditchain, events
     events.init_app(app)
+    auditchain.init_app(app)  # seals the audit rows of each committing transaction
     from erp.core import webhooks
     webhooks.init_app(app)
     if app.config.get("ERP_TICKER") and not app.config.get("TESTING") \

@@ -253,10 +253,8 @@ def purge_keys_cmd():
     click.echo(f"Purged {forms} form submission key(s) and {api} API idempotency key(s).")
 
 
-@click.command("check-ledger")
-@with_appcontext
-def check_ledger_cmd():
-    """Check every stock level against its moves and reservations; exit 1 on any difference."""
+def ledger_problem_lines() -> list[str]:
+    """Return the ledger check's differences as lines naming the SKU code and the bin."""
     from sqlalchemy import select
 
     from erp.catalog.models import Sku
@@ -266,17 +264,48 @@ def check_ledger_cmd():
 
     problems = ledger_problems(db.session)
     if not problems:
-        click.secho("Ledger balances: every level equals its moves, nothing is negative, and "
-                    "reserved stays within on hand.", fg="green")
-        return
+        return []
     skus = dict(db.session.execute(select(Sku.id, Sku.code).where(
         Sku.id.in_({p.sku_id for p in problems}))).all())
     bins = {loc.id: loc.label for loc in db.session.scalars(select(Location).where(
         Location.id.in_({p.location_id for p in problems})))}
-    for p in problems:
-        where = f"SKU {skus.get(p.sku_id, p.sku_id)} bin {bins.get(p.location_id, p.location_id)}"
-        click.echo(f"{where}: {p.problem}", err=True)
-    click.secho(f"{len(problems)} ledger difference(s).", fg="red", err=True)
+    return [f"SKU {skus.get(p.sku_id, p.sku_id)} bin {bins.get(p.location_id, p.location_id)}: "
+            f"{p.problem}" for p in problems]
+
+
+LEDGER_OK = ("Ledger balances: every level equals its moves, nothing is negative, and "
+             "reserved stays within on hand.")
+
+
+@click.command("check-ledger")
+@with_appcontext
+def check_ledger_cmd():
+    """Check every stock level against its moves and reservations; exit 1 on any difference."""
+    lines = ledger_problem_lines()
+    if not lines:
+        click.secho(LEDGER_OK, fg="green")
+        return
+    for line in lines:
+        click.echo(line, err=True)
+    click.secho(f"{len(lines)} ledger difference(s).", fg="red", err=True)
+    sys.exit(1)
+
+
+@click.command("check-audit")
+@with_appcontext
+def check_audit_cmd():
+    """Check the audit trail against its hash chain; exit 1 on any change, gap or lost tail."""
+    from erp.core.auditchain import verify
+
+    report = verify()
+    for problem in report.problems:
+        click.echo(problem, err=True)
+    if report.ok:
+        click.secho(report.summary(), fg="green")
+        return
+    if report.problem_count > len(report.problems):
+        click.echo(f"... and {report.problem_count - len(report.problems)} more.", err=True)
+    click.secho(report.summary(), fg="red", err=True)
     sys.exit(1)
 
 
@@ -566,12 +595,38 @@ def report_cmd(name: str, date_from: str | None, date_to: str | None, out: str):
 @click.option("--out", default=None, type=click.Path(dir_okay=False, writable=True),
               help="The file to write (default instance/backups/erp-YYYYmmdd-HHMMSS.sqlite3 "
                    "or .dump on PostgreSQL).")
+@click.option("--dir", "directory", default=None, type=click.Path(file_okay=False),
+              help="Write the backup into DIRECTORY under the default name "
+                   "erp-YYYYmmdd-HHMMSS (the names --keep recognises).")
+@click.option("--keep", default=None, metavar="SPEC",
+              help="After the backup, prune its directory: keep the newest backup of each of "
+                   "the last N days (d), ISO weeks (w), months (m) or years (y) that have one, "
+                   "e.g. 7d,4w,3m, and remove the other erp-YYYYmmdd-HHMMSS backups.")
+@click.option("--verify", default=None, metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False),
+              help="Make no backup: restore FILE into a scratch database, run the ledger and "
+                   "audit-trail checks on it, drop it; exit 1 if a check fails.")
 @with_appcontext
-def backup_cmd(out: str | None):
+def backup_cmd(out: str | None, directory: str | None, keep: str | None, verify: str | None):
     """Back up the whole database while the app keeps serving (exit 1 on failure)."""
-    from erp.core.backup import BackupError, backup_database
+    from erp.core.backup import BackupError, backup_database, default_backup_path
+    from erp.core.backup_retention import parse_keep
     from erp.extensions import db
 
+    if verify is not None:
+        if out is not None or directory is not None or keep is not None:
+            raise click.UsageError("--verify checks an existing backup: it takes no --out, "
+                                   "--dir or --keep.")
+        _verify_backup(verify)
+        return
+    if out is not None and directory is not None:
+        raise click.UsageError("Give --out FILE or --dir DIRECTORY, not both.")
+    if directory is not None:
+        out = os.path.join(directory, os.path.basename(default_backup_path()))
+    try:
+        retention = parse_keep(keep) if keep is not None else None
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--keep") from None
     try:
         result = backup_database(out)
     except BackupError as err:
@@ -581,6 +636,95 @@ def backup_cmd(out: str | None):
     db.session.commit()
     click.secho(f"Backup written to {result.path} ({result.size:,} bytes): "
                 f"{result.describe_counts()}.", fg="green")
+    if retention is not None:
+        _prune_backups(result.path, retention)
+
+
+def _prune_backups(path: str, retention) -> None:
+    """Prune the directory of the backup just written to ``path``; print what was kept."""
+    from erp.core import audit
+    from erp.core.backup import BackupError, database_url
+    from erp.core.backup_retention import prune
+    from erp.extensions import db
+
+    directory = os.path.dirname(os.path.abspath(path))
+    kind = ".sqlite3" if database_url().get_backend_name() == "sqlite" else ".dump"
+    try:
+        plan = prune(directory, retention, protect=os.path.basename(path), kind=kind)
+    except BackupError as err:
+        click.secho(f"Error: {err}", fg="red", err=True)
+        sys.exit(1)
+    click.echo(f"Retention {retention.spec} in {directory}: kept {len(plan.kept)} backup(s), "
+               f"removed {len(plan.removed)}.")
+    for name, reasons in plan.kept.items():
+        click.echo(f"  kept     {name}  ({', '.join(reasons)})")
+    for name in plan.removed:
+        click.echo(f"  removed  {name}")
+    if plan.removed:
+        audit.record_many("database", "database.backups_pruned", [(
+            os.path.basename(path)[:64], None,
+            {"keep": retention.spec, "directory": directory, "count": len(plan.removed),
+             "removed": plan.removed, "kept": list(plan.kept)})], actor=None)
+        db.session.commit()
+
+
+def backup_checks():
+    """Return the ledger and audit-trail checks of the current app's database (verify's)."""
+    from erp.core import auditchain
+    from erp.core.backup_verify import CheckResult
+
+    ledger = ledger_problem_lines()
+    chain = auditchain.verify()
+    problems = list(chain.problems) or ([] if chain.ok else ["the hash chain does not verify"])
+    return [
+        CheckResult("ledger", f"{len(ledger)} difference(s)" if ledger else LEDGER_OK, ledger),
+        CheckResult("audit trail",
+                    f"{chain.rows} row(s), " + ("the hash chain is intact" if chain.ok
+                                                 else f"{len(problems)} problem(s)"),
+                    problems),
+    ]
+
+
+def _verify_backup(path: str) -> None:
+    from erp.core.backup import BackupError, BackupResult
+    from erp.core.backup_verify import verify_backup
+
+    click.echo(f"Restoring {path} into a scratch database ...")
+    try:
+        report = verify_backup(path, backup_checks)
+    except BackupError as err:
+        click.secho(f"Error: {err}", fg="red", err=True)
+        click.secho(f"Backup {path} FAILED verification: it could not be restored.",
+                    fg="red", err=True)
+        sys.exit(1)
+    revision = ", ".join(report.revision) or "none"
+    if report.counts:
+        click.echo(f"  contents: {BackupResult(path, 0, report.counts).describe_counts()}")
+    if report.upgraded_from:
+        click.echo(f"  migration: {', '.join(report.upgraded_from)}, upgraded to {revision}")
+    else:
+        click.echo(f"  migration: {revision}")
+    if report.integrity is not None:
+        if report.integrity == "ok":
+            click.echo("  integrity: ok")
+        else:
+            click.secho(f"  integrity: {report.integrity}", fg="red", err=True)
+    for check in report.checks:
+        if check.ok:
+            click.echo(f"  {check.name}: {check.summary}")
+            continue
+        click.secho(f"  {check.name}: {check.summary}", fg="red", err=True)
+        for problem in check.problems:
+            click.echo(f"    {problem}", err=True)
+    if not report.ok:
+        failed = [c.name for c in report.checks if not c.ok]
+        if report.integrity not in (None, "ok"):
+            failed.insert(0, "integrity")
+        click.secho(f"Backup {path} FAILED verification ({', '.join(failed) or 'no checks ran'})"
+                    ".", fg="red", err=True)
+        sys.exit(1)
+    click.secho(f"Backup {path} verified: it restores, its ledger balances and its audit "
+                "trail is intact.", fg="green")
 
 
 @click.command("restore")
@@ -652,6 +796,7 @@ def carrier_sim_cmd(host, port, token, seed, time_scale, latency_ms, error_rate,
 
 #: every command of the group; domains append theirs (registered on each app's ``app.cli``)
 COMMANDS: list[click.Command] = [demo_cmd, create_user_cmd, check_cmd, check_ledger_cmd,
+                               check_audit_cmd,
                                purge_keys_cmd,
                                import_group, export_group, allocate_cmd, putaway_sync_cmd,
                                worker_cmd, tick_cmd, ticker_cmd,
@@ -678,7 +823,8 @@ def _begin_immediate(command: click.Command) -> None:
         for sub in command.commands.values():
             _begin_immediate(sub)
         return
-    if command.name in ("worker", "ticker") or command.callback is None \
+    # check-audit only reads, for minutes on a big trail: it must not hold the write lock
+    if command.name in ("worker", "ticker", "check-audit") or command.callback is None \
             or getattr(command.callback, "erp_write", False):
         return  # the worker's jobs choose; a command already wrapped (an earlier app) is done
     callback = command.callback

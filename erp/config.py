@@ -155,6 +155,10 @@ def validate(config: Mapping) -> None:
             raise ConfigError(f"{name} must be a positive number of seconds, got {seconds!r}.")
     for name in ("ERP_API_RATE_LIMIT", "ERP_LOGIN_RATE_LIMIT"):
         _check_rate_limit(name, config.get(name))
+    synchronous = str(config.get("ERP_SQLITE_SYNCHRONOUS") or "FULL").upper()
+    if synchronous not in ("FULL", "EXTRA", "NORMAL"):
+        raise ConfigError("ERP_SQLITE_SYNCHRONOUS must be FULL (the default), EXTRA or NORMAL, "
+                          f"got {config['ERP_SQLITE_SYNCHRONOUS']!r}.")
     storage = str(config.get("RATELIMIT_STORAGE_URI") or "memory://")
     if not storage.startswith(("memory://", "redis://", "rediss://", "redis+sentinel://",
                                "redis+cluster://", "valkey://", "valkeys://")):

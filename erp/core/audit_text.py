@@ -146,4 +146,6 @@ audit.register_many({
                                 "%(valid_from_before)s (%(rate_before)s) deleted."),
     "database.backed_up": _l("Database backed up to %(file)s."),
     "database.restored": _l("Database restored from backup %(file)s."),
+    "database.backups_pruned": _l("%(count)s old backup(s) removed from %(directory)s by the "
+                                  "retention %(keep)s."),
 })
