@@ -1,5 +1,6 @@
-"""Server-side sessions: a new one at each sign-in, an absolute lifetime, revocation, and the
-"My sessions" page.
+"""Server-side sessions.
+
+A new one at each sign-in, an absolute lifetime, revocation, and the "My sessions" page.
 """
 
 from __future__ import annotations
