@@ -355,3 +355,18 @@ def test_resetting_a_user_without_a_second_factor_is_refused(client, create_user
 
     assert refused.status_code in (302, 409)
     assert not events("user.two_factor_reset")
+
+
+def test_the_roles_setting_refuses_an_unknown_role(app, dummy_admin):
+    from erp.core.errors import FieldErrors
+    with pytest.raises(FieldErrors, match="superuser"):
+        services.update_settings({"two_factor_roles": "admin superuser"}, actor=dummy_admin)
+    assert settings.get("two_factor_roles") == frozenset({"admin", "manager"})
+
+
+def test_the_rule_switched_off_outside_tests_is_warned_about(app, caplog):
+    from erp import create_app
+    with caplog.at_level("WARNING"):
+        create_app({"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                    "SECRET_KEY": "x" * 32, "ERP_TWO_FACTOR_REQUIRED": False})
+    assert any("ERP_TWO_FACTOR_REQUIRED is off" in r.getMessage() for r in caplog.records)
