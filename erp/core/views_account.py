@@ -38,7 +38,7 @@ def _current_session_id() -> int | None:
 @bp.route("/login/code", methods=["GET", "POST"])
 @public
 @limiter.limit(lambda: current_app.config["ERP_LOGIN_RATE_LIMIT"], methods=["POST"],
-               key_func=get_remote_address, scope="login")
+               key_func=get_remote_address, scope="login_code")
 def login_code():
     """Second sign-in step: a code from the authenticator app, or a recovery code.
 

@@ -318,6 +318,7 @@ def test_an_admin_resets_a_second_factor_and_ends_the_users_sessions(app, client
     admin_client.post("/login", data={"username": "boss", "password": PASSWORD})
     admin_client.post("/login/code", data={"code": totp_code(admin)})
     assert "Reset second factor" in text_of(admin_client.get("/admin/users"))
+    assert "Reset second factor" in text_of(admin_client.get(f"/admin/users/{mia.id}/edit"))
 
     done = admin_client.post(f"/admin/users/{mia.id}/two-factor/reset")
 
