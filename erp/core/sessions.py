@@ -196,12 +196,20 @@ def sign_out(row: UserSession, *, now: datetime | None = None) -> None:
 
 
 def active_sessions(user: User, *, now: datetime | None = None) -> list[UserSession]:
-    """Return ``user``'s open sessions younger than the lifetime, the latest seen first."""
+    """Return ``user``'s open sessions, the latest seen first.
+
+    Left out: those older than the lifetime, and those idle longer than the idle timeout
+    (``ERP_SESSION_MINUTES``; ``last_seen_at`` is at most a minute behind), whose cookie no
+    longer signs anyone in.
+    """
+    from flask import current_app
     now = now or utcnow()
+    idle = current_app.permanent_session_lifetime + TOUCH_EVERY
     return list(db.session.scalars(
         select(UserSession)
         .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None),
-               UserSession.created_at > now - lifetime())
+               UserSession.created_at > now - lifetime(),
+               UserSession.last_seen_at > now - idle)
         .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())))
 
 

@@ -254,3 +254,16 @@ def test_the_user_loader_reads_the_session_and_user_in_one_query(client, create_
     # (selectin), and the page's own search of the flash/submission tables: nothing per row
     assert counter.count <= 3, counter.count
     assert db.session.scalar(select(func.count()).select_from(UserSession)) == 1
+
+
+def test_my_sessions_leaves_out_idle_ones(app, client, create_user, login):
+    user = create_user("wes", roles=("warehouse",))
+    app.test_client().post("/login", data={"username": "wes", "password": PASSWORD})
+    login("wes")
+    idle = app.permanent_session_lifetime + timedelta(minutes=2)
+    old = open_rows(user)[0]
+    db.session.execute(update(UserSession).where(UserSession.id == old.id)
+                       .values(last_seen_at=utcnow() - idle))
+    db.session.commit()
+
+    assert [r.id for r in sessions.active_sessions(user)] == [open_rows(user)[1].id]
