@@ -191,6 +191,23 @@ def verify_sign_in_code(user: User, code: str | None, *, address: str,
     return kind
 
 
+def start_enrolment(user: User) -> str:
+    """Give ``user`` a new secret to enrol (not yet enabled) and return it.
+
+    The secret waits on the user's row, where only a confirmed code turns it on
+    (:func:`confirm_enrolment`); signing in ignores it until then.
+
+    :raises TwoFactorError: if the user has a second factor already.
+    """
+    if user.totp_enabled:
+        raise TwoFactorError(_("To enrol an authenticator, you must first turn off the one "
+                               "you have: two-factor sign-in is already on."))
+    user.totp_secret = new_secret()
+    user.totp_last_step = None
+    db.session.flush()
+    return user.totp_secret
+
+
 def confirm_enrolment(user: User, secret: str, code: str | None, *,
                       now: datetime | None = None) -> list[str]:
     """Turn two-factor sign-in on with ``secret`` once ``code`` proves the app has it.

@@ -22,9 +22,6 @@ from erp.core.views import CODE_STEP_SECONDS, PENDING_KEY, bp, sign_in
 from erp.core.web import is_safe_next
 from erp.extensions import db, limiter
 
-#: the key of Flask's session holding a secret being enrolled (not stored until confirmed)
-ENROL_KEY = "erp_totp_pending"
-
 
 def _address() -> str:
     return request.remote_addr or "unknown"
@@ -93,9 +90,12 @@ def two_factor_enrol():
     """Set up an authenticator app: scan the QR code, confirm a code, note the recovery codes."""
     if current_user.totp_enabled:
         return redirect(url_for("core.two_factor_page"))
-    secret = session.get(ENROL_KEY)
+    secret = current_user.totp_secret
     if not secret:
-        secret = session[ENROL_KEY] = twofactor.new_secret()
+        # kept on the user's row, not enabled until a code confirms it: never in the cookie,
+        # which is signed but readable
+        secret = twofactor.start_enrolment(current_user)
+        db.session.commit()
     form = CodeForm()
     if form.validate_on_submit():
         try:
@@ -105,7 +105,6 @@ def two_factor_enrol():
             form_errors(form, err)
         else:
             db.session.commit()
-            session.pop(ENROL_KEY, None)
             flash(_("Two-factor sign-in is on. From now on you sign in with your password and "
                     "a code from the app."), "success")
             return render_template("core/two_factor_codes.html", codes=codes)

@@ -62,8 +62,12 @@ def test_enrolment_shows_the_qr_code_and_key_and_needs_a_confirmation_code(clien
     assert page.status_code == 200
     body = text_of(page)
     assert 'src="data:image/svg+xml' in body
+    db.session.refresh(user)
+    secret = user.totp_secret  # waiting on the row, off until confirmed
+    assert secret
+    assert not user.totp_enabled
     with client.session_transaction() as sess:
-        secret = sess["erp_totp_pending"]
+        assert secret not in str(dict(sess))  # the cookie is signed, not secret
     key = re.search(r'<code class="totp-key">([A-Z2-7 ]+)</code>', body).group(1)
     assert key.replace(" ", "") == secret
     # a wrong code turns nothing on
@@ -73,7 +77,9 @@ def test_enrolment_shows_the_qr_code_and_key_and_needs_a_confirmation_code(clien
     assert "The code does not match" in text_of(wrong)
     db.session.refresh(user)
     assert not user.totp_enabled
-    assert user.totp_secret is None
+    assert user.totp_secret == secret
+    # reloading the page keeps the same key (the app already scanned it)
+    assert secret in text_of(client.get("/account/two-factor/enrol")).replace(" ", "")
     # the right code: on, and ten recovery codes shown once, stored hashed
     done = client.post("/account/two-factor/enrol", data={"code": pyotp.TOTP(secret).now()})
     assert done.status_code == 200
@@ -88,9 +94,7 @@ def test_enrolment_shows_the_qr_code_and_key_and_needs_a_confirmation_code(clien
     assert not stored & set(shown)
     [event] = events("user.two_factor_enabled")
     assert event.actor_id == user.id
-    # the pending secret left the cookie; the page now says it is on
-    with client.session_transaction() as sess:
-        assert "erp_totp_pending" not in sess
+    # the page now says it is on
     assert client.get("/account/two-factor/enrol").status_code == 302
 
 
