@@ -675,13 +675,14 @@ def backup_checks():
 
     ledger = ledger_problem_lines()
     chain = auditchain.verify()
-    problems = list(chain.problems) or ([] if chain.ok else ["the hash chain does not verify"])
+    problems = list(chain.problems)
+    if chain.problem_count > len(problems):
+        problems.append(f"... and {chain.problem_count - len(problems)} more.")
+    if not chain.ok and not problems:
+        problems.append("the hash chain does not verify")
     return [
         CheckResult("ledger", f"{len(ledger)} difference(s)" if ledger else LEDGER_OK, ledger),
-        CheckResult("audit trail",
-                    f"{chain.rows} row(s), " + ("the hash chain is intact" if chain.ok
-                                                 else f"{len(problems)} problem(s)"),
-                    problems),
+        CheckResult("audit trail", chain.summary(), problems),
     ]
 
 
