@@ -608,7 +608,10 @@ def report_cmd(name: str, date_from: str | None, date_to: str | None, out: str):
                    "audit-trail checks on it, drop it; exit 1 if a check fails.")
 @with_appcontext
 def backup_cmd(out: str | None, directory: str | None, keep: str | None, verify: str | None):
-    """Back up the whole database while the app keeps serving (exit 1 on failure)."""
+    """Back up the whole database while the app serves; prune (--keep) or verify (--verify).
+
+    Exit 1 when the backup, the pruning or a verification check fails.
+    """
     from erp.core.backup import BackupError, backup_database, default_backup_path
     from erp.core.backup_retention import parse_keep
     from erp.extensions import db
