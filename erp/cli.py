@@ -614,7 +614,10 @@ def report_cmd(name: str, date_from: str | None, date_to: str | None, out: str):
                    "audit-trail checks on it, drop it; exit 1 if a check fails.")
 @with_appcontext
 def backup_cmd(out: str | None, directory: str | None, keep: str | None, verify: str | None):
-    """Back up the whole database while the app keeps serving (exit 1 on failure)."""
+    """Back up the whole database while the app serves; prune (--keep) or verify (--verify).
+
+    Exit 1 when the backup, the pruning or a verification check fails.
+    """
     from erp.core.backup import BackupError, backup_database, default_backup_path
     from erp.core.backup_retention import parse_keep
     from erp.extensions import db
@@ -681,13 +684,14 @@ def backup_checks():
 
     ledger = ledger_problem_lines()
     chain = auditchain.verify()
-    problems = list(chain.problems) or ([] if chain.ok else ["the hash chain does not verify"])
+    problems = list(chain.problems)
+    if chain.problem_count > len(problems):
+        problems.append(f"... and {chain.problem_count - len(problems)} more.")
+    if not chain.ok and not problems:
+        problems.append("the hash chain does not verify")
     return [
         CheckResult("ledger", f"{len(ledger)} difference(s)" if ledger else LEDGER_OK, ledger),
-        CheckResult("audit trail",
-                    f"{chain.rows} row(s), " + ("the hash chain is intact" if chain.ok
-                                                 else f"{len(problems)} problem(s)"),
-                    problems),
+        CheckResult("audit trail", chain.summary(), problems),
     ]
 
 

@@ -69,11 +69,51 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+#: characters that could start a new line or hide text where audit text or a log line is shown:
+#: C0 controls (tab, line feed, carriage return ...), DEL, C1 controls (NEL ...) and the Unicode
+#: line and paragraph separators
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_one(match: re.Match) -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def escape_control(text: str) -> str:
+    r"""Return ``text`` with control characters written as escapes, so it stays on one line.
+
+    ``\n``, ``\r`` and ``\t`` become the two characters backslash-n, backslash-r and
+    backslash-t; other C0 and C1 controls and DEL become ``\xNN``; U+2028 and U+2029 become
+    ``\u2028`` and ``\u2029``. Text without them comes back unchanged (the same object).
+    """
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub(_escape_one, text)
+
+
+def escaped(value: Any) -> Any:
+    """Return JSON data with :func:`escape_control` applied to every string (keys too)."""
+    kind = type(value)
+    if kind is str:
+        return escape_control(value)
+    if kind is dict:
+        return {escape_control(k) if type(k) is str else k: escaped(v) for k, v in value.items()}
+    if kind is list:
+        return [escaped(v) for v in value]
+    return value
+
+
 def _reference(obj: Any) -> str | None:
     for attr in ("number", "code", "username", "key", "name"):
         value = getattr(obj, attr, None)
         if value:
-            return str(value)[:120]
+            return escape_control(str(value))[:120]
     return None
 
 
@@ -96,7 +136,8 @@ def record(obj: Any, action: str, *, actor: Any, changes: Mapping | None = None)
         entity_id=str(ident),
         entity_ref=_reference(obj),
         action=action,
-        changes=jsonable(changes) if changes else None,
+        # text in the trail stays on one line: a note's line breaks cannot forge entries
+        changes=escaped(jsonable(changes)) if changes else None,
     )
     db.session.add(event)
     db.session.info[SEALING_FLAG] = True  # chained at commit (erp.core.auditchain)
@@ -116,8 +157,9 @@ def record_many(entity_type: str, action: str,
     now = utcnow()
     actor_id = getattr(actor, "id", None)
     rows = [{"at": now, "actor_id": actor_id, "entity_type": entity_type,
-             "entity_id": str(ident), "entity_ref": str(ref)[:120] if ref else None,
-             "action": action, "changes": jsonable(changes) if changes else None}
+             "entity_id": str(ident),
+             "entity_ref": escape_control(str(ref))[:120] if ref else None,
+             "action": action, "changes": escaped(jsonable(changes)) if changes else None}
             for ident, ref, changes in events]
     buffer = _BATCH.get()
     if buffer is not None:

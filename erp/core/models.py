@@ -130,6 +130,8 @@ class AuditEvent(db.Model):
         # the rows sealing still has to chain (a handful at any time): found without a scan
         Index("ix_audit_event_unsealed", "id", postgresql_where=text("row_hash IS NULL"),
               sqlite_where=text("row_hash IS NULL")),
+        # a unique index, not a constraint: SQLite adds it without rebuilding a big table
+        Index("ix_audit_event_seq", "seq", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -142,7 +144,7 @@ class AuditEvent(db.Model):
     changes: Mapped[dict | None] = mapped_column(JSON)
     # The seal (erp.core.auditchain), written at commit: the position in the chain, the hash
     # of the row before and this row's hash over both and its content. NULL until sealed.
-    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    seq: Mapped[int | None] = mapped_column(BigInteger)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     row_hash: Mapped[str | None] = mapped_column(String(64))
 

@@ -9,6 +9,8 @@ carries it too.
 The line per request holds ``ts`` (UTC, ISO 8601), ``request_id``, ``method``, ``path`` (never the
 query string: it may hold personal data), ``endpoint``, ``status``, ``duration_ms``, ``user_id``
 and ``remote_addr``. ``ERP_LOG_FORMAT`` chooses JSON lines (default unless debugging) or text.
+Messages (and the path) have their control characters escaped
+(:func:`erp.core.audit.escape_control`): text a user typed cannot start a forged log line.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from datetime import UTC, datetime
 
 from flask import Flask, g, has_request_context, request
 from flask.logging import default_handler
+
+from erp.core.audit import escape_control
 
 log = logging.getLogger("erp.request")
 
@@ -61,7 +65,7 @@ class JsonFormatter(logging.Formatter):
                         timespec="milliseconds"),
                     "level": record.levelname, "logger": record.name,
                     "request_id": getattr(record, "request_id", None),
-                    "message": record.getMessage()}
+                    "message": escape_control(record.getMessage())}
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
         return json.dumps(data, default=str)
@@ -78,6 +82,11 @@ class TextFormatter(logging.Formatter):
         if not hasattr(record, "request_id"):
             record.request_id = None
         return super().format(record)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        """Return the line, its message's control characters escaped: it cannot forge lines."""
+        record.message = escape_control(record.message)
+        return super().formatMessage(record)
 
 
 def _configure_handler(app: Flask) -> None:
@@ -137,7 +146,7 @@ def init_app(app: Flask) -> None:
             "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "request_id": request_id,
             "method": request.method,
-            "path": request.path,
+            "path": escape_control(request.path),  # decoded: %0A would be a line feed
             "endpoint": request.endpoint,
             "status": response.status_code,
             "duration_ms": round((time.perf_counter() - started) * 1000, 1)

@@ -94,10 +94,6 @@ def writes() -> bool:
     return has_request_context() and request.method not in SAFE_METHODS
 
 
-#: SQLite's ``synchronous`` levels the app accepts (``ERP_SQLITE_SYNCHRONOUS``); FULL by default
-SQLITE_SYNCHRONOUS_LEVELS = ("FULL", "EXTRA", "NORMAL")
-
-
 @event.listens_for(Engine, "connect")
 def _sqlite_connect(dbapi_connection, connection_record):
     """SQLite: foreign keys and WAL on, every commit on disk, a writer's wait bounded.
@@ -110,10 +106,13 @@ def _sqlite_connect(dbapi_connection, connection_record):
     saw confirmed, could be gone after the power returns. The embedded default is the one
     installation with no database server keeping its own log, so it keeps every commit. The
     price is one disk sync per commit (about 0.3 ms on the SSD measured here; more on
-    rotating disks or network storage).
+    rotating disks or network storage), paid by a request-per-scan station such as the
+    single-item lane on every scan.
 
-    An app may lower it to ``NORMAL`` with the config key ``ERP_SQLITE_SYNCHRONOUS`` (the test
-    suite does, where a lost commit after a power cut costs nothing): :func:`init_app`.
+    An app built with the config key ``ERP_SQLITE_SYNCHRONOUS`` (FULL, EXTRA or NORMAL; not an
+    environment variable) gets that level instead (:func:`init_app`): a throw-away database
+    where a commit lost to a power cut costs nothing. The test suite keeps FULL (the cost was
+    not measurable among its run times).
     """
     if not type(dbapi_connection).__module__.startswith("sqlite3"):
         return
@@ -296,7 +295,7 @@ def init_app(app: Flask) -> None:
 
     app.extensions["erp_transactions"] = True
     level = str(app.config.get("ERP_SQLITE_SYNCHRONOUS") or "FULL").upper()
-    if level == "FULL":  # (erp.config.validate refused any level not in the list)
+    if level == "FULL":  # erp.config.validate refused any level but FULL, EXTRA and NORMAL
         return
     with app.app_context():
         engines = list(db.engines.values())

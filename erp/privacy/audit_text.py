@@ -15,6 +15,8 @@ audit.fields({
     "format": _l("format"),
     "orders": _l("orders"),
     "cases": _l("cases"),
+    # the audit rows an anonymisation scrubbed, each with the digest it was sealed with
+    "scrubbed_events": _l("audit events scrubbed (with their sealed digests)"),
 })
 
 

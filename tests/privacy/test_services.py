@@ -8,12 +8,12 @@ from datetime import datetime
 
 import openpyxl
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from erp.aftersales.exports import mark_exported
 from erp.aftersales.models import CaseAttachment, CaseNote, CaseType, Refund
 from erp.aftersales.services import cases, resolution
-from erp.core import audit
+from erp.core import audit, auditchain
 from erp.core.errors import ValidationError
 from erp.core.models import AuditEvent
 from erp.extensions import db
@@ -236,6 +236,76 @@ def test_anonymise_subject_audits_under_a_hash_without_the_email(world, people, 
     assert not summary.found
     assert len(summary.anonymised_at) == 1
     assert runner.invoke(args=["check-ledger"]).exit_code == 0
+
+
+def test_anonymise_subject_passes_check_audit_listing_what_it_scrubbed(world, people, runner):
+    assert runner.invoke(args=["check-audit"]).exit_code == 0
+    services.anonymise_subject(EMAIL, actor=people["admin"], reason="Erasure request")
+    db.session.commit()
+    [event] = _privacy_events()
+    scrubbed = event.changes[auditchain.EXCUSE_KEY]
+    assert len(scrubbed) == event.changes["counts"]["audit_events"] > 0
+
+    result = runner.invoke(args=["check-audit"])
+
+    assert result.exit_code == 0, result.output
+    assert f"{len(scrubbed)} row(s) scrubbed by a recorded anonymisation" in result.output
+
+
+def test_row_scrubbed_twice_still_passes_check_audit(world, people):
+    services.anonymise_subject(EMAIL, actor=people["admin"], reason="Erasure request")
+    db.session.commit()
+    [first] = _privacy_events()
+    again = db.session.get(AuditEvent, int(next(iter(first.changes[auditchain.EXCUSE_KEY]))))
+    # a later anonymisation scrubs the same row again: it lists the digest the row was sealed
+    # with, not that of the already scrubbed changes
+    excused = auditchain.excuse_list([again])
+    assert excused == {str(again.id): first.changes[auditchain.EXCUSE_KEY][str(again.id)]}
+    auditchain.allow_redaction()
+    again.changes = {"scrubbed": "twice"}
+    audit.record(world.other, "privacy.anonymised", actor=None,
+                 changes={auditchain.EXCUSE_KEY: excused})
+    db.session.commit()
+
+    report = auditchain.verify()
+
+    assert report.ok, report.problems
+    assert report.excused == len(first.changes[auditchain.EXCUSE_KEY])
+
+
+def test_scrubbed_row_changed_otherwise_still_fails_check_audit(world, people):
+    services.anonymise_subject(EMAIL, actor=people["admin"], reason="Erasure request")
+    db.session.commit()
+    [event] = _privacy_events()
+    victim = int(next(iter(event.changes[auditchain.EXCUSE_KEY])))
+    db.session.rollback()
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        conn.execute(update(AuditEvent).where(AuditEvent.id == victim)
+                     .values(action="order.forged"))
+
+    report = auditchain.verify()
+
+    assert not report.ok
+    assert f"audit row {victim} " in report.problems[0]
+
+
+def test_scrubbing_without_the_anonymisation_fails_check_audit(world, people):
+    victim = _privacy_events("order.held")[:1] or db.session.scalars(
+        select(AuditEvent).where(AuditEvent.changes.is_not(None)).limit(1)).all()
+    victim_id = victim[0].id
+    db.session.rollback()
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SET LOCAL {auditchain.REDACTION_SETTING} = 'on'")
+        conn.execute(update(AuditEvent).where(AuditEvent.id == victim_id)
+                     .values(changes={"note": "[anonymised]"}))
+
+    report = auditchain.verify()
+
+    assert not report.ok
+    assert f"audit row {victim_id} " in report.problems[0]
 
 
 def test_anonymise_subject_refused_with_an_unfinished_order_changes_nothing(
