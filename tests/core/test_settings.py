@@ -118,8 +118,9 @@ def test_update_settings_admin_saves_and_audits_before_after(client, login_as):
     assert event.entity_type == "setting"
     assert event.changes == {
         "company_name": ["Example Trading Ltd", "Lantern & Loom Trading Ltd"],
-        "company_address": ["1 Harbour Road\nShenzhen 518000\nCN",
-                            "Unit 5\n18 Harbour Road\nShenzhen"],
+        # the setting keeps its lines; its audit copy stays on one line (escaped)
+        "company_address": ["1 Harbour Road\\nShenzhen 518000\\nCN",
+                            "Unit 5\\n18 Harbour Road\\nShenzhen"],
         "approval_threshold": ["5000", "7500"],
     }
     assert "Settings saved." in text_of(client.get("/settings"))
