@@ -396,8 +396,11 @@ def _answers(url: str) -> bool:
         return False
 
 
-def start_server(url: str, port: int, workers: int, log_path: Path) -> subprocess.Popen:
+def start_server(url: str, port: int, workers: int, log_path: Path,
+                 env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start gunicorn on the database ``url``; return once ``/health`` answers.
+
+    ``env`` adds or overrides environment variables of the server (``ERP_REDIS_URL`` ...).
 
     :raises RuntimeError: if the server exits or does not answer within 60 seconds.
     """
@@ -406,7 +409,7 @@ def start_server(url: str, port: int, workers: int, log_path: Path) -> subproces
            # 20 staff sign in from one address within seconds: the limits measure the
            # limiter, not the app, so they are set out of reach (they cannot be switched off)
            "ERP_API_RATE_LIMIT": "100000 per minute",
-           "ERP_LOGIN_RATE_LIMIT": "10000 per minute"}
+           "ERP_LOGIN_RATE_LIMIT": "10000 per minute", **(env or {})}
     logfile = open(log_path, "wb")  # noqa: SIM115 - closed when the server stops
     proc = subprocess.Popen(
         [_venv_bin("gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
