@@ -48,6 +48,11 @@ def create_app(config: Mapping | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(app)
     validate(app.config)
+    if str(app.config.get("RATELIMIT_STORAGE_URI") or "").startswith(("redis", "valkey")):
+        # a Redis that stopped answering costs a request at most a second, and the limiter
+        # then counts in memory until it is back (see erp.extensions.limiter)
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 0.5,
+                                                            "socket_timeout": 1})
     if app.config.get("ERP_PROXY_HOPS"):
         # trust X-Forwarded-For/-Proto/-Host/-Port from that many proxies in front (only then)
         from werkzeug.middleware.proxy_fix import ProxyFix

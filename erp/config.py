@@ -44,12 +44,14 @@ class Config:
     secure_cookies: bool
     jobs_timeout: int = 3600
     jobs_keep_days: int = 7
+    jobs_stale_seconds: int = 60
     log_format: str | None = None  # json | text; None: json unless debugging
     proxy_hops: int = 0
     api_rate_limit: str = "600 per minute"
     login_rate_limit: str = "30 per minute"
     ratelimit_storage_url: str | None = None
     idempotency_key_hours: int = 24
+    idempotency_lease_seconds: int = 30
     submission_key_hours: int = 24
     ticker: bool = False
 
@@ -66,12 +68,14 @@ class Config:
             secure_cookies=_bool_env("ERP_SECURE_COOKIES", False),
             jobs_timeout=_int_env("ERP_JOBS_TIMEOUT", 3600),
             jobs_keep_days=_int_env("ERP_JOBS_KEEP_DAYS", 7),
+            jobs_stale_seconds=_int_env("ERP_JOBS_STALE_SECONDS", 60),
             log_format=(os.environ.get("ERP_LOG_FORMAT") or "").strip().lower() or None,
             proxy_hops=_int_env("ERP_PROXY_HOPS", 0),
             api_rate_limit=os.environ.get("ERP_API_RATE_LIMIT") or "600 per minute",
             login_rate_limit=os.environ.get("ERP_LOGIN_RATE_LIMIT") or "30 per minute",
             ratelimit_storage_url=os.environ.get("ERP_RATELIMIT_STORAGE_URL") or None,
             idempotency_key_hours=_int_env("ERP_IDEMPOTENCY_KEY_HOURS", 24),
+            idempotency_lease_seconds=_int_env("ERP_IDEMPOTENCY_LEASE_SECONDS", 30),
             submission_key_hours=_int_env("ERP_SUBMISSION_KEY_HOURS", 24),
             ticker=_bool_env("ERP_TICKER", False),
         )
@@ -89,6 +93,8 @@ class Config:
             "REMEMBER_COOKIE_SECURE": self.secure_cookies,
             "ERP_JOBS_TIMEOUT": self.jobs_timeout,
             "ERP_JOBS_KEEP_DAYS": self.jobs_keep_days,
+            # a running job whose heartbeat is older than this was killed: it is retried
+            "ERP_JOBS_STALE_SECONDS": self.jobs_stale_seconds,
             "ERP_LOG_FORMAT": self.log_format,
             "ERP_PROXY_HOPS": self.proxy_hops,
             # Flask-Limiter: only views that declare a limit are limited (no default limits)
@@ -98,6 +104,9 @@ class Config:
             "RATELIMIT_STORAGE_URI": self.ratelimit_storage_url or self.redis_url or "memory://",
             # how long a repeated API request / form submission is still recognised
             "ERP_IDEMPOTENCY_KEY_HOURS": self.idempotency_key_hours,
+            # a key claimed this long ago by a request that never answered (its worker died)
+            # may be taken over by the client's retry
+            "ERP_IDEMPOTENCY_LEASE_SECONDS": self.idempotency_lease_seconds,
             "ERP_SUBMISSION_KEY_HOURS": self.submission_key_hours,
             # periodic work (webhooks, tracking polls) in a thread of the web process
             "ERP_TICKER": self.ticker,
@@ -140,6 +149,10 @@ def validate(config: Mapping) -> None:
         if not isinstance(hours, int) or hours < 24:
             raise ConfigError(f"{name} must be a whole number of hours, at least 24 (a retry "
                               f"a day later must still be recognised), got {hours!r}.")
+    for name in ("ERP_JOBS_STALE_SECONDS", "ERP_IDEMPOTENCY_LEASE_SECONDS"):
+        seconds = config.get(name, 30)
+        if not isinstance(seconds, int | float) or seconds <= 0:
+            raise ConfigError(f"{name} must be a positive number of seconds, got {seconds!r}.")
     for name in ("ERP_API_RATE_LIMIT", "ERP_LOGIN_RATE_LIMIT"):
         _check_rate_limit(name, config.get(name))
     storage = str(config.get("RATELIMIT_STORAGE_URI") or "memory://")

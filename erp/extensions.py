@@ -74,6 +74,16 @@ def _app_scoped(name: str, default):
 AppScopedLimiter.enabled = _app_scoped("enabled", True)
 AppScopedLimiter._storage = _app_scoped("_storage", None)
 AppScopedLimiter._limiter = _app_scoped("_limiter", None)
+# the in-memory fallback (Redis down) is each app's too: its counters and whether it is in use
+AppScopedLimiter._storage_dead = _app_scoped("_storage_dead", False)
+AppScopedLimiter._fallback_storage = _app_scoped("_fallback_storage", None)
+AppScopedLimiter._fallback_limiter = _app_scoped("_fallback_limiter", None)
+AppScopedLimiter._Limiter__check_backend_count = _app_scoped("check_backend_count", 0)
+AppScopedLimiter._Limiter__last_check_backend = _app_scoped("last_check_backend", 0.0)
 
-#: rate limits: only the views that declare one are limited (no default limits)
-limiter = AppScopedLimiter(key_func=get_remote_address, default_limits=[])
+#: rate limits: only the views that declare one are limited (no default limits). When the
+#: counters' storage (Redis) cannot be reached, the limits are counted in this process's memory
+#: until it answers again (Flask-Limiter checks it at growing intervals), and any other storage
+#: error is logged, never fatal: sign-in and the API keep working with Redis down.
+limiter = AppScopedLimiter(key_func=get_remote_address, default_limits=[],
+                           in_memory_fallback_enabled=True, swallow_errors=True)

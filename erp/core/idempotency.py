@@ -6,7 +6,12 @@ On every POST of a blueprint set up with :func:`init_blueprint`:
   runs, and its response is stored with the key;
 - a repeat with the same key and the same body replays the stored response (with
   ``Idempotent-Replayed: true``) and acts no more;
-- a repeat while the first is still running gets 409;
+- a repeat while the first is still running gets 409 with ``Retry-After``;
+- a claim older than ``ERP_IDEMPOTENCY_LEASE_SECONDS`` (default 30, gunicorn's worker timeout)
+  that never got its response belongs to a request whose worker died (killed, timed out): a
+  repeat takes it over and runs. The killed request's transaction never committed, so nothing
+  runs twice; had it committed just before dying, the order API finds the order by its number
+  and answers with it (200) instead of creating another;
 - the same key with a different body (or another path) gets 422;
 - a key older than ``ERP_IDEMPOTENCY_KEY_HOURS`` (default 24) has expired: the request is taken
   as new;
@@ -19,6 +24,7 @@ Keys belong to a scope (``token:<id>``): two clients never see each other's keys
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -35,6 +41,11 @@ MAX_KEY_LENGTH = 255
 
 def _ttl() -> timedelta:
     return timedelta(hours=int(current_app.config.get("ERP_IDEMPOTENCY_KEY_HOURS") or 24))
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=float(current_app.config.get("ERP_IDEMPOTENCY_LEASE_SECONDS")
+                                   or 30))
 
 
 def _fingerprint() -> str:
@@ -99,6 +110,10 @@ def claim(scope: str | None) -> Response | None:
         db.session.delete(row)  # expired: the request is new
         db.session.flush()
         row = None
+    taken = _take_over(row, fingerprint, now) if row is not None else None
+    if taken is not None:
+        g.erp_idempotency = (taken, key)
+        return None
     if row is not None:
         response = _answer_existing(row, fingerprint)
         db.session.rollback()
@@ -122,6 +137,32 @@ def claim(scope: str | None) -> Response | None:
         return response
     g.erp_idempotency = (row_id, key)
     return None
+
+
+def _take_over(row: IdempotencyKey, fingerprint: str, now) -> int | None:
+    """Claim ``row`` anew if its lease ran out without a response (its worker died); commit.
+
+    Only the same request may take it over, and only one repeat wins (a conditional update on
+    the claim's time). Returns the row's id when this request now owns it.
+    """
+    if row.status_code is not None or row.fingerprint != fingerprint \
+            or row.created_at >= now - _lease():
+        return None
+    # read now: after the commit they would reload (and begin a transaction on SQLite)
+    row_id, claimed_at, key = row.id, row.created_at, row.key
+    taken = db.session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.id == row_id, IdempotencyKey.status_code.is_(None),
+               IdempotencyKey.created_at == claimed_at)
+        .values(created_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    if taken != 1:
+        return None
+    logging.getLogger(__name__).warning(
+        "Idempotency-Key %r: the request that claimed it at %s never answered; a retry takes "
+        "it over", key, claimed_at)
+    return row_id
 
 
 def _release(row_id: int) -> None:

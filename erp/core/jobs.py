@@ -31,17 +31,35 @@ Result files live under ``instance/jobs/<id>/<name>`` and are removed by :func:`
 A function reports failure the users may read by raising :class:`JobError` (or a
 :class:`~erp.core.errors.DomainError`); any other exception is logged with its traceback and the
 job shows a generic message.
+
+**Faults.** A job is never lost and never runs twice at once:
+
+- Redis unreachable: :func:`submit` leaves the job ``queued`` with no ``dispatched_at``, and
+  :func:`dispatch` (the ticker's ``jobs.dispatch`` task every few seconds, and ``erp worker``
+  at start) hands it to RQ once Redis answers. A job handed over whose RQ entry vanished (Redis
+  restarted empty, or the work horse died before starting it) is handed over again.
+- A run claims its job by moving it from ``queued`` to ``running`` in one conditional update,
+  so a job enqueued twice still runs once; while it runs a thread renews ``heartbeat_at``.
+- A run whose process was killed (SIGKILL, out of memory) stops beating: after
+  ``ERP_JOBS_STALE_SECONDS`` :func:`dispatch` queues it again, at most :data:`MAX_ATTEMPTS` runs
+  in all, then marks it failed with a message saying so.
+- The result file is written under a temporary name and renamed into place; the row is marked
+  finished (with the file's path) only after, so :func:`result_file` never offers a partial
+  file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -50,11 +68,11 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context, has_request_context
 from flask_babel import force_locale
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.utils import secure_filename
 
-from erp.core import numbering, transactions
+from erp.core import numbering, periodic, transactions
 from erp.core.errors import DomainError
 from erp.core.i18n import LANGUAGES, _, company_language, current_language
 from erp.core.models import BackgroundJob, JobState, Role, utcnow
@@ -66,6 +84,15 @@ DEFAULT_QUEUE = "erp"
 DEFAULT_KEEP_DAYS = 7
 DEFAULT_TIMEOUT = 3600  # seconds a job may run on RQ before it is stopped
 JOBS_DIR = "jobs"  # under the app's instance folder
+#: runs a job may begin in all (the first and two retries after its worker was killed)
+MAX_ATTEMPTS = 3
+#: seconds without a heartbeat after which a running job counts as killed (ERP_JOBS_STALE_SECONDS)
+DEFAULT_STALE_SECONDS = 60
+#: queued jobs one dispatch hands over
+DISPATCH_BATCH = 200
+#: seconds the web process stops trying Redis after it failed to answer (the dispatcher
+#: hands the jobs over once it is back)
+REDIS_PAUSE_SECONDS = 2.0
 
 
 class JobError(Exception):
@@ -157,7 +184,7 @@ class JobContext:
         if self._last is not None and value < 100 and message == self._last[1] \
                 and now - self._last_at < self.MIN_INTERVAL:
             return
-        values: dict[str, Any] = {"progress": value}
+        values: dict[str, Any] = {"progress": value, "heartbeat_at": utcnow()}
         if message is not None:
             values["message"] = message
         try:
@@ -232,40 +259,117 @@ def submit(kind: str, *, user, wait: bool = False,
 
     Runs on RQ when ``ERP_REDIS_URL`` is set, else in a background thread of this process;
     synchronously when ``wait`` is true or ``ERP_JOBS_SYNC`` is set (``listener`` then hears
-    each progress step: ``listener(percent, message)``). Commits the session.
+    each progress step: ``listener(percent, message)``). Commits the session. When Redis cannot
+    be reached the job stays queued, and :func:`dispatch` hands it over once Redis answers.
 
     :raises KeyError: for a kind nobody registered.
     :raises TypeError: for params that cannot be stored as JSON.
     """
     if kind not in REGISTRY:
         raise KeyError(f"No background job kind {kind!r} is registered.")
-    job = BackgroundJob(id=str(uuid.uuid4()), kind=kind, params=dump_params(params),
+    app = current_app._get_current_object()
+    job_id = str(uuid.uuid4())
+    if wait or app.config.get("ERP_JOBS_SYNC"):
+        ref = "sync"
+    elif app.config.get("ERP_REDIS_URL"):
+        ref = f"erp-{job_id}"
+    else:
+        ref = "thread"
+    now = utcnow()
+    job = BackgroundJob(id=job_id, kind=kind, params=dump_params(params),
                         state=JobState.queued, progress=0, language=_language(user),
-                        user_id=getattr(user, "id", None), created_at=utcnow())
+                        user_id=getattr(user, "id", None), created_at=now, attempts=0,
+                        dispatched_at=now, queue_ref=ref)
     db.session.add(job)
     db.session.commit()
-    app = current_app._get_current_object()
-    if wait or app.config.get("ERP_JOBS_SYNC"):
-        run_job(job.id, app=app, listener=listener)
+    db.session.refresh(job)  # the caller's row says "queued", whenever it is read
+    if ref == "sync":
+        run_job(job_id, app=app, listener=listener)
         db.session.refresh(job)
-    elif app.config.get("ERP_REDIS_URL"):
-        try:
-            queue(app).enqueue_call(
-                "erp.core.jobs.run_job", args=(job.id,), job_id=f"erp-{job.id}",
-                timeout=int(app.config.get("ERP_JOBS_TIMEOUT") or DEFAULT_TIMEOUT),
-                result_ttl=0, failure_ttl=DEFAULT_KEEP_DAYS * 86400,
-                description=f"{kind} {job.id}")
-        except Exception:  # noqa: BLE001 - a queue that cannot be reached fails the job, visibly
-            log.exception("Could not enqueue background job %s", job.id)
-            job.state, job.finished_at = JobState.failed, utcnow()
-            job.error = _("The job queue (Redis) cannot be reached; try again later.")
-            db.session.commit()
-    else:
-        thread = threading.Thread(target=_run_in_thread, args=(app, job.id),
-                                  name=f"erp-job-{job.id}", daemon=True)
-        _THREADS[job.id] = thread
-        thread.start()
+    elif ref == "thread":
+        _start_thread(app, job_id)
+    elif redis_paused(app) or not _enqueue(app, job_id, kind, ref):
+        _undispatch(job_id, ref)
     return job
+
+
+def _start_thread(app: Flask, job_id: str) -> None:
+    thread = threading.Thread(target=_run_in_thread, args=(app, job_id),
+                              name=f"erp-job-{job_id}", daemon=True)
+    _THREADS[job_id] = thread
+    thread.start()
+
+
+def _enqueue(app: Flask, job_id: str, kind: str, ref: str) -> bool:
+    """Put the job on the RQ queue under the id ``ref``; return whether Redis took it."""
+    try:
+        queue(app).enqueue_call(
+            "erp.core.jobs.run_job", args=(job_id,), job_id=ref,
+            timeout=int(app.config.get("ERP_JOBS_TIMEOUT") or DEFAULT_TIMEOUT),
+            result_ttl=0, failure_ttl=DEFAULT_KEEP_DAYS * 86400,
+            description=f"{kind} {job_id}")
+    except Exception as exc:  # noqa: BLE001 - the job waits in the database for Redis
+        log.warning("Could not hand background job %s to the queue (Redis): %s; it waits "
+                    "for the dispatcher", job_id, exc)
+        pause_redis(app)
+        return False
+    return True
+
+
+def _undispatch(job_id: str, ref: str) -> None:
+    """Mark a job that did not reach the queue as waiting for the dispatcher (committed)."""
+    db.session.rollback()
+    db.session.execute(
+        update(BackgroundJob)
+        .where(BackgroundJob.id == job_id, BackgroundJob.queue_ref == ref,
+               BackgroundJob.state == JobState.queued)
+        .values(dispatched_at=None, queue_ref=None,
+                # a message already there (a retry's) says more
+                message=func.coalesce(BackgroundJob.message, _(
+                    "Waiting for the job queue (Redis) to answer; the job starts as soon as "
+                    "it does.")[:200])))
+    db.session.commit()
+
+
+# --- Redis: one client per URL, and a short pause after it failed to answer ---------------------
+
+
+_CLIENTS: dict[str, Any] = {}
+_PAUSED_UNTIL: dict[str, float] = {}
+
+
+def pause_redis(app: Flask | None = None) -> None:
+    """Note that Redis did not answer: requests of this process skip it for a moment."""
+    url = (app or current_app).config.get("ERP_REDIS_URL")
+    if url:
+        _PAUSED_UNTIL[url] = time.monotonic() + REDIS_PAUSE_SECONDS
+
+
+def redis_paused(app: Flask | None = None) -> bool:
+    """Return whether Redis failed to answer this process a moment ago (skip it for now)."""
+    url = (app or current_app).config.get("ERP_REDIS_URL")
+    return bool(url) and _PAUSED_UNTIL.get(url, 0.0) > time.monotonic()
+
+
+def redis_status(app: Flask | None = None, *, timeout: float = 0.5) -> str | None:
+    """Return ``"ok"`` or ``"unreachable"`` for ``ERP_REDIS_URL``, ``None`` when it is not set.
+
+    Asks with its own short-lived connection and ``timeout`` seconds at most (``/ready``).
+    """
+    import redis
+
+    url = (app or current_app).config.get("ERP_REDIS_URL")
+    if not url:
+        return None
+    client = redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout,
+                            retry=None)
+    try:
+        client.ping()
+    except Exception:  # noqa: BLE001 - any failure to answer means unreachable
+        return "unreachable"
+    finally:
+        client.close()
+    return "ok"
 
 
 def active(kind: str) -> BackgroundJob | None:
@@ -326,8 +430,13 @@ def wait_for_threads(timeout: float = 30.0) -> bool:
     return not any(t.is_alive() for t in list(_THREADS.values()))
 
 
-def redis_connection(app: Flask | None = None):
+def redis_connection(app: Flask | None = None, *, shared: bool = True):
     """Return a Redis connection for ``ERP_REDIS_URL``.
+
+    Connecting gives up after a second and a command after five, so a Redis that stopped
+    answering costs a request little. ``shared`` connections share one client (and its
+    connection pool) per URL in this process; the worker takes its own (RQ changes its
+    timeouts).
 
     :raises RuntimeError: when ``ERP_REDIS_URL`` is not set.
     """
@@ -337,7 +446,13 @@ def redis_connection(app: Flask | None = None):
     if not url:
         raise RuntimeError("ERP_REDIS_URL is not set: set it to the Redis server, e.g. "
                            "redis://127.0.0.1:6379/0.")
-    return redis.from_url(url)
+    if not shared:
+        return redis.from_url(url, socket_connect_timeout=1)
+    client = _CLIENTS.get(url)
+    if client is None:
+        client = _CLIENTS[url] = redis.from_url(url, socket_connect_timeout=1,
+                                                socket_timeout=5)
+    return client
 
 
 def queue(app: Flask | None = None):
@@ -364,7 +479,7 @@ def run_job(job_id: str, app: Flask | None = None,
     never raised. Returns the final state (``None`` for an unknown id).
     """
     if has_app_context() and (app is None or current_app._get_current_object() is app):
-        return _run(job_id, listener)
+        return _run_patiently(job_id, listener)
     if app is None:
         global _WORKER_APP
         if _WORKER_APP is None:
@@ -372,7 +487,33 @@ def run_job(job_id: str, app: Flask | None = None,
             _WORKER_APP = create_app()
         app = _WORKER_APP
     with app.app_context():
-        return _run(job_id, listener)
+        return _run_patiently(job_id, listener)
+
+
+#: pauses (seconds) of a run that finds the database away (PostgreSQL restarting)
+DATABASE_WAITS = (1, 2, 4, 8)
+
+
+def _run_patiently(job_id: str, listener) -> str | None:
+    """:func:`_run`, asked again while the database cannot be reached (about 15 s in all).
+
+    Asked again after it claimed the job, it finds the job running and leaves it: the
+    dispatcher retries that run once its heartbeat is stale.
+    """
+    from erp.core.transactions import is_disconnect
+
+    for wait in DATABASE_WAITS:
+        try:
+            return _run(job_id, listener)
+        except SQLAlchemyError as err:
+            if not is_disconnect(err):
+                raise
+            with contextlib.suppress(SQLAlchemyError):
+                db.session.rollback()
+            log.warning("Background job %s: the database cannot be reached; asking again in "
+                        "%d s", job_id, wait)
+            time.sleep(wait)
+    return _run(job_id, listener)
 
 
 def _user_message(err: BaseException) -> str:
@@ -388,21 +529,103 @@ def _job_language(job: BackgroundJob) -> str:
     return job.language if job.language in LANGUAGES else company_language()
 
 
+def stale_seconds(app: Flask | None = None) -> float:
+    """Return the seconds without a heartbeat after which a running job counts as killed."""
+    return float((app or current_app).config.get("ERP_JOBS_STALE_SECONDS")
+                 or DEFAULT_STALE_SECONDS)
+
+
+class _Heartbeat(threading.Thread):
+    """Renew a running job's ``heartbeat_at`` every few seconds, through its own connection.
+
+    It dies with its process: a killed run stops beating, and :func:`dispatch` finds it.
+    """
+
+    def __init__(self, engine, job_id: str, attempt: int, every: float):
+        super().__init__(name=f"erp-job-heartbeat-{job_id}", daemon=True)
+        self.engine, self.job_id, self.attempt, self.every = engine, job_id, attempt, every
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        """Beat until :meth:`stop`; a failed write is logged and tried at the next beat."""
+        while not self.stopping.wait(self.every):
+            try:
+                with transactions.intent("write"), self.engine.begin() as conn:
+                    conn.execute(update(BackgroundJob).where(
+                        BackgroundJob.id == self.job_id, BackgroundJob.state == JobState.running,
+                        BackgroundJob.attempts == self.attempt).values(heartbeat_at=utcnow()))
+            except SQLAlchemyError as exc:
+                log.warning("Could not renew the heartbeat of job %s: %s", self.job_id, exc)
+
+    def stop(self) -> None:
+        """Stop beating (the run is over)."""
+        self.stopping.set()
+        self.join(5)
+
+
+def _claim(job: BackgroundJob) -> int | None:
+    """Move ``job`` from queued to running (committed); return its attempt number.
+
+    ``None`` when another run claimed it first (a job enqueued twice runs once), or when it has
+    had its :data:`MAX_ATTEMPTS` runs (it is then marked failed).
+    """
+    job_id, attempts = job.id, job.attempts or 0
+    now = utcnow()
+    mine = (BackgroundJob.id == job_id, BackgroundJob.state == JobState.queued,
+            BackgroundJob.attempts == attempts)
+    if attempts >= MAX_ATTEMPTS:
+        with force_locale(_job_language(job)):
+            error = _given_up(attempts)
+        db.session.execute(update(BackgroundJob).where(*mine).values(
+            state=JobState.failed, finished_at=now, error=error))
+        db.session.commit()
+        return None
+    claimed = db.session.execute(update(BackgroundJob).where(*mine).values(
+        state=JobState.running, started_at=now, heartbeat_at=now, progress=0, message=None,
+        attempts=attempts + 1)).rowcount
+    db.session.commit()
+    return attempts + 1 if claimed == 1 else None
+
+
+def _given_up(attempts: int) -> str:
+    return _("The job was interrupted %(count)s times (its worker stopped each time), so it "
+             "was given up; start it again.", count=attempts)
+
+
+def _finish(job_id: str, attempt: int, **values) -> bool:
+    """Record the end of a run (committed) if the job is still this run's; return whether."""
+    done = db.session.execute(update(BackgroundJob).where(
+        BackgroundJob.id == job_id, BackgroundJob.state == JobState.running,
+        BackgroundJob.attempts == attempt).values(finished_at=utcnow(), **values)).rowcount
+    db.session.commit()
+    if done != 1:
+        log.warning("Background job %s was taken from this run (attempt %d) while it ran "
+                    "(its heartbeat stopped for too long); its outcome is dropped",
+                    job_id, attempt)
+    return done == 1
+
+
 def _run(job_id: str, listener: Callable[[int, str | None], None] | None = None) -> str | None:
     job = db.session.get(BackgroundJob, job_id)
     if job is None:
         log.warning("Background job %s does not exist", job_id)
         return None
-    if job.state in (JobState.finished, JobState.failed):
-        return job.state.value
-    job.state, job.started_at, job.progress = JobState.running, utcnow(), 0
+    if job.state != JobState.queued:
+        return job.state.value  # finished, failed, or running in another process
     language = _job_language(job)
     # read before the commit: reading the expired row after it would begin the next
     # transaction under the caller's intent, and a POST running the job in its request
     # (ERP_JOBS_SYNC) would then hold SQLite's write lock against the job's own progress
     context = JobContext(job.id, job.kind, {}, job.user_id, listener)
     kind, params = job.kind, job.params
-    db.session.commit()
+    attempt = _claim(job)
+    if attempt is None:
+        db.session.rollback()
+        state = db.session.scalar(select(BackgroundJob.state).where(BackgroundJob.id == job_id))
+        db.session.rollback()
+        return state.value if state else None
+    heartbeat = _Heartbeat(db.engine, job_id, attempt, max(0.1, stale_seconds() / 6))
+    heartbeat.start()
     try:
         fn = REGISTRY.get(kind)
         if fn is None:
@@ -413,41 +636,54 @@ def _run(job_id: str, listener: Callable[[int, str | None], None] | None = None)
         # takes write intent for each of its own short transactions.
         with transactions.intent("read"), force_locale(language):
             result = fn(context, **context.params)
-        stored = _store(job.id, result) if result is not None else None
+        stored = _store(job_id, attempt, result) if result is not None else None
         summary = dump_params(context.summary) if context.summary is not None else None
     except Exception as err:  # noqa: BLE001 - every failure is stored on the job
+        heartbeat.stop()
         db.session.rollback()
         if not isinstance(err, JobError | DomainError):
-            log.exception("Background job %s (%s) failed", job_id, job.kind if job else "?")
-        job = db.session.get(BackgroundJob, job_id)
+            log.exception("Background job %s (%s) failed", job_id, kind)
         with force_locale(language):
             message = _user_message(err)
-        job.state, job.error, job.finished_at = JobState.failed, message, utcnow()
-        db.session.commit()
-        _remove_dir(job_id)
-        return job.state.value
+        if _finish(job_id, attempt, state=JobState.failed, error=message):
+            _remove_dir(job_id)
+        return JobState.failed.value
+    heartbeat.stop()
     db.session.rollback()  # the job's own reads; nothing of it is written here
-    job = db.session.get(BackgroundJob, job_id)
-    job.state, job.progress, job.finished_at = JobState.finished, 100, utcnow()
-    job.message = None  # the last step's message ("Saving...") is over
-    job.summary = summary
+    values: dict[str, Any] = {"state": JobState.finished, "progress": 100,
+                              "message": None,  # the last step's message ("Saving...") is over
+                              "summary": summary}
     if stored is not None:
-        job.result_path, job.result_name, job.result_mime = stored
-    db.session.commit()
-    return job.state.value
+        values.update(result_path=stored[0], result_name=stored[1], result_mime=stored[2])
+    # the file is in place (renamed whole) before the row says so: never a partial download
+    _finish(job_id, attempt, **values)
+    return JobState.finished.value
 
 
 def _jobs_root() -> str:
     return os.path.join(current_app.instance_path, JOBS_DIR)
 
 
-def _store(job_id: str, result: JobResult) -> tuple[str, str, str]:
-    """Write the result under ``instance/jobs/<id>/``; return (relative path, name, mime)."""
+def _store(job_id: str, attempt: int, result: JobResult) -> tuple[str, str, str]:
+    """Write the result under ``instance/jobs/<id>/``; return (relative path, name, mime).
+
+    Written to a temporary name, flushed to disk and renamed into place, so the file under its
+    final name is always whole, even if the process is killed while writing.
+    """
     name = secure_filename(result.filename) or "result"
     folder = os.path.join(_jobs_root(), job_id)
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, name), "wb") as fh:
-        fh.write(result.data)
+    partial = os.path.join(folder, f".{name}.{attempt}-{secrets.token_hex(4)}.part")
+    try:
+        with open(partial, "wb") as fh:
+            fh.write(result.data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(partial, os.path.join(folder, name))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(partial)
+        raise
     return f"{JOBS_DIR}/{job_id}/{name}", result.filename[:200], result.mime[:100]
 
 
@@ -529,23 +765,261 @@ def cleanup(days: int | None = None, *, now: datetime | None = None) -> int:
     return removed
 
 
+# --- dispatching: queued jobs that never reached Redis, and runs that were killed ---------------
+
+
+def dispatch(*, now: datetime | None = None) -> dict[str, int]:
+    """Hand waiting jobs to their runner, and retry or fail the runs that were killed; commit.
+
+    - a running job whose heartbeat is older than ``ERP_JOBS_STALE_SECONDS`` was killed: it is
+      queued again if it had fewer than :data:`MAX_ATTEMPTS` runs, else marked failed;
+    - a queued job handed over longer ago than that whose RQ entry is gone or ended (Redis
+      restarted empty, its work horse died before starting it) is handed over again;
+    - a queued job never handed over (Redis was unreachable) is put on the RQ queue (without
+      Redis, run on a thread of this process if it is a long-lived ticker); the first refusal
+      of Redis stops the round.
+
+    A job is handed over under a conditional update of its row (committed before the queue is
+    told), so two dispatchers at once never hand the same job over twice; were it enqueued
+    twice, its run's claim still runs it once. Returns the counts of each.
+    """
+    now = now or utcnow()
+    app = current_app._get_current_object()
+    counts = {"retried": 0, "failed": 0, "lost": 0, "dispatched": 0}
+    _reap(now, counts)
+    _find_lost(app, now, counts)
+    _dispatch_waiting(app, counts)
+    return counts
+
+
+@periodic.task("jobs.dispatch", every=5)
+def _dispatch_tick() -> dict[str, int]:
+    """The periodic task: see :func:`dispatch`."""
+    return dispatch()
+
+
+def _reap(now: datetime, counts: dict[str, int]) -> None:
+    cutoff = now - timedelta(seconds=stale_seconds())
+    beat = func.coalesce(BackgroundJob.heartbeat_at, BackgroundJob.started_at,
+                         BackgroundJob.created_at)
+    stale = db.session.execute(select(BackgroundJob.id, BackgroundJob.attempts,
+                                      BackgroundJob.language)
+                               .where(BackgroundJob.state == JobState.running, beat < cutoff)
+                               .order_by(BackgroundJob.created_at)).all()
+    db.session.rollback()
+    for job_id, attempts, language in stale:
+        mine = (BackgroundJob.id == job_id, BackgroundJob.state == JobState.running,
+                BackgroundJob.attempts == attempts, beat < cutoff)
+        with force_locale(language if language in LANGUAGES else company_language()):
+            if attempts >= MAX_ATTEMPTS:
+                values = {"state": JobState.failed, "finished_at": now,
+                          "error": _given_up(attempts)}
+                key = "failed"
+            else:
+                values = {"state": JobState.queued, "dispatched_at": None, "queue_ref": None,
+                          "progress": 0, "message": _(
+                              "The job was interrupted (its worker stopped); it runs again "
+                              "(attempt %(next)s of %(most)s).", next=attempts + 1,
+                              most=MAX_ATTEMPTS)[:200]}
+                key = "retried"
+        done = db.session.execute(update(BackgroundJob).where(*mine).values(**values)).rowcount
+        db.session.commit()
+        if done == 1:
+            counts[key] += 1
+            _remove_dir(job_id)  # what the killed run left (at most a temporary file)
+            log.warning("Background job %s stopped beating in attempt %d: %s", job_id,
+                        attempts, "given up" if key == "failed" else "queued again")
+
+
+def _find_lost(app: Flask, now: datetime, counts: dict[str, int]) -> None:
+    cutoff = now - timedelta(seconds=stale_seconds())
+    handed = db.session.execute(select(BackgroundJob.id, BackgroundJob.queue_ref).where(
+        BackgroundJob.state == JobState.queued, BackgroundJob.dispatched_at.is_not(None),
+        BackgroundJob.dispatched_at < cutoff).limit(DISPATCH_BATCH)).all()
+    db.session.rollback()
+    if not handed:
+        return
+    alive: set[str] = set()
+    rq_refs = [ref for _id, ref in handed if ref and ref.startswith("erp-")]
+    if rq_refs:
+        if not app.config.get("ERP_REDIS_URL"):
+            rq_refs = []
+        else:
+            try:
+                alive = _rq_alive(app, rq_refs)
+            except Exception as exc:  # noqa: BLE001 - unknown while Redis is away: wait
+                log.info("Cannot check the queued jobs' RQ entries (Redis: %s)", exc)
+                return
+    for job_id, ref in handed:
+        if ref in alive:
+            continue
+        lost = db.session.execute(update(BackgroundJob).where(
+            BackgroundJob.id == job_id, BackgroundJob.state == JobState.queued,
+            BackgroundJob.queue_ref == ref).values(dispatched_at=None,
+                                                   queue_ref=None)).rowcount
+        db.session.commit()
+        counts["lost"] += lost
+
+
+def _rq_alive(app: Flask, refs: list[str]) -> set[str]:
+    """Return which of the RQ job ids are still waiting or running on the queue."""
+    from rq.job import Job, JobStatus
+
+    waiting = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+    connection = redis_connection(app)
+    alive = set()
+    for job in Job.fetch_many(refs, connection=connection):
+        if job is not None and job.get_status(refresh=False) in waiting:
+            alive.add(job.id)
+    return alive
+
+
+def _dispatch_waiting(app: Flask, counts: dict[str, int]) -> None:
+    waiting = db.session.execute(select(BackgroundJob.id, BackgroundJob.kind).where(
+        BackgroundJob.state == JobState.queued, BackgroundJob.dispatched_at.is_(None))
+        .order_by(BackgroundJob.created_at, BackgroundJob.id).limit(DISPATCH_BATCH)).all()
+    db.session.rollback()
+    on_rq = bool(app.config.get("ERP_REDIS_URL"))
+    if not on_rq and not periodic.in_ticker():
+        return  # a thread of a one-off `erp tick` would die with it: a ticker runs them
+    for job_id, kind in waiting:
+        ref = f"erp-{job_id}-{secrets.token_hex(4)}" if on_rq else "thread"
+        taken = db.session.execute(update(BackgroundJob).where(
+            BackgroundJob.id == job_id, BackgroundJob.state == JobState.queued,
+            BackgroundJob.dispatched_at.is_(None)).values(
+                dispatched_at=utcnow(), queue_ref=ref)).rowcount
+        db.session.commit()
+        if taken != 1:
+            continue  # another dispatcher took it
+        if not on_rq:
+            _start_thread(app, job_id)
+        elif not _enqueue(app, job_id, kind, ref):
+            _undispatch(job_id, ref)
+            break  # Redis is away: the next round tries again
+        counts["dispatched"] += 1
+
+
+def _dispatch_safely() -> None:
+    """Run :func:`dispatch`, logging (never raising) a failure: a worker starts anyway."""
+    try:
+        counts = dispatch()
+        if any(counts.values()):
+            log.info("Dispatched background jobs: %s", counts)
+    except Exception:  # noqa: BLE001 - the ticker dispatches them later
+        db.session.rollback()
+        log.warning("Could not dispatch the waiting background jobs", exc_info=True)
+
+
+#: the longest pause between two attempts to reach Redis again (RQ's own is a minute)
+WORKER_MAX_BACKOFF = 5.0
+
+
 def run_worker(*, burst: bool = False, simple: bool = False) -> bool:
     """Run an RQ worker on the jobs' queue (the ``erp worker`` command); cleanup first.
 
     Forks a work horse per job unless ``simple``; ``burst`` stops once the queue is empty.
+    Before it listens, it hands over the jobs that waited for Redis (:func:`dispatch`), and a
+    thread goes on doing so every :data:`WORKER_DISPATCH_SECONDS` (so jobs drain once Redis is
+    back even without ``erp ticker``). A worker that loses Redis waits at most
+    :data:`WORKER_MAX_BACKOFF` seconds between attempts to reach it; one that stops on any
+    other error of RQ's loop starts again once Redis answers; only a stop request (SIGTERM,
+    SIGINT) ends it.
 
     :raises RuntimeError: when ``ERP_REDIS_URL`` is not set.
-    :raises redis.exceptions.ConnectionError: when Redis cannot be reached.
+    :raises redis.exceptions.ConnectionError: when Redis cannot be reached at start.
     """
-    connection = redis_connection()
+    connection = redis_connection(shared=False)
     connection.ping()
-    removed = cleanup()
-    log.info("Removed %d old job result folder(s)", removed)
-    # no pooled connection may cross the work horse's fork
-    db.session.remove()
-    db.engine.dispose()
-    worker = make_worker([queue()], connection, simple=simple, burst=burst)
-    return worker.work(burst=burst)
+    try:
+        removed = cleanup()
+        log.info("Removed %d old job result folder(s)", removed)
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.warning("Could not clean up old job results (database)", exc_info=True)
+    app = current_app._get_current_object()
+    # no pooled connection may cross the work horse's fork (the dispatcher thread has some)
+    _FORK_SAFE_ENGINES.add(db.engine)
+    dispatcher = None if burst else _DispatchThread(app, WORKER_DISPATCH_SECONDS)
+    while True:
+        _dispatch_safely()
+        db.session.remove()
+        db.engine.dispose()
+        if dispatcher is not None and not dispatcher.is_alive():
+            dispatcher.start()
+        worker = make_worker([queue_on(connection)], connection, simple=simple, burst=burst)
+        worker.max_connection_wait_time = WORKER_MAX_BACKOFF
+        try:
+            worked = worker.work(burst=burst)
+        except Exception:  # noqa: BLE001 - its teardown needs Redis too: wait for it
+            log.warning("The worker stopped on an error (Redis unreachable?)", exc_info=True)
+            worked = False
+        if burst or worker._stop_requested:
+            return worked
+        log.warning("The worker stopped without being asked (Redis lost?); it starts again "
+                    "once Redis answers")
+        if not _pause_until_redis(connection):
+            return worked
+
+
+_FORK_SAFE_ENGINES: weakref.WeakSet = weakref.WeakSet()
+
+
+def _forget_pools_in_child() -> None:
+    for engine in list(_FORK_SAFE_ENGINES):
+        engine.dispose(close=False)  # the parent's connections stay the parent's
+
+
+os.register_at_fork(after_in_child=_forget_pools_in_child)
+
+#: seconds between two dispatches by the worker's own thread
+WORKER_DISPATCH_SECONDS = 5.0
+
+
+class _DispatchThread(threading.Thread):
+    """Run :func:`dispatch` every few seconds in its own app context (the worker's)."""
+
+    def __init__(self, app: Flask, every: float):
+        super().__init__(name="erp-jobs-dispatch", daemon=True)
+        self.app, self.every = app, every
+
+    def run(self) -> None:
+        """Dispatch until the process ends; a failure is logged and tried again."""
+        while True:
+            time.sleep(self.every)
+            with self.app.app_context():
+                _dispatch_safely()
+                db.session.remove()
+
+
+def _pause_until_redis(connection) -> bool:
+    """Wait until Redis answers, asking at growing intervals; ``False`` if told to stop."""
+    import signal
+
+    stop = threading.Event()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda signum, frame: stop.set())
+    try:
+        wait = 0.5
+        while not stop.wait(wait):
+            try:
+                connection.ping()
+                return True
+            except Exception:  # noqa: BLE001 - still away
+                wait = min(WORKER_MAX_BACKOFF, wait * 2)
+        return False
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def queue_on(connection, app: Flask | None = None):
+    """Return the jobs' RQ queue on ``connection``."""
+    import rq
+
+    app = app or current_app
+    return rq.Queue(app.config.get("ERP_JOBS_QUEUE") or DEFAULT_QUEUE, connection=connection)
 
 
 def make_worker(queues: list, connection, *, simple: bool = False, burst: bool = False):

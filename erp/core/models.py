@@ -201,6 +201,12 @@ class BackgroundJob(db.Model):
     progress and result file are kept here, so a page can show a progress bar and then a link.
     ``summary`` is what a job without a file reports (JSON, e.g. an allocation run's counts);
     ``language`` is the language of the person who started it, which the job runs in.
+
+    A job survives the faults of what runs it: ``dispatched_at``/``queue_ref`` say when and
+    under which RQ id it was handed to a runner (``NULL`` while it waits for Redis to answer:
+    the dispatcher hands it over then); ``attempts`` counts the runs begun (at most 3) and
+    ``heartbeat_at`` is renewed while it runs, so a run whose process was killed is found and
+    retried, or failed after the last attempt.
     """
 
     __tablename__ = "background_job"
@@ -223,6 +229,10 @@ class BackgroundJob(db.Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    queue_ref: Mapped[str | None] = mapped_column(String(80))
 
     user: Mapped[User | None] = relationship()
 

@@ -92,8 +92,18 @@ def run_all() -> dict[str, object]:
     return results
 
 
-def run_due(now: float | None = None) -> list[str]:
-    """Run the tasks whose interval has passed or that were woken; return their names."""
+#: the longest pause of a ticker whose database is away (seconds)
+MAX_BACKOFF = 30.0
+
+
+def run_due(now: float | None = None, *, failed: list[str] | None = None) -> list[str]:
+    """Run the tasks whose interval has passed or that were woken; return their names.
+
+    The names of those that failed because the database could not be reached are added to
+    ``failed`` (the ticker then waits longer before the next round).
+    """
+    from erp.core.transactions import is_disconnect
+
     now = time.monotonic() if now is None else now
     with _LOCK:
         woken = set(_WOKEN)
@@ -103,10 +113,24 @@ def run_due(now: float | None = None) -> list[str]:
         if name in woken or now - entry.last_run >= entry.every:
             try:
                 run_task(name)
-            except Exception:  # noqa: BLE001 - logged; the ticker goes on
-                log.exception("Periodic task %s failed", name)
+            except Exception as err:  # noqa: BLE001 - logged; the ticker goes on
+                if is_disconnect(err):
+                    log.warning("Periodic task %s: the database cannot be reached (%s)", name,
+                                type(err).__name__)
+                    if failed is not None:
+                        failed.append(name)
+                else:
+                    log.exception("Periodic task %s failed", name)
             ran.append(name)
     return ran
+
+
+_LOCAL = threading.local()
+
+
+def in_ticker() -> bool:
+    """Return whether this thread is a long-lived ticker's (not a one-off ``erp tick``)."""
+    return getattr(_LOCAL, "ticker", False)
 
 
 class Ticker(threading.Thread):
@@ -119,12 +143,32 @@ class Ticker(threading.Thread):
         self._stopping = threading.Event()
 
     def run(self) -> None:
-        """Run due tasks each ``resolution`` seconds, or at once when woken."""
+        """Run due tasks each ``resolution`` seconds, or at once when woken.
+
+        Nothing stops it but :meth:`stop`: while the database cannot be reached (PostgreSQL
+        restarting) every task fails, and the rounds come at doubling intervals, at most
+        :data:`MAX_BACKOFF` seconds apart, until one gets through.
+        """
+        _LOCAL.ticker = True
+        away = 0
         while not self._stopping.is_set():
-            with self.app.app_context():
-                run_due()
-            _WAKE.wait(self.resolution)
-            _WAKE.clear()
+            failed: list[str] = []
+            try:
+                with self.app.app_context():
+                    ran = run_due(failed=failed)
+            except Exception:  # noqa: BLE001 - the ticker must outlive any round
+                log.exception("A round of periodic tasks failed")
+                ran = failed = ["?"]
+            away = away + 1 if ran and len(failed) == len(ran) else 0
+            wait = min(MAX_BACKOFF, self.resolution * 2 ** away) if away else self.resolution
+            if away:
+                # the tasks run again at the next round whatever their interval
+                for entry in TASKS.values():
+                    entry.last_run = 0.0
+                self._stopping.wait(wait)
+            else:
+                _WAKE.wait(wait)
+                _WAKE.clear()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop after the current round."""

@@ -19,6 +19,13 @@ a serialization failure, a deadlock or a unique key taken meanwhile (SQLSTATE 40
 23505) is rolled back and run again whole, at most :data:`RETRIES` times with jittered
 back-off, and then answered with a "try again" page (503), never a 500. A request that waited
 too long for SQLite's write lock gets the same page.
+
+**A lost database connection** (PostgreSQL restarted, its backend killed): the pool checks a
+connection before lending it (``pool_pre_ping``), so only a request that held one as the
+server went away meets the loss. It is rolled back and run again, at most
+:data:`DISCONNECT_RETRIES` times, unless the loss came during its COMMIT (whether that commit
+took is unknown: running it again could act twice); then, or while the server stays away, it
+is answered 503 "the database cannot be reached" with ``Retry-After``, never a 500.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from collections.abc import Iterator
 from flask import Flask, has_request_context, jsonify, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +53,19 @@ RETRIES = 3
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "23505"})
 #: milliseconds SQLite waits for another writer's lock before giving up
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: times a request that lost its database connection is run again (with a short pause)
+DISCONNECT_RETRIES = 2
+#: SQLSTATEs of a server that went away or cannot be reached: shutdown, crash, connection lost
+DISCONNECT_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "08000", "08001", "08003",
+                                  "08004", "08006"})
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _intent: contextvars.ContextVar[str | None] = contextvars.ContextVar("erp_tx_intent",
                                                                      default=None)
+#: whether a connection was lost while its COMMIT was out (the outcome is unknown)
+_lost_in_commit: contextvars.ContextVar[bool] = contextvars.ContextVar("erp_tx_lost_in_commit",
+                                                                       default=False)
 
 
 @contextlib.contextmanager
@@ -98,9 +113,41 @@ def _sqlite_connect(dbapi_connection, connection_record):
     cursor.close()
 
 
+@event.listens_for(Engine, "commit")
+def _commit_sent(conn):
+    """Mark the connection as sending a COMMIT: lost now, its outcome is unknown."""
+    info = _info(conn)
+    if info is not None:
+        info[_COMMIT_OUT] = True
+
+
+@event.listens_for(Engine, "handle_error")
+def _connection_lost(context):
+    """Note a connection lost while its COMMIT was out."""
+    if context.is_disconnect and context.connection is not None:
+        info = _info(context.connection)
+        if info is not None and info.get(_COMMIT_OUT):
+            _lost_in_commit.set(True)
+
+
+_COMMIT_OUT = "erp_commit_out"
+
+
+def _info(conn) -> dict | None:
+    """Return the pooled connection's own ``info`` (``None`` once it is gone)."""
+    fairy = getattr(conn, "_dbapi_connection", None)
+    try:
+        return fairy.info if fairy is not None else None
+    except Exception:  # noqa: BLE001 - an invalidated connection has no record any more
+        return None
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
     """SQLite: BEGIN IMMEDIATE for write work; the driver's deferred mode for the rest."""
+    info = _info(conn)
+    if info is not None and info.get(_COMMIT_OUT):
+        info[_COMMIT_OUT] = False  # the last COMMIT on this connection went through
     if conn.dialect.name != "sqlite":
         return
     dbapi_connection = conn.connection.dbapi_connection
@@ -130,6 +177,19 @@ def is_busy(err: BaseException) -> bool:
     return isinstance(err, DBAPIError) and "database is locked" in str(getattr(err, "orig", ""))
 
 
+def is_disconnect(err: BaseException) -> bool:
+    """Return whether ``err`` is PostgreSQL gone away: a connection lost, or none to be had."""
+    if not isinstance(err, DBAPIError):
+        return False
+    if err.connection_invalidated:
+        return True
+    orig = getattr(err, "orig", None)
+    if not type(orig).__module__.startswith("psycopg"):
+        return False  # SQLite: no server to lose
+    return isinstance(err, OperationalError) and (sqlstate(err) is None
+                                                  or sqlstate(err) in DISCONNECT_SQLSTATES)
+
+
 def backoff(attempt: int) -> float:
     """Return the seconds to wait before attempt ``attempt + 1``: jittered, growing."""
     return random.uniform(0.5, 1.5) * 0.05 * (2 ** (attempt - 1))
@@ -154,19 +214,50 @@ def try_again_response():
     return response
 
 
+def unavailable_response():
+    """Answer a request that found no database connection: 503 with Retry-After."""
+    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+        response = jsonify(error="The database cannot be reached at this moment. Try again in "
+                                 "a few seconds.")
+    else:
+        from erp.core.i18n import _
+        response = render_template(
+            "errors/error.html", code=503, title=_("Try again"),
+            message=_("The database cannot be reached at this moment. Try again in a few "
+                      "seconds."))
+    from flask import make_response
+    response = make_response(response)
+    response.status_code = 503
+    response.headers["Retry-After"] = "2"
+    return response
+
+
 class RetryingFlask(Flask):
     """A Flask app that runs a request again when the database asks for it (PostgreSQL)."""
 
     def full_dispatch_request(self):
         """Dispatch the request; on a serialization failure or deadlock roll back and retry."""
         from erp.extensions import db
-        attempt = 0
+        attempt = lost = 0
         while True:
             attempt += 1
+            _lost_in_commit.set(False)
             try:
                 return super().full_dispatch_request()
             except DBAPIError as err:
+                committing = _lost_in_commit.get()
                 db.session.rollback()
+                if is_disconnect(err):
+                    lost += 1
+                    if committing or lost > DISCONNECT_RETRIES:
+                        log.warning("Request %s %s lost its database connection%s; answered "
+                                    "'unavailable'", request.method, request.path,
+                                    " during its commit" if committing else "")
+                        return self.finalize_request(unavailable_response())
+                    log.warning("Request %s %s lost its database connection; running it again",
+                                request.method, request.path)
+                    time.sleep(0.1 * 4 ** (lost - 1))
+                    continue
                 if is_busy(err):
                     log.warning("Request %s %s gave up waiting for the database's write lock",
                                 request.method, request.path)

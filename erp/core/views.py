@@ -82,7 +82,12 @@ def _migration_heads() -> tuple[str, ...]:
 @bp.get("/ready")
 @public
 def ready():
-    """Report whether this server can take traffic: database answers, migrations at head."""
+    """Report whether this server can take traffic: database answers, migrations at head.
+
+    With ``ERP_REDIS_URL`` set it also says whether Redis answers (within half a second). A
+    Redis that does not is reported as ``"status": "degraded"`` with 200: the app serves
+    without it (jobs wait in the database, rate limits count in memory).
+    """
     from alembic.runtime.migration import MigrationContext
 
     heads = _migration_heads()
@@ -99,7 +104,15 @@ def ready():
         return jsonify(status="unavailable",
                        reason=f"migrations not at head: current {', '.join(current) or 'none'}, "
                               f"head {', '.join(heads)}"), 503
-    return jsonify(status="ready", database="ok", migrations=list(heads))
+    from erp.core.jobs import redis_status
+
+    redis = redis_status(timeout=0.5)
+    if redis is None:
+        return jsonify(status="ready", database="ok", migrations=list(heads))
+    if redis != "ok":
+        current_app.logger.warning("/ready: Redis unreachable; serving degraded")
+    return jsonify(status="ready" if redis == "ok" else "degraded", database="ok",
+                   redis=redis, migrations=list(heads))
 
 
 @bp.route("/login", methods=["GET", "POST"])

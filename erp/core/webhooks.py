@@ -721,14 +721,19 @@ def wake() -> None:
     if not app.config.get("ERP_REDIS_URL"):
         periodic.wake("webhooks.deliver")
         return
+    from erp.core import jobs
+    if jobs.redis_paused(app):  # Redis failed a moment ago: the ticker sends them anyway
+        periodic.wake("webhooks.deliver")
+        return
     try:
-        from erp.core import jobs
         if jobs.redis_connection(app).set(QUEUED_FLAG, "1", nx=True, ex=300):
             jobs.queue(app).enqueue_call(
                 "erp.core.webhooks.pump", job_id=f"erp-webhooks-pump-{uuid.uuid4().hex}",
                 timeout=300, result_ttl=0, failure_ttl=86400, description="webhooks pump")
-    except Exception:  # noqa: BLE001 - the periodic task sends them anyway
-        log.warning("Could not enqueue the webhook pump", exc_info=True)
+    except Exception as exc:  # noqa: BLE001 - the periodic task sends them anyway
+        log.warning("Could not enqueue the webhook pump (Redis: %s); the ticker sends the "
+                    "deliveries", exc)
+        jobs.pause_redis(app)
         periodic.wake("webhooks.deliver")
 
 
