@@ -117,8 +117,9 @@ def create_app(config: Mapping | None = None) -> Flask:
     from erp import cli
     cli.init_app(app)
 
-    from erp.core import events
+    from erp.core import auditchain, events
     events.init_app(app)
+    auditchain.init_app(app)  # seals the audit rows of each committing transaction
     from erp.core import webhooks
     webhooks.init_app(app)
     if app.config.get("ERP_TICKER") and not app.config.get("TESTING") \

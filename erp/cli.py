@@ -280,6 +280,24 @@ def check_ledger_cmd():
     sys.exit(1)
 
 
+@click.command("check-audit")
+@with_appcontext
+def check_audit_cmd():
+    """Check the audit trail against its hash chain; exit 1 on any change, gap or lost tail."""
+    from erp.core.auditchain import verify
+
+    report = verify()
+    for problem in report.problems:
+        click.echo(problem, err=True)
+    if report.ok:
+        click.secho(report.summary(), fg="green")
+        return
+    if report.problem_count > len(report.problems):
+        click.echo(f"... and {report.problem_count - len(report.problems)} more.", err=True)
+    click.secho(report.summary(), fg="red", err=True)
+    sys.exit(1)
+
+
 # --- Excel imports and exports ----------------------------------------------------------------
 
 
@@ -652,6 +670,7 @@ def carrier_sim_cmd(host, port, token, seed, time_scale, latency_ms, error_rate,
 
 #: every command of the group; domains append theirs (registered on each app's ``app.cli``)
 COMMANDS: list[click.Command] = [demo_cmd, create_user_cmd, check_cmd, check_ledger_cmd,
+                               check_audit_cmd,
                                purge_keys_cmd,
                                import_group, export_group, allocate_cmd, putaway_sync_cmd,
                                worker_cmd, tick_cmd, ticker_cmd,
@@ -678,7 +697,8 @@ def _begin_immediate(command: click.Command) -> None:
         for sub in command.commands.values():
             _begin_immediate(sub)
         return
-    if command.name in ("worker", "ticker") or command.callback is None \
+    # check-audit only reads, for minutes on a big trail: it must not hold the write lock
+    if command.name in ("worker", "ticker", "check-audit") or command.callback is None \
             or getattr(command.callback, "erp_write", False):
         return  # the worker's jobs choose; a command already wrapped (an earlier app) is done
     callback = command.callback

@@ -22,6 +22,9 @@ from erp.extensions import db
 
 log = logging.getLogger(__name__)
 
+#: the key of ``session.info`` saying the transaction wrote audit rows, to seal at its commit
+SEALING_FLAG = "erp.audit.unsealed"
+
 
 def entity_name(obj: Any) -> str:
     """Return the audit entity name of a model instance (its table name)."""
@@ -96,6 +99,7 @@ def record(obj: Any, action: str, *, actor: Any, changes: Mapping | None = None)
         changes=jsonable(changes) if changes else None,
     )
     db.session.add(event)
+    db.session.info[SEALING_FLAG] = True  # chained at commit (erp.core.auditchain)
     return event
 
 
@@ -154,6 +158,7 @@ def _write(rows: list[dict]) -> None:
     """Insert audit rows in the current transaction, the cheapest way for their number."""
     if not rows:
         return
+    db.session.info[SEALING_FLAG] = True  # chained at commit (erp.core.auditchain)
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql" and len(rows) >= COPY_ABOVE:
         _copy(rows)

@@ -9,6 +9,7 @@ from enum import StrEnum
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Date,
     Enum,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -119,6 +121,9 @@ class AuditEvent(db.Model):
     __tablename__ = "audit_event"
     __table_args__ = (
         Index("ix_audit_event_entity", "entity_type", "entity_id"),
+        # the rows sealing still has to chain (a handful at any time): found without a scan
+        Index("ix_audit_event_unsealed", "id", postgresql_where=text("row_hash IS NULL"),
+              sqlite_where=text("row_hash IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -129,8 +134,29 @@ class AuditEvent(db.Model):
     entity_ref: Mapped[str | None] = mapped_column(String(120))
     action: Mapped[str] = mapped_column(String(96), index=True)
     changes: Mapped[dict | None] = mapped_column(JSON)
+    # The seal (erp.core.auditchain), written at commit: the position in the chain, the hash
+    # of the row before and this row's hash over both and its content. NULL until sealed.
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    row_hash: Mapped[str | None] = mapped_column(String(64))
 
     actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class AuditChain(db.Model):
+    """The head of the audit chain: the last sealed position and its hash (one row, id 1).
+
+    Moved by every sealing commit under its row lock, so deleting the newest audit rows leaves
+    the head pointing past the end of the table: :func:`erp.core.auditchain.verify` sees it.
+    """
+
+    __tablename__ = "audit_chain"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),
+                      CheckConstraint("last_seq >= 0", name="last_seq_not_negative"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class Sequence(db.Model):
