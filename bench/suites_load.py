@@ -279,8 +279,12 @@ def _receiving_work(receivers: list, per_receiver: int, sku_ids: list[int],
     return work
 
 
-def build_data(db: BenchDB, app, *, per_packer: int, per_receiver: int) -> dict:
-    """Build the load test's data in ``db`` and return the work file's content (committed)."""
+def build_data(db: BenchDB, app, *, per_packer: int, per_receiver: int,
+               skus: int = 20_000) -> dict:
+    """Build the load test's data in ``db`` and return the work file's content (committed).
+
+    ``skus`` sizes the catalog (a tenth with ``--quick``); the orders follow from it.
+    """
     from sqlalchemy import func, select
 
     from bench import data, procurement_data
@@ -293,7 +297,7 @@ def build_data(db: BenchDB, app, *, per_packer: int, per_receiver: int) -> dict:
     from erp.orders.models import CustomerOrder
     from erp.warehouse import services as warehouse_services
 
-    n_skus = db.scale(20_000)
+    n_skus = db.scale(skus)
     started = time.perf_counter()
     with app.app_context():
         data.sample_catalog(n_skus)
@@ -397,12 +401,12 @@ def _answers(url: str) -> bool:
 
 
 def start_server(url: str, port: int, workers: int, log_path: Path,
-                 env: dict[str, str] | None = None) -> subprocess.Popen:
+                 env: dict[str, str] | None = None, boot_seconds: int = 60) -> subprocess.Popen:
     """Start gunicorn on the database ``url``; return once ``/health`` answers.
 
     ``env`` adds or overrides environment variables of the server (``ERP_REDIS_URL`` ...).
 
-    :raises RuntimeError: if the server exits or does not answer within 60 seconds.
+    :raises RuntimeError: if the server exits or does not answer within ``boot_seconds``.
     """
     env = {**os.environ, "ERP_DATABASE_URL": url, "ERP_SECRET_KEY": SECRET_KEY,
            "ERP_SECURE_COOKIES": "0",
@@ -416,7 +420,7 @@ def start_server(url: str, port: int, workers: int, log_path: Path,
          "--timeout", "60", "erp.wsgi:app"],
         cwd=ROOT, env=env, stdout=logfile, stderr=subprocess.STDOUT)
     proc.logfile = logfile
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + boot_seconds
     health = f"http://127.0.0.1:{port}/health"
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -428,7 +432,7 @@ def start_server(url: str, port: int, workers: int, log_path: Path,
         time.sleep(0.3)
     else:
         stop_server(proc)
-        raise RuntimeError("gunicorn did not answer /health within 60 s: "
+        raise RuntimeError(f"gunicorn did not answer /health within {boot_seconds} s: "
                            + log_path.read_text(errors="replace")[-2000:])
     # every worker imports the app on its own: wait until all have booted and answered
     deadline = time.monotonic() + 30

@@ -141,7 +141,8 @@ def test_a_short_run_goes_through_every_fault(monkeypatch):
     plan = suites_faults.Plan(warmup=1, settle=1, redis_down=3, redis_jobs=1, drain_limit=15,
                               kill_every=2, kill_for=3, horse_limit=20, packers=1,
                               receivers=1, api_threads=1, think=0.2, per_packer=4,
-                              per_receiver=1, stale_seconds=5, check_each=False)
+                              per_receiver=1, stale_seconds=5, check_each=False,
+                              skus=20_000)
     figures = suites_faults.run_faults(BenchDB("postgresql", "", True), plan)
     assert figures["requests"] > 20
     assert figures["faults"] == ["pg_restart", "redis_outage", "kill_workers", "kill_job"]
