@@ -11,7 +11,8 @@ orders it receives. No two simulated users share an order.
 - **Office staff** (purchasing, customer service, managers) search SKUs and read the order,
   parcel and stock lists, an order's page and the home dashboard.
 
-Everyone signs in once through the login form with its CSRF token and thinks 0.5 to 2 seconds
+Everyone signs in once through the login form with its CSRF token, then gives the code of its
+authenticator (pyotp, from the secret enrolled for the account), and thinks 0.5 to 2 seconds
 between steps. Redirects are followed by hand, so every HTTP request is measured on its own. A
 4xx/5xx, an unexpected redirect (such as to the login page), a refusal (``flash-error``) or a
 missing success message counts as a failure.
@@ -196,13 +197,35 @@ class StaffUser(HttpUser):
                               data={"username": username, "password": WORK["password"],
                                     "csrf_token": self.token}) as response:
             where = urlsplit(response.headers.get("Location", "")).path
-            if response.status_code != 302 or where.startswith("/login"):
+            secret = WORK.get("totp", {}).get(username)
+            expected = "/login/code" if secret else None
+            if response.status_code != 302 or (where.startswith("/login")
+                                               and where != expected):
                 response.failure(f"{username} not signed in: HTTP {response.status_code} "
                                  f"{refusal(response.text) or ''}".strip())
                 raise StopUser()
             response.success()
+        if where == "/login/code":
+            self.second_factor(username, secret)
         SIGNED_IN.append(time.time())
         self.get("/", "home")
+
+    def second_factor(self, username: str, secret: str | None) -> None:
+        """Give the code of the authenticator app (pyotp with the account's enrolled secret)."""
+        import pyotp
+
+        if not secret or self.get("/login/code", "login: code form") is None:
+            raise StopUser()
+        with self.client.post("/login/code", name="login: code", allow_redirects=False,
+                              catch_response=True,
+                              data={"code": pyotp.TOTP(secret).now(),
+                                    "csrf_token": self.token}) as response:
+            where = urlsplit(response.headers.get("Location", "")).path
+            if response.status_code != 302 or where.startswith("/login"):
+                response.failure(f"{username}: code refused: HTTP {response.status_code} "
+                                 f"{refusal(response.text) or ''}".strip())
+                raise StopUser()
+            response.success()
 
     def browse_parcels(self) -> None:
         """Look at the parcel list (what a packer does when the bench is empty)."""

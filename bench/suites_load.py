@@ -1,5 +1,9 @@
 """The ``load`` benchmark: gunicorn (4 workers) on PostgreSQL under 20 simulated staff.
 
+Every account has two-factor sign-in (a TOTP secret enrolled at build time): each simulated
+user signs in with its password and then a code its "phone" (pyotp) computes, one account per
+user so no code is used twice.
+
 The data (a mid-size catalog with stock in bins, some thousands of orders in mixed states,
 staff with known passwords, picked orders waiting at the packing bench and confirmed purchase
 orders waiting to be received) is built in the runner's temporary schema. Then the real app
@@ -279,6 +283,24 @@ def _receiving_work(receivers: list, per_receiver: int, sku_ids: list[int],
     return work
 
 
+def _enrol(user) -> str:
+    """Turn two-factor sign-in on for ``user`` as enrolment does; return the TOTP secret.
+
+    Confirmed with the previous time step's code (still accepted, as a phone a little slow),
+    so the code of the step at which locust signs the user in is unused.
+    """
+    import pyotp
+
+    from erp.core import twofactor
+    from erp.core.models import utcnow
+
+    secret = twofactor.new_secret()
+    now = utcnow()
+    twofactor.confirm_enrolment(
+        user, secret, pyotp.TOTP(secret).generate_otp(twofactor.current_step(now) - 1), now=now)
+    return secret
+
+
 def build_data(db: BenchDB, app, *, per_packer: int, per_receiver: int,
                skus: int = 20_000) -> dict:
     """Build the load test's data in ``db`` and return the work file's content (committed).
@@ -316,11 +338,12 @@ def build_data(db: BenchDB, app, *, per_packer: int, per_receiver: int,
                                            pick_sequence=0, actor=None)
         warehouse_services.create_location(warehouse, code=RECEIVING_BIN, kind="receiving",
                                            pick_sequence=0, actor=None)
-        users = {}
+        users, totp = {}, {}
         for username, role in _accounts():
             users[username] = core_services.create_user(
                 username=username, full_name=f"Load {role} {username}", password=PASSWORD,
                 roles=[role], actor=None)
+            totp[username] = _enrol(users[username])
         staff = [u for name, u in users.items() if name.startswith("wh")]
         # packable SKUs (light, with customs data) for orders; others for purchase orders
         packable = list(sqla.session.scalars(
@@ -357,7 +380,7 @@ def build_data(db: BenchDB, app, *, per_packer: int, per_receiver: int,
     log(f"   data: {n_skus:,} SKUs, {orders:,} orders, {len(staff)} warehouse accounts with "
         f"{per_packer} picked orders and {per_receiver} purchase orders each, built in "
         f"{time.perf_counter() - started:.0f} s")
-    return {"password": PASSWORD,
+    return {"password": PASSWORD, "totp": totp,
             "warehouse": [{"username": name, "orders": packing[name],
                            "purchase_orders": receiving[name], "box": BOX_CODE}
                           for name in sorted(packing)],
@@ -400,11 +423,15 @@ def _answers(url: str) -> bool:
         return False
 
 
-def start_server(url: str, port: int, workers: int, log_path: Path,
-                 env: dict[str, str] | None = None, boot_seconds: int = 60) -> subprocess.Popen:
+def start_server(url: str, port: int, workers: int, log_path: Path, *,
+                 two_factor_required: bool = False, env: dict[str, str] | None = None,
+                 boot_seconds: int = 60) -> subprocess.Popen:
     """Start gunicorn on the database ``url``; return once ``/health`` answers.
 
-    ``env`` adds or overrides environment variables of the server (``ERP_REDIS_URL`` ...).
+    ``two_factor_required`` (``ERP_TWO_FACTOR_REQUIRED``) is off unless asked for: the staff of
+    most benchmarks and of the concurrency suite sign in with a password alone; the ``load``
+    bench enrols its staff and signs in with codes, the rule on. ``env`` adds or overrides
+    environment variables of the server (``ERP_REDIS_URL`` ...).
 
     :raises RuntimeError: if the server exits or does not answer within ``boot_seconds``.
     """
@@ -413,7 +440,8 @@ def start_server(url: str, port: int, workers: int, log_path: Path,
            # 20 staff sign in from one address within seconds: the limits measure the
            # limiter, not the app, so they are set out of reach (they cannot be switched off)
            "ERP_API_RATE_LIMIT": "100000 per minute",
-           "ERP_LOGIN_RATE_LIMIT": "10000 per minute", **(env or {})}
+           "ERP_LOGIN_RATE_LIMIT": "10000 per minute",
+           "ERP_TWO_FACTOR_REQUIRED": "1" if two_factor_required else "0", **(env or {})}
     logfile = open(log_path, "wb")  # noqa: SIM115 - closed when the server stops
     proc = subprocess.Popen(
         [_venv_bin("gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
@@ -538,7 +566,9 @@ def load(db: BenchDB) -> dict:
         work_path.write_text(json.dumps(work))
         port = free_port()
         host_load = round(os.getloadavg()[0], 2)  # other work on the machine skews the figures
-        server = start_server(db.url, port, workers, tmp_path / "gunicorn.log")
+        # every account is enrolled and signs in with a code; the roles' rule is on
+        server = start_server(db.url, port, workers, tmp_path / "gunicorn.log",
+                              two_factor_required=True)
         try:
             log(f"   gunicorn -w {workers} on port {port}; locust: {users} users for {seconds} s "
                 f"(load average before: {host_load} on {os.cpu_count()} CPUs)")

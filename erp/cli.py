@@ -176,6 +176,12 @@ def _print_logins(rows) -> None:
     for username, password, role in rows:
         click.echo(f"  {role:<17} user {username:<11} password {password}")
     click.echo(f"(kept in {_credentials_path()})")
+    from erp.core import settings as settings_mod
+    from erp.core.twofactor import enforced
+    roles = sorted(settings_mod.get("two_factor_roles")) if enforced() else []
+    if roles:
+        click.echo(f"Roles {', '.join(roles)} set up an authenticator app (TOTP: Google "
+                   "Authenticator, FreeOTP...) at their first sign-in.")
 
 
 def _refuse_unless_empty() -> None:

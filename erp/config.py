@@ -54,6 +54,7 @@ class Config:
     idempotency_lease_seconds: int = 30
     submission_key_hours: int = 24
     ticker: bool = False
+    two_factor_required: bool = True
 
     @classmethod
     def from_env(cls) -> Config:
@@ -78,6 +79,7 @@ class Config:
             idempotency_lease_seconds=_int_env("ERP_IDEMPOTENCY_LEASE_SECONDS", 30),
             submission_key_hours=_int_env("ERP_SUBMISSION_KEY_HOURS", 24),
             ticker=_bool_env("ERP_TICKER", False),
+            two_factor_required=_bool_env("ERP_TWO_FACTOR_REQUIRED", True),
         )
 
     def as_flask(self) -> dict:
@@ -110,6 +112,10 @@ class Config:
             "ERP_SUBMISSION_KEY_HOURS": self.submission_key_hours,
             # periodic work (webhooks, tracking polls) in a thread of the web process
             "ERP_TICKER": self.ticker,
+            # the roles of setting two_factor_roles must enrol a second factor; off only for
+            # test suites and benchmarks whose staff sign in with a password alone (a warning
+            # is logged at start-up whenever it is off outside TESTING)
+            "ERP_TWO_FACTOR_REQUIRED": self.two_factor_required,
         }
 
 

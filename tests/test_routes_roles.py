@@ -72,7 +72,9 @@ def test_anonymous_is_sent_to_login_except_public_views(client, app):
         if getattr(view, "public", False):
             # /ready answers 503 here by design: the test database (create_all) has no migrations
             assert response.status_code < 500 or rule.endpoint == "core.ready", where
-            assert "/login" not in response.headers.get("Location", ""), where
+            # (the sign-in code step without a password first sends back to the password)
+            assert "/login" not in response.headers.get("Location", "") \
+                or rule.endpoint == "core.login_code", where
         elif getattr(view, "api", False):
             assert response.status_code == 401, where
             assert response.is_json, where
@@ -86,7 +88,9 @@ def test_each_role_gets_exactly_its_permissions(client, app, login_as, role):
     login_as(role)
     granted = ROLE_PERMISSIONS[Role(role)]
     for rule, method, view in _walk(app):
-        if getattr(view, "public", False) or rule.endpoint == "core.logout":
+        # signing out, or ending one's own session (id 1 is the walker's own on SQLite), would
+        # sign the walker out of every route after it
+        if getattr(view, "public", False) or rule.endpoint in ("core.logout", "core.end_session"):
             continue
         response = client.open(_sample_url(rule), method=method)
         if getattr(view, "api", False):  # a session is no token

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from erp.core import audit
-from erp.core.i18n import LANGUAGES, _, _l
+from erp.core.i18n import LANGUAGES, _, _l, ngettext
 from erp.core.models import ExchangeRate, Role
 from erp.extensions import db
 
@@ -65,6 +65,7 @@ audit.fields({
     "rate": _l("rate"),
     "valid_from": _l("valid from"),
     "revision": _l("migration revision"),
+    "session": _l("session"),
 })
 
 audit.entity("user", _l("User"))
@@ -119,6 +120,15 @@ def _language_changed(e: audit.Event) -> str:
              language=_language(e.raw("language")))
 
 
+def _sessions_ended(e: audit.Event) -> str:
+    from erp.core.sessions import END_REASONS
+    reason = END_REASONS.get(e.raw("reason") or "")
+    return ngettext("%(num)d session of user %(ref)s ended: %(reason)s",
+                    "%(num)d sessions of user %(ref)s ended: %(reason)s",
+                    int(e.raw("count") or 0), ref=e.ref,
+                    reason=str(reason) if reason else e.raw("reason"))
+
+
 def _settings(e: audit.Event) -> str:
     from erp.core.settings import SETTINGS
     parts = []
@@ -137,6 +147,15 @@ audit.register_many({
                               "it at their next sign-in."),
     "user.password_changed": _l("User %(ref)s changed their password."),
     "user.language_changed": _language_changed,
+    "user.sessions_ended": _sessions_ended,
+    "user.session_ended": _l("User %(ref)s ended one of their sessions."),
+    "user.two_factor_enabled": _l("User %(ref)s turned on two-factor sign-in."),
+    "user.two_factor_disabled": _l("User %(ref)s turned off two-factor sign-in."),
+    "user.two_factor_reset": _l("Second factor of user %(ref)s reset by an admin; their "
+                                "sessions ended."),
+    "user.recovery_code_used": _l("User %(ref)s signed in with a recovery code (%(count)s "
+                                  "left)."),
+    "user.recovery_codes_regenerated": _l("User %(ref)s made new recovery codes."),
     "setting.updated": _settings,
     "exchange_rate.created": _l("Exchange rate of %(ref)s from %(valid_from)s set to "
                                 "%(rate)s."),

@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from erp.core.i18n import _l
@@ -74,6 +75,11 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     #: "en" or "zh_Hans_CN"; None lets the browser (then the company default) decide
     language: Mapped[str | None] = mapped_column(String(16))
+    #: two-factor sign-in (TOTP, RFC 6238): the base32 secret, set once enrolment is confirmed
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    #: the last time step whose code was accepted: a code is never accepted twice
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     role_links: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin")
@@ -209,6 +215,47 @@ class LoginAttempt(db.Model):
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     success: Mapped[bool] = mapped_column(default=False)
+
+
+class RecoveryCode(db.Model):
+    """A single-use recovery code of a user's second factor, stored as its SHA-256 only.
+
+    ``used_at`` is set by a conditional UPDATE (``WHERE used_at IS NULL``), so a code passes
+    once even when posted twice at the same moment.
+    """
+
+    __tablename__ = "recovery_code"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class UserSession(db.Model):
+    """One sign-in of one user: the browser's cookie carries a random token, stored here hashed.
+
+    A session is valid while ``ended_at`` is NULL, its user is active, and it is younger than
+    the absolute lifetime (setting ``session_lifetime_hours``). ``last_seen_at`` is refreshed
+    at most once a minute.
+    """
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    #: why it ended: signed_out, ended_by_user, expired, deactivated, password_reset, ...
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+
+    user: Mapped[User] = relationship()
 
 
 class JobState(StrEnum):

@@ -15,7 +15,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from erp.core import audit
+from erp.core import audit, sessions
 from erp.core import settings as settings_mod
 from erp.core.errors import DomainError, FieldErrors, ValidationError
 from erp.core.i18n import _, ngettext
@@ -144,11 +144,15 @@ def update_user(user: User, *, full_name: str, email: str | None, roles: Iterabl
     new_roles = sorted(r.value for r in role_set)
     if old_roles != new_roles:
         changes["roles"] = [old_roles, new_roles]
+    was_active = user.active
     user.full_name, user.email, user.active = full_name.strip(), email or None, active
     _set_roles(user, role_set)
     if changes:
         audit.record(user, "user.updated", actor=actor, changes=changes)
     db.session.flush()
+    if was_active and not active:
+        # a deactivated user's open browsers are signed out at their next request
+        sessions.end_sessions(user, reason="deactivated", actor=actor)
     return user
 
 
@@ -162,7 +166,7 @@ def _ensure_other_admin(user: User) -> None:
 
 
 def set_user_active(user: User, active: bool, *, actor: User) -> User:
-    """Activate or deactivate a user (a deactivated user cannot sign in).
+    """Activate or deactivate a user (a deactivated user cannot sign in; their sessions end).
 
     :raises UserError: when deactivating oneself or the last active admin.
     """
@@ -173,6 +177,8 @@ def set_user_active(user: User, active: bool, *, actor: User) -> User:
 def reset_password(user: User, new_password: str, *, actor: User) -> User:
     """Set a new password chosen by an admin; the user must change it at next sign-in.
 
+    The user's open sessions end (they sign in again with the new password).
+
     :raises ValidationError: if the password breaks the policy.
     """
     check_password_policy(new_password, username=user.username)
@@ -180,11 +186,15 @@ def reset_password(user: User, new_password: str, *, actor: User) -> User:
     user.must_change_password = True
     audit.record(user, "user.password_reset", actor=actor)
     db.session.flush()
+    sessions.end_sessions(user, reason="password_reset", actor=actor)
     return user
 
 
-def change_own_password(user: User, *, current: str, new: str) -> User:
-    """Change one's own password after checking the current one.
+def change_own_password(user: User, *, current: str, new: str,
+                        session_id: int | None = None) -> User:
+    """Change one's own password after checking the current one; end one's other sessions.
+
+    :param session_id: the session the change is made in, which stays open.
 
     :raises ValidationError: if the current password is wrong or the new one breaks the policy.
     """
@@ -199,6 +209,7 @@ def change_own_password(user: User, *, current: str, new: str) -> User:
     user.must_change_password = False
     audit.record(user, "user.password_changed", actor=user)
     db.session.flush()
+    sessions.end_sessions(user, except_id=session_id, reason="password_changed", actor=user)
     return user
 
 
@@ -259,19 +270,13 @@ def throttle_state(column, value: str, slow_after: int, lock_after: int,
     return ThrottleState(count, 0, False)
 
 
-def authenticate(username: str, password: str, *, address: str,
-                 now: datetime | None = None) -> User:
-    """Check a sign-in attempt and record it; return the user on success.
+def check_throttle(name: str, address: str, now: datetime) -> None:
+    """Refuse an attempt while the account ``name`` or the ``address`` must wait.
 
-    Failed attempts on one account, or from one address, are slowed (a growing wait between
-    attempts) and then refused for ``LOGIN_WINDOW``. A refused attempt is not checked at all.
+    Checked before any password or code is, so a throttled attempt checks nothing.
 
-    :raises LoginThrottled: while the account or address must wait, saying how long.
-    :raises ValidationError: for a wrong username or password, or a deactivated account.
+    :raises LoginThrottled: saying how long to wait.
     """
-    now = now or utcnow()
-    name = (username or "").strip().lower()[:64]
-    address = (address or "unknown")[:64]
     for column, value, slow, limit, what in (
             (LoginAttempt.username, name, SLOW_AFTER, ACCOUNT_LOCK_AFTER, _("this account")),
             (LoginAttempt.address, address, ADDRESS_SLOW_AFTER, ADDRESS_LOCK_AFTER,
@@ -291,9 +296,31 @@ def authenticate(username: str, password: str, *, address: str,
                 "again.",
                 "Too many failed sign-ins for %(what)s. Wait %(num)d seconds before trying "
                 "again.", state.retry_after, what=what))
+
+
+def authenticate(username: str, password: str, *, address: str,
+                 now: datetime | None = None) -> User:
+    """Check a sign-in attempt and record it; return the user on success.
+
+    Failed attempts on one account, or from one address, are slowed (a growing wait between
+    attempts) and then refused for ``LOGIN_WINDOW``. A refused attempt is not checked at all.
+    For a user with a second factor the right password records nothing yet: the code step
+    records the attempt (a failure counts toward the same throttle).
+
+    :raises LoginThrottled: while the account or address must wait, saying how long.
+    :raises ValidationError: for a wrong username or password, or a deactivated account.
+    """
+    now = now or utcnow()
+    name = (username or "").strip().lower()[:64]
+    address = (address or "unknown")[:64]
+    check_throttle(name, address, now)
     user = get_user_by_username(name)
     ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
     success = bool(user and ok and user.active)
+    if success and user.totp_enabled:
+        # half signed in: the attempt is recorded by the code step, so a right password does
+        # not clear the count of wrong codes (erp.core.twofactor.verify_sign_in_code)
+        return user
     db.session.add(LoginAttempt(username=name, address=address, at=now, success=success))
     if not success:
         db.session.flush()

@@ -100,6 +100,18 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
+def _roles(value: str) -> frozenset[str]:
+    """Role names separated by spaces or commas (empty: none); one unknown name refuses all."""
+    from erp.core.models import Role
+
+    names = [n.strip().lower() for n in str(value).replace(",", " ").split() if n.strip()]
+    bad = sorted({n for n in names if n not in {r.value for r in Role}})
+    if bad:
+        raise ValueError(_("must be role names (%(roles)s); %(bad)s is not one",
+                           roles=", ".join(r.value for r in Role), bad=", ".join(bad)))
+    return frozenset(names)
+
+
 def _text(value: str) -> str:
     return str(value).strip()
 
@@ -159,6 +171,14 @@ declare(
     SettingDef("approval_threshold", _l("Approval threshold (base currency)"), _decimal,
                Decimal("5000"), _l("Purchase orders above this total need a manager's "
                                    "approval (0: every purchase order does).")),
+    SettingDef("two_factor_roles", _l("Roles that must sign in with two factors"), _roles,
+               frozenset({"admin", "manager"}),
+               _l("Role names separated by spaces (admin manager purchasing warehouse "
+                  "customer_service). A user holding one of them must enrol an authenticator "
+                  "app before working."), optional=True),
+    SettingDef("session_lifetime_hours", _l("Session lifetime (hours)"), _positive_int, 12,
+               _l("A sign-in ends this many hours after it began, however active it was "
+                  "(besides the timeout after inactivity).")),
 )
 
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import os
+import time
 
 from flask import (
     Blueprint,
     abort,
     current_app,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_limiter.util import get_remote_address
@@ -20,7 +23,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select, text
 
 import erp.core.audit_text  # noqa: F401 - registers the audit log's sentences
-from erp.core import audit, excel, queries, services
+from erp.core import audit, excel, queries, services, sessions
 from erp.core import settings as settings_mod
 from erp.core.errors import DomainError, FieldErrors
 from erp.core.forms import (
@@ -137,11 +140,37 @@ def login():
             flash(str(err), "error")
             return render_template("core/login.html", form=form), err.status_code \
                 if err.status_code == 429 else 200
-        db.session.commit()
-        login_user(user)
         target = request.args.get("next")
+        if user.totp_enabled:
+            # half signed in: the code step (its own page) finishes the sign-in
+            db.session.commit()
+            session.clear()
+            session[PENDING_KEY] = {"uid": user.id, "until": time.time() + CODE_STEP_SECONDS,
+                                    "next": target if is_safe_next(target) else None}
+            return redirect(url_for("core.login_code"))
+        sign_in(user)
         return redirect(target if is_safe_next(target) else url_for("core.home"))
     return render_template("core/login.html", form=form)
+
+
+#: the key of Flask's session holding a half-finished sign-in (password right, code to come)
+PENDING_KEY = "erp_2fa"
+#: seconds the code step waits after the password before it must start again
+CODE_STEP_SECONDS = 300
+
+
+def sign_in(user: User) -> None:
+    """Sign ``user`` in: a new server-side session, its token in a cleared cookie; commits.
+
+    The cookie is cleared first, so nothing of the anonymous session (a half-finished
+    sign-in, a pending enrolment) survives, and the session token is always new at sign-in.
+    """
+    session.clear()
+    _row, token = sessions.start_session(user, address=request.remote_addr,
+                                         user_agent=request.user_agent.string)
+    db.session.commit()
+    login_user(user)
+    session[sessions.TOKEN_KEY] = token
 
 
 @bp.post("/logout")
@@ -151,7 +180,12 @@ def logout():
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
+    loaded = g.get("erp_session")
+    if loaded is not None and loaded.row is not None:
+        sessions.sign_out(loaded.row)
+        db.session.commit()
     logout_user()
+    session.clear()
     flash(_("You are signed out."), "info")
     return redirect(url_for("core.login"))
 
@@ -205,8 +239,10 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            services.change_own_password(current_user, current=form.current_password.data,
-                                         new=form.new_password.data)
+            loaded = g.get("erp_session")
+            services.change_own_password(
+                current_user, current=form.current_password.data, new=form.new_password.data,
+                session_id=loaded.row.id if loaded is not None and loaded.row else None)
         except DomainError as err:
             db.session.rollback()
             form_errors(form, err)
@@ -450,4 +486,6 @@ def delete_exchange_rate(rate_id: int):
     return redirect(url_for("core.exchange_rate_list"))
 
 
-from erp.core import webhook_views  # noqa: E402,F401 - the webhook screens, on this blueprint
+# the screens that live in modules of their own, on this blueprint: sign-in code, two-factor
+# set-up and sessions; webhooks
+from erp.core import views_account, webhook_views  # noqa: E402,F401,I001

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from flask import (
     Flask,
     flash,
+    g,
     jsonify,
     make_response,
     redirect,
@@ -22,7 +23,7 @@ from flask import (
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 
-from erp.core import audit, permissions
+from erp.core import audit, permissions, sessions, twofactor
 from erp.core.errors import DomainError
 from erp.core.i18n import _, _l, ngettext
 from erp.core.models import User
@@ -108,8 +109,19 @@ def nav_groups(main: list[tuple[str, str, str]], admin: list[tuple[str, str, str
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+    """Return the user of the cookie's server-side session, or None when it is not valid.
+
+    One query loads the session row, its user and the settings the request needs
+    (:func:`erp.core.sessions.load`); why an invalid session ended is kept for the message.
+    """
+    loaded = sessions.load(session.get(sessions.TOKEN_KEY), user_id)
+    g.erp_session = loaded
+    return loaded.user if loaded.valid else None
+
+
+#: the pages a user whose role requires a second factor may open before enrolling
+TWO_FACTOR_OPEN = frozenset({"core.two_factor_enrol", "core.two_factor_page", "core.logout",
+                             "core.set_language"})
 
 
 def is_safe_next(target: str | None) -> bool:
@@ -146,15 +158,27 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = _l("Please sign in to open that page.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
+    if not app.config.get("ERP_TWO_FACTOR_REQUIRED", True) and not app.config.get("TESTING"):
+        app.logger.warning("ERP_TWO_FACTOR_REQUIRED is off: the roles of setting "
+                           "two_factor_roles may work without a second factor. Turn it on "
+                           "outside test and benchmark servers.")
 
     @app.before_request
     def _require_login():
+        if "_login_user" not in g:
+            g.pop("erp_session", None)  # an app context shared by requests (tests) keeps g
         view = app.view_functions.get(request.endpoint) if request.endpoint else None
         if request.endpoint == "static" or getattr(view, "public", False):
             return None
         if getattr(view, "api", False):
             return None  # bearer-token views check their token themselves, never the session
         if not current_user.is_authenticated:
+            ended = g.get("erp_session")
+            if ended is not None and ended.end_reason not in (None, "missing"):
+                # its session was ended (elsewhere, by an admin, or by age): say why, once
+                session.clear()
+                flash(sessions.end_reason_message(ended.end_reason), "info")
+                return redirect(url_for("core.login"))
             if view is None:
                 return None  # 404/405 for unknown routes, never a login loop
             return login_manager.unauthorized()
@@ -168,10 +192,19 @@ def init_app(app: Flask) -> None:
             return redirect(url_for("core.login", next=request.full_path))
         session.permanent = True
         session["last_seen"] = now
+        loaded = g.get("erp_session")
+        if loaded is not None and loaded.row is not None:
+            sessions.touch(loaded.row)
         if current_user.must_change_password and request.endpoint not in (
                 "core.change_password", "core.logout"):
             flash(_("Please choose a new password before you go on."), "warning")
             return redirect(url_for("core.change_password"))
+        if not current_user.totp_enabled and request.endpoint not in TWO_FACTOR_OPEN \
+                and loaded is not None \
+                and twofactor.required_for(current_user, loaded.two_factor_roles):
+            flash(_("Your role requires two-factor sign-in: set up an authenticator app before "
+                    "you go on."), "warning")
+            return redirect(url_for("core.two_factor_enrol"))
         return None
 
     @app.after_request

@@ -250,6 +250,17 @@ _READS = "only reads (an export or a file download): nothing to protect"
 SAFE_TO_REPEAT: dict[str, str] = {
     "core.login": "signing in changes no business data; attempts are throttled per user",
     "core.logout": "ends the caller's own session only",
+    "core.login_code": "a code's time step (or a recovery code) is claimed by a conditional "
+                       "UPDATE, so one code passes once: tests/concurrency/test_two_factor_race.py",
+    "core.two_factor_enrol": "turns on the caller's own second factor; a repeat finds it on and "
+                             "is refused (totp_enabled checked under the row's write)",
+    "core.regenerate_recovery_codes": "each needs its own unused code (the step is claimed "
+                                      "once); the last set made is the one kept",
+    "core.disable_two_factor": "needs an unused code (claimed once); a repeat finds it off",
+    "core.end_session": "ends one of the caller's own sessions; a repeat finds it ended",
+    "core.end_other_sessions": "ends the caller's other sessions; a repeat ends none more",
+    "core.reset_user_two_factor": "clears the user's second factor; a repeat finds none and "
+                                  "is refused",
     "core.set_language": "sets one field of the caller's own account to the value chosen",
     "core.change_password": "sets the caller's own password to the value in the form",
     "core.create_user": _ADMIN_LIST,

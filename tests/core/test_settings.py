@@ -39,6 +39,7 @@ GOOD = {
     "export_job_rows": "10000", "stock_event_interval": "60",
     "webhook_retry_hours": "24", "webhook_timeout_seconds": "10",
     "payment_fees": "card: 2.9% + 0.30\npaypal: 3.4% + 0.35\nalipay: 1.8%",
+    "two_factor_roles": "admin manager", "session_lifetime_hours": "12",
 }
 
 
