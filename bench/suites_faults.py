@@ -258,9 +258,8 @@ class Client:
                     answer.ok, answer.why = False, f"refused: {errors[0][:100]}"
                 elif text and text not in answer.body:
                     answer.ok, answer.why = False, f"no {text!r} on the page"
-                token = (form_fields(answer.body, "", here="") or {}).get("csrf_token") \
-                    or _csrf(answer.body)
-                self.token = token or self.token
+                # the session's token (a new one after sign-in: the session id changes)
+                self.token = _csrf(answer.body) or self.token
         self.recorder.add(Rec(self.kind, name, start, end, answer.status, answer.ok,
                               answer.why))
         return answer
@@ -306,11 +305,9 @@ class Client:
 
 
 def _csrf(page: str) -> str | None:
-    marker = 'name="csrf_token" type="hidden" value="'
-    at = page.find(marker)
-    if at < 0:
-        return None
-    return page[at + len(marker):page.find('"', at + len(marker))]
+    """Return the page's CSRF token (any form's: one token serves the whole session)."""
+    return next((a["value"] for a in _inputs(page)
+                 if a.get("name", "").endswith("csrf_token") and a.get("value")), None)
 
 
 def _inputs(page: str) -> list[dict[str, str]]:
