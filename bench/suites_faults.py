@@ -39,6 +39,7 @@ order, parcel or receipt without lines, an acknowledged order whose lines differ
 from __future__ import annotations
 
 import contextlib
+import gc
 import html
 import http.client
 import json
@@ -57,6 +58,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+import warnings
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -1201,6 +1203,11 @@ def run_faults(bench_db: BenchDB, plan: Plan, only: tuple[str, ...] | None = Non
                 db.close()
             _tail_logs(Path(tmp))
             stack.close()
+            # connections of this process that the restart cut (the pools' and the probes')
+            # are collected now, quietly: a ResourceWarning later would come from nowhere
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ResourceWarning)
+                gc.collect()
     return figures
 
 

@@ -138,8 +138,8 @@ def test_private_servers_start_restart_stop_and_leave_nothing():
                                        "PostgreSQL pass (ERP_TEST_DATABASE_URL)")
 def test_a_short_run_goes_through_every_fault(monkeypatch):
     monkeypatch.setattr(runner, "QUICK_DIVISOR", 50)  # a fiftieth of the data
-    plan = suites_faults.Plan(warmup=1, settle=1, redis_down=3, redis_jobs=1, drain_limit=15,
-                              kill_every=2, kill_for=3, horse_limit=20, packers=1,
+    plan = suites_faults.Plan(warmup=1, settle=1, redis_down=3, redis_jobs=1, drain_limit=45,
+                              kill_every=2, kill_for=3, horse_limit=45, packers=1,
                               receivers=1, api_threads=1, think=0.2, per_packer=4,
                               per_receiver=1, stale_seconds=5, check_each=False,
                               skus=20_000)
@@ -158,7 +158,7 @@ def test_a_short_run_goes_through_every_fault(monkeypatch):
     assert figures["workers_killed"] >= 1
     assert figures["timeouts"] == 0  # every request got an answer or a connection error
     assert figures["job_download"] in ("none", "complete")  # never a partial file
-    assert figures["job_kill_ok"] is True  # retried (at most 3 runs) or failed, in 20 s
+    assert figures["job_kill_ok"] is True  # retried (at most 3 runs) or failed
     assert figures["redis_jobs_finished"] == figures["redis_jobs_submitted"] == 1
     assert figures["redis_drain_seconds"] is not None
     assert figures["thread_crashes"] == 0
