@@ -159,8 +159,10 @@ def test_a_short_run_goes_through_every_fault(monkeypatch):
     assert figures["timeouts"] == 0  # every request got an answer or a connection error
     assert figures["job_download"] in ("none", "complete")  # never a partial file
     assert figures["job_kill_ok"] is True  # retried (at most 3 runs) or failed
-    assert figures["redis_jobs_finished"] == figures["redis_jobs_submitted"] == 1
-    assert figures["redis_drain_seconds"] is not None
+    # started while Redis was down, then drained (or not: the benchmark's target judges it)
+    assert figures["redis_jobs_submitted"] == 1
+    assert figures["redis_jobs_refused"] == 0
+    assert (figures["redis_drain_seconds"] is not None) == (figures["redis_jobs_finished"] == 1)
     assert figures["thread_crashes"] == 0
     for key in ("ready_answers", "job_state_after_kill", "failed_per_connection",
                 "pg_failed_requests", "api_unanswered"):
