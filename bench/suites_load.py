@@ -301,8 +301,12 @@ def _enrol(user) -> str:
     return secret
 
 
-def build_data(db: BenchDB, app, *, per_packer: int, per_receiver: int) -> dict:
-    """Build the load test's data in ``db`` and return the work file's content (committed)."""
+def build_data(db: BenchDB, app, *, per_packer: int, per_receiver: int,
+               skus: int = 20_000) -> dict:
+    """Build the load test's data in ``db`` and return the work file's content (committed).
+
+    ``skus`` sizes the catalog (a tenth with ``--quick``); the orders follow from it.
+    """
     from sqlalchemy import func, select
 
     from bench import data, procurement_data
@@ -315,7 +319,7 @@ def build_data(db: BenchDB, app, *, per_packer: int, per_receiver: int) -> dict:
     from erp.orders.models import CustomerOrder
     from erp.warehouse import services as warehouse_services
 
-    n_skus = db.scale(20_000)
+    n_skus = db.scale(skus)
     started = time.perf_counter()
     with app.app_context():
         data.sample_catalog(n_skus)
@@ -420,14 +424,16 @@ def _answers(url: str) -> bool:
 
 
 def start_server(url: str, port: int, workers: int, log_path: Path, *,
-                 two_factor_required: bool = False) -> subprocess.Popen:
+                 two_factor_required: bool = False, env: dict[str, str] | None = None,
+                 boot_seconds: int = 60) -> subprocess.Popen:
     """Start gunicorn on the database ``url``; return once ``/health`` answers.
 
     ``two_factor_required`` (``ERP_TWO_FACTOR_REQUIRED``) is off unless asked for: the staff of
     most benchmarks and of the concurrency suite sign in with a password alone; the ``load``
-    bench enrols its staff and signs in with codes, the rule on.
+    bench enrols its staff and signs in with codes, the rule on. ``env`` adds or overrides
+    environment variables of the server (``ERP_REDIS_URL`` ...).
 
-    :raises RuntimeError: if the server exits or does not answer within 60 seconds.
+    :raises RuntimeError: if the server exits or does not answer within ``boot_seconds``.
     """
     env = {**os.environ, "ERP_DATABASE_URL": url, "ERP_SECRET_KEY": SECRET_KEY,
            "ERP_SECURE_COOKIES": "0",
@@ -435,14 +441,14 @@ def start_server(url: str, port: int, workers: int, log_path: Path, *,
            # limiter, not the app, so they are set out of reach (they cannot be switched off)
            "ERP_API_RATE_LIMIT": "100000 per minute",
            "ERP_LOGIN_RATE_LIMIT": "10000 per minute",
-           "ERP_TWO_FACTOR_REQUIRED": "1" if two_factor_required else "0"}
+           "ERP_TWO_FACTOR_REQUIRED": "1" if two_factor_required else "0", **(env or {})}
     logfile = open(log_path, "wb")  # noqa: SIM115 - closed when the server stops
     proc = subprocess.Popen(
         [_venv_bin("gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
          "--timeout", "60", "erp.wsgi:app"],
         cwd=ROOT, env=env, stdout=logfile, stderr=subprocess.STDOUT)
     proc.logfile = logfile
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + boot_seconds
     health = f"http://127.0.0.1:{port}/health"
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -454,7 +460,7 @@ def start_server(url: str, port: int, workers: int, log_path: Path, *,
         time.sleep(0.3)
     else:
         stop_server(proc)
-        raise RuntimeError("gunicorn did not answer /health within 60 s: "
+        raise RuntimeError(f"gunicorn did not answer /health within {boot_seconds} s: "
                            + log_path.read_text(errors="replace")[-2000:])
     # every worker imports the app on its own: wait until all have booted and answered
     deadline = time.monotonic() + 30

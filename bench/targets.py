@@ -55,6 +55,9 @@ TARGETS: dict[str, list[tuple[str, str, float, tuple[str, ...] | None]]] = {
     "carrier_bill": [("seconds", "<", 15, BOTH)],
     # issue 19: the margin report over the large data set (200,000 orders)
     "margin_report": [("seconds", "<", 5, BOTH)],
+    # issue 20: PostgreSQL restarted, Redis down, workers and a job killed, under load
+    "faults": [("lost_or_duplicated", "==", 0, BOTH), ("pg_recovery_seconds", "<", 10, BOTH),
+               ("redis_drain_seconds", "<", 60, BOTH)],
     # issue 19: the supplier scorecard over 90 days on the large data set: a figure to report
     "supplier_scorecard": [],
 }
