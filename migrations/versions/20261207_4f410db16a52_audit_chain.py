@@ -4,7 +4,7 @@ Existing audit rows are sealed here, in id order, in batches (so `erp check-audi
 right after the upgrade); the guard trigger is installed after that, on PostgreSQL only.
 
 Revision ID: 4f410db16a52
-Revises: d04fe1cd3d51
+Revises: e0b0cd20f438
 Create Date: 2026-12-07 19:36:52.743132
 
 """
@@ -17,7 +17,7 @@ from erp.core.types import UtcDateTime
 
 # revision identifiers, used by Alembic.
 revision = '4f410db16a52'
-down_revision = 'd04fe1cd3d51'
+down_revision = "e0b0cd20f438"
 branch_labels = None
 depends_on = None
 

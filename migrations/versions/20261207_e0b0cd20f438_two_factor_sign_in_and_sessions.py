@@ -1,7 +1,7 @@
 """Two-factor sign-in (TOTP secret, last used step, recovery codes) and server-side sessions.
 
 Revision ID: e0b0cd20f438
-Revises: d04fe1cd3d51
+Revises: 1c65309d8964
 Create Date: 2026-12-07 18:58:23.461189
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e0b0cd20f438'
-down_revision = 'd04fe1cd3d51'
+down_revision = "1c65309d8964"
 branch_labels = None
 depends_on = None
 
