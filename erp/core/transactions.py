@@ -232,10 +232,9 @@ def unavailable_response():
                                  "a few seconds.")
     else:
         from erp.core.i18n import _
-        response = render_template(
-            "errors/error.html", code=503, title=_("Try again"),
-            message=_("The database cannot be reached at this moment. Try again in a few "
-                      "seconds."))
+        from erp.core.web import error_page
+        response = error_page(503, _("Try again"), _(
+            "The database cannot be reached at this moment. Try again in a few seconds."))
     from flask import make_response
     response = make_response(response)
     response.status_code = 503

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import time
 from datetime import UTC, datetime
@@ -22,12 +24,15 @@ from flask import (
 )
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 
 from erp.core import audit, permissions, sessions, twofactor
 from erp.core.errors import DomainError
 from erp.core.i18n import _, _l, ngettext
 from erp.core.models import User
 from erp.extensions import db, login_manager
+
+log = logging.getLogger(__name__)
 
 #: navigation entries: (label, endpoint, permission); a user sees those they may open. The
 #: labels are lazy strings, shown in the reader's language.
@@ -152,6 +157,24 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
+def error_page(code: int, title: str, message: str) -> str:
+    """Render the error page; a plain one when the page itself cannot be rendered.
+
+    The layout reads the signed-in user (menus, language), which needs the database: when the
+    database is what failed (PostgreSQL restarting), rendering the usual page would fail too and
+    turn a 503 into a 500. The plain page needs nothing.
+    """
+    try:
+        return render_template("errors/error.html", code=code, title=title, message=message)
+    except Exception:  # noqa: BLE001 - the error page must always answer
+        log.warning("Error page %s rendered plain: the layout failed", code, exc_info=True)
+        with contextlib.suppress(Exception):
+            db.session.rollback()
+        return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{escape(title)}"
+                f"</title></head><body><h1>{escape(title)}</h1><p>{escape(message)}</p>"
+                f"</body></html>")
+
+
 def init_app(app: Flask) -> None:
     """Attach login enforcement, error handlers and template helpers to ``app``."""
     login_manager.login_view = "core.login"
@@ -248,8 +271,7 @@ def init_app(app: Flask) -> None:
             if _wants_json():
                 # the storefront's API answers in English, whatever the caller's language
                 return jsonify(error=_english(title)), code
-            return render_template("errors/error.html", code=code, title=str(title),
-                                   message=str(message)), code
+            return error_page(code, str(title), str(message)), code
         return handler
 
     megabytes = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)

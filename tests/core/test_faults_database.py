@@ -156,3 +156,28 @@ def test_the_ticker_outlives_an_unreachable_database_and_backs_off(monkeypatch):
     assert 2 <= len(calls) <= 8
     assert not ticker.is_alive()
     assert threading.active_count() >= 1
+
+
+def test_the_error_page_answers_plain_when_its_layout_cannot_reach_the_database(
+        app, client, login_as, monkeypatch):
+    """The layout reads the signed-in user: with the database gone the page still answers."""
+    from sqlalchemy.exc import OperationalError
+
+    from erp.core import sessions
+
+    login_as("warehouse")
+    assert client.get("/").status_code == 200
+
+    def gone(*args, **kwargs):
+        raise OperationalError("SELECT user_session", {}, Exception("server closed the "
+                                                                     "connection"))
+
+    monkeypatch.setattr(sessions, "load", gone)
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # answer as production does, not raise
+    page = client.get("/")
+    assert page.status_code in (500, 503)
+    body = page.get_data(as_text=True)
+    assert body.startswith("<!doctype html>")
+    assert "<h1>" in body
+    monkeypatch.undo()
+    assert client.get("/").status_code == 200
