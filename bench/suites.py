@@ -78,10 +78,9 @@ def sku_import(db: BenchDB) -> dict:
     import python_calamine
     from sqlalchemy import delete
 
-    from bench import data
+    from bench import audit_undo, data
     from erp.catalog.excel import import_skus
     from erp.catalog.models import Product, Sku
-    from erp.core import auditchain
     from erp.core.models import AuditEvent
     from erp.extensions import db as sqla
 
@@ -117,7 +116,7 @@ def sku_import(db: BenchDB) -> dict:
                 raise RuntimeError(f"the bench sheet was refused: {errors}")
             # back to no SKUs for the next run (not timed)
             # the newest audit rows: the chain's head steps back past them (trigger bypassed)
-            auditchain.delete_events(AuditEvent.entity_type.in_(["sku", "product"]))
+            audit_undo.delete_events(AuditEvent.entity_type.in_(["sku", "product"]))
             sqla.session.execute(delete(Sku))
             sqla.session.execute(delete(Product))
             sqla.session.commit()
@@ -671,8 +670,7 @@ def order_import(db: BenchDB) -> dict:
     import xlsxwriter
     from sqlalchemy import delete
 
-    from bench import data
-    from erp.core import auditchain
+    from bench import audit_undo, data
     from erp.core.models import AuditEvent
     from erp.extensions import db as sqla
     from erp.orders.excel import ORDER_SPEC, import_orders
@@ -739,7 +737,7 @@ def order_import(db: BenchDB) -> dict:
                 errors = (dry.errors + result.errors)[:3]
                 raise RuntimeError(f"the bench sheet was refused: {errors}")
             # back to no orders for the next run (not timed)
-            auditchain.delete_events(AuditEvent.entity_type == "customer_order")
+            audit_undo.delete_events(AuditEvent.entity_type == "customer_order")
             sqla.session.execute(delete(CustomerOrderLine))
             sqla.session.execute(delete(CustomerOrder))
             sqla.session.commit()
