@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from erp.core.auditchain import _CONTENT, _EVENT, _HEAD, GENESIS, _lock_head, _write_seals, row_hash
+from erp.core.auditchain import _CONTENT, _EVENT, _HEAD, GENESIS, _lock_head, chain_rows
 from erp.extensions import db
 
 
@@ -57,10 +57,5 @@ def rechain_from(first: int, session: Session | None = None) -> None:
         # out of the way of the unique positions first, then the new ones
         conn.execute(update(_EVENT).where(_EVENT.c.seq >= first)
                      .values(seq=-_EVENT.c.seq))
-        seals = []
-        for row in rows:
-            seq += 1
-            prev_hash, prev = prev, row_hash(prev, seq, row)
-            seals.append((row.id, seq, prev_hash, prev))
-        _write_seals(conn, seals)
+        seq, prev = chain_rows(conn, rows, seq, prev)
     conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(last_seq=seq, last_hash=prev))

@@ -175,6 +175,21 @@ def _unsealed(conn: Connection) -> list[_Row]:
     return [_Row(*row) for row in rows]
 
 
+def chain_rows(conn: Connection, rows: list, seq: int, prev: str) -> tuple[int, str]:
+    """Seal ``rows`` (in order) onto the chain after position ``seq`` and hash ``prev``.
+
+    Writes each row's position, previous hash and own hash; returns the new last position and
+    hash, for the caller to move the head to.
+    """
+    seals = []
+    for row in rows:
+        seq += 1
+        prev_hash, prev = prev, row_hash(prev, seq, row)
+        seals.append((row.id, seq, prev_hash, prev))
+    _write_seals(conn, seals)
+    return seq, prev
+
+
 def seal(session: Session | None = None) -> int:
     """Chain every unsealed audit row visible to the session's transaction; return how many.
 
@@ -187,16 +202,11 @@ def seal(session: Session | None = None) -> int:
     rows = _unsealed(conn)
     if not rows:
         return 0
-    seals = []
-    for row in rows:
-        seq += 1
-        prev_hash, prev = prev, row_hash(prev, seq, row)
-        seals.append((row.id, seq, prev_hash, prev))
-    _write_seals(conn, seals)
+    seq, prev = chain_rows(conn, rows, seq, prev)
     mark = _param(conn)
     conn.exec_driver_sql(f"UPDATE audit_chain SET last_seq = {mark}, last_hash = {mark} "
                          f"WHERE id = 1", (seq, prev))
-    return len(seals)
+    return len(rows)
 
 
 def _write_seals(conn: Connection, seals: list[tuple[int, int, str, str]]) -> None:

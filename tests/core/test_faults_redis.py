@@ -148,10 +148,8 @@ def test_a_job_lost_by_a_redis_restart_is_handed_over_again(app, create_user,
     assert jobs.dispatch(now=later)["lost"] == 0  # it is on the queue now
 
 
-def test_the_worker_survives_redis_going_away_and_drains_what_waited(
-        app, create_user, redis_server):  # noqa: F811
-    owner = create_user("owner", roles=("manager",))
-    db.session.commit()
+def fork_worker(app, redis_server) -> int:  # noqa: F811
+    """Start a real RQ worker on ``redis_server`` in a child process; return its pid."""
     pid = os.fork()
     if pid == 0:  # the worker: never back into pytest
         try:
@@ -160,6 +158,14 @@ def test_the_worker_survives_redis_going_away_and_drains_what_waited(
                                          "redis": redis_server.url, "queue": QUEUE})
         finally:
             os._exit(3)
+    return pid
+
+
+def test_the_worker_survives_redis_going_away_and_drains_what_waited(
+        app, create_user, redis_server):  # noqa: F811
+    owner = create_user("owner", roles=("manager",))
+    db.session.commit()
+    pid = fork_worker(app, redis_server)
     try:
         first = jobs.submit("test_fault_report", user=owner)
         assert wait_for(first.id, JobState.finished).state == JobState.finished
@@ -185,14 +191,7 @@ def test_a_work_horse_killed_mid_job_is_retried_on_the_worker(app, create_user, 
     from erp.core.models import utcnow
     owner = create_user("owner", roles=("manager",))
     db.session.commit()
-    pid = os.fork()
-    if pid == 0:  # the worker: never back into pytest
-        try:
-            faults_child.main("worker", {"db": app.config["SQLALCHEMY_DATABASE_URI"],
-                                         "instance": app.instance_path,
-                                         "redis": redis_server.url, "queue": QUEUE})
-        finally:
-            os._exit(3)
+    pid = fork_worker(app, redis_server)
     try:
         job = jobs.submit("test_fault_slow", user=owner, marker=str(tmp_path / "first-run"))
         deadline = time.monotonic() + 30
