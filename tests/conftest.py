@@ -151,6 +151,9 @@ def app(_schema, tmp_path, app_config):
         # of the user would leak between requests (and clients): load it from the cookie, as
         # production does.
         g.pop("_login_user", None)
+        # the same for Flask-WTF's per-request copy of the CSRF token: signing in clears the
+        # session (a new session id), so the next page must draw a token of the new session
+        g.pop(app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
 
     request_started.connect(forget_cached_user, app)
     with app.app_context():
