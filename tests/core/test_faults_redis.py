@@ -204,7 +204,14 @@ def test_a_work_horse_killed_mid_job_is_retried_on_the_worker(app, create_user, 
         time.sleep(0.5)
         assert (fresh(job.id).state, fresh(job.id).attempts) == (JobState.running, 1)
         counts = jobs.dispatch(now=utcnow() + timedelta(seconds=jobs.stale_seconds() + 1))
-        assert (counts["retried"], counts["dispatched"]) == (1, 1)
+        assert counts["retried"] == 1
+        if not counts["dispatched"]:
+            # a loaded machine may miss Redis's 1 s answer: the dispatcher's next round hands
+            # the job over (the job waits in the database meanwhile, never lost)
+            assert fresh(job.id).state == JobState.queued
+            time.sleep(jobs.REDIS_PAUSE_SECONDS + 0.1)
+            counts = jobs.dispatch()
+        assert counts["dispatched"] == 1
         done = wait_for(job.id, JobState.finished)
         assert done.state == JobState.finished, done.error
         assert done.attempts == 2
