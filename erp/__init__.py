@@ -77,8 +77,10 @@ def create_app(config: Mapping | None = None) -> Flask:
     import erp.brands.models  # noqa: F401
     import erp.catalog.models  # noqa: F401
     import erp.core.models  # noqa: F401
+    import erp.customs.models  # noqa: F401
     import erp.orders.models  # noqa: F401
     import erp.procurement.models  # noqa: F401
+    import erp.production.models  # noqa: F401
     import erp.quality.models  # noqa: F401
     import erp.shipping.models  # noqa: F401
     import erp.warehouse.models  # noqa: F401

@@ -7,12 +7,13 @@ from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from erp.brands.models import Brand, SpecificationVersion
 from erp.core.i18n import _l
 from erp.core.models import utcnow
-from erp.core.types import Money, UtcDateTime
+from erp.core.types import Money, ScaledDecimal, UtcDateTime
 from erp.extensions import db
 
 
@@ -72,6 +73,18 @@ class Category(db.Model):
     hs_code: Mapped[str | None] = mapped_column(String(10))
     customs_description: Mapped[str | None] = mapped_column(String(200))
     origin_country: Mapped[str | None] = mapped_column(String(2))
+    #: China export (9610) customs data: the 10-digit Chinese HS code, the customs name
+    #: (申报品名), the declaration elements (申报要素) as ordered parts joined by "|", the sale
+    #: unit and the tariff's legal units (3-digit customs unit codes) with the factor from one
+    #: sale unit (None with unit 035: the net weight in kilograms). None inherits, as above.
+    cn_hs_code: Mapped[str | None] = mapped_column(String(10))
+    cn_name: Mapped[str | None] = mapped_column(String(250))
+    cn_elements: Mapped[str | None] = mapped_column(String(250))
+    cn_sale_unit: Mapped[str | None] = mapped_column(String(3))
+    cn_unit1: Mapped[str | None] = mapped_column(String(3))
+    cn_factor1: Mapped[Decimal | None] = mapped_column(ScaledDecimal(6))
+    cn_unit2: Mapped[str | None] = mapped_column(String(3))
+    cn_factor2: Mapped[Decimal | None] = mapped_column(ScaledDecimal(6))
     #: transport attributes: None inherits the nearest category's value (none / no at the root)
     battery: Mapped[BatteryKind | None] = mapped_column(_battery_enum())
     liquid: Mapped[bool | None] = mapped_column()
@@ -101,6 +114,9 @@ class Product(db.Model):
     category_id: Mapped[int] = mapped_column(ForeignKey("category.id"), index=True)
     description: Mapped[str | None] = mapped_column(Text)
     spec_version_id: Mapped[int | None] = mapped_column(ForeignKey("specification_version.id"))
+    #: made to order by a contract maker after payment (erp.production holds the maker,
+    #: production time, standard sizes and measurement template)
+    made_to_order: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     #: any change of the product's own row; the storefront's catalog feed
     #: (``GET /api/v1/products?updated_since=``) also counts its SKUs' ``updated_at``
@@ -154,6 +170,18 @@ class Sku(db.Model):
     hs_code: Mapped[str | None] = mapped_column(String(10))
     customs_description: Mapped[str | None] = mapped_column(String(200))
     origin_country: Mapped[str | None] = mapped_column(String(2))
+    #: China export (9610) customs data: the 10-digit Chinese HS code, the customs name
+    #: (申报品名), the declaration elements (申报要素) as ordered parts joined by "|", the sale
+    #: unit and the tariff's legal units (3-digit customs unit codes) with the factor from one
+    #: sale unit (None with unit 035: the net weight in kilograms). None inherits the category's.
+    cn_hs_code: Mapped[str | None] = mapped_column(String(10))
+    cn_name: Mapped[str | None] = mapped_column(String(250))
+    cn_elements: Mapped[str | None] = mapped_column(String(250))
+    cn_sale_unit: Mapped[str | None] = mapped_column(String(3))
+    cn_unit1: Mapped[str | None] = mapped_column(String(3))
+    cn_factor1: Mapped[Decimal | None] = mapped_column(ScaledDecimal(6))
+    cn_unit2: Mapped[str | None] = mapped_column(String(3))
+    cn_factor2: Mapped[Decimal | None] = mapped_column(ScaledDecimal(6))
     #: transport attributes: None inherits the category's (see erp.catalog.transport)
     battery: Mapped[BatteryKind | None] = mapped_column(_battery_enum())
     #: lithium cells in one unit (a shipping service may limit the cells of a parcel); None: 1
@@ -180,3 +208,21 @@ class Sku(db.Model):
 
     def __repr__(self) -> str:
         return f"<Sku {self.code}>"
+
+
+class ProductCustomsReview(db.Model):
+    """A person's confirmation of a product's customs data (classification review).
+
+    Inherited customs values are proposals until confirmed. ``snapshot`` is the canonical JSON
+    of every SKU's effective customs values (destination HS, description, origin, Chinese HS and
+    name) when confirmed; a product whose values differ from it now is "changed since
+    confirmation" and back on the review list.
+    """
+
+    __tablename__ = "product_customs_review"
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"), primary_key=True)
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    confirmed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    snapshot: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(String(500))

@@ -152,6 +152,15 @@ class CustomerOrder(db.Model):
     #: ``payment_fees`` setting prices it (erp.orders.payments)
     payment_method: Mapped[str | None] = mapped_column(String(20))
     buyer_tax_id: Mapped[str | None] = mapped_column(String(40))
+    #: the customs trade mode the order is exported under from China ("9610": B2C retail
+    #: export; None: not declared as cross-border e-commerce)
+    trade_mode: Mapped[str | None] = mapped_column(String(4))
+    #: the payment, as the storefront reports it (required under 9610: the receipt, CEB403)
+    payment_provider: Mapped[str | None] = mapped_column(String(100))
+    payment_transaction: Mapped[str | None] = mapped_column(String(60))
+    payment_amount: Mapped[Decimal | None] = mapped_column(Money())
+    payment_currency: Mapped[str | None] = mapped_column(String(3))
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     notes: Mapped[str | None] = mapped_column(Text)
     hold_reason: Mapped[str | None] = mapped_column(String(200))
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
@@ -195,6 +204,10 @@ class CustomerOrderLine(db.Model):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[Decimal] = mapped_column(Money())
     allocated_qty: Mapped[int] = mapped_column(Integer, default=0)
+    #: a made-to-order line: the standard size chosen, or the buyer's measurements as JSON
+    #: (``{"chest_cm": "96.5", ...}``, values as decimal strings); both None otherwise
+    mto_size: Mapped[str | None] = mapped_column(String(30))
+    measurements: Mapped[str | None] = mapped_column(Text)
 
     order: Mapped[CustomerOrder] = relationship(back_populates="lines")
     sku: Mapped[Sku] = relationship()

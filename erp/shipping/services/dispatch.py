@@ -36,7 +36,7 @@ from erp.extensions import db
 from erp.orders.events import order_payload
 from erp.orders.models import ORDER_STATES, CustomerOrder, OrderState
 from erp.orders.services import mark_shipped
-from erp.shipping import s10
+from erp.shipping import batch_hooks, s10
 from erp.shipping.errors import ShippingError
 from erp.shipping.models import (
     DISPATCH_BATCH_STATES,
@@ -427,6 +427,24 @@ def _refuse_what_may_not_go(batch: DispatchBatch, parcels, orders) -> None:
         count=format_number(len(problems)), batch=batch.number, problems=shown))
 
 
+def _refuse_what_packages_above_refuse(batch: DispatchBatch, parcel_ids: list[int]) -> None:
+    """Refuse the close listing what the packages above shipping find missing (the export data).
+
+    :raises ShippingError: if a registered check (:mod:`erp.shipping.batch_hooks`) finds a
+        problem; the first 20 are listed.
+    """
+    problems = batch_hooks.problems(batch, parcel_ids)
+    if not problems:
+        return
+    shown = _("; ").join(problems[:20])
+    if len(problems) > 20:
+        shown = _("%(list)s (%(count)s more not shown)", list=shown, count=len(problems) - 20)
+    raise ShippingError(ngettext(
+        "Batch %(batch)s cannot be closed: %(count)s problem. %(problems)s.",
+        "Batch %(batch)s cannot be closed: %(count)s problems. %(problems)s.", len(problems),
+        count=format_number(len(problems)), batch=batch.number, problems=shown))
+
+
 def _emit_shipped(orders, batch: DispatchBatch, now) -> None:
     """Write ``order.shipped`` for each order, with its parcels and tracking numbers."""
     parcels: dict[int, list[dict]] = {}
@@ -490,6 +508,7 @@ def close_batch(batch: DispatchBatch, *, actor) -> BatchSummary:
         raise ShippingError(_("Batch %(batch)s is empty: scan the parcels into it before "
                               "closing it.", batch=batch.number))
     _refuse_what_may_not_go(batch, parcels, orders)
+    _refuse_what_packages_above_refuse(batch, [p.id for p in parcels])
     DISPATCH_BATCH_STATES.check(batch, BatchState.closed)
     now = utcnow()
     summary = BatchSummary(number=batch.number, parcels=len(parcels))
@@ -527,6 +546,8 @@ def close_batch(batch: DispatchBatch, *, actor) -> BatchSummary:
     audit.record_many("parcel", "parcel.dispatched", (
         (p.id, p.number, {"state": ["labelled", "dispatched"], "batch": batch.number})
         for p in parcels), actor=actor)
+
+    batch_hooks.after_close(batch, [p.id for p in parcels], actor=actor, at=now)
 
     # 3. the orders (locked above): shipped once nothing of them is left to pack or send
     to_send: dict[int, int] = dict(db.session.execute(

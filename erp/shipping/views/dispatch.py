@@ -21,7 +21,7 @@ from erp.core.viewhelpers import (
     xlsx_response,
 )
 from erp.extensions import db
-from erp.shipping import queries
+from erp.shipping import batch_hooks, queries
 from erp.shipping.documents.handover import handover_pdf
 from erp.shipping.manifest import manifest_xlsx
 from erp.shipping.models import (
@@ -150,7 +150,8 @@ def batch_detail(batch_id: int):
         waiting=queries.waiting_parcel_count(batch.carrier_id)
         if batch.state == BatchState.open else 0,
         labels_url="shipping.batch_labels_pdf" in views,
-        customs_url="shipping.batch_customs_pdf" in views, customs_forms=CUSTOMS_FORM_LABELS)
+        customs_url="shipping.batch_customs_pdf" in views, customs_forms=CUSTOMS_FORM_LABELS,
+        panels=batch_hooks.panels(batch))
 
 
 def _act(batch: DispatchBatch, action):

@@ -1,0 +1,109 @@
+"""The customs ledger: each dispatched 9610 parcel's declaration list (CEB603), as issued.
+
+Rows are written once, when the parcel's batch closes, and never changed: a later change to
+the catalog or the order does not rewrite what was declared (like the stock ledger). Codes are
+the customs' numeric ones (currency 142, country 304, unit 035); amounts are in the declared
+currency and weights in kilograms.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from erp.catalog.models import Sku
+from erp.core.models import utcnow
+from erp.core.types import Money, ScaledDecimal, UtcDateTime
+from erp.extensions import db
+from erp.orders.models import CustomerOrder
+from erp.shipping.models import DispatchBatch, Parcel
+
+
+def Qty() -> ScaledDecimal:  # noqa: N802 - reads like a type in column declarations
+    """Return the type of declared quantities and weights: N19,5."""
+    return ScaledDecimal(5)
+
+
+class CustomsDeclaration(db.Model):
+    """The head of one parcel's declaration list (InventoryHead) as issued at dispatch."""
+
+    __tablename__ = "customs_declaration"
+    __table_args__ = (
+        Index("ix_customs_declaration_period", "period", "trade_mode"),
+        CheckConstraint("pack_no > 0", name="pack_no_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcel.id"), unique=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("dispatch_batch.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("customer_order.id"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    #: the month of export (ieDate's, in the customs' time zone) as YYYY-MM
+    period: Mapped[str] = mapped_column(String(7))
+    ie_date: Mapped[str] = mapped_column(String(8))           # YYYYMMDD
+    cop_no: Mapped[str] = mapped_column(String(30), unique=True)
+    order_no: Mapped[str] = mapped_column(String(60))
+    ebp_code: Mapped[str] = mapped_column(String(18))
+    ebc_code: Mapped[str] = mapped_column(String(18))
+    owner_code: Mapped[str] = mapped_column(String(18))
+    agent_code: Mapped[str] = mapped_column(String(18))
+    logistics_code: Mapped[str] = mapped_column(String(18))
+    logistics_no: Mapped[str] = mapped_column(String(32))
+    customs_code: Mapped[str] = mapped_column(String(4))
+    port_code: Mapped[str] = mapped_column(String(4))
+    trade_mode: Mapped[str] = mapped_column(String(4))
+    traf_mode: Mapped[str] = mapped_column(String(1))
+    country: Mapped[str] = mapped_column(String(3))           # 运抵国, customs code
+    currency: Mapped[str] = mapped_column(String(3))          # customs code, e.g. 142
+    goods_value: Mapped[Decimal] = mapped_column(Money())
+    freight: Mapped[Decimal] = mapped_column(Money())
+    insured_fee: Mapped[Decimal] = mapped_column(Money())
+    payment_amount: Mapped[Decimal] = mapped_column(Money())
+    gross_weight: Mapped[Decimal] = mapped_column(Qty())      # kg
+    net_weight: Mapped[Decimal] = mapped_column(Qty())        # kg
+    pack_no: Mapped[int] = mapped_column(Integer, default=1)
+
+    parcel: Mapped[Parcel] = relationship()
+    batch: Mapped[DispatchBatch] = relationship()
+    order: Mapped[CustomerOrder] = relationship()
+    lines: Mapped[list[CustomsDeclarationLine]] = relationship(
+        back_populates="declaration", order_by="CustomsDeclarationLine.gnum")
+
+
+class CustomsDeclarationLine(db.Model):
+    """One goods line of a declaration list (InventoryList) as issued."""
+
+    __tablename__ = "customs_declaration_line"
+    __table_args__ = (
+        UniqueConstraint("declaration_id", "gnum"),
+        CheckConstraint("qty > 0", name="qty_positive"),
+        Index("ix_customs_declaration_line_gcode", "gcode"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    declaration_id: Mapped[int] = mapped_column(ForeignKey("customs_declaration.id"),
+                                                index=True)
+    gnum: Mapped[int] = mapped_column(Integer)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("sku.id"))
+    item_no: Mapped[str] = mapped_column(String(20))
+    item_name: Mapped[str] = mapped_column(String(250))
+    gcode: Mapped[str] = mapped_column(String(10))
+    gname: Mapped[str] = mapped_column(String(250))
+    gmodel: Mapped[str] = mapped_column(String(250))
+    bar_code: Mapped[str] = mapped_column(String(50))
+    country: Mapped[str] = mapped_column(String(3))           # 目的国, customs code
+    currency: Mapped[str] = mapped_column(String(3))
+    qty: Mapped[Decimal] = mapped_column(Qty())
+    unit: Mapped[str] = mapped_column(String(3))
+    qty1: Mapped[Decimal] = mapped_column(Qty())
+    unit1: Mapped[str] = mapped_column(String(3))
+    qty2: Mapped[Decimal | None] = mapped_column(Qty())
+    unit2: Mapped[str | None] = mapped_column(String(3))
+    price: Mapped[Decimal] = mapped_column(Money())
+    total_price: Mapped[Decimal] = mapped_column(Money())
+
+    declaration: Mapped[CustomsDeclaration] = relationship(back_populates="lines")
+    sku: Mapped[Sku] = relationship()

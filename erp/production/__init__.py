@@ -1,0 +1,5 @@
+"""Made-to-order production: the contract maker, production orders and their receipt.
+
+Sits above procurement (the maker is a supplier) and orders (a production order is for one
+order line); shipping, after-sales and reports may read it.
+"""
