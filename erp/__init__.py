@@ -105,6 +105,10 @@ def create_app(config: Mapping | None = None) -> Flask:
     app.register_blueprint(order_views.bp, url_prefix="/orders")
     from erp.shipping import views as shipping_views
     app.register_blueprint(shipping_views.bp, url_prefix="/shipping")
+    from erp.production import views as production_views
+    app.register_blueprint(production_views.bp, url_prefix="/production")
+    from erp.customs import views as customs_views
+    app.register_blueprint(customs_views.bp, url_prefix="/customs")
     from erp.aftersales import views as aftersales_views
     app.register_blueprint(aftersales_views.bp, url_prefix="/aftersales")
     from erp.reports import views as report_views

@@ -72,6 +72,12 @@ PERMISSIONS: dict[str, Any] = {
     "reports.view": _l("open the manager dashboard and run the Excel reports (costs and values)"),
     "privacy.export": _l("look up a consumer's personal data by e-mail and export it (GDPR)"),
     "privacy.anonymise": _l("anonymise a consumer's personal data everywhere (GDPR erasure)"),
+    "catalog.classify": _l("confirm products' customs classification (the review list)"),
+    "customs.view": _l("read the China export (9610) data of batches, the customs ledger and "
+                       "the monthly summaries, and download them for the declarant"),
+    "production.view": _l("read made-to-order production orders and the production board"),
+    "production.edit": _l("keep makers and measurement templates of made-to-order products, "
+                          "move production orders on, cancel them"),
 }
 
 _ALL_STAFF = {"core.dashboard", "core.own_account", "core.own_jobs", "catalog.view",
@@ -85,18 +91,22 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         "warehouse.approve", "warehouse.routes", "procurement.view", "procurement.approve",
         "quality.view", "quality.inspect", "quality.release", "aftersales.approve",
         "aftersales.report", "core.view_costs", "reports.view", "privacy.export",
-        "shipping.exceptions", "shipping.rules", "shipping.bills"}),
+        "shipping.exceptions", "shipping.rules", "shipping.bills", "catalog.classify",
+        "customs.view", "production.view"}),
     Role.purchasing: frozenset(_ALL_STAFF | {
         "core.view_settings", "brands.view", "brands.edit", "catalog.edit", "procurement.view",
-        "procurement.edit", "quality.view"}),
+        "procurement.edit", "quality.view", "catalog.classify", "production.view",
+        "production.edit"}),
     Role.warehouse: frozenset(_ALL_STAFF | {"warehouse.move", "warehouse.manage",
                                             "warehouse.routes",
                                             "warehouse.transfer",
                                             "procurement.view", "procurement.receive",
                                             "quality.view", "quality.inspect",
                                             "shipping.work", "shipping.manage",
-                                            "aftersales.receive"}),
+                                            "aftersales.receive", "customs.view",
+                                            "production.view"}),
     Role.customer_service: frozenset(_ALL_STAFF | {"orders.edit", "aftersales.edit",
+                                                   "production.view",
                                                    "aftersales.report", "privacy.export",
                                                    "shipping.exceptions"}),
 }

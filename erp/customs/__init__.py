@@ -1,5 +1,6 @@
-"""China export declarations under trade mode 9610: the per-batch export for the declarant,
-the completeness gate at batch close, the immutable customs ledger and the monthly summary.
+"""China export declarations under trade mode 9610.
 
-Sits above shipping: shipping calls it through :mod:`erp.shipping.batch_hooks`.
+The per-batch export for the declarant, the completeness gate at batch close, the immutable
+customs ledger and the monthly summary. Sits above shipping: shipping calls it through
+:mod:`erp.shipping.batch_hooks`.
 """

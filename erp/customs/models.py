@@ -59,9 +59,19 @@ class CustomsDeclaration(db.Model):
     country: Mapped[str] = mapped_column(String(3))           # 运抵国, customs code
     currency: Mapped[str] = mapped_column(String(3))          # customs code, e.g. 142
     goods_value: Mapped[Decimal] = mapped_column(Money())
+    #: what the buyer paid for shipping (CEB303 freight); ``freight`` is the carrier's (603/505)
+    order_freight: Mapped[Decimal] = mapped_column(Money())
     freight: Mapped[Decimal] = mapped_column(Money())
     insured_fee: Mapped[Decimal] = mapped_column(Money())
     payment_amount: Mapped[Decimal] = mapped_column(Money())
+    #: the receipt of payment (CEB403) as issued
+    pay_code: Mapped[str | None] = mapped_column(String(18))
+    pay_name: Mapped[str] = mapped_column(String(100))
+    pay_no: Mapped[str | None] = mapped_column(String(60))
+    accounting_date: Mapped[str] = mapped_column(String(14))   # YYYYMMDDhhmmss
+    #: the waybill (CEB505) as issued
+    logistics_name: Mapped[str] = mapped_column(String(100))
+    goods_info: Mapped[str] = mapped_column(String(200))
     gross_weight: Mapped[Decimal] = mapped_column(Qty())      # kg
     net_weight: Mapped[Decimal] = mapped_column(Qty())        # kg
     pack_no: Mapped[int] = mapped_column(Integer, default=1)

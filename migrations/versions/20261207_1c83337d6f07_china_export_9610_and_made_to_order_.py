@@ -1,8 +1,8 @@
 """china export 9610 and made-to-order production
 
-Revision ID: 1d13e0c98c31
+Revision ID: 1c83337d6f07
 Revises: 4f410db16a52
-Create Date: 2026-12-07 22:30:41.215146
+Create Date: 2026-12-07 22:32:24.251713
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '1d13e0c98c31'
+revision = '1c83337d6f07'
 down_revision = '4f410db16a52'
 branch_labels = None
 depends_on = None
@@ -132,9 +132,16 @@ def upgrade():
     sa.Column('country', sa.String(length=3), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('goods_value', sa.BigInteger(), nullable=False),
+    sa.Column('order_freight', sa.BigInteger(), nullable=False),
     sa.Column('freight', sa.BigInteger(), nullable=False),
     sa.Column('insured_fee', sa.BigInteger(), nullable=False),
     sa.Column('payment_amount', sa.BigInteger(), nullable=False),
+    sa.Column('pay_code', sa.String(length=18), nullable=True),
+    sa.Column('pay_name', sa.String(length=100), nullable=False),
+    sa.Column('pay_no', sa.String(length=60), nullable=True),
+    sa.Column('accounting_date', sa.String(length=14), nullable=False),
+    sa.Column('logistics_name', sa.String(length=100), nullable=False),
+    sa.Column('goods_info', sa.String(length=200), nullable=False),
     sa.Column('gross_weight', sa.BigInteger(), nullable=False),
     sa.Column('net_weight', sa.BigInteger(), nullable=False),
     sa.Column('pack_no', sa.Integer(), nullable=False),

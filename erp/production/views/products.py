@@ -1,0 +1,1 @@
+"""Made-to-order products: the maker, production time, sizes and measurement template."""
