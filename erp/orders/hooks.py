@@ -30,6 +30,16 @@ order_panels: list[Callable[[Any], Any]] = []
 #: ``() -> [(code, name)]``: the shipping services an order may ask for (the split form's choice)
 service_choices: list[Callable[[], list[tuple[str, str]]]] = []
 
+#: ``(sku, size, measurements) -> None``: checks a made-to-order line's specification, the
+#: standard size (str or None) or the measurements (``{code: Decimal}`` or None), against the
+#: product's template; raises ``ValueError`` with the reason in the reader's language. Intake
+#: (API and Excel) calls it for every line whose product is made to order.
+made_to_order_checks: list[Callable[..., None]] = []
+#: ``(orders, *, actor) -> None``: called by intake in its transaction with the orders it has
+#: just created that arrived paid (``paid_at`` set); production makes the production orders of
+#: their made-to-order lines
+orders_paid: list[Callable[..., None]] = []
+
 _signals = Namespace()
 
 #: Sent by ``cancel_order`` with the order (locked, allowed by the state table) before the order
