@@ -315,6 +315,24 @@ def check_audit_cmd():
     sys.exit(1)
 
 
+@click.command("check-customs")
+@with_appcontext
+def check_customs_cmd():
+    """Check the customs ledger (one declaration a dispatched 9610 parcel, summaries add up)."""
+    from erp.customs.check import check_customs
+
+    report = check_customs()
+    for problem in report.problems:
+        click.echo(problem, err=True)
+    if report.ok:
+        click.secho(report.summary(), fg="green")
+        return
+    if report.problem_count > len(report.problems):
+        click.echo(f"... and {report.problem_count - len(report.problems)} more.", err=True)
+    click.secho(report.summary(), fg="red", err=True)
+    sys.exit(1)
+
+
 # --- Excel imports and exports ----------------------------------------------------------------
 
 
@@ -806,7 +824,7 @@ def carrier_sim_cmd(host, port, token, seed, time_scale, latency_ms, error_rate,
 
 #: every command of the group; domains append theirs (registered on each app's ``app.cli``)
 COMMANDS: list[click.Command] = [demo_cmd, create_user_cmd, check_cmd, check_ledger_cmd,
-                               check_audit_cmd,
+                               check_audit_cmd, check_customs_cmd,
                                purge_keys_cmd,
                                import_group, export_group, allocate_cmd, putaway_sync_cmd,
                                worker_cmd, tick_cmd, ticker_cmd,
@@ -834,8 +852,9 @@ def _begin_immediate(command: click.Command) -> None:
             _begin_immediate(sub)
         return
     # check-audit only reads, for minutes on a big trail: it must not hold the write lock
-    if command.name in ("worker", "ticker", "check-audit") or command.callback is None \
-            or getattr(command.callback, "erp_write", False):
+    # (nor does check-customs, which only reads the customs ledger)
+    if command.name in ("worker", "ticker", "check-audit", "check-customs") \
+            or command.callback is None or getattr(command.callback, "erp_write", False):
         return  # the worker's jobs choose; a command already wrapped (an earlier app) is done
     callback = command.callback
 

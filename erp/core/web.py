@@ -65,6 +65,7 @@ NAV: list[tuple[Any, str, str]] = [
     (_l("Packing"), "shipping.packing_station", "shipping.work"),
     (_l("Parcels"), "shipping.parcel_list", "shipping.view"),
     (_l("Dispatch"), "shipping.batch_list", "shipping.view"),
+    (_l("Customs months"), "customs.month_list", "customs.view"),
     (_l("Tracking exceptions"), "shipping.exception_queue", "shipping.exceptions"),
     (_l("Carriers"), "shipping.carrier_list", "shipping.view"),
     (_l("Carrier bills"), "shipping.bill_list", "shipping.bills"),
