@@ -3,7 +3,8 @@
 Checks, each in one SQL statement over the whole ledger:
 
 - every dispatched parcel of a 9610 order has a declaration (at most one is the unique
-  constraint on ``customs_declaration.parcel_id``);
+  constraint on ``customs_declaration.parcel_id``), and every declaration's parcel was
+  dispatched (the ledger is written when the batch closes);
 - every declaration has at least one line, numbered 1, 2, ... without a gap (``gnum``: the
   unique constraint on (declaration, gnum) makes "lowest 1, highest = count" enough);
 - each declaration's ``goods_value`` equals the sum of its lines' ``total_price``;
@@ -27,7 +28,7 @@ from erp.customs.models import CustomsDeclaration, CustomsDeclarationLine, Qty
 from erp.customs.summary import TRADE_MODE, summary_query
 from erp.extensions import db
 from erp.orders.models import CustomerOrder
-from erp.shipping.models import Parcel, ParcelState
+from erp.shipping.models import PARCEL_STATES, Parcel, ParcelState
 
 D = CustomsDeclaration
 L = CustomsDeclarationLine
@@ -74,6 +75,7 @@ def check_customs() -> CustomsCheck:
     """Check the customs ledger and each month's summary; return the problems found."""
     result = CustomsCheck()
     _missing_declarations(result)
+    _undispatched(result)
     _line_numbering(result)
     _goods_values(result)
     _summaries(result)
@@ -91,6 +93,15 @@ def _missing_declarations(result: CustomsCheck) -> None:
     for parcel, order in rows:
         result.add(_("Parcel %(parcel)s (order %(order)s) was dispatched under 9610 but has no "
                      "customs declaration.", parcel=parcel, order=order))
+
+
+def _undispatched(result: CustomsCheck) -> None:
+    rows = db.session.execute(
+        select(D.cop_no, Parcel.number, Parcel.state).join(Parcel, Parcel.id == D.parcel_id)
+        .where(Parcel.state != ParcelState.dispatched).order_by(D.id))
+    for cop_no, parcel, state in rows:
+        result.add(_("Declaration %(cop_no)s is for parcel %(parcel)s, which is %(state)s, not "
+                     "dispatched.", cop_no=cop_no, parcel=parcel, state=PARCEL_STATES.label(state)))
 
 
 def _line_numbering(result: CustomsCheck) -> None:

@@ -12,6 +12,7 @@ from bench.customs_month_data import insert_ledger
 from erp.customs.check import check_customs
 from erp.customs.models import CustomsDeclaration, CustomsDeclarationLine
 from erp.extensions import db
+from erp.shipping.models import Parcel
 
 
 def _clean(n=3):
@@ -83,6 +84,13 @@ def test_a_dispatched_9610_parcel_without_declaration_is_found(app, runner):
     result = runner.invoke(args=["check-customs"])
     assert result.exit_code == 1
     assert parcel in result.output
+
+
+def test_a_declaration_of_a_parcel_not_dispatched_is_found(app):
+    _clean(1)
+    _ledger_write(update(Parcel).where(Parcel.number == "PK0000000").values(state="labelled"))
+    assert check_customs().problems == [
+        "Declaration CNK0000000 is for parcel PK0000000, which is labelled, not dispatched."]
 
 
 def test_a_goods_value_that_is_not_its_lines_is_found(app):
