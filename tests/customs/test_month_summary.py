@@ -162,3 +162,20 @@ def test_month_screens_and_workbooks(ledger, login_as, client):
 def test_people_without_customs_access_do_not_see_the_months(ledger, login_as, client):
     login_as("customer_service")
     assert client.get("/customs/months").status_code == 403
+
+
+def test_month_page_and_trace_are_paginated(ledger, app, login_as, client):
+    login_as("manager")
+    app.config["ERP_PAGE_SIZE"] = 2
+    pages = [client.get(f"/customs/months/2026-11?page={n}").get_data(as_text=True)
+             for n in (1, 2, 3)]
+    assert all("Page %d of 3" % n in html for n, html in enumerate(pages, start=1))
+    # five summary lines, each on exactly one page
+    trace_links = [html.count("/customs/months/2026-11/trace?") for html in pages]
+    assert trace_links == [2, 2, 1]
+    key = _by_key(monthly_summary("2026-11"))[(BAG, FR, EUR)].key
+    app.config["ERP_PAGE_SIZE"] = 1
+    second = client.get("/customs/months/2026-11/trace",
+                        query_string={**key.as_args(), "page": 2}).get_data(as_text=True)
+    assert "Page 2 of 2" in second
+    assert "CN" + ledger["parcel_numbers"][4][1:] in second

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask import abort, current_app, render_template, request
+from flask_sqlalchemy.pagination import Pagination
 
 from erp.core.excel import Column, Spec, export_workbook
 from erp.core.i18n import _
 from erp.core.permissions import permission_required
-from erp.core.viewhelpers import paginate_rows, xlsx_response
+from erp.core.viewhelpers import page_arg, paginate_rows, xlsx_response
 from erp.customs import summary
 from erp.customs.views import bp
 from erp.extensions import db
@@ -79,10 +80,28 @@ def trace_spec() -> Spec:
     ))
 
 
-def summary_workbook(period: str) -> bytes:
-    """Return the month's summary as an .xlsx workbook (one sheet, one row a summary line)."""
-    rows = (row._mapping for row in db.session.execute(summary.summary_query(period)))
-    return export_workbook(summary_spec(), rows, title=_("Summary %(period)s", period=period))
+def summary_workbook(period: str, lines: list[summary.SummaryLine] | None = None) -> bytes:
+    """Return the month's summary as an .xlsx workbook (one sheet, one row a summary line).
+
+    :param lines: the month's :func:`~erp.customs.summary.monthly_summary` when already read.
+    """
+    if lines is None:
+        lines = summary.monthly_summary(period)
+    return export_workbook(summary_spec(), lines, title=_("Summary %(period)s", period=period))
+
+
+class ListPagination(Pagination):
+    """A page of a list already in memory (a month's summary: tens to hundreds of lines).
+
+    The summary is one ``GROUP BY`` over the month's ledger; reading it whole once is cheaper
+    than grouping twice (the page's rows, then their count).
+    """
+
+    def _query_items(self) -> list:
+        return self._query_args["rows"][self._query_offset:self._query_offset + self.per_page]
+
+    def _query_count(self) -> int:
+        return len(self._query_args["rows"])
 
 
 @bp.get("/months")
@@ -112,11 +131,11 @@ def export_months():
 def month_detail(period: str):
     """Show a month's summary lines (by company, HS code, destination, currency, port, mode)."""
     _period_or_404(period)
-    page = paginate_rows(summary.summary_query(period),
-                         count=summary.summary_count_query(period),
-                         per_page=current_app.config["ERP_PAGE_SIZE"])
-    lines = [summary.to_line(row) for row in page.items]
-    return render_template("customs/month_detail.html", period=period, page=page, lines=lines)
+    page = ListPagination(rows=summary.monthly_summary(period), page=page_arg(),
+                          per_page=current_app.config["ERP_PAGE_SIZE"], max_per_page=None,
+                          error_out=False)
+    return render_template("customs/month_detail.html", period=period, page=page,
+                           lines=page.items)
 
 
 @bp.get("/months/<period>/summary.xlsx")
