@@ -116,7 +116,7 @@ def _terms(po: ProductionOrder, words: _Words):
     variant = " / ".join(v for v in (sku.colour, sku.size) if v)
     spec = po.spec_version.label if po.spec_version is not None else words(_l("none"))
     rows = [
-        (words(_l("Production order")), po.number),
+        (words(_l("Order number")), po.number),
         (words(_l("Customer order")), po.order.number),
         (words(_l("Ordered on")), po.ordered_at.date().isoformat() if po.ordered_at else ""),
         (words(_l("Due date")), po.due_date.isoformat()),

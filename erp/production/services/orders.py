@@ -256,7 +256,7 @@ def cancel_for_order(order: CustomerOrder, *, actor, reason: str, **_signal) -> 
     if not ids:
         return None
     total, charged, cancelled = Decimal("0.00"), False, []
-    note = _("Order %(number)s cancelled: %(reason)s", number=order.number, reason=reason)
+    note = f"Order {order.number} cancelled: {reason}"
     for po in lock_many(ProductionOrder, ids):
         fee = cancel(po, actor=actor, reason=note)
         cancelled.append(po.number)
