@@ -97,3 +97,22 @@ def test_order_page_shows_its_production_orders(app, client, login_as, po):
     page = client.get(f"/orders/{po.order_id}").get_data(as_text=True)
     assert "Production orders" in page
     assert po.number in page
+
+
+def test_receive_link_with_the_receiving_view(app, client, login_as, po):
+    """With mto's view registered (a stand-in here), a shipped order offers "Receive"."""
+    from erp.core.permissions import permission_required
+
+    if "production.receive" not in app.view_functions:
+        @permission_required("production.view")
+        def receive(po_id):
+            return "receive"
+        app.view_functions["production.receive"] = receive
+    login_as("warehouse")
+    page = client.get(f"/production/orders/{po.id}").get_data(as_text=True)
+    assert f"/production/orders/{po.id}/receive" not in page  # ordered: nothing to receive
+    for move in (production.start, production.finish, production.ship):
+        move(po, actor=None)
+    db.session.commit()
+    page = client.get(f"/production/orders/{po.id}").get_data(as_text=True)
+    assert f"/production/orders/{po.id}/receive" in page

@@ -67,15 +67,26 @@ def _moves(po: ProductionOrder) -> list[tuple[str, str]]:
             if PRODUCTION_STATES.can(po.state, target)]
 
 
+def _may_receive(po: ProductionOrder) -> bool:
+    """Return whether to offer the warehouse's "Receive" (the made-to-order receiving view).
+
+    Offered for a production order shipped by the maker, when that view exists and the user
+    holds the permission it declares.
+    """
+    view = current_app.view_functions.get("production.receive")
+    if view is None or PRODUCTION_STATES.enum(po.state) != PS.shipped:
+        return False
+    permission = getattr(view, "permission", None)
+    return permission is None or has_permission(current_user, permission)
+
+
 @bp.get("/orders/<int:po_id>")
 @permission_required("production.view")
 def production_order_detail(po_id: int):
     """Show a production order: the line it makes, its size or measurements, its moves."""
     po = get_or_404(ProductionOrder, po_id)
     can_edit = has_permission(current_user, "production.edit")
-    can_receive = ("production.receive" in current_app.view_functions
-                   and PRODUCTION_STATES.enum(po.state) == PS.shipped
-                   and has_permission(current_user, "production.edit"))
+    can_receive = _may_receive(po)
     bilingual = (po.maker.language or "en") != "en"
     return render_template(
         "production/order_detail.html", po=po, machine=PRODUCTION_STATES,
