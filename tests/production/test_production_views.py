@@ -35,6 +35,14 @@ def test_list_searches_by_number_order_and_maker(app, client, login_as, po):
     page = client.get("/production/orders", query_string={"state": "shipped"}).get_data(
         as_text=True)
     assert po.number not in page
+    po.due_date = date.today() + timedelta(days=1)
+    db.session.commit()
+    page = client.get("/production/orders", query_string={"late": "1"}).get_data(as_text=True)
+    assert po.number not in page  # due tomorrow
+    po.due_date = date.today() - timedelta(days=1)
+    db.session.commit()
+    page = client.get("/production/orders", query_string={"late": "1"}).get_data(as_text=True)
+    assert po.number in page
 
 
 def test_export_lists_the_measurements(app, client, login_as, po):
