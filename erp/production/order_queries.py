@@ -56,15 +56,14 @@ def _filtered(stmt: Select, filters: ProductionOrderFilters, *, joined: bool) ->
         stmt = stmt.where(ProductionOrder.due_date < date.today(),
                           ProductionOrder.state.not_in(DONE))
     if filters.q:
-        text = filters.q.strip().upper()
-        like = f"%{text}%"
+        text = filters.q.strip().lower()
         if not joined:
             stmt = (stmt.join(CustomerOrder, CustomerOrder.id == ProductionOrder.order_id)
                     .join(Supplier, Supplier.id == ProductionOrder.maker_id))
-        stmt = stmt.where(or_(ProductionOrder.number.like(like),
-                              func.upper(CustomerOrder.number).like(like),
-                              func.upper(Supplier.code).like(like),
-                              func.upper(Supplier.name).like(like)))
+        # part of a number or name, in any case; % and _ are taken literally
+        stmt = stmt.where(or_(*(func.lower(column).contains(text, autoescape=True)
+                                for column in (ProductionOrder.number, CustomerOrder.number,
+                                               Supplier.code, Supplier.name))))
     return stmt
 
 

@@ -124,3 +124,10 @@ def test_receive_link_with_the_receiving_view(app, client, login_as, po):
     db.session.commit()
     page = client.get(f"/production/orders/{po.id}").get_data(as_text=True)
     assert f"/production/orders/{po.id}/receive" in page
+
+
+def test_search_takes_wildcards_literally(app, client, login_as, po):
+    login_as("purchasing")
+    for q in ("%", "_", "mo-%"):
+        page = client.get("/production/orders", query_string={"q": q}).get_data(as_text=True)
+        assert po.number not in page, q
