@@ -190,17 +190,34 @@ def test_fee_follows_the_setting(app, dress, create_order, dummy_admin):
     assert production.cancel(po, actor=None, reason="test") == Decimal("30.00")
 
 
-def test_received_production_order_keeps_its_goods_and_is_charged(app, dress, create_order):
+def test_received_production_order_keeps_its_goods_and_is_charged(app, dress, create_order,
+                                                                  create_bin, receive_stock):
+    from erp.warehouse.models import StockLevel
+    from erp.warehouse.services import reserve
+
     order = paid_order(create_order, dress, price="100.00")
     [po] = production.create_for_orders([order], actor=None)
     for move in (production.start, production.finish, production.ship):
         move(po, actor=None)
-    po.state, po.received_qty = PS.received, 1   # as mto's receiving leaves it
+    # as mto's receiving leaves it: received, in stock, reserved to the order line
+    shelf = create_bin("MTO-01")
+    receive_stock(dress, shelf, 1)
+    line = order.lines[0]
+    reserve(dress, shelf, 1, ref_type="customer_order_line", ref_id=line.id, actor=None)
+    line.allocated_qty = 1
+    po.state, po.received_qty = PS.received, 1
     db.session.flush()
+
     cancel_order(order, reason="no longer wanted", actor=None)
+
     assert po.state == PS.received
     assert po.cancel_fee == Decimal("50.00")
     assert len(_events("production_order.fee_charged")) == 1
+    level = db.session.scalar(select(StockLevel).where(StockLevel.sku_id == dress.id,
+                                                       StockLevel.location_id == shelf.id))
+    assert level.on_hand == 1  # the goods stay in stock
+    assert level.reserved == 0  # no longer held for the cancelled line
+    assert line.allocated_qty == 0
 
 
 def test_a_cancelled_production_order_cannot_move(app, dress, create_order):
