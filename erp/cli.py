@@ -165,6 +165,9 @@ def demo_cmd(reset_passwords: bool, scale: str, divide_by: int):
     load_demo_lane()
     from erp.aftersales.demo import load_demo as load_demo_aftersales
     load_demo_aftersales()
+    # last: the storefront orders above never pick the made-to-order dress
+    from erp.production.demo import load_demo as load_demo_production
+    load_demo_production()
     db.session.commit()
     click.secho("Demo data loaded.", fg="green")
     _print_logins(rows)

@@ -40,6 +40,7 @@ GOOD = {
     "webhook_retry_hours": "24", "webhook_timeout_seconds": "10",
     "payment_fees": "card: 2.9% + 0.30\npaypal: 3.4% + 0.35\nalipay: 1.8%",
     "two_factor_roles": "admin manager", "session_lifetime_hours": "12",
+    "mto_cancel_fee_percent": "50",
 }
 
 
