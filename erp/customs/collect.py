@@ -43,6 +43,8 @@ TRADE_MODE = "9610"
 CUSTOMS_TZ = ZoneInfo("Asia/Shanghai")
 CENT = Decimal("0.01")
 NO_BARCODE = "无"
+#: goods lines per declaration list (CEB603) and order (CEB303)
+MAX_LINES = 100
 
 
 @dataclass
@@ -135,7 +137,7 @@ def collect(batch, parcel_ids, *, at: datetime | None = None) -> Collected:
         order = orders[parcel.order_id]
         where = {"parcel": parcel.number, "order": order.number}
 
-        def gap(text, **names):
+        def gap(text, where=where, **names):
             problems.append(_("Parcel %(parcel)s, order %(order)s: %(problem)s",
                               problem=text, **where, **names))
 
@@ -172,18 +174,22 @@ def collect(batch, parcel_ids, *, at: datetime | None = None) -> Collected:
         if order.payment_amount is not None and goods + order.shipping_charge \
                 != order.payment_amount:
             gap(_("goods %(goods)s + shipping %(shipping)s ≠ paid amount %(paid)s",
-                  goods=goods, shipping=order.shipping_charge, paid=order.payment_amount))
+                  goods=goods, shipping=order.shipping_charge.quantize(CENT),
+                  paid=order.payment_amount.quantize(CENT)))
         if len(order.number) > 60:
             gap(_("order number longer than 60 characters"))
         if not lines_of[parcel.id]:
             gap(_("the parcel has no goods lines"))
+        elif len(lines_of[parcel.id]) > MAX_LINES:
+            gap(_("more than %(count)s goods lines (a declaration list holds at most %(count)s)",
+                  count=MAX_LINES))
 
         decl_lines = []
         net_g = 0
         for gnum, line in enumerate(lines_of[parcel.id], start=1):
             data = cn.get(line.sku_id)
 
-            def sku_gap(text, line=line):
+            def sku_gap(text, line=line, where=where):
                 problems.append(_("Parcel %(parcel)s, order %(order)s, SKU %(sku)s: %(problem)s",
                                   problem=text, sku=line.code, **where))
 

@@ -1,5 +1,7 @@
-"""The company constants of the 9610 export: customs codes of the platform, the seller, the
-declarant, the offices, the transport, and the carriers' and payment companies' codes.
+"""The company constants of the 9610 export as settings.
+
+Customs codes of the platform, the seller, the declarant, the offices, the transport, and the
+carriers' and payment companies' codes.
 
 Empty by default (the retailer fills them in; the demo uses the reference's sample codes): the
 completeness gate refuses to close a batch of 9610 parcels while one that the messages need is

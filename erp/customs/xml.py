@@ -49,6 +49,8 @@ from erp.extensions import db
 NS = "http://www.chinaport.gov.cn/ceb"
 ET.register_namespace("ceb", NS)
 MAX_ENTITIES = 100
+#: goods lines per order or declaration list
+MAX_LINES = 100
 APP_TYPE_NEW = "1"
 APP_STATUS_DECLARE = "2"
 
@@ -175,6 +177,8 @@ def build_messages(declarations: Sequence[CustomsDeclaration],
         head = decls[0]
         app_time = china_time(head.issued_at).strftime("%Y%m%d%H%M%S")
         lines = [line for decl in decls for line in decl.lines]
+        if len(lines) > MAX_LINES:
+            raise ExportInvalid(f"CEB303 {order_no}: {len(lines)} lines, at most {MAX_LINES}")
         order = ET.Element(_q("Order"))
         order_head = ET.SubElement(order, _q("OrderHead"))
         goods = sum((d.goods_value for d in decls), Decimal(0))

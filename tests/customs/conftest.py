@@ -1,5 +1,8 @@
-"""A 9610 world for the batch export tests: company settings, SKUs with Chinese customs data,
-and labelled parcels of paid 9610 orders whose goods wait at the packing bench."""
+"""A 9610 world for the batch export tests.
+
+Company settings, SKUs with Chinese customs data, and labelled parcels of paid 9610 orders
+whose goods wait at the packing bench.
+"""
 
 from __future__ import annotations
 

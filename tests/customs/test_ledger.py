@@ -16,28 +16,39 @@ def test_close_writes_one_declaration_per_parcel_with_its_lines(world):
     batch = world.batch(parcel)
     world.close(batch)
     decl = db.session.scalars(select(CustomsDeclaration)).one()
-    assert decl.parcel_id == parcel.id and decl.batch_id == batch.id
+    assert decl.parcel_id == parcel.id
+    assert decl.batch_id == batch.id
     assert decl.cop_no == parcel.number
-    assert decl.trade_mode == "9610" and decl.currency == "142" and decl.country == "304"
-    assert decl.logistics_code == "4403980L02" and decl.logistics_no == parcel.tracking_number
+    assert decl.trade_mode == "9610"
+    assert decl.currency == "142"
+    assert decl.country == "304"
+    assert decl.logistics_code == "4403980L02"
+    assert decl.logistics_no == parcel.tracking_number
     assert decl.goods_value == Decimal("159.00")
-    assert decl.order_freight == Decimal("41.00") and decl.payment_amount == Decimal("200.00")
-    assert decl.gross_weight == Decimal("0.45") and decl.net_weight == Decimal("0.26")
-    assert decl.pay_code == "4403960P04" and decl.pay_name == "深圳市样例跨境支付有限公司"
+    assert decl.order_freight == Decimal("41.00")
+    assert decl.payment_amount == Decimal("200.00")
+    assert decl.gross_weight == Decimal("0.45")
+    assert decl.net_weight == Decimal("0.26")
+    assert decl.pay_code == "4403960P04"
+    assert decl.pay_name == "深圳市样例跨境支付有限公司"
     assert decl.accounting_date == "20260601102501"   # Beijing time
-    assert len(decl.period) == 7 and decl.ie_date.startswith(decl.period.replace("-", ""))
+    assert len(decl.period) == 7
+    assert decl.ie_date.startswith(decl.period.replace("-", ""))
     case, tee = decl.lines
     assert [case.gnum, tee.gnum] == [1, 2]
     assert (case.gcode, case.unit, case.qty, case.unit1, case.qty1, case.qty2) == (
         "3926909090", "007", Decimal(2), "035", Decimal("0.08"), None)
-    assert case.bar_code == "无" and case.total_price == Decimal("70.00")
+    assert case.bar_code == "无"
+    assert case.total_price == Decimal("70.00")
     assert (tee.unit1, tee.qty1, tee.unit2, tee.qty2) == ("011", Decimal(1), "035",
                                                           Decimal("0.18"))
-    assert tee.bar_code == "6900001234562" and tee.gmodel == "针织|男式|棉100%|无品牌|M码"
+    assert tee.bar_code == "6900001234562"
+    assert tee.gmodel == "针织|男式|棉100%|无品牌|M码"
     assert sum(line.total_price for line in decl.lines) == decl.goods_value
     event = db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "customs.issued")).one()
-    assert event.changes["declarations"] == 1 and event.changes["lines"] == 2
+    assert event.changes["declarations"] == 1
+    assert event.changes["lines"] == 2
 
 
 def test_catalog_change_after_dispatch_leaves_the_declared_line(world):

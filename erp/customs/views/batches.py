@@ -10,10 +10,10 @@ from sqlalchemy import select
 from erp.core.permissions import permission_required
 from erp.core.viewhelpers import get_or_404, xlsx_response
 from erp.customs.models import CustomsDeclaration
+from erp.customs.views import bp
 from erp.customs.workbook import batch_workbook as build_workbook
 from erp.customs.xml import batch_zip
 from erp.extensions import db
-from erp.customs.views import bp
 from erp.shipping.models import DispatchBatch
 
 
