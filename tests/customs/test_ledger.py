@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from erp.core.models import AuditEvent
 from erp.customs.models import CustomsDeclaration, CustomsDeclarationLine
@@ -90,3 +92,16 @@ def test_multi_parcel_order_freight_and_payment_once(world):
     assert (a.order_freight, b.order_freight) == (Decimal("41.00"), Decimal(0))
     assert a.payment_amount + b.payment_amount == Decimal("200.00")
     assert [line.gnum for line in b.lines] == [1]
+
+
+@pytest.mark.postgres
+def test_postgresql_refuses_to_change_the_ledger(world):
+    world.close(world.batch(world.parcel()))
+    db.session.commit()
+    for statement in ("UPDATE customs_declaration_line SET gcode = '0000000000'",
+                      "DELETE FROM customs_declaration_line",
+                      "UPDATE customs_declaration SET goods_value = 1"):
+        with pytest.raises(DBAPIError, match="never changed"):
+            db.session.execute(text(statement))
+        db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(CustomsDeclarationLine)) == 2
