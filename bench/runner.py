@@ -170,6 +170,7 @@ def run(names: list[str], quick: bool, before: bool = False) -> int:
         events_feed,
         suites,
         suites_bills,
+        suites_customs_batch,
         suites_faults,
         suites_jobs,
         suites_lane,

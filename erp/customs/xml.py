@@ -1,4 +1,4 @@
-"""The 9610 messages of a closed batch, built from the customs ledger (xml.etree).
+"""The 9610 messages of a closed batch, built from the customs ledger (text, escaped).
 
 Every message is ``ceb:CEBnnnMessage`` in namespace ``http://www.chinaport.gov.cn/ceb``, with
 ``guid`` (an upper-case UUID, 36 characters) and ``version="1.0"``, holding 1-100 entities then
@@ -36,18 +36,17 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from xml.etree import ElementTree as ET
+from types import SimpleNamespace
+from xml.sax.saxutils import escape, quoteattr
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from erp.core import settings as settings_mod
 from erp.customs.collect import china_time
-from erp.customs.models import CustomsDeclaration
+from erp.customs.models import CustomsDeclaration, CustomsDeclarationLine
 from erp.extensions import db
 
 NS = "http://www.chinaport.gov.cn/ceb"
-ET.register_namespace("ceb", NS)
 MAX_ENTITIES = 100
 #: goods lines per order or declaration list
 MAX_LINES = 100
@@ -57,10 +56,6 @@ APP_STATUS_DECLARE = "2"
 
 class ExportInvalid(ValueError):
     """A value does not fit the message specification (names message, entity and field)."""
-
-
-def _q(tag: str) -> str:
-    return f"{{{NS}}}{tag}"
 
 
 def guid() -> str:
@@ -108,6 +103,9 @@ _NUMERIC = {"goodsValue", "freight", "charge", "insuredFee", "grossWeight", "net
             "qty1", "qty2", "price", "totalPrice", "packNo", "gnum"}
 
 
+_PATTERNS = {tag: re.compile(limit[2]) for tag, limit in _LIMITS.items() if limit[2]}
+
+
 def _check(message: str, ref: str, tag: str, text: str) -> None:
     if text == "":
         raise ExportInvalid(f"{message} {ref}: {tag} is empty")
@@ -117,20 +115,21 @@ def _check(message: str, ref: str, tag: str, text: str) -> None:
         if len(text) > size or (exact and len(text) != size):
             raise ExportInvalid(f"{message} {ref}: {tag} {text!r} must be "
                                 f"{'exactly' if exact else 'at most'} {size} characters")
-        if pattern and not re.fullmatch(pattern, text):
+        if pattern and not _PATTERNS[tag].fullmatch(text):
             raise ExportInvalid(f"{message} {ref}: {tag} {text!r} is not a valid code")
-    if tag in _NUMERIC and not _NUMBER.match(text):
+    elif tag in _NUMERIC and not _NUMBER.match(text):
         raise ExportInvalid(f"{message} {ref}: {tag} {text!r} is not a number (N19,5)")
 
 
-def _add(parent: ET.Element, message: str, ref: str,
+def _add(parts: list[str], message: str, ref: str,
          fields: Iterable[tuple[str, object]]) -> None:
+    """Append ``<ceb:tag>text</ceb:tag>`` for each field given (None: left out), checked."""
     for tag, value in fields:
         if value is None:
             continue
         text = value if isinstance(value, str) else str(value)
         _check(message, ref, tag, text)
-        ET.SubElement(parent, _q(tag)).text = text
+        parts.append(f"<ceb:{tag}>{escape(text)}</ceb:{tag}>")
 
 
 def _common(app_time: str) -> list[tuple[str, object]]:
@@ -138,25 +137,35 @@ def _common(app_time: str) -> list[tuple[str, object]]:
             ("appStatus", APP_STATUS_DECLARE)]
 
 
-def _message(code: str, entities: list[ET.Element], transfer: Sequence[tuple[str, str]]) -> bytes:
-    root = ET.Element(_q(f"CEB{code}Message"), {"guid": guid(), "version": "1.0"})
-    root.extend(entities)
-    base = ET.SubElement(root, _q("BaseTransfer"))
-    _add(base, f"CEB{code}", "BaseTransfer", transfer)
-    out = io.BytesIO()
-    ET.ElementTree(root).write(out, encoding="UTF-8", xml_declaration=True)
-    return out.getvalue()
+def _message(code: str, entities: list[str], transfer: Sequence[tuple[str, str]]) -> bytes:
+    parts = ['<?xml version="1.0" encoding="UTF-8"?>\n',
+             f'<ceb:CEB{code}Message guid={quoteattr(guid())} version="1.0" '
+             f'xmlns:ceb={quoteattr(NS)}>', *entities, "<ceb:BaseTransfer>"]
+    _add(parts, f"CEB{code}", "BaseTransfer", transfer)
+    parts.append(f"</ceb:BaseTransfer></ceb:CEB{code}Message>")
+    return "".join(parts).encode("utf-8")
 
 
-def load(batch_id: int) -> list[CustomsDeclaration]:
-    """Return the batch's declarations with their lines, by order and parcel."""
-    return list(db.session.scalars(
-        select(CustomsDeclaration).where(CustomsDeclaration.batch_id == batch_id)
-        .order_by(CustomsDeclaration.order_no, CustomsDeclaration.cop_no)
-        .options(selectinload(CustomsDeclaration.lines))))
+class Declaration(SimpleNamespace):
+    """A ledger declaration as plain values (its columns and ``lines``), read in two queries."""
 
 
-def build_messages(declarations: Sequence[CustomsDeclaration],
+def load(batch_id: int) -> list[Declaration]:
+    """Return the batch's declarations with their lines, by order and parcel (plain values)."""
+    heads = CustomsDeclaration.__table__
+    lines = CustomsDeclarationLine.__table__
+    lines_of: dict[int, list[SimpleNamespace]] = defaultdict(list)
+    for row in db.session.execute(
+            select(lines).join(heads, heads.c.id == lines.c.declaration_id)
+            .where(heads.c.batch_id == batch_id)
+            .order_by(lines.c.declaration_id, lines.c.gnum)).mappings():
+        lines_of[row["declaration_id"]].append(SimpleNamespace(**row))
+    return [Declaration(**row, lines=lines_of[row["id"]]) for row in db.session.execute(
+        select(heads).where(heads.c.batch_id == batch_id)
+        .order_by(heads.c.order_no, heads.c.cop_no)).mappings()]
+
+
+def build_messages(declarations: Sequence[Declaration],
                    values: dict | None = None) -> dict[str, list[bytes]]:
     """Return ``{"303": [xml...], "403": [...], "505": [...], "603": [...]}``.
 
@@ -179,48 +188,51 @@ def build_messages(declarations: Sequence[CustomsDeclaration],
         lines = [line for decl in decls for line in decl.lines]
         if len(lines) > MAX_LINES:
             raise ExportInvalid(f"CEB303 {order_no}: {len(lines)} lines, at most {MAX_LINES}")
-        order = ET.Element(_q("Order"))
-        order_head = ET.SubElement(order, _q("OrderHead"))
         goods = sum((d.goods_value for d in decls), Decimal(0))
         freight = sum((d.order_freight for d in decls), Decimal(0))
-        _add(order_head, "CEB303", order_no, [
+        parts = ["<ceb:Order><ceb:OrderHead>"]
+        _add(parts, "CEB303", order_no, [
             *_common(app_time), ("orderType", "E"), ("orderNo", order_no),
             ("ebpCode", head.ebp_code), ("ebpName", names["ebpName"]),
             ("ebcCode", head.ebc_code), ("ebcName", names["ebcName"]),
             ("goodsValue", money(goods)), ("freight", money(freight)),
             ("currency", head.currency)])
+        parts.append("</ceb:OrderHead>")
         for gnum, line in enumerate(lines, start=1):
-            item = ET.SubElement(order, _q("OrderList"))
-            _add(item, "CEB303", f"{order_no} line {gnum}", [
+            parts.append("<ceb:OrderList>")
+            _add(parts, "CEB303", f"{order_no} line {gnum}", [
                 ("gnum", gnum), ("itemNo", line.item_no), ("itemName", line.item_name),
                 ("barCode", line.bar_code), ("unit", line.unit), ("currency", line.currency),
                 ("qty", number(line.qty)), ("price", money(line.price)),
                 ("totalPrice", money(line.total_price))])
-        orders.append(order)
+            parts.append("</ceb:OrderList>")
+        parts.append("</ceb:Order>")
+        orders.append("".join(parts))
 
-        receipt = ET.Element(_q("Receipts"))
-        _add(receipt, "CEB403", order_no, [
+        parts = ["<ceb:Receipts>"]
+        _add(parts, "CEB403", order_no, [
             *_common(app_time), ("ebpCode", head.ebp_code), ("ebpName", names["ebpName"]),
             ("ebcCode", head.ebc_code), ("ebcName", names["ebcName"]), ("orderNo", order_no),
             ("payCode", head.pay_code), ("payName", head.pay_name), ("payNo", head.pay_no),
             ("charge", money(sum((d.payment_amount for d in decls), Decimal(0)))),
             ("currency", head.currency), ("accountingDate", head.accounting_date)])
-        receipts.append(receipt)
+        parts.append("</ceb:Receipts>")
+        receipts.append("".join(parts))
 
         for decl in decls:
-            waybill = ET.Element(_q("Logistics"))
-            _add(waybill, "CEB505", decl.cop_no, [
+            parts = ["<ceb:Logistics>"]
+            _add(parts, "CEB505", decl.cop_no, [
                 *_common(app_time), ("logisticsCode", decl.logistics_code),
                 ("logisticsName", decl.logistics_name), ("logisticsNo", decl.logistics_no),
                 ("freight", money(decl.freight)), ("insuredFee", money(decl.insured_fee)),
                 ("currency", decl.currency), ("grossWeight", number(decl.gross_weight)),
                 ("packNo", decl.pack_no), ("goodsInfo", decl.goods_info),
                 ("ebcCode", decl.ebc_code), ("ebcName", names["ebcName"])])
-            waybills.append(waybill)
+            parts.append("</ceb:Logistics>")
+            waybills.append("".join(parts))
 
-            inventory = ET.Element(_q("Inventory"))
-            inv_head = ET.SubElement(inventory, _q("InventoryHead"))
-            _add(inv_head, "CEB603", decl.cop_no, [
+            parts = ["<ceb:Inventory><ceb:InventoryHead>"]
+            _add(parts, "CEB603", decl.cop_no, [
                 *_common(app_time), ("customsCode", decl.customs_code),
                 ("ebpCode", decl.ebp_code), ("ebpName", names["ebpName"]),
                 ("orderNo", decl.order_no), ("logisticsCode", decl.logistics_code),
@@ -237,9 +249,10 @@ def build_messages(declarations: Sequence[CustomsDeclaration],
                 ("iFlag", "3"), ("wrapType", values["customs_wrap_type"]),
                 ("packNo", decl.pack_no), ("grossWeight", number(decl.gross_weight)),
                 ("netWeight", number(decl.net_weight))])
+            parts.append("</ceb:InventoryHead>")
             for line in decl.lines:
-                item = ET.SubElement(inventory, _q("InventoryList"))
-                _add(item, "CEB603", f"{decl.cop_no} line {line.gnum}", [
+                parts.append("<ceb:InventoryList>")
+                _add(parts, "CEB603", f"{decl.cop_no} line {line.gnum}", [
                     ("gnum", line.gnum), ("itemNo", line.item_no),
                     ("itemName", line.item_name), ("gcode", line.gcode),
                     ("gname", line.gname), ("gmodel", line.gmodel),
@@ -249,9 +262,11 @@ def build_messages(declarations: Sequence[CustomsDeclaration],
                     ("qty2", number(line.qty2) if line.qty2 is not None else None),
                     ("unit", line.unit), ("unit1", line.unit1), ("unit2", line.unit2),
                     ("price", money(line.price)), ("totalPrice", money(line.total_price))])
-            inventories.append(inventory)
+                parts.append("</ceb:InventoryList>")
+            parts.append("</ceb:Inventory>")
+            inventories.append("".join(parts))
 
-    def chunks(entities: list[ET.Element], code: str) -> list[bytes]:
+    def chunks(entities: list[str], code: str) -> list[bytes]:
         return [_message(code, entities[i:i + MAX_ENTITIES], transfer)
                 for i in range(0, len(entities), MAX_ENTITIES)]
 

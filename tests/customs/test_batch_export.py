@@ -67,7 +67,7 @@ def closed(world):
 def _root(files, code):
     [name] = [n for n in files if n.startswith(f"CEB{code}-")]
     raw = files[name]
-    assert raw.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
+    assert raw.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
     root = ET.fromstring(raw)   # well formed
     assert root.tag == f"{NS}CEB{code}Message"
     assert root.get("version") == "1.0"
