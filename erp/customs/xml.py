@@ -121,6 +121,11 @@ def _check(message: str, ref: str, tag: str, text: str) -> None:
         raise ExportInvalid(f"{message} {ref}: {tag} {text!r} is not a number (N19,5)")
 
 
+#: elements already checked and written, by (tag, text): codes, names and amounts repeat
+_CHECKED: dict[tuple[str, str], str] = {}
+_CHECKED_MAX = 200_000
+
+
 def _add(parts: list[str], message: str, ref: str,
          fields: Iterable[tuple[str, object]]) -> None:
     """Append ``<ceb:tag>text</ceb:tag>`` for each field given (None: left out), checked."""
@@ -128,8 +133,14 @@ def _add(parts: list[str], message: str, ref: str,
         if value is None:
             continue
         text = value if isinstance(value, str) else str(value)
-        _check(message, ref, tag, text)
-        parts.append(f"<ceb:{tag}>{escape(text)}</ceb:{tag}>")
+        key = (tag, text)
+        fragment = _CHECKED.get(key)
+        if fragment is None:
+            _check(message, ref, tag, text)
+            fragment = f"<ceb:{tag}>{escape(text)}</ceb:{tag}>"
+            if tag != "guid" and len(_CHECKED) < _CHECKED_MAX:
+                _CHECKED[key] = fragment
+        parts.append(fragment)
 
 
 def _common(app_time: str) -> list[tuple[str, object]]:
