@@ -171,6 +171,7 @@ def run(names: list[str], quick: bool, before: bool = False) -> int:
         suites,
         suites_bills,
         suites_customs_month,
+        suites_customs_batch,
         suites_faults,
         suites_jobs,
         suites_lane,

@@ -159,6 +159,8 @@ def demo_cmd(reset_passwords: bool, scale: str, divide_by: int):
     load_demo_orders()
     from erp.shipping.demo_outbound import load_demo as load_demo_outbound
     load_demo_outbound()
+    from erp.customs.demo import load_demo as load_demo_customs
+    load_demo_customs()
     from erp.shipping.demo_bills import load_demo as load_demo_bills
     load_demo_bills()
     from erp.shipping.demo_lane import load_demo as load_demo_lane

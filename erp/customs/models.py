@@ -117,3 +117,40 @@ class CustomsDeclarationLine(db.Model):
 
     declaration: Mapped[CustomsDeclaration] = relationship(back_populates="lines")
     sku: Mapped[Sku] = relationship()
+
+
+# --- immutability ---------------------------------------------------------------------------
+# On PostgreSQL a trigger refuses UPDATE and DELETE of ledger rows (the declarations are kept as
+# issued). Installed by the migration 7c3e9a1d2b40 and, for schemas built with create_all()
+# (tests), here. The tests' table cleanup runs with session_replication_role=replica, which
+# skips triggers.
+
+LEDGER_GUARD_FUNCTION = """
+CREATE OR REPLACE FUNCTION erp_customs_ledger_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'the customs ledger (%) is never changed: rows are kept as issued',
+    TG_TABLE_NAME USING ERRCODE = 'integrity_constraint_violation';
+END
+$$
+"""
+#: the triggers calling :data:`LEDGER_GUARD_FUNCTION`, per table
+LEDGER_GUARD_TRIGGERS = {
+    table: [f"CREATE TRIGGER {table}_guard BEFORE UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION erp_customs_ledger_guard()",
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION erp_customs_ledger_guard()"]
+    for table in ("customs_declaration", "customs_declaration_line")}
+
+
+def _guard_on_create(model) -> None:
+    from sqlalchemy import DDL, event
+
+    table = model.__table__
+    event.listen(table, "after_create", DDL(LEDGER_GUARD_FUNCTION.replace("%", "%%"))
+                 .execute_if(dialect="postgresql"))
+    for statement in LEDGER_GUARD_TRIGGERS[table.name]:
+        event.listen(table, "after_create", DDL(statement).execute_if(dialect="postgresql"))
+
+
+_guard_on_create(CustomsDeclaration)
+_guard_on_create(CustomsDeclarationLine)

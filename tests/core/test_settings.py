@@ -41,6 +41,13 @@ GOOD = {
     "payment_fees": "card: 2.9% + 0.30\npaypal: 3.4% + 0.35\nalipay: 1.8%",
     "two_factor_roles": "admin manager", "session_lifetime_hours": "12",
     "mto_cancel_fee_percent": "50",
+    # issue 21: the 9610 export's company constants (erp.customs.settings)
+    **{key: "" for key in (
+        "customs_ebp_code", "customs_ebp_name", "customs_ebc_code", "customs_ebc_name",
+        "customs_owner_code", "customs_owner_name", "customs_agent_code", "customs_agent_name",
+        "customs_cop_code", "customs_cop_name", "customs_dxp_id", "customs_customs_code",
+        "customs_port_code", "customs_logistics_codes", "customs_pay_codes")},
+    "customs_traf_mode": "5", "customs_wrap_type": "2", "customs_statistics_flag": "B",
 }
 
 
