@@ -59,6 +59,7 @@ NAV: list[tuple[Any, str, str]] = [
     (_l("Claims on suppliers"), "procurement.supplier_claim_list", "procurement.view"),
     (_l("Inspection"), "quality.inspection_list", "quality.view"),
     (_l("Switching"), "quality.switching_list", "quality.view"),
+    (_l("Made-to-order products"), "production.product_list", "production.view"),
     (_l("Orders"), "orders.order_list", "orders.view"),
     (_l("Day board"), "shipping.board", "shipping.view"),
     (_l("Pick waves"), "shipping.wave_list", "shipping.view"),

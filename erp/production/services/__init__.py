@@ -1,0 +1,1 @@
+"""Production services, one module per area (products and receiving: mto; orders: prod)."""
