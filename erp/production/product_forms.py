@@ -23,8 +23,9 @@ class MtoProductForm(FlaskForm):
                                                NumberRange(min=MIN_DAYS, max=MAX_DAYS)])
     sizes = StringField(_l("Standard sizes"), validators=[Optional(), Length(max=300)])
     made_to_measure = BooleanField(_l("Made to measure"))
-    fields = TextAreaField(_l("Measurement template"), validators=[Optional(),
-                                                                   Length(max=8000)])
+    fields = TextAreaField(_l("Measurement template"),
+                           validators=[Optional(), Length(max=8000)],
+                           render_kw={"rows": 8, "class": "mono"})
 
     def __init__(self, *args, current_maker_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)

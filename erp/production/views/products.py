@@ -11,7 +11,7 @@ from erp.catalog.models import Product
 from erp.core.errors import DomainError
 from erp.core.i18n import _
 from erp.core.permissions import permission_required
-from erp.core.viewhelpers import form_errors, get_or_404, page_arg, xlsx_response
+from erp.core.viewhelpers import form_errors, get_or_404, paginate_rows, xlsx_response
 from erp.extensions import db
 from erp.production import product_queries as queries
 from erp.production.models import MeasurementField, MtoProduct
@@ -28,8 +28,8 @@ def _q() -> str | None:
 @permission_required("production.view")
 def product_list():
     """List made-to-order products: search product or maker; set up another by its code."""
-    page = db.paginate(queries.mto_product_list_query(_q()), page=page_arg(),
-                       per_page=current_app.config["ERP_PAGE_SIZE"], error_out=False)
+    page = paginate_rows(queries.mto_product_list_query(_q()),
+                         per_page=current_app.config["ERP_PAGE_SIZE"])
     return render_template("production/product_list.html", page=page, q=_q() or "")
 
 
