@@ -23,7 +23,8 @@ TEMPLATE = [
 def set_up_suit(create_product, create_sku, maker, *, code="SUIT", sku_code="SUIT-MTM"):
     """Return ``(product, sku)``: a made-to-order suit in sizes 46 48 50 and made to measure."""
     product = create_product(code, name="Tailored suit")
-    sku = create_sku(sku_code, product=product)
+    sku = create_sku(sku_code, product=product, hs_code="620311",
+                     customs_description="Men's wool suit", origin_country="CN")
     products.set_up_product(product, actor=None, made_to_order=True, maker_id=maker.id,
                             production_days=12, sizes="46 48 50", made_to_measure=True,
                             fields=TEMPLATE)
