@@ -136,6 +136,8 @@ def test_receive_screen(app, client, login_as, mto_order, create_bin):
     assert refused.status_code == 422
     done = client.post(f"/production/orders/{po.id}/receive", data={"location": "A-03-01-01"})
     assert done.status_code == 302
+    after = client.get(done.headers["Location"])
+    assert after.status_code == 200 and "nothing to receive" in after.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(type(po), po.id).state == ProductionState.received
     assert db.session.get(StockLevel, (po.sku_id, bin_.id)).reserved == 1
