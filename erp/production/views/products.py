@@ -50,7 +50,7 @@ def product_setup_start():
     if product is None:
         flash(_('No product has the code "%(code)s".', code=code[:40]) if code
               else _("Type a product code."), "error")
-        return redirect(url_for(".product_list"))
+        return product_list()
     return redirect(url_for(".product_setup", product_id=product.id))
 
 
