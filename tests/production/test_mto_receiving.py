@@ -49,7 +49,8 @@ def test_receive_posts_stock_and_reserves_it_to_the_line(mto_order, create_bin):
     bin_ = create_bin("A-02-01-01")
     receiving.receive(po, actor=None, location=bin_)
     db.session.commit()
-    assert po.state == ProductionState.received and po.received_qty == 1
+    assert po.state == ProductionState.received
+    assert po.received_qty == 1
     assert po.received_at is not None
     level = db.session.get(StockLevel, (line.sku_id, bin_.id))
     assert (level.on_hand, level.reserved) == (1, 1)
@@ -58,13 +59,15 @@ def test_receive_posts_stock_and_reserves_it_to_the_line(mto_order, create_bin):
     assert (reservation.ref_type, reservation.ref_id, reservation.location_id) == (
         "customer_order_line", line.id, bin_.id)
     assert line.allocated_qty == 1
-    assert order.state == OrderState.allocated and order.warehouse_id == bin_.warehouse_id
+    assert order.state == OrderState.allocated
+    assert order.warehouse_id == bin_.warehouse_id
     [move] = db.session.scalars(select(StockMove).where(
         StockMove.ref_type == "production_order")).all()
     assert (move.ref_id, move.quantity, move.to_location_id) == (po.id, 1, bin_.id)
     event = db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "production_order.received")).one()
-    assert event.changes["bin"] == bin_.label and event.changes["order"] == order.number
+    assert event.changes["bin"] == bin_.label
+    assert event.changes["order"] == order.number
 
 
 def test_receive_acts_once_and_only_when_shipped(mto_order, create_bin):
@@ -89,7 +92,8 @@ def test_free_stock_is_never_allocated_to_a_made_to_order_line(mto_order, create
     order, line, _po = mto_order
     receive_stock(line.sku, create_bin(), 5)  # e.g. a returned suit of the same SKU
     allocate_order(order, actor=None)
-    assert line.allocated_qty == 0 and order.state == OrderState.backordered
+    assert line.allocated_qty == 0
+    assert order.state == OrderState.backordered
     assert not db.session.scalars(select(Reservation)).all()
 
 
@@ -131,13 +135,15 @@ def test_receive_screen(app, client, login_as, mto_order, create_bin):
     db.session.commit()
     login_as("warehouse")
     page = client.get(f"/production/orders/{po.id}/receive")
-    assert page.status_code == 200 and b"autofocus" in page.data
+    assert page.status_code == 200
+    assert b"autofocus" in page.data
     refused = client.post(f"/production/orders/{po.id}/receive", data={"location": "NOPE"})
     assert refused.status_code == 422
     done = client.post(f"/production/orders/{po.id}/receive", data={"location": "A-03-01-01"})
     assert done.status_code == 302
     after = client.get(done.headers["Location"])
-    assert after.status_code == 200 and "nothing to receive" in after.get_data(as_text=True)
+    assert after.status_code == 200
+    assert "nothing to receive" in after.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(type(po), po.id).state == ProductionState.received
     assert db.session.get(StockLevel, (po.sku_id, bin_.id)).reserved == 1

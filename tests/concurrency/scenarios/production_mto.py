@@ -26,7 +26,8 @@ def receive_the_same_production_order(get) -> Scenario:
     def check(answers):
         db.session.expire_all()
         assert db.session.get(ProductionOrder, po.id).state.value == "received"
-        assert level(sku, bin_).on_hand == 1 and level(sku, bin_).reserved == 1
+        assert level(sku, bin_).on_hand == 1
+        assert level(sku, bin_).reserved == 1
         assert [r.quantity for r in db.session.scalars(select(Reservation))] == [1]
         assert audit_count("production_order.received") == 1
         ledger_balances()
