@@ -14,7 +14,7 @@ from erp.core.models import AuditEvent
 from erp.core.states import InvalidTransition
 from erp.extensions import db
 from erp.orders.models import OrderState
-from erp.orders.services import allocate_order
+from erp.orders.services import allocate_order, hold_order
 from erp.production.models import ProductionState
 from erp.production.services import receiving
 from erp.shipping.services import dispatch, packing, parcels, waves
@@ -154,3 +154,27 @@ def test_receive_screen_needs_receiving_permission(client, login_as, mto_order):
     db.session.commit()
     login_as("customer_service")
     assert client.get(f"/production/orders/{po.id}/receive").status_code == 403
+
+
+def test_an_order_with_other_lines_is_allocated_once_its_suit_arrives(
+        suit, maker, create_order, stocked_sku, create_bin):
+    _product, sku = suit
+    tie = stocked_sku("TIE-1", 3)
+    order = create_order([(sku, 1, "480.00"), (tie, 1, "20.00")])
+    suit_line, tie_line = order.lines
+    suit_line.mto_size = "48"
+    allocate_order(order, actor=None)
+    assert (suit_line.allocated_qty, tie_line.allocated_qty) == (0, 1)
+    assert order.state == OrderState.backordered
+    po = shipped_production_order(order, suit_line, maker)
+    receiving.receive(po, actor=None, location=create_bin())
+    assert (suit_line.allocated_qty, tie_line.allocated_qty) == (1, 1)
+    assert order.state == OrderState.allocated
+
+
+def test_receiving_is_refused_while_the_order_is_held(mto_order, create_bin):
+    order, _line, po = mto_order
+    hold_order(order, reason="Customer asked to wait", actor=None)
+    with pytest.raises(receiving.ReceivingError, match="must be waiting for its goods"):
+        receiving.receive(po, actor=None, location=create_bin())
+    assert po.state == ProductionState.shipped
