@@ -152,6 +152,8 @@ def demo_cmd(reset_passwords: bool, scale: str, divide_by: int):
     load_demo_procurement()
     from erp.quality.demo import load_demo as load_demo_quality
     load_demo_quality()
+    from erp.production.demo_mto import load_demo as load_demo_mto
+    load_demo_mto()
     # carriers and services first: intake refuses an order its service cannot ship
     from erp.shipping.demo import load_demo as load_demo_shipping
     load_demo_shipping()

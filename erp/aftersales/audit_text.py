@@ -43,7 +43,8 @@ CASE_TYPES = {
     "damaged": _l("damaged on arrival"),
 }
 VISIBILITY = {"internal": _l("internal"), "customer": _l("visible to the customer")}
-REFUND_KINDS = {"refund": _l("refund"), "keep_it": _l("partial refund, customer keeps it")}
+REFUND_KINDS = {"refund": _l("refund"), "keep_it": _l("partial refund, customer keeps it"),
+                "alteration": _l("alteration refund of a made-to-measure item")}
 
 audit.fields({
     "type": _l("type"),

@@ -170,7 +170,8 @@ def finance_spec() -> Spec:
 
 
 #: a refund's kind as finance reads it (the page and the file)
-FINANCE_KINDS = {RefundKind.refund: _l("refund"), RefundKind.keep_it: _l("keep it")}
+FINANCE_KINDS = {RefundKind.refund: _l("refund"), RefundKind.keep_it: _l("keep it"),
+                 RefundKind.alteration: _l("alteration refund")}
 
 
 def finance_rows(stmt: Select) -> list[dict]:

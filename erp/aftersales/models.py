@@ -274,11 +274,14 @@ class RefundKind(StrEnum):
 
     refund = "refund"
     keep_it = "keep_it"
+    #: part of a made-to-measure line refunded because it does not fit and is altered locally
+    alteration = "alteration"
 
 
 #: what a person reads for each refund kind, in their language
 REFUND_KIND_LABELS = {RefundKind.refund: _l("Refund"),
-                      RefundKind.keep_it: _l("Keep it (no return)")}
+                      RefundKind.keep_it: _l("Keep it (no return)"),
+                      RefundKind.alteration: _l("Alteration refund (made to measure)")}
 
 
 class RefundState(StrEnum):

@@ -68,6 +68,11 @@ declare(
                   "manufacturing defects: in the supplier scorecard, for flagging "
                   "specifications for revision, and for sending items graded C back to their "
                   "supplier on a supplier return. Empty: none."), optional=True),
+    SettingDef("alteration_refund_percent", _l("Alteration refund: share of the line (%)"),
+               _percent, Decimal("30"),
+               _l("An alteration refund (a made-to-measure item that does not fit and is "
+                  "altered) may reach this share of the line's amount, less alteration refunds "
+                  "already made for that line.")),
     SettingDef("spec_revision_rate_pct", _l("Specification revision: return rate (%)"),
                _percent, Decimal("3"),
                _l("A specification version is flagged for revision when the units of its SKUs "

@@ -61,6 +61,7 @@ NAV: list[tuple[Any, str, str]] = [
     (_l("Switching"), "quality.switching_list", "quality.view"),
     (_l("Production orders"), "production.production_order_list", "production.view"),
     (_l("Production board"), "production.board", "production.view"),
+    (_l("Made-to-order products"), "production.product_list", "production.view"),
     (_l("Orders"), "orders.order_list", "orders.view"),
     (_l("Day board"), "shipping.board", "shipping.view"),
     (_l("Pick waves"), "shipping.wave_list", "shipping.view"),

@@ -5,4 +5,7 @@ order line); shipping, after-sales and reports may read it.
 """
 
 # the production orders' hooks into orders (paid lines, cancels, the order page's panel)
+# Registers the made-to-order line check in erp.orders.hooks.made_to_order_checks, so intake
+# (API and Excel) checks sizes and measurements whenever production is imported.
+import erp.production.services.products  # noqa: E402,F401
 from erp.production import order_hooks  # noqa: E402,F401

@@ -435,6 +435,8 @@ SAFE_TO_REPEAT: dict[str, str] = {
                                  "nothing discontinued and is refused",
     "privacy.subject_page": _READS,
     "privacy.export_subject": _READS,
+    "production.product_setup": "writes the set-up and template in the form under the product's "
+                                "lock; a repeat finds nothing changed and writes no event",
 }
 
 

@@ -34,6 +34,7 @@ GOOD = {
     "refund_approval_threshold": "100",
     "manufacturing_defect_reasons": "DEFECTIVE", "spec_revision_rate_pct": "3",
     "spec_revision_min_units": "5", "spec_revision_window_days": "90",
+    "alteration_refund_percent": "30",
     "returns_address": "", "order_review_quantity": "100", "default_language": "en",
     "split_across_warehouses": "no",
     "export_job_rows": "10000", "stock_event_interval": "60",

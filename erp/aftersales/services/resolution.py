@@ -25,6 +25,7 @@ from erp.aftersales.models import (
     CASE_STATES,
     REFUND_STATES,
     AfterSalesCase,
+    CaseLine,
     CaseState,
     CaseType,
     Refund,
@@ -42,7 +43,7 @@ from erp.core.money import CENT, convert, round_amount, to_decimal
 from erp.core.permissions import has_permission
 from erp.core.states import transition
 from erp.extensions import db
-from erp.orders.models import CustomerOrder
+from erp.orders.models import CustomerOrder, CustomerOrderLine
 from erp.orders.services import (
     OrderRejected,
     allocate_order,
@@ -189,6 +190,8 @@ def request_refund(case: AfterSalesCase, *, amount, actor: User | None,
         raise AfterSalesError(_("A keep-it refund for %(case)s is only possible while it is open "
                                 "(before the return); it is %(state)s.", case=case.number,
                                 state=_state(case)), field="kind")
+    if kind == RefundKind.alteration:
+        _check_alteration(case, amount)
     refundable = refundable_amount(case)
     over_value = amount > refundable
     if over_value and not override:
@@ -217,6 +220,62 @@ def request_refund(case: AfterSalesCase, *, amount, actor: User | None,
         _approve(refund, actor, note="within the refund approval threshold")
     db.session.flush()
     return refund
+
+
+def alteration_lines(case: AfterSalesCase) -> list[CustomerOrderLine]:
+    """Return the case's order lines made to measure (they carry measurements), by id."""
+    return sorted({line.order_line for line in case.lines if line.order_line.measurements},
+                  key=lambda line: line.id)
+
+
+def alteration_refunded(line_ids) -> Decimal:
+    """Return the alteration refunds approved or pending of any case on those order lines."""
+    cases = select(CaseLine.case_id).where(CaseLine.order_line_id.in_(list(line_ids)))
+    return round_amount(Decimal(db.session.scalar(
+        select(func.coalesce(func.sum(Refund.amount), 0)).where(
+            Refund.case_id.in_(cases), Refund.kind == RefundKind.alteration,
+            Refund.state.in_([R.approved, R.pending]))) or 0))
+
+
+def alteration_cap(case: AfterSalesCase) -> tuple[Decimal, Decimal, Decimal]:
+    """Return ``(cap, share, already)`` of an alteration refund on the case.
+
+    ``share`` is the ``alteration_refund_percent`` setting of the made-to-measure lines'
+    amount (unit price x quantity ordered); ``already`` the alteration refunds approved or
+    pending on those lines (by any case); ``cap`` what may still be refunded, never below 0.
+    """
+    lines = alteration_lines(case)
+    percent = Decimal(core_settings.get("alteration_refund_percent"))
+    share = round_amount(sum((line.unit_price * line.quantity for line in lines), Decimal(0))
+                         * percent / 100)
+    already = alteration_refunded(line.id for line in lines) if lines else Decimal("0.00")
+    return max(Decimal("0.00"), share - already), share, already
+
+
+def _check_alteration(case: AfterSalesCase, amount: Decimal) -> None:
+    """Refuse an alteration refund on a case without made-to-measure lines or above the cap.
+
+    The made-to-measure order lines are locked (after the case), so two alteration refunds of
+    the same line, even from two cases, queue and the second sees the first.
+    """
+    lines = alteration_lines(case)
+    if not lines:
+        raise AfterSalesError(_("An alteration refund is only for a made-to-measure item: no "
+                                "line of %(case)s carries measurements.", case=case.number),
+                              field="kind")
+    for line in lines:
+        lock(line)
+    cap, share, already = alteration_cap(case)
+    if amount > cap:
+        currency = case.order.currency
+        raise AfterSalesError(
+            _("The alteration refund of %(amount)s for %(case)s is above its cap of %(cap)s: "
+              "%(percent)s%% of the made-to-measure line (%(share)s) less %(already)s already "
+              "refunded for alterations.", amount=format_money(amount, currency),
+              case=case.number, cap=format_money(cap, currency),
+              percent=core_settings.get("alteration_refund_percent"),
+              share=format_money(share, currency), already=format_money(already, currency)),
+            field="amount")
 
 
 def _lock_refund(refund: Refund) -> AfterSalesCase:

@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from erp.catalog.models import Product, Sku
 from erp.core import audit, settings
 from erp.core.codes import normalize_country
 from erp.core.errors import DomainError, ValidationError
@@ -181,6 +182,15 @@ def _stock_bins(sku_ids: list[int]) -> _Stock:
     return stock
 
 
+def _not_made_to_order(sku_ids: list[int]) -> list[int]:
+    """Return the SKUs of ``sku_ids`` whose product is not made to order."""
+    if not sku_ids:
+        return sku_ids
+    made = set(db.session.scalars(select(Sku.id).join(Product, Sku.product_id == Product.id)
+                                  .where(Sku.id.in_(sku_ids), Product.made_to_order.is_(True))))
+    return [sku_id for sku_id in sku_ids if sku_id not in made]
+
+
 def _missing(order: CustomerOrder) -> dict[int, int]:
     """Return ``{sku id: units}`` the order still lacks."""
     needs: dict[int, int] = defaultdict(int)
@@ -326,7 +336,9 @@ def _allocate_many(orders: list[CustomerOrder], *, actor) -> None:
     db.session.flush()  # what the caller changed is written first, as lock() does
     sku_ids = sorted({line.sku_id for order in orders for line in order.lines
                       if line.quantity > line.allocated_qty})
-    stock = _stock_bins(sku_ids)
+    # a made-to-order line is never filled from free stock: only its production receipt
+    # reserves goods for it (erp.production.services.receiving)
+    stock = _stock_bins(_not_made_to_order(sku_ids))
     levels = stock.levels
     routes = route_table()
     may_split = not _SPLITTING.get() and split_enabled()

@@ -5,4 +5,4 @@ from flask import Blueprint
 bp = Blueprint("production", __name__)
 
 # The view modules register themselves on bp when imported (below, after bp exists).
-from erp.production.views import orders, products  # noqa: E402,F401
+from erp.production.views import orders, products, receiving  # noqa: E402,F401

@@ -8,6 +8,7 @@ from tests.concurrency.scenarios import (  # noqa: F401 - imported to register
     brands,
     orders,
     procurement,
+    production_mto,
     production_orders,
     quality,
     routing,
