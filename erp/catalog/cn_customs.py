@@ -470,8 +470,10 @@ def review_states(product_ids: Iterable[int] | None = None
 
 
 def unreviewed_products(product_ids: Iterable[int] | None = None) -> dict[int, str]:
-    """Return ``{product_id: "unconfirmed" | "changed"}`` of products whose customs data is not
-    confirmed as it is now (all products, or those of ``product_ids``)."""
+    """Return ``{product_id: "unconfirmed" | "changed"}`` of products not confirmed as they are.
+
+    All products with SKUs, or those of ``product_ids``.
+    """
     return {pid: state for pid, (state, _v, _r) in review_states(product_ids).items()}
 
 

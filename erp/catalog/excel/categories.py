@@ -170,8 +170,7 @@ class _TreePlan:
         return None
 
     def validate_row(self, row: dict[str, Any]) -> list[excel.CellError]:
-        """Return the tree errors found for this row when the whole file was read, and the
-        errors across its Chinese customs cells."""
+        """Return the tree errors of this row, and those across its Chinese customs cells."""
         return [*self.errors.get(row["_row"], []),
                 *(row_errors(row, self.cn, self.units, _HEADERS) if self.cn else ())]
 

@@ -86,8 +86,7 @@ def present_cn(present: Iterable[str]) -> tuple[str, ...]:
 
 def row_errors(row: Mapping[str, Any], keys: Iterable[str], units: Mapping[str, str],
                headers: Mapping[str, Any]) -> list[excel.CellError]:
-    """Return the errors across the Chinese customs cells of one row: unknown units, a factor
-    without its unit."""
+    """Return the errors across one row's Chinese customs cells (unknown unit, lone factor)."""
     keys = set(keys)
     errors = []
     for key in _UNITS:

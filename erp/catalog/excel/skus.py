@@ -291,8 +291,7 @@ class _SkuImport:
         self.units = unit_codes()
 
     def note_columns(self, parsed: excel.ParseResult) -> None:
-        """Note which transport and Chinese customs columns the file has: only those are set
-        (empty: inherit)."""
+        """Note the transport and Chinese customs columns the file has (only those are set)."""
         self.transport = present_transport(parsed.present, _TRANSPORT)
         self.cn = present_cn(parsed.present)
 
