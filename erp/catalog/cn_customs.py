@@ -457,7 +457,8 @@ def review_states(product_ids: Iterable[int] | None = None
     keys = sorted(values)
     for start in range(0, len(keys), _IN_CHUNK):
         for review in db.session.scalars(select(ProductCustomsReview).where(
-                ProductCustomsReview.product_id.in_(keys[start:start + _IN_CHUNK]))):
+                ProductCustomsReview.product_id.in_(keys[start:start + _IN_CHUNK]))
+                .execution_options(populate_existing=True)):  # as committed, after a lock
             reviews[review.product_id] = review
     out = {}
     for product_id, skus in values.items():
