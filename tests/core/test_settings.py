@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from erp.catalog import cn_customs
 from erp.core import settings
 from erp.core.models import AuditEvent, ExchangeRate, Setting
 from erp.extensions import db
@@ -40,6 +41,9 @@ GOOD = {
     "webhook_retry_hours": "24", "webhook_timeout_seconds": "10",
     "payment_fees": "card: 2.9% + 0.30\npaypal: 3.4% + 0.35\nalipay: 1.8%",
     "two_factor_roles": "admin manager", "session_lifetime_hours": "12",
+    # China export customs code lists and the review at packing (erp.catalog.cn_customs)
+    "cn_unit_codes": cn_customs.DEFAULT_UNITS, "cn_currency_codes": cn_customs.DEFAULT_CURRENCIES,
+    "cn_country_codes": cn_customs.DEFAULT_COUNTRIES, "customs_review_at_packing": "warn",
 }
 
 
