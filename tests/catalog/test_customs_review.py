@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from decimal import Decimal
 
 import openpyxl
 import pytest
@@ -199,3 +200,33 @@ class TestConcurrentConfirmations:
         db.session.expire_all()
         assert db.session.scalar(select(func.count()).select_from(ProductCustomsReview)) == 1
         assert len(_events()) == 1
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def test_demo_merino_tees_wait_on_the_review_list_the_rest_is_confirmed(client, login_as, app):
+    from erp.brands.demo import load_demo as load_brands
+    from erp.catalog.demo import load_demo
+    from erp.catalog.models import Product, Sku
+
+    load_brands()
+    load_demo()
+    db.session.commit()
+    load_demo()  # a second load changes nothing
+    db.session.commit()
+    codes = dict(db.session.execute(select(Product.id, Product.code)).all())
+    assert sorted(codes[pid] for pid in cn_customs.unreviewed_products()) == [
+        "NP-TEE", "NP-TEEW"]
+    tee = db.session.scalar(select(Sku).where(Sku.code == "NP-TEE-BLA-M"))
+    data = cn_customs.effective_cn_customs([tee.id])[tee.id]
+    assert (data.hs_code, data.name, data.gmodel, data.sale_unit) == (
+        "6109100021", "棉制针织T恤", "针织|棉|无品牌", "011")
+    assert (data.unit1, data.factor1, data.unit2, data.factor2) == ("011", 1, "035", None)
+    assert data.sources["hs_code"] == "Apparel / Tops / T-shirts"
+    assert cn_customs.legal_quantity(data.unit2, data.factor2, data.sale_unit, Decimal(2),
+                                     2 * tee.weight_g) == Decimal(2 * tee.weight_g) / 1000
+    login_as("purchasing")
+    text = client.get("/catalog/customs-review").get_data(as_text=True)
+    assert "Merino trail tee" in text
+    assert "Cotton T-shirt" in text and "from Apparel / Tops / T-shirts" in text
