@@ -1,5 +1,7 @@
-"""Chinese export (9610) customs data in the catalog: inheritance, validation, legal quantities,
-the code lists and the Excel columns."""
+"""Chinese export (9610) customs data in the catalog.
+
+Inheritance, validation, legal quantities, the code lists, the Excel columns and the forms.
+"""
 
 from __future__ import annotations
 
@@ -86,7 +88,8 @@ def test_effective_values_of_many_skus_take_few_queries(tree, create_sku, app):
         result = cn_customs.effective_cn_customs(ids + [999_999])
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    assert len(result) == 30 and 999_999 not in result
+    assert len(result) == 30
+    assert 999_999 not in result
     assert len(statements) <= 3
 
 
@@ -290,7 +293,7 @@ def test_category_sheet_round_trips_and_refuses_bad_cells(tree):
     assert rows["APP-TEE"]["CN declaration elements"] == "针织|棉|无品牌"
     assert rows["APP"]["CN customs name"] == "服装"
     result = import_categories(data, dry_run=False, actor=None)
-    assert result.ok and result.updated == 0, errors_of(result)
+    assert (result.ok, result.updated) == (True, 0), errors_of(result)
 
     bad = [headers, ["APP-TEE", "T-shirts", "APP"] + [None] * (len(headers) - 3)]
     bad[1][headers.index("CN sale unit")] = "PCS"

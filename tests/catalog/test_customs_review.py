@@ -1,5 +1,7 @@
-"""Classification review: products whose customs data is unconfirmed or changed since it was
-confirmed, the review page, confirming (audited, once) and its export."""
+"""Classification review: products whose customs data is unconfirmed or changed.
+
+The states, the review page, confirming (audited, once), its export and the demo.
+"""
 
 from __future__ import annotations
 
@@ -119,12 +121,14 @@ def test_review_page_lists_values_with_their_sources_and_confirms(client, login_
     page = client.get("/catalog/customs-review")
     text = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "MER-TEE" in text and "COT-TEE" in text
+    assert "MER-TEE" in text
+    assert "COT-TEE" in text
     assert "Cotton T-shirt" in text
     assert "from Apparel / T-shirts" in text  # the inherited value's source
     assert "Wool T-shirt" in text
     found = client.get("/catalog/customs-review?q=merino").get_data(as_text=True)
-    assert "MER-TEE" in found and "COT-TEE" not in found
+    assert "MER-TEE" in found
+    assert "COT-TEE" not in found
     response = client.post("/catalog/customs-review/confirm",
                            data={"product_ids": [goods["merino"].id]}, follow_redirects=True)
     assert "Customs data of 1 product confirmed." in response.get_data(as_text=True)
@@ -148,7 +152,8 @@ def test_changed_products_show_what_changed(client, login_as, goods):
 def test_staff_without_classify_may_read_but_not_confirm(client, login_as, goods):
     login_as("warehouse")
     text = client.get("/catalog/customs-review").get_data(as_text=True)
-    assert "MER-TEE" in text and 'name="product_ids"' not in text
+    assert "MER-TEE" in text
+    assert 'name="product_ids"' not in text
     response = client.post("/catalog/customs-review/confirm",
                            data={"product_ids": [goods["merino"].id]})
     assert response.status_code == 403
@@ -195,7 +200,8 @@ class TestConcurrentConfirmations:
             return lambda: cn_customs.confirm_products([product_id], actor=None)
 
         outcomes = race(app, prepare)
-        assert outcomes.wins == CALLS and not outcomes.unexpected
+        assert outcomes.wins == CALLS
+        assert not outcomes.unexpected
         assert sorted(outcomes.results) == [0] * (CALLS - 1) + [1]
         db.session.expire_all()
         assert db.session.scalar(select(func.count()).select_from(ProductCustomsReview)) == 1
@@ -229,4 +235,5 @@ def test_demo_merino_tees_wait_on_the_review_list_the_rest_is_confirmed(client, 
     login_as("purchasing")
     text = client.get("/catalog/customs-review").get_data(as_text=True)
     assert "Merino trail tee" in text
-    assert "Cotton T-shirt" in text and "from Apparel / Tops / T-shirts" in text
+    assert "Cotton T-shirt" in text
+    assert "from Apparel / Tops / T-shirts" in text

@@ -1,6 +1,8 @@
-"""Packing and the classification review: a parcel of products whose customs data is not
-confirmed warns at the packing station, or is refused when ``customs_review_at_packing`` says
-so."""
+"""Packing and the classification review.
+
+A parcel of products whose customs data is not confirmed warns at the packing station, or is
+refused when ``customs_review_at_packing`` says so.
+"""
 
 from __future__ import annotations
 
