@@ -322,7 +322,8 @@ def category_list():
         .group_by(Product.category_id)).all())
     return render_template("catalog/category_list.html", categories=categories,
                            inherited=services.category_customs_defaults(), sku_counts=sku_counts,
-                           format_hs=format_hs_code, transport=_category_transport(categories))
+                           format_hs=format_hs_code, transport=_category_transport(categories),
+                           cn_defaults=cn_customs.category_cn_defaults())
 
 
 def _category_transport(categories) -> dict[int, list[dict]]:

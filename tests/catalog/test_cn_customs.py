@@ -315,6 +315,9 @@ def test_category_sheet_round_trips_and_refuses_bad_cells(tree):
 def test_category_and_sku_forms_edit_the_cn_fields(client, login_as, tree):
     login_as("purchasing")
     tees = tree["tees"]
+    listed = client.get("/catalog/categories").get_data(as_text=True)
+    assert "6109100021" in listed
+    assert "服装" in listed
     page = client.get(f"/catalog/categories/{tees.id}/edit")
     assert "6109100021" in page.get_data(as_text=True)
     form = {"code": "APP-TEE", "name": "T-shirts", "cn_hs_code": "12345", "cn_unit1": "011"}
