@@ -53,6 +53,9 @@ REVIEW_LABELS = {
     "cn_name": _l("Chinese customs name"),
 }
 KG, GRAM = "035", "036"
+#: the source of a value the SKU sets itself (:attr:`CnCustoms.sources`; not translated, so
+#: code can compare it; screens show it translated)
+SKU_SOURCE = "SKU"
 _IN_CHUNK = 900
 
 
@@ -224,7 +227,7 @@ def effective_cn_customs(sku_ids: Iterable[int]) -> dict[int, CnCustoms]:
     if not ids:
         return {}
     defaults = category_cn_defaults()
-    sku_label = str(_("SKU"))
+    sku_label = SKU_SOURCE
     out = {}
     columns = (Sku.id, Product.category_id, *(getattr(Sku, key) for key in CN_FIELDS))
     for start in range(0, len(ids), _IN_CHUNK):

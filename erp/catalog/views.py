@@ -119,11 +119,16 @@ def _cn_rows(sku: Sku) -> list[dict]:
                                            if data.unit1 else None),
              ("unit2", unit(data.unit2)), ("factor2", factor(data.unit2, data.factor2)
                                            if data.unit2 else None)]
-    sku_label = _("SKU")
-    return [{"label": cn_customs.CN_LABELS["cn_" + key], "value": value,
-             "source": ("sku" if data.sources.get(key) == sku_label else "category")
-             if value is not None and key in data.sources else "missing",
-             "source_label": data.sources.get(key, "")} for key, value in shown]
+    rows = []
+    for key, value in shown:
+        # a factor left empty is read from the unit's level (net weight): the unit's source
+        source = data.sources.get(key) or data.sources.get(key.replace("factor", "unit"))
+        kind = ("missing" if value is None or source is None
+                else "sku" if source == cn_customs.SKU_SOURCE else "category")
+        rows.append({"label": cn_customs.CN_LABELS["cn_" + key], "value": value,
+                     "source": kind,
+                     "source_label": _("SKU") if kind == "sku" else source or ""})
+    return rows
 
 
 # --- SKUs -------------------------------------------------------------------------------------
