@@ -26,6 +26,7 @@ from erp.catalog.models import (
     BatteryKind,
     Category,
     Product,
+    ProductCustomsReview,
     Sku,
     SkuStatus,
 )
@@ -292,7 +293,11 @@ def product_detail(product_id: int):
     """Show a product and its SKUs."""
     product = get_or_404(Product, product_id)
     return render_template("catalog/product_detail.html", product=product,
-                           bulk=BulkStatusForm(), status_labels=SKU_STATUS_LABELS)
+                           bulk=BulkStatusForm(), status_labels=SKU_STATUS_LABELS,
+                           review_state=cn_customs.unreviewed_products([product.id]).get(
+                               product.id),
+                           review=db.session.get(ProductCustomsReview, product.id),
+                           review_labels=review.STATE_LABELS)
 
 
 @bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])

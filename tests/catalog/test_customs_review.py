@@ -174,6 +174,19 @@ def test_review_export_has_one_row_per_sku_with_sources(client, login_as, goods)
     assert rows[0]["Customs description: source"] == "SKU"
 
 
+def test_the_product_page_shows_the_review_state(client, login_as, goods):
+    login_as("purchasing")
+    merino = goods["merino"]
+    text = client.get(f"/catalog/products/{merino.id}").get_data(as_text=True)
+    assert "unconfirmed" in text
+    assert "Review it" in text
+    cn_customs.confirm_products([merino], actor=None)
+    db.session.commit()
+    text = client.get(f"/catalog/products/{merino.id}").get_data(as_text=True)
+    assert "Confirmed " in text
+    assert "Review it" not in text
+
+
 def test_the_sku_page_says_the_product_is_not_confirmed(client, login_as, goods):
     login_as("purchasing")
     sku = goods["merino"].skus[0]
