@@ -14,11 +14,13 @@ from erp.extensions import db
 from erp.shipping.errors import ShippingError
 from erp.shipping.models import Parcel
 from erp.shipping.services import packing
+from tests.shipping import test_lane_pack as _lane_pack
 from tests.shipping import test_packing as _packing
 
 customs_sku = _packing.customs_sku
 picked_order = _packing.picked_order
 shipping_rates = _packing.shipping_rates
+twins = _lane_pack.twins
 
 
 @pytest.fixture
@@ -101,3 +103,21 @@ def test_refused_on_the_station_screen(client, login_as, bench_order, shipping_s
     text = response.get_data(as_text=True)
     assert "This parcel cannot be closed: the customs data of" in text
     assert db.session.query(Parcel).count() == 0
+
+
+def test_refuse_setting_reaches_the_single_item_lane(twins):
+    """The lane's lean path leaves a refusing setting to the normal path, which refuses."""
+    from erp.shipping.services import lane, lane_pack
+
+    floor = twins
+    wave, _orders = floor.make()
+    _refuse()
+    assert lane_pack.pack_and_label(wave.id, "TEE-BLK-M", actor=floor.packer) is None
+    with pytest.raises(ShippingError, match=r"customs data of .*\(unconfirmed\)"):
+        lane.lane_scan(wave, "TEE-BLK-M", actor=floor.packer)
+    db.session.rollback()
+    assert db.session.query(Parcel).count() == 0
+    cn_customs.confirm_products([floor.tee.product_id], actor=None)
+    db.session.commit()
+    parcel = lane.lane_scan(wave, "TEE-BLK-M", actor=floor.packer)
+    assert parcel is not None
