@@ -36,7 +36,22 @@ audit.fields({
     "magnet": _l("magnet"),
     "flammable": _l("flammable (perfume)"),
     "sharp": _l("sharp"),
+    # Chinese export customs data (— : inherited)
+    "cn_hs_code": _l("Chinese HS code"),
+    "cn_name": _l("Chinese customs name"),
+    "cn_elements": _l("declaration elements"),
+    "cn_sale_unit": _l("sale unit"),
+    "cn_unit1": _l("first legal unit"),
+    "cn_factor1": _l("first unit factor"),
+    "cn_unit2": _l("second legal unit"),
+    "cn_factor2": _l("second unit factor"),
 })
+
+
+def _customs_confirmed(e: audit.Event) -> str:
+    if e.raw("state") == "changed":
+        return _("Customs data of product %(ref)s confirmed again after a change.", ref=e.ref)
+    return _("Customs data of product %(ref)s confirmed.", ref=e.ref)
 
 
 def _sku_imported(e: audit.Event) -> str:
@@ -84,4 +99,5 @@ audit.register_many({
     "sku.status_changed": _sku_status,
     "sku.cost_changed": _cost_changed,
     "sku.imported": _sku_imported,
+    "product.customs_confirmed": _customs_confirmed,
 })

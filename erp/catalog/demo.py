@@ -4,6 +4,11 @@ A few goods carry transport attributes, set on their category and overridden on 
 headlamp (battery contained in equipment; its spare pack has a battery packed with it), a power
 bank (battery alone, 3 cells), a room perfume (liquid, flammable; its unscented linen water is
 not flammable) and a magnetic bottle mount.
+
+The leaf categories carry Chinese export (9610) customs data (illustrative codes: see
+shared/reference/china-9610.md). Every demo product's customs data is confirmed except the
+merino tees: their T-shirts category declares them "Cotton T-shirt" / 棉制针织T恤, so they stay
+on Catalog › Customs review showing that inherited value and its source.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from erp.brands.models import Brand
-from erp.catalog import services
+from erp.catalog import cn_customs, services
 from erp.catalog.models import Category, Product
 from erp.core.codes import gtin_check_digit
 from erp.extensions import db
@@ -49,6 +54,46 @@ CATEGORY_TRANSPORT = {
     "OUT-ELEC-PWR": {"battery": "alone"},
     "HOME-SCENT": {"liquid": True, "flammable": True},
 }
+
+#: Chinese export customs data per category: HS code, 申报品名, 申报要素 parts, sale unit,
+#: (unit1, factor1), (unit2, factor2); a None factor with 035 is the net weight in kg
+_TEE = ("6109100021", "棉制针织T恤", ("针织", "棉", "无品牌"), "011", ("011", "1"), ("035", None))
+CATEGORY_CN = {
+    "APP-TOP-TEE": _TEE,
+    "APP-TOP-HOOD": ("6110200090", "棉制针织套头衫", ("针织", "棉", "套头衫", "无品牌"), "011",
+                     ("011", "1"), ("035", None)),
+    "APP-KID-SET": ("6111200090", "棉制婴儿服装套装", ("针织", "棉", "婴儿套装", "无品牌"), "006",
+                    ("006", "1"), ("035", None)),
+    "HOME-BED": ("6302310090", "棉制床上用织物制品", ("机织", "棉", "床上用品", "无品牌"), "011",
+                 ("035", None), (None, None)),
+    "HOME-BED-DUV": ("6302310090", "棉制被套", ("机织", "棉", "被套", "无品牌"), "011",
+                     ("035", None), (None, None)),
+    "HOME-BATH-TWL": ("6302600090", "棉制毛巾", ("毛圈布", "棉", "毛巾", "无品牌"), "015",
+                      ("035", None), (None, None)),
+    "OUT-BAG-DAY": ("4202920000", "纺织材料制双肩背包", ("纺织材料", "双肩包", "无品牌"), "007",
+                    ("007", "1"), ("035", None)),
+    "OUT-ACC-BTL": ("7323930000", "不锈钢保温杯", ("不锈钢", "保温杯", "无品牌"), "007",
+                    ("035", None), (None, None)),
+    "OUT-ELEC-LAMP": ("8513109000", "充电式LED头灯", ("头灯", "锂电池供电", "LED", "无品牌"), "007",
+                      ("007", "1"), (None, None)),
+    "OUT-ELEC-PWR": ("8507600090", "锂离子移动电源", ("锂离子", "移动电源", "无品牌"), "007",
+                     ("007", "1"), ("035", None)),
+    "HOME-SCENT": ("3307490000", "室内香薰喷雾", ("喷雾", "室内用", "无品牌"), "142",
+                   ("035", None), (None, None)),
+}
+#: the styles left unconfirmed on the customs review list (declared as their category says)
+UNCONFIRMED = {"NP-TEE", "NP-TEEW"}
+
+
+def _cn_values(code: str) -> dict:
+    data = CATEGORY_CN.get(code)
+    if data is None:
+        return {}
+    hs, name, elements, sale, (unit1, factor1), (unit2, factor2) = data
+    return {"cn_hs_code": hs, "cn_name": name, "cn_elements": "|".join(elements),
+            "cn_sale_unit": sale, "cn_unit1": unit1, "cn_factor1": factor1, "cn_unit2": unit2,
+            "cn_factor2": factor2}
+
 
 # (style, name, brand code, category code, colours, sizes, weight g, price USD)
 PRODUCTS = [
@@ -123,10 +168,15 @@ def load_demo() -> None:
             by_code[code] = services.create_category(
                 code=code, name=name, parent=by_code.get(parent), actor=None, hs_code=hs,
                 customs_description=desc, origin_country=origin,
-                **CATEGORY_TRANSPORT.get(code, {}))
+                **CATEGORY_TRANSPORT.get(code, {}), **_cn_values(code))
+        elif by_code[code].cn_hs_code is None and code in CATEGORY_CN:
+            category = by_code[code]  # a database from before the Chinese customs data
+            services.update_category(category, name=category.name, actor=None,
+                                     **_cn_values(code))
     brands = {b.code: b for b in db.session.scalars(select(Brand))}
     rng = random.Random(2026)
     seq = 0
+    created = []
     for style, name, brand_code, cat_code, colours, sizes, weight, price in PRODUCTS:
         brand = brands.get(brand_code)
         if brand is None:
@@ -138,6 +188,7 @@ def load_demo() -> None:
             product = services.create_product(
                 code=style, name=name, brand=brand, category=by_code[cat_code],
                 description=f"{name} by {brand.name}.", spec_version=spec, actor=None)
+            created.append(product)
         existing = {s.code for s in product.skus}
         for colour in colours:
             for size in sizes:
@@ -152,3 +203,6 @@ def load_demo() -> None:
                     declared_value=(Decimal(price) * Decimal("0.45")).quantize(Decimal("0.01")),
                     declared_currency="USD", reorder_point=rng.choice([5, 10, 20]),
                     reorder_qty=rng.choice([24, 48, 96]), **_sku_transport(code))
+    # a person checked these classifications; the merino tees wait on the review list
+    db.session.flush()
+    cn_customs.confirm_products([p for p in created if p.code not in UNCONFIRMED], actor=None)

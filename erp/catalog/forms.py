@@ -78,7 +78,35 @@ class TransportFields:
         return {name: getattr(self, name).data for name in TRANSPORT_FIELDS}
 
 
-class CategoryForm(TransportFields, FlaskForm):
+class CnCustomsFields:
+    """The Chinese export customs fields shared by the category and SKU forms (empty: inherit).
+
+    Shape only: the service (:func:`erp.catalog.cn_customs.clean_cn_customs`) validates.
+    """
+
+    cn_hs_code = StringField(_l("Chinese HS code (10 digits)"),
+                             validators=[Optional(), Length(max=16)])
+    cn_name = StringField(_l("Chinese customs name (申报品名)"),
+                          validators=[Optional(), Length(max=250)])
+    cn_elements = StringField(_l("Declaration elements (申报要素), joined by |"),
+                              validators=[Optional(), Length(max=250)])
+    cn_sale_unit = StringField(_l("Sale unit (customs code)"),
+                               validators=[Optional(), Length(max=3)])
+    cn_unit1 = StringField(_l("First legal unit"), validators=[Optional(), Length(max=3)])
+    cn_factor1 = StringField(_l("First unit factor"), validators=[Optional(), Length(max=20)])
+    cn_unit2 = StringField(_l("Second legal unit"), validators=[Optional(), Length(max=3)])
+    cn_factor2 = StringField(_l("Second unit factor"), validators=[Optional(), Length(max=20)])
+
+    def cn_values(self) -> dict:
+        """Return the Chinese customs fields' values for the service."""
+        return {name: getattr(self, name).data for name in CN_FORM_FIELDS}
+
+
+CN_FORM_FIELDS = ("cn_hs_code", "cn_name", "cn_elements", "cn_sale_unit", "cn_unit1",
+                  "cn_factor1", "cn_unit2", "cn_factor2")
+
+
+class CategoryForm(CnCustomsFields, TransportFields, FlaskForm):
     """Create or edit a category."""
 
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40)])
@@ -109,7 +137,7 @@ class ProductForm(FlaskForm):
                                 validators=[Optional(), Length(max=5000)])
 
 
-class SkuForm(TransportFields, FlaskForm):
+class SkuForm(CnCustomsFields, TransportFields, FlaskForm):
     """Create or edit a SKU; numbers are parsed by the service so messages stay in one place."""
 
     code = StringField(_l("SKU code"), validators=[DataRequired(), Length(max=40)])
@@ -139,6 +167,14 @@ class SkuForm(TransportFields, FlaskForm):
         """Return the SKU fields (everything but the code) for the service."""
         return {name: field.data for name, field in self._fields.items()
                 if name not in ("code", "csrf_token")}
+
+
+class ConfirmCustomsForm(FlaskForm):
+    """Confirm the customs data of the products ticked in the review list."""
+
+    product_ids = SelectMultipleField(_l("Products"), coerce=int, validate_choice=False,
+                                      validators=[DataRequired(
+                                          message=_l("Tick at least one product."))])
 
 
 class BulkStatusForm(FlaskForm):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
 from erp.brands.models import Brand, SpecificationVersion
+from erp.catalog.cn_customs import CN_FIELDS, clean_cn_customs
 from erp.catalog.models import TRANSPORT_FIELDS, Category, Product, Sku, SkuStatus
 from erp.catalog.transport import clean_transport
 from erp.core import audit
@@ -115,18 +116,21 @@ def _refresh_subtree(category: Category, old_path: str, old_full_name: str) -> N
 
 def _clean_category_defaults(values: Mapping[str, Any]) -> dict[str, Any]:
     """Return the customs and transport defaults among ``values``, validated."""
-    unknown = set(values) - set(CUSTOMS_FIELDS) - set(CATEGORY_TRANSPORT_FIELDS)
+    unknown = (set(values) - set(CUSTOMS_FIELDS) - set(CATEGORY_TRANSPORT_FIELDS)
+               - set(CN_FIELDS))
     if unknown:
         raise TypeError(f"unknown category fields: {sorted(unknown)}")
-    return {**_clean_customs(values), **clean_transport(values, allow_cells=False)}
+    return {**_clean_customs(values), **clean_transport(values, allow_cells=False),
+            **clean_cn_customs(values)}
 
 
 def create_category(*, code: str, name: str, parent: Category | None = None,
                     actor, **defaults) -> Category:
     """Create a category under ``parent`` (or at the root), with optional defaults.
 
-    ``defaults`` are customs fields (:data:`CUSTOMS_FIELDS`) and transport attributes
-    (:data:`CATEGORY_TRANSPORT_FIELDS`, None: inherit from the parent).
+    ``defaults`` are customs fields (:data:`CUSTOMS_FIELDS`), transport attributes
+    (:data:`CATEGORY_TRANSPORT_FIELDS`, None: inherit from the parent) and Chinese customs
+    columns (:data:`erp.catalog.cn_customs.CN_FIELDS`, None: inherit).
 
     :raises ValidationError: for a bad code, name, customs value or transport attribute.
     :raises CatalogError: if the code is taken.
@@ -146,7 +150,8 @@ def create_category(*, code: str, name: str, parent: Category | None = None,
     audit.record(category, "category.created", actor=actor, changes={
         "code": [None, code], "name": [None, name],
         "parent": [None, parent.code if parent else None],
-        **{k: [None, getattr(category, k)] for k in CUSTOMS_FIELDS if getattr(category, k)},
+        **{k: [None, getattr(category, k)] for k in (*CUSTOMS_FIELDS, *CN_FIELDS)
+           if getattr(category, k)},
         **{k: [None, getattr(category, k)] for k in CATEGORY_TRANSPORT_FIELDS
            if getattr(category, k) is not None}})
     return category
@@ -327,7 +332,7 @@ def update_product(product: Product, *, actor, **values) -> Product:
 SKU_FIELDS = ("barcode", "colour", "size", "weight_g", "length_mm", "width_mm", "height_mm",
               "hs_code", "customs_description", "origin_country", "declared_value",
               "declared_currency", "list_price", "list_currency", "reorder_point", "reorder_qty",
-              "status", *SKU_TRANSPORT_FIELDS)
+              "status", *SKU_TRANSPORT_FIELDS, *CN_FIELDS)
 
 
 #: what each numeric SKU field is, for its messages
@@ -429,6 +434,7 @@ def clean_sku_values(values: Mapping[str, Any]) -> dict[str, Any]:
             raise ValidationError(_("Status must be active or discontinued."),
                                   field="status") from None
     out.update(clean_transport(values, allow_cells=True))
+    out.update(clean_cn_customs(values))
     return out
 
 

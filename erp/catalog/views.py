@@ -8,24 +8,32 @@ from sqlalchemy import func, select
 
 import erp.catalog.audit_text  # noqa: F401 - registers the audit log's sentences
 from erp.brands.models import SPECIFICATION_STATES, Brand, Specification, SpecificationVersion
+from erp.catalog import cn_customs, queries, review, services, transport
 from erp.catalog import excel as catalog_excel
 from erp.catalog import home as _home  # noqa: F401 - registers the home page's cards
-from erp.catalog import queries, services, transport
 from erp.catalog import search as _search  # noqa: F401 - registers the header search's finder
-from erp.catalog.forms import BulkStatusForm, CategoryForm, MoveCategoryForm, ProductForm, SkuForm
+from erp.catalog.forms import (
+    BulkStatusForm,
+    CategoryForm,
+    ConfirmCustomsForm,
+    MoveCategoryForm,
+    ProductForm,
+    SkuForm,
+)
 from erp.catalog.models import (
     SKU_STATUS_LABELS,
     TRANSPORT_FIELDS,
     BatteryKind,
     Category,
     Product,
+    ProductCustomsReview,
     Sku,
     SkuStatus,
 )
-from erp.core import importing
+from erp.core import exports, importing
 from erp.core.codes import format_hs_code
 from erp.core.errors import DomainError
-from erp.core.i18n import _, _l, ngettext
+from erp.core.i18n import _, _l, format_number, ngettext
 from erp.core.permissions import permission_required
 from erp.core.settings import base_currency
 from erp.core.viewhelpers import (
@@ -70,7 +78,8 @@ def _brand_options() -> list[tuple[str, str]]:
 
 def _customs_args(form) -> dict:
     return {"hs_code": form.hs_code.data, "customs_description": form.customs_description.data,
-            "origin_country": form.origin_country.data, **form.transport_values()}
+            "origin_country": form.origin_country.data, **form.transport_values(),
+            **form.cn_values()}
 
 
 def _transport_rows(sku: Sku) -> list[dict]:
@@ -85,6 +94,41 @@ def _transport_rows(sku: Sku) -> list[dict]:
                         "value": str(sku.battery_cells if own else 1),
                         "source": "sku" if own else "default",
                         "source_label": _("SKU") if own else _("Default")})
+    return rows
+
+
+def _cn_rows(sku: Sku) -> list[dict]:
+    """Return the SKU page's Chinese customs rows: each effective value and where it comes from."""
+    data = cn_customs.effective_cn_customs([sku.id])[sku.id]
+    units = cn_customs.unit_codes()
+
+    def unit(code):
+        return f"{code} {units.get(code, '?')}" if code else None
+
+    def factor(unit_code, value):
+        if value is not None:
+            return format_number(value.normalize())
+        if unit_code == cn_customs.KG:
+            return _("net weight in kg")
+        if unit_code == cn_customs.GRAM:
+            return _("net weight in g")
+        return None
+
+    shown = [("hs_code", data.hs_code), ("name", data.name),
+             ("elements", " | ".join(data.elements) or None), ("sale_unit", unit(data.sale_unit)),
+             ("unit1", unit(data.unit1)), ("factor1", factor(data.unit1, data.factor1)
+                                           if data.unit1 else None),
+             ("unit2", unit(data.unit2)), ("factor2", factor(data.unit2, data.factor2)
+                                           if data.unit2 else None)]
+    rows = []
+    for key, value in shown:
+        # a factor left empty is read from the unit's level (net weight): the unit's source
+        source = data.sources.get(key) or data.sources.get(key.replace("factor", "unit"))
+        kind = ("missing" if value is None or source is None
+                else "sku" if source == cn_customs.SKU_SOURCE else "category")
+        rows.append({"label": cn_customs.CN_LABELS["cn_" + key], "value": value,
+                     "source": kind,
+                     "source_label": _("SKU") if kind == "sku" else source or ""})
     return rows
 
 
@@ -110,6 +154,8 @@ def sku_detail(sku_id: int):
     sku = get_or_404(Sku, sku_id)
     return render_template("catalog/sku_detail.html", sku=sku,
                            customs=services.effective_customs(sku), format_hs=format_hs_code,
+                           cn=_cn_rows(sku),
+                           review_state=cn_customs.unreviewed_products([sku.product_id]),
                            transport=_transport_rows(sku), status_labels=SKU_STATUS_LABELS,
                            base=base_currency())
 
@@ -247,7 +293,11 @@ def product_detail(product_id: int):
     """Show a product and its SKUs."""
     product = get_or_404(Product, product_id)
     return render_template("catalog/product_detail.html", product=product,
-                           bulk=BulkStatusForm(), status_labels=SKU_STATUS_LABELS)
+                           bulk=BulkStatusForm(), status_labels=SKU_STATUS_LABELS,
+                           review_state=cn_customs.unreviewed_products([product.id]).get(
+                               product.id),
+                           review=db.session.get(ProductCustomsReview, product.id),
+                           review_labels=review.STATE_LABELS)
 
 
 @bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
@@ -282,7 +332,8 @@ def category_list():
         .group_by(Product.category_id)).all())
     return render_template("catalog/category_list.html", categories=categories,
                            inherited=services.category_customs_defaults(), sku_counts=sku_counts,
-                           format_hs=format_hs_code, transport=_category_transport(categories))
+                           format_hs=format_hs_code, transport=_category_transport(categories),
+                           cn_defaults=cn_customs.category_cn_defaults())
 
 
 def _category_transport(categories) -> dict[int, list[dict]]:
@@ -377,6 +428,50 @@ def move_category(category_id: int):
     flash(_("Category moved: %(name)s.", name=category.full_name), "success")
     return redirect(url_for(".category_list"))
 
+
+
+# --- classification review ------------------------------------------------------------------
+
+def review_filters() -> review.ReviewFilters:
+    """Read the review list's search and state from the query string."""
+    state = request.args.get("state") or None
+    return review.ReviewFilters(q=(request.args.get("q") or "").strip()[:100] or None,
+                                state=state if state in review.REVIEW_STATES else None)
+
+
+@bp.get("/customs-review")
+@permission_required("catalog.view")
+def customs_review():
+    """List the products whose customs data is unconfirmed or changed since confirmation."""
+    filters = review_filters()
+    page = review.review_page(filters, page=page_arg(),
+                              per_page=current_app.config["ERP_PAGE_SIZE"])
+    return render_template("catalog/customs_review.html", page=page, filters=filters,
+                           form=ConfirmCustomsForm(), fields=cn_customs.REVIEW_FIELDS,
+                           labels=cn_customs.REVIEW_LABELS, state_labels=review.STATE_LABELS,
+                           describe=review.describe_changes, format_hs=format_hs_code)
+
+
+@bp.get("/customs-review/export.xlsx")
+@permission_required("catalog.view")
+def export_customs_review():
+    """Download the review list (one row per SKU, each value with its source)."""
+    return exports.respond(review.LIST_EXPORT.name, review_filters())
+
+
+@bp.post("/customs-review/confirm")
+@permission_required("catalog.classify")
+def confirm_customs():
+    """Confirm the customs data of the ticked products as it is now."""
+    form = ConfirmCustomsForm()
+    if not form.validate_on_submit():
+        flash(_("Tick at least one product to confirm."), "error")
+        return redirect(request.referrer or url_for(".customs_review"))
+    confirmed = cn_customs.confirm_products(form.product_ids.data, actor=current_user)
+    db.session.commit()
+    flash(ngettext("Customs data of %(num)d product confirmed.",
+                   "Customs data of %(num)d products confirmed.", confirmed), "success")
+    return redirect(request.referrer or url_for(".customs_review"))
 
 
 # --- Excel ------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ NAV: list[tuple[Any, str, str]] = [
     (_l("SKUs"), "catalog.sku_list", "catalog.view"),
     (_l("Products"), "catalog.product_list", "catalog.view"),
     (_l("Categories"), "catalog.category_list", "catalog.view"),
+    (_l("Customs review"), "catalog.customs_review", "catalog.view"),
     (_l("Stock"), "warehouse.stock_list", "warehouse.view"),
     (_l("Moves"), "warehouse.move_list", "warehouse.view"),
     (_l("Transfer"), "warehouse.transfer_stock", "warehouse.move"),

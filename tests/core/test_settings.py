@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from erp.catalog import cn_customs
 from erp.core import settings
 from erp.core.models import AuditEvent, ExchangeRate, Setting
 from erp.extensions import db
@@ -49,6 +50,9 @@ GOOD = {
         "customs_cop_code", "customs_cop_name", "customs_dxp_id", "customs_customs_code",
         "customs_port_code", "customs_logistics_codes", "customs_pay_codes")},
     "customs_traf_mode": "5", "customs_wrap_type": "2", "customs_statistics_flag": "B",
+    # China export customs code lists and the review at packing (erp.catalog.cn_customs)
+    "cn_unit_codes": cn_customs.DEFAULT_UNITS, "cn_currency_codes": cn_customs.DEFAULT_CURRENCIES,
+    "cn_country_codes": cn_customs.DEFAULT_COUNTRIES, "customs_review_at_packing": "warn",
 }
 
 

@@ -8,7 +8,8 @@ category under its own subtree is refused.
 An empty customs cell keeps an existing category's value; an empty parent code puts the category
 at the root (leave the whole column out to keep every category where it is). An empty transport
 cell (battery, liquid, ...) makes the category inherit that attribute from its parent again
-(leave the column out to keep every category's value).
+(leave the column out to keep every category's value); so does an empty Chinese customs cell
+(cn_hs_code, cn_name, ...).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from erp.catalog import services
+from erp.catalog.cn_customs import CN_FIELDS, unit_codes
+from erp.catalog.excel.cn_columns import cn_columns, present_cn, row_errors
 from erp.catalog.excel.transport import present_transport, transport_columns
 from erp.catalog.models import Category
 from erp.core import excel
@@ -80,6 +83,7 @@ CATEGORY_SPEC = excel.Spec(
                      help=_l("Default country of origin: an ISO code or a name. Empty: "
                              "unchanged.")),
         *transport_columns(inherit_from=_l("the parent category"), cells=False),
+        *cn_columns(inherit_from=_l("the parent category")),
     ),
 )
 _HEADERS = {column.key: column.header for column in CATEGORY_SPEC.columns}
@@ -90,7 +94,8 @@ def export_categories() -> bytes:
     parent = aliased(Category)
     stmt = (select(Category.code, Category.name, parent.code, Category.hs_code,
                    Category.customs_description, Category.origin_country,
-                   *(getattr(Category, key) for key in _TRANSPORT))
+                   *(getattr(Category, key) for key in _TRANSPORT),
+                   *(getattr(Category, key) for key in CN_FIELDS))
             .outerjoin(parent, Category.parent_id == parent.id)
             .order_by(Category.full_name, Category.code))
     return excel.export_workbook(CATEGORY_SPEC, db.session.execute(stmt))
@@ -118,6 +123,8 @@ class _TreePlan:
         self.actor = actor
         self.move = "parent_code" in parsed.present
         self.transport = present_transport(parsed.present, _TRANSPORT)
+        self.cn = present_cn(parsed.present)
+        self.units = unit_codes()
         parent = aliased(Category)
         self.known: dict[str, str | None] = dict(db.session.execute(  # code -> parent's code
             select(Category.code, parent.code)
@@ -163,8 +170,9 @@ class _TreePlan:
         return None
 
     def validate_row(self, row: dict[str, Any]) -> list[excel.CellError]:
-        """Return the tree errors found for this row when the whole file was read."""
-        return self.errors.get(row["_row"], [])
+        """Return the tree errors of this row, and those across its Chinese customs cells."""
+        return [*self.errors.get(row["_row"], []),
+                *(row_errors(row, self.cn, self.units, _HEADERS) if self.cn else ())]
 
     def apply(self, rows: list[dict[str, Any]]) -> dict[str, int]:
         """Create, update and move the categories, parents first, through the services."""
@@ -182,6 +190,7 @@ class _TreePlan:
         code = row["code"]
         customs = {key: row[key] for key in _CUSTOMS if row[key] is not None}
         customs.update({key: row[key] for key in self.transport})  # empty: inherit
+        customs.update({key: row[key] for key in self.cn})  # empty: inherit
         parent = objects[row["parent_code"]] if self.move and row["parent_code"] else None
         category = objects.get(code)
         if category is None:
@@ -197,4 +206,4 @@ class _TreePlan:
 
 def _state(category: Category) -> tuple:
     return (category.name, category.parent_id,
-            *(getattr(category, key) for key in (*_CUSTOMS, *_TRANSPORT)))
+            *(getattr(category, key) for key in (*_CUSTOMS, *_TRANSPORT, *CN_FIELDS)))

@@ -28,6 +28,8 @@ from sqlalchemy import insert, select, update
 from erp.brands.models import Brand, Specification, SpecificationVersion
 from erp.brands.services import clean_brand_code
 from erp.catalog import services
+from erp.catalog.cn_customs import CN_FIELDS, unit_codes
+from erp.catalog.excel.cn_columns import cn_columns, present_cn, row_errors
 from erp.catalog.excel.transport import present_transport, transport_columns
 from erp.catalog.models import Category, Product, Sku, SkuStatus
 from erp.catalog.queries import SkuFilters, sku_list_query
@@ -43,8 +45,10 @@ SKU_FIELDS = services.SKU_FIELDS
 _STORED_FIELDS = (*SKU_FIELDS, "barcode_kind")
 #: the transport attributes (after the product's description in the sheet): empty = inherit
 _TRANSPORT = services.SKU_TRANSPORT_FIELDS
+#: the Chinese customs columns (after the transport ones): empty = inherit
+_CN = CN_FIELDS
 #: the other SKU fields: an empty cell keeps the stored value
-_PLAIN_FIELDS = tuple(key for key in SKU_FIELDS if key not in _TRANSPORT)
+_PLAIN_FIELDS = tuple(key for key in SKU_FIELDS if key not in _TRANSPORT and key not in _CN)
 #: the product's columns, repeated on every row of the product and identical on all of them
 PRODUCT_KEYS = {"product_name": _l("name"), "brand_code": _l("brand code"),
                 "category_code": _l("category code"), "description": _l("description")}
@@ -163,6 +167,7 @@ SKU_SPEC = excel.Spec(
                      help=_l("The product's description. Empty: unchanged for an existing "
                              "product.")),
         *transport_columns(inherit_from=_l("the SKU's category"), cells=True),
+        *cn_columns(inherit_from=_l("the SKU's category")),
     ),
 )
 _HEADERS = {column.key: column.header for column in SKU_SPEC.columns}
@@ -185,7 +190,8 @@ def sku_export_rows(filters: SkuFilters) -> Iterable[Any]:
     stmt = sku_list_query(filters).with_only_columns(
         Sku.code, Product.code, Product.name, Brand.code, Category.code,
         *(getattr(Sku, key) for key in _PLAIN_FIELDS), Product.description,
-        *(getattr(Sku, key) for key in _TRANSPORT), maintain_column_froms=False)
+        *(getattr(Sku, key) for key in _TRANSPORT), *(getattr(Sku, key) for key in _CN),
+        maintain_column_froms=False)
     yield from db.session.execute(stmt.execution_options(yield_per=2000))
 
 
@@ -281,10 +287,13 @@ class _SkuImport:
         self.first_rows: dict[str, dict[str, Any]] = {}  # product code -> its first row
         self.new_skus = self.known_skus = 0
         self.transport: tuple[str, ...] = ()  # the transport columns the file has
+        self.cn: tuple[str, ...] = ()  # the Chinese customs columns the file has
+        self.units = unit_codes()
 
     def note_columns(self, parsed: excel.ParseResult) -> None:
-        """Note which transport columns the file has: only those are set (empty: inherit)."""
+        """Note the transport and Chinese customs columns the file has (only those are set)."""
         self.transport = present_transport(parsed.present, _TRANSPORT)
+        self.cn = present_cn(parsed.present)
 
     # ----------------------------------------------------------------------- checks
 
@@ -363,6 +372,8 @@ class _SkuImport:
                 error("barcode", _("barcode %(barcode)s belongs to SKU %(sku)s: a barcode "
                                    "identifies one SKU (remove it from that SKU first)",
                                    barcode=barcode, sku=owner))
+        if self.cn:
+            errors.extend(row_errors(row, self.cn, self.units, _HEADERS))
         return errors
 
     # ----------------------------------------------------------------------- writes
@@ -441,7 +452,7 @@ class _SkuImport:
             inserts, events = [], {}
             for row in rows[start:start + _CHUNK]:
                 code = row["sku_code"]
-                values = _sku_values(row, self.transport)
+                values = _sku_values(row, self.transport + self.cn)
                 inserts.append({**defaults, **values, "code": code,
                                 "product_id": product_ids[row["product_code"]]})
                 # as create_sku records it: the values set, without the empty ones
@@ -469,7 +480,7 @@ class _SkuImport:
                 continue
             before = dict(zip(_STORED_FIELDS, stored[1:], strict=True))
             changes = {key: [before[key], value]
-                       for key, value in _sku_values(row, self.transport).items()
+                       for key, value in _sku_values(row, self.transport + self.cn).items()
                        if before[key] != value}
             if changes:
                 updates.append({"id": stored[0], "updated_at": now,
@@ -499,7 +510,8 @@ def _insert(model: type[Product] | type[Sku], rows: list[dict[str, Any]]) -> dic
 def _sku_values(row: dict[str, Any], transport: tuple[str, ...]) -> dict[str, Any]:
     """Return the SKU fields a row sets, with the barcode's kind.
 
-    Its non-empty cells, and every cell of the ``transport`` columns (empty: None, inherit).
+    Its non-empty cells, and every cell of the ``transport`` (and Chinese customs) columns
+    (empty: None, inherit).
     """
     values = {key: row[key] for key in _PLAIN_FIELDS if row[key] is not None}
     for key in transport:

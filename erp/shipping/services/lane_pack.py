@@ -73,7 +73,7 @@ O, L = CustomerOrder, CustomerOrderLine  # noqa: E741 - as in erp.orders.models
 #: the settings the customs rules and the weight check read (see :class:`_Settings`)
 _SETTINGS = ("base_currency", "cn22_max_weight_g", "cn22_max_sdr", "eu_countries",
              "ioss_number", "ioss_max_eur", "dutiable_countries", "pack_weight_tolerance_pct",
-             "pack_weight_tolerance_g")
+             "pack_weight_tolerance_g", "customs_review_at_packing")
 #: the currencies whose rates the customs rules may need besides the order's
 _RATES = (SDR, "EUR")
 
@@ -318,6 +318,8 @@ def pack_and_label(wave_id: int, code: str, *, actor, weight_g: int | None = Non
                    row.currency, row.phone, row.ioss_number, row.warehouse_id, [line],
                    row.region, row.postal_code, row.service_class, row.shipping_service)
     ctx = _context(row, at.date())
+    if ctx.values["customs_review_at_packing"] == "refuse":
+        return None  # the normal path checks the customs review (pack_checks)
     expected = pack_checks.expected_weight_g([(sku, 1)], box)
     weight = max(row.packed_weight_g or expected, 1)
     # routing at packing, as at the bench: the active rules (read once for many scans)

@@ -18,6 +18,12 @@ packer is holding the carton, the count is what is wrong. The ledger never goes 
 nothing moves; a ``parcel.box_shortfall`` audit event records the parcel, box and SKU, for
 the warehouse to count and correct the stock. A voided parcel does not give its box back (the
 carton is opened and used; packing again takes another).
+
+**Customs review.** A parcel holding products whose customs data nobody confirmed, or that
+changed since it was confirmed (:mod:`erp.catalog.cn_customs`), is named on the packing screen
+(:func:`customs_review_warning`); with the setting ``customs_review_at_packing`` = ``refuse``
+closing it is refused (:func:`check_customs_review`) until they are confirmed in Catalog ›
+Customs review.
 """
 
 from __future__ import annotations
@@ -48,6 +54,53 @@ from erp.warehouse.services import (
 
 #: the ``ref_type`` of the box moves
 PARCEL_REF = "parcel"
+
+
+# --------------------------------------------------------------------------- customs review
+
+
+def _unreviewed(sku_ids: Iterable[int]) -> list[tuple[str, str]]:
+    """Return ``(product code, state label)`` of the SKUs' products not confirmed as they are."""
+    from erp.catalog.cn_customs import unreviewed_products
+    from erp.catalog.models import Product, Sku
+
+    ids = sorted({int(i) for i in sku_ids})
+    if not ids:
+        return []
+    products = dict(db.session.execute(
+        select(Product.id, Product.code).join(Sku, Sku.product_id == Product.id)
+        .where(Sku.id.in_(ids)).distinct()).all())
+    states = unreviewed_products(list(products))
+    labels = {"unconfirmed": _("unconfirmed"), "changed": _("changed since confirmation")}
+    return sorted((products[pid], labels[state]) for pid, state in states.items())
+
+
+def _named(found: list[tuple[str, str]]) -> str:
+    return ", ".join(f"{code} ({state})" for code, state in found)
+
+
+def customs_review_warning(sku_ids: Iterable[int]) -> str | None:
+    """Return the packing screen's warning naming the products not confirmed, or None."""
+    found = _unreviewed(sku_ids)
+    if not found:
+        return None
+    return _("The customs data of %(products)s is not confirmed; confirm it in Catalog › "
+             "Customs review.", products=_named(found))
+
+
+def check_customs_review(sku_ids: Iterable[int]) -> None:
+    """Refuse a parcel of products not confirmed, when ``customs_review_at_packing`` says so.
+
+    :raises ShippingError: naming the products and where to confirm them.
+    """
+    if core_settings.get("customs_review_at_packing") != "refuse":
+        return
+    found = _unreviewed(sku_ids)
+    if found:
+        raise ShippingError(_("This parcel cannot be closed: the customs data of %(products)s "
+                              "is not confirmed. Confirm them in Catalog › Customs review, "
+                              "then close the parcel again.", products=_named(found)),
+                            field="code")
 
 
 class WeightMismatch(ShippingError):

@@ -585,6 +585,7 @@ def close_parcel(order: CustomerOrder, *, weight_g: int, box: Box | None = None,
     if not scans:
         raise ShippingError(_("Scan the items of this parcel of order %(order)s before closing "
                               "it.", order=order.number), field="code")
+    pack_checks.check_customs_review(s.sku_id for s in scans)
     group = packing_group(order)
     by_line = {line.id: line for line in _group_lines(group)}
     at = utcnow()
@@ -648,6 +649,7 @@ def pack_orders(orders: Iterable[CustomerOrder], *, box: Box | None, actor,
             selectinload(CustomerOrder.lines).selectinload(CustomerOrderLine.sku)
             .selectinload(Sku.product))).all()
     counts = line_counts(all_ids)
+    pack_checks.check_customs_review(line.sku_id for order in orders for line in order.lines)
     open_scans: dict[int, list[PackScan]] = defaultdict(list)
     for chunk in _chunks(all_ids):
         for scan in db.session.scalars(select(PackScan).where(

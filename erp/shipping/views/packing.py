@@ -29,7 +29,7 @@ from erp.shipping.models import (
     PickWave,
     PickWaveOrder,
 )
-from erp.shipping.services import boxes, lane, packing, parcels, routing
+from erp.shipping.services import boxes, lane, pack_checks, packing, parcels, routing
 from erp.shipping.services.carriers import service_by_code
 from erp.shipping.views import bp
 from erp.shipping.views.lane import current_station, print_next, to_print
@@ -139,7 +139,8 @@ def _station(order: CustomerOrder | None = None, *, refusal: str | None = None,
             scanned=sum(r["scanned"] for r in rows),
             to_scan=sum(r["to_scan"] for r in rows),
             to_label=[p for p in order_parcels if p.state == ParcelState.packed],
-            expected_g=lane.scanned_weight_g(order, None))
+            expected_g=lane.scanned_weight_g(order, None),
+            customs_review=pack_checks.customs_review_warning(r["line"].sku_id for r in rows))
     return render_template("shipping/packing/station.html", **context), status
 
 

@@ -6,6 +6,7 @@ Importing this package registers them; :mod:`tests.concurrency.guarded` does so 
 from tests.concurrency.scenarios import (  # noqa: F401 - imported to register
     aftersales,
     brands,
+    catalog,
     orders,
     procurement,
     production_mto,
