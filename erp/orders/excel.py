@@ -301,7 +301,8 @@ class _OrderImport:
         key = _PATHS.get(path)
         row = self.first_rows[number]["_row"]
         if key is None and path.startswith("lines["):
-            index, _, field = path.removeprefix("lines[").partition("].")
+            index, _, field = path.removeprefix("lines[").partition("]")
+            field = field.removeprefix(".")
             rows = self.line_rows.get(number, [])
             row = rows[int(index)] if index.isdigit() and int(index) < len(rows) else row
             key = _LINE_FIELDS.get(field, "sku")
