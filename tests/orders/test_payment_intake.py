@@ -259,6 +259,18 @@ def test_made_to_order_line_rules(client, token, mto_sku, recorded, line, path, 
     assert recorded["paid"] == []
 
 
+def test_a_resent_order_with_other_measurements_is_a_conflict(client, token, mto_sku, recorded):
+    body = payload(payment=PAYMENT, lines=[mto_line(measurements={"chest_cm": 96.5})])
+    assert post(client, token, body).status_code == 201
+    same = payload(payment=PAYMENT, lines=[mto_line(measurements={"chest_cm": "96.50"})])
+    assert post(client, token, same).status_code == 200
+    other = payload(payment=PAYMENT, lines=[mto_line(measurements={"chest_cm": 98})])
+    response = post(client, token, other)
+    assert response.status_code == 409
+    assert "TAILOR-1" in response.get_json()["differences"]["lines"]
+    assert recorded["paid"] == [["WEB-1001"]]
+
+
 def test_a_made_to_order_line_needs_a_paid_order(client, token, mto_sku, recorded):
     response = post(client, token, payload(lines=[mto_line(size="M")]))
     assert response.status_code == 422

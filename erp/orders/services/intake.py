@@ -754,6 +754,27 @@ def _line_differences(order: CustomerOrder, lines: Sequence[Mapping[str, Any]]) 
     return found
 
 
+def _spec_differences(order: CustomerOrder, lines: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Say how the made-to-order specs (size, measurements) of same-SKU lines differ."""
+    codes: dict[str, str] = {}
+    stored: dict[str, list[tuple[str, str]]] = {}
+    for line in order.lines:
+        codes[line.sku.code.upper()] = line.sku.code
+        if line.sku.barcode:
+            codes.setdefault(line.sku.barcode, line.sku.code)
+        stored.setdefault(line.sku.code, []).append((line.mto_size or "",
+                                                     line.measurements or ""))
+    sent: dict[str, list[tuple[str, str]]] = {}
+    for line in lines:
+        key = str(line.get("sku") or "").strip()
+        code = codes.get(key) or codes.get(key.upper()) or key
+        sent.setdefault(code, []).append((line.get("size") or line.get("mto_size") or "",
+                                          measurements_text(line.get("measurements")) or ""))
+    return [_("SKU %(sku)s has another size or other measurements than stored", sku=code)
+            for code in dict.fromkeys([*sent, *stored])
+            if sorted(sent.get(code, [])) != sorted(stored.get(code, []))]
+
+
 def order_differences(order: CustomerOrder, cleaned: Mapping[str, Any], *,
                       fields: Iterable[str] | None = None) -> dict[str, str]:
     """Return how a validated order differs from the stored ``order`` of the same number.
@@ -779,6 +800,8 @@ def order_differences(order: CustomerOrder, cleaned: Mapping[str, Any], *,
         if here != there:
             found[path] = _("%(new)s here, %(old)s stored", new=_shown(here), old=_shown(there))
     lines = _line_differences(order, cleaned["lines"])
+    if not lines:
+        lines = _spec_differences(order, cleaned["lines"])
     if lines:
         found["lines"] = "; ".join(lines)
     return found
