@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from erp.catalog.models import Sku, SkuStatus
 from erp.core import idempotency
+from erp.core.errors import DomainError
 from erp.core.permissions import public
 from erp.extensions import db, limiter
 from erp.orders import hooks, services
@@ -182,8 +183,10 @@ def create_order():
         return jsonify(error="The body must be JSON (Content-Type: application/json)."), 400
     if not isinstance(data, dict):
         return jsonify(errors={"": "must be a JSON object"}), 422
+    # the setting is read only for an order that does not say its trade mode
+    mode = data.get("trade_mode")
     cleaned, errors = services.validate_order_payload(
-        data, default_trade_mode=services.default_trade_mode())
+        data, default_trade_mode=None if mode not in (None, "") else services.default_trade_mode())
     if errors:
         return jsonify(errors=errors), 422
     try:
@@ -194,6 +197,9 @@ def create_order():
     except services.OrderConflict as err:
         db.session.rollback()
         return jsonify(error=err.message, differences=err.differences), 409
+    except DomainError as err:  # e.g. production refusing a paid order (hooks.orders_paid)
+        db.session.rollback()
+        return jsonify(errors={err.field or "": err.message}), 422
     services.mark_api_token_used(g.api_token)
     # built before the commit, which would expire (and reload) the order
     body = order_json(order, tracking=not created)

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from erp.core.errors import DomainError
 from erp.core.models import Setting
 from erp.extensions import db
 from erp.orders import hooks, services
@@ -202,6 +203,15 @@ def test_a_refusal_by_orders_paid_refuses_the_order(client, token, dummy_sku, mo
     monkeypatch.setattr(hooks, "orders_paid", [refuse])
     response = post(client, token, payload(payment=PAYMENT))
     assert response.status_code == 422
+    assert order_count() == 0
+
+    def refuse_domain(orders, *, actor):
+        raise DomainError("No maker is set for this product.", field="lines[0]")
+
+    monkeypatch.setattr(hooks, "orders_paid", [refuse_domain])
+    response = post(client, token, payload(payment=PAYMENT))
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"lines[0]": "No maker is set for this product."}
     assert order_count() == 0
 
 
