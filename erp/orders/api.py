@@ -10,6 +10,7 @@ the answer is 429 JSON with a ``Retry-After`` header.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from sqlalchemy import select
 
 from erp.catalog.models import Sku, SkuStatus
 from erp.core import idempotency
+from erp.core.errors import DomainError
 from erp.core.permissions import public
 from erp.extensions import db, limiter
 from erp.orders import hooks, services
@@ -136,12 +138,32 @@ def order_json(order: CustomerOrder, *, tracking: bool = True,
         "buyer_tax_id": order.buyer_tax_id, "payment_method": order.payment_method,
         "notes": order.notes, "priority": order.priority,
         "hold_reason": order.hold_reason,
-        "lines": [{"sku": line.sku.code, "quantity": line.quantity,
-                   "unit_price": str(line.unit_price), "allocated_quantity": line.allocated_qty}
-                  for line in order.lines],
+        "trade_mode": order.trade_mode,
+        "payment": payment_json(order),
+        "lines": [_line_json(line) for line in order.lines],
         "tracking_numbers": tracking_numbers,
         "updated_at": _timestamp(order.updated_at),
     }
+
+
+def payment_json(order: CustomerOrder) -> dict | None:
+    """Return the order's payment as the API shows it, or None when it carries none."""
+    if order.payment_provider is None and order.payment_transaction is None \
+            and order.payment_amount is None and order.paid_at is None:
+        return None
+    return {"provider": order.payment_provider, "transaction": order.payment_transaction,
+            "amount": str(order.payment_amount) if order.payment_amount is not None else None,
+            "currency": order.payment_currency, "paid_at": _timestamp(order.paid_at)}
+
+
+def _line_json(line) -> dict:
+    item = {"sku": line.sku.code, "quantity": line.quantity,
+            "unit_price": str(line.unit_price), "allocated_quantity": line.allocated_qty}
+    if line.mto_size is not None:
+        item["size"] = line.mto_size
+    if line.measurements:
+        item["measurements"] = json.loads(line.measurements)
+    return item
 
 
 def _timestamp(value) -> str | None:
@@ -161,7 +183,10 @@ def create_order():
         return jsonify(error="The body must be JSON (Content-Type: application/json)."), 400
     if not isinstance(data, dict):
         return jsonify(errors={"": "must be a JSON object"}), 422
-    cleaned, errors = services.validate_order_payload(data)
+    # the setting is read only for an order that does not say its trade mode
+    mode = data.get("trade_mode")
+    cleaned, errors = services.validate_order_payload(
+        data, default_trade_mode=None if mode not in (None, "") else services.default_trade_mode())
     if errors:
         return jsonify(errors=errors), 422
     try:
@@ -172,6 +197,9 @@ def create_order():
     except services.OrderConflict as err:
         db.session.rollback()
         return jsonify(error=err.message, differences=err.differences), 409
+    except DomainError as err:  # e.g. production refusing a paid order (hooks.orders_paid)
+        db.session.rollback()
+        return jsonify(errors={err.field or "": err.message}), 422
     services.mark_api_token_used(g.api_token)
     # built before the commit, which would expire (and reload) the order
     body = order_json(order, tracking=not created)

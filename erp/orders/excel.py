@@ -12,13 +12,13 @@ nothing; the writes are bulk ``INSERT``s (built for 50,000-line files, ``bench o
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 
-from erp.catalog.models import Sku, SkuStatus
+from erp.catalog.models import Product, Sku, SkuStatus
 from erp.core import audit, events, excel
 from erp.core import settings as core_settings
 from erp.core.i18n import _, _l, format_number, ngettext
@@ -28,7 +28,17 @@ from erp.orders import hooks
 from erp.orders.events import accepted_payload
 from erp.orders.models import CustomerOrder, CustomerOrderLine, OrderState
 from erp.orders.services.allocation import hold_order
-from erp.orders.services.intake import order_differences, review_reason, validate_order_payload
+from erp.orders.services.intake import (
+    clean_line_spec,
+    default_trade_mode,
+    made_to_order_problems,
+    measurements_text,
+    notify_paid,
+    order_differences,
+    parse_measurements_text,
+    review_reason,
+    validate_order_payload,
+)
 
 _CHUNK = 5_000
 
@@ -40,6 +50,9 @@ ORDER_COLUMNS = {
     "country": "country", "currency": "currency", "shipping_charge": "shipping_charge",
     "shipping_service": "shipping_service", "ioss_number": "ioss_number",
     "buyer_tax_id": "buyer_tax_id", "notes": "notes", "payment_method": "payment_method",
+    "trade_mode": "trade_mode", "payment_provider": "payment.provider",
+    "payment_transaction": "payment.transaction", "payment_amount": "payment.amount",
+    "payment_currency": "payment.currency", "paid_at": "payment.paid_at",
 }
 _ADDRESS = {"ship_name", "address1", "address2", "city", "region", "postal_code", "country"}
 
@@ -81,18 +94,42 @@ ORDER_SPEC = excel.Spec(
         excel.Column("payment_method", _l("Payment method"),
                      help=_l("How the buyer paid, a short code: card, paypal, alipay... (the "
                              "payment fees setting prices each).")),
+        excel.Column("trade_mode", _l("Trade mode"),
+                     help=_l("Empty (the default trade mode setting applies) or 9610, the "
+                             "cross-border B2C export under which the five payment columns are "
+                             "required.")),
+        excel.Column("payment_provider", _l("Payment provider"),
+                     help=_l("Who took the payment, e.g. Stripe, PayPal (at most 100 "
+                             "characters).")),
+        excel.Column("payment_transaction", _l("Payment transaction"),
+                     help=_l("The provider's transaction number (at most 60 characters).")),
+        excel.Column("payment_amount", _l("Paid amount"), type="decimal",
+                     help=_l("The amount paid, more than 0, at most 2 decimals.")),
+        excel.Column("payment_currency", _l("Paid currency"),
+                     help=_l("ISO 4217 code of the amount paid, e.g. EUR.")),
+        excel.Column("paid_at", _l("Paid at"), type="auto",
+                     help=_l("When the order was paid: ISO 8601 with its zone (e.g. "
+                             "2026-11-25T21:45:00+08:00); an Excel date is taken as UTC.")),
         excel.Column("sku", _l("SKU"), required=True, help=_l("An active SKU's code or barcode.")),
         excel.Column("quantity", _l("Quantity"), type="int", required=True,
                      help=_l("A line above the review quantity (a setting, 100 by default) puts "
                              "the order on hold for review.")),
         excel.Column("unit_price", _l("Unit price"), type="decimal", required=True),
+        excel.Column("size", _l("Size"),
+                     help=_l("A made-to-order line's standard size (at most 30 characters); "
+                             "give a size or measurements, only for made-to-order products.")),
+        excel.Column("measurements", _l("Measurements"), width=30,
+                     help=_l('A made-to-order line\'s measurements, code=number parts separated '
+                             'by ";", e.g. "chest_cm=96.5; waist_cm=80".')),
     ),
 )
 _HEADERS = {column.key: column.header for column in ORDER_SPEC.columns}
 #: payload error paths -> sheet columns
 _PATHS = {("shipping_address." + v if k in _ADDRESS else v): k for k, v in ORDER_COLUMNS.items()}
 _PATHS.update({"shipping_address": "ship_name", "lines": "sku"})
-_LINE_FIELDS = {"sku": "sku", "quantity": "quantity", "unit_price": "unit_price"}
+_PATHS["payment"] = "payment_provider"
+_LINE_FIELDS = {"sku": "sku", "quantity": "quantity", "unit_price": "unit_price",
+                "size": "size", "measurements": "measurements"}
 #: the stored attributes the sheet has columns for: a re-imported order is compared on these
 _SHEET_ATTRIBUTES = frozenset("number" if key == "order_number" else key for key in ORDER_COLUMNS)
 
@@ -135,7 +172,10 @@ def _payload_value(key: str, value: Any) -> Any:
         return None
     if key == "placed_at":
         return _placed_text(value)
-    if key in ("shipping_charge",):
+    if key == "paid_at" and isinstance(value, datetime):
+        # an Excel date has no zone: taken as UTC, like placed_at
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if key in ("shipping_charge", "payment_amount"):
         return value
     return value if isinstance(value, str) else str(value)
 
@@ -149,13 +189,19 @@ class _OrderImport:
         self.skus: dict[str, int] = {}
         #: sku id -> (code, weight g, length, width, height mm): for the intake checks
         self.sku_info: dict[int, tuple[str, int, int, int, int]] = {}
-        for ident, code, barcode, weight, length, width, height in db.session.execute(
+        self.made_to_order: set[int] = set()  # ids of the SKUs of made-to-order products
+        for ident, code, barcode, weight, length, width, height, mto in db.session.execute(
                 select(Sku.id, Sku.code, Sku.barcode, Sku.weight_g, Sku.length_mm,
-                       Sku.width_mm, Sku.height_mm).where(Sku.status == SkuStatus.active)):
+                       Sku.width_mm, Sku.height_mm, Product.made_to_order)
+                .join(Product, Product.id == Sku.product_id)
+                .where(Sku.status == SkuStatus.active)):
             self.skus[code] = ident
             self.sku_info[ident] = (code, weight or 0, length or 0, width or 0, height or 0)
             if barcode:
                 self.skus[barcode] = ident
+            if mto:
+                self.made_to_order.add(ident)
+        self.default_trade_mode = default_trade_mode()
         self.existing: set[str] = set(db.session.scalars(select(CustomerOrder.number)))
         self.skipped: dict[str, int] = {}  # existing number, the same in the sheet -> first row
         self.first_rows: dict[str, dict[str, Any]] = {}
@@ -179,22 +225,36 @@ class _OrderImport:
         orders = self.repeats if repeat else self.new_orders
         first = self.first_rows.setdefault(number, row)
         line = {"sku": row["sku"], "quantity": row["quantity"], "unit_price": row["unit_price"]}
+        spec_errors: dict[str, str] = {}
+        spec = {"size": _payload_value("size", row.get("size"))}
+        if row.get("measurements") is not None and str(row["measurements"]).strip():
+            try:
+                spec["measurements"] = parse_measurements_text(row["measurements"])
+            except ValueError as err:
+                spec_errors["line.measurements"] = str(err)
+        size, measurements = clean_line_spec(spec, "line", spec_errors)
+        for path, message in spec_errors.items():
+            error(_LINE_FIELDS.get(path.removeprefix("line").removeprefix("."), "size"),
+                  message)
         if first is row:
-            payload = {"shipping_address": {}, "lines": [line]}
+            payload = {"shipping_address": {}, "lines": [line], "payment": {}}
             for key, target in ORDER_COLUMNS.items():
                 value = _payload_value(key, row[key])
                 if key in _ADDRESS:
                     payload["shipping_address"][target] = value
+                elif target.startswith("payment."):
+                    payload["payment"][target.removeprefix("payment.")] = value
                 else:
                     payload[target] = value
-            cleaned, problems = validate_order_payload(payload, now=self.now)
+            cleaned, problems = validate_order_payload(
+                payload, now=self.now, default_trade_mode=self.default_trade_mode)
             for path, message in problems.items():
                 if path.startswith("lines[0]."):
                     key = _LINE_FIELDS.get(path.removeprefix("lines[0]."), "sku")
                 else:
                     key = _PATHS.get(path, "")
                 error(key, message)
-            if problems:
+            if problems or spec_errors:
                 row["_bad"] = True
             else:
                 cleaned["lines"] = []
@@ -214,7 +274,7 @@ class _OrderImport:
         if repeat:
             # compared with the stored order's lines, whatever its SKUs' status is today
             if order is not None and not errors:
-                order["lines"].append(line)
+                order["lines"].append({**line, "size": size, "measurements": measurements})
         else:
             sku_key = row["sku"]
             sku_id = self.skus.get(sku_key) or self.skus.get(str(sku_key).upper())
@@ -223,7 +283,8 @@ class _OrderImport:
                                value=_show(sku_key)))
             if order is not None and not errors:
                 order["lines"].append({"sku_id": sku_id, "quantity": row["quantity"],
-                                       "unit_price": row["unit_price"]})
+                                       "unit_price": row["unit_price"], "mto_size": size,
+                                       "measurements": measurements})
                 self.line_rows.setdefault(number, []).append(number_row)
         if errors:
             self.bad.add(number)
@@ -240,7 +301,8 @@ class _OrderImport:
         key = _PATHS.get(path)
         row = self.first_rows[number]["_row"]
         if key is None and path.startswith("lines["):
-            index, _, field = path.removeprefix("lines[").partition("].")
+            index, _, field = path.removeprefix("lines[").partition("]")
+            field = field.removeprefix(".")
             rows = self.line_rows.get(number, [])
             row = rows[int(index)] if index.isdigit() and int(index) < len(rows) else row
             key = _LINE_FIELDS.get(field, "sku")
@@ -268,7 +330,7 @@ class _OrderImport:
                 number=number, country=order["country"],
                 shipping_service=order.get("shipping_service"), phone=order.get("phone"),
                 lines=tuple(lines)))
-        errors = []
+        errors = self._check_made_to_order(numbers)
         for index, problems in sorted(hooks.intake_problems(intake).items()):
             number = numbers[index]
             errors.extend(self._error(number, path, message)
@@ -277,6 +339,29 @@ class _OrderImport:
             self.holds[number] = review_reason(
                 ((self.sku_info[line["sku_id"]][0], line["quantity"])
                  for line in self.new_orders[number]["lines"]), limit)
+        return errors
+
+    def _check_made_to_order(self, numbers: list[str]) -> list[excel.CellError]:
+        """Check the made-to-order lines (and lines that must not carry a size or measurements).
+
+        The SKUs are loaded only for orders with such a line (the hooks take SKUs).
+        """
+        wanted = [n for n in numbers if any(
+            line["sku_id"] in self.made_to_order or line["mto_size"] is not None
+            or line["measurements"] for line in self.new_orders[n]["lines"])]
+        if not wanted:
+            return []
+        ids = {line["sku_id"] for n in wanted for line in self.new_orders[n]["lines"]}
+        skus = {sku.id: sku for sku in db.session.scalars(select(Sku).where(Sku.id.in_(ids)))}
+        errors = []
+        for number in wanted:
+            order = self.new_orders[number]
+            problems = made_to_order_problems(
+                [(skus[line["sku_id"]], line["mto_size"], line["measurements"])
+                 for line in order["lines"]], self.made_to_order,
+                paid=order.get("paid_at") is not None)
+            errors.extend(self._error(number, path, message)
+                          for path, message in problems.items())
         return errors
 
     def _check_repeats(self) -> list[excel.CellError]:
@@ -353,7 +438,8 @@ class _OrderImport:
             db.session.execute(insert(CustomerOrder.__table__), inserts)
             ids = dict(db.session.execute(select(CustomerOrder.number, CustomerOrder.id)
                                           .where(CustomerOrder.number.in_(chunk))).all())
-            lines = [{"order_id": ids[number], "allocated_qty": 0, **line}
+            lines = [{"order_id": ids[number], "allocated_qty": 0, **line,
+                      "measurements": measurements_text(line["measurements"])}
                      for number in chunk for line in self.new_orders[number]["lines"]]
             db.session.execute(insert(CustomerOrderLine.__table__), lines)
             line_count += len(lines)
@@ -373,6 +459,11 @@ class _OrderImport:
             for order in db.session.scalars(select(CustomerOrder).where(
                     CustomerOrder.number.in_(held[start:start + 500])).order_by(CustomerOrder.id)):
                 hold_order(order, reason=self.holds[order.number], actor=self.actor)
+        paid = sorted(n for n in numbers if self.new_orders[n].get("paid_at") is not None)
+        for start in range(0, len(paid), 500):
+            notify_paid(list(db.session.scalars(select(CustomerOrder).where(
+                CustomerOrder.number.in_(paid[start:start + 500])).order_by(CustomerOrder.id))),
+                actor=self.actor)
         return {"created": len(numbers), "updated": 0, "skipped": len(self.skipped),
                 "messages": [_("%(orders)s with %(lines)s created.", orders=ngettext(
                     "%(count)s order", "%(count)s orders", len(numbers),

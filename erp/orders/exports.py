@@ -29,6 +29,12 @@ ORDER_SPEC = Spec("customer-orders", _l("Orders"), (
     Column("shipping_charge", _l("Shipping"), type="decimal", width=12),
     Column("hold_reason", _l("Hold reason"), width=28),
     Column("warehouse", _l("Warehouse"), width=12),
+    Column("trade_mode", _l("Trade mode"), width=10),
+    Column("payment_provider", _l("Payment provider"), width=16),
+    Column("payment_transaction", _l("Payment transaction"), width=24),
+    Column("payment_amount", _l("Paid amount"), type="decimal", width=12),
+    Column("payment_currency", _l("Paid currency"), width=8),
+    Column("paid_at", _l("Paid (UTC)"), type="auto", width=18),
 ))
 
 
@@ -47,7 +53,10 @@ def export_orders(filters: OrderFilters, *,
         "currency": r.currency, "line_count": r.line_count, "units": r.units,
         "allocated": r.allocated, "goods_total": r.goods_total,
         "shipping_charge": r.shipping_charge, "hold_reason": r.hold_reason,
-        "warehouse": r.warehouse} for r in rows))
+        "warehouse": r.warehouse, "trade_mode": r.trade_mode,
+        "payment_provider": r.payment_provider, "payment_transaction": r.payment_transaction,
+        "payment_amount": r.payment_amount, "payment_currency": r.payment_currency,
+        "paid_at": r.paid_at} for r in rows))
 
 
 LIST_EXPORT = exports.register(exports.ListExport(

@@ -216,3 +216,12 @@ class CustomerOrderLine(db.Model):
     def amount(self) -> Decimal:
         """Return quantity x unit price."""
         return self.unit_price * self.quantity
+
+    @property
+    def measurement_items(self) -> list[tuple[str, str]]:
+        """Return the line's measurements as ``[(code, decimal text)]`` sorted by code."""
+        if not self.measurements:
+            return []
+        import json
+
+        return sorted(json.loads(self.measurements).items())

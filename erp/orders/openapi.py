@@ -34,7 +34,28 @@ _LINE_IN = {"type": "object", "required": ["sku", "quantity", "unit_price"], "pr
     "quantity": {"type": "integer", "minimum": 1,
                  "description": "A line above the order_review_quantity setting (default 100) "
                                 "puts the order on hold for review."},
-    "unit_price": _MONEY}}
+    "unit_price": _MONEY,
+    "size": {**_OPT_TEXT, "maxLength": 30,
+             "description": "A made-to-order line's standard size. A line of a made-to-order "
+                            "product needs exactly one of size and measurements (and a paid "
+                            "order); a line of another product neither."},
+    "measurements": {"type": ["object", "null"],
+                     "additionalProperties": {"type": ["number", "string"]},
+                     "description": "A made-to-order line's measurements by the product's "
+                                    "template codes, e.g. {\"chest_cm\": 96.5}; checked against "
+                                    "the template (fields, units, ranges)."}}}
+_PAYMENT = {
+    "type": ["object", "null"],
+    "description": "How the order was paid. Every field is required under trade mode 9610.",
+    "properties": {
+        "provider": {**_TEXT, "maxLength": 100, "description": "e.g. Stripe, PayPal."},
+        "transaction": {**_TEXT, "maxLength": 60,
+                        "description": "The provider's transaction number."},
+        "amount": {"type": ["string", "number"],
+                   "description": "The amount paid, > 0 with at most 2 decimals."},
+        "currency": {**_TEXT, "description": "ISO 4217 code of the amount paid, e.g. EUR."},
+        "paid_at": {**_TEXT, "format": "date-time",
+                    "description": "ISO 8601 with its zone (Z or an offset); stored in UTC."}}}
 _ORDER_FIELDS = {
     "number": {**_TEXT, "maxLength": 40, "description": "The storefront's order number."},
     "placed_at": {**_TEXT, "format": "date-time",
@@ -59,6 +80,11 @@ _ORDER_FIELDS = {
     "notes": _OPT_TEXT,
     "channel": {**_OPT_TEXT, "maxLength": 40, "default": "webshop"},
     "priority": {"type": "integer", "default": 0, "description": "Higher is allocated first."},
+    "trade_mode": {"type": ["string", "null"], "enum": ["9610", None],
+                   "description": "The customs trade mode: 9610 (cross-border B2C export from "
+                                  "China) or none; when not given, the default_trade_mode "
+                                  "setting applies."},
+    "payment": _PAYMENT,
 }
 _STATES = ["new", "allocated", "backordered", "picking", "packed", "shipped", "delivered",
            "on_hold", "cancelled"]
@@ -280,7 +306,11 @@ OPENAPI: dict = {
                 "shipping_address": {"$ref": "#/components/schemas/Address"},
                 "lines": {"type": "array", "items": {"type": "object", "properties": {
                     "sku": _TEXT, "quantity": {"type": "integer"}, "unit_price": _TEXT,
-                    "allocated_quantity": {"type": "integer"}}}},
+                    "allocated_quantity": {"type": "integer"},
+                    "size": {**_TEXT, "description": "Only on a made-to-order line."},
+                    "measurements": {"type": "object", "additionalProperties": _TEXT,
+                                     "description": "Only on a made-to-order line: values as "
+                                                    "decimal strings."}}}},
                 "tracking_numbers": {"type": "array", "items": _TEXT},
                 "updated_at": {**_TEXT, "format": "date-time",
                                "description": "When the order last changed."}}},

@@ -100,8 +100,9 @@ def order_list_query(f: OrderFilters) -> Select:
     """Return the orders matching the filters, newest placed first, one row each.
 
     Columns: ``id, number, channel, state, placed_at, customer_name, email, country, city,
-    postal_code, currency, shipping_charge, hold_reason, line_count, units, allocated,
-    goods_total, warehouse`` (the code of the warehouse it ships from).
+    postal_code, currency, shipping_charge, hold_reason, trade_mode, payment_provider,
+    payment_transaction, payment_amount, payment_currency, paid_at, line_count, units,
+    allocated, goods_total, warehouse`` (the code of the warehouse it ships from).
     """
     totals = order_total_query().subquery()
     stmt = (select(CustomerOrder.id, CustomerOrder.number, CustomerOrder.channel,
@@ -109,6 +110,9 @@ def order_list_query(f: OrderFilters) -> Select:
                    CustomerOrder.email, CustomerOrder.country, CustomerOrder.city,
                    CustomerOrder.postal_code, CustomerOrder.currency,
                    CustomerOrder.shipping_charge, CustomerOrder.hold_reason,
+                   CustomerOrder.trade_mode, CustomerOrder.payment_provider,
+                   CustomerOrder.payment_transaction, CustomerOrder.payment_amount,
+                   CustomerOrder.payment_currency, CustomerOrder.paid_at,
                    func.coalesce(totals.c.line_count, 0).label("line_count"),
                    func.coalesce(totals.c.units, 0).label("units"),
                    func.coalesce(totals.c.allocated, 0).label("allocated"),

@@ -6,9 +6,11 @@ from erp.orders.services.intake import (
     OrderRejected,
     create_api_token,
     create_order,
+    default_trade_mode,
     find_api_token,
     hash_token,
     intake_order,
+    notify_paid,
     order_differences,
     resolve_skus,
     review_reason,
@@ -17,8 +19,9 @@ from erp.orders.services.intake import (
 )
 
 __all__ = ["NO_POSTAL_CODE_COUNTRIES", "OrderConflict", "OrderRejected", "create_api_token",
-           "create_order", "find_api_token", "hash_token", "intake_order", "order_differences",
-           "resolve_skus", "review_reason", "revoke_api_token", "validate_order_payload"]
+           "create_order", "default_trade_mode", "find_api_token", "hash_token", "intake_order",
+           "notify_paid", "order_differences", "resolve_skus", "review_reason",
+           "revoke_api_token", "validate_order_payload"]
 
 from erp.orders.services.allocation import (  # noqa: E402 - appended by the allocation area
     AddressChanges,

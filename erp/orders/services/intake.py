@@ -8,6 +8,7 @@ resolves the SKUs (one query per call) and stores the order, idempotent on its n
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,7 +20,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from erp.catalog.models import Sku
+from erp.catalog.models import Product, Sku
 from erp.core import audit, events
 from erp.core import settings as core_settings
 from erp.core.codes import normalize_country
@@ -63,6 +64,41 @@ MAX_PLACED_AHEAD = timedelta(days=1)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _IOSS = re.compile(r"^IM\d{10}$")
 _MONEY_LIMIT = Decimal("1e12")
+
+
+#: the customs trade modes an order may be taken in under ("" or none: an ordinary parcel)
+TRADE_MODES = ("9610",)
+#: the payment's keys in the JSON payload -> the order's columns, with each text's length
+PAYMENT_KEYS = {"provider": "payment_provider", "transaction": "payment_transaction",
+                "amount": "payment_amount", "currency": "payment_currency",
+                "paid_at": "paid_at"}
+_PAYMENT_TEXT = {"provider": 100, "transaction": 60}
+SIZE_LENGTH = 30
+_MEASUREMENT_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+
+
+def parse_trade_mode(value: str) -> str:
+    """Parse the ``default_trade_mode`` setting: empty (none) or ``9610``.
+
+    :raises ValueError: for any other text.
+    """
+    text = str(value or "").strip()
+    if text and text not in TRADE_MODES:
+        raise ValueError(_("must be empty (no customs trade mode) or %(modes)s, got %(value)s",
+                           modes=", ".join(TRADE_MODES), value=repr(text)))
+    return text
+
+
+declare(SettingDef(
+    "default_trade_mode", _l("Default customs trade mode of orders"), parse_trade_mode, "",
+    _l("The trade mode of an order taken in (API or order sheet) that does not say one: empty "
+       "for none, or 9610 (cross-border B2C export from China), under which the payment "
+       "provider, transaction, amount, currency and paid time are required."), optional=True))
+
+
+def default_trade_mode() -> str | None:
+    """Return the ``default_trade_mode`` setting, None when it is empty."""
+    return core_settings.get("default_trade_mode") or None
 
 
 declare(SettingDef(
@@ -188,8 +224,178 @@ def _placed_at(value: Any, errors: dict[str, str], now: datetime) -> datetime | 
     return moment
 
 
-def validate_order_payload(data: Mapping, *,
-                           now: datetime | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+def _moment(value: Any, field: str, errors: dict[str, str], now: datetime) -> datetime | None:
+    """A date and time in ISO 8601 with its zone (Z or an offset), in UTC; at most a day ahead."""
+    message = _("must be an ISO 8601 date and time with its zone, e.g. 2026-11-25T13:45:00Z or "
+                "2026-11-25T21:45:00+08:00")
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        try:
+            moment = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "zZ" else text)
+        except ValueError:
+            errors[field] = message
+            return None
+    else:
+        errors[field] = message
+        return None
+    if moment.tzinfo is None:
+        errors[field] = message
+        return None
+    moment = moment.astimezone(UTC)
+    if moment > now + MAX_PLACED_AHEAD:
+        errors[field] = _("is %(moment)s, more than a day ahead of now (%(now)s)",
+                          moment=moment.isoformat(timespec="minutes"),
+                          now=now.isoformat(timespec="minutes"))
+        return None
+    return moment
+
+
+def _payment_amount(value: Any, field: str, errors: dict[str, str]) -> Decimal | None:
+    amount = _amount(value, field, errors)
+    if amount is None:
+        return None
+    if amount <= 0:
+        errors[field] = _("must be more than 0")
+    elif amount.as_tuple().exponent < -2:
+        errors[field] = _("may have at most 2 decimals")
+    else:
+        return amount
+    return None
+
+
+def _payment(data: Mapping, cleaned: dict[str, Any], errors: dict[str, str], now: datetime,
+             default_mode: str | None) -> None:
+    """Clean ``trade_mode`` and ``payment`` into the order's columns (``cleaned``)."""
+    mode = data.get("trade_mode")
+    if mode is None or (isinstance(mode, str) and not mode.strip()):
+        mode = default_mode or None
+    elif not isinstance(mode, (str, int)) or isinstance(mode, bool):
+        errors["trade_mode"] = _("must be text")
+        mode = None
+    else:
+        mode = str(mode).strip()
+        if mode not in TRADE_MODES:
+            errors["trade_mode"] = _("must be empty (none) or %(modes)s, got %(value)s",
+                                     modes=", ".join(TRADE_MODES), value=repr(mode))
+            mode = None
+    cleaned["trade_mode"] = mode
+    for column in PAYMENT_KEYS.values():
+        cleaned[column] = None
+    payment = data.get("payment")
+    if payment is None:
+        payment = {}
+    elif not isinstance(payment, Mapping):
+        errors["payment"] = _("must be an object")
+        return
+    unknown = sorted(str(k) for k in payment if k not in PAYMENT_KEYS)
+    if unknown:
+        errors["payment"] = _("has unknown fields %(fields)s; the fields are %(known)s",
+                              fields=", ".join(unknown), known=", ".join(PAYMENT_KEYS))
+    for key, column in PAYMENT_KEYS.items():
+        path = f"payment.{key}"
+        value = payment.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if mode == "9610":
+                errors[path] = _("is required for an order under trade mode %(mode)s",
+                                 mode=mode)
+            continue
+        if key in _PAYMENT_TEXT:
+            cleaned[column] = _text(value, path, errors, required=False,
+                                    limit=_PAYMENT_TEXT[key])
+        elif key == "amount":
+            cleaned[column] = _payment_amount(value, path, errors)
+        elif key == "currency":
+            if not isinstance(value, str):
+                errors[path] = _("must be text")
+                continue
+            try:
+                cleaned[column] = validate_payment_currency(value.strip())
+            except ValueError as err:
+                errors[path] = str(err)
+        else:
+            cleaned[column] = _moment(value, path, errors, now)
+
+
+def measurements_text(measurements: Mapping[str, Decimal] | None) -> str | None:
+    """Return measurements as stored: JSON, keys sorted, values as decimal strings."""
+    if not measurements:
+        return None
+    return json.dumps({code: format(Decimal(value).normalize(), "f")
+                       for code, value in sorted(measurements.items())}, sort_keys=True)
+
+
+def stored_measurements(text: str | None) -> dict[str, Decimal]:
+    """Return a line's stored measurements (``CustomerOrderLine.measurements``) as Decimals."""
+    if not text:
+        return {}
+    return {code: Decimal(value) for code, value in json.loads(text).items()}
+
+
+def parse_measurements_text(text: str) -> dict[str, str]:
+    """Parse the order sheet's measurements, ``chest_cm=96.5; waist_cm=80``, to a dict.
+
+    :raises ValueError: naming the part that is not ``code=number``, or a code given twice.
+    """
+    found: dict[str, str] = {}
+    for part in str(text).replace("\n", ";").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        code, sep, value = part.partition("=")
+        if not sep or not code.strip() or not value.strip():
+            raise ValueError(_('write code=number parts separated by ";", e.g. "chest_cm=96.5; '
+                               'waist_cm=80"; %(part)s is not code=number', part=repr(part)))
+        if code.strip() in found:
+            raise ValueError(_("%(code)s is given twice", code=code.strip()))
+        found[code.strip()] = value.strip()
+    return found
+
+
+def clean_line_spec(line: Mapping, prefix: str,
+                    errors: dict[str, str]) -> tuple[str | None, dict[str, Decimal] | None]:
+    """Clean a line's made-to-order ``size`` and ``measurements`` (at most one of them).
+
+    :returns: ``(size, {code: Decimal})``, each None when not given; errors by field path.
+    """
+    size = _text(line.get("size"), f"{prefix}.size", errors, required=False,
+                 limit=SIZE_LENGTH)
+    raw = line.get("measurements")
+    measurements: dict[str, Decimal] | None = None
+    if raw is not None and raw != "" and raw != {}:
+        path = f"{prefix}.measurements"
+        if not isinstance(raw, Mapping):
+            errors[path] = _('must be an object of measurement code and number, e.g. '
+                             '{"chest_cm": 96.5}')
+        else:
+            measurements = {}
+            for code, value in raw.items():
+                if not isinstance(code, str) or not _MEASUREMENT_CODE.match(code.strip()):
+                    errors[path] = _("%(code)s is not a measurement code (a letter, then "
+                                     "letters, digits or _, at most 40)", code=repr(code))
+                    break
+                number = None
+                if not isinstance(value, bool) and isinstance(value, (int, float, str, Decimal)):
+                    try:
+                        number = Decimal(str(value).strip())
+                    except InvalidOperation:
+                        number = None
+                if number is None or not number.is_finite() or abs(number) >= _MONEY_LIMIT:
+                    errors[path] = _("%(code)s must be a number, got %(value)s",
+                                     code=code.strip(), value=repr(value))
+                    break
+                measurements[code.strip()] = number
+            if f"{prefix}.measurements" in errors:
+                measurements = None
+    if size is not None and measurements is not None:
+        errors[prefix] = _("give either a size or measurements, not both")
+    return size, measurements
+
+
+def validate_order_payload(data: Mapping, *, now: datetime | None = None,
+                           default_trade_mode: str | None = None,
+                           ) -> tuple[dict[str, Any], dict[str, str]]:
     """Check an order as the API receives it; return ``(cleaned, errors)``.
 
     ``data`` holds ``number``, ``placed_at``, ``customer_name``, ``email``, ``phone``,
@@ -202,6 +408,13 @@ def validate_order_payload(data: Mapping, *,
     ``cleaned`` is complete only when ``errors`` is empty. No database access.
 
     ``placed_at`` may be at most a day ahead of ``now`` (default: the current time).
+
+    ``trade_mode`` is empty (``default_trade_mode`` then applies: the setting, read by the
+    caller) or ``9610``; ``payment`` (``provider``, ``transaction``, ``amount`` > 0 with at most
+    2 decimals, ``currency``, ``paid_at`` ISO 8601 with its zone) has every field required under
+    9610. A line may carry a made-to-order ``size`` or ``measurements`` (``{code: number}``),
+    not both; whether its product takes them is :func:`create_order`'s check
+    (:func:`made_to_order_problems`).
     """
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
@@ -236,7 +449,9 @@ def validate_order_payload(data: Mapping, *,
             cleaned["payment_method"] = normalize_method(cleaned["payment_method"])
         except ValueError as err:
             errors["payment_method"] = str(err)
-    cleaned["placed_at"] = _placed_at(data.get("placed_at"), errors, now or utcnow())
+    now = now or utcnow()
+    cleaned["placed_at"] = _placed_at(data.get("placed_at"), errors, now)
+    _payment(data, cleaned, errors, now, default_trade_mode)
 
     if "shipping_address" not in errors:
         country = address.get("country")
@@ -302,7 +517,13 @@ def validate_order_payload(data: Mapping, *,
                 errors[f"{prefix}.unit_price"] = _("is required")
             else:
                 price = _amount(price, f"{prefix}.unit_price", errors)
-            cleaned["lines"].append({"sku": sku, "quantity": quantity, "unit_price": price})
+            size, measurements = clean_line_spec(line, prefix, errors)
+            item = {"sku": sku, "quantity": quantity, "unit_price": price}
+            if size is not None:
+                item["size"] = size
+            if measurements is not None:
+                item["measurements"] = measurements
+            cleaned["lines"].append(item)
     return cleaned, errors
 
 
@@ -312,9 +533,12 @@ def validate_order_payload(data: Mapping, *,
 # Statements built once: an API request creates one order, and building (and cache-keying)
 # these selects cost more than running them (the order_intake benchmark).
 # The review quantity rides along with the SKUs (one query fewer for every order).
-_SKUS_BY_KEY = select(Sku, core_settings.stored_text("order_review_quantity")).where(
-    or_(Sku.code.in_(bindparam("codes", expanding=True)),
-        Sku.barcode.in_(bindparam("barcodes", expanding=True))))
+# Whether the SKU's product is made to order rides along too.
+_SKUS_BY_KEY = (select(Sku, core_settings.stored_text("order_review_quantity"),
+                       Product.made_to_order)
+                .join(Product, Product.id == Sku.product_id)
+                .where(or_(Sku.code.in_(bindparam("codes", expanding=True)),
+                           Sku.barcode.in_(bindparam("barcodes", expanding=True)))))
 _ORDER_BY_NUMBER = select(CustomerOrder).where(CustomerOrder.number == bindparam("number"))
 _INSERT_ORDER = insert(CustomerOrder.__table__).returning(CustomerOrder.__table__.c.id)
 _INSERT_LINES = insert(CustomerOrderLine.__table__).returning(
@@ -322,18 +546,19 @@ _INSERT_LINES = insert(CustomerOrderLine.__table__).returning(
 _MONEY = Decimal("0.0001")  # the scale of the Money columns, which round-trip to 4 places
 
 
-def _active_skus(keys: Iterable[str]) -> tuple[dict[str, Sku], str | None]:
+def _active_skus(keys: Iterable[str]) -> tuple[dict[str, Sku], str | None, set[int]]:
     """Return ``{code or barcode: Sku}`` for the active SKUs among ``keys`` (one query).
 
     Also the stored text of the ``order_review_quantity`` setting (None when unset or when no
-    SKU matched).
+    SKU matched), and the ids of the SKUs whose product is made to order.
     """
     keys = {k for k in keys if k}
     if not keys:
-        return {}, None
+        return {}, None, set()
     found: dict[str, Sku] = {}
     review = None
-    for sku, stored in db.session.execute(
+    made_to_order: set[int] = set()
+    for sku, stored, mto in db.session.execute(
             _SKUS_BY_KEY, {"codes": sorted({k.upper() for k in keys}),
                            "barcodes": sorted(keys)}).tuples():
         review = stored  # the same on every row
@@ -342,8 +567,57 @@ def _active_skus(keys: Iterable[str]) -> tuple[dict[str, Sku], str | None]:
         found[sku.code] = sku
         if sku.barcode:
             found[sku.barcode] = sku
-    return {k: found[k.upper()] if k.upper() in found else found[k]
-            for k in keys if k.upper() in found or k in found}, review
+        if mto:
+            made_to_order.add(sku.id)
+    return ({k: found[k.upper()] if k.upper() in found else found[k]
+             for k in keys if k.upper() in found or k in found}, review, made_to_order)
+
+
+def made_to_order_problems(lines: Sequence[tuple[Sku, str | None, Mapping | None]],
+                           made_to_order: set[int], *, paid: bool) -> dict[str, str]:
+    """Check each line's made-to-order specification; ``{field path: message}``.
+
+    ``lines`` holds ``(sku, size, {code: Decimal} or None)`` in order; ``made_to_order`` the
+    ids of the SKUs whose product is made to order. Such a line needs exactly one of size and
+    measurements, on a paid order, and passes every :data:`erp.orders.hooks.made_to_order_checks`
+    (a ValueError names the line). A line of another product must carry neither.
+    """
+    found: dict[str, str] = {}
+    for i, (sku, size, measurements) in enumerate(lines):
+        path = f"lines[{i}]"
+        if sku.id not in made_to_order:
+            if size is not None or measurements:
+                found[path] = _("SKU %(sku)s is not made to order, so it takes no size or "
+                                "measurements", sku=sku.code)
+            continue
+        if size is None and not measurements:
+            found[path] = _("SKU %(sku)s is made to order: give its size or its measurements",
+                            sku=sku.code)
+            continue
+        if size is not None and measurements:
+            found[path] = _("give either a size or measurements, not both")
+            continue
+        if not paid:
+            found.setdefault("payment.paid_at", _(
+                "is required: line %(line)s (SKU %(sku)s) is made to order, which is only "
+                "made once the order is paid", line=i + 1, sku=sku.code))
+            continue
+        for check in hooks.made_to_order_checks:
+            try:
+                check(sku, size, dict(measurements) if measurements else None)
+            except ValueError as err:
+                found[path] = _("SKU %(sku)s: %(reason)s", sku=sku.code, reason=str(err))
+                break
+    return found
+
+
+def notify_paid(orders: Sequence[CustomerOrder], *, actor) -> None:
+    """Hand the orders just created that arrived paid to every ``hooks.orders_paid``."""
+    paid = [order for order in orders if order.paid_at is not None]
+    if not paid:
+        return
+    for receiver in hooks.orders_paid:
+        receiver(paid, actor=actor)
 
 
 def resolve_skus(keys: Iterable[str]) -> dict[str, int]:
@@ -353,7 +627,8 @@ def resolve_skus(keys: Iterable[str]) -> dict[str, int]:
 
 def _order_values(cleaned: Mapping[str, Any]) -> dict[str, Any]:
     keys = [k for k, _, _ in TEXT_FIELDS] + ["placed_at", "country", "currency",
-                                              "shipping_charge", "priority"]
+                                              "shipping_charge", "priority", "trade_mode",
+                                              *PAYMENT_KEYS.values()]
     return {k: cleaned.get(k) for k in keys}
 
 
@@ -404,6 +679,8 @@ COMPARED_FIELDS: tuple[tuple[str, str], ...] = (
     ("shipping_service", "shipping_service"), ("ioss_number", "ioss_number"),
     ("buyer_tax_id", "buyer_tax_id"), ("notes", "notes"), ("channel", "channel"),
     ("priority", "priority"), ("payment_method", "payment_method"),
+    ("trade_mode", "trade_mode"),
+    *((column, f"payment.{key}") for key, column in PAYMENT_KEYS.items()),
 )
 
 
@@ -477,6 +754,27 @@ def _line_differences(order: CustomerOrder, lines: Sequence[Mapping[str, Any]]) 
     return found
 
 
+def _spec_differences(order: CustomerOrder, lines: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Say how the made-to-order specs (size, measurements) of same-SKU lines differ."""
+    codes: dict[str, str] = {}
+    stored: dict[str, list[tuple[str, str]]] = {}
+    for line in order.lines:
+        codes[line.sku.code.upper()] = line.sku.code
+        if line.sku.barcode:
+            codes.setdefault(line.sku.barcode, line.sku.code)
+        stored.setdefault(line.sku.code, []).append((line.mto_size or "",
+                                                     line.measurements or ""))
+    sent: dict[str, list[tuple[str, str]]] = {}
+    for line in lines:
+        key = str(line.get("sku") or "").strip()
+        code = codes.get(key) or codes.get(key.upper()) or key
+        sent.setdefault(code, []).append((line.get("size") or line.get("mto_size") or "",
+                                          measurements_text(line.get("measurements")) or ""))
+    return [_("SKU %(sku)s has another size or other measurements than stored", sku=code)
+            for code in dict.fromkeys([*sent, *stored])
+            if sorted(sent.get(code, [])) != sorted(stored.get(code, []))]
+
+
 def order_differences(order: CustomerOrder, cleaned: Mapping[str, Any], *,
                       fields: Iterable[str] | None = None) -> dict[str, str]:
     """Return how a validated order differs from the stored ``order`` of the same number.
@@ -502,6 +800,8 @@ def order_differences(order: CustomerOrder, cleaned: Mapping[str, Any], *,
         if here != there:
             found[path] = _("%(new)s here, %(old)s stored", new=_shown(here), old=_shown(there))
     lines = _line_differences(order, cleaned["lines"])
+    if not lines:
+        lines = _spec_differences(order, cleaned["lines"])
     if lines:
         found["lines"] = "; ".join(lines)
     return found
@@ -528,9 +828,14 @@ def create_order(cleaned: Mapping[str, Any], *, actor,
         if differences:
             raise OrderConflict(existing.number, differences)
         return existing, False
-    skus, review_text = _active_skus(line["sku"] for line in cleaned["lines"])
+    skus, review_text, made_to_order = _active_skus(line["sku"] for line in cleaned["lines"])
     errors = {f"lines[{i}].sku": f"no active SKU has the code or barcode {line['sku']!r}"
               for i, line in enumerate(cleaned["lines"]) if line["sku"] not in skus}
+    if errors:
+        raise OrderRejected(errors)
+    errors = made_to_order_problems(
+        [(skus[line["sku"]], line.get("size"), line.get("measurements"))
+         for line in cleaned["lines"]], made_to_order, paid=cleaned.get("paid_at") is not None)
     if errors:
         raise OrderRejected(errors)
     problems = hooks.intake_problems([intake_order(cleaned, skus)])
@@ -543,9 +848,13 @@ def create_order(cleaned: Mapping[str, Any], *, actor,
     values.update(state=OrderState.new, channel=values["channel"] or "webshop",
                   priority=values["priority"] or 0, created_at=utcnow(),
                   shipping_charge=Decimal(values["shipping_charge"] or 0).quantize(_MONEY))
+    if values["payment_amount"] is not None:
+        values["payment_amount"] = Decimal(values["payment_amount"]).quantize(_MONEY)
     order_id = db.session.execute(_INSERT_ORDER, values).scalar_one()
     rows = [{"order_id": order_id, "sku_id": skus[line["sku"]].id, "quantity": line["quantity"],
-             "unit_price": Decimal(line["unit_price"]).quantize(_MONEY), "allocated_qty": 0}
+             "unit_price": Decimal(line["unit_price"]).quantize(_MONEY), "allocated_qty": 0,
+             "mto_size": line.get("size"),
+             "measurements": measurements_text(line.get("measurements"))}
             for line in cleaned["lines"]]
     line_ids = db.session.execute(_INSERT_LINES, rows).scalars().all()
     order = _persistent(CustomerOrder(id=order_id, hold_reason=None, cancel_reason=None,
@@ -569,6 +878,7 @@ def create_order(cleaned: Mapping[str, Any], *, actor,
         if reason:
             from erp.orders.services.allocation import hold_order  # allocation imports intake
             hold_order(order, reason=reason, actor=actor)
+    notify_paid([order], actor=actor)
     return order, True
 
 
@@ -642,7 +952,10 @@ def find_api_token(plaintext: str | None) -> ApiToken | None:
     return token if token is not None and token.active else None
 
 
-__all__ = ["NO_POSTAL_CODE_COUNTRIES", "OrderConflict", "OrderRejected", "create_api_token",
-           "create_order", "find_api_token", "hash_token", "intake_order", "mark_api_token_used",
+__all__ = ["NO_POSTAL_CODE_COUNTRIES", "PAYMENT_KEYS", "TRADE_MODES", "OrderConflict",
+           "OrderRejected", "create_api_token", "clean_line_spec", "create_order",
+           "default_trade_mode", "find_api_token", "hash_token", "intake_order",
+           "made_to_order_problems", "mark_api_token_used", "measurements_text", "notify_paid",
+           "parse_measurements_text", "parse_trade_mode", "stored_measurements",
            "order_differences", "resolve_skus", "review_reason", "revoke_api_token",
            "validate_order_payload"]
