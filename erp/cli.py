@@ -157,6 +157,8 @@ def demo_cmd(reset_passwords: bool, scale: str, divide_by: int):
     # carriers and services first: intake refuses an order its service cannot ship
     from erp.shipping.demo import load_demo as load_demo_shipping
     load_demo_shipping()
+    from erp.customs.demo import load_settings as load_demo_customs_settings
+    load_demo_customs_settings()  # before orders ship: the 9610 gate needs the company codes
     from erp.orders.demo import load_demo as load_demo_orders
     load_demo_orders()
     from erp.shipping.demo_outbound import load_demo as load_demo_outbound

@@ -17,7 +17,6 @@ from erp.catalog.models import Sku
 from erp.core.errors import DomainError
 from erp.core.models import Setting
 from erp.core.services import get_user_by_username
-from erp.customs.models import CustomsDeclaration
 from erp.extensions import db
 from erp.shipping.models import BatchState, DispatchBatch, Parcel, ParcelLine, ParcelState
 from erp.shipping.services import dispatch
@@ -46,6 +45,16 @@ def _settings(carriers) -> None:
     db.session.flush()
 
 
+def load_settings() -> None:
+    """Store the sample company codes and a customs code for every carrier (once).
+
+    Called before the demo's orders ship: the outbound demo closes batches holding 9610
+    parcels, which the gate refuses while these are empty.
+    """
+    from erp.shipping.models import Carrier
+    _settings(set(db.session.scalars(select(Carrier.code))))
+
+
 def _fill_cn_customs(sku_ids) -> None:
     """Give SKUs without effective Chinese customs data illustrative SKU-level values."""
     effective = cn_customs.effective_cn_customs(sku_ids)
@@ -62,7 +71,10 @@ def _fill_cn_customs(sku_ids) -> None:
 
 def _make_9610(order, *, paid: bool) -> None:
     order.trade_mode = "9610"
-    if paid:
+    if not paid:  # the storefront's payment never reached erp: the gate names the gaps
+        order.payment_provider = order.payment_transaction = order.payment_amount = None
+        order.payment_currency = order.paid_at = None
+    else:
         order.payment_provider = "PayPal"
         order.payment_transaction = f"PAY-{order.number}"
         order.payment_amount = order.goods_total + order.shipping_charge
@@ -72,7 +84,8 @@ def _make_9610(order, *, paid: bool) -> None:
 
 def load_demo() -> None:
     """Show a closed 9610 batch with its export, and an open batch with gaps (once)."""
-    if db.session.scalar(select(func.count()).select_from(CustomsDeclaration)):
+    if db.session.scalar(select(func.count()).select_from(DispatchBatch).where(
+            DispatchBatch.note == "9610 export collection")):
         return
     waiting = db.session.scalars(
         select(Parcel).join(DispatchBatch, DispatchBatch.id == Parcel.batch_id)
