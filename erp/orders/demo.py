@@ -196,9 +196,9 @@ def _payloads(codes: list[Sku]) -> list[dict]:
             "payment_method": PAYMENT_METHODS[i % len(PAYMENT_METHODS)],
             "lines": lines,
         })
-    _same_buyer_twice(payloads)
+    pair = _same_buyer_twice(payloads)
     for i, payload in enumerate(payloads):
-        _add_payment(i, payload)
+        _add_payment(i, payload, may_export=i not in pair)
     return payloads
 
 
@@ -206,11 +206,12 @@ def _payloads(codes: list[Sku]) -> list[dict]:
 PROVIDERS = {"card": "Stripe", "paypal": "PayPal", "alipay": "Alipay", "bank": "Wise"}
 
 
-def _add_payment(i: int, payload: dict) -> None:
+def _add_payment(i: int, payload: dict, *, may_export: bool = True) -> None:
     """Give a demo order the payment the storefront sends: goods and shipping, paid soon after.
 
     Every fourth order is exported from China under trade mode 9610 (which requires the
-    payment); the order whose payment was declined carries none.
+    payment), unless ``may_export`` is False (the buyer who ordered twice: 9610 orders are
+    never merged); the order whose payment was declined carries none.
     """
     if CANCELS.get(i) == "Payment declined":
         return
@@ -224,15 +225,15 @@ def _add_payment(i: int, payload: dict) -> None:
         "currency": payload["currency"],
         "paid_at": (placed + timedelta(minutes=1 + i % 7)).replace(tzinfo=UTC).isoformat(),
     }
-    if i % 4 == 1:
+    if i % 4 == 1 and may_export:
         payload["trade_mode"] = "9610"
 
 
-def _same_buyer_twice(payloads: list[dict]) -> None:
+def _same_buyer_twice(payloads: list[dict]) -> tuple[int, int]:
     """Make two late orders to one country come from one buyer at one address, by one service.
 
     They are allocated after the waves of the demo took the older orders, so the merge
-    candidates page offers them (erp.orders.services.merging).
+    candidates page offers them (erp.orders.services.merging). Returns their indexes.
     """
     special = set(HOLDS) | set(CANCELS) | set(BULK)
     # the latest such pair: the demo's waves take the oldest allocated orders first
@@ -253,6 +254,7 @@ def _same_buyer_twice(payloads: list[dict]) -> None:
         a["shipping_service"] = b["shipping_service"] = "dhl-express"
     if a["shipping_service"] == "dhl-express" and not a["phone"]:
         a["phone"] = b["phone"] = "+34 600 123 456"
+    return first, second
 
 
 def load_demo() -> None:

@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from erp.catalog import cn_customs
 from erp.catalog import services as catalog_services
 from erp.core import services as core_services
+from erp.core.errors import ValidationError
 from erp.customs import xml as customs_xml
 from erp.customs.check import check_customs
 from erp.customs.collect import china_time
@@ -37,6 +38,7 @@ from erp.extensions import db
 from erp.orders import services as order_services
 from erp.orders.models import CustomerOrder, OrderState
 from erp.orders.services import allocate_orders
+from erp.orders.services.splitting import split_order
 from erp.shipping.errors import ShippingError
 from erp.shipping.models import BatchState, ParcelState
 from erp.shipping.services import dispatch, packing, parcels, waves
@@ -312,3 +314,50 @@ def test_9610_order_declared_summarised_and_gated(
     # The stock ledger balances too.
     db.session.flush()
     assert ledger_problems(db.session) == []
+
+
+
+def test_9610_orders_are_neither_merged_nor_split(
+        client, dummy_admin, create_user, create_category, create_product, create_sku,
+        create_bin, receive_stock, shipping_setup):
+    # Two paid 9610 orders of one buyer to one address. Merged, their goods would go in one
+    # parcel declared under the first order (goods of both against the first one's payment,
+    # the second's payment never declared); split, each part would carry the whole payment.
+    # So they are not offered for merging, and merging or splitting them is refused by name.
+    agent = create_user("agent", roles=("customer_service",))
+    core_services.update_settings(COMPANY, actor=dummy_admin)
+    apparel = create_category("APPAREL", "Apparel", cn_hs_code=TEE_HS, cn_name="T恤衫",
+                              cn_elements="针织|男式|棉100%|无品牌", cn_sale_unit="011",
+                              cn_unit1="011", cn_unit2="035")
+    cases_cat = create_category("CASES", "Phone cases", cn_hs_code=CASE_HS, cn_name="手机保护壳",
+                                cn_elements="保护手机用|塑料制|无品牌", cn_sale_unit="007",
+                                cn_unit1="035")
+    tee = create_sku("TS-COT-M", product=create_product("TEE", category=apparel))
+    case = create_sku("PC-IP15", product=create_product("CASE", category=cases_cat),
+                      weight_g=40)
+    shelf = create_bin("A-01", pick_sequence=10)
+    receive_stock(tee, shelf, 10)
+    receive_stock(case, shelf, 10)
+    _token, plaintext = order_services.create_api_token("Web store", actor=dummy_admin)
+    db.session.commit()
+    for number in ("WEB-9610-A", "WEB-9610-B"):
+        response = client.post("/api/v1/orders", json=order_payload(number),
+                               headers={"Authorization": f"Bearer {plaintext}"})
+        assert response.status_code == 201, response.get_json()
+    assert allocate_orders(actor=agent).allocated == ["WEB-9610-A", "WEB-9610-B"]
+    db.session.commit()
+    first, second = db.session.scalars(select(CustomerOrder).order_by(CustomerOrder.id)).all()
+
+    assert order_services.merge_candidates() == []
+    with pytest.raises(order_services.MergeError) as merge:
+        order_services.merge_orders(first, [second], actor=agent)
+    assert "Order WEB-9610-A is exported under 9610" in str(merge.value)
+    db.session.rollback()
+    with pytest.raises(ValidationError) as split:
+        split_order(first, {first.lines[1].id: 1}, actor=agent)
+    assert "Order WEB-9610-A is exported under 9610" in str(split.value)
+    db.session.rollback()
+    db.session.expire_all()
+    assert (first.merged_into_id, second.merged_into_id) == (None, None)
+    assert [len(order.lines) for order in (first, second)] == [2, 2]
+    assert db.session.scalar(select(func.count()).select_from(CustomerOrder)) == 2

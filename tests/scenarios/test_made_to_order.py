@@ -29,12 +29,14 @@ from erp.aftersales.errors import AfterSalesError
 from erp.aftersales.models import CaseType, RefundKind, RefundState
 from erp.aftersales.services import cases, resolution
 from erp.core import services as core_services
+from erp.core.errors import ValidationError
 from erp.core.models import AuditEvent
 from erp.core.states import InvalidTransition
 from erp.extensions import db
 from erp.orders import services as order_services
 from erp.orders.models import CustomerOrder, OrderState
 from erp.orders.services import allocate_orders, cancel_order
+from erp.orders.services.splitting import split_order
 from erp.production import documents
 from erp.production.models import ProductionOrder, ProductionState
 from erp.production.services import orders as production
@@ -56,18 +58,25 @@ MEASURED = {"chest_cm": "96.5", "waist_cm": "80", "sleeve_cm": "62"}
 PRICE, SHIPPING = Decimal("480.00"), Decimal("20.00")
 
 
-def order_payload(number: str, **line) -> dict:
-    """A paid storefront order of one suit (480.00 EUR + 20.00 shipping), to Berlin."""
+def order_payload(number: str, *, extra: tuple = (), **line) -> dict:
+    """A paid storefront order of one suit (480.00 EUR + 20.00 shipping), to Berlin.
+
+    ``extra``: more lines ``(sku code, quantity, unit price)`` of stocked goods.
+    """
+    extra_lines = [{"sku": code, "quantity": qty, "unit_price": price}
+                   for code, qty, price in extra]
+    paid = PRICE + SHIPPING + sum((Decimal(price) * qty for _c, qty, price in extra), Decimal(0))
     return {
         "number": number, "placed_at": "2026-11-20T10:15:00Z", "customer_name": "Anna Schmidt",
         "email": "anna@example.de", "phone": "+49 30 1234567",
         "shipping_address": {"name": "Anna Schmidt", "address1": "Hauptstr. 5",
                              "city": "Berlin", "postal_code": "10115", "country": "DE"},
         "currency": "EUR", "shipping_charge": str(SHIPPING), "shipping_service": "POST-REG",
-        "lines": [{"sku": "SUIT-MTM", "quantity": 1, "unit_price": str(PRICE), **line}],
+        "lines": [{"sku": "SUIT-MTM", "quantity": 1, "unit_price": str(PRICE), **line},
+                  *extra_lines],
         # paid on Friday 20 November 2026 (10:16 UTC)
         "payment": {"provider": "PayPal", "transaction": f"PAY-{number}",
-                    "amount": str(PRICE + SHIPPING), "currency": "EUR",
+                    "amount": str(paid), "currency": "EUR",
                     "paid_at": "2026-11-20T18:16:00+08:00"},
     }
 
@@ -321,3 +330,85 @@ def test_made_to_measure_suit_from_order_to_refund(
     ledger_ok()
     result = runner.invoke(args=["check-ledger"])
     assert result.exit_code == 0, result.output
+
+
+@pytest.fixture
+def received_suit(client, dummy_admin, people, create_supplier, create_product, create_sku,
+                  create_bin, receive_stock, shipping_setup):
+    """Return ``(order, po, bin)``: a paid order of a made-to-measure suit, received, and a tie.
+
+    The tie (TIE-SILK, 5 in B-01) is reserved from stock; the suit, received into A-01, to its
+    line. The order is allocated.
+    """
+    for currency, rate in (("EUR", "1.1000"), ("XDR", "1.3750"), ("GBP", "1.2500")):
+        core_services.set_exchange_rate(currency, date(2000, 1, 1), Decimal(rate), actor=None)
+    maker = create_supplier("TAILOR", "Suzhou Tailors", language="en")
+    product = create_product("SUIT", name="Tailored suit")
+    create_sku("SUIT-MTM", product=product, hs_code="620311",
+               customs_description="Men's wool suit", origin_country="CN", weight_g=1100)
+    products.set_up_product(product, actor=None, made_to_order=True, maker_id=maker.id,
+                            production_days=12, sizes="46 48 50", made_to_measure=True,
+                            fields=TEMPLATE)
+    a01 = create_bin("A-01", pick_sequence=10)
+    tie = create_sku("TIE-SILK", hs_code="621510", customs_description="Silk tie",
+                     origin_country="CN", weight_g=60)
+    receive_stock(tie, create_bin("B-01", pick_sequence=20), 5)
+    _token, plaintext = order_services.create_api_token("Web store", actor=dummy_admin)
+    db.session.commit()
+    response = client.post("/api/v1/orders", headers={"Authorization": f"Bearer {plaintext}"},
+                           json=order_payload("WEB-MTM-9", measurements=MEASURED,
+                                              extra=[("TIE-SILK", 1, "45.00")]))
+    assert response.status_code == 201, response.get_json()
+    order = db.session.scalar(select(CustomerOrder).where(CustomerOrder.number == "WEB-MTM-9"))
+    po = production_order_of(order)
+    allocate_orders(actor=people["packer"])  # the tie; the order waits for its suit
+    for move in (production.start, production.finish, production.ship):
+        move(po, actor=None)
+    receiving.receive(po, actor=people["packer"], location=a01)
+    db.session.commit()
+    assert order.state == OrderState.allocated
+    return order, po, a01
+
+
+def test_a_hold_keeps_the_received_suit_reserved_to_its_line(received_suit, people):
+    # The customer asks to wait: the order is held, then released. The suit made for it is
+    # still reserved to its line (nothing else could ever take it: allocation gives made-to-
+    # order stock to no line), and the order is allocated again, ready to pick.
+    order, po, a01 = received_suit
+    suit, line = po.sku, order.lines[0]
+    order_services.hold_order(order, reason="Customer asked to wait", actor=people["agent"])
+    db.session.commit()
+    assert level(suit, a01) == (1, 1)
+    order_services.release_order(order, actor=people["agent"])
+    db.session.commit()
+    db.session.refresh(order)
+    assert order.state == OrderState.allocated
+    assert order.lines[0].allocated_qty == 1
+    [reservation] = db.session.scalars(select(Reservation).where(
+        Reservation.sku_id == suit.id)).all()
+    assert (reservation.ref_type, reservation.ref_id) == ("customer_order_line", line.id)
+    assert level(suit, a01) == (1, 1)
+    ledger_ok()
+
+
+def test_a_split_leaves_the_made_to_order_line_and_its_goods(received_suit, people):
+    # The customer wants the tie sent ahead. The suit's line cannot move to the new part (its
+    # production order is for this line of this order); moving the tie does, and the suit
+    # stays reserved to its line on the original order.
+    order, po, a01 = received_suit
+    suit_line, tie_line = order.lines
+    with pytest.raises(ValidationError) as refused:
+        split_order(order, {suit_line.id: 1}, actor=people["agent"])
+    assert "SUIT-MTM is made to order" in str(refused.value)
+    assert refused.value.field == f"line_{suit_line.id}"
+    db.session.rollback()
+    part = split_order(order, {tie_line.id: 1}, actor=people["agent"])
+    db.session.commit()
+    db.session.refresh(order)
+    assert (order.state, part.state) == (OrderState.allocated, OrderState.allocated)
+    assert [(line.sku.code, line.allocated_qty) for line in order.lines] == [("SUIT-MTM", 1)]
+    assert [(line.sku.code, line.allocated_qty) for line in part.lines] == [("TIE-SILK", 1)]
+    [reservation] = db.session.scalars(select(Reservation).where(
+        Reservation.sku_id == po.sku_id)).all()
+    assert (reservation.ref_id, reservation.location_id) == (suit_line.id, a01.id)
+    ledger_ok()

@@ -520,20 +520,37 @@ def _count(summary: AllocationSummary, order: CustomerOrder) -> None:
         order.number)
 
 
-def _release_lines(order: CustomerOrder, *, actor, keep_picked: bool = False) -> int:
+def _made_to_order_lines(order: CustomerOrder) -> set[int]:
+    """Return the ids of the order's lines whose product is made to order."""
+    sku_ids = [line.sku_id for line in order.lines]
+    others = set(_not_made_to_order(sku_ids))
+    return {line.id for line in order.lines if line.sku_id not in others}
+
+
+def _release_lines(order: CustomerOrder, *, actor, keep_picked: bool = False,
+                   keep_made_to_order: bool = False) -> int:
     """Drop every reservation of the order's lines; return the units freed.
 
     A line's ``allocated_qty`` counts its reserved units and the units already picked (they
     wait at the packing bench). With ``keep_picked`` (a hold) it goes down by what was
     released, so the picked units stay covered; otherwise (a cancel, whose goods go back to
     stock) it becomes zero.
+
+    With ``keep_made_to_order`` (a hold, a split) the made-to-order lines keep their
+    reservations and allocation: their goods were made for that line and received against it,
+    and allocation never reserves made-to-order stock again, so released they could never
+    return to the line.
     """
-    held = reservations_for(LINE_REF, [line.id for line in order.lines])
+    kept = _made_to_order_lines(order) if keep_made_to_order else set()
+    held = [reservation for reservation in reservations_for(
+        LINE_REF, [line.id for line in order.lines]) if reservation.ref_id not in kept]
     released: dict[int, int] = defaultdict(int)
     for reservation in held:
         released[reservation.ref_id] += reservation.quantity
     freed = release(held, actor=actor)
     for line in order.lines:
+        if line.id in kept:
+            continue
         line.allocated_qty = (max(line.allocated_qty - released[line.id], 0) if keep_picked
                               else 0)
     return freed
@@ -573,7 +590,7 @@ def hold_order(order: CustomerOrder, *, reason: str, actor) -> CustomerOrder:
     reason = _reason(reason, "hold", order)
     lock(order)
     ORDER_STATES.check(order, O.on_hold)
-    freed = _release_lines(order, actor=actor, keep_picked=True)
+    freed = _release_lines(order, actor=actor, keep_picked=True, keep_made_to_order=True)
     order.hold_reason = reason
     transition(order, O.on_hold, machine=ORDER_STATES, actor=actor, note=reason,
                changes={"released": freed})
@@ -591,11 +608,16 @@ def _release_target(order: CustomerOrder) -> OrderState:
 
     Nothing picked: back to new, to be allocated. Some units picked: backordered, so
     allocation reserves the rest. Every unit picked: back to the packing bench, or packed when
-    shipping says every unit is in a parcel.
+    shipping says every unit is in a parcel. A made-to-order line's units the hold kept
+    reserved (in their bin) are not picked.
     """
-    if not any(line.allocated_qty for line in order.lines):
+    reserved: dict[int, int] = defaultdict(int)
+    for reservation in reservations_for(LINE_REF, [line.id for line in order.lines]):
+        reserved[reservation.ref_id] += reservation.quantity
+    picked = {line.id: line.allocated_qty - reserved[line.id] for line in order.lines}
+    if not any(picked.values()):
         return O.new
-    if any(line.allocated_qty < line.quantity for line in order.lines):
+    if any(picked[line.id] < line.quantity for line in order.lines):
         return O.backordered
     states = hooks.send(hooks.order_fulfilment_state, order)
     return O.packed if O.packed.value in states else O.picking

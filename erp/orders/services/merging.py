@@ -4,10 +4,12 @@ A merge group is a *primary* order and the orders merged into it (``merged_into_
 the primary). Orders may be merged while they are allocated and not yet in a pick wave, when
 they have the same buyer (e-mail, else phone), the same shipping address (compared normalised:
 case, spaces and punctuation aside), the same shipping service, currency and ship-from
-warehouse. From then on the group moves as one: the primary's pick wave takes the others,
-packing scans the items of every order of the group into the primary's parcels, whose customs
-lines carry every order's lines, and every order of the group becomes packed, shipped and
-delivered with the primary (:mod:`erp.orders.services.fulfilment` moves them together).
+warehouse, and neither is exported under 9610 (China's customs match each parcel with its one
+order, payment and waybill). From then on the group moves as one: the primary's pick wave
+takes the others, packing scans the items of every order of the group into the primary's
+parcels, whose customs lines carry every order's lines, and every order of the group becomes
+packed, shipped and delivered with the primary (:mod:`erp.orders.services.fulfilment` moves
+them together).
 
 An order that leaves the common path (put on hold, cancelled, short picked, split, sent back to
 allocation) leaves its group; when the primary leaves, the group is dissolved
@@ -33,6 +35,8 @@ from erp.extensions import db
 from erp.orders.models import ORDER_STATES, CustomerOrder, OrderState
 
 O = OrderState  # noqa: E741 - the models' alias
+#: the trade mode of China's cross-border retail export (one order, one payment, one waybill)
+TRADE_MODE_9610 = "9610"
 #: the states an order leaves its merge group by entering
 LEAVING = frozenset({O.new, O.backordered, O.on_hold, O.cancelled})
 #: the states a merge group exists in (a transition from another cannot touch a group)
@@ -77,9 +81,12 @@ def service_key(order: CustomerOrder) -> str:
 
 
 def group_key(order: CustomerOrder) -> tuple | None:
-    """Return what orders merged together must share, or None if the order has no buyer."""
+    """Return what orders merged together must share, or None if it may not be merged.
+
+    None: the order has no buyer, or it is exported under 9610 (see :func:`merge_refusal`).
+    """
     buyer = buyer_key(order)
-    if buyer is None:
+    if buyer is None or order.trade_mode == TRADE_MODE_9610:
         return None
     return (buyer, address_key(order), service_key(order), order.currency, order.warehouse_id)
 
@@ -98,6 +105,11 @@ def merge_refusal(primary: CustomerOrder, other: CustomerOrder) -> str | None:
                      state=ORDER_STATES.label(state))
     if other.id == primary.id:
         return _("Order %(order)s cannot be merged into itself.", order=other.number)
+    for order in (primary, other):
+        if order.trade_mode == TRADE_MODE_9610:
+            return _("Order %(order)s is exported under 9610: customs matches each parcel with "
+                     "its one order and payment, so it ships in parcels of its own and cannot "
+                     "be merged.", order=order.number)
     if primary.merged_into_id is not None:
         return _("Order %(primary)s is already merged into another order; merge into that "
                  "order instead.", primary=primary.number)

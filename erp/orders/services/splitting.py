@@ -6,6 +6,10 @@ currency and requested service, and no shipping charge of its own. Only an order
 picked yet can be split (new, allocated or backordered). An allocated or backordered order's
 reservations are released and both orders are allocated again at once, the original first, in
 the same transaction: the stock it held goes back to it.
+
+A made-to-order line stays on its order (its production order is for that line) and keeps the
+goods received for it reserved; an order exported under 9610 is not split (customs matches it
+with its one payment and waybill; several parcels of one order are declared together).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from erp.orders.models import ORDER_STATES, CustomerOrder, CustomerOrderLine, Or
 from erp.orders.services import allocation
 
 O = OrderState  # noqa: E741 - the models' alias
+#: the trade mode of China's cross-border retail export (one order, one payment, one waybill)
+TRADE_MODE_9610 = "9610"
 
 #: the order's own columns a part split off does not copy
 _NOT_COPIED = {"id", "number", "state", "created_at", "updated_at", "hold_reason",
@@ -39,7 +45,13 @@ def can_split(order: CustomerOrder, actor=None) -> bool:
 
 
 def _clean_moves(order: CustomerOrder, moves: Mapping[int, object]) -> dict[int, int]:
+    if order.trade_mode == TRADE_MODE_9610:
+        raise ValidationError(_("Order %(order)s is exported under 9610: customs matches it with "
+                                "its one payment and waybill, so it cannot be split. Pack it "
+                                "in several parcels instead.", order=order.number),
+                              field="lines")
     lines = {line.id: line for line in order.lines}
+    made_to_order = allocation._made_to_order_lines(order)
     cleaned: dict[int, int] = {}
     for line_id, raw in moves.items():
         line = lines.get(int(line_id))
@@ -54,6 +66,11 @@ def _clean_moves(order: CustomerOrder, moves: Mapping[int, object]) -> dict[int,
             raise ValidationError(_("%(sku)s: move a whole number of units from 0 to "
                                     "%(most)s, not %(value)s.", sku=line.sku.code,
                                     most=line.quantity, value=raw), field=f"line_{line.id}")
+        if quantity and line.id in made_to_order:
+            raise ValidationError(_("%(sku)s is made to order: its production order is for "
+                                    "this line of order %(order)s, so it stays on the order.",
+                                    sku=line.sku.code, order=order.number),
+                                  field=f"line_{line.id}")
         if quantity:
             cleaned[line.id] = quantity
     if not cleaned:
@@ -109,7 +126,7 @@ def split_order(order: CustomerOrder, moves: Mapping[int, object], *, actor,
     moves = _clean_moves(order, moves)
     was_allocated = ORDER_STATES.enum(order.state) in (O.allocated, O.backordered)
     if was_allocated:
-        freed = allocation._release_lines(order, actor=actor)
+        freed = allocation._release_lines(order, actor=actor, keep_made_to_order=True)
         transition(order, O.new, machine=ORDER_STATES, actor=actor,
                    note=_("Split: allocated again"), changes={"released": freed})
     root = order.split_from or order
@@ -123,18 +140,22 @@ def split_order(order: CustomerOrder, moves: Mapping[int, object], *, actor,
                          shipping_charge=Decimal(0), **values)
     db.session.add(part)
     moved: dict[str, int] = {}
-    for line in list(order.lines):
-        quantity = moves.get(line.id)
-        if not quantity:
-            continue
-        moved[line.sku.code] = moved.get(line.sku.code, 0) + quantity
-        if quantity == line.quantity:
-            order.lines.remove(line)
-            part.lines.append(line)
-        else:
-            line.quantity -= quantity
-            part.lines.append(CustomerOrderLine(sku_id=line.sku_id, sku=line.sku,
-                                                quantity=quantity, unit_price=line.unit_price))
+    # no autoflush: a whole line leaving ``order.lines`` is an orphan until the part takes it,
+    # and a flush in between (loading the line's order for the move) would delete it
+    with db.session.no_autoflush:
+        for line in list(order.lines):
+            quantity = moves.get(line.id)
+            if not quantity:
+                continue
+            moved[line.sku.code] = moved.get(line.sku.code, 0) + quantity
+            if quantity == line.quantity:
+                order.lines.remove(line)
+                part.lines.append(line)
+            else:
+                line.quantity -= quantity
+                part.lines.append(CustomerOrderLine(sku_id=line.sku_id, sku=line.sku,
+                                                    quantity=quantity,
+                                                    unit_price=line.unit_price))
     db.session.flush()
     if service:
         _check_service(part)
