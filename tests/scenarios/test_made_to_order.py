@@ -412,3 +412,47 @@ def test_a_split_leaves_the_made_to_order_line_and_its_goods(received_suit, peop
         Reservation.sku_id == po.sku_id)).all()
     assert (reservation.ref_id, reservation.location_id) == (suit_line.id, a01.id)
     ledger_ok()
+
+
+def test_held_while_picking_the_order_still_ships_with_its_suit(
+        received_suit, people, packing_bin, shipping_setup):
+    # The tie is picked, then the order is held before the suit is; the wave drops the suit's
+    # task. Released, the order is allocated again with the suit still reserved to its line,
+    # a second wave picks the suit, and the order is packed and shipped whole.
+    order, po, a01 = received_suit
+    packer, agent = people["packer"], people["agent"]
+    suit_line, tie_line = order.lines
+    wave = waves.build_wave(waves.WaveFilters(), actor=packer)
+    tie_task = next(task for task in wave.tasks if task.order_line_id == tie_line.id)
+    waves.confirm_pick(tie_task, bin_code="B-01", sku_code="TIE-SILK", actor=packer)
+    db.session.commit()
+    order_services.hold_order(order, reason="Customer asked to wait", actor=agent)
+    db.session.commit()
+    waves.pick_all(wave, actor=packer)  # the held order's suit task is dropped
+    waves.finish_wave(wave, actor=packer)
+    db.session.commit()
+    assert level(po.sku, a01) == (1, 1)
+    order_services.release_order(order, actor=agent)
+    db.session.commit()
+    db.session.refresh(order)
+    assert order.state == OrderState.allocated
+    assert [line.allocated_qty for line in order.lines] == [1, 1]
+    second = waves.build_wave(waves.WaveFilters(), actor=packer)
+    assert [(task.order_line_id, task.location_id) for task in second.tasks] == [
+        (suit_line.id, a01.id)]
+    waves.pick_all(second, actor=packer)
+    waves.finish_wave(second, actor=packer)
+    db.session.commit()
+    parcel = packing.pack_order(order, weight_g=None, box=shipping_setup["boxes"][1],
+                                actor=packer)
+    parcels.label_parcels([parcel], actor=packer)
+    batch = dispatch.open_batch(parcel.service.carrier, actor=packer)
+    dispatch.add_parcels(batch, [parcel], actor=packer)
+    dispatch.close_batch(batch, actor=packer)
+    db.session.commit()
+    db.session.refresh(order)
+    assert order.state == OrderState.shipped
+    assert sorted((line.sku.code, line.quantity) for line in parcel.lines) == [
+        ("SUIT-MTM", 1), ("TIE-SILK", 1)]
+    assert level(po.sku, a01) == (0, 0)
+    ledger_ok()
