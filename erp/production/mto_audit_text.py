@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from erp.core import audit
 from erp.core.i18n import _, _l
+from erp.extensions import db
 from erp.orders.models import ORDER_STATES
-from erp.production.models import PRODUCTION_STATES
+from erp.production.models import PRODUCTION_STATES, ProductionOrder
 
 audit.entity("production_order", _l("Production order"), states=PRODUCTION_STATES)
+
+
+def _production_order_ref(ident) -> str | None:
+    return db.session.scalar(select(ProductionOrder.number)
+                             .where(ProductionOrder.id == int(ident)))
+
+
+# the stock moves of a receipt refer to "production_order:<id>"
+audit.reference("production_order", _production_order_ref)
 
 audit.fields({
     "made_to_order": _l("made to order"),
