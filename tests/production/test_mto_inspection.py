@@ -13,16 +13,22 @@ from sqlalchemy import select
 from erp.brands.models import DefectClass
 from erp.core.models import AuditEvent
 from erp.extensions import db
-from erp.orders.models import OrderState
-from erp.orders.services import allocate_order, hold_order
+from erp.orders.models import CustomerOrder, OrderState
+from erp.orders.services import allocate_order, cancel_order, hold_order
 from erp.production.models import ProductionState
 from erp.production.services import receiving
 from erp.quality import services as quality
 from erp.quality.models import Inspection, InspectionState
 from erp.warehouse.models import Reservation, StockLevel
+from tests.concurrency_helpers import POOL_CONFIG, race
 from tests.production.mto_helpers import measurements, set_up_suit, shipped_production_order
 
 I = InspectionState  # noqa: E741 - as in the quality package
+
+
+@pytest.fixture
+def app_config():
+    return POOL_CONFIG  # the race below needs a connection per thread
 
 
 @pytest.fixture
@@ -193,3 +199,34 @@ def test_the_pages_show_the_lot_and_its_state(client, login_as, mto_order, creat
     detail = client.get(f"/production/orders/{po.id}").get_data(as_text=True)
     assert f"/quality/inspections/{lot.id}" in detail
     assert "Ask the maker for a remake" in detail
+
+
+@pytest.mark.postgres
+def test_accepting_the_lot_while_the_order_is_cancelled_leaves_nothing_reserved(
+        app, mto_order, create_bin):
+    """Accepting the lot and cancelling the order at once: both act, nothing stays reserved.
+
+    The reservation locks the order first, so it either sees the order cancelled (and reserves
+    nothing) or reserves before the cancel, which then releases it.
+    """
+    order, line, po = mto_order
+    bin_ = create_bin()
+    receiving.receive(po, actor=None, location=bin_)
+    db.session.commit()
+    lot_id, order_id, sku_id = lot_of(po).id, order.id, po.sku_id
+
+    def prepare(n):
+        if n == 0:
+            lot = db.session.get(Inspection, lot_id)
+            _ = lot.plans, lot.defects, lot.spec_version.checks, lot.release_location
+            return lambda: quality.decide_inspection(lot, actor=None)
+        target = db.session.get(CustomerOrder, order_id)
+        _ = target.lines
+        return lambda: cancel_order(target, reason="Customer changed their mind", actor=None)
+
+    outcomes = race(app, prepare, calls=2)
+    assert outcomes.wins == 2
+    assert db.session.get(CustomerOrder, order_id).state == OrderState.cancelled
+    assert db.session.get(Inspection, lot_id).state == I.accepted
+    assert level(sku_id, bin_.id) == (1, 0)
+    assert reservations() == []
