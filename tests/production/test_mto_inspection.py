@@ -153,11 +153,28 @@ def test_a_rejected_lot_reserves_nothing_and_a_concession_reserves_it(mto_order,
     assert line.order.state == OrderState.allocated
 
 
-def test_a_lot_accepted_while_the_order_is_held_is_not_reserved(mto_order, create_bin):
+def test_a_lot_accepted_while_the_order_is_held_is_reserved_to_it(mto_order, create_bin):
+    """Accepted goods are reserved during a hold, which keeps made-to-order goods reserved."""
     order, line, po = mto_order
     bin_ = create_bin()
     receiving.receive(po, actor=None, location=bin_)
     hold_order(order, reason="Customer asked to wait", actor=None)
+    db.session.commit()
+    lot = decide(lot_of(po))
+    assert lot.state == I.accepted
+    db.session.expire_all()
+    assert level(po.sku_id, bin_.id) == (1, 1)
+    assert reservations() == [(line.id, bin_.id, 1)]
+    assert db.session.get(type(order), order.id).state == OrderState.on_hold
+
+
+def test_a_lot_accepted_after_the_order_was_cancelled_is_not_reserved(mto_order, create_bin):
+    from erp.orders.services import cancel_order
+
+    order, _line, po = mto_order
+    bin_ = create_bin()
+    receiving.receive(po, actor=None, location=bin_)
+    cancel_order(order, reason="Customer changed their mind", actor=None)
     db.session.commit()
     lot = decide(lot_of(po))
     assert lot.state == I.accepted  # quality's decision stands; the goods wait free
@@ -166,7 +183,8 @@ def test_a_lot_accepted_while_the_order_is_held_is_not_reserved(mto_order, creat
     assert reservations() == []
     event = db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "production_order.lot_not_reserved")).one()
-    assert (event.changes["reason"], event.changes["order_state"]) == ("order_state", "on_hold")
+    assert (event.changes["reason"], event.changes["order_state"]) == ("order_state",
+                                                                         "cancelled")
 
 
 def test_without_a_plan_the_goods_are_reserved_at_once(create_product, create_sku, maker,

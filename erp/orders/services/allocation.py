@@ -182,12 +182,17 @@ def _stock_bins(sku_ids: list[int]) -> _Stock:
     return stock
 
 
+def _made_to_order(sku_ids: list[int]) -> list[int]:
+    """Return the SKUs of ``sku_ids`` whose product is made to order."""
+    if not sku_ids:
+        return []
+    return list(db.session.scalars(select(Sku.id).join(Product, Sku.product_id == Product.id)
+                                   .where(Sku.id.in_(sku_ids), Product.made_to_order.is_(True))))
+
+
 def _not_made_to_order(sku_ids: list[int]) -> list[int]:
     """Return the SKUs of ``sku_ids`` whose product is not made to order."""
-    if not sku_ids:
-        return sku_ids
-    made = set(db.session.scalars(select(Sku.id).join(Product, Sku.product_id == Product.id)
-                                  .where(Sku.id.in_(sku_ids), Product.made_to_order.is_(True))))
+    made = set(_made_to_order(sku_ids))
     return [sku_id for sku_id in sku_ids if sku_id not in made]
 
 
@@ -525,15 +530,21 @@ def _release_lines(order: CustomerOrder, *, actor, keep_picked: bool = False) ->
 
     A line's ``allocated_qty`` counts its reserved units and the units already picked (they
     wait at the packing bench). With ``keep_picked`` (a hold) it goes down by what was
-    released, so the picked units stay covered; otherwise (a cancel, whose goods go back to
-    stock) it becomes zero.
+    released, so the picked units stay covered, and the lines of made-to-order products keep
+    their reservations: those goods were made for this customer and only their production
+    receipt reserves them, so allocation could never give them back after the hold. Otherwise
+    (a cancel, whose goods go back to stock) every line becomes zero.
     """
-    held = reservations_for(LINE_REF, [line.id for line in order.lines])
+    lines = order.lines
+    if keep_picked:
+        made = set(_made_to_order([line.sku_id for line in lines]))
+        lines = [line for line in lines if line.sku_id not in made]
+    held = reservations_for(LINE_REF, [line.id for line in lines])
     released: dict[int, int] = defaultdict(int)
     for reservation in held:
         released[reservation.ref_id] += reservation.quantity
     freed = release(held, actor=actor)
-    for line in order.lines:
+    for line in lines:
         line.allocated_qty = (max(line.allocated_qty - released[line.id], 0) if keep_picked
                               else 0)
     return freed
@@ -562,7 +573,10 @@ def can_hold(order: CustomerOrder, actor=None) -> bool:
 
 
 def hold_order(order: CustomerOrder, *, reason: str, actor) -> CustomerOrder:
-    """Put an order on hold, releasing its reservations (picked goods stay at the bench).
+    """Put an order on hold, releasing its reservations.
+
+    Picked goods stay at the bench, and the goods made to order for it stay reserved to their
+    lines (only their production receipt could reserve them again).
 
     While it is held, shipping refuses to pack or label its parcels, to put them in a dispatch
     batch and to close a batch holding them, naming the hold.
@@ -593,7 +607,12 @@ def _release_target(order: CustomerOrder) -> OrderState:
     allocation reserves the rest. Every unit picked: back to the packing bench, or packed when
     shipping says every unit is in a parcel.
     """
-    if not any(line.allocated_qty for line in order.lines):
+    # the units still reserved in bins (a made-to-order line keeps its goods through a
+    # hold, see _release_lines) are covered but not picked
+    reserved: dict[int, int] = defaultdict(int)
+    for reservation in reservations_for(LINE_REF, [line.id for line in order.lines]):
+        reserved[reservation.ref_id] += reservation.quantity
+    if not any(line.allocated_qty - reserved[line.id] for line in order.lines):
         return O.new
     if any(line.allocated_qty < line.quantity for line in order.lines):
         return O.backordered

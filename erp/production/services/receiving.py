@@ -74,10 +74,14 @@ def can_receive(po: ProductionOrder) -> bool:
 def _order_problem(po: ProductionOrder, order, warehouse_id: int) -> ReceivingError | None:
     """Return why ``order`` cannot take goods of ``po`` in ``warehouse_id`` now (None: it can).
 
-    It must wait for its goods (new, backordered, or allocated), and an order holding goods in
-    another warehouse keeps to that one (the error's field is then ``location``).
+    It must wait for its goods (new, backordered, allocated, or on hold: a hold keeps
+    made-to-order goods reserved, and releasing it allocates the order), and
+    an order holding goods in another warehouse keeps to that one (the error's field is then
+    ``location``).
     """
-    if not can_allocate(order) and ORDER_STATES.enum(order.state) != OrderState.allocated:
+    state = ORDER_STATES.enum(order.state)
+    if not can_allocate(order) and state != OrderState.allocated \
+            and state != OrderState.on_hold:
         return ReceivingError(_('To receive production order "%(number)s", its order '
                                 '%(order)s must be waiting for its goods; it is "%(state)s".',
                                 number=po.number, order=order.number,
@@ -182,10 +186,11 @@ def reserve_released_lot(inspection: Inspection, location_id: int, quantity: int
 
     Registered in :data:`erp.quality.hooks.lot_released`; acts on lots opened by
     :func:`receive` only (``ref_type == "production_order"``). Locks the customer order, then
-    the production order, as :func:`receive` does. When the order can no longer take the goods
-    (cancelled, on hold, shipped, or holding goods in another warehouse) or its line already has
-    them, nothing is reserved and the production order's audit log says why: the goods wait
-    free in the bin for a person to decide.
+    the production order, as :func:`receive` does. An order on hold takes them too (a hold keeps
+    made-to-order goods reserved; releasing the hold allocates the order). When the order can no
+    longer take the goods (cancelled, shipped, or holding goods in another warehouse) or its
+    line already has them, nothing is reserved and the production order's audit log says why:
+    the goods wait free in the bin for a person to decide.
     """
     if inspection.ref_type != PO_REF:
         return
