@@ -696,10 +696,10 @@ def order_import(db: BenchDB) -> dict:
         path = f"{tmp}/orders.xlsx"
         book = xlsxwriter.Workbook(path, {"constant_memory": True,
                                           "strings_to_formulas": False})
-        sheet = book.add_worksheet(ORDER_SPEC.title)
+        sheet = book.add_worksheet(str(ORDER_SPEC.title))
         keys = [column.key for column in ORDER_SPEC.columns]
         for col, column in enumerate(ORDER_SPEC.columns):
-            sheet.write_string(0, col, column.header)
+            sheet.write_string(0, col, str(column.header))
         r = 0
         for o in range(n_orders):
             country, postal, currency = countries[o % len(countries)]

@@ -8,4 +8,8 @@ order line); shipping, after-sales and reports may read it.
 # Registers the made-to-order line check in erp.orders.hooks.made_to_order_checks, so intake
 # (API and Excel) checks sizes and measurements whenever production is imported.
 import erp.production.services.products  # noqa: E402,F401
+
+# Registers the reservation of a made-to-order line's inspected goods in
+# erp.quality.hooks.lot_released (a lot accepted, or released as a concession).
+import erp.production.services.receiving  # noqa: E402,F401
 from erp.production import order_hooks  # noqa: E402,F401

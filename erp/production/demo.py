@@ -1,10 +1,12 @@
 """Demo made-to-order production: a contract tailor, a made-to-measure dress, paid orders.
 
 A Suzhou tailor (a supplier reading Chinese) makes the "Linen wrap dress" to order: sizes XS to
-XL or made to measure (chest, waist, hips and length in cm, with ranges). Six paid orders take
+XL or made to measure (chest, waist, hips and length in cm, with ranges). Eight paid orders take
 its production orders through every state the maker reports: ordered, in production (one of
-them late), finished, shipped to the warehouse, and one cancelled after production started
-(its fee on the order's audit). The set-up screens belong to the made-to-order products module;
+them late), finished, shipped to the warehouse, received (twice: the dress's specification has
+an inspection plan, so one lot waits in QC hold and one was rejected into quarantine, nothing
+reserved to either line), and one cancelled after production started (its fee on the order's
+audit). The set-up screens belong to the made-to-order products module;
 the demo rows are written here. Idempotent: nothing is done when the dress exists.
 
 Loaded last (after the orders demo), so the random storefront orders never pick the dress.
@@ -29,6 +31,9 @@ from erp.procurement import services as procurement_services
 from erp.procurement.models import Supplier
 from erp.production.models import MeasurementField, MtoProduct
 from erp.production.services import orders as production
+from erp.production.services import receiving
+from erp.quality import services as quality
+from erp.warehouse.models import Location, LocationKind
 
 STYLE = "LM-DRESS"
 MAKER = "CN-SZTLR"
@@ -44,6 +49,11 @@ ORDERS = [
     (12, "S", "finished"),
     (16, {"chest_cm": "88", "waist_cm": "70", "hips_cm": "95", "length_cm": "105"}, "shipped"),
     (8, "L", "cancel"),
+    # received at the warehouse: the dress's specification has an inspection plan, so the
+    # goods wait in QC hold (lot pending) or in quarantine (lot rejected), nothing reserved
+    (20, "XS", "received"),
+    (22, {"chest_cm": "95", "waist_cm": "77", "hips_cm": "101", "length_cm": "115"},
+     "rejected"),
 ]
 CUSTOMERS = [("Sophie Laurent", "FR", "EUR", "12 Rue de Rivoli", "Paris", "75001"),
              ("Mia Schneider", "DE", "EUR", "Torstrasse 88", "Berlin", "10119"),
@@ -131,6 +141,26 @@ def _order(i: int, sku, days: int, spec, actor):
     return order
 
 
+def _receive(po, *, reject: bool) -> None:
+    """Receive the production order into the first storage bin; reject its lot if asked."""
+    bin_ = db.session.scalar(select(Location).where(
+        Location.kind == LocationKind.storage, Location.active.is_(True))
+        .order_by(Location.warehouse_id, Location.pick_sequence, Location.code).limit(1))
+    if bin_ is None:
+        return  # the warehouse demo did not run
+    clerk = get_user_by_username("warehouse")
+    receiving.receive(po, actor=clerk, location=bin_, note="Demo: arrived by express")
+    lot = next(iter(receiving.inspections_of(po.id)), None)
+    if lot is None or not reject:
+        return
+    check = next((c for c in lot.spec_version.checks if c.defect_class == "major"), None)
+    if check is None:
+        return
+    quality.record_defects(lot, {check.id: quality.DefectEntry(
+        count=lot.sample_size, note="Demo: seam puckered on every piece")}, actor=clerk)
+    quality.decide_inspection(lot, actor=clerk, note="Demo: ask the tailor for a remake")
+
+
 def load_demo() -> None:
     """Create the maker, the made-to-order dress and its paid orders in every state (once)."""
     if db.session.scalar(select(Product.id).where(Product.code == STYLE)) is not None:
@@ -145,12 +175,15 @@ def load_demo() -> None:
         order = _order(i, sku, days, spec, service)
         production.create_for_orders([order], actor=service)  # intake's hook: idempotent
         [po] = production.production_orders_of(order.id)
+        shipped = [production.start, production.finish, production.ship]
         steps = {"ordered": [], "in_production": [production.start],
                  "finished": [production.start, production.finish],
-                 "shipped": [production.start, production.finish, production.ship],
+                 "shipped": shipped, "received": shipped, "rejected": shipped,
                  "cancel": [production.start]}[target]
         for step in steps:
             step(po, actor=buyer)
+        if target in ("received", "rejected"):
+            _receive(po, reject=target == "rejected")
         if target == "cancel":
             order_services.cancel_order(order, reason="Customer no longer needs the dress",
                                         actor=service)

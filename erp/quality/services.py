@@ -31,7 +31,7 @@ from erp.core.models import Sequence as NumberSequence
 from erp.core.models import utcnow
 from erp.core.states import transition
 from erp.extensions import db
-from erp.quality import sampling
+from erp.quality import hooks, sampling
 from erp.quality.models import (
     INSPECTION_STATES,
     Inspection,
@@ -504,7 +504,9 @@ def decide_inspection(inspection: Inspection, *, actor, note: str | None = None)
 
     Accepted, the goods move from the hold bin to the receipt's bin (put-away takes them);
     rejected, to a quarantine bin with the reference ``inspection:<id>``. The switching state of
-    each class is updated from this original decision. A repeated decision acts once.
+    each class is updated from this original decision. An accepted lot's goods are announced to
+    :data:`erp.quality.hooks.lot_released` (e.g. production reserves them to the order line
+    they were made for). A repeated decision acts once.
 
     :raises InvalidTransition: if the lot is already decided or cancelled.
     :raises ValidationError: for a note over 500 characters.
@@ -543,6 +545,8 @@ def decide_inspection(inspection: Inspection, *, actor, note: str | None = None)
                    "bin": target.label})
     _update_switching(inspection, actor=actor)
     db.session.flush()
+    if accepted:
+        hooks.send_lot_released(inspection, target.id, inspection.lot_size, actor=actor)
     return inspection
 
 
@@ -642,8 +646,9 @@ def remaining_in_quarantine(inspection: Inspection) -> int:
 def release_inspection(inspection: Inspection, *, actor, reason: str) -> Inspection:
     """Release a rejected lot as a concession: its goods go on like an accepted lot's.
 
-    The units still in quarantine move to the receipt's bin. The switching state is not
-    touched: the original decision stands for it.
+    The units still in quarantine move to the receipt's bin and are announced to
+    :data:`erp.quality.hooks.lot_released`. The switching state is not touched: the original
+    decision stands for it.
 
     :raises InvalidTransition: unless the lot is rejected.
     :raises ValidationError: without a reason.
@@ -672,6 +677,7 @@ def release_inspection(inspection: Inspection, *, actor, reason: str) -> Inspect
     transition(inspection, I.released, machine=INSPECTION_STATES, actor=actor, note=text,
                changes={"quantity": quantity, "bin": inspection.release_location.label})
     db.session.flush()
+    hooks.send_lot_released(inspection, inspection.release_location_id, quantity, actor=actor)
     return inspection
 
 

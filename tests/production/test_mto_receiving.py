@@ -172,9 +172,57 @@ def test_an_order_with_other_lines_is_allocated_once_its_suit_arrives(
     assert order.state == OrderState.allocated
 
 
-def test_receiving_is_refused_while_the_order_is_held(mto_order, create_bin):
-    order, _line, po = mto_order
+def test_goods_received_while_the_order_is_held_wait_reserved_for_it(mto_order, create_bin):
+    """Goods received during a hold are reserved; releasing the hold allocates the order."""
+    from erp.orders.services import release_order
+
+    order, line, po = mto_order
     hold_order(order, reason="Customer asked to wait", actor=None)
-    with pytest.raises(receiving.ReceivingError, match="must be waiting for its goods"):
-        receiving.receive(po, actor=None, location=create_bin())
-    assert po.state == ProductionState.shipped
+    bin_ = create_bin()
+    receiving.receive(po, actor=None, location=bin_)
+    db.session.commit()
+    assert po.state == ProductionState.received
+    assert order.state == OrderState.on_hold
+    assert line.allocated_qty == 1
+    assert db.session.get(StockLevel, (line.sku_id, bin_.id)).reserved == 1
+    release_order(order, actor=None)
+    db.session.commit()
+    assert order.state == OrderState.allocated
+
+
+def test_receiving_is_refused_for_a_cancelled_order(mto_order, create_bin):
+    from erp.orders.services import cancel_order
+
+    order, _line, po = mto_order
+    cancel_order(order, reason="Customer changed their mind", actor=None)
+    db.session.flush()
+    if po.state == ProductionState.shipped:  # production's cancel hook may have closed it
+        with pytest.raises(receiving.ReceivingError, match="must be waiting for its goods"):
+            receiving.receive(po, actor=None, location=create_bin())
+        assert po.state == ProductionState.shipped
+    else:
+        assert po.state == ProductionState.cancelled
+        with pytest.raises(InvalidTransition):
+            receiving.receive(po, actor=None, location=create_bin())
+
+
+def test_a_hold_keeps_the_made_to_order_goods_reserved_to_their_line(mto_order, create_bin):
+    """Allocation never gives made-to-order stock to a line, so a hold must not release it."""
+    from erp.orders.services import release_order
+
+    order, line, po = mto_order
+    bin_ = create_bin("A-02-01-02")
+    receiving.receive(po, actor=None, location=bin_)
+    db.session.commit()
+    hold_order(order, reason="Customer asked to wait", actor=None)
+    db.session.commit()
+    assert order.state == OrderState.on_hold
+    assert line.allocated_qty == 1
+    assert db.session.get(StockLevel, (line.sku_id, bin_.id)).reserved == 1
+    release_order(order, actor=None)
+    db.session.commit()
+    assert order.state == OrderState.allocated
+    assert line.allocated_qty == 1
+    [reservation] = db.session.scalars(select(Reservation).where(
+        Reservation.sku_id == line.sku_id)).all()
+    assert (reservation.ref_type, reservation.ref_id) == ("customer_order_line", line.id)

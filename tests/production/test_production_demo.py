@@ -8,6 +8,7 @@ from erp.cli import load_demo_core
 from erp.extensions import db
 from erp.production.models import MtoProduct, ProductionOrder, ProductionState
 from erp.production.order_queries import board
+from erp.quality.models import Inspection, InspectionState
 
 
 def test_demo_has_a_production_order_in_each_state_and_one_late(app, create_user):
@@ -19,6 +20,7 @@ def test_demo_has_a_production_order_in_each_state_and_one_late(app, create_user
 
     create_user("service", roles=("customer_service",))
     create_user("purchasing", roles=("purchasing",))
+    create_user("warehouse", roles=("warehouse",))
     load_demo_core()
     load_brands()
     load_catalog()
@@ -34,11 +36,14 @@ def test_demo_has_a_production_order_in_each_state_and_one_late(app, create_user
     states = {po.state for po in db.session.scalars(select(ProductionOrder))}
     assert states == {ProductionState.ordered, ProductionState.in_production,
                       ProductionState.finished, ProductionState.shipped,
-                      ProductionState.cancelled}
+                      ProductionState.received, ProductionState.cancelled}
+    lots = db.session.scalars(select(Inspection).where(
+        Inspection.ref_type == "production_order").order_by(Inspection.id)).all()
+    assert [lot.state for lot in lots] == [InspectionState.pending, InspectionState.rejected]
     cancelled = db.session.scalar(select(ProductionOrder).where(
         ProductionOrder.state == ProductionState.cancelled))
     assert cancelled.cancel_fee is not None
     assert len(board(7).late) == 1
 
     load_demo()  # a second load adds nothing
-    assert db.session.scalar(select(func.count()).select_from(ProductionOrder)) == 6
+    assert db.session.scalar(select(func.count()).select_from(ProductionOrder)) == 8

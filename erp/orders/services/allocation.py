@@ -182,12 +182,17 @@ def _stock_bins(sku_ids: list[int]) -> _Stock:
     return stock
 
 
+def _made_to_order(sku_ids: list[int]) -> list[int]:
+    """Return the SKUs of ``sku_ids`` whose product is made to order."""
+    if not sku_ids:
+        return []
+    return list(db.session.scalars(select(Sku.id).join(Product, Sku.product_id == Product.id)
+                                   .where(Sku.id.in_(sku_ids), Product.made_to_order.is_(True))))
+
+
 def _not_made_to_order(sku_ids: list[int]) -> list[int]:
     """Return the SKUs of ``sku_ids`` whose product is not made to order."""
-    if not sku_ids:
-        return sku_ids
-    made = set(db.session.scalars(select(Sku.id).join(Product, Sku.product_id == Product.id)
-                                  .where(Sku.id.in_(sku_ids), Product.made_to_order.is_(True))))
+    made = set(_made_to_order(sku_ids))
     return [sku_id for sku_id in sku_ids if sku_id not in made]
 
 
@@ -522,35 +527,32 @@ def _count(summary: AllocationSummary, order: CustomerOrder) -> None:
 
 def _made_to_order_lines(order: CustomerOrder) -> set[int]:
     """Return the ids of the order's lines whose product is made to order."""
-    sku_ids = [line.sku_id for line in order.lines]
-    others = set(_not_made_to_order(sku_ids))
-    return {line.id for line in order.lines if line.sku_id not in others}
+    made = set(_made_to_order([line.sku_id for line in order.lines]))
+    return {line.id for line in order.lines if line.sku_id in made}
 
 
 def _release_lines(order: CustomerOrder, *, actor, keep_picked: bool = False,
-                   keep_made_to_order: bool = False) -> int:
+                   keep_made_to_order: bool | None = None) -> int:
     """Drop every reservation of the order's lines; return the units freed.
 
     A line's ``allocated_qty`` counts its reserved units and the units already picked (they
     wait at the packing bench). With ``keep_picked`` (a hold) it goes down by what was
-    released, so the picked units stay covered; otherwise (a cancel, whose goods go back to
-    stock) it becomes zero.
-
-    With ``keep_made_to_order`` (a hold, a split) the made-to-order lines keep their
-    reservations and allocation: their goods were made for that line and received against it,
-    and allocation never reserves made-to-order stock again, so released they could never
-    return to the line.
+    released, so the picked units stay covered, and the lines of made-to-order products keep
+    their reservations: those goods were made for this customer and only their production
+    receipt reserves them, so allocation could never give them back after the hold. Otherwise
+    (a cancel, whose goods go back to stock) every line becomes zero. ``keep_made_to_order``
+    (default: as ``keep_picked``; a split passes True) keeps the made-to-order lines as they are.
     """
-    kept = _made_to_order_lines(order) if keep_made_to_order else set()
-    held = [reservation for reservation in reservations_for(
-        LINE_REF, [line.id for line in order.lines]) if reservation.ref_id not in kept]
+    lines = order.lines
+    if keep_picked if keep_made_to_order is None else keep_made_to_order:
+        made = _made_to_order_lines(order)
+        lines = [line for line in lines if line.id not in made]
+    held = reservations_for(LINE_REF, [line.id for line in lines])
     released: dict[int, int] = defaultdict(int)
     for reservation in held:
         released[reservation.ref_id] += reservation.quantity
     freed = release(held, actor=actor)
-    for line in order.lines:
-        if line.id in kept:
-            continue
+    for line in lines:
         line.allocated_qty = (max(line.allocated_qty - released[line.id], 0) if keep_picked
                               else 0)
     return freed
@@ -579,7 +581,10 @@ def can_hold(order: CustomerOrder, actor=None) -> bool:
 
 
 def hold_order(order: CustomerOrder, *, reason: str, actor) -> CustomerOrder:
-    """Put an order on hold, releasing its reservations (picked goods stay at the bench).
+    """Put an order on hold, releasing its reservations.
+
+    Picked goods stay at the bench, and the goods made to order for it stay reserved to their
+    lines (only their production receipt could reserve them again).
 
     While it is held, shipping refuses to pack or label its parcels, to put them in a dispatch
     batch and to close a batch holding them, naming the hold.
@@ -590,7 +595,7 @@ def hold_order(order: CustomerOrder, *, reason: str, actor) -> CustomerOrder:
     reason = _reason(reason, "hold", order)
     lock(order)
     ORDER_STATES.check(order, O.on_hold)
-    freed = _release_lines(order, actor=actor, keep_picked=True, keep_made_to_order=True)
+    freed = _release_lines(order, actor=actor, keep_picked=True)
     order.hold_reason = reason
     transition(order, O.on_hold, machine=ORDER_STATES, actor=actor, note=reason,
                changes={"released": freed})
@@ -611,6 +616,8 @@ def _release_target(order: CustomerOrder) -> OrderState:
     shipping says every unit is in a parcel. A made-to-order line's units the hold kept
     reserved (in their bin) are not picked.
     """
+    # the units still reserved in bins (a made-to-order line keeps its goods through a
+    # hold, see _release_lines) are covered but not picked
     reserved: dict[int, int] = defaultdict(int)
     for reservation in reservations_for(LINE_REF, [line.id for line in order.lines]):
         reserved[reservation.ref_id] += reservation.quantity

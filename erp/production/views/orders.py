@@ -17,7 +17,9 @@ from erp.production import documents
 from erp.production import order_queries as queries
 from erp.production.models import PRODUCTION_STATES, ProductionOrder, ProductionState
 from erp.production.services import orders as services
+from erp.production.services import receiving
 from erp.production.views import bp
+from erp.quality.models import INSPECTION_STATES
 
 PS = ProductionState
 #: the board's look-ahead: default and largest number of days
@@ -93,7 +95,8 @@ def production_order_detail(po_id: int):
         measurements=documents.measurement_rows(po, chinese=bilingual),
         moves=_moves(po) if can_edit else [], form=MoveForm(), can_receive=can_receive,
         fee_now=services.fee_for(po) if PRODUCTION_STATES.in_group(po.state, "open") else None,
-        spec_text=queries.spec_text)
+        spec_text=queries.spec_text, lots=receiving.inspections_of(po.id),
+        lot_machine=INSPECTION_STATES, can_view_lots=has_permission(current_user, "quality.view"))
 
 
 @bp.post("/orders/<int:po_id>/move")
