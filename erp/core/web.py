@@ -98,7 +98,7 @@ ADMIN_NAV: list[tuple[Any, str, str]] = [
 #: menu names of the blueprints, in the order the menus appear
 NAV_GROUPS = {"brands": _l("Catalog"), "catalog": _l("Catalog"), "warehouse": _l("Warehouse"),
               "procurement": _l("Purchasing"), "quality": _l("Purchasing"),
-              "production": _l("Purchasing"), "shipping": _l("Shipping"),
+              "production": _l("Production"), "shipping": _l("Shipping"),
               "customs": _l("Shipping"),
               "aftersales": _l("After-sales"), "reports": _l("Reports")}
 

@@ -95,7 +95,7 @@ def test_a_second_writer_waits_and_then_reads_the_first_ones_change(app, dummy_a
     assert seen == ["Changed"]
 
 
-def test_every_cli_command_but_the_worker_ticker_and_audit_check_is_a_write_unit_of_work(app):
+def test_every_cli_command_but_the_worker_ticker_and_read_checks_is_a_write_unit_of_work(app):
     seen = {}
     for command in COMMANDS:
         subs = getattr(command, "commands", None)
@@ -104,6 +104,7 @@ def test_every_cli_command_but_the_worker_ticker_and_audit_check_is_a_write_unit
     assert seen.pop("worker") is False
     assert seen.pop("ticker") is False  # each periodic task begins its own write transactions
     assert seen.pop("check-audit") is False  # reads only, for long: no write lock held
+    assert seen.pop("check-customs") is False  # reads the ledger only, like check-audit
     assert seen
     assert all(seen.values()), seen
 
