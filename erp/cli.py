@@ -312,7 +312,16 @@ def check_audit_cmd():
     """Check the audit trail against its hash chain; exit 1 on any change, gap or lost tail."""
     from erp.core.auditchain import verify
 
-    report = verify()
+    _report_check(verify())
+
+
+def _report_check(report) -> None:
+    """Print a check's problems and summary; exit 1 unless it found none.
+
+    ``report`` has ``problems`` (those kept), ``problem_count`` (all found), ``ok`` and
+    ``summary()``, as :func:`erp.core.auditchain.verify` and
+    :func:`erp.customs.check.check_customs` return.
+    """
     for problem in report.problems:
         click.echo(problem, err=True)
     if report.ok:
@@ -330,16 +339,7 @@ def check_customs_cmd():
     """Check the customs ledger (one declaration a dispatched 9610 parcel, summaries add up)."""
     from erp.customs.check import check_customs
 
-    report = check_customs()
-    for problem in report.problems:
-        click.echo(problem, err=True)
-    if report.ok:
-        click.secho(report.summary(), fg="green")
-        return
-    if report.problem_count > len(report.problems):
-        click.echo(f"... and {report.problem_count - len(report.problems)} more.", err=True)
-    click.secho(report.summary(), fg="red", err=True)
-    sys.exit(1)
+    _report_check(check_customs())
 
 
 # --- Excel imports and exports ----------------------------------------------------------------

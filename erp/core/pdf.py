@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import io
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from reportlab.graphics.barcode import code128
@@ -72,6 +73,44 @@ def in_language(language: str | None, function, *args, **kwargs):
     from flask_babel import force_locale
     with force_locale(language or "en"):
         return function(*args, **kwargs)
+
+
+@dataclass(frozen=True)
+class Company:
+    """The buyer printed on documents sent out (purchase and production orders, returns)."""
+
+    name: str
+    address: str
+    country: str | None = None
+
+    @classmethod
+    def from_settings(cls) -> Company:
+        """Return the company as the settings describe it."""
+        from erp.core import settings as core_settings
+        return cls(name=core_settings.get("company_name"),
+                   address=core_settings.get("company_address"),
+                   country=core_settings.get("company_country"))
+
+
+class BilingualWords:
+    """Captions in the reader's language, followed by the English for a bilingual document.
+
+    A supplier or maker reading Chinese gets ``采购单 Purchase order``, so the document also
+    reads for the buyer's own staff; otherwise the caption alone.
+    """
+
+    def __init__(self, bilingual: bool):
+        self.bilingual = bilingual
+
+    def __call__(self, message, separator: str = " ") -> str:
+        """Return the caption, with its English after ``separator`` when bilingual."""
+        from flask_babel import force_locale
+        local = str(message)
+        if not self.bilingual:
+            return local
+        with force_locale("en"):
+            english = str(message)
+        return local if local == english else f"{local}{separator}{english}"
 
 
 def _segments(value) -> list[Segment]:

@@ -7,10 +7,8 @@ the order also reads for the buyer's own staff; other suppliers get English.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
-from flask_babel import force_locale
 from reportlab.lib.units import mm
 from reportlab.platypus import KeepTogether, Spacer
 
@@ -21,6 +19,8 @@ from erp.core.i18n import _l, format_number
 from erp.core.money import format_money
 from erp.core.pdf import (
     A4_INNER_WIDTH,
+    BilingualWords,
+    Company,
     Text,
     a4_document,
     block,
@@ -31,29 +31,8 @@ from erp.core.pdf import (
 )
 from erp.procurement.models import PURCHASE_ORDER_STATES, PurchaseOrder, PurchaseOrderState
 
-
-@dataclass(frozen=True)
-class Company:
-    """The buyer printed on the order (from the company settings)."""
-
-    name: str
-    address: str
-    country: str | None = None
-
-
-class _Words:
-    """Captions in the supplier's language, followed by the English for a Chinese supplier."""
-
-    def __init__(self, bilingual: bool):
-        self.bilingual = bilingual
-
-    def __call__(self, message, separator: str = " ") -> str:
-        local = str(message)
-        if not self.bilingual:
-            return local
-        with force_locale("en"):
-            english = str(message)
-        return local if local == english else f"{local}{separator}{english}"
+#: the word helper and the buyer, shared with the other documents sent out
+_Words = BilingualWords
 
 
 def _parties(po: PurchaseOrder, company: Company, words: _Words):

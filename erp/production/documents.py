@@ -21,6 +21,8 @@ from erp.core.addresses import free_address
 from erp.core.i18n import _l
 from erp.core.pdf import (
     A4_INNER_WIDTH,
+    BilingualWords,
+    Company,
     Heading,
     Text,
     a4_document,
@@ -31,7 +33,6 @@ from erp.core.pdf import (
     pairs_table,
 )
 from erp.extensions import db
-from erp.procurement.documents import _Words
 from erp.production.models import (
     PRODUCTION_STATES,
     MeasurementField,
@@ -39,22 +40,6 @@ from erp.production.models import (
     ProductionState,
 )
 from erp.production.services.orders import measurements_of
-
-
-@dataclass(frozen=True)
-class Company:
-    """The buyer printed on the production order (from the company settings)."""
-
-    name: str
-    address: str
-    country: str | None = None
-
-
-def company_from_settings() -> Company:
-    """Return the company as the settings describe it."""
-    return Company(name=core_settings.get("company_name"),
-                   address=core_settings.get("company_address"),
-                   country=core_settings.get("company_country"))
 
 
 @dataclass(frozen=True)
@@ -94,7 +79,7 @@ def measurement_rows(po: ProductionOrder, *, chinese: bool) -> list[MeasurementR
     return rows
 
 
-def _parties(po: ProductionOrder, company: Company, words: _Words):
+def _parties(po: ProductionOrder, company: Company, words: BilingualWords):
     maker = po.maker
     buyer_lines, _country = free_address((company.address or "").splitlines(),
                                          company.country
@@ -111,7 +96,7 @@ def _parties(po: ProductionOrder, company: Company, words: _Words):
     return boxes([buyer, seller], [A4_INNER_WIDTH / 2] * 2)
 
 
-def _terms(po: ProductionOrder, words: _Words):
+def _terms(po: ProductionOrder, words: BilingualWords):
     sku, product = po.sku, po.product
     variant = " / ".join(v for v in (sku.colour, sku.size) if v)
     spec = po.spec_version.label if po.spec_version is not None else words(_l("none"))
@@ -130,7 +115,7 @@ def _terms(po: ProductionOrder, words: _Words):
     return pairs_table(rows, widths=(50 * mm, 130 * mm), size=10)
 
 
-def _measurements(po: ProductionOrder, words: _Words, chinese: bool) -> list:
+def _measurements(po: ProductionOrder, words: BilingualWords, chinese: bool) -> list:
     rows = measurement_rows(po, chinese=chinese)
     if not rows:
         return []
@@ -144,7 +129,7 @@ def _measurements(po: ProductionOrder, words: _Words, chinese: bool) -> list:
 
 def _production_order_pdf(po: ProductionOrder, company: Company, bilingual: bool) -> bytes:
     fonts.register_fonts()
-    words = _Words(bilingual)
+    words = BilingualWords(bilingual)
     chinese = bilingual
     story: list = [_parties(po, company, words), Spacer(1, 4 * mm), _terms(po, words),
                    Spacer(1, 5 * mm)]
@@ -175,5 +160,5 @@ def production_order_pdf(po: ProductionOrder, *, company: Company | None = None)
     value, unit).
     """
     language = getattr(po.maker, "language", None) or "en"
-    return in_language(language, _production_order_pdf, po, company or company_from_settings(),
+    return in_language(language, _production_order_pdf, po, company or Company.from_settings(),
                        language != "en")

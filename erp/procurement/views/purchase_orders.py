@@ -397,8 +397,6 @@ def close_purchase_order(po_id: int):
 def purchase_order_pdf(po_id: int):
     """Print the order for the supplier (A4 PDF)."""
     po = _load(po_id)
-    company = documents.Company(name=core_settings.get("company_name"),
-                                address=core_settings.get("company_address"),
-                                country=core_settings.get("company_country"))
+    company = documents.Company.from_settings()
     data = documents.purchase_order_pdf(po, company=company, total=_totals(po)["total"])
     return pdf_response(data, f"purchase-order-{po.number or f'draft-{po.id}'}")

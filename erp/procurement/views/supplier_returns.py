@@ -11,7 +11,6 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from erp.core import exports
-from erp.core import settings as core_settings
 from erp.core.errors import DomainError
 from erp.core.forms import ConfirmForm
 from erp.core.i18n import _, format_money, format_number
@@ -87,9 +86,7 @@ def claim_filters() -> rq.ClaimFilters:
 
 
 def _company() -> documents.Company:
-    return documents.Company(name=core_settings.get("company_name"),
-                             address=core_settings.get("company_address"),
-                             country=core_settings.get("company_country"))
+    return documents.Company.from_settings()
 
 
 # --------------------------------------------------------------------------- returns
