@@ -80,6 +80,14 @@ def _company() -> tuple[dict[str, Any], list[str]]:
     return values, missing
 
 
+def dated(at: datetime | None = None) -> dict[str, Any]:
+    """Return a declaration's time fields for ``at`` (now): issued, export date and month."""
+    now = at or datetime.now(CUSTOMS_TZ)
+    local = china_time(now)
+    return {"issued_at": now, "period": local.strftime("%Y-%m"),
+            "ie_date": local.strftime("%Y%m%d")}
+
+
 def collect(batch, parcel_ids, *, at: datetime | None = None) -> Collected:
     """Return the gaps and declarations of the 9610 parcels among ``parcel_ids``."""
     result = Collected()
@@ -125,10 +133,7 @@ def collect(batch, parcel_ids, *, at: datetime | None = None) -> Collected:
     cn = cn_customs.effective_cn_customs({r.sku_id for rows in lines_of.values() for r in rows})
     units = cn_customs.unit_codes()
 
-    now = at or datetime.now(CUSTOMS_TZ)
-    local = china_time(now)
-    ie_date = local.strftime("%Y%m%d")
-    period = local.strftime("%Y-%m")
+    stamp = dated(at)
     first_parcel_of: dict[int, int] = {}
     for parcel in parcels:
         first_parcel_of.setdefault(parcel.order_id, parcel.id)
@@ -256,7 +261,7 @@ def collect(batch, parcel_ids, *, at: datetime | None = None) -> Collected:
                               for line in decl_lines)
         result.declarations.append({
             "parcel_id": parcel.id, "batch_id": batch.id, "order_id": order.id,
-            "issued_at": now, "period": period, "ie_date": ie_date, "cop_no": parcel.number,
+            **stamp, "cop_no": parcel.number,
             "order_no": order.number, "ebp_code": values["customs_ebp_code"],
             "ebc_code": values["customs_ebc_code"], "owner_code": values["customs_owner_code"],
             "agent_code": values["customs_agent_code"], "logistics_code": carrier[0],

@@ -17,7 +17,8 @@ from decimal import Decimal
 from sqlalchemy import insert, select
 
 from erp.core import audit
-from erp.customs.collect import collect
+from erp.customs.collect import collect, dated
+from erp.customs.gate import take_collected
 from erp.customs.models import CustomsDeclaration, CustomsDeclarationLine
 from erp.extensions import db
 from erp.shipping import batch_hooks
@@ -30,10 +31,12 @@ def write_ledger(batch, parcel_ids: Sequence[int], *, actor, at: datetime) -> in
     :raises ShippingError: if the data became incomplete since the gate (never expected: both
         run in the close's transaction with the batch, orders and parcels locked).
     """
-    collected = collect(batch, parcel_ids, at=at)
+    collected = take_collected(batch, parcel_ids)
+    if collected is None:
+        collected = collect(batch, parcel_ids, at=at)
     if collected.problems:
         raise ShippingError("; ".join(collected.problems[:20]))
-    heads = collected.declarations
+    heads = [{**head, **dated(at)} for head in collected.declarations]
     if not heads:
         return 0
     rows = [{k: v for k, v in head.items() if k != "lines"} for head in heads]
