@@ -236,11 +236,16 @@ def lane_scan(wave: PickWave, code: str, *, actor, weight_g: int | None = None,
 # --------------------------------------------------------------------------- the bench
 
 
-def scanned_weight_g(order: CustomerOrder, box: Box | None) -> int:
-    """Return the expected weight of the order's scanned, unassigned units in ``box``."""
+def scanned_weight_g(order: CustomerOrder, box: Box | None, *,
+                     group: list[CustomerOrder] | None = None) -> int:
+    """Return the expected weight of the order's scanned, unassigned units in ``box``.
+
+    ``group`` is the order's packing group when the caller has it already.
+    """
     skus = {line.id: line.sku for line in order.lines}
     return pack_checks.expected_weight_g(
-        [(skus[s.order_line_id], s.quantity) for s in packing.unassigned_scans(order)], box)
+        [(skus[s.order_line_id], s.quantity)
+         for s in packing.unassigned_scans(order, group=group)], box)
 
 
 def close_checked(order: CustomerOrder, *, weight_g: int, box: Box | None = None,

@@ -61,7 +61,6 @@ PARCEL_REF = "parcel"
 
 def _unreviewed(sku_ids: Iterable[int]) -> list[tuple[str, str]]:
     """Return ``(product code, state label)`` of the SKUs' products not confirmed as they are."""
-    from erp.catalog.cn_customs import unreviewed_products
     from erp.catalog.models import Product, Sku
 
     ids = sorted({int(i) for i in sku_ids})
@@ -70,6 +69,15 @@ def _unreviewed(sku_ids: Iterable[int]) -> list[tuple[str, str]]:
     products = dict(db.session.execute(
         select(Product.id, Product.code).join(Sku, Sku.product_id == Product.id)
         .where(Sku.id.in_(ids)).distinct()).all())
+    return _unreviewed_of(products)
+
+
+def _unreviewed_of(products: dict[int, str]) -> list[tuple[str, str]]:
+    """Return ``(product code, state label)`` of the products (``{id: code}``) not confirmed."""
+    from erp.catalog.cn_customs import unreviewed_products
+
+    if not products:
+        return []
     states = unreviewed_products(list(products))
     labels = {"unconfirmed": _("unconfirmed"), "changed": _("changed since confirmation")}
     return sorted((products[pid], labels[state]) for pid, state in states.items())
@@ -79,13 +87,24 @@ def _named(found: list[tuple[str, str]]) -> str:
     return ", ".join(f"{code} ({state})" for code, state in found)
 
 
-def customs_review_warning(sku_ids: Iterable[int]) -> str | None:
-    """Return the packing screen's warning naming the products not confirmed, or None."""
-    found = _unreviewed(sku_ids)
+def _warning(found: list[tuple[str, str]]) -> str | None:
     if not found:
         return None
     return _("The customs data of %(products)s is not confirmed; confirm it in Catalog › "
              "Customs review.", products=_named(found))
+
+
+def customs_review_warning(sku_ids: Iterable[int]) -> str | None:
+    """Return the packing screen's warning naming the products not confirmed, or None."""
+    return _warning(_unreviewed(sku_ids))
+
+
+def customs_review_warning_of(skus: Iterable) -> str | None:
+    """Return :func:`customs_review_warning` for SKUs already loaded with their products.
+
+    The packing screen has them (its lines'), so their products need no query of their own.
+    """
+    return _warning(_unreviewed_of({sku.product_id: sku.product.code for sku in skus}))
 
 
 def check_customs_review(sku_ids: Iterable[int]) -> None:

@@ -211,12 +211,14 @@ def line_counts(order_ids: Iterable[int]) -> dict[int, LineCounts]:
     return out
 
 
-def packing_status(order: CustomerOrder) -> list[dict]:
+def packing_status(order: CustomerOrder, *,
+                   group: list[CustomerOrder] | None = None) -> list[dict]:
     """Return one row per order line: ``line, sku, ordered, picked, scanned, packed, to_scan``.
 
-    ``done`` is true when every ordered unit is scanned or packed.
+    ``done`` is true when every ordered unit is scanned or packed. ``group`` is the order's
+    :func:`packing_group` when the caller has it already.
     """
-    group = packing_group(order)
+    group = packing_group(order) if group is None else group
     counts = line_counts([o.id for o in group])
     rows = []
     for line in _group_lines(group):
@@ -228,9 +230,13 @@ def packing_status(order: CustomerOrder) -> list[dict]:
     return rows
 
 
-def unassigned_scans(order: CustomerOrder) -> list[PackScan]:
-    """Return the order's scans not yet closed into a parcel (its merge group's), oldest first."""
-    ids = [o.id for o in packing_group(order)]
+def unassigned_scans(order: CustomerOrder, *,
+                     group: list[CustomerOrder] | None = None) -> list[PackScan]:
+    """Return the order's scans not yet closed into a parcel (its merge group's), oldest first.
+
+    ``group`` is the order's :func:`packing_group` when the caller has it already.
+    """
+    ids = [o.id for o in (packing_group(order) if group is None else group)]
     return list(db.session.scalars(select(PackScan).where(
         PackScan.order_id.in_(ids), PackScan.parcel_id.is_(None)).order_by(PackScan.id)))
 

@@ -49,9 +49,9 @@ def current_station() -> PackingStation | None:
     return station if station is not None and station.active else None
 
 
-def print_next(parcel: Parcel) -> None:
-    """Have the next page the packer sees open the parcel's label for printing."""
-    session[PRINT_KEY] = parcel.id
+def print_next(parcel: Parcel | int) -> None:
+    """Have the next page the packer sees open the parcel's label for printing (or its id's)."""
+    session[PRINT_KEY] = parcel if isinstance(parcel, int) else parcel.id
 
 
 def to_print() -> Parcel | None:

@@ -128,7 +128,8 @@ def _station(order: CustomerOrder | None = None, *, refusal: str | None = None,
                "customs_forms": CUSTOMS_FORM_LABELS, "station": current_station(),
                "printing": to_print() if status == 200 else None}
     if order is not None:
-        rows = packing.packing_status(order)
+        group = packing.packing_group(order)  # once for the lines and the scanned weight
+        rows = packing.packing_status(order, group=group)
         order_parcels = packing.order_parcels(order)
         context.update(
             rows=rows, parcels=order_parcels, tote=_tote(order),
@@ -139,8 +140,8 @@ def _station(order: CustomerOrder | None = None, *, refusal: str | None = None,
             scanned=sum(r["scanned"] for r in rows),
             to_scan=sum(r["to_scan"] for r in rows),
             to_label=[p for p in order_parcels if p.state == ParcelState.packed],
-            expected_g=lane.scanned_weight_g(order, None),
-            customs_review=pack_checks.customs_review_warning(r["line"].sku_id for r in rows))
+            expected_g=lane.scanned_weight_g(order, None, group=group),
+            customs_review=pack_checks.customs_review_warning_of(r["sku"] for r in rows))
     return render_template("shipping/packing/station.html", **context), status
 
 
@@ -190,18 +191,23 @@ def packing_scan(order_id: int):
             weight_g=form.weight_g.data, override=form.confirm_weight.data, actor=current_user)
     except DomainError as err:
         return _refused(order, err, scan_form=form)
+    # the message is written before the commit, which expires every object: read after it,
+    # the order, its lines and the scan would each be loaded again
+    if parcel is not None:
+        parcel_id = parcel.id
+        message = _("Last item scanned: parcel %(parcel)s closed (%(weight)s g) and labelled "
+                    "%(tracking)s. The label is printing.", parcel=parcel.number,
+                    weight=format_number(parcel.weight_g), tracking=parcel.tracking_number)
+    else:
+        row = next(r for r in packing.packing_status(order)
+                   if r["line"].id == scan.order_line_id)
+        message = _("%(sku)s: %(done)s of %(ordered)s scanned.", sku=scan.sku.code,
+                    done=row["scanned"] + row["packed"], ordered=row["ordered"])
     db.session.commit()
     if parcel is not None:
-        print_next(parcel)
-        flash(_("Last item scanned: parcel %(parcel)s closed (%(weight)s g) and labelled "
-                "%(tracking)s. The label is printing.", parcel=parcel.number,
-                weight=format_number(parcel.weight_g), tracking=parcel.tracking_number),
-              "success")
-        return redirect(url_for(".packing_order", order_id=order.id))
-    row = next(r for r in packing.packing_status(order) if r["line"].id == scan.order_line_id)
-    flash(_("%(sku)s: %(done)s of %(ordered)s scanned.", sku=scan.sku.code,
-            done=row["scanned"] + row["packed"], ordered=row["ordered"]), "success")
-    return redirect(url_for(".packing_order", order_id=order.id))
+        print_next(parcel_id)
+    flash(message, "success")
+    return redirect(url_for(".packing_order", order_id=order_id))
 
 
 @bp.post("/packing/<int:order_id>/unscan")
@@ -220,7 +226,7 @@ def packing_unscan(order_id: int):
     db.session.commit()
     flash(_("%(qty)s × %(code)s taken back; it is no longer scanned.", qty=qty,
             code=form.code.data.strip()), "success")
-    return redirect(url_for(".packing_order", order_id=order.id))
+    return redirect(url_for(".packing_order", order_id=order_id))
 
 
 @bp.post("/packing/<int:order_id>/clear")
@@ -235,7 +241,7 @@ def packing_clear(order_id: int):
     flash(ngettext("%(count)s scanned unit cleared; scan the items again.",
                    "%(count)s scanned units cleared; scan the items again.", units,
                    count=format_number(units)), "success")
-    return redirect(url_for(".packing_order", order_id=order.id))
+    return redirect(url_for(".packing_order", order_id=order_id))
 
 
 @bp.post("/packing/<int:order_id>/close")
@@ -258,9 +264,8 @@ def packing_close(order_id: int):
     except DomainError as err:
         return _refused(order, err, parcel_form=form)
     notice = getattr(parcel, "routing_notice", None)  # the shipping rules chose another service
-    db.session.commit()
-    if notice:
-        flash(notice, "warning")
+    # written before the commit, which expires the parcel and the order (read after it, they
+    # and the order's lines would be loaded again)
     names = {"parcel": parcel.number, "form": CUSTOMS_FORM_LABELS[parcel.customs_form],
              "weight": format_number(parcel.weight_g)}
     if order.state == "packed":
@@ -269,8 +274,11 @@ def packing_close(order_id: int):
     else:
         message = _("Parcel %(parcel)s closed (%(form)s, %(weight)s g). Scan the items of the "
                     "next parcel.", **names)
+    db.session.commit()
+    if notice:
+        flash(notice, "warning")
     flash(message, "success")
-    return redirect(url_for(".packing_order", order_id=order.id))
+    return redirect(url_for(".packing_order", order_id=order_id))
 
 
 @bp.post("/packing/<int:order_id>/label")
@@ -289,7 +297,9 @@ def packing_label(order_id: int):
         parcels.label_parcels(todo, actor=current_user)
     except DomainError as err:
         return _refused(order, err)
+    # written before the commit, which expires the parcels (read after it, each is loaded again)
+    message = _("Labelled: %(list)s. Print the labels below.",
+                list=_(", ").join(f"{p.number} → {p.tracking_number}" for p in todo))
     db.session.commit()
-    flash(_("Labelled: %(list)s. Print the labels below.",
-            list=_(", ").join(f"{p.number} → {p.tracking_number}" for p in todo)), "success")
-    return redirect(url_for(".packing_order", order_id=order.id))
+    flash(message, "success")
+    return redirect(url_for(".packing_order", order_id=order_id))
