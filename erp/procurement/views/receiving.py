@@ -76,8 +76,7 @@ class _Line:
     error: str | None = None
 
 
-def _lines(po: PurchaseOrder) -> list[_Line]:
-    tolerance = services.over_receipt_tolerance()
+def _lines(po: PurchaseOrder, tolerance) -> list[_Line]:
     rows = db.session.execute(queries.purchase_order_line_rows(po.id)).all()
     return [_Line(id=r.PurchaseOrderLine.id, sku_code=r.sku_code, barcode=r.barcode,
                   supplier_code=r.PurchaseOrderLine.supplier_code,
@@ -146,7 +145,8 @@ def _show_error(form: ReceiveForm, lines: list[_Line], err: DomainError) -> None
 def receive_purchase_order(po_id: int):
     """Enter or scan the quantities that arrived on each line, choose the bin, and receive."""
     po = get_or_404(PurchaseOrder, po_id)
-    lines = _lines(po)
+    tolerance = services.over_receipt_tolerance()  # once: the lines' limits and the page's
+    lines = _lines(po, tolerance)
     default_bin = queries.default_receiving_bin()
     form = ReceiveForm(bin=request.args.get("bin") or (default_bin.label if default_bin else ""))
     status, focus = 200, "scan"
@@ -164,15 +164,19 @@ def receive_purchase_order(po_id: int):
                 _show_error(form, lines, err)
                 status = 422
             else:
-                db.session.commit()
+                # written before the commit, which expires the receipt, the order and the bin
+                # (read after it, each would be loaded again)
                 units = sum(quantities.values())
-                flash(ngettext("Receipt %(receipt)s: %(count)s unit of %(number)s received into "
-                               "%(bin)s.",
-                               "Receipt %(receipt)s: %(count)s units of %(number)s received "
-                               "into %(bin)s.", units, receipt=receipt.number,
-                               count=format_number(units), number=po.number,
-                               bin=location.label), "success")
-                return redirect(url_for(".receipt_detail", receipt_id=receipt.id))
+                message = ngettext("Receipt %(receipt)s: %(count)s unit of %(number)s received "
+                                   "into %(bin)s.",
+                                   "Receipt %(receipt)s: %(count)s units of %(number)s received "
+                                   "into %(bin)s.", units, receipt=receipt.number,
+                                   count=format_number(units), number=po.number,
+                                   bin=location.label)
+                receipt_id = receipt.id
+                db.session.commit()
+                flash(message, "success")
+                return redirect(url_for(".receipt_detail", receipt_id=receipt_id))
         elif (form.scan.data or "").strip():
             try:
                 line = _scan(lines, form.scan.data)
@@ -192,7 +196,7 @@ def receive_purchase_order(po_id: int):
     return render_template("procurement/receiving_form.html", po=po, lines=lines, form=form,
                            focus=focus, machine=PURCHASE_ORDER_STATES,
                            receivable=services.can_receive(po),
-                           tolerance=services.over_receipt_tolerance()), status
+                           tolerance=tolerance), status
 
 
 @bp.get("/receipts/<int:receipt_id>")
