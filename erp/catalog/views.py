@@ -39,6 +39,7 @@ from erp.core.settings import base_currency
 from erp.core.viewhelpers import (
     form_errors,
     get_or_404,
+    id_url,
     page_arg,
     paginate_rows,
     xlsx_response,
@@ -144,7 +145,9 @@ def sku_list():
     return render_template("catalog/sku_list.html", page=page, filters=filters,
                            brands=_brand_options(), categories=_category_options(),
                            bulk=BulkStatusForm(), sorts=queries.SKU_SORTS,
-                           status_labels=SKU_STATUS_LABELS)
+                           status_labels=SKU_STATUS_LABELS,
+                           sku_url=id_url("catalog.sku_detail", "sku_id"),
+                           product_url=id_url("catalog.product_detail", "product_id"))
 
 
 @bp.get("/skus/<int:sku_id>")

@@ -21,6 +21,7 @@ from erp.core.viewhelpers import (
     commit_or_refuse,
     form_errors,
     get_or_404,
+    id_url,
     paginate_rows,
 )
 from erp.extensions import db
@@ -75,7 +76,8 @@ def _list_page(filters: queries.OrderFilters, title: str):
     return render_template("orders/order_list.html", page=page, filters=filters, title=title,
                            machine=ORDER_STATES, states=list(O), groups=queries.STATE_GROUPS,
                            countries=queries.country_options(),
-                           warehouses=queries.warehouse_options(), confirm=ConfirmForm())
+                           warehouses=queries.warehouse_options(), confirm=ConfirmForm(),
+                           order_url=id_url("orders.order_detail", "order_id"))
 
 
 @bp.get("/")

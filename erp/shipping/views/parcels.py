@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, Length
 from erp.core import exports
 from erp.core.i18n import _, _l
 from erp.core.permissions import has_permission, permission_required
-from erp.core.viewhelpers import commit_or_refuse, paginate_rows
+from erp.core.viewhelpers import commit_or_refuse, id_url, paginate_rows
 from erp.orders.models import ORDER_STATES
 from erp.shipping.home import local_time
 from erp.shipping.models import (
@@ -77,7 +77,9 @@ def parcel_list():
     return render_template("shipping/parcels/parcel_list.html", page=page, filters=filters,
                            machine=PARCEL_STATES, states=list(ParcelState),
                            groups=PARCEL_STATES.groups, services=services.service_options(),
-                           customs_forms=CUSTOMS_FORM_LABELS)
+                           customs_forms=CUSTOMS_FORM_LABELS,
+                           parcel_url=id_url("shipping.parcel_detail", "parcel_id"),
+                           order_url=id_url("orders.order_detail", "order_id"))
 
 
 @bp.get("/parcels/export.xlsx")

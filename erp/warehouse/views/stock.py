@@ -15,6 +15,7 @@ from erp.core.settings import base_currency
 from erp.core.viewhelpers import (
     form_errors,
     get_or_404,
+    id_url,
     page_arg,
     paginate_rows,
     xlsx_response,
@@ -70,7 +71,9 @@ def stock_list():
                          count=queries.stock_list_count_query(filters))
     return render_template("warehouse/stock_list.html", page=page, filters=filters,
                            warehouses=_warehouses(), kinds=BIN_KINDS,
-                           frozen=queries.frozen_keys())
+                           frozen=queries.frozen_keys(),
+                           bin_url=id_url("warehouse.stock_by_bin", "location_id"),
+                           sku_url=id_url("warehouse.stock_by_sku", "sku_id"))
 
 
 @bp.get("/stock/export.xlsx")
