@@ -83,9 +83,10 @@ def _docs_available() -> bool:
 
 
 def _load(order_id: int) -> CustomerOrder:
+    # the lines' SKUs and products joined to the lines: 2 queries, not 4 (as the order page)
     order = db.session.scalar(select(CustomerOrder).where(CustomerOrder.id == order_id).options(
-        selectinload(CustomerOrder.lines).selectinload(CustomerOrderLine.sku)
-        .selectinload(Sku.product)))
+        selectinload(CustomerOrder.lines).joinedload(CustomerOrderLine.sku)
+        .joinedload(Sku.product)))
     if order is None:
         abort(404)
     return order
