@@ -1,4 +1,4 @@
-"""The ``load`` benchmark: gunicorn (4 workers) on PostgreSQL under 20 simulated staff.
+"""The ``load`` and ``load_100`` benchmarks: gunicorn (4 workers) on PostgreSQL under staff.
 
 Every account has two-factor sign-in (a TOTP secret enrolled at build time): each simulated
 user signs in with its password and then a code its "phone" (pyotp) computes, one account per
@@ -12,6 +12,15 @@ process) plays the warehouse floor against it for 60 seconds: packers scan, clos
 parcels, receivers receive purchase order lines, and office staff browse lists and pages.
 Every simulated user signs in through the login form and works on its own orders only, so
 nobody fights over an order; a refusal where success is expected counts as an error.
+
+``load_100`` (issue 22) is the same floor five times over (100 staff: 50 warehouse, 20
+purchasing, 15 customer service, 15 managers) for 120 seconds, plus the web shop's server
+posting 10 orders a second to ``POST /api/v1/orders`` with an API token made at build time;
+its ``api_orders`` counts the orders taken in. Both run through :func:`run_load`.
+
+gunicorn serves with the tree's ``gunicorn.conf.py`` (the app loaded and warmed up once in the
+master), as production does; ``server_cpu_ms_per_request`` is the workers' CPU from the first
+request locust sends to its last, over the requests (the sign-in storm included).
 
 The figures are locust's aggregated ones (``p50_ms``, ``p95_ms``, ``p99_ms``, ``per_second``,
 ``errors``), the five slowest request names by p95, and ``ledger_ok``: whether every stock
@@ -40,6 +49,8 @@ from bench.suites_shipping import BOX_CODE, BOX_TARE_G, create_services
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+#: how the app is served (``preload_app``: loaded and warmed up once, before the fork)
+GUNICORN_CONF = ROOT / "gunicorn.conf.py"
 PASSWORD = "load-bench-Passw0rd"
 SECRET_KEY = "load-bench-secret-key-0123456789abcdef"
 #: accounts per role: (role, prefix, how many)
@@ -446,8 +457,11 @@ def _answers(url: str) -> bool:
 
 def start_server(url: str, port: int, workers: int, log_path: Path, *,
                  two_factor_required: bool = False, env: dict[str, str] | None = None,
-                 boot_seconds: int = 60) -> subprocess.Popen:
+                 boot_seconds: int = 60, args: tuple[str, ...] = ()) -> subprocess.Popen:
     """Start gunicorn on the database ``url``; return once ``/health`` answers.
+
+    gunicorn reads the tree's ``gunicorn.conf.py`` (as in production); ``args`` are further
+    command-line options (they win over it).
 
     ``two_factor_required`` (``ERP_TWO_FACTOR_REQUIRED``) is off unless asked for: the staff of
     most benchmarks and of the concurrency suite sign in with a password alone; the ``load``
@@ -464,9 +478,12 @@ def start_server(url: str, port: int, workers: int, log_path: Path, *,
            "ERP_LOGIN_RATE_LIMIT": "10000 per minute",
            "ERP_TWO_FACTOR_REQUIRED": "1" if two_factor_required else "0", **(env or {})}
     logfile = open(log_path, "wb")  # noqa: SIM115 - closed when the server stops
+    # served as production serves it: the tree's gunicorn settings where it has them (a tree
+    # of an older commit, measured for a before figure, is served as that commit was)
+    config = ("-c", str(GUNICORN_CONF)) if GUNICORN_CONF.is_file() else ()
     proc = subprocess.Popen(
-        [_venv_bin("gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
-         "--timeout", "60", "erp.wsgi:app"],
+        [_venv_bin("gunicorn"), *config, "-w", str(workers), "-b", f"127.0.0.1:{port}",
+         "--timeout", "60", *args, "erp.wsgi:app"],
         cwd=ROOT, env=env, stdout=logfile, stderr=subprocess.STDOUT)
     proc.logfile = logfile
     deadline = time.monotonic() + boot_seconds
