@@ -80,3 +80,5 @@ def test_a_forked_worker_drops_the_pools_it_inherited(wsgi, app, monkeypatch):
     settings["post_fork"](None, None)
     assert db.engine.pool is not pool  # a fresh pool: the worker opens its own connections
     assert db.engine.pool.checkedin() == 0
+    assert pool.checkedin() == 1  # the master's connection was left open, for the master
+    pool.dispose()  # (here one process plays both: close it)
