@@ -300,3 +300,20 @@ def test_overlay_bench_replaces_the_package(tmp_path):
     (target / "suites_gone.py").write_text("OLD = 1\n")
     before.overlay_bench(source, target)
     assert sorted(p.name for p in target.iterdir()) == ["__init__.py", "suites_new.py"]
+
+
+def test_the_runner_hands_the_second_commit_to_the_comparison(monkeypatch, tmp_path):
+    monkeypatch.setattr(runner, "RESULTS", tmp_path / "latest.jsonl")
+    monkeypatch.delenv("ERP_BENCH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("ERP_TEST_DATABASE_URL", raising=False)
+    seen = {}
+
+    def fake_compare(name, kind, quick, baseline, rounds=None, also=()):
+        seen[name] = (baseline.commit, [other.commit for other in also],
+                      [other.same_bench for other in also])
+        return {"n": 1, "seconds": 1.0, "per_second": 1.0}
+
+    monkeypatch.setattr(before, "compare", fake_compare)
+    assert runner.run(["move_tx", "sku_export"], quick=True, before=True) == 0
+    assert seen["move_tx"] == (before.BASELINE_COMMIT, [before.PERF_COMMIT], [True])
+    assert seen["sku_export"] == (before.PERF_COMMIT, [], [])
