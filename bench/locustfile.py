@@ -10,6 +10,9 @@ orders it receives. No two simulated users share an order.
 - **Receivers** open a purchase order's receiving screen, scan an item, and receive a few lines.
 - **Office staff** (purchasing, customer service, managers) search SKUs and read the order,
   parcel and stock lists, an order's page and the home dashboard.
+- The **storefront** (``load_100`` only: the work file has an ``api`` entry) posts orders to
+  ``POST /api/v1/orders`` with its Bearer token, each of its users at a constant pace, so that
+  together they send ``api.per_second`` orders a second; each order is new (201).
 
 Everyone signs in once through the login form with its CSRF token, then gives the code of its
 authenticator (pyotp, from the secret enrolled for the account), and thinks 0.5 to 2 seconds
@@ -21,6 +24,7 @@ missing success message counts as a failure.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import math
 import os
@@ -30,7 +34,7 @@ import time
 from collections import deque
 from urllib.parse import quote, urlsplit
 
-from locust import HttpUser, between, events, task
+from locust import HttpUser, between, constant_throughput, events, task
 from locust.exception import StopUser
 
 _INPUT = re.compile(r"<input\b[^>]*>", re.IGNORECASE)
@@ -52,6 +56,11 @@ WORK = load_work(os.environ.get("ERP_LOAD_WORK"))
 #: each warehouse account (with its own orders and purchase orders) goes to one user only
 WAREHOUSE_ACCOUNTS = deque(WORK["warehouse"])
 OFFICE_ACCOUNTS = deque(WORK["office"])
+#: the storefront: token, users, orders a second, SKU codes and order number prefix (or none)
+API = WORK.get("api") or {}
+#: the orders a second of each storefront user: together ``per_second``
+API_RATE_PER_USER = API.get("per_second", 1) / max(1, API.get("users", 1))
+_API_NUMBERS = itertools.count(1)
 #: when each simulated user finished signing in; and (start, milliseconds) of every request
 SIGNED_IN: list[float] = []
 SAMPLES: list[tuple[float, float]] = []
@@ -374,3 +383,44 @@ class Office(StaffUser):
     def home(self) -> None:
         """Back to the home dashboard."""
         self.get("/", "home")
+
+
+def api_order(number: str, n: int, skus: list[str]) -> dict:
+    """Return the body of the storefront's ``n``-th order (one or two lines of ``skus``)."""
+    country = ("DE", "FR", "GB", "US")[n % 4]
+    postcode = {"DE": "10115", "FR": "75001", "GB": "SW1A 1AA", "US": "10001"}[country]
+    currency = {"DE": "EUR", "FR": "EUR", "GB": "GBP", "US": "USD"}[country]
+    return {
+        "number": number, "placed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "customer_name": "Shop Buyer", "email": f"shopper{n}@example.com",
+        "shipping_address": {"name": "Shop Buyer", "address1": f"Main Street {n}",
+                             "city": "City", "postal_code": postcode, "country": country},
+        "currency": currency, "shipping_charge": "4.90", "priority": 0,
+        "lines": [{"sku": skus[(n * 7 + k * 13) % len(skus)], "quantity": 1 + (n + k) % 2,
+                   "unit_price": "19.90"} for k in range(1 + n % 2)]}
+
+
+class Storefront(HttpUser):
+    """The web shop's server posting its customers' orders through the API.
+
+    Only with an ``api`` entry in the work file: ``fixed_count`` users (started before the
+    staff), each at ``per_second / users`` orders a second.
+    """
+
+    abstract = not API
+    fixed_count = int(API.get("users", 0))
+    wait_time = constant_throughput(API_RATE_PER_USER)
+
+    @task
+    def post_order(self) -> None:
+        """Post a new order; anything but 201 is a failure."""
+        n = next(_API_NUMBERS)
+        number = f"{API['prefix']}{os.getpid()}-{n:07d}"
+        with self.client.post("/api/v1/orders", name="api: order", catch_response=True,
+                              json=api_order(number, n, API["skus"]),
+                              headers={"Authorization": f"Bearer {API['token']}"}) as response:
+            if response.status_code != 201:
+                response.failure(f"HTTP {response.status_code}, expected 201: "
+                                 f"{response.text[:200]}")
+            else:
+                response.success()

@@ -163,8 +163,9 @@ def run(names: list[str], quick: bool, before: bool = False) -> int:
     """Run the named benchmarks (all when empty) on every configured database.
 
     With ``before``, the benchmarks of :data:`bench.before.COMPARED` also run in the tree of
-    the commit before their issue (:func:`bench.before.commit_for`), alternating with today's
-    (``make bench`` does; the test suite's smoke runs do not).
+    the commit before their issue (:func:`bench.before.commit_for`, and those of
+    :data:`bench.before.ALSO`), alternating with today's (``make bench`` does; the test
+    suite's smoke runs do not).
     """
     from bench import (  # noqa: F401 - registers them
         events_feed,
@@ -183,7 +184,7 @@ def run(names: list[str], quick: bool, before: bool = False) -> int:
         tracking_ingest,
         webhook_fanout,
     )
-    from bench.before import COMPARED, Baseline, commit_for, compare
+    from bench.before import ALSO, COMPARED, Baseline, commit_for, compare
 
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
@@ -211,7 +212,9 @@ def run(names: list[str], quick: bool, before: bool = False) -> int:
                 figures = None
                 if before and name in COMPARED:
                     baseline = baselines.setdefault(commit_for(name), Baseline(commit_for(name)))
-                    figures = compare(name, kind, quick, baseline)
+                    also = tuple(baselines.setdefault(commit, Baseline(commit))
+                                 for commit in ALSO.get(name, ()))
+                    figures = compare(name, kind, quick, baseline, also=also)
                 if figures is None and REGISTRY[name].own_server is not None:
                     figures = REGISTRY[name].func(BenchDB(kind, "", quick))  # its own server
                 elif figures is None:

@@ -1,4 +1,4 @@
-"""The ``load`` benchmark: gunicorn (4 workers) on PostgreSQL under 20 simulated staff.
+"""The ``load`` and ``load_100`` benchmarks: gunicorn (4 workers) on PostgreSQL under staff.
 
 Every account has two-factor sign-in (a TOTP secret enrolled at build time): each simulated
 user signs in with its password and then a code its "phone" (pyotp) computes, one account per
@@ -12,6 +12,15 @@ process) plays the warehouse floor against it for 60 seconds: packers scan, clos
 parcels, receivers receive purchase order lines, and office staff browse lists and pages.
 Every simulated user signs in through the login form and works on its own orders only, so
 nobody fights over an order; a refusal where success is expected counts as an error.
+
+``load_100`` (issue 22) is the same floor five times over (100 staff: 50 warehouse, 20
+purchasing, 15 customer service, 15 managers) for 120 seconds, plus the web shop's server
+posting 10 orders a second to ``POST /api/v1/orders`` with an API token made at build time;
+its ``api_orders`` counts the orders taken in. Both run through :func:`run_load`.
+
+gunicorn serves with the tree's ``gunicorn.conf.py`` (the app loaded and warmed up once in the
+master), as production does; ``server_cpu_ms_per_request`` is the workers' CPU from the first
+request locust sends to its last, over the requests (the sign-in storm included).
 
 The figures are locust's aggregated ones (``p50_ms``, ``p95_ms``, ``p99_ms``, ``per_second``,
 ``errors``), the five slowest request names by p95, and ``ledger_ok``: whether every stock
@@ -40,11 +49,22 @@ from bench.suites_shipping import BOX_CODE, BOX_TARE_G, create_services
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+#: how the app is served (``preload_app``: loaded and warmed up once, before the fork)
+GUNICORN_CONF = ROOT / "gunicorn.conf.py"
 PASSWORD = "load-bench-Passw0rd"
 SECRET_KEY = "load-bench-secret-key-0123456789abcdef"
 #: accounts per role: (role, prefix, how many)
 ACCOUNTS = (("warehouse", "wh", 10), ("purchasing", "buyer", 4), ("customer_service", "cs", 3),
             ("manager", "mgr", 3))
+#: ``load_100``'s staff: the same mix of roles, five times as many
+ACCOUNTS_100 = (("warehouse", "wh", 50), ("purchasing", "buyer", 20),
+                ("customer_service", "cs", 15), ("manager", "mgr", 15))
+#: ``load_100 --quick``'s staff (10 users: 3 packers, 2 receivers, 5 office), one account
+#: each: two users of one account would sign in with the same code, which is refused
+ACCOUNTS_100_QUICK = (("warehouse", "wh", 5), ("purchasing", "buyer", 2),
+                      ("customer_service", "cs", 2), ("manager", "mgr", 1))
+#: the prefix of the order numbers the storefront (``load_100``'s API user) sends
+API_ORDER_PREFIX = "API-"
 COUNTRIES = ("DE", "FR", "GB", "US")
 POSTCODES = {"DE": "10115", "FR": "75001", "GB": "SW1A 1AA", "US": "10001"}
 CURRENCIES = {"DE": "EUR", "FR": "EUR", "GB": "GBP", "US": "USD"}
@@ -98,9 +118,9 @@ def slowest(by_name: dict, count: int = 5) -> dict[str, float]:
 # --------------------------------------------------------------------------- the data
 
 
-def _accounts() -> list[tuple[str, str]]:
-    """Return ``(username, role)`` of every simulated member of staff."""
-    return [(f"{prefix}{i:02d}", role) for role, prefix, count in ACCOUNTS
+def _accounts(accounts: tuple = ACCOUNTS) -> list[tuple[str, str]]:
+    """Return ``(username, role)`` of every simulated member of staff (``accounts`` by role)."""
+    return [(f"{prefix}{i:02d}", role) for role, prefix, count in accounts
             for i in range(1, count + 1)]
 
 
@@ -302,10 +322,13 @@ def _enrol(user) -> str:
 
 
 def build_data(db: BenchDB, app, *, per_packer: int, per_receiver: int,
-               skus: int = 20_000) -> dict:
+               skus: int = 20_000, accounts: tuple = ACCOUNTS, api: dict | None = None) -> dict:
     """Build the load test's data in ``db`` and return the work file's content (committed).
 
     ``skus`` sizes the catalog (a tenth with ``--quick``); the orders follow from it.
+    ``accounts`` are the staff by role (:data:`ACCOUNTS`). With ``api`` (``{"users": n,
+    "per_second": rate}``) an API token is created for the storefront and the work file's
+    ``api`` entry gives it, the rate and the SKU codes its orders may name.
     """
     from sqlalchemy import func, select
 
@@ -339,7 +362,7 @@ def build_data(db: BenchDB, app, *, per_packer: int, per_receiver: int,
         warehouse_services.create_location(warehouse, code=RECEIVING_BIN, kind="receiving",
                                            pick_sequence=0, actor=None)
         users, totp = {}, {}
-        for username, role in _accounts():
+        for username, role in _accounts(accounts):
             users[username] = core_services.create_user(
                 username=username, full_name=f"Load {role} {username}", password=PASSWORD,
                 roles=[role], actor=None)
@@ -375,6 +398,14 @@ def build_data(db: BenchDB, app, *, per_packer: int, per_receiver: int,
         search = ["tee", "Merino", "Chino", "tote", f"SKU{n_skus // 3:07d}"[:8], "runner",
                   "Yoga", "BR02"]
         orders = sqla.session.scalar(select(func.count()).select_from(CustomerOrder))
+        storefront = None
+        if api:
+            _token, plaintext = order_services.create_api_token("load storefront", actor=None)
+            codes = list(sqla.session.scalars(select(Sku.code).where(Sku.id.in_(
+                for_orders[:200])).order_by(Sku.id)))
+            sqla.session.commit()
+            storefront = {**api, "token": plaintext, "skus": codes,
+                          "prefix": API_ORDER_PREFIX}
         _analyse(db)
         sqla.engine.dispose()
     log(f"   data: {n_skus:,} SKUs, {orders:,} orders, {len(staff)} warehouse accounts with "
@@ -384,8 +415,9 @@ def build_data(db: BenchDB, app, *, per_packer: int, per_receiver: int,
             "warehouse": [{"username": name, "orders": packing[name],
                            "purchase_orders": receiving[name], "box": BOX_CODE}
                           for name in sorted(packing)],
-            "office": [name for name, role in _accounts() if role != "warehouse"],
+            "office": [name for name, role in _accounts(accounts) if role != "warehouse"],
             "browse": {"order_ids": order_ids, "search": search},
+            **({"api": storefront} if storefront else {}),
             "orders": orders, "skus": n_skus}
 
 
@@ -425,8 +457,11 @@ def _answers(url: str) -> bool:
 
 def start_server(url: str, port: int, workers: int, log_path: Path, *,
                  two_factor_required: bool = False, env: dict[str, str] | None = None,
-                 boot_seconds: int = 60) -> subprocess.Popen:
+                 boot_seconds: int = 60, args: tuple[str, ...] = ()) -> subprocess.Popen:
     """Start gunicorn on the database ``url``; return once ``/health`` answers.
+
+    gunicorn reads the tree's ``gunicorn.conf.py`` (as in production); ``args`` are further
+    command-line options (they win over it).
 
     ``two_factor_required`` (``ERP_TWO_FACTOR_REQUIRED``) is off unless asked for: the staff of
     most benchmarks and of the concurrency suite sign in with a password alone; the ``load``
@@ -443,9 +478,12 @@ def start_server(url: str, port: int, workers: int, log_path: Path, *,
            "ERP_LOGIN_RATE_LIMIT": "10000 per minute",
            "ERP_TWO_FACTOR_REQUIRED": "1" if two_factor_required else "0", **(env or {})}
     logfile = open(log_path, "wb")  # noqa: SIM115 - closed when the server stops
+    # served as production serves it: the tree's gunicorn settings where it has them (a tree
+    # of an older commit, measured for a before figure, is served as that commit was)
+    config = ("-c", str(GUNICORN_CONF)) if GUNICORN_CONF.is_file() else ()
     proc = subprocess.Popen(
-        [_venv_bin("gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
-         "--timeout", "60", "erp.wsgi:app"],
+        [_venv_bin("gunicorn"), *config, "-w", str(workers), "-b", f"127.0.0.1:{port}",
+         "--timeout", "60", *args, "erp.wsgi:app"],
         cwd=ROOT, env=env, stdout=logfile, stderr=subprocess.STDOUT)
     proc.logfile = logfile
     deadline = time.monotonic() + boot_seconds
@@ -513,11 +551,16 @@ def server_cpu_seconds(master_pid: int) -> float | None:
 
 
 def run_locust(host: str, work_path: Path, csv_prefix: Path, *, users: int, seconds: int,
-               log_path: Path) -> int:
-    """Run locust headless against ``host``; return its exit code (1 when a request failed)."""
+               log_path: Path, extra_users: int = 0) -> int:
+    """Run locust headless against ``host``; return its exit code (1 when a request failed).
+
+    ``users`` staff sign in at ``users / 2`` a second; ``extra_users`` are the storefront's
+    API users (``Storefront.fixed_count``, from the work file), started on top of them.
+    """
     env = {**os.environ, "ERP_LOAD_WORK": str(work_path),
            "ERP_LOAD_SIGNED_IN": str(csv_prefix) + "_signed_in.json"}
     spawn_rate = max(1, users // 2)
+    users += extra_users
     cmd = [_venv_bin("locust"), "-f", str(LOCUSTFILE), "--headless", "-u", str(users),
            "-r", str(spawn_rate), "-t", f"{seconds}s", "--host", host, "--csv",
            str(csv_prefix), "--only-summary", "--stop-timeout", "10"]
@@ -530,11 +573,15 @@ def run_locust(host: str, work_path: Path, csv_prefix: Path, *, users: int, seco
     return proc.returncode
 
 
-def _outcome(db: BenchDB, app) -> dict:
-    """Check the ledger and count the work done during the run."""
+def _outcome(db: BenchDB, app, *, api: bool = False) -> dict:
+    """Check the ledger and count the work done during the run.
+
+    With ``api``, also ``api_orders``: how many of the storefront's orders the app took in.
+    """
     from sqlalchemy import func, select
 
     from erp.extensions import db as sqla
+    from erp.orders.models import CustomerOrder
     from erp.procurement.models import Receipt
     from erp.shipping.models import Parcel, ParcelState
     from erp.warehouse.queries import ledger_problems
@@ -544,10 +591,13 @@ def _outcome(db: BenchDB, app) -> dict:
         labelled = sqla.session.scalar(select(func.count()).select_from(Parcel).where(
             Parcel.state == ParcelState.labelled)) or 0
         receipts = sqla.session.scalar(select(func.count()).select_from(Receipt)) or 0
+        api_orders = sqla.session.scalar(select(func.count()).select_from(CustomerOrder).where(
+            CustomerOrder.number.startswith(API_ORDER_PREFIX))) if api else None
         sqla.engine.dispose()
     for problem in problems[:5]:
         log(f"   ledger: {problem}")
-    return {"ledger_ok": not problems, "parcels_labelled": labelled, "receipts": receipts}
+    return {"ledger_ok": not problems, "parcels_labelled": labelled, "receipts": receipts,
+            **({"api_orders": api_orders} if api else {})}
 
 
 @bench("load", kinds=("postgresql",))
@@ -556,10 +606,41 @@ def load(db: BenchDB) -> dict:
 
     ``--quick``: 5 users for 10 s on a tenth of the data.
     """
-    users, seconds, workers = (5, 10, 4) if db.quick else (20, 60, 4)
+    if db.quick:
+        return run_load(db, users=5, seconds=10, per_packer=10, per_receiver=2)
+    return run_load(db, users=20, seconds=60, per_packer=40, per_receiver=3)
+
+
+@bench("load_100", kinds=("postgresql",))
+def load_100(db: BenchDB) -> dict:
+    """100 simulated staff plus storefront orders through the API at 10 a second, for 120 s.
+
+    The staff are ``load``'s mix five times over (:data:`ACCOUNTS_100`: 50 warehouse, 20
+    purchasing, 15 customer service, 15 managers; locust's weights make 30 packers, 20
+    receivers and 50 office users), each on its own orders and purchase orders, signing in
+    with a password and a code. The storefront is 10 API users posting an order each second
+    (``POST /api/v1/orders`` with a Bearer token created at build time). ``api_orders`` counts
+    the orders the app took in.
+
+    ``--quick``: 10 staff plus 2 orders a second for 15 s, on a tenth of the data.
+    """
+    if db.quick:
+        return run_load(db, users=10, seconds=15, per_packer=10, per_receiver=2,
+                        accounts=ACCOUNTS_100_QUICK, api={"users": 2, "per_second": 2})
+    return run_load(db, users=100, seconds=120, per_packer=30, per_receiver=3,
+                    accounts=ACCOUNTS_100, api={"users": 10, "per_second": 10})
+
+
+def run_load(db: BenchDB, *, users: int, seconds: int, per_packer: int, per_receiver: int,
+             accounts: tuple = ACCOUNTS, api: dict | None = None, workers: int = 4) -> dict:
+    """Build the data, start gunicorn, play ``users`` staff (and the ``api`` storefront).
+
+    ``load`` and ``load_100`` are this with their sizes; see :func:`build_data` for
+    ``accounts`` and ``api``.
+    """
     app = make_app(db)
-    work = build_data(db, app, per_packer=10 if db.quick else 40,
-                      per_receiver=2 if db.quick else 3)
+    work = build_data(db, app, per_packer=per_packer, per_receiver=per_receiver,
+                      accounts=accounts, api=api)
     with tempfile.TemporaryDirectory(prefix="erp-load-") as tmp:
         tmp_path = Path(tmp)
         work_path = tmp_path / "work.json"
@@ -570,12 +651,15 @@ def load(db: BenchDB) -> dict:
         server = start_server(db.url, port, workers, tmp_path / "gunicorn.log",
                               two_factor_required=True)
         try:
-            log(f"   gunicorn -w {workers} on port {port}; locust: {users} users for {seconds} s "
-                f"(load average before: {host_load} on {os.cpu_count()} CPUs)")
+            log(f"   gunicorn -w {workers} on port {port}; locust: {users} users for {seconds} s"
+                + (f" and {api['per_second']} API orders a second from {api['users']} users"
+                   if api else "")
+                + f" (load average before: {host_load} on {os.cpu_count()} CPUs)")
             cpu_before = server_cpu_seconds(server.pid)
             started = time.perf_counter()
             code = run_locust(f"http://127.0.0.1:{port}", work_path, tmp_path / "load",
-                              users=users, seconds=seconds, log_path=tmp_path / "locust.log")
+                              users=users, seconds=seconds, log_path=tmp_path / "locust.log",
+                              extra_users=api["users"] if api else 0)
             took = time.perf_counter() - started
             cpu_after = server_cpu_seconds(server.pid)
         finally:
@@ -593,7 +677,7 @@ def load(db: BenchDB) -> dict:
         server_log = (tmp_path / "gunicorn.log").read_text(errors="replace")
         if "Traceback" in server_log:
             log("   gunicorn log (tail):\n" + server_log[-3000:])
-    outcome = _outcome(db, app)
+    outcome = _outcome(db, app, api=bool(api))
     by_name = figures.pop("by_name")
     server_cpu = None
     if cpu_before is not None and cpu_after is not None and figures["n"]:
@@ -604,7 +688,8 @@ def load(db: BenchDB) -> dict:
         f"{at_work.get('n', 0):,} requests, p50 {at_work.get('p50_ms', 0):.0f} ms, p95 "
         f"{at_work.get('p95_ms', 0):.0f} ms); "
         f"{outcome['parcels_labelled']} parcels labelled, {outcome['receipts']} receipts, "
-        f"ledger {'balances' if outcome['ledger_ok'] else 'DOES NOT balance'}; the app "
+        + (f"{outcome['api_orders']} API orders taken in, " if api else "")
+        + f"ledger {'balances' if outcome['ledger_ok'] else 'DOES NOT balance'}; the app "
         f"used {server_cpu} ms of CPU per request")
     for name, row in sorted(by_name.items(), key=lambda item: -item[1]["p95_ms"]):
         log(f"     {row['p95_ms']:>7.0f} ms p95  {row['n']:>5}  {row['errors']:>3} err  {name}")
@@ -613,6 +698,10 @@ def load(db: BenchDB) -> dict:
             "per_second": figures["per_second"], "errors": figures["errors"], "users": users,
             "workers": workers, "host_load_1m": host_load,
             "server_cpu_ms_per_request": server_cpu, **outcome,
+            # the storefront's pace asked for, and the orders a second the app took in
+            **({"api_target_per_second": api["per_second"],
+                "api_per_second": round(outcome["api_orders"] / took, 2),
+                "api_p95_ms": by_name.get("api: order", {}).get("p95_ms")} if api else {}),
             "slowest_p95_ms": slowest(by_name),
             # the same once every user has signed in (the sign-in storm of the start left out)
             **{f"signed_in_{k}": v for k, v in at_work.items()},

@@ -10,6 +10,12 @@ for ``dashboard_rps``), measured in the same run (:mod:`bench.before`): "within 
 ratio under 1.1 for a time and over 0.9 for a rate. It is judged only on lines that measured it;
 a line whose before figure could not be measured (``before_error``) shows the target as
 ``n/a``.
+
+Issue 22 prints its figures beside those of the commit before its work (``d4280ff``) without a
+target on the ratio: ``load``, ``load_100`` and ``sku_export`` compare with it alone, so their
+``ratio_to_before`` is a ``report`` row; ``move_tx``, ``order_intake`` and ``dashboard_rps``
+keep their ratio to issue 15's or 16's commit as the target and add ``ratio_to_d4280ff`` as a
+``report`` row (:mod:`bench.before`'s ``ALSO``).
 """
 
 from __future__ import annotations
@@ -41,6 +47,9 @@ TARGETS: dict[str, list[tuple[str, str, float, tuple[str, ...] | None]]] = {
     "dashboard": [("seconds", "<", 1, BOTH)],
     "valuation_past": [("seconds", "<", 5, BOTH)],
     "load": [("p95_ms", "<", 300, BOTH), ("errors", "<", 1, BOTH)],
+    # issue 22: 100 staff and 10 API orders a second, the ledger still balanced
+    "load_100": [("p95_ms", "<", 300, BOTH), ("errors", "<", 1, BOTH),
+                 ("ledger_ok", "==", True, BOTH)],
     # issue 15: exactly as many reservations succeed as there are units, in every round
     "race": [("successes_per_round", "==", 10, BOTH), ("errors_5xx", "<", 1, BOTH)],
     # issue 16: 10,000 orders allocated through the background job on the large data set
@@ -112,6 +121,17 @@ def judge(result: dict) -> list[tuple[str, str, str]]:
         else:
             status = "pass" if OPS[op](value, limit) else "MISS"
         rows.append((figure, target, status))
+    if RELATIVE in result and not any(t[0] == RELATIVE for t in applicable):
+        rows.append((_before_figure(result), "-", "report"))
+    for key in result:
+        if key.startswith("ratio_to_") and key != RELATIVE:
+            commit = key[len("ratio_to_"):]
+            stem = next((k[:-len(f"_before_{commit}")] for k in result
+                         if k.endswith(f"_before_{commit}")
+                         and k[:-len(f"_before_{commit}")] in result), None)
+            if stem is not None:  # a further commit's figure (not e.g. ratio_to_bare)
+                rows.append((f"{key} {_fmt(result[key])} ({stem} {_fmt(result[stem])} vs "
+                             f"{_fmt(result[f'{stem}_before_{commit}'])})", "-", "report"))
     return rows
 
 
@@ -131,6 +151,8 @@ def _before_figure(result: dict) -> str:
 def _fmt(value) -> str:
     if value is None:
         return "?"
+    if isinstance(value, bool):
+        return str(value)
     if isinstance(value, list):
         return "[" + ", ".join(_fmt(item) for item in value) + "]"
     if isinstance(value, float):

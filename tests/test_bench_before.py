@@ -185,3 +185,135 @@ def test_the_dashboard_is_compared_with_the_commit_before_issue_16(monkeypatch, 
     assert line["before_commit"] == before.HOME_COMMIT
     assert [row[2] for row in judge({**line, "bench": "dashboard_rps", "db": "sqlite",
                                      "quick": False})] == ["report", "pass"]
+
+
+# --------------------------------------------------------------------------- issue 22
+
+
+def test_issue_22_figures_compare_with_the_commit_before_its_work():
+    for name in ("load", "load_100", "sku_export"):
+        assert before.commit_for(name) == before.PERF_COMMIT
+    # issue 15's and 16's comparisons stay, and issue 22's figure is printed beside them
+    assert before.commit_for("order_intake") == before.BASELINE_COMMIT
+    for name in ("move_tx", "order_intake", "dashboard_rps"):
+        assert before.ALSO[name] == (before.PERF_COMMIT,)
+    assert before.COMPARED["load_100"] == ("server_cpu_ms_per_request", "p95_ms")
+    assert before.COMPARED["sku_export"] == ("seconds",)
+    assert before.rounds_for("load_100", quick=False) == 1
+    assert before.rounds_for("load", quick=True) == 1
+    assert before.rounds_for("move_tx", quick=False) == before.ROUNDS
+    # only the issue-22 commit's tree runs today's bench package
+    assert before.Baseline(before.PERF_COMMIT).same_bench
+    assert not before.Baseline(before.BASELINE_COMMIT).same_bench
+    assert not before.Baseline(before.HOME_COMMIT).same_bench
+
+
+def test_merge_prints_every_compared_figure_beside_its_before_one():
+    after = [_run(server_cpu_ms_per_request=8.0, p95_ms=120.0, errors=0)]
+    previous = [_run(server_cpu_ms_per_request=16.0, p95_ms=200.0, errors=0)]
+    line = before.merge(after, previous, ("server_cpu_ms_per_request", "p95_ms"),
+                        before.PERF_COMMIT)
+    assert (line["server_cpu_ms_per_request"], line["server_cpu_ms_per_request_before"]) == (
+        8.0, 16.0)
+    assert (line["p95_ms"], line["p95_ms_before"]) == (120.0, 200.0)
+    assert line["ratio_to_before"] == 0.5  # of the first figure
+    assert line["p95_ms_before_rounds"] == [200.0]
+    assert (line["rounds"], line["before_commit"]) == (1, before.PERF_COMMIT)
+    rows = judge({**line, "bench": "load_100", "db": "postgresql", "ledger_ok": True,
+                  "quick": False})
+    assert rows == [("p95_ms 120.0", "< 300", "pass"), ("errors 0", "0", "pass"),
+                    ("ledger_ok True", "== True", "pass"),
+                    ("ratio_to_before 0.5 (server_cpu_ms_per_request 8 vs 16.0)", "-",
+                     "report")]
+    assert judge({**line, "bench": "load_100", "db": "postgresql", "ledger_ok": False,
+                  "quick": False})[2] == ("ledger_ok False", "== True", "MISS")
+
+
+def test_compare_with_a_second_commit_runs_three_trees_in_turn(monkeypatch, tmp_path):
+    old_tree, perf_tree = tmp_path / "old", tmp_path / "perf"
+    calls = []
+
+    def fake_run(tree, name, kind, quick, label):
+        side = {old_tree: "old", perf_tree: "perf"}.get(tree, "today")
+        calls.append(side)
+        return _run(per_second={"old": 800.0, "perf": 600.0, "today": 1200.0}[side])
+
+    monkeypatch.setattr(before, "run_in_tree", fake_run)
+    old, perf = before.Baseline(before.BASELINE_COMMIT), before.Baseline(before.PERF_COMMIT)
+    monkeypatch.setattr(old, "tree", lambda: old_tree)
+    monkeypatch.setattr(perf, "tree", lambda: perf_tree)
+    line = before.compare("move_tx", "sqlite", False, old, rounds=2, also=(perf,))
+    assert calls == ["old", "perf", "today", "today", "perf", "old"]
+    assert (line["per_second"], line["per_second_before"], line["ratio_to_before"]) == (
+        1200.0, 800.0, 1.5)
+    assert line["before_commit"] == before.BASELINE_COMMIT
+    key = f"per_second_before_{before.PERF_COMMIT}"
+    assert (line[key], line[f"ratio_to_{before.PERF_COMMIT}"]) == (600.0, 2.0)
+    rows = judge({**line, "bench": "move_tx", "db": "sqlite", "quick": False})
+    assert rows == [("per_second 1,200.0", "> 1,000", "pass"),
+                    ("ratio_to_before 1.5 (per_second 1,200.0 vs 800.0)", "> 0.9", "pass"),
+                    (f"ratio_to_{before.PERF_COMMIT} 2 (per_second 1,200.0 vs 600.0)", "-",
+                     "report")]
+    # another ratio of the line (sku_export's ratio_to_bare) is not a commit's
+    assert len(judge({**line, "bench": "move_tx", "db": "sqlite", "quick": False,
+                      "ratio_to_bare": 1.5})) == 3
+
+
+def test_a_failing_second_commit_leaves_the_first_comparison(monkeypatch, tmp_path):
+    def fake_run(tree, name, kind, quick, label):
+        if tree == tmp_path / "perf":
+            raise RuntimeError("the old erp has no such function")
+        return _run(seconds=2.0)
+
+    monkeypatch.setattr(before, "run_in_tree", fake_run)
+    old, perf = before.Baseline(), before.Baseline(before.PERF_COMMIT)
+    monkeypatch.setattr(old, "tree", lambda: tmp_path / "old")
+    monkeypatch.setattr(perf, "tree", lambda: tmp_path / "perf")
+    line = before.compare("order_intake", "sqlite", True, old, also=(perf,))
+    assert (line["seconds_before"], line["ratio_to_before"]) == (2.0, 1.0)
+    assert "no such function" in line[f"before_error_{before.PERF_COMMIT}"]
+    assert f"ratio_to_{before.PERF_COMMIT}" not in line
+
+
+def test_the_issue_22_tree_runs_todays_bench_on_its_own_erp():
+    with before.Baseline(before.PERF_COMMIT) as baseline:
+        try:
+            tree = baseline.tree()
+        except before.BaselineUnavailable as err:
+            pytest.skip(f"no git history here: {err}")
+        # load_100 is today's: the commit's own bench has no such benchmark
+        assert "def load_100" in (tree / "bench" / "suites_load.py").read_text()
+        assert (tree / "bench" / "before.py").read_text() == (
+            before.ROOT / "bench" / "before.py").read_text()
+        assert not (tree / "bench" / "results").exists()
+        assert (tree / "erp" / "__init__.py").is_file()
+    assert not tree.exists()
+
+
+def test_overlay_bench_replaces_the_package(tmp_path):
+    source, target = tmp_path / "today", tmp_path / "old" / "bench"
+    (source / "results").mkdir(parents=True)
+    (source / "results" / "latest.jsonl").write_text("{}")
+    (source / "__init__.py").write_text("")
+    (source / "suites_new.py").write_text("NEW = 1\n")
+    target.mkdir(parents=True)
+    (target / "suites_gone.py").write_text("OLD = 1\n")
+    before.overlay_bench(source, target)
+    assert sorted(p.name for p in target.iterdir()) == ["__init__.py", "suites_new.py"]
+
+
+def test_the_runner_hands_the_second_commit_to_the_comparison(monkeypatch, tmp_path):
+    monkeypatch.setattr(runner, "RESULTS", tmp_path / "latest.jsonl")
+    monkeypatch.delenv("ERP_BENCH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("ERP_TEST_DATABASE_URL", raising=False)
+    seen = {}
+
+    def fake_compare(name, kind, quick, baseline, rounds=None, also=()):
+        seen[name] = (baseline.commit, [other.commit for other in also],
+                      [other.same_bench for other in also])
+        return {"n": 1, "seconds": 1.0, "per_second": 1.0}
+
+    monkeypatch.setattr(before, "compare", fake_compare)
+    assert runner.run(["move_tx", "sku_export"], quick=True, before=True) == 0
+    assert seen["move_tx"] == (before.BASELINE_COMMIT, [before.PERF_COMMIT], [True])
+    assert seen["sku_export"] == (before.PERF_COMMIT, [], [])

@@ -116,3 +116,78 @@ def test_locustfile_imports_and_parses_pages(tmp_path):
     assert out["p95"] == 95.0
     assert out["at_work"] == {"n": 2, "p50_ms": 50.0, "p95_ms": 70.0, "p99_ms": 70.0}
     assert out["nobody"]["n"] == 0
+
+
+# --------------------------------------------------------------------------- load_100 (issue 22)
+
+
+def test_load_100_is_registered_for_postgresql_only():
+    bench = runner.REGISTRY["load_100"]
+    assert bench.kinds == ("postgresql",)
+    assert bench.func is suites_load.load_100
+
+
+def test_load_100_staff_are_loads_mix_five_times_over():
+    roles = [role for _, role in suites_load._accounts(suites_load.ACCOUNTS_100)]
+    assert {r: roles.count(r) for r in set(roles)} == {
+        "warehouse": 50, "purchasing": 20, "customer_service": 15, "manager": 15}
+    # locust's weights (6:4:10) make 30 packers and 20 receivers of the 50 warehouse accounts,
+    # and 50 office users of the 50 office accounts: nobody shares an account (or a code)
+    quick = [role for _, role in suites_load._accounts(suites_load.ACCOUNTS_100_QUICK)]
+    assert len(quick) == 10
+    assert quick.count("warehouse") == 5
+
+
+def test_load_100_runs_load_with_the_storefront(monkeypatch):
+    calls = []
+    monkeypatch.setattr(suites_load, "run_load", lambda db, **kw: calls.append(kw) or {})
+    suites_load.load_100(runner.BenchDB("postgresql", "postgresql://x", quick=False))
+    suites_load.load_100(runner.BenchDB("postgresql", "postgresql://x", quick=True))
+    suites_load.load(runner.BenchDB("postgresql", "postgresql://x", quick=False))
+    full, quick, load = calls
+    assert (full["users"], full["seconds"], full["api"]) == (
+        100, 120, {"users": 10, "per_second": 10})
+    assert full["accounts"] is suites_load.ACCOUNTS_100
+    assert (quick["users"], quick["seconds"], quick["api"]["per_second"]) == (10, 15, 2)
+    assert (load["users"], load["seconds"], load.get("api")) == (20, 60, None)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("locust") is None,
+                    reason="locust is in the bench extra")
+def test_the_storefront_posts_valid_orders_at_its_pace(tmp_path, app):
+    from erp.orders import services
+
+    work = {"password": "pw", "warehouse": [], "office": [],
+            "browse": {"order_ids": [], "search": []},
+            "api": {"users": 4, "per_second": 10, "token": "tok", "skus": ["SKU-A", "SKU-B"],
+                    "prefix": "API-"}}
+    (tmp_path / "work.json").write_text(json.dumps(work))
+    script = textwrap.dedent("""
+        import json, os, sys
+        sys.path.insert(0, os.getcwd())
+        os.environ["ERP_LOAD_WORK"] = sys.argv[1]
+        from bench import locustfile as lf
+        print(json.dumps({
+            "abstract": lf.Storefront.abstract, "fixed_count": lf.Storefront.fixed_count,
+            "rate": lf.API_RATE_PER_USER,
+            "orders": [lf.api_order(f"API-1-{n}", n, lf.API["skus"]) for n in (1, 2)]}))
+    """)
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "work.json")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (out["abstract"], out["fixed_count"], out["rate"]) == (False, 4, 2.5)
+    assert [len(order["lines"]) for order in out["orders"]] == [2, 1]
+    with app.app_context():
+        for order in out["orders"]:
+            cleaned, errors = services.validate_order_payload(order)
+            assert errors == {}, errors
+            assert cleaned["number"] == order["number"]
+    # without an api entry (the load benchmark) the class is abstract: locust leaves it out
+    plain = {**work}
+    del plain["api"]
+    (tmp_path / "plain.json").write_text(json.dumps(plain))
+    done = subprocess.run([sys.executable, "-c", script.replace('lf.API["skus"]', '["X"]'),
+                           str(tmp_path / "plain.json")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert json.loads(done.stdout.strip().splitlines()[-1])["abstract"] is True
