@@ -70,9 +70,9 @@ class Context:
 
     @cached_property
     def base(self) -> str:
-        """Return the base currency code."""
-        from erp.core import settings
-        return settings.base_currency()
+        """Return the base currency code (as the request's session load read it, if it did)."""
+        from erp.core import sessions
+        return sessions.page_setting("base_currency")
 
     def in_base(self, amounts: Mapping[str, Decimal]) -> tuple[Decimal | None, bool]:
         """Return ``(sum in base currency, rate missing)`` of amounts per currency.

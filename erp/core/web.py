@@ -118,6 +118,29 @@ def nav_groups(main: list[tuple[str, str, str]], admin: list[tuple[str, str, str
     return [(menu if len(items) > 1 else "", items) for menu, items in groups.items()]
 
 
+def _nav_entries(entries, perms: frozenset[str]) -> list[tuple[Any, str, str]]:
+    return [(label, endpoint, url_for(endpoint)) for label, endpoint, perm in entries
+            if perm in perms]
+
+
+def navigation(app: Flask) -> list[tuple[str, list[tuple[str, str, str]]]]:
+    """Return the signed-in user's menus (:func:`nav_groups`), built once per app and key.
+
+    The menus depend only on the user's permissions (their roles, read from the database by
+    this request's session load), the request's language and the script root its links start
+    with: the key holds all three, so a change of roles or language gives another key at the
+    very next request, in every worker. The number of keys is bounded (role sets × languages).
+    """
+    from erp.core.i18n import current_language
+    perms = permissions.permissions_of(current_user)
+    key = (perms, current_language(), request.script_root)
+    cache = app.extensions.setdefault("erp_nav", {})
+    menus = cache.get(key)
+    if menus is None:
+        menus = cache[key] = nav_groups(_nav_entries(NAV, perms), _nav_entries(ADMIN_NAV, perms))
+    return menus
+
+
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
     """Return the user of the cookie's server-side session, or None when it is not valid.
@@ -127,6 +150,8 @@ def _load_user(user_id: str) -> User | None:
     """
     loaded = sessions.load(session.get(sessions.TOKEN_KEY), user_id)
     g.erp_session = loaded
+    if loaded.stored:
+        request.environ[sessions.ENVIRON_KEY] = loaded.stored
     return loaded.user if loaded.valid else None
 
 
@@ -320,11 +345,7 @@ def init_app(app: Flask) -> None:
         def can(permission: str) -> bool:
             return permissions.has_permission(current_user, permission)
 
-        def nav(entries):
-            return [(label, endpoint, url_for(endpoint)) for label, endpoint, perm in entries
-                    if can(perm)]
-
-        return {"can": can, "nav_groups": nav_groups(nav(NAV), nav(ADMIN_NAV))}
+        return {"can": can, "nav_groups": navigation(app)}
 
     # Globals (not context variables) so imported macros such as pagination() see them.
     app.jinja_env.globals["url_with"] = url_with
