@@ -11,7 +11,6 @@ from erp.core.dashboard import Card, Context, Figure
 from erp.core.i18n import _l
 from erp.core.models import Role
 from erp.core.types import Money
-from erp.extensions import db
 
 OVERDUE, DUE_TODAY, TO_DECIDE = ("aftersales.overdue", "aftersales.due_today",
                                  "aftersales.to_decide")
@@ -50,7 +49,7 @@ def case_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
 @dashboard.source([REFUNDS])
 def refund_figures(keys: frozenset[str], ctx: Context) -> dict[str, Figure]:
     """Count the refunds waiting for a manager and sum them in the base currency."""
-    rows = db.session.execute(PENDING_REFUNDS).all()
+    rows = dashboard.connection().execute(PENDING_REFUNDS).all()
     total, missing = ctx.in_base({currency: amount for currency, _n, amount in rows})
     return {REFUNDS: Figure(sum(n for _c, n, _a in rows), amount=total, rate_missing=missing)}
 

@@ -9,7 +9,6 @@ from erp.core import dashboard
 from erp.core.dashboard import Card, Context
 from erp.core.i18n import _l
 from erp.core.models import Role
-from erp.extensions import db
 
 DRAFTS = "brands.drafts"
 FLAGGED = "brands.flagged"
@@ -26,13 +25,13 @@ FLAGGED_COUNT = (select(func.count()).select_from(RevisionFlag)
 @dashboard.source([DRAFTS])
 def brand_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
     """Count the specification versions awaiting approval."""
-    return {DRAFTS: db.session.scalar(DRAFT_COUNT) or 0}
+    return {DRAFTS: dashboard.connection().scalar(DRAFT_COUNT) or 0}
 
 
 @dashboard.source([FLAGGED])
 def flagged_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
     """Count the specification versions flagged for revision."""
-    return {FLAGGED: db.session.scalar(FLAGGED_COUNT) or 0}
+    return {FLAGGED: dashboard.connection().scalar(FLAGGED_COUNT) or 0}
 
 
 DRAFTS_CARD = (_l("Specifications awaiting approval"), "brands.approve", DRAFTS,

@@ -8,7 +8,6 @@ from erp.catalog.models import Sku, SkuStatus
 from erp.core import dashboard
 from erp.core.dashboard import Card, Context
 from erp.core.i18n import _l
-from erp.extensions import db
 
 ACTIVE = "catalog.active_skus"
 
@@ -19,7 +18,7 @@ ACTIVE_COUNT = select(func.count()).select_from(Sku).where(Sku.status == SkuStat
 @dashboard.source([ACTIVE])
 def catalog_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
     """Count the active SKUs."""
-    return {ACTIVE: db.session.scalar(ACTIVE_COUNT) or 0}
+    return {ACTIVE: dashboard.connection().scalar(ACTIVE_COUNT) or 0}
 
 
 dashboard.register(

@@ -95,7 +95,7 @@ class Context:
 
     def _latest_rates(self) -> dict[str, Decimal]:
         if self._rates is None:
-            self._rates = dict(db.session.execute(_LATEST_RATES, {"on": self.today}).all())
+            self._rates = dict(connection().execute(_LATEST_RATES, {"on": self.today}).all())
         return self._rates
 
 
@@ -245,6 +245,16 @@ def sections_for(user, now: datetime | None = None) -> tuple[list[dict], str | N
     return sections, base
 
 
+def connection():
+    """Return the session's connection, for a source's Core statements.
+
+    A figure is a column, never an entity: run on the connection, a statement skips the ORM's
+    execution and result layers (half the cost of a small query). The page reads within the
+    session's transaction all the same; nothing is pending on the home page to flush first.
+    """
+    return db.session.connection()
+
+
 _SELECTS: dict[tuple[int, frozenset[str]], object] = {}
 
 
@@ -266,7 +276,7 @@ def scalars(columns: Mapping[str, object], keys: Iterable[str], **params) -> dic
         stmt = _SELECTS[cache_key] = (names, select(*(columns[key].label(f"c{i}")
                                                       for i, key in enumerate(names))))
     names, select_ = stmt
-    row = db.session.execute(select_, params).one()
+    row = connection().execute(select_, params).one()
     return {key: row[i] for i, key in enumerate(names)}
 
 

@@ -24,7 +24,7 @@ from flask import (
 )
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from erp.core import audit, permissions, sessions, twofactor
 from erp.core.errors import DomainError
@@ -123,6 +123,17 @@ def _nav_entries(entries, perms: frozenset[str]) -> list[tuple[Any, str, str]]:
             if perm in perms]
 
 
+def _navigation(app: Flask) -> tuple[tuple, list[tuple[str, list[tuple[str, str, str]]]]]:
+    from erp.core.i18n import current_language
+    perms = permissions.permissions_of(current_user)
+    key = (perms, current_language(), request.script_root)
+    cache = app.extensions.setdefault("erp_nav", {})
+    menus = cache.get(key)
+    if menus is None:
+        menus = cache[key] = nav_groups(_nav_entries(NAV, perms), _nav_entries(ADMIN_NAV, perms))
+    return key, menus
+
+
 def navigation(app: Flask) -> list[tuple[str, list[tuple[str, str, str]]]]:
     """Return the signed-in user's menus (:func:`nav_groups`), built once per app and key.
 
@@ -131,14 +142,26 @@ def navigation(app: Flask) -> list[tuple[str, list[tuple[str, str, str]]]]:
     with: the key holds all three, so a change of roles or language gives another key at the
     very next request, in every worker. The number of keys is bounded (role sets × languages).
     """
-    from erp.core.i18n import current_language
-    perms = permissions.permissions_of(current_user)
-    key = (perms, current_language(), request.script_root)
-    cache = app.extensions.setdefault("erp_nav", {})
-    menus = cache.get(key)
-    if menus is None:
-        menus = cache[key] = nav_groups(_nav_entries(NAV, perms), _nav_entries(ADMIN_NAV, perms))
-    return menus
+    return _navigation(app)[1]
+
+
+def main_menus(app: Flask) -> Markup:
+    """Return the HTML of the signed-in user's menus (``core/_menus.html``), kept per app.
+
+    Besides the menus (:func:`navigation`), the HTML depends only on which links the request's
+    path opens (equal to it, or a folder of it): that is the rest of the key.
+    """
+    key, menus = _navigation(app)
+    path = request.path
+    opened = tuple((url, path == url, path.startswith(url + "/"))
+                   for _menu, items in menus for _label, _endpoint, url in items
+                   if path == url or path.startswith(url + "/"))
+    cache = app.extensions.setdefault("erp_menus_html", {})
+    html = cache.get((key, opened))
+    if html is None:
+        html = cache[(key, opened)] = Markup(
+            app.jinja_env.get_template("core/_menus.html").render(nav_groups=menus))
+    return html
 
 
 @login_manager.user_loader
@@ -345,7 +368,7 @@ def init_app(app: Flask) -> None:
         def can(permission: str) -> bool:
             return permissions.has_permission(current_user, permission)
 
-        return {"can": can, "nav_groups": navigation(app)}
+        return {"can": can, "main_menus": lambda: main_menus(app)}
 
     # Globals (not context variables) so imported macros such as pagination() see them.
     app.jinja_env.globals["url_with"] = url_with

@@ -8,7 +8,6 @@ from erp.core import dashboard
 from erp.core.dashboard import Card, Context
 from erp.core.i18n import _l
 from erp.core.models import Role
-from erp.extensions import db
 from erp.quality.models import Inspection, InspectionState
 
 PENDING = "quality.pending"
@@ -18,7 +17,7 @@ REJECTED = "quality.rejected"
 @dashboard.source([PENDING, REJECTED])
 def quality_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
     """Count the lots waiting for inspection and the rejected lots not yet released."""
-    counts = dict(db.session.execute(
+    counts = dict(dashboard.connection().execute(
         select(Inspection.state, func.count()).where(Inspection.state.in_(
             [InspectionState.pending, InspectionState.rejected])).group_by(Inspection.state)
     ).all())

@@ -14,7 +14,6 @@ from erp.core import dashboard
 from erp.core.dashboard import Card, Context
 from erp.core.i18n import _l
 from erp.core.models import Role
-from erp.extensions import db
 from erp.shipping.models import PARCEL_STATES, Parcel, ShippingService
 from erp.shipping.services import tracking
 
@@ -45,7 +44,7 @@ TO_DISPATCH = (select(func.count()).select_from(Parcel)
 @dashboard.source([DISPATCH])
 def dispatch_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
     """Count the open parcels whose service's cut-off is still ahead today."""
-    return {DISPATCH: db.session.scalar(TO_DISPATCH,
+    return {DISPATCH: dashboard.connection().scalar(TO_DISPATCH,
                                         {"time_of_day": local_time(ctx.now)}) or 0}
 
 
