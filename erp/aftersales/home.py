@@ -35,15 +35,15 @@ PENDING_REFUNDS = (select(Refund.currency, func.count(),
                    .where(Refund.state == RefundState.pending).group_by(Refund.currency))
 
 
-@dashboard.source([OVERDUE, DUE_TODAY, TO_DECIDE])
-def case_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
-    """Count cases overdue, due later today and inspected returns, in one query.
+def _case_params(ctx: Context) -> dict:
+    return {"now": ctx.now, "midnight": local_midnight(ctx.now)}
 
-    The same conditions as the case list's ``overdue`` and ``due=today`` filters
-    (:func:`~erp.aftersales.queries.overdue_clause`, :func:`~erp.aftersales.queries.
-    due_today_clause`), with the time bound.
-    """
-    return dashboard.scalars(COLUMNS, keys, now=ctx.now, midnight=local_midnight(ctx.now))
+
+#: cases overdue, due later today and inspected returns, read with the other domains' counts
+#: in one query: the same conditions as the case list's ``overdue`` and ``due=today`` filters
+#: (:func:`~erp.aftersales.queries.overdue_clause`, :func:`~erp.aftersales.queries.
+#: due_today_clause`), with the time bound
+dashboard.scalar_source(COLUMNS, params=_case_params)
 
 
 @dashboard.source([REFUNDS])

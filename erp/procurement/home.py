@@ -106,10 +106,8 @@ def replenishment_count_query():
 REPLENISHMENT_COUNT = replenishment_count_query()
 
 
-@dashboard.source([REPLENISH])
-def replenishment_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
-    """Count the replenishment suggestions."""
-    return {REPLENISH: dashboard.connection().scalar(REPLENISHMENT_COUNT) or 0}
+#: the replenishment suggestions, read with the other domains' counts in one query
+dashboard.scalar_source({REPLENISH: REPLENISHMENT_COUNT.scalar_subquery()})
 
 
 P = Role.purchasing
