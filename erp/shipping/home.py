@@ -50,7 +50,7 @@ dashboard.scalar_source({DISPATCH: TO_DISPATCH.scalar_subquery()},
 @dashboard.source([RANGES])
 def range_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
     """Count the tracking-number ranges running low."""
-    return {RANGES: len(tracking.ranges_running_low())}
+    return {RANGES: tracking.count_ranges_running_low()}
 
 
 @dashboard.source([EXCEPTIONS])
