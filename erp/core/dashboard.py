@@ -6,7 +6,8 @@ and links to the list filtered to exactly what the figure counts. The home page 
 section per role of the user, in :data:`SECTIONS` order; the admin's section holds the cards
 every permission showed before the role sections existed. Each source runs once per page, for
 just the figures the page's cards need, so a user with several roles costs one query per
-domain, not one per card.
+domain, not one per card; and the figures that are plain counts register as scalar subqueries
+(:func:`scalar_source`), which the page reads for every domain in ONE SELECT.
 
 Core knows no domain (DESIGN): each domain registers in ``erp/<domain>/home.py``, imported by
 its views.
