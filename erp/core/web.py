@@ -123,7 +123,14 @@ def _nav_entries(entries, perms: frozenset[str]) -> list[tuple[Any, str, str]]:
             if perm in perms]
 
 
-def _navigation(app: Flask) -> tuple[tuple, list[tuple[str, list[tuple[str, str, str]]]]]:
+def navigation(app: Flask) -> tuple[tuple, list[tuple[str, list[tuple[str, str, str]]]]]:
+    """Return ``(key, menus)``: the signed-in user's menus (:func:`nav_groups`), kept per key.
+
+    The menus depend only on the user's permissions (their roles, read from the database by
+    this request's session load), the request's language and the script root its links start
+    with: the key holds all three, so a change of roles or language gives another key at the
+    very next request, in every worker. The number of keys is bounded (role sets × languages).
+    """
     from erp.core.i18n import current_language
     perms = permissions.permissions_of(current_user)
     key = (perms, current_language(), request.script_root)
@@ -134,24 +141,13 @@ def _navigation(app: Flask) -> tuple[tuple, list[tuple[str, list[tuple[str, str,
     return key, menus
 
 
-def navigation(app: Flask) -> list[tuple[str, list[tuple[str, str, str]]]]:
-    """Return the signed-in user's menus (:func:`nav_groups`), built once per app and key.
-
-    The menus depend only on the user's permissions (their roles, read from the database by
-    this request's session load), the request's language and the script root its links start
-    with: the key holds all three, so a change of roles or language gives another key at the
-    very next request, in every worker. The number of keys is bounded (role sets × languages).
-    """
-    return _navigation(app)[1]
-
-
 def main_menus(app: Flask) -> Markup:
     """Return the HTML of the signed-in user's menus (``core/_menus.html``), kept per app.
 
     Besides the menus (:func:`navigation`), the HTML depends only on which links the request's
     path opens (equal to it, or a folder of it): that is the rest of the key.
     """
-    key, menus = _navigation(app)
+    key, menus = navigation(app)
     path = request.path
     opened = tuple((url, path == url, path.startswith(url + "/"))
                    for _menu, items in menus for _label, _endpoint, url in items
