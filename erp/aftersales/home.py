@@ -11,7 +11,6 @@ from erp.core.dashboard import Card, Context, Figure
 from erp.core.i18n import _l
 from erp.core.models import Role
 from erp.core.types import Money
-from erp.extensions import db
 
 OVERDUE, DUE_TODAY, TO_DECIDE = ("aftersales.overdue", "aftersales.due_today",
                                  "aftersales.to_decide")
@@ -36,21 +35,21 @@ PENDING_REFUNDS = (select(Refund.currency, func.count(),
                    .where(Refund.state == RefundState.pending).group_by(Refund.currency))
 
 
-@dashboard.source([OVERDUE, DUE_TODAY, TO_DECIDE])
-def case_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
-    """Count cases overdue, due later today and inspected returns, in one query.
+def _case_params(ctx: Context) -> dict:
+    return {"now": ctx.now, "midnight": local_midnight(ctx.now)}
 
-    The same conditions as the case list's ``overdue`` and ``due=today`` filters
-    (:func:`~erp.aftersales.queries.overdue_clause`, :func:`~erp.aftersales.queries.
-    due_today_clause`), with the time bound.
-    """
-    return dashboard.scalars(COLUMNS, keys, now=ctx.now, midnight=local_midnight(ctx.now))
+
+#: cases overdue, due later today and inspected returns, read with the other domains' counts
+#: in one query: the same conditions as the case list's ``overdue`` and ``due=today`` filters
+#: (:func:`~erp.aftersales.queries.overdue_clause`, :func:`~erp.aftersales.queries.
+#: due_today_clause`), with the time bound
+dashboard.scalar_source(COLUMNS, params=_case_params)
 
 
 @dashboard.source([REFUNDS])
 def refund_figures(keys: frozenset[str], ctx: Context) -> dict[str, Figure]:
     """Count the refunds waiting for a manager and sum them in the base currency."""
-    rows = db.session.execute(PENDING_REFUNDS).all()
+    rows = dashboard.connection().execute(PENDING_REFUNDS).all()
     total, missing = ctx.in_base({currency: amount for currency, _n, amount in rows})
     return {REFUNDS: Figure(sum(n for _c, n, _a in rows), amount=total, rate_missing=missing)}
 

@@ -91,9 +91,10 @@ def select_locale() -> str:
 
 def company_language() -> str:
     """Return the company default language (setting ``default_language``)."""
-    from erp.core import settings
+    from erp.core import sessions
     try:
-        value = settings.get("default_language")
+        # a signed-in request read it with its session (erp.core.sessions.PAGE_SETTINGS)
+        value = sessions.page_setting("default_language")
     except Exception:  # noqa: BLE001 - before the first migration there is no setting table
         return DEFAULT_LANGUAGE
     return value if value in LANGUAGES else DEFAULT_LANGUAGE

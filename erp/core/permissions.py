@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import abort
 from flask_login import current_user
+from werkzeug.local import LocalProxy
 
 from erp.core.i18n import _l
 from erp.core.models import Role
@@ -114,6 +115,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
 
 def permissions_of(user) -> frozenset[str]:
     """Return every permission the user's roles grant (empty for anonymous or inactive users)."""
+    if isinstance(user, LocalProxy):  # current_user: resolve it once, not per attribute
+        user = user._get_current_object()
     if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
         return frozenset()
     perms: set[str] = set()

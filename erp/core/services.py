@@ -384,6 +384,7 @@ def update_settings(values: Mapping[str, str], *, actor: User) -> dict[str, list
             row.value = text
     if changes:
         db.session.flush()
+        sessions.forget_page_settings()  # the rest of this request reads the new values
         audit.record(db.session.get(Setting, next(iter(changes))), "setting.updated",
                      actor=actor, changes=changes)
     return changes

@@ -8,7 +8,7 @@ timeout of the cookie (``ERP_SESSION_MINUTES``). Ending the row (sign-out, the u
 "My sessions", an admin deactivating the user or resetting their password or second factor)
 signs that browser out at its next request.
 
-The user loader reads the row, its user and the two settings the request needs in ONE query,
+The user loader reads the row, its user, its roles and the settings the request needs in ONE query,
 so a page costs no extra query; ``last_seen_at`` is written at most once a minute.
 """
 
@@ -17,10 +17,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from flask import has_request_context, request
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import joinedload
 
 from erp.core import audit
 from erp.core import settings as settings_mod
@@ -85,6 +88,8 @@ class Loaded:
     lifetime: timedelta
     two_factor_roles: frozenset[str]
     end_reason: str | None  # set when the token names a session that is no longer valid
+    #: the stored text of :data:`PAGE_SETTINGS` as the request began (None: unset)
+    stored: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def valid(self) -> bool:
@@ -92,26 +97,36 @@ class Loaded:
         return self.end_reason is None and self.user is not None
 
 
+#: the settings a page reads anyway (the company language when neither the user nor the
+#: browser chose one, the base currency of the home page's amounts): they ride along too
+PAGE_SETTINGS = ("default_language", "base_currency")
+#: where the user loader keeps them for the request (see :func:`page_setting`)
+ENVIRON_KEY = "erp.page_settings"
+
 _LOAD = (select(UserSession, User,
                 settings_mod.stored_text("session_lifetime_hours"),
-                settings_mod.stored_text("two_factor_roles"))
-         .join(User, User.id == UserSession.user_id))
+                settings_mod.stored_text("two_factor_roles"),
+                *(settings_mod.stored_text(key) for key in PAGE_SETTINGS))
+         .join(User, User.id == UserSession.user_id)
+         # the roles in the same query (a join), not in a second one (the selectin)
+         .options(joinedload(User.role_links))
+         .where(UserSession.token_hash == bindparam("token_hash")))
 
 
 def load(token: str | None, user_id: str, *, now: datetime | None = None) -> Loaded:
     """Return the session of ``token`` with its user and the settings a request needs.
 
-    One query: the row, its user (roles follow by the user's ``selectin``) and the absolute
-    lifetime and two-factor roles settings riding along as scalar subqueries.
+    One query: the row, its user with its roles (joined) and the absolute lifetime, the
+    two-factor roles and the :data:`PAGE_SETTINGS` riding along as scalar subqueries.
     """
     now = now or utcnow()
-    found = db.session.execute(_LOAD.where(UserSession.token_hash == hash_token(token))
-                               ).first() if token else None
+    found = db.session.execute(_LOAD, {"token_hash": hash_token(token)}
+                               ).unique().first() if token else None
     if found is None:
         default_hours = settings_mod.parse_stored("session_lifetime_hours", None)
         return Loaded(None, None, timedelta(hours=default_hours),
                       settings_mod.parse_stored("two_factor_roles", None), "missing")
-    row, user, hours_raw, roles_raw = found
+    row, user, hours_raw, roles_raw, *page_raw = found
     span = timedelta(hours=settings_mod.parse_stored("session_lifetime_hours", hours_raw))
     roles = settings_mod.parse_stored("two_factor_roles", roles_raw)
     reason = None
@@ -123,7 +138,27 @@ def load(token: str | None, user_id: str, *, now: datetime | None = None) -> Loa
         reason = "deactivated"
     elif row.created_at + span <= now:
         reason = "expired"
-    return Loaded(row, user, span, roles, reason)
+    return Loaded(row, user, span, roles, reason, dict(zip(PAGE_SETTINGS, page_raw, strict=True)))
+
+
+def page_setting(key: str) -> Any:
+    """Return setting ``key`` (one of :data:`PAGE_SETTINGS`) as read with the session.
+
+    The request's session load read it; a request that loaded none (or that changed the
+    settings since, see :func:`forget_page_settings`) reads it now. Kept in the request's WSGI
+    environ, not on ``g``: an app context shared by requests (the tests') keeps ``g``, never
+    the environ of an earlier request.
+    """
+    stored = request.environ.get(ENVIRON_KEY) if has_request_context() else None
+    if stored is not None:
+        return settings_mod.parse_stored(key, stored[key])
+    return settings_mod.get(key)
+
+
+def forget_page_settings() -> None:
+    """Drop the settings the session load read: the request has just changed settings."""
+    if has_request_context():
+        request.environ.pop(ENVIRON_KEY, None)
 
 
 def touch(row: UserSession, *, now: datetime | None = None) -> None:

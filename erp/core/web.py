@@ -24,7 +24,7 @@ from flask import (
 )
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from erp.core import audit, permissions, sessions, twofactor
 from erp.core.errors import DomainError
@@ -118,6 +118,48 @@ def nav_groups(main: list[tuple[str, str, str]], admin: list[tuple[str, str, str
     return [(menu if len(items) > 1 else "", items) for menu, items in groups.items()]
 
 
+def _nav_entries(entries, perms: frozenset[str]) -> list[tuple[Any, str, str]]:
+    return [(label, endpoint, url_for(endpoint)) for label, endpoint, perm in entries
+            if perm in perms]
+
+
+def navigation(app: Flask) -> tuple[tuple, list[tuple[str, list[tuple[str, str, str]]]]]:
+    """Return ``(key, menus)``: the signed-in user's menus (:func:`nav_groups`), kept per key.
+
+    The menus depend only on the user's permissions (their roles, read from the database by
+    this request's session load), the request's language and the script root its links start
+    with: the key holds all three, so a change of roles or language gives another key at the
+    very next request, in every worker. The number of keys is bounded (role sets × languages).
+    """
+    from erp.core.i18n import current_language
+    perms = permissions.permissions_of(current_user)
+    key = (perms, current_language(), request.script_root)
+    cache = app.extensions.setdefault("erp_nav", {})
+    menus = cache.get(key)
+    if menus is None:
+        menus = cache[key] = nav_groups(_nav_entries(NAV, perms), _nav_entries(ADMIN_NAV, perms))
+    return key, menus
+
+
+def main_menus(app: Flask) -> Markup:
+    """Return the HTML of the signed-in user's menus (``core/_menus.html``), kept per app.
+
+    Besides the menus (:func:`navigation`), the HTML depends only on which links the request's
+    path opens (equal to it, or a folder of it): that is the rest of the key.
+    """
+    key, menus = navigation(app)
+    path = request.path
+    opened = tuple((url, path == url, path.startswith(url + "/"))
+                   for _menu, items in menus for _label, _endpoint, url in items
+                   if path == url or path.startswith(url + "/"))
+    cache = app.extensions.setdefault("erp_menus_html", {})
+    html = cache.get((key, opened))
+    if html is None:
+        html = cache[(key, opened)] = Markup(
+            app.jinja_env.get_template("core/_menus.html").render(nav_groups=menus))
+    return html
+
+
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
     """Return the user of the cookie's server-side session, or None when it is not valid.
@@ -127,6 +169,8 @@ def _load_user(user_id: str) -> User | None:
     """
     loaded = sessions.load(session.get(sessions.TOKEN_KEY), user_id)
     g.erp_session = loaded
+    if loaded.stored:
+        request.environ[sessions.ENVIRON_KEY] = loaded.stored
     return loaded.user if loaded.valid else None
 
 
@@ -320,11 +364,7 @@ def init_app(app: Flask) -> None:
         def can(permission: str) -> bool:
             return permissions.has_permission(current_user, permission)
 
-        def nav(entries):
-            return [(label, endpoint, url_for(endpoint)) for label, endpoint, perm in entries
-                    if can(perm)]
-
-        return {"can": can, "nav_groups": nav_groups(nav(NAV), nav(ADMIN_NAV))}
+        return {"can": can, "main_menus": lambda: main_menus(app)}
 
     # Globals (not context variables) so imported macros such as pagination() see them.
     app.jinja_env.globals["url_with"] = url_with

@@ -12,7 +12,6 @@ from erp.core import dashboard
 from erp.core.dashboard import Card, Context
 from erp.core.i18n import _l
 from erp.core.models import Role
-from erp.extensions import db
 from erp.orders.models import CustomerOrder, OrderState
 
 O = OrderState  # noqa: E741 - as in erp.orders.models
@@ -30,7 +29,7 @@ COUNTS = (select(CustomerOrder.state, func.count())
 @dashboard.source(STATES)
 def order_figures(keys: frozenset[str], ctx: Context) -> dict[str, int]:
     """Count the orders in each state wanted."""
-    counts = dict(db.session.execute(COUNTS).all())
+    counts = dict(dashboard.connection().execute(COUNTS).all())
     return {key: counts.get(STATES[key], 0) for key in keys}
 
 

@@ -175,6 +175,24 @@ def test_ranges_running_low(app, shipping_setup):
     assert tracking.remaining_numbers(service) == 94
 
 
+def test_the_home_pages_count_of_ranges_running_low_follows_the_rule(app, shipping_setup):
+    service = _empty_service(shipping_setup)
+    rng = tracking.add_range(service, prefix="RR", first_serial=1, last_serial=10, suffix="CN",
+                             warn_below=5, actor=None)
+
+    def counted():
+        db.session.flush()
+        return tracking.count_ranges_running_low()
+
+    assert counted() == len(tracking.ranges_running_low()) == 0
+    tracking.draw_numbers(service, 6, actor=None)
+    db.session.refresh(rng)
+    assert counted() == len(tracking.ranges_running_low()) == 1
+    tracking.add_range(service, prefix="RR", first_serial=11, last_serial=100, suffix="CN",
+                       warn_below=5, actor=None)
+    assert counted() == len(tracking.ranges_running_low()) == 0
+
+
 # --------------------------------------------------------------------------- concurrency
 
 DRAWS = 15

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import pycountry
@@ -218,13 +219,33 @@ def ranges_running_low() -> list[TrackingRange]:
     A range counts only while its service as a whole is low: once a follow-on range is loaded
     with enough numbers, the old range stops being reported.
     """
-    ranges = db.session.scalars(select(TrackingRange).where(TrackingRange.active.is_(True))
-                                .order_by(TrackingRange.service_id, TrackingRange.id)).all()
+    return _running_low(db.session.scalars(
+        select(TrackingRange).where(TrackingRange.active.is_(True))
+        .order_by(TrackingRange.service_id, TrackingRange.id)).all())
+
+
+def _running_low(ranges: Sequence) -> list:
+    """Return the ranges running low, by :func:`ranges_running_low`'s rule.
+
+    Each range has ``service_id``, ``remaining`` and ``warn_below`` (a model, or a row).
+    """
     total: dict[int, int] = defaultdict(int)
     for rng in ranges:
         total[rng.service_id] += rng.remaining
     return [rng for rng in ranges
             if rng.remaining < rng.warn_below and total[rng.service_id] < rng.warn_below]
+
+
+#: what the rule reads of each active range, as columns (``remaining`` as the model computes it)
+_ACTIVE_RANGE_FIGURES = (select(TrackingRange.service_id,
+                                (TrackingRange.last_serial + 1 - TrackingRange.next_serial)
+                                .label("remaining"), TrackingRange.warn_below)
+                         .where(TrackingRange.active.is_(True)))
+
+
+def count_ranges_running_low() -> int:
+    """Return how many ranges :func:`ranges_running_low` returns, reading columns only."""
+    return len(_running_low(db.session.connection().execute(_ACTIVE_RANGE_FIGURES).all()))
 
 
 # --------------------------------------------------------------------------- drawing
