@@ -107,6 +107,12 @@ def export_workbook(
             if value is None:
                 continue
             value_type = value.__class__
+            if value_type is not str and value_type not in _NUMBER_TYPES and isinstance(
+                    value, Enum):  # its value, as _write_cell writes it
+                inner = value.value
+                if inner.__class__ is str or inner.__class__ in _NUMBER_TYPES:
+                    value = inner
+                    value_type = inner.__class__
             if value_type is str:
                 if len(value) <= _FAST_TEXT:
                     if value.startswith(FORMULA_PREFIXES):
