@@ -170,6 +170,11 @@ class _ExportSheet(Worksheet):
     row, or any text needing an escape, goes through xlsxwriter's own code).
     """
 
+    def __init__(self) -> None:
+        """Start as xlsxwriter's worksheet, with the style attribute of each format kept."""
+        super().__init__()
+        self._styles: dict[Any, str] = {}
+
     def put_cells(self, row: int, cells: dict[int, Any]) -> None:
         """Store the text and number ``cells`` of ``row`` (column index: cell tuple).
 
@@ -199,11 +204,14 @@ class _ExportSheet(Worksheet):
         number_row = str(row_num + 1)
         parts = [f'<row r="{number_row}">']
         col_info = self.col_info
+        styles = self._styles
         for col in sorted(cells):
             cell = cells[col]
             cell_format = cell.format
             if cell_format:
-                style = f' s="{cell_format._get_xf_index()}"'
+                style = styles.get(cell_format)
+                if style is None:  # a format's index is fixed once it is first asked for
+                    style = styles[cell_format] = f' s="{cell_format._get_xf_index()}"'
             elif col in col_info and col_info[col].column_format is not None:
                 style = f' s="{col_info[col].column_format._get_xf_index()}"'
             else:
