@@ -75,12 +75,14 @@ TEXTS = [
     "plain", "", " leading", "trailing ", "\tx", "\rx", "=1+1", "+1", "-1", "@SUM(A1)",
     "a<b & c>d", 'say "hi"', "two\nlines", "two\nlines\n", "\x01bell", "_x0041_", "x_x00e9_y",
     "<r>rich?</r>", "\ufffe\uffff", "\u3000全角", "é" * 20_000, "😀" * 17_000, "x" * 40_000,
-    "=" + "y" * 40_000, "https://example.com/a?b=1", "=HYPERLINK(\"http://x\")",
+    "=" + "y" * 40_000, "😀" * 16_382, "=" + "😀" * 16_382, "-" + "😀" * 16_383,
+    "https://example.com/a?b=1", "=HYPERLINK(\"http://x\")",
 ]
 VALUES = [
     None, 0, 1, -7, 10**15 - 1, 10**15, -(10**15), 2**70, 0.1, 1e300, -0.0, float("nan"),
     float("inf"), float("-inf"), Decimal("1.10"), Decimal("-0.005"), Decimal("NaN"),
-    Decimal("Infinity"), Decimal("1E+20"), True, False, date(2024, 2, 29),
+    Decimal("Infinity"), Decimal("1E+20"), Decimal("1E+400"), Decimal("-1E+400"),
+    Decimal("1E-400"), 1e-320, True, False, date(2024, 2, 29),
     datetime(2024, 2, 29, 13, 45, 30), time(7, 5), _Colour.red, _Size.large, *TEXTS,
 ]
 

@@ -114,19 +114,19 @@ def export_workbook(
                     value = inner
                     value_type = inner.__class__
             if value_type is str:
-                if len(value) <= _FAST_TEXT:
+                if len(value) < _FAST_TEXT:
                     if value.startswith(FORMULA_PREFIXES):
                         value = "'" + value
                     cells[col_index] = _String(value, None)
                     continue
             elif value_type in _NUMBER_TYPES:
                 as_number, number_format = numbers[col_index]
-                if as_number and (
-                        abs(value) < _BIG_INT if value_type is int
-                        else math.isfinite(value) if value_type is float
-                        else value.is_finite()):
-                    cells[col_index] = _Number(float(value), number_format)
-                    continue
+                if as_number and (abs(value) < _BIG_INT if value_type is int
+                                  else value_type is float or value.is_finite()):
+                    number = float(value)
+                    if math.isfinite(number):  # (NaN and infinities: _write_cell's formulas)
+                        cells[col_index] = _Number(number, number_format)
+                        continue
             if others is None:
                 others = []
             others.append((col_index, value))
@@ -141,7 +141,8 @@ def export_workbook(
     return output.getvalue()
 
 
-#: text of at most this many characters is under Excel's limit whatever its UTF-16 length
+#: text shorter than this, even with neutralise()'s apostrophe, is under Excel's limit
+#: whatever its UTF-16 length (xlsxwriter checks the length of longer text)
 _FAST_TEXT = min(_MAX_TEXT, 32_767 // 2)
 _NUMBER_TYPES = frozenset({int, float, Decimal})
 _BIG_INT = 10**_EXACT_DIGITS
@@ -178,7 +179,7 @@ class _ExportSheet(Worksheet):
     def put_cells(self, row: int, cells: dict[int, Any]) -> None:
         """Store the text and number ``cells`` of ``row`` (column index: cell tuple).
 
-        Text must be at most :data:`_FAST_TEXT` characters and numbers finite floats.
+        Text must be shorter than :data:`_FAST_TEXT` characters and numbers finite floats.
         """
         columns = list(cells)
         first, last = min(columns), max(columns)
