@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import re
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -12,7 +13,7 @@ from enum import Enum
 from typing import Any
 
 import xlsxwriter
-from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
+from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
 from erp.core.excel.columns import (
@@ -149,12 +150,21 @@ _BIG_INT = 10**_EXACT_DIGITS
 #: text that xlsxwriter writes unchanged: no XML or control character to escape, no
 #: "_xHHHH_" to escape, no leading or trailing white space to preserve
 _NEEDS_ESCAPING = re.compile(r"[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^\s|\s$")
+#: xlsxwriter's test for text that needs xml:space="preserve"
+_SPACE_AT_ENDS = re.compile(r"^\s|\s$")
+#: the row path keeps cells as xlsxwriter 3.3 does and writes its XML (compared byte for byte
+#: by tests/core/test_excel_export_rows.py); with another version (setup.cfg allows 3.2, whose
+#: worksheet keeps rows differently) every cell goes through xlsxwriter's own methods
+_ROW_XML = xlsxwriter.__version__.startswith("3.3.")
 
 
 def _cell_tuples() -> tuple[type, type, type]:
-    from xlsxwriter.worksheet import CellDatetimeTuple, CellNumberTuple, CellStringTuple
+    if _ROW_XML:
+        from xlsxwriter.worksheet import CellDatetimeTuple, CellNumberTuple, CellStringTuple
 
-    return CellStringTuple, CellNumberTuple, CellDatetimeTuple
+        return CellStringTuple, CellNumberTuple, CellDatetimeTuple
+    return (namedtuple("String", "string, format"), namedtuple("Number", "number, format"),
+            namedtuple("Datetime", "number, format"))
 
 
 _String, _Number, _Datetime = _cell_tuples()
@@ -182,19 +192,22 @@ class _ExportSheet(Worksheet):
         Text must be shorter than :data:`_FAST_TEXT` characters and numbers finite floats.
         """
         columns = list(cells)
-        first, last = min(columns), max(columns)
-        if self._check_dimensions(row, first) or self._check_dimensions(row, last):
-            for col, cell in cells.items():  # out of bounds: as xlsxwriter does it
+        if (not _ROW_XML or self._check_dimensions(row, min(columns))
+                or self._check_dimensions(row, max(columns))):
+            for col, cell in cells.items():  # (out of bounds: as xlsxwriter does it)
                 if cell.__class__ is _String:
-                    self._write_string(row, col, cell.string, cell.format)
+                    self.write_string(row, col, cell.string, cell.format)
                 else:
-                    self._write_number(row, col, cell.number, cell.format)
+                    self.write_number(row, col, cell.number, cell.format)
             return
         if row > self.previous_row:
             self._write_single_row(row)
         self.table[row].update(cells)
 
     def _write_single_row(self, current_row_num: int = 0) -> None:
+        if not _ROW_XML:
+            super()._write_single_row(current_row_num)
+            return
         row_num = self.previous_row
         cells = self.table.get(row_num)
         if (not cells or row_num in self.row_info or row_num in self.comments
@@ -242,7 +255,7 @@ class _ExportSheet(Worksheet):
         text = self._escape_control_characters(text)
         if text.startswith("<r>") and text.endswith("</r>"):
             return f'<c r="{ref}"{style} t="inlineStr"><is>{text}</is></c>'
-        preserve = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+        preserve = ' xml:space="preserve"' if _SPACE_AT_ENDS.search(text) else ""
         return (f'<c r="{ref}"{style} t="inlineStr"><is><t{preserve}>{self._escape_data(text)}'
                 f"</t></is></c>")
 
