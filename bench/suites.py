@@ -144,9 +144,21 @@ def sku_import(db: BenchDB) -> dict:
 
 @bench("sku_export")
 def sku_export(db: BenchDB) -> dict:
-    """All SKUs of a generated catalog to .xlsx: seconds and peak memory (constant)."""
+    """All SKUs of a generated catalog to .xlsx: seconds and peak memory (constant).
+
+    Also the same rows written by bare xlsxwriter in constant-memory mode (``write_row`` per
+    row, no formats, no checks), in the same run: ``ratio_to_bare`` is the export's time over
+    that one (issue 22: 2 or less).
+    """
+    import os
+    import tempfile
+    from enum import Enum
+
+    import xlsxwriter
+
     from bench import data
     from erp.catalog.excel import export_skus
+    from erp.catalog.excel.skus import sku_export_rows
     from erp.catalog.queries import SkuFilters
     from erp.extensions import db as sqla
 
@@ -167,12 +179,31 @@ def sku_export(db: BenchDB) -> dict:
             peaks.append(peak_mb())
             if run == 0 and not db.quick and times[0] >= 10:
                 break
+        # the same rows as plain Python values, read once (not timed)
+        rows = [tuple(value.value if isinstance(value, Enum) else value for value in row)
+                for row in sku_export_rows(SkuFilters())]
         sqla.engine.dispose()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "bare.xlsx")
+        bare_times = []
+        for _ in range(len(times)):
+            start = time.perf_counter()
+            workbook = xlsxwriter.Workbook(path, {"constant_memory": True})
+            sheet = workbook.add_worksheet()
+            for index, row in enumerate(rows):
+                sheet.write_row(index, 0, row)
+            workbook.close()
+            bare_times.append(time.perf_counter() - start)
+    del rows
     seconds = statistics.median(times)
+    bare_seconds = statistics.median(bare_times)
     log(f"   {n:,} SKUs exported in {seconds:.2f} s ({size / 1e6:.1f} MB, median of "
-        f"{len(times)})")
+        f"{len(times)}); bare xlsxwriter {bare_seconds:.2f} s")
     return {"n": n, "seconds": round(seconds, 3), "peak_mb": max(peaks),
-            "start_mb": start_mb, "bytes": size, "runs": len(times)}
+            "start_mb": start_mb, "bytes": size, "runs": len(times),
+            "bare_seconds": round(bare_seconds, 3),
+            "ratio_to_bare": round(seconds / bare_seconds, 2)}
 
 
 @bench("sku_list_page")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import math
+import re
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -10,6 +13,8 @@ from enum import Enum
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
+from xlsxwriter.worksheet import Worksheet
 
 from erp.core.excel.columns import (
     _EXACT_DIGITS,
@@ -74,7 +79,7 @@ def export_workbook(
         "remove_timezone": True,
     })
     formats = _Formats(workbook)
-    sheet = workbook.add_worksheet(_sheet_name(title or _("Export")))
+    sheet = workbook.add_worksheet(_sheet_name(title or _("Export")), _ExportSheet)
     sheet.freeze_panes(1, 0)
     writers = []
     for index, column in enumerate(columns):
@@ -83,14 +88,184 @@ def export_workbook(
         writers.append((_getter(column.key, index), column.type, formats.for_column(column)))
 
     row_index = 0
+    width = len(writers)
+    getters = [get for get, _kind, _format in writers]
+    # per column: may a number be written as a number (not in a text column), and its format
+    numbers = [(kind != "str", number_format) for _get, kind, number_format in writers]
+    sequence_types: dict[type, bool] = {}
     for row_index, row in enumerate(rows, start=1):
-        for col_index, (get, kind, number_format) in enumerate(writers):
-            value = get(row)
-            if value is not None:
+        row_type = type(row)
+        whole = sequence_types.get(row_type)
+        if whole is None:
+            whole = sequence_types[row_type] = (isinstance(row, Sequence)
+                                                and not isinstance(row, str))
+        values = row if whole and len(row) == width else [get(row) for get in getters]
+        # the common cells (text, finite numbers) go straight into the row; any other value
+        # through _write_cell, which writes it exactly as before
+        cells: dict[int, Any] = {}
+        others = None
+        for col_index, value in enumerate(values):
+            if value is None:
+                continue
+            value_type = value.__class__
+            if value_type is not str and value_type not in _NUMBER_TYPES and isinstance(
+                    value, Enum):  # its value, as _write_cell writes it
+                inner = value.value
+                if inner.__class__ is str or inner.__class__ in _NUMBER_TYPES:
+                    value = inner
+                    value_type = inner.__class__
+            if value_type is str:
+                if len(value) < _FAST_TEXT:
+                    if value.startswith(FORMULA_PREFIXES):
+                        value = "'" + value
+                    cells[col_index] = _String(value, None)
+                    continue
+            elif value_type in _NUMBER_TYPES:
+                as_number, number_format = numbers[col_index]
+                if as_number and (abs(value) < _BIG_INT if value_type is int
+                                  else value_type is float or value.is_finite()):
+                    number = float(value)
+                    if math.isfinite(number):  # (NaN and infinities: _write_cell's formulas)
+                        cells[col_index] = _Number(number, number_format)
+                        continue
+            if others is None:
+                others = []
+            others.append((col_index, value))
+        if cells:
+            sheet.put_cells(row_index, cells)
+        if others:
+            for col_index, value in others:
+                _get, kind, number_format = writers[col_index]
                 _write_cell(sheet, row_index, col_index, value, kind, number_format, formats)
     sheet.autofilter(0, 0, row_index, len(columns) - 1)
     workbook.close()
     return output.getvalue()
+
+
+#: text shorter than this, even with neutralise()'s apostrophe, is under Excel's limit
+#: whatever its UTF-16 length (xlsxwriter checks the length of longer text)
+_FAST_TEXT = min(_MAX_TEXT, 32_767 // 2)
+_NUMBER_TYPES = frozenset({int, float, Decimal})
+_BIG_INT = 10**_EXACT_DIGITS
+#: text that xlsxwriter writes unchanged: no XML or control character to escape, no
+#: "_xHHHH_" to escape, no leading or trailing white space to preserve
+_NEEDS_ESCAPING = re.compile(r"[\x00-\x08\x0b-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^\s|\s$")
+#: xlsxwriter's test for text that needs xml:space="preserve"
+_SPACE_AT_ENDS = re.compile(r"^\s|\s$")
+#: the row path keeps cells as xlsxwriter 3.3 does and writes its XML (compared byte for byte
+#: by tests/core/test_excel_export_rows.py); with another version (setup.cfg allows 3.2, whose
+#: worksheet keeps rows differently) every cell goes through xlsxwriter's own methods
+_ROW_XML = xlsxwriter.__version__.startswith("3.3.")
+
+
+def _cell_tuples() -> tuple[type, type, type]:
+    if _ROW_XML:
+        from xlsxwriter.worksheet import CellDatetimeTuple, CellNumberTuple, CellStringTuple
+
+        return CellStringTuple, CellNumberTuple, CellDatetimeTuple
+    return (namedtuple("String", "string, format"), namedtuple("Number", "number, format"),
+            namedtuple("Datetime", "number, format"))
+
+
+_String, _Number, _Datetime = _cell_tuples()
+
+
+class _ExportSheet(Worksheet):
+    """xlsxwriter's worksheet with a faster path for an export's rows, writing the same XML.
+
+    In constant-memory mode xlsxwriter keeps one row of cells and writes it out as XML when the
+    next row starts; its per-cell calls and its per-cell XML writer were two thirds of a
+    100,000-row export. :meth:`put_cells` stores a whole row of text and number cells at once
+    (as ``write_string`` / ``write_number`` would, cell by cell), and :meth:`_write_single_row`
+    writes a row of such cells in one piece, with exactly the XML xlsxwriter writes (any other
+    row, or any text needing an escape, goes through xlsxwriter's own code).
+    """
+
+    def __init__(self) -> None:
+        """Start as xlsxwriter's worksheet, with the style attribute of each format kept."""
+        super().__init__()
+        self._styles: dict[Any, str] = {}
+
+    def put_cells(self, row: int, cells: dict[int, Any]) -> None:
+        """Store the text and number ``cells`` of ``row`` (column index: cell tuple).
+
+        Text must be shorter than :data:`_FAST_TEXT` characters and numbers finite floats.
+        """
+        columns = list(cells)
+        if (not _ROW_XML or self._check_dimensions(row, min(columns))
+                or self._check_dimensions(row, max(columns))):
+            for col, cell in cells.items():  # (out of bounds: as xlsxwriter does it)
+                if cell.__class__ is _String:
+                    self.write_string(row, col, cell.string, cell.format)
+                else:
+                    self.write_number(row, col, cell.number, cell.format)
+            return
+        if row > self.previous_row:
+            self._write_single_row(row)
+        self.table[row].update(cells)
+
+    def _write_single_row(self, current_row_num: int = 0) -> None:
+        if not _ROW_XML:
+            super()._write_single_row(current_row_num)
+            return
+        row_num = self.previous_row
+        cells = self.table.get(row_num)
+        if (not cells or row_num in self.row_info or row_num in self.comments
+                or self.default_row_height != self.original_row_height
+                or self.excel_version != 2007):
+            super()._write_single_row(current_row_num)
+            return
+        number_row = str(row_num + 1)
+        parts = [f'<row r="{number_row}">']
+        col_info = self.col_info
+        styles = self._styles
+        for col in sorted(cells):
+            cell = cells[col]
+            cell_format = cell.format
+            if cell_format:
+                style = styles.get(cell_format)
+                if style is None:  # a format's index is fixed once it is first asked for
+                    style = styles[cell_format] = f' s="{cell_format._get_xf_index()}"'
+            elif col in col_info and col_info[col].column_format is not None:
+                style = f' s="{col_info[col].column_format._get_xf_index()}"'
+            else:
+                style = ""
+            name = _COLUMN_NAMES.get(col) or _column_name(col)
+            kind = cell.__class__
+            if kind is _String:
+                text = cell.string
+                if _NEEDS_ESCAPING.search(text):
+                    parts.append(self._inline_string_xml(name + number_row, style, text))
+                else:
+                    parts.append(f'<c r="{name}{number_row}"{style} t="inlineStr"><is><t>'
+                                 f'{text}</t></is></c>')
+            elif kind is _Number or kind is _Datetime:
+                parts.append(f'<c r="{name}{number_row}"{style}><v>{cell.number:.16G}</v></c>')
+            else:  # a formula, a boolean, a blank...: xlsxwriter's own writer
+                self.previous_row = row_num
+                super()._write_single_row(current_row_num)
+                return
+        parts.append("</row>")
+        self.fh.write("".join(parts))
+        self.previous_row = current_row_num
+        self.table.clear()
+
+    def _inline_string_xml(self, ref: str, style: str, text: str) -> str:
+        """Return xlsxwriter's XML of an inline string cell that needs escaping."""
+        text = self._escape_control_characters(text)
+        if text.startswith("<r>") and text.endswith("</r>"):
+            return f'<c r="{ref}"{style} t="inlineStr"><is>{text}</is></c>'
+        preserve = ' xml:space="preserve"' if _SPACE_AT_ENDS.search(text) else ""
+        return (f'<c r="{ref}"{style} t="inlineStr"><is><t{preserve}>{self._escape_data(text)}'
+                f"</t></is></c>")
+
+
+_COLUMN_NAMES: dict[int, str] = {}
+
+
+def _column_name(col: int) -> str:
+    name = _COLUMN_NAMES[col] = xl_col_to_name(col)
+    return name
 
 
 def template_workbook(spec: Spec) -> bytes:
