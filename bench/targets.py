@@ -29,7 +29,8 @@ SLOWER_AT_MOST = ("ratio_to_before", "<", 1.1, BOTH)  # a time, today / before
 FASTER_AT_LEAST = ("ratio_to_before", ">", 0.9, BOTH)  # a rate, today / before
 
 TARGETS: dict[str, list[tuple[str, str, float, tuple[str, ...] | None]]] = {
-    "dashboard_rps": [FASTER_AT_LEAST],  # issue 16: within 10 % of the commit before it
+    # issue 16: within 10 % of the commit before it; issue 22: 300 home pages a second
+    "dashboard_rps": [FASTER_AT_LEAST, ("per_second", ">", 300, SQLITE)],
     "sku_import": [("seconds", "<", 15, SQLITE), ("peak_mb", "<", 600, SQLITE)],
     # issue 22: under 12 s, and at most twice a bare xlsxwriter write of the same rows
     "sku_export": [("seconds", "<", 12, BOTH), ("ratio_to_bare", "<", 2.0, BOTH)],
@@ -39,7 +40,8 @@ TARGETS: dict[str, list[tuple[str, str, float, tuple[str, ...] | None]]] = {
     "po_receive": [("seconds", "<", 2, SQLITE), ("inspected_seconds", "<", 2, SQLITE),
                    SLOWER_AT_MOST],
     "replenishment": [("seconds", "<", 3, BOTH)],
-    "order_intake": [("seconds", "<", 3, SQLITE), SLOWER_AT_MOST],
+    # issue 22: under 1.8 s on SQLite (20x Tryton's time; issue 14 asked for 3 s)
+    "order_intake": [("seconds", "<", 1.8, SQLITE), SLOWER_AT_MOST],
     "order_import": [("seconds", "<", 20, BOTH)],
     "dispatch": [("seconds", "<", 5, SQLITE), SLOWER_AT_MOST],
     "labels_pdf": [("seconds", "<", 3, BOTH)],
@@ -47,7 +49,9 @@ TARGETS: dict[str, list[tuple[str, str, float, tuple[str, ...] | None]]] = {
     "single_item_lane": [("seconds", "<", 3, SQLITE)],  # issue 18: in process
     "dashboard": [("seconds", "<", 1, BOTH)],
     "valuation_past": [("seconds", "<", 5, BOTH)],
-    "load": [("p95_ms", "<", 300, BOTH), ("errors", "<", 1, BOTH)],
+    # issue 22: half the server's CPU per staff request (14.7 ms before its work)
+    "load": [("p95_ms", "<", 300, BOTH), ("errors", "<", 1, BOTH),
+             ("server_cpu_ms_per_request", "<", 7.5, BOTH)],
     # issue 22: 100 staff and 10 API orders a second, the ledger still balanced
     "load_100": [("p95_ms", "<", 300, BOTH), ("errors", "<", 1, BOTH),
                  ("ledger_ok", "==", True, BOTH)],
