@@ -20,6 +20,7 @@ and :func:`compile_catalogs` turns the ``.po`` files into ``.mo`` when they are 
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from datetime import date, datetime
@@ -125,7 +126,7 @@ def format_money(value: Decimal | None, currency: str | None = None,
     least = min(minor, most)
     value = Decimal(value).quantize(Decimal(1).scaleb(-most), rounding=ROUND_HALF_UP)
     pattern = "#,##0" + ("." + "0" * least + "#" * (most - least) if most else "")
-    text = babel_numbers.format_decimal(value, format=pattern, locale=_locale(),
+    text = babel_numbers.format_decimal(value, format=_pattern(pattern), locale=_locale(),
                                         decimal_quantization=False)
     return f"{text} {currency}" if currency else text
 
@@ -134,11 +135,46 @@ def format_number(value, places: int | None = None) -> str:
     """Format a number (quantity, count, weight) with the locale's separators."""
     if value is None:
         return ""
+    locale = _locale()
     if places is not None:
         pattern = "#,##0" + ("." + "0" * places if places else "")
-        return babel_numbers.format_decimal(Decimal(value), format=pattern, locale=_locale(),
-                                            decimal_quantization=True)
-    return babel_numbers.format_decimal(value, locale=_locale())
+        return babel_numbers.format_decimal(Decimal(value), format=_pattern(pattern),
+                                            locale=locale, decimal_quantization=True)
+    if value.__class__ is int:  # counts and quantities, most numbers on a page
+        symbols = _plain_grouping(str(locale))
+        if symbols is not None:
+            text = f"{value:,}"
+            return text if symbols == (",", "-") else \
+                text.replace(",", "\0").replace("-", symbols[1]).replace("\0", symbols[0])
+    return babel_numbers.format_decimal(value, locale=locale)
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(text: str) -> babel_numbers.NumberPattern:
+    """Return Babel's parsed number pattern ``text`` (the same for every call: parsed once)."""
+    return babel_numbers.parse_pattern(text)
+
+
+@functools.lru_cache(maxsize=16)
+def _plain_grouping(locale: str) -> tuple[str, str] | None:
+    """Return the group and minus signs of ``locale`` if its decimal format groups by three.
+
+    Then a whole number's text is Python's ``f"{n:,}"`` with those signs, exactly what Babel
+    writes with that format (``#,##0.###``, groups of 3 and 3); otherwise None (Babel formats).
+    Locale data is fixed for the life of the process.
+    """
+    parsed = Locale.parse(locale)
+    pattern = parsed.decimal_formats.get(None)
+    if pattern is None or pattern.pattern != "#,##0.###" or pattern.grouping != (3, 3):
+        return None
+    group = babel_numbers.get_group_symbol(parsed)
+    minus = babel_numbers.get_minus_sign_symbol(parsed)
+    # the signs Babel actually writes with this format, checked on a probe
+    probe = -1234567
+    if babel_numbers.format_decimal(probe, locale=parsed) != \
+            f"{probe:,}".replace(",", "\0").replace("-", minus).replace("\0", group):
+        return None
+    return group, minus
 
 
 #: Babel date patterns by language; English keeps the ISO order the floor already reads
