@@ -46,3 +46,27 @@ def test_an_existing_number_returns_the_stored_order(app, dummy_sku):
     again, created = services.create_order(cleaned, actor=None)
     assert not created
     assert (again.id, again.number) == stored
+
+
+def test_skus_and_token_the_session_holds_expired_are_read_afresh(app, dummy_sku):
+    from erp.catalog.models import Sku
+
+    token, plaintext = services.create_api_token("shop", actor=None)
+    db.session.commit()  # expires the token and the SKU the session holds
+    db.session.execute(Sku.__table__.update().where(Sku.__table__.c.id == dummy_sku.id)
+                       .values(weight_g=1234))
+    db.session.commit()
+    assert inspect(dummy_sku).expired
+    found = services.find_api_token(plaintext)
+    assert found is token
+    assert found.name == "shop"
+    assert services.resolve_skus(["TS-RED-M"]) == {"TS-RED-M": dummy_sku.id}
+    statements = []
+    listener = event.listens_for(db.engine, "before_cursor_execute")(
+        lambda *args: statements.append(args[2]))
+    try:
+        assert dummy_sku.weight_g == 1234  # filled from the intake's row, not loaded again
+        assert found.revoked_at is None
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert statements == []
