@@ -183,12 +183,17 @@ declare(
 
 
 # built once: building the select cost more than running it
-_VALUE_OF = select(Setting.value).where(Setting.key == bindparam("key"))
+_VALUE_OF = select(Setting.__table__.c.value).where(Setting.__table__.c.key == bindparam("key"))
 
 
 def get(key: str) -> Any:
     """Return the typed value of setting ``key`` (its default when unset or unreadable)."""
-    return parse_stored(key, db.session.scalar(_VALUE_OF, {"key": key}))
+    session = db.session
+    if session.autoflush:
+        session.flush()  # a setting changed in this transaction is read back (nothing if clean)
+    # on the connection: one column of one row needs none of the session's ORM execution,
+    # which cost more than the query (every API order reads a setting)
+    return parse_stored(key, session.connection().execute(_VALUE_OF, {"key": key}).scalar())
 
 
 def stored_text(key: str):

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, insert, inspect, or_, select, update
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -539,10 +539,29 @@ _SKUS_BY_KEY = (select(Sku, core_settings.stored_text("order_review_quantity"),
                 .join(Product, Product.id == Sku.product_id)
                 .where(or_(Sku.code.in_(bindparam("codes", expanding=True)),
                            Sku.barcode.in_(bindparam("barcodes", expanding=True)))))
-_ORDER_BY_NUMBER = select(CustomerOrder).where(CustomerOrder.number == bindparam("number"))
-_INSERT_ORDER = insert(CustomerOrder.__table__).returning(CustomerOrder.__table__.c.id)
+#: the id of the order with a number, if any: a plain row (most numbers are new, and an
+#: entity query cost several times this one)
+_ORDER_ID_BY_NUMBER = select(CustomerOrder.__table__.c.id).where(
+    CustomerOrder.__table__.c.number == bindparam("number"))
+#: every column of an order, by attribute name: the INSERT returns the whole row as stored
+#: (defaults such as ``updated_at`` included), so the object made from it is complete and its
+#: first read (the API's answer) loads nothing again
+_ORDER_COLUMNS = [(prop.key, prop.columns[0]) for prop in inspect(CustomerOrder).column_attrs]
+_INSERT_ORDER = insert(CustomerOrder.__table__).returning(*(col for _key, col in _ORDER_COLUMNS))
 _INSERT_LINES = insert(CustomerOrderLine.__table__).returning(
     CustomerOrderLine.__table__.c.id, sort_by_parameter_order=True)
+
+
+def _connection():
+    """Return the session's connection for a Core statement, after an autoflush.
+
+    The session's own ``execute`` autoflushes too (nothing to do when the session is clean);
+    its execution set-up cost more than these one-row statements.
+    """
+    session = db.session
+    if session.autoflush:
+        session.flush()
+    return session.connection()
 _MONEY = Decimal("0.0001")  # the scale of the Money columns, which round-trip to 4 places
 
 
@@ -822,7 +841,9 @@ def create_order(cleaned: Mapping[str, Any], *, actor,
     :raises OrderRejected: naming each line whose SKU is unknown or not active, or each reason
         the order cannot ship (its service, country, weight or a line's size).
     """
-    existing = db.session.scalar(_ORDER_BY_NUMBER, {"number": cleaned["number"]})
+    existing_id = _connection().execute(_ORDER_ID_BY_NUMBER,
+                                        {"number": cleaned["number"]}).scalar()
+    existing = db.session.get(CustomerOrder, existing_id) if existing_id is not None else None
     if existing is not None:
         differences = order_differences(existing, cleaned)
         if differences:
@@ -850,15 +871,16 @@ def create_order(cleaned: Mapping[str, Any], *, actor,
                   shipping_charge=Decimal(values["shipping_charge"] or 0).quantize(_MONEY))
     if values["payment_amount"] is not None:
         values["payment_amount"] = Decimal(values["payment_amount"]).quantize(_MONEY)
-    order_id = db.session.execute(_INSERT_ORDER, values).scalar_one()
+    stored = _connection().execute(_INSERT_ORDER, values).one()
+    order_id = stored.id
     rows = [{"order_id": order_id, "sku_id": skus[line["sku"]].id, "quantity": line["quantity"],
              "unit_price": Decimal(line["unit_price"]).quantize(_MONEY), "allocated_qty": 0,
              "mto_size": line.get("size"),
              "measurements": measurements_text(line.get("measurements"))}
             for line in cleaned["lines"]]
-    line_ids = db.session.execute(_INSERT_LINES, rows).scalars().all()
-    order = _persistent(CustomerOrder(id=order_id, hold_reason=None, cancel_reason=None,
-                                      **values))
+    line_ids = _connection().execute(_INSERT_LINES, rows).scalars().all()
+    order = _persistent(CustomerOrder(**{key: value for (key, _col), value
+                                         in zip(_ORDER_COLUMNS, stored, strict=True)}))
     lines = []
     for ident, row, line in zip(line_ids, rows, cleaned["lines"], strict=True):
         item = _persistent(CustomerOrderLine(id=ident, **row))
@@ -939,7 +961,7 @@ def mark_api_token_used(token: ApiToken, *, at: datetime | None = None) -> ApiTo
         raise ValidationError(f'To use API token "{token.name}", it must still be active; '
                               "it was revoked.")
     at = at or utcnow()
-    db.session.execute(_SET_TOKEN_USED, {"token_id": token.id, "at": at})
+    _connection().execute(_SET_TOKEN_USED, {"token_id": token.id, "at": at})
     set_committed_value(token, "last_used_at", at)
     return token
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, func, insert, select, tuple_, update
+from sqlalchemy import bindparam, func, insert, inspect, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
@@ -119,7 +119,19 @@ _LEVELS_FOR_UPDATE = (
     .order_by(StockLevel.sku_id, StockLevel.location_id)
     .with_for_update(of=StockLevel)
     .execution_options(populate_existing=True))
-# Plain rows, not entities: a posting needs only these few columns of its bins and SKUs.
+_LEVEL = StockLevel.__table__
+_LEVEL_MAPPER = inspect(StockLevel)
+#: the same lock as :data:`_LEVELS_FOR_UPDATE`, read as plain rows: a posting needs the figures
+#: of its levels, not entities (loading them cost more than the rest of a one-move posting)
+_LEVEL_ROWS_FOR_UPDATE = (
+    select(_LEVEL.c.sku_id, _LEVEL.c.location_id, _LEVEL.c.on_hand, _LEVEL.c.reserved,
+           _FROZEN_BY.label("frozen_by"))
+    .where(tuple_(_LEVEL.c.sku_id, _LEVEL.c.location_id).in_(
+        bindparam("keys", expanding=True)))
+    .order_by(_LEVEL.c.sku_id, _LEVEL.c.location_id)
+    .with_for_update(of=_LEVEL))
+# Plain rows, not entities: a posting needs only these few columns of its bins and SKUs. Run
+# on the session's connection (see _run), not through the ORM's execution.
 _LOCATIONS = (select(Location.id, Location.kind, Location.code, Location.warehouse_id,
                      Warehouse.code.label("warehouse_code"))
               .outerjoin(Warehouse, Warehouse.id == Location.warehouse_id)
@@ -130,6 +142,19 @@ _TOTALS = (select(StockLevel.sku_id, func.coalesce(func.sum(StockLevel.on_hand),
            .where(StockLevel.sku_id.in_(bindparam("ids", expanding=True)))
            .group_by(StockLevel.sku_id))
 _COSTS = select(Sku.id, Sku.avg_cost).where(Sku.id.in_(bindparam("ids", expanding=True)))
+
+
+def _run(statement, params):
+    """Run a Core statement (rows, not entities) on the session's connection.
+
+    The session's own ``execute`` sets up an ORM execution for every statement naming mapped
+    columns, which costs more than running these against a handful of indexed rows (move_tx
+    benchmark). Like it, what the session holds unwritten is flushed first (autoflush).
+    """
+    session = db.session
+    if session.autoflush:
+        session.flush()  # nothing to do (and cheap) when the session is clean
+    return session.connection().execute(statement, params)
 
 
 class _Bin(NamedTuple):
@@ -179,6 +204,63 @@ def lock_levels(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], StockL
     return _lock(keys)[0]
 
 
+class _Figures(NamedTuple):
+    """What a posting needs to know of a stock level."""
+
+    on_hand: int
+    reserved: int
+
+
+def _lock_figures(keys: Iterable[tuple[int, int]]
+                  ) -> tuple[dict[tuple[int, int], _Figures], dict[tuple[int, int], str]]:
+    """Like :func:`_lock`, but return the levels' figures rather than loading entities.
+
+    The same lock, in the same order, with the freeze read in the same statement. Levels the
+    session already holds are not refreshed here: :func:`_show_levels` sets them to what the
+    posting wrote.
+    """
+    ordered = sorted(set(keys))
+    levels: dict[tuple[int, int], _Figures] = {}
+    frozen: dict[tuple[int, int], str] = {}
+    if not ordered:
+        return levels, frozen
+
+    def take(wanted):
+        for sku_id, loc_id, on_hand, reserved, count_number in _run(
+                _LEVEL_ROWS_FOR_UPDATE, {"keys": wanted}):
+            levels[(sku_id, loc_id)] = _Figures(on_hand, reserved)
+            if count_number:
+                frozen[(sku_id, loc_id)] = count_number
+
+    take(ordered)
+    missing = [key for key in ordered if key not in levels]
+    if missing:
+        # Inserted in key order too; a concurrent insert of the same key makes this wait for
+        # that transaction, then the row is there to lock.
+        db.session.execute(_insert_ignore(StockLevel.__table__, [
+            {"sku_id": s, "location_id": loc, "on_hand": 0, "reserved": 0}
+            for s, loc in missing]))
+        take(missing)
+    return levels, frozen
+
+
+def _show_levels(levels: Mapping[tuple[int, int], _Figures]) -> None:
+    """Set the stock levels the session holds (if any) to the figures of their locked rows.
+
+    What the locking read of entities did (``populate_existing``): an object of a level that a
+    caller loaded earlier in the transaction shows the stock as it now is, not as it was.
+    """
+    identity_map = db.session.identity_map
+    if not len(identity_map):
+        return
+    key_of = _LEVEL_MAPPER.identity_key_from_primary_key
+    for key, figures in levels.items():
+        level = identity_map.get(key_of(key))
+        if level is not None:
+            set_committed_value(level, "on_hand", figures.on_hand)
+            set_committed_value(level, "reserved", figures.reserved)
+
+
 # The ledger writes with Core statements rather than through the unit of work: a posting is a
 # handful of rows, and the flush machinery cost more than the SQL itself (move_tx benchmark).
 # The ORM objects in the session are kept true to the rows written.
@@ -191,21 +273,26 @@ _INSERT_MOVES = insert(StockMove.__table__).returning(StockMove.__table__.c.id,
                                                       sort_by_parameter_order=True)
 
 
-def _set_on_hand(levels: dict[tuple[int, int], StockLevel],
-                 new_levels: dict[tuple[int, int], int]) -> None:
-    """Write new on-hand figures of locked levels, and show them on the loaded objects."""
+def _set_on_hand(levels: dict[tuple[int, int], _Figures],
+                 new_levels: dict[tuple[int, int], int]) -> dict[tuple[int, int], _Figures]:
+    """Write new on-hand figures of locked levels; return the levels' figures after it.
+
+    Level objects the session holds show the new figures (:func:`_show_levels`).
+    """
     if not new_levels:
-        return
-    db.session.execute(_SET_ON_HAND, [
+        return levels
+    db.session.connection().execute(_SET_ON_HAND, [
         {"key_sku": sku_id, "key_location": loc_id, "new_on_hand": value}
         for (sku_id, loc_id), value in new_levels.items()])
-    for key, value in new_levels.items():
-        set_committed_value(levels[key], "on_hand", value)
+    levels = {key: _Figures(new_levels[key], figures.reserved) if key in new_levels else figures
+              for key, figures in levels.items()}
+    _show_levels(levels)
+    return levels
 
 
 def _insert_moves(rows: list[dict]) -> list[StockMove]:
     """Insert move rows; return them as persistent (clean) objects of the session."""
-    ids = db.session.execute(_INSERT_MOVES, rows).scalars().all()
+    ids = db.session.connection().execute(_INSERT_MOVES, rows).scalars().all()
     moves = []
     for ident, row in zip(ids, rows, strict=True):
         move = StockMove(id=ident, **row)
@@ -213,6 +300,22 @@ def _insert_moves(rows: list[dict]) -> list[StockMove]:
         moves.append(move)
     db.session.add_all(moves)
     return moves
+
+
+class _Where:
+    """Names the move of a posting in a message ("Move 2", or "The move" of a single one).
+
+    Formatted as text only when a message is made: a posting that passes its checks, the usual
+    case, translates nothing.
+    """
+
+    __slots__ = ("n", "count")
+
+    def __init__(self, n: int, count: int):
+        self.n, self.count = n, count
+
+    def __str__(self) -> str:
+        return _("Move %(n)s", n=self.n) if self.count > 1 else _("The move")
 
 
 def _describe(sku: Sku, location: Location) -> str:
@@ -237,13 +340,12 @@ def post_moves(specs: Sequence[MoveSpec], *, actor, at: datetime | None = None,
     locations = {r.id: _Bin(r.id, r.kind in VIRTUAL_KINDS,
                             f"{r.warehouse_code}/{r.code}" if r.warehouse_code else r.code,
                             r.kind, r.warehouse_id)
-                 for r in db.session.execute(_LOCATIONS, {"ids": sorted(location_ids)})}
-    skus = {r.id: r for r in db.session.execute(
-        _SKUS, {"ids": sorted({s.sku_id for s in specs})})}
+                 for r in _run(_LOCATIONS, {"ids": sorted(location_ids)})}
+    skus = {r.id: r for r in _run(_SKUS, {"ids": sorted({s.sku_id for s in specs})})}
     costs = {sku_id: row.avg_cost for sku_id, row in skus.items()}
     deltas: dict[tuple[int, int], int] = defaultdict(int)
     for n, spec in enumerate(specs, start=1):
-        where = _("Move %(n)s", n=n) if len(specs) > 1 else _("The move")
+        where = _Where(n, len(specs))  # translated only for a message
         if not isinstance(spec.quantity, int) or isinstance(spec.quantity, bool) \
                 or spec.quantity <= 0:
             raise ValidationError(_("%(where)s: the quantity must be a whole number above zero, "
@@ -273,15 +375,15 @@ def post_moves(specs: Sequence[MoveSpec], *, actor, at: datetime | None = None,
                 and locations[spec.from_location_id].is_virtual \
                 and not locations[spec.to_location_id].is_virtual:
             costed[spec.sku_id].append(spec)
-    levels, frozen = _lock(deltas)
+    levels, frozen = _lock_figures(deltas)
     totals = {}
     if costed:
         # Read under the lock of the levels the costed moves enter: a receipt or revaluation
         # (erp.warehouse.services.valuation) of the SKU committed while this posting waited is
         # seen, instead of being overwritten with an average worked out from the old cost.
         ids = {"ids": list(costed)}
-        totals = dict(db.session.execute(_TOTALS, ids).all())
-        costs.update(db.session.execute(_COSTS, ids).all())
+        totals = dict(_run(_TOTALS, ids).all())
+        costs.update(_run(_COSTS, ids).all())
     if frozen and not allow_frozen:
         sku_id, loc_id = sorted(frozen)[0]
         raise StockError(_("%(what)s is frozen by cycle count %(count)s; finish or cancel "
@@ -303,7 +405,7 @@ def post_moves(specs: Sequence[MoveSpec], *, actor, at: datetime | None = None,
                 what=_describe(skus[key[0]], locations[key[1]]), on_hand=level.on_hand,
                 reserved=level.reserved, free=level.on_hand - level.reserved, take=-delta))
         new_levels[key] = new_on_hand
-    _set_on_hand(levels, new_levels)
+    levels = _set_on_hand(levels, new_levels)
     _sync_putaway(specs, locations, levels, skus, actor=actor, at=at)
     new_costs: dict[int, Decimal] = {}
     for sku_id, sku_specs in costed.items():
@@ -336,7 +438,7 @@ def post_moves(specs: Sequence[MoveSpec], *, actor, at: datetime | None = None,
 
 
 def _sync_putaway(specs: Sequence[MoveSpec], locations: dict[int, _Bin],
-                  levels: dict[tuple[int, int], StockLevel], skus: dict, *, actor,
+                  levels: dict[tuple[int, int], _Figures], skus: dict, *, actor,
                   at: datetime) -> None:
     """Keep the put-away tasks of the receiving bins this posting touched true to their stock.
 
