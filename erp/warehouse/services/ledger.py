@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, insert, inspect, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -174,20 +174,28 @@ def _lock(keys: Iterable[tuple[int, int]]
     The freeze is read with the lock, so it is checked in the same statement that serialises
     postings on those levels.
     """
-    ordered = sorted(set(keys))
-    levels: dict[tuple[int, int], StockLevel] = {}
-    frozen: dict[tuple[int, int], str] = {}
-    if not ordered:
-        return levels, frozen
-
-    def take(wanted):
+    def take(wanted, levels, frozen):
         for level, count_number in db.session.execute(_LEVELS_FOR_UPDATE, {"keys": wanted}):
             key = (level.sku_id, level.location_id)
             levels[key] = level
             if count_number:
                 frozen[key] = count_number
 
-    take(ordered)
+    return _lock_with(take, keys)
+
+
+def _lock_with(take, keys: Iterable[tuple[int, int]]) -> tuple[dict, dict[tuple[int, int], str]]:
+    """Lock the levels of ``keys`` in key order with ``take``, creating the missing ones first.
+
+    ``take(wanted, levels, frozen)`` runs the locking read of the keys ``wanted`` and fills
+    ``levels`` (key: what it read) and ``frozen`` (key: the number of the count freezing it).
+    """
+    ordered = sorted(set(keys))
+    levels: dict[tuple[int, int], Any] = {}
+    frozen: dict[tuple[int, int], str] = {}
+    if not ordered:
+        return levels, frozen
+    take(ordered, levels, frozen)
     missing = [key for key in ordered if key not in levels]
     if missing:
         # Inserted in key order too; a concurrent insert of the same key makes this wait for
@@ -195,7 +203,7 @@ def _lock(keys: Iterable[tuple[int, int]]
         db.session.execute(_insert_ignore(StockLevel.__table__, [
             {"sku_id": s, "location_id": loc, "on_hand": 0, "reserved": 0}
             for s, loc in missing]))
-        take(missing)
+        take(missing, levels, frozen)
     return levels, frozen
 
 
@@ -219,29 +227,14 @@ def _lock_figures(keys: Iterable[tuple[int, int]]
     session already holds are not refreshed here: :func:`_show_levels` sets them to what the
     posting wrote.
     """
-    ordered = sorted(set(keys))
-    levels: dict[tuple[int, int], _Figures] = {}
-    frozen: dict[tuple[int, int], str] = {}
-    if not ordered:
-        return levels, frozen
-
-    def take(wanted):
+    def take(wanted, levels, frozen):
         for sku_id, loc_id, on_hand, reserved, count_number in _run(
                 _LEVEL_ROWS_FOR_UPDATE, {"keys": wanted}):
             levels[(sku_id, loc_id)] = _Figures(on_hand, reserved)
             if count_number:
                 frozen[(sku_id, loc_id)] = count_number
 
-    take(ordered)
-    missing = [key for key in ordered if key not in levels]
-    if missing:
-        # Inserted in key order too; a concurrent insert of the same key makes this wait for
-        # that transaction, then the row is there to lock.
-        db.session.execute(_insert_ignore(StockLevel.__table__, [
-            {"sku_id": s, "location_id": loc, "on_hand": 0, "reserved": 0}
-            for s, loc in missing]))
-        take(missing)
-    return levels, frozen
+    return _lock_with(take, keys)
 
 
 def _show_levels(levels: Mapping[tuple[int, int], _Figures]) -> None:
