@@ -60,7 +60,7 @@ from erp.core.i18n import _l
 from erp.core.models import Sequence, utcnow
 from erp.core.settings import SettingDef, _int, declare
 from erp.core.types import UtcDateTime
-from erp.extensions import db
+from erp.extensions import core_connection, db
 
 #: the counter row the sequencer locks
 SEQUENCE_NAME = "outbox"
@@ -165,12 +165,9 @@ def emit_many(type_: str, items: Iterable[tuple[str | None, Mapping[str, Any]]],
     rows = [{"event_id": new_event_id(), "type": type_, "key": key, "occurred_at": at,
              "payload": jsonable(payload)} for key, payload in items]
     if rows:
-        session = db.session
-        if session.autoflush:
-            session.flush()  # as the session's execute would have (nothing to do when clean)
         # a Core INSERT on the connection: the ORM's bulk-insert set-up cost more than the
         # statement, and nearly every write request emits an event
-        session.connection().execute(_INSERT_EVENTS, rows)
+        core_connection().execute(_INSERT_EVENTS, rows)
         _touched()
     return len(rows)
 

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, select
 
 from erp.core.i18n import _, _l, ngettext
 from erp.core.models import Setting
-from erp.extensions import db
+from erp.extensions import core_connection, db
 
 
 def _currency(value: str) -> str:
@@ -188,12 +188,10 @@ _VALUE_OF = select(Setting.__table__.c.value).where(Setting.__table__.c.key == b
 
 def get(key: str) -> Any:
     """Return the typed value of setting ``key`` (its default when unset or unreadable)."""
-    session = db.session
-    if session.autoflush:
-        session.flush()  # a setting changed in this transaction is read back (nothing if clean)
-    # on the connection: one column of one row needs none of the session's ORM execution,
-    # which cost more than the query (every API order reads a setting)
-    return parse_stored(key, session.connection().execute(_VALUE_OF, {"key": key}).scalar())
+    # on the connection (after the autoflush, so a setting changed in this transaction is read
+    # back): one column of one row needs none of the session's ORM execution, which cost more
+    # than the query (every API order reads a setting)
+    return parse_stored(key, core_connection().execute(_VALUE_OF, {"key": key}).scalar())
 
 
 def stored_text(key: str):

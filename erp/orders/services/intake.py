@@ -29,7 +29,7 @@ from erp.core.i18n import _, _l
 from erp.core.models import utcnow
 from erp.core.money import validate_payment_currency
 from erp.core.settings import SettingDef, _positive_int, declare
-from erp.extensions import db
+from erp.extensions import core_connection, db
 from erp.orders import hooks
 from erp.orders.events import accepted_payload
 from erp.orders.models import ApiToken, CustomerOrder, CustomerOrderLine, OrderState
@@ -550,18 +550,6 @@ _ORDER_COLUMNS = [(prop.key, prop.columns[0]) for prop in inspect(CustomerOrder)
 _INSERT_ORDER = insert(CustomerOrder.__table__).returning(*(col for _key, col in _ORDER_COLUMNS))
 _INSERT_LINES = insert(CustomerOrderLine.__table__).returning(
     CustomerOrderLine.__table__.c.id, sort_by_parameter_order=True)
-
-
-def _connection():
-    """Return the session's connection for a Core statement, after an autoflush.
-
-    The session's own ``execute`` autoflushes too (nothing to do when the session is clean);
-    its execution set-up cost more than these one-row statements.
-    """
-    session = db.session
-    if session.autoflush:
-        session.flush()
-    return session.connection()
 _MONEY = Decimal("0.0001")  # the scale of the Money columns, which round-trip to 4 places
 
 
@@ -841,7 +829,7 @@ def create_order(cleaned: Mapping[str, Any], *, actor,
     :raises OrderRejected: naming each line whose SKU is unknown or not active, or each reason
         the order cannot ship (its service, country, weight or a line's size).
     """
-    existing_id = _connection().execute(_ORDER_ID_BY_NUMBER,
+    existing_id = core_connection().execute(_ORDER_ID_BY_NUMBER,
                                         {"number": cleaned["number"]}).scalar()
     existing = db.session.get(CustomerOrder, existing_id) if existing_id is not None else None
     if existing is not None:
@@ -871,14 +859,14 @@ def create_order(cleaned: Mapping[str, Any], *, actor,
                   shipping_charge=Decimal(values["shipping_charge"] or 0).quantize(_MONEY))
     if values["payment_amount"] is not None:
         values["payment_amount"] = Decimal(values["payment_amount"]).quantize(_MONEY)
-    stored = _connection().execute(_INSERT_ORDER, values).one()
+    stored = core_connection().execute(_INSERT_ORDER, values).one()
     order_id = stored.id
     rows = [{"order_id": order_id, "sku_id": skus[line["sku"]].id, "quantity": line["quantity"],
              "unit_price": Decimal(line["unit_price"]).quantize(_MONEY), "allocated_qty": 0,
              "mto_size": line.get("size"),
              "measurements": measurements_text(line.get("measurements"))}
             for line in cleaned["lines"]]
-    line_ids = _connection().execute(_INSERT_LINES, rows).scalars().all()
+    line_ids = core_connection().execute(_INSERT_LINES, rows).scalars().all()
     order = _persistent(CustomerOrder(**{key: value for (key, _col), value
                                          in zip(_ORDER_COLUMNS, stored, strict=True)}))
     lines = []
@@ -961,7 +949,7 @@ def mark_api_token_used(token: ApiToken, *, at: datetime | None = None) -> ApiTo
         raise ValidationError(f'To use API token "{token.name}", it must still be active; '
                               "it was revoked.")
     at = at or utcnow()
-    _connection().execute(_SET_TOKEN_USED, {"token_id": token.id, "at": at})
+    core_connection().execute(_SET_TOKEN_USED, {"token_id": token.id, "at": at})
     set_committed_value(token, "last_used_at", at)
     return token
 

@@ -26,7 +26,7 @@ from erp.core import audit, events
 from erp.core.errors import DomainError, ValidationError
 from erp.core.i18n import _
 from erp.core.models import utcnow
-from erp.extensions import db
+from erp.extensions import core_connection, db
 from erp.warehouse.models import (
     CYCLE_COUNT_STATES,
     PUTAWAY_REF,
@@ -151,10 +151,7 @@ def _run(statement, params):
     columns, which costs more than running these against a handful of indexed rows (move_tx
     benchmark). Like it, what the session holds unwritten is flushed first (autoflush).
     """
-    session = db.session
-    if session.autoflush:
-        session.flush()  # nothing to do (and cheap) when the session is clean
-    return session.connection().execute(statement, params)
+    return core_connection().execute(statement, params)
 
 
 class _Bin(NamedTuple):
